@@ -1,0 +1,285 @@
+//! The system instructions the rest of the kernel needs, and nothing else: barriers, TLB
+//! maintenance, translation-table base registers, the interrupt mask, the counter.
+//! `arch/host.rs` has the same functions for unit tests. Linux: `asm/barrier.h`,
+//! `asm/tlbflush.h`, `asm/mmu_context.h`, `asm/irqflags.h`, `asm/arch_timer.h`.
+use aarch64_cpu::{asm::barrier, registers::*};
+use core::arch::asm;
+
+/// `dsb ishst`: make page-table stores visible to the table walker (before a TLBI).
+#[inline(always)]
+pub fn dsb_ishst() {
+    unsafe { asm!("dsb ishst", options(nostack, preserves_flags)) }
+}
+
+/// `dsb ish; isb`: wait for TLB maintenance, then resynchronise the pipeline.
+#[inline(always)]
+pub fn dsb_ish_isb() {
+    unsafe { asm!("dsb ish", "isb", options(nostack, preserves_flags)) }
+}
+
+/// Invalidate every EL1&0 TLB entry (Linux: `flush_tlb_all`).
+#[inline(always)]
+pub fn flush_tlb_all() {
+    unsafe {
+        asm!(
+            "dsb ishst",
+            "tlbi vmalle1is",
+            "dsb ish",
+            "isb",
+            options(nostack, preserves_flags)
+        )
+    }
+}
+
+/// Invalidate the kernel (global) entries for one page (Linux: `flush_tlb_kernel_range`).
+#[inline(always)]
+pub fn flush_tlb_kernel_page(va: usize) {
+    let arg = (va >> 12) & ((1 << 44) - 1);
+    unsafe {
+        asm!("dsb ishst", "tlbi vaale1is, {0}", "dsb ish", "isb", in(reg) arg, options(nostack, preserves_flags))
+    }
+}
+
+/// Point TTBR0 (user half) at `pgd_pa`, with ASID `asid`.
+#[inline(always)]
+pub fn set_ttbr0(pgd_pa: usize, asid: u16) {
+    TTBR0_EL1.write(TTBR0_EL1::ASID.val(asid as u64) + TTBR0_EL1::BADDR.val(pgd_pa as u64 >> 1));
+    barrier::isb(barrier::SY);
+}
+
+/// Replace the kernel's TTBR1 tables with break-before-make, running from the identity
+/// map (Linux: `cpu_replace_ttbr1`). The identity map must still be live in TTBR0.
+pub fn replace_ttbr1(pgd_pa: usize) {
+    extern "C" {
+        fn idmap_cpu_replace_ttbr1(pgd_pa: usize);
+    }
+    let f = idmap_cpu_replace_ttbr1 as *const () as usize;
+    let phys = super::memory::virt_to_phys(f);
+    unsafe {
+        asm!("blr {f}", f = in(reg) phys, in("x0") pgd_pa, out("x1") _, lateout("x0") _,
+             out("x30") _, options(nostack))
+    }
+}
+
+/// Physical address of the always-empty table installed in TTBR0 when no user space runs.
+pub fn reserved_pg_dir() -> usize {
+    extern "C" {
+        static reserved_pg_dir: u8;
+    }
+    super::memory::virt_to_phys(unsafe { &reserved_pg_dir as *const u8 as usize })
+}
+
+/// Mask IRQs and return the previous DAIF (Linux: `arch_local_irq_save`).
+#[inline(always)]
+pub fn local_irq_save() -> usize {
+    let flags: usize;
+    unsafe {
+        asm!("mrs {0}, daif", "msr daifset, #2", out(reg) flags, options(nostack, preserves_flags))
+    }
+    flags
+}
+
+/// Restore DAIF saved by `local_irq_save`.
+#[inline(always)]
+pub fn local_irq_restore(flags: usize) {
+    unsafe { asm!("msr daif, {0}", in(reg) flags, options(nostack, preserves_flags)) }
+}
+
+/// Unmask IRQs.
+#[inline(always)]
+pub fn local_irq_enable() {
+    unsafe { asm!("msr daifclr, #2", options(nostack, preserves_flags)) }
+}
+
+/// Mask IRQs.
+#[inline(always)]
+pub fn local_irq_disable() {
+    unsafe { asm!("msr daifset, #2", options(nostack, preserves_flags)) }
+}
+
+/// Wait for an interrupt (Linux: `cpu_do_idle`).
+#[inline(always)]
+pub fn wfi() {
+    unsafe { asm!("dsb sy", "wfi", options(nostack, preserves_flags)) }
+}
+
+/// The virtual counter (CNTVCT_EL0). Under `-icount shift=0` one tick is 1/freq s of
+/// virtual time, and one guest instruction is 1 ns of it.
+#[inline(always)]
+pub fn read_cntvct() -> u64 {
+    barrier::isb(barrier::SY);
+    CNTVCT_EL0.get()
+}
+
+/// Counter frequency in Hz (CNTFRQ_EL0).
+#[inline(always)]
+pub fn read_cntfrq() -> u64 {
+    CNTFRQ_EL0.get()
+}
+
+/// Program the EL1 virtual timer to fire in `ticks` counter ticks.
+#[inline(always)]
+pub fn arm_virtual_timer(ticks: u64) {
+    CNTV_TVAL_EL0.set(ticks);
+    CNTV_CTL_EL0.write(CNTV_CTL_EL0::ENABLE::SET + CNTV_CTL_EL0::IMASK::CLEAR);
+    barrier::isb(barrier::SY);
+}
+
+/// The frame pointer (x29) of the caller's frame.
+#[inline(always)]
+pub fn frame_pointer() -> usize {
+    let fp: usize;
+    unsafe { asm!("mov {0}, x29", out(reg) fp, options(nomem, nostack, preserves_flags)) }
+    fp
+}
+
+/// The current exception level.
+#[inline(always)]
+pub fn current_el() -> u64 {
+    CurrentEL.read(CurrentEL::EL)
+}
+
+/// Set VBAR_EL1.
+#[inline(always)]
+pub fn set_vbar(addr: usize) {
+    VBAR_EL1.set(addr as u64);
+    barrier::isb(barrier::SY);
+}
+
+/// Read one GICv3 CPU-interface system register or write one; see `drivers::irqchip`.
+pub mod icc {
+    use core::arch::asm;
+    /// Enable the system-register interface at EL1 (ICC_SRE_EL1.SRE).
+    pub fn enable_sre() {
+        unsafe {
+            asm!("mrs {t}, ICC_SRE_EL1", "orr {t}, {t}, #1", "msr ICC_SRE_EL1, {t}", "isb", t = out(reg) _)
+        }
+    }
+    /// ICC_PMR_EL1: priority mask.
+    pub fn set_pmr(v: u64) {
+        unsafe { asm!("msr ICC_PMR_EL1, {0}", in(reg) v) }
+    }
+    /// ICC_IGRPEN1_EL1: enable group-1 interrupts.
+    pub fn set_igrpen1(v: u64) {
+        unsafe { asm!("msr ICC_IGRPEN1_EL1, {0}", "isb", in(reg) v) }
+    }
+    /// ICC_IAR1_EL1: acknowledge; returns the INTID.
+    pub fn read_iar1() -> u64 {
+        let v: u64;
+        unsafe { asm!("mrs {0}, ICC_IAR1_EL1", out(reg) v) }
+        v
+    }
+    /// ICC_EOIR1_EL1: end of interrupt.
+    pub fn write_eoir1(v: u64) {
+        unsafe { asm!("msr ICC_EOIR1_EL1, {0}", "isb", in(reg) v) }
+    }
+}
+
+/// Make a PSCI call through `hvc` (`use_smc` false) or `smc` (Linux: `__invoke_psci_fn_hvc`).
+pub fn psci_call(use_smc: bool, func: u64, a1: u64, a2: u64, a3: u64) -> u64 {
+    let ret: u64;
+    unsafe {
+        if use_smc {
+            asm!("smc #0", inlateout("x0") func => ret, in("x1") a1, in("x2") a2, in("x3") a3, options(nostack))
+        } else {
+            asm!("hvc #0", inlateout("x0") func => ret, in("x1") a1, in("x2") a2, in("x3") a3, options(nostack))
+        }
+    }
+    ret
+}
+
+/// An Arm semihosting call (`hlt #0xf000`); QEMU must run with `-semihosting`.
+pub fn semihosting_call(op: u64, param: usize) -> u64 {
+    let ret: u64;
+    unsafe { asm!("hlt #0xf000", inlateout("x0") op => ret, in("x1") param, options(nostack)) }
+    ret
+}
+
+/// Read a u64 at `addr`; a fault is caught through the exception table and reported as
+/// `Err(())` instead of killing the kernel (Linux: `get_kernel_nofault`).
+pub fn probe_read_u64(addr: usize) -> Result<u64, ()> {
+    let (val, err): (u64, u64);
+    unsafe {
+        asm!(
+            "mov {err}, #0",
+            "1: ldr {val}, [{addr}]",
+            "b 3f",
+            "2: mov {err}, #1",
+            "mov {val}, #0",
+            "3:",
+            ".pushsection __ex_table, \"a\"",
+            ".balign 8",
+            ".quad 1b, 2b",
+            ".popsection",
+            addr = in(reg) addr, val = out(reg) val, err = out(reg) err, options(nostack)
+        )
+    }
+    if err == 0 {
+        Ok(val)
+    } else {
+        Err(())
+    }
+}
+
+/// Write a u64 at `addr`, catching a fault as `probe_read_u64` does
+/// (Linux: `copy_to_kernel_nofault`).
+pub fn probe_write_u64(addr: usize, val: u64) -> Result<(), ()> {
+    let err: u64;
+    unsafe {
+        asm!(
+            "mov {err}, #0",
+            "1: str {val}, [{addr}]",
+            "b 3f",
+            "2: mov {err}, #1",
+            "3:",
+            ".pushsection __ex_table, \"a\"",
+            ".balign 8",
+            ".quad 1b, 2b",
+            ".popsection",
+            addr = in(reg) addr, val = in(reg) val, err = out(reg) err, options(nostack)
+        )
+    }
+    if err == 0 {
+        Ok(())
+    } else {
+        Err(())
+    }
+}
+
+/// Branch-and-link to `addr`, which must hold a `ret` if it is executable at all. If the
+/// fetch faults, `fault.rs` returns to our link register with x0 = 1 (see
+/// `extable::EXEC_PROBE`). For the W^X tests only.
+pub fn probe_exec(addr: usize) -> Result<(), ()> {
+    super::extable::EXEC_PROBE.store(addr, core::sync::atomic::Ordering::SeqCst);
+    let err: u64;
+    unsafe {
+        asm!("blr {addr}", addr = in(reg) addr, inlateout("x0") 0u64 => err, out("x30") _,
+             clobber_abi("C"))
+    }
+    super::extable::EXEC_PROBE.store(0, core::sync::atomic::Ordering::SeqCst);
+    if err == 0 {
+        Ok(())
+    } else {
+        Err(())
+    }
+}
+
+/// The kernel image's sections, as linear-map addresses from the link script.
+pub fn kernel_image() -> super::memory::KernelImage {
+    extern "C" {
+        static __kernel_start: u8;
+        static __text_end: u8;
+        static __rodata_end: u8;
+        static __kernel_end: u8;
+        static __bss_start: u8;
+    }
+    unsafe {
+        super::memory::KernelImage {
+            start: &__kernel_start as *const u8 as usize,
+            text_end: &__text_end as *const u8 as usize,
+            rodata_end: &__rodata_end as *const u8 as usize,
+            bss_start: &__bss_start as *const u8 as usize,
+            end: &__kernel_end as *const u8 as usize,
+        }
+    }
+}

@@ -1,0 +1,147 @@
+/*
+ * Exception vectors and the save/restore of the trap frame (struct pt_regs).
+ * Linux: arch/arm64/kernel/entry.S (vectors, kernel_entry, kernel_exit).
+ *
+ * pt_regs layout (see traps.rs: PtRegs), 304 bytes:
+ *   0..248   x0..x30
+ *   248      sp (SP_EL0 for exceptions from EL0, the interrupted SP_EL1 otherwise)
+ *   256      pc (ELR_EL1)       264 pstate (SPSR_EL1)
+ *   272      esr                280 far
+ *   288      stackframe {x29, pc}: a frame record, so a backtrace walks from the
+ *            handler through the exception into the interrupted code.
+ */
+.equ S_FRAME_SIZE, 304
+
+    .macro kernel_entry, el
+    sub     sp, sp, #S_FRAME_SIZE
+    stp     x0, x1, [sp, #16 * 0]
+    stp     x2, x3, [sp, #16 * 1]
+    stp     x4, x5, [sp, #16 * 2]
+    stp     x6, x7, [sp, #16 * 3]
+    stp     x8, x9, [sp, #16 * 4]
+    stp     x10, x11, [sp, #16 * 5]
+    stp     x12, x13, [sp, #16 * 6]
+    stp     x14, x15, [sp, #16 * 7]
+    stp     x16, x17, [sp, #16 * 8]
+    stp     x18, x19, [sp, #16 * 9]
+    stp     x20, x21, [sp, #16 * 10]
+    stp     x22, x23, [sp, #16 * 11]
+    stp     x24, x25, [sp, #16 * 12]
+    stp     x26, x27, [sp, #16 * 13]
+    stp     x28, x29, [sp, #16 * 14]
+    .if \el == 0
+    mrs     x21, sp_el0
+    .else
+    add     x21, sp, #S_FRAME_SIZE
+    .endif
+    mrs     x22, elr_el1
+    mrs     x23, spsr_el1
+    mrs     x24, esr_el1
+    mrs     x25, far_el1
+    stp     x30, x21, [sp, #240]
+    stp     x22, x23, [sp, #256]
+    stp     x24, x25, [sp, #272]
+    .if \el == 0
+    stp     xzr, xzr, [sp, #288]    // a user frame chain is not ours to follow
+    .else
+    stp     x29, x22, [sp, #288]
+    .endif
+    add     x29, sp, #288
+    .endm
+
+    .macro kernel_exit, el
+    ldp     x22, x23, [sp, #256]
+    .if \el == 0
+    ldr     x21, [sp, #248]
+    msr     sp_el0, x21
+    .endif
+    msr     elr_el1, x22
+    msr     spsr_el1, x23
+    ldp     x0, x1, [sp, #16 * 0]
+    ldp     x2, x3, [sp, #16 * 1]
+    ldp     x4, x5, [sp, #16 * 2]
+    ldp     x6, x7, [sp, #16 * 3]
+    ldp     x8, x9, [sp, #16 * 4]
+    ldp     x10, x11, [sp, #16 * 5]
+    ldp     x12, x13, [sp, #16 * 6]
+    ldp     x14, x15, [sp, #16 * 7]
+    ldp     x16, x17, [sp, #16 * 8]
+    ldp     x18, x19, [sp, #16 * 9]
+    ldp     x20, x21, [sp, #16 * 10]
+    ldp     x22, x23, [sp, #16 * 11]
+    ldp     x24, x25, [sp, #16 * 12]
+    ldp     x26, x27, [sp, #16 * 13]
+    ldp     x28, x29, [sp, #16 * 14]
+    ldr     x30, [sp, #240]
+    add     sp, sp, #S_FRAME_SIZE
+    eret
+    .endm
+
+    .macro ventry, label
+    .balign 0x80
+    b       \label
+    .endm
+
+    .section .text.vectors, "ax"
+    .balign 0x800
+    .global vectors
+vectors:
+    ventry  el1t_sync_invalid       // current EL with SP_EL0
+    ventry  el1t_irq_invalid
+    ventry  el1t_fiq_invalid
+    ventry  el1t_error_invalid
+    ventry  el1h_sync               // current EL with SP_ELx
+    ventry  el1h_irq
+    ventry  el1h_fiq_invalid
+    ventry  el1h_error_invalid
+    ventry  el0_sync                // lower EL, AArch64
+    ventry  el0_irq
+    ventry  el0_fiq_invalid
+    ventry  el0_error_invalid
+    ventry  el0_32_invalid          // lower EL, AArch32: not supported
+    ventry  el0_32_invalid
+    ventry  el0_32_invalid
+    ventry  el0_32_invalid
+
+    .macro inv_entry, el, reason
+    kernel_entry \el
+    mov     x0, sp
+    mov     x1, #\reason
+    bl      bad_mode
+    b       .
+    .endm
+
+/* Reasons, as Linux's BAD_SYNC/BAD_IRQ/BAD_FIQ/BAD_ERROR (+ 4 for "from EL0"). */
+el1t_sync_invalid:  inv_entry 1, 0
+el1t_irq_invalid:   inv_entry 1, 1
+el1t_fiq_invalid:   inv_entry 1, 2
+el1t_error_invalid: inv_entry 1, 3
+el1h_fiq_invalid:   inv_entry 1, 2
+el1h_error_invalid: inv_entry 1, 3
+el0_fiq_invalid:    inv_entry 0, 6
+el0_error_invalid:  inv_entry 0, 7
+el0_32_invalid:     inv_entry 0, 4
+
+el1h_sync:
+    kernel_entry 1
+    mov     x0, sp
+    bl      el1_sync_handler
+    kernel_exit 1
+
+el1h_irq:
+    kernel_entry 1
+    mov     x0, sp
+    bl      el1_irq_handler
+    kernel_exit 1
+
+el0_sync:
+    kernel_entry 0
+    mov     x0, sp
+    bl      el0_sync_handler
+    kernel_exit 0
+
+el0_irq:
+    kernel_entry 0
+    mov     x0, sp
+    bl      el0_irq_handler
+    kernel_exit 0

@@ -1,0 +1,52 @@
+//! Data and instruction aborts. Linux: `arch/arm64/mm/fault.c` (`do_mem_abort`,
+//! `do_page_fault`, `__do_kernel_fault`, `die_kernel_fault`).
+//!
+//! Today only kernel-mode aborts exist: one is either expected (its instruction has an
+//! exception-table fixup, as uaccess will) or fatal. User faults join here as
+//! `do_page_fault -> handle_mm_fault` with the user-space issue.
+use super::esr::Esr;
+use super::extable::{kernel_extable, record_fixup, search_extable, EXEC_PROBE};
+use super::traps::{die, PtRegs};
+use core::sync::atomic::Ordering;
+
+/// Entry for every abort taken from EL1.
+#[no_mangle]
+#[inline(never)]
+pub fn do_mem_abort(far: usize, esr: Esr, regs: &mut PtRegs) {
+    if fixup_exception(regs) {
+        return;
+    }
+    die_kernel_fault(far, esr, regs)
+}
+
+/// Resume at the fixup if the faulting instruction has one. Linux: `fixup_exception`.
+pub fn fixup_exception(regs: &mut PtRegs) -> bool {
+    let esr = Esr { raw: regs.esr };
+    if let Some(fixup) = search_extable(kernel_extable(), regs.pc as usize) {
+        record_fixup(regs.esr, regs.far);
+        regs.pc = fixup as u64;
+        return true;
+    }
+    // probe_exec: the fault is at the branch target, so return to its caller, x0 = 1.
+    let probe = EXEC_PROBE.load(Ordering::SeqCst);
+    if probe != 0 && esr.is_instruction_abort() && regs.far as usize == probe {
+        record_fixup(regs.esr, regs.far);
+        regs.regs[0] = 1;
+        regs.pc = regs.regs[30];
+        return true;
+    }
+    false
+}
+
+/// An abort the kernel cannot handle: report it like Linux and stop.
+fn die_kernel_fault(far: usize, _esr: Esr, regs: &PtRegs) -> ! {
+    let what = if far < crate::arch::PAGE_SIZE {
+        "NULL pointer dereference"
+    } else {
+        "paging request"
+    };
+    die(
+        regs,
+        format_args!("Unable to handle kernel {what} at virtual address {far:016x}"),
+    )
+}

@@ -1,0 +1,16 @@
+//! arm64. Linux: `arch/arm64/`.
+pub mod esr;
+pub mod memory;
+pub mod mmu;
+pub mod pgtable;
+pub mod stacktrace;
+
+#[cfg(target_os = "none")]
+pub mod cpu;
+#[cfg(target_os = "none")]
+pub mod entry;
+pub mod extable;
+pub mod fault;
+pub mod psci;
+pub mod semihosting;
+pub mod traps;

@@ -1,0 +1,276 @@
+//! Stage-1 translation-table descriptors, 4 KiB granule, 48-bit VA, four levels.
+//! Linux: `arch/arm64/include/asm/pgtable-hwdef.h`, `pgtable-prot.h`, `pgtable.h`.
+//!
+//! Levels as Linux names them: level 0 = PGD (512 GiB per entry), 1 = PUD (1 GiB),
+//! 2 = PMD (2 MiB), 3 = PTE (4 KiB). Levels 1 and 2 may hold blocks.
+use tock_registers::{register_bitfields, LocalRegisterCopy};
+
+register_bitfields! {u64,
+    /// Table descriptor at levels 0-2, Arm ARM D8.3.1 (VMSAv8-64 table descriptor).
+    pub TABLE_DESCRIPTOR [
+        /// Hierarchical permission limits for the next levels (Arm ARM D8.4.2).
+        NSTable  OFFSET(63) NUMBITS(1) [],
+        APTable  OFFSET(61) NUMBITS(2) [],
+        UXNTable OFFSET(60) NUMBITS(1) [],
+        PXNTable OFFSET(59) NUMBITS(1) [],
+        /// Physical address of the next-level table, bits [47:12].
+        NEXT_LEVEL_TABLE_ADDR OFFSET(12) NUMBITS(36) [],
+        TYPE  OFFSET(1) NUMBITS(1) [Block = 0, Table = 1],
+        VALID OFFSET(0) NUMBITS(1) [False = 0, True = 1]
+    ],
+
+    /// Page descriptor (level 3) or block descriptor (levels 1-2), Arm ARM D8.3.2 and
+    /// D8.4 (memory attributes and permissions).
+    pub PAGE_DESCRIPTOR [
+        /// Software bits, ignored by the hardware (Linux keeps PTE_DIRTY, PTE_SPECIAL here).
+        SW OFFSET(55) NUMBITS(4) [],
+        /// Unprivileged (EL0) execute-never.
+        UXN OFFSET(54) NUMBITS(1) [False = 0, True = 1],
+        /// Privileged (EL1) execute-never.
+        PXN OFFSET(53) NUMBITS(1) [False = 0, True = 1],
+        /// Hint: one of 16 contiguous entries.
+        CONTIGUOUS OFFSET(52) NUMBITS(1) [],
+        /// DBM: dirty-bit modifier (FEAT_HAFDBS; cortex-a72 has none).
+        DBM OFFSET(51) NUMBITS(1) [],
+        /// Output address, bits [47:12] (a block leaves the low bits zero).
+        OUTPUT_ADDR OFFSET(12) NUMBITS(36) [],
+        /// Not global: the entry is tagged with an ASID (user mappings).
+        nG OFFSET(11) NUMBITS(1) [False = 0, True = 1],
+        /// Access flag; clear means the first access faults (the "young" bit).
+        AF OFFSET(10) NUMBITS(1) [False = 0, True = 1],
+        SH OFFSET(8) NUMBITS(2) [NonShareable = 0b00, OuterShareable = 0b10, InnerShareable = 0b11],
+        /// Access permissions, Arm ARM D8.4.1.
+        AP OFFSET(6) NUMBITS(2) [RW_EL1 = 0b00, RW_EL1_EL0 = 0b01, RO_EL1 = 0b10, RO_EL1_EL0 = 0b11],
+        NS OFFSET(5) NUMBITS(1) [],
+        /// Index into MAIR_EL1 (see `MT_*`).
+        AttrIndx OFFSET(2) NUMBITS(3) [Device_nGnRE = 0, Normal = 1, Normal_NC = 2],
+        TYPE OFFSET(1) NUMBITS(1) [Block = 0, Page = 1],
+        VALID OFFSET(0) NUMBITS(1) [False = 0, True = 1]
+    ]
+}
+
+/// Value of MAIR_EL1 matching `AttrIndx` above (boot/head.S programs it): attr0
+/// Device-nGnRE 0x04, attr1 Normal write-back 0xff, attr2 Normal non-cacheable 0x44.
+pub const MAIR_EL1_VALUE: u64 = 0x0044_ff04;
+
+/// Entries per table at every level.
+pub const PTRS_PER_TABLE: usize = 512;
+
+/// Bytes mapped by one entry at `level` (0..=3): 512 GiB, 1 GiB, 2 MiB, 4 KiB.
+pub const fn level_size(level: usize) -> usize {
+    1 << (12 + 9 * (3 - level))
+}
+
+/// Index of `va` in the table at `level` (Linux: `pgd_index`, `pud_index`, `pmd_index`,
+/// `pte_index`).
+pub const fn table_index(va: usize, level: usize) -> usize {
+    (va >> (12 + 9 * (3 - level))) & (PTRS_PER_TABLE - 1)
+}
+
+/// Page protection: the attribute bits of a leaf descriptor (Linux: `pgprot_t`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct PgProt(pub u64);
+
+/// Kernel data: Normal memory, read-write, never executable (Linux: `PAGE_KERNEL`).
+pub const PAGE_KERNEL: PgProt = PgProt(
+    PAGE_DESCRIPTOR::AttrIndx::Normal.value
+        | PAGE_DESCRIPTOR::SH::InnerShareable.value
+        | PAGE_DESCRIPTOR::AF::True.value
+        | PAGE_DESCRIPTOR::AP::RW_EL1.value
+        | PAGE_DESCRIPTOR::PXN::True.value
+        | PAGE_DESCRIPTOR::UXN::True.value,
+);
+/// Kernel read-only data (Linux: `PAGE_KERNEL_RO`).
+pub const PAGE_KERNEL_RO: PgProt = PgProt(
+    PAGE_DESCRIPTOR::AttrIndx::Normal.value
+        | PAGE_DESCRIPTOR::SH::InnerShareable.value
+        | PAGE_DESCRIPTOR::AF::True.value
+        | PAGE_DESCRIPTOR::AP::RO_EL1.value
+        | PAGE_DESCRIPTOR::PXN::True.value
+        | PAGE_DESCRIPTOR::UXN::True.value,
+);
+/// Kernel text: read-only, executable at EL1 only (Linux: `PAGE_KERNEL_ROX`).
+pub const PAGE_KERNEL_ROX: PgProt = PgProt(
+    PAGE_DESCRIPTOR::AttrIndx::Normal.value
+        | PAGE_DESCRIPTOR::SH::InnerShareable.value
+        | PAGE_DESCRIPTOR::AF::True.value
+        | PAGE_DESCRIPTOR::AP::RO_EL1.value
+        | PAGE_DESCRIPTOR::PXN::False.value
+        | PAGE_DESCRIPTOR::UXN::True.value,
+);
+/// MMIO: Device-nGnRE, read-write, never executable (Linux: `PROT_DEVICE_nGnRE`).
+pub const PROT_DEVICE_NGNRE: PgProt = PgProt(
+    PAGE_DESCRIPTOR::AttrIndx::Device_nGnRE.value
+        | PAGE_DESCRIPTOR::AF::True.value
+        | PAGE_DESCRIPTOR::AP::RW_EL1.value
+        | PAGE_DESCRIPTOR::PXN::True.value
+        | PAGE_DESCRIPTOR::UXN::True.value,
+);
+
+/// A leaf descriptor: a page at level 3 or a block at levels 1-2.
+pub type PageDescriptor = LocalRegisterCopy<u64, PAGE_DESCRIPTOR::Register>;
+/// A table descriptor at levels 0-2.
+pub type TableDescriptor = LocalRegisterCopy<u64, TABLE_DESCRIPTOR::Register>;
+
+/// A table descriptor pointing at the next-level table at physical `table_pa`.
+pub fn mk_table(table_pa: usize) -> u64 {
+    let mut d = TableDescriptor::new(0);
+    d.write(
+        TABLE_DESCRIPTOR::NEXT_LEVEL_TABLE_ADDR.val(table_pa as u64 >> 12)
+            + TABLE_DESCRIPTOR::TYPE::Table
+            + TABLE_DESCRIPTOR::VALID::True,
+    );
+    d.get()
+}
+
+/// A leaf descriptor mapping physical `pa` with `prot`; `level` 3 gives a page, 1 or 2 a
+/// block (Linux: `pfn_pte`, `pfn_pmd` + `mk_pmd_sect_prot`).
+pub fn mk_leaf(pa: usize, prot: PgProt, level: usize) -> u64 {
+    debug_assert!((1..=3).contains(&level));
+    debug_assert_eq!(pa % level_size(level), 0, "leaf not aligned to its level");
+    let mut d = PageDescriptor::new(prot.0);
+    let ty = if level == 3 {
+        PAGE_DESCRIPTOR::TYPE::Page
+    } else {
+        PAGE_DESCRIPTOR::TYPE::Block
+    };
+    d.modify(PAGE_DESCRIPTOR::OUTPUT_ADDR.val(pa as u64 >> 12) + ty + PAGE_DESCRIPTOR::VALID::True);
+    d.get()
+}
+
+/// What a raw descriptor at `level` is.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Desc {
+    /// Invalid: any access faults with a translation fault at this level.
+    Invalid,
+    /// Points at the next-level table (levels 0-2).
+    Table(usize),
+    /// Maps a block (levels 1-2) or a page (level 3) at this physical address.
+    Leaf(usize),
+}
+
+/// Decode a descriptor found at `level`.
+pub fn decode(raw: u64, level: usize) -> Desc {
+    let d = PageDescriptor::new(raw);
+    if !d.is_set(PAGE_DESCRIPTOR::VALID) {
+        return Desc::Invalid;
+    }
+    let addr = (d.read(PAGE_DESCRIPTOR::OUTPUT_ADDR) << 12) as usize;
+    let table_bit = d.is_set(PAGE_DESCRIPTOR::TYPE);
+    match (level, table_bit) {
+        (3, true) => Desc::Leaf(addr),
+        (3, false) => Desc::Invalid, // reserved encoding at level 3
+        (0, false) => Desc::Invalid, // no blocks at level 0 with a 4 KiB granule
+        (_, true) => Desc::Table(addr),
+        (_, false) => Desc::Leaf(addr),
+    }
+}
+
+/// The permissions a leaf grants, in words (for fault reports and tests).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct LeafPerms {
+    /// EL1 may write.
+    pub kernel_write: bool,
+    /// EL1 may execute.
+    pub kernel_exec: bool,
+    /// EL0 may access.
+    pub user: bool,
+    /// EL0 may execute.
+    pub user_exec: bool,
+    /// MAIR index.
+    pub attr_index: u64,
+}
+
+/// Read a leaf descriptor's permissions.
+pub fn leaf_perms(raw: u64) -> LeafPerms {
+    let d = PageDescriptor::new(raw);
+    let ap = d.read(PAGE_DESCRIPTOR::AP);
+    LeafPerms {
+        kernel_write: ap & 0b10 == 0,
+        kernel_exec: !d.is_set(PAGE_DESCRIPTOR::PXN),
+        user: ap & 0b01 != 0,
+        user_exec: !d.is_set(PAGE_DESCRIPTOR::UXN),
+        attr_index: d.read(PAGE_DESCRIPTOR::AttrIndx),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_kernel_encodes_like_linux() {
+        // Linux 5.10 PAGE_KERNEL = PTE_TYPE_PAGE|AF|SHARED|MT_NORMAL|PXN|UXN (+ valid):
+        // AttrIndx 1 -> bit 2; SH 0b11 -> bits 8,9; AF bit 10; PXN 53; UXN 54.
+        let d = mk_leaf(0x4020_0000, PAGE_KERNEL, 3);
+        assert_eq!(d, 0x0060_0000_4020_0000 | 0x700 | 0b100 | 0b11);
+    }
+
+    #[test]
+    fn kernel_text_is_executable_read_only() {
+        let p = leaf_perms(mk_leaf(0x4020_0000, PAGE_KERNEL_ROX, 3));
+        assert!(p.kernel_exec && !p.kernel_write && !p.user && !p.user_exec);
+        let r = leaf_perms(mk_leaf(0x4020_0000, PAGE_KERNEL_RO, 3));
+        assert!(!r.kernel_exec && !r.kernel_write);
+        let w = leaf_perms(mk_leaf(0x4020_0000, PAGE_KERNEL, 3));
+        assert!(!w.kernel_exec && w.kernel_write);
+    }
+
+    #[test]
+    fn device_memory_uses_mair_attr0() {
+        let d = mk_leaf(0x0900_0000, PROT_DEVICE_NGNRE, 3);
+        assert_eq!(leaf_perms(d).attr_index, 0);
+        assert_eq!(
+            (MAIR_EL1_VALUE >> (8 * leaf_perms(d).attr_index)) & 0xff,
+            0x04
+        );
+        let n = mk_leaf(0x4000_0000, PAGE_KERNEL, 1);
+        assert_eq!(
+            (MAIR_EL1_VALUE >> (8 * leaf_perms(n).attr_index)) & 0xff,
+            0xff
+        );
+    }
+
+    #[test]
+    fn block_and_page_type_bits() {
+        assert_eq!(mk_leaf(0x4000_0000, PAGE_KERNEL, 1) & 0b11, 0b01);
+        assert_eq!(mk_leaf(0x4020_0000, PAGE_KERNEL, 2) & 0b11, 0b01);
+        assert_eq!(mk_leaf(0x4020_1000, PAGE_KERNEL, 3) & 0b11, 0b11);
+        assert_eq!(
+            decode(mk_leaf(0x4000_0000, PAGE_KERNEL, 1), 1),
+            Desc::Leaf(0x4000_0000)
+        );
+        assert_eq!(
+            decode(mk_leaf(0x4020_1000, PAGE_KERNEL, 3), 3),
+            Desc::Leaf(0x4020_1000)
+        );
+        assert_eq!(decode(mk_table(0x4123_4000), 0), Desc::Table(0x4123_4000));
+        assert_eq!(decode(0, 2), Desc::Invalid);
+        // 0b01 at level 3 is reserved, not a block.
+        assert_eq!(
+            decode(mk_leaf(0x4000_0000, PAGE_KERNEL, 1), 3),
+            Desc::Invalid
+        );
+    }
+
+    #[test]
+    fn table_descriptor_matches_boot_asm() {
+        // boot/head.S builds "addr | 3" by hand; mk_table must agree.
+        assert_eq!(mk_table(0x4050_3000), 0x4050_3000 | 3);
+        // ... and its 0x705 block attributes are PAGE_KERNEL without PXN/UXN.
+        let boot_block = mk_leaf(0x4000_0000, PgProt(PAGE_KERNEL.0 & !(3 << 53)), 1);
+        assert_eq!(boot_block, 0x4000_0000 | 0x705);
+    }
+
+    #[test]
+    fn indices_and_sizes_per_level() {
+        let va = 0xffff_0000_4020_3000usize;
+        assert_eq!(table_index(va, 0), 0);
+        assert_eq!(table_index(va, 1), 1);
+        assert_eq!(table_index(va, 2), 1);
+        assert_eq!(table_index(va, 3), 3);
+        assert_eq!(level_size(1), 1 << 30);
+        assert_eq!(level_size(2), 2 << 20);
+        assert_eq!(level_size(3), 4096);
+    }
+}

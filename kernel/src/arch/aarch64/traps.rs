@@ -1,0 +1,140 @@
+//! The Rust side of the exception vectors. Linux: `arch/arm64/kernel/entry-common.c`
+//! (`el1_sync_handler`, `el0_sync_handler`), `traps.c` (`bad_mode`, `die`,
+//! `show_regs`), `irq.c` (`handle_arch_irq`).
+use super::esr::{ec, Esr};
+use core::fmt;
+
+/// The trap frame `entry.S` builds on the kernel stack (Linux: `struct pt_regs`).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct PtRegs {
+    /// x0..x30.
+    pub regs: [u64; 31],
+    /// SP_EL0 for an exception from EL0, the interrupted SP_EL1 otherwise.
+    pub sp: u64,
+    /// ELR_EL1: where the exception returns to.
+    pub pc: u64,
+    /// SPSR_EL1.
+    pub pstate: u64,
+    /// ESR_EL1 at entry.
+    pub esr: u64,
+    /// FAR_EL1 at entry.
+    pub far: u64,
+    /// Frame record {x29, pc} linking the backtrace through the exception.
+    pub stackframe: [u64; 2],
+}
+
+const _: () = assert!(core::mem::size_of::<PtRegs>() == 304);
+
+impl PtRegs {
+    /// Did the exception come from EL0?
+    pub fn user_mode(&self) -> bool {
+        self.pstate & 0xf == 0
+    }
+}
+
+impl fmt::Display for PtRegs {
+    /// Linux's `__show_regs` layout: pc, lr, sp, then x29..x0 three to a line.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "pc : {:#018x}", self.pc)?;
+        writeln!(f, "lr : {:#018x}", self.regs[30])?;
+        writeln!(f, "sp : {:#018x}  pstate : {:08x}", self.sp, self.pstate)?;
+        let mut i = 29i32;
+        while i >= 0 {
+            write!(f, "x{:<2}: {:016x}", i, self.regs[i as usize])?;
+            if i % 3 == 0 || i == 0 {
+                writeln!(f)?;
+            } else {
+                f.write_str(" ")?;
+            }
+            i -= 1;
+        }
+        Ok(())
+    }
+}
+
+/// Why `bad_mode` was entered (Linux: `handler[]` in traps.c).
+const BAD_MODE_REASONS: [&str; 8] = [
+    "Synchronous Abort (EL1t)",
+    "IRQ (EL1t)",
+    "FIQ",
+    "SError",
+    "AArch32 exception from EL0",
+    "IRQ",
+    "FIQ (EL0)",
+    "SError (EL0)",
+];
+
+/// An exception we never expect (wrong stack, FIQ, SError, AArch32). Fatal.
+#[no_mangle]
+pub extern "C" fn bad_mode(regs: &mut PtRegs, reason: usize) -> ! {
+    let what = BAD_MODE_REASONS.get(reason).copied().unwrap_or("unknown");
+    die(regs, format_args!("Bad mode in {what} handler detected"))
+}
+
+/// Synchronous exception taken from EL1.
+#[no_mangle]
+#[inline(never)]
+pub extern "C" fn el1_sync_handler(regs: &mut PtRegs) {
+    let esr = Esr { raw: regs.esr };
+    match esr.ec() {
+        ec::DABT_CUR | ec::IABT_CUR => super::fault::do_mem_abort(regs.far as usize, esr, regs),
+        _ => die(
+            regs,
+            format_args!("Oops - unexpected synchronous exception in the kernel"),
+        ),
+    }
+}
+
+/// Synchronous exception taken from EL0 (system calls and user faults come with the
+/// user-space issue; until then there is no EL0 code, so this is a bug).
+#[no_mangle]
+#[inline(never)]
+pub extern "C" fn el0_sync_handler(regs: &mut PtRegs) {
+    die(regs, format_args!("unexpected exception from EL0"))
+}
+
+/// IRQ taken from EL1 (Linux: `el1_irq` -> `handle_arch_irq`).
+#[no_mangle]
+#[inline(never)]
+pub extern "C" fn el1_irq_handler(_regs: &mut PtRegs) {
+    crate::drivers::irqchip::handle_arch_irq();
+}
+
+/// IRQ taken from EL0.
+#[no_mangle]
+#[inline(never)]
+pub extern "C" fn el0_irq_handler(_regs: &mut PtRegs) {
+    crate::drivers::irqchip::handle_arch_irq();
+}
+
+/// Print the oops report (message, decoded syndrome, registers, backtrace) and panic.
+/// Linux: `die` -> `__die` -> `show_regs` + `dump_backtrace`.
+pub fn die(regs: &PtRegs, msg: fmt::Arguments<'_>) -> ! {
+    let esr = Esr { raw: regs.esr };
+    crate::kernel::panic::oops(
+        format_args!(
+            "{msg}\n{esr}\nFAR {:#018x}{}\n{regs}",
+            regs.far,
+            symbolize(regs.pc as usize)
+        ),
+        regs.stackframe.as_ptr() as usize,
+    )
+}
+
+/// " at name+0xoff" for a text address, or nothing.
+pub fn symbolize(pc: usize) -> SymbolName {
+    SymbolName(pc)
+}
+
+/// Formats as ` (pc at name+0xoff)` when the symbol is known.
+pub struct SymbolName(usize);
+
+impl fmt::Display for SymbolName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match crate::kernel::kallsyms::lookup(self.0) {
+            Some((name, off)) => write!(f, " (pc at {name}+{off:#x})"),
+            None => Ok(()),
+        }
+    }
+}

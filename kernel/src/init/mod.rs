@@ -1,0 +1,322 @@
+//! From the boot assembly to a running kernel. Linux: `init/main.c` (`start_kernel`,
+//! `mm_init`), `arch/arm64/kernel/setup.c` (`setup_arch`), `arch/arm64/mm/mmu.c`
+//! (`paging_init`, `map_kernel`, `map_mem`), `arch/arm64/mm/init.c` (`mem_init`).
+use crate::arch::aarch64::memory::{align_down, align_up};
+use crate::arch::aarch64::mmu::create_pgd_mapping;
+use crate::arch::aarch64::pgtable::{PgProt, PAGE_KERNEL, PAGE_KERNEL_RO, PAGE_KERNEL_ROX};
+use crate::arch::aarch64::psci;
+use crate::arch::{cpu, phys_to_virt, virt_to_phys, PAGE_SIZE};
+use crate::drivers::of::{setup_machine_fdt, BootInfo};
+use crate::drivers::{arch_timer, irqchip, pl011::Pl011};
+use crate::kernel::{cmdline, ktest, monitor};
+use crate::mm::memblock::Memblock;
+use crate::mm::page::{set_mem_map, Page, PageFlags};
+use crate::mm::page_alloc::{alloc_page, GfpFlags, ZONE_NORMAL};
+use crate::mm::{page, phys_pfn, slab};
+use crate::sync::SpinLockIrq;
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+static BOOT_INFO: spin::Once<BootInfo> = spin::Once::new();
+static SWAPPER_PG_DIR: AtomicUsize = AtomicUsize::new(0);
+static ENTRY_EL: AtomicUsize = AtomicUsize::new(0);
+static MEMBLOCK: SpinLockIrq<Memblock> = SpinLockIrq::new(Memblock::new());
+static BUDDY_READY: AtomicBool = AtomicBool::new(false);
+
+/// The device-tree description of the machine.
+pub fn boot_info() -> &'static BootInfo {
+    BOOT_INFO.get().expect("boot_info before setup_arch")
+}
+
+/// Physical address of the kernel's top-level table (Linux: `swapper_pg_dir`).
+pub fn swapper_pg_dir() -> usize {
+    SWAPPER_PG_DIR.load(Ordering::Relaxed)
+}
+
+/// A zeroed page for a kernel page table: from memblock during boot, from the page
+/// allocator afterwards. Linux: `early_pgtable_alloc` / `pgd_pgtable_alloc`.
+pub fn pgtable_alloc() -> Option<usize> {
+    if BUDDY_READY.load(Ordering::Acquire) {
+        alloc_page(GfpFlags::GFP_KERNEL | GfpFlags::__GFP_ZERO).map(page::page_to_phys)
+    } else {
+        MEMBLOCK.lock().alloc_zeroed(PAGE_SIZE, PAGE_SIZE)
+    }
+}
+
+/// The C entry point, called by `boot/head.S` with the MMU on, at EL1, on the boot stack.
+/// Linux: `start_kernel`.
+///
+/// # Safety
+/// Called once, by the boot code.
+#[no_mangle]
+#[inline(never)]
+pub unsafe extern "C" fn start_kernel(dtb_pa: usize, entry_el: usize) -> ! {
+    ENTRY_EL.store(entry_el, Ordering::Relaxed);
+    setup_arch(dtb_pa);
+    let info = boot_info();
+    pr_info!(
+        "mmkern {}: Linux-mm teaching kernel for arm64",
+        env!("CARGO_PKG_VERSION")
+    );
+    pr_info!(
+        "boot: entered at EL{}, running at EL{}",
+        entry_el,
+        cpu::current_el()
+    );
+    for &(base, size) in &info.memory[..info.nr_memory] {
+        pr_info!(
+            "dt: memory {:#x}..{:#x} ({} MiB)",
+            base,
+            base + size,
+            size >> 20
+        );
+    }
+    if let Some(g) = info.gic {
+        let second = if g.version == 3 { "redist" } else { "cpu" };
+        pr_info!(
+            "dt: gic v{} dist {:#x} {} {:#x}",
+            g.version,
+            g.dist.0,
+            second,
+            g.cpu_or_redist.0
+        );
+    }
+    if let Some(u) = info.uart {
+        pr_info!("dt: uart pl011 @ {:#x} irq {}", u.base, u.irq);
+    }
+    pr_info!(
+        "dt: timer irq {}, psci method {}, {} virtio-mmio slots",
+        info.timer_irq.unwrap_or(0),
+        if info.psci_method.is_empty() {
+            "none"
+        } else {
+            info.psci_method
+        },
+        info.nr_virtio
+    );
+    pr_info!("Kernel command line: {}", info.cmdline());
+
+    paging_init();
+    console_init();
+    mem_init();
+
+    let gic = irqchip::init_irq(
+        &info
+            .gic
+            .expect("no interrupt controller in the device tree"),
+    );
+    arch_timer::arch_timer_init(
+        info.timer_irq
+            .expect("no timer interrupt in the device tree"),
+    );
+    if let (Some(u), Some(uart)) = (info.uart, crate::kernel::printk::console_uart()) {
+        irqchip::request_irq(u.irq, monitor::pl011_int).expect("uart irq");
+        uart.enable_rx_interrupt();
+    }
+    cpu::local_irq_enable();
+
+    let (t, f) = (cpu::read_cntvct(), cpu::read_cntfrq());
+    pr_info!(
+        "mmkern ready: RAM {} MiB, GICv{}, entered at EL{}, boot cntvct {} @ {} Hz",
+        info.ram_bytes() >> 20,
+        gic.version(),
+        entry_el,
+        t,
+        f
+    );
+    rest_init(info.cmdline())
+}
+
+/// What to do after boot, as the command line says. Linux: `rest_init` -> init.
+fn rest_init(cmdline: &str) -> ! {
+    let params = cmdline::parse_args(cmdline);
+    if let Some(filter) = params.ktest {
+        let failed = ktest::run_ktests(filter);
+        crate::arch::aarch64::semihosting::exit(if failed == 0 { 0 } else { 1 });
+    }
+    if params.test_panic {
+        panic!("test_panic on the command line: deliberate panic");
+    }
+    if !params.poweroff {
+        pr_info!("No user space yet: type `help` at the monitor.");
+        monitor::monitor_loop();
+    }
+    pr_info!("reboot: Power down");
+    psci::psci_sys_poweroff()
+}
+
+/// Find the DTB, describe the machine, seed memblock. Linux: `setup_arch` +
+/// `setup_machine_fdt` + `arm64_memblock_init`.
+fn setup_arch(dtb_pa: usize) {
+    // Linux Image protocol passes the DTB in x0; for an ELF kernel QEMU puts it at the
+    // start of RAM, which on `virt` is the 1 GiB-aligned base below the kernel.
+    let image = cpu::kernel_image();
+    let dtb_pa = if dtb_pa != 0 {
+        dtb_pa
+    } else {
+        align_down(virt_to_phys(image.start), 1 << 30)
+    };
+    let header = phys_to_virt(dtb_pa) as *const u32;
+    // SAFETY: the boot map covers the 1 GiB around the kernel, where QEMU put the DTB.
+    let (magic, size) = unsafe { (u32::from_be(*header), u32::from_be(*header.add(1)) as usize) };
+    if magic != 0xd00d_feed {
+        panic!("no device tree at {dtb_pa:#x} (magic {magic:#x})");
+    }
+    // SAFETY: the blob stays reserved (below) and mapped for the kernel's lifetime.
+    let blob = unsafe { core::slice::from_raw_parts(phys_to_virt(dtb_pa) as *const u8, size) };
+    let info = match setup_machine_fdt(blob) {
+        Ok(info) => info,
+        Err(e) => panic!("unusable device tree at {dtb_pa:#x}: {e:?}"),
+    };
+    psci::set_method(info.psci_method);
+
+    let mut mb = MEMBLOCK.lock();
+    for &(base, size) in &info.memory[..info.nr_memory] {
+        mb.add(base, size);
+    }
+    mb.reserve(virt_to_phys(image.start), image.end - image.start);
+    mb.reserve(dtb_pa, size);
+    // Until paging_init, only the boot map's 1 GiB block is reachable.
+    mb.current_limit = align_down(virt_to_phys(image.start), 1 << 30) + (1 << 30);
+    drop(mb);
+    BOOT_INFO.call_once(|| info);
+}
+
+/// Build the final kernel page tables and switch to them. Linux: `paging_init`
+/// (`map_kernel` + `map_mem`), then `cpu_replace_ttbr1` and dropping the identity map.
+///
+/// RAM is mapped RW+XN with the largest blocks that fit, except the kernel image, whose
+/// sections get their own permissions: text RX, rodata R, data/bss RW (W^X).
+#[no_mangle]
+#[inline(never)]
+pub fn paging_init() {
+    let pgd = MEMBLOCK
+        .lock()
+        .alloc_zeroed(PAGE_SIZE, PAGE_SIZE)
+        .expect("paging_init: no memory for pgd");
+    SWAPPER_PG_DIR.store(pgd, Ordering::Relaxed);
+    let img = cpu::kernel_image();
+    let map = |va: usize, end: usize, prot: PgProt| {
+        if end > va {
+            create_pgd_mapping(
+                pgd,
+                va,
+                virt_to_phys(va),
+                end - va,
+                prot,
+                &mut pgtable_alloc,
+            )
+            .expect("paging_init: out of memory for page tables");
+        }
+    };
+    // map_kernel: one mapping per section.
+    map(img.start, img.text_end, PAGE_KERNEL_ROX);
+    map(img.text_end, img.rodata_end, PAGE_KERNEL_RO);
+    map(img.rodata_end, align_up(img.end, PAGE_SIZE), PAGE_KERNEL);
+    // map_mem: the rest of RAM around the image.
+    let info = boot_info();
+    let (kstart, kend) = (
+        virt_to_phys(img.start),
+        align_up(virt_to_phys(img.end), PAGE_SIZE),
+    );
+    for &(base, size) in &info.memory[..info.nr_memory] {
+        let end = base + size;
+        if kstart >= base && kend <= end {
+            map(phys_to_virt(base), phys_to_virt(kstart), PAGE_KERNEL);
+            map(phys_to_virt(kend), phys_to_virt(end), PAGE_KERNEL);
+        } else {
+            map(phys_to_virt(base), phys_to_virt(end), PAGE_KERNEL);
+        }
+    }
+    cpu::replace_ttbr1(pgd);
+    // The identity map is no longer needed: TTBR0 gets the empty table until user space.
+    cpu::set_ttbr0(cpu::reserved_pg_dir(), 0);
+    cpu::flush_tlb_all();
+    MEMBLOCK.lock().current_limit = usize::MAX;
+}
+
+/// Map the UART and make it the console. Linux: `pl011_console_setup` + `register_console`.
+fn console_init() {
+    let Some(u) = boot_info().uart else { return };
+    let va = crate::mm::ioremap::ioremap(u.base, u.size.max(0x1000));
+    // SAFETY: freshly mapped PL011 registers.
+    let uart = unsafe { Pl011::new(va) };
+    uart.init();
+    crate::kernel::printk::register_console(uart);
+}
+
+/// Allocate `mem_map` and the heap, then release all free memory to the buddy
+/// allocator. Linux: `mm_init` -> `mem_init` (arm64) -> `memblock_free_all`.
+#[no_mangle]
+#[inline(never)]
+pub fn mem_init() {
+    let info = boot_info();
+    let ram_pages = info.ram_bytes() / PAGE_SIZE;
+    let first = info.memory[0];
+    let last = info.memory[info.nr_memory - 1];
+    let (min_pfn, max_pfn) = (phys_pfn(first.0), phys_pfn(last.0 + last.1));
+    let span = max_pfn - min_pfn;
+
+    // mem_map: a struct Page for every frame in the span (Linux: alloc_node_mem_map).
+    let map_bytes = span * core::mem::size_of::<Page>();
+    let map_pa = MEMBLOCK
+        .lock()
+        .phys_alloc(map_bytes, PAGE_SIZE)
+        .expect("no memory for mem_map");
+    let map = phys_to_virt(map_pa) as *mut Page;
+    for i in 0..span {
+        // SAFETY: inside the reservation just made.
+        unsafe { map.add(i).write(Page::new()) };
+    }
+    // SAFETY: initialised above; memblock keeps it reserved forever.
+    unsafe { set_mem_map(map, min_pfn, span) };
+
+    let heap_bytes = slab::heap_size_for(info.ram_bytes());
+    let heap_pa = MEMBLOCK
+        .lock()
+        .phys_alloc(heap_bytes, PAGE_SIZE)
+        .expect("no memory for the heap");
+    // SAFETY: reserved RAM, mapped by paging_init.
+    unsafe { slab::kmem_cache_init(phys_to_virt(heap_pa), heap_bytes) };
+
+    memblock_free_all(ram_pages);
+}
+
+/// Mark reserved frames PG_reserved and give every free range to the buddy allocator;
+/// returns the pages released. Linux: `memblock_free_all` -> `free_low_memory_core_early`.
+#[no_mangle]
+#[inline(never)]
+pub fn memblock_free_all(ram_pages: usize) -> usize {
+    let mb = MEMBLOCK.lock();
+    for r in mb.reserved.iter() {
+        for pfn in phys_pfn(r.base)..phys_pfn(r.base + r.size) {
+            if page::pfn_valid(pfn) {
+                page::pfn_to_page(pfn).set_flags(PageFlags::PG_reserved);
+            }
+        }
+    }
+    let mut zone = ZONE_NORMAL.lock();
+    mb.for_each_free_range(|start, end| zone.add_free_range(start, end));
+    let (freed, wm) = (zone.nr_free, zone.watermarks);
+    drop(zone);
+    let reserved_kb = mb.reserved.total_size() / 1024;
+    drop(mb);
+    BUDDY_READY.store(true, Ordering::Release);
+    let img = cpu::kernel_image();
+    pr_info!(
+        "Memory: {}K/{}K available ({}K kernel code, {}K rodata, {}K rwdata+bss, {}K reserved)",
+        freed * 4,
+        ram_pages * 4,
+        (img.text_end - img.start) / 1024,
+        (img.rodata_end - img.text_end) / 1024,
+        (img.end - img.rodata_end) / 1024,
+        reserved_kb
+    );
+    pr_info!(
+        "Zone Normal: {} free pages, watermarks min {} low {} high {}",
+        freed,
+        wm.min,
+        wm.low,
+        wm.high
+    );
+    freed
+}

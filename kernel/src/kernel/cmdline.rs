@@ -1,0 +1,48 @@
+//! The kernel command line (`-append`, via the DTB's /chosen/bootargs).
+//! Linux: `kernel/params.c`, `init/main.c` (`parse_args`, `__setup`).
+
+/// Options this kernel understands.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BootParams<'a> {
+    /// `poweroff`: power off right after the banner (boot tests, `bench boot`).
+    pub poweroff: bool,
+    /// `ktest=<all|prefix>`: run in-kernel tests after boot, then exit with their status.
+    pub ktest: Option<&'a str>,
+    /// `test_panic`: panic on purpose after the banner (tests the panic report).
+    pub test_panic: bool,
+}
+
+/// Parse space-separated `word` and `key=value` options; unknown ones are ignored, as
+/// Linux passes them on to init.
+pub fn parse_args(cmdline: &str) -> BootParams<'_> {
+    let mut p = BootParams::default();
+    for arg in cmdline.split_ascii_whitespace() {
+        match arg.split_once('=') {
+            Some(("ktest", v)) => p.ktest = Some(v),
+            None if arg == "poweroff" => p.poweroff = true,
+            None if arg == "test_panic" => p.test_panic = true,
+            _ => {}
+        }
+    }
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_are_recognised_and_unknown_ones_ignored() {
+        let p = parse_args("console=ttyAMA0  ktest=mm poweroff init=/bin/sh");
+        assert_eq!(
+            p,
+            BootParams {
+                poweroff: true,
+                ktest: Some("mm"),
+                test_panic: false
+            }
+        );
+        assert_eq!(parse_args(""), BootParams::default());
+        assert!(parse_args("test_panic").test_panic);
+    }
+}

@@ -1,0 +1,21 @@
+//! mmkern: a teaching kernel for Linux memory management on arm64.
+//!
+//! The library holds the whole kernel; `main.rs` only adds the boot assembly. Everything
+//! that does not execute system instructions compiles on the host too, so `cargo test`
+//! checks descriptor encoding, the device-tree parser, memblock and the frame allocator
+//! against simulated physical memory. The one seam is `arch::cpu` (real on aarch64, a
+//! stand-in elsewhere).
+#![no_std]
+#![allow(clippy::new_without_default)]
+
+extern crate alloc;
+#[cfg(test)]
+extern crate std;
+
+#[macro_use]
+pub mod kernel;
+pub mod arch;
+pub mod drivers;
+pub mod init;
+pub mod mm;
+pub mod sync;

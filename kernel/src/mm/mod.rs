@@ -1,0 +1,25 @@
+//! Memory management. Linux: `mm/`.
+//!
+//! Boot order (as in Linux): `memblock` records RAM and reservations from the device tree;
+//! `paging_init` (arch) builds the kernel page tables from memblock pages; `mem_init`
+//! allocates `mem_map` (a `struct Page` per frame) and the kernel heap, then hands every
+//! free range to the buddy allocator (`memblock_free_all`).
+pub mod ioremap;
+pub mod memblock;
+pub mod page;
+pub mod page_alloc;
+pub mod slab;
+
+pub use crate::arch::{PAGE_SHIFT, PAGE_SIZE};
+
+/// Page frame number of a physical address (Linux: `PHYS_PFN`).
+#[inline(always)]
+pub const fn phys_pfn(pa: usize) -> usize {
+    pa >> PAGE_SHIFT
+}
+
+/// Physical address of a page frame number (Linux: `PFN_PHYS`).
+#[inline(always)]
+pub const fn pfn_phys(pfn: usize) -> usize {
+    pfn << PAGE_SHIFT
+}

@@ -1,0 +1,267 @@
+//! The page allocator: buddy free lists, free-page counters and watermarks.
+//! Linux: `mm/page_alloc.c` (`__alloc_pages_nodemask`, `__free_pages`,
+//! `setup_per_zone_wmarks`, `memblock_free_all` -> `__free_pages_core`).
+//!
+//! One zone (ZONE_NORMAL) for all RAM. The free lists are the `buddy_system_allocator`
+//! crate's `FrameAllocator`, counted in page frames; `struct Page` bookkeeping
+//! (refcount, PG_head, PG_reserved) is ours.
+use super::page::{pfn_to_page, Page, PageFlags};
+use crate::sync::SpinLockIrq;
+use bitflags::bitflags;
+use core::sync::atomic::Ordering;
+
+/// Largest order handed out: 2^(MAX_ORDER-1) pages = 4 MiB (Linux arm64: MAX_ORDER 11).
+pub const MAX_ORDER: usize = 11;
+
+bitflags! {
+    /// Allocation flags (Linux: `gfp_t`). Only what the kernel uses so far.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct GfpFlags: u32 {
+        /// Zero the pages (Linux: `__GFP_ZERO`).
+        const __GFP_ZERO = 0x100;
+        /// May dip below the min watermark (Linux: `__GFP_HIGH` / ALLOC_HARDER).
+        const __GFP_HIGH = 0x20;
+        /// An ordinary kernel allocation (Linux: `GFP_KERNEL`; reclaim comes later).
+        const GFP_KERNEL = 0xcc0;
+    }
+}
+
+/// Zone watermarks in pages (Linux: `zone->_watermark[WMARK_MIN..WMARK_HIGH]`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Watermarks {
+    /// Below this only __GFP_HIGH allocations succeed; kswapd works hard.
+    pub min: usize,
+    /// kswapd wakes below this.
+    pub low: usize,
+    /// kswapd sleeps above this.
+    pub high: usize,
+}
+
+/// `min_free_kbytes = sqrt(lowmem_kbytes * 16)`, clamped to [128, 262144], as Linux's
+/// `init_per_zone_wmark_min`; low and high are min + min/4 and min + min/2
+/// (`__setup_per_zone_wmarks`, ignoring watermark_scale_factor).
+pub fn calculate_watermarks(managed_pages: usize) -> Watermarks {
+    let lowmem_kbytes = managed_pages * 4;
+    let min_free_kbytes = int_sqrt(lowmem_kbytes * 16).clamp(128, 262_144);
+    let min = min_free_kbytes / 4; // kbytes -> 4 KiB pages
+    Watermarks {
+        min,
+        low: min + min / 4,
+        high: min + min / 2,
+    }
+}
+
+/// Integer square root (Linux: `int_sqrt`); no floating point in the kernel.
+fn int_sqrt(x: usize) -> usize {
+    let (mut lo, mut hi) = (0usize, x.min(1 << 32) + 1);
+    while lo + 1 < hi {
+        let mid = (lo + hi) / 2;
+        if mid * mid <= x {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
+}
+
+/// A zone: free lists plus counters (Linux: `struct zone`).
+pub struct Zone {
+    free_area: buddy_system_allocator::FrameAllocator<32>,
+    /// Free pages (Linux: `NR_FREE_PAGES`).
+    pub nr_free: usize,
+    /// Pages the buddy allocator manages (free or allocated).
+    pub managed_pages: usize,
+    /// Watermarks derived from `managed_pages`.
+    pub watermarks: Watermarks,
+}
+
+impl Zone {
+    /// An empty zone.
+    pub const fn new() -> Self {
+        Zone {
+            free_area: buddy_system_allocator::FrameAllocator::new(),
+            nr_free: 0,
+            managed_pages: 0,
+            watermarks: Watermarks {
+                min: 0,
+                low: 0,
+                high: 0,
+            },
+        }
+    }
+
+    /// Give frames `[start_pfn, end_pfn)` to the free lists (Linux: `__free_pages_core`).
+    pub fn add_free_range(&mut self, start_pfn: usize, end_pfn: usize) {
+        if end_pfn <= start_pfn {
+            return;
+        }
+        self.free_area.add_frame(start_pfn, end_pfn);
+        self.nr_free += end_pfn - start_pfn;
+        self.managed_pages += end_pfn - start_pfn;
+        self.watermarks = calculate_watermarks(self.managed_pages);
+    }
+
+    /// Take 2^order contiguous, naturally aligned frames; the first pfn.
+    /// Linux: `rmqueue` -> `__rmqueue_smallest` (split larger blocks as needed).
+    pub fn rmqueue(&mut self, order: usize, gfp: GfpFlags) -> Option<usize> {
+        if order >= MAX_ORDER {
+            return None;
+        }
+        let want = 1usize << order;
+        // zone_watermark_ok: keep `min` pages for __GFP_HIGH (atomic/emergency) users.
+        let reserve = if gfp.contains(GfpFlags::__GFP_HIGH) {
+            0
+        } else {
+            self.watermarks.min
+        };
+        if self.nr_free < want + reserve {
+            return None;
+        }
+        let pfn = self.free_area.alloc(want)?;
+        self.nr_free -= want;
+        Some(pfn)
+    }
+
+    /// Return 2^order frames at `pfn` (Linux: `__free_one_page`, merging buddies).
+    pub fn free_one_page(&mut self, pfn: usize, order: usize) {
+        self.free_area.dealloc(pfn, 1 << order);
+        self.nr_free += 1 << order;
+    }
+}
+
+/// The one zone.
+pub static ZONE_NORMAL: SpinLockIrq<Zone> = SpinLockIrq::new(Zone::new());
+
+/// Free pages now (Linux: `nr_free_pages`, `global_zone_page_state(NR_FREE_PAGES)`).
+pub fn nr_free_pages() -> usize {
+    ZONE_NORMAL.lock().nr_free
+}
+
+/// Allocate 2^order pages; the head page's refcount is 1. Linux: `alloc_pages`.
+#[no_mangle]
+#[inline(never)]
+pub fn alloc_pages(gfp: GfpFlags, order: usize) -> Option<&'static Page> {
+    let pfn = ZONE_NORMAL.lock().rmqueue(order, gfp)?;
+    let page = pfn_to_page(pfn);
+    prep_new_page(page, order, gfp);
+    Some(page)
+}
+
+/// Set up a page leaving the free lists (Linux: `prep_new_page` + `set_page_refcounted`).
+fn prep_new_page(page: &Page, order: usize, gfp: GfpFlags) {
+    debug_assert_eq!(page.page_count(), 0, "allocating a page in use");
+    if order > 0 {
+        page.set_flags(PageFlags::PG_head);
+    }
+    page.private.store(order, Ordering::Relaxed);
+    page._refcount.store(1, Ordering::Relaxed);
+    if gfp.contains(GfpFlags::__GFP_ZERO) {
+        let va = super::page::page_address(page);
+        // SAFETY: the frames are ours and mapped by the linear map.
+        unsafe { core::ptr::write_bytes(va as *mut u8, 0, super::PAGE_SIZE << order) };
+    }
+}
+
+/// Drop a reference to 2^order pages; the last one frees them. Linux: `__free_pages`.
+#[no_mangle]
+#[inline(never)]
+pub fn __free_pages(page: &Page, order: usize) {
+    let left = page._refcount.fetch_sub(1, Ordering::AcqRel) - 1;
+    assert!(left >= 0, "__free_pages: page refcount underflow");
+    if left == 0 {
+        page.clear_flags(PageFlags::PG_head);
+        ZONE_NORMAL
+            .lock()
+            .free_one_page(super::page::page_to_pfn(page), order);
+    }
+}
+
+/// One page, or None (Linux: `alloc_page`).
+pub fn alloc_page(gfp: GfpFlags) -> Option<&'static Page> {
+    alloc_pages(gfp, 0)
+}
+
+/// Allocate and return the linear-map address (Linux: `__get_free_pages`).
+pub fn __get_free_pages(gfp: GfpFlags, order: usize) -> Option<usize> {
+    alloc_pages(gfp, order).map(super::page::page_address)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn watermarks_follow_linux_formula() {
+        // 512 MiB: lowmem_kbytes = 524288, sqrt(524288*16) = 2896 kB -> 724 pages.
+        let w = calculate_watermarks(131072);
+        assert_eq!(
+            w,
+            Watermarks {
+                min: 724,
+                low: 905,
+                high: 1086
+            }
+        );
+        // Tiny zones clamp to 128 kB = 32 pages.
+        assert_eq!(calculate_watermarks(16).min, 32);
+    }
+
+    #[test]
+    fn alloc_every_page_then_free_restores_the_count() {
+        let mut z = Zone::new();
+        z.add_free_range(0x40100, 0x40100 + 1000);
+        z.add_free_range(0x40500, 0x40500 + 24);
+        let start = z.nr_free;
+        let mut got = std::vec::Vec::new();
+        while let Some(p) = z.rmqueue(0, GfpFlags::__GFP_HIGH) {
+            got.push(p);
+        }
+        assert_eq!(got.len(), start);
+        assert_eq!(z.nr_free, 0);
+        got.sort_unstable();
+        got.dedup();
+        assert_eq!(got.len(), start, "a frame was handed out twice");
+        for p in got {
+            z.free_one_page(p, 0);
+        }
+        assert_eq!(z.nr_free, start);
+        // The free lists merged back: a large block is available again.
+        assert!(z.rmqueue(9, GfpFlags::__GFP_HIGH).is_some());
+    }
+
+    #[test]
+    fn higher_orders_are_naturally_aligned() {
+        let mut z = Zone::new();
+        z.add_free_range(0x40001, 0x40001 + 4096);
+        for order in [0, 3, 5, 9] {
+            let p = z.rmqueue(order, GfpFlags::__GFP_HIGH).unwrap();
+            assert_eq!(p % (1 << order), 0, "order {order} block at {p:#x}");
+        }
+        assert_eq!(z.rmqueue(MAX_ORDER, GfpFlags::__GFP_HIGH), None);
+    }
+
+    #[test]
+    fn min_watermark_is_kept_for_gfp_high() {
+        let mut z = Zone::new();
+        z.add_free_range(0x40000, 0x40000 + 64);
+        let min = z.watermarks.min;
+        let mut n = 0;
+        while z.rmqueue(0, GfpFlags::GFP_KERNEL).is_some() {
+            n += 1;
+        }
+        assert_eq!(n, 64 - min);
+        assert!(z.rmqueue(0, GfpFlags::__GFP_HIGH).is_some());
+    }
+
+    #[test]
+    fn page_level_wrapper_counts_references() {
+        crate::mm::page::tests::host_mem_map(0x40000, 4096);
+        // A private zone for this test: the global one stays untouched.
+        let page = pfn_to_page(0x40010);
+        page._refcount.store(0, Ordering::Relaxed);
+        prep_new_page(page, 0, GfpFlags::GFP_KERNEL);
+        assert_eq!(page.page_count(), 1);
+        assert!(!page.test(PageFlags::PG_head));
+    }
+}
