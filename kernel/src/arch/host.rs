@@ -1,5 +1,6 @@
 //! Host stand-in for `arch::aarch64::cpu`, so the pure kernel code links into unit tests.
 //! TLB and barrier operations are no-ops (there is no TLB); the counter counts calls.
+use crate::arch::aarch64::extable::ProbeFault;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 static FAKE_CNTVCT: AtomicU64 = AtomicU64::new(0);
@@ -76,17 +77,17 @@ pub fn semihosting_call(_op: u64, _param: usize) -> u64 {
     u64::MAX
 }
 /// Plain read on the host.
-pub fn probe_read_u64(addr: usize) -> Result<u64, ()> {
+pub fn probe_read_u64(addr: usize) -> Result<u64, ProbeFault> {
     Ok(unsafe { (addr as *const u64).read_volatile() })
 }
 /// Plain write on the host.
-pub fn probe_write_u64(addr: usize, val: u64) -> Result<(), ()> {
+pub fn probe_write_u64(addr: usize, val: u64) -> Result<(), ProbeFault> {
     unsafe { (addr as *mut u64).write_volatile(val) };
     Ok(())
 }
 /// Not possible on the host.
-pub fn probe_exec(_addr: usize) -> Result<(), ()> {
-    Err(())
+pub fn probe_exec(_addr: usize) -> Result<(), ProbeFault> {
+    Err(ProbeFault)
 }
 /// A made-up image layout for host tests.
 pub fn kernel_image() -> crate::arch::aarch64::memory::KernelImage {

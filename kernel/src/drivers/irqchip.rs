@@ -142,8 +142,13 @@ impl Gic {
 static GIC: spin::Once<Gic> = spin::Once::new();
 
 const MAX_HANDLERS: usize = 16;
-static HANDLERS: SpinLockIrq<[(u32, Option<fn()>); MAX_HANDLERS]> =
-    SpinLockIrq::new([(0, None); MAX_HANDLERS]);
+/// (INTID, handler) pairs (Linux: the irq_desc array).
+type HandlerTable = [(u32, Option<fn()>); MAX_HANDLERS];
+static HANDLERS: SpinLockIrq<HandlerTable> = SpinLockIrq::new([(0, None); MAX_HANDLERS]);
+
+/// `request_irq` failed: every handler slot is taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NoIrqSlot;
 
 /// Map the GIC described by the device tree and initialise it. Linux: `gic_of_init`.
 pub fn init_irq(info: &GicInfo) -> &'static Gic {
@@ -168,9 +173,9 @@ pub fn gic() -> Option<&'static Gic> {
 }
 
 /// Install `handler` for `intid` and unmask it. Linux: `request_irq`.
-pub fn request_irq(intid: u32, handler: fn()) -> Result<(), ()> {
+pub fn request_irq(intid: u32, handler: fn()) -> Result<(), NoIrqSlot> {
     let mut table = HANDLERS.lock();
-    let slot = table.iter_mut().find(|e| e.1.is_none()).ok_or(())?;
+    let slot = table.iter_mut().find(|e| e.1.is_none()).ok_or(NoIrqSlot)?;
     *slot = (intid, Some(handler));
     drop(table);
     if let Some(g) = gic() {

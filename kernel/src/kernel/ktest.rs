@@ -169,7 +169,7 @@ fn alloc_pages_basics() -> TestResult {
     match () {
         _ if !zeroed => Err("__GFP_ZERO page not zeroed".into()),
         _ if refcount != 1 => Err(format!("refcount {refcount}")),
-        _ if big_pfn % 512 != 0 => Err(format!("order-9 block at pfn {big_pfn:#x}")),
+        _ if !big_pfn.is_multiple_of(512) => Err(format!("order-9 block at pfn {big_pfn:#x}")),
         _ if !head => Err("order-9 head lacks PG_head".into()),
         _ if before != after => Err(format!("free pages {before} -> {after}")),
         _ => Ok(format!("order-9 block at pfn {big_pfn:#x}")),

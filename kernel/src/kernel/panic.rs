@@ -17,12 +17,21 @@ macro_rules! eprint {
 }
 
 /// Print `Backtrace:` and one line per frame, starting at the frame record `fp`.
+/// `exact_first`: the first record holds an exception's pc rather than a return address.
 /// Linux: `dump_backtrace`.
-pub fn dump_backtrace(fp: usize) {
+pub fn dump_backtrace(fp: usize, exact_first: bool) {
     eprint!("Backtrace:\n");
-    walk_stackframe(fp, |depth, pc| match kallsyms::lookup(pc) {
-        Some((name, off)) => eprint!("  #{depth:<2} {pc:#018x} {name}+{off:#x}\n"),
-        None => eprint!("  #{depth:<2} {pc:#018x} ?\n"),
+    walk_stackframe(fp, |depth, pc| {
+        // A return address follows its call: after a call that never returns it is
+        // already the next function. Name the call site, as Linux's `%pB` does.
+        let adjust = usize::from(!(exact_first && depth == 0));
+        match kallsyms::lookup(pc - adjust) {
+            Some((name, off)) => eprint!(
+                "  #{depth:<2} {pc:#018x} {name}+{:#x}\n",
+                off + adjust as u64
+            ),
+            None => eprint!("  #{depth:<2} {pc:#018x} ?\n"),
+        }
     });
 }
 
@@ -31,7 +40,7 @@ pub fn dump_backtrace(fp: usize) {
 pub fn oops(report: fmt::Arguments<'_>, fp: usize) -> ! {
     cpu::local_irq_disable();
     eprint!("Internal error: {report}");
-    dump_backtrace(fp);
+    dump_backtrace(fp, true);
     PANICKING.store(true, Ordering::SeqCst);
     eprint!("Kernel panic - not syncing: Fatal exception\n");
     eprint!("---[ end Kernel panic - not syncing: Fatal exception ]---\n");
@@ -50,7 +59,7 @@ pub fn kernel_panic(info: &core::panic::PanicInfo<'_>) -> ! {
     if let Some(loc) = info.location() {
         eprint!("  at {}:{}:{}\n", loc.file(), loc.line(), loc.column());
     }
-    dump_backtrace(cpu::frame_pointer());
+    dump_backtrace(cpu::frame_pointer(), false);
     eprint!("---[ end Kernel panic - not syncing ]---\n");
     semihosting::exit(PANIC_EXIT_STATUS)
 }

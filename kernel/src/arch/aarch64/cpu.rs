@@ -2,6 +2,7 @@
 //! maintenance, translation-table base registers, the interrupt mask, the counter.
 //! `arch/host.rs` has the same functions for unit tests. Linux: `asm/barrier.h`,
 //! `asm/tlbflush.h`, `asm/mmu_context.h`, `asm/irqflags.h`, `asm/arch_timer.h`.
+use super::extable::ProbeFault;
 use aarch64_cpu::{asm::barrier, registers::*};
 use core::arch::asm;
 
@@ -196,8 +197,8 @@ pub fn semihosting_call(op: u64, param: usize) -> u64 {
 }
 
 /// Read a u64 at `addr`; a fault is caught through the exception table and reported as
-/// `Err(())` instead of killing the kernel (Linux: `get_kernel_nofault`).
-pub fn probe_read_u64(addr: usize) -> Result<u64, ()> {
+/// `Err(ProbeFault)` instead of killing the kernel (Linux: `get_kernel_nofault`).
+pub fn probe_read_u64(addr: usize) -> Result<u64, ProbeFault> {
     let (val, err): (u64, u64);
     unsafe {
         asm!(
@@ -217,13 +218,13 @@ pub fn probe_read_u64(addr: usize) -> Result<u64, ()> {
     if err == 0 {
         Ok(val)
     } else {
-        Err(())
+        Err(ProbeFault)
     }
 }
 
 /// Write a u64 at `addr`, catching a fault as `probe_read_u64` does
 /// (Linux: `copy_to_kernel_nofault`).
-pub fn probe_write_u64(addr: usize, val: u64) -> Result<(), ()> {
+pub fn probe_write_u64(addr: usize, val: u64) -> Result<(), ProbeFault> {
     let err: u64;
     unsafe {
         asm!(
@@ -242,14 +243,14 @@ pub fn probe_write_u64(addr: usize, val: u64) -> Result<(), ()> {
     if err == 0 {
         Ok(())
     } else {
-        Err(())
+        Err(ProbeFault)
     }
 }
 
 /// Branch-and-link to `addr`, which must hold a `ret` if it is executable at all. If the
 /// fetch faults, `fault.rs` returns to our link register with x0 = 1 (see
 /// `extable::EXEC_PROBE`). For the W^X tests only.
-pub fn probe_exec(addr: usize) -> Result<(), ()> {
+pub fn probe_exec(addr: usize) -> Result<(), ProbeFault> {
     super::extable::EXEC_PROBE.store(addr, core::sync::atomic::Ordering::SeqCst);
     let err: u64;
     unsafe {
@@ -260,7 +261,7 @@ pub fn probe_exec(addr: usize) -> Result<(), ()> {
     if err == 0 {
         Ok(())
     } else {
-        Err(())
+        Err(ProbeFault)
     }
 }
 

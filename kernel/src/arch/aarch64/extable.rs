@@ -41,6 +41,11 @@ pub fn kernel_extable() -> &'static [ExceptionTableEntry] {
     }
 }
 
+/// A kernel access that faulted and was absorbed by its fixup (the probe functions
+/// error; the syndrome is kept for `take_last_fixup`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProbeFault;
+
 /// Target of an in-flight `cpu::probe_exec`, or 0: an instruction abort at exactly this
 /// address returns to the caller instead of being fatal.
 pub static EXEC_PROBE: AtomicUsize = AtomicUsize::new(0);

@@ -62,7 +62,7 @@ fn map_one(
     let t = table(table_pa);
     let idx = table_index(va, level);
     let sz = level_size(level);
-    let block_ok = level >= 1 && (va | pa) % sz == 0 && left >= sz;
+    let block_ok = level >= 1 && (va | pa).is_multiple_of(sz) && left >= sz;
     if block_ok || level == 3 {
         match decode(t[idx], level) {
             Desc::Table(_) if level < 3 => {} // finer tables exist: map inside them

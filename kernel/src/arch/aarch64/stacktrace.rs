@@ -13,7 +13,7 @@ pub const MAX_FRAMES: usize = 32;
 /// return address. Reads go through the fault-tolerant probe, so a corrupt chain ends
 /// the walk instead of faulting inside the panic path.
 pub fn unwind_frame(fp: usize) -> Option<(usize, usize)> {
-    if fp == 0 || fp % 8 != 0 || fp < crate::arch::PAGE_OFFSET {
+    if fp == 0 || !fp.is_multiple_of(8) || fp < crate::arch::PAGE_OFFSET {
         return None;
     }
     let next_fp = cpu::probe_read_u64(fp).ok()? as usize;

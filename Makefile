@@ -1,0 +1,10 @@
+# Thin aliases for the xtask commands; pass more with ARGS, e.g. `make qemu ARGS="--el2 --gic 3"`.
+.PHONY: qemu test gdb bench
+qemu:
+	cargo xtask qemu $(ARGS)
+test:
+	cargo xtask test $(ARGS)
+gdb:
+	cargo xtask gdb $(ARGS)
+bench:
+	cargo xtask bench $(ARGS)

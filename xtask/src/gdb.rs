@@ -1,0 +1,309 @@
+//! `cargo xtask gdb` (QEMU halted in the background, gdb-multiarch in the foreground) and the
+//! batch GDB check that `cargo xtask test` runs.
+
+use std::fs::File;
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::qemu::{QemuConfig, Spawned};
+use crate::test::Outcome;
+use crate::{bail, build, scenarios, setup, workspace_root, Arg, Args, Result};
+
+/// Name of the GDB check among the test results.
+pub const CHECK_NAME: &str = "gdb-backtrace";
+const CHECK_TIMEOUT: Duration = Duration::from_secs(90);
+/// The frames the check expects, innermost first.
+const EXPECTED_CHAIN: [&str; 3] = ["memblock_free_all", "mem_init", "start_kernel"];
+/// 512 MiB / 4 KiB.
+const EXPECTED_LOCAL: &str = "ram_pages = 131072";
+
+/// `cargo xtask gdb [--scenario NAME] [--release] [--port N]`.
+pub fn cmd_gdb(args: Vec<String>) -> Result<i32> {
+    let mut args = Args::new(args);
+    let mut release = false;
+    let mut scenario = None;
+    let mut port: u16 = 1234;
+    while let Some(arg) = args.next_arg() {
+        match arg {
+            Arg::Opt(name, inline) => match name.as_str() {
+                "release" => {
+                    Args::flag(&name, inline)?;
+                    release = true
+                }
+                "scenario" => {
+                    let n = args.value(&name, inline)?;
+                    scenario = Some(scenarios::find(&n).ok_or_else(|| {
+                        let names: Vec<&str> =
+                            scenarios::SCENARIOS.iter().map(|s| s.name).collect();
+                        format!("unknown scenario `{n}`; known: {}", names.join(", "))
+                    })?);
+                }
+                "port" => {
+                    let v = args.value(&name, inline)?;
+                    port = v.parse().map_err(|_| format!("bad --port `{v}`"))?;
+                }
+                _ => bail!("gdb: unknown option --{name}"),
+            },
+            Arg::Pos(p) => bail!("gdb: unexpected argument `{p}`"),
+        }
+    }
+    if !args.rest.is_empty() {
+        bail!("gdb: no extra arguments are taken after --");
+    }
+    setup::check(setup::Needs {
+        qemu: true,
+        gdb: true,
+    })?;
+    let kernel = build::build_kernel(release)?;
+    let mut cfg = match scenario {
+        Some(s) => {
+            if !s.input.is_empty() {
+                eprintln!(
+                    "xtask: note: scenario {} types into the console; under gdb nobody does",
+                    s.name
+                );
+            }
+            s.qemu_config()
+        }
+        None => QemuConfig::default(),
+    };
+    if TcpListener::bind(("127.0.0.1", port)).is_err() {
+        bail!("port {port} is busy (another QEMU with -gdb still running?); try --port N");
+    }
+    cfg.gdb_port = Some(port);
+
+    // QEMU in the background: stdin from /dev/null (so it leaves the terminal alone), serial
+    // and QEMU's own messages to a log file, its own process group (so Ctrl-C in gdb
+    // interrupts the guest instead of killing QEMU).
+    let log_path = build::profile_dir(release).join("serial.log");
+    let log =
+        File::create(&log_path).map_err(|e| format!("creating {}: {e}", log_path.display()))?;
+    let mut qemu = cfg.command(&kernel);
+    qemu.stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log);
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        qemu.process_group(0);
+    }
+    eprintln!("xtask: {}", cfg.display(&kernel));
+    let mut qemu = qemu
+        .spawn()
+        .map_err(|e| format!("starting qemu-system-aarch64: {e}"))?;
+    eprintln!(
+        "xtask: QEMU is halted, waiting for GDB on port {port}; serial output goes to\n\
+         xtask:     {}   (watch it with `tail -f` in another terminal)",
+        log_path.display()
+    );
+
+    let gdbinit = workspace_root().join("xtask").join("gdbinit");
+    let mut gdb = Command::new("gdb-multiarch");
+    gdb.arg("-q");
+    if gdbinit.exists() {
+        gdb.arg("-x").arg(&gdbinit);
+    }
+    gdb.arg("-ex")
+        .arg(format!("target remote :{port}"))
+        .arg(&kernel);
+    let gdb_result = gdb.spawn();
+    // From here on Ctrl-C belongs to gdb; we only wait for it and clean up.
+    crate::ignore_sigint();
+    let status = gdb_result.and_then(|mut child| child.wait());
+    let _ = qemu.kill();
+    let _ = qemu.wait();
+    let status = status.map_err(|e| format!("running gdb-multiarch: {e}"))?;
+    Ok(crate::qemu::status_code(status))
+}
+
+/// A free TCP port on localhost (bind to 0, read it, release it).
+fn free_port() -> Result<u16> {
+    let l = TcpListener::bind(("127.0.0.1", 0))?;
+    Ok(l.local_addr()?.port())
+}
+
+/// The batch GDB check: break on `memblock_free_all` in a 512 MiB GICv2 boot and check the
+/// backtrace and the locals of `mem_init`.
+pub fn check(kernel: &Path) -> Outcome {
+    match run_check(kernel) {
+        Ok(outcome) => outcome,
+        Err(e) => Outcome::fail(CHECK_NAME, e.0, Vec::new()),
+    }
+}
+
+fn run_check(kernel: &Path) -> Result<Outcome> {
+    let port = free_port()?;
+    let cfg = QemuConfig {
+        memory: "512M".into(),
+        gic: 2,
+        cmdline: Some("poweroff".into()),
+        gdb_port: Some(port),
+        ..QemuConfig::default()
+    };
+    let start = Instant::now();
+    let qemu = Spawned::spawn(cfg.command(kernel))
+        .map_err(|e| format!("starting qemu-system-aarch64: {e}"))?;
+    let mut gdb = Command::new("gdb-multiarch");
+    gdb.args(["-nx", "-batch"]);
+    let commands = [
+        "set pagination off".to_string(),
+        "set confirm off".to_string(),
+        format!("file {}", kernel.display()),
+        // gdb retries a refused connection for `tcp connect-timeout` (15 s): QEMU may still be
+        // starting up.
+        format!("target remote localhost:{port}"),
+        "break memblock_free_all".to_string(),
+        "continue".to_string(),
+        "bt".to_string(),
+        "frame 1".to_string(),
+        "info locals".to_string(),
+        "kill".to_string(),
+    ];
+    for c in &commands {
+        gdb.arg("-ex").arg(c);
+    }
+    let gdb_run = Spawned::spawn(gdb)
+        .map_err(|e| format!("starting gdb-multiarch: {e}"))?
+        .run(&[], CHECK_TIMEOUT.saturating_sub(start.elapsed()));
+    let serial = qemu.finish();
+    let gdb_text = gdb_run.text();
+    let mut why = Vec::new();
+    if gdb_run.timed_out {
+        why.push(format!("timeout after {}s", CHECK_TIMEOUT.as_secs()));
+    }
+    why.extend(judge(&gdb_text));
+    if why.is_empty() {
+        return Ok(Outcome::pass(CHECK_NAME));
+    }
+    let mut tail = vec!["--- gdb output ---".to_string()];
+    tail.extend(crate::tail_lines(&gdb_text, 40));
+    let serial_text = serial.text();
+    if !serial_text.trim().is_empty() {
+        tail.push("--- serial ---".to_string());
+        tail.extend(crate::tail_lines(&serial_text, 20));
+    }
+    Ok(Outcome::fail(CHECK_NAME, why.join("; "), tail))
+}
+
+/// The function a backtrace line (`#1  0x... in mem_init (..) at ...` or
+/// `#0  memblock_free_all () at ...`) names, without any path (`kernel::mm::`).
+fn frame_function(line: &str) -> Option<&str> {
+    let rest = line.strip_prefix('#')?;
+    let digits = rest.find(|c: char| !c.is_ascii_digit())?;
+    if digits == 0 {
+        return None;
+    }
+    let mut rest = rest[digits..].trim_start();
+    if rest.starts_with("0x") {
+        rest = rest.split_once(" in ")?.1;
+    }
+    let name = rest.split([' ', '(']).next()?;
+    Some(name.rsplit("::").next().unwrap_or(name))
+}
+
+/// Why the gdb output fails the check (empty: it passes).
+fn judge(text: &str) -> Vec<String> {
+    // The first backtrace: the `#N` lines from the first `#0` on, while the numbers count up
+    // (the `#1` that `frame 1` prints afterwards ends it).
+    let mut frames: Vec<&str> = Vec::new();
+    for line in text.lines().map(str::trim) {
+        let Some(func) = frame_function(line) else {
+            continue;
+        };
+        let n: usize = line[1..]
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .and_then(|d| d.parse().ok())
+            .unwrap_or(usize::MAX);
+        if n == frames.len() {
+            frames.push(func);
+        } else if !frames.is_empty() {
+            break;
+        }
+    }
+    let mut why = Vec::new();
+    if frames.is_empty() {
+        why.push("no backtrace (breakpoint on memblock_free_all not hit?)".to_string());
+    } else {
+        let mut pos = 0;
+        for want in EXPECTED_CHAIN {
+            match frames[pos..].iter().position(|f| *f == want) {
+                Some(i) => pos += i + 1,
+                None => {
+                    why.push(format!(
+                        "backtrace lacks `{want}` in order {} (got {})",
+                        EXPECTED_CHAIN.join(" <- "),
+                        frames.join(" <- ")
+                    ));
+                    break;
+                }
+            }
+        }
+    }
+    if !text
+        .lines()
+        .any(|l| l.trim().trim_end_matches(',') == EXPECTED_LOCAL)
+    {
+        why.push(format!(
+            "`info locals` in mem_init lacks `{EXPECTED_LOCAL}`"
+        ));
+    }
+    why
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = "\
+Breakpoint 1 at 0x40081234: file kernel/src/mm/memblock.rs, line 10.
+
+Breakpoint 1, memblock_free_all () at kernel/src/mm/memblock.rs:10
+10\t    let x = 1;
+#0  memblock_free_all () at kernel/src/mm/memblock.rs:10
+#1  0xffff000040082000 in kernel::mm::init::mem_init (mem_bytes=536870912) at kernel/src/mm/init.rs:20
+#2  0xffff000040083000 in start_kernel () at kernel/src/main.rs:30
+#3  0xffff000040080040 in _start ()
+#1  0xffff000040082000 in kernel::mm::init::mem_init (mem_bytes=536870912) at kernel/src/mm/init.rs:20
+20\t    memblock_free_all();
+ram_pages = 131072
+[Inferior 1 (process 1) killed]
+";
+
+    #[test]
+    fn frame_names() {
+        assert_eq!(
+            frame_function("#0  memblock_free_all () at x.rs:1"),
+            Some("memblock_free_all")
+        );
+        assert_eq!(
+            frame_function("#12 0x00000000400812a4 in kernel::mm::mem_init (a=1) at y.rs:2"),
+            Some("mem_init")
+        );
+        assert_eq!(
+            frame_function("#1  0x0 in start_kernel ()"),
+            Some("start_kernel")
+        );
+        assert_eq!(frame_function("#x"), None);
+        assert_eq!(frame_function("ram_pages = 1"), None);
+    }
+
+    #[test]
+    fn judge_good_and_bad() {
+        assert!(judge(GOOD).is_empty(), "{:?}", judge(GOOD));
+        let swapped = GOOD
+            .replace(
+                "#1  0xffff000040082000 in kernel",
+                "#1  0xffff000040082000 in X",
+            )
+            .replace("in start_kernel", "in kernel::mm::init::mem_init")
+            .replace("in X::mm::init::mem_init", "in start_kernel");
+        let why = judge(&swapped);
+        assert!(why.iter().any(|w| w.contains("in order")), "{why:?}");
+        let no_locals = GOOD.replace("ram_pages = 131072", "ram_pages = 16384");
+        assert_eq!(judge(&no_locals).len(), 1);
+        assert_eq!(judge("Remote connection closed\nNo stack.\n").len(), 2);
+    }
+}

@@ -1,0 +1,281 @@
+//! The QEMU scenarios `cargo xtask test` runs: a data table. To add one, copy an entry; every
+//! field not given comes from [`BASE`].
+//!
+//! Each scenario boots the debug kernel with its memory size, GIC version, entry EL and
+//! command line, optionally types into the console, and checks the serial output and QEMU's
+//! exit status (semihosting exit code: 0 ok, 1 ktest failure, 101 panic; PSCI SYSTEM_OFF
+//! is always 0). A `Kernel panic` line fails any scenario with `panic_expected: false`.
+
+use crate::qemu::{InputStep, QemuConfig};
+
+/// One check on the serial output.
+#[derive(Clone, Copy, Debug)]
+pub enum Check {
+    /// The text appears somewhere in the output.
+    Contains(&'static str),
+    /// Some line starts with `prefix` and ends with `suffix`.
+    Line {
+        prefix: &'static str,
+        suffix: &'static str,
+    },
+    /// No line starts with this text.
+    NoLineStartsWith(&'static str),
+}
+
+impl Check {
+    /// `None` if the check holds, else why not.
+    pub fn failure(&self, text: &str) -> Option<String> {
+        let mut lines = text.lines().map(|l| l.trim_end_matches('\r'));
+        match *self {
+            Check::Contains(s) => (!text.contains(s)).then(|| format!("missing `{s}`")),
+            Check::Line { prefix, suffix } => (!lines
+                .any(|l| l.starts_with(prefix) && l.ends_with(suffix)))
+            .then(|| format!("no line `{prefix}...{suffix}`")),
+            Check::NoLineStartsWith(p) => lines
+                .find(|l| l.starts_with(p))
+                .map(|l| format!("found `{}`", crate::sanitize(l))),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Scenario {
+    pub name: &'static str,
+    /// `-m`, e.g. "64M", "2G".
+    pub memory: &'static str,
+    /// 2 or 3.
+    pub gic: u8,
+    /// Enter at EL2 (`virtualization=on`).
+    pub el2: bool,
+    /// Enter at EL3 (`secure=on`).
+    pub el3: bool,
+    /// `-append` text; empty for none.
+    pub cmdline: &'static str,
+    /// Console input, step by step.
+    pub input: &'static [InputStep],
+    pub checks: &'static [Check],
+    /// QEMU's expected exit status.
+    pub exit_status: i32,
+    /// A panic report is the expected outcome (else `Kernel panic` fails the scenario).
+    pub panic_expected: bool,
+    pub timeout_secs: u64,
+}
+
+impl Scenario {
+    pub fn qemu_config(&self) -> QemuConfig {
+        QemuConfig {
+            memory: self.memory.to_string(),
+            gic: self.gic,
+            el2: self.el2,
+            el3: self.el3,
+            cmdline: (!self.cmdline.is_empty()).then(|| self.cmdline.to_string()),
+            ..QemuConfig::default()
+        }
+    }
+}
+
+/// Defaults for table entries.
+pub const BASE: Scenario = Scenario {
+    name: "",
+    memory: "512M",
+    gic: 2,
+    el2: false,
+    el3: false,
+    cmdline: "poweroff",
+    input: &[],
+    checks: &[],
+    exit_status: 0,
+    panic_expected: false,
+    timeout_secs: 60,
+};
+
+const KTEST_CHECKS: &[Check] = &[
+    Check::Line {
+        prefix: "ktest: ",
+        suffix: ", 0 failed",
+    },
+    Check::NoLineStartsWith("not ok"),
+];
+
+pub const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        name: "boot-64M-el1-gicv2",
+        memory: "64M",
+        checks: &[
+            Check::Contains("dt: memory 0x40000000..0x44000000 (64 MiB)"),
+            Check::Contains("boot: entered at EL1"),
+            Check::Contains("mmkern ready: RAM 64 MiB, GICv2, entered at EL1"),
+        ],
+        ..BASE
+    },
+    Scenario {
+        name: "boot-512M-el2-gicv3",
+        memory: "512M",
+        gic: 3,
+        el2: true,
+        checks: &[
+            Check::Contains("(512 MiB)"),
+            Check::Contains("entered at EL2"),
+            Check::Contains("mmkern ready: RAM 512 MiB, GICv3, entered at EL2"),
+        ],
+        ..BASE
+    },
+    Scenario {
+        name: "boot-2G-el1-gicv3",
+        memory: "2G",
+        gic: 3,
+        checks: &[
+            Check::Contains("(2048 MiB)"),
+            Check::Contains("mmkern ready: RAM 2048 MiB, GICv3, entered at EL1"),
+        ],
+        ..BASE
+    },
+    Scenario {
+        name: "boot-2G-el2-gicv2",
+        memory: "2G",
+        el2: true,
+        checks: &[
+            Check::Contains("(2048 MiB)"),
+            Check::Contains("mmkern ready: RAM 2048 MiB, GICv2, entered at EL2"),
+        ],
+        ..BASE
+    },
+    Scenario {
+        name: "boot-512M-el1-gicv2",
+        checks: &[
+            Check::Contains("dt: memory 0x40000000..0x60000000 (512 MiB)"),
+            Check::Contains("boot: entered at EL1"),
+            Check::Contains("mmkern ready: RAM 512 MiB, GICv2, entered at EL1"),
+        ],
+        ..BASE
+    },
+    Scenario {
+        name: "boot-512M-el3-gicv2",
+        el3: true,
+        checks: &[
+            Check::Contains("boot: entered at EL3, running at EL1"),
+            Check::Contains("psci method none"),
+            Check::Contains("mmkern ready: RAM 512 MiB, GICv2, entered at EL3"),
+        ],
+        ..BASE
+    },
+    Scenario {
+        name: "ktest-512M-gicv2",
+        cmdline: "ktest=all",
+        checks: KTEST_CHECKS,
+        ..BASE
+    },
+    Scenario {
+        name: "ktest-64M-el2-gicv3",
+        memory: "64M",
+        gic: 3,
+        el2: true,
+        cmdline: "ktest=all",
+        checks: KTEST_CHECKS,
+        ..BASE
+    },
+    Scenario {
+        name: "panic-report",
+        cmdline: "test_panic",
+        checks: &[
+            Check::Contains("Kernel panic - not syncing: test_panic on the command line"),
+            Check::Contains("Backtrace:"),
+            Check::Line {
+                prefix: "  #",
+                suffix: "",
+            },
+            Check::Contains(" kernel::init::rest_init+0x"),
+            Check::Contains(" start_kernel+0x"),
+        ],
+        exit_status: 101,
+        panic_expected: true,
+        ..BASE
+    },
+    Scenario {
+        name: "console-irq-rx",
+        cmdline: "",
+        input: &[
+            InputStep {
+                wait_for: "mmkern> ",
+                send: "uptime\r",
+            },
+            InputStep {
+                wait_for: "jiffies",
+                send: "poweroff\r",
+            },
+        ],
+        checks: &[Check::Contains("jiffies")],
+        ..BASE
+    },
+];
+
+/// Look a scenario up by name.
+pub fn find(name: &str) -> Option<&'static Scenario> {
+    SCENARIOS.iter().find(|s| s.name == name)
+}
+
+/// Why a finished run fails its scenario (empty: it passed). `code` is QEMU's exit status,
+/// `None` if QEMU was killed.
+pub fn judge(s: &Scenario, text: &str, code: Option<i32>) -> Vec<String> {
+    let mut why = Vec::new();
+    if !s.panic_expected && text.contains("Kernel panic") {
+        why.push("kernel panicked".to_string());
+    }
+    match code {
+        Some(c) if c == s.exit_status => {}
+        Some(c) => why.push(format!("exit status {c}, expected {}", s.exit_status)),
+        None => why.push("QEMU was killed".to_string()),
+    }
+    why.extend(s.checks.iter().filter_map(|c| c.failure(text)));
+    why
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_sane() {
+        for (i, s) in SCENARIOS.iter().enumerate() {
+            assert!(!s.name.is_empty() && !s.name.contains(' '));
+            assert!(
+                SCENARIOS[..i].iter().all(|o| o.name != s.name),
+                "{}",
+                s.name
+            );
+            assert!(s.gic == 2 || s.gic == 3);
+            assert!(s.timeout_secs > 0);
+        }
+        assert!(find("panic-report").is_some());
+        assert!(find("nope").is_none());
+    }
+
+    #[test]
+    fn ktest_checks() {
+        let s = find("ktest-512M-gicv2").unwrap();
+        let good = "ok - a\r\nok - b\r\nktest: 2 passed, 0 failed\r\n";
+        assert!(judge(s, good, Some(0)).is_empty());
+        let bad = "ok - a\nnot ok - b: oops\nktest: 1 passed, 10 failed\n";
+        let why = judge(s, bad, Some(1));
+        assert_eq!(why.len(), 3, "{why:?}");
+        assert!(why[2].contains("not ok - b"));
+        assert!(!judge(s, "nothing", Some(0)).is_empty());
+    }
+
+    #[test]
+    fn panic_rules() {
+        let boot = find("boot-512M-el1-gicv2").unwrap();
+        let text = "dt: memory 0x40000000..0x60000000 (512 MiB)\nboot: entered at EL1\n\
+                    mmkern ready: RAM 512 MiB, GICv2, entered at EL1, boot cntvct 1 @ 2 Hz\n";
+        assert!(judge(boot, text, Some(0)).is_empty());
+        let panicked = format!("{text}Kernel panic - oops\n");
+        assert_eq!(judge(boot, &panicked, Some(0)), vec!["kernel panicked"]);
+        let p = find("panic-report").unwrap();
+        let report = "Kernel panic - not syncing: test_panic on the command line: x\n\
+                      Backtrace:\n  #0 0xffff0000402 kernel::init::rest_init+0x40\n\
+                      \x20 #1 0xffff0000403 start_kernel+0x80\n";
+        assert!(judge(p, report, Some(101)).is_empty());
+        assert_eq!(judge(p, report, Some(0)).len(), 1);
+        assert_eq!(judge(p, report, None), vec!["QEMU was killed"]);
+    }
+}
