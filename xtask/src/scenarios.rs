@@ -192,6 +192,25 @@ pub const SCENARIOS: &[Scenario] = &[
         ..BASE
     },
     Scenario {
+        name: "oops-report",
+        cmdline: "test_oops",
+        checks: &[
+            Check::Contains(
+                "Internal error: Unable to handle kernel NULL pointer dereference at virtual address 0000000000000010",
+            ),
+            Check::Contains("DABT (current EL), level 0 translation fault, read"),
+            Check::Contains("FAR 0x0000000000000010 (pc at "),
+            Check::Contains(" kernel::init::rest_init+0x"),
+            Check::Contains("x29: "),
+            Check::Contains("Backtrace:"),
+            Check::Contains(" start_kernel+0x"),
+            Check::Contains("Kernel panic - not syncing: Fatal exception"),
+        ],
+        exit_status: 101,
+        panic_expected: true,
+        ..BASE
+    },
+    Scenario {
         name: "console-irq-rx",
         cmdline: "",
         input: &[

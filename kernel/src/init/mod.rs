@@ -133,6 +133,12 @@ fn rest_init(cmdline: &str) -> ! {
         let failed = ktest::run_ktests(filter);
         crate::arch::aarch64::semihosting::exit(if failed == 0 { 0 } else { 1 });
     }
+    if params.test_oops {
+        // No fixup covers this load: do_mem_abort -> die, as Linux's NULL dereference oops.
+        let null = core::hint::black_box(0x10usize) as *const u64;
+        // SAFETY: not safe at all; that is the point of the test.
+        let _ = unsafe { core::ptr::read_volatile(null) };
+    }
     if params.test_panic {
         panic!("test_panic on the command line: deliberate panic");
     }

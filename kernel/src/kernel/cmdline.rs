@@ -10,6 +10,8 @@ pub struct BootParams<'a> {
     pub ktest: Option<&'a str>,
     /// `test_panic`: panic on purpose after the banner (tests the panic report).
     pub test_panic: bool,
+    /// `test_oops`: dereference a NULL pointer after the banner (tests the oops report).
+    pub test_oops: bool,
 }
 
 /// Parse space-separated `word` and `key=value` options; unknown ones are ignored, as
@@ -21,6 +23,7 @@ pub fn parse_args(cmdline: &str) -> BootParams<'_> {
             Some(("ktest", v)) => p.ktest = Some(v),
             None if arg == "poweroff" => p.poweroff = true,
             None if arg == "test_panic" => p.test_panic = true,
+            None if arg == "test_oops" => p.test_oops = true,
             _ => {}
         }
     }
@@ -39,10 +42,11 @@ mod tests {
             BootParams {
                 poweroff: true,
                 ktest: Some("mm"),
-                test_panic: false
+                ..BootParams::default()
             }
         );
         assert_eq!(parse_args(""), BootParams::default());
         assert!(parse_args("test_panic").test_panic);
+        assert!(parse_args("test_oops").test_oops);
     }
 }
