@@ -16,6 +16,7 @@ extern crate std;
 pub mod kernel;
 pub mod arch;
 pub mod drivers;
+pub mod errno;
 pub mod init;
 pub mod mm;
 pub mod sync;
