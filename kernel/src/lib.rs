@@ -20,3 +20,4 @@ pub mod errno;
 pub mod init;
 pub mod mm;
 pub mod sync;
+pub mod task;

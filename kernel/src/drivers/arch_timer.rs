@@ -21,6 +21,8 @@ pub fn jiffies() -> u64 {
 pub fn arch_timer_handler_virt() {
     cpu::arm_virtual_timer(TICKS_PER_JIFFY.load(Ordering::Relaxed));
     JIFFIES.fetch_add(1, Ordering::Relaxed);
+    // Round robin: every tick asks for a switch (honoured on return to user space).
+    crate::task::NEED_RESCHED.store(true, Ordering::Relaxed);
 }
 
 /// Start ticking on `intid`. Linux: `arch_timer_of_init` + `tick_setup_periodic`.

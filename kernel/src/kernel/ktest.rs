@@ -57,6 +57,10 @@ pub static KTESTS: &[KTest] = &[
         name: "time: the timer advances jiffies",
         run: timer_ticks,
     },
+    KTest {
+        name: "sched: kernel threads interleave and are reaped",
+        run: crate::task::tests::kthreads_interleave,
+    },
 ];
 
 /// Run the tests whose name starts with `filter` (or all for "all"); the failure count.

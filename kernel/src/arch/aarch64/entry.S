@@ -145,3 +145,48 @@ el0_irq:
     mov     x0, sp
     bl      el0_irq_handler
     kernel_exit 0
+
+/*
+ * Switch kernel stacks: save the callee-saved registers of `prev` and load `next`'s.
+ * x0 = &prev->thread.cpu_context, x1 = &next->thread.cpu_context.
+ * Linux: cpu_switch_to in arch/arm64/kernel/entry.S. cpu_context layout (task/mod.rs):
+ * x19..x28, fp, sp, pc.
+ */
+    .section .text, "ax"
+    .global cpu_switch_to
+cpu_switch_to:
+    mov     x10, sp
+    stp     x19, x20, [x0, #16 * 0]
+    stp     x21, x22, [x0, #16 * 1]
+    stp     x23, x24, [x0, #16 * 2]
+    stp     x25, x26, [x0, #16 * 3]
+    stp     x27, x28, [x0, #16 * 4]
+    stp     x29, x10, [x0, #16 * 5]
+    str     x30, [x0, #16 * 6]
+    ldp     x19, x20, [x1, #16 * 0]
+    ldp     x21, x22, [x1, #16 * 1]
+    ldp     x23, x24, [x1, #16 * 2]
+    ldp     x25, x26, [x1, #16 * 3]
+    ldp     x27, x28, [x1, #16 * 4]
+    ldp     x29, x10, [x1, #16 * 5]
+    ldr     x30, [x1, #16 * 6]
+    mov     sp, x10
+    ret
+
+/*
+ * First instructions of every new task. x19 = kernel-thread function (0 for a user task),
+ * x20 = its argument; sp points at the task's pt_regs. Linux: ret_from_fork.
+ */
+    .global ret_from_fork
+ret_from_fork:
+    bl      schedule_tail
+    cbz     x19, ret_to_user
+    mov     x0, x20
+    blr     x19
+    /* A kernel thread that returns either exec'd a program (its pt_regs now describe
+       user space: go there) or is finished (kthread_return does not come back). */
+    bl      kthread_return
+    .global ret_to_user
+ret_to_user:
+    msr     daifset, #0xf
+    kernel_exit 0

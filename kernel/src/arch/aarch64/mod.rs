@@ -1,4 +1,5 @@
 //! arm64. Linux: `arch/arm64/`.
+pub mod context;
 pub mod esr;
 pub mod memory;
 pub mod mmu;

@@ -1,0 +1,328 @@
+//! Tasks and the scheduler. Linux: `include/linux/sched.h` (task_struct),
+//! `kernel/sched/core.c` (`schedule`, `__schedule`, `wake_up_process`, `schedule_tail`),
+//! `kernel/fork.c` (`kernel_thread`), `arch/arm64/kernel/process.c` (`copy_thread`).
+//!
+//! One CPU, round robin. The boot thread becomes the idle task (pid 0). A task is switched
+//! out only inside `schedule()` (kernel code is not preempted); the timer sets
+//! `need_resched`, honoured on the way back to user space, as in a
+//! `CONFIG_PREEMPT_NONE` Linux.
+use crate::arch::cpu;
+use crate::mm::page::page_address;
+use crate::mm::page_alloc::{__free_pages, alloc_pages, GfpFlags};
+use crate::sync::SpinLockIrq;
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::sync::Arc;
+use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU8, Ordering};
+
+/// Kernel stacks are 2^2 pages = 16 KiB (Linux arm64: THREAD_SIZE 16 KiB).
+pub const THREAD_SIZE_ORDER: usize = 2;
+/// Bytes of kernel stack.
+pub const THREAD_SIZE: usize = crate::arch::PAGE_SIZE << THREAD_SIZE_ORDER;
+
+/// Callee-saved registers kept across `cpu_switch_to` (Linux: `struct cpu_context`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CpuContext {
+    /// x19..x28.
+    pub x19_x28: [u64; 10],
+    /// x29.
+    pub fp: u64,
+    /// Kernel stack pointer.
+    pub sp: u64,
+    /// Where `cpu_switch_to` returns to.
+    pub pc: u64,
+}
+
+/// Task states (Linux: `TASK_RUNNING`, `TASK_INTERRUPTIBLE`, `EXIT_ZOMBIE`, `EXIT_DEAD`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum TaskState {
+    /// Running or on the run queue.
+    Running = 0,
+    /// Sleeping until woken.
+    Interruptible = 1,
+    /// Exited, waiting for its parent's wait4.
+    Zombie = 2,
+    /// Reaped.
+    Dead = 3,
+}
+
+/// A task (Linux: `struct task_struct`).
+pub struct Task {
+    /// Process id (Linux: pid == tgid: one thread per process).
+    pub pid: i32,
+    /// Parent's pid.
+    pub ppid: AtomicI32,
+    /// Command name (Linux: `comm`, 16 bytes).
+    pub comm: SpinLockIrq<[u8; 16]>,
+    state: AtomicU8,
+    /// Saved registers while switched out (Linux: `thread.cpu_context`).
+    thread: UnsafeCell<CpuContext>,
+    /// Linear-map address of the kernel stack's lowest byte (0 for the idle task).
+    kstack: usize,
+    /// Exit status for wait4 (Linux: `exit_code`, already encoded as wait status).
+    pub exit_code: AtomicI32,
+}
+
+// SAFETY: `thread` is only touched by `schedule` with interrupts off on the one CPU.
+unsafe impl Sync for Task {}
+unsafe impl Send for Task {}
+
+impl Task {
+    /// Current state.
+    pub fn state(&self) -> TaskState {
+        match self.state.load(Ordering::Acquire) {
+            0 => TaskState::Running,
+            1 => TaskState::Interruptible,
+            2 => TaskState::Zombie,
+            _ => TaskState::Dead,
+        }
+    }
+    /// Set the state (Linux: `set_current_state` / `__set_task_state`).
+    pub fn set_state(&self, s: TaskState) {
+        self.state.store(s as u8, Ordering::Release);
+    }
+    /// Command name as a string.
+    pub fn comm(&self) -> alloc::string::String {
+        let c = self.comm.lock();
+        let n = c.iter().position(|&b| b == 0).unwrap_or(16);
+        alloc::string::String::from_utf8_lossy(&c[..n]).into_owned()
+    }
+    /// Set the command name (truncated to 15 bytes, as Linux's `set_task_comm`).
+    pub fn set_comm(&self, name: &str) {
+        let mut c = self.comm.lock();
+        *c = [0; 16];
+        let n = name.len().min(15);
+        c[..n].copy_from_slice(&name.as_bytes()[..n]);
+    }
+    /// Top of the kernel stack.
+    pub fn kstack_top(&self) -> usize {
+        self.kstack + THREAD_SIZE
+    }
+}
+
+impl Drop for Task {
+    fn drop(&mut self) {
+        if self.kstack != 0 {
+            let pa = crate::arch::virt_to_phys(self.kstack);
+            __free_pages(
+                crate::mm::page::pfn_to_page(crate::mm::phys_pfn(pa)),
+                THREAD_SIZE_ORDER,
+            );
+        }
+    }
+}
+
+struct RunQueue {
+    queue: VecDeque<Arc<Task>>,
+    idle: Option<Arc<Task>>,
+}
+
+static RQ: SpinLockIrq<RunQueue> = SpinLockIrq::new(RunQueue {
+    queue: VecDeque::new(),
+    idle: None,
+});
+/// Every live task by pid (Linux: the pid hash).
+static TASKS: SpinLockIrq<BTreeMap<i32, Arc<Task>>> = SpinLockIrq::new(BTreeMap::new());
+static CURRENT: AtomicPtr<Task> = AtomicPtr::new(core::ptr::null_mut());
+static NEXT_PID: AtomicI32 = AtomicI32::new(1);
+/// Set by the timer tick: switch tasks at the next chance (Linux: TIF_NEED_RESCHED).
+pub static NEED_RESCHED: AtomicBool = AtomicBool::new(false);
+
+/// The running task (Linux: `current`). Before `sched_init` there is none.
+pub fn current() -> Option<Arc<Task>> {
+    let p = CURRENT.load(Ordering::Acquire);
+    if p.is_null() {
+        return None;
+    }
+    // SAFETY: CURRENT always holds a pointer from Arc::into_raw kept alive by TASKS/RQ.
+    unsafe {
+        Arc::increment_strong_count(p);
+        Some(Arc::from_raw(p))
+    }
+}
+
+/// Look a task up by pid (Linux: `find_task_by_vpid`).
+pub fn find_task(pid: i32) -> Option<Arc<Task>> {
+    TASKS.lock().get(&pid).cloned()
+}
+
+/// Every task's pid (for /proc and tests).
+pub fn all_pids() -> alloc::vec::Vec<i32> {
+    TASKS.lock().keys().copied().collect()
+}
+
+/// Make the boot thread the idle task (pid 0, "swapper"). Linux: `sched_init` + `init_idle`.
+pub fn sched_init() {
+    let idle = Arc::new(Task {
+        pid: 0,
+        ppid: AtomicI32::new(0),
+        comm: SpinLockIrq::new(*b"swapper\0\0\0\0\0\0\0\0\0"),
+        state: AtomicU8::new(TaskState::Running as u8),
+        thread: UnsafeCell::new(CpuContext::default()),
+        kstack: 0,
+        exit_code: AtomicI32::new(0),
+    });
+    CURRENT.store(Arc::as_ptr(&idle) as *mut Task, Ordering::Release);
+    RQ.lock().idle = Some(idle);
+}
+
+extern "C" {
+    fn cpu_switch_to(prev: *mut CpuContext, next: *const CpuContext);
+    fn ret_from_fork();
+}
+
+/// Allocate a task with a kernel stack; it starts in `ret_from_fork` with `f(arg)` for a
+/// kernel thread, or returns to user space through the `PtRegs` at the stack top when
+/// `f` is None. Returns the task and its pt_regs. Linux: `copy_process` + `copy_thread`.
+pub fn alloc_task(
+    name: &str,
+    f: Option<extern "C" fn(usize)>,
+    arg: usize,
+) -> Option<(Arc<Task>, *mut crate::arch::aarch64::traps::PtRegs)> {
+    use crate::arch::aarch64::traps::PtRegs;
+    let stack = alloc_pages(
+        GfpFlags::GFP_KERNEL | GfpFlags::__GFP_ZERO,
+        THREAD_SIZE_ORDER,
+    )?;
+    let kstack = page_address(stack);
+    let regs = (kstack + THREAD_SIZE - core::mem::size_of::<PtRegs>()) as *mut PtRegs;
+    let ctx = CpuContext {
+        x19_x28: [
+            f.map_or(0, |f| f as usize as u64),
+            arg as u64,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+        ],
+        fp: 0,
+        sp: regs as u64,
+        pc: ret_from_fork as *const () as u64,
+    };
+    let task = Arc::new(Task {
+        pid: NEXT_PID.fetch_add(1, Ordering::Relaxed),
+        ppid: AtomicI32::new(current().map_or(0, |c| c.pid)),
+        comm: SpinLockIrq::new([0; 16]),
+        state: AtomicU8::new(TaskState::Interruptible as u8),
+        thread: UnsafeCell::new(ctx),
+        kstack,
+        exit_code: AtomicI32::new(0),
+    });
+    task.set_comm(name);
+    TASKS.lock().insert(task.pid, task.clone());
+    Some((task, regs))
+}
+
+/// Start a kernel thread running `f(arg)`. Linux: `kernel_thread`.
+pub fn kernel_thread(name: &str, f: extern "C" fn(usize), arg: usize) -> Option<Arc<Task>> {
+    let (task, _) = alloc_task(name, Some(f), arg)?;
+    wake_up_process(&task);
+    Some(task)
+}
+
+/// Make `task` runnable (Linux: `wake_up_process`).
+pub fn wake_up_process(task: &Arc<Task>) {
+    let mut rq = RQ.lock();
+    if task.state() == TaskState::Interruptible
+        || (task.state() == TaskState::Running && task.pid != 0)
+    {
+        let queued = rq.queue.iter().any(|t| Arc::ptr_eq(t, task));
+        let is_current = CURRENT.load(Ordering::Relaxed) == Arc::as_ptr(task) as *mut Task;
+        task.set_state(TaskState::Running);
+        if !queued && !is_current {
+            rq.queue.push_back(task.clone());
+        }
+    }
+}
+
+/// Pick the next task and switch to it (Linux: `schedule` -> `__schedule` ->
+/// `context_switch`). The current task stays queued if still running.
+#[no_mangle]
+#[inline(never)]
+pub fn schedule() {
+    let flags = cpu::local_irq_save();
+    NEED_RESCHED.store(false, Ordering::Relaxed);
+    let Some(prev) = current() else {
+        cpu::local_irq_restore(flags);
+        return;
+    };
+    let next = {
+        let mut rq = RQ.lock();
+        if prev.state() == TaskState::Running && prev.pid != 0 {
+            rq.queue.push_back(prev.clone());
+        }
+        loop {
+            match rq.queue.pop_front() {
+                Some(t) if t.state() == TaskState::Running => break t,
+                Some(_) => continue,
+                None => break rq.idle.clone().expect("sched_init not called"),
+            }
+        }
+    };
+    if Arc::ptr_eq(&prev, &next) {
+        cpu::local_irq_restore(flags);
+        return;
+    }
+    CURRENT.store(Arc::as_ptr(&next) as *mut Task, Ordering::Release);
+    switch_mm_hook(&prev, &next);
+    let (p, n) = (prev.thread.get(), next.thread.get());
+    // Drop our references before switching: a dead task never comes back to drop them.
+    // TASKS (or the idle slot) keeps both alive until the task is reaped.
+    drop(prev);
+    drop(next);
+    // SAFETY: both contexts belong to live tasks; interrupts are off.
+    unsafe { cpu_switch_to(p, n) };
+    cpu::local_irq_restore(flags);
+}
+
+/// First thing a new task runs (from `ret_from_fork`): interrupts back on for kernel
+/// threads. Linux: `schedule_tail`.
+#[no_mangle]
+pub extern "C" fn schedule_tail() {
+    cpu::local_irq_enable();
+}
+
+/// A kernel thread's function returned (from `ret_from_fork`). Linux: a kernel thread
+/// either calls `do_exit` or, for init, returns to user space after `kernel_execve`.
+#[no_mangle]
+pub extern "C" fn kthread_return() {
+    if !exec_hook_has_user_mm() {
+        do_exit_kthread();
+    }
+}
+
+fn exec_hook_has_user_mm() -> bool {
+    false
+}
+
+/// End the current kernel thread: it becomes a zombie for its reaper and never runs again.
+pub fn do_exit_kthread() -> ! {
+    let me = current().expect("do_exit without a task");
+    me.set_state(TaskState::Zombie);
+    drop(me);
+    schedule();
+    unreachable!("a zombie was scheduled");
+}
+
+/// Give up the CPU voluntarily (Linux: `sched_yield` -> `schedule`).
+pub fn yield_now() {
+    schedule();
+}
+
+/// Remove a reaped task from the pid table (its stack is freed when the last Arc drops).
+pub fn release_task(pid: i32) {
+    if let Some(t) = TASKS.lock().remove(&pid) {
+        t.set_state(TaskState::Dead);
+    }
+}
+
+/// Per-switch hook for the address-space switch (set by the user-space layer).
+pub fn switch_mm_hook(_prev: &Arc<Task>, _next: &Arc<Task>) {}
+/// In-kernel scheduler tests.
+pub mod tests;
