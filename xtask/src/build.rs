@@ -74,7 +74,9 @@ fn build_command(release: bool) -> Command {
 }
 
 /// Copy `kernel` to `kernel.elf` and patch the symbol table into the copy.
+/// Also builds the user programs into `target/user-bin/` for the root file system.
 fn finish(release: bool) -> Result<PathBuf> {
+    crate::user::build_user(&workspace_root())?;
     let dir = profile_dir(release);
     let elf = dir.join("kernel");
     let out = dir.join("kernel.elf");

@@ -17,6 +17,7 @@ mod qemu;
 mod scenarios;
 mod setup;
 mod test;
+mod user;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

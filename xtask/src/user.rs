@@ -1,0 +1,37 @@
+//! Building the user programs (`user/`, a separate cargo workspace) as static Linux arm64
+//! ELF binaries, and staging them in `target/user-bin/` for the root file system.
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The user target: EL0 code does not need FP (so no FP state yet to save per task).
+pub const USER_TARGET: &str = "aarch64-unknown-none-softfloat";
+
+/// Build every program in `user/src/bin` (release: small and fast) and copy them to
+/// `target/user-bin/`; returns that directory.
+pub fn build_user(root: &Path) -> Result<PathBuf, String> {
+    let target_dir = root.join("target/user");
+    let status = Command::new(crate::cargo())
+        .current_dir(root.join("user"))
+        .args(["build", "--release", "--bins", "--target", USER_TARGET, "--target-dir"])
+        .arg(&target_dir)
+        .status()
+        .map_err(|e| format!("running cargo for user/: {e}"))?;
+    if !status.success() {
+        return Err("building user programs failed".into());
+    }
+    let out = root.join("target/user-bin");
+    std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let built = target_dir.join(USER_TARGET).join("release");
+    let bins = root.join("user/src/bin");
+    let entries = std::fs::read_dir(&bins).map_err(|e| format!("{}: {e}", bins.display()))?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().and_then(|e| e.to_str()) != Some("rs") {
+            continue;
+        }
+        let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+        let src = built.join(&name);
+        std::fs::copy(&src, out.join(&name)).map_err(|e| format!("{}: {e}", src.display()))?;
+    }
+    Ok(out)
+}
