@@ -99,3 +99,13 @@ pub fn kernel_image() -> crate::arch::aarch64::memory::KernelImage {
         end: 0xffff_0000_4040_0000,
     }
 }
+/// Plain copy on the host (tests pass ordinary pointers as "user" addresses).
+pub fn raw_copy_from_user(dst: *mut u8, src: usize, n: usize) -> usize {
+    unsafe { core::ptr::copy(src as *const u8, dst, n) };
+    0
+}
+/// Plain copy on the host.
+pub fn raw_copy_to_user(dst: usize, src: *const u8, n: usize) -> usize {
+    unsafe { core::ptr::copy(src, dst as *mut u8, n) };
+    0
+}

@@ -284,3 +284,55 @@ pub fn kernel_image() -> super::memory::KernelImage {
         }
     }
 }
+
+/// Copy `n` bytes from user `src` to kernel `dst` with unprivileged loads (`ldtrb`), so
+/// the access is checked with EL0's permissions: a kernel address or an unmapped page
+/// faults, and the exception-table fixup turns that into `Err`. Returns bytes not copied
+/// (0 on success), like Linux's `raw_copy_from_user`. Faults on mapped-but-absent pages
+/// go through the page-fault handler first (demand paging) and only fail if it cannot
+/// resolve them.
+pub fn raw_copy_from_user(dst: *mut u8, src: usize, n: usize) -> usize {
+    let left: usize;
+    unsafe {
+        asm!(
+            "cbz {n}, 3f",
+            "1: ldtrb {t:w}, [{src}]",
+            "strb {t:w}, [{dst}], #1",
+            "add {src}, {src}, #1",
+            "subs {n}, {n}, #1",
+            "b.ne 1b",
+            "3:",
+            ".pushsection __ex_table, \"a\"",
+            ".balign 8",
+            ".quad 1b, 3b",
+            ".popsection",
+            n = inout(reg) n => left, src = inout(reg) src => _, dst = inout(reg) dst => _,
+            t = out(reg) _, options(nostack)
+        )
+    }
+    left
+}
+
+/// Copy `n` bytes from kernel `src` to user `dst` with unprivileged stores (`sttrb`);
+/// returns bytes not copied (Linux: `raw_copy_to_user`).
+pub fn raw_copy_to_user(dst: usize, src: *const u8, n: usize) -> usize {
+    let left: usize;
+    unsafe {
+        asm!(
+            "cbz {n}, 3f",
+            "2: ldrb {t:w}, [{src}], #1",
+            "1: sttrb {t:w}, [{dst}]",
+            "add {dst}, {dst}, #1",
+            "subs {n}, {n}, #1",
+            "b.ne 2b",
+            "3:",
+            ".pushsection __ex_table, \"a\"",
+            ".balign 8",
+            ".quad 1b, 3b",
+            ".popsection",
+            n = inout(reg) n => left, src = inout(reg) src => _, dst = inout(reg) dst => _,
+            t = out(reg) _, options(nostack)
+        )
+    }
+    left
+}

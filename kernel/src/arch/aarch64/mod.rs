@@ -15,3 +15,4 @@ pub mod fault;
 pub mod psci;
 pub mod semihosting;
 pub mod traps;
+pub mod uaccess;

@@ -107,6 +107,84 @@ pub const PROT_DEVICE_NGNRE: PgProt = PgProt(
         | PAGE_DESCRIPTOR::UXN::True.value,
 );
 
+/// Bits every user page has: Normal memory, inner shareable, accessed, not global
+/// (tagged with the ASID), never executable by the kernel.
+const PROT_USER_BASE: u64 = PAGE_DESCRIPTOR::AttrIndx::Normal.value
+    | PAGE_DESCRIPTOR::SH::InnerShareable.value
+    | PAGE_DESCRIPTOR::AF::True.value
+    | PAGE_DESCRIPTOR::nG::True.value
+    | PAGE_DESCRIPTOR::PXN::True.value;
+/// User read-only, not executable (Linux: `PAGE_READONLY`).
+pub const PAGE_READONLY: PgProt = PgProt(
+    PROT_USER_BASE | PAGE_DESCRIPTOR::AP::RO_EL1_EL0.value | PAGE_DESCRIPTOR::UXN::True.value,
+);
+/// User read-write (Linux: `PAGE_SHARED`; private writable pages get it on a write fault).
+pub const PAGE_SHARED: PgProt = PgProt(
+    PROT_USER_BASE | PAGE_DESCRIPTOR::AP::RW_EL1_EL0.value | PAGE_DESCRIPTOR::UXN::True.value,
+);
+/// User read-only and executable (Linux: `PAGE_READONLY_EXEC`).
+pub const PAGE_READONLY_EXEC: PgProt =
+    PgProt(PROT_USER_BASE | PAGE_DESCRIPTOR::AP::RO_EL1_EL0.value);
+/// User read-write and executable (Linux: `PAGE_SHARED_EXEC`).
+pub const PAGE_SHARED_EXEC: PgProt = PgProt(PROT_USER_BASE | PAGE_DESCRIPTOR::AP::RW_EL1_EL0.value);
+/// User execute-only: EL0 may fetch but not load (Linux: `PAGE_EXECONLY`).
+pub const PAGE_EXECONLY: PgProt = PgProt(PROT_USER_BASE | PAGE_DESCRIPTOR::AP::RW_EL1.value);
+/// No access: such VMAs never get a PTE (Linux keeps an invalid PTE_PROT_NONE entry).
+pub const PAGE_NONE: PgProt = PgProt(0);
+
+/// The protection for a VMA's read/write/exec/shared bits (Linux arm64 5.10's
+/// `protection_map` `__P000`..`__S111`). A private writable mapping is read-only here:
+/// the first write faults and `do_wp_page`/`do_anonymous_page` make the PTE writable
+/// (copy-on-write).
+pub fn vm_get_page_prot(read: bool, write: bool, exec: bool, shared: bool) -> PgProt {
+    match (read || write, write && shared, exec) {
+        (false, _, false) => PAGE_NONE,
+        (false, _, true) if !write => PAGE_EXECONLY,
+        (_, false, false) => PAGE_READONLY,
+        (_, false, true) => PAGE_READONLY_EXEC,
+        (_, true, false) => PAGE_SHARED,
+        (_, true, true) => PAGE_SHARED_EXEC,
+    }
+}
+
+/// Does this leaf let EL0 write? (Linux: `pte_write`.)
+pub fn pte_write(pte: u64) -> bool {
+    PageDescriptor::new(pte).read(PAGE_DESCRIPTOR::AP) == PAGE_DESCRIPTOR::AP::RW_EL1_EL0.value >> 6
+}
+
+/// The leaf made user-writable (Linux: `pte_mkwrite`).
+pub fn pte_mkwrite(pte: u64) -> u64 {
+    let mut d = PageDescriptor::new(pte);
+    if d.read(PAGE_DESCRIPTOR::AP) & 0b01 != 0 {
+        d.modify(PAGE_DESCRIPTOR::AP::RW_EL1_EL0);
+    }
+    d.get()
+}
+
+/// The leaf made read-only (Linux: `pte_wrprotect`): fork's copy-on-write.
+pub fn pte_wrprotect(pte: u64) -> u64 {
+    let mut d = PageDescriptor::new(pte);
+    if d.read(PAGE_DESCRIPTOR::AP) == 0b01 {
+        d.modify(PAGE_DESCRIPTOR::AP::RO_EL1_EL0);
+    }
+    d.get()
+}
+
+/// Was the page accessed since the flag was last cleared? (Linux: `pte_young`.)
+pub fn pte_young(pte: u64) -> bool {
+    PageDescriptor::new(pte).is_set(PAGE_DESCRIPTOR::AF)
+}
+
+/// Physical address a valid leaf maps (Linux: `pte_pfn` << PAGE_SHIFT).
+pub fn pte_phys(pte: u64) -> usize {
+    (PageDescriptor::new(pte).read(PAGE_DESCRIPTOR::OUTPUT_ADDR) << 12) as usize
+}
+
+/// Is the descriptor valid? (Linux: `pte_present`.)
+pub fn pte_present(pte: u64) -> bool {
+    PageDescriptor::new(pte).is_set(PAGE_DESCRIPTOR::VALID)
+}
+
 /// A leaf descriptor: a page at level 3 or a block at levels 1-2.
 pub type PageDescriptor = LocalRegisterCopy<u64, PAGE_DESCRIPTOR::Register>;
 /// A table descriptor at levels 0-2.
@@ -272,5 +350,36 @@ mod tests {
         assert_eq!(level_size(1), 1 << 30);
         assert_eq!(level_size(2), 2 << 20);
         assert_eq!(level_size(3), 4096);
+    }
+
+    #[test]
+    fn protection_map_matches_linux_arm64() {
+        assert_eq!(vm_get_page_prot(true, false, false, false), PAGE_READONLY);
+        // Private writable: read-only until the write fault (COW).
+        assert_eq!(vm_get_page_prot(true, true, false, false), PAGE_READONLY);
+        assert_eq!(vm_get_page_prot(true, true, false, true), PAGE_SHARED);
+        assert_eq!(
+            vm_get_page_prot(true, false, true, false),
+            PAGE_READONLY_EXEC
+        );
+        assert_eq!(vm_get_page_prot(true, true, true, true), PAGE_SHARED_EXEC);
+        assert_eq!(vm_get_page_prot(false, false, true, false), PAGE_EXECONLY);
+        assert_eq!(vm_get_page_prot(false, false, false, true), PAGE_NONE);
+        let ro = leaf_perms(mk_leaf(0x4000_0000, PAGE_READONLY, 3));
+        assert!(ro.user && !ro.user_exec && !ro.kernel_exec && !ro.kernel_write);
+        let x = leaf_perms(mk_leaf(0x4000_0000, PAGE_EXECONLY, 3));
+        assert!(!x.user && x.user_exec && !x.kernel_exec);
+    }
+
+    #[test]
+    fn write_bit_helpers_round_trip() {
+        let ro = mk_leaf(0x4123_4000, PAGE_READONLY, 3);
+        assert!(!pte_write(ro));
+        let rw = pte_mkwrite(ro);
+        assert!(pte_write(rw) && pte_present(rw) && pte_young(rw));
+        assert_eq!(pte_wrprotect(rw), ro);
+        assert_eq!(pte_phys(rw), 0x4123_4000);
+        // Execute-only stays execute-only: pte_mkwrite never grants EL0 data access.
+        assert!(!pte_write(pte_mkwrite(mk_leaf(0, PAGE_EXECONLY, 3))));
     }
 }
