@@ -109,3 +109,7 @@ pub fn raw_copy_to_user(dst: usize, src: *const u8, n: usize) -> usize {
     unsafe { core::ptr::copy(src, dst as *mut u8, n) };
     0
 }
+/// No-op on the host.
+pub fn flush_tlb_page(_asid: u16, _va: usize) {}
+/// No-op on the host.
+pub fn flush_tlb_asid(_asid: u16) {}

@@ -6,6 +6,7 @@
 //! free range to the buddy allocator (`memblock_free_all`).
 pub mod ioremap;
 pub mod memblock;
+pub mod memory;
 pub mod page;
 pub mod page_alloc;
 pub mod slab;

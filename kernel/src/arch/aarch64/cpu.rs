@@ -336,3 +336,17 @@ pub fn raw_copy_to_user(dst: usize, src: *const u8, n: usize) -> usize {
     }
     left
 }
+
+/// Invalidate one user page's translation for `asid` on all CPUs (Linux: `flush_tlb_page`).
+#[inline(always)]
+pub fn flush_tlb_page(asid: u16, va: usize) {
+    let arg = ((asid as usize) << 48) | ((va >> 12) & ((1 << 44) - 1));
+    unsafe { asm!("dsb ishst", "tlbi vale1is, {0}", "dsb ish", "isb", in(reg) arg, options(nostack, preserves_flags)) }
+}
+
+/// Invalidate every translation tagged with `asid` (Linux: `flush_tlb_mm`).
+#[inline(always)]
+pub fn flush_tlb_asid(asid: u16) {
+    let arg = (asid as usize) << 48;
+    unsafe { asm!("dsb ishst", "tlbi aside1is, {0}", "dsb ish", "isb", in(reg) arg, options(nostack, preserves_flags)) }
+}
