@@ -20,4 +20,5 @@ pub mod errno;
 pub mod init;
 pub mod mm;
 pub mod sync;
+pub mod syscall;
 pub mod task;

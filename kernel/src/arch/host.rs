@@ -100,12 +100,16 @@ pub fn kernel_image() -> crate::arch::aarch64::memory::KernelImage {
     }
 }
 /// Plain copy on the host (tests pass ordinary pointers as "user" addresses).
-pub fn raw_copy_from_user(dst: *mut u8, src: usize, n: usize) -> usize {
+/// # Safety
+/// The kernel-side buffer must be valid for `n` bytes.
+pub unsafe fn raw_copy_from_user(dst: *mut u8, src: usize, n: usize) -> usize {
     unsafe { core::ptr::copy(src as *const u8, dst, n) };
     0
 }
 /// Plain copy on the host.
-pub fn raw_copy_to_user(dst: usize, src: *const u8, n: usize) -> usize {
+/// # Safety
+/// The kernel-side buffer must be valid for `n` bytes.
+pub unsafe fn raw_copy_to_user(dst: usize, src: *const u8, n: usize) -> usize {
     unsafe { core::ptr::copy(src, dst as *mut u8, n) };
     0
 }
@@ -113,3 +117,36 @@ pub fn raw_copy_to_user(dst: usize, src: *const u8, n: usize) -> usize {
 pub fn flush_tlb_page(_asid: u16, _va: usize) {}
 /// No-op on the host.
 pub fn flush_tlb_asid(_asid: u16) {}
+/// FP/SIMD register file stand-in.
+#[repr(C, align(16))]
+#[derive(Clone, Copy)]
+pub struct FpsimdState {
+    /// q0..q31.
+    pub vregs: [u128; 32],
+    /// FPSR.
+    pub fpsr: u32,
+    /// FPCR.
+    pub fpcr: u32,
+}
+impl FpsimdState {
+    /// All zero.
+    pub const fn new() -> Self {
+        FpsimdState {
+            vregs: [0; 32],
+            fpsr: 0,
+            fpcr: 0,
+        }
+    }
+}
+/// No-op on the host.
+///
+/// # Safety
+/// None needed.
+pub unsafe fn fpsimd_save(_st: *mut FpsimdState) {}
+/// No-op on the host.
+///
+/// # Safety
+/// None needed.
+pub unsafe fn fpsimd_load(_st: *const FpsimdState) {}
+/// No-op on the host.
+pub fn enable_user_fp_and_counter() {}

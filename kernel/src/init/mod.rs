@@ -112,6 +112,7 @@ pub unsafe extern "C" fn start_kernel(dtb_pa: usize, entry_el: usize) -> ! {
         irqchip::request_irq(u.irq, monitor::pl011_int).expect("uart irq");
         uart.enable_rx_interrupt();
     }
+    cpu::enable_user_fp_and_counter();
     crate::task::sched_init();
     cpu::local_irq_enable();
 

@@ -7,3 +7,4 @@ pub mod kallsyms;
 pub mod ktest;
 pub mod monitor;
 pub mod panic;
+pub mod sys;

@@ -49,9 +49,20 @@ pub fn pte_offset(pgd: usize, addr: usize, alloc: bool) -> Option<&'static mut u
 /// Call `f(addr, &mut pte)` for every present level-3 entry in `[start, end)`, skipping
 /// missing tables a whole table at a time. Linux: the `walk_page_range` pattern.
 pub fn for_each_pte(pgd: usize, start: usize, end: usize, mut f: impl FnMut(usize, &mut u64)) {
-    fn walk(t: usize, level: usize, base: usize, start: usize, end: usize, f: &mut dyn FnMut(usize, &mut u64)) {
+    fn walk(
+        t: usize,
+        level: usize,
+        base: usize,
+        start: usize,
+        end: usize,
+        f: &mut dyn FnMut(usize, &mut u64),
+    ) {
         let span = 1usize << (12 + 9 * (3 - level));
-        let first = if start > base { (start - base) / span } else { 0 };
+        let first = if start > base {
+            (start - base) / span
+        } else {
+            0
+        };
         for idx in first..PTRS_PER_TABLE {
             let va = base + idx * span;
             if va >= end {
@@ -137,4 +148,25 @@ mod tests {
         crate::mm::page_alloc::__free_pages(pfn_to_page(phys_pfn(pgd)), 0);
         assert_eq!(crate::mm::page_alloc::nr_free_pages(), free0);
     }
+}
+
+/// Outcome of a user page fault (Linux: the VM_FAULT_* bits and `__do_page_fault`'s
+/// VM_FAULT_BADMAP / VM_FAULT_BADACCESS).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultResult {
+    /// The page is mapped now; retry the instruction.
+    Handled,
+    /// No VMA covers the address: SIGSEGV (SEGV_MAPERR).
+    BadArea,
+    /// The VMA forbids this access: SIGSEGV (SEGV_ACCERR).
+    BadAccess,
+    /// Past the end of a file mapping: SIGBUS.
+    Sigbus,
+    /// No memory: the task is killed.
+    Oom,
+}
+
+/// Resolve a user fault at `addr` for the current task.
+pub fn handle_user_fault(_addr: usize, _esr: crate::arch::aarch64::esr::Esr) -> FaultResult {
+    FaultResult::BadArea
 }

@@ -48,6 +48,68 @@ pub enum TaskState {
     Dead = 3,
 }
 
+/// Credentials (Linux: `struct cred`). uid 0 has every capability (CAP_IPC_LOCK...).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Cred {
+    /// Real user id.
+    pub uid: u32,
+    /// Effective user id (permission checks).
+    pub euid: u32,
+    /// Saved user id.
+    pub suid: u32,
+    /// Real group id.
+    pub gid: u32,
+    /// Effective group id.
+    pub egid: u32,
+}
+
+/// One resource limit (Linux: `struct rlimit64`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RLimit {
+    /// Soft limit.
+    pub cur: u64,
+    /// Hard limit.
+    pub max: u64,
+}
+
+/// RLIM_INFINITY.
+pub const RLIM_INFINITY: u64 = u64::MAX;
+/// Number of resources (Linux: RLIM_NLIMITS).
+pub const RLIMIT_NLIMITS: usize = 16;
+/// Resource numbers used by mm (Linux: `include/uapi/asm-generic/resource.h`).
+pub const RLIMIT_DATA: usize = 2;
+/// Stack size.
+pub const RLIMIT_STACK: usize = 3;
+/// Open files.
+pub const RLIMIT_NOFILE: usize = 7;
+/// Locked memory.
+pub const RLIMIT_MEMLOCK: usize = 8;
+/// Address space.
+pub const RLIMIT_AS: usize = 9;
+
+/// Linux's defaults for init (`INIT_RLIMITS`): stack 8 MiB, memlock 8 MiB (5.10's
+/// MLOCK_LIMIT), nofile 1024/4096, the rest unlimited.
+pub const fn default_rlimits() -> [RLimit; RLIMIT_NLIMITS] {
+    let inf = RLimit {
+        cur: RLIM_INFINITY,
+        max: RLIM_INFINITY,
+    };
+    let mut r = [inf; RLIMIT_NLIMITS];
+    r[RLIMIT_STACK] = RLimit {
+        cur: 8 << 20,
+        max: RLIM_INFINITY,
+    };
+    r[RLIMIT_MEMLOCK] = RLimit {
+        cur: 8 << 20,
+        max: 8 << 20,
+    };
+    r[RLIMIT_NOFILE] = RLimit {
+        cur: 1024,
+        max: 4096,
+    };
+    r
+}
+
 /// A task (Linux: `struct task_struct`).
 pub struct Task {
     /// Process id (Linux: pid == tgid: one thread per process).
@@ -59,10 +121,18 @@ pub struct Task {
     state: AtomicU8,
     /// Saved registers while switched out (Linux: `thread.cpu_context`).
     thread: UnsafeCell<CpuContext>,
+    /// User FP/SIMD registers while switched out (Linux: `thread.uw.fpsimd_state`).
+    fpsimd: UnsafeCell<cpu::FpsimdState>,
     /// Linear-map address of the kernel stack's lowest byte (0 for the idle task).
     kstack: usize,
     /// Exit status for wait4 (Linux: `exit_code`, already encoded as wait status).
     pub exit_code: AtomicI32,
+    /// Credentials.
+    pub cred: SpinLockIrq<Cred>,
+    /// Pending signals, bit n-1 for signal n (Linux: `pending.signal`).
+    pub pending: core::sync::atomic::AtomicU64,
+    /// Resource limits (Linux keeps them in `signal_struct`).
+    pub rlim: SpinLockIrq<[RLimit; RLIMIT_NLIMITS]>,
 }
 
 // SAFETY: `thread` is only touched by `schedule` with interrupts off on the one CPU.
@@ -161,8 +231,18 @@ pub fn sched_init() {
         comm: SpinLockIrq::new(*b"swapper\0\0\0\0\0\0\0\0\0"),
         state: AtomicU8::new(TaskState::Running as u8),
         thread: UnsafeCell::new(CpuContext::default()),
+        fpsimd: UnsafeCell::new(cpu::FpsimdState::new()),
         kstack: 0,
         exit_code: AtomicI32::new(0),
+        cred: SpinLockIrq::new(Cred {
+            uid: 0,
+            euid: 0,
+            suid: 0,
+            gid: 0,
+            egid: 0,
+        }),
+        pending: core::sync::atomic::AtomicU64::new(0),
+        rlim: SpinLockIrq::new(default_rlimits()),
     });
     CURRENT.store(Arc::as_ptr(&idle) as *mut Task, Ordering::Release);
     RQ.lock().idle = Some(idle);
@@ -211,8 +291,12 @@ pub fn alloc_task(
         comm: SpinLockIrq::new([0; 16]),
         state: AtomicU8::new(TaskState::Interruptible as u8),
         thread: UnsafeCell::new(ctx),
+        fpsimd: UnsafeCell::new(cpu::FpsimdState::new()),
         kstack,
         exit_code: AtomicI32::new(0),
+        cred: SpinLockIrq::new(current().map(|c| *c.cred.lock()).unwrap_or_default()),
+        pending: core::sync::atomic::AtomicU64::new(0),
+        rlim: SpinLockIrq::new(current().map_or(default_rlimits(), |c| *c.rlim.lock())),
     });
     task.set_comm(name);
     TASKS.lock().insert(task.pid, task.clone());
@@ -233,7 +317,7 @@ pub fn wake_up_process(task: &Arc<Task>) {
         || (task.state() == TaskState::Running && task.pid != 0)
     {
         let queued = rq.queue.iter().any(|t| Arc::ptr_eq(t, task));
-        let is_current = CURRENT.load(Ordering::Relaxed) == Arc::as_ptr(task) as *mut Task;
+        let is_current = core::ptr::eq(CURRENT.load(Ordering::Relaxed), Arc::as_ptr(task));
         task.set_state(TaskState::Running);
         if !queued && !is_current {
             rq.queue.push_back(task.clone());
@@ -271,6 +355,12 @@ pub fn schedule() {
     }
     CURRENT.store(Arc::as_ptr(&next) as *mut Task, Ordering::Release);
     switch_mm_hook(&prev, &next);
+    // The FP/SIMD registers hold user state only (the kernel is soft-float).
+    // SAFETY: both tasks are alive; only schedule() touches these, with IRQs off.
+    unsafe {
+        cpu::fpsimd_save(prev.fpsimd.get());
+        cpu::fpsimd_load(next.fpsimd.get());
+    }
     let (p, n) = (prev.thread.get(), next.thread.get());
     // Drop our references before switching: a dead task never comes back to drop them.
     // TASKS (or the idle slot) keeps both alive until the task is reaped.
@@ -324,5 +414,11 @@ pub fn release_task(pid: i32) {
 
 /// Per-switch hook for the address-space switch (set by the user-space layer).
 pub fn switch_mm_hook(_prev: &Arc<Task>, _next: &Arc<Task>) {}
+
+/// Drop the task's address space at exit (Linux: `exit_mm` -> `mmput` -> `exit_mmap`).
+pub fn exit_mm(_task: &Arc<Task>) {}
+pub mod binfmt_elf;
+pub mod exit;
+pub mod signal;
 /// In-kernel scheduler tests.
 pub mod tests;

@@ -291,7 +291,9 @@ pub fn kernel_image() -> super::memory::KernelImage {
 /// (0 on success), like Linux's `raw_copy_from_user`. Faults on mapped-but-absent pages
 /// go through the page-fault handler first (demand paging) and only fail if it cannot
 /// resolve them.
-pub fn raw_copy_from_user(dst: *mut u8, src: usize, n: usize) -> usize {
+/// # Safety
+/// The kernel-side buffer must be valid for `n` bytes.
+pub unsafe fn raw_copy_from_user(dst: *mut u8, src: usize, n: usize) -> usize {
     let left: usize;
     unsafe {
         asm!(
@@ -315,7 +317,9 @@ pub fn raw_copy_from_user(dst: *mut u8, src: usize, n: usize) -> usize {
 
 /// Copy `n` bytes from kernel `src` to user `dst` with unprivileged stores (`sttrb`);
 /// returns bytes not copied (Linux: `raw_copy_to_user`).
-pub fn raw_copy_to_user(dst: usize, src: *const u8, n: usize) -> usize {
+/// # Safety
+/// The kernel-side buffer must be valid for `n` bytes.
+pub unsafe fn raw_copy_to_user(dst: usize, src: *const u8, n: usize) -> usize {
     let left: usize;
     unsafe {
         asm!(
@@ -341,12 +345,70 @@ pub fn raw_copy_to_user(dst: usize, src: *const u8, n: usize) -> usize {
 #[inline(always)]
 pub fn flush_tlb_page(asid: u16, va: usize) {
     let arg = ((asid as usize) << 48) | ((va >> 12) & ((1 << 44) - 1));
-    unsafe { asm!("dsb ishst", "tlbi vale1is, {0}", "dsb ish", "isb", in(reg) arg, options(nostack, preserves_flags)) }
+    unsafe {
+        asm!("dsb ishst", "tlbi vale1is, {0}", "dsb ish", "isb", in(reg) arg, options(nostack, preserves_flags))
+    }
 }
 
 /// Invalidate every translation tagged with `asid` (Linux: `flush_tlb_mm`).
 #[inline(always)]
 pub fn flush_tlb_asid(asid: u16) {
     let arg = (asid as usize) << 48;
-    unsafe { asm!("dsb ishst", "tlbi aside1is, {0}", "dsb ish", "isb", in(reg) arg, options(nostack, preserves_flags)) }
+    unsafe {
+        asm!("dsb ishst", "tlbi aside1is, {0}", "dsb ish", "isb", in(reg) arg, options(nostack, preserves_flags))
+    }
+}
+
+/// FP/SIMD register file of a task (Linux: `struct user_fpsimd_state`).
+#[repr(C, align(16))]
+#[derive(Clone, Copy)]
+pub struct FpsimdState {
+    /// q0..q31.
+    pub vregs: [u128; 32],
+    /// FPSR.
+    pub fpsr: u32,
+    /// FPCR.
+    pub fpcr: u32,
+}
+
+impl FpsimdState {
+    /// All zero (the state a new program starts with).
+    pub const fn new() -> Self {
+        FpsimdState {
+            vregs: [0; 32],
+            fpsr: 0,
+            fpcr: 0,
+        }
+    }
+}
+
+/// Save the live FP/SIMD registers into `st` (Linux: `fpsimd_save_state`).
+///
+/// # Safety
+/// `st` must be valid for writes.
+pub unsafe fn fpsimd_save(st: *mut FpsimdState) {
+    extern "C" {
+        fn fpsimd_save_state(st: *mut FpsimdState);
+    }
+    unsafe { fpsimd_save_state(st) }
+}
+
+/// Load the FP/SIMD registers from `st` (Linux: `fpsimd_load_state`).
+///
+/// # Safety
+/// `st` must be valid for reads.
+pub unsafe fn fpsimd_load(st: *const FpsimdState) {
+    extern "C" {
+        fn fpsimd_load_state(st: *const FpsimdState);
+    }
+    unsafe { fpsimd_load_state(st) }
+}
+
+/// Let EL0 (and EL1) use FP/SIMD without trapping: CPACR_EL1.FPEN = 0b11. Also let EL0
+/// read the virtual counter (CNTKCTL_EL1.EL0VCTEN), as Linux does. Linux: `fpsimd_init`,
+/// `arch_counter_set_user_access`.
+pub fn enable_user_fp_and_counter() {
+    CPACR_EL1.write(CPACR_EL1::FPEN::TrapNothing);
+    CNTKCTL_EL1.modify(CNTKCTL_EL1::EL0VCTEN::SET);
+    barrier::isb(barrier::SY);
 }

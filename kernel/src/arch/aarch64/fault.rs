@@ -50,3 +50,42 @@ fn die_kernel_fault(far: usize, _esr: Esr, regs: &PtRegs) -> ! {
         format_args!("Unable to handle kernel {what} at virtual address {far:016x}"),
     )
 }
+
+/// A data or instruction abort from EL0. Linux: `do_page_fault`: find the VMA, check the
+/// access against its flags, `handle_mm_fault`; SIGSEGV/SIGBUS when that fails.
+#[no_mangle]
+#[inline(never)]
+pub fn do_page_fault(far: usize, esr: Esr, regs: &mut PtRegs) {
+    use crate::mm::memory::{handle_user_fault, FaultResult};
+    use crate::task::signal::{force_sig_fault, SIGBUS, SIGSEGV};
+    let cause = esr
+        .fault()
+        .map(|k| alloc::format!("{k}"))
+        .unwrap_or_default();
+    let access = if esr.is_instruction_abort() {
+        "exec"
+    } else if esr.is_write() {
+        "write"
+    } else {
+        "read"
+    };
+    match handle_user_fault(far, esr) {
+        FaultResult::Handled => {}
+        FaultResult::BadArea => force_sig_fault(
+            SIGSEGV,
+            regs,
+            &alloc::format!("{access}: {cause}, no mapping"),
+        ),
+        FaultResult::BadAccess => force_sig_fault(
+            SIGSEGV,
+            regs,
+            &alloc::format!("{access}: {cause}, not permitted by the mapping"),
+        ),
+        FaultResult::Sigbus => force_sig_fault(
+            SIGBUS,
+            regs,
+            &alloc::format!("{access}: {cause}, beyond the mapped object"),
+        ),
+        FaultResult::Oom => force_sig_fault(crate::task::signal::SIGKILL, regs, "out of memory"),
+    }
+}

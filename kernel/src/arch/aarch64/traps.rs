@@ -1,7 +1,7 @@
 //! The Rust side of the exception vectors. Linux: `arch/arm64/kernel/entry-common.c`
 //! (`el1_sync_handler`, `el0_sync_handler`), `traps.c` (`bad_mode`, `die`,
 //! `show_regs`), `irq.c` (`handle_arch_irq`).
-use super::esr::{ec, Esr};
+use super::esr::{class_string, ec, Esr};
 use core::fmt;
 
 /// The trap frame `entry.S` builds on the kernel stack (Linux: `struct pt_regs`).
@@ -86,12 +86,51 @@ pub extern "C" fn el1_sync_handler(regs: &mut PtRegs) {
     }
 }
 
-/// Synchronous exception taken from EL0 (system calls and user faults come with the
-/// user-space issue; until then there is no EL0 code, so this is a bug).
+/// Synchronous exception taken from EL0: a system call, a page fault, or something the
+/// program must be killed for. Linux: `el0_sync_handler` -> `el0_svc` / `el0_da` /
+/// `el0_ia` / `el0_undef`.
 #[no_mangle]
 #[inline(never)]
 pub extern "C" fn el0_sync_handler(regs: &mut PtRegs) {
-    die(regs, format_args!("unexpected exception from EL0"))
+    use crate::task::signal::{force_sig_fault, SIGBUS, SIGILL};
+    let esr = Esr { raw: regs.esr };
+    crate::arch::cpu::local_irq_enable();
+    match esr.ec() {
+        ec::SVC64 => el0_svc(regs),
+        ec::DABT_LOW | ec::IABT_LOW => super::fault::do_page_fault(regs.far as usize, esr, regs),
+        ec::PC_ALIGN | ec::SP_ALIGN => force_sig_fault(SIGBUS, regs, "alignment fault"),
+        _ => force_sig_fault(SIGILL, regs, class_string(esr.ec())),
+    }
+    exit_to_user_mode(regs);
+}
+
+/// `svc #0`. Linux: `el0_svc` -> `do_el0_svc` -> `invoke_syscall`.
+#[no_mangle]
+#[inline(never)]
+pub fn el0_svc(regs: &mut PtRegs) {
+    crate::syscall::invoke_syscall(regs);
+}
+
+/// Work before returning to user space: reschedule if the tick asked, act on pending
+/// signals. Returns with interrupts masked (the eret path needs them off).
+/// Linux: `exit_to_user_mode` -> `do_notify_resume`.
+pub fn exit_to_user_mode(regs: &mut PtRegs) {
+    use core::sync::atomic::Ordering;
+    loop {
+        crate::arch::cpu::local_irq_disable();
+        let resched = crate::task::NEED_RESCHED.load(Ordering::Relaxed);
+        let signal = crate::task::signal::signal_pending();
+        if !resched && !signal {
+            return;
+        }
+        crate::arch::cpu::local_irq_enable();
+        if signal {
+            crate::task::signal::do_signal(regs);
+        }
+        if resched {
+            crate::task::schedule();
+        }
+    }
 }
 
 /// IRQ taken from EL1 (Linux: `el1_irq` -> `handle_arch_irq`).
@@ -104,8 +143,9 @@ pub extern "C" fn el1_irq_handler(_regs: &mut PtRegs) {
 /// IRQ taken from EL0.
 #[no_mangle]
 #[inline(never)]
-pub extern "C" fn el0_irq_handler(_regs: &mut PtRegs) {
+pub extern "C" fn el0_irq_handler(regs: &mut PtRegs) {
     crate::drivers::irqchip::handle_arch_irq();
+    exit_to_user_mode(regs);
 }
 
 /// Print the oops report (message, decoded syndrome, registers, backtrace) and panic.

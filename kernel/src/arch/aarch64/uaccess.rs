@@ -22,7 +22,8 @@ pub fn copy_from_user(dst: &mut [u8], src: usize) -> KResult<()> {
     if !access_ok(src, dst.len()) {
         return Err(Errno::EFAULT);
     }
-    match cpu::raw_copy_from_user(dst.as_mut_ptr(), src, dst.len()) {
+    // SAFETY: `dst` is a valid slice of that length.
+    match unsafe { cpu::raw_copy_from_user(dst.as_mut_ptr(), src, dst.len()) } {
         0 => Ok(()),
         _ => Err(Errno::EFAULT),
     }
@@ -33,7 +34,8 @@ pub fn copy_to_user(dst: usize, src: &[u8]) -> KResult<()> {
     if !access_ok(dst, src.len()) {
         return Err(Errno::EFAULT);
     }
-    match cpu::raw_copy_to_user(dst, src.as_ptr(), src.len()) {
+    // SAFETY: `src` is a valid slice of that length.
+    match unsafe { cpu::raw_copy_to_user(dst, src.as_ptr(), src.len()) } {
         0 => Ok(()),
         _ => Err(Errno::EFAULT),
     }
@@ -62,10 +64,10 @@ pub fn put_user<T: Copy>(addr: usize, v: T) -> KResult<()> {
 /// Copy a NUL-terminated string of at most `buf.len() - 1` bytes; its length.
 /// ENAMETOOLONG when no NUL fits (Linux: `strncpy_from_user` + the caller's check).
 pub fn strncpy_from_user(buf: &mut [u8], src: usize) -> KResult<usize> {
-    for i in 0..buf.len() {
+    for (i, slot) in buf.iter_mut().enumerate() {
         let mut c = [0u8];
         copy_from_user(&mut c, src.checked_add(i).ok_or(Errno::EFAULT)?)?;
-        buf[i] = c[0];
+        *slot = c[0];
         if c[0] == 0 {
             return Ok(i);
         }

@@ -1,0 +1,202 @@
+//! Identity, limits and system information. Linux: `kernel/sys.c` (`sys_newuname`,
+//! `sys_getuid`..., `do_prlimit`), `kernel/time/posix-timers.c` (`clock_gettime`),
+//! `kernel/time/hrtimer.c` (`nanosleep`).
+use crate::arch::aarch64::traps::PtRegs;
+use crate::arch::aarch64::uaccess::{copy_to_user, get_user, put_user};
+use crate::arch::cpu;
+use crate::errno::{Errno, KResult};
+use crate::syscall::SyscallArgs;
+use crate::task::{current, Cred, RLimit, RLIMIT_NLIMITS};
+
+/// `struct new_utsname`: six 65-byte fields.
+const UTS_LEN: usize = 65;
+
+/// uname(2). Linux: `sys_newuname`.
+pub fn sys_uname(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    let mut buf = [0u8; UTS_LEN * 6];
+    let fields: [&str; 6] = [
+        "Linux",
+        "mmkern",
+        "5.10.0-mmkern",
+        "#1 SMP mmkern teaching kernel",
+        "aarch64",
+        "(none)",
+    ];
+    for (i, f) in fields.iter().enumerate() {
+        buf[i * UTS_LEN..i * UTS_LEN + f.len()].copy_from_slice(f.as_bytes());
+    }
+    copy_to_user(a.0[0], &buf)?;
+    Ok(0)
+}
+
+fn cred() -> Cred {
+    current().map(|t| *t.cred.lock()).unwrap_or_default()
+}
+
+/// getuid(2).
+pub fn sys_getuid(_: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    Ok(cred().uid as usize)
+}
+/// geteuid(2).
+pub fn sys_geteuid(_: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    Ok(cred().euid as usize)
+}
+/// getgid(2).
+pub fn sys_getgid(_: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    Ok(cred().gid as usize)
+}
+/// getegid(2).
+pub fn sys_getegid(_: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    Ok(cred().egid as usize)
+}
+
+/// setresuid(2): only root may set arbitrary ids; others may only pick among their own
+/// real/effective/saved ids (Linux: `__sys_setresuid`). -1 leaves an id unchanged.
+pub fn sys_setresuid(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    let task = current().ok_or(Errno::ESRCH)?;
+    let mut c = task.cred.lock();
+    let want = [a.0[0] as u32, a.0[1] as u32, a.0[2] as u32];
+    let privileged = c.euid == 0;
+    let own = [c.uid, c.euid, c.suid];
+    for &w in &want {
+        if w != u32::MAX && !privileged && !own.contains(&w) {
+            return Err(Errno::EPERM);
+        }
+    }
+    if want[0] != u32::MAX {
+        c.uid = want[0];
+    }
+    if want[1] != u32::MAX {
+        c.euid = want[1];
+    }
+    if want[2] != u32::MAX {
+        c.suid = want[2];
+    }
+    Ok(0)
+}
+
+/// setuid(2): root sets all three ids; others may set the effective id to the real or
+/// saved one (Linux: `__sys_setuid`).
+pub fn sys_setuid(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    let task = current().ok_or(Errno::ESRCH)?;
+    let mut c = task.cred.lock();
+    let uid = a.0[0] as u32;
+    if c.euid == 0 {
+        c.uid = uid;
+        c.euid = uid;
+        c.suid = uid;
+    } else if uid == c.uid || uid == c.suid {
+        c.euid = uid;
+    } else {
+        return Err(Errno::EPERM);
+    }
+    Ok(0)
+}
+
+/// getresuid(2).
+pub fn sys_getresuid(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    let c = cred();
+    put_user(a.0[0], c.uid)?;
+    put_user(a.0[1], c.euid)?;
+    put_user(a.0[2], c.suid)?;
+    Ok(0)
+}
+
+/// prlimit64(2) for the calling process (pid 0 or our pid). Linux: `do_prlimit`:
+/// EINVAL for a bad resource or soft > hard, EPERM to raise the hard limit without
+/// CAP_SYS_RESOURCE (root).
+pub fn sys_prlimit64(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    let (pid, res, new, old) = (a.0[0] as i32, a.0[1], a.0[2], a.0[3]);
+    let task = if pid == 0 {
+        current()
+    } else {
+        crate::task::find_task(pid)
+    }
+    .ok_or(Errno::ESRCH)?;
+    if res >= RLIMIT_NLIMITS {
+        return Err(Errno::EINVAL);
+    }
+    let new_lim = if new != 0 {
+        let cur: u64 = get_user(new)?;
+        let max: u64 = get_user(new + 8)?;
+        Some(RLimit { cur, max })
+    } else {
+        None
+    };
+    let mut lims = task.rlim.lock();
+    let prev = lims[res];
+    if let Some(n) = new_lim {
+        if n.cur > n.max {
+            return Err(Errno::EINVAL);
+        }
+        if n.max > prev.max && task.cred.lock().euid != 0 {
+            return Err(Errno::EPERM);
+        }
+        lims[res] = n;
+    }
+    drop(lims);
+    if old != 0 {
+        put_user(old, prev.cur)?;
+        put_user(old + 8, prev.max)?;
+    }
+    Ok(0)
+}
+
+/// getrlimit(2).
+pub fn sys_getrlimit(a: SyscallArgs, r: &mut PtRegs) -> KResult<usize> {
+    sys_prlimit64(SyscallArgs([0, a.0[0], 0, a.0[1], 0, 0]), r)
+}
+
+/// setrlimit(2).
+pub fn sys_setrlimit(a: SyscallArgs, r: &mut PtRegs) -> KResult<usize> {
+    sys_prlimit64(SyscallArgs([0, a.0[0], a.0[1], 0, 0, 0]), r)
+}
+
+/// Nanoseconds of the virtual counter since boot.
+pub fn ktime_get_ns() -> u64 {
+    let (t, f) = (cpu::read_cntvct() as u128, cpu::read_cntfrq() as u128);
+    (t * 1_000_000_000 / f) as u64
+}
+
+/// clock_gettime(2): CLOCK_REALTIME (0), CLOCK_MONOTONIC (1), CLOCK_BOOTTIME (7) and the
+/// coarse/raw variants all read the counter (no RTC: realtime starts at the epoch).
+pub fn sys_clock_gettime(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    if !matches!(a.0[0], 0 | 1 | 4 | 5 | 6 | 7) {
+        return Err(Errno::EINVAL);
+    }
+    let ns = ktime_get_ns();
+    put_user(a.0[1], ns / 1_000_000_000)?;
+    put_user(a.0[1] + 8, ns % 1_000_000_000)?;
+    Ok(0)
+}
+
+/// nanosleep(2): sleep by yielding until the counter passes the deadline. EINVAL for a
+/// negative or out-of-range timespec, EFAULT for a bad pointer.
+pub fn sys_nanosleep(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    let sec: i64 = get_user(a.0[0])?;
+    let nsec: i64 = get_user(a.0[0] + 8)?;
+    if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
+        return Err(Errno::EINVAL);
+    }
+    let deadline = ktime_get_ns().saturating_add(sec as u64 * 1_000_000_000 + nsec as u64);
+    while ktime_get_ns() < deadline {
+        crate::task::yield_now();
+        cpu::wfi();
+    }
+    Ok(0)
+}
+
+/// getrandom(2): not cryptographic; a counter-seeded xorshift, enough for libc's needs.
+pub fn sys_getrandom(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    let len = a.0[1].min(256);
+    let mut x = cpu::read_cntvct() | 1;
+    let mut buf = [0u8; 256];
+    for b in buf[..len].iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = x as u8;
+    }
+    copy_to_user(a.0[0], &buf[..len])?;
+    Ok(len)
+}

@@ -1,0 +1,40 @@
+//! The table itself: number -> handler. Grows as subsystems add system calls.
+use super::{nr, SyscallArgs};
+use crate::arch::aarch64::traps::PtRegs;
+use crate::errno::KResult;
+use crate::kernel::sys as ksys;
+use crate::task;
+
+/// A system-call handler: decoded arguments, the trap frame (for clone/execve/exit).
+pub type SyscallFn = fn(SyscallArgs, &mut PtRegs) -> KResult<usize>;
+
+/// The handler for system call `n`. Linux: `sys_call_table[n]`.
+pub fn lookup(n: usize) -> Option<SyscallFn> {
+    Some(match n {
+        nr::UNAME => ksys::sys_uname,
+        nr::GETUID => ksys::sys_getuid,
+        nr::GETEUID => ksys::sys_geteuid,
+        nr::GETGID => ksys::sys_getgid,
+        nr::GETEGID => ksys::sys_getegid,
+        nr::SETUID => ksys::sys_setuid,
+        nr::SETRESUID => ksys::sys_setresuid,
+        nr::GETRESUID => ksys::sys_getresuid,
+        nr::PRLIMIT64 => ksys::sys_prlimit64,
+        nr::GETRLIMIT => ksys::sys_getrlimit,
+        nr::SETRLIMIT => ksys::sys_setrlimit,
+        nr::CLOCK_GETTIME => ksys::sys_clock_gettime,
+        nr::NANOSLEEP => ksys::sys_nanosleep,
+        nr::GETRANDOM => ksys::sys_getrandom,
+        nr::EXIT | nr::EXIT_GROUP => task::exit::sys_exit_group,
+        nr::WAIT4 => task::exit::sys_wait4,
+        nr::GETPID => task::exit::sys_getpid,
+        nr::GETTID => task::exit::sys_gettid,
+        nr::GETPPID => task::exit::sys_getppid,
+        nr::SCHED_YIELD => task::exit::sys_sched_yield,
+        nr::SET_TID_ADDRESS => task::exit::sys_set_tid_address,
+        nr::KILL => task::signal::sys_kill,
+        nr::RT_SIGACTION => task::signal::sys_rt_sigaction,
+        nr::RT_SIGPROCMASK => task::signal::sys_rt_sigprocmask,
+        _ => return None,
+    })
+}

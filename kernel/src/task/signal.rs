@@ -1,0 +1,158 @@
+//! Signals, default actions only: a fatal signal ends the process; SIGCHLD is ignored.
+//! Handlers installed with rt_sigaction are recorded but not yet delivered.
+//! Linux: `kernel/signal.c` (`force_sig_fault`, `send_signal`, `get_signal`,
+//! `sys_kill`), `arch/arm64/mm/fault.c` (`arm64_show_signal`: the one-line report).
+use super::{current, find_task, Task, TaskState};
+use crate::arch::aarch64::traps::PtRegs;
+use crate::errno::{Errno, KResult};
+use crate::syscall::SyscallArgs;
+use alloc::sync::Arc;
+use core::sync::atomic::Ordering;
+
+/// Signal numbers (Linux arm64 = asm-generic).
+pub const SIGHUP: u32 = 1;
+/// Interrupt.
+pub const SIGINT: u32 = 2;
+/// Illegal instruction.
+pub const SIGILL: u32 = 4;
+/// Abort.
+pub const SIGABRT: u32 = 6;
+/// Bus error.
+pub const SIGBUS: u32 = 7;
+/// Kill (cannot be caught).
+pub const SIGKILL: u32 = 9;
+/// Segmentation fault.
+pub const SIGSEGV: u32 = 11;
+/// Termination request.
+pub const SIGTERM: u32 = 15;
+/// Child stopped or exited.
+pub const SIGCHLD: u32 = 17;
+/// Highest signal number.
+pub const NSIG: u32 = 64;
+
+/// Signal name for reports.
+pub fn signame(sig: u32) -> &'static str {
+    match sig {
+        SIGHUP => "SIGHUP",
+        SIGINT => "SIGINT",
+        SIGILL => "SIGILL",
+        SIGABRT => "SIGABRT",
+        SIGBUS => "SIGBUS",
+        SIGKILL => "SIGKILL",
+        SIGSEGV => "SIGSEGV",
+        SIGTERM => "SIGTERM",
+        SIGCHLD => "SIGCHLD",
+        _ => "signal",
+    }
+}
+
+/// Does the default action dump core (sets 0x80 in the wait status)? Linux:
+/// `SIG_KERNEL_COREDUMP_MASK`.
+pub fn sig_coredump(sig: u32) -> bool {
+    matches!(
+        sig,
+        SIGILL | SIGABRT | SIGBUS | SIGSEGV | 3 | 5 | 8 | 24 | 25 | 31
+    )
+}
+
+/// Is the default action to ignore? (Linux: `SIG_KERNEL_IGNORE_MASK`.)
+pub fn sig_ignored_by_default(sig: u32) -> bool {
+    matches!(sig, SIGCHLD | 23 | 28)
+}
+
+/// Queue `sig` for `task` and wake it (Linux: `send_signal` + `signal_wake_up`).
+pub fn send_signal(task: &Arc<Task>, sig: u32) {
+    if sig_ignored_by_default(sig) {
+        return;
+    }
+    task.pending.fetch_or(1 << (sig - 1), Ordering::SeqCst);
+    if task.state() == TaskState::Interruptible {
+        super::wake_up_process(task);
+    }
+}
+
+/// Is a signal pending for the current task?
+pub fn signal_pending() -> bool {
+    current().is_some_and(|t| t.pending.load(Ordering::SeqCst) != 0)
+}
+
+/// A fault the program cannot survive: print Linux's one-line report and queue `sig`.
+/// Linux: `arm64_force_sig_fault` -> `arm64_show_signal`.
+pub fn force_sig_fault(sig: u32, regs: &PtRegs, cause: &str) {
+    let Some(task) = current() else { return };
+    pr_info!(
+        "{}[{}]: {} at {:#x} pc {:#x}: {} (esr {:#010x})",
+        task.comm(),
+        task.pid,
+        signame(sig),
+        regs.far,
+        regs.pc,
+        cause,
+        regs.esr
+    );
+    send_signal(&task, sig);
+}
+
+/// Act on pending signals before returning to user space: every deliverable signal's
+/// default action is to terminate. Linux: `do_signal` -> `get_signal` -> `do_group_exit`.
+pub fn do_signal(_regs: &mut PtRegs) {
+    let Some(task) = current() else { return };
+    let pending = task.pending.load(Ordering::SeqCst);
+    if pending == 0 {
+        return;
+    }
+    let sig = pending.trailing_zeros() + 1;
+    drop(task);
+    let status = sig | if sig_coredump(sig) { 0x80 } else { 0 };
+    super::exit::do_exit(status as i32);
+}
+
+/// kill(2): send `sig` to `pid` (> 0 only; process groups are not modelled). Signal 0
+/// checks existence. Linux: `kill_something_info`.
+pub fn sys_kill(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    let (pid, sig) = (a.0[0] as i32, a.0[1] as u32);
+    if sig > NSIG {
+        return Err(Errno::EINVAL);
+    }
+    if pid <= 0 {
+        return Err(Errno::ESRCH);
+    }
+    let task = find_task(pid)
+        .filter(|t| t.state() != TaskState::Zombie)
+        .ok_or(Errno::ESRCH)?;
+    if pid == 0 || task.pid == 0 {
+        return Err(Errno::EPERM);
+    }
+    let me = current().ok_or(Errno::ESRCH)?;
+    let (mine, theirs) = (*me.cred.lock(), *task.cred.lock());
+    if mine.euid != 0 && mine.euid != theirs.uid && mine.uid != theirs.uid {
+        return Err(Errno::EPERM);
+    }
+    if sig != 0 {
+        send_signal(&task, sig);
+    }
+    Ok(0)
+}
+
+/// rt_sigaction(2): accepted and reported as "default action" (handlers are not run).
+pub fn sys_rt_sigaction(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    let sig = a.0[0] as u32;
+    if sig == 0 || sig > NSIG || sig == SIGKILL || sig == 19 {
+        return Err(Errno::EINVAL);
+    }
+    if a.0[2] != 0 {
+        crate::arch::aarch64::uaccess::copy_to_user(a.0[2], &[0u8; 32])?;
+    }
+    Ok(0)
+}
+
+/// rt_sigprocmask(2): the mask is kept at zero; the old mask reads as empty.
+pub fn sys_rt_sigprocmask(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    if a.0[0] > 2 {
+        return Err(Errno::EINVAL);
+    }
+    if a.0[2] != 0 {
+        crate::arch::aarch64::uaccess::put_user(a.0[2], 0u64)?;
+    }
+    Ok(0)
+}
