@@ -170,3 +170,301 @@ pub enum FaultResult {
 pub fn handle_user_fault(_addr: usize, _esr: crate::arch::aarch64::esr::Esr) -> FaultResult {
     FaultResult::BadArea
 }
+
+// ---------------------------------------------------------------------------------------
+// Page-level fault handling and range operations. The VMA-level checks (which VMA, which
+// permissions) are the caller's; these functions take the VMA's properties as arguments.
+// ---------------------------------------------------------------------------------------
+
+use crate::arch::aarch64::pgtable::{
+    mk_leaf, pte_mkwrite, pte_present, pte_write, pte_wrprotect, PgProt,
+};
+use crate::mm::page::{get_page, page_address, put_page, PageFlags};
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+static ZERO_PAGE_PHYS: AtomicUsize = AtomicUsize::new(0);
+
+/// The shared zero page, mapped read-only for read faults on anonymous memory
+/// (Linux: `empty_zero_page`, `ZERO_PAGE`). Allocated on first use, never freed.
+pub fn zero_page_phys() -> usize {
+    let pa = ZERO_PAGE_PHYS.load(Ordering::Acquire);
+    if pa != 0 {
+        return pa;
+    }
+    let page = alloc_page(GfpFlags::GFP_KERNEL | GfpFlags::__GFP_ZERO)
+        .expect("no memory for the zero page");
+    page.set_flags(PageFlags::PG_reserved);
+    let pa = page_to_phys(page);
+    match ZERO_PAGE_PHYS.compare_exchange(0, pa, Ordering::AcqRel, Ordering::Acquire) {
+        Ok(_) => pa,
+        Err(other) => {
+            put_page(page);
+            other
+        }
+    }
+}
+
+/// Is this PTE a mapping of the zero page? (Linux: `is_zero_pfn`.)
+pub fn is_zero_pte(pte: u64) -> bool {
+    pte_present(pte)
+        && crate::arch::aarch64::pgtable::pte_phys(pte) == ZERO_PAGE_PHYS.load(Ordering::Acquire)
+}
+
+/// Map a freshly allocated anonymous page: refcount 1 (ours), mapcount 1, swap-backed.
+/// Linux: `page_add_new_anon_rmap` + `lru_cache_add_inactive_or_unevictable` (the LRU
+/// part comes with reclaim).
+fn page_add_new_anon_rmap(page: &Page) {
+    page._mapcount.store(0, Ordering::Relaxed);
+    page.set_flags(PageFlags::PG_swapbacked);
+}
+
+/// One more mapping of an existing page (fork). Linux: `page_dup_rmap`.
+fn page_dup_rmap(page: &Page) {
+    page._mapcount.fetch_add(1, Ordering::Relaxed);
+}
+
+/// One mapping fewer. Linux: `page_remove_rmap`.
+fn page_remove_rmap(page: &Page) {
+    page._mapcount.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// Anonymous fault on an empty PTE: a read maps the zero page, a write maps a new zeroed
+/// page (writable when the VMA is). Linux: `do_anonymous_page`.
+#[no_mangle]
+#[inline(never)]
+pub fn do_anonymous_page(
+    pgd: usize,
+    addr: usize,
+    write: bool,
+    prot: PgProt,
+    vma_writable: bool,
+) -> FaultResult {
+    let Some(pte) = pte_offset(pgd, addr, true) else {
+        return FaultResult::Oom;
+    };
+    if *pte != 0 {
+        return FaultResult::Handled; // raced with another fault: nothing to do
+    }
+    if !write {
+        *pte = mk_leaf(zero_page_phys(), prot, 3);
+        return FaultResult::Handled;
+    }
+    let Some(page) = alloc_page(GfpFlags::GFP_KERNEL | GfpFlags::__GFP_ZERO) else {
+        return FaultResult::Oom;
+    };
+    page_add_new_anon_rmap(page);
+    let mut entry = mk_leaf(page_to_phys(page), prot, 3);
+    if vma_writable {
+        entry = pte_mkwrite(entry);
+    }
+    *pte = entry;
+    FaultResult::Handled
+}
+
+/// Write fault on a present read-only PTE of a writable VMA: copy-on-write. Reuse the
+/// page when we are its only user (refcount 1, not the zero page); otherwise copy it to a
+/// new page and drop our reference to the old one. Linux: `do_wp_page` -> `wp_page_copy`
+/// / `wp_page_reuse`. `asid` identifies the TLB entries to invalidate.
+#[no_mangle]
+#[inline(never)]
+pub fn do_wp_page(pgd: usize, addr: usize, asid: u16) -> FaultResult {
+    let Some(pte) = pte_offset(pgd, addr, false) else {
+        return FaultResult::BadArea;
+    };
+    let old = *pte;
+    if !pte_present(old) {
+        return FaultResult::BadArea;
+    }
+    if pte_write(old) {
+        return FaultResult::Handled;
+    }
+    let va = addr & !(PAGE_SIZE - 1);
+    if !is_zero_pte(old) {
+        let page = pte_page(old);
+        if page.page_count() == 1 {
+            // wp_page_reuse: nobody else sees this page.
+            *pte = pte_mkwrite(old);
+            crate::arch::cpu::flush_tlb_page(asid, va);
+            return FaultResult::Handled;
+        }
+    }
+    // wp_page_copy
+    let Some(new) = alloc_page(GfpFlags::GFP_KERNEL) else {
+        return FaultResult::Oom;
+    };
+    let src = phys_to_virt(crate::arch::aarch64::pgtable::pte_phys(old)) as *const u8;
+    // SAFETY: both pages are mapped by the linear map and PAGE_SIZE long.
+    unsafe { core::ptr::copy_nonoverlapping(src, page_address(new) as *mut u8, PAGE_SIZE) };
+    page_add_new_anon_rmap(new);
+    let attrs = old & !(((1u64 << 36) - 1) << 12); // keep the attributes, new address
+    let entry = pte_mkwrite(attrs | page_to_phys(new) as u64);
+    // Break-before-make: invalidate the old translation before installing the new one.
+    *pte = 0;
+    crate::arch::cpu::flush_tlb_page(asid, va);
+    *pte = entry;
+    if !is_zero_pte(old) {
+        let page = pte_page(old);
+        page_remove_rmap(page);
+        put_page(page);
+    }
+    FaultResult::Handled
+}
+
+/// Unmap `[start, end)`: clear each PTE, drop the page's mapping and reference (freeing
+/// it when that was the last), flush the TLB. Returns the pages unmapped. Linux:
+/// `zap_page_range` -> `zap_pte_range`.
+#[no_mangle]
+#[inline(never)]
+pub fn zap_page_range(pgd: usize, start: usize, end: usize, asid: u16) -> usize {
+    let mut n = 0;
+    for_each_pte(pgd, start, end, |va, pte| {
+        let old = *pte;
+        *pte = 0;
+        crate::arch::cpu::flush_tlb_page(asid, va);
+        if pte_present(old) && !is_zero_pte(old) {
+            let page = pte_page(old);
+            page_remove_rmap(page);
+            put_page(page);
+        }
+        n += 1;
+    });
+    n
+}
+
+/// Copy the PTEs of `[start, end)` from `src` to `dst` at fork. Private writable
+/// mappings become copy-on-write in both (write-protected, page shared with one more
+/// reference); shared mappings are copied as they are. Linux: `copy_page_range` ->
+/// `copy_pte_range` -> `copy_present_pte`.
+#[no_mangle]
+#[inline(never)]
+pub fn copy_page_range(
+    dst: usize,
+    src: usize,
+    start: usize,
+    end: usize,
+    cow: bool,
+) -> Result<(), FaultResult> {
+    let mut err = None;
+    for_each_pte(src, start, end, |va, pte| {
+        if err.is_some() || !pte_present(*pte) {
+            return;
+        }
+        if cow && pte_write(*pte) {
+            *pte = pte_wrprotect(*pte); // the parent's TLB is flushed by the caller
+        }
+        let Some(d) = pte_offset(dst, va, true) else {
+            err = Some(FaultResult::Oom);
+            return;
+        };
+        *d = *pte;
+        if !is_zero_pte(*pte) {
+            let page = pte_page(*pte);
+            get_page(page);
+            page_dup_rmap(page);
+        }
+    });
+    match err {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// Tear down every user mapping and table of an address space, then the pgd itself.
+/// Linux: `exit_mmap` -> `unmap_vmas` + `free_pgtables`, then `pgd_free`.
+pub fn free_user_pgtables(pgd: usize, asid: u16) {
+    zap_page_range(pgd, 0, crate::arch::aarch64::uaccess::TASK_SIZE, asid);
+    free_pgd_range(pgd, 0, crate::arch::aarch64::uaccess::TASK_SIZE);
+    crate::mm::page_alloc::__free_pages(pfn_to_page(phys_pfn(pgd)), 0);
+    crate::arch::cpu::flush_tlb_asid(asid);
+}
+
+#[cfg(test)]
+mod fault_tests {
+    use super::*;
+    use crate::arch::aarch64::pgtable::PAGE_READONLY;
+
+    fn setup() -> crate::arch::aarch64::mmu::tests::SimRam {
+        let ram = crate::arch::aarch64::mmu::tests::SimRam::new(256);
+        crate::mm::page::tests::host_mem_map(0x40000, 4096);
+        let mut zone = crate::mm::page_alloc::ZONE_NORMAL.lock();
+        if zone.managed_pages == 0 {
+            zone.add_free_range(0x40000, 0x40000 + 256);
+        }
+        ram
+    }
+
+    #[test]
+    fn anonymous_read_maps_zero_page_then_write_copies() {
+        let _ram = setup();
+        zero_page_phys();
+        let free0 = crate::mm::page_alloc::nr_free_pages();
+        let pgd = pgd_alloc().unwrap();
+        let addr = 0x1234_5000;
+        assert_eq!(
+            do_anonymous_page(pgd, addr, false, PAGE_READONLY, true),
+            FaultResult::Handled
+        );
+        let pte = *pte_offset(pgd, addr, false).unwrap();
+        assert!(is_zero_pte(pte) && !pte_write(pte));
+        // Write to the zero page: COW into a private zeroed page.
+        assert_eq!(do_wp_page(pgd, addr, 1), FaultResult::Handled);
+        let pte = *pte_offset(pgd, addr, false).unwrap();
+        assert!(!is_zero_pte(pte) && pte_write(pte));
+        let page = pte_page(pte);
+        assert_eq!((page.page_count(), page.page_mapcount()), (1, 1));
+        free_user_pgtables(pgd, 1);
+        assert_eq!(
+            crate::mm::page_alloc::nr_free_pages(),
+            free0,
+            "a page or table leaked"
+        );
+    }
+
+    #[test]
+    fn fork_shares_then_cow_separates() {
+        let _ram = setup();
+        zero_page_phys();
+        let free0 = crate::mm::page_alloc::nr_free_pages();
+        let (parent, child) = (pgd_alloc().unwrap(), pgd_alloc().unwrap());
+        let addr = 0x40_0000;
+        do_anonymous_page(parent, addr, true, PAGE_READONLY, true);
+        let va = page_address(pte_page(*pte_offset(parent, addr, false).unwrap()));
+        unsafe { (va as *mut u64).write(0xfeed) };
+        copy_page_range(child, parent, 0, 1 << 40, true).unwrap();
+        let (p, c) = (
+            *pte_offset(parent, addr, false).unwrap(),
+            *pte_offset(child, addr, false).unwrap(),
+        );
+        assert_eq!(p, c);
+        assert!(
+            !pte_write(p),
+            "both sides must be write-protected after fork"
+        );
+        assert_eq!(
+            (pte_page(p).page_count(), pte_page(p).page_mapcount()),
+            (2, 2)
+        );
+        // The child writes: it gets its own copy with the same contents.
+        do_wp_page(child, addr, 2);
+        let c2 = *pte_offset(child, addr, false).unwrap();
+        assert!(pte_write(c2) && pte_page(c2) as *const Page != pte_page(p) as *const Page);
+        assert_eq!(
+            unsafe { (page_address(pte_page(c2)) as *const u64).read() },
+            0xfeed
+        );
+        // The parent is now the only user: its write fault reuses the page.
+        assert_eq!(pte_page(p).page_count(), 1);
+        do_wp_page(parent, addr, 1);
+        assert_eq!(
+            pte_page(*pte_offset(parent, addr, false).unwrap()) as *const Page,
+            pte_page(p) as *const Page
+        );
+        free_user_pgtables(child, 2);
+        free_user_pgtables(parent, 1);
+        assert_eq!(
+            crate::mm::page_alloc::nr_free_pages(),
+            free0,
+            "a page or table leaked"
+        );
+    }
+}

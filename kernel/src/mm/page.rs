@@ -179,6 +179,17 @@ pub fn page_address(page: &Page) -> usize {
     crate::arch::phys_to_virt(page_to_phys(page))
 }
 
+/// Take a reference (Linux: `get_page`).
+pub fn get_page(page: &Page) {
+    page._refcount.fetch_add(1, Ordering::AcqRel);
+}
+
+/// Drop a reference; the last one frees the page (Linux: `put_page` -> `__put_page`).
+/// Only order-0 pages are mapped into user space, so order 0 is freed.
+pub fn put_page(page: &Page) {
+    crate::mm::page_alloc::__free_pages(page, 0);
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;

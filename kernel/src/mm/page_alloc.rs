@@ -170,7 +170,12 @@ pub fn __free_pages(page: &Page, order: usize) {
     let left = page._refcount.fetch_sub(1, Ordering::AcqRel) - 1;
     assert!(left >= 0, "__free_pages: page refcount underflow");
     if left == 0 {
-        page.clear_flags(PageFlags::PG_head);
+        // Linux: free_pages_prepare: a free page carries no state.
+        page.flags.store(0, Ordering::Relaxed);
+        page.mapping.store(0, Ordering::Relaxed);
+        page.index.store(0, Ordering::Relaxed);
+        page.private.store(0, Ordering::Relaxed);
+        page._mapcount.store(-1, Ordering::Relaxed);
         ZONE_NORMAL
             .lock()
             .free_one_page(super::page::page_to_pfn(page), order);
@@ -258,7 +263,7 @@ mod tests {
     fn page_level_wrapper_counts_references() {
         crate::mm::page::tests::host_mem_map(0x40000, 4096);
         // A private zone for this test: the global one stays untouched.
-        let page = pfn_to_page(0x40010);
+        let page = pfn_to_page(0x40f10); // outside the range other tests give the zone
         page._refcount.store(0, Ordering::Relaxed);
         prep_new_page(page, 0, GfpFlags::GFP_KERNEL);
         assert_eq!(page.page_count(), 1);
