@@ -447,7 +447,7 @@ mod fault_tests {
         // The child writes: it gets its own copy with the same contents.
         do_wp_page(child, addr, 2);
         let c2 = *pte_offset(child, addr, false).unwrap();
-        assert!(pte_write(c2) && pte_page(c2) as *const Page != pte_page(p) as *const Page);
+        assert!(pte_write(c2) && !core::ptr::eq(pte_page(c2), pte_page(p)));
         assert_eq!(
             unsafe { (page_address(pte_page(c2)) as *const u64).read() },
             0xfeed
