@@ -17,6 +17,7 @@ pub mod kernel;
 pub mod arch;
 pub mod drivers;
 pub mod errno;
+pub mod fs;
 pub mod init;
 pub mod mm;
 pub mod sync;

@@ -74,9 +74,11 @@ fn build_command(release: bool) -> Command {
 }
 
 /// Copy `kernel` to `kernel.elf` and patch the symbol table into the copy.
-/// Also builds the user programs into `target/user-bin/` for the root file system.
+/// Also builds the user programs into `target/user-bin/` and the root file system image
+/// (`target/rootfs.cpio`, `rootfs.rs`).
 fn finish(release: bool) -> Result<PathBuf> {
     crate::user::build_user(&workspace_root())?;
+    crate::rootfs::build_rootfs(&crate::rootfs::image_path(), &[])?;
     let dir = profile_dir(release);
     let elf = dir.join("kernel");
     let out = dir.join("kernel.elf");

@@ -14,6 +14,7 @@ mod build;
 mod gdb;
 mod ksyms;
 mod qemu;
+mod rootfs;
 mod scenarios;
 mod setup;
 mod test;
@@ -66,8 +67,9 @@ usage: cargo xtask <command> [options]
 
 commands:
   qemu  [--release] [--memory 512M] [--cpu cortex-a72] [--gic 2|3] [--el2] [--el3]
-        [--cmdline \"...\"] [--icount] [-- extra qemu args]
-        build the kernel and boot it on the console (Ctrl-A X quits QEMU)
+        [--cmdline \"...\"] [--icount] [--extra DIR]... [-- extra qemu args]
+        build the kernel and boot it on the console (Ctrl-A X quits QEMU);
+        --extra adds DIR's files to the root file system image
   test  [--jobs N] [--list] [NAME...]
         host unit tests, every QEMU scenario and the GDB check; NAMEs select the
         results whose name contains one of them (e.g. `test boot`)

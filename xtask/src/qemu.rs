@@ -2,7 +2,7 @@
 //! a timeout and scripted console input (used by scenarios, the GDB check and bench).
 
 use std::io::{Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -23,6 +23,8 @@ pub struct QemuConfig {
     pub icount: bool,
     /// `-S -gdb tcp::<port>`: start halted, waiting for GDB.
     pub gdb_port: Option<u16>,
+    /// The root file system image, attached as a read-only virtio-blk disk (`rootfs.rs`).
+    pub rootfs: Option<PathBuf>,
     pub extra: Vec<String>,
 }
 
@@ -37,6 +39,7 @@ impl Default for QemuConfig {
             cmdline: None,
             icount: false,
             gdb_port: None,
+            rootfs: Some(crate::rootfs::image_path()),
             extra: Vec::new(),
         }
     }
@@ -68,6 +71,15 @@ impl QemuConfig {
             "-kernel".into(),
             kernel.display().to_string(),
         ];
+        if let Some(img) = &self.rootfs {
+            args.push("-drive".into());
+            args.push(format!(
+                "file={},format=raw,if=none,id=rootfs,readonly=on",
+                img.display()
+            ));
+            args.push("-device".into());
+            args.push("virtio-blk-device,drive=rootfs".into());
+        }
         if let Some(cmdline) = &self.cmdline {
             args.push("-append".into());
             args.push(cmdline.clone());
@@ -120,6 +132,7 @@ pub fn cmd_qemu(args: Vec<String>) -> Result<i32> {
     let mut args = Args::new(args);
     let mut cfg = QemuConfig::default();
     let mut release = false;
+    let mut extra_dirs: Vec<PathBuf> = Vec::new();
     while let Some(arg) = args.next_arg() {
         match arg {
             Arg::Opt(name, inline) => match name.as_str() {
@@ -143,6 +156,7 @@ pub fn cmd_qemu(args: Vec<String>) -> Result<i32> {
                     Args::flag(&name, inline)?;
                     cfg.icount = true
                 }
+                "extra" => extra_dirs.push(args.value(&name, inline)?.into()),
                 _ => bail!("qemu: unknown option --{name} (see `cargo xtask help`)"),
             },
             Arg::Pos(p) => bail!("qemu: unexpected argument `{p}` (QEMU arguments go after --)"),
@@ -154,6 +168,11 @@ pub fn cmd_qemu(args: Vec<String>) -> Result<i32> {
         gdb: false,
     })?;
     let kernel = build::build_kernel(release)?;
+    if !extra_dirs.is_empty() {
+        let img = crate::rootfs::extra_image_path();
+        crate::rootfs::build_rootfs(&img, &extra_dirs)?;
+        cfg.rootfs = Some(img);
+    }
     eprintln!("xtask: {}", cfg.display(&kernel));
     eprintln!("xtask: Ctrl-A X quits QEMU, Ctrl-A C toggles its monitor");
     let status = cfg
@@ -393,6 +412,7 @@ mod tests {
             cmdline: Some("ktest=all".into()),
             icount: true,
             gdb_port: Some(4321),
+            rootfs: Some("r.cpio".into()),
             extra: vec!["-d".into(), "int".into()],
             ..QemuConfig::default()
         };
@@ -401,7 +421,9 @@ mod tests {
         assert_eq!(
             line,
             "-M virt,gic-version=3,virtualization=on -cpu cortex-a72 -m 512M -nographic \
-             -semihosting -no-reboot -kernel k.elf -append ktest=all -icount shift=0 -S \
+             -semihosting -no-reboot -kernel k.elf -drive \
+             file=r.cpio,format=raw,if=none,id=rootfs,readonly=on -device \
+             virtio-blk-device,drive=rootfs -append ktest=all -icount shift=0 -S \
              -gdb tcp::4321 -d int"
         );
         let plain = QemuConfig::default().args(Path::new("k.elf")).join(" ");

@@ -4,3 +4,4 @@ pub mod arch_timer;
 pub mod irqchip;
 pub mod of;
 pub mod pl011;
+pub mod virtio_blk;

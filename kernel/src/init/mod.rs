@@ -112,6 +112,8 @@ pub unsafe extern "C" fn start_kernel(dtb_pa: usize, entry_el: usize) -> ! {
         irqchip::request_irq(u.irq, monitor::pl011_int).expect("uart irq");
         uart.enable_rx_interrupt();
     }
+    // The disks, the root file system, /dev, /tmp (Linux: initcalls + prepare_namespace).
+    crate::fs::prepare_namespace();
     cpu::enable_user_fp_and_counter();
     crate::task::sched_init();
     cpu::local_irq_enable();

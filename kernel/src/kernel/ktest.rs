@@ -61,6 +61,38 @@ pub static KTESTS: &[KTest] = &[
         name: "sched: kernel threads interleave and are reaped",
         run: crate::task::tests::kthreads_interleave,
     },
+    KTest {
+        name: "fs: /etc/test.txt read through virtio-blk and the page cache matches",
+        run: crate::fs::tests::read_test_txt,
+    },
+    KTest {
+        name: "fs: fault_page returns the cached page with a reference, tail zero-filled",
+        run: crate::fs::tests::fault_page_of_root_file,
+    },
+    KTest {
+        name: "fs: getdents64 lists /, /etc and /dev",
+        run: crate::fs::tests::getdents_root,
+    },
+    KTest {
+        name: "fs: stat reports sizes, types, devices and mounts",
+        run: crate::fs::tests::stat_sizes_and_types,
+    },
+    KTest {
+        name: "fs: tmpfs write, read back, ftruncate, unlink returns every page",
+        run: crate::fs::tests::tmpfs_write_read_truncate,
+    },
+    KTest {
+        name: "fs: tmpfs mkdir, relative paths, rmdir",
+        run: crate::fs::tests::tmpfs_directories,
+    },
+    KTest {
+        name: "fs: /dev/zero, /dev/null and /dev/console",
+        run: crate::fs::tests::char_devices,
+    },
+    KTest {
+        name: "fs: open, lookup and file errors have Linux's errno",
+        run: crate::fs::tests::open_errors,
+    },
 ];
 
 /// Run the tests whose name starts with `filter` (or all for "all"); the failure count.

@@ -18,6 +18,11 @@ pub fn pl011_int() {
     }
 }
 
+/// Take one received byte, if any: `/dev/console` reads through this (`fs/console.rs`).
+pub fn console_rx_pop() -> Option<u8> {
+    RX.lock().pop()
+}
+
 /// Block (in WFI) until a byte arrives.
 fn getc() -> u8 {
     loop {

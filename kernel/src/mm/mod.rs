@@ -4,6 +4,7 @@
 //! `paging_init` (arch) builds the kernel page tables from memblock pages; `mem_init`
 //! allocates `mem_map` (a `struct Page` per frame) and the kernel heap, then hands every
 //! free range to the buddy allocator (`memblock_free_all`).
+pub mod filemap;
 pub mod ioremap;
 pub mod memblock;
 pub mod memory;

@@ -1,0 +1,352 @@
+//! Path lookup, the mount table, and the directory-changing calls (mkdir, unlink, rmdir).
+//!
+//! Linux: `fs/namei.c` (`link_path_walk`, `walk_component`, `follow_dotdot`,
+//! `path_lookupat`, `path_parentat`, `filename_create`, `do_mkdirat`, `do_unlinkat`,
+//! `do_rmdir`) and `fs/namespace.c` (`struct mount`, `do_add_mount`, `lookup_mnt`,
+//! `follow_mount`).
+//!
+//! Linux walks dentries, which know their parent; our inodes do not, so a walk keeps the
+//! stack of directories it went through: `..` pops it (stopping at `/`), which is what
+//! `follow_dotdot` does without symbolic links. The canonical path of the result falls
+//! out of the same stack; a `File` keeps it (Linux: `d_path(&file->f_path)`), and a
+//! relative path is resolved against a `cwd` the caller passes as such a path.
+//!
+//! A mount covers a directory, identified by `(st_dev, st_ino)`; stepping onto it
+//! continues in the mounted file system's root (Linux: `follow_mount` on a dentry with
+//! `DCACHE_MOUNTED`). Adding a file system later (procfs) is one [`MntNamespace::do_add_mount`].
+use super::inode::{s_isdir, Inode, NAME_MAX, PATH_MAX, S_IFDIR};
+use crate::errno::{Errno, KResult};
+use crate::sync::SpinLockIrq;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+/// `unlinkat` flag: remove a directory (Linux: `AT_REMOVEDIR`).
+pub const AT_REMOVEDIR: u32 = 0x200;
+
+/// A resolved path: its canonical absolute name and the inode (Linux: `struct path`,
+/// a vfsmount + dentry pair, plus what `d_path` would print).
+#[derive(Clone)]
+pub struct Path {
+    /// Absolute, without `.`, `..` or repeated slashes: `/`, `/etc/motd`.
+    pub path: String,
+    /// The inode (after crossing mounts).
+    pub inode: Arc<dyn Inode>,
+}
+
+/// One entry of the mount table (Linux: `struct mount`).
+#[derive(Clone)]
+pub struct Mount {
+    /// Where it is mounted (canonical path).
+    pub mountpoint: String,
+    /// `(st_dev, st_ino)` of the covered directory.
+    covered: (u64, u64),
+    /// Root of the mounted file system.
+    pub root: Arc<dyn Inode>,
+}
+
+/// The last component of a path, classified (Linux: `enum last_type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LastType<'a> {
+    /// A plain name.
+    Norm(&'a str),
+    /// `/` itself (Linux: `LAST_ROOT`).
+    Root,
+    /// `.` (Linux: `LAST_DOT`).
+    Dot,
+    /// `..` (Linux: `LAST_DOTDOT`).
+    DotDot,
+}
+
+/// The directory tree as a process sees it: a root and the mounts on top of it (Linux:
+/// `struct mnt_namespace`). One exists, [`init_ns`]; host tests build their own.
+pub struct MntNamespace {
+    root: Arc<dyn Inode>,
+    mounts: SpinLockIrq<Vec<Mount>>,
+}
+
+/// The directories a walk went through: `dirs[0]` is `/`, `names[i]` leads to `dirs[i+1]`.
+struct Walk {
+    names: Vec<String>,
+    dirs: Vec<Arc<dyn Inode>>,
+}
+
+impl Walk {
+    fn cur(&self) -> &Arc<dyn Inode> {
+        self.dirs.last().expect("a walk starts at the root")
+    }
+    fn into_path(mut self) -> Path {
+        let mut path = String::new();
+        for n in &self.names {
+            path.push('/');
+            path.push_str(n);
+        }
+        if path.is_empty() {
+            path.push('/');
+        }
+        Path {
+            path,
+            inode: self.dirs.pop().expect("a walk starts at the root"),
+        }
+    }
+}
+
+/// Reject over-long paths (Linux: `getname` -> ENAMETOOLONG at PATH_MAX) and empty ones.
+fn check_path(path: &str) -> KResult<()> {
+    if path.len() >= PATH_MAX {
+        return Err(Errno::ENAMETOOLONG);
+    }
+    if path.is_empty() {
+        return Err(Errno::ENOENT);
+    }
+    Ok(())
+}
+
+/// Split off the last component: `(prefix, last, trailing slash)`.
+/// `/a/b/` -> (`/a`, `b`, true); `b` -> (``, `b`, false); `/` -> (`/`, ``, true).
+pub fn split_last(path: &str) -> (&str, &str, bool) {
+    let trimmed = path.trim_end_matches('/');
+    let trailing = trimmed.len() != path.len();
+    if trimmed.is_empty() {
+        return ("/", "", trailing);
+    }
+    match trimmed.rfind('/') {
+        Some(i) => (
+            if i == 0 { "/" } else { &trimmed[..i] },
+            &trimmed[i + 1..],
+            trailing,
+        ),
+        None => ("", trimmed, trailing),
+    }
+}
+
+impl MntNamespace {
+    /// A namespace with `root` as `/` and nothing mounted.
+    pub fn new(root: Arc<dyn Inode>) -> Self {
+        MntNamespace {
+            root,
+            mounts: SpinLockIrq::new(Vec::new()),
+        }
+    }
+
+    /// The mounts, in mount order (what /proc/mounts lists after the root).
+    pub fn mounts(&self) -> Vec<Mount> {
+        self.mounts.lock().clone()
+    }
+
+    /// The root of the file system mounted on `inode`, or `inode` itself. Linux:
+    /// `follow_mount` (repeats for stacked mounts).
+    fn follow_mount(&self, mut inode: Arc<dyn Inode>) -> Arc<dyn Inode> {
+        let mounts = self.mounts.lock();
+        loop {
+            let key = (inode.attr().i_sb.s_dev, inode.attr().i_ino);
+            match mounts.iter().rev().find(|m| m.covered == key) {
+                Some(m) => inode = m.root.clone(),
+                None => return inode,
+            }
+        }
+    }
+
+    /// Where a walk starts: `/` for an absolute path, `cwd` (walked from `/`) otherwise.
+    fn start(&self, cwd: &str, path: &str) -> KResult<Walk> {
+        let mut w = Walk {
+            names: Vec::new(),
+            dirs: alloc::vec![self.follow_mount(self.root.clone())],
+        };
+        if !path.starts_with('/') {
+            if !cwd.starts_with('/') {
+                return Err(Errno::EINVAL);
+            }
+            self.link_path_walk(&mut w, cwd)?;
+            if !s_isdir(w.cur().attr().i_mode) {
+                return Err(Errno::ENOTDIR);
+            }
+        }
+        Ok(w)
+    }
+
+    /// Walk every component of `path` (Linux: `link_path_walk` + `walk_component`).
+    /// ENOTDIR when a non-directory is walked through, ENOENT for a missing name,
+    /// ENAMETOOLONG for a component over NAME_MAX.
+    fn link_path_walk(&self, w: &mut Walk, path: &str) -> KResult<()> {
+        for name in path.split('/').filter(|c| !c.is_empty()) {
+            if !s_isdir(w.cur().attr().i_mode) {
+                return Err(Errno::ENOTDIR);
+            }
+            match name {
+                "." => {}
+                ".." => {
+                    // follow_dotdot: never above the root.
+                    if w.dirs.len() > 1 {
+                        w.dirs.pop();
+                        w.names.pop();
+                    }
+                }
+                _ => {
+                    if name.len() > NAME_MAX {
+                        return Err(Errno::ENAMETOOLONG);
+                    }
+                    let child = self.follow_mount(w.cur().lookup(name)?);
+                    w.dirs.push(child);
+                    w.names.push(String::from(name));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Resolve `path` (relative ones against `cwd`). A trailing `/` requires a directory.
+    /// Linux: `path_lookupat` (`filename_lookup`, `kern_path`).
+    #[inline(never)]
+    pub fn path_lookupat(&self, cwd: &str, path: &str) -> KResult<Path> {
+        check_path(path)?;
+        let mut w = self.start(cwd, path)?;
+        self.link_path_walk(&mut w, path)?;
+        if path.ends_with('/') && !s_isdir(w.cur().attr().i_mode) {
+            return Err(Errno::ENOTDIR);
+        }
+        Ok(w.into_path())
+    }
+
+    /// Resolve all but the last component, which must be a directory; returns it, the
+    /// last component and whether the path had a trailing slash. Linux: `path_parentat`.
+    #[inline(never)]
+    pub fn path_parentat<'p>(
+        &self,
+        cwd: &str,
+        path: &'p str,
+    ) -> KResult<(Path, LastType<'p>, bool)> {
+        check_path(path)?;
+        let (prefix, last, trailing) = split_last(path);
+        let mut w = self.start(cwd, path)?;
+        self.link_path_walk(&mut w, prefix)?;
+        if !s_isdir(w.cur().attr().i_mode) {
+            return Err(Errno::ENOTDIR);
+        }
+        let last = match last {
+            "" => LastType::Root,
+            "." => LastType::Dot,
+            ".." => LastType::DotDot,
+            name if name.len() > NAME_MAX => return Err(Errno::ENAMETOOLONG),
+            name => LastType::Norm(name),
+        };
+        Ok((w.into_path(), last, trailing))
+    }
+
+    /// Look `name` up in `dir`, crossing a mount on the result (Linux: `lookup_one_len` +
+    /// `follow_mount`).
+    pub fn lookup_child(&self, dir: &Path, name: &str) -> KResult<Arc<dyn Inode>> {
+        Ok(self.follow_mount(dir.inode.lookup(name)?))
+    }
+
+    /// Mount the file system whose root is `root` on the directory `path`. Linux:
+    /// `do_new_mount` -> `do_add_mount` (`lock_mount`, `graft_tree`). ENOTDIR when `path`
+    /// is not a directory.
+    #[inline(never)]
+    pub fn do_add_mount(&self, path: &str, root: Arc<dyn Inode>) -> KResult<()> {
+        let p = self.path_lookupat("/", path)?;
+        if !s_isdir(p.inode.attr().i_mode) || !s_isdir(root.attr().i_mode) {
+            return Err(Errno::ENOTDIR);
+        }
+        let a = p.inode.attr();
+        self.mounts.lock().push(Mount {
+            mountpoint: p.path,
+            covered: (a.i_sb.s_dev, a.i_ino),
+            root,
+        });
+        Ok(())
+    }
+
+    fn is_mountpoint(&self, inode: &Arc<dyn Inode>) -> bool {
+        let key = (inode.attr().i_sb.s_dev, inode.attr().i_ino);
+        self.mounts.lock().iter().any(|m| m.covered == key)
+    }
+
+    /// `mkdirat(dirfd, path, mode)` with the directory as path `cwd`. Linux: `do_mkdirat`
+    /// (`filename_create` then `vfs_mkdir`): EEXIST before EROFS, as there.
+    #[inline(never)]
+    pub fn do_mkdirat(&self, cwd: &str, path: &str, mode: u32) -> KResult<()> {
+        let (dir, last, _) = self.path_parentat(cwd, path)?;
+        let LastType::Norm(name) = last else {
+            return Err(Errno::EEXIST);
+        };
+        match dir.inode.lookup(name) {
+            Ok(_) => return Err(Errno::EEXIST),
+            Err(Errno::ENOENT) => {}
+            Err(e) => return Err(e),
+        }
+        if dir.inode.attr().i_sb.s_rdonly {
+            return Err(Errno::EROFS);
+        }
+        dir.inode
+            .create(name, S_IFDIR | (mode & 0o7777), 0)
+            .map(|_| ())
+    }
+
+    /// `unlinkat(dirfd, path, flags)`: remove a file, or with AT_REMOVEDIR a directory.
+    /// Linux: `do_unlinkat` / `do_rmdir` (EISDIR / EINVAL / ENOTEMPTY / EBUSY for the
+    /// special last components, as there).
+    #[inline(never)]
+    pub fn do_unlinkat(&self, cwd: &str, path: &str, flags: u32) -> KResult<()> {
+        if flags & !AT_REMOVEDIR != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let rmdir = flags & AT_REMOVEDIR != 0;
+        let (dir, last, trailing) = self.path_parentat(cwd, path)?;
+        let name = match (last, rmdir) {
+            (LastType::Norm(name), _) => name,
+            (LastType::Dot, true) => return Err(Errno::EINVAL),
+            (LastType::DotDot, true) => return Err(Errno::ENOTEMPTY),
+            (LastType::Root, true) => return Err(Errno::EBUSY),
+            (_, false) => return Err(Errno::EISDIR),
+        };
+        let victim = dir.inode.lookup(name)?;
+        if !rmdir && trailing && !s_isdir(victim.attr().i_mode) {
+            return Err(Errno::ENOTDIR);
+        }
+        if dir.inode.attr().i_sb.s_rdonly {
+            return Err(Errno::EROFS);
+        }
+        if self.is_mountpoint(&victim) {
+            return Err(Errno::EBUSY);
+        }
+        dir.inode.unlink(name, rmdir)
+    }
+}
+
+static INIT_NS: SpinLockIrq<Option<Arc<MntNamespace>>> = SpinLockIrq::new(None);
+
+/// The namespace every task uses (Linux: `init_task.nsproxy->mnt_ns`); ENOENT before the
+/// root is mounted.
+pub fn init_ns() -> KResult<Arc<MntNamespace>> {
+    INIT_NS.lock().clone().ok_or(Errno::ENOENT)
+}
+
+/// Install `root` as `/` (Linux: `init_mount_tree` + `mount_root`). Replaces any previous
+/// namespace (boot only).
+pub fn set_init_ns(root: Arc<dyn Inode>) -> Arc<MntNamespace> {
+    let ns = Arc::new(MntNamespace::new(root));
+    *INIT_NS.lock() = Some(ns.clone());
+    ns
+}
+
+/// Resolve a path in the init namespace (Linux: `kern_path` / `user_path_at`).
+pub fn kern_path(cwd: &str, path: &str) -> KResult<Path> {
+    init_ns()?.path_lookupat(cwd, path)
+}
+
+/// Mount a file system's root on `path` in the init namespace (procfs: `do_add_mount("/proc",
+/// procfs_root)`).
+pub fn do_add_mount(path: &str, root: Arc<dyn Inode>) -> KResult<()> {
+    init_ns()?.do_add_mount(path, root)
+}
+
+/// `mkdirat` in the init namespace: see [`MntNamespace::do_mkdirat`].
+pub fn do_mkdirat(cwd: &str, path: &str, mode: u32) -> KResult<()> {
+    init_ns()?.do_mkdirat(cwd, path, mode)
+}
+
+/// `unlinkat` in the init namespace: see [`MntNamespace::do_unlinkat`].
+pub fn do_unlinkat(cwd: &str, path: &str, flags: u32) -> KResult<()> {
+    init_ns()?.do_unlinkat(cwd, path, flags)
+}

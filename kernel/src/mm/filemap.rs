@@ -1,0 +1,244 @@
+//! The page cache: file pages kept in memory, one `address_space` per inode.
+//!
+//! Linux: `mm/filemap.c` (`find_get_page`, `add_to_page_cache_lru`, `read_cache_page`,
+//! `generic_file_buffered_read` — called `filemap_read` since 5.16 — and `filemap_fault`)
+//! and `mm/truncate.c` (`truncate_inode_pages`). Callers: the root fs (`fs/cpiofs.rs`),
+//! whose pages come from the disk, and tmpfs (`fs/tmpfs.rs`), whose pages are the data.
+//!
+//! Each cached page has `mapping` = the owning [`AddressSpace`], `index` = its page offset
+//! in the file, `PG_uptodate` once filled, and one reference held by the cache; lookups
+//! return it with a second reference (`get_page`) that the caller drops with `put_page`.
+//! The fault path (`filemap_fault`, later) maps the page returned by [`read_cache_page`]
+//! and keeps that reference as the mapping's.
+//!
+//! Pages are not on an LRU list yet: `add_to_page_cache_lru` only inserts into the
+//! mapping; reclaim (a later issue) adds them to the inactive file list here.
+//!
+//! Locking: `i_pages` is a spinlock with interrupts off (Linux: the xarray lock, taken
+//! `xa_lock_irq`). It is never held across I/O: a miss allocates and fills the page
+//! unlocked, then inserts it, and the loser of a race frees its copy.
+use crate::errno::{Errno, KResult};
+use crate::mm::page::{get_page, page_address, put_page, Page, PageFlags};
+use crate::mm::page_alloc::{alloc_pages, GfpFlags};
+use crate::mm::PAGE_SIZE;
+use crate::sync::SpinLockIrq;
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+use core::sync::atomic::Ordering;
+
+/// How a file system fills a page of the cache (Linux: `struct address_space_operations`).
+pub trait AddressSpaceOperations {
+    /// Fill `page` with file page `index`, zeroing what lies past end of file. Linux:
+    /// `a_ops->readpage`.
+    fn readpage(&self, page: &Page, index: usize) -> KResult<()>;
+}
+
+/// The cached pages of one file (Linux: `struct address_space`, `inode->i_mapping`).
+///
+/// Must not move while it holds pages (`page.mapping` points at it): file systems keep it
+/// inside their `Arc`'d inode.
+pub struct AddressSpace {
+    /// Page index -> page (Linux: `i_pages`, an xarray).
+    i_pages: SpinLockIrq<BTreeMap<usize, &'static Page>>,
+}
+
+impl AddressSpace {
+    /// An empty mapping.
+    pub const fn new() -> Self {
+        AddressSpace {
+            i_pages: SpinLockIrq::new(BTreeMap::new()),
+        }
+    }
+
+    /// Pages cached (Linux: `mapping->nrpages`).
+    pub fn nrpages(&self) -> usize {
+        self.i_pages.lock().len()
+    }
+
+    fn token(&self) -> usize {
+        self as *const AddressSpace as usize
+    }
+}
+
+impl Drop for AddressSpace {
+    /// The inode is going away: drop every page. Linux: `truncate_inode_pages_final`.
+    fn drop(&mut self) {
+        truncate_inode_pages(self, 0);
+    }
+}
+
+/// The cached page at `index`, with a reference for the caller, or None. Linux:
+/// `find_get_page` (`pagecache_get_page` without FGP flags).
+#[no_mangle]
+#[inline(never)]
+pub fn find_get_page(mapping: &AddressSpace, index: usize) -> Option<&'static Page> {
+    let pages = mapping.i_pages.lock();
+    let page = *pages.get(&index)?;
+    get_page(page);
+    Some(page)
+}
+
+/// Insert a new, locked-by-ownership `page` at `index`; the cache takes over the caller's
+/// reference. EEXIST when another page got there first (the caller frees its own and
+/// looks again). Linux: `add_to_page_cache_lru` (`__add_to_page_cache_locked` + `lru_cache_add`;
+/// the LRU half arrives with reclaim).
+#[no_mangle]
+#[inline(never)]
+pub fn add_to_page_cache_lru(
+    page: &'static Page,
+    mapping: &AddressSpace,
+    index: usize,
+) -> KResult<()> {
+    let mut pages = mapping.i_pages.lock();
+    if pages.contains_key(&index) {
+        return Err(Errno::EEXIST);
+    }
+    page.mapping.store(mapping.token(), Ordering::Relaxed);
+    page.index.store(index, Ordering::Relaxed);
+    pages.insert(index, page);
+    Ok(())
+}
+
+/// Take `page` out of its mapping and drop the cache's reference. Linux:
+/// `delete_from_page_cache` (`__delete_from_page_cache` + `page_cache_free_page`).
+fn delete_from_page_cache(page: &'static Page) {
+    page.mapping.store(0, Ordering::Relaxed);
+    page.clear_flags(PageFlags::PG_uptodate | PageFlags::PG_dirty | PageFlags::PG_swapbacked);
+    put_page(page);
+}
+
+/// File page `index`, read with `a_ops.readpage` on a miss, returned up to date and with a
+/// reference for the caller (drop it with [`put_page`], or keep it as a mapping's).
+/// Linux: `read_cache_page` (`do_read_cache_page`); `filemap_fault` runs the same
+/// find-or-read step for a page fault.
+#[no_mangle]
+#[inline(never)]
+pub fn read_cache_page(
+    mapping: &AddressSpace,
+    index: usize,
+    a_ops: &dyn AddressSpaceOperations,
+) -> KResult<&'static Page> {
+    loop {
+        if let Some(page) = find_get_page(mapping, index) {
+            return Ok(page);
+        }
+        let page = alloc_pages(GfpFlags::GFP_KERNEL, 0).ok_or(Errno::ENOMEM)?;
+        if let Err(e) = a_ops.readpage(page, index) {
+            put_page(page);
+            return Err(e);
+        }
+        page.set_flags(PageFlags::PG_uptodate);
+        get_page(page); // the caller's reference; the cache keeps the allocation's
+        match add_to_page_cache_lru(page, mapping, index) {
+            Ok(()) => return Ok(page),
+            Err(_) => {
+                // Lost a race with another reader: use theirs.
+                page.clear_flags(PageFlags::PG_uptodate);
+                put_page(page);
+                put_page(page);
+            }
+        }
+    }
+}
+
+/// The page at `index`, allocated zeroed and inserted when absent; for file systems whose
+/// pages are the only copy of the data (tmpfs). Returned with a reference for the caller.
+/// Linux: `shmem_getpage_gfp` with `SGP_WRITE` (its page-cache half).
+#[no_mangle]
+#[inline(never)]
+pub fn find_or_create_page(mapping: &AddressSpace, index: usize) -> KResult<&'static Page> {
+    loop {
+        if let Some(page) = find_get_page(mapping, index) {
+            return Ok(page);
+        }
+        let page =
+            alloc_pages(GfpFlags::GFP_KERNEL | GfpFlags::__GFP_ZERO, 0).ok_or(Errno::ENOMEM)?;
+        page.set_flags(PageFlags::PG_uptodate | PageFlags::PG_swapbacked);
+        get_page(page);
+        match add_to_page_cache_lru(page, mapping, index) {
+            Ok(()) => return Ok(page),
+            Err(_) => {
+                page.clear_flags(PageFlags::PG_uptodate | PageFlags::PG_swapbacked);
+                put_page(page);
+                put_page(page);
+            }
+        }
+    }
+}
+
+/// The bytes of a page (linear map).
+///
+/// # Safety
+/// The caller holds a reference to `page`, and nobody writes it concurrently.
+pub unsafe fn page_bytes(page: &Page) -> &'static [u8] {
+    // SAFETY: per the caller; a page is PAGE_SIZE bytes of the linear map.
+    unsafe { core::slice::from_raw_parts(page_address(page) as *const u8, PAGE_SIZE) }
+}
+
+/// The bytes of a page, writable.
+///
+/// # Safety
+/// The caller holds a reference to `page` and is its only accessor for the borrow.
+pub unsafe fn page_bytes_mut(page: &Page) -> &'static mut [u8] {
+    // SAFETY: per the caller.
+    unsafe { core::slice::from_raw_parts_mut(page_address(page) as *mut u8, PAGE_SIZE) }
+}
+
+/// Copy file bytes `[pos, pos + buf.len())`, clipped at `i_size`, from the page cache into
+/// `buf`, reading missing pages with `a_ops`. Returns the bytes copied (0 at or past end
+/// of file). Linux 5.10: `generic_file_buffered_read` (5.16+: `filemap_read`).
+#[no_mangle]
+#[inline(never)]
+pub fn generic_file_buffered_read(
+    mapping: &AddressSpace,
+    a_ops: &dyn AddressSpaceOperations,
+    i_size: u64,
+    pos: u64,
+    buf: &mut [u8],
+) -> KResult<usize> {
+    if pos >= i_size {
+        return Ok(0);
+    }
+    let len = (buf.len() as u64).min(i_size - pos) as usize;
+    let mut done = 0;
+    while done < len {
+        let at = pos + done as u64;
+        let index = (at / PAGE_SIZE as u64) as usize;
+        let offset = (at % PAGE_SIZE as u64) as usize;
+        let n = (PAGE_SIZE - offset).min(len - done);
+        let page = match read_cache_page(mapping, index, a_ops) {
+            Ok(p) => p,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break, // a short read, as Linux returns what it copied
+        };
+        // SAFETY: we hold a reference; cache pages of a read are not written concurrently.
+        buf[done..done + n].copy_from_slice(unsafe { &page_bytes(page)[offset..offset + n] });
+        put_page(page);
+        done += n;
+    }
+    Ok(done)
+}
+
+/// Drop the cached pages wholly at or past byte `lstart` and zero the rest of the page
+/// containing it. Linux: `truncate_inode_pages` (`truncate_inode_pages_range` to the end).
+#[no_mangle]
+#[inline(never)]
+pub fn truncate_inode_pages(mapping: &AddressSpace, lstart: u64) {
+    let first_whole = lstart.div_ceil(PAGE_SIZE as u64) as usize;
+    let removed: Vec<&'static Page> = {
+        let mut pages = mapping.i_pages.lock();
+        let tail = pages.split_off(&first_whole);
+        tail.into_values().collect()
+    };
+    for page in removed {
+        delete_from_page_cache(page);
+    }
+    let partial = (lstart % PAGE_SIZE as u64) as usize;
+    if partial != 0 {
+        if let Some(page) = find_get_page(mapping, (lstart / PAGE_SIZE as u64) as usize) {
+            // SAFETY: we hold a reference; the caller serialises truncation with writes.
+            unsafe { page_bytes_mut(page)[partial..].fill(0) };
+            put_page(page);
+        }
+    }
+}
