@@ -190,39 +190,41 @@ pub fn cpio_entries(dev: &dyn BlockDevice) -> KResult<Vec<CpioEntry>> {
     Ok(out)
 }
 
+/// One newc member as gen_init_cpio writes it (host tests build images with it).
+#[cfg(test)]
+pub(crate) fn newc_member(out: &mut Vec<u8>, ino: u32, mode: u32, name: &str, data: &[u8]) {
+    let hdr = alloc::format!(
+        "070701{ino:08x}{mode:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}",
+        0,
+        0,
+        1,
+        0x6000_0000u32,
+        data.len(),
+        0,
+        0,
+        0,
+        0,
+        name.len() + 1,
+        0
+    );
+    out.extend_from_slice(hdr.as_bytes());
+    out.extend_from_slice(name.as_bytes());
+    out.push(0);
+    while !out.len().is_multiple_of(4) {
+        out.push(0);
+    }
+    out.extend_from_slice(data);
+    while !out.len().is_multiple_of(4) {
+        out.push(0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::fs::block_dev::RamDisk;
-    use alloc::format;
 
-    /// One newc member as gen_init_cpio writes it.
-    fn member(out: &mut Vec<u8>, ino: u32, mode: u32, name: &str, data: &[u8]) {
-        let hdr = format!(
-            "070701{ino:08x}{mode:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}{:08x}",
-            0,
-            0,
-            1,
-            0x6000_0000u32,
-            data.len(),
-            0,
-            0,
-            0,
-            0,
-            name.len() + 1,
-            0
-        );
-        out.extend_from_slice(hdr.as_bytes());
-        out.extend_from_slice(name.as_bytes());
-        out.push(0);
-        while !out.len().is_multiple_of(4) {
-            out.push(0);
-        }
-        out.extend_from_slice(data);
-        while !out.len().is_multiple_of(4) {
-            out.push(0);
-        }
-    }
+    use super::newc_member as member;
 
     fn image() -> Vec<u8> {
         let mut v = Vec::new();

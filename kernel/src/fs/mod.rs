@@ -20,6 +20,8 @@ pub mod console;
 pub mod cpio;
 pub mod cpiofs;
 pub mod file;
+#[cfg(test)]
+mod host_tests;
 pub mod inode;
 pub mod namei;
 pub mod open;

@@ -13,6 +13,7 @@ use super::namei::{init_ns, AT_REMOVEDIR};
 use super::readdir::{parse_dirents64, DT_CHR, DT_DIR, DT_REG};
 use super::*;
 use crate::errno::{Errno, KResult};
+use crate::mm::filemap::nr_file_pages;
 use crate::mm::page::{page_address, put_page};
 use crate::mm::page_alloc::nr_free_pages;
 use alloc::{format, string::String, vec, vec::Vec};
@@ -53,6 +54,7 @@ fn cached_pages(path: &str) -> Result<usize, String> {
 /// page boundaries, then again from the cache.
 pub fn read_test_txt() -> TestResult {
     let (free0, cached0) = (nr_free_pages(), cached_pages("/etc/test.txt")?);
+    let file0 = nr_file_pages();
     let f = ok("open /etc/test.txt", open("/etc/test.txt", O_RDONLY))?;
     let mut data = Vec::new();
     let mut chunk = [0u8; 1000];
@@ -89,7 +91,7 @@ pub fn read_test_txt() -> TestResult {
     drop(f);
     let cached = cached_pages("/etc/test.txt")?;
     let used = free0 - nr_free_pages();
-    if cached != 4 || used != cached - cached0 {
+    if cached != 4 || used != cached - cached0 || nr_file_pages() - file0 != used {
         return Err(format!(
             "{cached} pages cached (expected 4), {used} free pages used (expected {})",
             cached - cached0

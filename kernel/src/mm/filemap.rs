@@ -24,7 +24,17 @@ use crate::mm::PAGE_SIZE;
 use crate::sync::SpinLockIrq;
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
-use core::sync::atomic::Ordering;
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+/// Pages in all page caches (Linux: the `NR_FILE_PAGES` counter, `Cached:` in meminfo).
+static NR_FILE_PAGES: AtomicUsize = AtomicUsize::new(0);
+
+/// Pages held by page caches now, tmpfs included (Linux:
+/// `global_node_page_state(NR_FILE_PAGES)`). Leak checks subtract it: pages of the
+/// read-only root fs stay cached once read.
+pub fn nr_file_pages() -> usize {
+    NR_FILE_PAGES.load(Ordering::Relaxed)
+}
 
 /// How a file system fills a page of the cache (Linux: `struct address_space_operations`).
 pub trait AddressSpaceOperations {
@@ -96,12 +106,14 @@ pub fn add_to_page_cache_lru(
     page.mapping.store(mapping.token(), Ordering::Relaxed);
     page.index.store(index, Ordering::Relaxed);
     pages.insert(index, page);
+    NR_FILE_PAGES.fetch_add(1, Ordering::Relaxed);
     Ok(())
 }
 
 /// Take `page` out of its mapping and drop the cache's reference. Linux:
 /// `delete_from_page_cache` (`__delete_from_page_cache` + `page_cache_free_page`).
 fn delete_from_page_cache(page: &'static Page) {
+    NR_FILE_PAGES.fetch_sub(1, Ordering::Relaxed);
     page.mapping.store(0, Ordering::Relaxed);
     page.clear_flags(PageFlags::PG_uptodate | PageFlags::PG_dirty | PageFlags::PG_swapbacked);
     put_page(page);
