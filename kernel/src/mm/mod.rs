@@ -8,9 +8,13 @@ pub mod filemap;
 pub mod ioremap;
 pub mod memblock;
 pub mod memory;
+pub mod mm_types;
+pub mod mmap;
+pub mod mprotect;
 pub mod page;
 pub mod page_alloc;
 pub mod slab;
+pub mod vma;
 
 pub use crate::arch::{PAGE_SHIFT, PAGE_SIZE};
 

@@ -1,0 +1,268 @@
+//! The address space of a process: `MmStruct` (Linux `struct mm_struct`).
+//!
+//! Linux: `include/linux/mm_types.h` (`struct mm_struct`), `arch/arm64/include/asm/processor.h`
+//! (TASK_SIZE, STACK_TOP), `mm/util.c` (`arch_pick_mmap_layout`, `mmap_base`).
+//! Callers: exec builds one (`MmStruct::new`, then sets the code/data/brk/stack fields), the
+//! mmap/munmap/mprotect/brk paths (`mm/mmap.rs`, `mm/mprotect.rs`) change it, the fault
+//! path reads it. Locking: none inside; the caller holds the mm lock (Linux `mmap_lock`)
+//! for write when it changes the VMA tree, for read when it only looks.
+use super::vma::VmArea;
+use super::vma::VmFlags;
+use super::PAGE_SIZE;
+use crate::task::{default_rlimits, RLimit, RLIMIT_NLIMITS, RLIMIT_STACK, RLIM_INFINITY};
+use alloc::collections::BTreeMap;
+
+/// Size of the user address space: 48-bit VA through TTBR0 (Linux arm64: `TASK_SIZE_64`
+/// with `VA_BITS = 48`).
+pub const TASK_SIZE: usize = 1 << 48;
+/// Top of the user stack (Linux arm64: `STACK_TOP` = `TASK_SIZE`, no randomisation).
+pub const STACK_TOP: usize = TASK_SIZE;
+/// Where the bottom-up (legacy) layout starts searching (Linux arm64:
+/// `TASK_UNMAPPED_BASE` = `PAGE_ALIGN(DEFAULT_MAP_WINDOW_64 / 4)`).
+pub const TASK_UNMAPPED_BASE: usize = TASK_SIZE / 4;
+/// Lowest address user space may map (Linux: sysctl `vm.mmap_min_addr`, here its common
+/// default 4096; `dac_mmap_min_addr` is the same value).
+pub const MMAP_MIN_ADDR: usize = 4096;
+/// Smallest gap kept between the stack top and `mmap_base` (Linux `mm/util.c`: `MIN_GAP`).
+pub const MIN_GAP: usize = 128 << 20;
+/// Largest such gap (Linux: `MAX_GAP` = `STACK_TOP / 6 * 5`).
+pub const MAX_GAP: usize = STACK_TOP / 6 * 5;
+/// Gap kept below a VM_GROWSDOWN stack VMA: 256 pages (Linux: `stack_guard_gap`).
+pub const STACK_GUARD_GAP: usize = 256 * PAGE_SIZE;
+
+/// Which search `get_unmapped_area` uses (Linux stores the function in
+/// `mm->get_unmapped_area`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MmapLayout {
+    /// Top-down below `mmap_base` (Linux: `arch_get_unmapped_area_topdown`), the default.
+    TopDown,
+    /// Bottom-up from `mmap_base` = TASK_UNMAPPED_BASE (Linux: `arch_get_unmapped_area`),
+    /// chosen when the stack rlimit is infinite (`mmap_is_legacy`).
+    Legacy,
+}
+
+/// A process address space (Linux: `struct mm_struct`).
+///
+/// Differences from Linux 5.10: the VMAs live in one `BTreeMap` keyed by `vm_start` that
+/// serves as both `mm->mm_rb` and the `mm->mmap` list (no `vm_next`/`vm_prev` pointers;
+/// walk the map instead), there is no `vmacache`, `highest_vm_end` is computed on demand,
+/// and the resource limits and the two capabilities the mmap code asks about are kept
+/// here rather than in the task (the system-call layer copies them in, see `rlim`).
+#[derive(Debug)]
+pub struct MmStruct {
+    /// The VMAs, keyed by `vm_start` (Linux: `mm_rb` + the `mmap` list). Change it only
+    /// through `vma_link`/`vma_unlink` and friends so `map_count` stays right.
+    pub mm_rb: BTreeMap<usize, VmArea>,
+    /// Number of VMAs (Linux: `map_count`), limited by `sysctl_max_map_count`.
+    pub map_count: usize,
+    /// Physical address of the top-level table (Linux: `pgd`); filled in by arch code.
+    pub pgd: usize,
+    /// Address-space id (Linux: `context.id`); filled in by arch code.
+    pub asid: u16,
+    /// Which unmapped-area search this mm uses (Linux: `get_unmapped_area`).
+    pub mmap_layout: MmapLayout,
+    /// Top of the top-down mmap area, or bottom of the legacy one (Linux: `mmap_base`).
+    pub mmap_base: usize,
+    /// Size of the user address space (Linux: `task_size`).
+    pub task_size: usize,
+    /// Pages mapped, all VMAs together (Linux: `total_vm`).
+    pub total_vm: usize,
+    /// Pages in VM_LOCKED VMAs (Linux: `locked_vm`).
+    pub locked_vm: usize,
+    /// Pages pinned by get_user_pages users (Linux: `pinned_vm`).
+    pub pinned_vm: usize,
+    /// Pages in private writable non-stack VMAs (Linux: `data_vm`, VM_WRITE & ~VM_SHARED & ~VM_STACK).
+    pub data_vm: usize,
+    /// Pages in executable non-writable VMAs (Linux: `exec_vm`, VM_EXEC & ~VM_WRITE & ~VM_STACK).
+    pub exec_vm: usize,
+    /// Pages in stack VMAs (Linux: `stack_vm`, VM_STACK).
+    pub stack_vm: usize,
+    /// Flags every new VMA gets (Linux: `def_flags`: VM_LOCKED after mlockall(MCL_FUTURE)).
+    pub def_flags: VmFlags,
+    /// Start of the text segment (Linux: `start_code`).
+    pub start_code: usize,
+    /// End of the text segment (Linux: `end_code`).
+    pub end_code: usize,
+    /// Start of the data segment (Linux: `start_data`).
+    pub start_data: usize,
+    /// End of the data segment (Linux: `end_data`).
+    pub end_data: usize,
+    /// Start of the heap, the lowest `brk` may go (Linux: `start_brk`).
+    pub start_brk: usize,
+    /// Current program break (Linux: `brk`), not necessarily page aligned.
+    pub brk: usize,
+    /// Initial stack pointer area (Linux: `start_stack`); `[stack]` in /proc/self/maps.
+    pub start_stack: usize,
+    /// Start of the argv strings (Linux: `arg_start`).
+    pub arg_start: usize,
+    /// End of the argv strings (Linux: `arg_end`).
+    pub arg_end: usize,
+    /// Start of the environment strings (Linux: `env_start`).
+    pub env_start: usize,
+    /// End of the environment strings (Linux: `env_end`).
+    pub env_end: usize,
+    /// Resource limits of the task using this mm. Linux reads `current->signal->rlim`;
+    /// we keep a copy here so the mm code is pure: the system-call layer copies the
+    /// task's limits in before calling (and exec after `setrlimit`).
+    pub rlim: [RLimit; RLIMIT_NLIMITS],
+    /// What `capable(CAP_IPC_LOCK)` says for the calling task (mlock limits are ignored
+    /// when true). Set by the system-call layer from the credentials; default false.
+    pub cap_ipc_lock: bool,
+    /// What `capable(CAP_SYS_RAWIO)` says for the calling task (lets MAP_FIXED go below
+    /// `mmap_min_addr`, Linux `cap_mmap_addr`). Default false.
+    pub cap_sys_rawio: bool,
+}
+
+impl MmStruct {
+    /// An empty address space with Linux's default limits and the top-down layout
+    /// (Linux: `mm_alloc` + `arch_pick_mmap_layout` from `setup_new_exec`).
+    pub fn new() -> Self {
+        let mut mm = MmStruct {
+            mm_rb: BTreeMap::new(),
+            map_count: 0,
+            pgd: 0,
+            asid: 0,
+            mmap_layout: MmapLayout::TopDown,
+            mmap_base: 0,
+            task_size: TASK_SIZE,
+            total_vm: 0,
+            locked_vm: 0,
+            pinned_vm: 0,
+            data_vm: 0,
+            exec_vm: 0,
+            stack_vm: 0,
+            def_flags: VmFlags::empty(),
+            start_code: 0,
+            end_code: 0,
+            start_data: 0,
+            end_data: 0,
+            start_brk: 0,
+            brk: 0,
+            start_stack: 0,
+            arg_start: 0,
+            arg_end: 0,
+            env_start: 0,
+            env_end: 0,
+            rlim: default_rlimits(),
+            cap_ipc_lock: false,
+            cap_sys_rawio: false,
+        };
+        arch_pick_mmap_layout(&mut mm);
+        mm
+    }
+
+    /// The soft limit of `resource` in bytes or pages as Linux's `rlimit()` returns it
+    /// (RLIM_INFINITY is `usize::MAX`).
+    pub fn rlimit(&self, resource: usize) -> usize {
+        rlim_to_usize(self.rlim[resource].cur)
+    }
+
+    /// The hard limit of `resource` (Linux: `rlimit_max()`).
+    pub fn rlimit_max(&self, resource: usize) -> usize {
+        rlim_to_usize(self.rlim[resource].max)
+    }
+
+    /// The VMA starting exactly at `start` (a tree key), if any.
+    pub fn vma(&self, start: usize) -> Option<&VmArea> {
+        self.mm_rb.get(&start)
+    }
+
+    /// The VMAs in address order (Linux: walking `mm->mmap` through `vm_next`).
+    pub fn vmas(&self) -> impl Iterator<Item = &VmArea> {
+        self.mm_rb.values()
+    }
+}
+
+fn rlim_to_usize(v: u64) -> usize {
+    if v == RLIM_INFINITY {
+        usize::MAX
+    } else {
+        usize::try_from(v).unwrap_or(usize::MAX)
+    }
+}
+
+/// Linux `mm/util.c` `mmap_is_legacy`: bottom-up when the stack may grow without limit.
+/// (No ADDR_COMPAT_LAYOUT personality and `vm.legacy_va_layout` = 0 here.)
+fn mmap_is_legacy(rlim_stack: &RLimit) -> bool {
+    rlim_stack.cur == RLIM_INFINITY
+}
+
+/// Top of the mmap area: below the stack rlimit plus the stack guard gap, the sum clamped
+/// to [128 MiB, 5/6 of STACK_TOP] (Linux `mm/util.c`: `mmap_base`, with `rnd` = 0: no
+/// randomisation). Note that Linux adds the guard gap before clamping.
+pub fn mmap_base(rlim_stack: &RLimit) -> usize {
+    let mut gap = rlim_to_usize(rlim_stack.cur);
+    let pad = STACK_GUARD_GAP;
+    // Values close to RLIM_INFINITY can overflow.
+    if gap.wrapping_add(pad) > gap {
+        gap += pad;
+    }
+    gap = gap.clamp(MIN_GAP, MAX_GAP);
+    (STACK_TOP - gap + PAGE_SIZE - 1) & !(PAGE_SIZE - 1)
+}
+
+/// Choose the mmap layout and base from the stack rlimit (Linux `mm/util.c`:
+/// `arch_pick_mmap_layout`, called by exec). No randomisation: `random_factor` is 0.
+#[no_mangle]
+#[inline(never)]
+pub fn arch_pick_mmap_layout(mm: &mut MmStruct) {
+    let rlim_stack = mm.rlim[RLIMIT_STACK];
+    if mmap_is_legacy(&rlim_stack) {
+        mm.mmap_base = TASK_UNMAPPED_BASE;
+        mm.mmap_layout = MmapLayout::Legacy;
+    } else {
+        mm.mmap_base = mmap_base(&rlim_stack);
+        mm.mmap_layout = MmapLayout::TopDown;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::task::{RLIMIT_AS, RLIMIT_DATA, RLIMIT_MEMLOCK};
+
+    #[test]
+    fn mmap_base_is_128m_below_stack_top_with_default_8m_stack_rlimit() {
+        // 8 MiB + 1 MiB guard gap < MIN_GAP, so the gap is 128 MiB.
+        let mm = MmStruct::new();
+        assert_eq!(mm.mmap_layout, MmapLayout::TopDown);
+        assert_eq!(mm.mmap_base, 0xffff_f800_0000);
+    }
+
+    #[test]
+    fn mmap_base_adds_stack_guard_gap_before_clamping() {
+        let r = RLimit {
+            cur: 512 << 20,
+            max: RLIM_INFINITY,
+        };
+        assert_eq!(mmap_base(&r), STACK_TOP - (512 << 20) - STACK_GUARD_GAP);
+        let huge = RLimit {
+            cur: 0xf000_0000_0000,
+            max: RLIM_INFINITY,
+        };
+        // Clamped to MAX_GAP, then page aligned.
+        assert_eq!(mmap_base(&huge), 0x2aaa_aaaa_b000);
+        assert_eq!(
+            mmap_base(&huge),
+            (STACK_TOP - MAX_GAP + PAGE_SIZE - 1) & !(PAGE_SIZE - 1)
+        );
+    }
+
+    #[test]
+    fn infinite_stack_rlimit_picks_legacy_bottom_up_layout() {
+        let mut mm = MmStruct::new();
+        mm.rlim[RLIMIT_STACK].cur = RLIM_INFINITY;
+        arch_pick_mmap_layout(&mut mm);
+        assert_eq!(mm.mmap_layout, MmapLayout::Legacy);
+        assert_eq!(mm.mmap_base, 1 << 46);
+    }
+
+    #[test]
+    fn default_rlimits_are_linux_init_rlimits() {
+        let mm = MmStruct::new();
+        assert_eq!(mm.rlimit(RLIMIT_AS), usize::MAX);
+        assert_eq!(mm.rlimit(RLIMIT_DATA), usize::MAX);
+        assert_eq!(mm.rlimit(RLIMIT_STACK), 8 << 20);
+        assert_eq!(mm.rlimit(RLIMIT_MEMLOCK), 8 << 20);
+    }
+}

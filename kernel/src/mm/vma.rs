@@ -1,0 +1,1774 @@
+//! Virtual memory areas: `VmArea` (Linux `struct vm_area_struct`), the VMA tree lookups,
+//! `vma_merge` and `split_vma`, and the `/proc/<pid>/maps` line.
+//!
+//! Linux: `include/linux/mm_types.h`, `include/linux/mm.h` (VM_* flags, `vm_start_gap`),
+//! `mm/mmap.c` (`find_vma`, `find_vma_prev`, `vma_link`, `vma_merge`, `__vma_adjust`,
+//! `__split_vma`), `fs/proc/task_mmu.c` (`show_map_vma`). Callers: `mm/mmap.rs` (mmap,
+//! munmap, brk), `mm/mprotect.rs`, later mlock and the fault path.
+//! Locking: none inside; the caller holds the mm lock (Linux `mmap_lock`) for write when
+//! it changes the tree.
+//!
+//! A VMA is named by its `vm_start`, the key of `MmStruct::mm_rb`: where Linux passes a
+//! `struct vm_area_struct *`, these functions take that key (`usize`).
+use super::mm_types::MmStruct;
+use super::mmap::vm_get_page_prot;
+use super::{PAGE_SHIFT, PAGE_SIZE};
+use crate::arch::aarch64::pgtable::PgProt;
+use crate::errno::{Errno, KResult};
+use crate::mm::mm_types::STACK_GUARD_GAP;
+use alloc::string::String;
+use alloc::sync::Arc;
+use bitflags::bitflags;
+use core::fmt;
+use core::ops::Bound::{Excluded, Unbounded};
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+bitflags! {
+    /// Per-VMA flags (Linux: `vm_flags_t`, the `VM_*` bits of `include/linux/mm.h`, 5.10
+    /// values). VM_GROWSUP does not exist on arm64 (it is `VM_NONE` there).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    pub struct VmFlags: u64 {
+        /// Readable.
+        const VM_READ = 0x0000_0001;
+        /// Writable.
+        const VM_WRITE = 0x0000_0002;
+        /// Executable.
+        const VM_EXEC = 0x0000_0004;
+        /// Shared: writes reach the file / other mappers.
+        const VM_SHARED = 0x0000_0008;
+        /// mprotect may add VM_READ.
+        const VM_MAYREAD = 0x0000_0010;
+        /// mprotect may add VM_WRITE.
+        const VM_MAYWRITE = 0x0000_0020;
+        /// mprotect may add VM_EXEC.
+        const VM_MAYEXEC = 0x0000_0040;
+        /// Mapped MAP_SHARED (even when VM_SHARED was dropped for a read-only file).
+        const VM_MAYSHARE = 0x0000_0080;
+        /// A stack that grows down on faults below it (Linux: also `VM_STACK` on arm64).
+        const VM_GROWSDOWN = 0x0000_0100;
+        /// userfaultfd missing-page tracking.
+        const VM_UFFD_MISSING = 0x0000_0200;
+        /// Raw PFNs, no struct page (remap_pfn_range).
+        const VM_PFNMAP = 0x0000_0400;
+        /// ETXTBSY on write attempts to the file.
+        const VM_DENYWRITE = 0x0000_0800;
+        /// userfaultfd write-protect tracking.
+        const VM_UFFD_WP = 0x0000_1000;
+        /// Pages are mlocked.
+        const VM_LOCKED = 0x0000_2000;
+        /// Memory-mapped I/O.
+        const VM_IO = 0x0000_4000;
+        /// madvise(MADV_SEQUENTIAL).
+        const VM_SEQ_READ = 0x0000_8000;
+        /// madvise(MADV_RANDOM).
+        const VM_RAND_READ = 0x0001_0000;
+        /// Not copied on fork (MADV_DONTFORK).
+        const VM_DONTCOPY = 0x0002_0000;
+        /// Cannot be expanded by mremap.
+        const VM_DONTEXPAND = 0x0004_0000;
+        /// mlock2(MLOCK_ONFAULT): lock pages as they are faulted in.
+        const VM_LOCKONFAULT = 0x0008_0000;
+        /// Charged to the overcommit accounting (`vm_committed_as`).
+        const VM_ACCOUNT = 0x0010_0000;
+        /// Not charged (MAP_NORESERVE).
+        const VM_NORESERVE = 0x0020_0000;
+        /// hugetlbfs mapping.
+        const VM_HUGETLB = 0x0040_0000;
+        /// Synchronous page faults (MAP_SYNC, DAX).
+        const VM_SYNC = 0x0080_0000;
+        /// Architecture bit 1 (arm64: `VM_ARM64_BTI`, BTI-guarded pages).
+        const VM_ARCH_1 = 0x0100_0000;
+        /// Zeroed in the child on fork (MADV_WIPEONFORK).
+        const VM_WIPEONFORK = 0x0200_0000;
+        /// Left out of core dumps.
+        const VM_DONTDUMP = 0x0400_0000;
+        /// Soft-dirty tracking: every new or expanded VMA gets it. Linux arm64 5.10 has no
+        /// CONFIG_MEM_SOFT_DIRTY, where this is 0; we keep the generic bit so it is visible.
+        const VM_SOFTDIRTY = 0x0800_0000;
+        /// Mixed PFN / page mappings (vm_insert_mixed).
+        const VM_MIXEDMAP = 0x1000_0000;
+        /// madvise(MADV_HUGEPAGE).
+        const VM_HUGEPAGE = 0x2000_0000;
+        /// madvise(MADV_NOHUGEPAGE).
+        const VM_NOHUGEPAGE = 0x4000_0000;
+        /// KSM may merge pages (MADV_MERGEABLE).
+        const VM_MERGEABLE = 0x8000_0000;
+    }
+}
+
+impl VmFlags {
+    /// Linux `VM_STACK` (= VM_GROWSDOWN on arm64).
+    pub const VM_STACK: VmFlags = VmFlags::VM_GROWSDOWN;
+    /// Linux `VM_GROWSUP`: no such thing on arm64.
+    pub const VM_GROWSUP: VmFlags = VmFlags::empty();
+    /// Areas vma_merge never touches (Linux: `VM_SPECIAL`).
+    pub const VM_SPECIAL: VmFlags = VmFlags::VM_IO
+        .union(VmFlags::VM_DONTEXPAND)
+        .union(VmFlags::VM_PFNMAP)
+        .union(VmFlags::VM_MIXEDMAP);
+    /// The access bits (Linux: `VM_ACCESS_FLAGS`).
+    pub const VM_ACCESS_FLAGS: VmFlags = VmFlags::VM_READ
+        .union(VmFlags::VM_WRITE)
+        .union(VmFlags::VM_EXEC);
+    /// Flags mprotect clears on arm64 before applying the new protection (Linux:
+    /// `VM_FLAGS_CLEAR` = `ARCH_VM_PKEY_FLAGS | VM_ARCH_CLEAR`, the latter VM_ARM64_BTI).
+    pub const VM_FLAGS_CLEAR: VmFlags = VmFlags::VM_ARCH_1;
+    /// Flags removed when a VMA cannot be locked (Linux: ~`VM_LOCKED_CLEAR_MASK`).
+    pub const VM_LOCKED_MASK: VmFlags = VmFlags::VM_LOCKED.union(VmFlags::VM_LOCKONFAULT);
+    /// Default flags of data (brk) VMAs (Linux arm64: `VM_DATA_DEFAULT_FLAGS` =
+    /// `VM_DATA_FLAGS_TSK_EXEC` without READ_IMPLIES_EXEC; no MTE).
+    pub const VM_DATA_DEFAULT_FLAGS: VmFlags = VmFlags::VM_READ
+        .union(VmFlags::VM_WRITE)
+        .union(VmFlags::VM_MAYREAD)
+        .union(VmFlags::VM_MAYWRITE)
+        .union(VmFlags::VM_MAYEXEC);
+    /// Default flags of the stack VMA (Linux: `VM_STACK_DEFAULT_FLAGS`).
+    pub const VM_STACK_DEFAULT_FLAGS: VmFlags = VmFlags::VM_DATA_DEFAULT_FLAGS;
+    /// The flags exec gives the initial stack (Linux: `VM_STACK_FLAGS`).
+    pub const VM_STACK_FLAGS: VmFlags = VmFlags::VM_STACK
+        .union(VmFlags::VM_STACK_DEFAULT_FLAGS)
+        .union(VmFlags::VM_ACCOUNT);
+}
+
+/// A file as the VMA code sees it (Linux: the parts of `struct file`, its inode and
+/// `f_op` that mmap looks at). Implemented by the file systems; tests use a stand-in.
+pub trait MappedFile: Send + Sync {
+    /// Inode number (`/proc/self/maps` column 5).
+    fn ino(&self) -> u64;
+    /// Device (major, minor) of the file system (Linux: `inode->i_sb->s_dev`).
+    fn dev(&self) -> (u32, u32);
+    /// Path shown in `/proc/self/maps` (Linux: `seq_file_path`, " (deleted)" included).
+    fn path(&self) -> &str;
+    /// File size in bytes (Linux: `i_size`).
+    fn size(&self) -> u64;
+    /// Opened for reading (Linux: `f_mode & FMODE_READ`).
+    fn readable(&self) -> bool;
+    /// Opened for writing (Linux: `f_mode & FMODE_WRITE`).
+    fn writable(&self) -> bool;
+    /// Append-only inode (Linux: `IS_APPEND`).
+    fn append_only(&self) -> bool {
+        false
+    }
+    /// The file has an mmap method (Linux: `file->f_op->mmap != NULL`; ENODEV otherwise).
+    fn mmap_supported(&self) -> bool {
+        true
+    }
+    /// Extra MAP_* flags MAP_SHARED_VALIDATE accepts (Linux: `f_op->mmap_supported_flags`,
+    /// MAP_SYNC for DAX files).
+    fn mmap_supported_flags(&self) -> usize {
+        0
+    }
+    /// The file lives on a noexec mount (Linux: `path_noexec`).
+    fn noexec(&self) -> bool {
+        false
+    }
+    /// Largest offset + length a mapping may reach (Linux: `file_mmap_size_max`:
+    /// MAX_LFS_FILESIZE for regular files, ULONG_MAX for devices).
+    fn mmap_size_max(&self) -> u64 {
+        i64::MAX as u64
+    }
+    /// The file's mmap method (Linux: `call_mmap` -> `f_op->mmap`): may set flags on the
+    /// new VMA or refuse with an errno. Default: accept (`generic_file_mmap`).
+    fn mmap(&self, _vma: &mut VmArea) -> KResult<()> {
+        Ok(())
+    }
+    /// The mapping wants to hear of the first write to a clean shared page (Linux:
+    /// `vm_ops->page_mkwrite` present, or `mapping_can_writeback`): shared writable
+    /// mappings then start read-only (`vma_wants_writenotify`).
+    fn wants_writenotify(&self) -> bool {
+        false
+    }
+}
+
+/// The anonymous-memory object of a VMA (Linux: `struct anon_vma`). Only its identity
+/// matters here (vma_merge compares them); rmap fills it in later.
+#[derive(Debug, PartialEq, Eq)]
+pub struct AnonVma {
+    /// Unique id, for debugging.
+    pub id: usize,
+}
+
+static NEXT_ANON_VMA_ID: AtomicUsize = AtomicUsize::new(1);
+
+impl AnonVma {
+    /// A fresh anon_vma (Linux: `anon_vma_alloc` from `anon_vma_prepare`).
+    pub fn new() -> Arc<AnonVma> {
+        Arc::new(AnonVma {
+            id: NEXT_ANON_VMA_ID.fetch_add(1, Ordering::Relaxed),
+        })
+    }
+}
+
+/// One virtual memory area (Linux: `struct vm_area_struct`).
+///
+/// Differences from Linux 5.10: no `vm_next`/`vm_prev`/`vm_rb` (the tree is
+/// `MmStruct::mm_rb`), no `vm_mm` back pointer, no `vm_ops` (the file's behaviour is
+/// behind `MappedFile`), and `anon_vma_chain` is only the length of Linux's list.
+#[derive(Clone)]
+pub struct VmArea {
+    /// First address (page aligned).
+    pub vm_start: usize,
+    /// First address after the area (page aligned).
+    pub vm_end: usize,
+    /// VM_* flags.
+    pub vm_flags: VmFlags,
+    /// Page protection the fault path puts into PTEs (Linux: `vm_page_prot`).
+    pub vm_page_prot: PgProt,
+    /// Offset in the file in pages; for private anonymous memory `vm_start >> PAGE_SHIFT`
+    /// at creation (Linux: `vm_pgoff`).
+    pub vm_pgoff: usize,
+    /// The mapped file (Linux: `vm_file`).
+    pub vm_file: Option<Arc<dyn MappedFile>>,
+    /// Anonymous pages' rmap object, set on the first write fault (Linux: `anon_vma`).
+    pub anon_vma: Option<Arc<AnonVma>>,
+    /// Length of Linux's `anon_vma_chain` list: 0 without an anon_vma, 1 after
+    /// `anon_vma_prepare`, more for a VMA inherited through fork. vma_merge only lets a
+    /// VMA without anon_vma merge with one whose chain is singular.
+    pub anon_vma_chain: usize,
+}
+
+impl VmArea {
+    /// A new anonymous VMA `[start, end)` with `vm_flags` and the matching page
+    /// protection (Linux: `vm_area_alloc` + `vma_set_anonymous`).
+    pub fn new(start: usize, end: usize, vm_flags: VmFlags) -> VmArea {
+        VmArea {
+            vm_start: start,
+            vm_end: end,
+            vm_flags,
+            vm_page_prot: vm_get_page_prot(vm_flags),
+            vm_pgoff: 0,
+            vm_file: None,
+            anon_vma: None,
+            anon_vma_chain: 0,
+        }
+    }
+
+    /// Number of pages (Linux: `vma_pages`).
+    pub fn vma_pages(&self) -> usize {
+        (self.vm_end - self.vm_start) >> PAGE_SHIFT
+    }
+
+    /// No file behind it (Linux: `vma_is_anonymous`; shared anonymous memory counts as
+    /// anonymous here until shmem gives it a file).
+    pub fn is_anonymous(&self) -> bool {
+        self.vm_file.is_none()
+    }
+
+    /// Give the VMA its anon_vma (Linux: the end of `anon_vma_prepare`).
+    pub fn set_anon_vma(&mut self, anon_vma: Arc<AnonVma>) {
+        self.anon_vma = Some(anon_vma);
+        self.anon_vma_chain = 1;
+    }
+
+    /// Linux: `list_is_singular(&vma->anon_vma_chain)`.
+    fn anon_vma_chain_is_singular(&self) -> bool {
+        self.anon_vma.is_some() && self.anon_vma_chain <= 1
+    }
+}
+
+impl fmt::Debug for VmArea {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VmArea")
+            .field("vm_start", &format_args!("{:#x}", self.vm_start))
+            .field("vm_end", &format_args!("{:#x}", self.vm_end))
+            .field("vm_flags", &self.vm_flags)
+            .field("vm_pgoff", &format_args!("{:#x}", self.vm_pgoff))
+            .field("vm_file", &self.vm_file.as_ref().map(|f| f.path()))
+            .field("anon_vma", &self.anon_vma.as_ref().map(|a| a.id))
+            .finish()
+    }
+}
+
+/// Everything below the VMA layer that mmap, munmap, mprotect and brk reach: the page
+/// tables (named after the Linux functions those paths call), overcommit accounting,
+/// munlock and population. The caller passes its implementation as `&mut dyn`; host tests
+/// pass one that records the calls.
+pub trait VmaPageTables {
+    /// Remove the PTEs of `[start, end)` of every VMA in `vmas` (already detached from
+    /// the tree and cut to the range), freeing or un-rmapping their pages and flushing the
+    /// TLB (Linux: `unmap_vmas` -> `unmap_single_vma` -> `unmap_page_range` under an
+    /// `mmu_gather`).
+    fn unmap_vmas(&mut self, vmas: &[VmArea], start: usize, end: usize);
+    /// Free the page-table pages that only served `vmas`, never touching tables that also
+    /// cover addresses below `floor` or at/above `ceiling` (0 = no ceiling) (Linux:
+    /// `free_pgtables`).
+    fn free_pgtables(&mut self, vmas: &[VmArea], floor: usize, ceiling: usize);
+    /// Rewrite the present PTEs of `[start, end)` in `vma` with `newprot` (the VMA already
+    /// carries its new flags); `dirty_accountable` lets clean shared pages stay read-only
+    /// (Linux: `change_protection`, MM_CP_DIRTY_ACCT). Returns pages changed.
+    fn change_protection(
+        &mut self,
+        vma: &VmArea,
+        start: usize,
+        end: usize,
+        newprot: PgProt,
+        dirty_accountable: bool,
+    ) -> usize;
+    /// Munlock the pages of a VM_LOCKED VMA that is being unmapped (Linux:
+    /// `munlock_vma_pages_all`). Default: nothing (no mlock yet).
+    fn munlock_vma_pages_all(&mut self, _vma: &VmArea) {}
+    /// Charge `pages` to the overcommit accounting; ENOMEM if the policy refuses (Linux:
+    /// `security_vm_enough_memory_mm` -> `__vm_enough_memory`). Default: always allow.
+    fn security_vm_enough_memory_mm(&mut self, _pages: usize) -> KResult<()> {
+        Ok(())
+    }
+    /// Give back a charge (Linux: `vm_unacct_memory`). Default: nothing.
+    fn vm_unacct_memory(&mut self, _pages: usize) {}
+    /// Give a MAP_SHARED anonymous VMA its shmem file (Linux: `shmem_zero_setup`, which
+    /// makes it "/dev/zero (deleted)"). Default: leave it without a file.
+    fn shmem_zero_setup(&mut self, _vma: &mut VmArea) -> KResult<()> {
+        Ok(())
+    }
+    /// Fault in `[start, start + len)` after the mm code is done (Linux: `mm_populate`,
+    /// errors ignored), for MAP_POPULATE, MAP_LOCKED, mlockall(MCL_FUTURE) brk growth
+    /// and mprotect of a locked private VMA to writable. Default: nothing (faults later).
+    fn mm_populate(&mut self, _mm: &mut MmStruct, _start: usize, _len: usize) {}
+}
+
+/// Lowest address the VMA keeps others away from: a VM_GROWSDOWN stack reserves
+/// `stack_guard_gap` below itself (Linux: `vm_start_gap`).
+pub fn vm_start_gap(vma: &VmArea) -> usize {
+    let mut vm_start = vma.vm_start;
+    if vma.vm_flags.contains(VmFlags::VM_GROWSDOWN) {
+        vm_start = vm_start.wrapping_sub(STACK_GUARD_GAP);
+        if vm_start > vma.vm_start {
+            vm_start = 0;
+        }
+    }
+    vm_start
+}
+
+/// Highest address the VMA keeps others away from (Linux: `vm_end_gap`; VM_GROWSUP does
+/// not exist on arm64, so this is `vm_end`).
+pub fn vm_end_gap(vma: &VmArea) -> usize {
+    vma.vm_end
+}
+
+/// Key of the first VMA with `vm_end > addr` (Linux's `find_vma` rule).
+pub fn find_vma_key(mm: &MmStruct, addr: usize) -> Option<usize> {
+    if let Some((&k, v)) = mm.mm_rb.range(..=addr).next_back() {
+        if v.vm_end > addr {
+            return Some(k);
+        }
+    }
+    mm.mm_rb
+        .range((Excluded(addr), Unbounded))
+        .next()
+        .map(|(&k, _)| k)
+}
+
+/// The first VMA that ends above `addr`: the one containing `addr`, or else the next one
+/// above it (Linux: `find_vma`). O(log n) in the tree; no vmacache.
+#[no_mangle]
+#[inline(never)]
+pub fn find_vma(mm: &MmStruct, addr: usize) -> Option<&VmArea> {
+    find_vma_key(mm, addr).and_then(|k| mm.mm_rb.get(&k))
+}
+
+/// `find_vma` plus the VMA before the result, or the last VMA when there is no result
+/// (Linux: `find_vma_prev`). Returns `(vma, prev)`.
+pub fn find_vma_prev(mm: &MmStruct, addr: usize) -> (Option<&VmArea>, Option<&VmArea>) {
+    match find_vma_key(mm, addr) {
+        Some(k) => {
+            let prev = mm.mm_rb.range(..k).next_back().map(|(_, v)| v);
+            (mm.mm_rb.get(&k), prev)
+        }
+        None => (None, mm.mm_rb.values().next_back()),
+    }
+}
+
+/// The first VMA overlapping `[start_addr, end_addr)` (Linux: `find_vma_intersection`).
+pub fn find_vma_intersection(mm: &MmStruct, start_addr: usize, end_addr: usize) -> Option<&VmArea> {
+    find_vma(mm, start_addr).filter(|v| end_addr > v.vm_start)
+}
+
+/// Key of the VMA after `prev`, or of the first VMA when `prev` is None (Linux:
+/// `vma_next`).
+pub fn vma_next(mm: &MmStruct, prev: Option<usize>) -> Option<usize> {
+    match prev {
+        Some(p) => mm.mm_rb.range((Excluded(p), Unbounded)).next(),
+        None => mm.mm_rb.iter().next(),
+    }
+    .map(|(&k, _)| k)
+}
+
+/// Key of the VMA before the one keyed `vma` (Linux: `vma->vm_prev`).
+pub fn vma_prev(mm: &MmStruct, vma: usize) -> Option<usize> {
+    mm.mm_rb.range(..vma).next_back().map(|(&k, _)| k)
+}
+
+/// Where `[addr, end)` would be linked: Ok(key of the VMA before it), or ENOMEM when a
+/// VMA overlaps the range (Linux: `find_vma_links`).
+pub fn find_vma_links(mm: &MmStruct, addr: usize, end: usize) -> KResult<Option<usize>> {
+    if find_vma_intersection(mm, addr, end).is_some() {
+        return Err(Errno::ENOMEM);
+    }
+    Ok(mm.mm_rb.range(..addr).next_back().map(|(&k, _)| k))
+}
+
+/// Insert `vma` into the tree and count it (Linux: `vma_link`; the file's i_mmap tree and
+/// the anon_vma interval tree come with rmap later). The range must be free.
+pub fn vma_link(mm: &mut MmStruct, vma: VmArea) {
+    debug_assert!(vma.vm_start < vma.vm_end);
+    debug_assert!(find_vma_intersection(mm, vma.vm_start, vma.vm_end).is_none());
+    mm.mm_rb.insert(vma.vm_start, vma);
+    mm.map_count += 1;
+}
+
+/// Take the VMA keyed `vma` out of the tree and uncount it (Linux: `__vma_unlink`).
+pub fn vma_unlink(mm: &mut MmStruct, vma: usize) -> VmArea {
+    let v = mm.mm_rb.remove(&vma).expect("vma_unlink: no such vma");
+    mm.map_count -= 1;
+    v
+}
+
+/// Check the tree's invariants (Linux: `validate_mm`, CONFIG_DEBUG_VM_RB): keys equal
+/// `vm_start`, areas are non-empty, page aligned, sorted without overlap, and
+/// `map_count` matches.
+pub fn validate_mm(mm: &MmStruct) -> Result<(), &'static str> {
+    let mut last_end = 0;
+    for (&k, v) in &mm.mm_rb {
+        if k != v.vm_start {
+            return Err("key differs from vm_start");
+        }
+        if v.vm_start >= v.vm_end {
+            return Err("empty or inverted vma");
+        }
+        if (v.vm_start | v.vm_end) & (PAGE_SIZE - 1) != 0 {
+            return Err("unaligned vma");
+        }
+        if v.vm_start < last_end {
+            return Err("overlapping vmas");
+        }
+        last_end = v.vm_end;
+    }
+    if mm.map_count != mm.mm_rb.len() {
+        return Err("map_count differs from the number of vmas");
+    }
+    Ok(())
+}
+
+fn same_file(a: Option<&Arc<dyn MappedFile>>, b: Option<&Arc<dyn MappedFile>>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => Arc::as_ptr(a) as *const u8 == Arc::as_ptr(b) as *const u8,
+        _ => false,
+    }
+}
+
+fn same_anon_vma(a: Option<&Arc<AnonVma>>, b: Option<&Arc<AnonVma>>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+        _ => false,
+    }
+}
+
+/// Same flags except VM_SOFTDIRTY, and the same file (Linux: `is_mergeable_vma`; no
+/// vm_ops->close, userfaultfd context or mempolicy here).
+fn is_mergeable_vma(vma: &VmArea, file: Option<&Arc<dyn MappedFile>>, vm_flags: VmFlags) -> bool {
+    (vma.vm_flags ^ vm_flags)
+        .difference(VmFlags::VM_SOFTDIRTY)
+        .is_empty()
+        && same_file(vma.vm_file.as_ref(), file)
+}
+
+/// Two anon_vmas may share a VMA if they are the same, or one is missing and `vma` (the
+/// existing VMA, when given) was not inherited through fork (Linux: `is_mergeable_anon_vma`:
+/// its `list_is_singular(&vma->anon_vma_chain)` test).
+fn is_mergeable_anon_vma(
+    anon_vma1: Option<&Arc<AnonVma>>,
+    anon_vma2: Option<&Arc<AnonVma>>,
+    vma: Option<&VmArea>,
+) -> bool {
+    if (anon_vma1.is_none() || anon_vma2.is_none())
+        && vma.is_none_or(|v| v.anon_vma_chain_is_singular())
+    {
+        return true;
+    }
+    same_anon_vma(anon_vma1, anon_vma2)
+}
+
+/// May a new range with these attributes and page offset `vm_pgoff` be glued in front of
+/// `vma` (Linux: `can_vma_merge_before`)? The offsets must meet exactly; this holds for
+/// private anonymous memory too, whose pgoff is its address in pages.
+fn can_vma_merge_before(
+    vma: &VmArea,
+    vm_flags: VmFlags,
+    anon_vma: Option<&Arc<AnonVma>>,
+    file: Option<&Arc<dyn MappedFile>>,
+    vm_pgoff: usize,
+) -> bool {
+    is_mergeable_vma(vma, file, vm_flags)
+        && is_mergeable_anon_vma(anon_vma, vma.anon_vma.as_ref(), Some(vma))
+        && vma.vm_pgoff == vm_pgoff
+}
+
+/// May a new range starting at page offset `vm_pgoff` be glued after `vma` (Linux:
+/// `can_vma_merge_after`)?
+fn can_vma_merge_after(
+    vma: &VmArea,
+    vm_flags: VmFlags,
+    anon_vma: Option<&Arc<AnonVma>>,
+    file: Option<&Arc<dyn MappedFile>>,
+    vm_pgoff: usize,
+) -> bool {
+    is_mergeable_vma(vma, file, vm_flags)
+        && is_mergeable_anon_vma(anon_vma, vma.anon_vma.as_ref(), Some(vma))
+        && vma.vm_pgoff.wrapping_add(vma.vma_pages()) == vm_pgoff
+}
+
+/// The VMA keyed `key` gets `[start, end)` and `pgoff`, re-keyed if its start moved.
+/// Returns the new key.
+fn vma_set_range(mm: &mut MmStruct, key: usize, start: usize, end: usize, pgoff: usize) -> usize {
+    if key == start {
+        let v = mm.mm_rb.get_mut(&key).expect("vma_set_range: no such vma");
+        v.vm_end = end;
+        v.vm_pgoff = pgoff;
+    } else {
+        let mut v = mm.mm_rb.remove(&key).expect("vma_set_range: no such vma");
+        v.vm_start = start;
+        v.vm_end = end;
+        v.vm_pgoff = pgoff;
+        mm.mm_rb.insert(start, v);
+    }
+    start
+}
+
+/// The surviving VMA of a merge takes over the anon_vma of a VMA it swallows or shrinks
+/// when it has none (Linux `__vma_adjust`: "importer"/"exporter" + `anon_vma_clone`).
+fn import_anon_vma(mm: &mut MmStruct, importer: usize, exporter: &VmArea) {
+    let imp = mm
+        .mm_rb
+        .get_mut(&importer)
+        .expect("import_anon_vma: no such vma");
+    if imp.anon_vma.is_none() && exporter.anon_vma.is_some() {
+        imp.anon_vma = exporter.anon_vma.clone();
+        imp.anon_vma_chain = exporter.anon_vma_chain.max(1);
+    }
+}
+
+/// Try to make `[addr, end)` with these attributes part of its neighbours instead of a
+/// new VMA (Linux 5.10: `vma_merge`). `prev` is the VMA before `addr` (for mprotect and
+/// mlock it may also be the VMA containing `addr`). Returns the key of the VMA that now
+/// covers `[addr, end)`, or None when nothing merges (the caller then makes or splits a
+/// VMA). The eight cases of Linux's diagram (AAAA is the request; for mmap/brk it is
+/// unmapped, for mprotect/mlock it lies inside one VMA and takes new flags):
+///
+/// ```text
+///  mmap, brk:       AAAA             AAAA             AAAA
+///               PPPP    NNNN     PPPP    NNNN     PPPP    NNNN
+///  becomes      PPPPPPPPPPPP     PPPPPPPPNNNN     PPPPNNNNNNNN
+///                  case 1           case 2           case 3
+///
+///  mprotect:    AAAA             AAAA             AAAA          AAAA
+///             PPPPPPNNNNNN    PPPPPPNNNNNN    PPPPPPNNNNNN    PPPPNNNNXXXX
+///             cannot merge    PPNNNNNNNNNN    PPPPPPPPPPNN    PPPPPPPPPPPP 6 or
+///                               case 4          case 5        PPPPPPPPXXXX 7 or
+///                                                             PPPPNNNNNNNN 8
+/// ```
+/// In cases 6-8 the middle VMA (NNNN, "area") is exactly the request; case 8 keeps XXXX
+/// (the VMA after it) and needs the caller to set its flags, which mprotect_fixup does.
+///
+/// Differences from Linux 5.10: VM_SPECIAL areas never merge (same), no mempolicy or
+/// userfaultfd context, no khugepaged hook; the VMAs are re-keyed instead of re-linked.
+#[allow(clippy::too_many_arguments)]
+#[no_mangle]
+#[inline(never)]
+pub fn vma_merge(
+    mm: &mut MmStruct,
+    prev: Option<usize>,
+    addr: usize,
+    end: usize,
+    vm_flags: VmFlags,
+    anon_vma: Option<&Arc<AnonVma>>,
+    file: Option<&Arc<dyn MappedFile>>,
+    pgoff: usize,
+) -> Option<usize> {
+    let pglen = (end - addr) >> PAGE_SHIFT;
+
+    // We later require that vma->vm_flags == vm_flags, so this tests vma->vm_flags & VM_SPECIAL too.
+    if vm_flags.intersects(VmFlags::VM_SPECIAL) {
+        return None;
+    }
+
+    let mut next = vma_next(mm, prev);
+    let area = next;
+    if let Some(a) = area {
+        if mm.mm_rb[&a].vm_end == end {
+            // cases 6, 7, 8: the request is exactly `area`; look one further.
+            next = vma_next(mm, Some(a));
+        }
+    }
+
+    debug_assert!(prev.is_none_or(|p| addr > p));
+    debug_assert!(area.is_none_or(|a| end <= mm.mm_rb[&a].vm_end));
+    debug_assert!(addr < end);
+
+    // Can it merge with the predecessor?
+    if let Some(p) = prev {
+        let pv = &mm.mm_rb[&p];
+        if pv.vm_end == addr && can_vma_merge_after(pv, vm_flags, anon_vma, file, pgoff) {
+            let (p_start, p_pgoff) = (pv.vm_start, pv.vm_pgoff);
+            // Can it merge with the successor too?
+            let with_next = next.filter(|n| {
+                let nv = &mm.mm_rb[n];
+                end == nv.vm_start
+                    && can_vma_merge_before(nv, vm_flags, anon_vma, file, pgoff + pglen)
+                    && is_mergeable_anon_vma(pv.anon_vma.as_ref(), nv.anon_vma.as_ref(), None)
+            });
+            if let Some(n) = with_next {
+                // cases 1, 6: prev swallows next (and area in case 6).
+                let mut removed = alloc::vec::Vec::new();
+                if area != next {
+                    removed.push(vma_unlink(mm, area.unwrap())); // case 6
+                }
+                let nv = vma_unlink(mm, n);
+                let new_end = nv.vm_end;
+                removed.push(nv);
+                vma_set_range(mm, p, p_start, new_end, p_pgoff);
+                if let Some(exp) = removed.iter().find(|v| v.anon_vma.is_some()) {
+                    import_anon_vma(mm, p, exp);
+                }
+            } else {
+                // cases 2, 5, 7: prev grows to `end`.
+                if let Some(a) = area.filter(|a| *a < end) {
+                    let av = &mm.mm_rb[&a];
+                    if av.vm_end == end {
+                        // case 7: area is swallowed.
+                        let av = vma_unlink(mm, a);
+                        vma_set_range(mm, p, p_start, end, p_pgoff);
+                        import_anon_vma(mm, p, &av);
+                    } else {
+                        // case 5: area's head moves to prev.
+                        let (a_end, a_pgoff) = (av.vm_end, av.vm_pgoff);
+                        let exporter = av.clone();
+                        let shift = (end - a) >> PAGE_SHIFT;
+                        vma_set_range(mm, a, end, a_end, a_pgoff + shift);
+                        vma_set_range(mm, p, p_start, end, p_pgoff);
+                        import_anon_vma(mm, p, &exporter);
+                    }
+                } else {
+                    // case 2: plain extension over the hole.
+                    vma_set_range(mm, p, p_start, end, p_pgoff);
+                }
+            }
+            return Some(p);
+        }
+    }
+
+    // Can this new request be merged in front of next?
+    if let Some(n) = next {
+        let nv = &mm.mm_rb[&n];
+        if end == nv.vm_start && can_vma_merge_before(nv, vm_flags, anon_vma, file, pgoff + pglen) {
+            let (n_end, n_pgoff) = (nv.vm_end, nv.vm_pgoff);
+            match prev {
+                Some(p) if addr < mm.mm_rb[&p].vm_end => {
+                    // case 4: prev's tail moves to next.
+                    let pv = &mm.mm_rb[&p];
+                    let (p_start, p_pgoff) = (pv.vm_start, pv.vm_pgoff);
+                    let exporter = pv.clone();
+                    vma_set_range(mm, p, p_start, addr, p_pgoff);
+                    vma_set_range(mm, n, addr, n_end, n_pgoff - pglen);
+                    import_anon_vma(mm, addr, &exporter);
+                }
+                _ => {
+                    // cases 3, 8: next grows down to addr (over area in case 8).
+                    let removed = if area != next {
+                        Some(vma_unlink(mm, area.unwrap()))
+                    } else {
+                        None
+                    };
+                    vma_set_range(mm, n, addr, n_end, n_pgoff - pglen);
+                    if let Some(av) = removed {
+                        import_anon_vma(mm, addr, &av);
+                    }
+                }
+            }
+            return Some(addr);
+        }
+    }
+    None
+}
+
+/// Cut the VMA keyed `vma` in two at `addr`, without the map_count check (Linux:
+/// `__split_vma`). With `new_below` the new VMA is the lower part `[vm_start, addr)` and
+/// the old one continues at `addr` (re-keyed); otherwise the new VMA is the upper part.
+/// Both halves share the file and the anon_vma; the upper part's pgoff moves on.
+#[no_mangle]
+#[inline(never)]
+pub fn __split_vma(mm: &mut MmStruct, vma: usize, addr: usize, new_below: bool) -> KResult<()> {
+    let old = mm.mm_rb.get(&vma).expect("__split_vma: no such vma");
+    debug_assert!(old.vm_start < addr && addr < old.vm_end);
+    debug_assert!(addr & (PAGE_SIZE - 1) == 0);
+    let mut new = old.clone(); // vm_area_dup + anon_vma_clone + get_file
+    let (start, end, pgoff) = (old.vm_start, old.vm_end, old.vm_pgoff);
+    let upper_pgoff = pgoff + ((addr - start) >> PAGE_SHIFT);
+    if new_below {
+        new.vm_end = addr;
+        vma_set_range(mm, vma, addr, end, upper_pgoff);
+    } else {
+        new.vm_start = addr;
+        new.vm_pgoff = upper_pgoff;
+        vma_set_range(mm, vma, start, addr, pgoff);
+    }
+    vma_link(mm, new);
+    Ok(())
+}
+
+/// `__split_vma` after checking the VMA limit: ENOMEM when `map_count` has reached
+/// `sysctl_max_map_count` (Linux: `split_vma`).
+#[no_mangle]
+#[inline(never)]
+pub fn split_vma(mm: &mut MmStruct, vma: usize, addr: usize, new_below: bool) -> KResult<()> {
+    if mm.map_count >= super::mmap::sysctl_max_map_count() {
+        return Err(Errno::ENOMEM);
+    }
+    __split_vma(mm, vma, addr, new_below)
+}
+
+/// Column where `/proc/<pid>/maps` starts padding before the name: 25 + 6 * sizeof(void *)
+/// - 1 (Linux: `show_vma_header_prefix` `seq_setwidth`).
+const MAPS_NAME_PAD: usize = 25 + 6 * 8 - 1;
+
+/// One `/proc/<pid>/maps` line for `vma`, newline included (Linux `fs/proc/task_mmu.c`:
+/// `show_map_vma`). Format: `start-end perms offset major:minor inode ` and, when the
+/// area has a name, spaces up to column 72, one more space, and the name: the file path,
+/// `[heap]` (overlaps `start_brk..brk`) or `[stack]` (contains `start_stack`).
+pub fn show_map_vma(mm: &MmStruct, vma: &VmArea) -> String {
+    use core::fmt::Write;
+    let flags = vma.vm_flags;
+    let (mut ino, mut pgoff, mut dev) = (0u64, 0u64, (0u32, 0u32));
+    if let Some(f) = &vma.vm_file {
+        dev = f.dev();
+        ino = f.ino();
+        pgoff = (vma.vm_pgoff as u64) << PAGE_SHIFT;
+    }
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        "{:08x}-{:08x} {}{}{}{} {:08x} {:02x}:{:02x} {} ",
+        vma.vm_start,
+        vma.vm_end,
+        if flags.contains(VmFlags::VM_READ) {
+            'r'
+        } else {
+            '-'
+        },
+        if flags.contains(VmFlags::VM_WRITE) {
+            'w'
+        } else {
+            '-'
+        },
+        if flags.contains(VmFlags::VM_EXEC) {
+            'x'
+        } else {
+            '-'
+        },
+        if flags.contains(VmFlags::VM_MAYSHARE) {
+            's'
+        } else {
+            'p'
+        },
+        pgoff,
+        dev.0,
+        dev.1,
+        ino
+    );
+    let name: Option<&str> = if let Some(f) = &vma.vm_file {
+        Some(f.path())
+    } else if vma.vm_start <= mm.brk && vma.vm_end >= mm.start_brk {
+        Some("[heap]")
+    } else if vma.vm_start <= mm.start_stack && vma.vm_end >= mm.start_stack {
+        Some("[stack]")
+    } else {
+        None
+    };
+    if let Some(name) = name {
+        // seq_pad(m, ' '): pad to the width, then the separator.
+        while s.len() < MAPS_NAME_PAD {
+            s.push(' ');
+        }
+        s.push(' ');
+        for c in name.chars() {
+            // seq_file_path escapes "\n" as "\012".
+            if c == '\n' {
+                s.push_str("\\012");
+            } else {
+                s.push(c);
+            }
+        }
+    }
+    s.push('\n');
+    s
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! Stand-ins for host tests: a recording `VmaPageTables`, a `MappedFile`, helpers.
+    use super::*;
+    use alloc::string::ToString;
+    use alloc::vec::Vec;
+
+    /// One call into the page-table layer.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub enum PtCall {
+        UnmapVmas {
+            ranges: Vec<(usize, usize)>,
+            start: usize,
+            end: usize,
+        },
+        FreePgtables {
+            ranges: Vec<(usize, usize)>,
+            floor: usize,
+            ceiling: usize,
+        },
+        ChangeProtection {
+            start: usize,
+            end: usize,
+            newprot: PgProt,
+        },
+        Munlock {
+            start: usize,
+            end: usize,
+        },
+        Charge(usize),
+        Uncharge(usize),
+        Populate {
+            start: usize,
+            len: usize,
+        },
+    }
+
+    /// Records every call; refuses overcommit charges above `commit_limit` pages.
+    #[derive(Default)]
+    pub struct RecordingPageTables {
+        pub calls: Vec<PtCall>,
+        pub commit_limit: Option<usize>,
+        pub committed: usize,
+    }
+
+    fn ranges(vmas: &[VmArea]) -> Vec<(usize, usize)> {
+        vmas.iter().map(|v| (v.vm_start, v.vm_end)).collect()
+    }
+
+    impl RecordingPageTables {
+        pub fn new() -> Self {
+            Self::default()
+        }
+        /// The unmap_vmas calls only, as (start, end).
+        pub fn unmaps(&self) -> Vec<(usize, usize)> {
+            self.calls
+                .iter()
+                .filter_map(|c| match c {
+                    PtCall::UnmapVmas { start, end, .. } => Some((*start, *end)),
+                    _ => None,
+                })
+                .collect()
+        }
+        /// The change_protection calls only, as (start, end).
+        pub fn protections(&self) -> Vec<(usize, usize)> {
+            self.calls
+                .iter()
+                .filter_map(|c| match c {
+                    PtCall::ChangeProtection { start, end, .. } => Some((*start, *end)),
+                    _ => None,
+                })
+                .collect()
+        }
+    }
+
+    impl VmaPageTables for RecordingPageTables {
+        fn unmap_vmas(&mut self, vmas: &[VmArea], start: usize, end: usize) {
+            self.calls.push(PtCall::UnmapVmas {
+                ranges: ranges(vmas),
+                start,
+                end,
+            });
+        }
+        fn free_pgtables(&mut self, vmas: &[VmArea], floor: usize, ceiling: usize) {
+            self.calls.push(PtCall::FreePgtables {
+                ranges: ranges(vmas),
+                floor,
+                ceiling,
+            });
+        }
+        fn change_protection(
+            &mut self,
+            vma: &VmArea,
+            start: usize,
+            end: usize,
+            newprot: PgProt,
+            _dirty_accountable: bool,
+        ) -> usize {
+            assert!(vma.vm_start <= start && end <= vma.vm_end);
+            self.calls.push(PtCall::ChangeProtection {
+                start,
+                end,
+                newprot,
+            });
+            0
+        }
+        fn munlock_vma_pages_all(&mut self, vma: &VmArea) {
+            self.calls.push(PtCall::Munlock {
+                start: vma.vm_start,
+                end: vma.vm_end,
+            });
+        }
+        fn security_vm_enough_memory_mm(&mut self, pages: usize) -> KResult<()> {
+            if let Some(limit) = self.commit_limit {
+                if self.committed + pages > limit {
+                    return Err(Errno::ENOMEM);
+                }
+            }
+            self.committed += pages;
+            self.calls.push(PtCall::Charge(pages));
+            Ok(())
+        }
+        fn vm_unacct_memory(&mut self, pages: usize) {
+            self.committed -= pages;
+            self.calls.push(PtCall::Uncharge(pages));
+        }
+        fn mm_populate(&mut self, _mm: &mut MmStruct, start: usize, len: usize) {
+            self.calls.push(PtCall::Populate { start, len });
+        }
+    }
+
+    /// A file for tests.
+    pub struct TestFile {
+        pub path: alloc::string::String,
+        pub ino: u64,
+        pub dev: (u32, u32),
+        pub size: u64,
+        pub readable: bool,
+        pub writable: bool,
+        pub append_only: bool,
+        pub mmap_supported: bool,
+        pub noexec: bool,
+        pub mmap_error: Option<Errno>,
+        pub mmap_adds: VmFlags,
+    }
+
+    impl TestFile {
+        pub fn new(path: &str) -> Self {
+            TestFile {
+                path: path.to_string(),
+                ino: 1234,
+                dev: (8, 2),
+                size: 1 << 20,
+                readable: true,
+                writable: true,
+                append_only: false,
+                mmap_supported: true,
+                noexec: false,
+                mmap_error: None,
+                mmap_adds: VmFlags::empty(),
+            }
+        }
+        pub fn arc(self) -> Arc<dyn MappedFile> {
+            Arc::new(self)
+        }
+    }
+
+    impl MappedFile for TestFile {
+        fn ino(&self) -> u64 {
+            self.ino
+        }
+        fn dev(&self) -> (u32, u32) {
+            self.dev
+        }
+        fn path(&self) -> &str {
+            &self.path
+        }
+        fn size(&self) -> u64 {
+            self.size
+        }
+        fn readable(&self) -> bool {
+            self.readable
+        }
+        fn writable(&self) -> bool {
+            self.writable
+        }
+        fn append_only(&self) -> bool {
+            self.append_only
+        }
+        fn mmap_supported(&self) -> bool {
+            self.mmap_supported
+        }
+        fn noexec(&self) -> bool {
+            self.noexec
+        }
+        fn mmap(&self, vma: &mut VmArea) -> KResult<()> {
+            if let Some(e) = self.mmap_error {
+                return Err(e);
+            }
+            vma.vm_flags |= self.mmap_adds;
+            Ok(())
+        }
+    }
+
+    /// Page `n` of a test region well inside user space.
+    pub const fn pg(n: usize) -> usize {
+        0x1000_0000 + n * PAGE_SIZE
+    }
+
+    /// The flags of a private anonymous read-write mapping made by mmap.
+    pub const RW: VmFlags = VmFlags::VM_READ
+        .union(VmFlags::VM_WRITE)
+        .union(VmFlags::VM_MAYREAD)
+        .union(VmFlags::VM_MAYWRITE)
+        .union(VmFlags::VM_MAYEXEC);
+    /// The same, read-only.
+    pub const RO: VmFlags = VmFlags::VM_READ
+        .union(VmFlags::VM_MAYREAD)
+        .union(VmFlags::VM_MAYWRITE)
+        .union(VmFlags::VM_MAYEXEC);
+
+    /// Link a private anonymous VMA `[pg(a), pg(b))` with `flags` (pgoff = address).
+    pub fn add_anon(mm: &mut MmStruct, a: usize, b: usize, flags: VmFlags) -> usize {
+        let mut v = VmArea::new(pg(a), pg(b), flags);
+        v.vm_pgoff = pg(a) >> PAGE_SHIFT;
+        vma_link(mm, v);
+        pg(a)
+    }
+
+    /// Link a file VMA `[pg(a), pg(b))` at file page `pgoff`.
+    pub fn add_file(
+        mm: &mut MmStruct,
+        a: usize,
+        b: usize,
+        flags: VmFlags,
+        file: &Arc<dyn MappedFile>,
+        pgoff: usize,
+    ) -> usize {
+        let mut v = VmArea::new(pg(a), pg(b), flags);
+        v.vm_pgoff = pgoff;
+        v.vm_file = Some(file.clone());
+        vma_link(mm, v);
+        pg(a)
+    }
+
+    /// The tree as (start, end) pairs in page numbers relative to `pg(0)`.
+    pub fn layout(mm: &MmStruct) -> Vec<(usize, usize)> {
+        validate_mm(mm).unwrap();
+        mm.vmas()
+            .map(|v| {
+                (
+                    (v.vm_start - pg(0)) / PAGE_SIZE,
+                    (v.vm_end - pg(0)) / PAGE_SIZE,
+                )
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::*;
+    use super::*;
+    use alloc::vec;
+
+    fn mm() -> MmStruct {
+        MmStruct::new()
+    }
+
+    // ---- lookups ----
+
+    #[test]
+    fn find_vma_returns_containing_or_next_vma() {
+        let mut mm = mm();
+        add_anon(&mut mm, 10, 20, RW);
+        add_anon(&mut mm, 30, 40, RO);
+        assert_eq!(find_vma(&mm, pg(0)).unwrap().vm_start, pg(10));
+        assert_eq!(find_vma(&mm, pg(10)).unwrap().vm_start, pg(10));
+        assert_eq!(find_vma(&mm, pg(20) - 1).unwrap().vm_start, pg(10));
+        assert_eq!(find_vma(&mm, pg(20)).unwrap().vm_start, pg(30));
+        assert!(find_vma(&mm, pg(40)).is_none());
+        assert!(find_vma(&mm, usize::MAX).is_none());
+    }
+
+    #[test]
+    fn find_vma_prev_gives_last_vma_when_nothing_above() {
+        let mut mm = mm();
+        add_anon(&mut mm, 10, 20, RW);
+        add_anon(&mut mm, 30, 40, RO);
+        let (v, p) = find_vma_prev(&mm, pg(25));
+        assert_eq!((v.unwrap().vm_start, p.unwrap().vm_start), (pg(30), pg(10)));
+        let (v, p) = find_vma_prev(&mm, pg(5));
+        assert_eq!((v.unwrap().vm_start, p.map(|p| p.vm_start)), (pg(10), None));
+        let (v, p) = find_vma_prev(&mm, pg(50));
+        assert!(v.is_none());
+        assert_eq!(p.unwrap().vm_start, pg(30));
+    }
+
+    #[test]
+    fn find_vma_intersection_requires_overlap() {
+        let mut mm = mm();
+        add_anon(&mut mm, 10, 20, RW);
+        assert!(find_vma_intersection(&mm, pg(5), pg(10)).is_none());
+        assert!(find_vma_intersection(&mm, pg(20), pg(25)).is_none());
+        assert_eq!(
+            find_vma_intersection(&mm, pg(5), pg(11)).unwrap().vm_start,
+            pg(10)
+        );
+        assert_eq!(
+            find_vma_intersection(&mm, pg(19), pg(25)).unwrap().vm_start,
+            pg(10)
+        );
+    }
+
+    #[test]
+    fn find_vma_links_refuses_overlap_and_returns_prev() {
+        let mut mm = mm();
+        add_anon(&mut mm, 10, 20, RW);
+        assert_eq!(find_vma_links(&mm, pg(20), pg(30)), Ok(Some(pg(10))));
+        assert_eq!(find_vma_links(&mm, pg(0), pg(10)), Ok(None));
+        assert_eq!(find_vma_links(&mm, pg(15), pg(30)), Err(Errno::ENOMEM));
+    }
+
+    #[test]
+    fn vm_start_gap_reserves_stack_guard_gap_below_growsdown() {
+        let v = VmArea::new(pg(1000), pg(1010), RW | VmFlags::VM_GROWSDOWN);
+        assert_eq!(vm_start_gap(&v), pg(1000) - 256 * PAGE_SIZE);
+        let low = VmArea::new(PAGE_SIZE, 2 * PAGE_SIZE, RW | VmFlags::VM_GROWSDOWN);
+        assert_eq!(vm_start_gap(&low), 0, "underflow clamps to 0");
+        let plain = VmArea::new(pg(1000), pg(1010), RW);
+        assert_eq!(vm_start_gap(&plain), pg(1000));
+        assert_eq!(vm_end_gap(&plain), pg(1010));
+    }
+
+    // ---- vma_merge: the eight cases ----
+
+    #[test]
+    fn vma_merge_case_1_fills_hole_between_prev_and_next() {
+        let mut mm = mm();
+        let p = add_anon(&mut mm, 0, 10, RW);
+        add_anon(&mut mm, 20, 30, RW);
+        let r = vma_merge(
+            &mut mm,
+            Some(p),
+            pg(10),
+            pg(20),
+            RW,
+            None,
+            None,
+            pg(10) >> PAGE_SHIFT,
+        );
+        assert_eq!(r, Some(pg(0)));
+        assert_eq!(layout(&mm), vec![(0, 30)]);
+        assert_eq!(mm.map_count, 1);
+    }
+
+    #[test]
+    fn vma_merge_case_2_extends_prev() {
+        let mut mm = mm();
+        let p = add_anon(&mut mm, 0, 10, RW);
+        add_anon(&mut mm, 20, 30, RO);
+        let r = vma_merge(
+            &mut mm,
+            Some(p),
+            pg(10),
+            pg(15),
+            RW,
+            None,
+            None,
+            pg(10) >> PAGE_SHIFT,
+        );
+        assert_eq!(r, Some(pg(0)));
+        assert_eq!(layout(&mm), vec![(0, 15), (20, 30)]);
+    }
+
+    #[test]
+    fn vma_merge_case_3_extends_next_downwards() {
+        let mut mm = mm();
+        let p = add_anon(&mut mm, 0, 10, RO);
+        add_anon(&mut mm, 20, 30, RW);
+        let r = vma_merge(
+            &mut mm,
+            Some(p),
+            pg(15),
+            pg(20),
+            RW,
+            None,
+            None,
+            pg(15) >> PAGE_SHIFT,
+        );
+        assert_eq!(r, Some(pg(15)));
+        assert_eq!(layout(&mm), vec![(0, 10), (15, 30)]);
+        assert_eq!(mm.vma(pg(15)).unwrap().vm_pgoff, pg(15) >> PAGE_SHIFT);
+    }
+
+    #[test]
+    fn vma_merge_case_3_without_prev() {
+        let mut mm = mm();
+        add_anon(&mut mm, 20, 30, RW);
+        let r = vma_merge(
+            &mut mm,
+            None,
+            pg(15),
+            pg(20),
+            RW,
+            None,
+            None,
+            pg(15) >> PAGE_SHIFT,
+        );
+        assert_eq!(r, Some(pg(15)));
+        assert_eq!(layout(&mm), vec![(15, 30)]);
+    }
+
+    #[test]
+    fn vma_merge_case_4_extends_prev_and_shrinks_next() {
+        // mprotect of the tail of prev [5, 10) to next's flags: next takes it over.
+        let mut mm = mm();
+        let p = add_anon(&mut mm, 0, 10, RO);
+        add_anon(&mut mm, 10, 20, RW);
+        let pgoff = pg(5) >> PAGE_SHIFT;
+        let r = vma_merge(&mut mm, Some(p), pg(5), pg(10), RW, None, None, pgoff);
+        assert_eq!(r, Some(pg(5)));
+        assert_eq!(layout(&mm), vec![(0, 5), (5, 20)]);
+        assert_eq!(mm.vma(pg(5)).unwrap().vm_flags, RW);
+        assert_eq!(mm.vma(pg(5)).unwrap().vm_pgoff, pgoff);
+        assert_eq!(mm.vma(pg(0)).unwrap().vm_flags, RO);
+    }
+
+    #[test]
+    fn vma_merge_case_5_extends_prev_over_head_of_next() {
+        // mprotect of the head [10, 15) of area [10, 20) to prev's flags.
+        let mut mm = mm();
+        let p = add_anon(&mut mm, 0, 10, RW);
+        add_anon(&mut mm, 10, 20, RO);
+        let r = vma_merge(
+            &mut mm,
+            Some(p),
+            pg(10),
+            pg(15),
+            RW,
+            None,
+            None,
+            pg(10) >> PAGE_SHIFT,
+        );
+        assert_eq!(r, Some(pg(0)));
+        assert_eq!(layout(&mm), vec![(0, 15), (15, 20)]);
+        let rest = mm.vma(pg(15)).unwrap();
+        assert_eq!((rest.vm_flags, rest.vm_pgoff), (RO, pg(15) >> PAGE_SHIFT));
+    }
+
+    #[test]
+    fn vma_merge_case_6_prev_swallows_area_and_next() {
+        let mut mm = mm();
+        let p = add_anon(&mut mm, 0, 10, RW);
+        add_anon(&mut mm, 10, 20, RO);
+        add_anon(&mut mm, 20, 30, RW);
+        let r = vma_merge(
+            &mut mm,
+            Some(p),
+            pg(10),
+            pg(20),
+            RW,
+            None,
+            None,
+            pg(10) >> PAGE_SHIFT,
+        );
+        assert_eq!(r, Some(pg(0)));
+        assert_eq!(layout(&mm), vec![(0, 30)]);
+        assert_eq!(mm.map_count, 1);
+    }
+
+    #[test]
+    fn vma_merge_case_7_prev_swallows_area() {
+        let mut mm = mm();
+        let p = add_anon(&mut mm, 0, 10, RW);
+        add_anon(&mut mm, 10, 20, RO);
+        add_anon(&mut mm, 20, 30, RO | VmFlags::VM_EXEC);
+        let r = vma_merge(
+            &mut mm,
+            Some(p),
+            pg(10),
+            pg(20),
+            RW,
+            None,
+            None,
+            pg(10) >> PAGE_SHIFT,
+        );
+        assert_eq!(r, Some(pg(0)));
+        assert_eq!(layout(&mm), vec![(0, 20), (20, 30)]);
+    }
+
+    #[test]
+    fn vma_merge_case_8_next_swallows_area() {
+        let mut mm = mm();
+        let p = add_anon(&mut mm, 0, 10, RO | VmFlags::VM_EXEC);
+        add_anon(&mut mm, 10, 20, RO);
+        add_anon(&mut mm, 20, 30, RW);
+        let r = vma_merge(
+            &mut mm,
+            Some(p),
+            pg(10),
+            pg(20),
+            RW,
+            None,
+            None,
+            pg(10) >> PAGE_SHIFT,
+        );
+        assert_eq!(r, Some(pg(10)));
+        assert_eq!(layout(&mm), vec![(0, 10), (10, 30)]);
+        let v = mm.vma(pg(10)).unwrap();
+        assert_eq!((v.vm_flags, v.vm_pgoff), (RW, pg(10) >> PAGE_SHIFT));
+    }
+
+    #[test]
+    fn vma_merge_cannot_merge_middle_of_vma() {
+        let mut mm = mm();
+        let p = add_anon(&mut mm, 0, 30, RO);
+        let r = vma_merge(
+            &mut mm,
+            Some(p),
+            pg(10),
+            pg(20),
+            RW,
+            None,
+            None,
+            pg(10) >> PAGE_SHIFT,
+        );
+        assert_eq!(r, None);
+        assert_eq!(layout(&mm), vec![(0, 30)]);
+    }
+
+    #[test]
+    fn vma_merge_ignores_softdirty_but_not_other_flags() {
+        let mut mm = mm();
+        let p = add_anon(&mut mm, 0, 10, RW | VmFlags::VM_SOFTDIRTY);
+        let r = vma_merge(
+            &mut mm,
+            Some(p),
+            pg(10),
+            pg(11),
+            RW,
+            None,
+            None,
+            pg(10) >> PAGE_SHIFT,
+        );
+        assert_eq!(r, Some(pg(0)));
+        let r = vma_merge(
+            &mut mm,
+            Some(p),
+            pg(11),
+            pg(12),
+            RW | VmFlags::VM_LOCKED,
+            None,
+            None,
+            pg(11) >> PAGE_SHIFT,
+        );
+        assert_eq!(r, None);
+    }
+
+    #[test]
+    fn vma_merge_never_merges_vm_special() {
+        let mut mm = mm();
+        let f = RW | VmFlags::VM_IO;
+        let p = add_anon(&mut mm, 0, 10, f);
+        assert_eq!(
+            vma_merge(
+                &mut mm,
+                Some(p),
+                pg(10),
+                pg(11),
+                f,
+                None,
+                None,
+                pg(10) >> 12
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn vma_merge_file_requires_same_file_and_contiguous_pgoff() {
+        let mut mm = mm();
+        let f = TestFile::new("/bin/a").arc();
+        let g = TestFile::new("/bin/a").arc(); // another open of the same file
+        let p = add_file(&mut mm, 0, 10, RO, &f, 100);
+        assert_eq!(
+            vma_merge(&mut mm, Some(p), pg(10), pg(12), RO, None, Some(&g), 110),
+            None
+        );
+        assert_eq!(
+            vma_merge(&mut mm, Some(p), pg(10), pg(12), RO, None, Some(&f), 111),
+            None
+        );
+        assert_eq!(
+            vma_merge(&mut mm, Some(p), pg(10), pg(12), RO, None, None, 110),
+            None
+        );
+        assert_eq!(
+            vma_merge(&mut mm, Some(p), pg(10), pg(12), RO, None, Some(&f), 110),
+            Some(pg(0))
+        );
+        assert_eq!(layout(&mm), vec![(0, 12)]);
+    }
+
+    #[test]
+    fn vma_merge_anon_pgoff_must_be_contiguous() {
+        // An anonymous VMA moved by mremap keeps its old pgoff: no merge.
+        let mut mm = mm();
+        let p = add_anon(&mut mm, 0, 10, RW);
+        mm.mm_rb.get_mut(&p).unwrap().vm_pgoff = 7;
+        assert_eq!(
+            vma_merge(
+                &mut mm,
+                Some(p),
+                pg(10),
+                pg(11),
+                RW,
+                None,
+                None,
+                pg(10) >> 12
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn vma_merge_anon_vma_rules_follow_is_mergeable_anon_vma() {
+        let a = AnonVma::new();
+        let b = AnonVma::new();
+        // prev has anon_vma A (singular chain): a new range without one may join it.
+        let mut mm = mm();
+        let p = add_anon(&mut mm, 0, 10, RW);
+        mm.mm_rb.get_mut(&p).unwrap().set_anon_vma(a.clone());
+        assert_eq!(
+            vma_merge(
+                &mut mm,
+                Some(p),
+                pg(10),
+                pg(11),
+                RW,
+                None,
+                None,
+                pg(10) >> 12
+            ),
+            Some(p)
+        );
+        // ... but not when prev came through fork (chain longer than one).
+        mm.mm_rb.get_mut(&p).unwrap().anon_vma_chain = 2;
+        assert_eq!(
+            vma_merge(
+                &mut mm,
+                Some(p),
+                pg(11),
+                pg(12),
+                RW,
+                None,
+                None,
+                pg(11) >> 12
+            ),
+            None
+        );
+        // Different anon_vmas never merge; the same one does.
+        mm.mm_rb.get_mut(&p).unwrap().anon_vma_chain = 1;
+        let r = vma_merge(
+            &mut mm,
+            Some(p),
+            pg(11),
+            pg(12),
+            RW,
+            Some(&b),
+            None,
+            pg(11) >> 12,
+        );
+        assert_eq!(r, None);
+        let r = vma_merge(
+            &mut mm,
+            Some(p),
+            pg(11),
+            pg(12),
+            RW,
+            Some(&a),
+            None,
+            pg(11) >> 12,
+        );
+        assert_eq!(r, Some(p));
+        // A range with an anon_vma cannot join a VMA without one (empty chain).
+        let mut mm2 = MmStruct::new();
+        let q = add_anon(&mut mm2, 0, 10, RW);
+        let r = vma_merge(
+            &mut mm2,
+            Some(q),
+            pg(10),
+            pg(11),
+            RW,
+            Some(&a),
+            None,
+            pg(10) >> 12,
+        );
+        assert_eq!(r, None);
+    }
+
+    #[test]
+    fn vma_merge_case_1_requires_prev_and_next_anon_vma_compatible() {
+        let mut mm = mm();
+        let p = add_anon(&mut mm, 0, 10, RW);
+        let n = add_anon(&mut mm, 20, 30, RW);
+        mm.mm_rb.get_mut(&p).unwrap().set_anon_vma(AnonVma::new());
+        mm.mm_rb.get_mut(&n).unwrap().set_anon_vma(AnonVma::new());
+        // Falls back to case 2.
+        let r = vma_merge(
+            &mut mm,
+            Some(p),
+            pg(10),
+            pg(20),
+            RW,
+            None,
+            None,
+            pg(10) >> 12,
+        );
+        assert_eq!(r, Some(pg(0)));
+        assert_eq!(layout(&mm), vec![(0, 20), (20, 30)]);
+    }
+
+    #[test]
+    fn vma_merge_case_1_prev_without_anon_vma_imports_next_anon_vma() {
+        let a = AnonVma::new();
+        let mut mm = mm();
+        let p = add_anon(&mut mm, 0, 10, RW);
+        let n = add_anon(&mut mm, 20, 30, RW);
+        mm.mm_rb.get_mut(&n).unwrap().set_anon_vma(a.clone());
+        let r = vma_merge(
+            &mut mm,
+            Some(p),
+            pg(10),
+            pg(20),
+            RW,
+            None,
+            None,
+            pg(10) >> 12,
+        );
+        assert_eq!(r, Some(pg(0)));
+        assert_eq!(layout(&mm), vec![(0, 30)]);
+        assert!(Arc::ptr_eq(
+            mm.vma(pg(0)).unwrap().anon_vma.as_ref().unwrap(),
+            &a
+        ));
+    }
+
+    #[test]
+    fn vma_merge_case_6_imports_anon_vma_from_next_when_area_has_none() {
+        let a = AnonVma::new();
+        let mut mm = mm();
+        let p = add_anon(&mut mm, 0, 10, RW);
+        add_anon(&mut mm, 10, 20, RO);
+        let n = add_anon(&mut mm, 20, 30, RW);
+        mm.mm_rb.get_mut(&n).unwrap().set_anon_vma(a.clone());
+        let r = vma_merge(
+            &mut mm,
+            Some(p),
+            pg(10),
+            pg(20),
+            RW,
+            None,
+            None,
+            pg(10) >> 12,
+        );
+        assert_eq!(r, Some(pg(0)));
+        assert_eq!(layout(&mm), vec![(0, 30)]);
+        assert!(Arc::ptr_eq(
+            mm.vma(pg(0)).unwrap().anon_vma.as_ref().unwrap(),
+            &a
+        ));
+    }
+
+    #[test]
+    fn vma_merge_case_8_refused_when_area_has_anon_vma_and_next_has_none() {
+        // Linux 5.10's is_mergeable_anon_vma: next's anon_vma_chain is empty, so not
+        // "singular", so the anon_vmas must be equal, and they are not.
+        let a = AnonVma::new();
+        let mut mm = mm();
+        let p = add_anon(&mut mm, 0, 10, RO | VmFlags::VM_EXEC);
+        let area = add_anon(&mut mm, 10, 20, RO);
+        add_anon(&mut mm, 20, 30, RW);
+        mm.mm_rb.get_mut(&area).unwrap().set_anon_vma(a.clone());
+        let r = vma_merge(
+            &mut mm,
+            Some(p),
+            pg(10),
+            pg(20),
+            RW,
+            Some(&a),
+            None,
+            pg(10) >> 12,
+        );
+        assert_eq!(r, None);
+        // With the same anon_vma on both sides it merges.
+        mm.mm_rb.get_mut(&pg(20)).unwrap().set_anon_vma(a.clone());
+        let r = vma_merge(
+            &mut mm,
+            Some(p),
+            pg(10),
+            pg(20),
+            RW,
+            Some(&a),
+            None,
+            pg(10) >> 12,
+        );
+        assert_eq!(r, Some(pg(10)));
+        assert_eq!(layout(&mm), vec![(0, 10), (10, 30)]);
+    }
+
+    // ---- split_vma at each position ----
+
+    #[test]
+    fn split_vma_new_below_keeps_upper_part_as_original() {
+        let mut mm = mm();
+        let f = TestFile::new("/lib/x.so").arc();
+        let v = add_file(&mut mm, 0, 10, RO, &f, 100);
+        split_vma(&mut mm, v, pg(3), true).unwrap();
+        assert_eq!(layout(&mm), vec![(0, 3), (3, 10)]);
+        assert_eq!(mm.vma(pg(0)).unwrap().vm_pgoff, 100);
+        assert_eq!(mm.vma(pg(3)).unwrap().vm_pgoff, 103);
+        assert_eq!(mm.map_count, 2);
+    }
+
+    #[test]
+    fn split_vma_new_above_moves_pgoff_of_upper_part() {
+        let mut mm = mm();
+        let f = TestFile::new("/lib/x.so").arc();
+        let v = add_file(&mut mm, 0, 10, RO, &f, 100);
+        split_vma(&mut mm, v, pg(9), false).unwrap();
+        assert_eq!(layout(&mm), vec![(0, 9), (9, 10)]);
+        assert_eq!(mm.vma(pg(9)).unwrap().vm_pgoff, 109);
+        assert!(same_file(mm.vma(pg(9)).unwrap().vm_file.as_ref(), Some(&f)));
+    }
+
+    #[test]
+    fn split_vma_at_first_and_last_page_boundaries() {
+        for (at, below) in [
+            (1, true),
+            (1, false),
+            (9, true),
+            (9, false),
+            (5, true),
+            (5, false),
+        ] {
+            let mut mm = mm();
+            let v = add_anon(&mut mm, 0, 10, RW);
+            mm.mm_rb.get_mut(&v).unwrap().set_anon_vma(AnonVma::new());
+            split_vma(&mut mm, v, pg(at), below).unwrap();
+            assert_eq!(layout(&mm), vec![(0, at), (at, 10)]);
+            let (lo, hi) = (mm.vma(pg(0)).unwrap(), mm.vma(pg(at)).unwrap());
+            assert_eq!(lo.vm_pgoff + at, hi.vm_pgoff);
+            assert!(Arc::ptr_eq(
+                lo.anon_vma.as_ref().unwrap(),
+                hi.anon_vma.as_ref().unwrap()
+            ));
+        }
+    }
+
+    #[test]
+    fn split_vma_fails_with_enomem_at_max_map_count() {
+        let mut mm = mm();
+        let v = add_anon(&mut mm, 0, 10, RW);
+        mm.map_count = super::super::mmap::sysctl_max_map_count();
+        assert_eq!(split_vma(&mut mm, v, pg(5), false), Err(Errno::ENOMEM));
+        mm.map_count = 1;
+        assert_eq!(layout(&mm), vec![(0, 10)]);
+        // __split_vma does not check.
+        mm.map_count = super::super::mmap::sysctl_max_map_count();
+        assert_eq!(__split_vma(&mut mm, v, pg(5), false), Ok(()));
+    }
+
+    // ---- /proc/self/maps ----
+
+    #[test]
+    fn show_map_vma_anonymous_line_has_trailing_space_and_no_name() {
+        let mut mm = mm();
+        add_anon(&mut mm, 0, 2, RW);
+        let s = show_map_vma(&mm, mm.vma(pg(0)).unwrap());
+        assert_eq!(s, "10000000-10002000 rw-p 00000000 00:00 0 \n");
+    }
+
+    #[test]
+    fn show_map_vma_file_name_starts_at_column_73() {
+        let mut mm = mm();
+        let f = TestFile {
+            ino: 173521,
+            ..TestFile::new("/usr/bin/dbus-daemon")
+        }
+        .arc();
+        let mut v = VmArea::new(0x40_0000, 0x45_2000, RO | VmFlags::VM_EXEC);
+        v.vm_file = Some(f);
+        v.vm_pgoff = 0;
+        vma_link(&mut mm, v);
+        let s = show_map_vma(&mm, mm.vma(0x40_0000).unwrap());
+        assert_eq!(
+            s,
+            "00400000-00452000 r-xp 00000000 08:02 173521                             /usr/bin/dbus-daemon\n"
+        );
+        assert_eq!(s.find('/'), Some(73));
+    }
+
+    #[test]
+    fn show_map_vma_48_bit_addresses_shared_file_offset() {
+        let mut mm = mm();
+        let f = TestFile {
+            ino: 1048601,
+            dev: (0xfd, 0x1),
+            ..TestFile::new("/usr/lib/locale/C.utf8/LC_CTYPE")
+        }
+        .arc();
+        let mut v = VmArea::new(
+            0xffff_9a3c_0000,
+            0xffff_9a3c_2000,
+            RO | VmFlags::VM_MAYSHARE,
+        );
+        v.vm_file = Some(f);
+        v.vm_pgoff = 3;
+        vma_link(&mut mm, v);
+        let s = show_map_vma(&mm, mm.vma(0xffff_9a3c_0000).unwrap());
+        assert_eq!(
+            s,
+            "ffff9a3c0000-ffff9a3c2000 r--s 00003000 fd:01 1048601                    /usr/lib/locale/C.utf8/LC_CTYPE\n"
+        );
+    }
+
+    #[test]
+    fn show_map_vma_names_heap_and_stack() {
+        let mut mm = mm();
+        mm.start_brk = 0x4_2000;
+        mm.brk = 0x6_3123;
+        let heap = VmArea::new(0x4_2000, 0x6_4000, RW);
+        let stack = VmArea::new(
+            0xffff_ffde_0000,
+            0xffff_ffff_f000,
+            RW | VmFlags::VM_GROWSDOWN,
+        );
+        mm.start_stack = 0xffff_ffff_e9a0;
+        assert_eq!(
+            show_map_vma(&mm, &heap),
+            "00042000-00064000 rw-p 00000000 00:00 0                                  [heap]\n"
+        );
+        assert_eq!(
+            show_map_vma(&mm, &stack),
+            "ffffffde0000-fffffffff000 rw-p 00000000 00:00 0                          [stack]\n"
+        );
+    }
+
+    #[test]
+    fn show_map_vma_long_prefix_gets_single_space_before_name() {
+        let mut mm = mm();
+        let f = TestFile {
+            ino: u64::MAX,
+            dev: (0x103, 0x1234),
+            ..TestFile::new("/x\ny")
+        }
+        .arc();
+        let mut v = VmArea::new(0xffff_ffff_0000, 0xffff_ffff_1000, RW);
+        v.vm_file = Some(f);
+        v.vm_pgoff = 0xf_ffff_ffff;
+        vma_link(&mut mm, v);
+        let s = show_map_vma(&mm, mm.vma(0xffff_ffff_0000).unwrap());
+        assert_eq!(
+            s,
+            "ffffffff0000-ffffffff1000 rw-p fffffffff000 103:1234 18446744073709551615  /x\\012y\n"
+        );
+    }
+}
