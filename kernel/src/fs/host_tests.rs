@@ -327,3 +327,28 @@ fn tmpfs_write_holes_truncate_and_unlink_return_every_page() {
     drop(f);
     assert_eq!(nr_free_pages(), free0);
 }
+
+#[test]
+fn access_needs_an_x_bit_to_execute_even_for_root() {
+    use super::namei::{MAY_EXEC, MAY_READ, MAY_WRITE};
+    let ns = namespace();
+    assert_eq!(
+        ns.do_faccessat("/", "/etc/motd", MAY_EXEC),
+        Err(Errno::EACCES)
+    );
+    assert_eq!(ns.do_faccessat("/", "/usr/lib/x", MAY_EXEC), Ok(()));
+    assert_eq!(ns.do_faccessat("/", "/etc", MAY_EXEC), Ok(()));
+    assert_eq!(
+        ns.do_faccessat("/", "/etc/big", MAY_READ),
+        Ok(()),
+        "0600, but root"
+    );
+    assert_eq!(
+        ns.do_faccessat("/", "/etc/motd", MAY_WRITE),
+        Err(Errno::EROFS)
+    );
+    assert_eq!(ns.do_faccessat("/", "/dev/null", MAY_WRITE), Ok(()));
+    assert_eq!(ns.do_faccessat("/", "/etc/motd", 0), Ok(()));
+    assert_eq!(ns.do_faccessat("/", "/nope", 0), Err(Errno::ENOENT));
+    assert_eq!(ns.do_faccessat("/", "/etc", 8), Err(Errno::EINVAL));
+}

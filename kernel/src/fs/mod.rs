@@ -12,7 +12,8 @@
 //! [`do_filp_open`] (`openat`), [`File::read`], [`File::write`], [`File::pread`],
 //! [`File::pwrite`], [`File::lseek`], [`File::getdents64`], [`File::stat`] (`fstat`),
 //! [`vfs_fstatat`] (`newfstatat`), [`File::truncate`] (`ftruncate`), [`do_sys_truncate`],
-//! [`do_mkdirat`], [`do_unlinkat`], [`kern_path`] (`chdir`); `close` is dropping the fd's
+//! [`do_mkdirat`], [`do_unlinkat`], [`do_faccessat`], [`inode_permission`] (`execve`: MAY_EXEC),
+//! [`kern_path`] (`chdir`); `close` is dropping the fd's
 //! `Arc<File>`. A new file system (procfs) mounts with [`do_add_mount`].
 pub mod block_dev;
 pub mod char_dev;
@@ -32,7 +33,10 @@ pub mod tmpfs;
 
 pub use file::File;
 pub use inode::{DirEntry, Inode, SuperBlock};
-pub use namei::{do_add_mount, do_mkdirat, do_unlinkat, init_ns, kern_path, MntNamespace, Path};
+pub use namei::{
+    do_add_mount, do_faccessat, do_mkdirat, do_unlinkat, init_ns, inode_permission, kern_path,
+    MntNamespace, Path,
+};
 pub use open::{do_filp_open, do_sys_truncate, filp_open};
 pub use stat::{vfs_fstatat, Stat};
 

@@ -21,6 +21,33 @@ use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 
+/// Permission to execute / search (Linux: `MAY_EXEC`, = `X_OK`).
+pub const MAY_EXEC: u32 = 1;
+/// Permission to write (Linux: `MAY_WRITE`, = `W_OK`).
+pub const MAY_WRITE: u32 = 2;
+/// Permission to read (Linux: `MAY_READ`, = `R_OK`).
+pub const MAY_READ: u32 = 4;
+
+/// May the caller access `inode` as `mask` (MAY_* bits) asks? Every task runs as root
+/// for now, so this is Linux's `generic_permission` with CAP_DAC_OVERRIDE: reading and
+/// writing are always allowed, executing a non-directory needs at least one `x` bit
+/// (EACCES), and writing a file or directory of a read-only file system is EROFS.
+/// Linux: `inode_permission` (`sb_permission` + `generic_permission`). `execve` calls it
+/// with MAY_EXEC.
+#[no_mangle]
+#[inline(never)]
+pub fn inode_permission(inode: &dyn Inode, mask: u32) -> KResult<()> {
+    let a = inode.attr();
+    let mode = a.i_mode;
+    if mask & MAY_WRITE != 0 && a.i_sb.s_rdonly && (s_isdir(mode) || super::inode::s_isreg(mode)) {
+        return Err(Errno::EROFS);
+    }
+    if mask & MAY_EXEC != 0 && !s_isdir(mode) && mode & 0o111 == 0 {
+        return Err(Errno::EACCES);
+    }
+    Ok(())
+}
+
 /// `unlinkat` flag: remove a directory (Linux: `AT_REMOVEDIR`).
 pub const AT_REMOVEDIR: u32 = 0x200;
 
@@ -257,6 +284,17 @@ impl MntNamespace {
         Ok(())
     }
 
+    /// `faccessat(dirfd, path, mode, 0)` with the directory as path `cwd`: F_OK (0) checks
+    /// existence, R_OK/W_OK/X_OK as [`inode_permission`]; EINVAL for other mode bits.
+    /// Linux: `do_faccessat`.
+    pub fn do_faccessat(&self, cwd: &str, path: &str, mode: u32) -> KResult<()> {
+        if mode & !(MAY_READ | MAY_WRITE | MAY_EXEC) != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let p = self.path_lookupat(cwd, path)?;
+        inode_permission(&*p.inode, mode)
+    }
+
     fn is_mountpoint(&self, inode: &Arc<dyn Inode>) -> bool {
         let key = (inode.attr().i_sb.s_dev, inode.attr().i_ino);
         self.mounts.lock().iter().any(|m| m.covered == key)
@@ -344,6 +382,11 @@ pub fn do_add_mount(path: &str, root: Arc<dyn Inode>) -> KResult<()> {
 /// `mkdirat` in the init namespace: see [`MntNamespace::do_mkdirat`].
 pub fn do_mkdirat(cwd: &str, path: &str, mode: u32) -> KResult<()> {
     init_ns()?.do_mkdirat(cwd, path, mode)
+}
+
+/// `faccessat` in the init namespace: see [`MntNamespace::do_faccessat`].
+pub fn do_faccessat(cwd: &str, path: &str, mode: u32) -> KResult<()> {
+    init_ns()?.do_faccessat(cwd, path, mode)
 }
 
 /// `unlinkat` in the init namespace: see [`MntNamespace::do_unlinkat`].

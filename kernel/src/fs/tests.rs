@@ -553,6 +553,18 @@ pub fn open_errors() -> TestResult {
         do_unlinkat("/", "/tmp/none", 0),
         Errno::ENOENT,
     )?;
+    // Permission: root may read anything, but executes only what has an x bit.
+    expect_err(
+        "X_OK on /etc/motd",
+        do_faccessat("/", "/etc/motd", namei::MAY_EXEC),
+        Errno::EACCES,
+    )?;
+    ok("X_OK on /bin", do_faccessat("/", "/bin", namei::MAY_EXEC))?;
+    expect_err(
+        "W_OK on the root fs",
+        do_faccessat("/", "/etc/motd", namei::MAY_WRITE),
+        Errno::EROFS,
+    )?;
     // File flags: O_CLOEXEC is for the fd, creation flags are dropped, F_SETFL.
     let f = ok("open", open("/etc/motd", O_RDONLY | O_CLOEXEC | O_NONBLOCK))?;
     if f.flags() != O_NONBLOCK || fd_flags_of(O_RDONLY | O_CLOEXEC) != FD_CLOEXEC {
