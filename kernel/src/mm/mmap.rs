@@ -20,16 +20,16 @@
 //!                             remove_vma_list
 //! sys_brk -> __do_munmap (shrink) | do_brk_flags -> vma_merge / vma_link (grow)
 //! ```
-use super::mm_types::{MmStruct, MmapLayout, MMAP_MIN_ADDR, TASK_UNMAPPED_BASE};
+use super::mm_types::{MmStruct, MmapLayout, MMAP_MIN_ADDR, STACK_GUARD_GAP, TASK_UNMAPPED_BASE};
 use super::vma::{
     __split_vma, find_vma, find_vma_intersection, find_vma_links, find_vma_prev, vm_end_gap,
-    vm_start_gap, vma_link, vma_merge, vma_next, vma_prev, vma_unlink, MappedFile, VmArea, VmFlags,
-    VmaPageTables,
+    vm_start_gap, vma_link, vma_merge, vma_next, vma_prev, vma_unlink, AnonVma, MappedFile, VmArea,
+    VmFlags, VmaPageTables,
 };
 use super::{PAGE_SHIFT, PAGE_SIZE};
 use crate::arch::aarch64::pgtable::PgProt;
 use crate::errno::{Errno, KResult};
-use crate::task::{RLIMIT_AS, RLIMIT_DATA, RLIMIT_MEMLOCK};
+use crate::task::{RLIMIT_AS, RLIMIT_DATA, RLIMIT_MEMLOCK, RLIMIT_STACK};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicUsize, Ordering};
@@ -1327,6 +1327,141 @@ pub fn sys_brk(mm: &mut MmStruct, pt: &mut dyn VmaPageTables, brk: usize) -> usi
         pt.mm_populate(mm, oldbrk, newbrk - oldbrk);
     }
     brk
+}
+
+/// May a stack VMA grow to `size` bytes by `grow` pages (Linux: `acct_stack_growth`)?
+/// ENOMEM over RLIMIT_AS/RLIMIT_DATA, over RLIMIT_STACK, over RLIMIT_MEMLOCK for a
+/// locked stack without CAP_IPC_LOCK, or when overcommit refuses (checked last, since
+/// it charges).
+fn acct_stack_growth(
+    mm: &MmStruct,
+    pt: &mut dyn VmaPageTables,
+    vma: &VmArea,
+    size: usize,
+    grow: usize,
+) -> KResult<()> {
+    // Address space limit tests.
+    if !may_expand_vm(mm, vma.vm_flags, grow) {
+        return Err(Errno::ENOMEM);
+    }
+    // Stack limit test.
+    if size > mm.rlimit(RLIMIT_STACK) {
+        return Err(Errno::ENOMEM);
+    }
+    // mlock limit tests.
+    if vma.vm_flags.contains(VmFlags::VM_LOCKED) {
+        let locked = mm.locked_vm + grow;
+        let limit = mm.rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT;
+        if locked > limit && !mm.cap_ipc_lock {
+            return Err(Errno::ENOMEM);
+        }
+    }
+    // Overcommit: this must be the final test, as it charges.
+    if pt.security_vm_enough_memory_mm(grow).is_err() {
+        return Err(Errno::ENOMEM);
+    }
+    Ok(())
+}
+
+/// Grow the VM_GROWSDOWN VMA keyed `vma` down to cover `address` (Linux 5.10:
+/// `expand_downwards`, called by the fault path as `expand_stack`). EPERM below
+/// `mmap_min_addr`; ENOMEM when the new start would come within `stack_guard_gap` of an
+/// accessible non-stack VMA below, when `grow` exceeds `vm_pgoff`, or from
+/// `acct_stack_growth`. Returns the VMA's key, which is its new `vm_start`.
+/// Differences: the anon_vma is always a fresh one (Linux's `anon_vma_prepare` may reuse
+/// a neighbour's), no locking against concurrent expansion (the mm lock is exclusive here).
+#[no_mangle]
+#[inline(never)]
+pub fn expand_downwards(
+    mm: &mut MmStruct,
+    pt: &mut dyn VmaPageTables,
+    vma: usize,
+    address: usize,
+) -> KResult<usize> {
+    let address = address & !(PAGE_SIZE - 1);
+    if address < MMAP_MIN_ADDR {
+        return Err(Errno::EPERM);
+    }
+    // Enforce stack_guard_gap.
+    if let Some(p) = vma_prev(mm, vma) {
+        let prev = &mm.mm_rb[&p];
+        if !prev.vm_flags.contains(VmFlags::VM_GROWSDOWN)
+            && prev.vm_flags.intersects(VmFlags::VM_ACCESS_FLAGS)
+            && address.wrapping_sub(prev.vm_end) < STACK_GUARD_GAP
+        {
+            return Err(Errno::ENOMEM);
+        }
+    }
+    // We must make sure the anon_vma is allocated (anon_vma_prepare).
+    let v = mm
+        .mm_rb
+        .get_mut(&vma)
+        .expect("expand_downwards: no such vma");
+    if v.anon_vma.is_none() {
+        v.set_anon_vma(AnonVma::new());
+    }
+    let v = &mm.mm_rb[&vma];
+    if address >= v.vm_start {
+        return Ok(vma);
+    }
+    let size = v.vm_end - address;
+    let grow = (v.vm_start - address) >> PAGE_SHIFT;
+    if grow > v.vm_pgoff {
+        return Err(Errno::ENOMEM);
+    }
+    acct_stack_growth(mm, pt, v, size, grow)?;
+    let (flags, end, pgoff) = (v.vm_flags, v.vm_end, v.vm_pgoff);
+    if flags.contains(VmFlags::VM_LOCKED) {
+        mm.locked_vm += grow;
+    }
+    vm_stat_account(mm, flags, grow as isize);
+    let mut v = mm
+        .mm_rb
+        .remove(&vma)
+        .expect("expand_downwards: vma vanished");
+    v.vm_start = address;
+    v.vm_pgoff = pgoff - grow;
+    debug_assert_eq!(v.vm_end, end);
+    mm.mm_rb.insert(address, v);
+    Ok(address)
+}
+
+/// Grow a stack VMA to cover a faulting `address` (Linux: `expand_stack`; arm64 has only
+/// grows-down stacks).
+#[no_mangle]
+#[inline(never)]
+pub fn expand_stack(
+    mm: &mut MmStruct,
+    pt: &mut dyn VmaPageTables,
+    vma: usize,
+    address: usize,
+) -> KResult<usize> {
+    expand_downwards(mm, pt, vma, address)
+}
+
+/// The VMA containing `addr`, growing a stack down to it if needed; None if there is
+/// none (Linux: `find_extend_vma`, used by get_user_pages). A locked stack's new part is
+/// populated. Returns the VMA's key.
+pub fn find_extend_vma(
+    mm: &mut MmStruct,
+    pt: &mut dyn VmaPageTables,
+    addr: usize,
+) -> Option<usize> {
+    let addr = addr & !(PAGE_SIZE - 1);
+    let v = find_vma(mm, addr)?;
+    if v.vm_start <= addr {
+        return Some(v.vm_start);
+    }
+    if !v.vm_flags.contains(VmFlags::VM_GROWSDOWN) {
+        return None;
+    }
+    let start = v.vm_start;
+    let key = expand_stack(mm, pt, start, addr).ok()?;
+    if mm.mm_rb[&key].vm_flags.contains(VmFlags::VM_LOCKED) {
+        // Linux: populate_vma_page_range(vma, addr, start).
+        pt.mm_populate(mm, addr, start - addr);
+    }
+    Some(key)
 }
 
 #[cfg(test)]
@@ -3095,5 +3230,85 @@ mod tests {
             Ok(())
         );
         assert_eq!(ranges(&mm), vec![(HEAP, HEAP + P)]);
+    }
+
+    // ---- expand_stack ----
+
+    fn stack_setup() -> (MmStruct, RecordingPageTables, usize) {
+        let (mut mm, mut pt) = setup();
+        let top = 0x7000_0000;
+        let a = mmap(
+            &mut mm,
+            &mut pt,
+            top - 4 * P,
+            4 * P,
+            RW_PROT,
+            ANON | MAP_FIXED | MAP_GROWSDOWN,
+        )
+        .unwrap();
+        pt.calls.clear();
+        (mm, pt, a)
+    }
+
+    #[test]
+    fn expand_stack_grows_vma_down_to_the_fault_page() {
+        let (mut mm, mut pt, a) = stack_setup();
+        let k = expand_stack(&mut mm, &mut pt, a, a - 2 * P + 123).unwrap();
+        assert_eq!(k, a - 2 * P);
+        let v = mm.vma(k).unwrap();
+        assert_eq!(
+            (v.vm_end, v.vm_pgoff),
+            (a + 4 * P, (a - 2 * P) >> PAGE_SHIFT)
+        );
+        assert!(v.anon_vma.is_some());
+        assert_eq!((mm.total_vm, mm.stack_vm), (6, 6));
+        assert_eq!(pt.calls, vec![PtCall::Charge(2)]);
+        assert_eq!(
+            find_extend_vma(&mut mm, &mut pt, a - 3 * P),
+            Some(a - 3 * P)
+        );
+        assert_eq!(find_extend_vma(&mut mm, &mut pt, a), Some(a - 3 * P));
+    }
+
+    #[test]
+    fn expand_stack_keeps_stack_guard_gap_from_vma_below() {
+        let (mut mm, mut pt, a) = stack_setup();
+        let below = a - STACK_GUARD_GAP - 8 * P;
+        mmap(&mut mm, &mut pt, below, P, PROT_READ, ANON | MAP_FIXED).unwrap();
+        // The gap from prev's end must stay >= stack_guard_gap.
+        assert_eq!(
+            expand_stack(&mut mm, &mut pt, a, below + P + STACK_GUARD_GAP - P),
+            Err(Errno::ENOMEM)
+        );
+        assert!(expand_stack(&mut mm, &mut pt, a, below + P + STACK_GUARD_GAP).is_ok());
+        // A PROT_NONE VMA below does not count (vma_is_accessible).
+        let (mut mm, mut pt, a) = stack_setup();
+        mmap(&mut mm, &mut pt, a - 2 * P, P, PROT_NONE, ANON | MAP_FIXED).unwrap();
+        assert!(expand_stack(&mut mm, &mut pt, a, a - P).is_ok());
+    }
+
+    #[test]
+    fn expand_stack_limited_by_rlimit_stack_and_min_addr() {
+        let (mut mm, mut pt, a) = stack_setup();
+        mm.rlim[RLIMIT_STACK].cur = 6 * P as u64;
+        assert_eq!(
+            expand_stack(&mut mm, &mut pt, a, a - 3 * P),
+            Err(Errno::ENOMEM)
+        );
+        assert!(expand_stack(&mut mm, &mut pt, a, a - 2 * P).is_ok());
+        assert_eq!(
+            expand_stack(&mut mm, &mut pt, a - 2 * P, 0x10),
+            Err(Errno::EPERM)
+        );
+        assert_eq!(find_extend_vma(&mut mm, &mut pt, a - 3 * P), None);
+    }
+
+    #[test]
+    fn find_extend_vma_does_not_grow_ordinary_vmas() {
+        let (mut mm, mut pt) = setup();
+        let a = mmap(&mut mm, &mut pt, 0x4000_0000, 2 * P, RW_PROT, ANON).unwrap();
+        assert_eq!(find_extend_vma(&mut mm, &mut pt, a - P), None);
+        assert_eq!(find_extend_vma(&mut mm, &mut pt, a + P + 5), Some(a));
+        assert_eq!(find_extend_vma(&mut mm, &mut pt, a + 2 * P), None);
     }
 }
