@@ -21,6 +21,11 @@ pub trait CharDevice: Send + Sync {
     fn is_stream(&self) -> bool {
         false
     }
+    /// A terminal: `isatty` (ioctl TCGETS) succeeds on it, ENOTTY elsewhere
+    /// (Linux: a file whose `f_op` is `tty_fops`).
+    fn is_tty(&self) -> bool {
+        false
+    }
 }
 
 static CHRDEVS: SpinLockIrq<BTreeMap<u64, Arc<dyn CharDevice>>> = SpinLockIrq::new(BTreeMap::new());

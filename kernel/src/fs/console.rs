@@ -143,6 +143,10 @@ impl CharDevice for ConsoleDevice {
     fn is_stream(&self) -> bool {
         true
     }
+
+    fn is_tty(&self) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]

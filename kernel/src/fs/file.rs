@@ -124,6 +124,11 @@ impl File {
         );
     }
 
+    /// Is it a terminal (`/dev/console`)? For `ioctl(TCGETS)` / `isatty`: ENOTTY otherwise.
+    pub fn is_tty(&self) -> bool {
+        self.f_cdev.as_ref().is_some_and(|c| c.is_tty())
+    }
+
     /// Is it a directory?
     pub fn is_dir(&self) -> bool {
         s_isdir(self.f_inode.attr().i_mode)

@@ -406,6 +406,9 @@ pub fn char_devices() -> TestResult {
         return Err("console write".into());
     }
     expect_err("lseek console", con.lseek(0, SEEK_SET), Errno::ESPIPE)?;
+    if !con.is_tty() || null.is_tty() {
+        return Err("only the console is a tty".into());
+    }
     expect_err("pwrite console", con.pwrite(b"x", 0), Errno::ESPIPE)?;
     let con_nb = ok("open console", open("/dev/console", O_RDONLY | O_NONBLOCK))?;
     expect_err(
