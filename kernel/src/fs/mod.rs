@@ -28,6 +28,7 @@ pub mod namei;
 pub mod open;
 pub mod readdir;
 pub mod stat;
+pub mod sys;
 pub mod tests;
 pub mod tmpfs;
 

@@ -2,6 +2,9 @@
 #![allow(missing_docs)]
 
 pub const GETCWD: usize = 17;
+pub const DUP: usize = 23;
+pub const DUP3: usize = 24;
+pub const FCNTL: usize = 25;
 pub const IOCTL: usize = 29;
 pub const MKDIRAT: usize = 34;
 pub const UNLINKAT: usize = 35;

@@ -2,6 +2,7 @@
 use super::{nr, SyscallArgs};
 use crate::arch::aarch64::traps::PtRegs;
 use crate::errno::KResult;
+use crate::fs::sys as fs;
 use crate::kernel::sys as ksys;
 use crate::task;
 
@@ -35,6 +36,28 @@ pub fn lookup(n: usize) -> Option<SyscallFn> {
         nr::KILL => task::signal::sys_kill,
         nr::RT_SIGACTION => task::signal::sys_rt_sigaction,
         nr::RT_SIGPROCMASK => task::signal::sys_rt_sigprocmask,
+        nr::OPENAT => fs::sys_openat,
+        nr::CLOSE => fs::sys_close,
+        nr::READ => fs::sys_read,
+        nr::WRITE => fs::sys_write,
+        nr::READV => fs::sys_readv,
+        nr::WRITEV => fs::sys_writev,
+        nr::PREAD64 => fs::sys_pread64,
+        nr::PWRITE64 => fs::sys_pwrite64,
+        nr::LSEEK => fs::sys_lseek,
+        nr::FSTAT => fs::sys_fstat,
+        nr::NEWFSTATAT => fs::sys_newfstatat,
+        nr::GETDENTS64 => fs::sys_getdents64,
+        nr::FTRUNCATE => fs::sys_ftruncate,
+        nr::IOCTL => fs::sys_ioctl,
+        nr::MKDIRAT => fs::sys_mkdirat,
+        nr::UNLINKAT => fs::sys_unlinkat,
+        nr::CHDIR => fs::sys_chdir,
+        nr::GETCWD => fs::sys_getcwd,
+        nr::FACCESSAT => fs::sys_faccessat,
+        nr::DUP => fs::sys_dup,
+        nr::DUP3 => fs::sys_dup3,
+        nr::FCNTL => fs::sys_fcntl,
         _ => return None,
     })
 }

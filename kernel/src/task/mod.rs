@@ -129,6 +129,10 @@ pub struct Task {
     pub exit_code: AtomicI32,
     /// Credentials.
     pub cred: SpinLockIrq<Cred>,
+    /// Open files (Linux: `files`).
+    pub files: SpinLockIrq<files::FilesStruct>,
+    /// Current directory, absolute (Linux: `fs->pwd`).
+    pub cwd: SpinLockIrq<alloc::string::String>,
     /// Pending signals, bit n-1 for signal n (Linux: `pending.signal`).
     pub pending: core::sync::atomic::AtomicU64,
     /// Resource limits (Linux keeps them in `signal_struct`).
@@ -243,6 +247,8 @@ pub fn sched_init() {
         }),
         pending: core::sync::atomic::AtomicU64::new(0),
         rlim: SpinLockIrq::new(default_rlimits()),
+        files: SpinLockIrq::new(files::FilesStruct::new()),
+        cwd: SpinLockIrq::new(alloc::string::String::from("/")),
     });
     CURRENT.store(Arc::as_ptr(&idle) as *mut Task, Ordering::Release);
     RQ.lock().idle = Some(idle);
@@ -297,6 +303,15 @@ pub fn alloc_task(
         cred: SpinLockIrq::new(current().map(|c| *c.cred.lock()).unwrap_or_default()),
         pending: core::sync::atomic::AtomicU64::new(0),
         rlim: SpinLockIrq::new(current().map_or(default_rlimits(), |c| *c.rlim.lock())),
+        files: SpinLockIrq::new(
+            current()
+                .map(|c| c.files.lock().clone())
+                .unwrap_or_default(),
+        ),
+        cwd: SpinLockIrq::new(current().map_or_else(
+            || alloc::string::String::from("/"),
+            |c| c.cwd.lock().clone(),
+        )),
     });
     task.set_comm(name);
     TASKS.lock().insert(task.pid, task.clone());
@@ -419,6 +434,7 @@ pub fn switch_mm_hook(_prev: &Arc<Task>, _next: &Arc<Task>) {}
 pub fn exit_mm(_task: &Arc<Task>) {}
 pub mod binfmt_elf;
 pub mod exit;
+pub mod files;
 pub mod signal;
 /// In-kernel scheduler tests.
 pub mod tests;

@@ -13,6 +13,15 @@ use core::sync::atomic::Ordering;
 #[no_mangle]
 #[inline(never)]
 pub fn do_mem_abort(far: usize, esr: Esr, regs: &mut PtRegs) {
+    // uaccess touching a user page that is not faulted in yet: demand-page it, as the
+    // user's own access would, and retry the instruction (Linux: do_page_fault with
+    // user_mode() false but the address in TASK_SIZE).
+    if far < super::uaccess::TASK_SIZE
+        && crate::task::current().is_some()
+        && crate::mm::memory::handle_user_fault(far, esr) == crate::mm::memory::FaultResult::Handled
+    {
+        return;
+    }
     if fixup_exception(regs) {
         return;
     }

@@ -1,0 +1,371 @@
+//! The file system calls: decode arguments, copy user memory, call the VFS.
+//! Linux spreads these over `fs/open.c` (`do_sys_openat2`, `ksys_close`, `do_sys_ftruncate`,
+//! `do_faccessat`, `ksys_chdir`), `fs/read_write.c` (`ksys_read`, `ksys_write`,
+//! `do_readv`, `ksys_lseek`, `ksys_pread64`), `fs/stat.c` (`vfs_fstatat`),
+//! `fs/readdir.c` (`getdents64`), `fs/namei.c` (`do_mkdirat`, `do_unlinkat`),
+//! `fs/fcntl.c`, `fs/file.c` (`ksys_dup3`), `fs/d_path.c` (`getcwd`).
+use crate::arch::aarch64::traps::PtRegs;
+use crate::arch::aarch64::uaccess::{
+    access_ok, copy_from_user, copy_to_user, get_user, strncpy_from_user,
+};
+use crate::errno::{Errno, KResult};
+use crate::fs::file::File;
+use crate::syscall::SyscallArgs;
+use crate::task::{current, Task, RLIMIT_NOFILE};
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec;
+
+/// "Relative to the current directory" as a dirfd (Linux: `AT_FDCWD`).
+pub const AT_FDCWD: i32 = -100;
+/// Linux: PATH_MAX.
+pub const PATH_MAX: usize = 4096;
+/// Largest chunk copied through the kernel per step of read/write.
+const CHUNK: usize = 64 * 1024;
+
+fn me() -> KResult<Arc<Task>> {
+    current().ok_or(Errno::ESRCH)
+}
+
+/// The file behind `fd` in the current task (Linux: `fdget`).
+pub fn fget(fd: i32) -> KResult<Arc<File>> {
+    me()?.files.lock().get(fd)
+}
+
+/// Copy a path from user memory: EFAULT, ENAMETOOLONG, or ENOENT for "" (Linux:
+/// `getname` -> `strncpy_from_user`).
+pub fn getname(ptr: usize, allow_empty: bool) -> KResult<String> {
+    let mut buf = vec![0u8; PATH_MAX];
+    let n = strncpy_from_user(&mut buf, ptr)?;
+    if n == 0 && !allow_empty {
+        return Err(Errno::ENOENT);
+    }
+    buf.truncate(n);
+    String::from_utf8(buf).map_err(|_| Errno::EINVAL)
+}
+
+/// The directory a *at() call resolves against: the cwd for AT_FDCWD, else the dirfd's
+/// path (ENOTDIR unless it is a directory). Absolute paths ignore it.
+fn at_base(dirfd: i32, path: &str) -> KResult<String> {
+    if path.starts_with('/') || dirfd == AT_FDCWD {
+        return Ok(me()?.cwd.lock().clone());
+    }
+    let f = fget(dirfd)?;
+    if !f.is_dir() {
+        return Err(Errno::ENOTDIR);
+    }
+    Ok(String::from(f.path()))
+}
+
+/// openat(2). Linux: `do_sys_openat2` -> `do_filp_open` -> `fd_install`.
+pub fn sys_openat(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    let (dirfd, flags, mode) = (a.0[0] as i32, a.0[2] as u32, a.0[3] as u32);
+    let path = getname(a.0[1], false)?;
+    let base = at_base(dirfd, &path)?;
+    let file = crate::fs::open::do_filp_open(&base, &path, flags, mode)?;
+    let task = me()?;
+    let limit = task.rlim.lock()[RLIMIT_NOFILE].cur as usize;
+    let fd = task
+        .files
+        .lock()
+        .alloc_fd(file, flags & crate::fs::O_CLOEXEC != 0, limit)?;
+    Ok(fd as usize)
+}
+
+/// close(2).
+pub fn sys_close(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    me()?.files.lock().close(a.0[0] as i32)?;
+    Ok(0)
+}
+
+/// read(2): EBADF, EFAULT (checked before reading, as `vfs_read`'s access_ok), EISDIR...
+pub fn sys_read(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    let (file, buf, count) = (fget(a.0[0] as i32)?, a.0[1], a.0[2]);
+    do_read(&file, buf, count, None)
+}
+
+fn do_read(file: &File, buf: usize, count: usize, off: Option<i64>) -> KResult<usize> {
+    let count = count.min(isize::MAX as usize & !0xfff);
+    if !access_ok(buf, count) {
+        return Err(Errno::EFAULT);
+    }
+    let mut kbuf = vec![0u8; count.min(CHUNK)];
+    let mut done = 0;
+    while done < count {
+        let want = (count - done).min(kbuf.len());
+        let n = match off {
+            Some(o) => file.pread(&mut kbuf[..want], o + done as i64)?,
+            None => file.read(&mut kbuf[..want])?,
+        };
+        if n == 0 {
+            break;
+        }
+        if copy_to_user(buf + done, &kbuf[..n]).is_err() {
+            return if done > 0 {
+                Ok(done)
+            } else {
+                Err(Errno::EFAULT)
+            };
+        }
+        done += n;
+        if n < want || file.inode().attr().is_dir() || is_stream(file) {
+            break; // short read: a tty line, end of file
+        }
+    }
+    Ok(done)
+}
+
+fn is_stream(file: &File) -> bool {
+    file.f_mode().contains(crate::fs::file::FMode::FMODE_STREAM)
+}
+
+/// write(2).
+pub fn sys_write(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    let (file, buf, count) = (fget(a.0[0] as i32)?, a.0[1], a.0[2]);
+    do_write(&file, buf, count, None)
+}
+
+fn do_write(file: &File, buf: usize, count: usize, off: Option<i64>) -> KResult<usize> {
+    if !access_ok(buf, count) {
+        return Err(Errno::EFAULT);
+    }
+    let mut kbuf = vec![0u8; count.min(CHUNK)];
+    let mut done = 0;
+    while done < count {
+        let want = (count - done).min(kbuf.len());
+        if copy_from_user(&mut kbuf[..want], buf + done).is_err() {
+            return if done > 0 {
+                Ok(done)
+            } else {
+                Err(Errno::EFAULT)
+            };
+        }
+        let n = match off {
+            Some(o) => file.pwrite(&kbuf[..want], o + done as i64)?,
+            None => file.write(&kbuf[..want])?,
+        };
+        done += n;
+        if n < want {
+            break;
+        }
+    }
+    Ok(done)
+}
+
+/// readv(2) / writev(2): iovecs of {base, len}; EINVAL for more than 1024 or a negative
+/// total. Linux: `do_readv` / `do_writev`.
+fn do_iov(a: SyscallArgs, write: bool) -> KResult<usize> {
+    let (file, iov, cnt) = (fget(a.0[0] as i32)?, a.0[1], a.0[2]);
+    if cnt > 1024 {
+        return Err(Errno::EINVAL);
+    }
+    let mut total = 0usize;
+    for i in 0..cnt {
+        let base: usize = get_user(iov + 16 * i)?;
+        let len: usize = get_user(iov + 16 * i + 8)?;
+        if len > isize::MAX as usize {
+            return Err(Errno::EINVAL);
+        }
+        let n = if write {
+            do_write(&file, base, len, None)?
+        } else {
+            do_read(&file, base, len, None)?
+        };
+        total += n;
+        if n < len {
+            break;
+        }
+    }
+    Ok(total)
+}
+
+/// readv(2).
+pub fn sys_readv(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    do_iov(a, false)
+}
+
+/// writev(2).
+pub fn sys_writev(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    do_iov(a, true)
+}
+
+/// pread64(2).
+pub fn sys_pread64(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    let file = fget(a.0[0] as i32)?;
+    if (a.0[3] as i64) < 0 {
+        return Err(Errno::EINVAL);
+    }
+    do_read(&file, a.0[1], a.0[2], Some(a.0[3] as i64))
+}
+
+/// pwrite64(2).
+pub fn sys_pwrite64(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    let file = fget(a.0[0] as i32)?;
+    if (a.0[3] as i64) < 0 {
+        return Err(Errno::EINVAL);
+    }
+    do_write(&file, a.0[1], a.0[2], Some(a.0[3] as i64))
+}
+
+/// lseek(2).
+pub fn sys_lseek(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    let file = fget(a.0[0] as i32)?;
+    Ok(file.lseek(a.0[1] as i64, a.0[2] as u32)? as usize)
+}
+
+/// fstat(2).
+pub fn sys_fstat(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    let st = fget(a.0[0] as i32)?.stat();
+    copy_to_user(a.0[1], st.as_bytes())?;
+    Ok(0)
+}
+
+/// newfstatat(2): `fstatat(dirfd, path, statbuf, flags)`; AT_EMPTY_PATH with a dirfd
+/// stats that file.
+pub fn sys_newfstatat(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    let (dirfd, flags) = (a.0[0] as i32, a.0[3] as u32);
+    let path = getname(a.0[1], flags & crate::fs::stat::AT_EMPTY_PATH != 0)?;
+    let st = if path.is_empty() && dirfd != AT_FDCWD {
+        fget(dirfd)?.stat()
+    } else {
+        let base = at_base(dirfd, &path)?;
+        crate::fs::stat::vfs_fstatat(&base, &path, flags)?
+    };
+    copy_to_user(a.0[2], st.as_bytes())?;
+    Ok(0)
+}
+
+/// getdents64(2).
+pub fn sys_getdents64(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    let (file, buf, count) = (fget(a.0[0] as i32)?, a.0[1], a.0[2]);
+    if !access_ok(buf, count) {
+        return Err(Errno::EFAULT);
+    }
+    let mut kbuf = vec![0u8; count.min(CHUNK)];
+    let n = file.getdents64(&mut kbuf)?;
+    copy_to_user(buf, &kbuf[..n])?;
+    Ok(n)
+}
+
+/// ftruncate(2).
+pub fn sys_ftruncate(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    let file = fget(a.0[0] as i32)?;
+    file.truncate(a.0[1] as i64)?;
+    Ok(0)
+}
+
+/// ioctl(2): TIOCGWINSZ on the console reports 24x80 (so libc's isatty works); all else
+/// is ENOTTY, as for files without an ioctl method.
+pub fn sys_ioctl(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    const TIOCGWINSZ: usize = 0x5413;
+    let file = fget(a.0[0] as i32)?;
+    let is_tty =
+        crate::fs::inode::s_ischr(file.inode().attr().i_mode) && file.path().contains("console");
+    match a.0[1] {
+        TIOCGWINSZ if is_tty => {
+            let ws: [u16; 4] = [24, 80, 0, 0];
+            crate::arch::aarch64::uaccess::put_user(a.0[2], ws)?;
+            Ok(0)
+        }
+        _ => Err(Errno::ENOTTY),
+    }
+}
+
+/// mkdirat(2).
+pub fn sys_mkdirat(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    let path = getname(a.0[1], false)?;
+    let base = at_base(a.0[0] as i32, &path)?;
+    crate::fs::namei::do_mkdirat(&base, &path, a.0[2] as u32)?;
+    Ok(0)
+}
+
+/// unlinkat(2).
+pub fn sys_unlinkat(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    let path = getname(a.0[1], false)?;
+    let base = at_base(a.0[0] as i32, &path)?;
+    crate::fs::namei::do_unlinkat(&base, &path, a.0[2] as u32)?;
+    Ok(0)
+}
+
+/// chdir(2): ENOTDIR unless a directory.
+pub fn sys_chdir(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    let path = getname(a.0[0], false)?;
+    let task = me()?;
+    let cwd = task.cwd.lock().clone();
+    let st = crate::fs::stat::vfs_fstatat(&cwd, &path, 0)?;
+    if !crate::fs::inode::s_isdir(st.st_mode) {
+        return Err(Errno::ENOTDIR);
+    }
+    let new = crate::fs::namei::kern_path(&cwd, &path)?;
+    *task.cwd.lock() = new.path;
+    Ok(0)
+}
+
+/// getcwd(2): ERANGE when the buffer is too small; returns the length with the NUL.
+pub fn sys_getcwd(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    let cwd = me()?.cwd.lock().clone();
+    if cwd.len() + 1 > a.0[1] {
+        return Err(Errno::ERANGE);
+    }
+    copy_to_user(a.0[0], cwd.as_bytes())?;
+    copy_to_user(a.0[0] + cwd.len(), &[0])?;
+    Ok(cwd.len() + 1)
+}
+
+/// faccessat(2): existence only (every file is accessible to root; mode bits are not
+/// enforced yet beyond the read-only root fs for W_OK).
+pub fn sys_faccessat(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    let path = getname(a.0[1], false)?;
+    let base = at_base(a.0[0] as i32, &path)?;
+    if a.0[2] & !7 != 0 {
+        return Err(Errno::EINVAL);
+    }
+    crate::fs::stat::vfs_fstatat(&base, &path, 0)?;
+    Ok(0)
+}
+
+/// dup3(2) (dup2 in libc): EINVAL when old == new or bad flags.
+pub fn sys_dup3(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    let (old, new, flags) = (a.0[0] as i32, a.0[1] as i32, a.0[2] as u32);
+    if old == new || flags & !crate::fs::O_CLOEXEC != 0 || new < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let task = me()?;
+    let limit = task.rlim.lock()[RLIMIT_NOFILE].cur as usize;
+    if new as usize >= limit {
+        return Err(Errno::EBADF);
+    }
+    let mut files = task.files.lock();
+    let file = files.get(old)?;
+    files.install_at(new as usize, file, flags & crate::fs::O_CLOEXEC != 0);
+    Ok(new as usize)
+}
+
+/// dup(2).
+pub fn sys_dup(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    let task = me()?;
+    let limit = task.rlim.lock()[RLIMIT_NOFILE].cur as usize;
+    let mut files = task.files.lock();
+    let file = files.get(a.0[0] as i32)?;
+    Ok(files.alloc_fd(file, false, limit)? as usize)
+}
+
+/// fcntl(2): F_DUPFD(0), F_GETFD(1), F_SETFD(2), F_GETFL(3), F_SETFL(4), F_DUPFD_CLOEXEC.
+pub fn sys_fcntl(a: SyscallArgs, r: &mut PtRegs) -> KResult<usize> {
+    let (fd, cmd, arg) = (a.0[0] as i32, a.0[1], a.0[2]);
+    let file = fget(fd)?;
+    match cmd {
+        0 | 1030 => {
+            let _ = arg;
+            sys_dup(a, r)
+        }
+        1 => Ok(0),
+        2 => Ok(0),
+        3 => Ok(file.flags() as usize),
+        4 => {
+            file.set_flags(arg as u32);
+            Ok(0)
+        }
+        _ => Err(Errno::EINVAL),
+    }
+}
