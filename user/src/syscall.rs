@@ -1,15 +1,27 @@
 //! Linux arm64 system calls: numbers from `include/uapi/asm-generic/unistd.h`.
 
 /// System-call numbers used by the programs.
+#[allow(missing_docs)]
 pub mod nr {
+    pub const UNLINKAT: usize = 35;
+    pub const FTRUNCATE: usize = 46;
     pub const OPENAT: usize = 56;
     pub const CLOSE: usize = 57;
+    pub const GETDENTS64: usize = 61;
+    pub const LSEEK: usize = 62;
     pub const READ: usize = 63;
     pub const WRITE: usize = 64;
+    pub const PREAD64: usize = 67;
+    pub const PWRITE64: usize = 68;
+    pub const NEWFSTATAT: usize = 79;
+    pub const FSTAT: usize = 80;
     pub const EXIT: usize = 93;
     pub const EXIT_GROUP: usize = 94;
+    pub const NANOSLEEP: usize = 101;
+    pub const CLOCK_GETTIME: usize = 113;
     pub const SCHED_YIELD: usize = 124;
     pub const KILL: usize = 129;
+    pub const UNAME: usize = 160;
     pub const GETPID: usize = 172;
     pub const GETPPID: usize = 173;
     pub const BRK: usize = 214;
@@ -18,10 +30,295 @@ pub mod nr {
     pub const EXECVE: usize = 221;
     pub const MMAP: usize = 222;
     pub const MPROTECT: usize = 226;
+    pub const MSYNC: usize = 227;
+    pub const MINCORE: usize = 232;
+    pub const MADVISE: usize = 233;
     pub const WAIT4: usize = 260;
+    pub const PRLIMIT64: usize = 261;
+    pub const GETRANDOM: usize = 278;
+}
+
+/// Linux error numbers (`include/uapi/asm-generic/errno-base.h`, `errno.h`).
+#[allow(missing_docs)]
+pub mod errno {
+    pub const EPERM: i32 = 1;
+    pub const ENOENT: i32 = 2;
+    pub const ESRCH: i32 = 3;
+    pub const EINTR: i32 = 4;
+    pub const EIO: i32 = 5;
+    pub const ENXIO: i32 = 6;
+    pub const E2BIG: i32 = 7;
+    pub const ENOEXEC: i32 = 8;
+    pub const EBADF: i32 = 9;
+    pub const ECHILD: i32 = 10;
+    pub const EAGAIN: i32 = 11;
+    pub const ENOMEM: i32 = 12;
+    pub const EACCES: i32 = 13;
+    pub const EFAULT: i32 = 14;
+    pub const EBUSY: i32 = 16;
+    pub const EEXIST: i32 = 17;
+    pub const ENODEV: i32 = 19;
+    pub const ENOTDIR: i32 = 20;
+    pub const EISDIR: i32 = 21;
+    pub const EINVAL: i32 = 22;
+    pub const ENFILE: i32 = 23;
+    pub const EMFILE: i32 = 24;
+    pub const ETXTBSY: i32 = 26;
+    pub const EFBIG: i32 = 27;
+    pub const ENOSPC: i32 = 28;
+    pub const ESPIPE: i32 = 29;
+    pub const EROFS: i32 = 30;
+    pub const ERANGE: i32 = 34;
+    pub const ENAMETOOLONG: i32 = 36;
+    pub const ENOSYS: i32 = 38;
+    pub const ENOTEMPTY: i32 = 39;
+    pub const ELOOP: i32 = 40;
+    pub const EOVERFLOW: i32 = 75;
+    pub const EOPNOTSUPP: i32 = 95;
+
+    /// The symbolic name of error number `e` ("EINVAL"), or "E?" for one not listed here.
+    pub fn name(e: i32) -> &'static str {
+        const NAMES: [(i32, &str); 34] = [
+            (EPERM, "EPERM"),
+            (ENOENT, "ENOENT"),
+            (ESRCH, "ESRCH"),
+            (EINTR, "EINTR"),
+            (EIO, "EIO"),
+            (ENXIO, "ENXIO"),
+            (E2BIG, "E2BIG"),
+            (ENOEXEC, "ENOEXEC"),
+            (EBADF, "EBADF"),
+            (ECHILD, "ECHILD"),
+            (EAGAIN, "EAGAIN"),
+            (ENOMEM, "ENOMEM"),
+            (EACCES, "EACCES"),
+            (EFAULT, "EFAULT"),
+            (EBUSY, "EBUSY"),
+            (EEXIST, "EEXIST"),
+            (ENODEV, "ENODEV"),
+            (ENOTDIR, "ENOTDIR"),
+            (EISDIR, "EISDIR"),
+            (EINVAL, "EINVAL"),
+            (ENFILE, "ENFILE"),
+            (EMFILE, "EMFILE"),
+            (ETXTBSY, "ETXTBSY"),
+            (EFBIG, "EFBIG"),
+            (ENOSPC, "ENOSPC"),
+            (ESPIPE, "ESPIPE"),
+            (EROFS, "EROFS"),
+            (ERANGE, "ERANGE"),
+            (ENAMETOOLONG, "ENAMETOOLONG"),
+            (ENOSYS, "ENOSYS"),
+            (ENOTEMPTY, "ENOTEMPTY"),
+            (ELOOP, "ELOOP"),
+            (EOVERFLOW, "EOVERFLOW"),
+            (EOPNOTSUPP, "EOPNOTSUPP"),
+        ];
+        NAMES.iter().find(|&&(n, _)| n == e).map_or("E?", |&(_, s)| s)
+    }
+}
+
+// mmap(2), mprotect(2): `include/uapi/asm-generic/mman-common.h`, `linux/mman.h`.
+/// Page may be read.
+pub const PROT_READ: usize = 0x1;
+/// Page may be written.
+pub const PROT_WRITE: usize = 0x2;
+/// Page may be executed.
+pub const PROT_EXEC: usize = 0x4;
+/// Page may not be accessed.
+pub const PROT_NONE: usize = 0x0;
+/// Share changes (the mapping type, `flags & MAP_TYPE`).
+pub const MAP_SHARED: usize = 0x01;
+/// Changes are private (copy on write).
+pub const MAP_PRIVATE: usize = 0x02;
+/// MAP_SHARED, but reject unknown flags with EOPNOTSUPP.
+pub const MAP_SHARED_VALIDATE: usize = 0x03;
+/// The mask of the mapping type.
+pub const MAP_TYPE: usize = 0x0f;
+/// Interpret addr exactly, replacing what is there.
+pub const MAP_FIXED: usize = 0x10;
+/// No file; fd is ignored (use -1) and memory is zero-filled.
+pub const MAP_ANONYMOUS: usize = 0x20;
+/// Stack-like segment (VM_GROWSDOWN).
+pub const MAP_GROWSDOWN: usize = 0x0100;
+/// Lock the pages (mlock).
+pub const MAP_LOCKED: usize = 0x2000;
+/// Do not reserve swap space.
+pub const MAP_NORESERVE: usize = 0x4000;
+/// Prefault the page tables.
+pub const MAP_POPULATE: usize = 0x8000;
+/// Synchronous page faults for DAX (only with MAP_SHARED_VALIDATE).
+pub const MAP_SYNC: usize = 0x80000;
+/// Like MAP_FIXED, but fail with EEXIST instead of replacing a mapping.
+pub const MAP_FIXED_NOREPLACE: usize = 0x100000;
+/// mmap's error return.
+pub const MAP_FAILED: isize = -1;
+
+// openat(2) flags for arm64 (`arch/arm64/include/uapi/asm/fcntl.h` over asm-generic).
+/// Open for reading only.
+pub const O_RDONLY: usize = 0;
+/// Open for writing only.
+pub const O_WRONLY: usize = 1;
+/// Open for reading and writing.
+pub const O_RDWR: usize = 2;
+/// Create the file if missing.
+pub const O_CREAT: usize = 0o100;
+/// With O_CREAT: fail if the file exists.
+pub const O_EXCL: usize = 0o200;
+/// Truncate to length 0.
+pub const O_TRUNC: usize = 0o1000;
+/// Append on each write.
+pub const O_APPEND: usize = 0o2000;
+/// Fail unless a directory (arm64 value; x86 has 0o200000).
+pub const O_DIRECTORY: usize = 0o40000;
+/// Close on exec.
+pub const O_CLOEXEC: usize = 0o2000000;
+/// The `dirfd` meaning "the current directory".
+pub const AT_FDCWD: i32 = -100;
+/// lseek(2) whence: from the start.
+pub const SEEK_SET: usize = 0;
+/// lseek(2) whence: from the end.
+pub const SEEK_END: usize = 2;
+
+// Signals (`asm-generic/signal.h`) and wait4(2).
+/// Illegal instruction.
+pub const SIGILL: i32 = 4;
+/// Abort.
+pub const SIGABRT: i32 = 6;
+/// Bus error (e.g. a file mapping beyond EOF).
+pub const SIGBUS: i32 = 7;
+/// Kill (cannot be caught).
+pub const SIGKILL: i32 = 9;
+/// Invalid memory reference.
+pub const SIGSEGV: i32 = 11;
+/// Termination.
+pub const SIGTERM: i32 = 15;
+/// Child stopped or terminated: the exit signal fork uses.
+pub const SIGCHLD: i32 = 17;
+/// wait4: return 0 at once if no child has changed state.
+pub const WNOHANG: usize = 1;
+
+/// The name of signal `s` ("SIGSEGV"), or "SIG?".
+pub fn signal_name(s: i32) -> &'static str {
+    match s {
+        1 => "SIGHUP",
+        2 => "SIGINT",
+        3 => "SIGQUIT",
+        SIGILL => "SIGILL",
+        5 => "SIGTRAP",
+        SIGABRT => "SIGABRT",
+        SIGBUS => "SIGBUS",
+        8 => "SIGFPE",
+        SIGKILL => "SIGKILL",
+        10 => "SIGUSR1",
+        SIGSEGV => "SIGSEGV",
+        12 => "SIGUSR2",
+        13 => "SIGPIPE",
+        14 => "SIGALRM",
+        SIGTERM => "SIGTERM",
+        SIGCHLD => "SIGCHLD",
+        _ => "SIG?",
+    }
+}
+
+/// clock_gettime(2): the monotonic clock.
+pub const CLOCK_MONOTONIC: usize = 1;
+/// clock_gettime(2): the wall clock.
+pub const CLOCK_REALTIME: usize = 0;
+/// prlimit64(2): the stack size limit.
+pub const RLIMIT_STACK: usize = 3;
+/// prlimit64(2): the open files limit.
+pub const RLIMIT_NOFILE: usize = 7;
+/// getrandom(2): do not block.
+pub const GRND_NONBLOCK: usize = 1;
+/// getrandom(2): the (legacy) blocking pool.
+pub const GRND_RANDOM: usize = 2;
+/// getrandom(2): do not wait for the pool to be initialised.
+pub const GRND_INSECURE: usize = 4;
+
+/// `struct timespec`.
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+pub struct Timespec {
+    /// Seconds.
+    pub tv_sec: i64,
+    /// Nanoseconds, 0..1e9.
+    pub tv_nsec: i64,
+}
+
+/// `struct rlimit64`.
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+pub struct Rlimit {
+    /// Soft limit.
+    pub rlim_cur: u64,
+    /// Hard limit.
+    pub rlim_max: u64,
+}
+
+/// `struct stat` of arm64 (the asm-generic layout, 128 bytes).
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+#[allow(missing_docs)]
+pub struct Stat {
+    pub st_dev: u64,
+    pub st_ino: u64,
+    pub st_mode: u32,
+    pub st_nlink: u32,
+    pub st_uid: u32,
+    pub st_gid: u32,
+    pub st_rdev: u64,
+    pub __pad1: u64,
+    pub st_size: i64,
+    pub st_blksize: i32,
+    pub __pad2: i32,
+    pub st_blocks: i64,
+    pub st_atime: i64,
+    pub st_atime_nsec: u64,
+    pub st_mtime: i64,
+    pub st_mtime_nsec: u64,
+    pub st_ctime: i64,
+    pub st_ctime_nsec: u64,
+    pub __unused4: u32,
+    pub __unused5: u32,
+}
+
+/// File type bits of `st_mode`.
+pub const S_IFMT: u32 = 0o170000;
+/// A directory.
+pub const S_IFDIR: u32 = 0o040000;
+/// A regular file.
+pub const S_IFREG: u32 = 0o100000;
+
+/// `struct new_utsname`: six NUL-terminated 65-byte fields.
+#[repr(C)]
+#[allow(missing_docs)]
+pub struct Utsname {
+    pub sysname: [u8; 65],
+    pub nodename: [u8; 65],
+    pub release: [u8; 65],
+    pub version: [u8; 65],
+    pub machine: [u8; 65],
+    pub domainname: [u8; 65],
+}
+
+impl Default for Utsname {
+    fn default() -> Self {
+        Utsname {
+            sysname: [0; 65],
+            nodename: [0; 65],
+            release: [0; 65],
+            version: [0; 65],
+            machine: [0; 65],
+            domainname: [0; 65],
+        }
+    }
 }
 
 /// Raw system call with up to six arguments; returns x0 (negative errno on failure).
+///
+/// # Safety
+/// The kernel may read or write memory through the arguments as system call `n` defines.
 #[inline(always)]
 pub unsafe fn syscall6(n: usize, a0: usize, a1: usize, a2: usize, a3: usize, a4: usize, a5: usize) -> isize {
     let ret: isize;
@@ -31,9 +328,30 @@ pub unsafe fn syscall6(n: usize, a0: usize, a1: usize, a2: usize, a3: usize, a4:
 }
 
 /// Raw system call with three arguments.
+///
+/// # Safety
+/// As for [`syscall6`].
 #[inline(always)]
 pub unsafe fn syscall3(n: usize, a0: usize, a1: usize, a2: usize) -> isize {
     syscall6(n, a0, a1, a2, 0, 0, 0)
+}
+
+/// Raw system call with one argument.
+///
+/// # Safety
+/// As for [`syscall6`].
+#[inline(always)]
+pub unsafe fn syscall1(n: usize, a0: usize) -> isize {
+    syscall6(n, a0, 0, 0, 0, 0, 0)
+}
+
+/// Raw system call with four arguments.
+///
+/// # Safety
+/// As for [`syscall6`].
+#[inline(always)]
+pub unsafe fn syscall4(n: usize, a0: usize, a1: usize, a2: usize, a3: usize) -> isize {
+    syscall6(n, a0, a1, a2, a3, 0, 0)
 }
 
 /// write(2).
@@ -44,7 +362,9 @@ pub fn write(fd: i32, buf: &[u8]) -> isize {
 /// exit_group(2).
 pub fn exit_group(code: i32) -> ! {
     unsafe { syscall3(nr::EXIT_GROUP, code as usize, 0, 0) };
-    loop {}
+    loop {
+        core::hint::spin_loop();
+    }
 }
 
 /// getpid(2).
@@ -80,4 +400,144 @@ pub fn mprotect(addr: usize, len: usize, prot: usize) -> isize {
 /// sched_yield(2).
 pub fn sched_yield() -> isize {
     unsafe { syscall3(nr::SCHED_YIELD, 0, 0, 0) }
+}
+
+/// exit(2): end this thread (this process, as we have no threads).
+pub fn exit(code: i32) -> ! {
+    unsafe { syscall3(nr::EXIT, code as usize, 0, 0) };
+    loop {
+        core::hint::spin_loop();
+    }
+}
+
+/// openat(2) relative to `dirfd`; returns the fd or a negative errno.
+pub fn openat(dirfd: i32, path: &core::ffi::CStr, flags: usize, mode: usize) -> isize {
+    unsafe { syscall4(nr::OPENAT, dirfd as usize, path.as_ptr() as usize, flags, mode) }
+}
+
+/// open(2), as `openat(AT_FDCWD, ...)`: `open(c"/etc/test.txt", O_RDONLY, 0)`.
+pub fn open(path: &core::ffi::CStr, flags: usize, mode: usize) -> isize {
+    openat(AT_FDCWD, path, flags, mode)
+}
+
+/// close(2).
+pub fn close(fd: i32) -> isize {
+    unsafe { syscall1(nr::CLOSE, fd as usize) }
+}
+
+/// read(2) into `buf`.
+pub fn read(fd: i32, buf: &mut [u8]) -> isize {
+    unsafe { syscall3(nr::READ, fd as usize, buf.as_mut_ptr() as usize, buf.len()) }
+}
+
+/// pread64(2): read at offset `off` without moving the file position.
+pub fn pread(fd: i32, buf: &mut [u8], off: usize) -> isize {
+    unsafe { syscall4(nr::PREAD64, fd as usize, buf.as_mut_ptr() as usize, buf.len(), off) }
+}
+
+/// pwrite64(2): write at offset `off` without moving the file position.
+pub fn pwrite(fd: i32, buf: &[u8], off: usize) -> isize {
+    unsafe { syscall4(nr::PWRITE64, fd as usize, buf.as_ptr() as usize, buf.len(), off) }
+}
+
+/// lseek(2).
+pub fn lseek(fd: i32, off: isize, whence: usize) -> isize {
+    unsafe { syscall3(nr::LSEEK, fd as usize, off as usize, whence) }
+}
+
+/// ftruncate(2).
+pub fn ftruncate(fd: i32, len: usize) -> isize {
+    unsafe { syscall3(nr::FTRUNCATE, fd as usize, len, 0) }
+}
+
+/// fstat(2).
+pub fn fstat(fd: i32, st: &mut Stat) -> isize {
+    unsafe { syscall3(nr::FSTAT, fd as usize, st as *mut Stat as usize, 0) }
+}
+
+/// newfstatat(2) (what glibc's stat calls on arm64).
+pub fn fstatat(dirfd: i32, path: &core::ffi::CStr, st: &mut Stat, flags: usize) -> isize {
+    unsafe {
+        syscall4(nr::NEWFSTATAT, dirfd as usize, path.as_ptr() as usize, st as *mut Stat as usize, flags)
+    }
+}
+
+/// getdents64(2): fill `buf` with `struct linux_dirent64` records; returns bytes used.
+pub fn getdents64(fd: i32, buf: &mut [u8]) -> isize {
+    unsafe { syscall3(nr::GETDENTS64, fd as usize, buf.as_mut_ptr() as usize, buf.len()) }
+}
+
+/// unlinkat(2) of a file relative to the current directory.
+pub fn unlink(path: &core::ffi::CStr) -> isize {
+    unsafe { syscall3(nr::UNLINKAT, AT_FDCWD as usize, path.as_ptr() as usize, 0) }
+}
+
+/// uname(2).
+pub fn uname(u: &mut Utsname) -> isize {
+    unsafe { syscall1(nr::UNAME, u as *mut Utsname as usize) }
+}
+
+/// clock_gettime(2).
+pub fn clock_gettime(clock: usize, ts: &mut Timespec) -> isize {
+    unsafe { syscall3(nr::CLOCK_GETTIME, clock, ts as *mut Timespec as usize, 0) }
+}
+
+/// nanosleep(2) without a remainder pointer.
+pub fn nanosleep(req: &Timespec) -> isize {
+    unsafe { syscall3(nr::NANOSLEEP, req as *const Timespec as usize, 0, 0) }
+}
+
+/// Sleep for `ms` milliseconds (nanosleep).
+pub fn sleep_ms(ms: u64) -> isize {
+    nanosleep(&Timespec { tv_sec: (ms / 1000) as i64, tv_nsec: ((ms % 1000) * 1_000_000) as i64 })
+}
+
+/// fork(2), as arm64 libcs do it: `clone(SIGCHLD, 0, 0, 0, 0)`. 0 in the child, the child's
+/// pid in the parent, or a negative errno.
+pub fn fork() -> isize {
+    unsafe { syscall6(nr::CLONE, SIGCHLD as usize, 0, 0, 0, 0, 0) }
+}
+
+/// wait4(2) without rusage: the pid reaped (0 with WNOHANG if none yet) or a negative errno.
+pub fn wait4(pid: i32, status: Option<&mut i32>, options: usize) -> isize {
+    let st = status.map_or(0, |s| s as *mut i32 as usize);
+    unsafe { syscall4(nr::WAIT4, pid as usize, st, options, 0) }
+}
+
+/// execve(2) with NULL-terminated arrays of C-string pointers; returns only on failure.
+pub fn execve(path: &core::ffi::CStr, argv: &[*const u8], envp: &[*const u8]) -> isize {
+    unsafe { syscall3(nr::EXECVE, path.as_ptr() as usize, argv.as_ptr() as usize, envp.as_ptr() as usize) }
+}
+
+/// kill(2).
+pub fn kill(pid: i32, sig: i32) -> isize {
+    unsafe { syscall3(nr::KILL, pid as usize, sig as usize, 0) }
+}
+
+/// prlimit64(2) for the calling process (pid 0).
+pub fn prlimit64(resource: usize, new: Option<&Rlimit>, old: Option<&mut Rlimit>) -> isize {
+    let n = new.map_or(0, |r| r as *const Rlimit as usize);
+    let o = old.map_or(0, |r| r as *mut Rlimit as usize);
+    unsafe { syscall4(nr::PRLIMIT64, 0, resource, n, o) }
+}
+
+/// getrandom(2).
+pub fn getrandom(buf: &mut [u8], flags: usize) -> isize {
+    unsafe { syscall3(nr::GETRANDOM, buf.as_mut_ptr() as usize, buf.len(), flags) }
+}
+
+/// mincore(2): one byte per page of `[addr, addr + len)` into `vec` (a raw pointer, so tests
+/// can pass bad ones).
+pub fn mincore(addr: usize, len: usize, vec: *mut u8) -> isize {
+    unsafe { syscall3(nr::MINCORE, addr, len, vec as usize) }
+}
+
+/// msync(2).
+pub fn msync(addr: usize, len: usize, flags: usize) -> isize {
+    unsafe { syscall3(nr::MSYNC, addr, len, flags) }
+}
+
+/// madvise(2).
+pub fn madvise(addr: usize, len: usize, advice: usize) -> isize {
+    unsafe { syscall3(nr::MADVISE, addr, len, advice) }
 }
