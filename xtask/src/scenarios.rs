@@ -59,6 +59,9 @@ pub struct Scenario {
     /// A panic report is the expected outcome (else `Kernel panic` fails the scenario).
     pub panic_expected: bool,
     pub timeout_secs: u64,
+    /// For user test programs: the summary line's prefix (`prog: `), which must end in
+    /// `, 0 failed`.
+    pub summary_prefix: &'static str,
 }
 
 impl Scenario {
@@ -87,6 +90,7 @@ pub const BASE: Scenario = Scenario {
     exit_status: 0,
     panic_expected: false,
     timeout_secs: 60,
+    summary_prefix: "",
 };
 
 const KTEST_CHECKS: &[Check] = &[
@@ -211,22 +215,56 @@ pub const SCENARIOS: &[Scenario] = &[
         ..BASE
     },
     Scenario {
-        name: "console-irq-rx",
+        name: "shell-console-irq-rx",
         cmdline: "",
         input: &[
             InputStep {
-                wait_for: "mmkern> ",
-                send: "uptime\r",
+                wait_for: "$ ",
+                send: "echo hello from the shell\r",
             },
             InputStep {
-                wait_for: "jiffies",
-                send: "poweroff\r",
+                wait_for: "hello from the shell\r\n$ ",
+                send: "cat /etc/motd\r",
+            },
+            InputStep {
+                wait_for: "page cache.",
+                send: "ls /bin\r",
+            },
+            InputStep {
+                wait_for: "mmap_errno",
+                send: "exit 7\r",
             },
         ],
-        checks: &[Check::Contains("jiffies")],
+        checks: &[
+            Check::Contains("init: pid 1, starting /bin/sh"),
+            Check::Contains("hello from the shell"),
+            Check::Contains("Welcome to mmkern"),
+            Check::Contains("init: /bin/init exited with status 7"),
+            Check::Contains("mm: no leak"),
+        ],
+        exit_status: 7,
         ..BASE
     },
+    user_test("user-mmap-errno", "init=/bin/mmap_errno", "mmap_errno: "),
+    user_test("user-vma-layout", "init=/bin/vma_layout", "vma_layout: "),
+    user_test("user-fault-kinds", "init=/bin/fault_kinds", "fault_kinds: "),
 ];
+
+/// A user test program run as init: every line `ok`, the summary says 0 failed, it
+/// exits 0, and the kernel finds no leaked page once it is gone.
+const fn user_test(name: &'static str, cmdline: &'static str, summary: &'static str) -> Scenario {
+    Scenario {
+        name,
+        cmdline,
+        checks: &[
+            Check::NoLineStartsWith("not ok"),
+            Check::Contains("mm: no leak"),
+            Check::Contains(" failed"),
+        ],
+        summary_prefix: summary,
+        ..BASE
+    }
+}
 
 /// Look a scenario up by name.
 pub fn find(name: &str) -> Option<&'static Scenario> {
@@ -246,6 +284,18 @@ pub fn judge(s: &Scenario, text: &str, code: Option<i32>) -> Vec<String> {
         None => why.push("QEMU was killed".to_string()),
     }
     why.extend(s.checks.iter().filter_map(|c| c.failure(text)));
+    if !s.summary_prefix.is_empty() {
+        let ok = text
+            .lines()
+            .map(|l| l.trim_end_matches('\r'))
+            .any(|l| l.starts_with(s.summary_prefix) && l.ends_with(", 0 failed"));
+        if !ok {
+            why.push(format!(
+                "no summary line `{}N passed, 0 failed`",
+                s.summary_prefix
+            ));
+        }
+    }
     why
 }
 

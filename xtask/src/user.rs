@@ -12,7 +12,14 @@ pub fn build_user(root: &Path) -> Result<PathBuf, String> {
     let target_dir = root.join("target/user");
     let status = Command::new(crate::cargo())
         .current_dir(root.join("user"))
-        .args(["build", "--release", "--bins", "--target", USER_TARGET, "--target-dir"])
+        .args([
+            "build",
+            "--release",
+            "--bins",
+            "--target",
+            USER_TARGET,
+            "--target-dir",
+        ])
         .arg(&target_dir)
         .status()
         .map_err(|e| format!("running cargo for user/: {e}"))?;
@@ -29,7 +36,11 @@ pub fn build_user(root: &Path) -> Result<PathBuf, String> {
         if path.extension().and_then(|e| e.to_str()) != Some("rs") {
             continue;
         }
-        let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+        let name = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default()
+            .to_string();
         let src = built.join(&name);
         std::fs::copy(&src, out.join(&name)).map_err(|e| format!("{}: {e}", src.display()))?;
     }

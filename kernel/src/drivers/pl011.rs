@@ -154,6 +154,25 @@ impl RxRing {
     }
 }
 
+/// Bytes received from the console UART, waiting for `/dev/console` readers.
+static RX: crate::sync::SpinLockIrq<RxRing> = crate::sync::SpinLockIrq::new(RxRing::new());
+
+/// UART receive interrupt: move the FIFO into the ring. Linux: `pl011_int` ->
+/// `pl011_rx_chars` (which feeds the tty flip buffer).
+#[no_mangle]
+#[inline(never)]
+pub fn pl011_int() {
+    if let Some(uart) = crate::kernel::printk::console_uart() {
+        let mut rx = RX.lock();
+        uart.handle_irq(|c| rx.push(c));
+    }
+}
+
+/// Take one received byte, if any: `/dev/console` reads through this (`fs/console.rs`).
+pub fn console_rx_pop() -> Option<u8> {
+    RX.lock().pop()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

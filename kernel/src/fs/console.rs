@@ -2,7 +2,7 @@
 //!
 //! Linux: `drivers/tty/tty_io.c` (the console's `tty_fops`) and `drivers/tty/n_tty.c`
 //! (the line discipline: `n_tty_receive_char`, `canon_copy_from_read_buf`). Input comes
-//! from the UART receive ring that `kernel/monitor.rs` fills from the PL011 interrupt;
+//! from the UART receive ring that `drivers/pl011.rs` fills from the PL011 interrupt;
 //! output goes to printk's console, which turns `\n` into `\r\n` (Linux: ONLCR).
 //!
 //! Canonical mode as `stty sane` sets it: characters are echoed, DEL/BS erase one, `\r`
@@ -117,7 +117,7 @@ impl CharDevice for ConsoleDevice {
             let mut echo = Vec::new();
             {
                 let mut tty = N_TTY.lock();
-                while let Some(c) = crate::kernel::monitor::console_rx_pop() {
+                while let Some(c) = crate::drivers::pl011::console_rx_pop() {
                     tty.receive_char(c, &mut echo);
                 }
                 if let Some(n) = tty.read(buf) {

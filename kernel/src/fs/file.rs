@@ -319,6 +319,18 @@ impl File {
         if !s_isreg(self.f_inode.attr().i_mode) || !self.f_mode.contains(FMode::FMODE_WRITE) {
             return Err(Errno::EINVAL);
         }
+        // Shrinking: pages past the new end leave every mapping first, so later
+        // accesses fault and get SIGBUS (Linux: truncate_pagecache ->
+        // unmap_mapping_range).
+        let attr = self.f_inode.attr();
+        if (len as u64) < attr.size() {
+            let dev = attr.i_sb.s_dev;
+            crate::mm::memory::unmap_mapping_range(
+                attr.i_ino,
+                (super::inode::major(dev), super::inode::minor(dev)),
+                len as u64,
+            );
+        }
         self.f_inode.setsize(len as u64)
     }
 

@@ -26,6 +26,7 @@ mod host_tests;
 pub mod inode;
 pub mod namei;
 pub mod open;
+pub mod proc;
 pub mod readdir;
 pub mod stat;
 pub mod sys;
@@ -131,6 +132,7 @@ pub fn prepare_namespace() {
             Err(e) => pr_warn!("tmpfs: not mounted on {path}: {e:?}"),
         }
     }
+    proc::proc_init();
 }
 
 /// Find the disk whose first bytes are a newc header and mount it read-only as `/`.

@@ -50,7 +50,7 @@ pub fn filldir64(
     Some(used + reclen)
 }
 
-/// One decoded record (for tests and in-kernel users such as `ls` in the monitor).
+/// One decoded record (for tests and in-kernel users).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Dirent64<'a> {
     /// `d_ino`.

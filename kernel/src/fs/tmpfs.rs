@@ -280,3 +280,24 @@ impl Inode for ShmemInode {
         find_or_create_page(mapping, index)
     }
 }
+
+/// The internal tmpfs instance behind shared anonymous mappings (Linux: `shm_mnt`).
+static SHM_MNT: spin::Once<Arc<SuperBlock>> = spin::Once::new();
+
+/// An unlinked tmpfs file of `size` bytes backing a MAP_SHARED|MAP_ANONYMOUS mapping, so
+/// parent and child after fork share its pages. Linux: `shmem_zero_setup` ->
+/// `shmem_kernel_file_setup("dev/zero", size)`; /proc/self/maps shows
+/// `/dev/zero (deleted)`.
+pub fn shmem_zero_file(size: usize) -> KResult<Arc<super::file::File>> {
+    let sb =
+        SHM_MNT.call_once(|| SuperBlock::new("tmpfs", super::inode::get_anon_bdev(), false, 1));
+    let ino = sb.get_next_ino();
+    let inode = shmem_get_inode(sb, ino, S_IFREG | 0o777, 0, ino);
+    inode.setsize(size as u64)?;
+    Ok(Arc::new(super::file::File::new(
+        alloc::string::String::from("/dev/zero (deleted)"),
+        inode,
+        None,
+        super::O_RDWR,
+    )))
+}

@@ -8,7 +8,7 @@ use crate::arch::aarch64::psci;
 use crate::arch::{cpu, phys_to_virt, virt_to_phys, PAGE_SIZE};
 use crate::drivers::of::{setup_machine_fdt, BootInfo};
 use crate::drivers::{arch_timer, irqchip, pl011::Pl011};
-use crate::kernel::{cmdline, ktest, monitor};
+use crate::kernel::{cmdline, ktest};
 use crate::mm::memblock::Memblock;
 use crate::mm::page::{set_mem_map, Page, PageFlags};
 use crate::mm::page_alloc::{alloc_page, GfpFlags, ZONE_NORMAL};
@@ -109,7 +109,7 @@ pub unsafe extern "C" fn start_kernel(dtb_pa: usize, entry_el: usize) -> ! {
             .expect("no timer interrupt in the device tree"),
     );
     if let (Some(u), Some(uart)) = (info.uart, crate::kernel::printk::console_uart()) {
-        irqchip::request_irq(u.irq, monitor::pl011_int).expect("uart irq");
+        irqchip::request_irq(u.irq, crate::drivers::pl011::pl011_int).expect("uart irq");
         uart.enable_rx_interrupt();
     }
     // The disks, the root file system, /dev, /tmp (Linux: initcalls + prepare_namespace).
@@ -146,12 +146,114 @@ fn rest_init(cmdline: &str) -> ! {
     if params.test_panic {
         panic!("test_panic on the command line: deliberate panic");
     }
-    if !params.poweroff {
-        pr_info!("No user space yet: type `help` at the monitor.");
-        monitor::monitor_loop();
+    if params.poweroff {
+        pr_info!("reboot: Power down");
+        psci::psci_sys_poweroff()
     }
-    pr_info!("reboot: Power down");
-    psci::psci_sys_poweroff()
+    let status = run_init(
+        params.init.unwrap_or("/bin/init"),
+        params.init_args.unwrap_or(""),
+    );
+    crate::arch::aarch64::semihosting::exit(status)
+}
+
+static INIT_PATH: spin::Once<(alloc::string::String, alloc::string::String)> = spin::Once::new();
+
+/// The init kernel thread: become the user program (Linux: `kernel_init` ->
+/// `run_init_process`). Returning from here enters user space.
+extern "C" fn kernel_init(_: usize) {
+    let (path, args) = INIT_PATH.get().expect("init path");
+    let mut argv: alloc::vec::Vec<&str> = alloc::vec![path.as_str()];
+    argv.extend(args.split_ascii_whitespace());
+    let envp = ["HOME=/", "TERM=linux", "PATH=/bin"];
+    // console_on_rootfs: fds 0, 1 and 2 are /dev/console.
+    match crate::fs::open::filp_open("/dev/console", crate::fs::O_RDWR, 0) {
+        Ok(console) => {
+            let task = crate::task::current().expect("init task");
+            let mut files = task.files.lock();
+            for fd in 0..3 {
+                files.install_at(fd, console.clone(), false);
+            }
+        }
+        Err(e) => pr_warn!("Warning: unable to open an initial console ({e:?})"),
+    }
+    if let Err(e) = crate::task::exec::kernel_execve(path, &argv, &envp) {
+        panic!("Requested init {path} failed ({e:?}). No working init found.");
+    }
+}
+
+/// Start `path` as pid 1, let user space run until it exits, reap everything, check that
+/// no page leaked, and return the status QEMU should exit with (init's exit code, or
+/// 128 + signal). Linux would panic when init exits; a teaching kernel reports instead.
+fn run_init(path: &str, args: &str) -> u32 {
+    use crate::mm::page_alloc::nr_free_pages;
+    use crate::task::{all_pids, find_task, release_task, TaskState};
+    crate::mm::memory::zero_page_phys(); // allocated once, before the baseline
+    let baseline = nr_free_pages() + crate::mm::filemap::nr_file_pages();
+    INIT_PATH.call_once(|| {
+        (
+            alloc::string::String::from(path),
+            alloc::string::String::from(args),
+        )
+    });
+    let init = crate::task::kernel_thread("init", kernel_init, 0).expect("no memory for init");
+    let init_pid = init.pid;
+    drop(init);
+    // The idle loop (Linux: cpu_idle). Orphans are reparented to init; once init itself
+    // is a zombie, everything left is killed and reaped here.
+    loop {
+        crate::task::schedule();
+        let init_done = find_task(init_pid).is_none_or(|t| t.state() == TaskState::Zombie);
+        if init_done {
+            break;
+        }
+        cpu::wfi();
+    }
+    let status = find_task(init_pid).map_or(0, |t| {
+        t.exit_code.load(core::sync::atomic::Ordering::SeqCst)
+    });
+    loop {
+        let live: alloc::vec::Vec<_> = all_pids()
+            .into_iter()
+            .filter(|&p| p != 0)
+            .filter_map(find_task)
+            .collect();
+        let running: alloc::vec::Vec<_> = live
+            .iter()
+            .filter(|t| t.state() != TaskState::Zombie)
+            .cloned()
+            .collect();
+        if running.is_empty() {
+            for t in live {
+                release_task(t.pid);
+            }
+            break;
+        }
+        for t in running {
+            crate::task::signal::send_signal(&t, crate::task::signal::SIGKILL);
+        }
+        crate::task::schedule();
+    }
+    let code = if status & 0x7f == 0 {
+        (status >> 8) & 0xff
+    } else {
+        128 + (status & 0x7f)
+    };
+    pr_info!("init: {} exited with status {}", path, code);
+    let now = nr_free_pages() + crate::mm::filemap::nr_file_pages();
+    if now == baseline {
+        pr_info!(
+            "mm: no leak: free + page-cache pages back to {} after all processes exited",
+            now
+        );
+    } else {
+        pr_info!(
+            "mm: LEAK: free + page-cache pages {} -> {} after all processes exited",
+            baseline,
+            now
+        );
+    }
+    code as u32
 }
 
 /// Find the DTB, describe the machine, seed memblock. Linux: `setup_arch` +

@@ -12,15 +12,25 @@ pub struct BootParams<'a> {
     pub test_panic: bool,
     /// `test_oops`: dereference a NULL pointer after the banner (tests the oops report).
     pub test_oops: bool,
+    /// `init=PATH`: the first user program (default `/bin/init`). Linux: `init=`.
+    pub init: Option<&'a str>,
+    /// Everything after ` -- `: init's arguments (Linux passes them on the same way).
+    pub init_args: Option<&'a str>,
 }
 
 /// Parse space-separated `word` and `key=value` options; unknown ones are ignored, as
 /// Linux passes them on to init.
 pub fn parse_args(cmdline: &str) -> BootParams<'_> {
     let mut p = BootParams::default();
-    for arg in cmdline.split_ascii_whitespace() {
+    let (kernel, init_args) = match cmdline.split_once(" -- ") {
+        Some((k, rest)) => (k, Some(rest.trim())),
+        None => (cmdline.strip_suffix(" --").unwrap_or(cmdline), None),
+    };
+    p.init_args = init_args;
+    for arg in kernel.split_ascii_whitespace() {
         match arg.split_once('=') {
             Some(("ktest", v)) => p.ktest = Some(v),
+            Some(("init", v)) => p.init = Some(v),
             None if arg == "poweroff" => p.poweroff = true,
             None if arg == "test_panic" => p.test_panic = true,
             None if arg == "test_oops" => p.test_oops = true,
@@ -36,7 +46,7 @@ mod tests {
 
     #[test]
     fn options_are_recognised_and_unknown_ones_ignored() {
-        let p = parse_args("console=ttyAMA0  ktest=mm poweroff init=/bin/sh");
+        let p = parse_args("console=ttyAMA0  ktest=mm poweroff nosmp");
         assert_eq!(
             p,
             BootParams {
@@ -48,5 +58,10 @@ mod tests {
         assert_eq!(parse_args(""), BootParams::default());
         assert!(parse_args("test_panic").test_panic);
         assert!(parse_args("test_oops").test_oops);
+        let p = parse_args("poweroff init=/bin/sh -- -c echo hi");
+        assert_eq!(
+            (p.init, p.init_args, p.poweroff),
+            (Some("/bin/sh"), Some("-c echo hi"), true)
+        );
     }
 }

@@ -166,9 +166,155 @@ pub enum FaultResult {
     Oom,
 }
 
-/// Resolve a user fault at `addr` for the current task.
-pub fn handle_user_fault(_addr: usize, _esr: crate::arch::aarch64::esr::Esr) -> FaultResult {
-    FaultResult::BadArea
+/// Resolve a user fault at `addr` for the current task: find the VMA (growing the stack
+/// if needed), check the access against its flags, then `handle_mm_fault`. Linux:
+/// `do_page_fault` -> `__do_page_fault` (arch/arm64/mm/fault.c).
+pub fn handle_user_fault(addr: usize, esr: crate::arch::aarch64::esr::Esr) -> FaultResult {
+    use crate::mm::vma::VmFlags;
+    let Some(task) = crate::task::current() else {
+        return FaultResult::BadArea;
+    };
+    let Some(mm) = task.mm.lock().clone() else {
+        return FaultResult::BadArea;
+    };
+    // A fault under the mm lock (uaccess while holding it) cannot be served: EFAULT.
+    let Some(mut guard) = mm.try_lock() else {
+        return FaultResult::BadArea;
+    };
+    let mut pt = mm.pagetables();
+    let Some(key) = crate::mm::mmap::find_extend_vma(&mut guard, &mut pt, addr) else {
+        return FaultResult::BadArea;
+    };
+    let vma = guard
+        .mm_rb
+        .get(&key)
+        .expect("find_extend_vma returned a VMA");
+    let flags = if esr.is_instruction_abort() {
+        FaultFlags::INSTRUCTION
+    } else if esr.is_write() {
+        FaultFlags::WRITE
+    } else {
+        FaultFlags::empty()
+    };
+    let needed = if flags.contains(FaultFlags::INSTRUCTION) {
+        VmFlags::VM_EXEC
+    } else if flags.contains(FaultFlags::WRITE) {
+        VmFlags::VM_WRITE
+    } else {
+        VmFlags::VM_READ | VmFlags::VM_WRITE | VmFlags::VM_EXEC
+    };
+    if !vma.vm_flags.intersects(needed) {
+        return FaultResult::BadAccess;
+    }
+    handle_mm_fault(vma, mm.pgd, mm.asid(), addr, flags)
+}
+
+bitflags::bitflags! {
+    /// Why the fault happened (Linux: `FAULT_FLAG_*`).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct FaultFlags: u32 {
+        /// A write access (Linux: `FAULT_FLAG_WRITE`).
+        const WRITE = 0x01;
+        /// Instruction fetch (Linux: `FAULT_FLAG_INSTRUCTION`).
+        const INSTRUCTION = 0x100;
+    }
+}
+
+/// Make the page at `addr` of `vma` present with the access `flags` need. Linux:
+/// `handle_mm_fault` -> `__handle_mm_fault` -> `handle_pte_fault`, which picks
+/// `do_anonymous_page`, `do_fault` (file), `do_wp_page` (write to a read-only PTE) or
+/// only marks the entry young. The caller holds the mm lock.
+#[no_mangle]
+#[inline(never)]
+pub fn handle_mm_fault(
+    vma: &crate::mm::vma::VmArea,
+    pgd: usize,
+    asid: u16,
+    addr: usize,
+    flags: FaultFlags,
+) -> FaultResult {
+    use crate::mm::vma::VmFlags;
+    let write = flags.contains(FaultFlags::WRITE);
+    let Some(pte) = pte_offset(pgd, addr, true) else {
+        return FaultResult::Oom;
+    };
+    let entry = *pte;
+    if entry == 0 {
+        return match &vma.vm_file {
+            None => do_anonymous_page(
+                pgd,
+                addr,
+                write,
+                vma.vm_page_prot,
+                vma.vm_flags.contains(VmFlags::VM_WRITE),
+            ),
+            Some(_) => do_fault(vma, pgd, addr, write),
+        };
+    }
+    if write && !pte_write(entry) {
+        if vma.vm_flags.contains(VmFlags::VM_SHARED) {
+            // A shared page becomes writable in place (Linux: wp_page_shared).
+            *pte = pte_mkwrite(entry);
+            crate::arch::cpu::flush_tlb_page(asid, addr & !(PAGE_SIZE - 1));
+            return FaultResult::Handled;
+        }
+        return do_wp_page(pgd, addr, asid);
+    }
+    // Present and allowed: a stale TLB entry or the access flag (we set AF on install).
+    FaultResult::Handled
+}
+
+/// Fault on an empty PTE of a file (or shmem) mapping. Linux: `do_fault` ->
+/// `do_read_fault` (map the page-cache page read-only), `do_cow_fault` (private write:
+/// copy it to a new anonymous page), `do_shared_fault` (shared write: map it writable).
+/// SIGBUS beyond the end of the file.
+#[no_mangle]
+#[inline(never)]
+pub fn do_fault(vma: &crate::mm::vma::VmArea, pgd: usize, addr: usize, write: bool) -> FaultResult {
+    use crate::mm::vma::VmFlags;
+    let file = vma.vm_file.as_ref().expect("do_fault on an anonymous VMA");
+    let index = ((addr - vma.vm_start) >> 12) + vma.vm_pgoff;
+    if (index as u64) * PAGE_SIZE as u64 >= file.size() {
+        return FaultResult::Sigbus;
+    }
+    let page = match file.fault_page(index) {
+        Ok(p) => p,
+        Err(crate::errno::Errno::ENOMEM) => return FaultResult::Oom,
+        Err(_) => return FaultResult::Sigbus,
+    };
+    let Some(pte) = pte_offset(pgd, addr, true) else {
+        put_page(page);
+        return FaultResult::Oom;
+    };
+    let shared = vma.vm_flags.contains(VmFlags::VM_SHARED);
+    if write && !shared {
+        // do_cow_fault: a private copy; the page-cache page keeps only the cache's ref.
+        let Some(new) = alloc_page(GfpFlags::GFP_KERNEL) else {
+            put_page(page);
+            return FaultResult::Oom;
+        };
+        // SAFETY: both pages are mapped by the linear map.
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                page_address(page) as *const u8,
+                page_address(new) as *mut u8,
+                PAGE_SIZE,
+            )
+        };
+        put_page(page);
+        page_add_new_anon_rmap(new);
+        *pte = pte_mkwrite(mk_leaf(page_to_phys(new), vma.vm_page_prot, 3));
+        return FaultResult::Handled;
+    }
+    // do_read_fault / do_shared_fault: map the cache page itself (our ref is the map's).
+    page_dup_rmap(page);
+    let mut entry = mk_leaf(page_to_phys(page), vma.vm_page_prot, 3);
+    if write && shared {
+        entry = pte_mkwrite(entry);
+        page.set_flags(PageFlags::PG_dirty);
+    }
+    *pte = entry;
+    FaultResult::Handled
 }
 
 // ---------------------------------------------------------------------------------------
@@ -376,6 +522,34 @@ pub fn free_user_pgtables(pgd: usize, asid: u16) {
     free_pgd_range(pgd, 0, crate::arch::aarch64::uaccess::TASK_SIZE);
     crate::mm::page_alloc::__free_pages(pfn_to_page(phys_pfn(pgd)), 0);
     crate::arch::cpu::flush_tlb_asid(asid);
+}
+
+/// Unmap every page of file `(dev, ino)` at or past byte `from` from every address space
+/// (private COW copies included), so the next access faults and finds the new size.
+/// Linux: `unmap_mapping_range` walking the file's `i_mmap` tree; we have no i_mmap yet,
+/// so we walk every task's VMAs.
+pub fn unmap_mapping_range(ino: u64, dev: (u32, u32), from: u64) {
+    let first = from.div_ceil(PAGE_SIZE as u64) as usize;
+    for pid in crate::task::all_pids() {
+        let Some(task) = crate::task::find_task(pid) else {
+            continue;
+        };
+        let Some(mm) = task.mm.lock().clone() else {
+            continue;
+        };
+        let guard = mm.lock();
+        for vma in guard.mm_rb.values() {
+            let Some(f) = &vma.vm_file else { continue };
+            if f.ino() != ino || f.dev() != dev {
+                continue;
+            }
+            let skip = first.saturating_sub(vma.vm_pgoff);
+            let start = vma.vm_start.saturating_add(skip * PAGE_SIZE);
+            if start < vma.vm_end {
+                zap_page_range(mm.pgd, start, vma.vm_end, mm.asid());
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -11,9 +11,11 @@ pub mod memory;
 pub mod mm_types;
 pub mod mmap;
 pub mod mprotect;
+pub mod msync;
 pub mod page;
 pub mod page_alloc;
 pub mod slab;
+pub mod syscalls;
 pub mod vma;
 
 pub use crate::arch::{PAGE_SHIFT, PAGE_SIZE};

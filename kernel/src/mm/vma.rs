@@ -178,6 +178,16 @@ pub trait MappedFile: Send + Sync {
     fn wants_writenotify(&self) -> bool {
         false
     }
+    /// Is file page `index` in the page cache? (for mincore; Linux: `mincore_page`).
+    fn in_page_cache(&self, _index: usize) -> bool {
+        false
+    }
+    /// The page holding file page `index`, with a reference for the caller, for the
+    /// fault path (Linux: `vm_ops->fault`, i.e. `filemap_fault` / `shmem_fault`).
+    /// Default: ENODEV (no pages behind this mapping).
+    fn fault_page(&self, _index: usize) -> KResult<&'static crate::mm::page::Page> {
+        Err(crate::errno::Errno::ENODEV)
+    }
 }
 
 /// The anonymous-memory object of a VMA (Linux: `struct anon_vma`). Only its identity

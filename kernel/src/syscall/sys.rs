@@ -4,6 +4,7 @@ use crate::arch::aarch64::traps::PtRegs;
 use crate::errno::KResult;
 use crate::fs::sys as fs;
 use crate::kernel::sys as ksys;
+use crate::mm::syscalls as mm;
 use crate::task;
 
 /// A system-call handler: decoded arguments, the trap frame (for clone/execve/exit).
@@ -58,6 +59,14 @@ pub fn lookup(n: usize) -> Option<SyscallFn> {
         nr::DUP => fs::sys_dup,
         nr::DUP3 => fs::sys_dup3,
         nr::FCNTL => fs::sys_fcntl,
+        nr::CLONE => task::fork::sys_clone,
+        nr::EXECVE => task::exec::sys_execve,
+        nr::MMAP => mm::sys_mmap,
+        nr::MUNMAP => mm::sys_munmap,
+        nr::MPROTECT => mm::sys_mprotect,
+        nr::BRK => mm::sys_brk,
+        nr::MINCORE => mm::sys_mincore,
+        nr::MSYNC => crate::mm::msync::sys_msync,
         _ => return None,
     })
 }

@@ -129,6 +129,8 @@ pub struct Task {
     pub exit_code: AtomicI32,
     /// Credentials.
     pub cred: SpinLockIrq<Cred>,
+    /// The user address space; None for kernel threads (Linux: `mm`).
+    pub mm: SpinLockIrq<Option<Arc<mm::Mm>>>,
     /// Open files (Linux: `files`).
     pub files: SpinLockIrq<files::FilesStruct>,
     /// Current directory, absolute (Linux: `fs->pwd`).
@@ -249,6 +251,7 @@ pub fn sched_init() {
         rlim: SpinLockIrq::new(default_rlimits()),
         files: SpinLockIrq::new(files::FilesStruct::new()),
         cwd: SpinLockIrq::new(alloc::string::String::from("/")),
+        mm: SpinLockIrq::new(None),
     });
     CURRENT.store(Arc::as_ptr(&idle) as *mut Task, Ordering::Release);
     RQ.lock().idle = Some(idle);
@@ -312,6 +315,7 @@ pub fn alloc_task(
             || alloc::string::String::from("/"),
             |c| c.cwd.lock().clone(),
         )),
+        mm: SpinLockIrq::new(None),
     });
     task.set_comm(name);
     TASKS.lock().insert(task.pid, task.clone());
@@ -403,7 +407,7 @@ pub extern "C" fn kthread_return() {
 }
 
 fn exec_hook_has_user_mm() -> bool {
-    false
+    current().is_some_and(|t| t.mm.lock().is_some())
 }
 
 /// End the current kernel thread: it becomes a zombie for its reaper and never runs again.
@@ -427,14 +431,35 @@ pub fn release_task(pid: i32) {
     }
 }
 
-/// Per-switch hook for the address-space switch (set by the user-space layer).
-pub fn switch_mm_hook(_prev: &Arc<Task>, _next: &Arc<Task>) {}
+/// Install `next`'s address space in TTBR0, or the empty table for a kernel thread.
+/// Linux: `context_switch` -> `switch_mm_irqs_off` (kernel threads borrow the previous
+/// mm lazily in Linux; we simply point TTBR0 at nothing).
+pub fn switch_mm_hook(_prev: &Arc<Task>, next: &Arc<Task>) {
+    match next
+        .mm
+        .try_lock()
+        .as_ref()
+        .and_then(|m| m.as_ref().cloned())
+    {
+        Some(mm) => mm.activate(),
+        None => cpu::set_ttbr0(cpu::reserved_pg_dir(), 0),
+    }
+}
 
 /// Drop the task's address space at exit (Linux: `exit_mm` -> `mmput` -> `exit_mmap`).
-pub fn exit_mm(_task: &Arc<Task>) {}
+/// TTBR0 leaves it first, so its tables can be freed under us.
+pub fn exit_mm(task: &Arc<Task>) {
+    let old = task.mm.lock().take();
+    cpu::set_ttbr0(cpu::reserved_pg_dir(), 0);
+    drop(old);
+    task.files.lock().close_all();
+}
 pub mod binfmt_elf;
+pub mod exec;
 pub mod exit;
 pub mod files;
+pub mod fork;
+pub mod mm;
 pub mod signal;
 /// In-kernel scheduler tests.
 pub mod tests;

@@ -129,8 +129,11 @@ pub const PAGE_READONLY_EXEC: PgProt =
 pub const PAGE_SHARED_EXEC: PgProt = PgProt(PROT_USER_BASE | PAGE_DESCRIPTOR::AP::RW_EL1_EL0.value);
 /// User execute-only: EL0 may fetch but not load (Linux: `PAGE_EXECONLY`).
 pub const PAGE_EXECONLY: PgProt = PgProt(PROT_USER_BASE | PAGE_DESCRIPTOR::AP::RW_EL1.value);
-/// No access: such VMAs never get a PTE (Linux keeps an invalid PTE_PROT_NONE entry).
-pub const PAGE_NONE: PgProt = PgProt(0);
+/// No user access (PROT_NONE): a present entry only EL1 could reach, never executable,
+/// so pages already mapped stay mapped (Linux: `PAGE_NONE`, an entry with PTE_PROT_NONE
+/// that the MMU sees as invalid; we use EL1-only permissions to the same effect for EL0).
+pub const PAGE_NONE: PgProt =
+    PgProt(PROT_USER_BASE | PAGE_DESCRIPTOR::AP::RO_EL1.value | PAGE_DESCRIPTOR::UXN::True.value);
 
 /// The protection for a VMA's read/write/exec/shared bits (Linux arm64 5.10's
 /// `protection_map` `__P000`..`__S111`). A private writable mapping is read-only here:

@@ -1,0 +1,283 @@
+//! Replacing a process's program: execve. Linux: `fs/exec.c` (`do_execveat_common`,
+//! `bprm_execve`, `begin_new_exec` -> `exec_mmap`, `setup_new_exec`, `setup_arg_pages`,
+//! `start_thread`) and `fs/binfmt_elf.c` (`load_elf_binary`, `elf_map`, `set_brk`,
+//! `padzero`).
+//!
+//! The new program's segments are MAP_PRIVATE file mappings of the executable (so text
+//! pages come from the page cache on first touch and data pages are copied on write),
+//! .bss is anonymous memory, and the stack is a VM_GROWSDOWN VMA under STACK_TOP.
+use super::binfmt_elf::{build_stack, parse_elf, ElfInfo};
+use super::mm::Mm;
+use super::{current, Task};
+use crate::arch::aarch64::traps::PtRegs;
+use crate::arch::aarch64::uaccess::{copy_to_user, get_user};
+use crate::errno::{Errno, KResult};
+use crate::mm::mm_types::STACK_TOP;
+use crate::mm::mmap::{
+    vm_mmap, MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_EXEC, PROT_READ, PROT_WRITE,
+};
+use crate::mm::vma::{MappedFile, VmArea, VmFlags};
+use crate::syscall::SyscallArgs;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+/// Initial stack VMA size (Linux grows the arg pages' VMA by 128 KiB in setup_arg_pages).
+const STACK_INITIAL: usize = 128 * 1024;
+/// Largest argv+envp (Linux: a quarter of the stack rlimit, here fixed at 2 MiB).
+const ARG_MAX: usize = 2 << 20;
+/// Largest executable we read the headers of (the segments are mapped, not copied).
+const MAX_EXEC_FILE: u64 = 64 << 20;
+
+fn page_up(x: usize) -> usize {
+    (x + 0xfff) & !0xfff
+}
+
+/// Copy a NULL-terminated array of user strings (argv or envp). Linux: `copy_strings`.
+fn copy_strings(mut ptr: usize, total: &mut usize) -> KResult<Vec<Vec<u8>>> {
+    let mut out = Vec::new();
+    if ptr == 0 {
+        return Ok(out);
+    }
+    loop {
+        let s: usize = get_user(ptr)?;
+        if s == 0 {
+            return Ok(out);
+        }
+        let mut buf = alloc::vec![0u8; 4096];
+        let mut v = Vec::new();
+        // Strings may be longer than one buffer: copy until the NUL.
+        let mut at = s;
+        loop {
+            let n = crate::arch::aarch64::uaccess::strncpy_from_user(&mut buf, at);
+            match n {
+                Ok(n) => {
+                    v.extend_from_slice(&buf[..n]);
+                    break;
+                }
+                Err(Errno::ENAMETOOLONG) => {
+                    v.extend_from_slice(&buf[..buf.len()]);
+                    at += buf.len();
+                }
+                Err(e) => return Err(e),
+            }
+            if v.len() > ARG_MAX {
+                return Err(Errno::E2BIG);
+            }
+        }
+        *total += v.len() + 1 + 8;
+        if *total > ARG_MAX {
+            return Err(Errno::E2BIG);
+        }
+        out.push(v);
+        ptr += 8;
+    }
+}
+
+/// execve(2). Linux: `do_execveat_common`.
+pub fn sys_execve(a: SyscallArgs, regs: &mut PtRegs) -> KResult<usize> {
+    let path = crate::fs::sys::getname(a.0[0], false)?;
+    let mut total = 0;
+    let argv = copy_strings(a.0[1], &mut total)?;
+    let envp = copy_strings(a.0[2], &mut total)?;
+    do_execve(&path, &argv, &envp, regs)?;
+    Ok(0) // x0 of the new program: regs.regs[0] is overwritten below anyway
+}
+
+/// Read and check the executable: ENOENT/EACCES (no x bit, or not a regular file),
+/// ENOEXEC. Returns the file and its parsed headers.
+fn open_exec(task: &Task, path: &str) -> KResult<(Arc<crate::fs::file::File>, ElfInfo)> {
+    let cwd = task.cwd.lock().clone();
+    let file = crate::fs::open::do_filp_open(&cwd, path, crate::fs::O_RDONLY, 0)?;
+    let attr = file.inode().attr();
+    if !crate::fs::inode::s_isreg(attr.i_mode) {
+        return Err(Errno::EACCES);
+    }
+    crate::fs::namei::inode_permission(file.inode().as_ref(), crate::fs::namei::MAY_EXEC)?;
+    let size = attr.size();
+    if size > MAX_EXEC_FILE {
+        return Err(Errno::ENOEXEC);
+    }
+    let mut data = alloc::vec![0u8; size as usize];
+    let mut got = 0;
+    while got < data.len() {
+        let n = file.pread(&mut data[got..], got as i64)?;
+        if n == 0 {
+            break;
+        }
+        got += n;
+    }
+    data.truncate(got);
+    let info = parse_elf(&data)?;
+    Ok((file, info))
+}
+
+/// Load `path` into a fresh address space and make the current task run it when it
+/// returns to user space. Errors before the old mm is dropped leave the caller intact;
+/// after that point (out of memory mapping the new one) the task is killed, as Linux
+/// does past `begin_new_exec`'s point of no return.
+#[no_mangle]
+#[inline(never)]
+pub fn do_execve(path: &str, argv: &[Vec<u8>], envp: &[Vec<u8>], regs: &mut PtRegs) -> KResult<()> {
+    let task = current().ok_or(Errno::ESRCH)?;
+    let (file, info) = open_exec(&task, path)?;
+    let mm = Mm::new()?;
+    let mapped: Arc<dyn MappedFile> = Arc::new(crate::mm::filemap::FileMapping::new(file));
+    let argv_s: Vec<&[u8]> = argv.iter().map(|v| v.as_slice()).collect();
+    let envp_s: Vec<&[u8]> = envp.iter().map(|v| v.as_slice()).collect();
+    let cred = *task.cred.lock();
+    let random = {
+        let t = crate::arch::cpu::read_cntvct();
+        let mut r = [0u8; 16];
+        for (i, b) in r.iter_mut().enumerate() {
+            *b = (t >> ((i % 8) * 8)) as u8 ^ (i as u8).wrapping_mul(0x9d);
+        }
+        r
+    };
+    let stack = build_stack(
+        STACK_TOP,
+        &argv_s,
+        &envp_s,
+        &info,
+        [
+            cred.uid as usize,
+            cred.euid as usize,
+            cred.gid as usize,
+            cred.egid as usize,
+        ],
+        random,
+        ARG_MAX,
+    )?;
+
+    // Build the new mm's VMAs (nothing is touched yet: pages come on first access).
+    let mut tails = Vec::new();
+    {
+        let mut pt = mm.pagetables();
+        let mut m = mm.lock();
+        crate::mm::syscalls::sync_task_limits(&task, &mut m);
+        let (mut start_code, mut end_code, mut start_data, mut end_data, mut bss_end) =
+            (usize::MAX, 0, usize::MAX, 0, 0);
+        for seg in &info.segments {
+            let prot = (if seg.read { PROT_READ } else { 0 })
+                | (if seg.write { PROT_WRITE } else { 0 })
+                | (if seg.exec { PROT_EXEC } else { 0 });
+            let map_start = seg.vaddr & !0xfff;
+            let file_end = seg.vaddr + seg.filesz;
+            if seg.filesz > 0 {
+                let off = seg.offset - (seg.vaddr - map_start);
+                vm_mmap(
+                    &mut m,
+                    &mut pt,
+                    Some(mapped.clone()),
+                    map_start,
+                    page_up(file_end) - map_start,
+                    prot,
+                    MAP_PRIVATE | MAP_FIXED,
+                    off,
+                )?;
+                if file_end & 0xfff != 0 && seg.memsz > seg.filesz {
+                    tails.push((file_end, page_up(file_end) - file_end)); // padzero
+                }
+            }
+            let mem_end = page_up(seg.vaddr + seg.memsz);
+            let anon_start = if seg.filesz > 0 {
+                page_up(file_end)
+            } else {
+                map_start
+            };
+            if mem_end > anon_start {
+                vm_mmap(
+                    &mut m,
+                    &mut pt,
+                    None,
+                    anon_start,
+                    mem_end - anon_start,
+                    prot,
+                    MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS,
+                    0,
+                )?;
+            }
+            if seg.exec {
+                start_code = start_code.min(seg.vaddr);
+                end_code = end_code.max(file_end);
+            } else {
+                start_data = start_data.min(seg.vaddr);
+                end_data = end_data.max(file_end);
+            }
+            bss_end = bss_end.max(seg.vaddr + seg.memsz);
+        }
+        m.start_code = if start_code == usize::MAX {
+            0
+        } else {
+            start_code
+        };
+        m.end_code = end_code;
+        m.start_data = if start_data == usize::MAX {
+            0
+        } else {
+            start_data
+        };
+        m.end_data = end_data;
+        m.start_brk = page_up(bss_end);
+        m.brk = m.start_brk;
+        // setup_arg_pages: the stack VMA, big enough for the arguments plus 128 KiB.
+        let stack_start = (stack.base & !0xfff).saturating_sub(STACK_INITIAL);
+        let stack_vma = VmArea::new(stack_start, STACK_TOP, VmFlags::VM_STACK_FLAGS);
+        crate::mm::mmap::insert_vm_struct(&mut m, &mut pt, stack_vma)?;
+        crate::mm::mmap::vm_stat_account(
+            &mut m,
+            VmFlags::VM_STACK_FLAGS,
+            ((STACK_TOP - stack_start) >> 12) as isize,
+        );
+        m.start_stack = stack.sp;
+        m.arg_start = stack.arg_start;
+        m.env_end = stack.env_end;
+    }
+
+    // Point of no return (Linux: begin_new_exec -> exec_mmap): switch to the new mm.
+    let old = task.mm.lock().replace(mm.clone());
+    mm.activate();
+    drop(old);
+    task.files.lock().close_on_exec();
+    let name = path.rsplit('/').next().unwrap_or(path);
+    task.set_comm(name);
+
+    // Fill the stack and zero the partial pages after each segment's file data.
+    let zeros = [0u8; 4096];
+    let fill = || -> KResult<()> {
+        for (at, len) in &tails {
+            copy_to_user(*at, &zeros[..*len])?;
+        }
+        copy_to_user(stack.base, &stack.bytes)
+    };
+    if fill().is_err() {
+        super::exit::do_exit(crate::task::signal::SIGSEGV as i32);
+    }
+    // start_thread: a clean register file at the entry point, EL0t, interrupts on.
+    *regs = PtRegs {
+        regs: [0; 31],
+        sp: stack.sp as u64,
+        pc: info.entry as u64,
+        pstate: 0,
+        esr: 0,
+        far: 0,
+        stackframe: [0; 2],
+    };
+    Ok(())
+}
+
+/// Run `path` from a kernel thread: on success the thread returns to user space as that
+/// program (Linux: `kernel_execve` from `run_init_process`).
+pub fn kernel_execve(path: &str, argv: &[&str], envp: &[&str]) -> KResult<()> {
+    let task = current().ok_or(Errno::ESRCH)?;
+    let regs = (task.kstack_top() - core::mem::size_of::<PtRegs>()) as *mut PtRegs;
+    let argv: Vec<Vec<u8>> = argv.iter().map(|s| Vec::from(s.as_bytes())).collect();
+    let envp: Vec<Vec<u8>> = envp.iter().map(|s| Vec::from(s.as_bytes())).collect();
+    // SAFETY: the pt_regs slot at the top of our own kernel stack.
+    do_execve(path, &argv, &envp, unsafe { &mut *regs })
+}
+
+/// The program name of a path, for messages.
+pub fn basename(path: &str) -> String {
+    String::from(path.rsplit('/').next().unwrap_or(path))
+}

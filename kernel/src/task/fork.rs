@@ -1,0 +1,97 @@
+//! Creating processes: clone with SIGCHLD only (fork). Linux: `kernel/fork.c`
+//! (`kernel_clone`, `copy_process`, `copy_mm` -> `dup_mm` -> `dup_mmap`),
+//! `mm/memory.c` (`copy_page_range`), `arch/arm64/kernel/process.c` (`copy_thread`).
+use super::mm::Mm;
+use super::{alloc_task, current, wake_up_process};
+use crate::arch::aarch64::traps::PtRegs;
+use crate::errno::{Errno, KResult};
+use crate::mm::vma::VmFlags;
+use crate::syscall::SyscallArgs;
+use alloc::sync::Arc;
+
+/// SIGCHLD: the only exit signal we support, and no CLONE_* flags.
+const CSIGNAL: usize = 0xff;
+
+/// Copy the parent's address space: every VMA (except VM_DONTCOPY) with its page-table
+/// entries; private writable pages become copy-on-write in both. mlock is not inherited
+/// (VM_LOCKED cleared). Linux: `dup_mmap`.
+#[no_mangle]
+#[inline(never)]
+pub fn dup_mmap(parent: &Mm) -> KResult<Arc<Mm>> {
+    let child = Mm::new()?;
+    {
+        let src = parent.lock();
+        let mut dst = child.lock();
+        dst.mmap_base = src.mmap_base;
+        dst.mmap_layout = src.mmap_layout;
+        dst.task_size = src.task_size;
+        dst.start_code = src.start_code;
+        dst.end_code = src.end_code;
+        dst.start_data = src.start_data;
+        dst.end_data = src.end_data;
+        dst.start_brk = src.start_brk;
+        dst.brk = src.brk;
+        dst.start_stack = src.start_stack;
+        dst.arg_start = src.arg_start;
+        dst.arg_end = src.arg_end;
+        dst.env_start = src.env_start;
+        dst.env_end = src.env_end;
+        dst.rlim = src.rlim;
+        dst.def_flags = src.def_flags & !(VmFlags::VM_LOCKED | VmFlags::VM_LOCKONFAULT);
+        for vma in src.mm_rb.values() {
+            if vma.vm_flags.contains(VmFlags::VM_DONTCOPY) {
+                continue;
+            }
+            let mut v = vma.clone();
+            v.vm_flags
+                .remove(VmFlags::VM_LOCKED | VmFlags::VM_LOCKONFAULT);
+            if v.anon_vma.is_some() {
+                v.anon_vma_chain += 1; // anon_vma_fork: the child links to the parent's
+            }
+            let pages = v.vma_pages() as isize;
+            crate::mm::mmap::vm_stat_account(&mut dst, v.vm_flags, pages);
+            if !vma.vm_flags.contains(VmFlags::VM_WIPEONFORK) {
+                let cow = !vma.vm_flags.contains(VmFlags::VM_SHARED);
+                crate::mm::memory::copy_page_range(
+                    child.pgd,
+                    parent.pgd,
+                    vma.vm_start,
+                    vma.vm_end,
+                    cow,
+                )
+                .map_err(|_| Errno::ENOMEM)?;
+            }
+            dst.mm_rb.insert(v.vm_start, v);
+            dst.map_count += 1;
+        }
+    }
+    // The parent's writable PTEs just became read-only: drop its cached translations.
+    crate::arch::cpu::flush_tlb_asid(parent.asid());
+    Ok(child)
+}
+
+/// clone(2) as fork: `flags` must be exactly SIGCHLD (threads, vfork and namespaces are
+/// EINVAL); `newsp` (x1) non-zero gives the child that stack. The child returns 0.
+/// Linux: `kernel_clone` -> `copy_process`.
+pub fn sys_clone(a: SyscallArgs, regs: &mut PtRegs) -> KResult<usize> {
+    let (flags, newsp) = (a.0[0], a.0[1]);
+    if flags & !CSIGNAL != 0 || flags & CSIGNAL != crate::task::signal::SIGCHLD as usize {
+        return Err(Errno::EINVAL);
+    }
+    let parent = current().ok_or(Errno::ESRCH)?;
+    let mm = parent.mm.lock().clone().ok_or(Errno::EINVAL)?;
+    let child_mm = dup_mmap(&mm)?;
+    let (child, child_regs) = alloc_task(&parent.comm(), None, 0).ok_or(Errno::ENOMEM)?;
+    // copy_thread: the child's user registers are ours, returning 0.
+    // SAFETY: the pt_regs slot of a task that has not run yet.
+    unsafe {
+        *child_regs = *regs;
+        (*child_regs).regs[0] = 0;
+        if newsp != 0 {
+            (*child_regs).sp = newsp as u64;
+        }
+    }
+    *child.mm.lock() = Some(child_mm);
+    wake_up_process(&child);
+    Ok(child.pid as usize)
+}
