@@ -3,16 +3,23 @@
 /// System-call numbers used by the programs.
 #[allow(missing_docs)]
 pub mod nr {
+    pub const GETCWD: usize = 17;
+    pub const MKDIRAT: usize = 34;
     pub const UNLINKAT: usize = 35;
     pub const FTRUNCATE: usize = 46;
+    pub const FACCESSAT: usize = 48;
+    pub const CHDIR: usize = 49;
     pub const OPENAT: usize = 56;
     pub const CLOSE: usize = 57;
     pub const GETDENTS64: usize = 61;
     pub const LSEEK: usize = 62;
     pub const READ: usize = 63;
     pub const WRITE: usize = 64;
+    pub const READV: usize = 65;
+    pub const WRITEV: usize = 66;
     pub const PREAD64: usize = 67;
     pub const PWRITE64: usize = 68;
+    pub const READLINKAT: usize = 78;
     pub const NEWFSTATAT: usize = 79;
     pub const FSTAT: usize = 80;
     pub const EXIT: usize = 93;
@@ -21,6 +28,8 @@ pub mod nr {
     pub const CLOCK_GETTIME: usize = 113;
     pub const SCHED_YIELD: usize = 124;
     pub const KILL: usize = 129;
+    pub const RT_SIGACTION: usize = 134;
+    pub const RT_SIGPROCMASK: usize = 135;
     pub const UNAME: usize = 160;
     pub const GETPID: usize = 172;
     pub const GETPPID: usize = 173;
@@ -177,6 +186,8 @@ pub const O_CLOEXEC: usize = 0o2000000;
 pub const AT_FDCWD: i32 = -100;
 /// lseek(2) whence: from the start.
 pub const SEEK_SET: usize = 0;
+/// lseek(2) whence: from the current position.
+pub const SEEK_CUR: usize = 1;
 /// lseek(2) whence: from the end.
 pub const SEEK_END: usize = 2;
 
