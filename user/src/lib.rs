@@ -105,7 +105,11 @@ pub struct Tap {
 impl Tap {
     /// Start counting for program `prog`.
     pub const fn new(prog: &'static str) -> Tap {
-        Tap { prog, passed: 0, failed: 0 }
+        Tap {
+            prog,
+            passed: 0,
+            failed: 0,
+        }
     }
 
     /// The check `what` passed if `cond`; otherwise say what we got and wanted.
@@ -132,7 +136,12 @@ impl Tap {
     }
 
     /// `got == want`.
-    pub fn eq<T: PartialEq + fmt::Display>(&mut self, what: impl fmt::Display, got: T, want: T) -> bool {
+    pub fn eq<T: PartialEq + fmt::Display>(
+        &mut self,
+        what: impl fmt::Display,
+        got: T,
+        want: T,
+    ) -> bool {
         let c = got == want;
         self.check(c, what, got, want)
     }
@@ -144,7 +153,12 @@ impl Tap {
 
     /// An address (a break, a mapping) is `want`; printed in hex.
     pub fn addr(&mut self, what: impl fmt::Display, got: usize, want: usize) -> bool {
-        self.check(got == want, what, format_args!("{:#x}", got), format_args!("{:#x}", want))
+        self.check(
+            got == want,
+            what,
+            format_args!("{:#x}", got),
+            format_args!("{:#x}", want),
+        )
     }
 
     /// A system call failed with `errno` (it returned `-errno`).
@@ -176,7 +190,10 @@ impl Tap {
 
     /// Print `prog: N passed, M failed`; returns M (capped at 255) as the exit status.
     pub fn finish(&self) -> i32 {
-        println!("{}: {} passed, {} failed", self.prog, self.passed, self.failed);
+        println!(
+            "{}: {} passed, {} failed",
+            self.prog, self.passed, self.failed
+        );
         self.failed.min(255) as i32
     }
 }
@@ -186,7 +203,9 @@ impl Tap {
 #[inline(never)]
 pub fn peek(addr: usize) -> u8 {
     let v: u32;
-    unsafe { core::arch::asm!("ldrb {v:w}, [{a}]", a = in(reg) addr, v = out(reg) v, options(nostack)) };
+    unsafe {
+        core::arch::asm!("ldrb {v:w}, [{a}]", a = in(reg) addr, v = out(reg) v, options(nostack))
+    };
     v as u8
 }
 
@@ -206,7 +225,14 @@ pub fn call(addr: usize) {
 
 /// An anonymous private read-write mapping of `len` bytes anywhere (a negative errno on failure).
 pub fn mmap_anon(len: usize) -> isize {
-    mmap(0, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+    mmap(
+        0,
+        len,
+        PROT_READ | PROT_WRITE,
+        MAP_PRIVATE | MAP_ANONYMOUS,
+        -1,
+        0,
+    )
 }
 
 /// A user address that is certainly unmapped: one page mapped then unmapped again.

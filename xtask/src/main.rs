@@ -66,7 +66,7 @@ const USAGE: &str = "\
 usage: cargo xtask <command> [options]
 
 commands:
-  qemu  [--release] [--memory 512M] [--cpu cortex-a72] [--gic 2|3] [--el2] [--el3]
+  qemu  [--release] [--memory 512M] [--cpu cortex-a72] [--gic 2|3] [--el2] [--el3] [--init \"PROG ARGS\"]
         [--cmdline \"...\"] [--icount] [--extra DIR]... [-- extra qemu args]
         build the kernel and boot it on the console (Ctrl-A X quits QEMU);
         --extra adds DIR's files to the root file system image

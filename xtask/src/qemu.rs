@@ -133,6 +133,8 @@ pub fn cmd_qemu(args: Vec<String>) -> Result<i32> {
     let mut cfg = QemuConfig::default();
     let mut release = false;
     let mut extra_dirs: Vec<PathBuf> = Vec::new();
+    let mut init: Option<String> = None;
+    let mut init_args: Vec<String> = Vec::new();
     while let Some(arg) = args.next_arg() {
         match arg {
             Arg::Opt(name, inline) => match name.as_str() {
@@ -157,10 +159,33 @@ pub fn cmd_qemu(args: Vec<String>) -> Result<i32> {
                     cfg.icount = true
                 }
                 "extra" => extra_dirs.push(args.value(&name, inline)?.into()),
+                "init" => init = Some(args.value(&name, inline)?),
                 _ => bail!("qemu: unknown option --{name} (see `cargo xtask help`)"),
             },
+            Arg::Pos(p) if init.is_some() => init_args.push(p),
             Arg::Pos(p) => bail!("qemu: unexpected argument `{p}` (QEMU arguments go after --)"),
         }
+    }
+    // --init PROG [ARGS]: the kernel runs PROG as pid 1 and QEMU exits with its status.
+    if let Some(spec) = init {
+        // `--init "ls -l /bin"` (quoted, so options reach the program) or `--init ls /bin`.
+        let mut words = spec.split_whitespace().map(String::from);
+        let prog = words.next().unwrap_or_default();
+        let mut rest: Vec<String> = words.collect();
+        rest.append(&mut init_args);
+        let init_args = rest;
+        let prog = if prog.contains('/') {
+            prog
+        } else {
+            format!("/bin/{prog}")
+        };
+        let mut line = cfg.cmdline.take().unwrap_or_default();
+        line.push_str(&format!(" init={prog}"));
+        if !init_args.is_empty() {
+            line.push_str(" -- ");
+            line.push_str(&init_args.join(" "));
+        }
+        cfg.cmdline = Some(line.trim().to_string());
     }
     cfg.extra = std::mem::take(&mut args.rest);
     setup::check(setup::Needs {

@@ -248,6 +248,9 @@ pub const SCENARIOS: &[Scenario] = &[
     user_test("user-mmap-errno", "init=/bin/mmap_errno", "mmap_errno: "),
     user_test("user-vma-layout", "init=/bin/vma_layout", "vma_layout: "),
     user_test("user-fault-kinds", "init=/bin/fault_kinds", "fault_kinds: "),
+    user_test("user-fork-cow", "init=/bin/fork_cow", "fork_cow: "),
+    user_test("user-segv", "init=/bin/segv", "segv: "),
+    user_test("user-robustness", "init=/bin/robustness", "robustness: "),
 ];
 
 /// A user test program run as init: every line `ok`, the summary says 0 failed, it

@@ -150,3 +150,14 @@ pub unsafe fn fpsimd_save(_st: *mut FpsimdState) {}
 pub unsafe fn fpsimd_load(_st: *const FpsimdState) {}
 /// No-op on the host.
 pub fn enable_user_fp_and_counter() {}
+/// There is no second kernel stack on the host: scheduling never switches.
+///
+/// # Safety
+/// None needed.
+pub unsafe fn cpu_switch_to(_prev: *mut u8, _next: *const u8) {
+    unreachable!("cpu_switch_to on the host")
+}
+/// No entry code on the host.
+pub fn ret_from_fork_addr() -> usize {
+    0
+}

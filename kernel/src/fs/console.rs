@@ -130,7 +130,13 @@ impl CharDevice for ConsoleDevice {
             if f_flags & O_NONBLOCK != 0 {
                 return Err(Errno::EAGAIN);
             }
-            // A wait queue woken by the UART interrupt replaces this once tasks can sleep.
+            // A fatal signal ends the wait (Linux: -ERESTARTSYS from n_tty_read).
+            if crate::task::signal::signal_pending() {
+                return Err(Errno::EINTR);
+            }
+            // Let other tasks run, then wait for the next interrupt. (A wait queue woken
+            // by the UART interrupt would avoid the polling.)
+            crate::task::schedule();
             crate::arch::cpu::wfi();
         }
     }

@@ -89,6 +89,18 @@ fn do_read(file: &File, buf: usize, count: usize, off: Option<i64>) -> KResult<u
     if !access_ok(buf, count) {
         return Err(Errno::EFAULT);
     }
+    // Linux copies straight into the user buffer, so a fault leaves the position after
+    // the bytes actually delivered; we read through a kernel buffer, so put it back.
+    let seekable = off.is_none() && !is_stream(file);
+    let start_pos = file.pos();
+    let rewind = |delivered: usize| {
+        if seekable {
+            let _ = file.lseek(
+                (start_pos + delivered as u64) as i64,
+                crate::fs::file::SEEK_SET,
+            );
+        }
+    };
     let mut kbuf = vec![0u8; count.min(CHUNK)];
     let mut done = 0;
     while done < count {
@@ -101,6 +113,7 @@ fn do_read(file: &File, buf: usize, count: usize, off: Option<i64>) -> KResult<u
             break;
         }
         if copy_to_user(buf + done, &kbuf[..n]).is_err() {
+            rewind(done);
             return if done > 0 {
                 Ok(done)
             } else {
@@ -242,8 +255,13 @@ pub fn sys_getdents64(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
         return Err(Errno::EFAULT);
     }
     let mut kbuf = vec![0u8; count.min(CHUNK)];
+    let start_pos = file.pos();
     let n = file.getdents64(&mut kbuf)?;
-    copy_to_user(buf, &kbuf[..n])?;
+    if copy_to_user(buf, &kbuf[..n]).is_err() {
+        // The entries were not delivered: the next call must see them again.
+        let _ = file.lseek(start_pos as i64, crate::fs::file::SEEK_SET);
+        return Err(Errno::EFAULT);
+    }
     Ok(n)
 }
 
@@ -368,4 +386,20 @@ pub fn sys_fcntl(a: SyscallArgs, r: &mut PtRegs) -> KResult<usize> {
         }
         _ => Err(Errno::EINVAL),
     }
+}
+
+/// readlinkat(2): there are no symbolic links yet, so after Linux's checks (EINVAL for a
+/// buffer size <= 0, then the path: EFAULT, ENOENT...) every file is "not a link":
+/// EINVAL. Linux: `do_readlinkat`.
+pub fn sys_readlinkat(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    if a.0[3] as isize <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    let path = getname(a.0[1], true)?;
+    let base = at_base(a.0[0] as i32, &path)?;
+    if path.is_empty() {
+        return Err(Errno::ENOENT);
+    }
+    crate::fs::stat::vfs_fstatat(&base, &path, crate::fs::stat::AT_SYMLINK_NOFOLLOW)?;
+    Err(Errno::EINVAL)
 }

@@ -178,8 +178,14 @@ pub fn sys_nanosleep(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
         return Err(Errno::EINVAL);
     }
-    let deadline = ktime_get_ns().saturating_add(sec as u64 * 1_000_000_000 + nsec as u64);
+    let ns = (sec as u64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(nsec as u64);
+    let deadline = ktime_get_ns().saturating_add(ns);
     while ktime_get_ns() < deadline {
+        if crate::task::signal::signal_pending() {
+            return Err(Errno::EINTR);
+        }
         crate::task::yield_now();
         cpu::wfi();
     }
@@ -188,6 +194,11 @@ pub fn sys_nanosleep(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
 
 /// getrandom(2): not cryptographic; a counter-seeded xorshift, enough for libc's needs.
 pub fn sys_getrandom(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    // GRND_NONBLOCK 1, GRND_RANDOM 2, GRND_INSECURE 4; RANDOM with INSECURE is EINVAL.
+    let flags = a.0[2];
+    if flags & !7 != 0 || flags & 6 == 6 {
+        return Err(Errno::EINVAL);
+    }
     let len = a.0[1].min(256);
     let mut x = cpu::read_cntvct() | 1;
     let mut buf = [0u8; 256];

@@ -85,10 +85,10 @@ pub fn sys_mincore(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
         return Err(Errno::EINVAL);
     }
     let pages = len.div_ceil(4096);
-    if start
-        .checked_add(pages * 4096)
-        .is_none_or(|e| e > crate::mm::mm_types::TASK_SIZE)
-    {
+    let end = pages
+        .checked_mul(4096)
+        .and_then(|bytes| start.checked_add(bytes));
+    if end.is_none_or(|e| e > crate::mm::mm_types::TASK_SIZE) {
         return Err(Errno::ENOMEM);
     }
     if !access_ok(vec, pages) {

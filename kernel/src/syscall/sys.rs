@@ -59,6 +59,7 @@ pub fn lookup(n: usize) -> Option<SyscallFn> {
         nr::DUP => fs::sys_dup,
         nr::DUP3 => fs::sys_dup3,
         nr::FCNTL => fs::sys_fcntl,
+        nr::READLINKAT => fs::sys_readlinkat,
         nr::CLONE => task::fork::sys_clone,
         nr::EXECVE => task::exec::sys_execve,
         nr::MMAP => mm::sys_mmap,

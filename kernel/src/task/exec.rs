@@ -24,6 +24,8 @@ use alloc::vec::Vec;
 
 /// Initial stack VMA size (Linux grows the arg pages' VMA by 128 KiB in setup_arg_pages).
 const STACK_INITIAL: usize = 128 * 1024;
+/// Longest single argument or environment string (Linux: `MAX_ARG_STRLEN`, 32 pages).
+const MAX_ARG_STRLEN: usize = 32 * 4096;
 /// Largest argv+envp (Linux: a quarter of the stack rlimit, here fixed at 2 MiB).
 const ARG_MAX: usize = 2 << 20;
 /// Largest executable we read the headers of (the segments are mapped, not copied).
@@ -61,7 +63,7 @@ fn copy_strings(mut ptr: usize, total: &mut usize) -> KResult<Vec<Vec<u8>>> {
                 }
                 Err(e) => return Err(e),
             }
-            if v.len() > ARG_MAX {
+            if v.len() >= MAX_ARG_STRLEN {
                 return Err(Errno::E2BIG);
             }
         }

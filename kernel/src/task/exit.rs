@@ -68,14 +68,16 @@ pub fn sys_wait4(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
         }
         if let Some(z) = children.iter().find(|t| t.state() == TaskState::Zombie) {
             let (zpid, status) = (z.pid, z.exit_code.load(Ordering::SeqCst));
+            // The child is reaped even if the status cannot be stored (Linux: do_wait
+            // releases it, then kernel_wait4's put_user fails with EFAULT).
+            drop(children);
+            release_task(zpid);
             if status_ptr != 0 {
                 put_user(status_ptr, status)?;
             }
             if rusage != 0 {
                 crate::arch::aarch64::uaccess::copy_to_user(rusage, &[0u8; 144])?;
             }
-            drop(children);
-            release_task(zpid);
             return Ok(zpid as usize);
         }
         if options & WNOHANG != 0 {

@@ -257,11 +257,6 @@ pub fn sched_init() {
     RQ.lock().idle = Some(idle);
 }
 
-extern "C" {
-    fn cpu_switch_to(prev: *mut CpuContext, next: *const CpuContext);
-    fn ret_from_fork();
-}
-
 /// Allocate a task with a kernel stack; it starts in `ret_from_fork` with `f(arg)` for a
 /// kernel thread, or returns to user space through the `PtRegs` at the stack top when
 /// `f` is None. Returns the task and its pt_regs. Linux: `copy_process` + `copy_thread`.
@@ -292,7 +287,7 @@ pub fn alloc_task(
         ],
         fp: 0,
         sp: regs as u64,
-        pc: ret_from_fork as *const () as u64,
+        pc: cpu::ret_from_fork_addr() as u64,
     };
     let task = Arc::new(Task {
         pid: NEXT_PID.fetch_add(1, Ordering::Relaxed),
@@ -386,7 +381,7 @@ pub fn schedule() {
     drop(prev);
     drop(next);
     // SAFETY: both contexts belong to live tasks; interrupts are off.
-    unsafe { cpu_switch_to(p, n) };
+    unsafe { cpu::cpu_switch_to(p as *mut u8, n as *const u8) };
     cpu::local_irq_restore(flags);
 }
 

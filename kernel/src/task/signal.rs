@@ -117,42 +117,60 @@ pub fn sys_kill(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     if pid <= 0 {
         return Err(Errno::ESRCH);
     }
-    let task = find_task(pid)
-        .filter(|t| t.state() != TaskState::Zombie)
-        .ok_or(Errno::ESRCH)?;
-    if pid == 0 || task.pid == 0 {
+    // A zombie exists until it is reaped: kill succeeds and does nothing (as in Linux).
+    let task = find_task(pid).ok_or(Errno::ESRCH)?;
+    if task.pid == 0 {
         return Err(Errno::EPERM);
     }
     let me = current().ok_or(Errno::ESRCH)?;
-    let (mine, theirs) = (*me.cred.lock(), *task.cred.lock());
+    // Two statements: the guards must not overlap (kill(getpid()) locks the same task).
+    let mine = *me.cred.lock();
+    let theirs = *task.cred.lock();
     if mine.euid != 0 && mine.euid != theirs.uid && mine.uid != theirs.uid {
         return Err(Errno::EPERM);
     }
-    if sig != 0 {
+    if sig != 0 && task.state() != TaskState::Zombie {
         send_signal(&task, sig);
     }
     Ok(0)
 }
 
-/// rt_sigaction(2): accepted and reported as "default action" (handlers are not run).
+/// rt_sigaction(2): checked like Linux (EINVAL for a bad signal, SIGKILL/SIGSTOP or a
+/// sigsetsize other than 8; EFAULT for unreadable/unwritable actions), recorded nowhere:
+/// every signal keeps its default action. The old action reads as SIG_DFL.
 pub fn sys_rt_sigaction(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
-    let sig = a.0[0] as u32;
-    if sig == 0 || sig > NSIG || sig == SIGKILL || sig == 19 {
+    let (sig, act, oact, size) = (a.0[0] as u32, a.0[1], a.0[2], a.0[3]);
+    if size != 8 {
         return Err(Errno::EINVAL);
     }
-    if a.0[2] != 0 {
-        crate::arch::aarch64::uaccess::copy_to_user(a.0[2], &[0u8; 32])?;
+    if sig == 0 || sig > NSIG || ((sig == SIGKILL || sig == 19) && act != 0) {
+        return Err(Errno::EINVAL);
+    }
+    if act != 0 {
+        let mut k = [0u8; 32];
+        crate::arch::aarch64::uaccess::copy_from_user(&mut k, act)?;
+    }
+    if oact != 0 {
+        crate::arch::aarch64::uaccess::copy_to_user(oact, &[0u8; 32])?;
     }
     Ok(0)
 }
 
-/// rt_sigprocmask(2): the mask is kept at zero; the old mask reads as empty.
+/// rt_sigprocmask(2): EINVAL for a bad `how` or sigsetsize, EFAULT for bad sets; the mask
+/// stays empty (no handlers are delivered, so blocking changes nothing yet).
 pub fn sys_rt_sigprocmask(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
-    if a.0[0] > 2 {
+    let (how, set, oset, size) = (a.0[0], a.0[1], a.0[2], a.0[3]);
+    if size != 8 {
         return Err(Errno::EINVAL);
     }
-    if a.0[2] != 0 {
-        crate::arch::aarch64::uaccess::put_user(a.0[2], 0u64)?;
+    if set != 0 {
+        let _: u64 = crate::arch::aarch64::uaccess::get_user(set)?;
+        if how > 2 {
+            return Err(Errno::EINVAL);
+        }
+    }
+    if oset != 0 {
+        crate::arch::aarch64::uaccess::put_user(oset, 0u64)?;
     }
     Ok(0)
 }

@@ -39,13 +39,22 @@ fn anon_private(t: &mut Tap) {
         return;
     }
     let m = unsafe { bytes(a as usize, 4 * P) };
-    t.ok(m[..P].iter().all(|&b| b == 0), "a read fault on an anonymous page reads zeros");
-    t.ok(m[3 * P..].iter().all(|&b| b == 0), "a second page read-faulted reads zeros too");
+    t.ok(
+        m[..P].iter().all(|&b| b == 0),
+        "a read fault on an anonymous page reads zeros",
+    );
+    t.ok(
+        m[3 * P..].iter().all(|&b| b == 0),
+        "a second page read-faulted reads zeros too",
+    );
     for (i, b) in m[P..2 * P].iter_mut().enumerate() {
         *b = pattern(1, i);
     }
     t.ok(
-        m[P..2 * P].iter().enumerate().all(|(i, &b)| b == pattern(1, i)),
+        m[P..2 * P]
+            .iter()
+            .enumerate()
+            .all(|(i, &b)| b == pattern(1, i)),
         "a write fault on an untouched anonymous page keeps what was written",
     );
     m[..P].fill(0x77);
@@ -70,34 +79,66 @@ fn file_private(t: &mut Tap) {
     let mut st = Stat::default();
     fstat(fd, &mut st);
     let size = st.st_size as usize;
-    t.check(size > P, "/etc/test.txt is larger than one page", size, "> 4096");
+    t.check(
+        size > P,
+        "/etc/test.txt is larger than one page",
+        size,
+        "> 4096",
+    );
     let mut file = [0u8; 2 * P];
     let n = pread(fd, &mut file, 0);
-    t.ret("pread of the first two pages of /etc/test.txt", n, size.min(2 * P) as isize);
+    t.ret(
+        "pread of the first two pages of /etc/test.txt",
+        n,
+        size.min(2 * P) as isize,
+    );
     let n = n.max(0) as usize;
 
     let a = mmap(0, 2 * P, PROT_READ, MAP_PRIVATE, fd, 0);
     if t.success("mmap /etc/test.txt MAP_PRIVATE PROT_READ, 2 pages", a) {
         let m = unsafe { bytes(a as usize, 2 * P) };
-        t.ok(m[..P] == file[..P], "the first page of the mapping equals read(2) of bytes 0..4096");
-        t.ok(m[P..n] == file[P..n], "the second page of the mapping equals read(2) of the bytes from 4096");
-        t.ok(m[n..].iter().all(|&b| b == 0), "bytes past the end of file in the last page read as zero");
+        t.ok(
+            m[..P] == file[..P],
+            "the first page of the mapping equals read(2) of bytes 0..4096",
+        );
+        t.ok(
+            m[P..n] == file[P..n],
+            "the second page of the mapping equals read(2) of the bytes from 4096",
+        );
+        t.ok(
+            m[n..].iter().all(|&b| b == 0),
+            "bytes past the end of file in the last page read as zero",
+        );
     }
     let b = mmap(0, P, PROT_READ, MAP_PRIVATE, fd, P);
     if t.success("mmap /etc/test.txt at offset 4096", b) {
         let m = unsafe { bytes(b as usize, n - P) };
-        t.ok(m[..] == file[P..n], "a mapping at file offset 4096 equals read(2) at offset 4096");
+        t.ok(
+            m[..] == file[P..n],
+            "a mapping at file offset 4096 equals read(2) at offset 4096",
+        );
         munmap(b as usize, P);
     }
 
     let c = mmap(0, 2 * P, RW, MAP_PRIVATE, fd, 0);
-    if t.success("mmap /etc/test.txt MAP_PRIVATE PROT_READ|PROT_WRITE (fd is O_RDONLY)", c) {
+    if t.success(
+        "mmap /etc/test.txt MAP_PRIVATE PROT_READ|PROT_WRITE (fd is O_RDONLY)",
+        c,
+    ) {
         let m = unsafe { bytes(c as usize, 2 * P) };
         let first = m[0]; // read fault first: the page cache page, mapped read-only
-        t.eq("reading the writable private mapping gives the file's first byte", first, file[0]);
+        t.eq(
+            "reading the writable private mapping gives the file's first byte",
+            first,
+            file[0],
+        );
         m[0] = !first; // then the write fault copies it
         m[P + 1] = !file[P + 1]; // a write fault on a page never read
-        t.eq("a write to a MAP_PRIVATE file page (read first) is seen through the mapping", m[0], !file[0]);
+        t.eq(
+            "a write to a MAP_PRIVATE file page (read first) is seen through the mapping",
+            m[0],
+            !file[0],
+        );
         t.eq(
             "a write to a MAP_PRIVATE file page (not read before) is seen through the mapping",
             m[P + 1],
@@ -172,7 +213,11 @@ fn shared_file(t: &mut Tap) {
     for (i, b) in data.iter_mut().enumerate() {
         *b = pattern(5, i);
     }
-    t.ret("write 8192 bytes to /tmp/fault_kinds.dat", write(fd, &data), (2 * P) as isize);
+    t.ret(
+        "write 8192 bytes to /tmp/fault_kinds.dat",
+        write(fd, &data),
+        (2 * P) as isize,
+    );
     let a = mmap(0, 2 * P, RW, MAP_SHARED, fd, 0);
     if !t.success("mmap /tmp/fault_kinds.dat MAP_SHARED read-write", a) {
         close(fd);
@@ -180,15 +225,25 @@ fn shared_file(t: &mut Tap) {
     }
     let a = a as usize;
     let m = unsafe { bytes(a, 2 * P) };
-    t.ok(m[..] == data[..], "a MAP_SHARED file mapping shows the bytes written with write(2)");
+    t.ok(
+        m[..] == data[..],
+        "a MAP_SHARED file mapping shows the bytes written with write(2)",
+    );
     m[10] = 0xe1;
     m[P + 100] = 0xe2;
     let mut got = [0u8; 2];
     pread(fd, &mut got[..1], 10);
     pread(fd, &mut got[1..], P + 100);
-    t.ok(got == [0xe1, 0xe2], "writes through a MAP_SHARED file mapping are seen by pread(2)");
+    t.ok(
+        got == [0xe1, 0xe2],
+        "writes through a MAP_SHARED file mapping are seen by pread(2)",
+    );
     pwrite(fd, &[0xd1], 20);
-    t.eq("pwrite(2) to the file is seen through the MAP_SHARED mapping", m[20], 0xd1);
+    t.eq(
+        "pwrite(2) to the file is seen through the MAP_SHARED mapping",
+        m[20],
+        0xd1,
+    );
     let b = mmap(0, P, PROT_READ, MAP_SHARED, fd, P);
     if b >= 0 {
         t.eq(
@@ -214,11 +269,23 @@ fn shared_file(t: &mut Tap) {
         poke(a + P + 200, 0xc3);
         0
     });
-    t.exited("a child writes through the inherited MAP_SHARED file mapping", st, 0);
+    t.exited(
+        "a child writes through the inherited MAP_SHARED file mapping",
+        st,
+        0,
+    );
     let mut one = [0u8; 1];
     pread(fd, &mut one, P + 200);
-    t.eq("the parent's pread(2) sees the child's write after wait4", one[0], 0xc3);
-    t.ret("msync(MS_SYNC) of the shared file mapping succeeds", msync(a, 2 * P, 4), 0);
+    t.eq(
+        "the parent's pread(2) sees the child's write after wait4",
+        one[0],
+        0xc3,
+    );
+    t.ret(
+        "msync(MS_SYNC) of the shared file mapping succeeds",
+        msync(a, 2 * P, 4),
+        0,
+    );
     munmap(a, 2 * P);
     close(fd);
     let fd = open(TMPFILE, O_RDONLY, 0) as i32;
@@ -226,7 +293,10 @@ fn shared_file(t: &mut Tap) {
     pread(fd, &mut got[..1], 10);
     pread(fd, &mut got[1..2], P + 100);
     pread(fd, &mut got[2..], P + 200);
-    t.ok(got == [0xe1, 0xe2, 0xc3], "the writes stay in the file after munmap and close");
+    t.ok(
+        got == [0xe1, 0xe2, 0xc3],
+        "the writes stay in the file after munmap and close",
+    );
     close(fd);
     t.ret("unlink /tmp/fault_kinds.dat", unlink(TMPFILE), 0);
 }
@@ -304,6 +374,10 @@ fn stack_growth(t: &mut Tap) {
         want += (0..P).map(|i| (d + i) as u8 as u64).sum::<u64>();
     }
     let st = in_child(move || (recurse(DEPTH) != want) as i32);
-    t.exited("a recursive function using 256 KiB of stack runs and computes the right sum", st, 0);
+    t.exited(
+        "a recursive function using 256 KiB of stack runs and computes the right sum",
+        st,
+        0,
+    );
     t.eq("the same recursion in the parent", recurse(DEPTH), want);
 }

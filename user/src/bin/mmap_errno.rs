@@ -33,7 +33,11 @@ fn main(_args: Args) -> i32 {
     t.success("open /etc/test.txt O_RDONLY", ro as isize);
     let rw = open(TMPFILE, O_RDWR | O_CREAT | O_TRUNC, 0o600) as i32;
     t.success("create /tmp/mmap_errno.dat O_RDWR", rw as isize);
-    t.ret("ftruncate /tmp/mmap_errno.dat to 8192 bytes", ftruncate(rw, 2 * P), 0);
+    t.ret(
+        "ftruncate /tmp/mmap_errno.dat to 8192 bytes",
+        ftruncate(rw, 2 * P),
+        0,
+    );
     let wo = open(TMPFILE, O_WRONLY, 0) as i32;
     t.success("open /tmp/mmap_errno.dat O_WRONLY", wo as isize);
     let f = Files { ro, rw, wo };
@@ -68,7 +72,11 @@ fn main(_args: Args) -> i32 {
 /// mmap(2) EINVAL: "We don't like addr, length, or offset", "length was 0", "flags contained
 /// none of MAP_PRIVATE, MAP_SHARED, or MAP_SHARED_VALIDATE".
 fn mmap_einval(t: &mut Tap, f: &Files, res: usize) {
-    t.err("mmap anonymous with length 0 fails with EINVAL", mmap(0, 0, RW, ANON, -1, 0), EINVAL);
+    t.err(
+        "mmap anonymous with length 0 fails with EINVAL",
+        mmap(0, 0, RW, ANON, -1, 0),
+        EINVAL,
+    );
     t.err(
         "mmap of a file with length 0 fails with EINVAL",
         mmap(0, 0, PROT_READ, MAP_PRIVATE, f.ro, 0),
@@ -79,8 +87,16 @@ fn mmap_einval(t: &mut Tap, f: &Files, res: usize) {
         mmap(0, P, RW, MAP_ANONYMOUS, -1, 0),
         EINVAL,
     );
-    t.err("mmap with mapping type 0xf fails with EINVAL", mmap(0, P, RW, 0xf | MAP_ANONYMOUS, -1, 0), EINVAL);
-    t.err("mmap of a file with mapping type 0 fails with EINVAL", mmap(0, P, PROT_READ, 0, f.ro, 0), EINVAL);
+    t.err(
+        "mmap with mapping type 0xf fails with EINVAL",
+        mmap(0, P, RW, 0xf | MAP_ANONYMOUS, -1, 0),
+        EINVAL,
+    );
+    t.err(
+        "mmap of a file with mapping type 0 fails with EINVAL",
+        mmap(0, P, PROT_READ, 0, f.ro, 0),
+        EINVAL,
+    );
     t.err(
         "mmap MAP_FIXED at an address that is not page aligned fails with EINVAL",
         mmap(res + 100, P, RW, ANON | MAP_FIXED, -1, 0),
@@ -130,7 +146,10 @@ fn mmap_eopnotsupp(t: &mut Tap, f: &Files) {
         munmap(a as usize, P);
     }
     let a = mmap(0, P, RW, MAP_SHARED_VALIDATE, f.rw, 0);
-    t.success("mmap MAP_SHARED_VALIDATE with only known flags maps the file", a);
+    t.success(
+        "mmap MAP_SHARED_VALIDATE with only known flags maps the file",
+        a,
+    );
     if a >= 0 {
         munmap(a as usize, P);
     }
@@ -145,7 +164,11 @@ fn mmap_ebadf(t: &mut Tap) {
     );
     let fd = open(c"/etc/test.txt", O_RDONLY, 0) as i32;
     close(fd);
-    t.err("mmap of a closed fd fails with EBADF", mmap(0, P, PROT_READ, MAP_PRIVATE, fd, 0), EBADF);
+    t.err(
+        "mmap of a closed fd fails with EBADF",
+        mmap(0, P, PROT_READ, MAP_PRIVATE, fd, 0),
+        EBADF,
+    );
     let a = mmap(0, P, RW, ANON, 12345, 0);
     t.success("mmap MAP_ANONYMOUS ignores the fd", a);
     if a >= 0 {
@@ -173,12 +196,18 @@ fn mmap_eacces(t: &mut Tap, f: &Files) {
         EACCES,
     );
     let a = mmap(0, P, PROT_READ, MAP_SHARED, f.ro, 0);
-    t.success("mmap MAP_SHARED PROT_READ of a file opened O_RDONLY succeeds", a);
+    t.success(
+        "mmap MAP_SHARED PROT_READ of a file opened O_RDONLY succeeds",
+        a,
+    );
     if a >= 0 {
         munmap(a as usize, P);
     }
     let a = mmap(0, P, RW, MAP_PRIVATE, f.ro, 0);
-    t.success("mmap MAP_PRIVATE PROT_WRITE of a file opened O_RDONLY succeeds (copy on write)", a);
+    t.success(
+        "mmap MAP_PRIVATE PROT_WRITE of a file opened O_RDONLY succeeds (copy on write)",
+        a,
+    );
     if a >= 0 {
         munmap(a as usize, P);
     }
@@ -189,12 +218,23 @@ fn mmap_eacces(t: &mut Tap, f: &Files) {
 fn mmap_enodev(t: &mut Tap) {
     for (path, what) in [
         (c"/", "mmap of the directory / fails with ENODEV"),
-        (c"/tmp", "mmap of the tmpfs directory /tmp fails with ENODEV"),
-        (c"/proc/self/maps", "mmap of /proc/self/maps fails with ENODEV"),
+        (
+            c"/tmp",
+            "mmap of the tmpfs directory /tmp fails with ENODEV",
+        ),
+        (
+            c"/proc/self/maps",
+            "mmap of /proc/self/maps fails with ENODEV",
+        ),
     ] {
         let fd = open(path, O_RDONLY, 0) as i32;
         if fd < 0 {
-            t.check(false, what, format_args!("open failed with {}", Ret(fd as isize)), "-ENODEV");
+            t.check(
+                false,
+                what,
+                format_args!("open failed with {}", Ret(fd as isize)),
+                "-ENODEV",
+            );
             continue;
         }
         t.err(what, mmap(0, P, PROT_READ, MAP_PRIVATE, fd, 0), ENODEV);
@@ -236,7 +276,11 @@ fn mmap_eexist(t: &mut Tap, res: usize) {
         EEXIST,
     );
     // Free the upper half of the reservation: [res + 8P, res + 16P).
-    t.ret("munmap the upper half of the reservation", munmap(res + 8 * P, 8 * P), 0);
+    t.ret(
+        "munmap the upper half of the reservation",
+        munmap(res + 8 * P, 8 * P),
+        0,
+    );
     t.err(
         "mmap MAP_FIXED_NOREPLACE over a partly mapped range fails with EEXIST",
         mmap(res + 7 * P, 2 * P, RW, ANON | MAP_FIXED_NOREPLACE, -1, 0),
@@ -272,7 +316,10 @@ fn mmap_eoverflow(t: &mut Tap, f: &Files) {
         EOVERFLOW,
     );
     let a = mmap(0, P, PROT_READ, MAP_PRIVATE, f.ro, 1 << 20);
-    t.success("mmap of a file wholly beyond its end succeeds (only an access raises SIGBUS)", a);
+    t.success(
+        "mmap of a file wholly beyond its end succeeds (only an access raises SIGBUS)",
+        a,
+    );
     if a >= 0 {
         munmap(a as usize, P);
     }
@@ -295,20 +342,50 @@ fn munmap_rows(t: &mut Tap) {
         return;
     }
     let a = a as usize;
-    t.err("munmap of an address that is not page aligned fails with EINVAL", munmap(a + 1, P), EINVAL);
+    t.err(
+        "munmap of an address that is not page aligned fails with EINVAL",
+        munmap(a + 1, P),
+        EINVAL,
+    );
     t.err("munmap of length 0 fails with EINVAL", munmap(a, 0), EINVAL);
-    t.err("munmap of a range that passes TASK_SIZE fails with EINVAL", munmap(TASK_SIZE - P, 2 * P), EINVAL);
-    t.err("munmap of a kernel address fails with EINVAL", munmap(KERNEL_ADDR, P), EINVAL);
-    t.err("munmap of usize::MAX bytes fails with EINVAL", munmap(a, usize::MAX), EINVAL);
-    t.ret("munmap of an unmapped range succeeds", munmap(unmapped_addr(), P), 0);
+    t.err(
+        "munmap of a range that passes TASK_SIZE fails with EINVAL",
+        munmap(TASK_SIZE - P, 2 * P),
+        EINVAL,
+    );
+    t.err(
+        "munmap of a kernel address fails with EINVAL",
+        munmap(KERNEL_ADDR, P),
+        EINVAL,
+    );
+    t.err(
+        "munmap of usize::MAX bytes fails with EINVAL",
+        munmap(a, usize::MAX),
+        EINVAL,
+    );
+    t.ret(
+        "munmap of an unmapped range succeeds",
+        munmap(unmapped_addr(), P),
+        0,
+    );
     t.ret("munmap of the middle page succeeds", munmap(a + P, P), 0);
-    t.ret("munmap of a range with a hole in it succeeds", munmap(a, 3 * P), 0);
-    t.ok(is_free(a, 3 * P), "the whole range around the hole is unmapped");
+    t.ret(
+        "munmap of a range with a hole in it succeeds",
+        munmap(a, 3 * P),
+        0,
+    );
+    t.ok(
+        is_free(a, 3 * P),
+        "the whole range around the hole is unmapped",
+    );
     let b = mmap_anon(2 * P);
     if b >= 0 {
         let b = b as usize;
         t.ret("munmap with length 4097 succeeds", munmap(b, P + 1), 0);
-        t.ok(is_free(b, 2 * P), "munmap rounds the length up to whole pages");
+        t.ok(
+            is_free(b, 2 * P),
+            "munmap rounds the length up to whole pages",
+        );
     }
 }
 
@@ -346,16 +423,44 @@ fn mprotect_rows(t: &mut Tap, f: &Files) {
         mprotect(unmapped_addr(), 0, PROT_READ),
         0,
     );
-    t.err("mprotect of an unmapped range fails with ENOMEM", mprotect(unmapped_addr(), P, PROT_READ), ENOMEM);
-    t.err("mprotect of a kernel address fails with ENOMEM", mprotect(KERNEL_ADDR, P, PROT_READ), ENOMEM);
-    t.err("mprotect whose end wraps around fails with ENOMEM", mprotect(a, usize::MAX, PROT_READ), ENOMEM);
+    t.err(
+        "mprotect of an unmapped range fails with ENOMEM",
+        mprotect(unmapped_addr(), P, PROT_READ),
+        ENOMEM,
+    );
+    t.err(
+        "mprotect of a kernel address fails with ENOMEM",
+        mprotect(KERNEL_ADDR, P, PROT_READ),
+        ENOMEM,
+    );
+    t.err(
+        "mprotect whose end wraps around fails with ENOMEM",
+        mprotect(a, usize::MAX, PROT_READ),
+        ENOMEM,
+    );
 
     // PROT_NONE: the contents stay, but any touch is a SIGSEGV.
     unsafe { bytes(a, P)[0] = 0x5a };
-    t.ret("mprotect PROT_NONE of a written page succeeds", mprotect(a, P, PROT_NONE), 0);
-    t.killed_by("reading a PROT_NONE page kills a child with SIGSEGV", in_child(|| peek(a) as i32), SIGSEGV);
-    t.ret("mprotect PROT_READ again succeeds", mprotect(a, P, PROT_READ), 0);
-    t.eq("the page keeps its contents across PROT_NONE", peek(a), 0x5a);
+    t.ret(
+        "mprotect PROT_NONE of a written page succeeds",
+        mprotect(a, P, PROT_NONE),
+        0,
+    );
+    t.killed_by(
+        "reading a PROT_NONE page kills a child with SIGSEGV",
+        in_child(|| peek(a) as i32),
+        SIGSEGV,
+    );
+    t.ret(
+        "mprotect PROT_READ again succeeds",
+        mprotect(a, P, PROT_READ),
+        0,
+    );
+    t.eq(
+        "the page keeps its contents across PROT_NONE",
+        peek(a),
+        0x5a,
+    );
     t.killed_by(
         "writing a PROT_READ page kills a child with SIGSEGV",
         in_child(|| {
@@ -366,9 +471,17 @@ fn mprotect_rows(t: &mut Tap, f: &Files) {
     );
 
     // A hole: Linux changes the VMAs before the hole, then reports ENOMEM.
-    t.ret("mprotect back to read-write succeeds", mprotect(a, 3 * P, RW), 0);
+    t.ret(
+        "mprotect back to read-write succeeds",
+        mprotect(a, 3 * P, RW),
+        0,
+    );
     munmap(a + P, P);
-    t.err("mprotect over a hole fails with ENOMEM", mprotect(a, 3 * P, PROT_READ), ENOMEM);
+    t.err(
+        "mprotect over a hole fails with ENOMEM",
+        mprotect(a, 3 * P, PROT_READ),
+        ENOMEM,
+    );
     t.killed_by(
         "mprotect over a hole still changed the pages before the hole (write gives SIGSEGV)",
         in_child(|| {
@@ -407,7 +520,10 @@ fn mprotect_rows(t: &mut Tap, f: &Files) {
         munmap(p as usize, P);
     }
     let s = mmap(0, P, PROT_READ, MAP_SHARED, f.rw, 0);
-    if t.success("mmap MAP_SHARED PROT_READ of /tmp/mmap_errno.dat (O_RDWR)", s) {
+    if t.success(
+        "mmap MAP_SHARED PROT_READ of /tmp/mmap_errno.dat (O_RDWR)",
+        s,
+    ) {
         t.ret(
             "mprotect PROT_WRITE of a MAP_SHARED mapping of a read-write fd succeeds",
             mprotect(s as usize, P, RW),
@@ -428,17 +544,31 @@ fn brk_rows(t: &mut Tap) {
         format_args!("{:#x}", b0),
         "a page-aligned address",
     );
-    t.addr("brk grows the break by 3 pages and returns it", brk(b0 + 3 * P), b0 + 3 * P);
+    t.addr(
+        "brk grows the break by 3 pages and returns it",
+        brk(b0 + 3 * P),
+        b0 + 3 * P,
+    );
     let heap = unsafe { bytes(b0, 3 * P) };
-    t.ok(heap.iter().all(|&b| b == 0), "memory from brk reads as zero");
+    t.ok(
+        heap.iter().all(|&b| b == 0),
+        "memory from brk reads as zero",
+    );
     heap.fill(0xa5);
-    t.ok(heap.iter().all(|&b| b == 0xa5), "memory from brk is writable");
+    t.ok(
+        heap.iter().all(|&b| b == 0xa5),
+        "memory from brk is writable",
+    );
     t.addr(
         "brk to an unaligned address returns exactly that address",
         brk(b0 + 3 * P - 100),
         b0 + 3 * P - 100,
     );
-    t.addr("brk(0) then returns that unaligned break", brk(0), b0 + 3 * P - 100);
+    t.addr(
+        "brk(0) then returns that unaligned break",
+        brk(0),
+        b0 + 3 * P - 100,
+    );
     t.exited(
         "the rest of the page above an unaligned break is still usable",
         in_child(|| {
@@ -447,7 +577,11 @@ fn brk_rows(t: &mut Tap) {
         }),
         0,
     );
-    t.addr("brk shrinks the break by a page", brk(b0 + 2 * P), b0 + 2 * P);
+    t.addr(
+        "brk shrinks the break by a page",
+        brk(b0 + 2 * P),
+        b0 + 2 * P,
+    );
     t.killed_by(
         "the page above a shrunk break is unmapped (SIGSEGV)",
         in_child(|| peek(b0 + 2 * P) as i32),
@@ -459,10 +593,22 @@ fn brk_rows(t: &mut Tap) {
         "memory given back by brk and grown again reads as zero",
     );
     let cur = b0 + 3 * P;
-    t.addr("brk below the start of the heap returns the old break", brk(b0 - P), cur);
+    t.addr(
+        "brk below the start of the heap returns the old break",
+        brk(b0 - P),
+        cur,
+    );
     t.addr("brk(1) returns the old break", brk(1), cur);
-    t.addr("brk beyond TASK_SIZE returns the old break", brk(TASK_SIZE + P), cur);
-    t.addr("brk(usize::MAX) returns the old break", brk(usize::MAX), cur);
+    t.addr(
+        "brk beyond TASK_SIZE returns the old break",
+        brk(TASK_SIZE + P),
+        cur,
+    );
+    t.addr(
+        "brk(usize::MAX) returns the old break",
+        brk(usize::MAX),
+        cur,
+    );
 
     // A mapping 64 pages above the break: brk may not run into it, and Linux also keeps at
     // least one free page between the break and the next mapping (sys_brk: `newbrk +
@@ -470,13 +616,21 @@ fn brk_rows(t: &mut Tap) {
     let next = cur + 64 * P;
     let m = mmap(next, P, RW, ANON | MAP_FIXED_NOREPLACE, -1, 0);
     if t.ret("mmap a page 64 pages above the break", m, next as isize) {
-        t.addr("brk across an existing mapping returns the old break", brk(next + 64 * P), cur);
+        t.addr(
+            "brk across an existing mapping returns the old break",
+            brk(next + 64 * P),
+            cur,
+        );
         t.addr(
             "brk right up to the start of a mapping returns the old break (a free page must stay between)",
             brk(next),
             cur,
         );
-        t.addr("brk to one page below a mapping succeeds", brk(next - P), next - P);
+        t.addr(
+            "brk to one page below a mapping succeeds",
+            brk(next - P),
+            next - P,
+        );
         munmap(next, P);
     }
     t.addr("brk back to the initial break succeeds", brk(b0), b0);

@@ -18,14 +18,22 @@ static RODATA: [u8; 16] = [3; 16];
 #[inline(never)]
 fn overflow(depth: usize) -> u64 {
     let frame = core::hint::black_box([depth as u8; P]);
-    let below = if depth < core::hint::black_box(usize::MAX) { overflow(depth + 1) } else { 0 };
+    let below = if depth < core::hint::black_box(usize::MAX) {
+        overflow(depth + 1)
+    } else {
+        0
+    };
     below + frame.iter().map(|&b| b as u64).sum::<u64>()
 }
 
 #[no_mangle]
 fn main(_args: Args) -> i32 {
     let mut t = Tap::new("segv");
-    t.exited("a child that does nothing wrong exits with status 0", in_child(|| 0), 0);
+    t.exited(
+        "a child that does nothing wrong exits with status 0",
+        in_child(|| 0),
+        0,
+    );
 
     t.killed_by(
         "reading a kernel address (0xffff000040000000) raises SIGSEGV",
@@ -40,7 +48,11 @@ fn main(_args: Args) -> i32 {
         }),
         SIGSEGV,
     );
-    t.killed_by("reading NULL raises SIGSEGV", in_child(|| peek(0) as i32), SIGSEGV);
+    t.killed_by(
+        "reading NULL raises SIGSEGV",
+        in_child(|| peek(0) as i32),
+        SIGSEGV,
+    );
     t.killed_by(
         "writing NULL raises SIGSEGV",
         in_child(|| {
@@ -50,12 +62,20 @@ fn main(_args: Args) -> i32 {
         SIGSEGV,
     );
     let hole = unmapped_addr();
-    t.killed_by("reading an unmapped address raises SIGSEGV", in_child(|| peek(hole) as i32), SIGSEGV);
+    t.killed_by(
+        "reading an unmapped address raises SIGSEGV",
+        in_child(|| peek(hole) as i32),
+        SIGSEGV,
+    );
 
     let ro = mmap(0, P, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if t.success("mmap a PROT_READ anonymous page", ro) {
         let ro = ro as usize;
-        t.exited("reading the PROT_READ page works", in_child(|| peek(ro) as i32), 0);
+        t.exited(
+            "reading the PROT_READ page works",
+            in_child(|| peek(ro) as i32),
+            0,
+        );
         t.killed_by(
             "writing a PROT_READ mapping raises SIGSEGV",
             in_child(|| {
@@ -123,27 +143,49 @@ fn main(_args: Args) -> i32 {
     );
 
     let st = in_child(|| {
-        let lim = Rlimit { rlim_cur: 1 << 20, rlim_max: u64::MAX };
+        let lim = Rlimit {
+            rlim_cur: 1 << 20,
+            rlim_max: u64::MAX,
+        };
         if prlimit64(RLIMIT_STACK, Some(&lim), None) != 0 {
             return 100;
         }
         (overflow(0) & 1) as i32
     });
-    t.killed_by("recursing past RLIMIT_STACK (lowered to 1 MiB) raises SIGSEGV", st, SIGSEGV);
+    t.killed_by(
+        "recursing past RLIMIT_STACK (lowered to 1 MiB) raises SIGSEGV",
+        st,
+        SIGSEGV,
+    );
 
     let st = in_child(|| {
         unsafe { core::arch::asm!("udf #0") };
         0
     });
-    t.killed_by("an undefined instruction (udf #0) raises SIGILL", st, SIGILL);
-    t.exited("after all that, a child still runs normally", in_child(|| 0), 0);
+    t.killed_by(
+        "an undefined instruction (udf #0) raises SIGILL",
+        st,
+        SIGILL,
+    );
+    t.exited(
+        "after all that, a child still runs normally",
+        in_child(|| 0),
+        0,
+    );
     t.finish()
 }
 
 /// Execute permission: a `ret` written into a PROT_READ|PROT_WRITE page may not run (the
 /// PTE has UXN set), and runs once mprotect adds PROT_EXEC.
 fn exec_rows(t: &mut Tap) {
-    let code = mmap(0, P, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    let code = mmap(
+        0,
+        P,
+        PROT_READ | PROT_WRITE,
+        MAP_PRIVATE | MAP_ANONYMOUS,
+        -1,
+        0,
+    );
     if !t.success("mmap a PROT_READ|PROT_WRITE page for code", code) {
         return;
     }
@@ -157,7 +199,11 @@ fn exec_rows(t: &mut Tap) {
         }),
         SIGSEGV,
     );
-    t.ret("mprotect the page PROT_READ|PROT_EXEC", mprotect(code, P, PROT_READ | PROT_EXEC), 0);
+    t.ret(
+        "mprotect the page PROT_READ|PROT_EXEC",
+        mprotect(code, P, PROT_READ | PROT_EXEC),
+        0,
+    );
     t.exited(
         "the same `ret` runs once the page is PROT_EXEC",
         in_child(|| {

@@ -35,7 +35,9 @@ struct Vma<'a> {
 
 /// A hex field of at least `min` lower-case digits.
 fn hex(s: &str, min: usize) -> Option<usize> {
-    let ok = s.len() >= min && s.bytes().all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c));
+    let ok = s.len() >= min
+        && s.bytes()
+            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c));
     if ok {
         usize::from_str_radix(s, 16).ok()
     } else {
@@ -88,7 +90,10 @@ struct Maps {
 impl Maps {
     /// Read the whole file (None if it cannot be opened or read).
     fn read() -> Option<Maps> {
-        let mut m = Maps { buf: [0; 32768], len: 0 };
+        let mut m = Maps {
+            buf: [0; 32768],
+            len: 0,
+        };
         let fd = open(c"/proc/self/maps", O_RDONLY, 0) as i32;
         if fd < 0 {
             return None;
@@ -130,7 +135,14 @@ impl Maps {
         for v in self.vmas().filter(|v| v.start < end && start < v.end) {
             use core::fmt::Write;
             let sep = if s.n == 0 { "" } else { " " };
-            let _ = write!(s, "{}{}-{} {}", sep, (v.start - base) / P, (v.end - base) / P, v.perms);
+            let _ = write!(
+                s,
+                "{}{}-{} {}",
+                sep,
+                (v.start - base) / P,
+                (v.end - base) / P,
+                v.perms
+            );
         }
         s
     }
@@ -170,7 +182,12 @@ fn shape_is(t: &mut Tap, what: &str, base: usize, want: &str) {
             );
         }
         None => {
-            t.check(false, what, "no /proc/self/maps", format_args!("\"{}\"", want));
+            t.check(
+                false,
+                what,
+                "no /proc/self/maps",
+                format_args!("\"{}\"", want),
+            );
         }
     }
 }
@@ -211,7 +228,12 @@ fn format_rows(t: &mut Tap, m: &Maps) {
     let text_addr = main as *const () as usize;
     match m.find(text_addr) {
         Some(v) => {
-            t.check(v.perms == "r-xp", "the program text is mapped r-xp", v.perms, "r-xp");
+            t.check(
+                v.perms == "r-xp",
+                "the program text is mapped r-xp",
+                v.perms,
+                "r-xp",
+            );
             t.check(
                 v.offset == 0,
                 "the program text maps the file from offset 0",
@@ -227,7 +249,12 @@ fn format_rows(t: &mut Tap, m: &Maps) {
             let ro = core::hint::black_box(RODATA.as_ptr()) as usize;
             match m.find(ro) {
                 Some(r) => {
-                    t.check(r.perms == "r--p", "read-only data is mapped r--p", r.perms, "r--p");
+                    t.check(
+                        r.perms == "r--p",
+                        "read-only data is mapped r--p",
+                        r.perms,
+                        "r--p",
+                    );
                     t.check(
                         r.name == v.name && r.offset != 0,
                         "read-only data maps the program file at a non-zero offset",
@@ -242,8 +269,18 @@ fn format_rows(t: &mut Tap, m: &Maps) {
             DATA.fetch_add(1, Ordering::Relaxed);
             match m.find(&DATA as *const AtomicU64 as usize) {
                 Some(d) => {
-                    t.check(d.perms == "rw-p", "initialised data is mapped rw-p", d.perms, "rw-p");
-                    t.check(d.name == v.name, "initialised data maps the program file", d.name, v.name);
+                    t.check(
+                        d.perms == "rw-p",
+                        "initialised data is mapped rw-p",
+                        d.perms,
+                        "rw-p",
+                    );
+                    t.check(
+                        d.name == v.name,
+                        "initialised data maps the program file",
+                        d.name,
+                        v.name,
+                    );
                 }
                 None => {
                     t.ok(false, "initialised data is mapped rw-p");
@@ -292,30 +329,99 @@ fn merge_split_rows(t: &mut Tap) {
     for i in 2..5 {
         placed &= mmap(r + i * P, P, RW, ANON | MAP_FIXED_NOREPLACE, -1, 0) == (r + i * P) as isize;
     }
-    t.ok(placed, "three adjacent one-page anonymous mmaps are placed with MAP_FIXED_NOREPLACE");
-    shape_is(t, "three adjacent anonymous mmaps with the same protection show as one line", r, "2-5 rw-p");
+    t.ok(
+        placed,
+        "three adjacent one-page anonymous mmaps are placed with MAP_FIXED_NOREPLACE",
+    );
+    shape_is(
+        t,
+        "three adjacent anonymous mmaps with the same protection show as one line",
+        r,
+        "2-5 rw-p",
+    );
     if let Some(m) = Maps::read() {
         let v = m.find(r + 2 * P);
-        let ok = v.is_some_and(|v| v.offset == 0 && v.dev == (0, 0) && v.inode == 0 && v.name.is_empty());
-        t.ok(ok, "an anonymous mapping shows offset 00000000, device 00:00, inode 0 and no name");
+        let ok = v
+            .is_some_and(|v| v.offset == 0 && v.dev == (0, 0) && v.inode == 0 && v.name.is_empty());
+        t.ok(
+            ok,
+            "an anonymous mapping shows offset 00000000, device 00:00, inode 0 and no name",
+        );
     }
     unsafe { bytes(r + 2 * P, 3 * P) }.fill(1); // give the VMA its anon_vma, as real use does
-    t.ret("mprotect PROT_READ of the middle page", mprotect(r + 3 * P, P, PROT_READ), 0);
-    shape_is(t, "mprotect of the middle page splits the line in three", r, "2-3 rw-p 3-4 r--p 4-5 rw-p");
-    t.ret("mprotect the middle page back to PROT_READ|PROT_WRITE", mprotect(r + 3 * P, P, RW), 0);
-    shape_is(t, "mprotect back merges the three lines into one", r, "2-5 rw-p");
-    t.ret("mprotect PROT_READ of the first page", mprotect(r + 2 * P, P, PROT_READ), 0);
-    shape_is(t, "mprotect of the first page splits the line in two", r, "2-3 r--p 3-5 rw-p");
-    t.ret("mprotect PROT_READ of the other two pages", mprotect(r + 3 * P, 2 * P, PROT_READ), 0);
-    shape_is(t, "mprotect of the rest to the same protection merges again", r, "2-5 r--p");
+    t.ret(
+        "mprotect PROT_READ of the middle page",
+        mprotect(r + 3 * P, P, PROT_READ),
+        0,
+    );
+    shape_is(
+        t,
+        "mprotect of the middle page splits the line in three",
+        r,
+        "2-3 rw-p 3-4 r--p 4-5 rw-p",
+    );
+    t.ret(
+        "mprotect the middle page back to PROT_READ|PROT_WRITE",
+        mprotect(r + 3 * P, P, RW),
+        0,
+    );
+    shape_is(
+        t,
+        "mprotect back merges the three lines into one",
+        r,
+        "2-5 rw-p",
+    );
+    t.ret(
+        "mprotect PROT_READ of the first page",
+        mprotect(r + 2 * P, P, PROT_READ),
+        0,
+    );
+    shape_is(
+        t,
+        "mprotect of the first page splits the line in two",
+        r,
+        "2-3 r--p 3-5 rw-p",
+    );
+    t.ret(
+        "mprotect PROT_READ of the other two pages",
+        mprotect(r + 3 * P, 2 * P, PROT_READ),
+        0,
+    );
+    shape_is(
+        t,
+        "mprotect of the rest to the same protection merges again",
+        r,
+        "2-5 r--p",
+    );
     mprotect(r + 2 * P, 3 * P, RW);
     t.ret("munmap of the middle page", munmap(r + 3 * P, P), 0);
-    shape_is(t, "munmap of the middle page leaves two lines", r, "2-3 rw-p 4-5 rw-p");
+    shape_is(
+        t,
+        "munmap of the middle page leaves two lines",
+        r,
+        "2-3 rw-p 4-5 rw-p",
+    );
     let a = mmap(r + 3 * P, P, RW, ANON | MAP_FIXED_NOREPLACE, -1, 0);
     t.ret("mmap the hole again", a, (r + 3 * P) as isize);
-    shape_is(t, "mapping the hole with the same protection merges all three into one line", r, "2-5 rw-p");
-    let s = mmap(r + 5 * P, P, RW, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
-    t.ret("mmap a MAP_SHARED anonymous page right after them", s, (r + 5 * P) as isize);
+    shape_is(
+        t,
+        "mapping the hole with the same protection merges all three into one line",
+        r,
+        "2-5 rw-p",
+    );
+    let s = mmap(
+        r + 5 * P,
+        P,
+        RW,
+        MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+        -1,
+        0,
+    );
+    t.ret(
+        "mmap a MAP_SHARED anonymous page right after them",
+        s,
+        (r + 5 * P) as isize,
+    );
     shape_is(
         t,
         "a shared anonymous page does not merge with private ones and shows rw-s",
@@ -337,10 +443,19 @@ fn heap_rows(t: &mut Tap) {
         return;
     };
     let (start, end) = (h.start, h.end);
-    t.check(h.name == "[heap]", "the break's line is named [heap]", h.name, "[heap]");
+    t.check(
+        h.name == "[heap]",
+        "the break's line is named [heap]",
+        h.name,
+        "[heap]",
+    );
     t.check(h.perms == "rw-p", "the heap is rw-p", h.perms, "rw-p");
     t.addr("the [heap] line ends at the break", end, b0 + 2 * P);
-    t.addr("brk grows the heap by 3 more pages", brk(b0 + 5 * P), b0 + 5 * P);
+    t.addr(
+        "brk grows the heap by 3 more pages",
+        brk(b0 + 5 * P),
+        b0 + 5 * P,
+    );
     let Some(m) = Maps::read() else { return };
     match m.find(b0) {
         Some(h) => {
@@ -353,7 +468,10 @@ fn heap_rows(t: &mut Tap) {
             t.addr("the [heap] line grows to the new break", h.end, b0 + 5 * P);
         }
         None => {
-            t.ok(false, "the grown heap is still one [heap] line with the same start");
+            t.ok(
+                false,
+                "the grown heap is still one [heap] line with the same start",
+            );
         }
     }
     brk(b0);
@@ -427,19 +545,43 @@ fn mincore_rows(t: &mut Tap) {
     let a = a as usize;
     let mut vec = [0xffu8; 8];
     let v = vec.as_mut_ptr();
-    t.err("mincore of an unaligned address fails with EINVAL", mincore(a + 1, P, v), EINVAL);
-    t.err("mincore of an unmapped range fails with ENOMEM", mincore(unmapped_addr(), P, v), ENOMEM);
-    t.err("mincore of a kernel address fails with ENOMEM", mincore(KERNEL_ADDR, P, v), ENOMEM);
-    t.err("mincore of a range passing TASK_SIZE fails with ENOMEM", mincore(a, TASK_SIZE, v), ENOMEM);
+    t.err(
+        "mincore of an unaligned address fails with EINVAL",
+        mincore(a + 1, P, v),
+        EINVAL,
+    );
+    t.err(
+        "mincore of an unmapped range fails with ENOMEM",
+        mincore(unmapped_addr(), P, v),
+        ENOMEM,
+    );
+    t.err(
+        "mincore of a kernel address fails with ENOMEM",
+        mincore(KERNEL_ADDR, P, v),
+        ENOMEM,
+    );
+    t.err(
+        "mincore of a range passing TASK_SIZE fails with ENOMEM",
+        mincore(a, TASK_SIZE, v),
+        ENOMEM,
+    );
     t.err(
         "mincore with a kernel-address vector fails with EFAULT",
         mincore(a, P, KERNEL_ADDR as *mut u8),
         EFAULT,
     );
-    t.err("mincore with a NULL vector fails with EFAULT", mincore(a, P, core::ptr::null_mut()), EFAULT);
+    t.err(
+        "mincore with a NULL vector fails with EFAULT",
+        mincore(a, P, core::ptr::null_mut()),
+        EFAULT,
+    );
     t.ret("mincore of length 0 succeeds", mincore(a, 0, v), 0);
 
-    t.ret("mincore of 4 untouched pages succeeds", mincore(a, 4 * P, v), 0);
+    t.ret(
+        "mincore of 4 untouched pages succeeds",
+        mincore(a, 4 * P, v),
+        0,
+    );
     t.check(
         vec[..4].iter().all(|&b| b & 1 == 0),
         "untouched anonymous pages are not resident",
@@ -455,12 +597,30 @@ fn mincore_rows(t: &mut Tap) {
         0,
     );
     t.eq("a written page is resident", vec[0] & 1, 1);
-    t.eq("a page only read is resident too (the zero page is mapped)", vec[1] & 1, 1);
-    t.ok(vec[2] & 1 == 0 && vec[3] & 1 == 0, "pages not touched stay non-resident");
-    t.eq("mincore does not write past the last page's byte", vec[4], 0xff);
+    t.eq(
+        "a page only read is resident too (the zero page is mapped)",
+        vec[1] & 1,
+        1,
+    );
+    t.ok(
+        vec[2] & 1 == 0 && vec[3] & 1 == 0,
+        "pages not touched stay non-resident",
+    );
+    t.eq(
+        "mincore does not write past the last page's byte",
+        vec[4],
+        0xff,
+    );
     vec = [0xff; 8];
-    t.ret("mincore of length 4097 succeeds", mincore(a, P + 1, vec.as_mut_ptr()), 0);
-    t.ok(vec[1] != 0xff && vec[2] == 0xff, "mincore rounds the length up to whole pages (2 bytes written)");
+    t.ret(
+        "mincore of length 4097 succeeds",
+        mincore(a, P + 1, vec.as_mut_ptr()),
+        0,
+    );
+    t.ok(
+        vec[1] != 0xff && vec[2] == 0xff,
+        "mincore rounds the length up to whole pages (2 bytes written)",
+    );
     munmap(a + 3 * P, P);
     t.err(
         "mincore of a range running into a hole fails with ENOMEM",
@@ -476,8 +636,16 @@ fn mincore_rows(t: &mut Tap) {
     let f = mmap(0, P, PROT_READ, MAP_PRIVATE, fd, 0);
     if f >= 0 {
         vec = [0xff; 8];
-        t.ret("mincore of an untouched file mapping succeeds", mincore(f as usize, P, vec.as_mut_ptr()), 0);
-        t.eq("a file page in the page cache (read with pread) is resident before any fault", vec[0] & 1, 1);
+        t.ret(
+            "mincore of an untouched file mapping succeeds",
+            mincore(f as usize, P, vec.as_mut_ptr()),
+            0,
+        );
+        t.eq(
+            "a file page in the page cache (read with pread) is resident before any fault",
+            vec[0] & 1,
+            1,
+        );
         munmap(f as usize, P);
     }
     close(fd);

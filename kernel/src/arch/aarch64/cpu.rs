@@ -412,3 +412,23 @@ pub fn enable_user_fp_and_counter() {
     CNTKCTL_EL1.modify(CNTKCTL_EL1::EL0VCTEN::SET);
     barrier::isb(barrier::SY);
 }
+
+/// Switch kernel stacks and callee-saved registers (`entry.S`: `cpu_switch_to`); returns
+/// when `prev` is scheduled again. The contexts are `task::CpuContext`s.
+///
+/// # Safety
+/// Both pointers must be live task contexts; interrupts must be off.
+pub unsafe fn cpu_switch_to(prev: *mut u8, next: *const u8) {
+    extern "C" {
+        fn cpu_switch_to(prev: *mut u8, next: *const u8);
+    }
+    unsafe { cpu_switch_to(prev, next) }
+}
+
+/// Address of `ret_from_fork` (`entry.S`), where new tasks start.
+pub fn ret_from_fork_addr() -> usize {
+    extern "C" {
+        fn ret_from_fork();
+    }
+    ret_from_fork as *const () as usize
+}
