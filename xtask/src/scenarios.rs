@@ -251,6 +251,18 @@ pub const SCENARIOS: &[Scenario] = &[
     user_test("user-fork-cow", "init=/bin/fork_cow", "fork_cow: "),
     user_test("user-segv", "init=/bin/segv", "segv: "),
     user_test("user-robustness", "init=/bin/robustness", "robustness: "),
+    Scenario {
+        name: "user-libc-std-musl",
+        cmdline: "init=/bin/hello_std",
+        checks: &[
+            Check::Contains(
+                "hello from Rust std on musl: sum=500500 map[42]=value 42 big=7340032",
+            ),
+            Check::Contains("init: /bin/hello_std exited with status 0"),
+            Check::Contains("mm: no leak"),
+        ],
+        ..BASE
+    },
 ];
 
 /// A user test program run as init: every line `ok`, the summary says 0 failed, it

@@ -11,8 +11,13 @@ use std::process::{Command, Stdio};
 
 use crate::{bail, workspace_root, Result};
 
-/// The targets the kernel needs (`rust-toolchain.toml` lists the same two).
-pub const TARGETS: [&str; 2] = ["aarch64-unknown-none-softfloat", "aarch64-unknown-none"];
+/// The targets the kernel and user programs need (`rust-toolchain.toml` lists them too).
+pub const TARGETS: [&str; 3] = [
+    "aarch64-unknown-none-softfloat",
+    "aarch64-unknown-none",
+    // user/std-hello: a static Rust std program on musl (a real libc binary).
+    "aarch64-unknown-linux-musl",
+];
 
 /// The Debian package that provides each tool.
 const TOOLS: [(&str, &str); 2] = [
@@ -212,11 +217,11 @@ mod tests {
 
     #[test]
     fn missing_targets_are_found() {
-        let all =
-            "aarch64-unknown-none\naarch64-unknown-none-softfloat\nx86_64-unknown-linux-gnu\n";
+        let all = "aarch64-unknown-linux-musl\naarch64-unknown-none\n\
+                   aarch64-unknown-none-softfloat\nx86_64-unknown-linux-gnu\n";
         assert!(missing_targets(all).is_empty());
         assert_eq!(
-            missing_targets("aarch64-unknown-none\nx86_64-unknown-linux-gnu\n"),
+            missing_targets("aarch64-unknown-none\naarch64-unknown-linux-musl\n"),
             vec!["aarch64-unknown-none-softfloat"]
         );
         assert_eq!(missing_targets(""), TARGETS.to_vec());

@@ -44,5 +44,38 @@ pub fn build_user(root: &Path) -> Result<PathBuf, String> {
         let src = built.join(&name);
         std::fs::copy(&src, out.join(&name)).map_err(|e| format!("{}: {e}", src.display()))?;
     }
+    build_std_hello(root, &out)?;
     Ok(out)
+}
+
+/// The libc target: Rust's std on musl, linked statically with rust-lld and the musl
+/// that ships with the target (no cross C toolchain needed).
+pub const LIBC_TARGET: &str = "aarch64-unknown-linux-musl";
+
+/// Build `user/std-hello` (a genuine static Linux binary using libc's malloc and stdio)
+/// into `out/hello_std`.
+fn build_std_hello(root: &Path, out: &Path) -> Result<(), String> {
+    let target_dir = root.join("target/user-std");
+    let status = Command::new(crate::cargo())
+        .current_dir(root.join("user/std-hello"))
+        .env(
+            "RUSTFLAGS",
+            "-C linker=rust-lld -C link-self-contained=yes -C target-feature=+crt-static",
+        )
+        .args([
+            "build",
+            "--release",
+            "--target",
+            LIBC_TARGET,
+            "--target-dir",
+        ])
+        .arg(&target_dir)
+        .status()
+        .map_err(|e| format!("running cargo for user/std-hello: {e}"))?;
+    if !status.success() {
+        return Err("building user/std-hello failed".into());
+    }
+    let src = target_dir.join(LIBC_TARGET).join("release/hello_std");
+    std::fs::copy(&src, out.join("hello_std")).map_err(|e| format!("{}: {e}", src.display()))?;
+    Ok(())
 }

@@ -403,3 +403,37 @@ pub fn sys_readlinkat(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     crate::fs::stat::vfs_fstatat(&base, &path, crate::fs::stat::AT_SYMLINK_NOFOLLOW)?;
     Err(Errno::EINVAL)
 }
+
+/// ppoll(2), enough for libc start-up code that checks fds 0-2: EINVAL for more fds than
+/// RLIMIT_NOFILE, EFAULT for a bad array; a closed fd reports POLLNVAL, an open one is
+/// reported ready for what it asked (files and the console never block writers; a
+/// console reader may still block in read). The timeout and mask are not used, so this
+/// never sleeps. Linux: `do_sys_poll`.
+pub fn sys_ppoll(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    const POLLIN: i16 = 0x1;
+    const POLLOUT: i16 = 0x4;
+    const POLLNVAL: i16 = 0x20;
+    let (fds, nfds) = (a.0[0], a.0[1]);
+    let limit = me()?.rlim.lock()[RLIMIT_NOFILE].cur as usize;
+    if nfds > limit {
+        return Err(Errno::EINVAL);
+    }
+    let mut ready = 0;
+    for i in 0..nfds {
+        let at = fds + 8 * i;
+        let fd: i32 = get_user(at)?;
+        let events: i16 = get_user(at + 4)?;
+        let revents = if fd < 0 {
+            0
+        } else if fget(fd).is_err() {
+            POLLNVAL
+        } else {
+            events & (POLLIN | POLLOUT)
+        };
+        crate::arch::aarch64::uaccess::put_user(at + 6, revents)?;
+        if revents != 0 {
+            ready += 1;
+        }
+    }
+    Ok(ready)
+}

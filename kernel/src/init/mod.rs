@@ -133,6 +133,7 @@ pub unsafe extern "C" fn start_kernel(dtb_pa: usize, entry_el: usize) -> ! {
 /// What to do after boot, as the command line says. Linux: `rest_init` -> init.
 fn rest_init(cmdline: &str) -> ! {
     let params = cmdline::parse_args(cmdline);
+    crate::syscall::STRACE.store(params.strace, core::sync::atomic::Ordering::Relaxed);
     if let Some(filter) = params.ktest {
         let failed = ktest::run_ktests(filter);
         crate::arch::aarch64::semihosting::exit(if failed == 0 { 0 } else { 1 });

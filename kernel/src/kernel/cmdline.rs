@@ -12,6 +12,8 @@ pub struct BootParams<'a> {
     pub test_panic: bool,
     /// `test_oops`: dereference a NULL pointer after the banner (tests the oops report).
     pub test_oops: bool,
+    /// `strace`: log every system call with its arguments and result.
+    pub strace: bool,
     /// `init=PATH`: the first user program (default `/bin/init`). Linux: `init=`.
     pub init: Option<&'a str>,
     /// Everything after ` -- `: init's arguments (Linux passes them on the same way).
@@ -34,6 +36,7 @@ pub fn parse_args(cmdline: &str) -> BootParams<'_> {
             None if arg == "poweroff" => p.poweroff = true,
             None if arg == "test_panic" => p.test_panic = true,
             None if arg == "test_oops" => p.test_oops = true,
+            None if arg == "strace" => p.strace = true,
             _ => {}
         }
     }

@@ -14,6 +14,9 @@ pub mod sys;
 #[derive(Clone, Copy, Debug)]
 pub struct SyscallArgs(pub [usize; 6]);
 
+/// `strace` on the kernel command line: print every system call and its result.
+pub static STRACE: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
 /// Bitmap of numbers already reported as unimplemented (0..512).
 static WARNED: [AtomicU64; 8] = [const { AtomicU64::new(0) }; 8];
 
@@ -48,6 +51,22 @@ pub fn invoke_syscall(regs: &mut PtRegs) {
             Err(Errno::ENOSYS)
         }
     };
+    if STRACE.load(Ordering::Relaxed) {
+        let comm = crate::task::current()
+            .map(|t| (t.pid, t.comm()))
+            .unwrap_or_default();
+        pr_info!(
+            "[{} {}] syscall {}({:#x}, {:#x}, {:#x}, {:#x}) = {:?}",
+            comm.0,
+            comm.1,
+            n,
+            a.0[0],
+            a.0[1],
+            a.0[2],
+            a.0[3],
+            ret.map(|v| v as isize)
+        );
+    }
     regs.regs[0] = match ret {
         Ok(v) => v as u64,
         Err(e) => e.as_ret() as u64,

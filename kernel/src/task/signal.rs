@@ -174,3 +174,29 @@ pub fn sys_rt_sigprocmask(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     }
     Ok(0)
 }
+
+/// sigaltstack(2): the old stack reads as disabled (SS_DISABLE); a new one is checked
+/// (EINVAL for unknown flags, ENOMEM when smaller than MINSIGSTKSZ = 5120 on arm64,
+/// EFAULT for bad pointers) and accepted, though handlers never run on it yet.
+pub fn sys_sigaltstack(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    const SS_DISABLE: u32 = 2;
+    const SS_AUTODISARM: u32 = 1 << 31;
+    let (ss, old) = (a.0[0], a.0[1]);
+    if ss != 0 {
+        let flags: u32 = crate::arch::aarch64::uaccess::get_user(ss + 8)?;
+        let size: usize = crate::arch::aarch64::uaccess::get_user(ss + 16)?;
+        if flags & !(SS_DISABLE | SS_AUTODISARM) != 0 {
+            return Err(Errno::EINVAL);
+        }
+        if flags & SS_DISABLE == 0 && size < 5120 {
+            return Err(Errno::ENOMEM);
+        }
+    }
+    if old != 0 {
+        // stack_t { void *ss_sp; int ss_flags; size_t ss_size; }
+        let mut st = [0u8; 24];
+        st[8..12].copy_from_slice(&SS_DISABLE.to_le_bytes());
+        crate::arch::aarch64::uaccess::copy_to_user(old, &st)?;
+    }
+    Ok(0)
+}
