@@ -8,7 +8,23 @@ use crate::qemu::{self, QemuConfig};
 use crate::{bail, build, setup, thousands, Arg, Args, Result};
 
 /// Known benchmarks: name and what it measures.
-const BENCHES: &[(&str, &str)] = &[("boot", "reset to the `mmkern ready` banner")];
+const BENCHES: &[(&str, &str)] = &[
+    ("boot", "reset to the `mmkern ready` banner"),
+    (
+        "mm",
+        "per-page costs of faults, munmap, brk, fork and COW (/bin/mmbench, 16 MiB)",
+    ),
+];
+
+/// Linux 6.1 per 4 KiB page over 16 MiB (DESIGN.md section 9), by mmbench's names.
+const LINUX_MM: &[(&str, u64)] = &[
+    ("anon_write_fault", 3219),
+    ("anon_read_fault", 1100),
+    ("munmap_populated", 1352),
+    ("brk_grow_touch", 3207),
+    ("fork", 200),
+    ("cow_fault", 4360),
+];
 
 /// Linux 6.1 boot to the first user instruction, same QEMU, cortex-a72, icount.
 const LINUX_BOOT: u128 = 376_000_000;
@@ -51,7 +67,29 @@ pub fn cmd_bench(args: Vec<String>) -> Result<i32> {
     let kernel = build::build_kernel(true)?;
     let mut failed = false;
     for name in &names {
-        // Only "boot" for now; new benches get their own arm.
+        if name == "mm" {
+            match mm(&kernel) {
+                Ok(rows) => {
+                    for (op, ours) in rows {
+                        let linux = LINUX_MM.iter().find(|(n, _)| *n == op).map(|(_, v)| *v);
+                        let ratio = linux.map_or(String::new(), |l| {
+                            format!("   ({:.2}x Linux)", ours as f64 / l as f64)
+                        });
+                        println!(
+                            "{:<20}{:>8} guest instructions/page   Linux 6.1: {}{}",
+                            op,
+                            thousands(ours as u128),
+                            linux.map_or("-".to_string(), |l| thousands(l as u128)),
+                            ratio
+                        );
+                    }
+                }
+                Err(e) => {
+                    println!("mm  FAILED: {e}");
+                    failed = true;
+                }
+            }
+        }
         if name == "boot" {
             for mem in &memory {
                 match boot(&kernel, mem) {
@@ -109,6 +147,38 @@ fn boot(kernel: &std::path::Path, memory: &str) -> Result<u128> {
     Ok(instructions(ticks, freq))
 }
 
+/// Run /bin/mmbench as init under icount; its `bench: <op> <n>/page` lines.
+fn mm(kernel: &std::path::Path) -> Result<Vec<(String, u64)>> {
+    let cfg = QemuConfig {
+        memory: "512M".to_string(),
+        cmdline: Some("init=/bin/mmbench".into()),
+        icount: true,
+        ..QemuConfig::default()
+    };
+    let run = qemu::run_captured(&cfg, kernel, &[], TIMEOUT)?;
+    let text = run.text();
+    if run.timed_out || text.contains("Kernel panic") || !text.contains("bench: done") {
+        let tail: String = crate::tail_lines(&text, 20)
+            .iter()
+            .map(|l| format!("\n    | {l}"))
+            .collect();
+        bail!("mmbench did not finish{tail}");
+    }
+    Ok(parse_mm(&text))
+}
+
+/// `bench: anon_write_fault 1234/page` lines.
+fn parse_mm(text: &str) -> Vec<(String, u64)> {
+    text.lines()
+        .filter_map(|l| {
+            let rest = l.trim_end().strip_prefix("bench: ")?;
+            let (op, val) = rest.split_once(' ')?;
+            let n = val.strip_suffix("/page")?.parse().ok()?;
+            Some((op.to_string(), n))
+        })
+        .collect()
+}
+
 /// `T` and `F` from the banner's `boot cntvct <T> @ <F> Hz`.
 fn parse_banner(text: &str) -> Option<(u64, u64)> {
     let line = text.lines().find(|l| l.contains("mmkern ready:"))?;
@@ -128,6 +198,18 @@ fn instructions(ticks: u64, freq: u64) -> u128 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mm_lines() {
+        let text = "bench: anon_write_fault 1500/page\r\nnoise\nbench: fork 90/page\nbench: done\n";
+        assert_eq!(
+            parse_mm(text),
+            vec![
+                ("anon_write_fault".to_string(), 1500),
+                ("fork".to_string(), 90)
+            ]
+        );
+    }
 
     #[test]
     fn banner() {

@@ -161,3 +161,19 @@ pub unsafe fn cpu_switch_to(_prev: *mut u8, _next: *const u8) {
 pub fn ret_from_fork_addr() -> usize {
     0
 }
+/// Zero a page with plain stores on the host.
+///
+/// # Safety
+/// `va` must point to a whole writable page.
+pub unsafe fn clear_page(va: usize) {
+    unsafe { core::ptr::write_bytes(va as *mut u8, 0, crate::arch::PAGE_SIZE) };
+}
+/// Copy a page with memcpy on the host.
+///
+/// # Safety
+/// Both must point to whole pages.
+pub unsafe fn copy_page(dst: usize, src: usize) {
+    unsafe {
+        core::ptr::copy_nonoverlapping(src as *const u8, dst as *mut u8, crate::arch::PAGE_SIZE)
+    };
+}

@@ -294,13 +294,7 @@ pub fn do_fault(vma: &crate::mm::vma::VmArea, pgd: usize, addr: usize, write: bo
             return FaultResult::Oom;
         };
         // SAFETY: both pages are mapped by the linear map.
-        unsafe {
-            core::ptr::copy_nonoverlapping(
-                page_address(page) as *const u8,
-                page_address(new) as *mut u8,
-                PAGE_SIZE,
-            )
-        };
+        unsafe { crate::arch::cpu::copy_page(page_address(new), page_address(page)) };
         put_page(page);
         page_add_new_anon_rmap(new);
         *pte = pte_mkwrite(mk_leaf(page_to_phys(new), vma.vm_page_prot, 3));
@@ -438,9 +432,9 @@ pub fn do_wp_page(pgd: usize, addr: usize, asid: u16) -> FaultResult {
     let Some(new) = alloc_page(GfpFlags::GFP_KERNEL) else {
         return FaultResult::Oom;
     };
-    let src = phys_to_virt(crate::arch::aarch64::pgtable::pte_phys(old)) as *const u8;
+    let src = phys_to_virt(crate::arch::aarch64::pgtable::pte_phys(old));
     // SAFETY: both pages are mapped by the linear map and PAGE_SIZE long.
-    unsafe { core::ptr::copy_nonoverlapping(src, page_address(new) as *mut u8, PAGE_SIZE) };
+    unsafe { crate::arch::cpu::copy_page(page_address(new), src) };
     page_add_new_anon_rmap(new);
     let attrs = old & !(((1u64 << 36) - 1) << 12); // keep the attributes, new address
     let entry = pte_mkwrite(attrs | page_to_phys(new) as u64);

@@ -159,7 +159,9 @@ fn prep_new_page(page: &Page, order: usize, gfp: GfpFlags) {
     if gfp.contains(GfpFlags::__GFP_ZERO) {
         let va = super::page::page_address(page);
         // SAFETY: the frames are ours and mapped by the linear map.
-        unsafe { core::ptr::write_bytes(va as *mut u8, 0, super::PAGE_SIZE << order) };
+        for i in 0..(1usize << order) {
+            unsafe { crate::arch::cpu::clear_page(va + i * super::PAGE_SIZE) };
+        }
     }
 }
 
