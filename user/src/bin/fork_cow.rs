@@ -208,7 +208,7 @@ fn reap_order(t: &mut Tap) {
     for (i, pid) in pids.iter_mut().enumerate() {
         *pid = fork();
         if *pid == 0 {
-            sleep_ms(((N - i) * 80) as u64); // child 3 exits first, child 0 last
+            sleep_ms(((N - i) * 150) as u64); // child 3 exits first, child 0 last
             exit(10 + i as i32);
         }
     }
