@@ -177,6 +177,7 @@ pub fn handle_user_fault(addr: usize, esr: crate::arch::aarch64::esr::Esr) -> Fa
     let Some(mm) = task.mm.lock().clone() else {
         return FaultResult::BadArea;
     };
+    crate::mm::vmstat::count_vm_event(crate::mm::vmstat::VmStat::PGFAULT);
     // A fault under the mm lock (uaccess while holding it) cannot be served: EFAULT.
     let Some(mut guard) = mm.try_lock() else {
         return FaultResult::BadArea;

@@ -16,6 +16,7 @@ pub mod page;
 pub mod page_alloc;
 pub mod slab;
 pub mod syscalls;
+pub mod vmstat;
 pub mod vma;
 
 pub use crate::arch::{PAGE_SHIFT, PAGE_SIZE};
