@@ -5,9 +5,11 @@
 //! allocates `mem_map` (a `struct Page` per frame) and the kernel heap, then hands every
 //! free range to the buddy allocator (`memblock_free_all`).
 pub mod filemap;
+pub mod gup;
 pub mod ioremap;
 pub mod memblock;
 pub mod memory;
+pub mod mlock;
 pub mod mm_types;
 pub mod mmap;
 pub mod mprotect;
@@ -16,8 +18,8 @@ pub mod page;
 pub mod page_alloc;
 pub mod slab;
 pub mod syscalls;
-pub mod vmstat;
 pub mod vma;
+pub mod vmstat;
 
 pub use crate::arch::{PAGE_SHIFT, PAGE_SIZE};
 

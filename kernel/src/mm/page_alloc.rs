@@ -173,6 +173,7 @@ pub fn __free_pages(page: &Page, order: usize) {
     assert!(left >= 0, "__free_pages: page refcount underflow");
     if left == 0 {
         // Linux: free_pages_prepare: a free page carries no state.
+        crate::mm::mlock::clear_page_mlock(page);
         page.flags.store(0, Ordering::Relaxed);
         page.mapping.store(0, Ordering::Relaxed);
         page.index.store(0, Ordering::Relaxed);

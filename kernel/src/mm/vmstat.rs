@@ -134,6 +134,9 @@ mod tests {
             assert_eq!(*item as usize, i);
         }
         assert_eq!(VMSTAT_TEXT[VmStat::NR_MLOCK as usize], "nr_mlock");
-        assert_eq!(VMSTAT_TEXT[VmStat::UNEVICTABLE_PGS_MLOCKED as usize], "unevictable_pgs_mlocked");
+        assert_eq!(
+            VMSTAT_TEXT[VmStat::UNEVICTABLE_PGS_MLOCKED as usize],
+            "unevictable_pgs_mlocked"
+        );
     }
 }

@@ -150,6 +150,13 @@ impl VmaPageTables for MmPageTables {
         n
     }
 
+    /// MAP_POPULATE, MAP_LOCKED, brk and mmap under mlockall(MCL_FUTURE): fault the range
+    /// in now (Linux: `mm_populate`, called by `vm_mmap_pgoff` / `vm_brk_flags`).
+    fn mm_populate(&mut self, mm: &mut MmStruct, start: usize, len: usize) {
+        let (pgd, asid) = (self.pgd, self.asid);
+        crate::mm::gup::mm_populate(mm, self, pgd, asid, start, len);
+    }
+
     fn shmem_zero_setup(&mut self, vma: &mut VmArea) -> KResult<()> {
         let file = crate::fs::tmpfs::shmem_zero_file(vma.vm_end - vma.vm_start)?;
         vma.vm_file = Some(Arc::new(crate::mm::filemap::FileMapping::new(file)));
