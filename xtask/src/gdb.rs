@@ -11,13 +11,61 @@ use crate::qemu::{QemuConfig, Spawned};
 use crate::test::Outcome;
 use crate::{bail, build, scenarios, setup, workspace_root, Arg, Args, Result};
 
-/// Name of the GDB check among the test results.
-pub const CHECK_NAME: &str = "gdb-backtrace";
 const CHECK_TIMEOUT: Duration = Duration::from_secs(90);
-/// The frames the check expects, innermost first.
-const EXPECTED_CHAIN: [&str; 3] = ["memblock_free_all", "mem_init", "start_kernel"];
-/// 512 MiB / 4 KiB.
-const EXPECTED_LOCAL: &str = "ram_pages = 131072";
+
+/// One batch GDB check: boot with `cmdline`, run `breaks` (each a gdb command; the last
+/// breakpoint's hit is where `bt` runs), and expect `chain` in the backtrace in order,
+/// innermost first, and optionally a line of `frame 1` + `info locals`.
+#[derive(Clone, Copy, Debug)]
+pub struct GdbCheck {
+    /// Result name.
+    pub name: &'static str,
+    /// Kernel command line.
+    pub cmdline: &'static str,
+    /// gdb commands after connecting, ending at the stop to inspect.
+    pub breaks: &'static [&'static str],
+    /// Expected frames, innermost first (names without their module path).
+    pub chain: &'static [&'static str],
+    /// A line `frame 1` + `info locals` must print, if any.
+    pub local: Option<&'static str>,
+}
+
+/// Every GDB check `cargo xtask test` runs.
+pub const CHECKS: &[GdbCheck] = &[
+    GdbCheck {
+        name: "gdb-backtrace",
+        cmdline: "poweroff",
+        breaks: &["break memblock_free_all", "continue"],
+        chain: &["memblock_free_all", "mem_init", "start_kernel"],
+        // 512 MiB / 4 KiB.
+        local: Some("ram_pages = 131072"),
+    },
+    GdbCheck {
+        name: "gdb-populate-chain",
+        cmdline: "init=/bin/populate_demo",
+        // The first __mm_populate of this boot is populate_demo's mmap(MAP_POPULATE);
+        // from there, the next handle_mm_fault is one of its pages.
+        breaks: &[
+            "break __mm_populate",
+            "continue",
+            "break handle_mm_fault",
+            "continue",
+        ],
+        chain: &[
+            "handle_mm_fault",
+            "faultin_page",
+            "__get_user_pages",
+            "populate_vma_page_range",
+            "__mm_populate",
+            "mm_populate",
+            "vm_mmap_pgoff",
+            "ksys_mmap_pgoff",
+            "invoke_syscall",
+            "el0_svc",
+        ],
+        local: None,
+    },
+];
 
 /// `cargo xtask gdb [--scenario NAME] [--release] [--port N]`.
 pub fn cmd_gdb(args: Vec<String>) -> Result<i32> {
@@ -124,21 +172,20 @@ fn free_port() -> Result<u16> {
     Ok(l.local_addr()?.port())
 }
 
-/// The batch GDB check: break on `memblock_free_all` in a 512 MiB GICv2 boot and check the
-/// backtrace and the locals of `mem_init`.
-pub fn check(kernel: &Path) -> Outcome {
-    match run_check(kernel) {
+/// Run one batch GDB check in a 512 MiB GICv2 boot.
+pub fn check(kernel: &Path, c: &GdbCheck) -> Outcome {
+    match run_check(kernel, c) {
         Ok(outcome) => outcome,
-        Err(e) => Outcome::fail(CHECK_NAME, e.0, Vec::new()),
+        Err(e) => Outcome::fail(c.name, e.0, Vec::new()),
     }
 }
 
-fn run_check(kernel: &Path) -> Result<Outcome> {
+fn run_check(kernel: &Path, c: &GdbCheck) -> Result<Outcome> {
     let port = free_port()?;
     let cfg = QemuConfig {
         memory: "512M".into(),
         gic: 2,
-        cmdline: Some("poweroff".into()),
+        cmdline: Some(c.cmdline.into()),
         gdb_port: Some(port),
         ..QemuConfig::default()
     };
@@ -147,20 +194,21 @@ fn run_check(kernel: &Path) -> Result<Outcome> {
         .map_err(|e| format!("starting qemu-system-aarch64: {e}"))?;
     let mut gdb = Command::new("gdb-multiarch");
     gdb.args(["-nx", "-batch"]);
-    let commands = [
+    let mut commands = vec![
         "set pagination off".to_string(),
         "set confirm off".to_string(),
         format!("file {}", kernel.display()),
         // gdb retries a refused connection for `tcp connect-timeout` (15 s): QEMU may still be
         // starting up.
         format!("target remote localhost:{port}"),
-        "break memblock_free_all".to_string(),
-        "continue".to_string(),
+    ];
+    commands.extend(c.breaks.iter().map(|b| b.to_string()));
+    commands.extend([
         "bt".to_string(),
         "frame 1".to_string(),
         "info locals".to_string(),
         "kill".to_string(),
-    ];
+    ]);
     for c in &commands {
         gdb.arg("-ex").arg(c);
     }
@@ -173,9 +221,9 @@ fn run_check(kernel: &Path) -> Result<Outcome> {
     if gdb_run.timed_out {
         why.push(format!("timeout after {}s", CHECK_TIMEOUT.as_secs()));
     }
-    why.extend(judge(&gdb_text));
+    why.extend(judge(&gdb_text, c));
     if why.is_empty() {
-        return Ok(Outcome::pass(CHECK_NAME));
+        return Ok(Outcome::pass(c.name));
     }
     let mut tail = vec!["--- gdb output ---".to_string()];
     tail.extend(crate::tail_lines(&gdb_text, 40));
@@ -184,7 +232,7 @@ fn run_check(kernel: &Path) -> Result<Outcome> {
         tail.push("--- serial ---".to_string());
         tail.extend(crate::tail_lines(&serial_text, 20));
     }
-    Ok(Outcome::fail(CHECK_NAME, why.join("; "), tail))
+    Ok(Outcome::fail(c.name, why.join("; "), tail))
 }
 
 /// The function a backtrace line (`#1  0x... in mem_init (..) at ...` or
@@ -204,7 +252,7 @@ fn frame_function(line: &str) -> Option<&str> {
 }
 
 /// Why the gdb output fails the check (empty: it passes).
-fn judge(text: &str) -> Vec<String> {
+fn judge(text: &str, c: &GdbCheck) -> Vec<String> {
     // The first backtrace: the `#N` lines from the first `#0` on, while the numbers count up
     // (the `#1` that `frame 1` prints afterwards ends it).
     let mut frames: Vec<&str> = Vec::new();
@@ -225,16 +273,19 @@ fn judge(text: &str) -> Vec<String> {
     }
     let mut why = Vec::new();
     if frames.is_empty() {
-        why.push("no backtrace (breakpoint on memblock_free_all not hit?)".to_string());
+        why.push(format!(
+            "no backtrace (breakpoint on {} not hit?)",
+            c.chain[0]
+        ));
     } else {
         let mut pos = 0;
-        for want in EXPECTED_CHAIN {
+        for &want in c.chain {
             match frames[pos..].iter().position(|f| *f == want) {
                 Some(i) => pos += i + 1,
                 None => {
                     why.push(format!(
                         "backtrace lacks `{want}` in order {} (got {})",
-                        EXPECTED_CHAIN.join(" <- "),
+                        c.chain.join(" <- "),
                         frames.join(" <- ")
                     ));
                     break;
@@ -242,13 +293,13 @@ fn judge(text: &str) -> Vec<String> {
             }
         }
     }
-    if !text
-        .lines()
-        .any(|l| l.trim().trim_end_matches(',') == EXPECTED_LOCAL)
-    {
-        why.push(format!(
-            "`info locals` in mem_init lacks `{EXPECTED_LOCAL}`"
-        ));
+    if let Some(local) = c.local {
+        if !text
+            .lines()
+            .any(|l| l.trim().trim_end_matches(',') == local)
+        {
+            why.push(format!("`info locals` in frame 1 lacks `{local}`"));
+        }
     }
     why
 }
@@ -292,7 +343,8 @@ ram_pages = 131072
 
     #[test]
     fn judge_good_and_bad() {
-        assert!(judge(GOOD).is_empty(), "{:?}", judge(GOOD));
+        let c = &CHECKS[0];
+        assert!(judge(GOOD, c).is_empty(), "{:?}", judge(GOOD, c));
         let swapped = GOOD
             .replace(
                 "#1  0xffff000040082000 in kernel",
@@ -300,10 +352,10 @@ ram_pages = 131072
             )
             .replace("in start_kernel", "in kernel::mm::init::mem_init")
             .replace("in X::mm::init::mem_init", "in start_kernel");
-        let why = judge(&swapped);
+        let why = judge(&swapped, c);
         assert!(why.iter().any(|w| w.contains("in order")), "{why:?}");
         let no_locals = GOOD.replace("ram_pages = 131072", "ram_pages = 16384");
-        assert_eq!(judge(&no_locals).len(), 1);
-        assert_eq!(judge("Remote connection closed\nNo stack.\n").len(), 2);
+        assert_eq!(judge(&no_locals, c).len(), 1);
+        assert_eq!(judge("Remote connection closed\nNo stack.\n", c).len(), 2);
     }
 }

@@ -252,6 +252,15 @@ pub const SCENARIOS: &[Scenario] = &[
     user_test("user-segv", "init=/bin/segv", "segv: "),
     user_test("user-robustness", "init=/bin/robustness", "robustness: "),
     Scenario {
+        name: "demo-populate",
+        cmdline: "init=/bin/populate_demo",
+        checks: &[
+            Check::Contains("mincore = 0, 16 of 16 pages resident"),
+            Check::Contains("mm: no leak"),
+        ],
+        ..BASE
+    },
+    Scenario {
         name: "user-libc-std-musl",
         cmdline: "init=/bin/hello_std",
         checks: &[

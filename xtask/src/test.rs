@@ -83,14 +83,14 @@ impl Tally {
 
 enum Job {
     Scenario(&'static Scenario),
-    GdbCheck,
+    GdbCheck(&'static gdb::GdbCheck),
 }
 
 impl Job {
     fn name(&self) -> &'static str {
         match self {
             Job::Scenario(s) => s.name,
-            Job::GdbCheck => gdb::CHECK_NAME,
+            Job::GdbCheck(c) => c.name,
         }
     }
 }
@@ -128,7 +128,7 @@ pub fn cmd_test(args: Vec<String>) -> Result<i32> {
     let queue: VecDeque<Job> = SCENARIOS
         .iter()
         .map(Job::Scenario)
-        .chain([Job::GdbCheck])
+        .chain(gdb::CHECKS.iter().map(Job::GdbCheck))
         .filter(|j| selected(j.name()))
         .collect();
     let host = ["host:kernel", "host:xtask"];
@@ -197,7 +197,7 @@ fn run_jobs(kernel: &Path, queue: VecDeque<Job>, jobs: usize) -> Vec<Outcome> {
                 };
                 let outcome = match job {
                     Job::Scenario(s) => run_scenario(s, kernel),
-                    Job::GdbCheck => gdb::check(kernel),
+                    Job::GdbCheck(c) => gdb::check(kernel, c),
                 };
                 outcome.print();
                 results.lock().unwrap().push(outcome);

@@ -134,17 +134,28 @@ el1h_irq:
     bl      el1_irq_handler
     kernel_exit 1
 
+/*
+ * Exceptions from user space are the bottom of the kernel stack: tell debuggers there is
+ * no caller (return address undefined), so a backtrace ends here instead of looping.
+ */
+    .cfi_sections .debug_frame
 el0_sync:
+    .cfi_startproc
+    .cfi_undefined x30
     kernel_entry 0
     mov     x0, sp
     bl      el0_sync_handler
     kernel_exit 0
+    .cfi_endproc
 
 el0_irq:
+    .cfi_startproc
+    .cfi_undefined x30
     kernel_entry 0
     mov     x0, sp
     bl      el0_irq_handler
     kernel_exit 0
+    .cfi_endproc
 
 /*
  * Switch kernel stacks: save the callee-saved registers of `prev` and load `next`'s.

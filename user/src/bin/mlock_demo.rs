@@ -1,0 +1,41 @@
+//! mlock_demo: the program the mlock chapter follows in GDB. Maps 16 pages without
+//! touching them, then mlock()s them: the kernel faults every page in through
+//! `__mm_populate -> populate_vma_page_range -> __get_user_pages -> faultin_page ->
+//! handle_mm_fault` and marks them mlocked. Try: `cargo xtask gdb --scenario mlock-demo`,
+//! then `break __mm_populate`, `continue`, `break handle_mm_fault`, `continue`, `bt`.
+#![no_std]
+#![no_main]
+use ulib::*;
+
+const LEN: usize = 16 * 4096;
+
+#[no_mangle]
+fn main(_args: Args) -> i32 {
+    let p = mmap(
+        0,
+        LEN,
+        PROT_READ | PROT_WRITE,
+        MAP_PRIVATE | MAP_ANONYMOUS,
+        -1,
+        0,
+    );
+    if p < 0 {
+        println!("mlock_demo: mmap failed: {}", Ret(p));
+        return 1;
+    }
+    let r = unsafe { syscall3(228, p as usize, LEN, 0) }; // mlock
+    println!("mlock_demo: mlock({:#x}, {}) = {}", p, LEN, Ret(r));
+    let mut vec = [0u8; 16];
+    let m = mincore(p as usize, LEN, vec.as_mut_ptr());
+    let resident = vec.iter().filter(|&&b| b & 1 == 1).count();
+    println!(
+        "mlock_demo: mincore = {}, {} of 16 pages resident",
+        Ret(m),
+        resident
+    );
+    if r == 0 && resident == 16 {
+        0
+    } else {
+        1
+    }
+}
