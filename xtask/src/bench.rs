@@ -24,6 +24,9 @@ const LINUX_MM: &[(&str, u64)] = &[
     ("brk_grow_touch", 3207),
     ("fork", 200),
     ("cow_fault", 4360),
+    ("populate", 3138),
+    ("mlock", 3213),
+    ("munlock", 880),
 ];
 
 /// Linux 6.1 boot to the first user instruction, same QEMU, cortex-a72, icount.

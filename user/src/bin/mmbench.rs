@@ -87,6 +87,33 @@ fn main(_args: Args) -> i32 {
     println!("bench: brk_grow_touch {}/page", per_page(t0, t1));
     brk(cur);
 
+    // mmap(MAP_POPULATE): the kernel faults every page in before returning.
+    let t0 = cntvct();
+    let p = mmap(0, LEN, PROT_RW, MAP_PRIVATE_ANON | 0x8000, -1, 0);
+    let t1 = cntvct();
+    if p < 0 {
+        println!("bench: populate failed: {}", p);
+    } else {
+        println!("bench: populate {}/page", per_page(t0, t1));
+        munmap(p as usize, LEN);
+    }
+
+    // mlock of an untouched range (populates and mlocks), then munlock.
+    let m = map();
+    let t0 = cntvct();
+    let r = unsafe { syscall3(228, m, LEN, 0) };
+    let t1 = cntvct();
+    if r != 0 {
+        println!("bench: mlock failed: {}", r);
+    } else {
+        println!("bench: mlock {}/page", per_page(t0, t1));
+        let t0 = cntvct();
+        unsafe { syscall3(229, m, LEN, 0) };
+        let t1 = cntvct();
+        println!("bench: munlock {}/page", per_page(t0, t1));
+    }
+    munmap(m, LEN);
+
     // fork of a populated 16 MiB, then a COW fault per page in the child.
     let c = map();
     touch_write(c);
