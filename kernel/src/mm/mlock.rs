@@ -1,11 +1,58 @@
 //! mlock: keeping pages in memory. Linux: `mm/mlock.c`.
 //!
-//! Two halves, as in Linux 5.10: the VMA side (VM_LOCKED set by mlock/mlockall and the
-//! system calls; see the functions below `mlock_vma_page`) and the page side: a page
-//! mapped by a VM_LOCKED VMA is marked PG_mlocked and counted in NR_MLOCK, so reclaim
-//! leaves it alone (it goes to the unevictable list once LRU lists exist).
+//! Two halves, as in Linux 5.10. The VMA side: the system calls (`sys_mlock`,
+//! `sys_mlock2`, `sys_munlock`, `sys_mlockall`, `sys_munlockall`) set or clear
+//! VM_LOCKED (and VM_LOCKONFAULT) on the VMAs of a range, splitting and merging them
+//! (`apply_vma_lock_flags` -> `mlock_fixup`), keep `mm.locked_vm` in pages, and then fault
+//! the range in (`__mm_populate` in `mm/gup.rs`). The page side: a page mapped by a
+//! VM_LOCKED VMA is marked PG_mlocked and counted in NR_MLOCK (`mlock_vma_page`, called
+//! by `follow_page_pte` with FOLL_MLOCK), so reclaim leaves it alone (it goes to the
+//! unevictable list once LRU lists exist); munlock and munmap clear it again
+//! (`munlock_vma_pages_range` -> `munlock_vma_page`).
+//!
+//! ```text
+//! sys_mlock / sys_mlock2 -> do_mlock -> can_do_mlock (EPERM), RLIMIT_MEMLOCK (ENOMEM,
+//!                                       count_mm_mlocked_page_nr), apply_vma_lock_flags
+//!                                       -> mlock_fixup -> vma_merge | split_vma
+//!                                    -> __mm_populate -> __mlock_posix_error_return
+//! sys_munlock -> apply_vma_lock_flags -> mlock_fixup -> munlock_vma_pages_range
+//! sys_mlockall / sys_munlockall -> apply_mlockall_flags -> mlock_fixup (every VMA)
+//!                               -> mm_populate(0, TASK_SIZE) for MCL_CURRENT
+//! ```
+//! Locking: the system calls take the mm lock (`with_mm`) for the whole call; Linux drops
+//! `mmap_lock` (write) before `__mm_populate` takes it again for read. The page-side
+//! functions run under the mm lock too (Linux: the page lock and `lru_lock`).
+//! Callers of the page side: `mm/gup.rs` (`follow_page_pte`), `mm/page_alloc.rs`
+//! (`clear_page_mlock` on free), `task/mm.rs` (`munlock_vma_pages_all` for munmap and exit).
+use crate::arch::aarch64::pgtable::pte_present;
+use crate::arch::aarch64::traps::PtRegs;
+use crate::errno::{Errno, KResult};
+use crate::mm::gup::__mm_populate;
+use crate::mm::memory::{for_each_pte, is_zero_pte, pte_page};
+use crate::mm::mm_types::MmStruct;
+pub use crate::mm::mmap::can_do_mlock;
 use crate::mm::page::{Page, PageFlags};
+use crate::mm::vma::{
+    find_vma_key, split_vma, vma_merge, vma_next, vma_prev, VmFlags, VmaPageTables,
+};
 use crate::mm::vmstat::{count_vm_event, mod_state, VmStat};
+use crate::mm::{PAGE_SHIFT, PAGE_SIZE};
+use crate::syscall::SyscallArgs;
+use crate::task::RLIMIT_MEMLOCK;
+
+/// mlock2(2) flag: lock pages as they are faulted in, not now (Linux:
+/// `include/uapi/asm-generic/mman-common.h`).
+pub const MLOCK_ONFAULT: u32 = 0x01;
+/// mlockall(2): lock every page mapped now.
+pub const MCL_CURRENT: u32 = 1;
+/// mlockall(2): lock every page mapped from now on.
+pub const MCL_FUTURE: u32 = 2;
+/// mlockall(2): with MCL_CURRENT/MCL_FUTURE, lock pages only when faulted in.
+pub const MCL_ONFAULT: u32 = 4;
+
+// ---------------------------------------------------------------------------------------
+// The page side.
+// ---------------------------------------------------------------------------------------
 
 /// Mark a page mlocked (Linux: `mlock_vma_page`). The caller found it through a
 /// VM_LOCKED VMA (`follow_page_pte` with FOLL_MLOCK). Counts NR_MLOCK and
@@ -20,10 +67,15 @@ pub fn mlock_vma_page(page: &Page) {
     }
 }
 
-/// Clear a page's mlock (Linux: `munlock_vma_page`). Linux 5.10 then asks rmap
-/// (`try_to_munlock`) whether another VM_LOCKED VMA still maps it; without rmap yet,
-/// callers only munlock pages no other locked VMA maps (mapcount 1) or accept that the
-/// next fault through a locked VMA marks it again.
+/// Clear a page's mlock (Linux: `munlock_vma_page`), counting NR_MLOCK down and
+/// `unevictable_pgs_munlocked`.
+///
+/// Difference from 5.10: Linux then isolates the page and, when it is mapped more than
+/// once, asks rmap (`try_to_munlock`) whether another VM_LOCKED VMA still maps it, which
+/// marks it mlocked again. Without rmap we only clear the flag; a page that another
+/// locked VMA still maps is marked again the next time it is found through that VMA
+/// (populate, and later reclaim's `try_to_unmap`, as Linux does when the isolation
+/// fails: `__munlock_isolation_failed`).
 #[no_mangle]
 #[inline(never)]
 pub fn munlock_vma_page(page: &Page) {
@@ -41,5 +93,660 @@ pub fn clear_page_mlock(page: &Page) {
         page.clear_flags(PageFlags::PG_mlocked);
         mod_state(VmStat::NR_MLOCK, -1);
         count_vm_event(VmStat::UNEVICTABLE_PGS_CLEARED);
+    }
+}
+
+/// Munlock every page mapped in `[start, end)` of the page tables at `pgd`: the page
+/// half of Linux's `munlock_vma_pages_range` (its `follow_page(FOLL_GET | FOLL_DUMP)`
+/// loop, which skips holes and the zero page, and the PTE walk of
+/// `__munlock_pagevec_fill` feeding `__munlock_pagevec`). Returns the pages munlocked.
+/// Called through `VmaPageTables::munlock_vma_pages_all` (munlock, munmap, exit).
+#[no_mangle]
+#[inline(never)]
+pub fn munlock_page_range(pgd: usize, start: usize, end: usize) -> usize {
+    let mut n = 0;
+    for_each_pte(pgd, start, end, |_, pte| {
+        if pte_present(*pte) && !is_zero_pte(*pte) {
+            let page = pte_page(*pte);
+            if page.test(PageFlags::PG_mlocked) {
+                munlock_vma_page(page);
+                n += 1;
+            }
+        }
+    });
+    n
+}
+
+// ---------------------------------------------------------------------------------------
+// The VMA side.
+// ---------------------------------------------------------------------------------------
+
+/// Clear VM_LOCKED/VM_LOCKONFAULT from the VMA keyed `vma` and munlock its pages in
+/// `[start, end)` (Linux: `munlock_vma_pages_range`, for munlock and munlockall; munmap
+/// and exit use `munlock_vma_pages_all` on the whole VMA). The page walk goes through
+/// `pt` (our `munlock_page_range` for a real mm), handed the VMA cut to the range.
+#[no_mangle]
+#[inline(never)]
+pub fn munlock_vma_pages_range(
+    mm: &mut MmStruct,
+    pt: &mut dyn VmaPageTables,
+    vma: usize,
+    start: usize,
+    end: usize,
+) {
+    let v = mm
+        .mm_rb
+        .get_mut(&vma)
+        .expect("munlock_vma_pages_range: no such vma");
+    v.vm_flags.remove(VmFlags::VM_LOCKED_MASK);
+    let mut piece = v.clone();
+    piece.vm_start = start;
+    piece.vm_end = end;
+    pt.munlock_vma_pages_all(&piece);
+}
+
+/// The errno mlock reports for a failed `__mm_populate`: EFAULT (a hole, an
+/// inaccessible VMA) becomes ENOMEM, ENOMEM (out of memory) becomes EAGAIN (Linux:
+/// `__mlock_posix_error_return`).
+pub fn __mlock_posix_error_return(e: Errno) -> Errno {
+    match e {
+        Errno::EFAULT => Errno::ENOMEM,
+        Errno::ENOMEM => Errno::EAGAIN,
+        e => e,
+    }
+}
+
+/// Give `[start, end)` of the VMA keyed `vma` the flags `newflags` (VM_LOCKED and
+/// VM_LOCKONFAULT changed, nothing else): merge it with a neighbour or split it out,
+/// set the flags, and count the pages newly locked or unlocked in `mm.locked_vm`.
+/// Unlocking munlocks the pages too; locking leaves population to the caller. `prev` is
+/// the VMA before `start` (or the VMA itself when `start` is inside it) and on return the
+/// VMA now covering `[start, end)`. Special VMAs (VM_IO, VM_PFNMAP, VM_MIXEDMAP,
+/// VM_DONTEXPAND, hugetlb) never get VM_LOCKED and are not counted. Linux: `mlock_fixup`.
+///
+/// Errors: `split_vma`'s ENOMEM (map_count at `max_map_count`).
+/// Difference: no gate VMA or DAX here.
+#[no_mangle]
+#[inline(never)]
+pub fn mlock_fixup(
+    mm: &mut MmStruct,
+    pt: &mut dyn VmaPageTables,
+    vma: usize,
+    prev: &mut Option<usize>,
+    start: usize,
+    end: usize,
+    newflags: VmFlags,
+) -> KResult<()> {
+    let v = &mm.mm_rb[&vma];
+    let old_flags = v.vm_flags;
+    let lock = newflags.contains(VmFlags::VM_LOCKED);
+
+    if newflags == old_flags || old_flags.intersects(VmFlags::VM_SPECIAL | VmFlags::VM_HUGETLB) {
+        // Don't set VM_LOCKED or VM_LOCKONFAULT and don't count.
+        *prev = Some(vma);
+        return Ok(());
+    }
+
+    let pgoff = v.vm_pgoff + ((start - v.vm_start) >> PAGE_SHIFT);
+    let (anon_vma, file) = (v.anon_vma.clone(), v.vm_file.clone());
+    let key = match vma_merge(
+        mm,
+        *prev,
+        start,
+        end,
+        newflags,
+        anon_vma.as_ref(),
+        file.as_ref(),
+        pgoff,
+    ) {
+        Some(k) => k,
+        None => {
+            let mut key = vma;
+            if start != mm.mm_rb[&key].vm_start {
+                if let Err(e) = split_vma(mm, key, start, true) {
+                    *prev = Some(key);
+                    return Err(e);
+                }
+                key = start; // the upper part keeps going, re-keyed at `start`
+            }
+            if end != mm.mm_rb[&key].vm_end {
+                if let Err(e) = split_vma(mm, key, end, false) {
+                    *prev = Some(key);
+                    return Err(e);
+                }
+            }
+            key
+        }
+    };
+
+    // Keep track of the amount of locked VM.
+    let nr_pages = (end - start) >> PAGE_SHIFT;
+    if !lock {
+        mm.locked_vm = mm.locked_vm.saturating_sub(nr_pages);
+    } else if !old_flags.contains(VmFlags::VM_LOCKED) {
+        mm.locked_vm += nr_pages;
+    }
+
+    // vm_flags is protected by the mm lock; a page reclaim unmaps just after this is
+    // brought back by the caller's populate.
+    if lock {
+        mm.mm_rb
+            .get_mut(&key)
+            .expect("mlock_fixup: vma vanished")
+            .vm_flags = newflags;
+    } else {
+        munlock_vma_pages_range(mm, pt, key, start, end);
+    }
+    *prev = Some(key);
+    Ok(())
+}
+
+/// Set the lock flags `flags` (VM_LOCKED, maybe VM_LOCKONFAULT; empty to unlock) on
+/// every VMA in `[start, start + len)` (page aligned), VMA by VMA through `mlock_fixup`.
+/// EINVAL if the range wraps; nothing to do for `len == 0`; ENOMEM if the range starts
+/// in or meets a hole, leaving the VMAs before the hole changed, as Linux does. Linux:
+/// `apply_vma_lock_flags`.
+#[no_mangle]
+#[inline(never)]
+pub fn apply_vma_lock_flags(
+    mm: &mut MmStruct,
+    pt: &mut dyn VmaPageTables,
+    start: usize,
+    len: usize,
+    flags: VmFlags,
+) -> KResult<()> {
+    debug_assert!(start & (PAGE_SIZE - 1) == 0 && len & (PAGE_SIZE - 1) == 0);
+    let end = start.wrapping_add(len);
+    if end < start {
+        return Err(Errno::EINVAL);
+    }
+    if end == start {
+        return Ok(());
+    }
+    let mut vma = match find_vma_key(mm, start) {
+        Some(k) if mm.mm_rb[&k].vm_start <= start => k,
+        _ => return Err(Errno::ENOMEM),
+    };
+    let mut prev = if start > vma {
+        Some(vma)
+    } else {
+        vma_prev(mm, vma)
+    };
+
+    let mut nstart = start;
+    loop {
+        let v = &mm.mm_rb[&vma];
+        let newflags = (v.vm_flags & !VmFlags::VM_LOCKED_MASK) | flags;
+        // Here we know that vma.vm_start <= nstart < vma.vm_end.
+        let tmp = v.vm_end.min(end);
+        mlock_fixup(mm, pt, vma, &mut prev, nstart, tmp, newflags)?;
+        let p = prev.expect("mlock_fixup always sets prev");
+        nstart = tmp.max(mm.mm_rb[&p].vm_end);
+        if nstart >= end {
+            return Ok(());
+        }
+        match vma_next(mm, Some(p)) {
+            Some(n) if n == nstart => vma = n,
+            _ => return Err(Errno::ENOMEM),
+        }
+    }
+}
+
+/// Pages of `[start, start + len)` already in VM_LOCKED VMAs, so that locking a range
+/// again does not count it twice against RLIMIT_MEMLOCK (MLOCK_ONFAULT VMAs count too).
+/// Linux: `count_mm_mlocked_page_nr`.
+pub fn count_mm_mlocked_page_nr(mm: &MmStruct, start: usize, len: usize) -> usize {
+    let end = start.wrapping_add(len);
+    let Some(first) = find_vma_key(mm, start) else {
+        return 0;
+    };
+    let mut count: usize = 0;
+    for v in mm.mm_rb.range(first..).map(|(_, v)| v) {
+        if start >= v.vm_end {
+            continue;
+        }
+        if end <= v.vm_start {
+            break;
+        }
+        if v.vm_flags.contains(VmFlags::VM_LOCKED) {
+            if start > v.vm_start {
+                count = count.wrapping_sub(start - v.vm_start);
+            }
+            if end < v.vm_end {
+                count = count.wrapping_add(end - v.vm_start);
+                break;
+            }
+            count = count.wrapping_add(v.vm_end - v.vm_start);
+        }
+    }
+    count >> PAGE_SHIFT
+}
+
+/// mlock/mlock2 below the system call: lock `[start, start + len)` with `flags`
+/// (VM_LOCKED, and VM_LOCKONFAULT for MLOCK_ONFAULT), then fault it in. Linux:
+/// `do_mlock`.
+///
+/// `start` is rounded down to a page and `len` up (with the rounding carried into it);
+/// errors in Linux's order: EPERM when RLIMIT_MEMLOCK is 0 without CAP_IPC_LOCK
+/// (`can_do_mlock`); ENOMEM when the pages not yet locked in the range plus `locked_vm`
+/// pass RLIMIT_MEMLOCK without CAP_IPC_LOCK; `apply_vma_lock_flags`' EINVAL/ENOMEM; then
+/// `__mm_populate`'s errors through `__mlock_posix_error_return` (ENOMEM for a VMA gup
+/// cannot fault, such as PROT_NONE, which stays locked; EAGAIN when memory runs out).
+#[no_mangle]
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+pub fn do_mlock(
+    mm: &mut MmStruct,
+    pt: &mut dyn VmaPageTables,
+    pgd: usize,
+    asid: u16,
+    start: usize,
+    len: usize,
+    flags: VmFlags,
+) -> KResult<()> {
+    if !can_do_mlock(mm) {
+        return Err(Errno::EPERM);
+    }
+    let len = page_align(len.wrapping_add(start & (PAGE_SIZE - 1)));
+    let start = start & !(PAGE_SIZE - 1);
+
+    let lock_limit = mm.rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT;
+    let mut locked = (len >> PAGE_SHIFT) + mm.locked_vm;
+    if locked > lock_limit && !mm.cap_ipc_lock {
+        // The range may overlap areas already mlocked: those are in locked_vm already.
+        locked = locked.saturating_sub(count_mm_mlocked_page_nr(mm, start, len));
+    }
+
+    // Check against resource limits.
+    if locked > lock_limit && !mm.cap_ipc_lock {
+        return Err(Errno::ENOMEM);
+    }
+    apply_vma_lock_flags(mm, pt, start, len, flags)?;
+
+    __mm_populate(mm, pt, pgd, asid, start, len, false).map_err(__mlock_posix_error_return)
+}
+
+/// Translate mlockall's MCL_* `flags` (0 for munlockall) into `mm.def_flags` (MCL_FUTURE:
+/// VM_LOCKED, with MCL_ONFAULT also VM_LOCKONFAULT) and the lock flags of every VMA
+/// (MCL_CURRENT; without it every VMA is unlocked). Calling it again replaces, not adds:
+/// mlockall(MCL_FUTURE) then mlockall(MCL_CURRENT) clears the future locking. Errors of
+/// single VMAs are ignored, as in Linux. Linux: `apply_mlockall_flags`.
+#[no_mangle]
+#[inline(never)]
+pub fn apply_mlockall_flags(mm: &mut MmStruct, pt: &mut dyn VmaPageTables, flags: u32) {
+    mm.def_flags.remove(VmFlags::VM_LOCKED_MASK);
+    if flags & MCL_FUTURE != 0 {
+        mm.def_flags |= VmFlags::VM_LOCKED;
+        if flags & MCL_ONFAULT != 0 {
+            mm.def_flags |= VmFlags::VM_LOCKONFAULT;
+        }
+        if flags & MCL_CURRENT == 0 {
+            return;
+        }
+    }
+
+    let mut to_add = VmFlags::empty();
+    if flags & MCL_CURRENT != 0 {
+        to_add |= VmFlags::VM_LOCKED;
+        if flags & MCL_ONFAULT != 0 {
+            to_add |= VmFlags::VM_LOCKONFAULT;
+        }
+    }
+
+    let mut prev: Option<usize> = None;
+    let mut vma = vma_next(mm, None);
+    while let Some(k) = vma {
+        let v = &mm.mm_rb[&k];
+        let newflags = (v.vm_flags & !VmFlags::VM_LOCKED_MASK) | to_add;
+        let (s, e) = (v.vm_start, v.vm_end);
+        // Ignore errors.
+        let _ = mlock_fixup(mm, pt, k, &mut prev, s, e, newflags);
+        vma = vma_next(mm, prev);
+    }
+}
+
+/// mlockall below the system call (Linux: `SYSCALL_DEFINE1(mlockall)`): EINVAL for no
+/// flags, unknown flags or MCL_ONFAULT alone; EPERM without any mlock allowance; ENOMEM
+/// for MCL_CURRENT when the whole address space (`total_vm`) passes RLIMIT_MEMLOCK without
+/// CAP_IPC_LOCK. MCL_CURRENT then populates everything, ignoring errors
+/// (`mm_populate(0, TASK_SIZE)`).
+#[no_mangle]
+#[inline(never)]
+pub fn do_mlockall(mm: &mut MmStruct, pt: &mut dyn VmaPageTables, flags: u32) -> KResult<()> {
+    if flags == 0 || flags & !(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) != 0 || flags == MCL_ONFAULT
+    {
+        return Err(Errno::EINVAL);
+    }
+    if !can_do_mlock(mm) {
+        return Err(Errno::EPERM);
+    }
+    let lock_limit = mm.rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT;
+    if flags & MCL_CURRENT != 0 && mm.total_vm > lock_limit && !mm.cap_ipc_lock {
+        return Err(Errno::ENOMEM);
+    }
+    apply_mlockall_flags(mm, pt, flags);
+    if flags & MCL_CURRENT != 0 {
+        let task_size = mm.task_size;
+        pt.mm_populate(mm, 0, task_size);
+    }
+    Ok(())
+}
+
+fn page_align(x: usize) -> usize {
+    x.wrapping_add(PAGE_SIZE - 1) & !(PAGE_SIZE - 1)
+}
+
+/// Run `f` on the calling task's mm with its page tables (see `with_mm`).
+fn with_mm_pt<T>(
+    f: impl FnOnce(&mut MmStruct, &mut dyn VmaPageTables, usize, u16) -> KResult<T>,
+) -> KResult<T> {
+    crate::mm::syscalls::with_mm(|mm, pt, _| {
+        let (pgd, asid) = (pt.pgd, pt.asid);
+        f(mm, pt, pgd, asid)
+    })?
+}
+
+/// mlock(2): `do_mlock(start, len, VM_LOCKED)`.
+#[no_mangle]
+#[inline(never)]
+pub fn sys_mlock(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    let (start, len) = (a.0[0], a.0[1]);
+    with_mm_pt(|mm, pt, pgd, asid| do_mlock(mm, pt, pgd, asid, start, len, VmFlags::VM_LOCKED))?;
+    Ok(0)
+}
+
+/// mlock2(2): EINVAL for flags other than MLOCK_ONFAULT (checked first), then
+/// `do_mlock` with VM_LOCKED, plus VM_LOCKONFAULT for MLOCK_ONFAULT. `flags` is an `int`:
+/// the upper half of the register is ignored.
+#[no_mangle]
+#[inline(never)]
+pub fn sys_mlock2(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    let (start, len, flags) = (a.0[0], a.0[1], a.0[2] as u32);
+    if flags & !MLOCK_ONFAULT != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let mut vm_flags = VmFlags::VM_LOCKED;
+    if flags & MLOCK_ONFAULT != 0 {
+        vm_flags |= VmFlags::VM_LOCKONFAULT;
+    }
+    with_mm_pt(|mm, pt, pgd, asid| do_mlock(mm, pt, pgd, asid, start, len, vm_flags))?;
+    Ok(0)
+}
+
+/// munlock(2): page-round the range as mlock does and clear the lock flags on it
+/// (`apply_vma_lock_flags(start, len, 0)`): EINVAL if it wraps, ENOMEM at a hole. No
+/// permission check, no limit.
+#[no_mangle]
+#[inline(never)]
+pub fn sys_munlock(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    let (start, len) = (a.0[0], a.0[1]);
+    let len = page_align(len.wrapping_add(start & (PAGE_SIZE - 1)));
+    let start = start & !(PAGE_SIZE - 1);
+    with_mm_pt(|mm, pt, _, _| apply_vma_lock_flags(mm, pt, start, len, VmFlags::empty()))?;
+    Ok(0)
+}
+
+/// mlockall(2): see `do_mlockall`. `flags` is an `int`.
+#[no_mangle]
+#[inline(never)]
+pub fn sys_mlockall(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    let flags = a.0[0] as u32;
+    with_mm_pt(|mm, pt, _, _| do_mlockall(mm, pt, flags))?;
+    Ok(0)
+}
+
+/// munlockall(2): unlock every VMA and stop locking future ones
+/// (`apply_mlockall_flags(0)`). Never fails.
+#[no_mangle]
+#[inline(never)]
+pub fn sys_munlockall(_: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    with_mm_pt(|mm, pt, _, _| {
+        apply_mlockall_flags(mm, pt, 0);
+        Ok(())
+    })?;
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mm::vma::testing::*;
+    use crate::task::RLimit;
+    use alloc::vec;
+    use alloc::vec::Vec;
+
+    const P: usize = PAGE_SIZE;
+    const LOCKED: VmFlags = RW.union(VmFlags::VM_LOCKED);
+
+    fn setup() -> (MmStruct, RecordingPageTables) {
+        (MmStruct::new(), RecordingPageTables::new())
+    }
+
+    fn flags_of(mm: &MmStruct, page: usize) -> VmFlags {
+        crate::mm::vma::find_vma(mm, pg(page)).unwrap().vm_flags
+    }
+
+    fn munlocks(pt: &RecordingPageTables) -> Vec<(usize, usize)> {
+        pt.calls
+            .iter()
+            .filter_map(|c| match c {
+                PtCall::Munlock { start, end } => Some((*start, *end)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn set_memlock(mm: &mut MmStruct, pages: usize) {
+        mm.rlim[RLIMIT_MEMLOCK] = RLimit {
+            cur: (pages * P) as u64,
+            max: (pages * P) as u64,
+        };
+    }
+
+    #[test]
+    fn mlock_fixup_splits_the_middle_out_and_counts_locked_vm() {
+        let (mut mm, mut pt) = setup();
+        add_anon(&mut mm, 0, 8, RW);
+        apply_vma_lock_flags(&mut mm, &mut pt, pg(2), 3 * P, VmFlags::VM_LOCKED).unwrap();
+        assert_eq!(layout(&mm), vec![(0, 2), (2, 5), (5, 8)]);
+        assert_eq!(flags_of(&mm, 2), LOCKED);
+        assert_eq!(flags_of(&mm, 0), RW);
+        assert_eq!(flags_of(&mm, 5), RW);
+        assert_eq!(mm.locked_vm, 3);
+        assert!(munlocks(&pt).is_empty());
+    }
+
+    #[test]
+    fn munlock_of_the_same_range_merges_back_and_munlocks_its_pages() {
+        let (mut mm, mut pt) = setup();
+        add_anon(&mut mm, 0, 8, RW);
+        apply_vma_lock_flags(&mut mm, &mut pt, pg(2), 3 * P, VmFlags::VM_LOCKED).unwrap();
+        apply_vma_lock_flags(&mut mm, &mut pt, pg(2), 3 * P, VmFlags::empty()).unwrap();
+        assert_eq!(layout(&mm), vec![(0, 8)]);
+        assert_eq!(flags_of(&mm, 0), RW);
+        assert_eq!(mm.locked_vm, 0);
+        assert_eq!(munlocks(&pt), vec![(pg(2), pg(5))]);
+    }
+
+    #[test]
+    fn mlock_across_two_vmas_locks_both_and_merges_them() {
+        let (mut mm, mut pt) = setup();
+        add_anon(&mut mm, 0, 4, RW);
+        add_anon(&mut mm, 4, 8, RO);
+        apply_vma_lock_flags(&mut mm, &mut pt, pg(2), 4 * P, VmFlags::VM_LOCKED).unwrap();
+        assert_eq!(layout(&mm), vec![(0, 2), (2, 4), (4, 6), (6, 8)]);
+        assert_eq!(flags_of(&mm, 4), RO | VmFlags::VM_LOCKED);
+        assert_eq!(mm.locked_vm, 4);
+        // Locking the rest of the first VMA merges it with the locked part (case 5/8).
+        apply_vma_lock_flags(&mut mm, &mut pt, pg(0), 2 * P, VmFlags::VM_LOCKED).unwrap();
+        assert_eq!(layout(&mm), vec![(0, 4), (4, 6), (6, 8)]);
+        assert_eq!(mm.locked_vm, 6);
+    }
+
+    #[test]
+    fn mlock_of_a_hole_returns_enomem_and_leaves_the_first_vma_locked() {
+        let (mut mm, mut pt) = setup();
+        add_anon(&mut mm, 0, 4, RW);
+        add_anon(&mut mm, 5, 8, RW);
+        let r = apply_vma_lock_flags(&mut mm, &mut pt, pg(2), 5 * P, VmFlags::VM_LOCKED);
+        assert_eq!(r, Err(Errno::ENOMEM));
+        assert_eq!(layout(&mm), vec![(0, 2), (2, 4), (5, 8)]);
+        assert_eq!(flags_of(&mm, 2), LOCKED);
+        assert_eq!(flags_of(&mm, 5), RW);
+        assert_eq!(mm.locked_vm, 2);
+        // Starting in the hole: nothing changes.
+        let r = apply_vma_lock_flags(&mut mm, &mut pt, pg(4), 2 * P, VmFlags::VM_LOCKED);
+        assert_eq!(r, Err(Errno::ENOMEM));
+        assert_eq!(flags_of(&mm, 5), RW);
+    }
+
+    #[test]
+    fn apply_vma_lock_flags_refuses_a_wrapping_range_and_accepts_an_empty_one() {
+        let (mut mm, mut pt) = setup();
+        add_anon(&mut mm, 0, 4, RW);
+        let wrap = usize::MAX & !(P - 1);
+        let r = apply_vma_lock_flags(&mut mm, &mut pt, pg(1), wrap, VmFlags::VM_LOCKED);
+        assert_eq!(r, Err(Errno::EINVAL));
+        assert_eq!(
+            apply_vma_lock_flags(&mut mm, &mut pt, pg(100), 0, VmFlags::VM_LOCKED),
+            Ok(())
+        );
+        assert_eq!(mm.locked_vm, 0);
+    }
+
+    #[test]
+    fn special_vmas_never_get_vm_locked() {
+        let (mut mm, mut pt) = setup();
+        add_anon(&mut mm, 0, 4, RW | VmFlags::VM_IO);
+        apply_vma_lock_flags(&mut mm, &mut pt, pg(0), 4 * P, VmFlags::VM_LOCKED).unwrap();
+        assert!(!flags_of(&mm, 0).contains(VmFlags::VM_LOCKED));
+        assert_eq!(mm.locked_vm, 0);
+    }
+
+    #[test]
+    fn onfault_then_plain_lock_changes_flags_without_counting_twice() {
+        let (mut mm, mut pt) = setup();
+        add_anon(&mut mm, 0, 4, RW);
+        let onfault = VmFlags::VM_LOCKED | VmFlags::VM_LOCKONFAULT;
+        apply_vma_lock_flags(&mut mm, &mut pt, pg(0), 4 * P, onfault).unwrap();
+        assert_eq!(flags_of(&mm, 0), RW | onfault);
+        assert_eq!(mm.locked_vm, 4);
+        apply_vma_lock_flags(&mut mm, &mut pt, pg(0), 4 * P, VmFlags::VM_LOCKED).unwrap();
+        assert_eq!(flags_of(&mm, 0), LOCKED);
+        assert_eq!(mm.locked_vm, 4);
+    }
+
+    #[test]
+    fn count_mm_mlocked_page_nr_counts_only_locked_parts_of_the_range() {
+        let (mut mm, _) = setup();
+        add_anon(&mut mm, 0, 4, LOCKED);
+        add_anon(&mut mm, 4, 6, RO);
+        add_anon(&mut mm, 8, 12, RO | VmFlags::VM_LOCKED);
+        assert_eq!(count_mm_mlocked_page_nr(&mm, pg(2), 8 * P), 2 + 2);
+        assert_eq!(count_mm_mlocked_page_nr(&mm, pg(1), 2 * P), 2);
+        assert_eq!(count_mm_mlocked_page_nr(&mm, pg(4), 2 * P), 0);
+        assert_eq!(count_mm_mlocked_page_nr(&mm, pg(0), 12 * P), 8);
+        assert_eq!(count_mm_mlocked_page_nr(&mm, pg(20), P), 0);
+    }
+
+    #[test]
+    fn do_mlock_checks_eperm_before_the_limit_and_the_range() {
+        let (mut mm, mut pt) = setup();
+        set_memlock(&mut mm, 0);
+        // Unmapped and over any limit, but EPERM comes first.
+        let r = do_mlock(&mut mm, &mut pt, 0, 0, pg(0), 4 * P, VmFlags::VM_LOCKED);
+        assert_eq!(r, Err(Errno::EPERM));
+        mm.cap_ipc_lock = true;
+        let r = do_mlock(&mut mm, &mut pt, 0, 0, pg(0), 4 * P, VmFlags::VM_LOCKED);
+        assert_eq!(r, Err(Errno::ENOMEM)); // now the hole
+    }
+
+    #[test]
+    fn do_mlock_enforces_rlimit_memlock_but_not_for_already_locked_pages() {
+        let (mut mm, mut pt) = setup();
+        set_memlock(&mut mm, 4);
+        add_anon(&mut mm, 0, 8, RW);
+        let r = do_mlock(&mut mm, &mut pt, 0, 0, pg(0), 5 * P, VmFlags::VM_LOCKED);
+        assert_eq!(r, Err(Errno::ENOMEM));
+        assert_eq!(layout(&mm), vec![(0, 8)]);
+        // Lock 4 pages by hand (do_mlock would go on to populate real page tables).
+        apply_vma_lock_flags(&mut mm, &mut pt, pg(0), 4 * P, VmFlags::VM_LOCKED).unwrap();
+        assert_eq!(mm.locked_vm, 4);
+        // One more page is over the limit; the unaligned start is rounded down first.
+        let r = do_mlock(&mut mm, &mut pt, 0, 0, pg(4) + 100, 1, VmFlags::VM_LOCKED);
+        assert_eq!(r, Err(Errno::ENOMEM));
+        // Root (CAP_IPC_LOCK) is not limited: the range check comes next.
+        mm.cap_ipc_lock = true;
+        let r = do_mlock(&mut mm, &mut pt, 0, 0, pg(7), 2 * P, VmFlags::VM_LOCKED);
+        assert_eq!(r, Err(Errno::ENOMEM));
+        assert!(flags_of(&mm, 7).contains(VmFlags::VM_LOCKED));
+    }
+
+    #[test]
+    fn mlock_posix_error_return_maps_gup_errors() {
+        assert_eq!(__mlock_posix_error_return(Errno::EFAULT), Errno::ENOMEM);
+        assert_eq!(__mlock_posix_error_return(Errno::ENOMEM), Errno::EAGAIN);
+        assert_eq!(__mlock_posix_error_return(Errno::EINTR), Errno::EINTR);
+    }
+
+    #[test]
+    fn mlockall_errors_in_linux_order() {
+        let (mut mm, mut pt) = setup();
+        set_memlock(&mut mm, 0);
+        for bad in [0, 8, MCL_ONFAULT, u32::MAX] {
+            assert_eq!(do_mlockall(&mut mm, &mut pt, bad), Err(Errno::EINVAL));
+        }
+        assert_eq!(
+            do_mlockall(&mut mm, &mut pt, MCL_CURRENT),
+            Err(Errno::EPERM)
+        );
+        set_memlock(&mut mm, 4);
+        add_anon(&mut mm, 0, 8, RW);
+        mm.total_vm = 8;
+        assert_eq!(
+            do_mlockall(&mut mm, &mut pt, MCL_CURRENT),
+            Err(Errno::ENOMEM)
+        );
+        // MCL_FUTURE alone does not look at total_vm.
+        assert_eq!(do_mlockall(&mut mm, &mut pt, MCL_FUTURE), Ok(()));
+        assert_eq!(mm.def_flags, VmFlags::VM_LOCKED);
+        assert_eq!(flags_of(&mm, 0), RW);
+    }
+
+    #[test]
+    fn mlockall_current_locks_every_vma_and_populates_the_address_space() {
+        let (mut mm, mut pt) = setup();
+        add_anon(&mut mm, 0, 4, RW);
+        add_anon(&mut mm, 6, 8, RO);
+        mm.cap_ipc_lock = true;
+        do_mlockall(&mut mm, &mut pt, MCL_CURRENT | MCL_ONFAULT).unwrap();
+        let onfault = VmFlags::VM_LOCKED | VmFlags::VM_LOCKONFAULT;
+        assert_eq!(flags_of(&mm, 0), RW | onfault);
+        assert_eq!(flags_of(&mm, 6), RO | onfault);
+        assert_eq!(mm.def_flags, VmFlags::empty());
+        assert_eq!(mm.locked_vm, 6);
+        assert!(pt.calls.contains(&PtCall::Populate {
+            start: 0,
+            len: mm.task_size
+        }));
+        // munlockall: everything unlocked and munlocked, def_flags cleared.
+        mm.def_flags = VmFlags::VM_LOCKED;
+        apply_mlockall_flags(&mut mm, &mut pt, 0);
+        assert_eq!(flags_of(&mm, 0), RW);
+        assert_eq!(flags_of(&mm, 6), RO);
+        assert_eq!(mm.def_flags, VmFlags::empty());
+        assert_eq!(mm.locked_vm, 0);
+        assert_eq!(munlocks(&pt), vec![(pg(0), pg(4)), (pg(6), pg(8))]);
+    }
+
+    #[test]
+    fn mlockall_future_onfault_sets_both_def_flags() {
+        let (mut mm, mut pt) = setup();
+        mm.cap_ipc_lock = true;
+        do_mlockall(&mut mm, &mut pt, MCL_FUTURE | MCL_ONFAULT).unwrap();
+        assert_eq!(mm.def_flags, VmFlags::VM_LOCKED | VmFlags::VM_LOCKONFAULT);
+        // A second call without MCL_FUTURE clears them.
+        do_mlockall(&mut mm, &mut pt, MCL_CURRENT).unwrap();
+        assert_eq!(mm.def_flags, VmFlags::empty());
     }
 }

@@ -7,6 +7,7 @@
 pub mod filemap;
 pub mod gup;
 pub mod ioremap;
+pub mod madvise;
 pub mod memblock;
 pub mod memory;
 pub mod mlock;

@@ -71,6 +71,12 @@ pub fn lookup(n: usize) -> Option<SyscallFn> {
         nr::BRK => mm::sys_brk,
         nr::MINCORE => mm::sys_mincore,
         nr::MSYNC => crate::mm::msync::sys_msync,
+        nr::MLOCK => crate::mm::mlock::sys_mlock,
+        nr::MUNLOCK => crate::mm::mlock::sys_munlock,
+        nr::MLOCKALL => crate::mm::mlock::sys_mlockall,
+        nr::MUNLOCKALL => crate::mm::mlock::sys_munlockall,
+        nr::MLOCK2 => crate::mm::mlock::sys_mlock2,
+        nr::MADVISE => crate::mm::madvise::sys_madvise,
         _ => return None,
     })
 }

@@ -88,7 +88,17 @@ impl Drop for Mm {
     /// The last user is gone: free every page and table (Linux: `mmput` -> `exit_mmap`).
     fn drop(&mut self) {
         let asid = self.asid();
-        self.inner.get_mut().mm_rb.clear();
+        let inner = self.inner.get_mut();
+        // exit_mmap: munlock the pages of locked VMAs before they are freed, so they are
+        // counted as munlocked, not as freed while mlocked.
+        if inner.locked_vm != 0 {
+            for v in inner.mm_rb.values() {
+                if v.vm_flags.contains(crate::mm::vma::VmFlags::VM_LOCKED) {
+                    crate::mm::mlock::munlock_page_range(self.pgd, v.vm_start, v.vm_end);
+                }
+            }
+        }
+        inner.mm_rb.clear();
         memory::free_user_pgtables(self.pgd, asid);
     }
 }
@@ -148,6 +158,13 @@ impl VmaPageTables for MmPageTables {
             }
         });
         n
+    }
+
+    /// munmap of a locked VMA, and munlock of a range (the VMA cut to it): clear the
+    /// mlock of every page mapped there (Linux: `munlock_vma_pages_all` /
+    /// `munlock_vma_pages_range`).
+    fn munlock_vma_pages_all(&mut self, vma: &VmArea) {
+        crate::mm::mlock::munlock_page_range(self.pgd, vma.vm_start, vma.vm_end);
     }
 
     /// MAP_POPULATE, MAP_LOCKED, brk and mmap under mlockall(MCL_FUTURE): fault the range

@@ -1,0 +1,648 @@
+//! madvise(2): advice about a range of memory. Linux: `mm/madvise.c` (5.10), with
+//! MADV_POPULATE_READ / MADV_POPULATE_WRITE as Linux 5.14 added them
+//! (`madvise_populate`, and `faultin_vma_page_range` from `mm/gup.c`).
+//!
+//! ```text
+//! sys_madvise -> do_madvise -> madvise_vma (per VMA, holes remembered as ENOMEM)
+//!                  -> madvise_willneed         MADV_WILLNEED
+//!                  -> madvise_dontneed_free    MADV_DONTNEED, MADV_FREE (zap the pages)
+//!                  -> madvise_populate         MADV_POPULATE_READ/WRITE -> __get_user_pages
+//!                  -> madvise_cold_or_pageout  MADV_COLD, MADV_PAGEOUT (no LRU yet)
+//!                  -> madvise_remove           MADV_REMOVE
+//!                  -> madvise_behavior         flag advice: vma_merge / __split_vma
+//! ```
+//! Locking: `sys_madvise` holds the mm lock across the call (Linux takes `mmap_lock` for
+//! read or write by advice, and drops it for file readahead and MADV_REMOVE).
+//!
+//! Differences from Linux 5.10: built as without CONFIG_KSM, CONFIG_TRANSPARENT_HUGEPAGE
+//! and CONFIG_MEMORY_FAILURE, so MADV_MERGEABLE/UNMERGEABLE, MADV_HUGEPAGE/NOHUGEPAGE and
+//! MADV_HWPOISON/SOFT_OFFLINE are EINVAL; no swap, so MADV_WILLNEED has nothing to read
+//! back for anonymous memory, and file readahead is skipped (the root fs reads pages on
+//! fault, tmpfs pages are in memory); MADV_FREE frees the pages at once instead of when
+//! reclaim finds them clean (allowed: the man page promises old data or zeros); MADV_REMOVE
+//! finds no file system that punches holes (EOPNOTSUPP, as `vfs_fallocate` answers there).
+use crate::arch::aarch64::traps::PtRegs;
+use crate::errno::{Errno, KResult};
+use crate::mm::gup::{__get_user_pages, check_vma_flags, FollFlags};
+use crate::mm::mm_types::MmStruct;
+use crate::mm::mmap::sysctl_max_map_count;
+use crate::mm::vma::{
+    __split_vma, find_vma_key, vma_merge, vma_next, vma_prev, VmArea, VmFlags, VmaPageTables,
+};
+use crate::mm::{PAGE_SHIFT, PAGE_SIZE};
+use crate::syscall::SyscallArgs;
+
+/// No special treatment (clears MADV_RANDOM / MADV_SEQUENTIAL).
+pub const MADV_NORMAL: i32 = 0;
+/// Expect random page references (VM_RAND_READ).
+pub const MADV_RANDOM: i32 = 1;
+/// Expect sequential page references (VM_SEQ_READ).
+pub const MADV_SEQUENTIAL: i32 = 2;
+/// Will need these pages (read swapped-out pages back, read ahead files).
+pub const MADV_WILLNEED: i32 = 3;
+/// Don't need these pages: drop them (anonymous memory reads back as zeros).
+pub const MADV_DONTNEED: i32 = 4;
+/// Free the pages when memory is needed (private anonymous memory only).
+pub const MADV_FREE: i32 = 8;
+/// Remove the pages from the backing store (punch a hole in a shared file).
+pub const MADV_REMOVE: i32 = 9;
+/// Don't inherit across fork (VM_DONTCOPY).
+pub const MADV_DONTFORK: i32 = 10;
+/// Inherit across fork again.
+pub const MADV_DOFORK: i32 = 11;
+/// KSM may merge identical pages (needs CONFIG_KSM).
+pub const MADV_MERGEABLE: i32 = 12;
+/// KSM may not merge identical pages.
+pub const MADV_UNMERGEABLE: i32 = 13;
+/// Worth backing with huge pages (needs CONFIG_TRANSPARENT_HUGEPAGE).
+pub const MADV_HUGEPAGE: i32 = 14;
+/// Not worth backing with huge pages.
+pub const MADV_NOHUGEPAGE: i32 = 15;
+/// Leave out of core dumps (VM_DONTDUMP).
+pub const MADV_DONTDUMP: i32 = 16;
+/// Include in core dumps again.
+pub const MADV_DODUMP: i32 = 17;
+/// Zero-fill in the child after fork (VM_WIPEONFORK; private anonymous only).
+pub const MADV_WIPEONFORK: i32 = 18;
+/// Undo MADV_WIPEONFORK.
+pub const MADV_KEEPONFORK: i32 = 19;
+/// Deactivate the pages (reclaim them first).
+pub const MADV_COLD: i32 = 20;
+/// Reclaim the pages now.
+pub const MADV_PAGEOUT: i32 = 21;
+/// Fault the pages in readable (Linux 5.14).
+pub const MADV_POPULATE_READ: i32 = 22;
+/// Fault the pages in writable, breaking COW (Linux 5.14).
+pub const MADV_POPULATE_WRITE: i32 = 23;
+/// Poison a page (CONFIG_MEMORY_FAILURE, CAP_SYS_ADMIN).
+pub const MADV_HWPOISON: i32 = 100;
+/// Soft-offline a page (CONFIG_MEMORY_FAILURE).
+pub const MADV_SOFT_OFFLINE: i32 = 101;
+
+/// Is `behavior` advice this kernel knows (Linux: `madvise_behavior_valid`, with the
+/// KSM, THP and memory-failure values compiled out)?
+pub fn madvise_behavior_valid(behavior: i32) -> bool {
+    matches!(
+        behavior,
+        MADV_NORMAL
+            | MADV_RANDOM
+            | MADV_SEQUENTIAL
+            | MADV_WILLNEED
+            | MADV_DONTNEED
+            | MADV_FREE
+            | MADV_REMOVE
+            | MADV_DONTFORK
+            | MADV_DOFORK
+            | MADV_DONTDUMP
+            | MADV_DODUMP
+            | MADV_WIPEONFORK
+            | MADV_KEEPONFORK
+            | MADV_COLD
+            | MADV_PAGEOUT
+            | MADV_POPULATE_READ
+            | MADV_POPULATE_WRITE
+    )
+}
+
+/// May the LRU-based advice (DONTNEED, FREE, COLD, PAGEOUT) touch this VMA? Not when it
+/// is locked, hugetlb or raw PFNs (Linux: `can_madv_lru_vma`).
+fn can_madv_lru_vma(vma: &VmArea) -> bool {
+    !vma.vm_flags
+        .intersects(VmFlags::VM_LOCKED | VmFlags::VM_HUGETLB | VmFlags::VM_PFNMAP)
+}
+
+/// The advice that only changes VMA flags (Linux: `madvise_behavior`): compute the new
+/// flags, then merge `[start, end)` with a neighbour or split it out of the VMA keyed
+/// `vma`, as `mprotect_fixup` and `mlock_fixup` do. EINVAL for MADV_DOFORK on VM_IO,
+/// MADV_WIPEONFORK on a file or shared mapping, MADV_DODUMP on a special VMA; ENOMEM when a
+/// split would pass `max_map_count` (checked here), EAGAIN if the split itself fails
+/// (`out_convert_errno`).
+#[no_mangle]
+#[inline(never)]
+pub fn madvise_behavior(
+    mm: &mut MmStruct,
+    vma: usize,
+    prev: &mut Option<usize>,
+    start: usize,
+    end: usize,
+    behavior: i32,
+) -> KResult<()> {
+    let v = &mm.mm_rb[&vma];
+    let mut new_flags = v.vm_flags;
+    match behavior {
+        MADV_NORMAL => new_flags.remove(VmFlags::VM_RAND_READ | VmFlags::VM_SEQ_READ),
+        MADV_SEQUENTIAL => {
+            new_flags.remove(VmFlags::VM_RAND_READ);
+            new_flags |= VmFlags::VM_SEQ_READ;
+        }
+        MADV_RANDOM => {
+            new_flags.remove(VmFlags::VM_SEQ_READ);
+            new_flags |= VmFlags::VM_RAND_READ;
+        }
+        MADV_DONTFORK => new_flags |= VmFlags::VM_DONTCOPY,
+        MADV_DOFORK => {
+            if v.vm_flags.contains(VmFlags::VM_IO) {
+                return Err(Errno::EINVAL);
+            }
+            new_flags.remove(VmFlags::VM_DONTCOPY);
+        }
+        MADV_WIPEONFORK => {
+            // MADV_WIPEONFORK is only supported on anonymous memory.
+            if v.vm_file.is_some() || v.vm_flags.contains(VmFlags::VM_SHARED) {
+                return Err(Errno::EINVAL);
+            }
+            new_flags |= VmFlags::VM_WIPEONFORK;
+        }
+        MADV_KEEPONFORK => new_flags.remove(VmFlags::VM_WIPEONFORK),
+        MADV_DONTDUMP => new_flags |= VmFlags::VM_DONTDUMP,
+        MADV_DODUMP => {
+            if !new_flags.contains(VmFlags::VM_HUGETLB) && new_flags.intersects(VmFlags::VM_SPECIAL)
+            {
+                return Err(Errno::EINVAL);
+            }
+            new_flags.remove(VmFlags::VM_DONTDUMP);
+        }
+        _ => return Err(Errno::EINVAL),
+    }
+
+    if new_flags == v.vm_flags {
+        *prev = Some(vma);
+        return Ok(());
+    }
+
+    let pgoff = v.vm_pgoff + ((start - v.vm_start) >> PAGE_SHIFT);
+    let (anon_vma, file) = (v.anon_vma.clone(), v.vm_file.clone());
+    let key = match vma_merge(
+        mm,
+        *prev,
+        start,
+        end,
+        new_flags,
+        anon_vma.as_ref(),
+        file.as_ref(),
+        pgoff,
+    ) {
+        Some(k) => k,
+        None => {
+            *prev = Some(vma);
+            let mut key = vma;
+            if start != mm.mm_rb[&key].vm_start {
+                if mm.map_count >= sysctl_max_map_count() {
+                    return Err(Errno::ENOMEM);
+                }
+                __split_vma(mm, key, start, true).map_err(|_| Errno::EAGAIN)?;
+                key = start;
+                *prev = Some(key);
+            }
+            if end != mm.mm_rb[&key].vm_end {
+                if mm.map_count >= sysctl_max_map_count() {
+                    return Err(Errno::ENOMEM);
+                }
+                __split_vma(mm, key, end, false).map_err(|_| Errno::EAGAIN)?;
+            }
+            key
+        }
+    };
+    mm.mm_rb
+        .get_mut(&key)
+        .expect("madvise_behavior: vma vanished")
+        .vm_flags = new_flags;
+    *prev = Some(key);
+    Ok(())
+}
+
+/// MADV_WILLNEED (Linux: `madvise_willneed`): for anonymous and shmem memory, start
+/// reading swapped-out pages back (`swapin_walk_ops`); for files, read ahead into the
+/// page cache (`vfs_fadvise(POSIX_FADV_WILLNEED)`). It never maps pages, so untouched
+/// anonymous memory stays unpopulated. Here there is no swap and no readahead (see the
+/// file comment): only the VMA walk remains.
+fn madvise_willneed(vma: usize, prev: &mut Option<usize>) -> KResult<()> {
+    *prev = Some(vma);
+    Ok(())
+}
+
+/// MADV_DONTNEED and MADV_FREE (Linux: `madvise_dontneed_free` ->
+/// `madvise_dontneed_single_vma` / `madvise_free_single_vma`): EINVAL on locked, hugetlb
+/// or PFN-mapped VMAs, MADV_FREE also on anything but private anonymous memory; then the
+/// pages of `[start, end)` are unmapped (`zap_page_range`) and freed when that was their
+/// last mapping. Afterwards private anonymous memory reads back as zeros, private file
+/// memory as the file's contents, and shared memory keeps its data.
+fn madvise_dontneed_free(
+    mm: &mut MmStruct,
+    pt: &mut dyn VmaPageTables,
+    vma: usize,
+    prev: &mut Option<usize>,
+    start: usize,
+    end: usize,
+    behavior: i32,
+) -> KResult<()> {
+    *prev = Some(vma);
+    let v = &mm.mm_rb[&vma];
+    if !can_madv_lru_vma(v) {
+        return Err(Errno::EINVAL);
+    }
+    if behavior == MADV_FREE && !v.is_anonymous() {
+        return Err(Errno::EINVAL);
+    }
+    pt.unmap_vmas(core::slice::from_ref(v), start, end);
+    Ok(())
+}
+
+/// MADV_COLD and MADV_PAGEOUT (Linux: `madvise_cold`, `madvise_pageout`): EINVAL on VMAs
+/// the LRU advice may not touch; otherwise the pages would be deactivated or reclaimed,
+/// which waits for the LRU lists and reclaim (nothing to do yet).
+fn madvise_cold_or_pageout(mm: &MmStruct, vma: usize, prev: &mut Option<usize>) -> KResult<()> {
+    *prev = Some(vma);
+    if !can_madv_lru_vma(&mm.mm_rb[&vma]) {
+        return Err(Errno::EINVAL);
+    }
+    Ok(())
+}
+
+/// MADV_REMOVE (Linux: `madvise_remove`): EINVAL on a locked VMA or one without a file,
+/// EACCES unless it is shared and writable, then a hole would be punched in the file
+/// (`vfs_fallocate(FALLOC_FL_PUNCH_HOLE)`); our file systems cannot, so EOPNOTSUPP.
+fn madvise_remove(mm: &MmStruct, vma: usize, prev: &mut Option<usize>) -> KResult<()> {
+    *prev = None; // Linux drops mmap_lock here; the caller looks the next VMA up again
+    let v = &mm.mm_rb[&vma];
+    if v.vm_flags.contains(VmFlags::VM_LOCKED) || v.vm_file.is_none() {
+        return Err(Errno::EINVAL);
+    }
+    if !v.vm_flags.contains(VmFlags::VM_SHARED | VmFlags::VM_WRITE) {
+        return Err(Errno::EACCES);
+    }
+    Err(Errno::EOPNOTSUPP)
+}
+
+/// Fault in `[start, end)` of the VMA keyed `vma` readable or (`write`) writable, with the
+/// access the VMA itself allows (no FOLL_FORCE), populating MLOCK_ONFAULT VMAs too and
+/// mlocking pages of locked ones. EINVAL when the VMA does not allow the access or is
+/// VM_IO/VM_PFNMAP; otherwise `__get_user_pages`' result (pages done, or EFAULT for
+/// SIGBUS, ENOMEM). Linux 5.14: `faultin_vma_page_range` in `mm/gup.c` (kept here until
+/// gup.rs grows it).
+#[no_mangle]
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+pub fn faultin_vma_page_range(
+    mm: &mut MmStruct,
+    pt: &mut dyn VmaPageTables,
+    pgd: usize,
+    asid: u16,
+    vma: usize,
+    start: usize,
+    end: usize,
+    write: bool,
+) -> KResult<usize> {
+    let mut gup_flags = FollFlags::FOLL_TOUCH | FollFlags::FOLL_POPULATE | FollFlags::FOLL_MLOCK;
+    if write {
+        gup_flags |= FollFlags::FOLL_WRITE;
+    }
+    // We want to report EINVAL instead of EFAULT for any permission problems or
+    // incompatible mappings.
+    if check_vma_flags(&mm.mm_rb[&vma], gup_flags).is_err() {
+        return Err(Errno::EINVAL);
+    }
+    let nr_pages = (end - start) / PAGE_SIZE;
+    __get_user_pages(mm, pt, pgd, asid, start, nr_pages, gup_flags, None)
+}
+
+/// MADV_POPULATE_READ / MADV_POPULATE_WRITE (Linux 5.14: `madvise_populate`): fault the
+/// range in as reads or writes would, without pinning. EINVAL for VMAs that do not allow
+/// the access (PROT_NONE, POPULATE_WRITE on read-only memory) or VM_IO/VM_PFNMAP; EFAULT
+/// where an access would raise SIGBUS (a file mapping past end of file); ENOMEM when
+/// memory runs out.
+#[allow(clippy::too_many_arguments)]
+fn madvise_populate(
+    mm: &mut MmStruct,
+    pt: &mut dyn VmaPageTables,
+    pgd: usize,
+    asid: u16,
+    vma: usize,
+    prev: &mut Option<usize>,
+    mut start: usize,
+    end: usize,
+    behavior: i32,
+) -> KResult<()> {
+    let write = behavior == MADV_POPULATE_WRITE;
+    *prev = Some(vma);
+    while start < end {
+        // We never drop the mm lock, so `vma` still covers `[start, end)`.
+        match faultin_vma_page_range(mm, pt, pgd, asid, vma, start, end, write) {
+            Ok(pages) => start += pages * PAGE_SIZE,
+            Err(e @ (Errno::EINTR | Errno::EINVAL | Errno::EFAULT)) => return Err(e),
+            Err(_) => return Err(Errno::ENOMEM),
+        }
+    }
+    Ok(())
+}
+
+/// Apply `behavior` to `[start, end)`, which lies inside the VMA keyed `vma`; `prev` is
+/// the VMA before it (or `vma` itself when `start` is inside it) and on return the VMA
+/// the walk continues after (None: look it up again). Linux: `madvise_vma`.
+#[allow(clippy::too_many_arguments)]
+fn madvise_vma(
+    mm: &mut MmStruct,
+    pt: &mut dyn VmaPageTables,
+    pgd: usize,
+    asid: u16,
+    vma: usize,
+    prev: &mut Option<usize>,
+    start: usize,
+    end: usize,
+    behavior: i32,
+) -> KResult<()> {
+    match behavior {
+        MADV_REMOVE => madvise_remove(mm, vma, prev),
+        MADV_WILLNEED => madvise_willneed(vma, prev),
+        MADV_COLD | MADV_PAGEOUT => madvise_cold_or_pageout(mm, vma, prev),
+        MADV_FREE | MADV_DONTNEED => madvise_dontneed_free(mm, pt, vma, prev, start, end, behavior),
+        MADV_POPULATE_READ | MADV_POPULATE_WRITE => {
+            madvise_populate(mm, pt, pgd, asid, vma, prev, start, end, behavior)
+        }
+        _ => madvise_behavior(mm, vma, prev, start, end, behavior),
+    }
+}
+
+/// madvise below the system call (Linux 5.10: `do_madvise`). Errors in Linux's order:
+/// EINVAL for unknown advice, an unaligned `start`, a length that rounds up to 0 or a
+/// range that wraps; `len == 0` succeeds; then VMA by VMA: ENOMEM if nothing is mapped
+/// from `start` on, the advice's own error (which stops the walk, earlier VMAs keeping
+/// their advice), and ENOMEM at the end if the range had holes (the mapped parts were
+/// advised).
+#[no_mangle]
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+pub fn do_madvise(
+    mm: &mut MmStruct,
+    pt: &mut dyn VmaPageTables,
+    pgd: usize,
+    asid: u16,
+    start: usize,
+    len_in: usize,
+    behavior: i32,
+) -> KResult<()> {
+    if !madvise_behavior_valid(behavior) {
+        return Err(Errno::EINVAL);
+    }
+    if start & (PAGE_SIZE - 1) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let len = len_in.wrapping_add(PAGE_SIZE - 1) & !(PAGE_SIZE - 1);
+    // Check to see whether len was rounded up from small -ve to zero.
+    if len_in != 0 && len == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let end = start.wrapping_add(len);
+    if end < start {
+        return Err(Errno::EINVAL);
+    }
+    if end == start {
+        return Ok(());
+    }
+
+    let mut vma = find_vma_key(mm, start);
+    let mut prev = match vma {
+        Some(k) if start > k => Some(k),
+        Some(k) => vma_prev(mm, k),
+        None => None,
+    };
+    let mut start = start;
+    let mut unmapped_error = Ok(());
+    loop {
+        // Still start < end.
+        let Some(k) = vma else {
+            return Err(Errno::ENOMEM);
+        };
+        let v = &mm.mm_rb[&k];
+        let (vm_start, vm_end) = (v.vm_start, v.vm_end);
+        // Here start < (end|vma.vm_end).
+        if start < vm_start {
+            unmapped_error = Err(Errno::ENOMEM);
+            start = vm_start;
+            if start >= end {
+                return unmapped_error;
+            }
+        }
+        // Here vma.vm_start <= start < (end|vma.vm_end).
+        let tmp = vm_end.min(end);
+        madvise_vma(mm, pt, pgd, asid, k, &mut prev, start, tmp, behavior)?;
+        start = tmp;
+        if let Some(p) = prev {
+            start = start.max(mm.mm_rb[&p].vm_end);
+        }
+        if start >= end {
+            return unmapped_error;
+        }
+        vma = match prev {
+            Some(p) => vma_next(mm, Some(p)),
+            None => find_vma_key(mm, start),
+        };
+    }
+}
+
+/// madvise(2). `behavior` is an `int`: the upper half of the register is ignored.
+#[no_mangle]
+#[inline(never)]
+pub fn sys_madvise(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    let (start, len, behavior) = (a.0[0], a.0[1], a.0[2] as i32);
+    crate::mm::syscalls::with_mm(|mm, pt, _| {
+        let (pgd, asid) = (pt.pgd, pt.asid);
+        do_madvise(mm, pt, pgd, asid, start, len, behavior)
+    })??;
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mm::vma::testing::*;
+    use crate::mm::vma::{find_vma, MappedFile};
+    use alloc::sync::Arc;
+    use alloc::vec;
+
+    const P: usize = PAGE_SIZE;
+
+    fn madvise(
+        mm: &mut MmStruct,
+        pt: &mut RecordingPageTables,
+        start: usize,
+        len: usize,
+        advice: i32,
+    ) -> KResult<()> {
+        do_madvise(mm, pt, 0, 0, start, len, advice)
+    }
+
+    #[test]
+    fn einval_rows_come_before_the_range_is_looked_at() {
+        let mut mm = MmStruct::new();
+        let mut pt = RecordingPageTables::new();
+        for bad in [
+            -1,
+            5,
+            24,
+            MADV_MERGEABLE,
+            MADV_HUGEPAGE,
+            MADV_HWPOISON,
+            1000,
+        ] {
+            assert_eq!(madvise(&mut mm, &mut pt, pg(0), P, bad), Err(Errno::EINVAL));
+        }
+        assert_eq!(
+            madvise(&mut mm, &mut pt, pg(0) + 1, P, MADV_DONTNEED),
+            Err(Errno::EINVAL)
+        );
+        assert_eq!(
+            madvise(&mut mm, &mut pt, pg(0), usize::MAX, MADV_DONTNEED),
+            Err(Errno::EINVAL)
+        );
+        assert_eq!(
+            madvise(
+                &mut mm,
+                &mut pt,
+                pg(1),
+                usize::MAX & !(P - 1),
+                MADV_DONTNEED
+            ),
+            Err(Errno::EINVAL)
+        );
+        // Nothing mapped, but an empty range is fine.
+        assert_eq!(madvise(&mut mm, &mut pt, pg(0), 0, MADV_DONTNEED), Ok(()));
+        assert_eq!(
+            madvise(&mut mm, &mut pt, pg(0), P, MADV_DONTNEED),
+            Err(Errno::ENOMEM)
+        );
+    }
+
+    #[test]
+    fn dontneed_zaps_each_vma_piece_and_reports_holes_last() {
+        let mut mm = MmStruct::new();
+        let mut pt = RecordingPageTables::new();
+        add_anon(&mut mm, 0, 2, RW);
+        add_anon(&mut mm, 3, 6, RO);
+        let r = madvise(&mut mm, &mut pt, pg(1), 4 * P, MADV_DONTNEED);
+        assert_eq!(r, Err(Errno::ENOMEM));
+        assert_eq!(pt.unmaps(), vec![(pg(1), pg(2)), (pg(3), pg(5))]);
+        assert_eq!(layout(&mm), vec![(0, 2), (3, 6)]);
+    }
+
+    #[test]
+    fn dontneed_on_a_locked_vma_is_einval_after_earlier_vmas_were_zapped() {
+        let mut mm = MmStruct::new();
+        let mut pt = RecordingPageTables::new();
+        add_anon(&mut mm, 0, 2, RW);
+        add_anon(&mut mm, 2, 4, RO | VmFlags::VM_LOCKED);
+        let r = madvise(&mut mm, &mut pt, pg(0), 4 * P, MADV_DONTNEED);
+        assert_eq!(r, Err(Errno::EINVAL));
+        assert_eq!(pt.unmaps(), vec![(pg(0), pg(2))]);
+    }
+
+    #[test]
+    fn free_needs_private_anonymous_memory() {
+        let mut mm = MmStruct::new();
+        let mut pt = RecordingPageTables::new();
+        let file: Arc<dyn MappedFile> = TestFile::new("/f").arc();
+        add_file(&mut mm, 0, 2, RW, &file, 0);
+        assert_eq!(
+            madvise(&mut mm, &mut pt, pg(0), 2 * P, MADV_FREE),
+            Err(Errno::EINVAL)
+        );
+        assert_eq!(
+            madvise(&mut mm, &mut pt, pg(0), 2 * P, MADV_DONTNEED),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn random_splits_the_middle_out_and_normal_merges_it_back() {
+        let mut mm = MmStruct::new();
+        let mut pt = RecordingPageTables::new();
+        add_anon(&mut mm, 0, 8, RW);
+        madvise(&mut mm, &mut pt, pg(2), 3 * P, MADV_RANDOM).unwrap();
+        assert_eq!(layout(&mm), vec![(0, 2), (2, 5), (5, 8)]);
+        assert_eq!(
+            find_vma(&mm, pg(2)).unwrap().vm_flags,
+            RW | VmFlags::VM_RAND_READ
+        );
+        madvise(&mut mm, &mut pt, pg(3), P, MADV_SEQUENTIAL).unwrap();
+        assert_eq!(layout(&mm), vec![(0, 2), (2, 3), (3, 4), (4, 5), (5, 8)]);
+        madvise(&mut mm, &mut pt, pg(0), 8 * P, MADV_NORMAL).unwrap();
+        assert_eq!(layout(&mm), vec![(0, 8)]);
+    }
+
+    #[test]
+    fn wipeonfork_only_on_private_anonymous_memory() {
+        let mut mm = MmStruct::new();
+        let mut pt = RecordingPageTables::new();
+        let file: Arc<dyn MappedFile> = TestFile::new("/f").arc();
+        add_anon(&mut mm, 0, 2, RW);
+        add_file(&mut mm, 4, 6, RW, &file, 0);
+        madvise(&mut mm, &mut pt, pg(0), 2 * P, MADV_WIPEONFORK).unwrap();
+        assert!(find_vma(&mm, pg(0))
+            .unwrap()
+            .vm_flags
+            .contains(VmFlags::VM_WIPEONFORK));
+        assert_eq!(
+            madvise(&mut mm, &mut pt, pg(4), 2 * P, MADV_WIPEONFORK),
+            Err(Errno::EINVAL)
+        );
+        madvise(&mut mm, &mut pt, pg(0), 2 * P, MADV_KEEPONFORK).unwrap();
+        assert_eq!(find_vma(&mm, pg(0)).unwrap().vm_flags, RW);
+    }
+
+    #[test]
+    fn dontfork_and_dofork_toggle_vm_dontcopy() {
+        let mut mm = MmStruct::new();
+        let mut pt = RecordingPageTables::new();
+        add_anon(&mut mm, 0, 4, RW);
+        madvise(&mut mm, &mut pt, pg(0), 4 * P, MADV_DONTFORK).unwrap();
+        assert_eq!(
+            find_vma(&mm, pg(0)).unwrap().vm_flags,
+            RW | VmFlags::VM_DONTCOPY
+        );
+        madvise(&mut mm, &mut pt, pg(0), 4 * P, MADV_DOFORK).unwrap();
+        assert_eq!(find_vma(&mm, pg(0)).unwrap().vm_flags, RW);
+    }
+
+    #[test]
+    fn populate_of_a_vma_without_the_access_is_einval() {
+        let mut mm = MmStruct::new();
+        let mut pt = RecordingPageTables::new();
+        add_anon(&mut mm, 0, 2, VmFlags::VM_MAYREAD | VmFlags::VM_MAYWRITE);
+        add_anon(&mut mm, 4, 6, RO);
+        assert_eq!(
+            madvise(&mut mm, &mut pt, pg(0), 2 * P, MADV_POPULATE_READ),
+            Err(Errno::EINVAL)
+        );
+        assert_eq!(
+            madvise(&mut mm, &mut pt, pg(4), 2 * P, MADV_POPULATE_WRITE),
+            Err(Errno::EINVAL)
+        );
+        // A hole first: ENOMEM, nothing faulted.
+        assert_eq!(
+            madvise(&mut mm, &mut pt, pg(2), 2 * P, MADV_POPULATE_READ),
+            Err(Errno::ENOMEM)
+        );
+    }
+
+    #[test]
+    fn cold_pageout_and_remove_rows() {
+        let mut mm = MmStruct::new();
+        let mut pt = RecordingPageTables::new();
+        add_anon(&mut mm, 0, 2, RW);
+        add_anon(&mut mm, 2, 4, RO | VmFlags::VM_LOCKED);
+        assert_eq!(madvise(&mut mm, &mut pt, pg(0), 2 * P, MADV_COLD), Ok(()));
+        assert_eq!(
+            madvise(&mut mm, &mut pt, pg(2), 2 * P, MADV_PAGEOUT),
+            Err(Errno::EINVAL)
+        );
+        assert_eq!(
+            madvise(&mut mm, &mut pt, pg(0), 2 * P, MADV_REMOVE),
+            Err(Errno::EINVAL)
+        );
+        assert_eq!(
+            madvise(&mut mm, &mut pt, pg(0), 2 * P, MADV_WILLNEED),
+            Ok(())
+        );
+        assert!(pt.unmaps().is_empty());
+    }
+}
