@@ -30,9 +30,12 @@ pub mod nr {
     pub const KILL: usize = 129;
     pub const RT_SIGACTION: usize = 134;
     pub const RT_SIGPROCMASK: usize = 135;
+    pub const SETRESUID: usize = 147;
     pub const UNAME: usize = 160;
     pub const GETPID: usize = 172;
     pub const GETPPID: usize = 173;
+    pub const GETUID: usize = 174;
+    pub const GETEUID: usize = 175;
     pub const BRK: usize = 214;
     pub const MUNMAP: usize = 215;
     pub const CLONE: usize = 220;
@@ -40,11 +43,16 @@ pub mod nr {
     pub const MMAP: usize = 222;
     pub const MPROTECT: usize = 226;
     pub const MSYNC: usize = 227;
+    pub const MLOCK: usize = 228;
+    pub const MUNLOCK: usize = 229;
+    pub const MLOCKALL: usize = 230;
+    pub const MUNLOCKALL: usize = 231;
     pub const MINCORE: usize = 232;
     pub const MADVISE: usize = 233;
     pub const WAIT4: usize = 260;
     pub const PRLIMIT64: usize = 261;
     pub const GETRANDOM: usize = 278;
+    pub const MLOCK2: usize = 284;
 }
 
 /// Linux error numbers (`include/uapi/asm-generic/errno-base.h`, `errno.h`).
@@ -123,7 +131,10 @@ pub mod errno {
             (EOVERFLOW, "EOVERFLOW"),
             (EOPNOTSUPP, "EOPNOTSUPP"),
         ];
-        NAMES.iter().find(|&&(n, _)| n == e).map_or("E?", |&(_, s)| s)
+        NAMES
+            .iter()
+            .find(|&&(n, _)| n == e)
+            .map_or("E?", |&(_, s)| s)
     }
 }
 
@@ -240,6 +251,48 @@ pub const CLOCK_REALTIME: usize = 0;
 pub const RLIMIT_STACK: usize = 3;
 /// prlimit64(2): the open files limit.
 pub const RLIMIT_NOFILE: usize = 7;
+/// prlimit64(2): bytes of memory that may be locked (mlock, MAP_LOCKED, mlockall).
+pub const RLIMIT_MEMLOCK: usize = 8;
+/// prlimit64(2): no limit.
+pub const RLIM_INFINITY: u64 = u64::MAX;
+/// mlock2(2): lock pages when they are faulted in, not now.
+pub const MLOCK_ONFAULT: usize = 1;
+/// mlockall(2): lock all pages mapped now.
+pub const MCL_CURRENT: usize = 1;
+/// mlockall(2): lock all pages mapped from now on.
+pub const MCL_FUTURE: usize = 2;
+/// mlockall(2): with MCL_CURRENT/MCL_FUTURE, lock pages only when faulted in.
+pub const MCL_ONFAULT: usize = 4;
+/// msync(2): invalidate other mappings of the file (EBUSY on locked memory).
+pub const MS_INVALIDATE: usize = 2;
+/// madvise(2) advice (`include/uapi/asm-generic/mman-common.h`).
+pub const MADV_NORMAL: usize = 0;
+/// madvise(2): expect random access.
+pub const MADV_RANDOM: usize = 1;
+/// madvise(2): expect sequential access.
+pub const MADV_SEQUENTIAL: usize = 2;
+/// madvise(2): will need these pages soon.
+pub const MADV_WILLNEED: usize = 3;
+/// madvise(2): drop these pages (anonymous memory reads back as zeros).
+pub const MADV_DONTNEED: usize = 4;
+/// madvise(2): free these pages when memory is needed.
+pub const MADV_FREE: usize = 8;
+/// madvise(2): not inherited by fork.
+pub const MADV_DONTFORK: usize = 10;
+/// madvise(2): inherited by fork again.
+pub const MADV_DOFORK: usize = 11;
+/// madvise(2): left out of core dumps.
+pub const MADV_DONTDUMP: usize = 16;
+/// madvise(2): in core dumps again.
+pub const MADV_DODUMP: usize = 17;
+/// madvise(2): the child of fork sees zeros here.
+pub const MADV_WIPEONFORK: usize = 18;
+/// madvise(2): undo MADV_WIPEONFORK.
+pub const MADV_KEEPONFORK: usize = 19;
+/// madvise(2): fault the pages in readable (Linux 5.14).
+pub const MADV_POPULATE_READ: usize = 22;
+/// madvise(2): fault the pages in writable (Linux 5.14).
+pub const MADV_POPULATE_WRITE: usize = 23;
 /// getrandom(2): do not block.
 pub const GRND_NONBLOCK: usize = 1;
 /// getrandom(2): the (legacy) blocking pool.
@@ -331,7 +384,15 @@ impl Default for Utsname {
 /// # Safety
 /// The kernel may read or write memory through the arguments as system call `n` defines.
 #[inline(always)]
-pub unsafe fn syscall6(n: usize, a0: usize, a1: usize, a2: usize, a3: usize, a4: usize, a5: usize) -> isize {
+pub unsafe fn syscall6(
+    n: usize,
+    a0: usize,
+    a1: usize,
+    a2: usize,
+    a3: usize,
+    a4: usize,
+    a5: usize,
+) -> isize {
     let ret: isize;
     core::arch::asm!("svc #0", inlateout("x0") a0 as isize => ret, in("x1") a1, in("x2") a2,
         in("x3") a3, in("x4") a4, in("x5") a5, in("x8") n, options(nostack));
@@ -423,7 +484,15 @@ pub fn exit(code: i32) -> ! {
 
 /// openat(2) relative to `dirfd`; returns the fd or a negative errno.
 pub fn openat(dirfd: i32, path: &core::ffi::CStr, flags: usize, mode: usize) -> isize {
-    unsafe { syscall4(nr::OPENAT, dirfd as usize, path.as_ptr() as usize, flags, mode) }
+    unsafe {
+        syscall4(
+            nr::OPENAT,
+            dirfd as usize,
+            path.as_ptr() as usize,
+            flags,
+            mode,
+        )
+    }
 }
 
 /// open(2), as `openat(AT_FDCWD, ...)`: `open(c"/etc/test.txt", O_RDONLY, 0)`.
@@ -443,12 +512,28 @@ pub fn read(fd: i32, buf: &mut [u8]) -> isize {
 
 /// pread64(2): read at offset `off` without moving the file position.
 pub fn pread(fd: i32, buf: &mut [u8], off: usize) -> isize {
-    unsafe { syscall4(nr::PREAD64, fd as usize, buf.as_mut_ptr() as usize, buf.len(), off) }
+    unsafe {
+        syscall4(
+            nr::PREAD64,
+            fd as usize,
+            buf.as_mut_ptr() as usize,
+            buf.len(),
+            off,
+        )
+    }
 }
 
 /// pwrite64(2): write at offset `off` without moving the file position.
 pub fn pwrite(fd: i32, buf: &[u8], off: usize) -> isize {
-    unsafe { syscall4(nr::PWRITE64, fd as usize, buf.as_ptr() as usize, buf.len(), off) }
+    unsafe {
+        syscall4(
+            nr::PWRITE64,
+            fd as usize,
+            buf.as_ptr() as usize,
+            buf.len(),
+            off,
+        )
+    }
 }
 
 /// lseek(2).
@@ -469,13 +554,26 @@ pub fn fstat(fd: i32, st: &mut Stat) -> isize {
 /// newfstatat(2) (what glibc's stat calls on arm64).
 pub fn fstatat(dirfd: i32, path: &core::ffi::CStr, st: &mut Stat, flags: usize) -> isize {
     unsafe {
-        syscall4(nr::NEWFSTATAT, dirfd as usize, path.as_ptr() as usize, st as *mut Stat as usize, flags)
+        syscall4(
+            nr::NEWFSTATAT,
+            dirfd as usize,
+            path.as_ptr() as usize,
+            st as *mut Stat as usize,
+            flags,
+        )
     }
 }
 
 /// getdents64(2): fill `buf` with `struct linux_dirent64` records; returns bytes used.
 pub fn getdents64(fd: i32, buf: &mut [u8]) -> isize {
-    unsafe { syscall3(nr::GETDENTS64, fd as usize, buf.as_mut_ptr() as usize, buf.len()) }
+    unsafe {
+        syscall3(
+            nr::GETDENTS64,
+            fd as usize,
+            buf.as_mut_ptr() as usize,
+            buf.len(),
+        )
+    }
 }
 
 /// unlinkat(2) of a file relative to the current directory.
@@ -500,7 +598,10 @@ pub fn nanosleep(req: &Timespec) -> isize {
 
 /// Sleep for `ms` milliseconds (nanosleep).
 pub fn sleep_ms(ms: u64) -> isize {
-    nanosleep(&Timespec { tv_sec: (ms / 1000) as i64, tv_nsec: ((ms % 1000) * 1_000_000) as i64 })
+    nanosleep(&Timespec {
+        tv_sec: (ms / 1000) as i64,
+        tv_nsec: ((ms % 1000) * 1_000_000) as i64,
+    })
 }
 
 /// fork(2), as arm64 libcs do it: `clone(SIGCHLD, 0, 0, 0, 0)`. 0 in the child, the child's
@@ -517,7 +618,14 @@ pub fn wait4(pid: i32, status: Option<&mut i32>, options: usize) -> isize {
 
 /// execve(2) with NULL-terminated arrays of C-string pointers; returns only on failure.
 pub fn execve(path: &core::ffi::CStr, argv: &[*const u8], envp: &[*const u8]) -> isize {
-    unsafe { syscall3(nr::EXECVE, path.as_ptr() as usize, argv.as_ptr() as usize, envp.as_ptr() as usize) }
+    unsafe {
+        syscall3(
+            nr::EXECVE,
+            path.as_ptr() as usize,
+            argv.as_ptr() as usize,
+            envp.as_ptr() as usize,
+        )
+    }
 }
 
 /// kill(2).
@@ -551,4 +659,44 @@ pub fn msync(addr: usize, len: usize, flags: usize) -> isize {
 /// madvise(2).
 pub fn madvise(addr: usize, len: usize, advice: usize) -> isize {
     unsafe { syscall3(nr::MADVISE, addr, len, advice) }
+}
+
+/// mlock(2).
+pub fn mlock(addr: usize, len: usize) -> isize {
+    unsafe { syscall3(nr::MLOCK, addr, len, 0) }
+}
+
+/// mlock2(2) with `flags` (MLOCK_ONFAULT).
+pub fn mlock2(addr: usize, len: usize, flags: usize) -> isize {
+    unsafe { syscall3(nr::MLOCK2, addr, len, flags) }
+}
+
+/// munlock(2).
+pub fn munlock(addr: usize, len: usize) -> isize {
+    unsafe { syscall3(nr::MUNLOCK, addr, len, 0) }
+}
+
+/// mlockall(2) with MCL_* `flags`.
+pub fn mlockall(flags: usize) -> isize {
+    unsafe { syscall1(nr::MLOCKALL, flags) }
+}
+
+/// munlockall(2).
+pub fn munlockall() -> isize {
+    unsafe { syscall1(nr::MUNLOCKALL, 0) }
+}
+
+/// setresuid(2); `u32::MAX` (-1) leaves an id unchanged.
+pub fn setresuid(ruid: u32, euid: u32, suid: u32) -> isize {
+    unsafe { syscall3(nr::SETRESUID, ruid as usize, euid as usize, suid as usize) }
+}
+
+/// getuid(2).
+pub fn getuid() -> u32 {
+    unsafe { syscall1(nr::GETUID, 0) as u32 }
+}
+
+/// geteuid(2).
+pub fn geteuid() -> u32 {
+    unsafe { syscall1(nr::GETEUID, 0) as u32 }
 }

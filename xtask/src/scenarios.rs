@@ -251,6 +251,9 @@ pub const SCENARIOS: &[Scenario] = &[
     user_test("user-fork-cow", "init=/bin/fork_cow", "fork_cow: "),
     user_test("user-segv", "init=/bin/segv", "segv: "),
     user_test("user-robustness", "init=/bin/robustness", "robustness: "),
+    user_test("user-mlock", "init=/bin/mlock_test", "mlock_test: "),
+    user_test("user-madvise", "init=/bin/madvise_test", "madvise_test: "),
+    user_test("user-proc", "init=/bin/proc_test", "proc_test: "),
     Scenario {
         name: "demo-populate",
         cmdline: "init=/bin/populate_demo",
