@@ -33,6 +33,30 @@ pub struct GdbCheck {
 /// Every GDB check `cargo xtask test` runs.
 pub const CHECKS: &[GdbCheck] = &[
     GdbCheck {
+        name: "gdb-mlock-chain",
+        cmdline: "init=/bin/mlock_demo",
+        // mlock_demo maps without populating, then mlock()s: the first __mm_populate of
+        // the boot is mlock's, and the next handle_mm_fault one of its pages.
+        breaks: &[
+            "break __mm_populate",
+            "continue",
+            "break handle_mm_fault",
+            "continue",
+        ],
+        chain: &[
+            "handle_mm_fault",
+            "faultin_page",
+            "__get_user_pages",
+            "populate_vma_page_range",
+            "__mm_populate",
+            "do_mlock",
+            "sys_mlock",
+            "invoke_syscall",
+            "el0_svc",
+        ],
+        local: None,
+    },
+    GdbCheck {
         name: "gdb-backtrace",
         cmdline: "poweroff",
         breaks: &["break memblock_free_all", "continue"],

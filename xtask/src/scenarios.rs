@@ -255,6 +255,16 @@ pub const SCENARIOS: &[Scenario] = &[
     user_test("user-madvise", "init=/bin/madvise_test", "madvise_test: "),
     user_test("user-proc", "init=/bin/proc_test", "proc_test: "),
     Scenario {
+        name: "demo-mlock",
+        cmdline: "init=/bin/mlock_demo",
+        checks: &[
+            Check::Contains("mlock_demo: mlock("),
+            Check::Contains("mincore = 0, 16 of 16 pages resident"),
+            Check::Contains("mm: no leak"),
+        ],
+        ..BASE
+    },
+    Scenario {
         name: "demo-populate",
         cmdline: "init=/bin/populate_demo",
         checks: &[

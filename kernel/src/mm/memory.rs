@@ -240,8 +240,8 @@ pub fn handle_mm_fault(
         return FaultResult::Oom;
     };
     let entry = *pte;
-    if entry == 0 {
-        return match &vma.vm_file {
+    let result = if entry == 0 {
+        match &vma.vm_file {
             None => do_anonymous_page(
                 pgd,
                 addr,
@@ -250,19 +250,45 @@ pub fn handle_mm_fault(
                 vma.vm_flags.contains(VmFlags::VM_WRITE),
             ),
             Some(_) => do_fault(vma, pgd, addr, write),
-        };
-    }
-    if write && !pte_write(entry) {
+        }
+    } else if write && !pte_write(entry) {
         if vma.vm_flags.contains(VmFlags::VM_SHARED) {
             // A shared page becomes writable in place (Linux: wp_page_shared).
             *pte = pte_mkwrite(entry);
             crate::arch::cpu::flush_tlb_page(asid, addr & !(PAGE_SIZE - 1));
-            return FaultResult::Handled;
+            FaultResult::Handled
+        } else {
+            do_wp_page(pgd, addr, asid)
         }
-        return do_wp_page(pgd, addr, asid);
+    } else {
+        // Present and allowed: a stale TLB entry or the access flag (set on install).
+        FaultResult::Handled
+    };
+    if result == FaultResult::Handled && vma.vm_flags.contains(VmFlags::VM_LOCKED) {
+        mlock_faulted_page(pgd, addr, entry);
     }
-    // Present and allowed: a stale TLB entry or the access flag (we set AF on install).
-    FaultResult::Handled
+    result
+}
+
+/// A page newly mapped into a VM_LOCKED VMA is mlocked at once (Linux:
+/// `lru_cache_add_inactive_or_unevictable`), and the page a COW fault replaced leaves
+/// the locked VMA, so it is munlocked (Linux: `wp_page_copy`). The zero page never is.
+fn mlock_faulted_page(pgd: usize, addr: usize, old: u64) {
+    let Some(pte) = pte_offset(pgd, addr, false) else {
+        return;
+    };
+    let new = *pte;
+    if !pte_present(new) || is_zero_pte(new) {
+        return;
+    }
+    if pte_present(old)
+        && !is_zero_pte(old)
+        && crate::arch::aarch64::pgtable::pte_phys(old)
+            != crate::arch::aarch64::pgtable::pte_phys(new)
+    {
+        crate::mm::mlock::munlock_vma_page(pte_page(old));
+    }
+    crate::mm::mlock::mlock_vma_page(pte_page(new));
 }
 
 /// Fault on an empty PTE of a file (or shmem) mapping. Linux: `do_fault` ->
