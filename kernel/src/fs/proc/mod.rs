@@ -1,0 +1,258 @@
+//! procfs: kernel state as files, generated when read. Linux: `fs/proc/` (`root.c` for
+//! the root, `base.c` for the per-pid directories, `task_mmu.c` for maps, smaps, pagemap
+//! and the memory lines of status, `array.c` for status, `meminfo.c`), `mm/vmstat.c`
+//! (/proc/vmstat). Mounted on /proc by `proc_init` at boot.
+//!
+//! The tree: /proc/meminfo, /proc/vmstat, /proc/self (the reader's own directory) and
+//! /proc/<pid>/ with status, maps, smaps and pagemap.
+//!
+//! Locking: a read finds the task by pid, takes its mm lock, builds the text (or, for
+//! pagemap, the entries) in kernel memory, drops the lock, and only then does the VFS
+//! copy the bytes to the reader (`sys_read` reads through a kernel buffer).
+//!
+//! Differences from Linux: /proc/self is a directory resolved at lookup, not a symlink;
+//! files report size 0 as in Linux and are read-only; text files are rebuilt on every
+//! read call and cut at the file position (Linux's seq_file restarts at the record that
+//! holds the position, so a file that changes between two reads may tear differently);
+//! no permission checks beyond the mode bits (Linux asks ptrace_may_access for maps,
+//! smaps and pagemap).
+pub mod array;
+pub mod meminfo;
+pub mod seq;
+pub mod task_mmu;
+
+pub use meminfo::meminfo;
+
+use super::inode::{DirEntry, Inode, InodeAttr, SuperBlock, S_IFDIR, S_IFREG};
+use crate::errno::{Errno, KResult};
+use crate::task::Task;
+use alloc::format;
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+static PROC_SB: spin::Once<Arc<SuperBlock>> = spin::Once::new();
+
+fn sb() -> &'static Arc<SuperBlock> {
+    PROC_SB.call_once(|| SuperBlock::new("proc", super::inode::get_anon_bdev(), true, 1))
+}
+
+/// Inode numbers: 1 root, 2 meminfo, 3 vmstat; pid << 8 for a pid directory, + 1 + index
+/// in [`PID_FILES`] for its files.
+const ROOT_INO: u64 = 1;
+const MEMINFO_INO: u64 = 2;
+const VMSTAT_INO: u64 = 3;
+
+/// A file of a pid directory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PidFile {
+    /// `status` (Linux: `proc_pid_status`).
+    Status,
+    /// `maps` (Linux: `proc_pid_maps_operations`).
+    Maps,
+    /// `smaps` (Linux: `proc_pid_smaps_operations`).
+    Smaps,
+    /// `pagemap` (Linux: `proc_pagemap_operations`).
+    Pagemap,
+}
+
+/// The files of /proc/<pid>/, in the order Linux's `tgid_base_stuff` lists them, with
+/// their modes (pagemap is readable by its owner only).
+const PID_FILES: [(&str, PidFile, u32); 4] = [
+    ("status", PidFile::Status, 0o444),
+    ("maps", PidFile::Maps, 0o444),
+    ("smaps", PidFile::Smaps, 0o444),
+    ("pagemap", PidFile::Pagemap, 0o400),
+];
+
+/// What a proc inode stands for.
+#[derive(Clone, Copy)]
+enum Kind {
+    Root,
+    Meminfo,
+    Vmstat,
+    PidDir(i32),
+    Pid(i32, PidFile),
+}
+
+/// One procfs inode.
+pub struct ProcInode {
+    attr: InodeAttr,
+    kind: Kind,
+}
+
+fn pid_dir_ino(pid: i32) -> u64 {
+    (pid as u64) << 8
+}
+
+fn pid_file_ino(pid: i32, index: usize) -> u64 {
+    pid_dir_ino(pid) + 1 + index as u64
+}
+
+fn node(kind: Kind) -> Arc<dyn Inode> {
+    let (ino, mode) = match kind {
+        Kind::Root => (ROOT_INO, S_IFDIR | 0o555),
+        Kind::Meminfo => (MEMINFO_INO, S_IFREG | 0o444),
+        Kind::Vmstat => (VMSTAT_INO, S_IFREG | 0o444),
+        Kind::PidDir(p) => (pid_dir_ino(p), S_IFDIR | 0o555),
+        Kind::Pid(p, f) => {
+            let i = PID_FILES.iter().position(|e| e.1 == f).unwrap_or(0);
+            (pid_file_ino(p, i), S_IFREG | PID_FILES[i].2)
+        }
+    };
+    let nlink = if mode & S_IFDIR != 0 { 2 } else { 1 };
+    Arc::new(ProcInode {
+        attr: InodeAttr::new(sb(), ino, mode, nlink, 0),
+        kind,
+    })
+}
+
+/// The root of a new procfs instance, to mount on /proc (Linux: `proc_fill_super`).
+pub fn proc_root() -> Arc<dyn Inode> {
+    node(Kind::Root)
+}
+
+/// Mount procfs on /proc (Linux: `proc_root_init` + the mount in init scripts).
+pub fn proc_init() {
+    match super::do_add_mount("/proc", proc_root()) {
+        Ok(()) => pr_info!("proc: mounted on /proc"),
+        Err(e) => pr_warn!("proc: not mounted on /proc: {e:?}"),
+    }
+}
+
+/// The task behind a pid directory (Linux: `get_proc_task`): ESRCH once it is reaped.
+fn proc_task(pid: i32) -> KResult<Arc<Task>> {
+    crate::task::find_task(pid).ok_or(Errno::ESRCH)
+}
+
+/// `/proc/<pid>/maps` (Linux: `show_map` for each VMA); empty without an address space.
+pub fn proc_pid_maps(pid: i32) -> KResult<String> {
+    let Some(mm) = proc_task(pid)?.mm.lock().clone() else {
+        return Ok(String::new());
+    };
+    let guard = mm.lock();
+    Ok(task_mmu::show_maps(&guard))
+}
+
+/// `/proc/<pid>/smaps` (Linux: `show_smap` for each VMA); empty without an address space.
+pub fn proc_pid_smaps(pid: i32) -> KResult<String> {
+    let Some(mm) = proc_task(pid)?.mm.lock().clone() else {
+        return Ok(String::new());
+    };
+    let guard = mm.lock();
+    Ok(task_mmu::show_smaps(&guard, mm.pgd))
+}
+
+/// `/proc/<pid>/status` (Linux: `proc_pid_status`).
+pub fn proc_pid_status(pid: i32) -> KResult<String> {
+    let task = proc_task(pid)?;
+    Ok(array::proc_pid_status(&task))
+}
+
+/// Read `/proc/<pid>/pagemap` at `pos` into the kernel buffer `buf` (Linux:
+/// `pagemap_read`). A task without an address space reads as empty. PFNs are shown to a
+/// reader with euid 0 only.
+pub fn proc_pid_pagemap(pid: i32, pos: u64, buf: &mut [u8]) -> KResult<usize> {
+    let show_pfn = crate::task::current().is_some_and(|t| t.cred.lock().euid == 0);
+    let Some(mm) = proc_task(pid)?.mm.lock().clone() else {
+        return Ok(0);
+    };
+    let guard = mm.lock();
+    task_mmu::pagemap_read(&guard, mm.pgd, pos, buf, show_pfn)
+}
+
+impl ProcInode {
+    fn text(&self) -> KResult<String> {
+        match self.kind {
+            Kind::Meminfo => Ok(meminfo()),
+            Kind::Vmstat => Ok(crate::mm::vmstat::vmstat_text()),
+            Kind::Pid(pid, PidFile::Status) => proc_pid_status(pid),
+            Kind::Pid(pid, PidFile::Maps) => proc_pid_maps(pid),
+            Kind::Pid(pid, PidFile::Smaps) => proc_pid_smaps(pid),
+            Kind::Pid(_, PidFile::Pagemap) => Err(Errno::EINVAL),
+            Kind::Root | Kind::PidDir(_) => Err(Errno::EISDIR),
+        }
+    }
+
+    fn entries(&self) -> Vec<DirEntry> {
+        let ent = |name: String, ino: u64, d_type: u8| DirEntry { name, ino, d_type };
+        match self.kind {
+            Kind::Root => {
+                let mut v = Vec::from([
+                    ent("meminfo".into(), MEMINFO_INO, 8),
+                    ent("vmstat".into(), VMSTAT_INO, 8),
+                ]);
+                if let Some(me) = crate::task::current() {
+                    v.push(ent("self".into(), pid_dir_ino(me.pid), 4));
+                }
+                for pid in crate::task::all_pids().into_iter().filter(|&p| p > 0) {
+                    v.push(ent(format!("{pid}"), pid_dir_ino(pid), 4));
+                }
+                v
+            }
+            Kind::PidDir(pid) => PID_FILES
+                .iter()
+                .enumerate()
+                .map(|(i, (name, _, _))| ent((*name).into(), pid_file_ino(pid, i), 8))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+impl Inode for ProcInode {
+    fn attr(&self) -> &InodeAttr {
+        &self.attr
+    }
+
+    fn lookup(&self, name: &str) -> KResult<Arc<dyn Inode>> {
+        match (self.kind, name) {
+            (Kind::Root, "meminfo") => Ok(node(Kind::Meminfo)),
+            (Kind::Root, "vmstat") => Ok(node(Kind::Vmstat)),
+            (Kind::Root, "self") => {
+                let me = crate::task::current().ok_or(Errno::ENOENT)?;
+                Ok(node(Kind::PidDir(me.pid)))
+            }
+            (Kind::Root, n) => {
+                let pid: i32 = n.parse().map_err(|_| Errno::ENOENT)?;
+                crate::task::find_task(pid)
+                    .filter(|_| pid > 0)
+                    .ok_or(Errno::ENOENT)?;
+                Ok(node(Kind::PidDir(pid)))
+            }
+            (Kind::PidDir(pid), n) => PID_FILES
+                .iter()
+                .find(|e| e.0 == n)
+                .map(|e| node(Kind::Pid(pid, e.1)))
+                .ok_or(Errno::ENOENT),
+            _ => Err(Errno::ENOTDIR),
+        }
+    }
+
+    fn readdir(&self, pos: usize) -> KResult<Option<DirEntry>> {
+        if self.attr.i_mode & S_IFDIR == 0 {
+            return Err(Errno::ENOTDIR);
+        }
+        Ok(self.entries().into_iter().nth(pos))
+    }
+
+    fn parent_ino(&self) -> u64 {
+        ROOT_INO
+    }
+
+    fn read_at(&self, pos: u64, buf: &mut [u8]) -> KResult<usize> {
+        if let Kind::Pid(pid, PidFile::Pagemap) = self.kind {
+            return proc_pid_pagemap(pid, pos, buf);
+        }
+        let text = self.text()?;
+        let bytes = text.as_bytes();
+        let start = usize::try_from(pos).unwrap_or(usize::MAX).min(bytes.len());
+        let n = buf.len().min(bytes.len() - start);
+        buf[..n].copy_from_slice(&bytes[start..start + n]);
+        Ok(n)
+    }
+
+    fn write_at(&self, _pos: u64, _buf: &[u8]) -> KResult<usize> {
+        Err(Errno::EACCES)
+    }
+}
