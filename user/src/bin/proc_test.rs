@@ -23,8 +23,12 @@ const RW: usize = PROT_READ | PROT_WRITE;
 const ANON: usize = MAP_PRIVATE | MAP_ANONYMOUS;
 /// Room for one /proc file.
 const BUF_LEN: usize = 256 * 1024;
-/// Linux arm64 `geteuid`.
+/// Linux arm64 `geteuid`, `setuid`, `prctl`.
 const NR_GETEUID: usize = 175;
+const NR_SETUID: usize = 146;
+const NR_PRCTL: usize = 167;
+/// prctl option: whether the process may be dumped (and so owns its /proc files).
+const PR_SET_DUMPABLE: usize = 4;
 
 /// The fields of one smaps entry after its maps line, in Linux 5.10's order (6.0+ adds
 /// Pss_Dirty after Pss).
@@ -732,6 +736,26 @@ fn pagemap_rows(t: &mut Tap, root: bool) {
             "pagemap: the PFN is stable across reads",
             get(w) & PM_PFRAME_MASK,
             pfn,
+        );
+    }
+    if root {
+        // As another user. Linux makes a process that drops root undumpable (its /proc
+        // files become root's); PR_SET_DUMPABLE gives them back (ENOSYS here is fine).
+        let st = in_child(|| {
+            if unsafe { syscall1(NR_SETUID, 65534) } != 0 {
+                return 2;
+            }
+            unsafe { syscall3(NR_PRCTL, PR_SET_DUMPABLE, 1, 0) };
+            match pagemap("self", w) {
+                Ok(e) if e & PM_PRESENT != 0 && e & PM_PFRAME_MASK == 0 => 0,
+                Ok(_) => 1,
+                Err(_) => 3,
+            }
+        });
+        t.exited(
+            "pagemap: a reader that is not root sees the page present with PFN 0",
+            st,
+            0,
         );
     }
     let text = get(main as *const () as usize);

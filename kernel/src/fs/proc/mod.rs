@@ -101,10 +101,16 @@ fn node(kind: Kind) -> Arc<dyn Inode> {
         }
     };
     let nlink = if mode & S_IFDIR != 0 { 2 } else { 1 };
-    Arc::new(ProcInode {
-        attr: InodeAttr::new(sb(), ino, mode, nlink, 0),
-        kind,
-    })
+    let mut attr = InodeAttr::new(sb(), ino, mode, nlink, 0);
+    if let Kind::PidDir(p) | Kind::Pid(p, _) = kind {
+        // Owned by the task's effective ids (Linux: `task_dump_owner`, for a dumpable
+        // task; we have no dumpable flag).
+        if let Some(task) = crate::task::find_task(p) {
+            let cred = *task.cred.lock();
+            (attr.i_uid, attr.i_gid) = (cred.euid, cred.egid);
+        }
+    }
+    Arc::new(ProcInode { attr, kind })
 }
 
 /// The root of a new procfs instance, to mount on /proc (Linux: `proc_fill_super`).

@@ -65,13 +65,15 @@ pub fn page_anon(page: &Page) -> bool {
 
 /// Is the PTE dirty? What Linux asks with `pte_dirty` (arm64: the software PTE_DIRTY
 /// bit or a hardware-dirty DBM entry). This kernel sets neither bit, so the state is
-/// inferred the way it arises in Linux: a writable PTE is only installed by a write fault
-/// (or populate for write), and an anonymous swap-backed page exists only because of a
-/// write (`do_anonymous_page` on a write, a COW copy) whose PTE Linux marks dirty and
-/// keeps dirty through fork's write-protect. A lazily freed page (MADV_FREE clears
-/// PG_swapbacked) is clean until written again.
+/// inferred for anonymous pages the way it arises in Linux: one mapped writable, or one
+/// that is swap-backed, exists only because of a write (`do_anonymous_page` on a write, a
+/// COW copy), whose PTE Linux marks dirty and keeps dirty through fork's write-protect. A
+/// lazily freed page (MADV_FREE clears PG_swapbacked) is clean until written again. File
+/// and shmem pages count as dirty by PG_dirty alone (set by a write fault on a shared
+/// mapping); a shared page written through a PTE its read fault already made writable is
+/// not seen, where Linux's write would have faulted to set the dirty bit.
 pub fn page_dirtied(pte: u64, page: &Page) -> bool {
-    pte_write(pte) || (page_anon(page) && page.test(PageFlags::PG_swapbacked))
+    page_anon(page) && (pte_write(pte) || page.test(PageFlags::PG_swapbacked))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -237,7 +239,7 @@ fn smaps_pte_entry(mss: &mut MemSizeStats, vma: &VmArea, pte: u64) {
         mss,
         PageSnapshot::of(page),
         pte_young(pte),
-        page_dirtied(pte, page),
+        page_dirtied(pte, page), // smaps_account adds PageDirty
         locked,
     );
 }
