@@ -157,6 +157,8 @@ pub fn do_execve(path: &str, argv: &[Vec<u8>], envp: &[Vec<u8>], regs: &mut PtRe
         let mut pt = mm.pagetables();
         let mut m = mm.lock();
         crate::mm::syscalls::sync_task_limits(&task, &mut m);
+        // setup_new_exec: the layout follows the task's RLIMIT_STACK (unlimited: legacy).
+        crate::mm::mm_types::arch_pick_mmap_layout(&mut m);
         let (mut start_code, mut end_code, mut start_data, mut end_data, mut bss_end) =
             (usize::MAX, 0, usize::MAX, 0, 0);
         for seg in &info.segments {

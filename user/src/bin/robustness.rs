@@ -50,13 +50,18 @@ impl Bad {
 fn main(args: Args) -> i32 {
     // Started by one of our own execve checks that should have failed: say so and stop.
     if args.get(1) == Some("--exec-probe")
-        || (0..).map_while(|i| args.env(i)).any(|e| e == "ROBUSTNESS_PROBE=1")
+        || (0..)
+            .map_while(|i| args.env(i))
+            .any(|e| e == "ROBUSTNESS_PROBE=1")
     {
         return 99;
     }
     let mut t = Tap::new("robustness");
     let two = mmap_anon(2 * P);
-    if !t.success("mmap 2 pages for a string that runs into a PROT_NONE page", two) {
+    if !t.success(
+        "mmap 2 pages for a string that runs into a PROT_NONE page",
+        two,
+    ) {
         return t.finish();
     }
     let two = two as usize;
@@ -91,34 +96,93 @@ fn read_write(t: &mut Tap, bad: &Bad, fd: i32) {
     lseek(fd, 0, SEEK_SET); // a read needs bytes to copy: at end of file it returns 0 at once
     for (what, p) in bad.all() {
         let r = sys(nr::WRITE, fd as usize, p, 10, 0);
-        t.err(format_args!("write from {} fails with EFAULT", what), r, EFAULT);
+        t.err(
+            format_args!("write from {} fails with EFAULT", what),
+            r,
+            EFAULT,
+        );
         let r = sys(nr::READ, fd as usize, p, 10, 0);
-        t.err(format_args!("read into {} fails with EFAULT", what), r, EFAULT);
+        t.err(
+            format_args!("read into {} fails with EFAULT", what),
+            r,
+            EFAULT,
+        );
     }
     for (what, len) in [("usize::MAX", usize::MAX), ("1 << 62", 1 << 62)] {
         let r = sys(nr::WRITE, fd as usize, b, len, 0);
-        t.err(format_args!("write of {} bytes fails with EFAULT", what), r, EFAULT);
+        t.err(
+            format_args!("write of {} bytes fails with EFAULT", what),
+            r,
+            EFAULT,
+        );
         let r = sys(nr::READ, fd as usize, b, len, 0);
-        t.err(format_args!("read of {} bytes fails with EFAULT", what), r, EFAULT);
+        t.err(
+            format_args!("read of {} bytes fails with EFAULT", what),
+            r,
+            EFAULT,
+        );
     }
-    t.ret("write of 0 bytes from NULL returns 0", sys(nr::WRITE, fd as usize, 0, 0, 0), 0);
-    t.ret("read of 0 bytes into NULL returns 0", sys(nr::READ, fd as usize, 0, 0, 0), 0);
-    t.ret("the failed calls did not move the file position", lseek(fd, 0, SEEK_CUR), 0);
-    t.ret("read into a misaligned buffer works", sys(nr::READ, fd as usize, b + 1, 5, 0), 5);
-    t.ok(&buf[1..6] == b"hello", "the misaligned read got the file's first bytes (\"hello\")");
-    t.ret("the failed writes wrote nothing (the file is still 11 bytes)", lseek(fd, 0, SEEK_END), 11);
+    t.ret(
+        "write of 0 bytes from NULL returns 0",
+        sys(nr::WRITE, fd as usize, 0, 0, 0),
+        0,
+    );
+    t.ret(
+        "read of 0 bytes into NULL returns 0",
+        sys(nr::READ, fd as usize, 0, 0, 0),
+        0,
+    );
+    t.ret(
+        "the failed calls did not move the file position",
+        lseek(fd, 0, SEEK_CUR),
+        0,
+    );
+    t.ret(
+        "read into a misaligned buffer works",
+        sys(nr::READ, fd as usize, b + 1, 5, 0),
+        5,
+    );
+    t.ok(
+        &buf[1..6] == b"hello",
+        "the misaligned read got the file's first bytes (\"hello\")",
+    );
+    t.ret(
+        "the failed writes wrote nothing (the file is still 11 bytes)",
+        lseek(fd, 0, SEEK_END),
+        11,
+    );
     let odd = b"xhello".as_ptr() as usize + 1;
-    t.ret("write from a misaligned buffer works", sys(nr::WRITE, fd as usize, odd, 5, 0), 5);
-    t.err("read from fd -1 fails with EBADF", sys(nr::READ, usize::MAX, b, 1, 0), EBADF);
-    t.err("write to fd 1000 (not open) fails with EBADF", sys(nr::WRITE, 1000, b, 1, 0), EBADF);
+    t.ret(
+        "write from a misaligned buffer works",
+        sys(nr::WRITE, fd as usize, odd, 5, 0),
+        5,
+    );
+    t.err(
+        "read from fd -1 fails with EBADF",
+        sys(nr::READ, usize::MAX, b, 1, 0),
+        EBADF,
+    );
+    t.err(
+        "write to fd 1000 (not open) fails with EBADF",
+        sys(nr::WRITE, 1000, b, 1, 0),
+        EBADF,
+    );
 
     t.err(
         "pread64 into a kernel address fails with EFAULT",
         sys(nr::PREAD64, fd as usize, KADDR, 4, 0),
         EFAULT,
     );
-    t.err("pwrite64 from NULL fails with EFAULT", sys(nr::PWRITE64, fd as usize, 0, 4, 0), EFAULT);
-    t.err("pread64 at offset -1 fails with EINVAL", sys(nr::PREAD64, fd as usize, b, 4, usize::MAX), EINVAL);
+    t.err(
+        "pwrite64 from NULL fails with EFAULT",
+        sys(nr::PWRITE64, fd as usize, 0, 4, 0),
+        EFAULT,
+    );
+    t.err(
+        "pread64 at offset -1 fails with EINVAL",
+        sys(nr::PREAD64, fd as usize, b, 4, usize::MAX),
+        EINVAL,
+    );
     t.err(
         "pwrite64 at offset -1 fails with EINVAL",
         sys(nr::PWRITE64, fd as usize, b, 4, usize::MAX),
@@ -147,11 +211,27 @@ fn read_write(t: &mut Tap, bad: &Bad, fd: i32) {
         sys(nr::READV, fd as usize, iov.as_ptr() as usize, 1025, 0),
         EINVAL,
     );
-    t.ret("readv of 0 iovecs from NULL returns 0", sys(nr::READV, fd as usize, 0, 0, 0), 0);
-    t.ret("pread64 into a misaligned buffer works", sys(nr::PREAD64, fd as usize, b + 3, 4, 0), 4);
+    t.ret(
+        "readv of 0 iovecs from NULL returns 0",
+        sys(nr::READV, fd as usize, 0, 0, 0),
+        0,
+    );
+    t.ret(
+        "pread64 into a misaligned buffer works",
+        sys(nr::PREAD64, fd as usize, b + 3, 4, 0),
+        4,
+    );
 
-    t.err("lseek to offset -1 fails with EINVAL", lseek(fd, -1, SEEK_SET), EINVAL);
-    t.err("lseek with whence 99 fails with EINVAL", lseek(fd, 0, 99), EINVAL);
+    t.err(
+        "lseek to offset -1 fails with EINVAL",
+        lseek(fd, -1, SEEK_SET),
+        EINVAL,
+    );
+    t.err(
+        "lseek with whence 99 fails with EINVAL",
+        lseek(fd, 0, 99),
+        EINVAL,
+    );
     t.err(
         "ftruncate to -1 bytes fails with EINVAL",
         sys(nr::FTRUNCATE, fd as usize, usize::MAX, 0, 0),
@@ -183,9 +263,21 @@ fn paths(t: &mut Tap, bad: &Bad) {
         sys(nr::OPENAT, cwd, bad.edge, O_RDONLY, 0),
         EFAULT,
     );
-    t.err("faccessat of a NULL path fails with EFAULT", sys(nr::FACCESSAT, cwd, 0, 0, 0), EFAULT);
-    t.err("chdir to a path at a kernel address fails with EFAULT", sys(nr::CHDIR, KADDR, 0, 0, 0), EFAULT);
-    t.err("mkdirat of a NULL path fails with EFAULT", sys(nr::MKDIRAT, cwd, 0, 0o755, 0), EFAULT);
+    t.err(
+        "faccessat of a NULL path fails with EFAULT",
+        sys(nr::FACCESSAT, cwd, 0, 0, 0),
+        EFAULT,
+    );
+    t.err(
+        "chdir to a path at a kernel address fails with EFAULT",
+        sys(nr::CHDIR, KADDR, 0, 0, 0),
+        EFAULT,
+    );
+    t.err(
+        "mkdirat of a NULL path fails with EFAULT",
+        sys(nr::MKDIRAT, cwd, 0, 0o755, 0),
+        EFAULT,
+    );
     t.err(
         "unlinkat of a path at a kernel address fails with EFAULT",
         sys(nr::UNLINKAT, cwd, KADDR, 0, 0),
@@ -193,7 +285,11 @@ fn paths(t: &mut Tap, bad: &Bad) {
     );
     let mut link = [0u8; 64];
     let l = link.as_mut_ptr() as usize;
-    t.err("readlinkat of a NULL path fails with EFAULT", sys(nr::READLINKAT, cwd, 0, l, 64), EFAULT);
+    t.err(
+        "readlinkat of a NULL path fails with EFAULT",
+        sys(nr::READLINKAT, cwd, 0, l, 64),
+        EFAULT,
+    );
 
     // PATH_MAX (4096, with the NUL) and NAME_MAX (255).
     let long = mmap_anon(2 * P);
@@ -231,7 +327,13 @@ fn paths(t: &mut Tap, bad: &Bad) {
         sys(nr::OPENAT, 12345, c"etc".as_ptr() as usize, O_RDONLY, 0),
         EBADF,
     );
-    let fd = sys(nr::OPENAT, 12345, c"/etc/test.txt".as_ptr() as usize, O_RDONLY, 0);
+    let fd = sys(
+        nr::OPENAT,
+        12345,
+        c"/etc/test.txt".as_ptr() as usize,
+        O_RDONLY,
+        0,
+    );
     t.success("openat of an absolute path ignores a bad dirfd", fd);
     close(fd as i32);
     t.err(
@@ -256,18 +358,42 @@ fn paths(t: &mut Tap, bad: &Bad) {
     );
     t.err(
         "readlinkat with a buffer size of 0 fails with EINVAL",
-        sys(nr::READLINKAT, cwd, c"/etc/test.txt".as_ptr() as usize, l, 0),
+        sys(
+            nr::READLINKAT,
+            cwd,
+            c"/etc/test.txt".as_ptr() as usize,
+            l,
+            0,
+        ),
         EINVAL,
     );
     t.err(
         "readlinkat of a file that is not a symlink fails with EINVAL",
-        sys(nr::READLINKAT, cwd, c"/etc/test.txt".as_ptr() as usize, l, 64),
+        sys(
+            nr::READLINKAT,
+            cwd,
+            c"/etc/test.txt".as_ptr() as usize,
+            l,
+            64,
+        ),
         EINVAL,
     );
 
-    t.err("getcwd into NULL fails with EFAULT", sys(nr::GETCWD, 0, 4096, 0, 0), EFAULT);
-    t.err("getcwd into a kernel address fails with EFAULT", sys(nr::GETCWD, KADDR, 4096, 0, 0), EFAULT);
-    t.err("getcwd with a 1-byte buffer fails with ERANGE", sys(nr::GETCWD, l, 1, 0, 0), ERANGE);
+    t.err(
+        "getcwd into NULL fails with EFAULT",
+        sys(nr::GETCWD, 0, 4096, 0, 0),
+        EFAULT,
+    );
+    t.err(
+        "getcwd into a kernel address fails with EFAULT",
+        sys(nr::GETCWD, KADDR, 4096, 0, 0),
+        EFAULT,
+    );
+    t.err(
+        "getcwd with a 1-byte buffer fails with ERANGE",
+        sys(nr::GETCWD, l, 1, 0, 0),
+        ERANGE,
+    );
     t.ret(
         "getcwd of / with a usize::MAX size returns 2 (\"/\" and its NUL)",
         sys(nr::GETCWD, l, usize::MAX, 0, 0),
@@ -278,18 +404,36 @@ fn paths(t: &mut Tap, bad: &Bad) {
 /// uname(2).
 fn info(t: &mut Tap, bad: &Bad) {
     for (what, p) in bad.all() {
-        t.err(format_args!("uname into {} fails with EFAULT", what), sys(nr::UNAME, p, 0, 0, 0), EFAULT);
+        t.err(
+            format_args!("uname into {} fails with EFAULT", what),
+            sys(nr::UNAME, p, 0, 0, 0),
+            EFAULT,
+        );
     }
     let mut raw = [0u8; 400];
     let odd = raw.as_mut_ptr() as usize + 1;
-    t.ret("uname into a misaligned buffer works", sys(nr::UNAME, odd, 0, 0, 0), 0);
+    t.ret(
+        "uname into a misaligned buffer works",
+        sys(nr::UNAME, odd, 0, 0, 0),
+        0,
+    );
     let field = |i: usize| {
         let f = &raw[1 + 65 * i..1 + 65 * (i + 1)];
         let n = f.iter().position(|&c| c == 0).unwrap_or(65);
         core::str::from_utf8(&f[..n]).unwrap_or("?")
     };
-    t.check(field(0) == "Linux", "uname's sysname is Linux", field(0), "Linux");
-    t.check(field(4) == "aarch64", "uname's machine is aarch64", field(4), "aarch64");
+    t.check(
+        field(0) == "Linux",
+        "uname's sysname is Linux",
+        field(0),
+        "Linux",
+    );
+    t.check(
+        field(4) == "aarch64",
+        "uname's machine is aarch64",
+        field(4),
+        "aarch64",
+    );
 }
 
 /// clock_gettime(2), nanosleep(2).
@@ -308,7 +452,11 @@ fn time(t: &mut Tap, bad: &Bad) {
     }
     let mut raw = [0u8; 40];
     let odd = raw.as_mut_ptr() as usize + 1;
-    t.err("clock_gettime of clock 1000 fails with EINVAL", sys(nr::CLOCK_GETTIME, 1000, odd, 0, 0), EINVAL);
+    t.err(
+        "clock_gettime of clock 1000 fails with EINVAL",
+        sys(nr::CLOCK_GETTIME, 1000, odd, 0, 0),
+        EINVAL,
+    );
     t.ret(
         "clock_gettime into a misaligned timespec works",
         sys(nr::CLOCK_GETTIME, CLOCK_MONOTONIC, odd, 0, 0),
@@ -320,21 +468,50 @@ fn time(t: &mut Tap, bad: &Bad) {
         "the misaligned timespec holds a valid time",
     );
     for (what, req) in [
-        ("tv_nsec = 1e9", Timespec { tv_sec: 0, tv_nsec: 1_000_000_000 }),
-        ("tv_nsec = -1", Timespec { tv_sec: 0, tv_nsec: -1 }),
-        ("tv_sec = -1", Timespec { tv_sec: -1, tv_nsec: 0 }),
+        (
+            "tv_nsec = 1e9",
+            Timespec {
+                tv_sec: 0,
+                tv_nsec: 1_000_000_000,
+            },
+        ),
+        (
+            "tv_nsec = -1",
+            Timespec {
+                tv_sec: 0,
+                tv_nsec: -1,
+            },
+        ),
+        (
+            "tv_sec = -1",
+            Timespec {
+                tv_sec: -1,
+                tv_nsec: 0,
+            },
+        ),
     ] {
         let r = sys(nr::NANOSLEEP, &req as *const Timespec as usize, 0, 0, 0);
-        t.err(format_args!("nanosleep with {} fails with EINVAL", what), r, EINVAL);
+        t.err(
+            format_args!("nanosleep with {} fails with EINVAL", what),
+            r,
+            EINVAL,
+        );
     }
-    let req = Timespec { tv_sec: 0, tv_nsec: 1_000_000 };
+    let req = Timespec {
+        tv_sec: 0,
+        tv_nsec: 1_000_000,
+    };
     t.ret(
         "nanosleep with a bad rem pointer succeeds when not interrupted (rem is not written)",
         sys(nr::NANOSLEEP, &req as *const Timespec as usize, KADDR, 0, 0),
         0,
     );
     unsafe { core::ptr::write_unaligned(odd as *mut Timespec, req) };
-    t.ret("nanosleep with a misaligned request works", sys(nr::NANOSLEEP, odd, 0, 0, 0), 0);
+    t.ret(
+        "nanosleep with a misaligned request works",
+        sys(nr::NANOSLEEP, odd, 0, 0, 0),
+        0,
+    );
 }
 
 /// wait4(2): the status and rusage are written after the child is reaped.
@@ -362,7 +539,11 @@ fn wait(t: &mut Tap) {
         sys(nr::WAIT4, pid as usize, 0, 0, KADDR),
         EFAULT,
     );
-    t.err("... and that child was reaped too", sys(nr::WAIT4, pid as usize, 0, 0, 0), ECHILD);
+    t.err(
+        "... and that child was reaped too",
+        sys(nr::WAIT4, pid as usize, 0, 0, 0),
+        ECHILD,
+    );
     t.err(
         "wait4 with an unknown option bit (0x100) fails with EINVAL",
         sys(nr::WAIT4, usize::MAX, 0, 0x100, 0),
@@ -374,7 +555,11 @@ fn wait(t: &mut Tap) {
     }
     let mut raw = [0u8; 8];
     let odd = raw.as_mut_ptr() as usize + 1;
-    t.ret("wait4 with a misaligned status pointer works", sys(nr::WAIT4, pid as usize, odd, 0, 0), pid);
+    t.ret(
+        "wait4 with a misaligned status pointer works",
+        sys(nr::WAIT4, pid as usize, odd, 0, 0),
+        pid,
+    );
     let st = Wstatus(unsafe { core::ptr::read_unaligned(odd as *const i32) });
     t.exited("the misaligned status says exit status 5", st, 5);
 }
@@ -384,9 +569,17 @@ fn limits_random(t: &mut Tap, bad: &Bad) {
     // (NULL is not a bad pointer here: it means "no new limit" or "no old limit".)
     for (what, p) in bad.all().into_iter().skip(1) {
         let r = sys(nr::PRLIMIT64, 0, RLIMIT_NOFILE, 0, p);
-        t.err(format_args!("prlimit64 with the old limit at {} fails with EFAULT", what), r, EFAULT);
+        t.err(
+            format_args!("prlimit64 with the old limit at {} fails with EFAULT", what),
+            r,
+            EFAULT,
+        );
         let r = sys(nr::PRLIMIT64, 0, RLIMIT_NOFILE, p, 0);
-        t.err(format_args!("prlimit64 with the new limit at {} fails with EFAULT", what), r, EFAULT);
+        t.err(
+            format_args!("prlimit64 with the new limit at {} fails with EFAULT", what),
+            r,
+            EFAULT,
+        );
     }
     for (what, p) in bad.all() {
         t.err(
@@ -395,24 +588,48 @@ fn limits_random(t: &mut Tap, bad: &Bad) {
             EFAULT,
         );
     }
-    t.ret("prlimit64 with both pointers NULL succeeds", sys(nr::PRLIMIT64, 0, RLIMIT_NOFILE, 0, 0), 0);
+    t.ret(
+        "prlimit64 with both pointers NULL succeeds",
+        sys(nr::PRLIMIT64, 0, RLIMIT_NOFILE, 0, 0),
+        0,
+    );
     let mut raw = [0u8; 24];
     let odd = raw.as_mut_ptr() as usize + 1;
-    t.err("prlimit64 of resource 1000 fails with EINVAL", sys(nr::PRLIMIT64, 0, 1000, 0, odd), EINVAL);
+    t.err(
+        "prlimit64 of resource 1000 fails with EINVAL",
+        sys(nr::PRLIMIT64, 0, 1000, 0, odd),
+        EINVAL,
+    );
     t.err(
         "prlimit64 of a pid that does not exist fails with ESRCH",
         sys(nr::PRLIMIT64, 0x3fff_fff0, RLIMIT_NOFILE, 0, odd),
         ESRCH,
     );
-    let inverted = Rlimit { rlim_cur: 10, rlim_max: 5 };
+    let inverted = Rlimit {
+        rlim_cur: 10,
+        rlim_max: 5,
+    };
     t.err(
         "prlimit64 with a soft limit above the hard limit fails with EINVAL",
-        sys(nr::PRLIMIT64, 0, RLIMIT_NOFILE, &inverted as *const Rlimit as usize, 0),
+        sys(
+            nr::PRLIMIT64,
+            0,
+            RLIMIT_NOFILE,
+            &inverted as *const Rlimit as usize,
+            0,
+        ),
         EINVAL,
     );
-    t.ret("prlimit64 into a misaligned rlimit works", sys(nr::PRLIMIT64, 0, RLIMIT_NOFILE, 0, odd), 0);
+    t.ret(
+        "prlimit64 into a misaligned rlimit works",
+        sys(nr::PRLIMIT64, 0, RLIMIT_NOFILE, 0, odd),
+        0,
+    );
     let lim = unsafe { core::ptr::read_unaligned(odd as *const Rlimit) };
-    t.ok(lim.rlim_cur > 0 && lim.rlim_cur <= lim.rlim_max, "the misaligned rlimit holds 0 < soft <= hard");
+    t.ok(
+        lim.rlim_cur > 0 && lim.rlim_cur <= lim.rlim_max,
+        "the misaligned rlimit holds 0 < soft <= hard",
+    );
 
     t.err(
         "getrandom of usize::MAX bytes into a kernel address fails with EFAULT",
@@ -436,7 +653,11 @@ fn limits_random(t: &mut Tap, bad: &Bad) {
         sys(nr::GETRANDOM, b, 16, GRND_RANDOM | GRND_INSECURE, 0),
         EINVAL,
     );
-    t.ret("getrandom of 0 bytes returns 0", sys(nr::GETRANDOM, 0, 0, 0, 0), 0);
+    t.ret(
+        "getrandom of 0 bytes returns 0",
+        sys(nr::GETRANDOM, 0, 0, 0, 0),
+        0,
+    );
     t.ret(
         "getrandom of 16 bytes into a misaligned buffer returns 16",
         sys(nr::GETRANDOM, b + 1, 16, 0, 0),
@@ -454,7 +675,11 @@ fn memory(t: &mut Tap, bad: &Bad) {
             mmap(0, len, RW, ANON, -1, 0),
             ENOMEM,
         );
-        t.err(format_args!("munmap of {} bytes fails with EINVAL", what), munmap(P, len), EINVAL);
+        t.err(
+            format_args!("munmap of {} bytes fails with EINVAL", what),
+            munmap(P, len),
+            EINVAL,
+        );
         t.err(
             format_args!("mprotect of {} bytes fails with ENOMEM", what),
             mprotect(P, len, PROT_READ),
@@ -481,11 +706,27 @@ fn memory(t: &mut Tap, bad: &Bad) {
     if a > 0 {
         munmap(a as usize, P);
     }
-    t.err("munmap of a kernel address fails with EINVAL", munmap(KADDR, P), EINVAL);
-    t.err("mprotect of a kernel address fails with ENOMEM", mprotect(KADDR, P, PROT_READ), ENOMEM);
-    t.err("mincore of a kernel address fails with ENOMEM", mincore(KADDR, P, core::ptr::null_mut()), ENOMEM);
+    t.err(
+        "munmap of a kernel address fails with EINVAL",
+        munmap(KADDR, P),
+        EINVAL,
+    );
+    t.err(
+        "mprotect of a kernel address fails with ENOMEM",
+        mprotect(KADDR, P, PROT_READ),
+        ENOMEM,
+    );
+    t.err(
+        "mincore of a kernel address fails with ENOMEM",
+        mincore(KADDR, P, core::ptr::null_mut()),
+        ENOMEM,
+    );
     let old = brk(0);
-    t.addr("brk to a kernel address returns the old break", brk(KADDR), old);
+    t.addr(
+        "brk to a kernel address returns the old break",
+        brk(KADDR),
+        old,
+    );
     let m = mmap_anon(P);
     if m > 0 {
         for (what, p) in bad.all() {
@@ -496,7 +737,11 @@ fn memory(t: &mut Tap, bad: &Bad) {
             );
         }
         let mut v = [0u8; 3];
-        t.ret("mincore into a misaligned vector works", mincore(m as usize, P, v[1..].as_mut_ptr()), 0);
+        t.ret(
+            "mincore into a misaligned vector works",
+            mincore(m as usize, P, v[1..].as_mut_ptr()),
+            0,
+        );
         munmap(m as usize, P);
     }
 }
@@ -523,7 +768,11 @@ fn stat_dents(t: &mut Tap, bad: &Bad, fd: i32) {
         sys(nr::NEWFSTATAT, AT_FDCWD as usize, path, stp, 1),
         EINVAL,
     );
-    t.err("fstat of fd -1 fails with EBADF", sys(nr::FSTAT, usize::MAX, stp, 0, 0), EBADF);
+    t.err(
+        "fstat of fd -1 fails with EBADF",
+        sys(nr::FSTAT, usize::MAX, stp, 0, 0),
+        EBADF,
+    );
     let mut raw = [0u8; 136];
     let odd = raw.as_mut_ptr() as usize + 1;
     t.ret(
@@ -562,7 +811,11 @@ fn stat_dents(t: &mut Tap, bad: &Bad, fd: i32) {
         sys(nr::GETDENTS64, fd as usize, b, 4096, 0),
         ENOTDIR,
     );
-    t.err("getdents64 of fd -1 fails with EBADF", sys(nr::GETDENTS64, usize::MAX, b, 4096, 0), EBADF);
+    t.err(
+        "getdents64 of fd -1 fails with EBADF",
+        sys(nr::GETDENTS64, usize::MAX, b, 4096, 0),
+        EBADF,
+    );
     let n = sys(nr::GETDENTS64, dir as usize, b + 1, 4096, 0);
     t.success("getdents64 into a misaligned buffer works", n);
     // struct linux_dirent64 { u64 d_ino; i64 d_off; u16 d_reclen; u8 d_type; char d_name[]; }
@@ -606,11 +859,21 @@ fn signals(t: &mut Tap) {
         sys(nr::RT_SIGACTION, SIGTERM as usize, 0, 0, 4),
         EINVAL,
     );
-    t.err("rt_sigaction of signal 65 fails with EINVAL", sys(nr::RT_SIGACTION, 65, 0, 0, 8), EINVAL);
+    t.err(
+        "rt_sigaction of signal 65 fails with EINVAL",
+        sys(nr::RT_SIGACTION, 65, 0, 0, 8),
+        EINVAL,
+    );
     let dfl = [0u64; 4]; // struct sigaction { handler = SIG_DFL, flags, restorer, mask }
     t.err(
         "rt_sigaction installing an action for SIGKILL fails with EINVAL",
-        sys(nr::RT_SIGACTION, SIGKILL as usize, dfl.as_ptr() as usize, 0, 8),
+        sys(
+            nr::RT_SIGACTION,
+            SIGKILL as usize,
+            dfl.as_ptr() as usize,
+            0,
+            8,
+        ),
         EINVAL,
     );
     t.err(
@@ -634,8 +897,16 @@ fn signals(t: &mut Tap) {
         sys(nr::RT_SIGPROCMASK, 99, &empty as *const u64 as usize, 0, 8),
         EINVAL,
     );
-    t.err("kill with signal 65 fails with EINVAL", kill(getpid(), 65), EINVAL);
-    t.err("kill of a pid that does not exist fails with ESRCH", kill(0x3fff_fff0, 0), ESRCH);
+    t.err(
+        "kill with signal 65 fails with EINVAL",
+        kill(getpid(), 65),
+        EINVAL,
+    );
+    t.err(
+        "kill of a pid that does not exist fails with ESRCH",
+        kill(0x3fff_fff0, 0),
+        ESRCH,
+    );
 }
 
 /// execve(2), each try in a child (a wrong success would replace the program: the probe
@@ -661,7 +932,11 @@ fn exec(t: &mut Tap, bad: &Bad) {
     };
     let me = SELF.as_ptr() as usize;
     for (what, p) in bad.all() {
-        t.exited(format_args!("execve of a path at {} fails with EFAULT", what), try_exec(p, a, e), EFAULT);
+        t.exited(
+            format_args!("execve of a path at {} fails with EFAULT", what),
+            try_exec(p, a, e),
+            EFAULT,
+        );
     }
     t.exited(
         "execve of a path running into a PROT_NONE page fails with EFAULT",
@@ -670,8 +945,16 @@ fn exec(t: &mut Tap, bad: &Bad) {
     );
     for (what, p) in bad.all().into_iter().skip(1) {
         // (A NULL argv is allowed since Linux 5.18: it becomes { "" }.)
-        t.exited(format_args!("execve with argv at {} fails with EFAULT", what), try_exec(me, p, e), EFAULT);
-        t.exited(format_args!("execve with envp at {} fails with EFAULT", what), try_exec(me, a, p), EFAULT);
+        t.exited(
+            format_args!("execve with argv at {} fails with EFAULT", what),
+            try_exec(me, p, e),
+            EFAULT,
+        );
+        t.exited(
+            format_args!("execve with envp at {} fails with EFAULT", what),
+            try_exec(me, a, p),
+            EFAULT,
+        );
     }
     let bad_arg = [arg0, KADDR as *const u8, null];
     t.exited(
@@ -686,8 +969,16 @@ fn exec(t: &mut Tap, bad: &Bad) {
         EFAULT,
     );
     let path = c"/bin/does-not-exist".as_ptr() as usize;
-    t.exited("execve of a file that does not exist fails with ENOENT", try_exec(path, a, e), ENOENT);
-    t.exited("execve of a directory fails with EACCES", try_exec(c"/tmp".as_ptr() as usize, a, e), EACCES);
+    t.exited(
+        "execve of a file that does not exist fails with ENOENT",
+        try_exec(path, a, e),
+        ENOENT,
+    );
+    t.exited(
+        "execve of a directory fails with EACCES",
+        try_exec(c"/tmp".as_ptr() as usize, a, e),
+        EACCES,
+    );
 
     // MAX_ARG_STRLEN is 32 pages: one argument of 131072 bytes plus its NUL is too long.
     let big = mmap_anon(33 * P);

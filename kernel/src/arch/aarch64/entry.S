@@ -82,6 +82,7 @@
     b       \label
     .endm
 
+    .cfi_sections .debug_frame
     .section .text.vectors, "ax"
     .balign 0x800
     .global vectors
@@ -122,23 +123,30 @@ el0_fiq_invalid:    inv_entry 0, 6
 el0_error_invalid:  inv_entry 0, 7
 el0_32_invalid:     inv_entry 0, 4
 
+/* Debuggers stop here too (the panic report's own unwinder continues through the
+   pt_regs frame record into the interrupted code). */
 el1h_sync:
+    .cfi_startproc
+    .cfi_undefined x30
     kernel_entry 1
     mov     x0, sp
     bl      el1_sync_handler
     kernel_exit 1
+    .cfi_endproc
 
 el1h_irq:
+    .cfi_startproc
+    .cfi_undefined x30
     kernel_entry 1
     mov     x0, sp
     bl      el1_irq_handler
     kernel_exit 1
+    .cfi_endproc
 
 /*
  * Exceptions from user space are the bottom of the kernel stack: tell debuggers there is
  * no caller (return address undefined), so a backtrace ends here instead of looping.
  */
-    .cfi_sections .debug_frame
 el0_sync:
     .cfi_startproc
     .cfi_undefined x30

@@ -1,9 +1,9 @@
 //! Data and instruction aborts. Linux: `arch/arm64/mm/fault.c` (`do_mem_abort`,
 //! `do_page_fault`, `__do_kernel_fault`, `die_kernel_fault`).
 //!
-//! Today only kernel-mode aborts exist: one is either expected (its instruction has an
-//! exception-table fixup, as uaccess will) or fatal. User faults join here as
-//! `do_page_fault -> handle_mm_fault` with the user-space issue.
+//! User faults go `do_page_fault -> handle_user_fault -> handle_mm_fault`; a kernel fault
+//! on a user address (uaccess) is demand-paged the same way first, then either has an
+//! exception-table fixup (EFAULT) or is fatal, as any other kernel fault.
 use super::esr::Esr;
 use super::extable::{kernel_extable, record_fixup, search_extable, EXEC_PROBE};
 use super::traps::{die, PtRegs};
@@ -67,6 +67,10 @@ fn die_kernel_fault(far: usize, _esr: Esr, regs: &PtRegs) -> ! {
 pub fn do_page_fault(far: usize, esr: Esr, regs: &mut PtRegs) {
     use crate::mm::memory::{handle_user_fault, FaultResult};
     use crate::task::signal::{force_sig_fault, SIGBUS, SIGSEGV};
+    let result = handle_user_fault(far, esr);
+    if result == FaultResult::Handled {
+        return; // the common case: no report to build
+    }
     let cause = esr
         .fault()
         .map(|k| alloc::format!("{k}"))
@@ -78,7 +82,7 @@ pub fn do_page_fault(far: usize, esr: Esr, regs: &mut PtRegs) {
     } else {
         "read"
     };
-    match handle_user_fault(far, esr) {
+    match result {
         FaultResult::Handled => {}
         FaultResult::BadArea => force_sig_fault(
             SIGSEGV,

@@ -142,7 +142,9 @@ pub const PAGE_NONE: PgProt =
 pub fn vm_get_page_prot(read: bool, write: bool, exec: bool, shared: bool) -> PgProt {
     match (read || write, write && shared, exec) {
         (false, _, false) => PAGE_NONE,
-        (false, _, true) if !write => PAGE_EXECONLY,
+        // Linux 5.10 has no execute-only user mappings (reverted in 5.9, back in 6.2 with
+        // EPAN): PROT_EXEC alone is readable, as __P100 = PAGE_READONLY_EXEC says.
+        (false, _, true) if !write => PAGE_READONLY_EXEC,
         (_, false, false) => PAGE_READONLY,
         (_, false, true) => PAGE_READONLY_EXEC,
         (_, true, false) => PAGE_SHARED,
@@ -366,7 +368,10 @@ mod tests {
             PAGE_READONLY_EXEC
         );
         assert_eq!(vm_get_page_prot(true, true, true, true), PAGE_SHARED_EXEC);
-        assert_eq!(vm_get_page_prot(false, false, true, false), PAGE_EXECONLY);
+        assert_eq!(
+            vm_get_page_prot(false, false, true, false),
+            PAGE_READONLY_EXEC
+        );
         assert_eq!(vm_get_page_prot(false, false, false, true), PAGE_NONE);
         let ro = leaf_perms(mk_leaf(0x4000_0000, PAGE_READONLY, 3));
         assert!(ro.user && !ro.user_exec && !ro.kernel_exec && !ro.kernel_write);
