@@ -305,6 +305,11 @@ impl crate::mm::vma::MappedFile for FileMapping {
     fn fault_page(&self, index: usize) -> KResult<&'static Page> {
         self.file.inode().fault_page(index)
     }
+    /// The open file itself: two mmaps of one fd wrap it in two FileMappings but are
+    /// the same `struct file` to Linux, so their VMAs may merge.
+    fn file_id(&self) -> usize {
+        Arc::as_ptr(&self.file) as *const u8 as usize
+    }
     fn in_page_cache(&self, index: usize) -> bool {
         let Some(mapping) = self.file.inode().mapping() else {
             return false;

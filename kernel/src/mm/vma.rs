@@ -178,6 +178,11 @@ pub trait MappedFile: Send + Sync {
     fn wants_writenotify(&self) -> bool {
         false
     }
+    /// Identity of the open file behind the mapping, for vma_merge's "same file" test
+    /// (Linux compares `struct file` pointers). Default: this object's address.
+    fn file_id(&self) -> usize {
+        self as *const Self as *const u8 as usize
+    }
     /// Is file page `index` in the page cache? (for mincore; Linux: `mincore_page`).
     fn in_page_cache(&self, _index: usize) -> bool {
         false
@@ -461,7 +466,7 @@ pub fn validate_mm(mm: &MmStruct) -> Result<(), &'static str> {
 fn same_file(a: Option<&Arc<dyn MappedFile>>, b: Option<&Arc<dyn MappedFile>>) -> bool {
     match (a, b) {
         (None, None) => true,
-        (Some(a), Some(b)) => Arc::as_ptr(a) as *const u8 == Arc::as_ptr(b) as *const u8,
+        (Some(a), Some(b)) => a.file_id() == b.file_id(),
         _ => false,
     }
 }
@@ -1167,6 +1172,56 @@ mod tests {
         assert_eq!(r, Some(pg(0)));
         assert_eq!(layout(&mm), vec![(0, 30)]);
         assert_eq!(mm.map_count, 1);
+    }
+
+    /// A second handle on the same open file, as two mmap(2) calls on one fd produce.
+    struct SecondHandle(Arc<dyn MappedFile>);
+    impl MappedFile for SecondHandle {
+        fn ino(&self) -> u64 {
+            self.0.ino()
+        }
+        fn dev(&self) -> (u32, u32) {
+            self.0.dev()
+        }
+        fn path(&self) -> &str {
+            self.0.path()
+        }
+        fn size(&self) -> u64 {
+            self.0.size()
+        }
+        fn readable(&self) -> bool {
+            true
+        }
+        fn writable(&self) -> bool {
+            true
+        }
+        fn file_id(&self) -> usize {
+            self.0.file_id()
+        }
+    }
+
+    #[test]
+    fn vma_merge_sees_two_handles_on_one_file_as_the_same_file() {
+        let mut mm = mm();
+        let file = TestFile::new("/tmp/f").arc();
+        let p = add_file(&mut mm, 0, 10, RW, &file, 0);
+        let again: Arc<dyn MappedFile> = Arc::new(SecondHandle(file.clone()));
+        let r = vma_merge(&mut mm, Some(p), pg(10), pg(20), RW, None, Some(&again), 10);
+        assert_eq!(r, Some(pg(0)));
+        assert_eq!(layout(&mm), vec![(0, 20)]);
+        // A different open file of the same path does not merge.
+        let other = TestFile::new("/tmp/f").arc();
+        let r = vma_merge(
+            &mut mm,
+            Some(pg(0)),
+            pg(20),
+            pg(30),
+            RW,
+            None,
+            Some(&other),
+            20,
+        );
+        assert_eq!(r, None);
     }
 
     #[test]
