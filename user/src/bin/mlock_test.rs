@@ -1136,6 +1136,23 @@ fn proc_rows(t: &mut Tap) {
             .is_some_and(|l| l.split(' ').any(|f| f == "lo"));
         t.ok(lo, "smaps: VmFlags of the locked VMA has lo");
     }
+    if have_smaps {
+        // After mlock every page of the VMA is resident and locked: Rss == Size == Locked.
+        let n = read_file(c"/proc/self/smaps", &mut sbuf).unwrap_or(0);
+        let text = core::str::from_utf8(&sbuf[..n]).unwrap_or("");
+        let block = smaps_block(text, r).unwrap_or("");
+        let (size, rss, locked) = (
+            field_kb(block, "Size:"),
+            field_kb(block, "Rss:"),
+            field_kb(block, "Locked:"),
+        );
+        t.check(
+            size == Some(32) && rss == size && locked == size,
+            "smaps after mlock: Rss == Size == Locked (32 kB)",
+            format_args!("Size {:?} Rss {:?} Locked {:?}", size, rss, locked),
+            "all Some(32)",
+        );
+    }
     t.ret("munlock of the 8 pages", munlock(r, 8 * P), 0);
     if have_status {
         let got = vmlck(&mut buf);
@@ -1159,4 +1176,32 @@ fn proc_rows(t: &mut Tap) {
         );
     }
     unregion(r, 8);
+    if have_smaps {
+        // mlock2(MLOCK_ONFAULT) then one touched page: Rss < Size, VmFlags still has lo.
+        let o = region(8, RW);
+        if t.ok(o != 0, "map 8 more pages between guard pages") {
+            t.ret(
+                "mlock2(MLOCK_ONFAULT) of 8 pages",
+                mlock2(o, 8 * P, MLOCK_ONFAULT),
+                0,
+            );
+            poke(o, 1);
+            let n = read_file(c"/proc/self/smaps", &mut sbuf).unwrap_or(0);
+            let text = core::str::from_utf8(&sbuf[..n]).unwrap_or("");
+            let block = smaps_block(text, o).unwrap_or("");
+            let (size, rss) = (field_kb(block, "Size:"), field_kb(block, "Rss:"));
+            t.check(
+                size == Some(32) && rss == Some(4),
+                "smaps after mlock2(MLOCK_ONFAULT) and one touch: Rss 4 kB < Size 32 kB",
+                format_args!("Size {:?} Rss {:?}", size, rss),
+                "Size Some(32) Rss Some(4)",
+            );
+            let lo = block
+                .lines()
+                .find(|l| l.starts_with("VmFlags:"))
+                .is_some_and(|l| l.split(' ').any(|f| f == "lo"));
+            t.ok(lo, "smaps: VmFlags of the MLOCK_ONFAULT VMA has lo");
+            unregion(o, 8);
+        }
+    }
 }
