@@ -1282,7 +1282,7 @@ mod tests {
     }
 
     #[test]
-    fn vma_merge_case_4_extends_prev_and_shrinks_next() {
+    fn vma_merge_case_4_shrinks_prev_and_extends_next() {
         // mprotect of the tail of prev [5, 10) to next's flags: next takes it over.
         let mut mm = mm();
         let p = add_anon(&mut mm, 0, 10, RO);

@@ -156,6 +156,7 @@ pub struct StackImage {
 /// E2BIG when the arguments exceed `max_bytes`.
 pub fn build_stack(
     stack_top: usize,
+    execfn: &[u8],
     argv: &[&[u8]],
     envp: &[&[u8]],
     info: &ElfInfo,
@@ -172,7 +173,8 @@ pub fn build_stack(
     };
     let arg_offs: Vec<usize> = argv.iter().map(|a| push_str(a)).collect();
     let env_offs: Vec<usize> = envp.iter().map(|e| push_str(e)).collect();
-    let execfn_off = arg_offs.first().copied();
+    // AT_EXECFN: the file name given to execve (Linux: bprm->filename, copied last).
+    let execfn_off = Some(push_str(execfn));
     let strings_len = strings.len();
     if strings_len > max_bytes {
         return Err(Errno::E2BIG);
@@ -197,7 +199,10 @@ pub fn build_stack(
         (at::AT_SECURE, 0),
         (at::AT_RANDOM, random_base),
         (at::AT_HWCAP2, 0),
-        (at::AT_EXECFN, execfn_off.map_or(0, |o| strings_base + o)),
+        (
+            at::AT_EXECFN,
+            execfn_off.map_or(0, |o: usize| strings_base + o),
+        ),
     ];
     let words = 1 + argv.len() + 1 + envp.len() + 1 + 2 * (auxv.len() + 2);
     let sp = (random_base - words * 8) & !15;
@@ -300,6 +305,7 @@ mod tests {
         let top = 0x1_0000_0000usize;
         let img = build_stack(
             top,
+            b"/bin/init",
             &[b"init", b"-v"],
             &[b"HOME=/"],
             &info,
@@ -339,7 +345,7 @@ mod tests {
         assert_eq!(seen[&at::AT_ENTRY], 0x400078);
         assert_eq!(seen[&at::AT_PHDR], 0x400040);
         assert_eq!(cstr(seen[&at::AT_PLATFORM]), "aarch64");
-        assert_eq!(cstr(seen[&at::AT_EXECFN]), "init");
+        assert_eq!(cstr(seen[&at::AT_EXECFN]), "/bin/init");
         let r = seen[&at::AT_RANDOM] - img.sp;
         assert_eq!(&img.bytes[r..r + 16], &[7; 16]);
     }
@@ -348,7 +354,16 @@ mod tests {
     fn oversized_arguments_are_e2big() {
         let info = parse_elf(&tiny_elf()).unwrap();
         let big = alloc::vec![b'x'; 5000];
-        let r = build_stack(1 << 32, &[&big], &[], &info, [0; 4], [0; 16], 4096);
+        let r = build_stack(
+            1 << 32,
+            b"/bin/x",
+            &[&big],
+            &[],
+            &info,
+            [0; 4],
+            [0; 16],
+            4096,
+        );
         assert_eq!(r.err(), Some(Errno::E2BIG));
     }
 }

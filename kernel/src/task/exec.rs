@@ -138,6 +138,7 @@ pub fn do_execve(path: &str, argv: &[Vec<u8>], envp: &[Vec<u8>], regs: &mut PtRe
     };
     let stack = build_stack(
         STACK_TOP,
+        path.as_bytes(),
         &argv_s,
         &envp_s,
         &info,

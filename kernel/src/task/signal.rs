@@ -80,12 +80,16 @@ pub fn signal_pending() -> bool {
 /// Linux: `arm64_force_sig_fault` -> `arm64_show_signal`.
 pub fn force_sig_fault(sig: u32, regs: &PtRegs, cause: &str) {
     let Some(task) = current() else { return };
+    // FAR means something only for aborts; otherwise the address is the pc (Linux
+    // reports si_addr = pc for SIGILL).
+    let esr = crate::arch::aarch64::esr::Esr { raw: regs.esr };
+    let addr = if esr.is_abort() { regs.far } else { regs.pc };
     pr_info!(
         "{}[{}]: {} at {:#x} pc {:#x}: {} (esr {:#010x})",
         task.comm(),
         task.pid,
         signame(sig),
-        regs.far,
+        addr,
         regs.pc,
         cause,
         regs.esr
