@@ -322,3 +322,29 @@ pub fn mm_populate(
 ) {
     let _ = __mm_populate(mm, pt, pgd, asid, start, len, true);
 }
+
+/// Pin `nr_pages` pages of another address space from `start` (each returned with a
+/// reference the caller drops with `put_page`). Linux: `get_user_pages_remote`, used by
+/// /proc/<pid>/cmdline (through `access_remote_vm`), ptrace and core dumps.
+/// Locking: takes `mm`'s lock; the caller must not hold it.
+pub fn get_user_pages_remote(
+    mm: &crate::task::mm::Mm,
+    start: usize,
+    nr_pages: usize,
+    gup_flags: FollFlags,
+) -> KResult<Vec<&'static Page>> {
+    let mut pt = mm.pagetables();
+    let mut guard = mm.lock();
+    let mut pages = Vec::new();
+    __get_user_pages(
+        &mut guard,
+        &mut pt,
+        mm.pgd,
+        mm.asid(),
+        start,
+        nr_pages,
+        gup_flags | FollFlags::FOLL_GET | FollFlags::FOLL_REMOTE,
+        Some(&mut pages),
+    )?;
+    Ok(pages)
+}

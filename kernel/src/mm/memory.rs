@@ -663,3 +663,29 @@ mod fault_tests {
         );
     }
 }
+
+/// Copy `buf.len()` bytes of another address space at `addr` into `buf`, page by page
+/// through `get_user_pages_remote` (the pages are pinned while copied, and faulted in if
+/// needed). Returns the bytes copied (short at the first page that cannot be had).
+/// Linux: `access_remote_vm` -> `__access_remote_vm`.
+pub fn access_remote_vm(mm: &crate::task::mm::Mm, addr: usize, buf: &mut [u8]) -> usize {
+    use crate::mm::gup::{get_user_pages_remote, FollFlags};
+    let mut done = 0;
+    while done < buf.len() {
+        let at = addr + done;
+        let offset = at & (PAGE_SIZE - 1);
+        let Ok(pages) = get_user_pages_remote(mm, at & !(PAGE_SIZE - 1), 1, FollFlags::FOLL_FORCE)
+        else {
+            break;
+        };
+        let Some(&page) = pages.first() else { break };
+        let n = (PAGE_SIZE - offset).min(buf.len() - done);
+        // SAFETY: the page is pinned and mapped by the linear map.
+        let src =
+            unsafe { core::slice::from_raw_parts((page_address(page) + offset) as *const u8, n) };
+        buf[done..done + n].copy_from_slice(src);
+        put_page(page);
+        done += n;
+    }
+    done
+}

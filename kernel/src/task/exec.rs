@@ -236,6 +236,8 @@ pub fn do_execve(path: &str, argv: &[Vec<u8>], envp: &[Vec<u8>], regs: &mut PtRe
         );
         m.start_stack = stack.sp;
         m.arg_start = stack.arg_start;
+        m.arg_end = stack.arg_start + argv.iter().map(|a| a.len() + 1).sum::<usize>();
+        m.env_start = m.arg_end;
         m.env_end = stack.env_end;
     }
 

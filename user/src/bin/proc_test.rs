@@ -419,7 +419,7 @@ struct Bufs {
 }
 
 #[no_mangle]
-fn main(_args: Args) -> i32 {
+fn main(args: Args) -> i32 {
     let mut t = Tap::new("proc_test");
     let r = mmap(0, 2 * BUF_LEN, RW, ANON, -1, 0);
     if !t.success("map the read buffers", r) {
@@ -440,7 +440,30 @@ fn main(_args: Args) -> i32 {
     meminfo_rows(&mut t, &mut bufs);
     readdir_rows(&mut t, &mut bufs);
     child_rows(&mut t, &mut bufs, root);
+    cmdline_rows(&mut t, &mut bufs, &args);
     t.finish()
+}
+
+/// /proc/self/cmdline is argv, each argument NUL-terminated, read by the kernel from
+/// our own memory (Linux: get_mm_cmdline -> access_remote_vm).
+fn cmdline_rows(t: &mut Tap, bufs: &mut Bufs, args: &Args) {
+    let mut want = [0u8; 256];
+    let mut n = 0;
+    for i in 0..args.len() {
+        let a = args.get(i).unwrap_or("").as_bytes();
+        if n + a.len() + 1 > want.len() {
+            break;
+        }
+        want[n..n + a.len()].copy_from_slice(a);
+        n += a.len() + 1;
+    }
+    match slurp("/proc/self/cmdline", bufs.a) {
+        Ok(text) => t.ok(
+            text.as_bytes() == &want[..n],
+            "/proc/self/cmdline is argv, NUL-separated",
+        ),
+        Err(e) => t.err("/proc/self/cmdline can be read", e, 0),
+    };
 }
 
 /// smaps: the format of every entry, and the counts of two fresh mappings.

@@ -46,6 +46,8 @@ const VMSTAT_INO: u64 = 3;
 /// A file of a pid directory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum PidFile {
+    /// `cmdline` (Linux: `proc_pid_cmdline_read`).
+    Cmdline,
     /// `status` (Linux: `proc_pid_status`).
     Status,
     /// `maps` (Linux: `proc_pid_maps_operations`).
@@ -58,7 +60,8 @@ enum PidFile {
 
 /// The files of /proc/<pid>/, in the order Linux's `tgid_base_stuff` lists them, with
 /// their modes (pagemap is readable by its owner only).
-const PID_FILES: [(&str, PidFile, u32); 4] = [
+const PID_FILES: [(&str, PidFile, u32); 5] = [
+    ("cmdline", PidFile::Cmdline, 0o444),
     ("status", PidFile::Status, 0o444),
     ("maps", PidFile::Maps, 0o444),
     ("smaps", PidFile::Smaps, 0o444),
@@ -175,7 +178,7 @@ impl ProcInode {
             Kind::Pid(pid, PidFile::Status) => proc_pid_status(pid),
             Kind::Pid(pid, PidFile::Maps) => proc_pid_maps(pid),
             Kind::Pid(pid, PidFile::Smaps) => proc_pid_smaps(pid),
-            Kind::Pid(_, PidFile::Pagemap) => Err(Errno::EINVAL),
+            Kind::Pid(_, PidFile::Pagemap | PidFile::Cmdline) => Err(Errno::EINVAL), // binary: read_at
             Kind::Root | Kind::PidDir(_) => Err(Errno::EISDIR),
         }
     }
@@ -250,6 +253,9 @@ impl Inode for ProcInode {
         if let Kind::Pid(pid, PidFile::Pagemap) = self.kind {
             return proc_pid_pagemap(pid, pos, buf);
         }
+        if let Kind::Pid(pid, PidFile::Cmdline) = self.kind {
+            return proc_pid_cmdline_read(pid, pos, buf);
+        }
         let text = self.text()?;
         let bytes = text.as_bytes();
         let start = usize::try_from(pos).unwrap_or(usize::MAX).min(bytes.len());
@@ -261,4 +267,28 @@ impl Inode for ProcInode {
     fn write_at(&self, _pos: u64, _buf: &[u8]) -> KResult<usize> {
         Err(Errno::EACCES)
     }
+}
+
+/// `/proc/<pid>/cmdline`: the process's argv as it sits in its own memory, NUL-separated,
+/// read through `access_remote_vm` (get_user_pages on the target mm). Empty for kernel
+/// threads and zombies. Linux: `proc_pid_cmdline_read` -> `get_mm_cmdline`.
+fn proc_pid_cmdline_read(pid: i32, pos: u64, buf: &mut [u8]) -> KResult<usize> {
+    let task = crate::task::find_task(pid).ok_or(Errno::ESRCH)?;
+    let Some(mm) = task.mm.lock().clone() else {
+        return Ok(0);
+    };
+    let (start, end) = {
+        let m = mm.lock();
+        (m.arg_start, m.arg_end)
+    };
+    let len = end.saturating_sub(start) as u64;
+    if pos >= len {
+        return Ok(0);
+    }
+    let n = buf.len().min((len - pos) as usize);
+    Ok(crate::mm::memory::access_remote_vm(
+        &mm,
+        start + pos as usize,
+        &mut buf[..n],
+    ))
 }
