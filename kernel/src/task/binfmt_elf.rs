@@ -154,6 +154,7 @@ pub struct StackImage {
 /// `create_elf_tables` does: strings at the top, then the platform string and 16 random
 /// bytes, then (16-byte aligned) argc, argv[], NULL, envp[], NULL, auxv pairs, AT_NULL.
 /// E2BIG when the arguments exceed `max_bytes`.
+#[allow(clippy::too_many_arguments)] // each is one of Linux's create_elf_tables inputs
 pub fn build_stack(
     stack_top: usize,
     execfn: &[u8],
