@@ -261,8 +261,9 @@ pub fn populate_vma_page_range(
     if vm & (VmFlags::VM_WRITE | VmFlags::VM_SHARED) == VmFlags::VM_WRITE {
         gup_flags |= FollFlags::FOLL_WRITE;
     }
-    // We want to touch writable mappings with a write fault to break COW, and
-    // PROT_NONE mappings are skipped: mlock of them must not fault (vma_is_accessible).
+    // Accessible VMAs are forced (mlock may lock memory it cannot read, e.g. PROT_EXEC
+    // only); a PROT_NONE VMA gets no FOLL_FORCE, so check_vma_flags refuses it with
+    // EFAULT, which mlock reports as ENOMEM (Linux: vma_is_accessible).
     if vm.intersects(VmFlags::VM_READ | VmFlags::VM_WRITE | VmFlags::VM_EXEC) {
         gup_flags |= FollFlags::FOLL_FORCE;
     }

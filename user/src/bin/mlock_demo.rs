@@ -1,7 +1,7 @@
 //! mlock_demo: the program the mlock chapter follows in GDB. Maps 16 pages without
 //! touching them, then mlock()s them: the kernel faults every page in through
 //! `__mm_populate -> populate_vma_page_range -> __get_user_pages -> faultin_page ->
-//! handle_mm_fault` and marks them mlocked. Try: `cargo xtask gdb --scenario mlock-demo`,
+//! handle_mm_fault` and marks them mlocked. Try: `cargo xtask gdb --scenario demo-mlock`,
 //! then `break __mm_populate`, `continue`, `break handle_mm_fault`, `continue`, `bt`.
 #![no_std]
 #![no_main]
