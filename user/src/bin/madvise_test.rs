@@ -11,6 +11,7 @@
 #![no_std]
 #![no_main]
 use ulib::errno::*;
+use ulib::maps::*;
 use ulib::*;
 
 const P: usize = PAGE_SIZE;
@@ -62,36 +63,6 @@ fn unregion(r: usize, n: usize) {
     munmap(r - P, (n + 2) * P);
 }
 
-/// A short string on the stack.
-struct Text {
-    b: [u8; 200],
-    n: usize,
-}
-
-impl Text {
-    fn new() -> Text {
-        Text { b: [0; 200], n: 0 }
-    }
-    fn push(&mut self, c: u8) {
-        if self.n < self.b.len() {
-            self.b[self.n] = c;
-            self.n += 1;
-        }
-    }
-    fn as_str(&self) -> &str {
-        core::str::from_utf8(&self.b[..self.n]).unwrap_or("?")
-    }
-}
-
-impl core::fmt::Write for Text {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        for c in s.bytes() {
-            self.push(c);
-        }
-        Ok(())
-    }
-}
-
 /// Resident pages of `[addr, addr + n pages)` as 0/1 (mincore), or the errno.
 fn residency(addr: usize, n: usize) -> Text {
     let mut v = [0u8; 64];
@@ -116,70 +87,6 @@ fn resident_is(t: &mut Tap, what: &str, addr: usize, n: usize, want: &str) {
         format_args!("\"{}\"", got.as_str()),
         format_args!("\"{}\"", want),
     );
-}
-
-fn hex(s: &str) -> Option<usize> {
-    usize::from_str_radix(s, 16).ok()
-}
-
-/// The VMAs of /proc/self/maps that intersect `[start, end)`, as "a-b" page numbers
-/// relative to `start`.
-fn shape(start: usize, end: usize) -> Text {
-    use core::fmt::Write;
-    let mut buf = [0u8; 32768];
-    let mut s = Text::new();
-    let fd = open(c"/proc/self/maps", O_RDONLY, 0) as i32;
-    if fd < 0 {
-        let _ = write!(s, "no /proc/self/maps");
-        return s;
-    }
-    let mut len = 0;
-    while len < buf.len() {
-        let n = read(fd, &mut buf[len..]);
-        if n <= 0 {
-            break;
-        }
-        len += n as usize;
-    }
-    close(fd);
-    let text = core::str::from_utf8(&buf[..len]).unwrap_or("");
-    for line in text.lines() {
-        let range = line.split(' ').next().unwrap_or("");
-        let Some((a, b)) = range.split_once('-') else {
-            continue;
-        };
-        let (Some(a), Some(b)) = (hex(a), hex(b)) else {
-            continue;
-        };
-        if a < end && start < b {
-            let sep = if s.n == 0 { "" } else { " " };
-            let _ = write!(
-                s,
-                "{}{}-{}",
-                sep,
-                (a as isize - start as isize) / P as isize,
-                (b as isize - start as isize) / P as isize
-            );
-        }
-    }
-    s
-}
-
-fn shape_is(t: &mut Tap, what: &str, r: usize, n: usize, want: &str) {
-    let got = shape(r, r + n * P);
-    t.check(
-        got.as_str() == want,
-        what,
-        format_args!("\"{}\"", got.as_str()),
-        format_args!("\"{}\"", want),
-    );
-}
-
-fn fill(addr: usize, len: usize, v: u8) {
-    unsafe { bytes(addr, len) }.fill(v);
-}
-fn all(addr: usize, len: usize, v: u8) -> bool {
-    unsafe { bytes(addr, len) }.iter().all(|&b| b == v)
 }
 
 /// The first byte of each of `n` pages, as "ab 00 ab" (for messages).

@@ -14,6 +14,7 @@
 #![no_std]
 #![no_main]
 use ulib::errno::*;
+use ulib::maps::*;
 use ulib::*;
 
 const P: usize = PAGE_SIZE;
@@ -145,36 +146,6 @@ fn dontneed(addr: usize, len: usize) -> isize {
     madvise(addr, len, MADV_DONTNEED)
 }
 
-/// A short string on the stack.
-struct Text {
-    b: [u8; 200],
-    n: usize,
-}
-
-impl Text {
-    fn new() -> Text {
-        Text { b: [0; 200], n: 0 }
-    }
-    fn push(&mut self, c: u8) {
-        if self.n < self.b.len() {
-            self.b[self.n] = c;
-            self.n += 1;
-        }
-    }
-    fn as_str(&self) -> &str {
-        core::str::from_utf8(&self.b[..self.n]).unwrap_or("?")
-    }
-}
-
-impl core::fmt::Write for Text {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        for c in s.bytes() {
-            self.push(c);
-        }
-        Ok(())
-    }
-}
-
 /// Read a whole /proc file into `buf`; its length, or None if it cannot be opened.
 fn read_file(path: &core::ffi::CStr, buf: &mut [u8]) -> Option<usize> {
     let fd = open(path, O_RDONLY, 0) as i32;
@@ -191,61 +162,6 @@ fn read_file(path: &core::ffi::CStr, buf: &mut [u8]) -> Option<usize> {
     }
     close(fd);
     Some(len)
-}
-
-fn hex(s: &str) -> Option<usize> {
-    usize::from_str_radix(s, 16).ok()
-}
-
-/// The VMAs of /proc/self/maps that intersect `[start, end)`, as "a-b" page numbers
-/// relative to `start` ("0-2 2-5 5-8"): how a region is split.
-fn shape(start: usize, end: usize) -> Text {
-    use core::fmt::Write;
-    let mut buf = [0u8; 32768];
-    let mut s = Text::new();
-    let Some(len) = read_file(c"/proc/self/maps", &mut buf) else {
-        let _ = write!(s, "no /proc/self/maps");
-        return s;
-    };
-    let text = core::str::from_utf8(&buf[..len]).unwrap_or("");
-    for line in text.lines() {
-        let range = line.split(' ').next().unwrap_or("");
-        let Some((a, b)) = range.split_once('-') else {
-            continue;
-        };
-        let (Some(a), Some(b)) = (hex(a), hex(b)) else {
-            continue;
-        };
-        if a < end && start < b {
-            let sep = if s.n == 0 { "" } else { " " };
-            let _ = write!(
-                s,
-                "{}{}-{}",
-                sep,
-                (a as isize - start as isize) / P as isize,
-                (b as isize - start as isize) / P as isize
-            );
-        }
-    }
-    s
-}
-
-/// Check how `[r, r + n pages)` is split into VMAs.
-fn shape_is(t: &mut Tap, what: &str, r: usize, n: usize, want: &str) {
-    let got = shape(r, r + n * P);
-    t.check(
-        got.as_str() == want,
-        what,
-        format_args!("\"{}\"", got.as_str()),
-        format_args!("\"{}\"", want),
-    );
-}
-
-fn fill(addr: usize, len: usize, v: u8) {
-    unsafe { bytes(addr, len) }.fill(v);
-}
-fn all(addr: usize, len: usize, v: u8) -> bool {
-    unsafe { bytes(addr, len) }.iter().all(|&b| b == v)
 }
 
 /// Set RLIMIT_MEMLOCK (soft and hard) to `pages` pages.
