@@ -249,6 +249,18 @@ pub const SCENARIOS: &[Scenario] = &[
     user_test("user-vma-layout", "init=/bin/vma_layout", "vma_layout: "),
     user_test("user-fault-kinds", "init=/bin/fault_kinds", "fault_kinds: "),
     user_test("user-fork-cow", "init=/bin/fork_cow", "fork_cow: "),
+    // The same user programs on the other machine shapes: GICv3 entered at EL2 with 64 MiB
+    // (timer preemption and ASIDs under a different interrupt controller), and 2 GiB.
+    Scenario {
+        memory: "64M",
+        gic: 3,
+        el2: true,
+        ..user_test("user-fork-cow-64M-el2-gicv3", "init=/bin/fork_cow", "fork_cow: ")
+    },
+    Scenario {
+        memory: "2G",
+        ..user_test("user-vma-layout-2G", "init=/bin/vma_layout", "vma_layout: ")
+    },
     user_test("user-segv", "init=/bin/segv", "segv: "),
     user_test("user-robustness", "init=/bin/robustness", "robustness: "),
     user_test("user-mlock", "init=/bin/mlock_test", "mlock_test: "),
