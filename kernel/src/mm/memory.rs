@@ -512,6 +512,9 @@ pub fn copy_page_range(
     cow: bool,
 ) -> Result<(), FaultResult> {
     let mut err = None;
+    // The destination PTE table of the current 2 MiB block, found once per block
+    // (Linux: copy_pte_range allocates and maps one dst table per pmd).
+    let mut dst_table: Option<(usize, *mut u64)> = None;
     for_each_pte(src, start, end, |va, pte| {
         if err.is_some() || !pte_present(*pte) {
             return;
@@ -519,10 +522,23 @@ pub fn copy_page_range(
         if cow && pte_write(*pte) {
             *pte = pte_wrprotect(*pte); // the parent's TLB is flushed by the caller
         }
-        let Some(d) = pte_offset(dst, va, true) else {
-            err = Some(FaultResult::Oom);
-            return;
+        let block = va >> 21;
+        let index = table_index(va, 3);
+        let base = match dst_table {
+            Some((b, t)) if b == block => t,
+            _ => {
+                let Some(d) = pte_offset(dst, va, true) else {
+                    err = Some(FaultResult::Oom);
+                    return;
+                };
+                // SAFETY: `d` is entry `index` of its table.
+                let t = unsafe { (d as *mut u64).sub(index) };
+                dst_table = Some((block, t));
+                t
+            }
         };
+        // SAFETY: a page-table page has PTRS_PER_TABLE entries; index is below that.
+        let d = unsafe { &mut *base.add(index) };
         *d = *pte;
         if !is_zero_pte(*pte) {
             let page = pte_page(*pte);
