@@ -171,10 +171,7 @@ pub enum FaultResult {
 /// `do_page_fault` -> `__do_page_fault` (arch/arm64/mm/fault.c).
 pub fn handle_user_fault(addr: usize, esr: crate::arch::aarch64::esr::Esr) -> FaultResult {
     use crate::mm::vma::VmFlags;
-    let Some(task) = crate::task::current() else {
-        return FaultResult::BadArea;
-    };
-    let Some(mm) = task.mm.lock().clone() else {
+    let Some(Some(mm)) = crate::task::with_current(|t| t.mm.lock().clone()) else {
         return FaultResult::BadArea;
     };
     crate::mm::vmstat::count_vm_event(crate::mm::vmstat::VmStat::PGFAULT);

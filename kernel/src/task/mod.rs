@@ -219,6 +219,14 @@ pub fn current() -> Option<Arc<Task>> {
     }
 }
 
+/// Run `f` on the running task without taking a reference (the hot paths: fault entry,
+/// return to user space). The running task cannot be freed while it runs.
+pub fn with_current<R>(f: impl FnOnce(&Task) -> R) -> Option<R> {
+    let p = CURRENT.load(Ordering::Acquire);
+    // SAFETY: CURRENT points at the running task, kept alive by TASKS or the idle slot.
+    (!p.is_null()).then(|| f(unsafe { &*p }))
+}
+
 /// Look a task up by pid (Linux: `find_task_by_vpid`).
 pub fn find_task(pid: i32) -> Option<Arc<Task>> {
     TASKS.lock().get(&pid).cloned()

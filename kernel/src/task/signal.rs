@@ -73,7 +73,7 @@ pub fn send_signal(task: &Arc<Task>, sig: u32) {
 
 /// Is a signal pending for the current task?
 pub fn signal_pending() -> bool {
-    current().is_some_and(|t| t.pending.load(Ordering::SeqCst) != 0)
+    super::with_current(|t| t.pending.load(Ordering::SeqCst) != 0).unwrap_or(false)
 }
 
 /// A fault the program cannot survive: print Linux's one-line report and queue `sig`.
