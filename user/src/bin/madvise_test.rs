@@ -16,7 +16,6 @@ use ulib::*;
 
 const P: usize = PAGE_SIZE;
 const RW: usize = PROT_READ | PROT_WRITE;
-const ANON: usize = MAP_PRIVATE | MAP_ANONYMOUS;
 const TMPFILE: &core::ffi::CStr = c"/tmp/madvise_test.dat";
 
 #[no_mangle]
@@ -38,56 +37,6 @@ fn main(_args: Args) -> i32 {
 // ---------------------------------------------------------------------------------------
 // Helpers (as in mlock_test).
 // ---------------------------------------------------------------------------------------
-
-/// `n` pages of `prot` memory between two guard pages of another protection, so that
-/// its VMA never merges with a neighbour. Returns the first page (0 on failure).
-fn region(n: usize, prot: usize) -> usize {
-    let guard = if prot == PROT_NONE {
-        PROT_READ
-    } else {
-        PROT_NONE
-    };
-    let g = mmap(0, (n + 2) * P, guard, ANON, -1, 0);
-    if g < 0 {
-        return 0;
-    }
-    let r = mmap(g as usize + P, n * P, prot, ANON | MAP_FIXED, -1, 0);
-    if r < 0 {
-        munmap(g as usize, (n + 2) * P);
-        return 0;
-    }
-    r as usize
-}
-
-fn unregion(r: usize, n: usize) {
-    munmap(r - P, (n + 2) * P);
-}
-
-/// Resident pages of `[addr, addr + n pages)` as 0/1 (mincore), or the errno.
-fn residency(addr: usize, n: usize) -> Text {
-    let mut v = [0u8; 64];
-    let mut s = Text::new();
-    let r = mincore(addr, n.min(64) * P, v.as_mut_ptr());
-    if r < 0 {
-        use core::fmt::Write;
-        let _ = write!(s, "mincore {}", Ret(r));
-        return s;
-    }
-    for b in &v[..n.min(64)] {
-        s.push(if b & 1 == 1 { b'1' } else { b'0' });
-    }
-    s
-}
-
-fn resident_is(t: &mut Tap, what: &str, addr: usize, n: usize, want: &str) {
-    let got = residency(addr, n);
-    t.check(
-        got.as_str() == want,
-        what,
-        format_args!("\"{}\"", got.as_str()),
-        format_args!("\"{}\"", want),
-    );
-}
 
 /// The first byte of each of `n` pages, as "ab 00 ab" (for messages).
 fn firsts(addr: usize, n: usize) -> Text {
