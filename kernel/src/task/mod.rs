@@ -46,6 +46,9 @@ pub enum TaskState {
     Zombie = 2,
     /// Reaped.
     Dead = 3,
+    /// Sleeping until the event only: disk I/O, a page lock, a semaphore (Linux:
+    /// `TASK_UNINTERRUPTIBLE`, "D" in /proc).
+    Uninterruptible = 4,
 }
 
 /// Credentials (Linux: `struct cred`). uid 0 has every capability (CAP_IPC_LOCK...).
@@ -152,6 +155,7 @@ impl Task {
             0 => TaskState::Running,
             1 => TaskState::Interruptible,
             2 => TaskState::Zombie,
+            4 => TaskState::Uninterruptible,
             _ => TaskState::Dead,
         }
     }
@@ -263,7 +267,40 @@ pub fn sched_init() {
     });
     CURRENT.store(Arc::as_ptr(&idle) as *mut Task, Ordering::Release);
     RQ.lock().idle = Some(idle);
+    crate::sync::wait::register_sched_ops(&SCHED_OPS);
 }
+
+/// A task as a wait-queue sleeper (Linux: the `private` of a `wait_queue_entry`).
+struct TaskWaiter(Arc<Task>);
+
+impl crate::sync::wait::Waiter for TaskWaiter {
+    fn wake_up(&self) {
+        wake_up_process(&self.0);
+    }
+}
+
+/// What the lower floors (wait queues, semaphores, page locks) need of the scheduler.
+static SCHED_OPS: crate::sync::wait::SchedOps = crate::sync::wait::SchedOps {
+    current: || {
+        let t = current()?;
+        // The idle task never sleeps on a queue: it has nobody to hand the CPU to.
+        (t.pid != 0).then(|| {
+            Arc::new(TaskWaiter(t)) as Arc<dyn crate::sync::wait::Waiter>
+        })
+    },
+    set_current_state: |s| {
+        use crate::sync::wait::SleepState;
+        let state = match s {
+            SleepState::Running => TaskState::Running,
+            SleepState::Interruptible | SleepState::Killable => TaskState::Interruptible,
+            SleepState::Uninterruptible => TaskState::Uninterruptible,
+        };
+        with_current(|t| t.set_state(state));
+    },
+    schedule,
+    signal_pending: signal::signal_pending,
+    fatal_signal_pending: signal::fatal_signal_pending,
+};
 
 /// Allocate a task with a kernel stack; it starts in `ret_from_fork` with `f(arg)` for a
 /// kernel thread, or returns to user space through the `PtRegs` at the stack top when
@@ -335,8 +372,10 @@ pub fn kernel_thread(name: &str, f: extern "C" fn(usize), arg: usize) -> Option<
 /// Make `task` runnable (Linux: `wake_up_process`).
 pub fn wake_up_process(task: &Arc<Task>) {
     let mut rq = RQ.lock();
-    if task.state() == TaskState::Interruptible
-        || (task.state() == TaskState::Running && task.pid != 0)
+    if matches!(
+        task.state(),
+        TaskState::Interruptible | TaskState::Uninterruptible
+    ) || (task.state() == TaskState::Running && task.pid != 0)
     {
         let queued = rq.queue.iter().any(|t| Arc::ptr_eq(t, task));
         let is_current = core::ptr::eq(CURRENT.load(Ordering::Relaxed), Arc::as_ptr(task));

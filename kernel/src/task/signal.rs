@@ -76,6 +76,12 @@ pub fn signal_pending() -> bool {
     super::with_current(|t| t.pending.load(Ordering::SeqCst) != 0).unwrap_or(false)
 }
 
+/// Is SIGKILL pending for the current task (Linux: `fatal_signal_pending`)?
+pub fn fatal_signal_pending() -> bool {
+    super::with_current(|t| t.pending.load(Ordering::SeqCst) & (1 << (SIGKILL - 1)) != 0)
+        .unwrap_or(false)
+}
+
 /// A fault the program cannot survive: print Linux's one-line report and queue `sig`.
 /// Linux: `arm64_force_sig_fault` -> `arm64_show_signal`.
 pub fn force_sig_fault(sig: u32, regs: &PtRegs, cause: &str) {

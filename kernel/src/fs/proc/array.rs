@@ -29,6 +29,7 @@ pub fn get_task_state(state: TaskState) -> &'static str {
     match state {
         TaskState::Running => "R (running)",
         TaskState::Interruptible => "S (sleeping)",
+        TaskState::Uninterruptible => "D (disk sleep)",
         TaskState::Zombie => "Z (zombie)",
         TaskState::Dead => "X (dead)",
     }

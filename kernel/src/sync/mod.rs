@@ -68,3 +68,9 @@ impl<T> Drop for SpinLockIrqGuard<'_, T> {
         cpu::local_irq_restore(self.flags);
     }
 }
+
+pub mod rwsem;
+pub mod wait;
+
+pub use rwsem::{RwSemaphore, RwSemReadGuard, RwSemWriteGuard};
+pub use wait::{WaitQueueHead, Waiter};
