@@ -9,38 +9,21 @@ use crate::arch::{cpu, phys_to_virt, virt_to_phys, PAGE_SIZE};
 use crate::drivers::of::{setup_machine_fdt, BootInfo};
 use crate::drivers::{arch_timer, irqchip, pl011::Pl011};
 use crate::kernel::{cmdline, ktest};
-use crate::mm::memblock::Memblock;
 use crate::mm::page::{set_mem_map, Page, PageFlags};
-use crate::mm::page_alloc::{alloc_page, GfpFlags, ZONE_NORMAL};
+use crate::mm::page_alloc::ZONE_NORMAL;
 use crate::mm::{page, phys_pfn, slab};
-use crate::sync::SpinLockIrq;
-use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 static BOOT_INFO: spin::Once<BootInfo> = spin::Once::new();
-static SWAPPER_PG_DIR: AtomicUsize = AtomicUsize::new(0);
 static ENTRY_EL: AtomicUsize = AtomicUsize::new(0);
-static MEMBLOCK: SpinLockIrq<Memblock> = SpinLockIrq::new(Memblock::new());
-static BUDDY_READY: AtomicBool = AtomicBool::new(false);
 
 /// The device-tree description of the machine.
 pub fn boot_info() -> &'static BootInfo {
     BOOT_INFO.get().expect("boot_info before setup_arch")
 }
 
-/// Physical address of the kernel's top-level table (Linux: `swapper_pg_dir`).
-pub fn swapper_pg_dir() -> usize {
-    SWAPPER_PG_DIR.load(Ordering::Relaxed)
-}
-
-/// A zeroed page for a kernel page table: from memblock during boot, from the page
-/// allocator afterwards. Linux: `early_pgtable_alloc` / `pgd_pgtable_alloc`.
-pub fn pgtable_alloc() -> Option<usize> {
-    if BUDDY_READY.load(Ordering::Acquire) {
-        alloc_page(GfpFlags::GFP_KERNEL | GfpFlags::__GFP_ZERO).map(page::page_to_phys)
-    } else {
-        MEMBLOCK.lock().alloc_zeroed(PAGE_SIZE, PAGE_SIZE)
-    }
-}
+pub use crate::mm::init_mm::{pgtable_alloc, swapper_pg_dir};
+use crate::mm::init_mm::{BUDDY_READY, MEMBLOCK, SWAPPER_PG_DIR};
 
 /// The C entry point, called by `boot/head.S` with the MMU on, at EL1, on the boot stack.
 /// Linux: `start_kernel`.

@@ -6,4 +6,5 @@ pub mod cmdline;
 pub mod kallsyms;
 pub mod ktest;
 pub mod panic;
+pub mod resource;
 pub mod sys;

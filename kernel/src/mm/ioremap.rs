@@ -26,12 +26,12 @@ pub fn ioremap(pa: usize, size: usize) -> usize {
     *next = va + len + PAGE_SIZE;
     drop(next);
     create_pgd_mapping(
-        crate::init::swapper_pg_dir(),
+        crate::mm::init_mm::swapper_pg_dir(),
         va,
         base,
         len,
         PROT_DEVICE_NGNRE,
-        &mut crate::init::pgtable_alloc,
+        &mut crate::mm::init_mm::pgtable_alloc,
     )
     .expect("ioremap: out of memory for page tables");
     va + (pa - base)

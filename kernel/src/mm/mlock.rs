@@ -38,7 +38,7 @@ use crate::mm::vma::{
 use crate::mm::vmstat::{count_vm_event, mod_state, VmStat};
 use crate::mm::{PAGE_SHIFT, PAGE_SIZE};
 use crate::syscall::SyscallArgs;
-use crate::task::RLIMIT_MEMLOCK;
+use crate::kernel::resource::RLIMIT_MEMLOCK;
 
 /// mlock2(2) flag: lock pages as they are faulted in, not now (Linux:
 /// `include/uapi/asm-generic/mman-common.h`).
@@ -511,7 +511,7 @@ pub fn sys_munlockall(_: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
 mod tests {
     use super::*;
     use crate::mm::vma::testing::*;
-    use crate::task::RLimit;
+    use crate::kernel::resource::RLimit;
     use alloc::vec;
     use alloc::vec::Vec;
 

@@ -9,7 +9,7 @@
 use super::vma::VmArea;
 use super::vma::VmFlags;
 use super::PAGE_SIZE;
-use crate::task::{default_rlimits, RLimit, RLIMIT_NLIMITS, RLIMIT_STACK, RLIM_INFINITY};
+use crate::kernel::resource::{default_rlimits, RLimit, RLIMIT_NLIMITS, RLIMIT_STACK, RLIM_INFINITY};
 use alloc::collections::BTreeMap;
 
 /// Size of the user address space: 48-bit VA through TTBR0 (Linux arm64: `TASK_SIZE_64`
@@ -219,7 +219,7 @@ pub fn arch_pick_mmap_layout(mm: &mut MmStruct) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::task::{RLIMIT_AS, RLIMIT_DATA, RLIMIT_MEMLOCK};
+    use crate::kernel::resource::{RLIMIT_AS, RLIMIT_DATA, RLIMIT_MEMLOCK};
 
     #[test]
     fn mmap_base_is_128m_below_stack_top_with_default_8m_stack_rlimit() {

@@ -29,7 +29,7 @@ use super::vma::{
 use super::{PAGE_SHIFT, PAGE_SIZE};
 use crate::arch::aarch64::pgtable::PgProt;
 use crate::errno::{Errno, KResult};
-use crate::task::{RLIMIT_AS, RLIMIT_DATA, RLIMIT_MEMLOCK, RLIMIT_STACK};
+use crate::kernel::resource::{RLIMIT_AS, RLIMIT_DATA, RLIMIT_MEMLOCK, RLIMIT_STACK};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicUsize, Ordering};

@@ -6,6 +6,7 @@
 //! free range to the buddy allocator (`memblock_free_all`).
 pub mod filemap;
 pub mod gup;
+pub mod init_mm;
 pub mod ioremap;
 pub mod madvise;
 pub mod memblock;

@@ -266,7 +266,7 @@ mod tests {
     };
     use crate::mm::vma::testing::*;
     use crate::mm::vma::{validate_mm, AnonVma, MappedFile};
-    use crate::task::RLIMIT_DATA;
+    use crate::kernel::resource::RLIMIT_DATA;
     use alloc::sync::Arc;
     use alloc::vec;
     use alloc::vec::Vec;
