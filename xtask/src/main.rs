@@ -13,6 +13,7 @@ mod bench;
 mod build;
 mod gdb;
 mod ksyms;
+mod layering;
 mod qemu;
 mod rootfs;
 mod scenarios;

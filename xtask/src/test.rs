@@ -131,7 +131,7 @@ pub fn cmd_test(args: Vec<String>) -> Result<i32> {
         .chain(gdb::CHECKS.iter().map(Job::GdbCheck))
         .filter(|j| selected(j.name()))
         .collect();
-    let host = ["host:kernel", "host:xtask"];
+    let host = ["host:kernel", "host:xtask", "layering"];
     if list {
         let hosts = host.iter().copied().filter(|h| selected(h));
         for name in hosts.chain(queue.iter().map(Job::name)) {
@@ -159,6 +159,16 @@ pub fn cmd_test(args: Vec<String>) -> Result<i32> {
     }
     if selected(host[1]) {
         host_tests(host[1], &["test", "-p", "xtask"], &mut tally);
+    }
+    // The floors: mm/ imports nothing from task/, fs/, init/ or syscall/.
+    if selected(host[2]) {
+        let dir = crate::workspace_root().join("kernel/src/mm");
+        let o = match crate::layering::check_dir(&dir) {
+            Ok(found) if found.is_empty() => Outcome::pass(host[2]),
+            Ok(found) => Outcome::fail(host[2], "mm/ imports a higher floor", found),
+            Err(e) => Outcome::fail(host[2], format!("reading {}: {e}", dir.display()), vec![]),
+        };
+        tally.report(&o, 1);
     }
 
     // 2. The kernel, then the QEMU runs.

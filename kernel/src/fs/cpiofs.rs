@@ -16,10 +16,10 @@ use super::inode::{
 };
 use crate::errno::{Errno, KResult};
 use crate::mm::filemap::{
-    generic_file_buffered_read, page_bytes_mut, read_cache_page, AddressSpace,
+    find_get_page, generic_file_buffered_read, page_bytes_mut, read_cache_page, AddressSpace,
     AddressSpaceOperations,
 };
-use crate::mm::page::Page;
+use crate::mm::page::{put_page, Page, PageFlags};
 use crate::mm::PAGE_SIZE;
 use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::string::String;
@@ -136,6 +136,21 @@ impl Inode for CpioInode {
         match &self.kind {
             CpioKind::File { mapping, .. } => read_cache_page(mapping, index, self),
             CpioKind::Dir { .. } => Err(Errno::EISDIR),
+        }
+    }
+
+    /// A page not yet in the cache (or still being read) comes from the disk.
+    fn fault_needs_io(&self, index: usize) -> bool {
+        match &self.kind {
+            CpioKind::File { mapping, .. } => match find_get_page(mapping, index) {
+                Some(page) => {
+                    let ready = page.flags().contains(PageFlags::PG_uptodate);
+                    put_page(page);
+                    !ready
+                }
+                None => true,
+            },
+            CpioKind::Dir { .. } => false,
         }
     }
 }

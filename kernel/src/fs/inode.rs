@@ -247,6 +247,13 @@ pub trait Inode: Send + Sync {
     fn fault_page(&self, _index: usize) -> KResult<&'static Page> {
         Err(Errno::ENODEV)
     }
+
+    /// Would `fault_page(index)` have to wait for the disk? (Linux: `filemap_fault`
+    /// finding no up-to-date page in the cache: the case where it lets go of `mmap_lock`
+    /// for the I/O.) Default: no, the pages are in memory.
+    fn fault_needs_io(&self, _index: usize) -> bool {
+        false
+    }
 }
 
 /// `DT_*` of a mode (Linux: `fs_umode_to_dtype`).

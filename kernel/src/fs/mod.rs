@@ -21,6 +21,7 @@ pub mod console;
 pub mod cpio;
 pub mod cpiofs;
 pub mod file;
+pub mod file_mmap;
 #[cfg(test)]
 mod host_tests;
 pub mod inode;
@@ -110,6 +111,7 @@ pub const ROOT_DEV: u64 = inode::mkdev(254, 0);
 #[inline(never)]
 pub fn prepare_namespace() {
     char_dev::chr_dev_init();
+    crate::mm::shmem::register_shmem_file_setup(file_mmap::shmem_zero_mapping);
     crate::drivers::virtio_blk::virtio_blk_init();
     let root = match mount_root() {
         Some(root) => root,

@@ -50,4 +50,3 @@ pub const fn default_rlimits() -> [RLimit; RLIMIT_NLIMITS] {
     };
     r
 }
-

@@ -23,7 +23,6 @@ use crate::mm::page_alloc::{alloc_pages, GfpFlags};
 use crate::mm::PAGE_SIZE;
 use crate::sync::SpinLockIrq;
 use alloc::collections::BTreeMap;
-use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
@@ -256,70 +255,18 @@ pub fn truncate_inode_pages(mapping: &AddressSpace, lstart: u64) {
     }
 }
 
-/// An open file as the VMA code sees it (Linux: `vma->vm_file` plus its
-/// `file->f_op->mmap` = `generic_file_mmap`, whose `vm_ops->fault` is `filemap_fault`).
-pub struct FileMapping {
-    file: Arc<crate::fs::file::File>,
-}
-
-impl FileMapping {
-    /// Wrap an open file for mapping.
-    pub fn new(file: Arc<crate::fs::file::File>) -> Self {
-        FileMapping { file }
-    }
-}
-
-impl crate::mm::vma::MappedFile for FileMapping {
-    fn ino(&self) -> u64 {
-        self.file.inode().attr().i_ino
-    }
-    fn dev(&self) -> (u32, u32) {
-        let d = self.file.inode().attr().i_sb.s_dev;
-        (crate::fs::inode::major(d), crate::fs::inode::minor(d))
-    }
-    fn path(&self) -> &str {
-        self.file.path()
-    }
-    fn size(&self) -> u64 {
-        self.file.inode().attr().size()
-    }
-    fn readable(&self) -> bool {
-        self.file
-            .f_mode()
-            .contains(crate::fs::file::FMode::FMODE_READ)
-    }
-    fn writable(&self) -> bool {
-        self.file
-            .f_mode()
-            .contains(crate::fs::file::FMode::FMODE_WRITE)
-    }
-    fn append_only(&self) -> bool {
-        self.file.flags() & crate::fs::O_APPEND != 0
-    }
-    /// Regular files with a page cache only: directories, devices (other than /dev/zero,
-    /// handled by sys_mmap) and /proc files have no `mmap` file operation, so ENODEV.
-    fn mmap_supported(&self) -> bool {
-        crate::fs::inode::s_isreg(self.file.inode().attr().i_mode)
-            && self.file.inode().mapping().is_some()
-    }
-    fn fault_page(&self, index: usize) -> KResult<&'static Page> {
-        self.file.inode().fault_page(index)
-    }
-    /// The open file itself: two mmaps of one fd wrap it in two FileMappings but are
-    /// the same `struct file` to Linux, so their VMAs may merge.
-    fn file_id(&self) -> usize {
-        Arc::as_ptr(&self.file) as *const u8 as usize
-    }
-    fn in_page_cache(&self, index: usize) -> bool {
-        let Some(mapping) = self.file.inode().mapping() else {
-            return false;
-        };
-        match find_get_page(mapping, index) {
-            Some(page) => {
-                put_page(page);
-                true
-            }
-            None => false,
-        }
+/// The I/O half of a file fault that let go of `mmap_lock` (Linux: the read that
+/// `filemap_fault` starts in `do_sync_mmap_readahead` after `maybe_unlock_mmap_for_io`,
+/// then waits for in `lock_page_maybe_drop_mmap`): bring page `pgoff` of the pinned file
+/// into the page cache, sleeping while the disk works, then drop the pin. The caller
+/// retries the fault with FAULT_FLAG_TRIED and finds the page cached. Locking: called
+/// with no `mmap_lock` held, which is the point: other faults and mmap calls of this mm
+/// run meanwhile.
+#[no_mangle]
+#[inline(never)]
+pub fn do_sync_mmap_readahead(retry: crate::mm::memory::FaultRetry) {
+    // An error (the file shrank, no memory) shows again on the retry, which reports it.
+    if let Ok(page) = retry.fpin.fault_page(retry.pgoff) {
+        put_page(page);
     }
 }

@@ -3,10 +3,14 @@
 //! Linux: `mm/gup.c`. Callers: `__mm_populate` (mlock, MAP_POPULATE, MAP_LOCKED,
 //! mlockall(MCL_FUTURE), madvise(MADV_POPULATE_*/WILLNEED)), and kernel code that needs
 //! user pages pinned (`get_user_pages`).
-//! Locking: the caller holds the mm lock (our `MmStruct` guard) for the whole walk.
-//! Difference from 5.10: we never drop the lock mid-range (no VM_FAULT_RETRY), so the
-//! `locked` argument is gone; there are no huge pages, so `follow_pmd_mask` always
-//! reaches a PTE table.
+//! Locking: the caller holds `mm.mmap_lock` for read and hands the guard in as `locked`
+//! (Linux's `int *locked`: `Some` = 1, `None` = 0). A fault that must wait for the disk
+//! lets go of it (VM_FAULT_RETRY): `faultin_page` sets `*locked = None`, runs the I/O
+//! unlocked, and `__get_user_pages` returns the pages done so far; `__mm_populate` then
+//! takes the lock again and looks the VMA up afresh, exactly as Linux 5.10 does.
+//! Differences: no huge pages, so `follow_pmd_mask` always reaches a PTE table; and gup
+//! never grows a stack VMA (Linux 6.5 stopped that too: `find_extend_vma` became
+//! `vma_lookup`), since growing needs the lock for write.
 use crate::arch::aarch64::pgtable::{
     decode, pte_present, pte_write, table_index, Desc, PTRS_PER_TABLE,
 };
@@ -14,6 +18,7 @@ use crate::arch::phys_to_virt;
 use crate::errno::{Errno, KResult};
 use crate::mm::memory::{handle_mm_fault, is_zero_pte, pte_page, FaultFlags, FaultResult};
 use crate::mm::mm_types::MmStruct;
+use crate::mm::mmap_lock::{mmap_read_lock, MmapReadGuard};
 use crate::mm::page::{get_page, Page, PageFlags};
 use crate::mm::vma::{VmArea, VmFlags};
 use crate::mm::PAGE_SIZE;
@@ -42,6 +47,9 @@ bitflags! {
         const FOLL_REMOTE = 0x2000;
         /// COW has been broken once: follow the read-only PTE of a forced write.
         const FOLL_COW = 0x4000;
+        /// A retry after VM_FAULT_RETRY: the fault may not let go of the lock again
+        /// (Linux: `FOLL_TRIED`).
+        const FOLL_TRIED = 0x800;
     }
 }
 
@@ -124,15 +132,18 @@ pub fn follow_page_mask(
 
 /// Fault in the page at `address` for the access `flags` describe. Linux: `faultin_page`.
 /// Returns Err(ENOENT) for "mlock what is present, but fault nothing in"
-/// (FOLL_MLOCK without FOLL_POPULATE: MLOCK_ONFAULT), which the caller skips.
+/// (FOLL_MLOCK without FOLL_POPULATE: MLOCK_ONFAULT), which the caller skips, and
+/// Err(EBUSY) when the fault let go of `mmap_lock` to wait for I/O: `*locked` is then
+/// None, `vma` must not be used again, and the caller returns what it has (Linux: the
+/// VM_FAULT_RETRY branch, `*locked = 0; return -EBUSY`).
 #[no_mangle]
 #[inline(never)]
-pub fn faultin_page(
+pub fn faultin_page<'a>(
+    mm: &'a MmStruct,
     vma: &VmArea,
-    pgd: usize,
-    asid: u16,
     address: usize,
     flags: &mut FollFlags,
+    locked: &mut Option<MmapReadGuard<'a>>,
 ) -> KResult<()> {
     if flags.contains(FollFlags::FOLL_MLOCK) && !flags.contains(FollFlags::FOLL_POPULATE) {
         return Err(Errno::ENOENT);
@@ -141,8 +152,24 @@ pub fn faultin_page(
     if flags.contains(FollFlags::FOLL_WRITE) {
         fault_flags |= FaultFlags::WRITE;
     }
-    match handle_mm_fault(vma, pgd, asid, address, fault_flags) {
+    if flags.contains(FollFlags::FOLL_REMOTE) {
+        fault_flags |= FaultFlags::REMOTE;
+    }
+    if locked.is_some() {
+        fault_flags |= FaultFlags::ALLOW_RETRY | FaultFlags::KILLABLE;
+    }
+    if flags.contains(FollFlags::FOLL_TRIED) {
+        // Can't retry twice in a row (Linux: gup's FOLL_TRIED -> FAULT_FLAG_TRIED).
+        fault_flags |= FaultFlags::TRIED;
+    }
+    match handle_mm_fault(mm, vma, address, fault_flags) {
         FaultResult::Handled => {}
+        FaultResult::Retry(retry) => {
+            // VM_FAULT_RETRY: the lock goes, the disk works, nobody waits on us.
+            *locked = None;
+            crate::mm::filemap::do_sync_mmap_readahead(retry);
+            return Err(Errno::EBUSY);
+        }
         FaultResult::Oom => return Err(Errno::ENOMEM),
         FaultResult::Sigbus | FaultResult::BadArea | FaultResult::BadAccess => {
             return Err(Errno::EFAULT)
@@ -177,53 +204,67 @@ pub fn check_vma_flags(vma: &VmArea, flags: FollFlags) -> KResult<()> {
     Ok(())
 }
 
+/// A VMA found under `mmap_lock`, used across a call that may drop the lock. Linux passes
+/// `struct vm_area_struct *` around under the same rule: valid while the lock is held,
+/// looked up again once it was let go.
+pub(crate) fn vma_under_lock<'v>(vma: *const VmArea) -> &'v VmArea {
+    // SAFETY: callers take `vma` from the tree of the `mmap_lock` guard they hold and use
+    // the reference only while that guard is held: after `faultin_page` returns EBUSY (the
+    // one place the guard is dropped) they return without touching it, and the tree is
+    // only changed under the write lock, which cannot be taken while we read.
+    unsafe { &*vma }
+}
+
 /// Make `nr_pages` pages from `start` present for `gup_flags`, faulting them in, and
 /// collect them in `pages` if given (with a reference each when FOLL_GET). Returns the
 /// number of pages done; an error only if the very first page failed. Linux:
 /// `__get_user_pages`.
+///
+/// Locking: `*locked` holds `mm.mmap_lock` for read on entry. If a fault had to wait
+/// for I/O it is None on return (the lock was dropped, Linux's `*locked = 0`), and the
+/// count covers the pages done before that fault.
 #[no_mangle]
 #[inline(never)]
-#[allow(clippy::too_many_arguments)] // Linux's has seven too; ours adds the page tables
-pub fn __get_user_pages(
-    mm: &mut MmStruct,
-    pt: &mut dyn crate::mm::vma::VmaPageTables,
-    pgd: usize,
-    asid: u16,
+pub fn __get_user_pages<'a>(
+    mm: &'a MmStruct,
     mut start: usize,
     nr_pages: usize,
     gup_flags: FollFlags,
     mut pages: Option<&mut Vec<&'static Page>>,
+    locked: &mut Option<MmapReadGuard<'a>>,
 ) -> KResult<usize> {
     let mut i = 0;
-    let mut vma_key: Option<usize> = None;
+    let mut vma: Option<*const VmArea> = None;
     while i < nr_pages {
+        let Some(guard) = locked.as_deref() else {
+            break;
+        };
         // Find the VMA again when we walk off the end of the current one.
-        let in_vma = vma_key
-            .and_then(|k| mm.mm_rb.get(&k))
-            .is_some_and(|v| start < v.vm_end && start >= v.vm_start);
-        if !in_vma {
-            match crate::mm::mmap::find_extend_vma(mm, pt, start) {
-                Some(k) => vma_key = Some(k),
-                None => return if i > 0 { Ok(i) } else { Err(Errno::EFAULT) },
-            }
-            let vma = &mm.mm_rb[&vma_key.unwrap()];
-            if let Err(e) = check_vma_flags(vma, gup_flags) {
+        if vma.is_none_or(|v| start >= vma_under_lock(v).vm_end) {
+            // Linux 6.5 `gup_vma_lookup`: a VMA that covers `start`, no stack growth.
+            let found = crate::mm::vma::find_vma(guard, start).filter(|v| v.vm_start <= start);
+            let Some(v) = found else {
+                return if i > 0 { Ok(i) } else { Err(Errno::EFAULT) };
+            };
+            if let Err(e) = check_vma_flags(v, gup_flags) {
                 return if i > 0 { Ok(i) } else { Err(e) };
             }
+            vma = Some(v as *const VmArea);
         }
-        let vma = &mm.mm_rb[&vma_key.unwrap()];
+        let v = vma_under_lock(vma.expect("looked up above"));
         let mut foll_flags = gup_flags;
         loop {
-            match follow_page_mask(vma, pgd, start, foll_flags) {
+            match follow_page_mask(v, mm.pgd, start, foll_flags) {
                 Ok(Follow::Page(page)) => {
                     if let Some(p) = pages.as_deref_mut() {
                         p.push(page);
                     }
                     break;
                 }
-                Ok(Follow::NoPage) => match faultin_page(vma, pgd, asid, start, &mut foll_flags) {
-                    Ok(()) => continue,          // retry the lookup
-                    Err(Errno::ENOENT) => break, // MLOCK_ONFAULT: skip absent pages
+                Ok(Follow::NoPage) => match faultin_page(mm, v, start, &mut foll_flags, locked) {
+                    Ok(()) => continue,                // retry the lookup
+                    Err(Errno::ENOENT) => break,       // MLOCK_ONFAULT: skip absent pages
+                    Err(Errno::EBUSY) => return Ok(i), // lock dropped: report progress
                     Err(e) => return if i > 0 { Ok(i) } else { Err(e) },
                 },
                 Err(e) => return if i > 0 { Ok(i) } else { Err(e) },
@@ -235,23 +276,19 @@ pub fn __get_user_pages(
     Ok(i)
 }
 
-/// Fault in `[start, end)` of the VMA at `vma_key` so every page is present (and mlocked
-/// when VM_LOCKED). Returns the number of pages done. Linux 5.10:
-/// `populate_vma_page_range`.
-/// Difference: we never drop the mm lock mid-range (no VM_FAULT_RETRY), so `locked` is
-/// gone.
+/// Fault in `[start, end)` of `vma` so every page is present (and mlocked when
+/// VM_LOCKED). Returns the number of pages done. Linux 5.10: `populate_vma_page_range`.
+/// Locking: `*locked` holds `mmap_lock` for read; it may come back None (see
+/// `__get_user_pages`).
 #[no_mangle]
 #[inline(never)]
-pub fn populate_vma_page_range(
-    mm: &mut MmStruct,
-    pt: &mut dyn crate::mm::vma::VmaPageTables,
-    pgd: usize,
-    asid: u16,
-    vma_key: usize,
+pub fn populate_vma_page_range<'a>(
+    mm: &'a MmStruct,
+    vma: &VmArea,
     start: usize,
     end: usize,
+    locked: &mut Option<MmapReadGuard<'a>>,
 ) -> KResult<usize> {
-    let vma = &mm.mm_rb[&vma_key];
     let vm = vma.vm_flags;
     let mut gup_flags = FollFlags::FOLL_TOUCH | FollFlags::FOLL_POPULATE | FollFlags::FOLL_MLOCK;
     if vm.contains(VmFlags::VM_LOCKONFAULT) {
@@ -268,84 +305,126 @@ pub fn populate_vma_page_range(
         gup_flags |= FollFlags::FOLL_FORCE;
     }
     let nr_pages = (end - start) / PAGE_SIZE;
-    __get_user_pages(mm, pt, pgd, asid, start, nr_pages, gup_flags, None)
+    __get_user_pages(mm, start, nr_pages, gup_flags, None, locked)
+}
+
+/// Fault in `[start, end)` of `vma` as reads (or writes) would, for
+/// MADV_POPULATE_READ/WRITE. EINVAL where the VMA forbids the access or is
+/// VM_IO/VM_PFNMAP; otherwise `__get_user_pages`' result (pages done, or EFAULT for
+/// SIGBUS, ENOMEM). Linux 5.14: `faultin_vma_page_range`. Locking: `*locked` holds
+/// `mmap_lock` for read and may come back None.
+#[no_mangle]
+#[inline(never)]
+pub fn faultin_vma_page_range<'a>(
+    mm: &'a MmStruct,
+    vma: &VmArea,
+    start: usize,
+    end: usize,
+    write: bool,
+    locked: &mut Option<MmapReadGuard<'a>>,
+) -> KResult<usize> {
+    let mut gup_flags = FollFlags::FOLL_TOUCH | FollFlags::FOLL_POPULATE | FollFlags::FOLL_MLOCK;
+    if write {
+        gup_flags |= FollFlags::FOLL_WRITE;
+    }
+    // We want to report EINVAL instead of EFAULT for any permission problems or
+    // incompatible mappings.
+    if check_vma_flags(vma, gup_flags).is_err() {
+        return Err(Errno::EINVAL);
+    }
+    let nr_pages = (end - start) / PAGE_SIZE;
+    __get_user_pages(mm, start, nr_pages, gup_flags, None, locked)
 }
 
 /// Populate every VMA in `[start, start + len)`, VMA by VMA; with `ignore_errors`, a
 /// failing VMA is skipped (MAP_POPULATE, mlockall), else the first error is returned
 /// (mlock: ENOMEM for a hole is reported by the caller). Linux: `__mm_populate`.
+///
+/// Locking: called without `mmap_lock`; takes it for read and keeps `locked`. While it
+/// holds the lock it steps to the next VMA in the tree (Linux: `vma->vm_next`); only after
+/// a fault dropped it (VM_FAULT_RETRY) does it take it again and look the VMA up afresh,
+/// since the tree may have changed meanwhile.
 #[no_mangle]
 #[inline(never)]
-pub fn __mm_populate(
-    mm: &mut MmStruct,
-    pt: &mut dyn crate::mm::vma::VmaPageTables,
-    pgd: usize,
-    asid: u16,
-    start: usize,
-    len: usize,
-    ignore_errors: bool,
-) -> KResult<()> {
+pub fn __mm_populate(mm: &MmStruct, start: usize, len: usize, ignore_errors: bool) -> KResult<()> {
     let end = start.saturating_add(len);
+    let mut locked: Option<MmapReadGuard<'_>> = None;
+    let mut vma: Option<*const VmArea> = None;
     let mut nstart = start;
+    let mut result = Ok(());
     while nstart < end {
-        let Some(vma) = crate::mm::vma::find_vma(mm, nstart) else {
-            break;
-        };
-        if vma.vm_start >= end {
+        // We might have dropped the lock: take it again and find the VMA afresh.
+        if locked.is_none() {
+            let guard = locked.insert(mmap_read_lock(mm));
+            vma = crate::mm::vma::find_vma(guard, nstart).map(|v| v as *const VmArea);
+        } else if let Some(v) = vma {
+            if nstart >= vma_under_lock(v).vm_end {
+                // vma = vma->vm_next.
+                let guard = locked.as_deref().expect("checked above");
+                vma = crate::mm::vma::vma_next(guard, Some(vma_under_lock(v).vm_start))
+                    .and_then(|k| guard.vma(k))
+                    .map(|v| v as *const VmArea);
+            }
+        }
+        let Some(vp) = vma else { break };
+        let v = vma_under_lock(vp);
+        if v.vm_start >= end {
             break;
         }
-        let (key, vm_end, vm_start, vm) = (vma.vm_start, vma.vm_end, vma.vm_start, vma.vm_flags);
-        let mut nend = end.min(vm_end);
-        if vm.intersects(VmFlags::VM_IO | VmFlags::VM_PFNMAP) {
+        // Set [nstart; nend) to the intersection of the desired address range with
+        // the VMA.
+        let mut nend = end.min(v.vm_end);
+        if v.vm_flags.intersects(VmFlags::VM_IO | VmFlags::VM_PFNMAP) {
             nstart = nend;
             continue;
         }
-        nstart = nstart.max(vm_start);
-        match populate_vma_page_range(mm, pt, pgd, asid, key, nstart, nend) {
+        nstart = nstart.max(v.vm_start);
+        // Now fault in a range of pages. populate_vma_page_range() may drop the lock
+        // (locked becomes None), in which case it returns the pages done before that.
+        match populate_vma_page_range(mm, v, nstart, nend, &mut locked) {
             Ok(done) => nend = nstart + done * PAGE_SIZE,
             Err(_) if ignore_errors => {}
-            Err(e) => return Err(e),
+            Err(e) => {
+                result = Err(e);
+                break;
+            }
         }
-        nstart = nend.max(nstart + PAGE_SIZE);
+        nstart = nend;
     }
-    Ok(())
+    // Linux: if (locked) mmap_read_unlock(mm).
+    drop(locked);
+    result
 }
 
 /// Populate with errors ignored (Linux: `mm_populate`, for MAP_POPULATE / MAP_LOCKED /
-/// brk under mlockall(MCL_FUTURE)).
-pub fn mm_populate(
-    mm: &mut MmStruct,
-    pt: &mut dyn crate::mm::vma::VmaPageTables,
-    pgd: usize,
-    asid: u16,
-    start: usize,
-    len: usize,
-) {
-    let _ = __mm_populate(mm, pt, pgd, asid, start, len, true);
+/// brk under mlockall(MCL_FUTURE)). Called without `mmap_lock`.
+#[no_mangle]
+#[inline(never)]
+pub fn mm_populate(mm: &MmStruct, start: usize, len: usize) {
+    let _ = __mm_populate(mm, start, len, true);
 }
 
 /// Pin `nr_pages` pages of another address space from `start` (each returned with a
 /// reference the caller drops with `put_page`). Linux: `get_user_pages_remote`, used by
 /// /proc/<pid>/cmdline (through `access_remote_vm`), ptrace and core dumps.
-/// Locking: takes `mm`'s lock; the caller must not hold it.
+/// Locking: takes `mm.mmap_lock` for read; the caller must not hold it. Like Linux's
+/// `__access_remote_vm`, which passes `locked = NULL`, the lock is never dropped midway
+/// here: a page that needs I/O is read under it.
 pub fn get_user_pages_remote(
-    mm: &crate::task::mm::Mm,
+    mm: &MmStruct,
     start: usize,
     nr_pages: usize,
     gup_flags: FollFlags,
 ) -> KResult<Vec<&'static Page>> {
-    let mut pt = mm.pagetables();
-    let mut guard = mm.lock();
     let mut pages = Vec::new();
+    let mut locked = Some(mmap_read_lock(mm));
     __get_user_pages(
-        &mut guard,
-        &mut pt,
-        mm.pgd,
-        mm.asid(),
+        mm,
         start,
         nr_pages,
-        gup_flags | FollFlags::FOLL_GET | FollFlags::FOLL_REMOTE,
+        gup_flags | FollFlags::FOLL_GET | FollFlags::FOLL_REMOTE | FollFlags::FOLL_TRIED,
         Some(&mut pages),
+        &mut locked,
     )?;
     Ok(pages)
 }

@@ -21,16 +21,16 @@
 //! fault, tmpfs pages are in memory); MADV_FREE frees the pages at once instead of when
 //! reclaim finds them clean (allowed: the man page promises old data or zeros); MADV_REMOVE
 //! finds no file system that punches holes (EOPNOTSUPP, as `vfs_fallocate` answers there).
-use crate::arch::aarch64::traps::PtRegs;
 use crate::errno::{Errno, KResult};
-use crate::mm::gup::{__get_user_pages, check_vma_flags, FollFlags};
-use crate::mm::mm_types::MmStruct;
+use crate::mm::gup::{faultin_vma_page_range, vma_under_lock};
+use crate::mm::mm_types::{MmStruct, MmapLocked};
 use crate::mm::mmap::sysctl_max_map_count;
+use crate::mm::mmap_lock::{mmap_read_lock, mmap_write_lock_killable, MmapReadGuard};
 use crate::mm::vma::{
-    __split_vma, find_vma_key, vma_merge, vma_next, vma_prev, VmArea, VmFlags, VmaPageTables,
+    __split_vma, find_vma, find_vma_key, vma_merge, vma_next, vma_prev, VmArea, VmFlags,
+    VmaPageTables,
 };
 use crate::mm::{PAGE_SHIFT, PAGE_SIZE};
-use crate::syscall::SyscallArgs;
 
 /// No special treatment (clears MADV_RANDOM / MADV_SEQUENTIAL).
 pub const MADV_NORMAL: i32 = 0;
@@ -120,7 +120,7 @@ fn can_madv_lru_vma(vma: &VmArea) -> bool {
 #[no_mangle]
 #[inline(never)]
 pub fn madvise_behavior(
-    mm: &mut MmStruct,
+    mm: &mut MmapLocked,
     vma: usize,
     prev: &mut Option<usize>,
     start: usize,
@@ -228,7 +228,7 @@ fn madvise_willneed(vma: usize, prev: &mut Option<usize>) -> KResult<()> {
 /// last mapping. Afterwards private anonymous memory reads back as zeros, private file
 /// memory as the file's contents, and shared memory keeps its data.
 fn madvise_dontneed_free(
-    mm: &mut MmStruct,
+    mm: &mut MmapLocked,
     pt: &mut dyn VmaPageTables,
     vma: usize,
     prev: &mut Option<usize>,
@@ -251,7 +251,7 @@ fn madvise_dontneed_free(
 /// MADV_COLD and MADV_PAGEOUT (Linux: `madvise_cold`, `madvise_pageout`): EINVAL on VMAs
 /// the LRU advice may not touch; otherwise the pages would be deactivated or reclaimed,
 /// which waits for the LRU lists and reclaim (nothing to do yet).
-fn madvise_cold_or_pageout(mm: &MmStruct, vma: usize, prev: &mut Option<usize>) -> KResult<()> {
+fn madvise_cold_or_pageout(mm: &MmapLocked, vma: usize, prev: &mut Option<usize>) -> KResult<()> {
     *prev = Some(vma);
     if !can_madv_lru_vma(&mm.mm_rb[&vma]) {
         return Err(Errno::EINVAL);
@@ -262,7 +262,7 @@ fn madvise_cold_or_pageout(mm: &MmStruct, vma: usize, prev: &mut Option<usize>) 
 /// MADV_REMOVE (Linux: `madvise_remove`): EINVAL on a locked VMA or one without a file,
 /// EACCES unless it is shared and writable, then a hole would be punched in the file
 /// (`vfs_fallocate(FALLOC_FL_PUNCH_HOLE)`); our file systems cannot, so EOPNOTSUPP.
-fn madvise_remove(mm: &MmStruct, vma: usize, prev: &mut Option<usize>) -> KResult<()> {
+fn madvise_remove(mm: &MmapLocked, vma: usize, prev: &mut Option<usize>) -> KResult<()> {
     *prev = None; // Linux drops mmap_lock here; the caller looks the next VMA up again
     let v = &mm.mm_rb[&vma];
     if v.vm_flags.contains(VmFlags::VM_LOCKED) || v.vm_file.is_none() {
@@ -274,66 +274,46 @@ fn madvise_remove(mm: &MmStruct, vma: usize, prev: &mut Option<usize>) -> KResul
     Err(Errno::EOPNOTSUPP)
 }
 
-/// Fault in `[start, end)` of the VMA keyed `vma` readable or (`write`) writable, with the
-/// access the VMA itself allows (no FOLL_FORCE), populating MLOCK_ONFAULT VMAs too and
-/// mlocking pages of locked ones. EINVAL when the VMA does not allow the access or is
-/// VM_IO/VM_PFNMAP; otherwise `__get_user_pages`' result (pages done, or EFAULT for
-/// SIGBUS, ENOMEM). Linux 5.14: `faultin_vma_page_range` in `mm/gup.c` (kept here until
-/// gup.rs grows it).
-#[no_mangle]
-#[inline(never)]
-#[allow(clippy::too_many_arguments)]
-pub fn faultin_vma_page_range(
-    mm: &mut MmStruct,
-    pt: &mut dyn VmaPageTables,
-    pgd: usize,
-    asid: u16,
-    vma: usize,
-    start: usize,
-    end: usize,
-    write: bool,
-) -> KResult<usize> {
-    let mut gup_flags = FollFlags::FOLL_TOUCH | FollFlags::FOLL_POPULATE | FollFlags::FOLL_MLOCK;
-    if write {
-        gup_flags |= FollFlags::FOLL_WRITE;
-    }
-    // We want to report EINVAL instead of EFAULT for any permission problems or
-    // incompatible mappings.
-    if check_vma_flags(&mm.mm_rb[&vma], gup_flags).is_err() {
-        return Err(Errno::EINVAL);
-    }
-    let nr_pages = (end - start) / PAGE_SIZE;
-    __get_user_pages(mm, pt, pgd, asid, start, nr_pages, gup_flags, None)
-}
-
 /// MADV_POPULATE_READ / MADV_POPULATE_WRITE (Linux 5.14: `madvise_populate`): fault the
 /// range in as reads or writes would, without pinning. EINVAL for VMAs that do not allow
 /// the access (PROT_NONE, POPULATE_WRITE on read-only memory) or VM_IO/VM_PFNMAP; EFAULT
 /// where an access would raise SIGBUS (a file mapping past end of file); ENOMEM when
-/// memory runs out.
-#[allow(clippy::too_many_arguments)]
-fn madvise_populate(
-    mm: &mut MmStruct,
-    pt: &mut dyn VmaPageTables,
-    pgd: usize,
-    asid: u16,
-    vma: usize,
-    prev: &mut Option<usize>,
-    mut start: usize,
-    end: usize,
-    behavior: i32,
-) -> KResult<()> {
+/// memory runs out, and at the end when the range had holes (the mapped parts were
+/// populated, as `do_madvise`'s walk reports holes).
+///
+/// Locking: takes `mmap_lock` for read (Linux 5.14: `madvise_need_mmap_write` is false for
+/// these); a fault that waits for the disk drops it, and the walk takes it again and looks
+/// the VMA up afresh.
+#[no_mangle]
+#[inline(never)]
+pub fn madvise_populate(mm: &MmStruct, start: usize, end: usize, behavior: i32) -> KResult<()> {
     let write = behavior == MADV_POPULATE_WRITE;
-    *prev = Some(vma);
+    let mut locked: Option<MmapReadGuard<'_>> = None;
+    let mut unmapped_error = Ok(());
+    let mut start = start;
     while start < end {
-        // We never drop the mm lock, so `vma` still covers `[start, end)`.
-        match faultin_vma_page_range(mm, pt, pgd, asid, vma, start, end, write) {
+        // We might have temporarily dropped the lock (our VMA might have been split).
+        let guard = locked.get_or_insert_with(|| mmap_read_lock(mm));
+        let Some(vma) = find_vma(guard, start) else {
+            return Err(Errno::ENOMEM);
+        };
+        if start < vma.vm_start {
+            unmapped_error = Err(Errno::ENOMEM);
+            start = vma.vm_start;
+            if start >= end {
+                break;
+            }
+        }
+        let tmp_end = end.min(vma.vm_end);
+        let vma = vma as *const VmArea;
+        // Populate (prefault) page tables readable/writable.
+        match faultin_vma_page_range(mm, vma_under_lock(vma), start, tmp_end, write, &mut locked) {
             Ok(pages) => start += pages * PAGE_SIZE,
             Err(e @ (Errno::EINTR | Errno::EINVAL | Errno::EFAULT)) => return Err(e),
             Err(_) => return Err(Errno::ENOMEM),
         }
     }
-    Ok(())
+    unmapped_error
 }
 
 /// Apply `behavior` to `[start, end)`, which lies inside the VMA keyed `vma`; `prev` is
@@ -341,10 +321,8 @@ fn madvise_populate(
 /// the walk continues after (None: look it up again). Linux: `madvise_vma`.
 #[allow(clippy::too_many_arguments)]
 fn madvise_vma(
-    mm: &mut MmStruct,
+    mm: &mut MmapLocked,
     pt: &mut dyn VmaPageTables,
-    pgd: usize,
-    asid: u16,
     vma: usize,
     prev: &mut Option<usize>,
     start: usize,
@@ -356,9 +334,8 @@ fn madvise_vma(
         MADV_WILLNEED => madvise_willneed(vma, prev),
         MADV_COLD | MADV_PAGEOUT => madvise_cold_or_pageout(mm, vma, prev),
         MADV_FREE | MADV_DONTNEED => madvise_dontneed_free(mm, pt, vma, prev, start, end, behavior),
-        MADV_POPULATE_READ | MADV_POPULATE_WRITE => {
-            madvise_populate(mm, pt, pgd, asid, vma, prev, start, end, behavior)
-        }
+        // Never reached: `do_madvise` sends these to `madvise_populate` (read lock).
+        MADV_POPULATE_READ | MADV_POPULATE_WRITE => Err(Errno::EINVAL),
         _ => madvise_behavior(mm, vma, prev, start, end, behavior),
     }
 }
@@ -369,36 +346,19 @@ fn madvise_vma(
 /// from `start` on, the advice's own error (which stops the walk, earlier VMAs keeping
 /// their advice), and ENOMEM at the end if the range had holes (the mapped parts were
 /// advised).
-#[no_mangle]
-#[inline(never)]
-#[allow(clippy::too_many_arguments)]
-pub fn do_madvise(
-    mm: &mut MmStruct,
+///
+/// This is the walk under `mmap_lock` held for write; `do_madvise` takes the lock (or, for
+/// MADV_POPULATE_*, the read lock in `madvise_populate`).
+pub fn madvise_locked(
+    mm: &mut MmapLocked,
     pt: &mut dyn VmaPageTables,
-    pgd: usize,
-    asid: u16,
     start: usize,
     len_in: usize,
     behavior: i32,
 ) -> KResult<()> {
-    if !madvise_behavior_valid(behavior) {
-        return Err(Errno::EINVAL);
-    }
-    if start & (PAGE_SIZE - 1) != 0 {
-        return Err(Errno::EINVAL);
-    }
-    let len = len_in.wrapping_add(PAGE_SIZE - 1) & !(PAGE_SIZE - 1);
-    // Check to see whether len was rounded up from small -ve to zero.
-    if len_in != 0 && len == 0 {
-        return Err(Errno::EINVAL);
-    }
-    let end = start.wrapping_add(len);
-    if end < start {
-        return Err(Errno::EINVAL);
-    }
-    if end == start {
+    let Some(end) = madvise_range(start, len_in, behavior)? else {
         return Ok(());
-    }
+    };
 
     let mut vma = find_vma_key(mm, start);
     let mut prev = match vma {
@@ -425,7 +385,7 @@ pub fn do_madvise(
         }
         // Here vma.vm_start <= start < (end|vma.vm_end).
         let tmp = vm_end.min(end);
-        madvise_vma(mm, pt, pgd, asid, k, &mut prev, start, tmp, behavior)?;
+        madvise_vma(mm, pt, k, &mut prev, start, tmp, behavior)?;
         start = tmp;
         if let Some(p) = prev {
             start = start.max(mm.mm_rb[&p].vm_end);
@@ -440,15 +400,50 @@ pub fn do_madvise(
     }
 }
 
+/// The argument checks of madvise, in Linux's order: EINVAL for unknown advice, an
+/// unaligned `start`, a length that rounds up to 0, or a range that wraps. The end of
+/// the range, or None when it is empty (success, nothing to do).
+fn madvise_range(start: usize, len_in: usize, behavior: i32) -> KResult<Option<usize>> {
+    if !madvise_behavior_valid(behavior) {
+        return Err(Errno::EINVAL);
+    }
+    if start & (PAGE_SIZE - 1) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let len = len_in.wrapping_add(PAGE_SIZE - 1) & !(PAGE_SIZE - 1);
+    // Check to see whether len was rounded up from small -ve to zero.
+    if len_in != 0 && len == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let end = start.wrapping_add(len);
+    if end < start {
+        return Err(Errno::EINVAL);
+    }
+    Ok((end != start).then_some(end))
+}
+
+/// madvise below the system call (Linux 5.10: `do_madvise`): the checks, then
+/// MADV_POPULATE_* under the read lock (`madvise_populate`), everything else under the
+/// write lock (`madvise_locked`). EINTR if killed while waiting for the lock.
+#[no_mangle]
+#[inline(never)]
+pub fn do_madvise(mm: &MmStruct, start: usize, len_in: usize, behavior: i32) -> KResult<()> {
+    if matches!(behavior, MADV_POPULATE_READ | MADV_POPULATE_WRITE) {
+        let Some(end) = madvise_range(start, len_in, behavior)? else {
+            return Ok(());
+        };
+        return madvise_populate(mm, start, end, behavior);
+    }
+    let mut pt = mm.pagetables();
+    let mut guard = mmap_write_lock_killable(mm)?;
+    madvise_locked(&mut guard, &mut pt, start, len_in, behavior)
+}
+
 /// madvise(2). `behavior` is an `int`: the upper half of the register is ignored.
 #[no_mangle]
 #[inline(never)]
-pub fn sys_madvise(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
-    let (start, len, behavior) = (a.0[0], a.0[1], a.0[2] as i32);
-    crate::mm::syscalls::with_mm(|mm, pt, _| {
-        let (pgd, asid) = (pt.pgd, pt.asid);
-        do_madvise(mm, pt, pgd, asid, start, len, behavior)
-    })??;
+pub fn sys_madvise(mm: &MmStruct, start: usize, len: usize, behavior: i32) -> KResult<usize> {
+    do_madvise(mm, start, len, behavior)?;
     Ok(0)
 }
 
@@ -463,18 +458,18 @@ mod tests {
     const P: usize = PAGE_SIZE;
 
     fn madvise(
-        mm: &mut MmStruct,
+        mm: &mut MmapLocked,
         pt: &mut RecordingPageTables,
         start: usize,
         len: usize,
         advice: i32,
     ) -> KResult<()> {
-        do_madvise(mm, pt, 0, 0, start, len, advice)
+        madvise_locked(mm, pt, start, len, advice)
     }
 
     #[test]
     fn einval_rows_come_before_the_range_is_looked_at() {
-        let mut mm = MmStruct::new();
+        let mut mm = MmapLocked::new();
         let mut pt = RecordingPageTables::new();
         for bad in [
             -1,
@@ -515,7 +510,7 @@ mod tests {
 
     #[test]
     fn dontneed_zaps_each_vma_piece_and_reports_holes_last() {
-        let mut mm = MmStruct::new();
+        let mut mm = MmapLocked::new();
         let mut pt = RecordingPageTables::new();
         add_anon(&mut mm, 0, 2, RW);
         add_anon(&mut mm, 3, 6, RO);
@@ -527,7 +522,7 @@ mod tests {
 
     #[test]
     fn dontneed_on_a_locked_vma_is_einval_after_earlier_vmas_were_zapped() {
-        let mut mm = MmStruct::new();
+        let mut mm = MmapLocked::new();
         let mut pt = RecordingPageTables::new();
         add_anon(&mut mm, 0, 2, RW);
         add_anon(&mut mm, 2, 4, RO | VmFlags::VM_LOCKED);
@@ -538,7 +533,7 @@ mod tests {
 
     #[test]
     fn free_needs_private_anonymous_memory() {
-        let mut mm = MmStruct::new();
+        let mut mm = MmapLocked::new();
         let mut pt = RecordingPageTables::new();
         let file: Arc<dyn MappedFile> = TestFile::new("/f").arc();
         add_file(&mut mm, 0, 2, RW, &file, 0);
@@ -554,7 +549,7 @@ mod tests {
 
     #[test]
     fn random_splits_the_middle_out_and_normal_merges_it_back() {
-        let mut mm = MmStruct::new();
+        let mut mm = MmapLocked::new();
         let mut pt = RecordingPageTables::new();
         add_anon(&mut mm, 0, 8, RW);
         madvise(&mut mm, &mut pt, pg(2), 3 * P, MADV_RANDOM).unwrap();
@@ -571,7 +566,7 @@ mod tests {
 
     #[test]
     fn wipeonfork_only_on_private_anonymous_memory() {
-        let mut mm = MmStruct::new();
+        let mut mm = MmapLocked::new();
         let mut pt = RecordingPageTables::new();
         let file: Arc<dyn MappedFile> = TestFile::new("/f").arc();
         add_anon(&mut mm, 0, 2, RW);
@@ -591,7 +586,7 @@ mod tests {
 
     #[test]
     fn dontfork_and_dofork_toggle_vm_dontcopy() {
-        let mut mm = MmStruct::new();
+        let mut mm = MmapLocked::new();
         let mut pt = RecordingPageTables::new();
         add_anon(&mut mm, 0, 4, RW);
         madvise(&mut mm, &mut pt, pg(0), 4 * P, MADV_DONTFORK).unwrap();
@@ -605,28 +600,28 @@ mod tests {
 
     #[test]
     fn populate_of_a_vma_without_the_access_is_einval() {
-        let mut mm = MmStruct::new();
-        let mut pt = RecordingPageTables::new();
+        let mut mm = MmapLocked::new();
         add_anon(&mut mm, 0, 2, VmFlags::VM_MAYREAD | VmFlags::VM_MAYWRITE);
         add_anon(&mut mm, 4, 6, RO);
+        let mm = MmStruct::for_test(mm);
         assert_eq!(
-            madvise(&mut mm, &mut pt, pg(0), 2 * P, MADV_POPULATE_READ),
+            do_madvise(&mm, pg(0), 2 * P, MADV_POPULATE_READ),
             Err(Errno::EINVAL)
         );
         assert_eq!(
-            madvise(&mut mm, &mut pt, pg(4), 2 * P, MADV_POPULATE_WRITE),
+            do_madvise(&mm, pg(4), 2 * P, MADV_POPULATE_WRITE),
             Err(Errno::EINVAL)
         );
         // A hole first: ENOMEM, nothing faulted.
         assert_eq!(
-            madvise(&mut mm, &mut pt, pg(2), 2 * P, MADV_POPULATE_READ),
+            do_madvise(&mm, pg(2), 2 * P, MADV_POPULATE_READ),
             Err(Errno::ENOMEM)
         );
     }
 
     #[test]
     fn cold_pageout_and_remove_rows() {
-        let mut mm = MmStruct::new();
+        let mut mm = MmapLocked::new();
         let mut pt = RecordingPageTables::new();
         add_anon(&mut mm, 0, 2, RW);
         add_anon(&mut mm, 2, 4, RO | VmFlags::VM_LOCKED);

@@ -152,7 +152,7 @@ mod tests {
 
 /// Outcome of a user page fault (Linux: the VM_FAULT_* bits and `__do_page_fault`'s
 /// VM_FAULT_BADMAP / VM_FAULT_BADACCESS).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub enum FaultResult {
     /// The page is mapped now; retry the instruction.
     Handled,
@@ -164,76 +164,80 @@ pub enum FaultResult {
     Sigbus,
     /// No memory: the task is killed.
     Oom,
+    /// The page must come from the disk and the fault was allowed to let go of
+    /// `mmap_lock` for that (FAULT_FLAG_ALLOW_RETRY): nothing was mapped. The caller drops
+    /// the lock, runs the I/O (`do_sync_mmap_readahead`) and faults again with
+    /// FAULT_FLAG_TRIED (Linux: VM_FAULT_RETRY).
+    Retry(FaultRetry),
 }
 
-/// Resolve a user fault at `addr` for the current task: find the VMA (growing the stack
-/// if needed), check the access against its flags, then `handle_mm_fault`. Linux:
-/// `do_page_fault` -> `__do_page_fault` (arch/arm64/mm/fault.c).
-pub fn handle_user_fault(addr: usize, esr: crate::arch::aarch64::esr::Esr) -> FaultResult {
-    use crate::mm::vma::VmFlags;
-    let Some(Some(mm)) = crate::task::with_current(|t| t.mm.lock().clone()) else {
-        return FaultResult::BadArea;
-    };
-    crate::mm::vmstat::count_vm_event(crate::mm::vmstat::VmStat::PGFAULT);
-    // A fault under the mm lock (uaccess while holding it) cannot be served: EFAULT.
-    let Some(mut guard) = mm.try_lock() else {
-        return FaultResult::BadArea;
-    };
-    let mut pt = mm.pagetables();
-    let Some(key) = crate::mm::mmap::find_extend_vma(&mut guard, &mut pt, addr) else {
-        return FaultResult::BadArea;
-    };
-    let vma = guard
-        .mm_rb
-        .get(&key)
-        .expect("find_extend_vma returned a VMA");
-    let flags = if esr.is_instruction_abort() {
-        FaultFlags::INSTRUCTION
-    } else if esr.is_write() {
-        FaultFlags::WRITE
-    } else {
-        FaultFlags::empty()
-    };
-    let needed = if flags.contains(FaultFlags::INSTRUCTION) {
-        VmFlags::VM_EXEC
-    } else if flags.contains(FaultFlags::WRITE) {
-        VmFlags::VM_WRITE
-    } else {
-        VmFlags::VM_READ | VmFlags::VM_WRITE | VmFlags::VM_EXEC
-    };
-    if !vma.vm_flags.intersects(needed) {
-        return FaultResult::BadAccess;
+impl FaultResult {
+    /// Linux: `!(fault & VM_FAULT_ERROR)` and not VM_FAULT_RETRY.
+    pub fn is_handled(&self) -> bool {
+        matches!(self, FaultResult::Handled)
     }
-    handle_mm_fault(vma, mm.pgd, mm.asid(), addr, flags)
+}
+
+/// What a VM_FAULT_RETRY fault must wait for: the file page to read, with the file pinned
+/// so it outlives the VMA once `mmap_lock` is dropped (Linux: the `fpin` that
+/// `maybe_unlock_mmap_for_io` returns to `filemap_fault`).
+#[derive(Clone)]
+pub struct FaultRetry {
+    /// The mapped file (Linux: `fpin = get_file(vmf->vma->vm_file)`).
+    pub fpin: alloc::sync::Arc<dyn crate::mm::vma::MappedFile>,
+    /// The page offset in the file (Linux: `vmf->pgoff`).
+    pub pgoff: usize,
+}
+
+impl core::fmt::Debug for FaultRetry {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "FaultRetry({} page {})", self.fpin.path(), self.pgoff)
+    }
 }
 
 bitflags::bitflags! {
-    /// Why the fault happened (Linux: `FAULT_FLAG_*`).
+    /// Why the fault happened and what the handler may do (Linux 5.10: `FAULT_FLAG_*`,
+    /// same values).
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     pub struct FaultFlags: u32 {
         /// A write access (Linux: `FAULT_FLAG_WRITE`).
         const WRITE = 0x01;
+        /// The handler may drop `mmap_lock` to wait for I/O and return VM_FAULT_RETRY
+        /// (Linux: `FAULT_FLAG_ALLOW_RETRY`).
+        const ALLOW_RETRY = 0x04;
+        /// A fatal signal may end the wait (Linux: `FAULT_FLAG_KILLABLE`).
+        const KILLABLE = 0x10;
+        /// This is the retry of a fault that returned VM_FAULT_RETRY (Linux:
+        /// `FAULT_FLAG_TRIED`): do the I/O under the lock rather than retry again.
+        const TRIED = 0x20;
+        /// The fault came from user space (Linux: `FAULT_FLAG_USER`).
+        const USER = 0x40;
+        /// Another process's mm (ptrace, /proc/pid/mem; Linux: `FAULT_FLAG_REMOTE`).
+        const REMOTE = 0x80;
         /// Instruction fetch (Linux: `FAULT_FLAG_INSTRUCTION`).
         const INSTRUCTION = 0x100;
     }
 }
 
-/// Make the page at `addr` of `vma` present with the access `flags` need. Linux:
+/// Make the page at `address` of `vma` present with the access `flags` need. Linux:
 /// `handle_mm_fault` -> `__handle_mm_fault` -> `handle_pte_fault`, which picks
 /// `do_anonymous_page`, `do_fault` (file), `do_wp_page` (write to a read-only PTE) or
-/// only marks the entry young. The caller holds the mm lock.
+/// only marks the entry young. Locking: `mm.mmap_lock` held for read (or write); with
+/// FAULT_FLAG_ALLOW_RETRY a file page that needs I/O returns `FaultResult::Retry`
+/// instead of waiting under the lock. Linux passes only the VMA (`vma->vm_mm`); our VMAs
+/// have no back pointer yet, so the mm comes first.
 #[no_mangle]
 #[inline(never)]
 pub fn handle_mm_fault(
+    mm: &crate::mm::mm_types::MmStruct,
     vma: &crate::mm::vma::VmArea,
-    pgd: usize,
-    asid: u16,
-    addr: usize,
+    address: usize,
     flags: FaultFlags,
 ) -> FaultResult {
     use crate::mm::vma::VmFlags;
+    let (pgd, asid) = (mm.pgd, mm.asid());
     let write = flags.contains(FaultFlags::WRITE);
-    let Some(pte) = pte_offset(pgd, addr, true) else {
+    let Some(pte) = pte_offset(pgd, address, true) else {
         return FaultResult::Oom;
     };
     let entry = *pte;
@@ -241,28 +245,29 @@ pub fn handle_mm_fault(
         match &vma.vm_file {
             None => do_anonymous_page(
                 pgd,
-                addr,
+                address,
                 write,
                 vma.vm_page_prot,
                 vma.vm_flags.contains(VmFlags::VM_WRITE),
             ),
-            Some(_) => do_fault(vma, pgd, addr, write),
+            Some(_) => do_fault(vma, pgd, address, flags),
         }
     } else if write && !pte_write(entry) {
         if vma.vm_flags.contains(VmFlags::VM_SHARED) {
             // A shared page becomes writable in place (Linux: wp_page_shared).
+            let _ptl = mm.page_table_lock.lock();
             *pte = pte_mkwrite(entry);
-            crate::arch::cpu::flush_tlb_page(asid, addr & !(PAGE_SIZE - 1));
+            crate::arch::cpu::flush_tlb_page(asid, address & !(PAGE_SIZE - 1));
             FaultResult::Handled
         } else {
-            do_wp_page(pgd, addr, asid)
+            do_wp_page(pgd, address, asid)
         }
     } else {
         // Present and allowed: a stale TLB entry or the access flag (set on install).
         FaultResult::Handled
     };
-    if result == FaultResult::Handled && vma.vm_flags.contains(VmFlags::VM_LOCKED) {
-        mlock_faulted_page(pgd, addr, entry);
+    if result.is_handled() && vma.vm_flags.contains(VmFlags::VM_LOCKED) {
+        mlock_faulted_page(pgd, address, entry);
     }
     result
 }
@@ -294,12 +299,31 @@ fn mlock_faulted_page(pgd: usize, addr: usize, old: u64) {
 /// SIGBUS beyond the end of the file.
 #[no_mangle]
 #[inline(never)]
-pub fn do_fault(vma: &crate::mm::vma::VmArea, pgd: usize, addr: usize, write: bool) -> FaultResult {
+pub fn do_fault(
+    vma: &crate::mm::vma::VmArea,
+    pgd: usize,
+    addr: usize,
+    flags: FaultFlags,
+) -> FaultResult {
     use crate::mm::vma::VmFlags;
+    let write = flags.contains(FaultFlags::WRITE);
     let file = vma.vm_file.as_ref().expect("do_fault on an anonymous VMA");
     let index = ((addr - vma.vm_start) >> 12) + vma.vm_pgoff;
     if (index as u64) * PAGE_SIZE as u64 >= file.size() {
         return FaultResult::Sigbus;
+    }
+    // filemap_fault: a page that must come from the disk is not waited for under
+    // mmap_lock when the caller can retry (Linux: do_sync_mmap_readahead ->
+    // maybe_unlock_mmap_for_io, then VM_FAULT_RETRY). The retry (FAULT_FLAG_TRIED)
+    // finds it cached.
+    if flags.contains(FaultFlags::ALLOW_RETRY)
+        && !flags.contains(FaultFlags::TRIED)
+        && file.fault_needs_io(index)
+    {
+        return FaultResult::Retry(FaultRetry {
+            fpin: file.clone(),
+            pgoff: index,
+        });
     }
     let page = match file.fault_page(index) {
         Ok(p) => p,
@@ -558,20 +582,98 @@ pub fn free_user_pgtables(pgd: usize, asid: u16) {
     crate::arch::cpu::flush_tlb_asid(asid);
 }
 
+/// The page-table side of the VMA code (`mm/mmap.rs`, `mm/mprotect.rs`, `mm/mlock.rs`) for
+/// one mm: what Linux's mmap/munmap/mprotect paths call below the VMA layer
+/// (`unmap_vmas`, `free_pgtables`, `change_protection`, `munlock_vma_pages_all`). Built by
+/// `MmStruct::pagetables`; host tests of the VMA code pass a recording stand-in instead.
+pub struct MmPageTables {
+    /// The mm's pgd (0: an mm without page tables, in host tests of the VMA code).
+    pub pgd: usize,
+    /// Its ASID, for TLB invalidation.
+    pub asid: u16,
+    /// Ranges the VMA code asked to populate; the caller runs `mm_populate` on each once
+    /// it has dropped `mmap_lock` (as Linux's callers do after `mmap_write_unlock`).
+    pub populate: alloc::vec::Vec<(usize, usize)>,
+}
+
+impl crate::mm::vma::VmaPageTables for MmPageTables {
+    fn unmap_vmas(&mut self, vmas: &[crate::mm::vma::VmArea], start: usize, end: usize) {
+        if self.pgd == 0 {
+            return;
+        }
+        for v in vmas {
+            zap_page_range(
+                self.pgd,
+                start.max(v.vm_start),
+                end.min(v.vm_end),
+                self.asid,
+            );
+        }
+    }
+
+    fn free_pgtables(&mut self, _vmas: &[crate::mm::vma::VmArea], floor: usize, ceiling: usize) {
+        if self.pgd == 0 {
+            return;
+        }
+        // Our free_pgd_range only frees tables with no entries left, so any range is safe.
+        let ceiling = if ceiling == 0 {
+            crate::mm::mm_types::TASK_SIZE
+        } else {
+            ceiling
+        };
+        free_pgd_range(self.pgd, floor, ceiling);
+    }
+
+    fn change_protection(
+        &mut self,
+        vma: &crate::mm::vma::VmArea,
+        start: usize,
+        end: usize,
+        newprot: PgProt,
+        dirty_accountable: bool,
+    ) -> usize {
+        if self.pgd == 0 {
+            return 0;
+        }
+        crate::mm::mprotect::change_protection(
+            self.pgd,
+            self.asid,
+            vma,
+            start,
+            end,
+            newprot,
+            dirty_accountable,
+        )
+    }
+
+    /// munmap of a locked VMA, and munlock of a range (the VMA cut to it): clear the
+    /// mlock of every page mapped there (Linux: `munlock_vma_pages_all` /
+    /// `munlock_vma_pages_range`).
+    fn munlock_vma_pages_all(&mut self, vma: &crate::mm::vma::VmArea) {
+        if self.pgd == 0 {
+            return;
+        }
+        crate::mm::mlock::munlock_page_range(self.pgd, vma.vm_start, vma.vm_end);
+    }
+
+    /// Deferred: see `populate`.
+    fn mm_populate(&mut self, _mm: &mut crate::mm::mm_types::MmapLocked, start: usize, len: usize) {
+        self.populate.push((start, len));
+    }
+
+    fn shmem_zero_setup(&mut self, vma: &mut crate::mm::vma::VmArea) -> crate::errno::KResult<()> {
+        crate::mm::shmem::shmem_zero_setup(vma)
+    }
+}
+
 /// Unmap every page of file `(dev, ino)` at or past byte `from` from every address space
 /// (private COW copies included), so the next access faults and finds the new size.
 /// Linux: `unmap_mapping_range` walking the file's `i_mmap` tree; we have no i_mmap yet,
-/// so we walk every task's VMAs.
+/// so we walk every mm (`for_each_mm`). Locking: each mm's `mmap_lock` for read.
 pub fn unmap_mapping_range(ino: u64, dev: (u32, u32), from: u64) {
     let first = from.div_ceil(PAGE_SIZE as u64) as usize;
-    for pid in crate::task::all_pids() {
-        let Some(task) = crate::task::find_task(pid) else {
-            continue;
-        };
-        let Some(mm) = task.mm.lock().clone() else {
-            continue;
-        };
-        let guard = mm.lock();
+    crate::mm::mm_types::for_each_mm(|mm| {
+        let guard = crate::mm::mmap_lock::mmap_read_lock(mm);
         for vma in guard.mm_rb.values() {
             let Some(f) = &vma.vm_file else { continue };
             if f.ino() != ino || f.dev() != dev {
@@ -583,7 +685,7 @@ pub fn unmap_mapping_range(ino: u64, dev: (u32, u32), from: u64) {
                 zap_page_range(mm.pgd, start, vma.vm_end, mm.asid());
             }
         }
-    }
+    });
 }
 
 #[cfg(test)]
@@ -608,14 +710,11 @@ mod fault_tests {
         let free0 = crate::mm::page_alloc::nr_free_pages();
         let pgd = pgd_alloc().unwrap();
         let addr = 0x1234_5000;
-        assert_eq!(
-            do_anonymous_page(pgd, addr, false, PAGE_READONLY, true),
-            FaultResult::Handled
-        );
+        assert!(do_anonymous_page(pgd, addr, false, PAGE_READONLY, true).is_handled());
         let pte = *pte_offset(pgd, addr, false).unwrap();
         assert!(is_zero_pte(pte) && !pte_write(pte));
         // Write to the zero page: COW into a private zeroed page.
-        assert_eq!(do_wp_page(pgd, addr, 1), FaultResult::Handled);
+        assert!(do_wp_page(pgd, addr, 1).is_handled());
         let pte = *pte_offset(pgd, addr, false).unwrap();
         assert!(!is_zero_pte(pte) && pte_write(pte));
         let page = pte_page(pte);
@@ -681,7 +780,7 @@ mod fault_tests {
 /// through `get_user_pages_remote` (the pages are pinned while copied, and faulted in if
 /// needed). Returns the bytes copied (short at the first page that cannot be had).
 /// Linux: `access_remote_vm` -> `__access_remote_vm`.
-pub fn access_remote_vm(mm: &crate::task::mm::Mm, addr: usize, buf: &mut [u8]) -> usize {
+pub fn access_remote_vm(mm: &crate::mm::mm_types::MmStruct, addr: usize, buf: &mut [u8]) -> usize {
     use crate::mm::gup::{get_user_pages_remote, FollFlags};
     let mut done = 0;
     while done < buf.len() {

@@ -19,26 +19,27 @@
 //! sys_mlockall / sys_munlockall -> apply_mlockall_flags -> mlock_fixup (every VMA)
 //!                               -> mm_populate(0, TASK_SIZE) for MCL_CURRENT
 //! ```
-//! Locking: the system calls take the mm lock (`with_mm`) for the whole call; Linux drops
-//! `mmap_lock` (write) before `__mm_populate` takes it again for read. The page-side
-//! functions run under the mm lock too (Linux: the page lock and `lru_lock`).
+//! Locking, as in Linux 5.10: `do_mlock` takes `mmap_lock` for write to change the VMA
+//! flags, drops it, and `__mm_populate` takes it again for read to fault the pages in (and
+//! may drop it while a page is read from disk). mlockall likewise. The page-side
+//! functions run under the mmap lock too (Linux: the page lock and `lru_lock`).
 //! Callers of the page side: `mm/gup.rs` (`follow_page_pte`), `mm/page_alloc.rs`
-//! (`clear_page_mlock` on free), `task/mm.rs` (`munlock_vma_pages_all` for munmap and exit).
+//! (`clear_page_mlock` on free), `mm/memory.rs` (`munlock_vma_pages_all` for munmap,
+//! and `exit_mmap`).
 use crate::arch::aarch64::pgtable::pte_present;
-use crate::arch::aarch64::traps::PtRegs;
 use crate::errno::{Errno, KResult};
-use crate::mm::gup::__mm_populate;
+use crate::kernel::resource::RLIMIT_MEMLOCK;
+use crate::mm::gup::{__mm_populate, mm_populate};
 use crate::mm::memory::{for_each_pte, is_zero_pte, pte_page};
-use crate::mm::mm_types::MmStruct;
+use crate::mm::mm_types::{MmStruct, MmapLocked};
 pub use crate::mm::mmap::can_do_mlock;
+use crate::mm::mmap_lock::{mmap_write_lock_killable, mmap_write_unlock};
 use crate::mm::page::{Page, PageFlags};
 use crate::mm::vma::{
     find_vma_key, split_vma, vma_merge, vma_next, vma_prev, VmFlags, VmaPageTables,
 };
 use crate::mm::vmstat::{count_vm_event, mod_state, VmStat};
 use crate::mm::{PAGE_SHIFT, PAGE_SIZE};
-use crate::syscall::SyscallArgs;
-use crate::kernel::resource::RLIMIT_MEMLOCK;
 
 /// mlock2(2) flag: lock pages as they are faulted in, not now (Linux:
 /// `include/uapi/asm-generic/mman-common.h`).
@@ -128,7 +129,7 @@ pub fn munlock_page_range(pgd: usize, start: usize, end: usize) -> usize {
 #[no_mangle]
 #[inline(never)]
 pub fn munlock_vma_pages_range(
-    mm: &mut MmStruct,
+    mm: &mut MmapLocked,
     pt: &mut dyn VmaPageTables,
     vma: usize,
     start: usize,
@@ -169,7 +170,7 @@ pub fn __mlock_posix_error_return(e: Errno) -> Errno {
 #[no_mangle]
 #[inline(never)]
 pub fn mlock_fixup(
-    mm: &mut MmStruct,
+    mm: &mut MmapLocked,
     pt: &mut dyn VmaPageTables,
     vma: usize,
     prev: &mut Option<usize>,
@@ -249,7 +250,7 @@ pub fn mlock_fixup(
 #[no_mangle]
 #[inline(never)]
 pub fn apply_vma_lock_flags(
-    mm: &mut MmStruct,
+    mm: &mut MmapLocked,
     pt: &mut dyn VmaPageTables,
     start: usize,
     len: usize,
@@ -295,7 +296,7 @@ pub fn apply_vma_lock_flags(
 /// Pages of `[start, start + len)` already in VM_LOCKED VMAs, so that locking a range
 /// again does not count it twice against RLIMIT_MEMLOCK (MLOCK_ONFAULT VMAs count too).
 /// Linux: `count_mm_mlocked_page_nr`.
-pub fn count_mm_mlocked_page_nr(mm: &MmStruct, start: usize, len: usize) -> usize {
+pub fn count_mm_mlocked_page_nr(mm: &MmapLocked, start: usize, len: usize) -> usize {
     let end = start.wrapping_add(len);
     let Some(first) = find_vma_key(mm, start) else {
         return 0;
@@ -322,28 +323,18 @@ pub fn count_mm_mlocked_page_nr(mm: &MmStruct, start: usize, len: usize) -> usiz
     count >> PAGE_SHIFT
 }
 
-/// mlock/mlock2 below the system call: lock `[start, start + len)` with `flags`
-/// (VM_LOCKED, and VM_LOCKONFAULT for MLOCK_ONFAULT), then fault it in. Linux:
-/// `do_mlock`.
-///
-/// `start` is rounded down to a page and `len` up (with the rounding carried into it);
-/// errors in Linux's order: EPERM when RLIMIT_MEMLOCK is 0 without CAP_IPC_LOCK
+/// The write-locked part of mlock/mlock2: checks, then `apply_vma_lock_flags`. Returns
+/// the page-rounded range (`start` rounded down, `len` up with the rounding carried in).
+/// Errors in Linux's order: EPERM when RLIMIT_MEMLOCK is 0 without CAP_IPC_LOCK
 /// (`can_do_mlock`); ENOMEM when the pages not yet locked in the range plus `locked_vm`
-/// pass RLIMIT_MEMLOCK without CAP_IPC_LOCK; `apply_vma_lock_flags`' EINVAL/ENOMEM; then
-/// `__mm_populate`'s errors through `__mlock_posix_error_return` (ENOMEM for a VMA gup
-/// cannot fault, such as PROT_NONE, which stays locked; EAGAIN when memory runs out).
-#[no_mangle]
-#[inline(never)]
-#[allow(clippy::too_many_arguments)]
-pub fn do_mlock(
-    mm: &mut MmStruct,
+/// pass RLIMIT_MEMLOCK without CAP_IPC_LOCK; `apply_vma_lock_flags`' EINVAL/ENOMEM.
+pub fn mlock_locked(
+    mm: &mut MmapLocked,
     pt: &mut dyn VmaPageTables,
-    pgd: usize,
-    asid: u16,
     start: usize,
     len: usize,
     flags: VmFlags,
-) -> KResult<()> {
+) -> KResult<(usize, usize)> {
     if !can_do_mlock(mm) {
         return Err(Errno::EPERM);
     }
@@ -362,8 +353,26 @@ pub fn do_mlock(
         return Err(Errno::ENOMEM);
     }
     apply_vma_lock_flags(mm, pt, start, len, flags)?;
+    Ok((start, len))
+}
 
-    __mm_populate(mm, pt, pgd, asid, start, len, false).map_err(__mlock_posix_error_return)
+/// mlock/mlock2 below the system call: lock `[start, start + len)` with `flags`
+/// (VM_LOCKED, and VM_LOCKONFAULT for MLOCK_ONFAULT), then fault it in. Linux:
+/// `do_mlock`.
+///
+/// Locking: `mmap_lock` for write around `mlock_locked` (EINTR if killed while waiting),
+/// dropped before `__mm_populate`, which takes it for read. Its errors come back through
+/// `__mlock_posix_error_return` (ENOMEM for a VMA gup cannot fault, such as PROT_NONE,
+/// which stays locked; EAGAIN when memory runs out).
+#[no_mangle]
+#[inline(never)]
+pub fn do_mlock(mm: &MmStruct, start: usize, len: usize, flags: VmFlags) -> KResult<()> {
+    let mut pt = mm.pagetables();
+    let mut guard = mmap_write_lock_killable(mm)?;
+    let r = mlock_locked(&mut guard, &mut pt, start, len, flags);
+    mmap_write_unlock(guard);
+    let (start, len) = r?;
+    __mm_populate(mm, start, len, false).map_err(__mlock_posix_error_return)
 }
 
 /// Translate mlockall's MCL_* `flags` (0 for munlockall) into `mm.def_flags` (MCL_FUTURE:
@@ -373,7 +382,7 @@ pub fn do_mlock(
 /// single VMAs are ignored, as in Linux. Linux: `apply_mlockall_flags`.
 #[no_mangle]
 #[inline(never)]
-pub fn apply_mlockall_flags(mm: &mut MmStruct, pt: &mut dyn VmaPageTables, flags: u32) {
+pub fn apply_mlockall_flags(mm: &mut MmapLocked, pt: &mut dyn VmaPageTables, flags: u32) {
     mm.def_flags.remove(VmFlags::VM_LOCKED_MASK);
     if flags & MCL_FUTURE != 0 {
         mm.def_flags |= VmFlags::VM_LOCKED;
@@ -405,14 +414,12 @@ pub fn apply_mlockall_flags(mm: &mut MmStruct, pt: &mut dyn VmaPageTables, flags
     }
 }
 
-/// mlockall below the system call (Linux: `SYSCALL_DEFINE1(mlockall)`): EINVAL for no
-/// flags, unknown flags or MCL_ONFAULT alone; EPERM without any mlock allowance; ENOMEM
-/// for MCL_CURRENT when the whole address space (`total_vm`) passes RLIMIT_MEMLOCK without
-/// CAP_IPC_LOCK. MCL_CURRENT then populates everything, ignoring errors
-/// (`mm_populate(0, TASK_SIZE)`).
-#[no_mangle]
-#[inline(never)]
-pub fn do_mlockall(mm: &mut MmStruct, pt: &mut dyn VmaPageTables, flags: u32) -> KResult<()> {
+/// The write-locked part of mlockall (Linux: `SYSCALL_DEFINE1(mlockall)` between lock and
+/// unlock): EINVAL for no flags, unknown flags or MCL_ONFAULT alone; EPERM without any
+/// mlock allowance; ENOMEM for MCL_CURRENT when the whole address space (`total_vm`)
+/// passes RLIMIT_MEMLOCK without CAP_IPC_LOCK. MCL_CURRENT then asks for everything to be
+/// populated (`mm_populate(0, TASK_SIZE)`, run by the caller after the unlock).
+pub fn mlockall_locked(mm: &mut MmapLocked, pt: &mut dyn VmaPageTables, flags: u32) -> KResult<()> {
     if flags == 0 || flags & !(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) != 0 || flags == MCL_ONFAULT
     {
         return Err(Errno::EINVAL);
@@ -436,32 +443,37 @@ fn page_align(x: usize) -> usize {
     x.wrapping_add(PAGE_SIZE - 1) & !(PAGE_SIZE - 1)
 }
 
-/// Run `f` on the calling task's mm with its page tables (see `with_mm`).
-fn with_mm_pt<T>(
-    f: impl FnOnce(&mut MmStruct, &mut dyn VmaPageTables, usize, u16) -> KResult<T>,
-) -> KResult<T> {
-    crate::mm::syscalls::with_mm(|mm, pt, _| {
-        let (pgd, asid) = (pt.pgd, pt.asid);
-        f(mm, pt, pgd, asid)
-    })?
+/// Run `mlockall_locked` (or, for `flags` 0, munlockall's `apply_mlockall_flags(0)`) under
+/// `mmap_lock` for write, then populate what it asked for, errors ignored.
+fn do_mlockall(mm: &MmStruct, flags: u32) -> KResult<()> {
+    let mut pt = mm.pagetables();
+    let mut guard = mmap_write_lock_killable(mm)?;
+    let r = if flags == 0 {
+        apply_mlockall_flags(&mut guard, &mut pt, 0);
+        Ok(())
+    } else {
+        mlockall_locked(&mut guard, &mut pt, flags)
+    };
+    mmap_write_unlock(guard);
+    for (start, len) in pt.populate.drain(..) {
+        mm_populate(mm, start, len);
+    }
+    r
 }
 
 /// mlock(2): `do_mlock(start, len, VM_LOCKED)`.
 #[no_mangle]
 #[inline(never)]
-pub fn sys_mlock(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
-    let (start, len) = (a.0[0], a.0[1]);
-    with_mm_pt(|mm, pt, pgd, asid| do_mlock(mm, pt, pgd, asid, start, len, VmFlags::VM_LOCKED))?;
+pub fn sys_mlock(mm: &MmStruct, start: usize, len: usize) -> KResult<usize> {
+    do_mlock(mm, start, len, VmFlags::VM_LOCKED)?;
     Ok(0)
 }
 
 /// mlock2(2): EINVAL for flags other than MLOCK_ONFAULT (checked first), then
-/// `do_mlock` with VM_LOCKED, plus VM_LOCKONFAULT for MLOCK_ONFAULT. `flags` is an `int`:
-/// the upper half of the register is ignored.
+/// `do_mlock` with VM_LOCKED, plus VM_LOCKONFAULT for MLOCK_ONFAULT.
 #[no_mangle]
 #[inline(never)]
-pub fn sys_mlock2(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
-    let (start, len, flags) = (a.0[0], a.0[1], a.0[2] as u32);
+pub fn sys_mlock2(mm: &MmStruct, start: usize, len: usize, flags: u32) -> KResult<usize> {
     if flags & !MLOCK_ONFAULT != 0 {
         return Err(Errno::EINVAL);
     }
@@ -469,60 +481,62 @@ pub fn sys_mlock2(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     if flags & MLOCK_ONFAULT != 0 {
         vm_flags |= VmFlags::VM_LOCKONFAULT;
     }
-    with_mm_pt(|mm, pt, pgd, asid| do_mlock(mm, pt, pgd, asid, start, len, vm_flags))?;
+    do_mlock(mm, start, len, vm_flags)?;
     Ok(0)
 }
 
 /// munlock(2): page-round the range as mlock does and clear the lock flags on it
-/// (`apply_vma_lock_flags(start, len, 0)`): EINVAL if it wraps, ENOMEM at a hole. No
-/// permission check, no limit.
+/// (`apply_vma_lock_flags(start, len, 0)`) under `mmap_lock` for write: EINVAL if it
+/// wraps, ENOMEM at a hole. No permission check, no limit.
 #[no_mangle]
 #[inline(never)]
-pub fn sys_munlock(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
-    let (start, len) = (a.0[0], a.0[1]);
+pub fn sys_munlock(mm: &MmStruct, start: usize, len: usize) -> KResult<usize> {
     let len = page_align(len.wrapping_add(start & (PAGE_SIZE - 1)));
     let start = start & !(PAGE_SIZE - 1);
-    with_mm_pt(|mm, pt, _, _| apply_vma_lock_flags(mm, pt, start, len, VmFlags::empty()))?;
+    let mut pt = mm.pagetables();
+    let mut guard = mmap_write_lock_killable(mm)?;
+    let r = apply_vma_lock_flags(&mut guard, &mut pt, start, len, VmFlags::empty());
+    mmap_write_unlock(guard);
+    r?;
     Ok(0)
 }
 
-/// mlockall(2): see `do_mlockall`. `flags` is an `int`.
+/// mlockall(2): see `mlockall_locked`.
 #[no_mangle]
 #[inline(never)]
-pub fn sys_mlockall(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
-    let flags = a.0[0] as u32;
-    with_mm_pt(|mm, pt, _, _| do_mlockall(mm, pt, flags))?;
+pub fn sys_mlockall(mm: &MmStruct, flags: u32) -> KResult<usize> {
+    if flags == 0 {
+        return Err(Errno::EINVAL);
+    }
+    do_mlockall(mm, flags)?;
     Ok(0)
 }
 
 /// munlockall(2): unlock every VMA and stop locking future ones
-/// (`apply_mlockall_flags(0)`). Never fails.
+/// (`apply_mlockall_flags(0)`). Never fails (but for EINTR while waiting for the lock).
 #[no_mangle]
 #[inline(never)]
-pub fn sys_munlockall(_: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
-    with_mm_pt(|mm, pt, _, _| {
-        apply_mlockall_flags(mm, pt, 0);
-        Ok(())
-    })?;
+pub fn sys_munlockall(mm: &MmStruct) -> KResult<usize> {
+    do_mlockall(mm, 0)?;
     Ok(0)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mm::vma::testing::*;
     use crate::kernel::resource::RLimit;
+    use crate::mm::vma::testing::*;
     use alloc::vec;
     use alloc::vec::Vec;
 
     const P: usize = PAGE_SIZE;
     const LOCKED: VmFlags = RW.union(VmFlags::VM_LOCKED);
 
-    fn setup() -> (MmStruct, RecordingPageTables) {
-        (MmStruct::new(), RecordingPageTables::new())
+    fn setup() -> (MmapLocked, RecordingPageTables) {
+        (MmapLocked::new(), RecordingPageTables::new())
     }
 
-    fn flags_of(mm: &MmStruct, page: usize) -> VmFlags {
+    fn flags_of(mm: &MmapLocked, page: usize) -> VmFlags {
         crate::mm::vma::find_vma(mm, pg(page)).unwrap().vm_flags
     }
 
@@ -536,7 +550,7 @@ mod tests {
             .collect()
     }
 
-    fn set_memlock(mm: &mut MmStruct, pages: usize) {
+    fn set_memlock(mm: &mut MmapLocked, pages: usize) {
         mm.rlim[RLIMIT_MEMLOCK] = RLimit {
             cur: (pages * P) as u64,
             max: (pages * P) as u64,
@@ -654,10 +668,10 @@ mod tests {
         let (mut mm, mut pt) = setup();
         set_memlock(&mut mm, 0);
         // Unmapped and over any limit, but EPERM comes first.
-        let r = do_mlock(&mut mm, &mut pt, 0, 0, pg(0), 4 * P, VmFlags::VM_LOCKED);
+        let r = mlock_locked(&mut mm, &mut pt, pg(0), 4 * P, VmFlags::VM_LOCKED).map(|_| ());
         assert_eq!(r, Err(Errno::EPERM));
         mm.cap_ipc_lock = true;
-        let r = do_mlock(&mut mm, &mut pt, 0, 0, pg(0), 4 * P, VmFlags::VM_LOCKED);
+        let r = mlock_locked(&mut mm, &mut pt, pg(0), 4 * P, VmFlags::VM_LOCKED).map(|_| ());
         assert_eq!(r, Err(Errno::ENOMEM)); // now the hole
     }
 
@@ -666,18 +680,18 @@ mod tests {
         let (mut mm, mut pt) = setup();
         set_memlock(&mut mm, 4);
         add_anon(&mut mm, 0, 8, RW);
-        let r = do_mlock(&mut mm, &mut pt, 0, 0, pg(0), 5 * P, VmFlags::VM_LOCKED);
+        let r = mlock_locked(&mut mm, &mut pt, pg(0), 5 * P, VmFlags::VM_LOCKED).map(|_| ());
         assert_eq!(r, Err(Errno::ENOMEM));
         assert_eq!(layout(&mm), vec![(0, 8)]);
         // Lock 4 pages by hand (do_mlock would go on to populate real page tables).
         apply_vma_lock_flags(&mut mm, &mut pt, pg(0), 4 * P, VmFlags::VM_LOCKED).unwrap();
         assert_eq!(mm.locked_vm, 4);
         // One more page is over the limit; the unaligned start is rounded down first.
-        let r = do_mlock(&mut mm, &mut pt, 0, 0, pg(4) + 100, 1, VmFlags::VM_LOCKED);
+        let r = mlock_locked(&mut mm, &mut pt, pg(4) + 100, 1, VmFlags::VM_LOCKED).map(|_| ());
         assert_eq!(r, Err(Errno::ENOMEM));
         // Root (CAP_IPC_LOCK) is not limited: the range check comes next.
         mm.cap_ipc_lock = true;
-        let r = do_mlock(&mut mm, &mut pt, 0, 0, pg(7), 2 * P, VmFlags::VM_LOCKED);
+        let r = mlock_locked(&mut mm, &mut pt, pg(7), 2 * P, VmFlags::VM_LOCKED).map(|_| ());
         assert_eq!(r, Err(Errno::ENOMEM));
         assert!(flags_of(&mm, 7).contains(VmFlags::VM_LOCKED));
     }
@@ -694,21 +708,21 @@ mod tests {
         let (mut mm, mut pt) = setup();
         set_memlock(&mut mm, 0);
         for bad in [0, 8, MCL_ONFAULT, u32::MAX] {
-            assert_eq!(do_mlockall(&mut mm, &mut pt, bad), Err(Errno::EINVAL));
+            assert_eq!(mlockall_locked(&mut mm, &mut pt, bad), Err(Errno::EINVAL));
         }
         assert_eq!(
-            do_mlockall(&mut mm, &mut pt, MCL_CURRENT),
+            mlockall_locked(&mut mm, &mut pt, MCL_CURRENT),
             Err(Errno::EPERM)
         );
         set_memlock(&mut mm, 4);
         add_anon(&mut mm, 0, 8, RW);
         mm.total_vm = 8;
         assert_eq!(
-            do_mlockall(&mut mm, &mut pt, MCL_CURRENT),
+            mlockall_locked(&mut mm, &mut pt, MCL_CURRENT),
             Err(Errno::ENOMEM)
         );
         // MCL_FUTURE alone does not look at total_vm.
-        assert_eq!(do_mlockall(&mut mm, &mut pt, MCL_FUTURE), Ok(()));
+        assert_eq!(mlockall_locked(&mut mm, &mut pt, MCL_FUTURE), Ok(()));
         assert_eq!(mm.def_flags, VmFlags::VM_LOCKED);
         assert_eq!(flags_of(&mm, 0), RW);
     }
@@ -719,7 +733,7 @@ mod tests {
         add_anon(&mut mm, 0, 4, RW);
         add_anon(&mut mm, 6, 8, RO);
         mm.cap_ipc_lock = true;
-        do_mlockall(&mut mm, &mut pt, MCL_CURRENT | MCL_ONFAULT).unwrap();
+        mlockall_locked(&mut mm, &mut pt, MCL_CURRENT | MCL_ONFAULT).unwrap();
         let onfault = VmFlags::VM_LOCKED | VmFlags::VM_LOCKONFAULT;
         assert_eq!(flags_of(&mm, 0), RW | onfault);
         assert_eq!(flags_of(&mm, 6), RO | onfault);
@@ -743,10 +757,10 @@ mod tests {
     fn mlockall_future_onfault_sets_both_def_flags() {
         let (mut mm, mut pt) = setup();
         mm.cap_ipc_lock = true;
-        do_mlockall(&mut mm, &mut pt, MCL_FUTURE | MCL_ONFAULT).unwrap();
+        mlockall_locked(&mut mm, &mut pt, MCL_FUTURE | MCL_ONFAULT).unwrap();
         assert_eq!(mm.def_flags, VmFlags::VM_LOCKED | VmFlags::VM_LOCKONFAULT);
         // A second call without MCL_FUTURE clears them.
-        do_mlockall(&mut mm, &mut pt, MCL_CURRENT).unwrap();
+        mlockall_locked(&mut mm, &mut pt, MCL_CURRENT).unwrap();
         assert_eq!(mm.def_flags, VmFlags::empty());
     }
 }

@@ -1,16 +1,35 @@
-//! The address space of a process: `MmStruct` (Linux `struct mm_struct`).
+//! The address space of a process: [`MmStruct`] (Linux `struct mm_struct`).
 //!
-//! Linux: `include/linux/mm_types.h` (`struct mm_struct`), `arch/arm64/include/asm/processor.h`
-//! (TASK_SIZE, STACK_TOP), `mm/util.c` (`arch_pick_mmap_layout`, `mmap_base`).
-//! Callers: exec builds one (`MmStruct::new`, then sets the code/data/brk/stack fields), the
-//! mmap/munmap/mprotect/brk paths (`mm/mmap.rs`, `mm/mprotect.rs`) change it, the fault
-//! path reads it. Locking: none inside; the caller holds the mm lock (Linux `mmap_lock`)
-//! for write when it changes the VMA tree, for read when it only looks.
+//! Linux: `include/linux/mm_types.h` (`struct mm_struct`), `kernel/fork.c` (`mm_alloc`,
+//! `mmput`), `arch/arm64/include/asm/processor.h` (TASK_SIZE, STACK_TOP), `mm/util.c`
+//! (`arch_pick_mmap_layout`, `mmap_base`).
+//!
+//! One `MmStruct` per address space, shared (`Arc`) by the tasks that use it. Its fields
+//! are Linux's. Rust keeps the data a lock protects inside the lock, so the fields that
+//! `mmap_lock` protects (the VMAs, `map_count`, `total_vm`, `locked_vm`, ..., `brk`,
+//! `start_stack`) sit in [`MmapLocked`], reachable only through `mmap_read_lock(mm)` (a
+//! `&MmapLocked`) or `mmap_write_lock(mm)` (a `&mut MmapLocked`); see `mm/mmap_lock.rs`.
+//! The rest (`pgd`, the ASID `context`, `page_table_lock`, `mm_users`) is read without it.
+//!
+//! Lock order (outermost first), as in Linux: `mmap_lock` -> page lock (`PG_locked`) ->
+//! `i_mmap_rwsem` / `anon_vma->rwsem` -> `page_table_lock` -> `lru_lock`. Reclaim never
+//! takes an `mmap_lock`: it reaches PTEs through rmap under the page-table lock.
+//!
+//! Callers: exec builds one (`MmStruct::new`, then sets the code/data/brk/stack fields under
+//! the write lock), fork copies one (`dup_mmap`), the mmap/munmap/mprotect/brk/mlock paths
+//! change it under the write lock, the fault path and gup read it under the read lock.
 use super::vma::VmArea;
 use super::vma::VmFlags;
 use super::PAGE_SIZE;
-use crate::kernel::resource::{default_rlimits, RLimit, RLIMIT_NLIMITS, RLIMIT_STACK, RLIM_INFINITY};
+use crate::errno::{Errno, KResult};
+use crate::kernel::resource::{
+    default_rlimits, RLimit, RLIMIT_NLIMITS, RLIMIT_STACK, RLIM_INFINITY,
+};
+use crate::sync::{RwSemaphore, SpinLockIrq};
 use alloc::collections::BTreeMap;
+use alloc::sync::{Arc, Weak};
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 /// Size of the user address space: 48-bit VA through TTBR0 (Linux arm64: `TASK_SIZE_64`
 /// with `VA_BITS = 48`).
@@ -41,7 +60,8 @@ pub enum MmapLayout {
     Legacy,
 }
 
-/// A process address space (Linux: `struct mm_struct`).
+/// The part of `struct mm_struct` that `mmap_lock` protects: a `&MmapLocked` means the
+/// lock is held for read, a `&mut MmapLocked` for write.
 ///
 /// Differences from Linux 5.10: the VMAs live in one `BTreeMap` keyed by `vm_start` that
 /// serves as both `mm->mm_rb` and the `mm->mmap` list (no `vm_next`/`vm_prev` pointers;
@@ -49,16 +69,15 @@ pub enum MmapLayout {
 /// and the resource limits and the two capabilities the mmap code asks about are kept
 /// here rather than in the task (the system-call layer copies them in, see `rlim`).
 #[derive(Debug)]
-pub struct MmStruct {
+pub struct MmapLocked {
     /// The VMAs, keyed by `vm_start` (Linux: `mm_rb` + the `mmap` list). Change it only
     /// through `vma_link`/`vma_unlink` and friends so `map_count` stays right.
     pub mm_rb: BTreeMap<usize, VmArea>,
     /// Number of VMAs (Linux: `map_count`), limited by `sysctl_max_map_count`.
     pub map_count: usize,
-    /// Physical address of the top-level table (Linux: `pgd`); filled in by arch code.
+    /// Physical address of the top-level table, a copy of `MmStruct::pgd` for the code
+    /// that holds only the lock (0 in host tests of the VMA code, which have no tables).
     pub pgd: usize,
-    /// Address-space id (Linux: `context.id`); filled in by arch code.
-    pub asid: u16,
     /// Which unmapped-area search this mm uses (Linux: `get_unmapped_area`).
     pub mmap_layout: MmapLayout,
     /// Top of the top-down mmap area, or bottom of the legacy one (Linux: `mmap_base`).
@@ -113,15 +132,14 @@ pub struct MmStruct {
     pub cap_sys_rawio: bool,
 }
 
-impl MmStruct {
+impl MmapLocked {
     /// An empty address space with Linux's default limits and the top-down layout
     /// (Linux: `mm_alloc` + `arch_pick_mmap_layout` from `setup_new_exec`).
     pub fn new() -> Self {
-        let mut mm = MmStruct {
+        let mut mm = MmapLocked {
             mm_rb: BTreeMap::new(),
             map_count: 0,
             pgd: 0,
-            asid: 0,
             mmap_layout: MmapLayout::TopDown,
             mmap_base: 0,
             task_size: TASK_SIZE,
@@ -173,6 +191,98 @@ impl MmStruct {
     }
 }
 
+/// The ASID state of an address space (Linux arm64: `mm_context_t`): `generation << 16 |
+/// asid`, 0 before the first `switch_mm`.
+#[derive(Debug, Default)]
+pub struct MmContext {
+    /// Linux: `mm->context.id`.
+    pub id: AtomicU64,
+}
+
+/// A process address space (Linux: `struct mm_struct`). See the module comment for which
+/// fields sit behind `mmap_lock`.
+pub struct MmStruct {
+    /// Physical address of the top-level table (Linux: `pgd`); fixed for the mm's life.
+    pub pgd: usize,
+    /// The ASID (Linux: `context`), changed by `switch_mm` on a rollover.
+    pub context: MmContext,
+    /// The VMAs and the counters, behind a sleeping reader/writer semaphore (Linux:
+    /// `mmap_lock`, called `mmap_sem` before 5.8). `p mm.mmap_lock.count` in GDB: 1 or more
+    /// readers, -1 a writer, 0 free.
+    pub mmap_lock: RwSemaphore<MmapLocked>,
+    /// Serialises changes of PTEs that may race with a walk from the page side (Linux:
+    /// `page_table_lock`; split PTE locks are a config option we do not take).
+    pub page_table_lock: SpinLockIrq<()>,
+}
+
+/// Every live address space, for the walks that start from a file or a page rather than a
+/// task (Linux: `mmlist`, and what `i_mmap` will replace for files).
+static MMLIST: SpinLockIrq<Vec<Weak<MmStruct>>> = SpinLockIrq::new(Vec::new());
+
+impl MmStruct {
+    /// A new empty address space with its own pgd (Linux: `mm_alloc` -> `mm_init` ->
+    /// `pgd_alloc`). ENOMEM when no page is left for the pgd.
+    pub fn new() -> KResult<Arc<MmStruct>> {
+        let pgd = crate::mm::memory::pgd_alloc().ok_or(Errno::ENOMEM)?;
+        let mut locked = MmapLocked::new();
+        locked.pgd = pgd;
+        let mm = Arc::new(MmStruct {
+            pgd,
+            context: MmContext::default(),
+            mmap_lock: RwSemaphore::new(locked),
+            page_table_lock: SpinLockIrq::new(()),
+        });
+        let mut list = MMLIST.lock();
+        list.retain(|w| w.strong_count() > 0);
+        list.push(Arc::downgrade(&mm));
+        Ok(mm)
+    }
+
+    /// The ASID currently assigned (0 before the first switch).
+    pub fn asid(&self) -> u16 {
+        (self.context.id.load(Ordering::Relaxed) & 0xffff) as u16
+    }
+
+    /// The page-table side the VMA code calls (unmap, change_protection, munlock).
+    pub fn pagetables(&self) -> crate::mm::memory::MmPageTables {
+        crate::mm::memory::MmPageTables {
+            pgd: self.pgd,
+            asid: self.asid(),
+            populate: Vec::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+impl MmStruct {
+    /// An mm around `locked` with no page tables (pgd 0): for host tests of the code that
+    /// takes `mmap_lock` but faults nothing in.
+    pub fn for_test(locked: MmapLocked) -> MmStruct {
+        MmStruct {
+            pgd: 0,
+            context: MmContext::default(),
+            mmap_lock: RwSemaphore::new(locked),
+            page_table_lock: SpinLockIrq::new(()),
+        }
+    }
+}
+
+impl Drop for MmStruct {
+    /// The last user is gone (Linux: `mmput` -> `exit_mmap`).
+    fn drop(&mut self) {
+        let (pgd, asid) = (self.pgd, self.asid());
+        crate::mm::mmap::exit_mmap(self.mmap_lock.get_mut(), pgd, asid);
+    }
+}
+
+/// Every live address space (for `unmap_mapping_range` until files have an `i_mmap`).
+pub fn for_each_mm(mut f: impl FnMut(&Arc<MmStruct>)) {
+    let live: Vec<Arc<MmStruct>> = MMLIST.lock().iter().filter_map(Weak::upgrade).collect();
+    for mm in &live {
+        f(mm);
+    }
+}
+
 fn rlim_to_usize(v: u64) -> usize {
     if v == RLIM_INFINITY {
         usize::MAX
@@ -205,7 +315,7 @@ pub fn mmap_base(rlim_stack: &RLimit) -> usize {
 /// `arch_pick_mmap_layout`, called by exec). No randomisation: `random_factor` is 0.
 #[no_mangle]
 #[inline(never)]
-pub fn arch_pick_mmap_layout(mm: &mut MmStruct) {
+pub fn arch_pick_mmap_layout(mm: &mut MmapLocked) {
     let rlim_stack = mm.rlim[RLIMIT_STACK];
     if mmap_is_legacy(&rlim_stack) {
         mm.mmap_base = TASK_UNMAPPED_BASE;
@@ -224,7 +334,7 @@ mod tests {
     #[test]
     fn mmap_base_is_128m_below_stack_top_with_default_8m_stack_rlimit() {
         // 8 MiB + 1 MiB guard gap < MIN_GAP, so the gap is 128 MiB.
-        let mm = MmStruct::new();
+        let mm = MmapLocked::new();
         assert_eq!(mm.mmap_layout, MmapLayout::TopDown);
         assert_eq!(mm.mmap_base, 0xffff_f800_0000);
     }
@@ -250,7 +360,7 @@ mod tests {
 
     #[test]
     fn infinite_stack_rlimit_picks_legacy_bottom_up_layout() {
-        let mut mm = MmStruct::new();
+        let mut mm = MmapLocked::new();
         mm.rlim[RLIMIT_STACK].cur = RLIM_INFINITY;
         arch_pick_mmap_layout(&mut mm);
         assert_eq!(mm.mmap_layout, MmapLayout::Legacy);
@@ -259,7 +369,7 @@ mod tests {
 
     #[test]
     fn default_rlimits_are_linux_init_rlimits() {
-        let mm = MmStruct::new();
+        let mm = MmapLocked::new();
         assert_eq!(mm.rlimit(RLIMIT_AS), usize::MAX);
         assert_eq!(mm.rlimit(RLIMIT_DATA), usize::MAX);
         assert_eq!(mm.rlimit(RLIMIT_STACK), 8 << 20);

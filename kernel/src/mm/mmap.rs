@@ -20,7 +20,10 @@
 //!                             remove_vma_list
 //! sys_brk -> __do_munmap (shrink) | do_brk_flags -> vma_merge / vma_link (grow)
 //! ```
-use super::mm_types::{MmStruct, MmapLayout, MMAP_MIN_ADDR, STACK_GUARD_GAP, TASK_UNMAPPED_BASE};
+use super::gup::mm_populate;
+use super::mm_types::{
+    MmStruct, MmapLayout, MmapLocked, MMAP_MIN_ADDR, STACK_GUARD_GAP, TASK_UNMAPPED_BASE,
+};
 use super::vma::{
     __split_vma, find_vma, find_vma_intersection, find_vma_links, find_vma_prev, vm_end_gap,
     vm_start_gap, vma_link, vma_merge, vma_next, vma_prev, vma_unlink, AnonVma, MappedFile, VmArea,
@@ -30,6 +33,9 @@ use super::{PAGE_SHIFT, PAGE_SIZE};
 use crate::arch::aarch64::pgtable::PgProt;
 use crate::errno::{Errno, KResult};
 use crate::kernel::resource::{RLIMIT_AS, RLIMIT_DATA, RLIMIT_MEMLOCK, RLIMIT_STACK};
+use crate::mm::mmap_lock::{
+    mmap_read_unlock, mmap_write_downgrade, mmap_write_lock_killable, mmap_write_unlock,
+};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicUsize, Ordering};
@@ -233,7 +239,7 @@ pub fn is_stack_mapping(flags: VmFlags) -> bool {
 /// limit; `ignore_rlimit_data` is off).
 #[no_mangle]
 #[inline(never)]
-pub fn may_expand_vm(mm: &MmStruct, flags: VmFlags, npages: usize) -> bool {
+pub fn may_expand_vm(mm: &MmapLocked, flags: VmFlags, npages: usize) -> bool {
     if mm.total_vm.saturating_add(npages) > mm.rlimit(RLIMIT_AS) >> PAGE_SHIFT {
         return false;
     }
@@ -253,7 +259,7 @@ pub fn may_expand_vm(mm: &MmStruct, flags: VmFlags, npages: usize) -> bool {
 
 /// Add (or with a negative count remove) `npages` to `total_vm` and the counter of the
 /// mapping's kind (Linux: `vm_stat_account`).
-pub fn vm_stat_account(mm: &mut MmStruct, flags: VmFlags, npages: isize) {
+pub fn vm_stat_account(mm: &mut MmapLocked, flags: VmFlags, npages: isize) {
     mm.total_vm = mm.total_vm.wrapping_add_signed(npages);
     if is_exec_mapping(flags) {
         mm.exec_vm = mm.exec_vm.wrapping_add_signed(npages);
@@ -266,13 +272,13 @@ pub fn vm_stat_account(mm: &mut MmStruct, flags: VmFlags, npages: isize) {
 
 /// May this task mlock at all (Linux: `can_do_mlock`: a non-zero RLIMIT_MEMLOCK or
 /// CAP_IPC_LOCK)?
-pub fn can_do_mlock(mm: &MmStruct) -> bool {
+pub fn can_do_mlock(mm: &MmapLocked) -> bool {
     mm.rlimit(RLIMIT_MEMLOCK) != 0 || mm.cap_ipc_lock
 }
 
 /// EAGAIN if a VM_LOCKED mapping of `len` bytes would take `locked_vm` over
 /// RLIMIT_MEMLOCK without CAP_IPC_LOCK (Linux: `mlock_future_check`).
-pub fn mlock_future_check(mm: &MmStruct, flags: VmFlags, len: usize) -> KResult<()> {
+pub fn mlock_future_check(mm: &MmapLocked, flags: VmFlags, len: usize) -> KResult<()> {
     if flags.contains(VmFlags::VM_LOCKED) {
         let locked = (len >> PAGE_SHIFT) + mm.locked_vm;
         let lock_limit = mm.rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT;
@@ -285,7 +291,7 @@ pub fn mlock_future_check(mm: &MmStruct, flags: VmFlags, len: usize) -> KResult<
 
 /// Pages of existing VMAs inside `[addr, end)`: what MAP_FIXED would unmap (Linux:
 /// `count_vma_pages_range`).
-pub fn count_vma_pages_range(mm: &MmStruct, addr: usize, end: usize) -> usize {
+pub fn count_vma_pages_range(mm: &MmapLocked, addr: usize, end: usize) -> usize {
     let Some(first) = find_vma_intersection(mm, addr, end) else {
         return 0;
     };
@@ -348,13 +354,13 @@ pub struct VmUnmappedAreaInfo {
 }
 
 /// End of the highest VMA including its gap, 0 for an empty mm (Linux: `highest_vm_end`).
-fn highest_vm_end(mm: &MmStruct) -> usize {
+fn highest_vm_end(mm: &MmapLocked) -> usize {
     mm.mm_rb.values().next_back().map_or(0, vm_end_gap)
 }
 
 /// Lowest gap that fits (Linux: `unmapped_area`). The gaps count the stack guard gap
 /// (`vm_start_gap`). Difference: a linear walk instead of the rb_subtree_gap tree.
-fn unmapped_area(mm: &MmStruct, info: &VmUnmappedAreaInfo) -> KResult<usize> {
+fn unmapped_area(mm: &MmapLocked, info: &VmUnmappedAreaInfo) -> KResult<usize> {
     // Adjust search length to account for worst case alignment overhead.
     let length = info
         .length
@@ -402,7 +408,7 @@ fn unmapped_area(mm: &MmStruct, info: &VmUnmappedAreaInfo) -> KResult<usize> {
 }
 
 /// Highest gap that fits (Linux: `unmapped_area_topdown`).
-fn unmapped_area_topdown(mm: &MmStruct, info: &VmUnmappedAreaInfo) -> KResult<usize> {
+fn unmapped_area_topdown(mm: &MmapLocked, info: &VmUnmappedAreaInfo) -> KResult<usize> {
     let length = info
         .length
         .checked_add(info.align_mask)
@@ -442,7 +448,7 @@ fn unmapped_area_topdown(mm: &MmStruct, info: &VmUnmappedAreaInfo) -> KResult<us
 }
 
 /// Find a free range as `info` says (Linux: `vm_unmapped_area`).
-pub fn vm_unmapped_area(mm: &MmStruct, info: &VmUnmappedAreaInfo) -> KResult<usize> {
+pub fn vm_unmapped_area(mm: &MmapLocked, info: &VmUnmappedAreaInfo) -> KResult<usize> {
     if info.flags & VM_UNMAPPED_AREA_TOPDOWN != 0 {
         unmapped_area_topdown(mm, info)
     } else {
@@ -452,7 +458,7 @@ pub fn vm_unmapped_area(mm: &MmStruct, info: &VmUnmappedAreaInfo) -> KResult<usi
 
 /// Is a hint `[addr, addr + len)` usable as it is: inside `[mmap_min_addr, mmap_end)` and
 /// clear of other VMAs and their stack guard gaps?
-fn hint_is_free(mm: &MmStruct, addr: usize, len: usize, mmap_end: usize) -> bool {
+fn hint_is_free(mm: &MmapLocked, addr: usize, len: usize, mmap_end: usize) -> bool {
     let (vma, prev) = find_vma_prev(mm, addr);
     mmap_end - len >= addr
         && addr >= MMAP_MIN_ADDR
@@ -463,7 +469,7 @@ fn hint_is_free(mm: &MmStruct, addr: usize, len: usize, mmap_end: usize) -> bool
 /// Bottom-up search from `mmap_base` (Linux: `arch_get_unmapped_area`, the generic one
 /// arm64 uses). MAP_FIXED returns `addr` unchecked; a free hint is honoured.
 pub fn arch_get_unmapped_area(
-    mm: &MmStruct,
+    mm: &MmapLocked,
     addr: usize,
     len: usize,
     _pgoff: usize,
@@ -497,7 +503,7 @@ pub fn arch_get_unmapped_area(
 /// when nothing fits (Linux: `arch_get_unmapped_area_topdown`). MAP_FIXED returns `addr`
 /// unchecked; a free hint is honoured.
 pub fn arch_get_unmapped_area_topdown(
-    mm: &MmStruct,
+    mm: &MmapLocked,
     addr: usize,
     len: usize,
     _pgoff: usize,
@@ -548,7 +554,7 @@ pub fn arch_get_unmapped_area_topdown(
 #[no_mangle]
 #[inline(never)]
 pub fn get_unmapped_area(
-    mm: &MmStruct,
+    mm: &MmapLocked,
     _file: Option<&Arc<dyn MappedFile>>,
     addr: usize,
     len: usize,
@@ -596,7 +602,7 @@ pub fn get_unmapped_area(
 #[no_mangle]
 #[inline(never)]
 pub fn do_mmap(
-    mm: &mut MmStruct,
+    mm: &mut MmapLocked,
     pt: &mut dyn VmaPageTables,
     file: Option<Arc<dyn MappedFile>>,
     addr: usize,
@@ -737,7 +743,7 @@ pub fn do_mmap(
 /// Unmap whatever overlaps `[start, start + len)` and return the VMA that will precede a
 /// new VMA there (Linux 5.10: `munmap_vma_range`). ENOMEM if the unmap fails.
 fn munmap_vma_range(
-    mm: &mut MmStruct,
+    mm: &mut MmapLocked,
     pt: &mut dyn VmaPageTables,
     start: usize,
     len: usize,
@@ -767,7 +773,7 @@ fn munmap_vma_range(
 #[no_mangle]
 #[inline(never)]
 pub fn mmap_region(
-    mm: &mut MmStruct,
+    mm: &mut MmapLocked,
     pt: &mut dyn VmaPageTables,
     file: Option<Arc<dyn MappedFile>>,
     addr: usize,
@@ -870,7 +876,7 @@ pub fn mmap_region(
 }
 
 /// The `out:` tail of mmap_region: statistics, locked_vm, VM_SOFTDIRTY, page prot.
-fn mmap_region_out(mm: &mut MmStruct, key: usize, vm_flags: VmFlags, npages: usize) {
+fn mmap_region_out(mm: &mut MmapLocked, key: usize, vm_flags: VmFlags, npages: usize) {
     vm_stat_account(mm, vm_flags, npages as isize);
     let special = vm_flags.intersects(VmFlags::VM_SPECIAL);
     if vm_flags.contains(VmFlags::VM_LOCKED) && !special {
@@ -885,14 +891,14 @@ fn mmap_region_out(mm: &mut MmStruct, key: usize, vm_flags: VmFlags, npages: usi
     vma_set_page_prot(vma);
 }
 
-/// `do_mmap` with the mm lock held, then population outside it (Linux: `vm_mmap_pgoff`;
-/// the LSM `security_mmap_file` hook does nothing here).
+/// `do_mmap` under `mmap_lock` taken for write, then population after the lock is gone
+/// (Linux: `vm_mmap_pgoff`; the LSM `security_mmap_file` hook does nothing here).
+/// EINTR if a fatal signal arrives while waiting for the lock.
 #[allow(clippy::too_many_arguments)]
 #[no_mangle]
 #[inline(never)]
 pub fn vm_mmap_pgoff(
-    mm: &mut MmStruct,
-    pt: &mut dyn VmaPageTables,
+    mm: &MmStruct,
     file: Option<Arc<dyn MappedFile>>,
     addr: usize,
     len: usize,
@@ -901,19 +907,32 @@ pub fn vm_mmap_pgoff(
     pgoff: usize,
 ) -> KResult<usize> {
     let mut populate = 0;
-    let ret = do_mmap(mm, pt, file, addr, len, prot, flags, pgoff, &mut populate)?;
+    let mut pt = mm.pagetables();
+    let mut guard = mmap_write_lock_killable(mm)?;
+    let ret = do_mmap(
+        &mut guard,
+        &mut pt,
+        file,
+        addr,
+        len,
+        prot,
+        flags,
+        pgoff,
+        &mut populate,
+    );
+    mmap_write_unlock(guard);
+    let ret = ret?;
     if populate != 0 {
-        pt.mm_populate(mm, ret, populate);
+        mm_populate(mm, ret, populate);
     }
     Ok(ret)
 }
 
 /// In-kernel mmap with a byte offset, for exec's ELF segments (Linux: `vm_mmap`):
-/// EINVAL if the offset is not page aligned or `offset + len` wraps.
+/// EINVAL if the offset is not page aligned or `offset + len` wraps. Takes `mmap_lock`.
 #[allow(clippy::too_many_arguments)]
 pub fn vm_mmap(
-    mm: &mut MmStruct,
-    pt: &mut dyn VmaPageTables,
+    mm: &MmStruct,
     file: Option<Arc<dyn MappedFile>>,
     addr: usize,
     len: usize,
@@ -924,7 +943,7 @@ pub fn vm_mmap(
     if offset.wrapping_add(page_align(len)) < offset || offset_in_page(offset) != 0 {
         return Err(Errno::EINVAL);
     }
-    vm_mmap_pgoff(mm, pt, file, addr, len, prot, flags, offset >> PAGE_SHIFT)
+    vm_mmap_pgoff(mm, file, addr, len, prot, flags, offset >> PAGE_SHIFT)
 }
 
 /// The mmap system call below the fd lookup (Linux: `ksys_mmap_pgoff`).
@@ -939,8 +958,7 @@ pub fn vm_mmap(
 #[no_mangle]
 #[inline(never)]
 pub fn ksys_mmap_pgoff(
-    mm: &mut MmStruct,
-    pt: &mut dyn VmaPageTables,
+    mm: &MmStruct,
     addr: usize,
     len: usize,
     prot: usize,
@@ -965,7 +983,7 @@ pub fn ksys_mmap_pgoff(
         None
     };
     let flags = flags & !(MAP_EXECUTABLE | MAP_DENYWRITE);
-    vm_mmap_pgoff(mm, pt, file, addr, len, prot, flags, pgoff)
+    vm_mmap_pgoff(mm, file, addr, len, prot, flags, pgoff)
 }
 
 /// arm64's mmap system call: byte offset, EINVAL unless page aligned, then
@@ -975,8 +993,7 @@ pub fn ksys_mmap_pgoff(
 #[no_mangle]
 #[inline(never)]
 pub fn sys_mmap(
-    mm: &mut MmStruct,
-    pt: &mut dyn VmaPageTables,
+    mm: &MmStruct,
     addr: usize,
     len: usize,
     prot: usize,
@@ -987,14 +1004,14 @@ pub fn sys_mmap(
     if offset_in_page(off) != 0 {
         return Err(Errno::EINVAL);
     }
-    ksys_mmap_pgoff(mm, pt, addr, len, prot, flags, file, off >> PAGE_SHIFT)
+    ksys_mmap_pgoff(mm, addr, len, prot, flags, file, off >> PAGE_SHIFT)
 }
 
 /// Remove the page-table side of `vmas` (already detached): zap `[start, end)`, then
 /// free page tables between the neighbours (Linux: `unmap_region`; FIRST_USER_ADDRESS and
 /// USER_PGTABLES_CEILING are 0 on arm64).
 fn unmap_region(
-    mm: &MmStruct,
+    mm: &MmapLocked,
     pt: &mut dyn VmaPageTables,
     vmas: &[VmArea],
     prev: Option<usize>,
@@ -1008,21 +1025,45 @@ fn unmap_region(
     pt.free_pgtables(vmas, floor, ceiling);
 }
 
-/// Account and drop detached VMAs (Linux: `remove_vma_list` -> `remove_vma`): statistics
-/// down, overcommit charge of VM_ACCOUNT VMAs given back, file and anon_vma references
-/// dropped.
-fn remove_vma_list(mm: &mut MmStruct, pt: &mut dyn VmaPageTables, vmas: Vec<VmArea>) {
-    let mut nr_accounted = 0;
-    for v in &vmas {
-        let nrpages = v.vma_pages();
-        if v.vm_flags.contains(VmFlags::VM_ACCOUNT) {
-            nr_accounted += nrpages;
-        }
-        vm_stat_account(mm, v.vm_flags, -(nrpages as isize));
+/// The statistics half of `remove_vma_list`, done while `mmap_lock` is still held for
+/// write (Linux updates them after `mmap_write_downgrade`; Rust lets only a writer change
+/// them).
+fn account_removed_vmas(mm: &mut MmapLocked, vmas: &[VmArea]) {
+    for v in vmas {
+        vm_stat_account(mm, v.vm_flags, -(v.vma_pages() as isize));
     }
+}
+
+/// The rest of `remove_vma_list`: give back the overcommit charge and drop the VMAs.
+fn free_removed_vmas(pt: &mut dyn VmaPageTables, vmas: Vec<VmArea>) {
+    let nr_accounted: usize = vmas
+        .iter()
+        .filter(|v| v.vm_flags.contains(VmFlags::VM_ACCOUNT))
+        .map(|v| v.vma_pages())
+        .sum();
     drop(vmas);
     if nr_accounted != 0 {
         pt.vm_unacct_memory(nr_accounted);
+    }
+}
+
+/// VMAs `__do_munmap` took out of the tree, accounted for, whose pages and page tables
+/// are still in place: `unmap_region` needs only the read lock, so munmap downgrades
+/// before it (Linux: the `downgrade` of `__do_munmap`).
+pub struct DetachedVmas {
+    vmas: Vec<VmArea>,
+    prev: Option<usize>,
+    start: usize,
+    end: usize,
+}
+
+impl DetachedVmas {
+    /// Zap the pages and free the tables, then drop the VMAs (Linux: the end of
+    /// `__do_munmap`: `unmap_region` + `remove_vma_list`). `mmap_lock` held for read or
+    /// write.
+    pub fn unmap(self, mm: &MmapLocked, pt: &mut dyn VmaPageTables) {
+        unmap_region(mm, pt, &self.vmas, self.prev, self.start, self.end);
+        free_removed_vmas(pt, self.vmas);
     }
 }
 
@@ -1031,15 +1072,31 @@ fn remove_vma_list(mm: &mut MmStruct, pt: &mut dyn VmaPageTables, vmas: Vec<VmAr
 /// success. VMAs straddling either end are split first (ENOMEM when a split in the
 /// middle of a VMA would pass max_map_count); locked pages are munlocked; the VMAs are
 /// detached, their page tables torn down (`unmap_region`) and accounting undone.
-/// Difference: no lock downgrade (returns `()` instead of 0/1), no userfaultfd.
+/// No userfaultfd. `__vm_munmap` uses the two halves (`munmap_detach_vmas`,
+/// `DetachedVmas::unmap`) to downgrade the lock in between.
 #[no_mangle]
 #[inline(never)]
 pub fn __do_munmap(
-    mm: &mut MmStruct,
+    mm: &mut MmapLocked,
     pt: &mut dyn VmaPageTables,
     start: usize,
     len: usize,
 ) -> KResult<()> {
+    if let Some(detached) = munmap_detach_vmas(mm, pt, start, len)? {
+        detached.unmap(mm, pt);
+    }
+    Ok(())
+}
+
+/// The write-locked half of `__do_munmap`: checks, splits at both ends, munlock, detach
+/// from the tree and the statistics (Linux: up to `detach_vmas_to_be_unmapped`). None
+/// when nothing was mapped there.
+pub fn munmap_detach_vmas(
+    mm: &mut MmapLocked,
+    pt: &mut dyn VmaPageTables,
+    start: usize,
+    len: usize,
+) -> KResult<Option<DetachedVmas>> {
     if offset_in_page(start) != 0 || start > mm.task_size || len > mm.task_size - start {
         return Err(Errno::EINVAL);
     }
@@ -1051,13 +1108,13 @@ pub fn __do_munmap(
 
     // Find the first overlapping VMA.
     let Some(vma) = find_vma(mm, start) else {
-        return Ok(());
+        return Ok(None);
     };
     let (vma_start, vma_end) = (vma.vm_start, vma.vm_end);
     let mut prev = vma_prev(mm, vma_start);
     // We have start < vma.vm_end; if it doesn't overlap, we have nothing.
     if vma_start >= end {
-        return Ok(());
+        return Ok(None);
     }
 
     // If we need to split any VMA, do it now to save pain later.
@@ -1093,20 +1150,22 @@ pub fn __do_munmap(
     }
 
     // Detach VMAs from the tree (detach_vmas_to_be_unmapped).
-    let detached: Vec<VmArea> = keys.iter().map(|&k| vma_unlink(mm, k)).collect();
-
-    unmap_region(mm, pt, &detached, prev, start, end);
-
-    // Fix up all other VM information.
-    remove_vma_list(mm, pt, detached);
-    Ok(())
+    let vmas: Vec<VmArea> = keys.iter().map(|&k| vma_unlink(mm, k)).collect();
+    account_removed_vmas(mm, &vmas);
+    Ok(Some(DetachedVmas {
+        vmas,
+        prev,
+        start,
+        end,
+    }))
 }
 
-/// Unmap a range (Linux: `do_munmap` = `__do_munmap` without downgrade).
+/// Unmap a range with `mmap_lock` held for write (Linux: `do_munmap` = `__do_munmap`
+/// without downgrade).
 #[no_mangle]
 #[inline(never)]
 pub fn do_munmap(
-    mm: &mut MmStruct,
+    mm: &mut MmapLocked,
     pt: &mut dyn VmaPageTables,
     start: usize,
     len: usize,
@@ -1114,17 +1173,40 @@ pub fn do_munmap(
     __do_munmap(mm, pt, start, len)
 }
 
-/// The munmap system call after taking the mm lock (Linux: `__vm_munmap` /
-/// `SYSCALL_DEFINE2(munmap)`; no address untagging on arm64 without TBI in user ABI).
+/// Take `mmap_lock` for write, detach the VMAs of `[start, start + len)`, then (with
+/// `downgrade`) keep only a read hold while the pages are zapped and the tables freed, so
+/// faults of other tasks sharing the mm can proceed (Linux 5.10: `__vm_munmap`).
 #[no_mangle]
 #[inline(never)]
-pub fn vm_munmap(
-    mm: &mut MmStruct,
-    pt: &mut dyn VmaPageTables,
-    start: usize,
-    len: usize,
-) -> KResult<()> {
-    __do_munmap(mm, pt, start, len)
+pub fn __vm_munmap(mm: &MmStruct, start: usize, len: usize, downgrade: bool) -> KResult<()> {
+    let mut pt = mm.pagetables();
+    let mut guard = mmap_write_lock_killable(mm)?;
+    let Some(detached) = munmap_detach_vmas(&mut guard, &mut pt, start, len)? else {
+        return Ok(());
+    };
+    if downgrade {
+        let guard = mmap_write_downgrade(guard);
+        detached.unmap(&guard, &mut pt);
+        mmap_read_unlock(guard);
+    } else {
+        detached.unmap(&guard, &mut pt);
+        mmap_write_unlock(guard);
+    }
+    Ok(())
+}
+
+/// munmap(2) (Linux: `SYSCALL_DEFINE2(munmap)` -> `__vm_munmap(addr, len, true)`; no
+/// address untagging on arm64 without TBI in the user ABI).
+#[no_mangle]
+#[inline(never)]
+pub fn sys_munmap(mm: &MmStruct, addr: usize, len: usize) -> KResult<usize> {
+    __vm_munmap(mm, addr, len, true)?;
+    Ok(0)
+}
+
+/// In-kernel munmap (Linux: `vm_munmap` = `__vm_munmap(start, len, false)`).
+pub fn vm_munmap(mm: &MmStruct, start: usize, len: usize) -> KResult<()> {
+    __vm_munmap(mm, start, len, false)
 }
 
 /// Insert a VMA built by the kernel, e.g. exec's stack (Linux: `insert_vm_struct`):
@@ -1132,7 +1214,7 @@ pub fn vm_munmap(
 /// `vm_pgoff = vm_start >> PAGE_SHIFT` so later merges and splits line up. Statistics
 /// are the caller's (exec sets `stack_vm`/`total_vm` itself, as Linux does).
 pub fn insert_vm_struct(
-    mm: &mut MmStruct,
+    mm: &mut MmapLocked,
     pt: &mut dyn VmaPageTables,
     mut vma: VmArea,
 ) -> KResult<()> {
@@ -1159,7 +1241,7 @@ pub fn insert_vm_struct(
 #[no_mangle]
 #[inline(never)]
 pub fn do_brk_flags(
-    mm: &mut MmStruct,
+    mm: &mut MmapLocked,
     pt: &mut dyn VmaPageTables,
     addr: usize,
     len: usize,
@@ -1216,7 +1298,7 @@ pub fn do_brk_flags(
 /// length wraps when page aligned, nothing for length 0, then `do_brk_flags` and
 /// population under mlockall(MCL_FUTURE).
 pub fn vm_brk_flags(
-    mm: &mut MmStruct,
+    mm: &mut MmapLocked,
     pt: &mut dyn VmaPageTables,
     addr: usize,
     request: usize,
@@ -1256,19 +1338,33 @@ fn check_data_rlimit(
     Ok(())
 }
 
-/// The brk system call: move the program break to `brk` and return the new break, or
-/// the old one on any failure (Linux 5.10: `SYSCALL_DEFINE1(brk)`). Below `start_brk`
+/// What the write-locked part of brk leaves for after the downgrade or the unlock.
+pub struct BrkResult {
+    /// The new break, or the old one on failure (what brk(2) returns).
+    pub brk: usize,
+    /// A shrink's detached VMAs, to unmap under the read lock (Linux: `downgraded`).
+    pub detached: Option<DetachedVmas>,
+    /// A grown heap to populate under mlockall(MCL_FUTURE), after the unlock.
+    pub populate: Option<(usize, usize)>,
+}
+
+/// The body of brk(2) with `mmap_lock` held for write (Linux 5.10: `SYSCALL_DEFINE1(brk)`
+/// between `mmap_write_lock_killable` and the downgrade or unlock). Below `start_brk`
 /// (`min_brk`, no CONFIG_COMPAT_BRK) or over RLIMIT_DATA: refused. Shrinking always
-/// works through `__do_munmap` (restoring `mm.brk` if that fails); growing needs the new
-/// end plus one page to stay below the next VMA's guard gap (`vm_start_gap`), then
-/// `do_brk_flags`. A grown heap is populated under mlockall(MCL_FUTURE).
-#[no_mangle]
-#[inline(never)]
-pub fn sys_brk(mm: &mut MmStruct, pt: &mut dyn VmaPageTables, brk: usize) -> usize {
+/// works through `munmap_detach_vmas` (restoring `mm.brk` if that fails; the pages are
+/// zapped by the caller after downgrading); growing needs the new end plus one page to
+/// stay below the next VMA's guard gap (`vm_start_gap`), then `do_brk_flags`. A grown
+/// heap is populated under mlockall(MCL_FUTURE), by the caller once unlocked.
+pub fn brk_locked(mm: &mut MmapLocked, pt: &mut dyn VmaPageTables, brk: usize) -> BrkResult {
+    let done = |brk| BrkResult {
+        brk,
+        detached: None,
+        populate: None,
+    };
     let origbrk = mm.brk;
     let min_brk = mm.start_brk;
     if brk < min_brk {
-        return origbrk;
+        return done(origbrk);
     }
 
     // Check against rlimit here: later the test of oldbrk with newbrk could let the
@@ -1282,30 +1378,36 @@ pub fn sys_brk(mm: &mut MmStruct, pt: &mut dyn VmaPageTables, brk: usize) -> usi
     )
     .is_err()
     {
-        return origbrk;
+        return done(origbrk);
     }
 
     let newbrk = page_align(brk);
     let oldbrk = page_align(mm.brk);
     if oldbrk == newbrk {
         mm.brk = brk;
-        return brk;
+        return done(brk);
     }
 
     // Always allow shrinking brk.
     if brk <= mm.brk {
         mm.brk = brk;
-        if __do_munmap(mm, pt, newbrk, oldbrk - newbrk).is_err() {
-            mm.brk = origbrk;
-            return origbrk;
-        }
-        return brk;
+        return match munmap_detach_vmas(mm, pt, newbrk, oldbrk - newbrk) {
+            Ok(detached) => BrkResult {
+                brk,
+                detached,
+                populate: None,
+            },
+            Err(_) => {
+                mm.brk = origbrk;
+                done(origbrk)
+            }
+        };
     }
 
     // Check against existing mmap mappings.
     if let Some(next) = find_vma(mm, oldbrk) {
         if newbrk.wrapping_add(PAGE_SIZE) > vm_start_gap(next) {
-            return origbrk;
+            return done(origbrk);
         }
     }
 
@@ -1319,14 +1421,42 @@ pub fn sys_brk(mm: &mut MmStruct, pt: &mut dyn VmaPageTables, brk: usize) -> usi
     )
     .is_err()
     {
-        return origbrk;
+        return done(origbrk);
     }
     mm.brk = brk;
-
-    if mm.def_flags.contains(VmFlags::VM_LOCKED) {
-        pt.mm_populate(mm, oldbrk, newbrk - oldbrk);
+    let populate = mm
+        .def_flags
+        .contains(VmFlags::VM_LOCKED)
+        .then_some((oldbrk, newbrk - oldbrk));
+    BrkResult {
+        brk,
+        detached: None,
+        populate,
     }
-    brk
+}
+
+/// brk(2): move the program break to `brk`; returns the new break, or the old one on any
+/// failure (Linux 5.10: `SYSCALL_DEFINE1(brk)`). The checks and VMA changes run under
+/// `mmap_lock` for write (`brk_locked`); a shrink then downgrades to read while its pages
+/// are zapped; a heap grown under mlockall(MCL_FUTURE) is populated after the unlock.
+#[no_mangle]
+#[inline(never)]
+pub fn sys_brk(mm: &MmStruct, brk: usize) -> KResult<usize> {
+    let mut pt = mm.pagetables();
+    let mut guard = mmap_write_lock_killable(mm)?;
+    let r = brk_locked(&mut guard, &mut pt, brk);
+    match r.detached {
+        Some(detached) => {
+            let guard = mmap_write_downgrade(guard);
+            detached.unmap(&guard, &mut pt);
+            mmap_read_unlock(guard);
+        }
+        None => mmap_write_unlock(guard),
+    }
+    if let Some((start, len)) = r.populate {
+        mm_populate(mm, start, len);
+    }
+    Ok(r.brk)
 }
 
 /// May a stack VMA grow to `size` bytes by `grow` pages (Linux: `acct_stack_growth`)?
@@ -1334,7 +1464,7 @@ pub fn sys_brk(mm: &mut MmStruct, pt: &mut dyn VmaPageTables, brk: usize) -> usi
 /// locked stack without CAP_IPC_LOCK, or when overcommit refuses (checked last, since
 /// it charges).
 fn acct_stack_growth(
-    mm: &MmStruct,
+    mm: &MmapLocked,
     pt: &mut dyn VmaPageTables,
     vma: &VmArea,
     size: usize,
@@ -1373,7 +1503,7 @@ fn acct_stack_growth(
 #[no_mangle]
 #[inline(never)]
 pub fn expand_downwards(
-    mm: &mut MmStruct,
+    mm: &mut MmapLocked,
     pt: &mut dyn VmaPageTables,
     vma: usize,
     address: usize,
@@ -1431,7 +1561,7 @@ pub fn expand_downwards(
 #[no_mangle]
 #[inline(never)]
 pub fn expand_stack(
-    mm: &mut MmStruct,
+    mm: &mut MmapLocked,
     pt: &mut dyn VmaPageTables,
     vma: usize,
     address: usize,
@@ -1439,33 +1569,52 @@ pub fn expand_stack(
     expand_downwards(mm, pt, vma, address)
 }
 
-/// The VMA containing `addr`, growing a stack down to it if needed; None if there is
-/// none (Linux: `find_extend_vma`, used by get_user_pages). A locked stack's new part is
-/// populated. Returns the VMA's key.
-pub fn find_extend_vma(
-    mm: &mut MmStruct,
-    pt: &mut dyn VmaPageTables,
-    addr: usize,
-) -> Option<usize> {
-    let addr = addr & !(PAGE_SIZE - 1);
-    let v = find_vma(mm, addr)?;
-    if v.vm_start <= addr {
-        return Some(v.vm_start);
+/// The last user of an address space is gone: munlock the pages of locked VMAs (so they
+/// are counted as munlocked, not freed while mlocked), drop every VMA, then free every page
+/// and table and the pgd (Linux: `exit_mmap`, from `mmput`). Nobody else can reach the mm
+/// any more, so no lock is taken.
+#[no_mangle]
+#[inline(never)]
+pub fn exit_mmap(mm: &mut MmapLocked, pgd: usize, asid: u16) {
+    if pgd != 0 && mm.locked_vm != 0 {
+        for v in mm.mm_rb.values() {
+            if v.vm_flags.contains(VmFlags::VM_LOCKED) {
+                crate::mm::mlock::munlock_page_range(pgd, v.vm_start, v.vm_end);
+            }
+        }
     }
-    if !v.vm_flags.contains(VmFlags::VM_GROWSDOWN) {
-        return None;
+    mm.mm_rb.clear();
+    mm.map_count = 0;
+    if pgd != 0 {
+        crate::mm::memory::free_user_pgtables(pgd, asid);
     }
-    let start = v.vm_start;
-    let key = expand_stack(mm, pt, start, addr).ok()?;
-    if mm.mm_rb[&key].vm_flags.contains(VmFlags::VM_LOCKED) {
-        // Linux: populate_vma_page_range(vma, addr, start).
-        pt.mm_populate(mm, addr, start - addr);
-    }
-    Some(key)
 }
 
 #[cfg(test)]
 mod tests {
+    /// brk(2) as the VMA tests drive it: the write-locked body, then the unmap and the
+    /// populate request its caller would run.
+    fn sys_brk(mm: &mut MmapLocked, pt: &mut dyn VmaPageTables, brk: usize) -> usize {
+        let r = brk_locked(mm, pt, brk);
+        if let Some(detached) = r.detached {
+            detached.unmap(mm, pt);
+        }
+        if let Some((start, len)) = r.populate {
+            pt.mm_populate(mm, start, len);
+        }
+        r.brk
+    }
+
+    /// munmap(2) as the VMA tests drive it.
+    fn vm_munmap(
+        mm: &mut MmapLocked,
+        pt: &mut dyn VmaPageTables,
+        start: usize,
+        len: usize,
+    ) -> KResult<()> {
+        do_munmap(mm, pt, start, len)
+    }
+
     use super::*;
     use crate::mm::mm_types::{STACK_GUARD_GAP, TASK_SIZE};
     use crate::mm::vma::testing::*;
@@ -1474,13 +1623,13 @@ mod tests {
 
     const P: usize = PAGE_SIZE;
 
-    fn setup() -> (MmStruct, RecordingPageTables) {
-        (MmStruct::new(), RecordingPageTables::new())
+    fn setup() -> (MmapLocked, RecordingPageTables) {
+        (MmapLocked::new(), RecordingPageTables::new())
     }
 
     /// mmap with do_mmap, returning the address (and checking the tree afterwards).
     fn mmap(
-        mm: &mut MmStruct,
+        mm: &mut MmapLocked,
         pt: &mut RecordingPageTables,
         addr: usize,
         len: usize,
@@ -1495,7 +1644,7 @@ mod tests {
 
     #[allow(clippy::too_many_arguments)]
     fn fmmap(
-        mm: &mut MmStruct,
+        mm: &mut MmapLocked,
         pt: &mut RecordingPageTables,
         file: &Arc<dyn MappedFile>,
         addr: usize,
@@ -1523,7 +1672,7 @@ mod tests {
     const RW_PROT: usize = PROT_READ | PROT_WRITE;
     const ANON: usize = MAP_PRIVATE | MAP_ANONYMOUS;
 
-    fn ranges(mm: &MmStruct) -> Vec<(usize, usize)> {
+    fn ranges(mm: &MmapLocked) -> Vec<(usize, usize)> {
         validate_mm(mm).unwrap();
         mm.vmas().map(|v| (v.vm_start, v.vm_end)).collect()
     }
@@ -2597,9 +2746,9 @@ mod tests {
         .unwrap();
         assert_eq!(pop, 2 * P);
         assert_eq!(mm.locked_vm, 2);
-        // vm_mmap_pgoff hands the range to mm_populate.
+        // MAP_POPULATE asks vm_mmap_pgoff to populate the whole new mapping.
         pt.calls.clear();
-        let a = vm_mmap_pgoff(
+        let a = do_mmap(
             &mut mm,
             &mut pt,
             None,
@@ -2608,12 +2757,12 @@ mod tests {
             RW_PROT,
             ANON | MAP_POPULATE,
             0,
+            &mut pop,
         )
         .unwrap();
-        assert_eq!(
-            pt.calls,
-            vec![PtCall::Charge(1), PtCall::Populate { start: a, len: P }]
-        );
+        assert_eq!(pop, P);
+        assert_eq!(pt.calls, vec![PtCall::Charge(1)]);
+        assert!(mm.vma(a).is_some());
     }
 
     #[test]
@@ -2674,7 +2823,7 @@ mod tests {
                 Ok(())
             }
         }
-        let mut mm = MmStruct::new();
+        let mut mm = MmapLocked::new();
         let mut pt = Shmem(RecordingPageTables::new(), 0);
         let mut pop = 0;
         let a = do_mmap(
@@ -2700,53 +2849,57 @@ mod tests {
 
     #[test]
     fn sys_mmap_unaligned_offset_is_einval_before_ebadf() {
-        let (mut mm, mut pt) = setup();
+        let mm = MmStruct::for_test(MmapLocked::new());
         assert_eq!(
-            sys_mmap(&mut mm, &mut pt, 0, P, PROT_READ, MAP_PRIVATE, None, 1),
+            sys_mmap(&mm, 0, P, PROT_READ, MAP_PRIVATE, None, 1),
             Err(Errno::EINVAL)
         );
         assert_eq!(
-            sys_mmap(&mut mm, &mut pt, 0, P, PROT_READ, MAP_PRIVATE, None, P),
+            sys_mmap(&mm, 0, P, PROT_READ, MAP_PRIVATE, None, P),
             Err(Errno::EBADF)
         );
     }
 
     #[test]
     fn ksys_mmap_pgoff_ebadf_precedes_do_mmap_checks() {
-        let (mut mm, mut pt) = setup();
-        assert_eq!(
-            ksys_mmap_pgoff(&mut mm, &mut pt, 0, 0, 0, 0, None, 0),
-            Err(Errno::EBADF)
-        );
+        let mm = MmStruct::for_test(MmapLocked::new());
+        assert_eq!(ksys_mmap_pgoff(&mm, 0, 0, 0, 0, None, 0), Err(Errno::EBADF));
         // With MAP_ANONYMOUS the fd is ignored and len 0 is EINVAL.
         assert_eq!(
-            ksys_mmap_pgoff(&mut mm, &mut pt, 0, 0, 0, MAP_ANONYMOUS, None, 0),
+            ksys_mmap_pgoff(&mm, 0, 0, 0, MAP_ANONYMOUS, None, 0),
             Err(Errno::EINVAL)
         );
     }
 
     #[test]
     fn ksys_mmap_pgoff_map_hugetlb_is_einval_without_hugetlbfs() {
-        let (mut mm, mut pt) = setup();
+        let mm = MmStruct::for_test(MmapLocked::new());
         let f = TestFile::new("/f").arc();
         let fl = MAP_PRIVATE | MAP_HUGETLB;
         assert_eq!(
-            ksys_mmap_pgoff(&mut mm, &mut pt, 0, P, PROT_READ, fl, Some(f), 0),
+            ksys_mmap_pgoff(&mm, 0, P, PROT_READ, fl, Some(f), 0),
             Err(Errno::EINVAL)
         );
         let fl = ANON | MAP_HUGETLB;
         assert_eq!(
-            ksys_mmap_pgoff(&mut mm, &mut pt, 0, P, PROT_READ, fl, None, 0),
+            ksys_mmap_pgoff(&mm, 0, P, PROT_READ, fl, None, 0),
             Err(Errno::EINVAL)
         );
     }
 
     #[test]
     fn ksys_mmap_pgoff_drops_map_denywrite_and_map_executable() {
-        let (mut mm, mut pt) = setup();
+        let outer = MmStruct::for_test(MmapLocked::new());
         let fl = ANON | MAP_DENYWRITE | MAP_EXECUTABLE;
-        let a = ksys_mmap_pgoff(&mut mm, &mut pt, 0, P, PROT_READ, fl, None, 0).unwrap();
-        assert!(!mm.vma(a).unwrap().vm_flags.contains(VmFlags::VM_DENYWRITE));
+        let a = ksys_mmap_pgoff(&outer, 0, P, PROT_READ, fl, None, 0).unwrap();
+        let locked = crate::mm::mmap_lock::mmap_read_lock(&outer);
+        assert!(!locked
+            .vma(a)
+            .unwrap()
+            .vm_flags
+            .contains(VmFlags::VM_DENYWRITE));
+        drop(locked);
+        let (mut mm, mut pt) = setup();
         // do_mmap itself (exec) keeps it.
         let mut pop = 0;
         let b = do_mmap(
@@ -2766,22 +2919,12 @@ mod tests {
 
     #[test]
     fn vm_mmap_checks_byte_offset() {
-        let (mut mm, mut pt) = setup();
+        let mm = MmStruct::for_test(MmapLocked::new());
         let f = TestFile::new("/bin/init").arc();
-        let r = vm_mmap(
-            &mut mm,
-            &mut pt,
-            Some(f.clone()),
-            0,
-            P,
-            PROT_READ,
-            MAP_PRIVATE,
-            0x10,
-        );
+        let r = vm_mmap(&mm, Some(f.clone()), 0, P, PROT_READ, MAP_PRIVATE, 0x10);
         assert_eq!(r, Err(Errno::EINVAL));
         let r = vm_mmap(
-            &mut mm,
-            &mut pt,
+            &mm,
             Some(f.clone()),
             0,
             P,
@@ -2790,23 +2933,14 @@ mod tests {
             usize::MAX & !(P - 1),
         );
         assert_eq!(r, Err(Errno::EINVAL));
-        let a = vm_mmap(
-            &mut mm,
-            &mut pt,
-            Some(f),
-            0,
-            P,
-            PROT_READ,
-            MAP_PRIVATE,
-            3 * P,
-        )
-        .unwrap();
-        assert_eq!(mm.vma(a).unwrap().vm_pgoff, 3);
+        let a = vm_mmap(&mm, Some(f), 0, P, PROT_READ, MAP_PRIVATE, 3 * P).unwrap();
+        let locked = crate::mm::mmap_lock::mmap_read_lock(&mm);
+        assert_eq!(locked.vma(a).unwrap().vm_pgoff, 3);
     }
 
     // ---- munmap ----
 
-    fn ten_pages(mm: &mut MmStruct, pt: &mut RecordingPageTables) -> usize {
+    fn ten_pages(mm: &mut MmapLocked, pt: &mut RecordingPageTables) -> usize {
         let a = mmap(mm, pt, 0x4000_0000, 10 * P, RW_PROT, ANON).unwrap();
         pt.calls.clear();
         a
@@ -3042,7 +3176,7 @@ mod tests {
 
     const HEAP: usize = 0x60_0000;
 
-    fn brk_setup() -> (MmStruct, RecordingPageTables) {
+    fn brk_setup() -> (MmapLocked, RecordingPageTables) {
         let (mut mm, pt) = setup();
         mm.start_brk = HEAP;
         mm.brk = HEAP;
@@ -3234,7 +3368,7 @@ mod tests {
 
     // ---- expand_stack ----
 
-    fn stack_setup() -> (MmStruct, RecordingPageTables, usize) {
+    fn stack_setup() -> (MmapLocked, RecordingPageTables, usize) {
         let (mut mm, mut pt) = setup();
         let top = 0x7000_0000;
         let a = mmap(
@@ -3263,11 +3397,6 @@ mod tests {
         assert!(v.anon_vma.is_some());
         assert_eq!((mm.total_vm, mm.stack_vm), (6, 6));
         assert_eq!(pt.calls, vec![PtCall::Charge(2)]);
-        assert_eq!(
-            find_extend_vma(&mut mm, &mut pt, a - 3 * P),
-            Some(a - 3 * P)
-        );
-        assert_eq!(find_extend_vma(&mut mm, &mut pt, a), Some(a - 3 * P));
     }
 
     #[test]
@@ -3300,15 +3429,5 @@ mod tests {
             expand_stack(&mut mm, &mut pt, a - 2 * P, 0x10),
             Err(Errno::EPERM)
         );
-        assert_eq!(find_extend_vma(&mut mm, &mut pt, a - 3 * P), None);
-    }
-
-    #[test]
-    fn find_extend_vma_does_not_grow_ordinary_vmas() {
-        let (mut mm, mut pt) = setup();
-        let a = mmap(&mut mm, &mut pt, 0x4000_0000, 2 * P, RW_PROT, ANON).unwrap();
-        assert_eq!(find_extend_vma(&mut mm, &mut pt, a - P), None);
-        assert_eq!(find_extend_vma(&mut mm, &mut pt, a + P + 5), Some(a));
-        assert_eq!(find_extend_vma(&mut mm, &mut pt, a + 2 * P), None);
     }
 }

@@ -4,11 +4,13 @@
 //! the page-table side, behind `VmaPageTables`). Callers: the system-call table
 //! (`sys_mprotect`, `sys_pkey_mprotect`). Locking: the caller holds the mm lock (Linux
 //! `mmap_lock`) for write.
-use super::mm_types::MmStruct;
+use super::gup::mm_populate;
+use super::mm_types::{MmStruct, MmapLocked};
 use super::mmap::{
     calc_vm_prot_bits, may_expand_vm, vm_stat_account, vma_set_page_prot, vma_wants_writenotify,
     PROT_EXEC, PROT_GROWSDOWN, PROT_GROWSUP, PROT_READ, PROT_SEM, PROT_WRITE,
 };
+use super::mmap_lock::{mmap_write_lock_killable, mmap_write_unlock};
 use super::vma::{find_vma_key, split_vma, vma_merge, vma_next, vma_prev, VmFlags, VmaPageTables};
 use super::{PAGE_SHIFT, PAGE_SIZE};
 use crate::errno::{Errno, KResult};
@@ -25,7 +27,7 @@ use crate::errno::{Errno, KResult};
 #[no_mangle]
 #[inline(never)]
 pub fn mprotect_fixup(
-    mm: &mut MmStruct,
+    mm: &mut MmapLocked,
     pt: &mut dyn VmaPageTables,
     vma: usize,
     prev: Option<usize>,
@@ -138,10 +140,10 @@ fn arch_validate_prot(prot: usize) -> bool {
 /// PROT_GROWSDOWN on a non-growsdown VMA (or any PROT_GROWSUP); then VMA by VMA: EACCES
 /// when a permission exceeds the VMA's VM_MAY* bits, `mprotect_fixup`'s errors, ENOMEM at
 /// a hole. VMAs already changed stay changed when a later one fails, as in Linux.
-#[no_mangle]
-#[inline(never)]
-pub fn do_mprotect_pkey(
-    mm: &mut MmStruct,
+///
+/// This is the part under `mmap_lock` held for write; `do_mprotect_pkey` takes the lock.
+pub fn mprotect_locked(
+    mm: &mut MmapLocked,
     pt: &mut dyn VmaPageTables,
     start: usize,
     len: usize,
@@ -242,31 +244,96 @@ pub fn do_mprotect_pkey(
     }
 }
 
-/// The mprotect system call (Linux: `SYSCALL_DEFINE3(mprotect)` = `do_mprotect_pkey`
-/// with pkey -1).
+/// mprotect with a protection key (Linux: `do_mprotect_pkey`): `mprotect_locked` under
+/// `mmap_lock` taken for write (EINTR if killed while waiting). A locked private VMA made
+/// writable is populated once the lock is dropped (Linux calls `populate_vma_page_range`
+/// under the write lock; our populate always runs under the read lock it takes itself).
 #[no_mangle]
 #[inline(never)]
-pub fn sys_mprotect(
-    mm: &mut MmStruct,
-    pt: &mut dyn VmaPageTables,
+pub fn do_mprotect_pkey(
+    mm: &MmStruct,
     start: usize,
     len: usize,
     prot: usize,
+    pkey: i32,
 ) -> KResult<()> {
-    do_mprotect_pkey(mm, pt, start, len, prot, -1)
+    let mut pt = mm.pagetables();
+    let mut guard = mmap_write_lock_killable(mm)?;
+    let r = mprotect_locked(&mut guard, &mut pt, start, len, prot, pkey);
+    mmap_write_unlock(guard);
+    for (start, len) in pt.populate.drain(..) {
+        mm_populate(mm, start, len);
+    }
+    r
+}
+
+/// mprotect(2) (Linux: `SYSCALL_DEFINE3(mprotect)` = `do_mprotect_pkey` with pkey -1).
+#[no_mangle]
+#[inline(never)]
+pub fn sys_mprotect(mm: &MmStruct, start: usize, len: usize, prot: usize) -> KResult<usize> {
+    do_mprotect_pkey(mm, start, len, prot, -1)?;
+    Ok(0)
+}
+
+/// Rewrite the present PTEs of `[start, end)` in `vma` (which already carries its new
+/// flags) with `newprot`, flushing each changed entry from the TLB. A private page the
+/// process already owns stays writable when the VMA allows writes (Linux keeps the
+/// write/dirty state through `pte_modify`). Returns the number of PTEs changed. Linux:
+/// `change_protection` -> `change_pte_range`. Locking: `mmap_lock` for write, the
+/// page-table lock around each PTE change.
+#[no_mangle]
+#[inline(never)]
+pub fn change_protection(
+    pgd: usize,
+    asid: u16,
+    vma: &super::vma::VmArea,
+    start: usize,
+    end: usize,
+    newprot: crate::arch::aarch64::pgtable::PgProt,
+    _dirty_accountable: bool,
+) -> usize {
+    use crate::arch::aarch64::pgtable::{mk_leaf, pte_mkwrite, pte_phys, pte_present, pte_write};
+    let mut n = 0;
+    let shared = vma.vm_flags.contains(VmFlags::VM_SHARED);
+    let writable = vma.vm_flags.contains(VmFlags::VM_WRITE);
+    super::memory::for_each_pte(pgd, start, end, |va, pte| {
+        if !pte_present(*pte) {
+            return;
+        }
+        let mut new = mk_leaf(pte_phys(*pte), newprot, 3);
+        if writable && !shared && pte_write(*pte) && !super::memory::is_zero_pte(*pte) {
+            new = pte_mkwrite(new);
+        }
+        if new != *pte {
+            *pte = new;
+            crate::arch::cpu::flush_tlb_page(asid, va);
+            n += 1;
+        }
+    });
+    n
 }
 
 #[cfg(test)]
 mod tests {
+    /// The system call's body as the VMA tests drive it: no mm, a recording page table.
+    fn sys_mprotect(
+        mm: &mut MmapLocked,
+        pt: &mut dyn VmaPageTables,
+        start: usize,
+        len: usize,
+        prot: usize,
+    ) -> KResult<()> {
+        mprotect_locked(mm, pt, start, len, prot, -1)
+    }
     use super::*;
-    use crate::mm::mm_types::MmStruct;
+    use crate::kernel::resource::RLIMIT_DATA;
+    use crate::mm::mm_types::MmapLocked;
     use crate::mm::mmap::{
         do_mmap, vm_get_page_prot, MAP_ANONYMOUS, MAP_FIXED, MAP_GROWSDOWN, MAP_LOCKED,
         MAP_PRIVATE, MAP_SHARED, PROT_BTI, PROT_MTE,
     };
     use crate::mm::vma::testing::*;
     use crate::mm::vma::{validate_mm, AnonVma, MappedFile};
-    use crate::kernel::resource::RLIMIT_DATA;
     use alloc::sync::Arc;
     use alloc::vec;
     use alloc::vec::Vec;
@@ -276,12 +343,12 @@ mod tests {
     const ANON: usize = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED;
     const RWP: usize = PROT_READ | PROT_WRITE;
 
-    fn setup() -> (MmStruct, RecordingPageTables) {
-        (MmStruct::new(), RecordingPageTables::new())
+    fn setup() -> (MmapLocked, RecordingPageTables) {
+        (MmapLocked::new(), RecordingPageTables::new())
     }
 
     fn map(
-        mm: &mut MmStruct,
+        mm: &mut MmapLocked,
         pt: &mut RecordingPageTables,
         page: usize,
         pages: usize,
@@ -304,7 +371,7 @@ mod tests {
     }
 
     fn fmap(
-        mm: &mut MmStruct,
+        mm: &mut MmapLocked,
         pt: &mut RecordingPageTables,
         f: &Arc<dyn MappedFile>,
         pages: usize,
@@ -326,7 +393,7 @@ mod tests {
     }
 
     fn mprotect(
-        mm: &mut MmStruct,
+        mm: &mut MmapLocked,
         pt: &mut RecordingPageTables,
         page: usize,
         pages: usize,
@@ -338,7 +405,7 @@ mod tests {
     }
 
     /// (first page, last page + 1, prot letters) relative to B.
-    fn layout(mm: &MmStruct) -> Vec<(usize, usize, &'static str)> {
+    fn layout(mm: &MmapLocked) -> Vec<(usize, usize, &'static str)> {
         mm.vmas()
             .map(|v| {
                 let f = v.vm_flags;
@@ -433,11 +500,11 @@ mod tests {
         let (mut mm, mut pt) = setup();
         map(&mut mm, &mut pt, 0, 1, RWP, ANON);
         assert_eq!(
-            do_mprotect_pkey(&mut mm, &mut pt, B, P, PROT_READ, 1),
+            mprotect_locked(&mut mm, &mut pt, B, P, PROT_READ, 1),
             Err(Errno::EINVAL)
         );
         assert_eq!(
-            do_mprotect_pkey(&mut mm, &mut pt, B, P, PROT_READ, 0),
+            mprotect_locked(&mut mm, &mut pt, B, P, PROT_READ, 0),
             Ok(())
         );
     }

@@ -8,9 +8,9 @@
 //! Locking: none inside; the caller holds the mm lock (Linux `mmap_lock`) for write when
 //! it changes the tree.
 //!
-//! A VMA is named by its `vm_start`, the key of `MmStruct::mm_rb`: where Linux passes a
+//! A VMA is named by its `vm_start`, the key of `MmapLocked::mm_rb`: where Linux passes a
 //! `struct vm_area_struct *`, these functions take that key (`usize`).
-use super::mm_types::MmStruct;
+use super::mm_types::MmapLocked;
 use super::mmap::vm_get_page_prot;
 use super::{PAGE_SHIFT, PAGE_SIZE};
 use crate::arch::aarch64::pgtable::PgProt;
@@ -193,6 +193,11 @@ pub trait MappedFile: Send + Sync {
     fn fault_page(&self, _index: usize) -> KResult<&'static crate::mm::page::Page> {
         Err(crate::errno::Errno::ENODEV)
     }
+    /// Would `fault_page(index)` wait for I/O? A fault allowed to retry then lets go of
+    /// `mmap_lock` first (Linux: `filemap_fault` -> `maybe_unlock_mmap_for_io`). Default: no.
+    fn fault_needs_io(&self, _index: usize) -> bool {
+        false
+    }
 }
 
 /// The anonymous-memory object of a VMA (Linux: `struct anon_vma`). Only its identity
@@ -217,7 +222,7 @@ impl AnonVma {
 /// One virtual memory area (Linux: `struct vm_area_struct`).
 ///
 /// Differences from Linux 5.10: no `vm_next`/`vm_prev`/`vm_rb` (the tree is
-/// `MmStruct::mm_rb`), no `vm_mm` back pointer, no `vm_ops` (the file's behaviour is
+/// `MmapLocked::mm_rb`), no `vm_mm` back pointer, no `vm_ops` (the file's behaviour is
 /// behind `MappedFile`), and `anon_vma_chain` is only the length of Linux's list.
 #[derive(Clone)]
 pub struct VmArea {
@@ -338,7 +343,7 @@ pub trait VmaPageTables {
     /// Fault in `[start, start + len)` after the mm code is done (Linux: `mm_populate`,
     /// errors ignored), for MAP_POPULATE, MAP_LOCKED, mlockall(MCL_FUTURE) brk growth
     /// and mprotect of a locked private VMA to writable. Default: nothing (faults later).
-    fn mm_populate(&mut self, _mm: &mut MmStruct, _start: usize, _len: usize) {}
+    fn mm_populate(&mut self, _mm: &mut MmapLocked, _start: usize, _len: usize) {}
 }
 
 /// Lowest address the VMA keeps others away from: a VM_GROWSDOWN stack reserves
@@ -361,7 +366,7 @@ pub fn vm_end_gap(vma: &VmArea) -> usize {
 }
 
 /// Key of the first VMA with `vm_end > addr` (Linux's `find_vma` rule).
-pub fn find_vma_key(mm: &MmStruct, addr: usize) -> Option<usize> {
+pub fn find_vma_key(mm: &MmapLocked, addr: usize) -> Option<usize> {
     if let Some((&k, v)) = mm.mm_rb.range(..=addr).next_back() {
         if v.vm_end > addr {
             return Some(k);
@@ -377,13 +382,13 @@ pub fn find_vma_key(mm: &MmStruct, addr: usize) -> Option<usize> {
 /// above it (Linux: `find_vma`). O(log n) in the tree; no vmacache.
 #[no_mangle]
 #[inline(never)]
-pub fn find_vma(mm: &MmStruct, addr: usize) -> Option<&VmArea> {
+pub fn find_vma(mm: &MmapLocked, addr: usize) -> Option<&VmArea> {
     find_vma_key(mm, addr).and_then(|k| mm.mm_rb.get(&k))
 }
 
 /// `find_vma` plus the VMA before the result, or the last VMA when there is no result
 /// (Linux: `find_vma_prev`). Returns `(vma, prev)`.
-pub fn find_vma_prev(mm: &MmStruct, addr: usize) -> (Option<&VmArea>, Option<&VmArea>) {
+pub fn find_vma_prev(mm: &MmapLocked, addr: usize) -> (Option<&VmArea>, Option<&VmArea>) {
     match find_vma_key(mm, addr) {
         Some(k) => {
             let prev = mm.mm_rb.range(..k).next_back().map(|(_, v)| v);
@@ -394,13 +399,17 @@ pub fn find_vma_prev(mm: &MmStruct, addr: usize) -> (Option<&VmArea>, Option<&Vm
 }
 
 /// The first VMA overlapping `[start_addr, end_addr)` (Linux: `find_vma_intersection`).
-pub fn find_vma_intersection(mm: &MmStruct, start_addr: usize, end_addr: usize) -> Option<&VmArea> {
+pub fn find_vma_intersection(
+    mm: &MmapLocked,
+    start_addr: usize,
+    end_addr: usize,
+) -> Option<&VmArea> {
     find_vma(mm, start_addr).filter(|v| end_addr > v.vm_start)
 }
 
 /// Key of the VMA after `prev`, or of the first VMA when `prev` is None (Linux:
 /// `vma_next`).
-pub fn vma_next(mm: &MmStruct, prev: Option<usize>) -> Option<usize> {
+pub fn vma_next(mm: &MmapLocked, prev: Option<usize>) -> Option<usize> {
     match prev {
         Some(p) => mm.mm_rb.range((Excluded(p), Unbounded)).next(),
         None => mm.mm_rb.iter().next(),
@@ -409,13 +418,13 @@ pub fn vma_next(mm: &MmStruct, prev: Option<usize>) -> Option<usize> {
 }
 
 /// Key of the VMA before the one keyed `vma` (Linux: `vma->vm_prev`).
-pub fn vma_prev(mm: &MmStruct, vma: usize) -> Option<usize> {
+pub fn vma_prev(mm: &MmapLocked, vma: usize) -> Option<usize> {
     mm.mm_rb.range(..vma).next_back().map(|(&k, _)| k)
 }
 
 /// Where `[addr, end)` would be linked: Ok(key of the VMA before it), or ENOMEM when a
 /// VMA overlaps the range (Linux: `find_vma_links`).
-pub fn find_vma_links(mm: &MmStruct, addr: usize, end: usize) -> KResult<Option<usize>> {
+pub fn find_vma_links(mm: &MmapLocked, addr: usize, end: usize) -> KResult<Option<usize>> {
     if find_vma_intersection(mm, addr, end).is_some() {
         return Err(Errno::ENOMEM);
     }
@@ -424,7 +433,7 @@ pub fn find_vma_links(mm: &MmStruct, addr: usize, end: usize) -> KResult<Option<
 
 /// Insert `vma` into the tree and count it (Linux: `vma_link`; the file's i_mmap tree and
 /// the anon_vma interval tree come with rmap later). The range must be free.
-pub fn vma_link(mm: &mut MmStruct, vma: VmArea) {
+pub fn vma_link(mm: &mut MmapLocked, vma: VmArea) {
     debug_assert!(vma.vm_start < vma.vm_end);
     debug_assert!(find_vma_intersection(mm, vma.vm_start, vma.vm_end).is_none());
     mm.mm_rb.insert(vma.vm_start, vma);
@@ -432,7 +441,7 @@ pub fn vma_link(mm: &mut MmStruct, vma: VmArea) {
 }
 
 /// Take the VMA keyed `vma` out of the tree and uncount it (Linux: `__vma_unlink`).
-pub fn vma_unlink(mm: &mut MmStruct, vma: usize) -> VmArea {
+pub fn vma_unlink(mm: &mut MmapLocked, vma: usize) -> VmArea {
     let v = mm.mm_rb.remove(&vma).expect("vma_unlink: no such vma");
     mm.map_count -= 1;
     v
@@ -441,7 +450,7 @@ pub fn vma_unlink(mm: &mut MmStruct, vma: usize) -> VmArea {
 /// Check the tree's invariants (Linux: `validate_mm`, CONFIG_DEBUG_VM_RB): keys equal
 /// `vm_start`, areas are non-empty, page aligned, sorted without overlap, and
 /// `map_count` matches.
-pub fn validate_mm(mm: &MmStruct) -> Result<(), &'static str> {
+pub fn validate_mm(mm: &MmapLocked) -> Result<(), &'static str> {
     let mut last_end = 0;
     for (&k, v) in &mm.mm_rb {
         if k != v.vm_start {
@@ -536,7 +545,7 @@ fn can_vma_merge_after(
 
 /// The VMA keyed `key` gets `[start, end)` and `pgoff`, re-keyed if its start moved.
 /// Returns the new key.
-fn vma_set_range(mm: &mut MmStruct, key: usize, start: usize, end: usize, pgoff: usize) -> usize {
+fn vma_set_range(mm: &mut MmapLocked, key: usize, start: usize, end: usize, pgoff: usize) -> usize {
     if key == start {
         let v = mm.mm_rb.get_mut(&key).expect("vma_set_range: no such vma");
         v.vm_end = end;
@@ -553,7 +562,7 @@ fn vma_set_range(mm: &mut MmStruct, key: usize, start: usize, end: usize, pgoff:
 
 /// The surviving VMA of a merge takes over the anon_vma of a VMA it swallows or shrinks
 /// when it has none (Linux `__vma_adjust`: "importer"/"exporter" + `anon_vma_clone`).
-fn import_anon_vma(mm: &mut MmStruct, importer: usize, exporter: &VmArea) {
+fn import_anon_vma(mm: &mut MmapLocked, importer: usize, exporter: &VmArea) {
     let imp = mm
         .mm_rb
         .get_mut(&importer)
@@ -592,7 +601,7 @@ fn import_anon_vma(mm: &mut MmStruct, importer: usize, exporter: &VmArea) {
 #[no_mangle]
 #[inline(never)]
 pub fn vma_merge(
-    mm: &mut MmStruct,
+    mm: &mut MmapLocked,
     prev: Option<usize>,
     addr: usize,
     end: usize,
@@ -713,7 +722,7 @@ pub fn vma_merge(
 /// Both halves share the file and the anon_vma; the upper part's pgoff moves on.
 #[no_mangle]
 #[inline(never)]
-pub fn __split_vma(mm: &mut MmStruct, vma: usize, addr: usize, new_below: bool) -> KResult<()> {
+pub fn __split_vma(mm: &mut MmapLocked, vma: usize, addr: usize, new_below: bool) -> KResult<()> {
     let old = mm.mm_rb.get(&vma).expect("__split_vma: no such vma");
     debug_assert!(old.vm_start < addr && addr < old.vm_end);
     debug_assert!(addr & (PAGE_SIZE - 1) == 0);
@@ -736,7 +745,7 @@ pub fn __split_vma(mm: &mut MmStruct, vma: usize, addr: usize, new_below: bool) 
 /// `sysctl_max_map_count` (Linux: `split_vma`).
 #[no_mangle]
 #[inline(never)]
-pub fn split_vma(mm: &mut MmStruct, vma: usize, addr: usize, new_below: bool) -> KResult<()> {
+pub fn split_vma(mm: &mut MmapLocked, vma: usize, addr: usize, new_below: bool) -> KResult<()> {
     if mm.map_count >= super::mmap::sysctl_max_map_count() {
         return Err(Errno::ENOMEM);
     }
@@ -751,7 +760,7 @@ const MAPS_NAME_PAD: usize = 25 + 6 * 8 - 1;
 /// `show_map_vma`). Format: `start-end perms offset major:minor inode ` and, when the
 /// area has a name, spaces up to column 72, one more space, and the name: the file path,
 /// `[heap]` (overlaps `start_brk..brk`) or `[stack]` (contains `start_stack`).
-pub fn show_map_vma(mm: &MmStruct, vma: &VmArea) -> String {
+pub fn show_map_vma(mm: &MmapLocked, vma: &VmArea) -> String {
     use core::fmt::Write;
     let flags = vma.vm_flags;
     let (mut ino, mut pgoff, mut dev) = (0u64, 0u64, (0u32, 0u32));
@@ -945,7 +954,7 @@ pub(crate) mod testing {
             self.committed -= pages;
             self.calls.push(PtCall::Uncharge(pages));
         }
-        fn mm_populate(&mut self, _mm: &mut MmStruct, start: usize, len: usize) {
+        fn mm_populate(&mut self, _mm: &mut MmapLocked, start: usize, len: usize) {
             self.calls.push(PtCall::Populate { start, len });
         }
     }
@@ -1041,7 +1050,7 @@ pub(crate) mod testing {
         .union(VmFlags::VM_MAYEXEC);
 
     /// Link a private anonymous VMA `[pg(a), pg(b))` with `flags` (pgoff = address).
-    pub fn add_anon(mm: &mut MmStruct, a: usize, b: usize, flags: VmFlags) -> usize {
+    pub fn add_anon(mm: &mut MmapLocked, a: usize, b: usize, flags: VmFlags) -> usize {
         let mut v = VmArea::new(pg(a), pg(b), flags);
         v.vm_pgoff = pg(a) >> PAGE_SHIFT;
         vma_link(mm, v);
@@ -1050,7 +1059,7 @@ pub(crate) mod testing {
 
     /// Link a file VMA `[pg(a), pg(b))` at file page `pgoff`.
     pub fn add_file(
-        mm: &mut MmStruct,
+        mm: &mut MmapLocked,
         a: usize,
         b: usize,
         flags: VmFlags,
@@ -1065,7 +1074,7 @@ pub(crate) mod testing {
     }
 
     /// The tree as (start, end) pairs in page numbers relative to `pg(0)`.
-    pub fn layout(mm: &MmStruct) -> Vec<(usize, usize)> {
+    pub fn layout(mm: &MmapLocked) -> Vec<(usize, usize)> {
         validate_mm(mm).unwrap();
         mm.vmas()
             .map(|v| {
@@ -1084,8 +1093,8 @@ mod tests {
     use super::*;
     use alloc::vec;
 
-    fn mm() -> MmStruct {
-        MmStruct::new()
+    fn mm() -> MmapLocked {
+        MmapLocked::new()
     }
 
     // ---- lookups ----
@@ -1555,7 +1564,7 @@ mod tests {
         );
         assert_eq!(r, Some(p));
         // A range with an anon_vma cannot join a VMA without one (empty chain).
-        let mut mm2 = MmStruct::new();
+        let mut mm2 = MmapLocked::new();
         let q = add_anon(&mut mm2, 0, 10, RW);
         let r = vma_merge(
             &mut mm2,

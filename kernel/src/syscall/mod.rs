@@ -7,6 +7,7 @@ use crate::arch::aarch64::traps::PtRegs;
 use crate::errno::{Errno, KResult};
 use core::sync::atomic::{AtomicU64, Ordering};
 
+pub mod mm;
 pub mod nr;
 pub mod sys;
 

@@ -1,10 +1,10 @@
 //! The table itself: number -> handler. Grows as subsystems add system calls.
+use super::mm;
 use super::{nr, SyscallArgs};
 use crate::arch::aarch64::traps::PtRegs;
 use crate::errno::KResult;
 use crate::fs::sys as fs;
 use crate::kernel::sys as ksys;
-use crate::mm::syscalls as mm;
 use crate::task;
 
 /// A system-call handler: decoded arguments, the trap frame (for clone/execve/exit).
@@ -65,18 +65,18 @@ pub fn lookup(n: usize) -> Option<SyscallFn> {
         nr::SIGALTSTACK => task::signal::sys_sigaltstack,
         nr::CLONE => task::fork::sys_clone,
         nr::EXECVE => task::exec::sys_execve,
-        nr::MMAP => mm::sys_mmap,
-        nr::MUNMAP => mm::sys_munmap,
-        nr::MPROTECT => mm::sys_mprotect,
-        nr::BRK => mm::sys_brk,
-        nr::MINCORE => mm::sys_mincore,
-        nr::MSYNC => crate::mm::msync::sys_msync,
-        nr::MLOCK => crate::mm::mlock::sys_mlock,
-        nr::MUNLOCK => crate::mm::mlock::sys_munlock,
-        nr::MLOCKALL => crate::mm::mlock::sys_mlockall,
-        nr::MUNLOCKALL => crate::mm::mlock::sys_munlockall,
-        nr::MLOCK2 => crate::mm::mlock::sys_mlock2,
-        nr::MADVISE => crate::mm::madvise::sys_madvise,
+        nr::MMAP => mm::__arm64_sys_mmap,
+        nr::MUNMAP => mm::__arm64_sys_munmap,
+        nr::MPROTECT => mm::__arm64_sys_mprotect,
+        nr::BRK => mm::__arm64_sys_brk,
+        nr::MINCORE => mm::__arm64_sys_mincore,
+        nr::MSYNC => mm::__arm64_sys_msync,
+        nr::MLOCK => mm::__arm64_sys_mlock,
+        nr::MUNLOCK => mm::__arm64_sys_munlock,
+        nr::MLOCKALL => mm::__arm64_sys_mlockall,
+        nr::MUNLOCKALL => mm::__arm64_sys_munlockall,
+        nr::MLOCK2 => mm::__arm64_sys_mlock2,
+        nr::MADVISE => mm::__arm64_sys_madvise,
         _ => return None,
     })
 }

@@ -7,15 +7,16 @@
 //! pages come from the page cache on first touch and data pages are copied on write),
 //! .bss is anonymous memory, and the stack is a VM_GROWSDOWN VMA under STACK_TOP.
 use super::binfmt_elf::{build_stack, parse_elf, ElfInfo};
-use super::mm::Mm;
 use super::{current, Task};
 use crate::arch::aarch64::traps::PtRegs;
 use crate::arch::aarch64::uaccess::{copy_to_user, get_user};
 use crate::errno::{Errno, KResult};
+use crate::mm::mm_types::MmStruct;
 use crate::mm::mm_types::STACK_TOP;
 use crate::mm::mmap::{
     vm_mmap, MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_EXEC, PROT_READ, PROT_WRITE,
 };
+use crate::mm::mmap_lock::mmap_write_lock;
 use crate::mm::vma::{MappedFile, VmArea, VmFlags};
 use crate::syscall::SyscallArgs;
 use alloc::string::String;
@@ -123,8 +124,8 @@ fn open_exec(task: &Task, path: &str) -> KResult<(Arc<crate::fs::file::File>, El
 pub fn do_execve(path: &str, argv: &[Vec<u8>], envp: &[Vec<u8>], regs: &mut PtRegs) -> KResult<()> {
     let task = current().ok_or(Errno::ESRCH)?;
     let (file, info) = open_exec(&task, path)?;
-    let mm = Mm::new()?;
-    let mapped: Arc<dyn MappedFile> = Arc::new(crate::mm::filemap::FileMapping::new(file));
+    let mm = MmStruct::new()?;
+    let mapped: Arc<dyn MappedFile> = Arc::new(crate::fs::file_mmap::FileMapping::new(file));
     let argv_s: Vec<&[u8]> = argv.iter().map(|v| v.as_slice()).collect();
     let envp_s: Vec<&[u8]> = envp.iter().map(|v| v.as_slice()).collect();
     let cred = *task.cred.lock();
@@ -155,11 +156,9 @@ pub fn do_execve(path: &str, argv: &[Vec<u8>], envp: &[Vec<u8>], regs: &mut PtRe
     // Build the new mm's VMAs (nothing is touched yet: pages come on first access).
     let mut tails = Vec::new();
     {
-        let mut pt = mm.pagetables();
-        let mut m = mm.lock();
-        crate::mm::syscalls::sync_task_limits(&task, &mut m);
+        super::sync_mm_limits(&task, &mm);
         // setup_new_exec: the layout follows the task's RLIMIT_STACK (unlimited: legacy).
-        crate::mm::mm_types::arch_pick_mmap_layout(&mut m);
+        crate::mm::mm_types::arch_pick_mmap_layout(&mut mmap_write_lock(&mm));
         let (mut start_code, mut end_code, mut start_data, mut end_data, mut bss_end) =
             (usize::MAX, 0, usize::MAX, 0, 0);
         for seg in &info.segments {
@@ -171,8 +170,7 @@ pub fn do_execve(path: &str, argv: &[Vec<u8>], envp: &[Vec<u8>], regs: &mut PtRe
             if seg.filesz > 0 {
                 let off = seg.offset - (seg.vaddr - map_start);
                 vm_mmap(
-                    &mut m,
-                    &mut pt,
+                    &mm,
                     Some(mapped.clone()),
                     map_start,
                     page_up(file_end) - map_start,
@@ -192,8 +190,7 @@ pub fn do_execve(path: &str, argv: &[Vec<u8>], envp: &[Vec<u8>], regs: &mut PtRe
             };
             if mem_end > anon_start {
                 vm_mmap(
-                    &mut m,
-                    &mut pt,
+                    &mm,
                     None,
                     anon_start,
                     mem_end - anon_start,
@@ -211,6 +208,8 @@ pub fn do_execve(path: &str, argv: &[Vec<u8>], envp: &[Vec<u8>], regs: &mut PtRe
             }
             bss_end = bss_end.max(seg.vaddr + seg.memsz);
         }
+        let mut pt = mm.pagetables();
+        let mut m = mmap_write_lock(&mm);
         m.start_code = if start_code == usize::MAX {
             0
         } else {
@@ -243,7 +242,7 @@ pub fn do_execve(path: &str, argv: &[Vec<u8>], envp: &[Vec<u8>], regs: &mut PtRe
 
     // Point of no return (Linux: begin_new_exec -> exec_mmap): switch to the new mm.
     let old = task.mm.lock().replace(mm.clone());
-    mm.activate();
+    crate::mm::mmu_context::switch_mm(&mm);
     drop(old);
     task.files.lock().close_on_exec();
     let name = path.rsplit('/').next().unwrap_or(path);

@@ -1,10 +1,11 @@
 //! Creating processes: clone with SIGCHLD only (fork). Linux: `kernel/fork.c`
 //! (`kernel_clone`, `copy_process`, `copy_mm` -> `dup_mm` -> `dup_mmap`),
 //! `mm/memory.c` (`copy_page_range`), `arch/arm64/kernel/process.c` (`copy_thread`).
-use super::mm::Mm;
 use super::{alloc_task, current, wake_up_process};
 use crate::arch::aarch64::traps::PtRegs;
 use crate::errno::{Errno, KResult};
+use crate::mm::mm_types::MmStruct;
+use crate::mm::mmap_lock::{mmap_write_lock, mmap_write_lock_killable};
 use crate::mm::vma::VmFlags;
 use crate::syscall::SyscallArgs;
 use alloc::sync::Arc;
@@ -14,14 +15,15 @@ const CSIGNAL: usize = 0xff;
 
 /// Copy the parent's address space: every VMA (except VM_DONTCOPY) with its page-table
 /// entries; private writable pages become copy-on-write in both. mlock is not inherited
-/// (VM_LOCKED cleared). Linux: `dup_mmap`.
+/// (VM_LOCKED cleared). Linux: `dup_mmap`. Locking: the parent's `mmap_lock` for write
+/// (its PTEs become read-only), then the child's, as Linux nests them.
 #[no_mangle]
 #[inline(never)]
-pub fn dup_mmap(parent: &Mm) -> KResult<Arc<Mm>> {
-    let child = Mm::new()?;
+pub fn dup_mmap(parent: &MmStruct) -> KResult<Arc<MmStruct>> {
+    let child = MmStruct::new()?;
     {
-        let src = parent.lock();
-        let mut dst = child.lock();
+        let src = mmap_write_lock_killable(parent)?;
+        let mut dst = mmap_write_lock(&child);
         dst.mmap_base = src.mmap_base;
         dst.mmap_layout = src.mmap_layout;
         dst.task_size = src.task_size;
@@ -37,6 +39,8 @@ pub fn dup_mmap(parent: &Mm) -> KResult<Arc<Mm>> {
         dst.env_start = src.env_start;
         dst.env_end = src.env_end;
         dst.rlim = src.rlim;
+        dst.cap_ipc_lock = src.cap_ipc_lock;
+        dst.cap_sys_rawio = src.cap_sys_rawio;
         dst.def_flags = src.def_flags & !(VmFlags::VM_LOCKED | VmFlags::VM_LOCKONFAULT);
         for vma in src.mm_rb.values() {
             if vma.vm_flags.contains(VmFlags::VM_DONTCOPY) {

@@ -91,7 +91,7 @@ pub struct Task {
     /// Credentials.
     pub cred: SpinLockIrq<Cred>,
     /// The user address space; None for kernel threads (Linux: `mm`).
-    pub mm: SpinLockIrq<Option<Arc<mm::Mm>>>,
+    pub mm: SpinLockIrq<Option<Arc<crate::mm::mm_types::MmStruct>>>,
     /// Open files (Linux: `files`).
     pub files: SpinLockIrq<files::FilesStruct>,
     /// Current directory, absolute (Linux: `fs->pwd`).
@@ -242,9 +242,7 @@ static SCHED_OPS: crate::sync::wait::SchedOps = crate::sync::wait::SchedOps {
     current: || {
         let t = current()?;
         // The idle task never sleeps on a queue: it has nobody to hand the CPU to.
-        (t.pid != 0).then(|| {
-            Arc::new(TaskWaiter(t)) as Arc<dyn crate::sync::wait::Waiter>
-        })
+        (t.pid != 0).then(|| Arc::new(TaskWaiter(t)) as Arc<dyn crate::sync::wait::Waiter>)
     },
     set_current_state: |s| {
         use crate::sync::wait::SleepState;
@@ -441,16 +439,28 @@ pub fn switch_mm_hook(_prev: &Arc<Task>, next: &Arc<Task>) {
         .as_ref()
         .and_then(|m| m.as_ref().cloned())
     {
-        Some(mm) => mm.activate(),
-        None => cpu::set_ttbr0(cpu::reserved_pg_dir(), 0),
+        Some(mm) => crate::mm::mmu_context::switch_mm(&mm),
+        None => crate::mm::mmu_context::switch_to_reserved_ttbr0(),
     }
+}
+
+/// Copy `task`'s resource limits and the root-only capabilities the mm code checks
+/// (CAP_IPC_LOCK, CAP_SYS_RAWIO) into `mm` (Linux reads `current->signal->rlim` and
+/// `capable()` directly; our mm/ cannot see tasks). Takes `mmap_lock` for write briefly.
+pub fn sync_mm_limits(task: &Task, mm: &crate::mm::mm_types::MmStruct) {
+    let rlim = *task.rlim.lock();
+    let root = task.cred.lock().euid == 0;
+    let mut m = crate::mm::mmap_lock::mmap_write_lock(mm);
+    m.rlim = rlim;
+    m.cap_ipc_lock = root;
+    m.cap_sys_rawio = root;
 }
 
 /// Drop the task's address space at exit (Linux: `exit_mm` -> `mmput` -> `exit_mmap`).
 /// TTBR0 leaves it first, so its tables can be freed under us.
 pub fn exit_mm(task: &Arc<Task>) {
     let old = task.mm.lock().take();
-    cpu::set_ttbr0(cpu::reserved_pg_dir(), 0);
+    crate::mm::mmu_context::switch_to_reserved_ttbr0();
     drop(old);
     task.files.lock().close_all();
 }
@@ -459,7 +469,6 @@ pub mod exec;
 pub mod exit;
 pub mod files;
 pub mod fork;
-pub mod mm;
 pub mod signal;
 /// In-kernel scheduler tests.
 pub mod tests;

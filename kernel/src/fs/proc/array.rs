@@ -139,7 +139,7 @@ pub fn proc_pid_status(task: &Task) -> String {
     task_state(&mut m, task);
     let mm = task.mm.lock().clone();
     if let Some(mm) = mm {
-        let guard = mm.lock();
+        let guard = crate::mm::mmap_lock::mmap_read_lock(&mm);
         task_mem(&mut m, &guard, mm.pgd);
         drop(guard);
         // task_core_dumping, task_thp_status (no THP: 0).

@@ -50,7 +50,7 @@ struct AllMms {
 /// its own lock.
 fn all_mms() -> AllMms {
     let mut totals = AllMms::default();
-    let mut seen: Vec<*const crate::task::mm::Mm> = Vec::new();
+    let mut seen: Vec<*const crate::mm::mm_types::MmStruct> = Vec::new();
     for pid in crate::task::all_pids() {
         let Some(task) = crate::task::find_task(pid) else {
             continue;
@@ -62,7 +62,7 @@ fn all_mms() -> AllMms {
             continue;
         }
         seen.push(Arc::as_ptr(&mm));
-        let guard = mm.lock();
+        let guard = crate::mm::mmap_lock::mmap_read_lock(&mm);
         for vma in guard.vmas() {
             totals.mss.add(&smap_gather_stats(mm.pgd, vma));
         }

@@ -139,7 +139,7 @@ pub fn proc_pid_maps(pid: i32) -> KResult<String> {
     let Some(mm) = proc_task(pid)?.mm.lock().clone() else {
         return Ok(String::new());
     };
-    let guard = mm.lock();
+    let guard = crate::mm::mmap_lock::mmap_read_lock(&mm);
     Ok(task_mmu::show_maps(&guard))
 }
 
@@ -148,7 +148,7 @@ pub fn proc_pid_smaps(pid: i32) -> KResult<String> {
     let Some(mm) = proc_task(pid)?.mm.lock().clone() else {
         return Ok(String::new());
     };
-    let guard = mm.lock();
+    let guard = crate::mm::mmap_lock::mmap_read_lock(&mm);
     Ok(task_mmu::show_smaps(&guard, mm.pgd))
 }
 
@@ -166,7 +166,7 @@ pub fn proc_pid_pagemap(pid: i32, pos: u64, buf: &mut [u8]) -> KResult<usize> {
     let Some(mm) = proc_task(pid)?.mm.lock().clone() else {
         return Ok(0);
     };
-    let guard = mm.lock();
+    let guard = crate::mm::mmap_lock::mmap_read_lock(&mm);
     task_mmu::pagemap_read(&guard, mm.pgd, pos, buf, show_pfn)
 }
 
@@ -278,7 +278,7 @@ fn proc_pid_cmdline_read(pid: i32, pos: u64, buf: &mut [u8]) -> KResult<usize> {
         return Ok(0);
     };
     let (start, end) = {
-        let m = mm.lock();
+        let m = crate::mm::mmap_lock::mmap_read_lock(&mm);
         (m.arg_start, m.arg_end)
     };
     let len = end.saturating_sub(start) as u64;

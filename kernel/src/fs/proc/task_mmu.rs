@@ -4,7 +4,7 @@
 //! `pagemap_read`, `pte_to_pagemap_entry`, `task_mem`), `mm/memory.c` (`vm_normal_page`).
 //! Callers: `fs/proc/mod.rs` (the files), `array.rs` (status), `meminfo.rs` (totals).
 //!
-//! Locking: every function here takes the `MmStruct` of a locked mm (Linux: `mmap_lock`
+//! Locking: every function here takes the `MmapLocked` of a locked mm (Linux: `mmap_lock`
 //! held for read by `m_start` / `pagemap_read`) and its pgd, and writes into a kernel
 //! buffer; the copy to user space happens after the lock is dropped.
 //!
@@ -19,7 +19,7 @@ use crate::arch::aarch64::pgtable::{
 use crate::arch::{phys_to_virt, PAGE_SHIFT, PAGE_SIZE};
 use crate::errno::{Errno, KResult};
 use crate::mm::memory::{for_each_pte, is_zero_pte};
-use crate::mm::mm_types::MmStruct;
+use crate::mm::mm_types::MmapLocked;
 use crate::mm::page::{pfn_to_page, pfn_valid, Page, PageFlags};
 use crate::mm::phys_pfn;
 use crate::mm::vma::{find_vma_key, show_map_vma, VmArea, VmFlags};
@@ -28,7 +28,7 @@ use core::fmt::Write;
 use core::sync::atomic::Ordering;
 
 /// `/proc/<pid>/maps`: one `show_map_vma` line per VMA (Linux: `show_map`).
-pub fn show_maps(mm: &MmStruct) -> String {
+pub fn show_maps(mm: &MmapLocked) -> String {
     let mut out = String::new();
     for vma in mm.vmas() {
         out.push_str(&show_map_vma(mm, vma)); // ends in '\n'
@@ -344,7 +344,7 @@ pub fn show_smap_counters(m: &mut String, mss: &MemSizeStats) {
 /// One `/proc/<pid>/smaps` entry: the maps line, the sizes, the counters, THPeligible and
 /// VmFlags (Linux 5.10: `show_smap`). No THP here, so THPeligible is 0; no protection
 /// keys on arm64 5.10, so no ProtectionKey line.
-pub fn show_smap(m: &mut String, mm: &MmStruct, pgd: usize, vma: &VmArea) {
+pub fn show_smap(m: &mut String, mm: &MmapLocked, pgd: usize, vma: &VmArea) {
     let mss = smap_gather_stats(pgd, vma);
     m.push_str(&show_map_vma(mm, vma));
     let page_kb = (PAGE_SIZE >> 10) as u64;
@@ -358,7 +358,7 @@ pub fn show_smap(m: &mut String, mm: &MmStruct, pgd: usize, vma: &VmArea) {
 }
 
 /// `/proc/<pid>/smaps`: [`show_smap`] for every VMA in address order.
-pub fn show_smaps(mm: &MmStruct, pgd: usize) -> String {
+pub fn show_smaps(mm: &MmapLocked, pgd: usize) -> String {
     let mut out = String::new();
     for vma in mm.vmas() {
         show_smap(&mut out, mm, pgd, vma);
@@ -437,7 +437,7 @@ fn pte_to_pagemap_entry(vma: &VmArea, pte: u64, show_pfn: bool) -> u64 {
 #[no_mangle]
 #[inline(never)]
 pub fn pagemap_read(
-    mm: &MmStruct,
+    mm: &MmapLocked,
     pgd: usize,
     pos: u64,
     buf: &mut [u8],
@@ -495,7 +495,7 @@ pub struct MmRss {
 }
 
 /// Count the resident pages of every VMA (Linux: `get_mm_counter` for each kind).
-pub fn get_mm_rss(mm: &MmStruct, pgd: usize) -> MmRss {
+pub fn get_mm_rss(mm: &MmapLocked, pgd: usize) -> MmRss {
     let mut rss = MmRss::default();
     for vma in mm.vmas() {
         for_each_pte(pgd, vma.vm_start, vma.vm_end, |_, pte| {
@@ -564,7 +564,7 @@ pub fn count_pgtables(pgd: usize) -> PgtableCounts {
 /// Difference: we keep no high-water marks (`hiwater_vm`, `hiwater_rss`, which Linux
 /// updates just before total_vm or RSS drops), so VmPeak equals VmSize and VmHWM equals
 /// VmRSS. The caller holds the mm lock.
-pub fn task_mem(m: &mut String, mm: &MmStruct, pgd: usize) {
+pub fn task_mem(m: &mut String, mm: &MmapLocked, pgd: usize) {
     let kb = |pages: u64| pages << (PAGE_SHIFT - 10);
     let rss = get_mm_rss(mm, pgd);
     let total_rss = rss.anon + rss.file + rss.shmem;
@@ -605,7 +605,7 @@ pub fn task_mem(m: &mut String, mm: &MmStruct, pgd: usize) {
 
 /// Pages of `mm` charged to the overcommit accounting: its VM_ACCOUNT VMAs (Linux keeps
 /// the global sum in `vm_committed_as`; meminfo's Committed_AS adds these up).
-pub fn committed_pages(mm: &MmStruct) -> u64 {
+pub fn committed_pages(mm: &MmapLocked) -> u64 {
     mm.vmas()
         .filter(|v| v.vm_flags.contains(VmFlags::VM_ACCOUNT))
         .map(|v| v.vma_pages() as u64)
@@ -789,7 +789,7 @@ mod walk_tests {
         assert_eq!(mss.anonymous, 3 * 4096);
         assert_eq!(mss.private_dirty, 3 * 4096);
         assert_eq!(mss.pss >> PSS_SHIFT, 3 * 4096);
-        let mut mm = MmStruct::new();
+        let mut mm = MmapLocked::new();
         mm.mm_rb.insert(vma.vm_start, vma.clone());
         mm.map_count = 1;
         assert_eq!(
@@ -813,7 +813,7 @@ mod walk_tests {
         let pgd = pgd_alloc().unwrap();
         let base = 0x20_0000;
         let vma = rw_anon(base, 4);
-        let mut mm = MmStruct::new();
+        let mut mm = MmapLocked::new();
         mm.mm_rb.insert(vma.vm_start, vma.clone());
         mm.map_count = 1;
         do_anonymous_page(pgd, base, true, PAGE_READONLY, true);

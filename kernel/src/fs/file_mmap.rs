@@ -1,0 +1,92 @@
+//! A regular file as mm sees it when it is mapped: the `vm_file` and `vm_ops` of a file
+//! VMA. Linux: `generic_file_mmap` and `generic_file_vm_ops` (`filemap_fault`) in
+//! `mm/filemap.c`, reached through `file->f_op->mmap`.
+//!
+//! mm/ sits below fs/ and knows a file only through the [`MappedFile`] trait (Linux's
+//! `struct file` + `f_op` + `vm_ops` as far as mmap and the fault path look at them); this
+//! is the fs floor's implementation of it, over an open [`File`] and its page cache.
+use super::file::File;
+use crate::errno::KResult;
+use crate::mm::filemap::find_get_page;
+use crate::mm::page::{put_page, Page};
+use crate::mm::vma::MappedFile;
+use alloc::sync::Arc;
+
+/// An open file as the VMA code sees it (Linux: `vma->vm_file` plus its
+/// `file->f_op->mmap` = `generic_file_mmap`, whose `vm_ops->fault` is `filemap_fault`).
+pub struct FileMapping {
+    file: Arc<File>,
+}
+
+impl FileMapping {
+    /// Wrap an open file for mapping.
+    pub fn new(file: Arc<File>) -> Self {
+        FileMapping { file }
+    }
+}
+
+impl MappedFile for FileMapping {
+    fn ino(&self) -> u64 {
+        self.file.inode().attr().i_ino
+    }
+    fn dev(&self) -> (u32, u32) {
+        let d = self.file.inode().attr().i_sb.s_dev;
+        (crate::fs::inode::major(d), crate::fs::inode::minor(d))
+    }
+    fn path(&self) -> &str {
+        self.file.path()
+    }
+    fn size(&self) -> u64 {
+        self.file.inode().attr().size()
+    }
+    fn readable(&self) -> bool {
+        self.file
+            .f_mode()
+            .contains(crate::fs::file::FMode::FMODE_READ)
+    }
+    fn writable(&self) -> bool {
+        self.file
+            .f_mode()
+            .contains(crate::fs::file::FMode::FMODE_WRITE)
+    }
+    fn append_only(&self) -> bool {
+        self.file.flags() & crate::fs::O_APPEND != 0
+    }
+    /// Regular files with a page cache only: directories, devices (other than /dev/zero,
+    /// handled by sys_mmap) and /proc files have no `mmap` file operation, so ENODEV.
+    fn mmap_supported(&self) -> bool {
+        crate::fs::inode::s_isreg(self.file.inode().attr().i_mode)
+            && self.file.inode().mapping().is_some()
+    }
+    fn fault_page(&self, index: usize) -> KResult<&'static Page> {
+        self.file.inode().fault_page(index)
+    }
+    fn fault_needs_io(&self, index: usize) -> bool {
+        self.file.inode().fault_needs_io(index)
+    }
+    /// The open file itself: two mmaps of one fd wrap it in two FileMappings but are
+    /// the same `struct file` to Linux, so their VMAs may merge.
+    fn file_id(&self) -> usize {
+        Arc::as_ptr(&self.file) as *const u8 as usize
+    }
+    fn in_page_cache(&self, index: usize) -> bool {
+        let Some(mapping) = self.file.inode().mapping() else {
+            return false;
+        };
+        match find_get_page(mapping, index) {
+            Some(page) => {
+                put_page(page);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// The shmem file behind a shared anonymous mapping (registered with
+/// `mm::shmem::register_shmem_file_setup` at boot).
+pub fn shmem_zero_mapping(size: usize) -> KResult<Arc<dyn MappedFile>> {
+    Ok(Arc::new(FileMapping::new(super::tmpfs::shmem_zero_file(
+        size,
+    )?)))
+}

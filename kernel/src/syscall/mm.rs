@@ -1,0 +1,117 @@
+//! The memory-management system calls as the table sees them: decode the registers, find
+//! the calling task's mm, and call the typed handler in the mm file Linux keeps it in
+//! (`sys_mlock(mm, start, len)` in `mm/mlock.rs`). Linux: the `__arm64_sys_*` wrappers
+//! that `SYSCALL_DEFINEn` generates, which also read `current->mm`.
+//!
+//! mm/ cannot see tasks, so the limits and capabilities it checks (RLIMIT_AS, _DATA,
+//! _MEMLOCK, _STACK, CAP_IPC_LOCK, CAP_SYS_RAWIO) are copied from the task into the mm
+//! here, before the system calls that read them (`sync_mm_limits`).
+use super::SyscallArgs;
+use crate::arch::aarch64::traps::PtRegs;
+use crate::errno::{Errno, KResult};
+use crate::mm::mm_types::MmStruct;
+use crate::mm::vma::MappedFile;
+use crate::task::{current, Task};
+use alloc::sync::Arc;
+
+/// The calling task and its mm (Linux: `current`, `current->mm`). EFAULT for a task
+/// without one (a kernel thread).
+fn current_mm() -> KResult<(Arc<Task>, Arc<MmStruct>)> {
+    let task = current().ok_or(Errno::ESRCH)?;
+    let mm = task.mm.lock().clone().ok_or(Errno::EFAULT)?;
+    Ok((task, mm))
+}
+
+/// `current_mm` with the task's rlimits and root capabilities copied into the mm.
+fn current_mm_with_limits() -> KResult<Arc<MmStruct>> {
+    let (task, mm) = current_mm()?;
+    crate::task::sync_mm_limits(&task, &mm);
+    Ok(mm)
+}
+
+/// mmap(2). The fd is looked up only without MAP_ANONYMOUS; a bad one is passed as None
+/// so `ksys_mmap_pgoff` reports EBADF where Linux does. /dev/zero maps as anonymous
+/// memory (Linux: `mmap_zero`, which calls `shmem_zero_setup` for MAP_SHARED).
+pub fn __arm64_sys_mmap(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    use crate::mm::mmap::{MAP_ANONYMOUS, MAP_SHARED, MAP_TYPE};
+    let (addr, len, prot, mut flags, fd, off) =
+        (a.0[0], a.0[1], a.0[2], a.0[3], a.0[4] as i32, a.0[5]);
+    let mut file: Option<Arc<dyn MappedFile>> = None;
+    if flags & MAP_ANONYMOUS == 0 {
+        if let Ok(f) = crate::fs::sys::fget(fd) {
+            let attr = f.inode().attr();
+            if crate::fs::inode::s_ischr(attr.i_mode)
+                && attr.i_rdev == crate::fs::char_dev::ZERO_DEV
+            {
+                flags |= MAP_ANONYMOUS;
+                if flags & MAP_TYPE != MAP_SHARED {
+                    file = None;
+                }
+            } else {
+                file = Some(Arc::new(crate::fs::file_mmap::FileMapping::new(f)));
+            }
+        }
+    }
+    let mm = current_mm_with_limits()?;
+    crate::mm::mmap::sys_mmap(&mm, addr, len, prot, flags, file, off)
+}
+
+/// munmap(2).
+pub fn __arm64_sys_munmap(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    crate::mm::mmap::sys_munmap(&current_mm()?.1, a.0[0], a.0[1])
+}
+
+/// mprotect(2).
+pub fn __arm64_sys_mprotect(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    let mm = current_mm_with_limits()?;
+    crate::mm::mprotect::sys_mprotect(&mm, a.0[0], a.0[1], a.0[2])
+}
+
+/// brk(2).
+pub fn __arm64_sys_brk(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    let mm = current_mm_with_limits()?;
+    crate::mm::mmap::sys_brk(&mm, a.0[0])
+}
+
+/// mincore(2).
+pub fn __arm64_sys_mincore(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    crate::mm::mincore::sys_mincore(&current_mm()?.1, a.0[0], a.0[1], a.0[2])
+}
+
+/// msync(2).
+pub fn __arm64_sys_msync(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    crate::mm::msync::sys_msync(&current_mm()?.1, a.0[0], a.0[1], a.0[2])
+}
+
+/// mlock(2).
+pub fn __arm64_sys_mlock(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    let mm = current_mm_with_limits()?;
+    crate::mm::mlock::sys_mlock(&mm, a.0[0], a.0[1])
+}
+
+/// mlock2(2); `flags` is an `int`: the upper half of the register is ignored.
+pub fn __arm64_sys_mlock2(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    let mm = current_mm_with_limits()?;
+    crate::mm::mlock::sys_mlock2(&mm, a.0[0], a.0[1], a.0[2] as u32)
+}
+
+/// munlock(2).
+pub fn __arm64_sys_munlock(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    crate::mm::mlock::sys_munlock(&current_mm()?.1, a.0[0], a.0[1])
+}
+
+/// mlockall(2); `flags` is an `int`.
+pub fn __arm64_sys_mlockall(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    let mm = current_mm_with_limits()?;
+    crate::mm::mlock::sys_mlockall(&mm, a.0[0] as u32)
+}
+
+/// munlockall(2).
+pub fn __arm64_sys_munlockall(_: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    crate::mm::mlock::sys_munlockall(&current_mm()?.1)
+}
+
+/// madvise(2); `behavior` is an `int`.
+pub fn __arm64_sys_madvise(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    crate::mm::madvise::sys_madvise(&current_mm()?.1, a.0[0], a.0[1], a.0[2] as i32)
+}
