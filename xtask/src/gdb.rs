@@ -28,6 +28,9 @@ pub struct GdbCheck {
     pub chain: &'static [&'static str],
     /// A line `frame 1` + `info locals` must print, if any.
     pub local: Option<&'static str>,
+    /// GDB commands run after `bt`, each with a text its output must contain (e.g.
+    /// `frame function __mm_populate` then `p mm.mmap_lock.count.v.value`, `= 1`).
+    pub exprs: &'static [(&'static str, &'static str)],
 }
 
 /// Every GDB check `cargo xtask test` runs.
@@ -55,6 +58,41 @@ pub const CHECKS: &[GdbCheck] = &[
             "el0_svc",
         ],
         local: None,
+        // __mm_populate holds mmap_lock for read (count 1), not for write (-1).
+        exprs: &[
+            ("frame function __mm_populate", "__mm_populate"),
+            ("p mm.mmap_lock.count.v.value", "= 1"),
+        ],
+    },
+    GdbCheck {
+        name: "gdb-fault-retry",
+        cmdline: "init=/bin/file_populate",
+        // file_populate mlock()s a mapping of /bin/hello_std, whose pages are not cached
+        // yet: the fault returns VM_FAULT_RETRY, faultin_page drops mmap_lock and reads
+        // the page. The first do_sync_mmap_readahead after sys_mlock is that read.
+        breaks: &[
+            "break sys_mlock",
+            "continue",
+            "break do_sync_mmap_readahead",
+            "continue",
+        ],
+        chain: &[
+            "do_sync_mmap_readahead",
+            "faultin_page",
+            "__get_user_pages",
+            "populate_vma_page_range",
+            "__mm_populate",
+            "do_mlock",
+            "sys_mlock",
+        ],
+        local: None,
+        // The I/O runs with mmap_lock free (count 0) and `locked` = None (Linux's 0).
+        exprs: &[
+            ("frame function faultin_page", "faultin_page"),
+            ("p *locked", "::None"),
+            ("frame function __mm_populate", "__mm_populate"),
+            ("p mm.mmap_lock.count.v.value", "= 0"),
+        ],
     },
     GdbCheck {
         name: "gdb-backtrace",
@@ -63,6 +101,7 @@ pub const CHECKS: &[GdbCheck] = &[
         chain: &["memblock_free_all", "mem_init", "start_kernel"],
         // 512 MiB / 4 KiB.
         local: Some("ram_pages = 131072"),
+        exprs: &[],
     },
     GdbCheck {
         name: "gdb-populate-chain",
@@ -88,6 +127,7 @@ pub const CHECKS: &[GdbCheck] = &[
             "el0_svc",
         ],
         local: None,
+        exprs: &[],
     },
 ];
 
@@ -231,8 +271,13 @@ fn run_check(kernel: &Path, c: &GdbCheck) -> Result<Outcome> {
         "bt".to_string(),
         "frame 1".to_string(),
         "info locals".to_string(),
-        "kill".to_string(),
     ]);
+    for (i, (cmd, _)) in c.exprs.iter().enumerate() {
+        commands.push(format!("echo {EXPR_MARK}{i}\\n"));
+        commands.push(cmd.to_string());
+    }
+    commands.push(format!("echo {EXPR_MARK}end\\n"));
+    commands.push("kill".to_string());
     for c in &commands {
         gdb.arg("-ex").arg(c);
     }
@@ -271,8 +316,34 @@ fn frame_function(line: &str) -> Option<&str> {
     if rest.starts_with("0x") {
         rest = rest.split_once(" in ")?.1;
     }
+    // A trait method (`<T as Trait>::f`) keeps its whole name: it is plumbing the chain
+    // check rejects.
+    if rest.starts_with('<') {
+        return rest.split(" (").next();
+    }
     let name = rest.split([' ', '(']).next()?;
     Some(name.rsplit("::").next().unwrap_or(name))
+}
+
+/// Printed before each of a check's `exprs`, so its output can be told apart.
+const EXPR_MARK: &str = "@@expr ";
+
+/// The output of expression `i` of a check: the lines between its mark and the next.
+fn expr_output(text: &str, i: usize) -> String {
+    let mark = format!("{EXPR_MARK}{i}");
+    let mut out = String::new();
+    let mut inside = false;
+    for line in text.lines() {
+        if line.trim() == mark {
+            inside = true;
+        } else if line.trim_start().starts_with(EXPR_MARK) {
+            inside = false;
+        } else if inside {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
 }
 
 /// Why the gdb output fails the check (empty: it passes).
@@ -317,6 +388,24 @@ fn judge(text: &str, c: &GdbCheck) -> Vec<String> {
             }
         }
     }
+    // Between the first and the last frame the chain names, only real functions: no
+    // closure (`{closure#0}`) or trait-shim (`<T as Trait>::f`) frames of Rust plumbing.
+    if why.is_empty() && !frames.is_empty() {
+        let last = c.chain.last().copied().unwrap_or_default();
+        let end = frames.iter().position(|f| *f == last).unwrap_or(0);
+        if let Some(bad) = frames[..=end].iter().find(|f| f.contains('{') || f.contains('<')) {
+            why.push(format!(
+                "backtrace has a plumbing frame `{bad}` inside the chain ({})",
+                frames[..=end].join(" <- ")
+            ));
+        }
+    }
+    for (i, (cmd, want)) in c.exprs.iter().enumerate() {
+        let out = expr_output(text, i);
+        if !out.contains(want) {
+            why.push(format!("`{cmd}` printed `{}`, want `{want}`", out.trim()));
+        }
+    }
     if let Some(local) = c.local {
         if !text
             .lines()
@@ -346,6 +435,27 @@ Breakpoint 1, memblock_free_all () at kernel/src/mm/memblock.rs:10
 ram_pages = 131072
 [Inferior 1 (process 1) killed]
 ";
+
+    #[test]
+    fn closure_and_trait_frames_inside_the_chain_fail() {
+        let c = GdbCheck {
+            name: "t",
+            cmdline: "",
+            breaks: &[],
+            chain: &["a", "c"],
+            local: None,
+            exprs: &[("p x", "= 1")],
+        };
+        let bt = "#0  a () at x.rs:1\n#1  0x1 in k::m::b::{closure#0} () at x.rs:2\n#2  0x2 in k::c () at x.rs:3\n@@expr 0\n$1 = 1\n@@expr end\n";
+        let why = judge(bt, &c);
+        assert_eq!(why.len(), 1, "{why:?}");
+        assert!(why[0].contains("{closure#0}"));
+        let bt = "#0  a () at x.rs:1\n#1  0x1 in <k::P as k::T>::f (self=0x1) at x.rs:2\n#2  0x2 in k::c () at x.rs:3\n@@expr 0\n$1 = 2\n@@expr end\n";
+        let why = judge(bt, &c);
+        assert_eq!(why.len(), 2, "{why:?}");
+        let bt = "#0  a () at x.rs:1\n#1  0x2 in k::c () at x.rs:3\n@@expr 0\n$1 = 1\n@@expr end\n";
+        assert!(judge(bt, &c).is_empty());
+    }
 
     #[test]
     fn frame_names() {

@@ -316,10 +316,13 @@ pub fn do_fault(
     // mmap_lock when the caller can retry (Linux: do_sync_mmap_readahead ->
     // maybe_unlock_mmap_for_io, then VM_FAULT_RETRY). The retry (FAULT_FLAG_TRIED)
     // finds it cached.
-    if flags.contains(FaultFlags::ALLOW_RETRY)
-        && !flags.contains(FaultFlags::TRIED)
-        && file.fault_needs_io(index)
-    {
+    // A page that is not in the cache makes this a major fault (Linux: filemap_fault
+    // counts PGMAJFAULT when find_get_page fails).
+    let needs_io = file.fault_needs_io(index);
+    if needs_io {
+        crate::mm::vmstat::count_vm_event(crate::mm::vmstat::VmStat::PGMAJFAULT);
+    }
+    if needs_io && flags.contains(FaultFlags::ALLOW_RETRY) && !flags.contains(FaultFlags::TRIED) {
         return FaultResult::Retry(FaultRetry {
             fpin: file.clone(),
             pgoff: index,
