@@ -393,7 +393,10 @@ fn judge(text: &str, c: &GdbCheck) -> Vec<String> {
     if why.is_empty() && !frames.is_empty() {
         let last = c.chain.last().copied().unwrap_or_default();
         let end = frames.iter().position(|f| *f == last).unwrap_or(0);
-        if let Some(bad) = frames[..=end].iter().find(|f| f.contains('{') || f.contains('<')) {
+        if let Some(bad) = frames[..=end]
+            .iter()
+            .find(|f| f.contains('{') || f.contains('<'))
+        {
             why.push(format!(
                 "backtrace has a plumbing frame `{bad}` inside the chain ({})",
                 frames[..=end].join(" <- ")

@@ -52,7 +52,7 @@ impl<T> RwSemaphore<T> {
         while c >= 0 {
             match self
                 .count
-                .compare_exchange_weak(c, c + 1, Ordering::Acquire, Ordering::Relaxed)
+                .compare_exchange_weak(c, c + 1, Ordering::SeqCst, Ordering::Relaxed)
             {
                 Ok(_) => return Some(RwSemReadGuard { sem: self }),
                 Err(now) => c = now,
@@ -64,7 +64,7 @@ impl<T> RwSemaphore<T> {
     /// Take it for writing if nobody holds it (Linux: `down_write_trylock`).
     pub fn try_write(&self) -> Option<RwSemWriteGuard<'_, T>> {
         self.count
-            .compare_exchange(0, RWSEM_WRITER_LOCKED, Ordering::Acquire, Ordering::Relaxed)
+            .compare_exchange(0, RWSEM_WRITER_LOCKED, Ordering::SeqCst, Ordering::Relaxed)
             .ok()
             .map(|_| RwSemWriteGuard { sem: self })
     }
@@ -142,7 +142,7 @@ impl<T> Deref for RwSemReadGuard<'_, T> {
 impl<T> Drop for RwSemReadGuard<'_, T> {
     /// Linux: `up_read`: the last reader out wakes the waiters (a writer may be among them).
     fn drop(&mut self) {
-        if self.sem.count.fetch_sub(1, Ordering::Release) == 1 {
+        if self.sem.count.fetch_sub(1, Ordering::SeqCst) == 1 {
             self.sem.wait.wake_up();
         }
     }
@@ -159,7 +159,7 @@ impl<'a, T> RwSemWriteGuard<'a, T> {
     pub fn downgrade(self) -> RwSemReadGuard<'a, T> {
         let sem = self.sem;
         core::mem::forget(self);
-        sem.count.store(1, Ordering::Release);
+        sem.count.store(1, Ordering::SeqCst);
         sem.wait.wake_up();
         RwSemReadGuard { sem }
     }
@@ -189,7 +189,7 @@ impl<T> DerefMut for RwSemWriteGuard<'_, T> {
 impl<T> Drop for RwSemWriteGuard<'_, T> {
     /// Linux: `up_write`.
     fn drop(&mut self) {
-        self.sem.count.store(0, Ordering::Release);
+        self.sem.count.store(0, Ordering::SeqCst);
         self.sem.wait.wake_up();
     }
 }

@@ -19,7 +19,7 @@ use super::SpinLockIrq;
 use crate::errno::{Errno, KResult};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 
 /// Something that can be woken: a task (Linux: the `private` of a wait-queue entry, woken
 /// by `default_wake_function` -> `try_to_wake_up`).
@@ -88,6 +88,9 @@ static NEXT_ENTRY: AtomicU64 = AtomicU64::new(1);
 /// A queue of sleeping tasks (Linux: `struct wait_queue_head`: a spinlock and a list).
 pub struct WaitQueueHead {
     head: SpinLockIrq<Vec<WaitEntry>>,
+    /// Entries on `head`, readable without the lock, so that waking an empty queue (the
+    /// common case: every `up_read` of an uncontended semaphore) costs one load.
+    nr: AtomicUsize,
 }
 
 impl Default for WaitQueueHead {
@@ -101,18 +104,25 @@ impl WaitQueueHead {
     pub const fn new() -> Self {
         Self {
             head: SpinLockIrq::new(Vec::new()),
+            nr: AtomicUsize::new(0),
         }
     }
 
     /// Is anybody waiting (Linux: `waitqueue_active`)?
     pub fn waitqueue_active(&self) -> bool {
-        !self.head.lock().is_empty()
+        self.nr.load(Ordering::SeqCst) != 0
     }
 
     /// Wake every sleeper (Linux: `wake_up` / `wake_up_all`: our entries are never
     /// exclusive). Each rechecks its condition, so a spurious wake-up is harmless. Callable
     /// from interrupt handlers.
     pub fn wake_up(&self) {
+        // A sleeper counts itself in before it tests its condition, and the waker made
+        // the condition true before this load (both SeqCst): either we see it here, or
+        // it sees the condition true and does not sleep.
+        if !self.waitqueue_active() {
+            return;
+        }
         let q = self.head.lock();
         for e in q.iter() {
             e.task.wake_up();
@@ -139,7 +149,11 @@ impl WaitQueueHead {
         };
         // prepare_to_wait: queue first, then set the state, then test the condition.
         let id = NEXT_ENTRY.fetch_add(1, Ordering::Relaxed);
-        self.head.lock().push(WaitEntry { id, task: me });
+        {
+            let mut q = self.head.lock();
+            q.push(WaitEntry { id, task: me });
+            self.nr.store(q.len(), Ordering::SeqCst);
+        }
         let result = loop {
             (ops.set_current_state)(state);
             if cond() {
@@ -157,7 +171,11 @@ impl WaitQueueHead {
         };
         // finish_wait.
         (ops.set_current_state)(SleepState::Running);
-        self.head.lock().retain(|e| e.id != id);
+        {
+            let mut q = self.head.lock();
+            q.retain(|e| e.id != id);
+            self.nr.store(q.len(), Ordering::SeqCst);
+        }
         result
     }
 

@@ -188,7 +188,7 @@ pub fn __do_page_fault<'a>(
     use crate::mm::vma::{find_vma, VmFlags};
     let addr_page = addr & !(crate::arch::PAGE_SIZE - 1);
     let guard = locked.as_ref().expect("__do_page_fault without mmap_lock");
-    let Some(vma) = find_vma(guard, addr) else {
+    let Some(mut vma) = find_vma(guard, addr) else {
         return FaultResult::BadArea;
     };
     if vma.vm_start > addr {
@@ -207,15 +207,12 @@ pub fn __do_page_fault<'a>(
             }
             _ => false,
         };
-        *locked = Some(mmap_write_downgrade(w));
-        if !grown {
-            return FaultResult::BadArea;
+        let guard = locked.insert(mmap_write_downgrade(w));
+        match find_vma(guard, addr) {
+            Some(v) if grown && v.vm_start <= addr => vma = v,
+            _ => return FaultResult::BadArea,
         }
     }
-    let guard = locked.as_ref().expect("held");
-    let Some(vma) = find_vma(guard, addr).filter(|v| v.vm_start <= addr) else {
-        return FaultResult::BadArea;
-    };
     // Check that the permissions on the VMA allow for the fault which occurred.
     if !vma.vm_flags.intersects(vm_flags) {
         return FaultResult::BadAccess;
