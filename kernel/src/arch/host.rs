@@ -78,10 +78,12 @@ pub fn semihosting_call(_op: u64, _param: usize) -> u64 {
 }
 /// Plain read on the host.
 pub fn probe_read_u64(addr: usize) -> Result<u64, ProbeFault> {
+    // SAFETY: host tests probe only addresses of their own simulated RAM.
     Ok(unsafe { (addr as *const u64).read_volatile() })
 }
 /// Plain write on the host.
 pub fn probe_write_u64(addr: usize, val: u64) -> Result<(), ProbeFault> {
+    // SAFETY: host tests probe only addresses of their own simulated RAM.
     unsafe { (addr as *mut u64).write_volatile(val) };
     Ok(())
 }
@@ -103,6 +105,7 @@ pub fn kernel_image() -> crate::arch::aarch64::memory::KernelImage {
 /// # Safety
 /// The kernel-side buffer must be valid for `n` bytes.
 pub unsafe fn raw_copy_from_user(dst: *mut u8, src: usize, n: usize) -> usize {
+    // SAFETY: the caller's contract: both buffers are valid for `n` bytes (on the host, user memory is ordinary memory).
     unsafe { core::ptr::copy(src as *const u8, dst, n) };
     0
 }
@@ -110,6 +113,7 @@ pub unsafe fn raw_copy_from_user(dst: *mut u8, src: usize, n: usize) -> usize {
 /// # Safety
 /// The kernel-side buffer must be valid for `n` bytes.
 pub unsafe fn raw_copy_to_user(dst: usize, src: *const u8, n: usize) -> usize {
+    // SAFETY: the caller's contract: both buffers are valid for `n` bytes.
     unsafe { core::ptr::copy(src, dst as *mut u8, n) };
     0
 }
@@ -166,6 +170,7 @@ pub fn ret_from_fork_addr() -> usize {
 /// # Safety
 /// `va` must point to a whole writable page.
 pub unsafe fn clear_page(va: usize) {
+    // SAFETY: the caller's contract: `va` is a whole writable page.
     unsafe { core::ptr::write_bytes(va as *mut u8, 0, crate::arch::PAGE_SIZE) };
 }
 /// Copy a page with memcpy on the host.
@@ -173,6 +178,7 @@ pub unsafe fn clear_page(va: usize) {
 /// # Safety
 /// Both must point to whole pages.
 pub unsafe fn copy_page(dst: usize, src: usize) {
+    // SAFETY: the caller's contract: both are whole, distinct pages.
     unsafe {
         core::ptr::copy_nonoverlapping(src as *const u8, dst as *mut u8, crate::arch::PAGE_SIZE)
     };

@@ -19,6 +19,7 @@ impl Write for Console {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         match &self.uart {
             Some(u) => {
+                // SAFETY: the base came from the device tree's PL011 node and is mapped by ioremap.
                 let _ = UartWriter(unsafe { Pl011::new(u.base()) }).write_str(s);
             }
             None => {
@@ -53,6 +54,7 @@ pub fn register_console(uart: Pl011) {
 /// The console UART, once registered.
 pub fn console_uart() -> Option<Pl011> {
     let base = PANIC_UART.load(Ordering::SeqCst);
+    // SAFETY: PANIC_UART holds only a PL011 base that was mapped before it was stored.
     (base != 0).then(|| unsafe { Pl011::new(base) })
 }
 

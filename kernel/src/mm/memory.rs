@@ -739,6 +739,7 @@ mod fault_tests {
         let addr = 0x40_0000;
         do_anonymous_page(parent, addr, true, PAGE_READONLY, true);
         let va = page_address(pte_page(*pte_offset(parent, addr, false).unwrap()));
+        // SAFETY: the page was just faulted in and is mapped by the (simulated) linear map.
         unsafe { (va as *mut u64).write(0xfeed) };
         copy_page_range(child, parent, 0, 1 << 40, true).unwrap();
         let (p, c) = (
@@ -759,6 +760,7 @@ mod fault_tests {
         let c2 = *pte_offset(child, addr, false).unwrap();
         assert!(pte_write(c2) && !core::ptr::eq(pte_page(c2), pte_page(p)));
         assert_eq!(
+            // SAFETY: the child's page is mapped and referenced by its PTE.
             unsafe { (page_address(pte_page(c2)) as *const u64).read() },
             0xfeed
         );

@@ -200,6 +200,7 @@ pub(crate) mod tests {
         ONCE.call_once(|| {
             let v: std::vec::Vec<Page> = (0..nr).map(|_| Page::new()).collect();
             let leaked = std::boxed::Box::leak(v.into_boxed_slice());
+            // SAFETY: the leaked vector lives for the rest of the test process and holds `nr` pages.
             unsafe { set_mem_map(leaked.as_mut_ptr(), min_pfn_, nr) };
         });
     }

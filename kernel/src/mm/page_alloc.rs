@@ -160,6 +160,7 @@ fn prep_new_page(page: &Page, order: usize, gfp: GfpFlags) {
         let va = super::page::page_address(page);
         // SAFETY: the frames are ours and mapped by the linear map.
         for i in 0..(1usize << order) {
+            // SAFETY: the pages were just allocated to us and are mapped by the linear map.
             unsafe { crate::arch::cpu::clear_page(va + i * super::PAGE_SIZE) };
         }
     }

@@ -17,6 +17,7 @@ pub fn heap_size_for(ram_bytes: usize) -> usize {
 /// # Safety
 /// The region must be unused RAM, mapped, and never handed out again.
 pub unsafe fn kmem_cache_init(start: usize, size: usize) {
+    // SAFETY: the caller's contract: the range is unused memory mapped read-write for the heap.
     unsafe { KERNEL_HEAP.lock().init(start as *mut u8, size) };
 }
 

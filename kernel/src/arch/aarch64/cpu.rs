@@ -9,18 +9,21 @@ use core::arch::asm;
 /// `dsb ishst`: make page-table stores visible to the table walker (before a TLBI).
 #[inline(always)]
 pub fn dsb_ishst() {
+    // SAFETY: a barrier: it orders memory accesses and changes no state the compiler tracks.
     unsafe { asm!("dsb ishst", options(nostack, preserves_flags)) }
 }
 
 /// `dsb ish; isb`: wait for TLB maintenance, then resynchronise the pipeline.
 #[inline(always)]
 pub fn dsb_ish_isb() {
+    // SAFETY: barriers: they order accesses and the instruction stream, nothing else.
     unsafe { asm!("dsb ish", "isb", options(nostack, preserves_flags)) }
 }
 
 /// Invalidate every EL1&0 TLB entry (Linux: `flush_tlb_all`).
 #[inline(always)]
 pub fn flush_tlb_all() {
+    // SAFETY: TLB maintenance and barriers at EL1 invalidate cached translations only; the page tables the kernel uses are unchanged.
     unsafe {
         asm!(
             "dsb ishst",
@@ -36,6 +39,7 @@ pub fn flush_tlb_all() {
 #[inline(always)]
 pub fn flush_tlb_kernel_page(va: usize) {
     let arg = (va >> 12) & ((1 << 44) - 1);
+    // SAFETY: invalidates one kernel VA's TLB entries at EL1; the tables themselves are unchanged.
     unsafe {
         asm!("dsb ishst", "tlbi vaale1is, {0}", "dsb ish", "isb", in(reg) arg, options(nostack, preserves_flags))
     }
@@ -56,6 +60,7 @@ pub fn replace_ttbr1(pgd_pa: usize) {
     }
     let f = idmap_cpu_replace_ttbr1 as *const () as usize;
     let phys = super::memory::virt_to_phys(f);
+    // SAFETY: the trampoline runs from the identity map that replace_ttbr1 needs and returns with the new table live; it clobbers only the registers listed.
     unsafe {
         asm!("blr {f}", f = in(reg) phys, in("x0") pgd_pa, out("x1") _, lateout("x0") _,
              out("x30") _, options(nostack))
@@ -67,6 +72,7 @@ pub fn reserved_pg_dir() -> usize {
     extern "C" {
         static reserved_pg_dir: u8;
     }
+    // SAFETY: taking the address of a linker-provided symbol reads nothing.
     super::memory::virt_to_phys(unsafe { &reserved_pg_dir as *const u8 as usize })
 }
 
@@ -74,6 +80,7 @@ pub fn reserved_pg_dir() -> usize {
 #[inline(always)]
 pub fn local_irq_save() -> usize {
     let flags: usize;
+    // SAFETY: reads DAIF and masks IRQs at EL1: only PSTATE changes.
     unsafe {
         asm!("mrs {0}, daif", "msr daifset, #2", out(reg) flags, options(nostack, preserves_flags))
     }
@@ -83,24 +90,28 @@ pub fn local_irq_save() -> usize {
 /// Restore DAIF saved by `local_irq_save`.
 #[inline(always)]
 pub fn local_irq_restore(flags: usize) {
+    // SAFETY: restores a DAIF value that local_irq_save read: only PSTATE changes.
     unsafe { asm!("msr daif, {0}", in(reg) flags, options(nostack, preserves_flags)) }
 }
 
 /// Unmask IRQs.
 #[inline(always)]
 pub fn local_irq_enable() {
+    // SAFETY: unmasks IRQs at EL1: only PSTATE changes; handlers save what they use.
     unsafe { asm!("msr daifclr, #2", options(nostack, preserves_flags)) }
 }
 
 /// Mask IRQs.
 #[inline(always)]
 pub fn local_irq_disable() {
+    // SAFETY: masks IRQs at EL1: only PSTATE changes.
     unsafe { asm!("msr daifset, #2", options(nostack, preserves_flags)) }
 }
 
 /// Wait for an interrupt (Linux: `cpu_do_idle`).
 #[inline(always)]
 pub fn wfi() {
+    // SAFETY: waits for an interrupt; no memory or register the compiler tracks changes.
     unsafe { asm!("dsb sy", "wfi", options(nostack, preserves_flags)) }
 }
 
@@ -130,6 +141,7 @@ pub fn arm_virtual_timer(ticks: u64) {
 #[inline(always)]
 pub fn frame_pointer() -> usize {
     let fp: usize;
+    // SAFETY: reads the frame-pointer register; no memory access.
     unsafe { asm!("mov {0}, x29", out(reg) fp, options(nomem, nostack, preserves_flags)) }
     fp
 }
@@ -152,26 +164,31 @@ pub mod icc {
     use core::arch::asm;
     /// Enable the system-register interface at EL1 (ICC_SRE_EL1.SRE).
     pub fn enable_sre() {
+        // SAFETY: enables the GICv3 system-register interface at EL1 (the CPU has one: only called on GICv3).
         unsafe {
             asm!("mrs {t}, ICC_SRE_EL1", "orr {t}, {t}, #1", "msr ICC_SRE_EL1, {t}", "isb", t = out(reg) _)
         }
     }
     /// ICC_PMR_EL1: priority mask.
     pub fn set_pmr(v: u64) {
+        // SAFETY: writes the GICv3 priority mask; the interface was enabled by enable_sre.
         unsafe { asm!("msr ICC_PMR_EL1, {0}", in(reg) v) }
     }
     /// ICC_IGRPEN1_EL1: enable group-1 interrupts.
     pub fn set_igrpen1(v: u64) {
+        // SAFETY: enables group 1 interrupts in the GICv3 CPU interface.
         unsafe { asm!("msr ICC_IGRPEN1_EL1, {0}", "isb", in(reg) v) }
     }
     /// ICC_IAR1_EL1: acknowledge; returns the INTID.
     pub fn read_iar1() -> u64 {
         let v: u64;
+        // SAFETY: acknowledges the highest-priority pending interrupt (a GICv3 register read).
         unsafe { asm!("mrs {0}, ICC_IAR1_EL1", out(reg) v) }
         v
     }
     /// ICC_EOIR1_EL1: end of interrupt.
     pub fn write_eoir1(v: u64) {
+        // SAFETY: signals end of interrupt for an INTID read from IAR1.
         unsafe { asm!("msr ICC_EOIR1_EL1, {0}", "isb", in(reg) v) }
     }
 }
@@ -179,6 +196,7 @@ pub mod icc {
 /// Make a PSCI call through `hvc` (`use_smc` false) or `smc` (Linux: `__invoke_psci_fn_hvc`).
 pub fn psci_call(use_smc: bool, func: u64, a1: u64, a2: u64, a3: u64) -> u64 {
     let ret: u64;
+    // SAFETY: a PSCI call through the conduit the device tree names; firmware preserves what the SMCCC says it does and x0-x3 are marked clobbered.
     unsafe {
         if use_smc {
             asm!("smc #0", inlateout("x0") func => ret, in("x1") a1, in("x2") a2, in("x3") a3, options(nostack))
@@ -192,6 +210,7 @@ pub fn psci_call(use_smc: bool, func: u64, a1: u64, a2: u64, a3: u64) -> u64 {
 /// An Arm semihosting call (`hlt #0xf000`); QEMU must run with `-semihosting`.
 pub fn semihosting_call(op: u64, param: usize) -> u64 {
     let ret: u64;
+    // SAFETY: a semihosting call: QEMU reads the parameter block `param` points at, which the caller keeps alive.
     unsafe { asm!("hlt #0xf000", inlateout("x0") op => ret, in("x1") param, options(nostack)) }
     ret
 }
@@ -200,6 +219,7 @@ pub fn semihosting_call(op: u64, param: usize) -> u64 {
 /// `Err(ProbeFault)` instead of killing the kernel (Linux: `get_kernel_nofault`).
 pub fn probe_read_u64(addr: usize) -> Result<u64, ProbeFault> {
     let (val, err): (u64, u64);
+    // SAFETY: a probed load: a fault at the load is fixed up through the exception table, which records the faulting address.
     unsafe {
         asm!(
             "mov {err}, #0",
@@ -226,6 +246,7 @@ pub fn probe_read_u64(addr: usize) -> Result<u64, ProbeFault> {
 /// (Linux: `copy_to_kernel_nofault`).
 pub fn probe_write_u64(addr: usize, val: u64) -> Result<(), ProbeFault> {
     let err: u64;
+    // SAFETY: a probed store: a fault is fixed up through the exception table.
     unsafe {
         asm!(
             "mov {err}, #0",
@@ -253,6 +274,7 @@ pub fn probe_write_u64(addr: usize, val: u64) -> Result<(), ProbeFault> {
 pub fn probe_exec(addr: usize) -> Result<(), ProbeFault> {
     super::extable::EXEC_PROBE.store(addr, core::sync::atomic::Ordering::SeqCst);
     let err: u64;
+    // SAFETY: a probed call: a fault at the target returns to here with x0 = 1 (fixup_exception's EXEC_PROBE).
     unsafe {
         asm!("blr {addr}", addr = in(reg) addr, inlateout("x0") 0u64 => err, out("x30") _,
              clobber_abi("C"))
@@ -274,6 +296,7 @@ pub fn kernel_image() -> super::memory::KernelImage {
         static __kernel_end: u8;
         static __bss_start: u8;
     }
+    // SAFETY: the section symbols are defined by linker.ld; only their addresses are taken.
     unsafe {
         super::memory::KernelImage {
             start: &__kernel_start as *const u8 as usize,
@@ -295,6 +318,7 @@ pub fn kernel_image() -> super::memory::KernelImage {
 /// The kernel-side buffer must be valid for `n` bytes.
 pub unsafe fn raw_copy_from_user(dst: *mut u8, src: usize, n: usize) -> usize {
     let left: usize;
+    // SAFETY: ldtr loads at EL0 permission; a fault is fixed up through the exception table, and `dst` has room for `n` bytes (the caller's contract).
     unsafe {
         asm!(
             "cbz {n}, 3f",
@@ -321,6 +345,7 @@ pub unsafe fn raw_copy_from_user(dst: *mut u8, src: usize, n: usize) -> usize {
 /// The kernel-side buffer must be valid for `n` bytes.
 pub unsafe fn raw_copy_to_user(dst: usize, src: *const u8, n: usize) -> usize {
     let left: usize;
+    // SAFETY: sttr stores at EL0 permission; a fault is fixed up through the exception table, and `src` holds `n` readable bytes (the caller's contract).
     unsafe {
         asm!(
             "cbz {n}, 3f",
@@ -345,6 +370,7 @@ pub unsafe fn raw_copy_to_user(dst: usize, src: *const u8, n: usize) -> usize {
 #[inline(always)]
 pub fn flush_tlb_page(asid: u16, va: usize) {
     let arg = ((asid as usize) << 48) | ((va >> 12) & ((1 << 44) - 1));
+    // SAFETY: invalidates one user page's TLB entries for this ASID; the tables are unchanged.
     unsafe {
         asm!("dsb ishst", "tlbi vale1is, {0}", "dsb ish", "isb", in(reg) arg, options(nostack, preserves_flags))
     }
@@ -354,6 +380,7 @@ pub fn flush_tlb_page(asid: u16, va: usize) {
 #[inline(always)]
 pub fn flush_tlb_asid(asid: u16) {
     let arg = (asid as usize) << 48;
+    // SAFETY: invalidates every TLB entry of one ASID; the tables are unchanged.
     unsafe {
         asm!("dsb ishst", "tlbi aside1is, {0}", "dsb ish", "isb", in(reg) arg, options(nostack, preserves_flags))
     }
@@ -390,6 +417,7 @@ pub unsafe fn fpsimd_save(st: *mut FpsimdState) {
     extern "C" {
         fn fpsimd_save_state(st: *mut FpsimdState);
     }
+    // SAFETY: the caller's contract: `st` points at a live task's FP/SIMD save area.
     unsafe { fpsimd_save_state(st) }
 }
 
@@ -401,6 +429,7 @@ pub unsafe fn fpsimd_load(st: *const FpsimdState) {
     extern "C" {
         fn fpsimd_load_state(st: *const FpsimdState);
     }
+    // SAFETY: the caller's contract: `st` points at a live task's FP/SIMD save area.
     unsafe { fpsimd_load_state(st) }
 }
 
@@ -422,6 +451,7 @@ pub unsafe fn cpu_switch_to(prev: *mut u8, next: *const u8) {
     extern "C" {
         fn cpu_switch_to(prev: *mut u8, next: *const u8);
     }
+    // SAFETY: the caller's contract: both contexts belong to live tasks and IRQs are off.
     unsafe { cpu_switch_to(prev, next) }
 }
 
@@ -440,9 +470,11 @@ pub fn ret_from_fork_addr() -> usize {
 /// `va` must be a page-aligned, writable kernel address of a whole page.
 pub unsafe fn clear_page(va: usize) {
     let dczid: u64;
+    // SAFETY: reads DCZID_EL0, a read-only ID register.
     unsafe { asm!("mrs {0}, dczid_el0", out(reg) dczid, options(nomem, nostack, preserves_flags)) };
     if dczid & (1 << 4) != 0 {
         // DC ZVA prohibited: plain stores.
+        // SAFETY: the caller's contract: `va` is a page the caller owns in the linear map.
         unsafe { core::ptr::write_bytes(va as *mut u8, 0, super::memory::PAGE_SIZE) };
         return;
     }
@@ -450,6 +482,7 @@ pub unsafe fn clear_page(va: usize) {
     let mut p = va;
     let end = va + super::memory::PAGE_SIZE;
     while p < end {
+        // SAFETY: zeroes one DC ZVA block inside the page the caller owns.
         unsafe { asm!("dc zva, {0}", in(reg) p, options(nostack, preserves_flags)) };
         p += block;
     }
@@ -461,6 +494,7 @@ pub unsafe fn clear_page(va: usize) {
 /// # Safety
 /// Both must be page-aligned kernel addresses of whole pages, not overlapping.
 pub unsafe fn copy_page(dst: usize, src: usize) {
+    // SAFETY: the caller's contract: both pages are mapped and PAGE_SIZE long and do not overlap.
     unsafe {
         asm!(
             "1:",

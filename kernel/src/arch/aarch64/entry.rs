@@ -7,5 +7,6 @@ pub fn vectors() -> usize {
     extern "C" {
         static vectors: u8;
     }
+    // SAFETY: taking the address of the assembly vector table reads nothing.
     unsafe { &vectors as *const u8 as usize }
 }
