@@ -254,7 +254,12 @@ pub fn __get_user_pages<'a>(
         let v = vma_under_lock(vma.expect("looked up above"));
         let mut foll_flags = gup_flags;
         loop {
-            match follow_page_mask(v, mm.pgd, start, foll_flags) {
+            // Linux: follow_page_pte takes the PTE lock around its look at the entry.
+            let followed = {
+                let _ptl = mm.page_table_lock.lock();
+                follow_page_mask(v, mm.pgd, start, foll_flags)
+            };
+            match followed {
                 Ok(Follow::Page(page)) => {
                     if let Some(p) = pages.as_deref_mut() {
                         p.push(page);

@@ -241,21 +241,33 @@ pub fn handle_mm_fault(
         return FaultResult::Oom;
     };
     let entry = *pte;
-    let result = if entry == 0 {
-        match &vma.vm_file {
-            None => do_anonymous_page(
-                pgd,
-                address,
-                write,
-                vma.vm_page_prot,
-                vma.vm_flags.contains(VmFlags::VM_WRITE),
-            ),
-            Some(_) => do_fault(vma, pgd, address, flags),
+    if entry == 0 && vma.vm_file.is_some() {
+        // A file page may have to be read first: no spin lock across that.
+        let result = do_fault(vma, mm, address, flags);
+        if result.is_handled() && vma.vm_flags.contains(VmFlags::VM_LOCKED) {
+            let _ptl = mm.page_table_lock.lock();
+            mlock_faulted_page(pgd, address, entry);
         }
+        return result;
+    }
+    // Every PTE change happens under the page-table lock (Linux: pte_offset_map_lock in
+    // each handler), so a walk from the page side (reclaim, later) never sees one half
+    // done.
+    let _ptl = mm.page_table_lock.lock();
+    let result = if *pte != entry {
+        // Changed since we looked (Linux: !pte_same): let the access retry.
+        FaultResult::Handled
+    } else if entry == 0 {
+        do_anonymous_page(
+            pgd,
+            address,
+            write,
+            vma.vm_page_prot,
+            vma.vm_flags.contains(VmFlags::VM_WRITE),
+        )
     } else if write && !pte_write(entry) {
         if vma.vm_flags.contains(VmFlags::VM_SHARED) {
             // A shared page becomes writable in place (Linux: wp_page_shared).
-            let _ptl = mm.page_table_lock.lock();
             *pte = pte_mkwrite(entry);
             crate::arch::cpu::flush_tlb_page(asid, address & !(PAGE_SIZE - 1));
             FaultResult::Handled
@@ -301,11 +313,12 @@ fn mlock_faulted_page(pgd: usize, addr: usize, old: u64) {
 #[inline(never)]
 pub fn do_fault(
     vma: &crate::mm::vma::VmArea,
-    pgd: usize,
+    mm: &crate::mm::mm_types::MmStruct,
     addr: usize,
     flags: FaultFlags,
 ) -> FaultResult {
     use crate::mm::vma::VmFlags;
+    let pgd = mm.pgd;
     let write = flags.contains(FaultFlags::WRITE);
     let file = vma.vm_file.as_ref().expect("do_fault on an anonymous VMA");
     let index = ((addr - vma.vm_start) >> 12) + vma.vm_pgoff;
@@ -333,10 +346,18 @@ pub fn do_fault(
         Err(crate::errno::Errno::ENOMEM) => return FaultResult::Oom,
         Err(_) => return FaultResult::Sigbus,
     };
+    // The page is ours (a reference); now install it under the page-table lock (Linux:
+    // finish_fault -> pte_offset_map_lock).
+    let _ptl = mm.page_table_lock.lock();
     let Some(pte) = pte_offset(pgd, addr, true) else {
         put_page(page);
         return FaultResult::Oom;
     };
+    if *pte != 0 {
+        // Another fault mapped it meanwhile (Linux: !pte_none under the lock).
+        put_page(page);
+        return FaultResult::Handled;
+    }
     let shared = vma.vm_flags.contains(VmFlags::VM_SHARED);
     if write && !shared {
         // do_cow_fault: a private copy; the page-cache page keeps only the cache's ref.
@@ -589,17 +610,19 @@ pub fn free_user_pgtables(pgd: usize, asid: u16) {
 /// one mm: what Linux's mmap/munmap/mprotect paths call below the VMA layer
 /// (`unmap_vmas`, `free_pgtables`, `change_protection`, `munlock_vma_pages_all`). Built by
 /// `MmStruct::pagetables`; host tests of the VMA code pass a recording stand-in instead.
-pub struct MmPageTables {
+pub struct MmPageTables<'a> {
     /// The mm's pgd (0: an mm without page tables, in host tests of the VMA code).
     pub pgd: usize,
     /// Its ASID, for TLB invalidation.
     pub asid: u16,
+    /// The mm's page-table lock, held around every walk that changes PTEs.
+    pub ptl: &'a crate::sync::SpinLockIrq<()>,
     /// Ranges the VMA code asked to populate; the caller runs `mm_populate` on each once
     /// it has dropped `mmap_lock` (as Linux's callers do after `mmap_write_unlock`).
     pub populate: alloc::vec::Vec<(usize, usize)>,
 }
 
-impl crate::mm::vma::VmaPageTables for MmPageTables {
+impl crate::mm::vma::VmaPageTables for MmPageTables<'_> {
     fn unmap_vmas(&mut self, vmas: &[crate::mm::vma::VmArea], start: usize, end: usize) {
         if self.pgd == 0 {
             return;
@@ -618,6 +641,7 @@ impl crate::mm::vma::VmaPageTables for MmPageTables {
         if self.pgd == 0 {
             return;
         }
+        let _ptl = self.ptl.lock();
         // Our free_pgd_range only frees tables with no entries left, so any range is safe.
         let ceiling = if ceiling == 0 {
             crate::mm::mm_types::TASK_SIZE
@@ -638,6 +662,7 @@ impl crate::mm::vma::VmaPageTables for MmPageTables {
         if self.pgd == 0 {
             return 0;
         }
+        let _ptl = self.ptl.lock();
         crate::mm::mprotect::change_protection(
             self.pgd,
             self.asid,
@@ -656,6 +681,7 @@ impl crate::mm::vma::VmaPageTables for MmPageTables {
         if self.pgd == 0 {
             return;
         }
+        let _ptl = self.ptl.lock();
         crate::mm::mlock::munlock_page_range(self.pgd, vma.vm_start, vma.vm_end);
     }
 

@@ -244,10 +244,11 @@ impl MmStruct {
     }
 
     /// The page-table side the VMA code calls (unmap, change_protection, munlock).
-    pub fn pagetables(&self) -> crate::mm::memory::MmPageTables {
+    pub fn pagetables(&self) -> crate::mm::memory::MmPageTables<'_> {
         crate::mm::memory::MmPageTables {
             pgd: self.pgd,
             asid: self.asid(),
+            ptl: &self.page_table_lock,
             populate: Vec::new(),
         }
     }

@@ -56,6 +56,7 @@ pub fn dup_mmap(parent: &MmStruct) -> KResult<Arc<MmStruct>> {
             crate::mm::mmap::vm_stat_account(&mut dst, v.vm_flags, pages);
             if !vma.vm_flags.contains(VmFlags::VM_WIPEONFORK) {
                 let cow = !vma.vm_flags.contains(VmFlags::VM_SHARED);
+                let _ptl = parent.page_table_lock.lock();
                 crate::mm::memory::copy_page_range(
                     child.pgd,
                     parent.pgd,
