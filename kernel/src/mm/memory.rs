@@ -259,8 +259,7 @@ pub fn handle_mm_fault(
         FaultResult::Handled
     } else if entry == 0 {
         do_anonymous_page(
-            pgd,
-            address,
+            pte,
             write,
             vma.vm_page_prot,
             vma.vm_flags.contains(VmFlags::VM_WRITE),
@@ -272,7 +271,7 @@ pub fn handle_mm_fault(
             crate::arch::cpu::flush_tlb_page(asid, address & !(PAGE_SIZE - 1));
             FaultResult::Handled
         } else {
-            do_wp_page(pgd, address, asid)
+            do_wp_page(pte, address, asid)
         }
     } else {
         // Present and allowed: a stale TLB entry or the access flag (set on install).
@@ -441,19 +440,16 @@ fn page_remove_rmap(page: &Page) {
 }
 
 /// Anonymous fault on an empty PTE: a read maps the zero page, a write maps a new zeroed
-/// page (writable when the VMA is). Linux: `do_anonymous_page`.
+/// page (writable when the VMA is). Linux: `do_anonymous_page`. `pte` is the entry
+/// `handle_mm_fault` walked to (Linux: `vmf->pte`); the caller holds the page-table lock.
 #[no_mangle]
 #[inline(never)]
 pub fn do_anonymous_page(
-    pgd: usize,
-    addr: usize,
+    pte: &mut u64,
     write: bool,
     prot: PgProt,
     vma_writable: bool,
 ) -> FaultResult {
-    let Some(pte) = pte_offset(pgd, addr, true) else {
-        return FaultResult::Oom;
-    };
     if *pte != 0 {
         return FaultResult::Handled; // raced with another fault: nothing to do
     }
@@ -476,13 +472,11 @@ pub fn do_anonymous_page(
 /// Write fault on a present read-only PTE of a writable VMA: copy-on-write. Reuse the
 /// page when we are its only user (refcount 1, not the zero page); otherwise copy it to a
 /// new page and drop our reference to the old one. Linux: `do_wp_page` -> `wp_page_copy`
-/// / `wp_page_reuse`. `asid` identifies the TLB entries to invalidate.
+/// / `wp_page_reuse`. `pte` is the entry for `addr` (Linux: `vmf->pte`), under the
+/// page-table lock; `asid` identifies the TLB entries to invalidate.
 #[no_mangle]
 #[inline(never)]
-pub fn do_wp_page(pgd: usize, addr: usize, asid: u16) -> FaultResult {
-    let Some(pte) = pte_offset(pgd, addr, false) else {
-        return FaultResult::BadArea;
-    };
+pub fn do_wp_page(pte: &mut u64, addr: usize, asid: u16) -> FaultResult {
     let old = *pte;
     if !pte_present(old) {
         return FaultResult::BadArea;
@@ -739,11 +733,12 @@ mod fault_tests {
         let free0 = crate::mm::page_alloc::nr_free_pages();
         let pgd = pgd_alloc().unwrap();
         let addr = 0x1234_5000;
-        assert!(do_anonymous_page(pgd, addr, false, PAGE_READONLY, true).is_handled());
+        let pte = pte_offset(pgd, addr, true).unwrap();
+        assert!(do_anonymous_page(pte, false, PAGE_READONLY, true).is_handled());
         let pte = *pte_offset(pgd, addr, false).unwrap();
         assert!(is_zero_pte(pte) && !pte_write(pte));
         // Write to the zero page: COW into a private zeroed page.
-        assert!(do_wp_page(pgd, addr, 1).is_handled());
+        assert!(do_wp_page(pte_offset(pgd, addr, false).unwrap(), addr, 1).is_handled());
         let pte = *pte_offset(pgd, addr, false).unwrap();
         assert!(!is_zero_pte(pte) && pte_write(pte));
         let page = pte_page(pte);
@@ -763,7 +758,12 @@ mod fault_tests {
         let free0 = crate::mm::page_alloc::nr_free_pages();
         let (parent, child) = (pgd_alloc().unwrap(), pgd_alloc().unwrap());
         let addr = 0x40_0000;
-        do_anonymous_page(parent, addr, true, PAGE_READONLY, true);
+        do_anonymous_page(
+            pte_offset(parent, addr, true).unwrap(),
+            true,
+            PAGE_READONLY,
+            true,
+        );
         let va = page_address(pte_page(*pte_offset(parent, addr, false).unwrap()));
         // SAFETY: the page was just faulted in and is mapped by the (simulated) linear map.
         unsafe { (va as *mut u64).write(0xfeed) };
@@ -782,7 +782,7 @@ mod fault_tests {
             (2, 2)
         );
         // The child writes: it gets its own copy with the same contents.
-        do_wp_page(child, addr, 2);
+        do_wp_page(pte_offset(child, addr, false).unwrap(), addr, 2);
         let c2 = *pte_offset(child, addr, false).unwrap();
         assert!(pte_write(c2) && !core::ptr::eq(pte_page(c2), pte_page(p)));
         assert_eq!(
@@ -792,7 +792,7 @@ mod fault_tests {
         );
         // The parent is now the only user: its write fault reuses the page.
         assert_eq!(pte_page(p).page_count(), 1);
-        do_wp_page(parent, addr, 1);
+        do_wp_page(pte_offset(parent, addr, false).unwrap(), addr, 1);
         assert_eq!(
             pte_page(*pte_offset(parent, addr, false).unwrap()) as *const Page,
             pte_page(p) as *const Page

@@ -781,9 +781,19 @@ mod walk_tests {
         let base = 0x10_0000;
         let vma = rw_anon(base, 8);
         for i in 0..3 {
-            do_anonymous_page(pgd, base + i * PAGE_SIZE, true, PAGE_READONLY, true);
+            do_anonymous_page(
+                crate::mm::memory::pte_offset(pgd, base + i * PAGE_SIZE, true).unwrap(),
+                true,
+                PAGE_READONLY,
+                true,
+            );
         }
-        do_anonymous_page(pgd, base + 5 * PAGE_SIZE, false, PAGE_READONLY, true);
+        do_anonymous_page(
+            crate::mm::memory::pte_offset(pgd, base + 5 * PAGE_SIZE, true).unwrap(),
+            false,
+            PAGE_READONLY,
+            true,
+        );
         let mss = smap_gather_stats(pgd, &vma);
         assert_eq!(mss.resident, 3 * 4096, "the zero page is not in Rss");
         assert_eq!(mss.anonymous, 3 * 4096);
@@ -816,8 +826,18 @@ mod walk_tests {
         let mut mm = MmapLocked::new();
         mm.mm_rb.insert(vma.vm_start, vma.clone());
         mm.map_count = 1;
-        do_anonymous_page(pgd, base, true, PAGE_READONLY, true);
-        do_anonymous_page(pgd, base + 2 * PAGE_SIZE, false, PAGE_READONLY, true);
+        do_anonymous_page(
+            crate::mm::memory::pte_offset(pgd, base, true).unwrap(),
+            true,
+            PAGE_READONLY,
+            true,
+        );
+        do_anonymous_page(
+            crate::mm::memory::pte_offset(pgd, base + 2 * PAGE_SIZE, true).unwrap(),
+            false,
+            PAGE_READONLY,
+            true,
+        );
         let pte = *crate::mm::memory::pte_offset(pgd, base, false).unwrap();
         let pfn = page_to_pfn(vm_normal_page(&vma, pte).unwrap()) as u64;
         // From one page below the VMA to one above: 6 entries.
