@@ -266,6 +266,7 @@ pub const SCENARIOS: &[Scenario] = &[
     user_test("user-mlock", "init=/bin/mlock_test", "mlock_test: "),
     user_test("user-madvise", "init=/bin/madvise_test", "madvise_test: "),
     user_test("user-proc", "init=/bin/proc_test", "proc_test: "),
+    user_test("user-sleep", "init=/bin/sleep_test", "sleep_test: "),
     Scenario {
         name: "demo-mlock",
         cmdline: "init=/bin/mlock_demo",

@@ -3,6 +3,7 @@
 #[macro_use]
 pub mod printk;
 pub mod cmdline;
+pub mod hrtimer;
 pub mod kallsyms;
 pub mod ktest;
 pub mod panic;

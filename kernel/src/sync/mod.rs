@@ -72,5 +72,5 @@ impl<T> Drop for SpinLockIrqGuard<'_, T> {
 pub mod rwsem;
 pub mod wait;
 
-pub use rwsem::{RwSemaphore, RwSemReadGuard, RwSemWriteGuard};
+pub use rwsem::{RwSemReadGuard, RwSemWriteGuard, RwSemaphore};
 pub use wait::{WaitQueueHead, Waiter};

@@ -222,7 +222,9 @@ mod tests {
         let r = s.write().downgrade();
         assert!(s.is_read_locked());
         assert!(s.try_write().is_none());
-        let r2 = s.try_read().expect("a reader may join after downgrade_write");
+        let r2 = s
+            .try_read()
+            .expect("a reader may join after downgrade_write");
         drop((r, r2));
         assert!(s.try_write().is_some());
     }

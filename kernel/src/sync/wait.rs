@@ -123,7 +123,11 @@ impl WaitQueueHead {
     /// take what it tests for (the rwsem's `try` functions do). Returns EINTR when a signal
     /// (Interruptible) or a fatal signal (Killable) ends the wait first. Linux:
     /// `___wait_event` (`prepare_to_wait_event`, `schedule`, `finish_wait`).
-    pub fn wait_event_state(&self, state: SleepState, mut cond: impl FnMut() -> bool) -> KResult<()> {
+    pub fn wait_event_state(
+        &self,
+        state: SleepState,
+        mut cond: impl FnMut() -> bool,
+    ) -> KResult<()> {
         if cond() {
             return Ok(());
         }

@@ -292,9 +292,7 @@ static SCHED_OPS: crate::sync::wait::SchedOps = crate::sync::wait::SchedOps {
     current: || {
         let t = current()?;
         // The idle task never sleeps on a queue: it has nobody to hand the CPU to.
-        (t.pid != 0).then(|| {
-            Arc::new(TaskWaiter(t)) as Arc<dyn crate::sync::wait::Waiter>
-        })
+        (t.pid != 0).then(|| Arc::new(TaskWaiter(t)) as Arc<dyn crate::sync::wait::Waiter>)
     },
     set_current_state: |s| {
         use crate::sync::wait::SleepState;
