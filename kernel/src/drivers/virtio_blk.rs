@@ -111,15 +111,17 @@ pub struct VirtioBlk {
     busy: AtomicBool,
     /// The interrupt saw the request in flight complete (Linux: `blk_mq_complete_request`).
     done: AtomicBool,
-    /// A request is on the virtqueue and the device has not completed it yet.
+    /// A request was submitted and its submitter has not collected the result yet.
     in_flight: AtomicBool,
     /// Submitters waiting for `busy` or `done` (Linux: the tag wait queue and the
     /// waiter of `submit_bio_wait`).
     wait: WaitQueueHead,
-    /// Requests that slept for their completion / that polled (for tests and messages).
+    /// Requests whose submitter went to sleep before the device completed them (for tests).
     pub nr_slept: AtomicU64,
     /// Requests completed by polling.
     pub nr_polled: AtomicU64,
+    /// Completions whose interrupt found a submitter asleep and woke it (for tests).
+    pub nr_irq_wakeups: AtomicU64,
     /// GIC INTID of the device's interrupt (0: none, poll always).
     pub irq: u32,
     /// The interrupt handler is installed: requests may sleep for their completion.
@@ -147,7 +149,8 @@ fn poll_until(mut cond: impl FnMut() -> bool) {
 }
 
 impl VirtioBlk {
-    /// Is a request on the virtqueue, not yet completed by the device?
+    /// Is a request in flight: submitted, and its result not yet collected by its submitter
+    /// (it may be asleep waiting for the interrupt, or woken and not yet run)?
     pub fn request_in_flight(&self) -> bool {
         self.in_flight.load(Ordering::Acquire)
     }
@@ -180,8 +183,10 @@ impl VirtioBlk {
         };
         if sleep {
             // The device lock is dropped: the interrupt takes it to look at the used ring.
+            if !self.done.load(Ordering::Acquire) {
+                self.nr_slept.fetch_add(1, Ordering::Relaxed);
+            }
             self.wait.wait_event(|| self.done.load(Ordering::Acquire));
-            self.nr_slept.fetch_add(1, Ordering::Relaxed);
         } else {
             poll_until(|| {
                 self.done.load(Ordering::Acquire)
@@ -216,8 +221,10 @@ impl VirtioBlk {
         let completed = inner.token.is_some() && inner.dev.peek_used() == inner.token;
         drop(inner);
         if completed {
-            self.in_flight.store(false, Ordering::Release);
             self.done.store(true, Ordering::Release);
+            if self.wait.waitqueue_active() {
+                self.nr_irq_wakeups.fetch_add(1, Ordering::Relaxed);
+            }
             self.wait.wake_up();
         }
     }
@@ -322,6 +329,7 @@ pub fn virtblk_probe(base: usize, size: usize, irq: u32) -> Option<Arc<VirtioBlk
         wait: WaitQueueHead::new(),
         nr_slept: AtomicU64::new(0),
         nr_polled: AtomicU64::new(0),
+        nr_irq_wakeups: AtomicU64::new(0),
         irq,
         irq_ok: AtomicBool::new(false),
         mmio_base: base,

@@ -7,4 +7,5 @@ pub mod hrtimer;
 pub mod kallsyms;
 pub mod ktest;
 pub mod panic;
+pub mod sleep_tests;
 pub mod sys;

@@ -17,6 +17,7 @@ pub mod mprotect;
 pub mod msync;
 pub mod page;
 pub mod page_alloc;
+pub mod pagemap;
 pub mod slab;
 pub mod syscalls;
 pub mod vma;
