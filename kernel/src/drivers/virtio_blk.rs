@@ -14,8 +14,11 @@
 //! per device (the bounce buffer is shared): `busy` is the queue's only tag, and later
 //! submitters sleep on the same wait queue until it is free (Linux: blk-mq's tag wait).
 //!
-//! A caller that cannot sleep (early boot before the scheduler: probe, mounting the cpio
-//! root; or the idle task) polls the used ring instead, in `wfi` between looks.
+//! A caller that cannot sleep polls the used ring instead: early boot before the
+//! scheduler (probe, mounting the cpio root), the idle task (`wfi` between looks), and a
+//! caller with interrupts masked, which holds a `SpinLockIrq` (a file's `f_pos` lock
+//! during read(2)): sleeping there would leave the lock held while other tasks run, and
+//! one of them spinning on it with interrupts off would never give the CPU back.
 //!
 //! Callers: `fs::prepare_namespace` (probe, find the cpio root disk), the root fs's
 //! `readpage` through [`BlockDevice::read_bytes`].
@@ -134,17 +137,36 @@ pub struct VirtioBlk {
     pub readonly: bool,
 }
 
-/// Wait until `cond()` holds without sleeping on a queue: `wfi` between looks, and, on the
-/// idle task, `schedule()` first so the task that holds the device can finish.
+/// Are interrupts unmasked here? Masked means the caller holds a `SpinLockIrq` (or runs
+/// in an interrupt handler): it must neither sleep nor schedule (Linux: `in_atomic()`,
+/// `irqs_disabled()`).
+fn irqs_enabled() -> bool {
+    let flags = crate::arch::cpu::local_irq_save();
+    crate::arch::cpu::local_irq_restore(flags);
+    flags & DAIF_I == 0
+}
+
+/// DAIF.I: IRQs masked (Arm ARM C5.2.2).
+const DAIF_I: usize = 1 << 7;
+
+/// Wait until `cond()` holds without sleeping on a queue. With interrupts on (the idle
+/// task), `schedule()` first so a task that holds the device can finish, then `wfi`.
+/// With interrupts masked (early boot, a caller under a `SpinLockIrq`), spin on `cond`:
+/// the caller must not switch away, and a masked interrupt need not end a `wfi` on every
+/// machine (seen: QEMU `secure=on`, where the device's interrupt is not signalled to EL1).
 fn poll_until(mut cond: impl FnMut() -> bool) {
     while !cond() {
-        if let Some(ops) = sched_ops() {
-            (ops.schedule)();
+        if irqs_enabled() {
+            if let Some(ops) = sched_ops() {
+                (ops.schedule)();
+            }
+            if cond() {
+                break;
+            }
+            crate::arch::cpu::wfi();
+        } else {
+            core::hint::spin_loop();
         }
-        if cond() {
-            break;
-        }
-        crate::arch::cpu::wfi();
     }
 }
 
@@ -162,7 +184,7 @@ impl VirtioBlk {
     #[no_mangle]
     #[inline(never)]
     pub fn virtblk_read_sectors(&self, sector: u64, len: usize) -> KResult<()> {
-        let sleep = can_sleep() && self.irq_ok.load(Ordering::Acquire);
+        let sleep = can_sleep() && irqs_enabled() && self.irq_ok.load(Ordering::Acquire);
         let token = {
             let mut inner = self.inner.lock();
             let inner = &mut *inner;
@@ -244,7 +266,7 @@ impl VirtioBlk {
                 .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
                 .is_ok()
         };
-        if can_sleep() {
+        if can_sleep() && irqs_enabled() {
             self.wait.wait_event(get);
         } else {
             poll_until(get);

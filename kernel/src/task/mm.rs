@@ -79,7 +79,13 @@ impl Mm {
         if r.flush_all {
             cpu::flush_tlb_all();
         }
-        self.lock().asid = asid;
+        // try_lock: a task that sleeps in a page fault (disk I/O) holds its own mm lock,
+        // and is switched back in through here; spinning would deadlock the CPU. The
+        // fault path reads the ASID lock-free (`asid()`), and a held lock means its holder
+        // is this task, which resumes with the new context_id.
+        if let Some(mut guard) = self.try_lock() {
+            guard.asid = asid;
+        }
         cpu::set_ttbr0(self.pgd, asid);
     }
 }
