@@ -271,6 +271,7 @@ pub const SCENARIOS: &[Scenario] = &[
         "init=/bin/file_populate",
         "file_populate: ",
     ),
+    user_test("user-sleep", "init=/bin/sleep_test", "sleep_test: "),
     Scenario {
         name: "demo-mlock",
         cmdline: "init=/bin/mlock_demo",

@@ -1,7 +1,8 @@
 //! ARM PL011 UART: the console. Linux: `drivers/tty/serial/amba-pl011.c`.
 //!
 //! Output is polled (wait for space in the TX FIFO); input is interrupt driven: the RX
-//! and RX-timeout interrupts move bytes into a ring that readers drain.
+//! and RX-timeout interrupts move bytes into a ring that readers drain, and wake the
+//! readers sleeping on [`RX_WAIT`].
 use tock_registers::{
     interfaces::{ReadWriteable, Readable, Writeable},
     register_bitfields, register_structs,
@@ -154,11 +155,17 @@ impl RxRing {
     }
 }
 
-/// Bytes received from the console UART, waiting for `/dev/console` readers.
+/// Bytes received from the console UART, waiting for `/dev/console` readers. Input that
+/// arrives before anybody reads stays here (type-ahead, as a tty keeps it).
 static RX: crate::sync::SpinLockIrq<RxRing> = crate::sync::SpinLockIrq::new(RxRing::new());
 
-/// UART receive interrupt: move the FIFO into the ring. Linux: `pl011_int` ->
-/// `pl011_rx_chars` (which feeds the tty flip buffer).
+/// Readers of `/dev/console` sleep here until the RX interrupt brings bytes (Linux: the
+/// tty's `read_wait`, woken by `n_tty_receive_buf_common` -> `wake_up_interruptible_poll`).
+pub static RX_WAIT: crate::sync::WaitQueueHead = crate::sync::WaitQueueHead::new();
+
+/// UART receive interrupt: move the FIFO into the ring and wake the readers. Linux:
+/// `pl011_int` -> `pl011_rx_chars` (which feeds the tty flip buffer, whose push wakes
+/// `read_wait`).
 #[no_mangle]
 #[inline(never)]
 pub fn pl011_int() {
@@ -166,11 +173,33 @@ pub fn pl011_int() {
         let mut rx = RX.lock();
         uart.handle_irq(|c| rx.push(c));
     }
+    if console_rx_pending() {
+        RX_WAIT.wake_up();
+    }
+}
+
+/// Queue `bytes` as if the UART had received them, and wake the readers: what the RX
+/// interrupt does, for in-kernel tests. Linux: `tty_insert_flip_string` +
+/// `tty_flip_buffer_push`.
+pub fn console_rx_inject(bytes: &[u8]) {
+    {
+        let mut rx = RX.lock();
+        for &c in bytes {
+            rx.push(c);
+        }
+    }
+    RX_WAIT.wake_up();
 }
 
 /// Take one received byte, if any: `/dev/console` reads through this (`fs/console.rs`).
 pub fn console_rx_pop() -> Option<u8> {
     RX.lock().pop()
+}
+
+/// Are received bytes waiting (the condition console readers sleep on)?
+pub fn console_rx_pending() -> bool {
+    let rx = RX.lock();
+    rx.head != rx.tail
 }
 
 #[cfg(test)]

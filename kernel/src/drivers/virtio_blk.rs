@@ -6,8 +6,20 @@
 //! allocator, physical = linear-map address, no IOMMU) and probes the device tree's
 //! virtio-mmio slots (most are empty: device id 0).
 //!
-//! Requests are polled: the submitting CPU spins on the used ring with the device lock held
-//! (interrupts off), which for QEMU's in-process disk is a few microseconds of host time.
+//! Requests complete by interrupt: the submitter puts the request on the virtqueue
+//! (`read_blocks_nb`), drops the device lock and sleeps TASK_UNINTERRUPTIBLE on the
+//! device's wait queue; the device's interrupt (`virtblk_done`) sees the used ring move,
+//! marks the request done and wakes it; the submitter takes the lock again to collect the
+//! result (`complete_read_blocks`). Another task runs meanwhile. One request is in flight
+//! per device (the bounce buffer is shared): `busy` is the queue's only tag, and later
+//! submitters sleep on the same wait queue until it is free (Linux: blk-mq's tag wait).
+//!
+//! A caller that cannot sleep polls the used ring instead: early boot before the
+//! scheduler (probe, mounting the cpio root), the idle task (`wfi` between looks), and a
+//! caller with interrupts masked, which holds a `SpinLockIrq` (a file's `f_pos` lock
+//! during read(2)): sleeping there would leave the lock held while other tasks run, and
+//! one of them spinning on it with interrupts off would never give the CPU back.
+//!
 //! Callers: `fs::prepare_namespace` (probe, find the cpio root disk), the root fs's
 //! `readpage` through [`BlockDevice::read_bytes`].
 use crate::arch::{virt_to_phys, PAGE_SIZE};
@@ -16,11 +28,14 @@ use crate::fs::block_dev::BlockDevice;
 use crate::mm::page::{page_address, page_to_phys, pfn_to_page};
 use crate::mm::page_alloc::{__free_pages, alloc_pages, GfpFlags};
 use crate::mm::phys_pfn;
-use crate::sync::SpinLockIrq;
+use crate::sync::wait::{can_sleep, sched_ops};
+use crate::sync::{SpinLockIrq, WaitQueueHead};
+use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::ptr::NonNull;
-use virtio_drivers::device::blk::{VirtIOBlk, SECTOR_SIZE};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use virtio_drivers::device::blk::{BlkReq, BlkResp, RespStatus, VirtIOBlk, SECTOR_SIZE};
 use virtio_drivers::transport::mmio::{MmioTransport, VirtIOHeader};
 use virtio_drivers::transport::{DeviceType, Transport};
 use virtio_drivers::{BufferDirection, Hal, PhysAddr};
@@ -79,6 +94,12 @@ struct VirtioBlkInner {
     dev: VirtIOBlk<KernelHal, MmioTransport<'static>>,
     /// Linear-map address of a physically contiguous DMA buffer of `BOUNCE_BYTES`.
     bounce: usize,
+    /// The request header and status of the request in flight: boxed, so the device
+    /// sees the same addresses from submission to completion.
+    req: Box<BlkReq>,
+    resp: Box<BlkResp>,
+    /// Descriptor token of the request in flight.
+    token: Option<u16>,
 }
 
 // SAFETY: the transport's MMIO window is ours alone (mapped once, never unmapped), and all
@@ -88,6 +109,26 @@ unsafe impl Send for VirtioBlkInner {}
 /// One virtio block device (Linux: `struct virtio_blk` + its `gendisk`).
 pub struct VirtioBlk {
     inner: SpinLockIrq<VirtioBlkInner>,
+    /// A request owns the virtqueue and the bounce buffer (Linux: the one tag of a
+    /// queue of depth 1). Taken and released outside the device lock.
+    busy: AtomicBool,
+    /// The interrupt saw the request in flight complete (Linux: `blk_mq_complete_request`).
+    done: AtomicBool,
+    /// A request was submitted and its submitter has not collected the result yet.
+    in_flight: AtomicBool,
+    /// Submitters waiting for `busy` or `done` (Linux: the tag wait queue and the
+    /// waiter of `submit_bio_wait`).
+    wait: WaitQueueHead,
+    /// Requests whose submitter went to sleep before the device completed them (for tests).
+    pub nr_slept: AtomicU64,
+    /// Requests completed by polling.
+    pub nr_polled: AtomicU64,
+    /// Completions whose interrupt found a submitter asleep and woke it (for tests).
+    pub nr_irq_wakeups: AtomicU64,
+    /// GIC INTID of the device's interrupt (0: none, poll always).
+    pub irq: u32,
+    /// The interrupt handler is installed: requests may sleep for their completion.
+    irq_ok: AtomicBool,
     /// Physical base of the virtio-mmio window (for messages).
     pub mmio_base: usize,
     /// Capacity in 512-byte sectors.
@@ -96,18 +137,149 @@ pub struct VirtioBlk {
     pub readonly: bool,
 }
 
+/// Are interrupts unmasked here? Masked means the caller holds a `SpinLockIrq` (or runs
+/// in an interrupt handler): it must neither sleep nor schedule (Linux: `in_atomic()`,
+/// `irqs_disabled()`).
+fn irqs_enabled() -> bool {
+    let flags = crate::arch::cpu::local_irq_save();
+    crate::arch::cpu::local_irq_restore(flags);
+    flags & DAIF_I == 0
+}
+
+/// DAIF.I: IRQs masked (Arm ARM C5.2.2).
+const DAIF_I: usize = 1 << 7;
+
+/// Wait until `cond()` holds without sleeping on a queue. With interrupts on (the idle
+/// task), `schedule()` first so a task that holds the device can finish, then `wfi`.
+/// With interrupts masked (early boot, a caller under a `SpinLockIrq`), spin on `cond`:
+/// the caller must not switch away, and a masked interrupt need not end a `wfi` on every
+/// machine (seen: QEMU `secure=on`, where the device's interrupt is not signalled to EL1).
+fn poll_until(mut cond: impl FnMut() -> bool) {
+    while !cond() {
+        if irqs_enabled() {
+            if let Some(ops) = sched_ops() {
+                (ops.schedule)();
+            }
+            if cond() {
+                break;
+            }
+            crate::arch::cpu::wfi();
+        } else {
+            core::hint::spin_loop();
+        }
+    }
+}
+
 impl VirtioBlk {
+    /// Is a request in flight: submitted, and its result not yet collected by its submitter
+    /// (it may be asleep waiting for the interrupt, or woken and not yet run)?
+    pub fn request_in_flight(&self) -> bool {
+        self.in_flight.load(Ordering::Acquire)
+    }
+
+    /// Read whole sectors from `sector` into the bounce buffer's first `len` bytes, by
+    /// interrupt and sleeping when the caller can, else by polling. The caller owns
+    /// `busy`. Linux: `virtio_queue_rq` (submit), `virtblk_done` (completion),
+    /// `submit_bio_wait` (the sleep).
+    #[no_mangle]
+    #[inline(never)]
+    pub fn virtblk_read_sectors(&self, sector: u64, len: usize) -> KResult<()> {
+        let sleep = can_sleep() && irqs_enabled() && self.irq_ok.load(Ordering::Acquire);
+        let token = {
+            let mut inner = self.inner.lock();
+            let inner = &mut *inner;
+            // SAFETY: the bounce buffer is ours (we own `busy`), BOUNCE_BYTES long.
+            let dma = unsafe { core::slice::from_raw_parts_mut(inner.bounce as *mut u8, len) };
+            self.done.store(false, Ordering::Relaxed);
+            // SAFETY: req, resp (boxed) and the bounce buffer stay untouched until
+            // complete_read_blocks below: we own `busy`, nobody else uses them.
+            let token = unsafe {
+                inner
+                    .dev
+                    .read_blocks_nb(sector as usize, &mut inner.req, dma, &mut inner.resp)
+            }
+            .map_err(|_| Errno::EIO)?;
+            inner.token = Some(token);
+            self.in_flight.store(true, Ordering::Release);
+            token
+        };
+        if sleep {
+            // The device lock is dropped: the interrupt takes it to look at the used ring.
+            if !self.done.load(Ordering::Acquire) {
+                self.nr_slept.fetch_add(1, Ordering::Relaxed);
+            }
+            self.wait.wait_event(|| self.done.load(Ordering::Acquire));
+        } else {
+            poll_until(|| {
+                self.done.load(Ordering::Acquire)
+                    || self.inner.lock().dev.peek_used() == Some(token)
+            });
+            self.nr_polled.fetch_add(1, Ordering::Relaxed);
+        }
+        let mut inner = self.inner.lock();
+        let inner = &mut *inner;
+        inner.token = None;
+        self.in_flight.store(false, Ordering::Release);
+        // SAFETY: as above.
+        let dma = unsafe { core::slice::from_raw_parts_mut(inner.bounce as *mut u8, len) };
+        // SAFETY: the same req, buffer and resp that read_blocks_nb was given for `token`.
+        let r = unsafe {
+            inner
+                .dev
+                .complete_read_blocks(token, &inner.req, dma, &mut inner.resp)
+        };
+        match r {
+            Ok(()) if inner.resp.status() == RespStatus::OK => Ok(()),
+            _ => Err(Errno::EIO),
+        }
+    }
+
+    /// The device interrupt: acknowledge it and, when the request in flight is on the used
+    /// ring, mark it done and wake its submitter. Linux: `vm_interrupt` -> `vring_interrupt`
+    /// -> `virtblk_done`.
+    fn handle_irq(&self) {
+        let mut inner = self.inner.lock();
+        inner.dev.ack_interrupt();
+        let completed = inner.token.is_some() && inner.dev.peek_used() == inner.token;
+        drop(inner);
+        if completed {
+            self.done.store(true, Ordering::Release);
+            if self.wait.waitqueue_active() {
+                self.nr_irq_wakeups.fetch_add(1, Ordering::Relaxed);
+            }
+            self.wait.wake_up();
+        }
+    }
+
     /// Read `buf.len()` bytes from byte offset `off`, whatever the alignment: whole sectors
-    /// into the bounce buffer, then copied out. Polled. Linux: a bio through
-    /// `virtio_queue_rq` and `virtblk_done`, plus the block layer's handling of partial
-    /// sectors (which Linux leaves to buffer heads).
+    /// into the bounce buffer, then copied out. One request in flight per device: later
+    /// callers wait (sleeping, TASK_UNINTERRUPTIBLE) for the device to be free. Linux: a
+    /// bio through `virtio_queue_rq` and `virtblk_done`, plus the block layer's handling
+    /// of partial sectors (which Linux leaves to buffer heads).
     pub fn read_at(&self, off: u64, buf: &mut [u8]) -> KResult<()> {
         let end = off.checked_add(buf.len() as u64).ok_or(Errno::EINVAL)?;
         if end > self.capacity * SECTOR_SIZE as u64 {
             return Err(Errno::EIO);
         }
-        let mut inner = self.inner.lock();
-        let bounce = inner.bounce;
+        let get = || {
+            self.busy
+                .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+        };
+        if can_sleep() && irqs_enabled() {
+            self.wait.wait_event(get);
+        } else {
+            poll_until(get);
+        }
+        let r = self.read_through_bounce(off, buf);
+        self.busy.store(false, Ordering::Release);
+        self.wait.wake_up();
+        r
+    }
+
+    /// The body of `read_at`, with `busy` held.
+    fn read_through_bounce(&self, off: u64, buf: &mut [u8]) -> KResult<()> {
+        let bounce = self.inner.lock().bounce;
         let mut done = 0usize;
         while done < buf.len() {
             let pos = off + done as u64;
@@ -115,12 +287,9 @@ impl VirtioBlk {
             let skip = (pos % SECTOR_SIZE as u64) as usize;
             let want = (buf.len() - done).min(BOUNCE_BYTES - skip);
             let sectors_bytes = (skip + want).next_multiple_of(SECTOR_SIZE);
-            // SAFETY: the bounce buffer is ours, BOUNCE_BYTES long, and only used under the lock.
-            let dma = unsafe { core::slice::from_raw_parts_mut(bounce as *mut u8, sectors_bytes) };
-            inner
-                .dev
-                .read_blocks(sector as usize, dma)
-                .map_err(|_| Errno::EIO)?;
+            self.virtblk_read_sectors(sector, sectors_bytes)?;
+            // SAFETY: the bounce buffer is ours while we own `busy`, and the device is done.
+            let dma = unsafe { core::slice::from_raw_parts(bounce as *const u8, sectors_bytes) };
             buf[done..done + want].copy_from_slice(&dma[skip..skip + want]);
             done += want;
         }
@@ -150,7 +319,7 @@ pub fn virtio_blk_devices() -> Vec<Arc<VirtioBlk>> {
 /// version, device id) then `virtblk_probe` (features, capacity, virtqueue).
 #[no_mangle]
 #[inline(never)]
-pub fn virtblk_probe(base: usize, size: usize) -> Option<Arc<VirtioBlk>> {
+pub fn virtblk_probe(base: usize, size: usize, irq: u32) -> Option<Arc<VirtioBlk>> {
     let va = crate::mm::ioremap::ioremap(base, size);
     let header = NonNull::new(va as *mut VirtIOHeader)?;
     // SAFETY: `va` maps the whole slot as device memory, forever, and nothing else uses it.
@@ -172,7 +341,19 @@ pub fn virtblk_probe(base: usize, size: usize) -> Option<Arc<VirtioBlk>> {
         inner: SpinLockIrq::new(VirtioBlkInner {
             dev,
             bounce: page_address(bounce),
+            req: Box::default(),
+            resp: Box::default(),
+            token: None,
         }),
+        busy: AtomicBool::new(false),
+        done: AtomicBool::new(false),
+        in_flight: AtomicBool::new(false),
+        wait: WaitQueueHead::new(),
+        nr_slept: AtomicU64::new(0),
+        nr_polled: AtomicU64::new(0),
+        nr_irq_wakeups: AtomicU64::new(0),
+        irq,
+        irq_ok: AtomicBool::new(false),
         mmio_base: base,
         capacity,
         readonly,
@@ -187,7 +368,7 @@ pub fn virtio_blk_init() -> usize {
     let info = crate::init::boot_info();
     let mut found = Vec::new();
     for slot in &info.virtio[..info.nr_virtio] {
-        if let Some(blk) = virtblk_probe(slot.base, slot.size.max(0x200)) {
+        if let Some(blk) = virtblk_probe(slot.base, slot.size.max(0x200), slot.irq) {
             pr_info!(
                 "virtio_blk: vd{} @ {:#x} irq {}: {} sectors ({} KiB){}",
                 (b'a' + found.len() as u8) as char,
@@ -201,6 +382,35 @@ pub fn virtio_blk_init() -> usize {
         }
     }
     let n = found.len();
-    *VIRTIO_BLKS.lock() = found;
+    *VIRTIO_BLKS.lock() = found.clone();
+    for blk in found.iter().filter(|b| b.irq != 0) {
+        // Devices may share a line; the handler looks at every device anyway.
+        let shared = found
+            .iter()
+            .any(|o| o.irq == blk.irq && o.irq_ok.load(Ordering::Relaxed));
+        if shared || crate::drivers::irqchip::request_irq(blk.irq, virtblk_interrupt).is_ok() {
+            blk.irq_ok.store(true, Ordering::Release);
+        } else {
+            pr_warn!(
+                "virtio_blk: no handler slot for irq {}: requests will be polled",
+                blk.irq
+            );
+        }
+    }
     n
+}
+
+/// The interrupt of every virtio block device (the handler table passes no argument, so
+/// each device looks at its own used ring). Linux: `vm_interrupt` for each virtio-mmio
+/// device.
+#[no_mangle]
+#[inline(never)]
+pub fn virtblk_interrupt() {
+    // try_lock: the list is only written at boot; an interrupt never waits for it.
+    let Some(devs) = VIRTIO_BLKS.try_lock() else {
+        return;
+    };
+    for d in devs.iter() {
+        d.handle_irq();
+    }
 }

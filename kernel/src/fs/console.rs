@@ -107,9 +107,12 @@ pub fn console_write(buf: &[u8]) {
 }
 
 impl CharDevice for ConsoleDevice {
-    /// Block (WFI, interrupts on) until a line is complete, unless O_NONBLOCK (EAGAIN).
-    /// Linux: `n_tty_read`. Call with interrupts enabled: the UART interrupt fills the ring.
+    /// Sleep (TASK_INTERRUPTIBLE) on the UART's receive wait queue until a line is
+    /// complete, unless O_NONBLOCK (EAGAIN); a signal ends the wait with EINTR. Bytes
+    /// typed before anybody reads wait in the receive ring (type-ahead). Linux:
+    /// `n_tty_read` (`wait_woken` on `tty->read_wait`, -ERESTARTSYS on a signal).
     fn read(&self, f_flags: u32, _pos: u64, buf: &mut [u8]) -> KResult<usize> {
+        use crate::drivers::pl011::{console_rx_pending, console_rx_pop, RX_WAIT};
         if buf.is_empty() {
             return Ok(0);
         }
@@ -117,7 +120,7 @@ impl CharDevice for ConsoleDevice {
             let mut echo = Vec::new();
             {
                 let mut tty = N_TTY.lock();
-                while let Some(c) = crate::drivers::pl011::console_rx_pop() {
+                while let Some(c) = console_rx_pop() {
                     tty.receive_char(c, &mut echo);
                 }
                 if let Some(n) = tty.read(buf) {
@@ -130,14 +133,8 @@ impl CharDevice for ConsoleDevice {
             if f_flags & O_NONBLOCK != 0 {
                 return Err(Errno::EAGAIN);
             }
-            // A fatal signal ends the wait (Linux: -ERESTARTSYS from n_tty_read).
-            if crate::task::signal::signal_pending() {
-                return Err(Errno::EINTR);
-            }
-            // Let other tasks run, then wait for the next interrupt. (A wait queue woken
-            // by the UART interrupt would avoid the polling.)
-            crate::task::schedule();
-            crate::arch::cpu::wfi();
+            // Until the RX interrupt brings more bytes, or a signal (EINTR).
+            RX_WAIT.wait_event_interruptible(console_rx_pending)?;
         }
     }
 

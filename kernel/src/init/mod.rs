@@ -183,15 +183,17 @@ fn run_init(path: &str, args: &str) -> u32 {
     let init = crate::task::kernel_thread("init", kernel_init, 0).expect("no memory for init");
     let init_pid = init.pid;
     drop(init);
-    // The idle loop (Linux: cpu_idle). Orphans are reparented to init; once init itself
-    // is a zombie, everything left is killed and reaped here.
+    // The idle loop (Linux: cpu_startup_entry -> do_idle): run whatever is runnable,
+    // else wait in wfi for the interrupt that makes something runnable. Orphans are
+    // reparented to init; once init itself is a zombie, everything left is killed and
+    // reaped here.
     loop {
         crate::task::schedule();
         let init_done = find_task(init_pid).is_none_or(|t| t.state() == TaskState::Zombie);
         if init_done {
             break;
         }
-        cpu::wfi();
+        crate::task::do_idle();
     }
     let status = find_task(init_pid).map_or(0, |t| {
         t.exit_code.load(core::sync::atomic::Ordering::SeqCst)
@@ -217,6 +219,7 @@ fn run_init(path: &str, args: &str) -> u32 {
             crate::task::signal::send_signal(&t, crate::task::signal::SIGKILL);
         }
         crate::task::schedule();
+        crate::task::do_idle();
     }
     let code = if status & 0x7f == 0 {
         (status >> 8) & 0xff

@@ -62,6 +62,19 @@ pub static KTESTS: &[KTest] = &[
         run: crate::task::tests::kthreads_interleave,
     },
     KTest {
+        name:
+            "sleep: a disk read sleeps (D) while another task runs, woken by the device interrupt",
+        run: crate::kernel::sleep_tests::disk_read_sleeps,
+    },
+    KTest {
+        name: "sleep: lock_page by a second thread sleeps (D) until unlock_page",
+        run: crate::kernel::sleep_tests::lock_page_sleeps,
+    },
+    KTest {
+        name: "sleep: a console read sleeps (S) until the receive interrupt brings a line",
+        run: crate::kernel::sleep_tests::console_read_sleeps,
+    },
+    KTest {
         name: "fs: /etc/test.txt read through virtio-blk and the page cache matches",
         run: crate::fs::tests::read_test_txt,
     },

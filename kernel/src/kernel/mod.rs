@@ -3,8 +3,10 @@
 #[macro_use]
 pub mod printk;
 pub mod cmdline;
+pub mod hrtimer;
 pub mod kallsyms;
 pub mod ktest;
 pub mod panic;
 pub mod resource;
+pub mod sleep_tests;
 pub mod sys;

@@ -5,6 +5,7 @@ use crate::arch::aarch64::traps::PtRegs;
 use crate::arch::aarch64::uaccess::{copy_to_user, get_user, put_user};
 use crate::arch::cpu;
 use crate::errno::{Errno, KResult};
+use crate::sync::wait::SleepState;
 use crate::syscall::SyscallArgs;
 use crate::task::{current, Cred, RLimit, RLIMIT_NLIMITS};
 
@@ -170,8 +171,11 @@ pub fn sys_clock_gettime(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     Ok(0)
 }
 
-/// nanosleep(2): sleep by yielding until the counter passes the deadline. EINVAL for a
-/// negative or out-of-range timespec, EFAULT for a bad pointer.
+/// nanosleep(2): sleep on a timer until the deadline, TASK_INTERRUPTIBLE (another task or
+/// the idle loop's `wfi` has the CPU meanwhile). EINVAL for a negative or out-of-range
+/// timespec, EFAULT for a bad pointer, EINTR when a signal ends the sleep (the remaining
+/// time is not written back). Linux: `sys_nanosleep` -> `hrtimer_nanosleep` ->
+/// `do_nanosleep`.
 pub fn sys_nanosleep(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     let sec: i64 = get_user(a.0[0])?;
     let nsec: i64 = get_user(a.0[0] + 8)?;
@@ -182,13 +186,7 @@ pub fn sys_nanosleep(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
         .saturating_mul(1_000_000_000)
         .saturating_add(nsec as u64);
     let deadline = ktime_get_ns().saturating_add(ns);
-    while ktime_get_ns() < deadline {
-        if crate::task::signal::signal_pending() {
-            return Err(Errno::EINTR);
-        }
-        crate::task::yield_now();
-        cpu::wfi();
-    }
+    crate::kernel::hrtimer::schedule_hrtimeout(deadline, SleepState::Interruptible)?;
     Ok(0)
 }
 

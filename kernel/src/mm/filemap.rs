@@ -123,6 +123,11 @@ fn delete_from_page_cache(page: &'static Page) {
 /// reference for the caller (drop it with [`put_page`], or keep it as a mapping's).
 /// Linux: `read_cache_page` (`do_read_cache_page`); `filemap_fault` runs the same
 /// find-or-read step for a page fault.
+///
+/// A miss inserts the new page locked (PG_locked) and not up to date, then reads it, sets
+/// PG_uptodate and unlocks it. A reader that finds a page locked and not up to date sleeps
+/// in `wait_on_page_locked` until the first reader's I/O is done, instead of reading it a
+/// second time; if that I/O failed (the page is gone from the cache), it tries again.
 #[no_mangle]
 #[inline(never)]
 pub fn read_cache_page(
@@ -130,26 +135,39 @@ pub fn read_cache_page(
     index: usize,
     a_ops: &dyn AddressSpaceOperations,
 ) -> KResult<&'static Page> {
+    use crate::mm::pagemap::{trylock_page, unlock_page, wait_on_page_locked};
     loop {
         if let Some(page) = find_get_page(mapping, index) {
+            if !page.test(PageFlags::PG_uptodate) {
+                wait_on_page_locked(page);
+                if !page.test(PageFlags::PG_uptodate) {
+                    put_page(page); // its read failed and it left the cache: retry
+                    continue;
+                }
+            }
             return Ok(page);
         }
         let page = alloc_pages(GfpFlags::GFP_KERNEL, 0).ok_or(Errno::ENOMEM)?;
-        if let Err(e) = a_ops.readpage(page, index) {
+        trylock_page(page); // new and ours alone (Linux: __SetPageLocked)
+        get_page(page); // the caller's reference; the cache keeps the allocation's
+        if add_to_page_cache_lru(page, mapping, index).is_err() {
+            // Lost a race with another reader: use theirs.
+            unlock_page(page);
+            put_page(page);
+            put_page(page);
+            continue;
+        }
+        let r = a_ops.readpage(page, index);
+        if let Err(e) = r {
+            mapping.i_pages.lock().remove(&index);
+            unlock_page(page);
+            delete_from_page_cache(page);
             put_page(page);
             return Err(e);
         }
         page.set_flags(PageFlags::PG_uptodate);
-        get_page(page); // the caller's reference; the cache keeps the allocation's
-        match add_to_page_cache_lru(page, mapping, index) {
-            Ok(()) => return Ok(page),
-            Err(_) => {
-                // Lost a race with another reader: use theirs.
-                page.clear_flags(PageFlags::PG_uptodate);
-                put_page(page);
-                put_page(page);
-            }
-        }
+        unlock_page(page);
+        return Ok(page);
     }
 }
 

@@ -21,6 +21,7 @@ pub mod mprotect;
 pub mod msync;
 pub mod page;
 pub mod page_alloc;
+pub mod pagemap;
 pub mod shmem;
 pub mod slab;
 pub mod vma;

@@ -13,7 +13,7 @@ use crate::sync::SpinLockIrq;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::sync::Arc;
 use core::cell::UnsafeCell;
-use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU8, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU64, AtomicU8, Ordering};
 
 /// Kernel stacks are 2^2 pages = 16 KiB (Linux arm64: THREAD_SIZE 16 KiB).
 pub const THREAD_SIZE_ORDER: usize = 2;
@@ -100,6 +100,12 @@ pub struct Task {
     pub pending: core::sync::atomic::AtomicU64,
     /// Resource limits (Linux keeps them in `signal_struct`).
     pub rlim: SpinLockIrq<[RLimit; RLIMIT_NLIMITS]>,
+    /// Switches away while sleeping: the task gave up the CPU to wait for something
+    /// (Linux: `nvcsw`, `voluntary_ctxt_switches` in /proc/<pid>/status).
+    pub nvcsw: AtomicU64,
+    /// Switches away while still runnable: preempted at a tick, or `sched_yield` (Linux:
+    /// `nivcsw`, `nonvoluntary_ctxt_switches`).
+    pub nivcsw: AtomicU64,
 }
 
 // SAFETY: `thread` is only touched by `schedule` with interrupts off on the one CPU.
@@ -222,6 +228,8 @@ pub fn sched_init() {
         files: SpinLockIrq::new(files::FilesStruct::new()),
         cwd: SpinLockIrq::new(alloc::string::String::from("/")),
         mm: SpinLockIrq::new(None),
+        nvcsw: AtomicU64::new(0),
+        nivcsw: AtomicU64::new(0),
     });
     CURRENT.store(Arc::as_ptr(&idle) as *mut Task, Ordering::Release);
     RQ.lock().idle = Some(idle);
@@ -312,6 +320,8 @@ pub fn alloc_task(
             |c| c.cwd.lock().clone(),
         )),
         mm: SpinLockIrq::new(None),
+        nvcsw: AtomicU64::new(0),
+        nivcsw: AtomicU64::new(0),
     });
     task.set_comm(name);
     TASKS.lock().insert(task.pid, task.clone());
@@ -344,6 +354,11 @@ pub fn wake_up_process(task: &Arc<Task>) {
 
 /// Pick the next task and switch to it (Linux: `schedule` -> `__schedule` ->
 /// `context_switch`). The current task stays queued if still running.
+///
+/// A switch is counted as Linux's `__schedule` counts it, only when another task really
+/// runs next: voluntary (`nvcsw`) when the task leaves sleeping (it set a sleep state
+/// before calling us: a wait queue, a zombie), involuntary (`nivcsw`) when it was still
+/// runnable (preempted at a tick on the way back to user space, or `sched_yield`).
 #[no_mangle]
 #[inline(never)]
 pub fn schedule() {
@@ -369,6 +384,11 @@ pub fn schedule() {
     if Arc::ptr_eq(&prev, &next) {
         cpu::local_irq_restore(flags);
         return;
+    }
+    if prev.state() == TaskState::Running {
+        prev.nivcsw.fetch_add(1, Ordering::Relaxed);
+    } else {
+        prev.nvcsw.fetch_add(1, Ordering::Relaxed);
     }
     CURRENT.store(Arc::as_ptr(&next) as *mut Task, Ordering::Release);
     switch_mm_hook(&prev, &next);
@@ -415,6 +435,23 @@ pub fn do_exit_kthread() -> ! {
     drop(me);
     schedule();
     unreachable!("a zombie was scheduled");
+}
+
+/// One turn of the idle loop once `schedule()` found nothing to run: sleep in `wfi` until
+/// an interrupt. Interrupts are masked while the run queue is checked and across the
+/// `wfi` (a pending interrupt still ends it, Arm ARM D1.16.2), then unmasked, so the
+/// handler runs at once: a wake-up between the check and the `wfi` cannot be lost.
+/// Linux: `do_idle` -> `cpuidle_idle_call` -> `arch_cpu_idle` -> `cpu_do_idle` (not
+/// `cpu_idle_poll`, which spins).
+#[no_mangle]
+#[inline(never)]
+pub fn do_idle() {
+    let flags = cpu::local_irq_save();
+    let idle = RQ.lock().queue.is_empty() && !NEED_RESCHED.load(Ordering::Relaxed);
+    if idle {
+        cpu::wfi();
+    }
+    cpu::local_irq_restore(flags);
 }
 
 /// Give up the CPU voluntarily (Linux: `sched_yield` -> `schedule`).

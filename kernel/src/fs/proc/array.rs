@@ -8,8 +8,7 @@
 //! has no source for are what Linux shows for a task that never used the feature: no
 //! supplementary groups, no blocked, ignored or caught signals, no seccomp, one CPU and
 //! one memory node, no process groups or sessions (a Linux init that never calls setsid
-//! has pgid and sid 0, and so do its children), umask 0 (we apply none), no context
-//! switch counts (0).
+//! has pgid and sid 0, and so do its children), umask 0 (we apply none).
 use super::seq::seq_put_decimal_ull;
 use super::task_mmu::task_mem;
 use crate::task::{Task, TaskState};
@@ -155,8 +154,18 @@ pub fn proc_pid_status(task: &Task) -> String {
     // ids a Debian arm64 kernel allows, hence four hex digits).
     m.push_str("Cpus_allowed:\t1\nCpus_allowed_list:\t0\n");
     m.push_str("Mems_allowed:\t0001\nMems_allowed_list:\t0\n");
-    // task_context_switch_counts: not counted yet.
-    m.push_str("voluntary_ctxt_switches:\t0\nnonvoluntary_ctxt_switches:\t0\n");
+    // task_context_switch_counts.
+    seq_put_decimal_ull(
+        &mut m,
+        "voluntary_ctxt_switches:\t",
+        task.nvcsw.load(Ordering::Relaxed),
+    );
+    seq_put_decimal_ull(
+        &mut m,
+        "\nnonvoluntary_ctxt_switches:\t",
+        task.nivcsw.load(Ordering::Relaxed),
+    );
+    m.push('\n');
     m
 }
 

@@ -1,0 +1,94 @@
+//! Sleeping until a point in time: a sorted list of deadlines, checked at every timer tick.
+//!
+//! Linux: `kernel/time/hrtimer.c` (`hrtimer_nanosleep` -> `do_nanosleep`,
+//! `schedule_hrtimeout_range`, `hrtimer_start`, `hrtimer_cancel`, `hrtimer_run_queues`,
+//! `hrtimer_wakeup`). Callers: `sys_nanosleep` (`kernel/sys.rs`); the tick
+//! (`arch_timer_handler_virt`) runs [`hrtimer_run_queues`].
+//!
+//! Linux keeps timers in a per-CPU red-black tree and programs the clock event device for
+//! the earliest one, so a sleep ends within microseconds of its deadline. Ours are a
+//! `Vec` sorted by deadline and the timer keeps its periodic tick, so a sleep ends at the
+//! first tick at or after the deadline: at most 1/HZ (4 ms) late, never early (Linux with
+//! `CONFIG_HIGH_RES_TIMERS=n` behaves the same way).
+//!
+//! Each sleeper owns its timer and a wait queue of its own; the tick marks expired timers
+//! fired and wakes their queue, so a tick wakes only the tasks whose time has come.
+use crate::errno::KResult;
+use crate::sync::wait::SleepState;
+use crate::sync::{SpinLockIrq, WaitQueueHead};
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, Ordering};
+
+/// A sleeping task's timer (Linux: `struct hrtimer_sleeper`: the timer and the task).
+pub struct HrTimerSleeper {
+    /// Deadline in nanoseconds of the monotonic clock (Linux: `hrtimer_get_expires`).
+    expires: u64,
+    /// Set by the tick when the deadline passed (Linux: `t->task = NULL` in `hrtimer_wakeup`).
+    fired: AtomicBool,
+    /// Where the sleeper waits.
+    wq: WaitQueueHead,
+}
+
+/// Armed timers, earliest deadline first (Linux: the `hrtimer_clock_base` rb-tree).
+static TIMERS: SpinLockIrq<Vec<Arc<HrTimerSleeper>>> = SpinLockIrq::new(Vec::new());
+
+/// Now, in nanoseconds of the monotonic clock (Linux: `ktime_get`).
+pub fn ktime_get_ns() -> u64 {
+    crate::kernel::sys::ktime_get_ns()
+}
+
+/// Arm `t` (Linux: `hrtimer_start`, `enqueue_hrtimer`).
+fn hrtimer_start(t: &Arc<HrTimerSleeper>) {
+    let mut timers = TIMERS.lock();
+    let pos = timers.partition_point(|x| x.expires <= t.expires);
+    timers.insert(pos, t.clone());
+}
+
+/// Disarm `t` if the tick has not taken it yet (Linux: `hrtimer_cancel`).
+fn hrtimer_cancel(t: &Arc<HrTimerSleeper>) {
+    TIMERS.lock().retain(|x| !Arc::ptr_eq(x, t));
+}
+
+/// Number of armed timers (for tests and /proc).
+pub fn nr_armed() -> usize {
+    TIMERS.lock().len()
+}
+
+/// Fire every timer whose deadline has passed: mark it and wake its sleeper. Called from
+/// the timer interrupt. Linux: `hrtimer_run_queues` -> `__hrtimer_run_queues` ->
+/// `hrtimer_wakeup`.
+#[no_mangle]
+#[inline(never)]
+pub fn hrtimer_run_queues() {
+    let now = ktime_get_ns();
+    let mut timers = TIMERS.lock();
+    let due = timers.partition_point(|x| x.expires <= now);
+    for t in timers.drain(..due) {
+        t.fired.store(true, Ordering::Release);
+        t.wq.wake_up();
+    }
+}
+
+/// Sleep in `state` until the monotonic clock reaches `expires` (ns). Returns EINTR when
+/// a signal ends an interruptible (or a fatal one a killable) sleep first. Before the
+/// scheduler runs, or on the idle task, the wait is `wfi` until the tick fires the timer.
+/// Linux: `schedule_hrtimeout_range` (`hrtimer_init_sleeper`, `hrtimer_sleeper_start_expires`,
+/// `schedule`, `hrtimer_cancel`), as `do_nanosleep` uses it.
+#[no_mangle]
+#[inline(never)]
+pub fn schedule_hrtimeout(expires: u64, state: SleepState) -> KResult<()> {
+    if ktime_get_ns() >= expires {
+        return Ok(());
+    }
+    let t = Arc::new(HrTimerSleeper {
+        expires,
+        fired: AtomicBool::new(false),
+        wq: WaitQueueHead::new(),
+    });
+    hrtimer_start(&t);
+    let r =
+        t.wq.wait_event_state(state, || t.fired.load(Ordering::Acquire));
+    hrtimer_cancel(&t);
+    r
+}
