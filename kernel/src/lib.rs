@@ -7,6 +7,9 @@
 //! stand-in elsewhere).
 #![no_std]
 #![allow(clippy::new_without_default)]
+// Every unsafe block says why it is sound (STYLE.md); the `clippy` step of
+// `cargo xtask test` enforces it.
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 extern crate alloc;
 #[cfg(test)]

@@ -131,7 +131,7 @@ pub fn cmd_test(args: Vec<String>) -> Result<i32> {
         .chain(gdb::CHECKS.iter().map(Job::GdbCheck))
         .filter(|j| selected(j.name()))
         .collect();
-    let host = ["host:kernel", "host:xtask", "layering"];
+    let host = ["host:kernel", "host:xtask", "layering", "clippy"];
     if list {
         let hosts = host.iter().copied().filter(|h| selected(h));
         for name in hosts.chain(queue.iter().map(Job::name)) {
@@ -167,6 +167,15 @@ pub fn cmd_test(args: Vec<String>) -> Result<i32> {
             Ok(found) if found.is_empty() => Outcome::pass(host[2]),
             Ok(found) => Outcome::fail(host[2], "mm/ imports a higher floor", found),
             Err(e) => Outcome::fail(host[2], format!("reading {}: {e}", dir.display()), vec![]),
+        };
+        tally.report(&o, 1);
+    }
+    // Lints, warnings denied: among them `undocumented_unsafe_blocks` (kernel/src/lib.rs),
+    // so every unsafe block keeps its SAFETY comment.
+    if selected(host[3]) {
+        let o = match host_triple() {
+            Ok(triple) => clippy(host[3], &triple),
+            Err(e) => Outcome::fail(host[3], e.0, vec![]),
         };
         tally.report(&o, 1);
     }
@@ -260,6 +269,56 @@ fn host_triple() -> Result<String> {
         .find_map(|l| l.strip_prefix("host: "))
         .map(|h| h.trim().to_string())
         .ok_or_else(|| "no `host:` line in `rustc -vV` output".into())
+}
+
+/// `cargo clippy` on the kernel for its target and, with its tests, for the host.
+fn clippy(name: &str, host_triple: &str) -> Outcome {
+    let runs: [&[&str]; 2] = [
+        &[
+            "clippy",
+            "-p",
+            "kernel",
+            "--target",
+            crate::build::KERNEL_TARGET,
+            "--",
+            "-D",
+            "warnings",
+        ],
+        &[
+            "clippy",
+            "-p",
+            "kernel",
+            "--lib",
+            "--tests",
+            "--target",
+            host_triple,
+            "--",
+            "-D",
+            "warnings",
+        ],
+    ];
+    for args in runs {
+        eprintln!("xtask: cargo {}", args.join(" "));
+        let out = Command::new(cargo())
+            .args(args)
+            .current_dir(workspace_root())
+            .stdin(Stdio::null())
+            .output();
+        let out = match out {
+            Ok(out) => out,
+            Err(e) => return Outcome::fail(name, format!("running cargo clippy: {e}"), vec![]),
+        };
+        if !out.status.success() {
+            let text = String::from_utf8_lossy(&out.stderr).into_owned();
+            let why = if text.contains("no such command") {
+                "cargo clippy is not installed (rustup component add clippy)".to_string()
+            } else {
+                format!("cargo {} failed", args.join(" "))
+            };
+            return Outcome::fail(name, why, crate::tail_lines(&text, TAIL));
+        }
+    }
+    Outcome::pass(name)
 }
 
 /// Run one `cargo test` and record its outcome(s): one PASS line with the count, or one FAIL

@@ -51,12 +51,15 @@ pub enum Gic {
 }
 
 fn rd(addr: usize) -> u32 {
+    // SAFETY: callers pass addresses inside the GIC register windows mapped by ioremap.
     unsafe { read_volatile(addr as *const u32) }
 }
 fn wr(addr: usize, v: u32) {
+    // SAFETY: callers pass addresses inside the GIC register windows mapped by ioremap.
     unsafe { write_volatile(addr as *mut u32, v) }
 }
 fn wr8(addr: usize, v: u8) {
+    // SAFETY: callers pass addresses inside the GIC register windows mapped by ioremap.
     unsafe { write_volatile(addr as *mut u8, v) }
 }
 
@@ -113,6 +116,7 @@ impl Gic {
                     wr8(dist + GICD_IPRIORITYR + intid as usize, DEFAULT_PRIORITY);
                     let g = rd(dist + GICD_IGROUPR + 4 * n);
                     wr(dist + GICD_IGROUPR + 4 * n, g | bit);
+                    // SAFETY: GICD_IROUTER<n> is a 64-bit register of the distributor window ioremap mapped.
                     unsafe {
                         write_volatile((dist + GICD_IROUTER + 8 * intid as usize) as *mut u64, 0)
                     };

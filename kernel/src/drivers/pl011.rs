@@ -65,6 +65,7 @@ impl Pl011 {
     }
 
     fn regs(&self) -> &Pl011Regs {
+        // SAFETY: `base` is the PL011's register window, mapped by ioremap before the Pl011 was made, and Pl011Regs matches its layout.
         unsafe { &*(self.base as *const Pl011Regs) }
     }
 

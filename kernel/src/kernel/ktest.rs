@@ -172,6 +172,7 @@ fn write_to_rodata_faults() -> TestResult {
 /// A `ret` instruction in .data: executable only if W^X is broken.
 #[repr(align(16))]
 struct DataInsn(core::cell::UnsafeCell<u32>);
+// SAFETY: nobody writes the instruction; the test only jumps to it.
 unsafe impl Sync for DataInsn {}
 static RET_IN_DATA: DataInsn = DataInsn(core::cell::UnsafeCell::new(0xd65f_03c0));
 
@@ -207,6 +208,7 @@ fn alloc_pages_basics() -> TestResult {
     let page = alloc_pages(GfpFlags::GFP_KERNEL | GfpFlags::__GFP_ZERO, 0)
         .ok_or("alloc_pages(0) failed")?;
     let va = page_address(page);
+    // SAFETY: the page was just allocated to this test and is mapped by the linear map.
     let zeroed = (0..512).all(|i| unsafe { (va as *const u64).add(i).read() } == 0);
     let refcount = page.page_count();
     let big = alloc_pages(GfpFlags::GFP_KERNEL, 9).ok_or("alloc_pages(9) failed")?;
@@ -232,12 +234,14 @@ fn alloc_all_frames() -> TestResult {
     let mut n = 0usize;
     while let Some(page) = alloc_pages(GfpFlags::__GFP_HIGH, 0) {
         let va = page_address(page);
+        // SAFETY: the page was just allocated to this test and is mapped by the linear map.
         unsafe { (va as *mut usize).write(head) };
         head = va;
         n += 1;
     }
     let at_empty = nr_free_pages();
     while head != 0 {
+        // SAFETY: `head` is a page this test allocated and linked above.
         let next = unsafe { (head as *const usize).read() };
         let pfn = crate::mm::phys_pfn(crate::arch::virt_to_phys(head));
         __free_pages(crate::mm::page::pfn_to_page(pfn), 0);

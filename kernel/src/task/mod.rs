@@ -110,6 +110,8 @@ pub struct Task {
 
 // SAFETY: `thread` is only touched by `schedule` with interrupts off on the one CPU.
 unsafe impl Sync for Task {}
+// SAFETY: as for Sync: the only non-Send fields are the saved contexts, moved between
+// CPUs only by `schedule` with interrupts off.
 unsafe impl Send for Task {}
 
 impl Task {
