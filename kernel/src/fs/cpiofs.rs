@@ -16,10 +16,10 @@ use super::inode::{
 };
 use crate::errno::{Errno, KResult};
 use crate::mm::filemap::{
-    find_get_page, generic_file_buffered_read, page_bytes_mut, read_cache_page, AddressSpace,
+    generic_file_buffered_read, page_bytes_mut, read_cache_page, AddressSpace,
     AddressSpaceOperations,
 };
-use crate::mm::page::{put_page, Page, PageFlags};
+use crate::mm::page::Page;
 use crate::mm::PAGE_SIZE;
 use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::string::String;
@@ -139,18 +139,19 @@ impl Inode for CpioInode {
         }
     }
 
-    /// A page not yet in the cache (or still being read) comes from the disk.
-    fn fault_needs_io(&self, index: usize) -> bool {
+    /// Linux: `generic_file_mmap` installs `generic_file_vm_ops` (`filemap_fault`).
+    fn vm_ops(&self) -> Option<&'static dyn crate::mm::vma::VmOperationsStruct> {
         match &self.kind {
-            CpioKind::File { mapping, .. } => match find_get_page(mapping, index) {
-                Some(page) => {
-                    let ready = page.flags().contains(PageFlags::PG_uptodate);
-                    put_page(page);
-                    !ready
-                }
-                None => true,
-            },
-            CpioKind::Dir { .. } => false,
+            CpioKind::File { .. } => Some(&crate::mm::filemap::GENERIC_FILE_VM_OPS),
+            CpioKind::Dir { .. } => None,
+        }
+    }
+
+    /// Pages are read from the cpio image on the disk (`readpage`).
+    fn a_ops(&self) -> Option<&dyn AddressSpaceOperations> {
+        match &self.kind {
+            CpioKind::File { .. } => Some(self),
+            CpioKind::Dir { .. } => None,
         }
     }
 }

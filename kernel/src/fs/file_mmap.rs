@@ -7,9 +7,9 @@
 //! is the fs floor's implementation of it, over an open [`File`] and its page cache.
 use super::file::File;
 use crate::errno::KResult;
-use crate::mm::filemap::find_get_page;
-use crate::mm::page::{put_page, Page};
-use crate::mm::vma::MappedFile;
+use crate::mm::filemap::{find_get_page, AddressSpace, AddressSpaceOperations};
+use crate::mm::page::put_page;
+use crate::mm::vma::{MappedFile, VmArea};
 use alloc::sync::Arc;
 
 /// An open file as the VMA code sees it (Linux: `vma->vm_file` plus its
@@ -58,11 +58,17 @@ impl MappedFile for FileMapping {
         crate::fs::inode::s_isreg(self.file.inode().attr().i_mode)
             && self.file.inode().mapping().is_some()
     }
-    fn fault_page(&self, index: usize) -> KResult<&'static Page> {
-        self.file.inode().fault_page(index)
+    /// The file's mmap method (Linux: `call_mmap` -> `f_op->mmap`, here
+    /// `generic_file_mmap` or `shmem_mmap`): give the VMA the file system's `vm_ops`.
+    fn mmap(&self, vma: &mut VmArea) -> KResult<()> {
+        vma.vm_ops = self.file.inode().vm_ops();
+        Ok(())
     }
-    fn fault_needs_io(&self, index: usize) -> bool {
-        self.file.inode().fault_needs_io(index)
+    fn f_mapping(&self) -> Option<&AddressSpace> {
+        self.file.inode().mapping()
+    }
+    fn a_ops(&self) -> Option<&dyn AddressSpaceOperations> {
+        self.file.inode().a_ops()
     }
     /// The open file itself: two mmaps of one fd wrap it in two FileMappings but are
     /// the same `struct file` to Linux, so their VMAs may merge.

@@ -248,11 +248,16 @@ pub trait Inode: Send + Sync {
         Err(Errno::ENODEV)
     }
 
-    /// Would `fault_page(index)` have to wait for the disk? (Linux: `filemap_fault`
-    /// finding no up-to-date page in the cache: the case where it lets go of `mmap_lock`
-    /// for the I/O.) Default: no, the pages are in memory.
-    fn fault_needs_io(&self, _index: usize) -> bool {
-        false
+    /// What a mapping of this file does on a fault (Linux: set by `f_op->mmap`:
+    /// `generic_file_vm_ops`, `shmem_vm_ops`); None: the file cannot be mapped.
+    fn vm_ops(&self) -> Option<&'static dyn crate::mm::vma::VmOperationsStruct> {
+        None
+    }
+
+    /// How pages of `mapping()` are read from storage (Linux: `mapping->a_ops`); None
+    /// when the pages are the data.
+    fn a_ops(&self) -> Option<&dyn crate::mm::filemap::AddressSpaceOperations> {
+        None
     }
 }
 

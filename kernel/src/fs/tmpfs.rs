@@ -279,6 +279,11 @@ impl Inode for ShmemInode {
         let (mapping, _) = self.file()?;
         find_or_create_page(mapping, index)
     }
+
+    /// Linux: `shmem_mmap` installs `shmem_vm_ops` (`shmem_fault`).
+    fn vm_ops(&self) -> Option<&'static dyn crate::mm::vma::VmOperationsStruct> {
+        self.mapping().map(|_| &crate::mm::shmem::SHMEM_VM_OPS as _)
+    }
 }
 
 /// The internal tmpfs instance behind shared anonymous mappings (Linux: `shm_mnt`).

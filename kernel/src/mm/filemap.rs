@@ -18,8 +18,11 @@
 //! `xa_lock_irq`). It is never held across I/O: a miss allocates and fills the page
 //! unlocked, then inserts it, and the loser of a race frees its copy.
 use crate::errno::{Errno, KResult};
+use crate::mm::memory::{FaultFlags, FaultResult, FaultRetry};
 use crate::mm::page::{get_page, page_address, put_page, Page, PageFlags};
 use crate::mm::page_alloc::{alloc_pages, GfpFlags};
+use crate::mm::vma::{VmFault, VmOperationsStruct};
+use crate::mm::vmstat::{count_vm_event, VmStat};
 use crate::mm::PAGE_SIZE;
 use crate::sync::SpinLockIrq;
 use alloc::collections::BTreeMap;
@@ -273,6 +276,62 @@ pub fn truncate_inode_pages(mapping: &AddressSpace, lstart: u64) {
     }
 }
 
+/// The page at `vmf.pgoff` of a file with a page cache, for the fault path (Linux:
+/// `filemap_fault`). A cached, up-to-date page is returned at once (with a reference).
+/// Otherwise this is a major fault (PGMAJFAULT): when `vmf.flags` allow a retry and this
+/// is not one, the page is not waited for under `mmap_lock`: the fault returns
+/// VM_FAULT_RETRY with the file pinned, and the caller reads it with the lock dropped
+/// (`do_sync_mmap_readahead`) and faults again (Linux: `do_sync_mmap_readahead` ->
+/// `maybe_unlock_mmap_for_io`). The retry (FAULT_FLAG_TRIED), or a caller that cannot let
+/// go of the lock, reads it here. SIGBUS past the end of the file.
+#[no_mangle]
+#[inline(never)]
+pub fn filemap_fault(vmf: &VmFault<'_>) -> Result<&'static Page, FaultResult> {
+    let Some(file) = vmf.vma.vm_file.as_ref() else {
+        return Err(FaultResult::Sigbus);
+    };
+    if (vmf.pgoff as u64).saturating_mul(PAGE_SIZE as u64) >= file.size() {
+        return Err(FaultResult::Sigbus);
+    }
+    let (Some(mapping), Some(a_ops)) = (file.f_mapping(), file.a_ops()) else {
+        return Err(FaultResult::Sigbus);
+    };
+    if let Some(page) = find_get_page(mapping, vmf.pgoff) {
+        if page.test(PageFlags::PG_uptodate) {
+            return Ok(page);
+        }
+        put_page(page); // being read by someone else: wait below, or retry
+    }
+    count_vm_event(VmStat::PGMAJFAULT);
+    if vmf.flags.contains(FaultFlags::ALLOW_RETRY) && !vmf.flags.contains(FaultFlags::TRIED) {
+        return Err(FaultResult::Retry(FaultRetry {
+            fpin: file.clone(),
+            pgoff: vmf.pgoff,
+        }));
+    }
+    match read_cache_page(mapping, vmf.pgoff, a_ops) {
+        Ok(page) => Ok(page),
+        Err(Errno::ENOMEM) => Err(FaultResult::Oom),
+        Err(_) => Err(FaultResult::Sigbus),
+    }
+}
+
+/// The `vm_operations_struct` of files in the page cache (Linux: `generic_file_vm_ops`;
+/// its `map_pages` and `page_mkwrite` come with fault-around and writeback).
+pub struct GenericFileVmOps;
+
+/// Linux: `generic_file_vm_ops`, installed by `generic_file_mmap`.
+pub static GENERIC_FILE_VM_OPS: GenericFileVmOps = GenericFileVmOps;
+
+impl VmOperationsStruct for GenericFileVmOps {
+    fn name(&self) -> &'static str {
+        "generic_file_vm_ops"
+    }
+    fn fault(&self, vmf: &VmFault<'_>) -> Result<&'static Page, FaultResult> {
+        filemap_fault(vmf)
+    }
+}
+
 /// The I/O half of a file fault that let go of `mmap_lock` (Linux: the read that
 /// `filemap_fault` starts in `do_sync_mmap_readahead` after `maybe_unlock_mmap_for_io`,
 /// then waits for in `lock_page_maybe_drop_mmap`): bring page `pgoff` of the pinned file
@@ -282,9 +341,12 @@ pub fn truncate_inode_pages(mapping: &AddressSpace, lstart: u64) {
 /// run meanwhile.
 #[no_mangle]
 #[inline(never)]
-pub fn do_sync_mmap_readahead(retry: crate::mm::memory::FaultRetry) {
-    // An error (the file shrank, no memory) shows again on the retry, which reports it.
-    if let Ok(page) = retry.fpin.fault_page(retry.pgoff) {
-        put_page(page);
+pub fn do_sync_mmap_readahead(retry: FaultRetry) {
+    let file = &retry.fpin;
+    // An error (no memory, a failed read) shows again on the retry, which reports it.
+    if let (Some(mapping), Some(a_ops)) = (file.f_mapping(), file.a_ops()) {
+        if let Ok(page) = read_cache_page(mapping, retry.pgoff, a_ops) {
+            put_page(page);
+        }
     }
 }

@@ -6,7 +6,7 @@
 //! Tables are reached through the linear map, like the kernel's (`arch::aarch64::mmu`),
 //! so these functions run in host unit tests over simulated memory too.
 use crate::arch::aarch64::pgtable::{decode, mk_table, table_index, Desc, PTRS_PER_TABLE};
-use crate::arch::{phys_to_virt, PAGE_SIZE};
+use crate::arch::{phys_to_virt, PAGE_SHIFT, PAGE_SIZE};
 use crate::mm::page::{page_to_phys, pfn_to_page, Page};
 use crate::mm::page_alloc::{alloc_page, GfpFlags};
 use crate::mm::phys_pfn;
@@ -304,6 +304,17 @@ fn mlock_faulted_page(pgd: usize, addr: usize, old: u64) {
     crate::mm::mlock::mlock_vma_page(pte_page(new));
 }
 
+/// Ask the VMA's `vm_ops->fault` for the page (Linux: `__do_fault`). A VMA with a file but
+/// no `vm_ops` cannot fault anything in: SIGBUS.
+#[no_mangle]
+#[inline(never)]
+pub fn __do_fault(vmf: &crate::mm::vma::VmFault<'_>) -> Result<&'static Page, FaultResult> {
+    match vmf.vma.vm_ops {
+        Some(ops) => ops.fault(vmf),
+        None => Err(FaultResult::Sigbus),
+    }
+}
+
 /// Fault on an empty PTE of a file (or shmem) mapping. Linux: `do_fault` ->
 /// `do_read_fault` (map the page-cache page read-only), `do_cow_fault` (private write:
 /// copy it to a new anonymous page), `do_shared_fault` (shared write: map it writable).
@@ -319,31 +330,16 @@ pub fn do_fault(
     use crate::mm::vma::VmFlags;
     let pgd = mm.pgd;
     let write = flags.contains(FaultFlags::WRITE);
-    let file = vma.vm_file.as_ref().expect("do_fault on an anonymous VMA");
-    let index = ((addr - vma.vm_start) >> 12) + vma.vm_pgoff;
-    if (index as u64) * PAGE_SIZE as u64 >= file.size() {
-        return FaultResult::Sigbus;
-    }
-    // filemap_fault: a page that must come from the disk is not waited for under
-    // mmap_lock when the caller can retry (Linux: do_sync_mmap_readahead ->
-    // maybe_unlock_mmap_for_io, then VM_FAULT_RETRY). The retry (FAULT_FLAG_TRIED)
-    // finds it cached.
-    // A page that is not in the cache makes this a major fault (Linux: filemap_fault
-    // counts PGMAJFAULT when find_get_page fails).
-    let needs_io = file.fault_needs_io(index);
-    if needs_io {
-        crate::mm::vmstat::count_vm_event(crate::mm::vmstat::VmStat::PGMAJFAULT);
-    }
-    if needs_io && flags.contains(FaultFlags::ALLOW_RETRY) && !flags.contains(FaultFlags::TRIED) {
-        return FaultResult::Retry(FaultRetry {
-            fpin: file.clone(),
-            pgoff: index,
-        });
-    }
-    let page = match file.fault_page(index) {
-        Ok(p) => p,
-        Err(crate::errno::Errno::ENOMEM) => return FaultResult::Oom,
-        Err(_) => return FaultResult::Sigbus,
+    let index = ((addr - vma.vm_start) >> PAGE_SHIFT) + vma.vm_pgoff;
+    let vmf = crate::mm::vma::VmFault {
+        vma,
+        flags,
+        pgoff: index,
+        address: addr & !(PAGE_SIZE - 1),
+    };
+    let page = match __do_fault(&vmf) {
+        Ok(page) => page,
+        Err(result) => return result,
     };
     // The page is ours (a reference); now install it under the page-table lock (Linux:
     // finish_fault -> pte_offset_map_lock).

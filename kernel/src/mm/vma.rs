@@ -187,17 +187,43 @@ pub trait MappedFile: Send + Sync {
     fn in_page_cache(&self, _index: usize) -> bool {
         false
     }
-    /// The page holding file page `index`, with a reference for the caller, for the
-    /// fault path (Linux: `vm_ops->fault`, i.e. `filemap_fault` / `shmem_fault`).
-    /// Default: ENODEV (no pages behind this mapping).
-    fn fault_page(&self, _index: usize) -> KResult<&'static crate::mm::page::Page> {
-        Err(crate::errno::Errno::ENODEV)
+    /// The file's page cache (Linux: `file->f_mapping`); None for files without one.
+    fn f_mapping(&self) -> Option<&crate::mm::filemap::AddressSpace> {
+        None
     }
-    /// Would `fault_page(index)` wait for I/O? A fault allowed to retry then lets go of
-    /// `mmap_lock` first (Linux: `filemap_fault` -> `maybe_unlock_mmap_for_io`). Default: no.
-    fn fault_needs_io(&self, _index: usize) -> bool {
-        false
+    /// How the file system fills a page of that cache from its storage (Linux:
+    /// `mapping->a_ops`); None when the pages are the data (tmpfs).
+    fn a_ops(&self) -> Option<&dyn crate::mm::filemap::AddressSpaceOperations> {
+        None
     }
+}
+
+/// A fault on a file VMA as its handler sees it (Linux: `struct vm_fault`).
+pub struct VmFault<'a> {
+    /// The VMA (Linux: `vmf->vma`).
+    pub vma: &'a VmArea,
+    /// FAULT_FLAG_* (Linux: `vmf->flags`).
+    pub flags: crate::mm::memory::FaultFlags,
+    /// The page's offset in the file (Linux: `vmf->pgoff`).
+    pub pgoff: usize,
+    /// The faulting address, page aligned (Linux: `vmf->address`).
+    pub address: usize,
+}
+
+/// What a file VMA does on a fault (Linux: `struct vm_operations_struct`), set by the
+/// file's mmap method (`generic_file_mmap` -> `generic_file_vm_ops`, `shmem_mmap` ->
+/// `shmem_vm_ops`). The tables are statics, as Linux's are.
+pub trait VmOperationsStruct: Send + Sync {
+    /// The table's name, for GDB and /proc (Linux: the symbol's name).
+    fn name(&self) -> &'static str;
+    /// Find or read the page at `vmf.pgoff`, returned with a reference for the mapping
+    /// (Linux: `vm_ops->fault`, e.g. `filemap_fault`, `shmem_fault`). Errors are the fault's
+    /// outcome: SIGBUS past the end of the file, OOM, or VM_FAULT_RETRY when the page must
+    /// be read and `vmf.flags` allow letting go of `mmap_lock` first.
+    fn fault(
+        &self,
+        vmf: &VmFault<'_>,
+    ) -> Result<&'static crate::mm::page::Page, crate::mm::memory::FaultResult>;
 }
 
 /// The anonymous-memory object of a VMA (Linux: `struct anon_vma`). Only its identity
@@ -222,8 +248,8 @@ impl AnonVma {
 /// One virtual memory area (Linux: `struct vm_area_struct`).
 ///
 /// Differences from Linux 5.10: no `vm_next`/`vm_prev`/`vm_rb` (the tree is
-/// `MmapLocked::mm_rb`), no `vm_mm` back pointer, no `vm_ops` (the file's behaviour is
-/// behind `MappedFile`), and `anon_vma_chain` is only the length of Linux's list.
+/// `MmapLocked::mm_rb`), no `vm_mm` back pointer, `vm_file` is the parts of `struct file`
+/// mm looks at (`MappedFile`), and `anon_vma_chain` is only the length of Linux's list.
 #[derive(Clone)]
 pub struct VmArea {
     /// First address (page aligned).
@@ -239,6 +265,9 @@ pub struct VmArea {
     pub vm_pgoff: usize,
     /// The mapped file (Linux: `vm_file`).
     pub vm_file: Option<Arc<dyn MappedFile>>,
+    /// What a fault here calls (Linux: `vm_ops`): set by the file's mmap method; None
+    /// for anonymous memory.
+    pub vm_ops: Option<&'static dyn VmOperationsStruct>,
     /// Anonymous pages' rmap object, set on the first write fault (Linux: `anon_vma`).
     pub anon_vma: Option<Arc<AnonVma>>,
     /// Length of Linux's `anon_vma_chain` list: 0 without an anon_vma, 1 after
@@ -258,6 +287,7 @@ impl VmArea {
             vm_page_prot: vm_get_page_prot(vm_flags),
             vm_pgoff: 0,
             vm_file: None,
+            vm_ops: None,
             anon_vma: None,
             anon_vma_chain: 0,
         }
@@ -294,6 +324,7 @@ impl fmt::Debug for VmArea {
             .field("vm_flags", &self.vm_flags)
             .field("vm_pgoff", &format_args!("{:#x}", self.vm_pgoff))
             .field("vm_file", &self.vm_file.as_ref().map(|f| f.path()))
+            .field("vm_ops", &self.vm_ops.map(|o| o.name()))
             .field("anon_vma", &self.anon_vma.as_ref().map(|a| a.id))
             .finish()
     }
