@@ -1,11 +1,15 @@
-//! Data and instruction aborts. Linux: `arch/arm64/mm/fault.c` (`do_mem_abort`,
-//! `do_page_fault`, `__do_kernel_fault`, `die_kernel_fault`).
+//! Data and instruction aborts. Linux: `arch/arm64/mm/fault.c` (`do_mem_abort` and its
+//! `fault_info[]` table, `do_translation_fault`, `do_page_fault`, `__do_page_fault`,
+//! `__do_kernel_fault`, `die_kernel_fault`).
 //!
-//! User faults go `do_page_fault -> __do_page_fault -> handle_mm_fault` under
-//! `mm->mmap_lock` held for read; a kernel fault on a user address (uaccess) is
-//! demand-paged the same way first, then either has an exception-table fixup (EFAULT) or
-//! is fatal, as any other kernel fault. A fault that must wait for the disk lets go of
-//! the lock (VM_FAULT_RETRY) and is retried with FAULT_FLAG_TRIED.
+//! Every abort, from EL0 (`el0_da`/`el0_ia`) or EL1 (`el1_abort`), enters
+//! `do_mem_abort`, which picks the handler for the fault status code (DFSC/IFSC) from
+//! `FAULT_INFO`, as Linux does: translation faults on a user address and permission and
+//! access-flag faults go to `do_page_fault`, which takes `mm->mmap_lock` for read and runs
+//! `__do_page_fault -> handle_mm_fault`. A kernel fault on a user address (uaccess) is
+//! demand-paged the same way, then either has an exception-table fixup (EFAULT) or is
+//! fatal. A fault that must wait for the disk lets go of the lock (VM_FAULT_RETRY) and is
+//! retried with FAULT_FLAG_TRIED.
 //!
 //! This is entry code, above mm/: it finds the task's mm and delivers signals.
 use super::esr::Esr;
@@ -13,19 +17,143 @@ use super::extable::{kernel_extable, record_fixup, search_extable, EXEC_PROBE};
 use super::traps::{die, PtRegs};
 use core::sync::atomic::Ordering;
 
-/// Entry for every abort taken from EL1.
+/// One row of the abort table (Linux: `struct fault_info`): the handler (0: handled) and
+/// what an unhandled fault of this kind means.
+#[derive(Clone, Copy)]
+pub struct FaultInfo {
+    /// Linux: `fn`.
+    pub func: fn(usize, Esr, &mut PtRegs) -> i32,
+    /// The signal an unhandled user fault gets (Linux: `sig`).
+    pub sig: u32,
+    /// Linux: `name`.
+    pub name: &'static str,
+}
+
+const fn fault_info_for(fsc: usize) -> FaultInfo {
+    use crate::task::signal::{SIGBUS, SIGKILL, SIGSEGV};
+    match fsc {
+        0..=3 => FaultInfo {
+            func: do_bad,
+            sig: SIGKILL,
+            name: "address size fault",
+        },
+        4..=7 => FaultInfo {
+            func: do_translation_fault,
+            sig: SIGSEGV,
+            name: "translation fault",
+        },
+        9..=11 => FaultInfo {
+            func: do_page_fault,
+            sig: SIGSEGV,
+            name: "access flag fault",
+        },
+        13..=15 => FaultInfo {
+            func: do_page_fault,
+            sig: SIGSEGV,
+            name: "permission fault",
+        },
+        16 => FaultInfo {
+            func: do_bad,
+            sig: SIGBUS,
+            name: "synchronous external abort",
+        },
+        33 => FaultInfo {
+            func: do_alignment_fault,
+            sig: SIGBUS,
+            name: "alignment fault",
+        },
+        48 => FaultInfo {
+            func: do_bad,
+            sig: SIGKILL,
+            name: "TLB conflict abort",
+        },
+        _ => FaultInfo {
+            func: do_bad,
+            sig: SIGKILL,
+            name: "unknown fault",
+        },
+    }
+}
+
+/// The handlers by fault status code, ISS bits [5:0] (Linux: `fault_info[]`).
+pub static FAULT_INFO: [FaultInfo; 64] = {
+    let mut t = [fault_info_for(63); 64];
+    let mut i = 0;
+    while i < 64 {
+        t[i] = fault_info_for(i);
+        i += 1;
+    }
+    t
+};
+
+/// Linux: `esr_to_fault_info`.
+pub fn esr_to_fault_info(esr: Esr) -> &'static FaultInfo {
+    &FAULT_INFO[(esr.raw & 0x3f) as usize]
+}
+
+/// Every data or instruction abort, from EL0 or EL1 (Linux: `do_mem_abort`): run the
+/// handler `FAULT_INFO` names for the fault status code; a fault it could not handle
+/// kills the user task with the table's signal, or the kernel.
 #[no_mangle]
 #[inline(never)]
 pub fn do_mem_abort(far: usize, esr: Esr, regs: &mut PtRegs) {
-    // uaccess touching a user page that is not faulted in yet: demand-page it, as the
-    // user's own access would, and retry the instruction (Linux: do_page_fault with
-    // user_mode() false but the address in TASK_SIZE).
-    if far < super::uaccess::TASK_SIZE
-        && crate::task::current().is_some()
-        && do_user_addr_fault(far, esr, false, regs.pc as usize).is_handled()
-    {
+    let inf = esr_to_fault_info(esr);
+    if (inf.func)(far, esr, regs) == 0 {
         return;
     }
+    if !regs.user_mode() {
+        die(
+            regs,
+            format_args!(
+                "Unhandled fault at {far:#018x}: {}",
+                esr.fault()
+                    .map_or(inf.name.into(), |k| alloc::format!("{k}"))
+            ),
+        );
+    }
+    crate::task::signal::force_sig_fault(inf.sig, regs, inf.name);
+}
+
+/// A fault status nothing handles (Linux: `do_bad`).
+fn do_bad(_far: usize, _esr: Esr, _regs: &mut PtRegs) -> i32 {
+    1
+}
+
+/// A translation fault: a user address is demand-paged, anything else is a bad area
+/// (Linux: `do_translation_fault`).
+#[no_mangle]
+#[inline(never)]
+pub fn do_translation_fault(far: usize, esr: Esr, regs: &mut PtRegs) -> i32 {
+    if far < super::uaccess::TASK_SIZE {
+        return do_page_fault(far, esr, regs);
+    }
+    do_bad_area(far, esr, regs);
+    0
+}
+
+/// An unaligned access (Linux: `do_alignment_fault`): a kernel one is fixed up or fatal,
+/// a user one is SIGBUS.
+fn do_alignment_fault(far: usize, esr: Esr, regs: &mut PtRegs) -> i32 {
+    if regs.user_mode() {
+        return 1;
+    }
+    __do_kernel_fault(far, esr, regs);
+    0
+}
+
+/// No mapping can make this access work (Linux: `do_bad_area`): SIGSEGV for user space,
+/// the fixup or death for the kernel.
+fn do_bad_area(far: usize, esr: Esr, regs: &mut PtRegs) {
+    if regs.user_mode() {
+        __do_user_fault(crate::mm::memory::FaultResult::BadArea, esr, regs);
+    } else {
+        __do_kernel_fault(far, esr, regs);
+    }
+}
+
+/// A kernel access that faulted for good: resume at its exception-table fixup (EFAULT for
+/// uaccess), or die (Linux: `__do_kernel_fault`).
+fn __do_kernel_fault(far: usize, esr: Esr, regs: &mut PtRegs) {
     if fixup_exception(regs) {
         return;
     }
@@ -64,17 +192,11 @@ fn die_kernel_fault(far: usize, _esr: Esr, regs: &PtRegs) -> ! {
     )
 }
 
-/// A data or instruction abort from EL0. Linux: `do_page_fault`: find the VMA, check the
-/// access against its flags, `handle_mm_fault`; SIGSEGV/SIGBUS when that fails.
-#[no_mangle]
-#[inline(never)]
-pub fn do_page_fault(far: usize, esr: Esr, regs: &mut PtRegs) {
+/// The signal a user fault gets and its one-line report (Linux: `__do_user_fault` ->
+/// `arm64_force_sig_fault`).
+fn __do_user_fault(result: crate::mm::memory::FaultResult, esr: Esr, regs: &mut PtRegs) {
     use crate::mm::memory::FaultResult;
-    use crate::task::signal::{force_sig_fault, SIGBUS, SIGSEGV};
-    let result = do_user_addr_fault(far, esr, true, regs.pc as usize);
-    if result.is_handled() {
-        return; // the common case: no report to build
-    }
+    use crate::task::signal::{force_sig_fault, SIGBUS, SIGKILL, SIGSEGV};
     let cause = esr
         .fault()
         .map(|k| alloc::format!("{k}"))
@@ -87,7 +209,7 @@ pub fn do_page_fault(far: usize, esr: Esr, regs: &mut PtRegs) {
         "read"
     };
     match result {
-        FaultResult::Handled => {}
+        FaultResult::Handled | FaultResult::Retry(_) => {}
         FaultResult::BadArea => force_sig_fault(
             SIGSEGV,
             regs,
@@ -103,27 +225,36 @@ pub fn do_page_fault(far: usize, esr: Esr, regs: &mut PtRegs) {
             regs,
             &alloc::format!("{access}: {cause}, beyond the mapped object"),
         ),
-        FaultResult::Oom => force_sig_fault(crate::task::signal::SIGKILL, regs, "out of memory"),
-        // Retries are resolved in do_user_addr_fault.
-        FaultResult::Retry(_) => {}
+        FaultResult::Oom => force_sig_fault(SIGKILL, regs, "out of memory"),
     }
 }
 
-/// The body of arm64's `do_page_fault` for a user address, from EL0 (`user`) or from a
-/// uaccess at EL1: pick the fault and VMA flags, take `mmap_lock` for read, run
-/// `__do_page_fault`, and when that returns VM_FAULT_RETRY (it let go of the lock to
-/// read a file page) take the lock again and retry with FAULT_FLAG_TRIED.
-fn do_user_addr_fault(
-    far: usize,
-    esr: Esr,
-    user: bool,
-    pc: usize,
-) -> crate::mm::memory::FaultResult {
+/// A fault on a user address, from EL0 or a uaccess at EL1 (Linux: arm64
+/// `do_page_fault`): pick the fault and VMA flags, take `mmap_lock` for read, run
+/// `__do_page_fault`; when that returns VM_FAULT_RETRY (it let go of the lock to read a
+/// file page), read the page, take the lock again and retry with FAULT_FLAG_TRIED.
+/// Then deliver the outcome: nothing, a signal, or (kernel) the fixup. Always 0: every
+/// outcome is dealt with here.
+#[no_mangle]
+#[inline(never)]
+pub fn do_page_fault(far: usize, esr: Esr, regs: &mut PtRegs) -> i32 {
     use crate::mm::memory::{FaultFlags, FaultResult};
     use crate::mm::mmap_lock::{mmap_read_lock, mmap_read_trylock};
     use crate::mm::vma::VmFlags;
-    let Some(Some(mm)) = crate::task::with_current(|t| t.mm.lock().clone()) else {
-        return FaultResult::BadArea;
+    let user = regs.user_mode();
+    // A kernel address, or no user address space (a kernel thread): no context.
+    let mm = if far < super::uaccess::TASK_SIZE {
+        crate::task::with_current(|t| t.mm.lock().clone()).flatten()
+    } else {
+        None
+    };
+    let Some(mm) = mm else {
+        if user {
+            __do_user_fault(FaultResult::BadArea, esr, regs);
+        } else {
+            __do_kernel_fault(far, esr, regs);
+        }
+        return 0;
     };
     crate::mm::vmstat::count_vm_event(crate::mm::vmstat::VmStat::PGFAULT);
     let mut mm_flags = FaultFlags::ALLOW_RETRY | FaultFlags::KILLABLE;
@@ -143,26 +274,37 @@ fn do_user_addr_fault(
     // may be ours); one with a fixup (uaccess) may.
     let mut locked = match mmap_read_trylock(&mm) {
         Some(guard) => Some(guard),
-        None if !user && search_extable(kernel_extable(), pc).is_none() => {
-            return FaultResult::BadArea;
+        None if !user && search_extable(kernel_extable(), regs.pc as usize).is_none() => {
+            __do_kernel_fault(far, esr, regs);
+            return 0;
         }
         None => Some(mmap_read_lock(&mm)),
     };
-    loop {
+    let fault = loop {
         let fault = __do_page_fault(&mm, far, mm_flags, vm_flags, &mut locked);
         let FaultResult::Retry(retry) = fault else {
-            return fault;
+            break fault;
         };
         // VM_FAULT_RETRY: read the page with the lock dropped, then fault again.
         drop(locked.take());
         crate::mm::filemap::do_sync_mmap_readahead(retry);
         if crate::task::signal::fatal_signal_pending() {
             // The task dies on its way out; nothing to map (Linux: fault_signal_pending).
-            return FaultResult::Handled;
+            break FaultResult::Handled;
         }
         mm_flags |= FaultFlags::TRIED;
         locked = Some(mmap_read_lock(&mm));
+    };
+    drop(locked);
+    if fault.is_handled() {
+        return 0; // the common case: no report to build
     }
+    if user {
+        __do_user_fault(fault, esr, regs);
+    } else {
+        __do_kernel_fault(far, esr, regs);
+    }
+    0
 }
 
 /// Find the VMA for `addr` (growing a stack down to it), check the access against its

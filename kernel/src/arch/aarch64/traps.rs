@@ -78,7 +78,7 @@ pub extern "C" fn bad_mode(regs: &mut PtRegs, reason: usize) -> ! {
 pub extern "C" fn el1_sync_handler(regs: &mut PtRegs) {
     let esr = Esr { raw: regs.esr };
     match esr.ec() {
-        ec::DABT_CUR | ec::IABT_CUR => super::fault::do_mem_abort(regs.far as usize, esr, regs),
+        ec::DABT_CUR | ec::IABT_CUR => el1_abort(regs, esr),
         _ => die(
             regs,
             format_args!("Oops - unexpected synchronous exception in the kernel"),
@@ -97,11 +97,33 @@ pub extern "C" fn el0_sync_handler(regs: &mut PtRegs) {
     crate::arch::cpu::local_irq_enable();
     match esr.ec() {
         ec::SVC64 => el0_svc(regs),
-        ec::DABT_LOW | ec::IABT_LOW => super::fault::do_page_fault(regs.far as usize, esr, regs),
+        ec::DABT_LOW => el0_da(regs, esr),
+        ec::IABT_LOW => el0_ia(regs, esr),
         ec::PC_ALIGN | ec::SP_ALIGN => force_sig_fault(SIGBUS, regs, "alignment fault"),
         _ => force_sig_fault(SIGILL, regs, class_string(esr.ec())),
     }
     exit_to_user_mode(regs);
+}
+
+/// A data or instruction abort taken from EL1 (Linux: `el1_abort`).
+#[no_mangle]
+#[inline(never)]
+pub fn el1_abort(regs: &mut PtRegs, esr: Esr) {
+    super::fault::do_mem_abort(regs.far as usize, esr, regs);
+}
+
+/// A data abort taken from EL0 (Linux: `el0_da`).
+#[no_mangle]
+#[inline(never)]
+pub fn el0_da(regs: &mut PtRegs, esr: Esr) {
+    super::fault::do_mem_abort(regs.far as usize, esr, regs);
+}
+
+/// An instruction abort taken from EL0 (Linux: `el0_ia`).
+#[no_mangle]
+#[inline(never)]
+pub fn el0_ia(regs: &mut PtRegs, esr: Esr) {
+    super::fault::do_mem_abort(regs.far as usize, esr, regs);
 }
 
 /// `svc #0`. Linux: `el0_svc` -> `do_el0_svc` -> `invoke_syscall`.
