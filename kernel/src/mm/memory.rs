@@ -318,8 +318,9 @@ pub fn handle_mm_fault(
         )
     } else if write && !pte_write(entry) {
         if vma.vm_flags.contains(VmFlags::VM_SHARED) {
-            // A shared page becomes writable in place (Linux: wp_page_shared).
-            *pte = pte_mkwrite(entry);
+            // A shared page becomes writable (and dirty) in place (Linux: wp_page_shared
+            // -> wp_page_reuse).
+            *pte = pte_mkwrite(pte_mkdirty(entry));
             crate::arch::cpu::flush_tlb_page(asid, address & !(PAGE_SIZE - 1));
             FaultResult::Handled
         } else {
@@ -416,14 +417,14 @@ pub fn do_fault(
         unsafe { crate::arch::cpu::copy_page(page_address(new), page_address(page)) };
         put_page(page);
         page_add_new_anon_rmap(new);
-        *pte = pte_mkwrite(mk_pte(page_to_phys(new), vma.vm_page_prot));
+        *pte = pte_mkwrite(pte_mkdirty(mk_pte(page_to_phys(new), vma.vm_page_prot)));
         return FaultResult::Handled;
     }
     // do_read_fault / do_shared_fault: map the cache page itself (our ref is the map's).
     page_dup_rmap(page);
     let mut entry = mk_pte(page_to_phys(page), vma.vm_page_prot);
     if write && shared {
-        entry = pte_mkwrite(entry);
+        entry = pte_mkwrite(pte_mkdirty(entry));
         page.set_flags(PageFlags::PG_dirty);
     }
     *pte = entry;
@@ -436,7 +437,7 @@ pub fn do_fault(
 // ---------------------------------------------------------------------------------------
 
 use crate::arch::aarch64::pgtable::{
-    mk_pte, pte_mkwrite, pte_pgprot, pte_present, pte_write, pte_wrprotect, PgProt,
+    mk_pte, pte_mkdirty, pte_mkwrite, pte_pgprot, pte_present, pte_write, pte_wrprotect, PgProt,
 };
 use crate::mm::page::{get_page, page_address, put_page, PageFlags};
 use core::sync::atomic::{AtomicUsize, Ordering};
@@ -510,7 +511,7 @@ pub fn do_anonymous_page(
     page_add_new_anon_rmap(page);
     let mut entry = mk_pte(page_to_phys(page), prot);
     if vma_writable {
-        entry = pte_mkwrite(entry);
+        entry = pte_mkwrite(pte_mkdirty(entry));
     }
     *pte = entry;
     FaultResult::Handled
@@ -536,7 +537,7 @@ pub fn do_wp_page(pte: &mut Pte, addr: usize, asid: u16) -> FaultResult {
         let page = pte_page(old);
         if page.page_count() == 1 {
             // wp_page_reuse: nobody else sees this page.
-            *pte = pte_mkwrite(old);
+            *pte = pte_mkwrite(pte_mkdirty(old));
             crate::arch::cpu::flush_tlb_page(asid, va);
             return FaultResult::Handled;
         }
@@ -550,7 +551,7 @@ pub fn do_wp_page(pte: &mut Pte, addr: usize, asid: u16) -> FaultResult {
     unsafe { crate::arch::cpu::copy_page(page_address(new), src) };
     page_add_new_anon_rmap(new);
     // The old entry's attributes at the new page (Linux builds it from vm_page_prot).
-    let entry = pte_mkwrite(mk_pte(page_to_phys(new), pte_pgprot(old)));
+    let entry = pte_mkwrite(pte_mkdirty(mk_pte(page_to_phys(new), pte_pgprot(old))));
     // Break-before-make: invalidate the old translation before installing the new one.
     *pte = Pte::default();
     crate::arch::cpu::flush_tlb_page(asid, va);
@@ -759,7 +760,7 @@ pub fn unmap_mapping_range(ino: u64, dev: (u32, u32), from: u64) {
 #[cfg(test)]
 mod fault_tests {
     use super::*;
-    use crate::arch::aarch64::pgtable::PAGE_READONLY;
+    use crate::arch::aarch64::pgtable::{pte_dirty, PAGE_READONLY};
 
     fn setup() -> crate::arch::aarch64::mmu::tests::SimRam {
         let ram = crate::arch::aarch64::mmu::tests::SimRam::new(256);
@@ -781,11 +782,11 @@ mod fault_tests {
         let pte = pte_offset(pgd, addr, true).unwrap();
         assert!(do_anonymous_page(pte, false, PAGE_READONLY, true).is_handled());
         let pte = *pte_offset(pgd, addr, false).unwrap();
-        assert!(is_zero_pte(pte) && !pte_write(pte));
+        assert!(is_zero_pte(pte) && !pte_write(pte) && !pte_dirty(pte));
         // Write to the zero page: COW into a private zeroed page.
         assert!(do_wp_page(pte_offset(pgd, addr, false).unwrap(), addr, 1).is_handled());
         let pte = *pte_offset(pgd, addr, false).unwrap();
-        assert!(!is_zero_pte(pte) && pte_write(pte));
+        assert!(!is_zero_pte(pte) && pte_write(pte) && pte_dirty(pte));
         let page = pte_page(pte);
         assert_eq!((page.page_count(), page.page_mapcount()), (1, 1));
         free_user_pgtables(pgd, 1);
@@ -821,6 +822,10 @@ mod fault_tests {
         assert!(
             !pte_write(p),
             "both sides must be write-protected after fork"
+        );
+        assert!(
+            pte_dirty(p),
+            "fork's write-protect keeps the dirty bit (Linux too)"
         );
         assert_eq!(
             (pte_page(p).page_count(), pte_page(p).page_mapcount()),

@@ -10,11 +10,11 @@
 //!
 //! Differences from Linux 5.10: no THP, hugetlb or swap yet, so those fields are 0; the
 //! RSS counters (`MM_ANONPAGES`, ...) are counted from the page tables when asked, not
-//! kept up to date by the fault path; and a PTE's dirty state is inferred (see
-//! [`page_dirtied`]).
+//! kept up to date by the fault path; and a PTE's dirty state is the software
+//! PTE_DIRTY bit plus what [`page_dirtied`] infers.
 use super::seq::seq_put_decimal_ull_width;
 use crate::arch::aarch64::pgtable::{
-    decode, pte_pfn, pte_present, pte_write, pte_young, Desc, Pte,
+    decode, pte_dirty, pte_pfn, pte_present, pte_young, Desc, Pte,
 };
 use crate::arch::{PAGE_SHIFT, PAGE_SIZE};
 use crate::errno::{Errno, KResult};
@@ -62,17 +62,18 @@ pub fn page_anon(page: &Page) -> bool {
     mapping == 0 || mapping & PAGE_MAPPING_ANON != 0
 }
 
-/// Is the PTE dirty? What Linux asks with `pte_dirty` (arm64: the software PTE_DIRTY
-/// bit or a hardware-dirty DBM entry). This kernel sets neither bit, so the state is
-/// inferred for anonymous pages the way it arises in Linux: one mapped writable, or one
-/// that is swap-backed, exists only because of a write (`do_anonymous_page` on a write, a
-/// COW copy), whose PTE Linux marks dirty and keeps dirty through fork's write-protect. A
-/// lazily freed page (MADV_FREE clears PG_swapbacked) is clean until written again. File
-/// and shmem pages count as dirty by PG_dirty alone (set by a write fault on a shared
-/// mapping); a shared page written through a PTE its read fault already made writable is
-/// not seen, where Linux's write would have faulted to set the dirty bit.
+/// Is the page dirty as far as this PTE tells? What Linux asks with `pte_dirty` (arm64:
+/// the software PTE_DIRTY bit or a hardware-dirty DBM entry). Our write faults set the
+/// software [`PTE_DIRTY`](crate::arch::aarch64::pgtable::PTE_DIRTY) as Linux's do, and
+/// fork's write-protect keeps it; an anonymous page that is swap-backed also exists only
+/// because of a write (`do_anonymous_page` on a write, a COW copy), so it counts too. A
+/// lazily freed page (Linux's MADV_FREE clears PG_swapbacked and the PTE's dirty bit) is
+/// clean until written again; our MADV_FREE unmaps the page at once instead. File and shmem pages count as dirty by
+/// PG_dirty alone (set by a write fault on a shared mapping); a shared page written
+/// through a PTE its read fault already made writable is not seen, where Linux's write
+/// would have faulted to set the dirty bit.
 pub fn page_dirtied(pte: Pte, page: &Page) -> bool {
-    page_anon(page) && (pte_write(pte) || page.test(PageFlags::PG_swapbacked))
+    page_anon(page) && (pte_dirty(pte) || page.test(PageFlags::PG_swapbacked))
 }
 
 // ---------------------------------------------------------------------------------------
