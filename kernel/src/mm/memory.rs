@@ -42,6 +42,19 @@ pub unsafe fn pte_offset_map(pte_table: usize, addr: usize) -> &'static mut Pte 
     unsafe { &mut *(phys_to_virt(pte_table) as *mut Pte).add(table_index(addr, 3)) }
 }
 
+/// All 512 PTEs of the level-3 table at physical `pte_table`, for a walker that keeps
+/// one table across many entries (Linux: `pte_offset_map` at the first address, then
+/// `pte++`), as fork's `copy_page_range` does for the child.
+///
+/// # Safety
+/// As [`pte_offset_map`].
+#[inline]
+pub unsafe fn pte_table_map(pte_table: usize) -> &'static mut [Pte; PTRS_PER_TABLE] {
+    // SAFETY: the caller's contract: a live PTE table, mapped by the linear map; `Pte`
+    // is `repr(transparent)` over the u64 descriptor.
+    unsafe { &mut *(phys_to_virt(pte_table) as *mut [Pte; PTRS_PER_TABLE]) }
+}
+
 /// A zeroed page for a page-table level. Linux: `pte_alloc_one` / `__get_free_page`.
 pub fn pgtable_page_alloc() -> Option<usize> {
     alloc_page(GfpFlags::GFP_KERNEL | GfpFlags::__GFP_ZERO).map(page_to_phys)
@@ -601,7 +614,7 @@ pub fn copy_page_range(
     let mut err = None;
     // The destination PTE table of the current 2 MiB block, found once per block
     // (Linux: copy_pte_range allocates and maps one dst table per pmd).
-    let mut dst_table: Option<(usize, usize)> = None;
+    let mut dst_table: Option<(usize, &'static mut [Pte; PTRS_PER_TABLE])> = None;
     for_each_pte(src, start, end, |va, pte| {
         if err.is_some() || !pte_present(*pte) {
             return;
@@ -611,20 +624,18 @@ pub fn copy_page_range(
         }
         let block = va >> 21;
         let table = match dst_table {
-            Some((b, t)) if b == block => t,
+            Some((b, ref mut t)) if b == block => t,
             _ => {
                 let Some(t) = walk_to_pte_table(dst, va, true) else {
                     err = Some(FaultResult::Oom);
                     return;
                 };
-                dst_table = Some((block, t));
-                t
+                // SAFETY: `t` is the child's PTE table for this 2 MiB block, just walked
+                // to (or allocated); the caller holds both mms' `mmap_lock` for write.
+                &mut dst_table.insert((block, unsafe { pte_table_map(t) })).1
             }
         };
-        // SAFETY: `table` is the child's PTE table for this 2 MiB block, just walked to
-        // (or allocated); the caller holds both mms' `mmap_lock` for write.
-        let d = unsafe { pte_offset_map(table, va) };
-        *d = *pte;
+        table[table_index(va, 3)] = *pte;
         if !is_zero_pte(*pte) {
             let page = pte_page(*pte);
             get_page(page);
