@@ -11,12 +11,12 @@
 //! Differences: no huge pages, so `follow_pmd_mask` always reaches a PTE table; and gup
 //! never grows a stack VMA (Linux 6.5 stopped that too: `find_extend_vma` became
 //! `vma_lookup`), since growing needs the lock for write.
-use crate::arch::aarch64::pgtable::{
-    decode, pte_present, pte_write, table_index, Desc, PTRS_PER_TABLE,
-};
-use crate::arch::phys_to_virt;
+use crate::arch::aarch64::pgtable::{decode, pte_present, pte_write, table_index, Desc};
 use crate::errno::{Errno, KResult};
-use crate::mm::memory::{handle_mm_fault, is_zero_pte, pte_page, FaultFlags, FaultResult};
+use crate::mm::memory::{
+    handle_mm_fault, is_zero_pte, pgtable_entries, pte_offset_map, pte_page, FaultFlags,
+    FaultResult,
+};
 use crate::mm::mm_types::MmStruct;
 use crate::mm::mmap_lock::{mmap_read_lock, MmapReadGuard};
 use crate::mm::page::{get_page, Page, PageFlags};
@@ -53,11 +53,6 @@ bitflags! {
     }
 }
 
-fn table<'a>(pa: usize) -> &'a [u64; PTRS_PER_TABLE] {
-    // SAFETY: page-table pages are mapped by the linear map.
-    unsafe { &*(phys_to_virt(pa) as *const [u64; PTRS_PER_TABLE]) }
-}
-
 /// Outcome of following one address (Linux: a page, NULL for "fault it in", or an
 /// ERR_PTR).
 pub enum Follow {
@@ -76,7 +71,9 @@ pub fn follow_page_pte(
     address: usize,
     flags: FollFlags,
 ) -> KResult<Follow> {
-    let pte = table(pte_table)[table_index(address, 3)];
+    // SAFETY: `pte_table` came from a present pmd entry (`follow_page_mask`), and the
+    // caller's `mmap_lock` keeps page-table pages from being freed.
+    let pte = unsafe { *pte_offset_map(pte_table, address) };
     if !pte_present(pte) {
         return Ok(Follow::NoPage);
     }
@@ -121,7 +118,10 @@ pub fn follow_page_mask(
 ) -> KResult<Follow> {
     let mut t = pgd;
     for level in 0..3 {
-        match decode(table(t)[table_index(address, level)], level) {
+        // SAFETY: `t` is the pgd or a table a present entry one level up points at; the
+        // caller's `mmap_lock` keeps page-table pages from being freed.
+        let entry = unsafe { pgtable_entries(t)[table_index(address, level)] };
+        match decode(entry, level) {
             Desc::Table(next) => t = next,
             // An empty level: nothing mapped yet (Linux: no_page_table).
             _ => return Ok(Follow::NoPage),

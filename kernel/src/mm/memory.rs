@@ -5,15 +5,54 @@
 //!
 //! Tables are reached through the linear map, like the kernel's (`arch::aarch64::mmu`),
 //! so these functions run in host unit tests over simulated memory too.
-use crate::arch::aarch64::pgtable::{decode, mk_table, table_index, Desc, PTRS_PER_TABLE};
+use crate::arch::aarch64::pgtable::{
+    decode, mk_table, pte_none, pte_pfn, pte_phys, table_index, Desc, Pte, PTRS_PER_TABLE,
+};
 use crate::arch::{phys_to_virt, PAGE_SHIFT, PAGE_SIZE};
 use crate::mm::page::{page_to_phys, pfn_to_page, Page};
 use crate::mm::page_alloc::{alloc_page, GfpFlags};
 use crate::mm::phys_pfn;
 
-fn table<'a>(pa: usize) -> &'a mut [u64; PTRS_PER_TABLE] {
-    // SAFETY: page-table pages are ours and mapped by the linear map.
-    unsafe { &mut *(phys_to_virt(pa) as *mut [u64; PTRS_PER_TABLE]) }
+/// The 512 descriptors of the pgd, pud or pmd table at physical `table_pa` (Linux:
+/// `pgd_offset`, `pud_offset`, `pmd_offset` index into it).
+///
+/// # Safety
+/// `table_pa` must be a page-table page of a live page table: the pgd, or a table a
+/// present table descriptor points at. Page-table pages are mapped by the linear map and
+/// stay until `free_pgd_range` frees them, which needs `mmap_lock` for write (or the
+/// last reference to the mm) and the page-table lock; the caller holds one of those for
+/// as long as it uses the reference, and does not keep two references to one entry.
+pub unsafe fn pgtable_entries(table_pa: usize) -> &'static mut [u64; PTRS_PER_TABLE] {
+    // SAFETY: the caller's contract: a live page-table page, mapped by the linear map.
+    unsafe { &mut *(phys_to_virt(table_pa) as *mut [u64; PTRS_PER_TABLE]) }
+}
+
+/// The PTE for `addr` in the level-3 table at physical `pte_table` (Linux:
+/// `pte_offset_map`; the lock Linux's `pte_offset_map_lock` takes is the caller's
+/// `mm.page_table_lock`). The one way mm/ reaches a last-level entry.
+///
+/// # Safety
+/// As [`pgtable_entries`]: `pte_table` is a live PTE table (a present pmd entry points at
+/// it), and the caller holds the page-table lock (or `mmap_lock`, for a read) while it
+/// uses the entry.
+#[inline]
+pub unsafe fn pte_offset_map(pte_table: usize, addr: usize) -> &'static mut Pte {
+    // SAFETY: the caller's contract: a live PTE table, mapped by the linear map; `Pte`
+    // is `repr(transparent)` over the u64 descriptor and the index is below 512.
+    unsafe { &mut *(phys_to_virt(pte_table) as *mut Pte).add(table_index(addr, 3)) }
+}
+
+/// All 512 PTEs of the level-3 table at physical `pte_table`, for a walker that keeps
+/// one table across many entries (Linux: `pte_offset_map` at the first address, then
+/// `pte++`), as fork's `copy_page_range` does for the child.
+///
+/// # Safety
+/// As [`pte_offset_map`].
+#[inline]
+pub unsafe fn pte_table_map(pte_table: usize) -> &'static mut [Pte; PTRS_PER_TABLE] {
+    // SAFETY: the caller's contract: a live PTE table, mapped by the linear map; `Pte`
+    // is `repr(transparent)` over the u64 descriptor.
+    unsafe { &mut *(phys_to_virt(pte_table) as *mut [Pte; PTRS_PER_TABLE]) }
 }
 
 /// A zeroed page for a page-table level. Linux: `pte_alloc_one` / `__get_free_page`.
@@ -26,13 +65,15 @@ pub fn pgd_alloc() -> Option<usize> {
     pgtable_page_alloc()
 }
 
-/// The level-3 entry for `addr`, allocating missing pud/pmd/pte tables when `alloc`.
-/// `None` if a level is missing (and `!alloc`) or memory ran out. Linux:
-/// `pgd_offset` -> `p4d_alloc` -> `pud_alloc` -> `pmd_alloc` -> `pte_alloc_map`.
-pub fn pte_offset(pgd: usize, addr: usize, alloc: bool) -> Option<&'static mut u64> {
+/// The PTE table (physical address) that holds the entry for `addr`, allocating
+/// missing pud/pmd/pte tables when `alloc`. `None` if a level is missing (and `!alloc`)
+/// or memory ran out. Linux: `walk_to_pmd` + `pte_alloc`.
+pub fn walk_to_pte_table(pgd: usize, addr: usize, alloc: bool) -> Option<usize> {
     let mut t = pgd;
     for level in 0..3 {
-        let slot = &mut table(t)[table_index(addr, level)];
+        // SAFETY: `t` is the pgd the caller handed in or came from a present table
+        // descriptor one level up; the caller holds the locks that keep it.
+        let slot = unsafe { &mut pgtable_entries(t)[table_index(addr, level)] };
         t = match decode(*slot, level) {
             Desc::Table(next) => next,
             Desc::Invalid if alloc => {
@@ -43,19 +84,30 @@ pub fn pte_offset(pgd: usize, addr: usize, alloc: bool) -> Option<&'static mut u
             _ => return None, // user space has no blocks
         };
     }
-    Some(&mut table(t)[table_index(addr, 3)])
+    Some(t)
 }
 
-/// Call `f(addr, &mut pte)` for every present level-3 entry in `[start, end)`, skipping
-/// missing tables a whole table at a time. Linux: the `walk_page_range` pattern.
-pub fn for_each_pte(pgd: usize, start: usize, end: usize, mut f: impl FnMut(usize, &mut u64)) {
+/// The level-3 entry for `addr`, allocating missing pud/pmd/pte tables when `alloc`.
+/// `None` if a level is missing (and `!alloc`) or memory ran out. Linux:
+/// `pgd_offset` -> `p4d_alloc` -> `pud_alloc` -> `pmd_alloc` -> `pte_alloc_map`
+/// (`get_locked_pte`, with the lock the caller's).
+pub fn pte_offset(pgd: usize, addr: usize, alloc: bool) -> Option<&'static mut Pte> {
+    let t = walk_to_pte_table(pgd, addr, alloc)?;
+    // SAFETY: `t` came from a present pmd entry of the caller's page table.
+    Some(unsafe { pte_offset_map(t, addr) })
+}
+
+/// Call `f(addr, &mut pte)` for every non-empty level-3 entry in `[start, end)`,
+/// skipping missing tables a whole table at a time. Linux: the `walk_page_range`
+/// pattern.
+pub fn for_each_pte(pgd: usize, start: usize, end: usize, mut f: impl FnMut(usize, &mut Pte)) {
     fn walk(
         t: usize,
         level: usize,
         base: usize,
         start: usize,
         end: usize,
-        f: &mut dyn FnMut(usize, &mut u64),
+        f: &mut dyn FnMut(usize, &mut Pte),
     ) {
         let span = 1usize << (12 + 9 * (3 - level));
         let first = if start > base {
@@ -68,12 +120,18 @@ pub fn for_each_pte(pgd: usize, start: usize, end: usize, mut f: impl FnMut(usiz
             if va >= end {
                 break;
             }
-            let slot = &mut table(t)[idx];
             if level == 3 {
-                if *slot != 0 {
-                    f(va, slot);
+                // SAFETY: `t` is a PTE table a present pmd entry points at, kept by the
+                // caller's locks.
+                let pte = unsafe { pte_offset_map(t, va) };
+                if !pte_none(*pte) {
+                    f(va, pte);
                 }
-            } else if let Desc::Table(next) = decode(*slot, level) {
+                continue;
+            }
+            // SAFETY: `t` is the pgd or a table a present entry one level up points at.
+            let slot = unsafe { pgtable_entries(t)[idx] };
+            if let Desc::Table(next) = decode(slot, level) {
                 walk(next, level + 1, va, start.max(va), end, f);
             }
         }
@@ -90,11 +148,18 @@ pub fn for_each_pte(pgd: usize, start: usize, end: usize, mut f: impl FnMut(usiz
 /// call with any range.
 pub fn free_pgd_range(pgd: usize, start: usize, end: usize) {
     fn free_level(t: usize, level: usize, base: usize, start: usize, end: usize) -> bool {
+        if level == 3 {
+            // SAFETY: `t` is a PTE table a present pmd entry points at; the caller holds
+            // `mmap_lock` for write and the page-table lock.
+            return (0..PTRS_PER_TABLE).all(|i| pte_none(unsafe { *pte_offset_map(t, i << 12) }));
+        }
         let span = 1usize << (12 + 9 * (3 - level));
-        let entries = table(t);
+        // SAFETY: `t` is the pgd or a table a present entry one level up points at; the
+        // caller holds `mmap_lock` for write and the page-table lock.
+        let entries = unsafe { pgtable_entries(t) };
         for (idx, slot) in entries.iter_mut().enumerate() {
             let va = base + idx * span;
-            if va >= end || va + span <= start || level == 3 {
+            if va >= end || va + span <= start {
                 continue;
             }
             if let Desc::Table(next) = decode(*slot, level) {
@@ -109,9 +174,9 @@ pub fn free_pgd_range(pgd: usize, start: usize, end: usize) {
     free_level(pgd, 0, 0, start, end);
 }
 
-/// The page a present PTE maps (Linux: `vm_normal_page`).
-pub fn pte_page(pte: u64) -> &'static Page {
-    pfn_to_page(phys_pfn(crate::arch::aarch64::pgtable::pte_phys(pte)))
+/// The page a present PTE maps (Linux: `pte_page`).
+pub fn pte_page(pte: Pte) -> &'static Page {
+    pfn_to_page(pte_pfn(pte))
 }
 
 /// Bytes in a page (re-exported for callers that walk ranges).
@@ -122,7 +187,7 @@ pub const fn page_size() -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::arch::aarch64::pgtable::{mk_leaf, PAGE_READONLY};
+    use crate::arch::aarch64::pgtable::{mk_pte, PAGE_READONLY};
 
     #[test]
     fn pte_alloc_builds_three_levels_and_walk_finds_them() {
@@ -135,15 +200,15 @@ mod tests {
         drop(zone);
         let free0 = crate::mm::page_alloc::nr_free_pages();
         let pgd = pgd_alloc().unwrap();
-        *pte_offset(pgd, 0x40_0000, true).unwrap() = mk_leaf(0x4000_0000, PAGE_READONLY, 3);
-        *pte_offset(pgd, 0x40_1000, true).unwrap() = mk_leaf(0x4000_1000, PAGE_READONLY, 3);
+        *pte_offset(pgd, 0x40_0000, true).unwrap() = mk_pte(0x4000_0000, PAGE_READONLY);
+        *pte_offset(pgd, 0x40_1000, true).unwrap() = mk_pte(0x4000_1000, PAGE_READONLY);
         // pgd + pud + pmd + pte
         assert_eq!(free0 - crate::mm::page_alloc::nr_free_pages(), 4);
         let mut seen = std::vec::Vec::new();
         for_each_pte(pgd, 0, 1 << 48, |va, _| seen.push(va));
         assert_eq!(seen, [0x40_0000, 0x40_1000]);
         assert!(pte_offset(pgd, 0x8000_0000, false).is_none());
-        for_each_pte(pgd, 0, 1 << 48, |_, pte| *pte = 0);
+        for_each_pte(pgd, 0, 1 << 48, |_, pte| *pte = Pte::default());
         free_pgd_range(pgd, 0, 1 << 48);
         crate::mm::page_alloc::__free_pages(pfn_to_page(phys_pfn(pgd)), 0);
         assert_eq!(crate::mm::page_alloc::nr_free_pages(), free0);
@@ -241,7 +306,7 @@ pub fn handle_mm_fault(
         return FaultResult::Oom;
     };
     let entry = *pte;
-    if entry == 0 && vma.vm_file.is_some() {
+    if pte_none(entry) && vma.vm_file.is_some() {
         // A file page may have to be read first: no spin lock across that.
         let result = do_fault(vma, mm, address, flags);
         if result.is_handled() && vma.vm_flags.contains(VmFlags::VM_LOCKED) {
@@ -257,7 +322,7 @@ pub fn handle_mm_fault(
     let result = if *pte != entry {
         // Changed since we looked (Linux: !pte_same): let the access retry.
         FaultResult::Handled
-    } else if entry == 0 {
+    } else if pte_none(entry) {
         do_anonymous_page(
             pte,
             write,
@@ -266,8 +331,9 @@ pub fn handle_mm_fault(
         )
     } else if write && !pte_write(entry) {
         if vma.vm_flags.contains(VmFlags::VM_SHARED) {
-            // A shared page becomes writable in place (Linux: wp_page_shared).
-            *pte = pte_mkwrite(entry);
+            // A shared page becomes writable (and dirty) in place (Linux: wp_page_shared
+            // -> wp_page_reuse).
+            *pte = pte_mkwrite(pte_mkdirty(entry));
             crate::arch::cpu::flush_tlb_page(asid, address & !(PAGE_SIZE - 1));
             FaultResult::Handled
         } else {
@@ -286,7 +352,7 @@ pub fn handle_mm_fault(
 /// A page newly mapped into a VM_LOCKED VMA is mlocked at once (Linux:
 /// `lru_cache_add_inactive_or_unevictable`), and the page a COW fault replaced leaves
 /// the locked VMA, so it is munlocked (Linux: `wp_page_copy`). The zero page never is.
-fn mlock_faulted_page(pgd: usize, addr: usize, old: u64) {
+fn mlock_faulted_page(pgd: usize, addr: usize, old: Pte) {
     let Some(pte) = pte_offset(pgd, addr, false) else {
         return;
     };
@@ -294,11 +360,7 @@ fn mlock_faulted_page(pgd: usize, addr: usize, old: u64) {
     if !pte_present(new) || is_zero_pte(new) {
         return;
     }
-    if pte_present(old)
-        && !is_zero_pte(old)
-        && crate::arch::aarch64::pgtable::pte_phys(old)
-            != crate::arch::aarch64::pgtable::pte_phys(new)
-    {
+    if pte_present(old) && !is_zero_pte(old) && pte_pfn(old) != pte_pfn(new) {
         crate::mm::mlock::munlock_vma_page(pte_page(old));
     }
     crate::mm::mlock::mlock_vma_page(pte_page(new));
@@ -348,7 +410,7 @@ pub fn do_fault(
         put_page(page);
         return FaultResult::Oom;
     };
-    if *pte != 0 {
+    if !pte_none(*pte) {
         // Another fault mapped it meanwhile (Linux: !pte_none under the lock).
         put_page(page);
         return FaultResult::Handled;
@@ -364,14 +426,14 @@ pub fn do_fault(
         unsafe { crate::arch::cpu::copy_page(page_address(new), page_address(page)) };
         put_page(page);
         page_add_new_anon_rmap(new);
-        *pte = pte_mkwrite(mk_leaf(page_to_phys(new), vma.vm_page_prot, 3));
+        *pte = pte_mkwrite(pte_mkdirty(mk_pte(page_to_phys(new), vma.vm_page_prot)));
         return FaultResult::Handled;
     }
     // do_read_fault / do_shared_fault: map the cache page itself (our ref is the map's).
     page_dup_rmap(page);
-    let mut entry = mk_leaf(page_to_phys(page), vma.vm_page_prot, 3);
+    let mut entry = mk_pte(page_to_phys(page), vma.vm_page_prot);
     if write && shared {
-        entry = pte_mkwrite(entry);
+        entry = pte_mkwrite(pte_mkdirty(entry));
         page.set_flags(PageFlags::PG_dirty);
     }
     *pte = entry;
@@ -384,7 +446,7 @@ pub fn do_fault(
 // ---------------------------------------------------------------------------------------
 
 use crate::arch::aarch64::pgtable::{
-    mk_leaf, pte_mkwrite, pte_present, pte_write, pte_wrprotect, PgProt,
+    mk_pte, pte_mkdirty, pte_mkwrite, pte_pgprot, pte_present, pte_write, pte_wrprotect, PgProt,
 };
 use crate::mm::page::{get_page, page_address, put_page, PageFlags};
 use core::sync::atomic::{AtomicUsize, Ordering};
@@ -412,9 +474,8 @@ pub fn zero_page_phys() -> usize {
 }
 
 /// Is this PTE a mapping of the zero page? (Linux: `is_zero_pfn`.)
-pub fn is_zero_pte(pte: u64) -> bool {
-    pte_present(pte)
-        && crate::arch::aarch64::pgtable::pte_phys(pte) == ZERO_PAGE_PHYS.load(Ordering::Acquire)
+pub fn is_zero_pte(pte: Pte) -> bool {
+    pte_present(pte) && pte_phys(pte) == ZERO_PAGE_PHYS.load(Ordering::Acquire)
 }
 
 /// Map a freshly allocated anonymous page: refcount 1 (ours), mapcount 1, swap-backed.
@@ -441,25 +502,25 @@ fn page_remove_rmap(page: &Page) {
 #[no_mangle]
 #[inline(never)]
 pub fn do_anonymous_page(
-    pte: &mut u64,
+    pte: &mut Pte,
     write: bool,
     prot: PgProt,
     vma_writable: bool,
 ) -> FaultResult {
-    if *pte != 0 {
+    if !pte_none(*pte) {
         return FaultResult::Handled; // raced with another fault: nothing to do
     }
     if !write {
-        *pte = mk_leaf(zero_page_phys(), prot, 3);
+        *pte = mk_pte(zero_page_phys(), prot);
         return FaultResult::Handled;
     }
     let Some(page) = alloc_page(GfpFlags::GFP_KERNEL | GfpFlags::__GFP_ZERO) else {
         return FaultResult::Oom;
     };
     page_add_new_anon_rmap(page);
-    let mut entry = mk_leaf(page_to_phys(page), prot, 3);
+    let mut entry = mk_pte(page_to_phys(page), prot);
     if vma_writable {
-        entry = pte_mkwrite(entry);
+        entry = pte_mkwrite(pte_mkdirty(entry));
     }
     *pte = entry;
     FaultResult::Handled
@@ -472,7 +533,7 @@ pub fn do_anonymous_page(
 /// page-table lock; `asid` identifies the TLB entries to invalidate.
 #[no_mangle]
 #[inline(never)]
-pub fn do_wp_page(pte: &mut u64, addr: usize, asid: u16) -> FaultResult {
+pub fn do_wp_page(pte: &mut Pte, addr: usize, asid: u16) -> FaultResult {
     let old = *pte;
     if !pte_present(old) {
         return FaultResult::BadArea;
@@ -485,7 +546,7 @@ pub fn do_wp_page(pte: &mut u64, addr: usize, asid: u16) -> FaultResult {
         let page = pte_page(old);
         if page.page_count() == 1 {
             // wp_page_reuse: nobody else sees this page.
-            *pte = pte_mkwrite(old);
+            *pte = pte_mkwrite(pte_mkdirty(old));
             crate::arch::cpu::flush_tlb_page(asid, va);
             return FaultResult::Handled;
         }
@@ -494,14 +555,14 @@ pub fn do_wp_page(pte: &mut u64, addr: usize, asid: u16) -> FaultResult {
     let Some(new) = alloc_page(GfpFlags::GFP_KERNEL) else {
         return FaultResult::Oom;
     };
-    let src = phys_to_virt(crate::arch::aarch64::pgtable::pte_phys(old));
+    let src = phys_to_virt(pte_phys(old));
     // SAFETY: both pages are mapped by the linear map and PAGE_SIZE long.
     unsafe { crate::arch::cpu::copy_page(page_address(new), src) };
     page_add_new_anon_rmap(new);
-    let attrs = old & !(((1u64 << 36) - 1) << 12); // keep the attributes, new address
-    let entry = pte_mkwrite(attrs | page_to_phys(new) as u64);
+    // The old entry's attributes at the new page (Linux builds it from vm_page_prot).
+    let entry = pte_mkwrite(pte_mkdirty(mk_pte(page_to_phys(new), pte_pgprot(old))));
     // Break-before-make: invalidate the old translation before installing the new one.
-    *pte = 0;
+    *pte = Pte::default();
     crate::arch::cpu::flush_tlb_page(asid, va);
     *pte = entry;
     if !is_zero_pte(old) {
@@ -521,7 +582,7 @@ pub fn zap_page_range(pgd: usize, start: usize, end: usize, asid: u16) -> usize 
     let mut n = 0;
     for_each_pte(pgd, start, end, |va, pte| {
         let old = *pte;
-        *pte = 0;
+        *pte = Pte::default(); // Linux: ptep_get_and_clear_full
         crate::arch::cpu::flush_tlb_page(asid, va);
         if pte_present(old) && !is_zero_pte(old) {
             let page = pte_page(old);
@@ -549,7 +610,7 @@ pub fn copy_page_range(
     let mut err = None;
     // The destination PTE table of the current 2 MiB block, found once per block
     // (Linux: copy_pte_range allocates and maps one dst table per pmd).
-    let mut dst_table: Option<(usize, *mut u64)> = None;
+    let mut dst_table: Option<(usize, &'static mut [Pte; PTRS_PER_TABLE])> = None;
     for_each_pte(src, start, end, |va, pte| {
         if err.is_some() || !pte_present(*pte) {
             return;
@@ -558,23 +619,19 @@ pub fn copy_page_range(
             *pte = pte_wrprotect(*pte); // the parent's TLB is flushed by the caller
         }
         let block = va >> 21;
-        let index = table_index(va, 3);
-        let base = match dst_table {
-            Some((b, t)) if b == block => t,
+        let table = match dst_table {
+            Some((b, ref mut t)) if b == block => t,
             _ => {
-                let Some(d) = pte_offset(dst, va, true) else {
+                let Some(t) = walk_to_pte_table(dst, va, true) else {
                     err = Some(FaultResult::Oom);
                     return;
                 };
-                // SAFETY: `d` is entry `index` of its table.
-                let t = unsafe { (d as *mut u64).sub(index) };
-                dst_table = Some((block, t));
-                t
+                // SAFETY: `t` is the child's PTE table for this 2 MiB block, just walked
+                // to (or allocated); the caller holds both mms' `mmap_lock` for write.
+                &mut dst_table.insert((block, unsafe { pte_table_map(t) })).1
             }
         };
-        // SAFETY: a page-table page has PTRS_PER_TABLE entries; index is below that.
-        let d = unsafe { &mut *base.add(index) };
-        *d = *pte;
+        table[table_index(va, 3)] = *pte;
         if !is_zero_pte(*pte) {
             let page = pte_page(*pte);
             get_page(page);
@@ -710,7 +767,7 @@ pub fn unmap_mapping_range(ino: u64, dev: (u32, u32), from: u64) {
 #[cfg(test)]
 mod fault_tests {
     use super::*;
-    use crate::arch::aarch64::pgtable::PAGE_READONLY;
+    use crate::arch::aarch64::pgtable::{pte_dirty, PAGE_READONLY};
 
     fn setup() -> crate::arch::aarch64::mmu::tests::SimRam {
         let ram = crate::arch::aarch64::mmu::tests::SimRam::new(256);
@@ -732,11 +789,11 @@ mod fault_tests {
         let pte = pte_offset(pgd, addr, true).unwrap();
         assert!(do_anonymous_page(pte, false, PAGE_READONLY, true).is_handled());
         let pte = *pte_offset(pgd, addr, false).unwrap();
-        assert!(is_zero_pte(pte) && !pte_write(pte));
+        assert!(is_zero_pte(pte) && !pte_write(pte) && !pte_dirty(pte));
         // Write to the zero page: COW into a private zeroed page.
         assert!(do_wp_page(pte_offset(pgd, addr, false).unwrap(), addr, 1).is_handled());
         let pte = *pte_offset(pgd, addr, false).unwrap();
-        assert!(!is_zero_pte(pte) && pte_write(pte));
+        assert!(!is_zero_pte(pte) && pte_write(pte) && pte_dirty(pte));
         let page = pte_page(pte);
         assert_eq!((page.page_count(), page.page_mapcount()), (1, 1));
         free_user_pgtables(pgd, 1);
@@ -772,6 +829,10 @@ mod fault_tests {
         assert!(
             !pte_write(p),
             "both sides must be write-protected after fork"
+        );
+        assert!(
+            pte_dirty(p),
+            "fork's write-protect keeps the dirty bit (Linux too)"
         );
         assert_eq!(
             (pte_page(p).page_count(), pte_page(p).page_mapcount()),

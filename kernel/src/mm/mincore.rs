@@ -1,6 +1,6 @@
 //! mincore(2): which pages of a range are resident. Linux: `mm/mincore.c` (`do_mincore`,
 //! `mincore_pte_range`, `mincore_unmapped_range`).
-use crate::arch::aarch64::pgtable::pte_present;
+use crate::arch::aarch64::pgtable::{pte_present, Pte};
 use crate::arch::aarch64::uaccess::{access_ok, copy_to_user};
 use crate::errno::{Errno, KResult};
 use crate::mm::mm_types::{MmStruct, TASK_SIZE};
@@ -54,7 +54,8 @@ fn do_mincore(mm: &MmStruct, base: usize, out: &mut [u8]) -> KResult<()> {
             .ok_or(Errno::ENOMEM)?;
         let vend = v.vm_end.min(end);
         while addr < vend {
-            let pte = crate::mm::memory::pte_offset(mm.pgd, addr, false).map_or(0, |p| *p);
+            let pte =
+                crate::mm::memory::pte_offset(mm.pgd, addr, false).map_or(Pte::default(), |p| *p);
             let resident = pte_present(pte)
                 || v.vm_file.as_ref().is_some_and(|f| {
                     f.in_page_cache(((addr - v.vm_start) / PAGE_SIZE) + v.vm_pgoff)

@@ -292,7 +292,7 @@ pub fn change_protection(
     newprot: crate::arch::aarch64::pgtable::PgProt,
     _dirty_accountable: bool,
 ) -> usize {
-    use crate::arch::aarch64::pgtable::{mk_leaf, pte_mkwrite, pte_phys, pte_present, pte_write};
+    use crate::arch::aarch64::pgtable::{pte_mkwrite, pte_modify, pte_present, pte_write};
     let mut n = 0;
     let shared = vma.vm_flags.contains(VmFlags::VM_SHARED);
     let writable = vma.vm_flags.contains(VmFlags::VM_WRITE);
@@ -300,7 +300,7 @@ pub fn change_protection(
         if !pte_present(*pte) {
             return;
         }
-        let mut new = mk_leaf(pte_phys(*pte), newprot, 3);
+        let mut new = pte_modify(*pte, newprot);
         if writable && !shared && pte_write(*pte) && !super::memory::is_zero_pte(*pte) {
             new = pte_mkwrite(new);
         }

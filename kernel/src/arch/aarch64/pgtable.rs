@@ -152,42 +152,177 @@ pub fn vm_get_page_prot(read: bool, write: bool, exec: bool, shared: bool) -> Pg
     }
 }
 
-/// Does this leaf let EL0 write? (Linux: `pte_write`.)
-pub fn pte_write(pte: u64) -> bool {
-    PageDescriptor::new(pte).read(PAGE_DESCRIPTOR::AP) == PAGE_DESCRIPTOR::AP::RW_EL1_EL0.value >> 6
+/// A last-level (level 3) page-table entry: a stage-1 page descriptor, Arm ARM D8.3.2
+/// (fields in [`PAGE_DESCRIPTOR`]), or zero for "nothing mapped" (Linux: `pte_t`). mm/
+/// reads and changes it only through the `pte_*` helpers below, named as Linux names
+/// them; the upper levels and the kernel's own tables stay raw `u64` descriptors
+/// ([`mk_table`], [`mk_leaf`], [`decode`]).
+///
+/// Dirty state: the MMU never writes a PTE here (no FEAT_HAFDBS use: TCR_EL1.HA/HD are
+/// clear and DBM is never set), so "dirty" is the software bit [`PTE_DIRTY`], which the
+/// write-fault paths set as they make a PTE writable (Linux: `pte_mkdirty` in
+/// `do_anonymous_page`, `wp_page_reuse`, `wp_page_copy`, `finish_fault`).
+#[repr(transparent)]
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
+pub struct Pte(u64);
+
+impl core::fmt::Debug for Pte {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Pte({:#018x})", self.0)
+    }
 }
 
-/// The leaf made user-writable (Linux: `pte_mkwrite`).
-pub fn pte_mkwrite(pte: u64) -> u64 {
-    let mut d = PageDescriptor::new(pte);
+/// The PTE with raw descriptor value `val` (Linux: `__pte`).
+#[inline]
+pub const fn __pte(val: u64) -> Pte {
+    Pte(val)
+}
+
+/// The raw descriptor value of `pte` (Linux: `pte_val`).
+#[inline]
+pub const fn pte_val(pte: Pte) -> u64 {
+    pte.0
+}
+
+/// Software dirty bit, the lowest of the descriptor bits the hardware ignores (bits
+/// 55-58, `PAGE_DESCRIPTOR::SW`). Linux arm64: `PTE_DIRTY` (bit 55).
+pub const PTE_DIRTY: u64 = 1 << PAGE_DESCRIPTOR::SW.shift;
+
+#[inline]
+fn desc(pte: Pte) -> PageDescriptor {
+    PageDescriptor::new(pte.0)
+}
+
+/// Is the entry empty (all zero: never mapped, or zapped)? (Linux: `pte_none`.)
+#[inline]
+pub const fn pte_none(pte: Pte) -> bool {
+    pte.0 == 0
+}
+
+/// Is the descriptor valid, so the MMU translates through it? (Linux: `pte_present`.)
+#[inline]
+pub fn pte_present(pte: Pte) -> bool {
+    desc(pte).is_set(PAGE_DESCRIPTOR::VALID)
+}
+
+/// Was the page accessed since the access flag (AF) was last cleared? (Linux:
+/// `pte_young`.) Every PTE we install has AF set: an AF-clear entry takes an Access flag
+/// fault on first use.
+#[inline]
+pub fn pte_young(pte: Pte) -> bool {
+    desc(pte).is_set(PAGE_DESCRIPTOR::AF)
+}
+
+/// The entry with the access flag set (Linux: `pte_mkyoung`).
+#[inline]
+pub fn pte_mkyoung(pte: Pte) -> Pte {
+    let mut d = desc(pte);
+    d.modify(PAGE_DESCRIPTOR::AF::True);
+    Pte(d.get())
+}
+
+/// The entry with the access flag clear (Linux: `pte_mkold`): the next access faults.
+#[inline]
+pub fn pte_mkold(pte: Pte) -> Pte {
+    let mut d = desc(pte);
+    d.modify(PAGE_DESCRIPTOR::AF::False);
+    Pte(d.get())
+}
+
+/// Has the page been written through this entry since it was made clean? (Linux:
+/// `pte_dirty`, here only the software [`PTE_DIRTY`]: there is no hardware dirty state.)
+#[inline]
+pub const fn pte_dirty(pte: Pte) -> bool {
+    pte.0 & PTE_DIRTY != 0
+}
+
+/// The entry marked dirty (Linux: `pte_mkdirty`).
+#[inline]
+pub const fn pte_mkdirty(pte: Pte) -> Pte {
+    Pte(pte.0 | PTE_DIRTY)
+}
+
+/// The entry marked clean (Linux: `pte_mkclean`).
+#[inline]
+pub const fn pte_mkclean(pte: Pte) -> Pte {
+    Pte(pte.0 & !PTE_DIRTY)
+}
+
+/// Does this entry let EL0 write? (Linux: `pte_write`.) AP[2:1] = 0b01, Arm ARM D8.4.1.
+#[inline]
+pub fn pte_write(pte: Pte) -> bool {
+    desc(pte).matches_all(PAGE_DESCRIPTOR::AP::RW_EL1_EL0)
+}
+
+/// The entry made user-writable (Linux: `pte_mkwrite`). An entry EL0 cannot access at
+/// all (PAGE_NONE, execute-only) is left as it is: this never grants EL0 data access.
+#[inline]
+pub fn pte_mkwrite(pte: Pte) -> Pte {
+    let mut d = desc(pte);
     if d.read(PAGE_DESCRIPTOR::AP) & 0b01 != 0 {
         d.modify(PAGE_DESCRIPTOR::AP::RW_EL1_EL0);
     }
-    d.get()
+    Pte(d.get())
 }
 
-/// The leaf made read-only (Linux: `pte_wrprotect`): fork's copy-on-write.
-pub fn pte_wrprotect(pte: u64) -> u64 {
-    let mut d = PageDescriptor::new(pte);
-    if d.read(PAGE_DESCRIPTOR::AP) == 0b01 {
+/// The entry made read-only for EL0 (Linux: `pte_wrprotect`): fork's copy-on-write. The
+/// dirty bit stays, as Linux keeps it.
+#[inline]
+pub fn pte_wrprotect(pte: Pte) -> Pte {
+    let mut d = desc(pte);
+    if d.matches_all(PAGE_DESCRIPTOR::AP::RW_EL1_EL0) {
         d.modify(PAGE_DESCRIPTOR::AP::RO_EL1_EL0);
     }
-    d.get()
+    Pte(d.get())
 }
 
-/// Was the page accessed since the flag was last cleared? (Linux: `pte_young`.)
-pub fn pte_young(pte: u64) -> bool {
-    PageDescriptor::new(pte).is_set(PAGE_DESCRIPTOR::AF)
+/// Page frame number a present entry maps (Linux: `pte_pfn`).
+#[inline]
+pub fn pte_pfn(pte: Pte) -> usize {
+    desc(pte).read(PAGE_DESCRIPTOR::OUTPUT_ADDR) as usize
 }
 
-/// Physical address a valid leaf maps (Linux: `pte_pfn` << PAGE_SHIFT).
-pub fn pte_phys(pte: u64) -> usize {
-    (PageDescriptor::new(pte).read(PAGE_DESCRIPTOR::OUTPUT_ADDR) << 12) as usize
+/// Physical address a present entry maps (Linux: `__pte_to_phys`).
+#[inline]
+pub fn pte_phys(pte: Pte) -> usize {
+    pte_pfn(pte) << 12
 }
 
-/// Is the descriptor valid? (Linux: `pte_present`.)
-pub fn pte_present(pte: u64) -> bool {
-    PageDescriptor::new(pte).is_set(PAGE_DESCRIPTOR::VALID)
+/// The attributes of an entry without its output address (Linux: `pte_pgprot`).
+#[inline]
+pub fn pte_pgprot(pte: Pte) -> PgProt {
+    let mut d = desc(pte);
+    d.modify(PAGE_DESCRIPTOR::OUTPUT_ADDR.val(0));
+    PgProt(d.get())
+}
+
+/// A valid page entry mapping page frame `pfn` with `prot` (Linux: `pfn_pte`).
+#[inline]
+pub fn pfn_pte(pfn: usize, prot: PgProt) -> Pte {
+    let mut d = PageDescriptor::new(prot.0);
+    d.modify(
+        PAGE_DESCRIPTOR::OUTPUT_ADDR.val(pfn as u64)
+            + PAGE_DESCRIPTOR::TYPE::Page
+            + PAGE_DESCRIPTOR::VALID::True,
+    );
+    Pte(d.get())
+}
+
+/// A valid page entry mapping the page at physical `pa` with `prot` (Linux: `mk_pte`,
+/// which takes the `struct page`; callers here have its address from `page_to_phys`).
+#[inline]
+pub fn mk_pte(pa: usize, prot: PgProt) -> Pte {
+    debug_assert_eq!(pa % level_size(3), 0, "page not aligned");
+    pfn_pte(pa >> 12, prot)
+}
+
+/// The entry with its protection replaced by `newprot`, keeping the page and the
+/// software bits (dirty) (Linux: `pte_modify`, used by `change_pte_range`).
+#[inline]
+pub fn pte_modify(pte: Pte, newprot: PgProt) -> Pte {
+    let mut d = desc(mk_pte(pte_phys(pte), newprot));
+    d.modify(PAGE_DESCRIPTOR::SW.val(desc(pte).read(PAGE_DESCRIPTOR::SW)));
+    Pte(d.get())
 }
 
 /// A leaf descriptor: a page at level 3 or a block at levels 1-2.
@@ -381,13 +516,91 @@ mod tests {
 
     #[test]
     fn write_bit_helpers_round_trip() {
-        let ro = mk_leaf(0x4123_4000, PAGE_READONLY, 3);
+        let ro = mk_pte(0x4123_4000, PAGE_READONLY);
         assert!(!pte_write(ro));
         let rw = pte_mkwrite(ro);
         assert!(pte_write(rw) && pte_present(rw) && pte_young(rw));
         assert_eq!(pte_wrprotect(rw), ro);
         assert_eq!(pte_phys(rw), 0x4123_4000);
-        // Execute-only stays execute-only: pte_mkwrite never grants EL0 data access.
-        assert!(!pte_write(pte_mkwrite(mk_leaf(0, PAGE_EXECONLY, 3))));
+        assert_eq!(pte_pfn(rw), 0x41234);
+        // Execute-only and PROT_NONE stay so: pte_mkwrite never grants EL0 data access.
+        assert!(!pte_write(pte_mkwrite(mk_pte(0, PAGE_EXECONLY))));
+        assert!(!pte_write(pte_mkwrite(mk_pte(0, PAGE_NONE))));
+    }
+
+    #[test]
+    fn pte_bits_sit_where_the_arm_arm_puts_them() {
+        // D8.3.2: valid bit 0, page (not block) bit 1; AF bit 10; nG bit 11; PXN 53; UXN 54.
+        let p = mk_pte(0x4123_4000, PAGE_READONLY);
+        let v = pte_val(p);
+        assert_eq!(v & 0b11, 0b11);
+        assert_ne!(v & (1 << 10), 0);
+        assert_ne!(v & (1 << 11), 0);
+        assert_ne!(v & (1 << 53), 0);
+        assert_ne!(v & (1 << 54), 0);
+        assert_eq!(v & 0x0000_ffff_ffff_f000, 0x4123_4000);
+        // AP[2:1] at bits 7:6: 0b11 read-only EL0, 0b01 read-write EL0.
+        assert_eq!((v >> 6) & 0b11, 0b11);
+        assert_eq!((pte_val(pte_mkwrite(p)) >> 6) & 0b11, 0b01);
+        // Only those two bits differ between the read-only and the writable entry.
+        assert_eq!(pte_val(pte_mkwrite(p)) ^ v, 1 << 7);
+        // mk_pte is mk_leaf at level 3.
+        assert_eq!(v, mk_leaf(0x4123_4000, PAGE_READONLY, 3));
+        assert_eq!(pfn_pte(0x41234, PAGE_READONLY), p);
+    }
+
+    #[test]
+    fn none_present_and_raw_value() {
+        assert!(pte_none(Pte::default()) && !pte_present(Pte::default()));
+        let p = mk_pte(0x4000_0000, PAGE_SHARED);
+        assert!(!pte_none(p) && pte_present(p));
+        assert_eq!(__pte(pte_val(p)), p);
+        assert!(!pte_present(__pte(pte_val(p) & !1)));
+        assert_eq!(
+            alloc::format!("{:?}", __pte(0x40_0000_4000_0f43)),
+            "Pte(0x0040000040000f43)"
+        );
+    }
+
+    #[test]
+    fn young_and_old_flip_the_access_flag_only() {
+        let p = mk_pte(0x4000_0000, PAGE_SHARED);
+        assert!(pte_young(p));
+        let old = pte_mkold(p);
+        assert!(!pte_young(old) && pte_present(old));
+        assert_eq!(pte_val(p) ^ pte_val(old), 1 << 10);
+        assert_eq!(pte_mkyoung(old), p);
+    }
+
+    #[test]
+    fn dirty_is_software_bit_55_and_survives_wrprotect_and_modify() {
+        let p = mk_pte(0x4000_0000, PAGE_READONLY);
+        assert!(!pte_dirty(p));
+        let d = pte_mkdirty(pte_mkwrite(p));
+        assert!(pte_dirty(d));
+        assert_eq!(pte_val(d) ^ pte_val(pte_mkwrite(p)), 1 << 55);
+        assert_eq!(
+            PageDescriptor::new(pte_val(d)).read(PAGE_DESCRIPTOR::SW),
+            0b0001
+        );
+        // fork's COW keeps it (Linux keeps the dirty state through pte_wrprotect).
+        assert!(pte_dirty(pte_wrprotect(d)) && !pte_write(pte_wrprotect(d)));
+        assert_eq!(pte_mkclean(d), pte_mkwrite(p));
+        // mprotect: new permissions, same page, still dirty.
+        let m = pte_modify(d, PAGE_NONE);
+        assert!(pte_dirty(m) && pte_phys(m) == 0x4000_0000);
+        assert_eq!(pte_mkclean(m), mk_pte(0x4000_0000, PAGE_NONE));
+        assert_eq!(pte_modify(p, PAGE_SHARED), mk_pte(0x4000_0000, PAGE_SHARED));
+    }
+
+    #[test]
+    fn pgprot_of_an_entry_rebuilds_it_at_another_address() {
+        let d = pte_mkdirty(mk_pte(0x4000_0000, PAGE_SHARED_EXEC));
+        let moved = mk_pte(0x4567_8000, pte_pgprot(d));
+        assert_eq!(pte_phys(moved), 0x4567_8000);
+        assert_eq!(
+            pte_val(moved) ^ pte_val(d),
+            (0x4567_8000 ^ 0x4000_0000) as u64
+        );
     }
 }

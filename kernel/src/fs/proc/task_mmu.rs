@@ -10,18 +10,17 @@
 //!
 //! Differences from Linux 5.10: no THP, hugetlb or swap yet, so those fields are 0; the
 //! RSS counters (`MM_ANONPAGES`, ...) are counted from the page tables when asked, not
-//! kept up to date by the fault path; and a PTE's dirty state is inferred (see
-//! [`page_dirtied`]).
+//! kept up to date by the fault path; and a PTE's dirty state is the software
+//! PTE_DIRTY bit plus what [`page_dirtied`] infers.
 use super::seq::seq_put_decimal_ull_width;
 use crate::arch::aarch64::pgtable::{
-    decode, pte_phys, pte_present, pte_write, pte_young, Desc, PTRS_PER_TABLE,
+    decode, pte_dirty, pte_pfn, pte_present, pte_young, Desc, Pte,
 };
-use crate::arch::{phys_to_virt, PAGE_SHIFT, PAGE_SIZE};
+use crate::arch::{PAGE_SHIFT, PAGE_SIZE};
 use crate::errno::{Errno, KResult};
-use crate::mm::memory::{for_each_pte, is_zero_pte};
+use crate::mm::memory::{for_each_pte, is_zero_pte, pgtable_entries};
 use crate::mm::mm_types::MmapLocked;
 use crate::mm::page::{pfn_to_page, pfn_valid, Page, PageFlags};
-use crate::mm::phys_pfn;
 use crate::mm::vma::{find_vma_key, show_map_vma, VmArea, VmFlags};
 use alloc::string::String;
 use core::fmt::Write;
@@ -46,11 +45,11 @@ const PAGE_MAPPING_ANON: usize = 1;
 /// The `struct page` a present PTE of `vma` maps, or None for the zero page, a PFN without
 /// a `struct page` (MMIO) and raw-PFN VMAs. Linux: `vm_normal_page` (without the
 /// `pte_special` bit: our special mappings are exactly those cases).
-pub fn vm_normal_page(vma: &VmArea, pte: u64) -> Option<&'static Page> {
+pub fn vm_normal_page(vma: &VmArea, pte: Pte) -> Option<&'static Page> {
     if !pte_present(pte) || is_zero_pte(pte) || vma.vm_flags.contains(VmFlags::VM_PFNMAP) {
         return None;
     }
-    let pfn = phys_pfn(pte_phys(pte));
+    let pfn = pte_pfn(pte);
     pfn_valid(pfn).then(|| pfn_to_page(pfn))
 }
 
@@ -63,17 +62,18 @@ pub fn page_anon(page: &Page) -> bool {
     mapping == 0 || mapping & PAGE_MAPPING_ANON != 0
 }
 
-/// Is the PTE dirty? What Linux asks with `pte_dirty` (arm64: the software PTE_DIRTY
-/// bit or a hardware-dirty DBM entry). This kernel sets neither bit, so the state is
-/// inferred for anonymous pages the way it arises in Linux: one mapped writable, or one
-/// that is swap-backed, exists only because of a write (`do_anonymous_page` on a write, a
-/// COW copy), whose PTE Linux marks dirty and keeps dirty through fork's write-protect. A
-/// lazily freed page (MADV_FREE clears PG_swapbacked) is clean until written again. File
-/// and shmem pages count as dirty by PG_dirty alone (set by a write fault on a shared
-/// mapping); a shared page written through a PTE its read fault already made writable is
-/// not seen, where Linux's write would have faulted to set the dirty bit.
-pub fn page_dirtied(pte: u64, page: &Page) -> bool {
-    page_anon(page) && (pte_write(pte) || page.test(PageFlags::PG_swapbacked))
+/// Is the page dirty as far as this PTE tells? What Linux asks with `pte_dirty` (arm64:
+/// the software PTE_DIRTY bit or a hardware-dirty DBM entry). Our write faults set the
+/// software [`PTE_DIRTY`](crate::arch::aarch64::pgtable::PTE_DIRTY) as Linux's do, and
+/// fork's write-protect keeps it; an anonymous page that is swap-backed also exists only
+/// because of a write (`do_anonymous_page` on a write, a COW copy), so it counts too. A
+/// lazily freed page (Linux's MADV_FREE clears PG_swapbacked and the PTE's dirty bit) is
+/// clean until written again; our MADV_FREE unmaps the page at once instead. File and shmem pages count as dirty by
+/// PG_dirty alone (set by a write fault on a shared mapping); a shared page written
+/// through a PTE its read fault already made writable is not seen, where Linux's write
+/// would have faulted to set the dirty bit.
+pub fn page_dirtied(pte: Pte, page: &Page) -> bool {
+    page_anon(page) && (pte_dirty(pte) || page.test(PageFlags::PG_swapbacked))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -230,7 +230,7 @@ pub fn smaps_account(
 
 /// One PTE of `vma` (Linux: `smaps_pte_entry`). The zero page and PFN mappings have no
 /// `struct page` (`vm_normal_page` is NULL) and count nothing, not even Rss.
-fn smaps_pte_entry(mss: &mut MemSizeStats, vma: &VmArea, pte: u64) {
+fn smaps_pte_entry(mss: &mut MemSizeStats, vma: &VmArea, pte: Pte) {
     let Some(page) = vm_normal_page(vma, pte) else {
         return; // not present (no swap entries yet), zero page, raw PFN
     };
@@ -418,14 +418,9 @@ pub fn pagemap_entry(present: bool, pfn: u64, page: Option<(bool, i32)>, show_pf
 
 /// The entry for `pte` in `vma` (Linux: `pte_to_pagemap_entry`). No swap entries exist
 /// yet, so a non-present PTE reads as 0 (PM_SWAP comes with swap).
-fn pte_to_pagemap_entry(vma: &VmArea, pte: u64, show_pfn: bool) -> u64 {
+fn pte_to_pagemap_entry(vma: &VmArea, pte: Pte, show_pfn: bool) -> u64 {
     let page = vm_normal_page(vma, pte).map(|p| (page_anon(p), p.page_mapcount()));
-    pagemap_entry(
-        pte_present(pte),
-        phys_pfn(pte_phys(pte)) as u64,
-        page,
-        show_pfn,
-    )
+    pagemap_entry(pte_present(pte), pte_pfn(pte) as u64, page, show_pfn)
 }
 
 /// Read `/proc/<pid>/pagemap` at byte `pos` into `buf`: one 8-byte entry per virtual page,
@@ -540,10 +535,10 @@ pub fn count_pgtables(pgd: usize) -> PgtableCounts {
         if level == 3 {
             return;
         }
-        // SAFETY: page-table pages are mapped by the linear map and stay while the mm
-        // lock is held.
-        let entries = unsafe { &*(phys_to_virt(t) as *const [u64; PTRS_PER_TABLE]) };
-        for &e in entries {
+        // SAFETY: `t` is the pgd or a table a present entry one level up points at, and
+        // page-table pages stay while the mm lock is held.
+        let entries = unsafe { pgtable_entries(t) };
+        for &e in entries.iter() {
             if let Desc::Table(next) = decode(e, level) {
                 walk(next, level + 1, counts);
             }
