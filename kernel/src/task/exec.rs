@@ -241,7 +241,7 @@ pub fn do_execve(path: &str, argv: &[Vec<u8>], envp: &[Vec<u8>], regs: &mut PtRe
     }
 
     // Point of no return (Linux: begin_new_exec -> exec_mmap): switch to the new mm.
-    let old = task.mm.lock().replace(mm.clone());
+    let old = task.set_mm(Some(mm.clone()));
     crate::mm::mmu_context::switch_mm(&mm);
     drop(old);
     task.files.lock().close_on_exec();

@@ -96,7 +96,7 @@ pub fn sys_clone(a: SyscallArgs, regs: &mut PtRegs) -> KResult<usize> {
             (*child_regs).sp = newsp as u64;
         }
     }
-    *child.mm.lock() = Some(child_mm);
+    child.set_mm(Some(child_mm));
     wake_up_process(&child);
     Ok(child.pid as usize)
 }

@@ -90,8 +90,13 @@ pub struct Task {
     pub exit_code: AtomicI32,
     /// Credentials.
     pub cred: SpinLockIrq<Cred>,
-    /// The user address space; None for kernel threads (Linux: `mm`).
+    /// The user address space; None for kernel threads (Linux: `mm`). Change it only
+    /// with `set_mm`, which keeps `mm_ptr` in step.
     pub mm: SpinLockIrq<Option<Arc<crate::mm::mm_types::MmStruct>>>,
+    /// The same mm as a plain pointer (null for none), for the fault path of the running
+    /// task, which reads `current->mm` without a lock as Linux does: only the task itself
+    /// replaces its mm (exec, exit), never while it is in a fault, and `mm` keeps it alive.
+    mm_ptr: AtomicPtr<crate::mm::mm_types::MmStruct>,
     /// Open files (Linux: `files`).
     pub files: SpinLockIrq<files::FilesStruct>,
     /// Current directory, absolute (Linux: `fs->pwd`).
@@ -142,6 +147,26 @@ impl Task {
         let n = name.len().min(15);
         c[..n].copy_from_slice(&name.as_bytes()[..n]);
     }
+    /// Install `mm` as the task's address space (None: none), returning the old one
+    /// (Linux: `tsk->mm = mm` in `exec_mmap` and `copy_mm`, cleared by `exit_mm`).
+    pub fn set_mm(
+        &self,
+        mm: Option<Arc<crate::mm::mm_types::MmStruct>>,
+    ) -> Option<Arc<crate::mm::mm_types::MmStruct>> {
+        let mut slot = self.mm.lock();
+        let ptr = mm
+            .as_ref()
+            .map_or(core::ptr::null_mut(), |m| Arc::as_ptr(m) as *mut _);
+        let old = core::mem::replace(&mut *slot, mm);
+        self.mm_ptr.store(ptr, Ordering::Release);
+        old
+    }
+
+    /// The task's mm as a raw pointer (null for none); see `mm_ptr`.
+    pub fn mm_ptr(&self) -> *const crate::mm::mm_types::MmStruct {
+        self.mm_ptr.load(Ordering::Acquire)
+    }
+
     /// Top of the kernel stack.
     pub fn kstack_top(&self) -> usize {
         self.kstack + THREAD_SIZE
@@ -230,6 +255,7 @@ pub fn sched_init() {
         files: SpinLockIrq::new(files::FilesStruct::new()),
         cwd: SpinLockIrq::new(alloc::string::String::from("/")),
         mm: SpinLockIrq::new(None),
+        mm_ptr: AtomicPtr::new(core::ptr::null_mut()),
         nvcsw: AtomicU64::new(0),
         nivcsw: AtomicU64::new(0),
     });
@@ -322,6 +348,7 @@ pub fn alloc_task(
             |c| c.cwd.lock().clone(),
         )),
         mm: SpinLockIrq::new(None),
+        mm_ptr: AtomicPtr::new(core::ptr::null_mut()),
         nvcsw: AtomicU64::new(0),
         nivcsw: AtomicU64::new(0),
     });
@@ -498,7 +525,7 @@ pub fn sync_mm_limits(task: &Task, mm: &crate::mm::mm_types::MmStruct) {
 /// Drop the task's address space at exit (Linux: `exit_mm` -> `mmput` -> `exit_mmap`).
 /// TTBR0 leaves it first, so its tables can be freed under us.
 pub fn exit_mm(task: &Arc<Task>) {
-    let old = task.mm.lock().take();
+    let old = task.set_mm(None);
     crate::mm::mmu_context::switch_to_reserved_ttbr0();
     drop(old);
     task.files.lock().close_all();

@@ -243,11 +243,15 @@ pub fn do_page_fault(far: usize, esr: Esr, regs: &mut PtRegs) -> i32 {
     use crate::mm::vma::VmFlags;
     let user = regs.user_mode();
     // A kernel address, or no user address space (a kernel thread): no context.
-    let mm = if far < super::uaccess::TASK_SIZE {
-        crate::task::with_current(|t| t.mm.lock().clone()).flatten()
+    let mm_ptr = if far < super::uaccess::TASK_SIZE {
+        crate::task::with_current(|t| t.mm_ptr()).unwrap_or(core::ptr::null())
     } else {
-        None
+        core::ptr::null()
     };
+    // SAFETY: `current->mm`, read without a lock as Linux does: only the running task
+    // replaces its own mm (exec, exit) and it is here, in a fault; `task.mm` keeps it
+    // alive until then.
+    let mm = unsafe { mm_ptr.as_ref() };
     let Some(mm) = mm else {
         if user {
             __do_user_fault(FaultResult::BadArea, esr, regs);
@@ -272,16 +276,16 @@ pub fn do_page_fault(far: usize, esr: Esr, regs: &mut PtRegs) -> i32 {
     };
     // As Linux: a kernel access that cannot be fixed up must not sleep on the lock (it
     // may be ours); one with a fixup (uaccess) may.
-    let mut locked = match mmap_read_trylock(&mm) {
+    let mut locked = match mmap_read_trylock(mm) {
         Some(guard) => Some(guard),
         None if !user && search_extable(kernel_extable(), regs.pc as usize).is_none() => {
             __do_kernel_fault(far, esr, regs);
             return 0;
         }
-        None => Some(mmap_read_lock(&mm)),
+        None => Some(mmap_read_lock(mm)),
     };
     let fault = loop {
-        let fault = __do_page_fault(&mm, far, mm_flags, vm_flags, &mut locked);
+        let fault = __do_page_fault(mm, far, mm_flags, vm_flags, &mut locked);
         let FaultResult::Retry(retry) = fault else {
             break fault;
         };
@@ -293,7 +297,7 @@ pub fn do_page_fault(far: usize, esr: Esr, regs: &mut PtRegs) -> i32 {
             break FaultResult::Handled;
         }
         mm_flags |= FaultFlags::TRIED;
-        locked = Some(mmap_read_lock(&mm));
+        locked = Some(mmap_read_lock(mm));
     };
     drop(locked);
     if fault.is_handled() {
