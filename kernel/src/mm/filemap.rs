@@ -304,10 +304,7 @@ pub fn filemap_fault(vmf: &VmFault<'_>) -> Result<&'static Page, FaultResult> {
     }
     count_vm_event(VmStat::PGMAJFAULT);
     if vmf.flags.contains(FaultFlags::ALLOW_RETRY) && !vmf.flags.contains(FaultFlags::TRIED) {
-        return Err(FaultResult::Retry(FaultRetry {
-            fpin: file.clone(),
-            pgoff: vmf.pgoff,
-        }));
+        return Err(FaultResult::Retry);
     }
     match read_cache_page(mapping, vmf.pgoff, a_ops) {
         Ok(page) => Ok(page),
@@ -330,6 +327,47 @@ impl VmOperationsStruct for GenericFileVmOps {
     fn fault(&self, vmf: &VmFault<'_>) -> Result<&'static Page, FaultResult> {
         filemap_fault(vmf)
     }
+    fn map_pages(&self, vmf: &mut VmFault<'_>, start_pgoff: usize, end_pgoff: usize) -> bool {
+        filemap_map_pages(vmf, start_pgoff, end_pgoff);
+        true
+    }
+}
+
+/// Fault-around (Linux: `filemap_map_pages`): map each page of file offsets
+/// `[start_pgoff, end_pgoff]` that is cached and up to date and whose PTE is empty,
+/// read-only, as `alloc_set_pte` maps a read fault's page. Pages that are missing,
+/// being read, or past the end of the file are left for their own faults; nothing here
+/// waits. Locking: `mmap_lock` for read; the page-table lock around the PTE updates.
+#[no_mangle]
+#[inline(never)]
+pub fn filemap_map_pages(vmf: &mut VmFault<'_>, start_pgoff: usize, end_pgoff: usize) {
+    let vma = vmf.vma;
+    let Some(file) = vma.vm_file.as_ref() else {
+        return;
+    };
+    let Some(mapping) = file.f_mapping() else {
+        return;
+    };
+    let max_pgoff = (file.size() as usize).div_ceil(PAGE_SIZE);
+    let end_pgoff = end_pgoff.min(max_pgoff.saturating_sub(1));
+    let fault_address = vmf.address;
+    let _ptl = vmf.mm.page_table_lock.lock();
+    for pgoff in start_pgoff..=end_pgoff {
+        let address = vma.vm_start + ((pgoff - vma.vm_pgoff) << crate::mm::PAGE_SHIFT);
+        if !crate::arch::aarch64::pgtable::pte_none(*vmf.pte_at(address)) {
+            continue;
+        }
+        let Some(page) = find_get_page(mapping, pgoff) else {
+            continue;
+        };
+        if !page.test(PageFlags::PG_uptodate) || page.test(PageFlags::PG_locked) {
+            put_page(page);
+            continue;
+        }
+        vmf.address = address;
+        crate::mm::memory::alloc_set_pte(vmf, page);
+    }
+    vmf.address = fault_address;
 }
 
 /// The I/O half of a file fault that let go of `mmap_lock` (Linux: the read that

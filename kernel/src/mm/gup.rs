@@ -164,10 +164,14 @@ pub fn faultin_page<'a>(
     }
     match handle_mm_fault(mm, vma, address, fault_flags) {
         FaultResult::Handled => {}
-        FaultResult::Retry(retry) => {
-            // VM_FAULT_RETRY: the lock goes, the disk works, nobody waits on us.
+        FaultResult::Retry => {
+            // VM_FAULT_RETRY: pin the file, then the lock goes, the disk works, and
+            // nobody waits on us (Linux: maybe_unlock_mmap_for_io in filemap_fault).
+            let retry = crate::mm::memory::FaultRetry::new(vma, address);
             *locked = None;
-            crate::mm::filemap::do_sync_mmap_readahead(retry);
+            if let Some(retry) = retry {
+                crate::mm::filemap::do_sync_mmap_readahead(retry);
+            }
             return Err(Errno::EBUSY);
         }
         FaultResult::Oom => return Err(Errno::ENOMEM),

@@ -215,238 +215,13 @@ mod tests {
     }
 }
 
-/// Outcome of a user page fault (Linux: the VM_FAULT_* bits and `__do_page_fault`'s
-/// VM_FAULT_BADMAP / VM_FAULT_BADACCESS).
-#[derive(Clone, Debug)]
-pub enum FaultResult {
-    /// The page is mapped now; retry the instruction.
-    Handled,
-    /// No VMA covers the address: SIGSEGV (SEGV_MAPERR).
-    BadArea,
-    /// The VMA forbids this access: SIGSEGV (SEGV_ACCERR).
-    BadAccess,
-    /// Past the end of a file mapping: SIGBUS.
-    Sigbus,
-    /// No memory: the task is killed.
-    Oom,
-    /// The page must come from the disk and the fault was allowed to let go of
-    /// `mmap_lock` for that (FAULT_FLAG_ALLOW_RETRY): nothing was mapped. The caller drops
-    /// the lock, runs the I/O (`do_sync_mmap_readahead`) and faults again with
-    /// FAULT_FLAG_TRIED (Linux: VM_FAULT_RETRY).
-    Retry(FaultRetry),
-}
-
-impl FaultResult {
-    /// Linux: `!(fault & VM_FAULT_ERROR)` and not VM_FAULT_RETRY.
-    pub fn is_handled(&self) -> bool {
-        matches!(self, FaultResult::Handled)
-    }
-}
-
-/// What a VM_FAULT_RETRY fault must wait for: the file page to read, with the file pinned
-/// so it outlives the VMA once `mmap_lock` is dropped (Linux: the `fpin` that
-/// `maybe_unlock_mmap_for_io` returns to `filemap_fault`).
-#[derive(Clone)]
-pub struct FaultRetry {
-    /// The mapped file (Linux: `fpin = get_file(vmf->vma->vm_file)`).
-    pub fpin: alloc::sync::Arc<dyn crate::mm::vma::MappedFile>,
-    /// The page offset in the file (Linux: `vmf->pgoff`).
-    pub pgoff: usize,
-}
-
-impl core::fmt::Debug for FaultRetry {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "FaultRetry({} page {})", self.fpin.path(), self.pgoff)
-    }
-}
-
-bitflags::bitflags! {
-    /// Why the fault happened and what the handler may do (Linux 5.10: `FAULT_FLAG_*`,
-    /// same values).
-    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-    pub struct FaultFlags: u32 {
-        /// A write access (Linux: `FAULT_FLAG_WRITE`).
-        const WRITE = 0x01;
-        /// The handler may drop `mmap_lock` to wait for I/O and return VM_FAULT_RETRY
-        /// (Linux: `FAULT_FLAG_ALLOW_RETRY`).
-        const ALLOW_RETRY = 0x04;
-        /// A fatal signal may end the wait (Linux: `FAULT_FLAG_KILLABLE`).
-        const KILLABLE = 0x10;
-        /// This is the retry of a fault that returned VM_FAULT_RETRY (Linux:
-        /// `FAULT_FLAG_TRIED`): do the I/O under the lock rather than retry again.
-        const TRIED = 0x20;
-        /// The fault came from user space (Linux: `FAULT_FLAG_USER`).
-        const USER = 0x40;
-        /// Another process's mm (ptrace, /proc/pid/mem; Linux: `FAULT_FLAG_REMOTE`).
-        const REMOTE = 0x80;
-        /// Instruction fetch (Linux: `FAULT_FLAG_INSTRUCTION`).
-        const INSTRUCTION = 0x100;
-    }
-}
-
-/// Make the page at `address` of `vma` present with the access `flags` need. Linux:
-/// `handle_mm_fault` -> `__handle_mm_fault` -> `handle_pte_fault`, which picks
-/// `do_anonymous_page`, `do_fault` (file), `do_wp_page` (write to a read-only PTE) or
-/// only marks the entry young. Locking: `mm.mmap_lock` held for read (or write); with
-/// FAULT_FLAG_ALLOW_RETRY a file page that needs I/O returns `FaultResult::Retry`
-/// instead of waiting under the lock. Linux passes only the VMA (`vma->vm_mm`); our VMAs
-/// have no back pointer yet, so the mm comes first.
-#[no_mangle]
-#[inline(never)]
-pub fn handle_mm_fault(
-    mm: &crate::mm::mm_types::MmStruct,
-    vma: &crate::mm::vma::VmArea,
-    address: usize,
-    flags: FaultFlags,
-) -> FaultResult {
-    use crate::mm::vma::VmFlags;
-    let (pgd, asid) = (mm.pgd, mm.asid());
-    let write = flags.contains(FaultFlags::WRITE);
-    let Some(pte) = pte_offset(pgd, address, true) else {
-        return FaultResult::Oom;
-    };
-    let entry = *pte;
-    if pte_none(entry) && vma.vm_file.is_some() {
-        // A file page may have to be read first: no spin lock across that.
-        let result = do_fault(vma, mm, address, flags);
-        if result.is_handled() && vma.vm_flags.contains(VmFlags::VM_LOCKED) {
-            let _ptl = mm.page_table_lock.lock();
-            mlock_faulted_page(pgd, address, entry);
-        }
-        return result;
-    }
-    // Every PTE change happens under the page-table lock (Linux: pte_offset_map_lock in
-    // each handler), so a walk from the page side (reclaim, later) never sees one half
-    // done.
-    let _ptl = mm.page_table_lock.lock();
-    let result = if *pte != entry {
-        // Changed since we looked (Linux: !pte_same): let the access retry.
-        FaultResult::Handled
-    } else if pte_none(entry) {
-        do_anonymous_page(
-            pte,
-            write,
-            vma.vm_page_prot,
-            vma.vm_flags.contains(VmFlags::VM_WRITE),
-        )
-    } else if write && !pte_write(entry) {
-        if vma.vm_flags.contains(VmFlags::VM_SHARED) {
-            // A shared page becomes writable (and dirty) in place (Linux: wp_page_shared
-            // -> wp_page_reuse).
-            *pte = pte_mkwrite(pte_mkdirty(entry));
-            crate::arch::cpu::flush_tlb_page(asid, address & !(PAGE_SIZE - 1));
-            FaultResult::Handled
-        } else {
-            do_wp_page(pte, address, asid)
-        }
-    } else {
-        // Present and allowed: a stale TLB entry or the access flag (set on install).
-        FaultResult::Handled
-    };
-    if result.is_handled() && vma.vm_flags.contains(VmFlags::VM_LOCKED) {
-        mlock_faulted_page(pgd, address, entry);
-    }
-    result
-}
-
-/// A page newly mapped into a VM_LOCKED VMA is mlocked at once (Linux:
-/// `lru_cache_add_inactive_or_unevictable`), and the page a COW fault replaced leaves
-/// the locked VMA, so it is munlocked (Linux: `wp_page_copy`). The zero page never is.
-fn mlock_faulted_page(pgd: usize, addr: usize, old: Pte) {
-    let Some(pte) = pte_offset(pgd, addr, false) else {
-        return;
-    };
-    let new = *pte;
-    if !pte_present(new) || is_zero_pte(new) {
-        return;
-    }
-    if pte_present(old) && !is_zero_pte(old) && pte_pfn(old) != pte_pfn(new) {
-        crate::mm::mlock::munlock_vma_page(pte_page(old));
-    }
-    crate::mm::mlock::mlock_vma_page(pte_page(new));
-}
-
-/// Ask the VMA's `vm_ops->fault` for the page (Linux: `__do_fault`). A VMA with a file but
-/// no `vm_ops` cannot fault anything in: SIGBUS.
-#[no_mangle]
-#[inline(never)]
-pub fn __do_fault(vmf: &crate::mm::vma::VmFault<'_>) -> Result<&'static Page, FaultResult> {
-    match vmf.vma.vm_ops {
-        Some(ops) => ops.fault(vmf),
-        None => Err(FaultResult::Sigbus),
-    }
-}
-
-/// Fault on an empty PTE of a file (or shmem) mapping. Linux: `do_fault` ->
-/// `do_read_fault` (map the page-cache page read-only), `do_cow_fault` (private write:
-/// copy it to a new anonymous page), `do_shared_fault` (shared write: map it writable).
-/// SIGBUS beyond the end of the file.
-#[no_mangle]
-#[inline(never)]
-pub fn do_fault(
-    vma: &crate::mm::vma::VmArea,
-    mm: &crate::mm::mm_types::MmStruct,
-    addr: usize,
-    flags: FaultFlags,
-) -> FaultResult {
-    use crate::mm::vma::VmFlags;
-    let pgd = mm.pgd;
-    let write = flags.contains(FaultFlags::WRITE);
-    let index = ((addr - vma.vm_start) >> PAGE_SHIFT) + vma.vm_pgoff;
-    let vmf = crate::mm::vma::VmFault {
-        vma,
-        flags,
-        pgoff: index,
-        address: addr & !(PAGE_SIZE - 1),
-    };
-    let page = match __do_fault(&vmf) {
-        Ok(page) => page,
-        Err(result) => return result,
-    };
-    // The page is ours (a reference); now install it under the page-table lock (Linux:
-    // finish_fault -> pte_offset_map_lock).
-    let _ptl = mm.page_table_lock.lock();
-    let Some(pte) = pte_offset(pgd, addr, true) else {
-        put_page(page);
-        return FaultResult::Oom;
-    };
-    if !pte_none(*pte) {
-        // Another fault mapped it meanwhile (Linux: !pte_none under the lock).
-        put_page(page);
-        return FaultResult::Handled;
-    }
-    let shared = vma.vm_flags.contains(VmFlags::VM_SHARED);
-    if write && !shared {
-        // do_cow_fault: a private copy; the page-cache page keeps only the cache's ref.
-        let Some(new) = alloc_page(GfpFlags::GFP_KERNEL) else {
-            put_page(page);
-            return FaultResult::Oom;
-        };
-        // SAFETY: both pages are mapped by the linear map.
-        unsafe { crate::arch::cpu::copy_page(page_address(new), page_address(page)) };
-        put_page(page);
-        page_add_new_anon_rmap(new);
-        *pte = pte_mkwrite(pte_mkdirty(mk_pte(page_to_phys(new), vma.vm_page_prot)));
-        return FaultResult::Handled;
-    }
-    // do_read_fault / do_shared_fault: map the cache page itself (our ref is the map's).
-    page_dup_rmap(page);
-    let mut entry = mk_pte(page_to_phys(page), vma.vm_page_prot);
-    if write && shared {
-        entry = pte_mkwrite(pte_mkdirty(entry));
-        page.set_flags(PageFlags::PG_dirty);
-    }
-    *pte = entry;
-    FaultResult::Handled
-}
-
 // ---------------------------------------------------------------------------------------
 // Page-level fault handling and range operations. The VMA-level checks (which VMA, which
 // permissions) are the caller's; these functions take the VMA's properties as arguments.
 // ---------------------------------------------------------------------------------------
 
 use crate::arch::aarch64::pgtable::{
-    mk_pte, pte_mkdirty, pte_mkwrite, pte_pgprot, pte_present, pte_write, pte_wrprotect, PgProt,
+    mk_pte, pte_mkdirty, pte_mkwrite, pte_mkyoung, pte_present, pte_write, pte_wrprotect,
 };
 use crate::mm::page::{get_page, page_address, put_page, PageFlags};
 use core::sync::atomic::{AtomicUsize, Ordering};
@@ -486,6 +261,12 @@ fn page_add_new_anon_rmap(page: &Page) {
     page.set_flags(PageFlags::PG_swapbacked);
 }
 
+/// A page-cache page mapped by one more PTE (Linux: `page_add_file_rmap`, which also
+/// counts NR_FILE_MAPPED).
+fn page_add_file_rmap(page: &Page) {
+    page._mapcount.fetch_add(1, Ordering::Relaxed);
+}
+
 /// One more mapping of an existing page (fork). Linux: `page_dup_rmap`.
 fn page_dup_rmap(page: &Page) {
     page._mapcount.fetch_add(1, Ordering::Relaxed);
@@ -496,77 +277,540 @@ fn page_remove_rmap(page: &Page) {
     page._mapcount.fetch_sub(1, Ordering::Relaxed);
 }
 
-/// Anonymous fault on an empty PTE: a read maps the zero page, a write maps a new zeroed
-/// page (writable when the VMA is). Linux: `do_anonymous_page`. `pte` is the entry
-/// `handle_mm_fault` walked to (Linux: `vmf->pte`); the caller holds the page-table lock.
+/// Outcome of a page fault (Linux: the VM_FAULT_* bits of `vm_fault_t`, plus arm64
+/// `__do_page_fault`'s VM_FAULT_BADMAP / VM_FAULT_BADACCESS). Small and `Copy`, so every
+/// handler returns it in a register, as Linux's `vm_fault_t` is an int.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultResult {
+    /// The page is mapped now; retry the instruction.
+    Handled,
+    /// No VMA covers the address: SIGSEGV (SEGV_MAPERR).
+    BadArea,
+    /// The VMA forbids this access: SIGSEGV (SEGV_ACCERR).
+    BadAccess,
+    /// Past the end of a file mapping: SIGBUS.
+    Sigbus,
+    /// No memory: the task is killed.
+    Oom,
+    /// The page must come from the disk and the fault was allowed to let go of
+    /// `mmap_lock` for that (FAULT_FLAG_ALLOW_RETRY): nothing was mapped. The caller pins
+    /// the file (`FaultRetry::new`), drops the lock, reads the page
+    /// (`do_sync_mmap_readahead`) and faults again with FAULT_FLAG_TRIED (Linux:
+    /// VM_FAULT_RETRY).
+    Retry,
+}
+
+impl FaultResult {
+    /// Linux: `!(fault & VM_FAULT_ERROR)` and not VM_FAULT_RETRY.
+    pub fn is_handled(&self) -> bool {
+        matches!(self, FaultResult::Handled)
+    }
+}
+
+/// What a VM_FAULT_RETRY fault must wait for: the file page to read, with the file pinned
+/// so it outlives the VMA once `mmap_lock` is dropped (Linux: the `fpin` that
+/// `maybe_unlock_mmap_for_io` takes with `get_file(vma->vm_file)`).
+#[derive(Clone)]
+pub struct FaultRetry {
+    /// The mapped file (Linux: `fpin`).
+    pub fpin: alloc::sync::Arc<dyn crate::mm::vma::MappedFile>,
+    /// The page offset in the file (Linux: `vmf->pgoff`).
+    pub pgoff: usize,
+}
+
+impl FaultRetry {
+    /// Pin the file behind `address` of `vma`, before `mmap_lock` is dropped. None for an
+    /// anonymous VMA (nothing to read).
+    pub fn new(vma: &crate::mm::vma::VmArea, address: usize) -> Option<FaultRetry> {
+        Some(FaultRetry {
+            fpin: vma.vm_file.clone()?,
+            pgoff: linear_page_index(vma, address),
+        })
+    }
+}
+
+impl core::fmt::Debug for FaultRetry {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "FaultRetry({} page {})", self.fpin.path(), self.pgoff)
+    }
+}
+
+bitflags::bitflags! {
+    /// Why the fault happened and what the handler may do (Linux 5.10: `FAULT_FLAG_*`,
+    /// same values).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct FaultFlags: u32 {
+        /// A write access (Linux: `FAULT_FLAG_WRITE`).
+        const WRITE = 0x01;
+        /// The handler may drop `mmap_lock` to wait for I/O and return VM_FAULT_RETRY
+        /// (Linux: `FAULT_FLAG_ALLOW_RETRY`).
+        const ALLOW_RETRY = 0x04;
+        /// A fatal signal may end the wait (Linux: `FAULT_FLAG_KILLABLE`).
+        const KILLABLE = 0x10;
+        /// This is the retry of a fault that returned VM_FAULT_RETRY (Linux:
+        /// `FAULT_FLAG_TRIED`): do the I/O under the lock rather than retry again.
+        const TRIED = 0x20;
+        /// The fault came from user space (Linux: `FAULT_FLAG_USER`).
+        const USER = 0x40;
+        /// Another process's mm (ptrace, /proc/pid/mem; Linux: `FAULT_FLAG_REMOTE`).
+        const REMOTE = 0x80;
+        /// Instruction fetch (Linux: `FAULT_FLAG_INSTRUCTION`).
+        const INSTRUCTION = 0x100;
+    }
+}
+
+/// The page offset in the VMA's file (or, for anonymous memory, in its linear index
+/// space) of `address` (Linux: `linear_page_index`).
+pub fn linear_page_index(vma: &crate::mm::vma::VmArea, address: usize) -> usize {
+    ((address - vma.vm_start) >> PAGE_SHIFT) + vma.vm_pgoff
+}
+
+/// Bytes around a file read fault mapped at once when their pages are cached (Linux:
+/// `fault_around_bytes`, 64 KiB: 16 pages).
+pub const FAULT_AROUND_BYTES: usize = 65536;
+
+/// Make the page at `address` of `vma` present with the access `flags` need, and count
+/// the fault (PGFAULT, gup's faults included, as 5.10 counts them here). Linux:
+/// `handle_mm_fault`. Locking: `mm.mmap_lock` held for read (or write); with
+/// FAULT_FLAG_ALLOW_RETRY a file page that needs I/O returns `FaultResult::Retry`
+/// instead of waiting under the lock. Linux reaches the mm through `vma->vm_mm`; our
+/// VMAs have no back pointer yet, so the mm comes first.
 #[no_mangle]
 #[inline(never)]
-pub fn do_anonymous_page(
-    pte: &mut Pte,
-    write: bool,
-    prot: PgProt,
-    vma_writable: bool,
+pub fn handle_mm_fault(
+    mm: &crate::mm::mm_types::MmStruct,
+    vma: &crate::mm::vma::VmArea,
+    address: usize,
+    flags: FaultFlags,
 ) -> FaultResult {
-    if !pte_none(*pte) {
-        return FaultResult::Handled; // raced with another fault: nothing to do
+    crate::mm::vmstat::count_vm_event(crate::mm::vmstat::VmStat::PGFAULT);
+    __handle_mm_fault(mm, vma, address, flags)
+}
+
+/// Walk to the PTE for `address`, allocating the pud, pmd and PTE tables on the way, and
+/// hand the fault to `handle_pte_fault` (Linux: `__handle_mm_fault`: `pgd_offset`,
+/// `p4d_alloc`, `pud_alloc`, `pmd_alloc`; no huge pages here). OOM when a table cannot
+/// be had.
+#[no_mangle]
+#[inline(never)]
+pub fn __handle_mm_fault(
+    mm: &crate::mm::mm_types::MmStruct,
+    vma: &crate::mm::vma::VmArea,
+    address: usize,
+    flags: FaultFlags,
+) -> FaultResult {
+    let Some(pmd) = walk_to_pte_table(mm.pgd, address, true) else {
+        return FaultResult::Oom;
+    };
+    let mut vmf = crate::mm::vma::VmFault {
+        mm,
+        vma,
+        flags,
+        pgoff: linear_page_index(vma, address),
+        address: address & !(PAGE_SIZE - 1),
+        pmd,
+        orig_pte: Pte::default(),
+    };
+    handle_pte_fault(&mut vmf)
+}
+
+/// Decide what the fault needs from the PTE it found (Linux: `handle_pte_fault`): none
+/// yet -> `do_anonymous_page` or `do_fault`; a write to a read-only entry ->
+/// `do_wp_page`; otherwise (a stale TLB entry, or the access flag clear) make the entry
+/// young (and dirty for a write) with `ptep_set_access_flags`. Swap entries come with
+/// swap (`do_swap_page`).
+#[no_mangle]
+#[inline(never)]
+pub fn handle_pte_fault(vmf: &mut crate::mm::vma::VmFault<'_>) -> FaultResult {
+    vmf.orig_pte = *vmf.pte();
+    if pte_none(vmf.orig_pte) {
+        return if vmf.vma.is_anonymous() {
+            do_anonymous_page(vmf)
+        } else {
+            do_fault(vmf)
+        };
     }
-    if !write {
-        *pte = mk_pte(zero_page_phys(), prot);
+    if !pte_present(vmf.orig_pte) {
+        // A swap entry: do_swap_page arrives with swap. Nothing else writes non-present
+        // entries today.
+        return FaultResult::Sigbus;
+    }
+    let write = vmf.flags.contains(FaultFlags::WRITE);
+    if write && !pte_write(vmf.orig_pte) {
+        return do_wp_page(vmf);
+    }
+    let _ptl = vmf.mm.page_table_lock.lock();
+    let mut entry = vmf.orig_pte;
+    if *vmf.pte() != entry {
+        // Changed since we looked (Linux: !pte_same): let the access retry.
         return FaultResult::Handled;
     }
+    if write {
+        entry = pte_mkdirty(entry);
+    }
+    entry = pte_mkyoung(entry);
+    ptep_set_access_flags(vmf, entry);
+    FaultResult::Handled
+}
+
+/// Install `entry` if it grants more than the PTE has (young, dirty, writable), flushing
+/// the stale translation (Linux: `ptep_set_access_flags`, whose arm64 version updates
+/// AF/DBM in place). Caller holds the page-table lock. True if the PTE changed.
+pub fn ptep_set_access_flags(vmf: &mut crate::mm::vma::VmFault<'_>, entry: Pte) -> bool {
+    let (asid, address) = (vmf.mm.asid(), vmf.address);
+    let pte = vmf.pte();
+    if *pte == entry {
+        return false;
+    }
+    *pte = entry;
+    crate::arch::cpu::flush_tlb_page(asid, address);
+    true
+}
+
+/// The entry made writable if the VMA allows writes (Linux: `maybe_mkwrite`): a COW
+/// copy or a reused page in a VMA mprotect()ed read-only stays read-only.
+pub fn maybe_mkwrite(pte: Pte, vma: &crate::mm::vma::VmArea) -> Pte {
+    if vma.vm_flags.contains(crate::mm::vma::VmFlags::VM_WRITE) {
+        pte_mkwrite(pte)
+    } else {
+        pte
+    }
+}
+
+/// Ask the VMA's `vm_ops->fault` for the page (Linux: `__do_fault`). A VMA with a file but
+/// no `vm_ops` cannot fault anything in: SIGBUS.
+#[no_mangle]
+#[inline(never)]
+pub fn __do_fault(vmf: &crate::mm::vma::VmFault<'_>) -> Result<&'static Page, FaultResult> {
+    match vmf.vma.vm_ops {
+        Some(ops) => ops.fault(vmf),
+        None => Err(FaultResult::Sigbus),
+    }
+}
+
+/// Fault on an empty PTE of a file (or shmem) mapping (Linux: `do_fault`): a read maps
+/// the page-cache page (`do_read_fault`), a private write a copy of it (`do_cow_fault`),
+/// a shared write the page itself, writable (`do_shared_fault`).
+#[no_mangle]
+#[inline(never)]
+pub fn do_fault(vmf: &mut crate::mm::vma::VmFault<'_>) -> FaultResult {
+    use crate::mm::vma::VmFlags;
+    if vmf.vma.vm_ops.is_none() {
+        return FaultResult::Sigbus;
+    }
+    if !vmf.flags.contains(FaultFlags::WRITE) {
+        do_read_fault(vmf)
+    } else if !vmf.vma.vm_flags.contains(VmFlags::VM_SHARED) {
+        do_cow_fault(vmf)
+    } else {
+        do_shared_fault(vmf)
+    }
+}
+
+/// A read fault on a file mapping (Linux: `do_read_fault`): first map whatever of the
+/// surrounding `fault_around_bytes` is already cached (`do_fault_around`); if that
+/// mapped the faulting page too, done; else `__do_fault` gets (or reads) it and
+/// `finish_fault` maps it read-only.
+#[no_mangle]
+#[inline(never)]
+pub fn do_read_fault(vmf: &mut crate::mm::vma::VmFault<'_>) -> FaultResult {
+    if FAULT_AROUND_BYTES >> PAGE_SHIFT > 1 && do_fault_around(vmf) {
+        return FaultResult::Handled;
+    }
+    let page = match __do_fault(vmf) {
+        Ok(page) => page,
+        Err(result) => return result,
+    };
+    finish_fault(vmf, page)
+}
+
+/// Map the cached pages of the `fault_around_bytes` window around the fault that have no
+/// PTE yet, read-only, without I/O (Linux: `do_fault_around` -> `vm_ops->map_pages`, i.e.
+/// `filemap_map_pages`). The window is aligned to its size, clipped to the VMA and to the
+/// PTE table of the fault. True if the faulting page itself got mapped.
+#[no_mangle]
+#[inline(never)]
+pub fn do_fault_around(vmf: &mut crate::mm::vma::VmFault<'_>) -> bool {
+    let Some(ops) = vmf.vma.vm_ops else {
+        return false;
+    };
+    let vma = vmf.vma;
+    let table_start = vmf.address & !((PTRS_PER_TABLE << PAGE_SHIFT) - 1);
+    let start = (vmf.address & !(FAULT_AROUND_BYTES - 1))
+        .max(vma.vm_start)
+        .max(table_start);
+    let end = (start + FAULT_AROUND_BYTES)
+        .min(vma.vm_end)
+        .min(table_start + (PTRS_PER_TABLE << PAGE_SHIFT));
+    let start_pgoff = linear_page_index(vma, start);
+    let end_pgoff = linear_page_index(vma, end) - 1;
+    if !ops.map_pages(vmf, start_pgoff, end_pgoff) {
+        return false;
+    }
+    !pte_none(*vmf.pte())
+}
+
+/// A private write fault on a file mapping (Linux: `do_cow_fault`): copy the file's page
+/// into a new anonymous page and map that, writable; the page cache is untouched.
+#[no_mangle]
+#[inline(never)]
+pub fn do_cow_fault(vmf: &mut crate::mm::vma::VmFault<'_>) -> FaultResult {
+    // Linux: anon_vma_prepare, then the copy's page first.
+    let Some(cow_page) = alloc_page(GfpFlags::GFP_KERNEL) else {
+        return FaultResult::Oom;
+    };
+    let page = match __do_fault(vmf) {
+        Ok(page) => page,
+        Err(result) => {
+            put_page(cow_page);
+            return result;
+        }
+    };
+    // SAFETY: both pages are ours (a reference each) and mapped by the linear map.
+    unsafe { crate::arch::cpu::copy_page(page_address(cow_page), page_address(page)) };
+    put_page(page);
+    finish_fault(vmf, cow_page)
+}
+
+/// A shared write fault on a file mapping (Linux: `do_shared_fault`): the page itself
+/// is mapped writable, after the file system agreed (`do_page_mkwrite`), and marked
+/// dirty for writeback (`fault_dirty_shared_page`).
+#[no_mangle]
+#[inline(never)]
+pub fn do_shared_fault(vmf: &mut crate::mm::vma::VmFault<'_>) -> FaultResult {
+    let page = match __do_fault(vmf) {
+        Ok(page) => page,
+        Err(result) => return result,
+    };
+    if let Err(result) = do_page_mkwrite(vmf, page) {
+        put_page(page);
+        return result;
+    }
+    let result = finish_fault(vmf, page);
+    if result.is_handled() {
+        fault_dirty_shared_page(page);
+    }
+    result
+}
+
+/// Tell the file system a clean shared page is about to be written (Linux:
+/// `do_page_mkwrite` -> `vm_ops->page_mkwrite`). Nothing of ours needs to hear it yet
+/// (no writeback), so the default agrees.
+#[no_mangle]
+#[inline(never)]
+pub fn do_page_mkwrite(
+    vmf: &crate::mm::vma::VmFault<'_>,
+    page: &'static Page,
+) -> Result<(), FaultResult> {
+    match vmf.vma.vm_ops {
+        Some(ops) => ops.page_mkwrite(vmf, page),
+        None => Ok(()),
+    }
+}
+
+/// A shared page was written through a mapping: mark it dirty (Linux:
+/// `fault_dirty_shared_page` -> `set_page_dirty`, then `balance_dirty_pages_ratelimited`,
+/// which has nothing to throttle here).
+#[no_mangle]
+#[inline(never)]
+pub fn fault_dirty_shared_page(page: &Page) {
+    page.set_flags(PageFlags::PG_dirty);
+}
+
+/// Map `page` (with the caller's reference, which becomes the mapping's) at the fault's
+/// PTE unless somebody mapped something there meanwhile (Linux: `finish_fault`, which
+/// takes the page-table lock around `alloc_set_pte`).
+#[no_mangle]
+#[inline(never)]
+pub fn finish_fault(vmf: &mut crate::mm::vma::VmFault<'_>, page: &'static Page) -> FaultResult {
+    let _ptl = vmf.mm.page_table_lock.lock();
+    if !pte_none(*vmf.pte()) {
+        put_page(page);
+        return FaultResult::Handled;
+    }
+    alloc_set_pte(vmf, page);
+    FaultResult::Handled
+}
+
+/// Set the fault's (empty) PTE to `page` (Linux 5.10: `alloc_set_pte`; `do_set_pte` in
+/// 5.12+): for a private write the page is a new anonymous one (rmap, and the mlock of a
+/// VM_LOCKED VMA), writable if the VMA is; otherwise a file page, read-only unless a shared
+/// write. Caller holds the page-table lock.
+pub fn alloc_set_pte(vmf: &mut crate::mm::vma::VmFault<'_>, page: &'static Page) {
+    use crate::mm::vma::VmFlags;
+    let vma = vmf.vma;
+    let write = vmf.flags.contains(FaultFlags::WRITE);
+    let mut entry = mk_pte(page_to_phys(page), vma.vm_page_prot);
+    if write {
+        entry = maybe_mkwrite(pte_mkdirty(entry), vma);
+    }
+    if write && !vma.vm_flags.contains(VmFlags::VM_SHARED) {
+        page_add_new_anon_rmap(page);
+        crate::mm::swap::lru_cache_add_inactive_or_unevictable(page, vma);
+    } else {
+        page_add_file_rmap(page);
+    }
+    *vmf.pte() = entry;
+}
+
+/// Anonymous fault on an empty PTE (Linux: `do_anonymous_page`): a read maps the shared
+/// zero page read-only; a write maps a new zeroed page, writable and dirty if the VMA is
+/// writable, and mlocked in a VM_LOCKED VMA (`lru_cache_add_inactive_or_unevictable`).
+/// The page is allocated before the page-table lock is taken; if another fault mapped
+/// the entry meanwhile, ours is freed.
+#[no_mangle]
+#[inline(never)]
+pub fn do_anonymous_page(vmf: &mut crate::mm::vma::VmFault<'_>) -> FaultResult {
+    let vma = vmf.vma;
+    if !vmf.flags.contains(FaultFlags::WRITE) {
+        // Use the zero page for reads (Linux: pte_mkspecial(pfn_pte(my_zero_pfn(...)))).
+        let entry = mk_pte(zero_page_phys(), vma.vm_page_prot);
+        let _ptl = vmf.mm.page_table_lock.lock();
+        let pte = vmf.pte();
+        if pte_none(*pte) {
+            *pte = entry;
+        }
+        return FaultResult::Handled;
+    }
+    // Linux: anon_vma_prepare (anon_vma bookkeeping comes with rmap).
     let Some(page) = alloc_page(GfpFlags::GFP_KERNEL | GfpFlags::__GFP_ZERO) else {
         return FaultResult::Oom;
     };
-    page_add_new_anon_rmap(page);
-    let mut entry = mk_pte(page_to_phys(page), prot);
-    if vma_writable {
+    let mut entry = mk_pte(page_to_phys(page), vma.vm_page_prot);
+    if vma.vm_flags.contains(crate::mm::vma::VmFlags::VM_WRITE) {
         entry = pte_mkwrite(pte_mkdirty(entry));
     }
+    let _ptl = vmf.mm.page_table_lock.lock();
+    let pte = vmf.pte();
+    if !pte_none(*pte) {
+        put_page(page); // raced with another fault: theirs stands
+        return FaultResult::Handled;
+    }
+    page_add_new_anon_rmap(page);
+    crate::mm::swap::lru_cache_add_inactive_or_unevictable(page, vma);
     *pte = entry;
     FaultResult::Handled
 }
 
-/// Write fault on a present read-only PTE of a writable VMA: copy-on-write. Reuse the
-/// page when we are its only user (refcount 1, not the zero page); otherwise copy it to a
-/// new page and drop our reference to the old one. Linux: `do_wp_page` -> `wp_page_copy`
-/// / `wp_page_reuse`. `pte` is the entry for `addr` (Linux: `vmf->pte`), under the
-/// page-table lock; `asid` identifies the TLB entries to invalidate.
+/// Is `page` an anonymous page (Linux: `PageAnon`)? Until anon_vma bookkeeping gives
+/// anonymous pages a `mapping` (anon_vma | PAGE_MAPPING_ANON), they are the pages with
+/// no `mapping` at all: page-cache pages always have theirs.
+fn page_anon(page: &Page) -> bool {
+    page.mapping.load(Ordering::Relaxed) == 0
+}
+
+/// Write fault on a present, read-only PTE (Linux: `do_wp_page`): an anonymous page only
+/// this mapping uses is made writable in place (`wp_page_reuse`); a shared file mapping
+/// writes the page itself (`wp_page_shared`); anything else (the zero page, a page
+/// another process or the page cache still holds) is copied (`wp_page_copy`).
 #[no_mangle]
 #[inline(never)]
-pub fn do_wp_page(pte: &mut Pte, addr: usize, asid: u16) -> FaultResult {
-    let old = *pte;
-    if !pte_present(old) {
-        return FaultResult::BadArea;
+pub fn do_wp_page(vmf: &mut crate::mm::vma::VmFault<'_>) -> FaultResult {
+    use crate::mm::vma::VmFlags;
+    let ptl = vmf.mm.page_table_lock.lock();
+    let orig = vmf.orig_pte;
+    if *vmf.pte() != orig {
+        return FaultResult::Handled; // changed meanwhile: let the access retry
     }
-    if pte_write(old) {
-        return FaultResult::Handled;
-    }
-    let va = addr & !(PAGE_SIZE - 1);
+    let old = vmf.orig_pte;
     if !is_zero_pte(old) {
         let page = pte_page(old);
-        if page.page_count() == 1 {
-            // wp_page_reuse: nobody else sees this page.
-            *pte = pte_mkwrite(pte_mkdirty(old));
-            crate::arch::cpu::flush_tlb_page(asid, va);
-            return FaultResult::Handled;
+        if page_anon(page) {
+            // Nobody else maps or holds it (Linux: reuse_swap_page / page_count == 1).
+            if page.page_count() == 1 && page.page_mapcount() <= 1 {
+                wp_page_reuse(vmf);
+                return FaultResult::Handled;
+            }
+        } else if vmf
+            .vma
+            .vm_flags
+            .contains(VmFlags::VM_WRITE | VmFlags::VM_SHARED)
+        {
+            drop(ptl);
+            return wp_page_shared(vmf, page);
         }
     }
-    // wp_page_copy
-    let Some(new) = alloc_page(GfpFlags::GFP_KERNEL) else {
+    drop(ptl);
+    wp_page_copy(vmf)
+}
+
+/// Make the existing page writable in place: young, dirty, and writable if the VMA is
+/// (Linux: `wp_page_reuse`). Caller holds the page-table lock.
+#[no_mangle]
+#[inline(never)]
+pub fn wp_page_reuse(vmf: &mut crate::mm::vma::VmFault<'_>) {
+    let entry = maybe_mkwrite(pte_mkdirty(pte_mkyoung(vmf.orig_pte)), vmf.vma);
+    ptep_set_access_flags(vmf, entry);
+}
+
+/// A write to a shared file mapping's clean page (Linux: `wp_page_shared`): ask the file
+/// system (`do_page_mkwrite`), reuse the page writable, and mark it dirty
+/// (`fault_dirty_shared_page`).
+#[no_mangle]
+#[inline(never)]
+pub fn wp_page_shared(vmf: &mut crate::mm::vma::VmFault<'_>, page: &'static Page) -> FaultResult {
+    if let Err(result) = do_page_mkwrite(vmf, page) {
+        return result;
+    }
+    {
+        let _ptl = vmf.mm.page_table_lock.lock();
+        let orig = vmf.orig_pte;
+        if *vmf.pte() != orig {
+            return FaultResult::Handled;
+        }
+        wp_page_reuse(vmf);
+    }
+    fault_dirty_shared_page(page);
+    FaultResult::Handled
+}
+
+/// Copy-on-write (Linux: `wp_page_copy`): a new anonymous page (zeroed for the zero page,
+/// else a copy of the old one) replaces the old entry, break-before-make, writable if the
+/// VMA is, mlocked in a VM_LOCKED VMA; the old page loses this mapping (and, in a
+/// VM_LOCKED VMA, its mlock: 5.10 munlocks the page the copy replaced).
+#[no_mangle]
+#[inline(never)]
+pub fn wp_page_copy(vmf: &mut crate::mm::vma::VmFault<'_>) -> FaultResult {
+    use crate::mm::vma::VmFlags;
+    let old = vmf.orig_pte;
+    let vma = vmf.vma;
+    let new = if is_zero_pte(old) {
+        alloc_page(GfpFlags::GFP_KERNEL | GfpFlags::__GFP_ZERO)
+    } else {
+        alloc_page(GfpFlags::GFP_KERNEL).inspect(|&new| {
+            let src = phys_to_virt(pte_phys(old));
+            // SAFETY: both pages are mapped by the linear map and PAGE_SIZE long; the old
+            // one is kept by the mapping we hold mmap_lock over.
+            unsafe { crate::arch::cpu::copy_page(page_address(new), src) };
+        })
+    };
+    let Some(new) = new else {
         return FaultResult::Oom;
     };
-    let src = phys_to_virt(pte_phys(old));
-    // SAFETY: both pages are mapped by the linear map and PAGE_SIZE long.
-    unsafe { crate::arch::cpu::copy_page(page_address(new), src) };
-    page_add_new_anon_rmap(new);
-    // The old entry's attributes at the new page (Linux builds it from vm_page_prot).
-    let entry = pte_mkwrite(pte_mkdirty(mk_pte(page_to_phys(new), pte_pgprot(old))));
-    // Break-before-make: invalidate the old translation before installing the new one.
+    let entry = maybe_mkwrite(
+        pte_mkdirty(mk_pte(page_to_phys(new), vma.vm_page_prot)),
+        vma,
+    );
+    let asid = vmf.mm.asid();
+    let _ptl = vmf.mm.page_table_lock.lock();
+    let address = vmf.address;
+    let pte = vmf.pte();
+    if *pte != old {
+        put_page(new); // somebody else fixed it meanwhile
+        return FaultResult::Handled;
+    }
+    // Break-before-make: invalidate the old translation before installing the new one
+    // (Linux: ptep_clear_flush_notify).
     *pte = Pte::default();
-    crate::arch::cpu::flush_tlb_page(asid, va);
+    crate::arch::cpu::flush_tlb_page(asid, address);
+    page_add_new_anon_rmap(new);
+    crate::mm::swap::lru_cache_add_inactive_or_unevictable(new, vma);
     *pte = entry;
     if !is_zero_pte(old) {
         let page = pte_page(old);
+        if vma.vm_flags.contains(VmFlags::VM_LOCKED) && page.test(PageFlags::PG_mlocked) {
+            crate::mm::mlock::munlock_vma_page(page);
+        }
         page_remove_rmap(page);
         put_page(page);
     }
@@ -663,7 +907,7 @@ pub struct MmPageTables<'a> {
     /// Its ASID, for TLB invalidation.
     pub asid: u16,
     /// The mm's page-table lock, held around every walk that changes PTEs.
-    pub ptl: &'a crate::sync::SpinLockIrq<()>,
+    pub ptl: &'a crate::sync::SpinLock<()>,
     /// Ranges the VMA code asked to populate; the caller runs `mm_populate` on each once
     /// it has dropped `mmap_lock` (as Linux's callers do after `mmap_write_unlock`).
     pub populate: alloc::vec::Vec<(usize, usize)>,
@@ -703,7 +947,7 @@ impl crate::mm::vma::VmaPageTables for MmPageTables<'_> {
         vma: &crate::mm::vma::VmArea,
         start: usize,
         end: usize,
-        newprot: PgProt,
+        newprot: crate::arch::aarch64::pgtable::PgProt,
         dirty_accountable: bool,
     ) -> usize {
         if self.pgd == 0 {
@@ -764,10 +1008,41 @@ pub fn unmap_mapping_range(ino: u64, dev: (u32, u32), from: u64) {
     });
 }
 
+/// Fault `address` of `vma` in the page tables at `pgd` as a user read or write would,
+/// through `handle_mm_fault` (host tests; the tables stay the test's).
+#[cfg(test)]
+pub fn fault_for_test(
+    pgd: usize,
+    vma: &crate::mm::vma::VmArea,
+    address: usize,
+    write: bool,
+) -> FaultResult {
+    let mm = core::mem::ManuallyDrop::new(crate::mm::mm_types::MmStruct::for_test_pgd(
+        crate::mm::mm_types::MmapLocked::new(),
+        pgd,
+    ));
+    let flags = if write {
+        FaultFlags::WRITE | FaultFlags::USER
+    } else {
+        FaultFlags::USER
+    };
+    handle_mm_fault(&mm, vma, address, flags)
+}
+
 #[cfg(test)]
 mod fault_tests {
     use super::*;
-    use crate::arch::aarch64::pgtable::{pte_dirty, PAGE_READONLY};
+    use crate::arch::aarch64::pgtable::pte_dirty;
+    use crate::mm::vma::{VmArea, VmFlags};
+
+    /// A private anonymous read-write VMA of 16 pages from `addr`.
+    fn rw_anon(addr: usize) -> VmArea {
+        let flags =
+            VmFlags::VM_READ | VmFlags::VM_WRITE | VmFlags::VM_MAYREAD | VmFlags::VM_MAYWRITE;
+        let mut v = VmArea::new(addr, addr + 16 * PAGE_SIZE, flags);
+        v.vm_pgoff = addr >> PAGE_SHIFT;
+        v
+    }
 
     fn setup() -> crate::arch::aarch64::mmu::tests::SimRam {
         let ram = crate::arch::aarch64::mmu::tests::SimRam::new(256);
@@ -786,12 +1061,12 @@ mod fault_tests {
         let free0 = crate::mm::page_alloc::nr_free_pages();
         let pgd = pgd_alloc().unwrap();
         let addr = 0x1234_5000;
-        let pte = pte_offset(pgd, addr, true).unwrap();
-        assert!(do_anonymous_page(pte, false, PAGE_READONLY, true).is_handled());
+        let vma = rw_anon(addr);
+        assert!(fault_for_test(pgd, &vma, addr, false).is_handled());
         let pte = *pte_offset(pgd, addr, false).unwrap();
         assert!(is_zero_pte(pte) && !pte_write(pte) && !pte_dirty(pte));
         // Write to the zero page: COW into a private zeroed page.
-        assert!(do_wp_page(pte_offset(pgd, addr, false).unwrap(), addr, 1).is_handled());
+        assert!(fault_for_test(pgd, &vma, addr, true).is_handled());
         let pte = *pte_offset(pgd, addr, false).unwrap();
         assert!(!is_zero_pte(pte) && pte_write(pte) && pte_dirty(pte));
         let page = pte_page(pte);
@@ -811,12 +1086,8 @@ mod fault_tests {
         let free0 = crate::mm::page_alloc::nr_free_pages();
         let (parent, child) = (pgd_alloc().unwrap(), pgd_alloc().unwrap());
         let addr = 0x40_0000;
-        do_anonymous_page(
-            pte_offset(parent, addr, true).unwrap(),
-            true,
-            PAGE_READONLY,
-            true,
-        );
+        let vma = rw_anon(addr);
+        assert!(fault_for_test(parent, &vma, addr, true).is_handled());
         let va = page_address(pte_page(*pte_offset(parent, addr, false).unwrap()));
         // SAFETY: the page was just faulted in and is mapped by the (simulated) linear map.
         unsafe { (va as *mut u64).write(0xfeed) };
@@ -839,7 +1110,7 @@ mod fault_tests {
             (2, 2)
         );
         // The child writes: it gets its own copy with the same contents.
-        do_wp_page(pte_offset(child, addr, false).unwrap(), addr, 2);
+        assert!(fault_for_test(child, &vma, addr, true).is_handled());
         let c2 = *pte_offset(child, addr, false).unwrap();
         assert!(pte_write(c2) && !core::ptr::eq(pte_page(c2), pte_page(p)));
         assert_eq!(
@@ -849,7 +1120,7 @@ mod fault_tests {
         );
         // The parent is now the only user: its write fault reuses the page.
         assert_eq!(pte_page(p).page_count(), 1);
-        do_wp_page(pte_offset(parent, addr, false).unwrap(), addr, 1);
+        assert!(fault_for_test(parent, &vma, addr, true).is_handled());
         assert_eq!(
             pte_page(*pte_offset(parent, addr, false).unwrap()) as *const Page,
             pte_page(p) as *const Page

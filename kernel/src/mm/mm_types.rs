@@ -25,7 +25,7 @@ use crate::errno::{Errno, KResult};
 use crate::kernel::resource::{
     default_rlimits, RLimit, RLIMIT_NLIMITS, RLIMIT_STACK, RLIM_INFINITY,
 };
-use crate::sync::{RwSemaphore, SpinLockIrq};
+use crate::sync::{RwSemaphore, SpinLock, SpinLockIrq};
 use alloc::collections::BTreeMap;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
@@ -211,8 +211,9 @@ pub struct MmStruct {
     /// readers, -1 a writer, 0 free.
     pub mmap_lock: RwSemaphore<MmapLocked>,
     /// Serialises changes of PTEs that may race with a walk from the page side (Linux:
-    /// `page_table_lock`; split PTE locks are a config option we do not take).
-    pub page_table_lock: SpinLockIrq<()>,
+    /// `page_table_lock`, a plain spin lock: no interrupt handler takes it; split PTE
+    /// locks are a config option we do not take).
+    pub page_table_lock: SpinLock<()>,
 }
 
 /// Every live address space, for the walks that start from a file or a page rather than a
@@ -230,7 +231,7 @@ impl MmStruct {
             pgd,
             context: MmContext::default(),
             mmap_lock: RwSemaphore::new(locked),
-            page_table_lock: SpinLockIrq::new(()),
+            page_table_lock: SpinLock::new(()),
         });
         let mut list = MMLIST.lock();
         list.retain(|w| w.strong_count() > 0);
@@ -259,11 +260,17 @@ impl MmStruct {
     /// An mm around `locked` with no page tables (pgd 0): for host tests of the code that
     /// takes `mmap_lock` but faults nothing in.
     pub fn for_test(locked: MmapLocked) -> MmStruct {
+        Self::for_test_pgd(locked, 0)
+    }
+
+    /// An mm around `locked` on the page tables at `pgd`, for host tests of the fault
+    /// path (dropping it frees them, unless the test keeps it in a `ManuallyDrop`).
+    pub fn for_test_pgd(locked: MmapLocked, pgd: usize) -> MmStruct {
         MmStruct {
-            pgd: 0,
+            pgd,
             context: MmContext::default(),
             mmap_lock: RwSemaphore::new(locked),
-            page_table_lock: SpinLockIrq::new(()),
+            page_table_lock: SpinLock::new(()),
         }
     }
 }

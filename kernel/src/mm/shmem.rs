@@ -69,4 +69,9 @@ impl VmOperationsStruct for ShmemVmOps {
     fn fault(&self, vmf: &VmFault<'_>) -> Result<&'static Page, FaultResult> {
         shmem_fault(vmf)
     }
+    /// Linux: `shmem_vm_ops.map_pages = filemap_map_pages`.
+    fn map_pages(&self, vmf: &mut VmFault<'_>, start_pgoff: usize, end_pgoff: usize) -> bool {
+        crate::mm::filemap::filemap_map_pages(vmf, start_pgoff, end_pgoff);
+        true
+    }
 }

@@ -200,6 +200,8 @@ pub trait MappedFile: Send + Sync {
 
 /// A fault on a file VMA as its handler sees it (Linux: `struct vm_fault`).
 pub struct VmFault<'a> {
+    /// The address space (Linux: `vmf->vma->vm_mm`).
+    pub mm: &'a crate::mm::mm_types::MmStruct,
     /// The VMA (Linux: `vmf->vma`).
     pub vma: &'a VmArea,
     /// FAULT_FLAG_* (Linux: `vmf->flags`).
@@ -208,6 +210,34 @@ pub struct VmFault<'a> {
     pub pgoff: usize,
     /// The faulting address, page aligned (Linux: `vmf->address`).
     pub address: usize,
+    /// Physical address of the PTE table that maps `address` (Linux: `vmf->pmd`, the
+    /// entry pointing at it).
+    pub pmd: usize,
+    /// The PTE as `handle_pte_fault` found it (Linux: `vmf->orig_pte`); handlers compare
+    /// it under the page-table lock (`pte_same`) before changing anything.
+    pub orig_pte: crate::arch::aarch64::pgtable::Pte,
+}
+
+impl VmFault<'_> {
+    /// The PTE for `address` (Linux: `vmf->pte`, from `pte_offset_map`). Change it only
+    /// under `mm.page_table_lock`.
+    pub fn pte(&mut self) -> &mut crate::arch::aarch64::pgtable::Pte {
+        self.pte_at(self.address)
+    }
+
+    /// The PTE for `address` in the same PTE table (fault-around).
+    pub fn pte_at(&mut self, address: usize) -> &mut crate::arch::aarch64::pgtable::Pte {
+        debug_assert_eq!(
+            address >> 21,
+            self.address >> 21,
+            "fault-around left the PTE table"
+        );
+        // SAFETY: `pmd` is the PTE table `__handle_mm_fault` walked to for this address;
+        // it stays allocated while the caller holds `mmap_lock` (tables are freed only by
+        // munmap and exit under the write lock), and `&mut self` keeps this the only
+        // reference handed out through the fault.
+        unsafe { crate::mm::memory::pte_offset_map(self.pmd, address) }
+    }
 }
 
 /// What a file VMA does on a fault (Linux: `struct vm_operations_struct`), set by the
@@ -224,6 +254,21 @@ pub trait VmOperationsStruct: Send + Sync {
         &self,
         vmf: &VmFault<'_>,
     ) -> Result<&'static crate::mm::page::Page, crate::mm::memory::FaultResult>;
+    /// Map the cached, up-to-date pages of file offsets `[start_pgoff, end_pgoff]` that
+    /// have no PTE yet, without waiting for anything (Linux: `vm_ops->map_pages`, for
+    /// fault-around). False when the file has no such method (Linux: `map_pages` NULL).
+    fn map_pages(&self, _vmf: &mut VmFault<'_>, _start_pgoff: usize, _end_pgoff: usize) -> bool {
+        false
+    }
+    /// A clean shared page is about to be made writable (Linux: `vm_ops->page_mkwrite`).
+    /// Default: agree (Linux: no such method).
+    fn page_mkwrite(
+        &self,
+        _vmf: &VmFault<'_>,
+        _page: &'static crate::mm::page::Page,
+    ) -> Result<(), crate::mm::memory::FaultResult> {
+        Ok(())
+    }
 }
 
 /// The anonymous-memory object of a VMA (Linux: `struct anon_vma`). Only its identity

@@ -69,6 +69,10 @@ impl<T> Drop for SpinLockIrqGuard<'_, T> {
     }
 }
 
+/// A spin lock for data no interrupt handler touches (Linux: `spin_lock`, without
+/// `_irqsave`): the page-table lock. Cheaper than [`SpinLockIrq`], which masks IRQs.
+pub type SpinLock<T> = spin::Mutex<T>;
+
 pub mod rwsem;
 pub mod wait;
 

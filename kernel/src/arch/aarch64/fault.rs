@@ -209,7 +209,7 @@ fn __do_user_fault(result: crate::mm::memory::FaultResult, esr: Esr, regs: &mut 
         "read"
     };
     match result {
-        FaultResult::Handled | FaultResult::Retry(_) => {}
+        FaultResult::Handled | FaultResult::Retry => {}
         FaultResult::BadArea => force_sig_fault(
             SIGSEGV,
             regs,
@@ -284,14 +284,17 @@ pub fn do_page_fault(far: usize, esr: Esr, regs: &mut PtRegs) -> i32 {
         }
         None => Some(mmap_read_lock(mm)),
     };
+    let mut fpin = None;
     let fault = loop {
-        let fault = __do_page_fault(mm, far, mm_flags, vm_flags, &mut locked);
-        let FaultResult::Retry(retry) = fault else {
+        let fault = __do_page_fault(mm, far, mm_flags, vm_flags, &mut locked, &mut fpin);
+        if fault != FaultResult::Retry {
             break fault;
-        };
+        }
         // VM_FAULT_RETRY: read the page with the lock dropped, then fault again.
         drop(locked.take());
-        crate::mm::filemap::do_sync_mmap_readahead(retry);
+        if let Some(retry) = fpin.take() {
+            crate::mm::filemap::do_sync_mmap_readahead(retry);
+        }
         if crate::task::signal::fatal_signal_pending() {
             // The task dies on its way out; nothing to map (Linux: fault_signal_pending).
             break FaultResult::Handled;
@@ -328,8 +331,9 @@ pub fn __do_page_fault<'a>(
     mm_flags: crate::mm::memory::FaultFlags,
     vm_flags: crate::mm::vma::VmFlags,
     locked: &mut Option<crate::mm::mmap_lock::MmapReadGuard<'a>>,
+    fpin: &mut Option<crate::mm::memory::FaultRetry>,
 ) -> crate::mm::memory::FaultResult {
-    use crate::mm::memory::{handle_mm_fault, FaultResult};
+    use crate::mm::memory::{handle_mm_fault, FaultResult, FaultRetry};
     use crate::mm::mmap_lock::{mmap_write_downgrade, mmap_write_lock};
     use crate::mm::vma::{find_vma, VmFlags};
     let addr_page = addr & !(crate::arch::PAGE_SIZE - 1);
@@ -363,5 +367,11 @@ pub fn __do_page_fault<'a>(
     if !vma.vm_flags.intersects(vm_flags) {
         return FaultResult::BadAccess;
     }
-    handle_mm_fault(mm, vma, addr_page, mm_flags)
+    let fault = handle_mm_fault(mm, vma, addr_page, mm_flags);
+    if fault == FaultResult::Retry {
+        // Pin the file while the VMA is still ours to look at (Linux:
+        // maybe_unlock_mmap_for_io's get_file).
+        *fpin = FaultRetry::new(vma, addr_page);
+    }
+    fault
 }

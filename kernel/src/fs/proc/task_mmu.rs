@@ -741,8 +741,7 @@ mod tests {
 mod walk_tests {
     //! The walkers over real page tables in simulated RAM (as `mm/memory.rs`'s tests).
     use super::*;
-    use crate::arch::aarch64::pgtable::PAGE_READONLY;
-    use crate::mm::memory::{do_anonymous_page, free_user_pgtables, pgd_alloc, zero_page_phys};
+    use crate::mm::memory::{free_user_pgtables, pgd_alloc, zero_page_phys};
     use crate::mm::page::page_to_pfn;
 
     fn setup() -> crate::arch::aarch64::mmu::tests::SimRam {
@@ -776,19 +775,9 @@ mod walk_tests {
         let base = 0x10_0000;
         let vma = rw_anon(base, 8);
         for i in 0..3 {
-            do_anonymous_page(
-                crate::mm::memory::pte_offset(pgd, base + i * PAGE_SIZE, true).unwrap(),
-                true,
-                PAGE_READONLY,
-                true,
-            );
+            crate::mm::memory::fault_for_test(pgd, &vma, base + i * PAGE_SIZE, true);
         }
-        do_anonymous_page(
-            crate::mm::memory::pte_offset(pgd, base + 5 * PAGE_SIZE, true).unwrap(),
-            false,
-            PAGE_READONLY,
-            true,
-        );
+        crate::mm::memory::fault_for_test(pgd, &vma, base + 5 * PAGE_SIZE, false);
         let mss = smap_gather_stats(pgd, &vma);
         assert_eq!(mss.resident, 3 * 4096, "the zero page is not in Rss");
         assert_eq!(mss.anonymous, 3 * 4096);
@@ -821,18 +810,8 @@ mod walk_tests {
         let mut mm = MmapLocked::new();
         mm.mm_rb.insert(vma.vm_start, vma.clone());
         mm.map_count = 1;
-        do_anonymous_page(
-            crate::mm::memory::pte_offset(pgd, base, true).unwrap(),
-            true,
-            PAGE_READONLY,
-            true,
-        );
-        do_anonymous_page(
-            crate::mm::memory::pte_offset(pgd, base + 2 * PAGE_SIZE, true).unwrap(),
-            false,
-            PAGE_READONLY,
-            true,
-        );
+        crate::mm::memory::fault_for_test(pgd, &vma, base, true);
+        crate::mm::memory::fault_for_test(pgd, &vma, base + 2 * PAGE_SIZE, false);
         let pte = *crate::mm::memory::pte_offset(pgd, base, false).unwrap();
         let pfn = page_to_pfn(vm_normal_page(&vma, pte).unwrap()) as u64;
         // From one page below the VMA to one above: 6 entries.
