@@ -12,7 +12,7 @@ const BENCHES: &[(&str, &str)] = &[
     ("boot", "reset to the `mmkern ready` banner"),
     (
         "mm",
-        "per-page costs of faults, munmap, brk, fork and COW (/bin/mmbench, 16 MiB)",
+        "per-page costs of faults, munmap, brk, fork, COW and file faults (/bin/mmbench, 16 MiB)",
     ),
 ];
 
@@ -27,6 +27,7 @@ const LINUX_MM: &[(&str, u64)] = &[
     ("populate", 3138),
     ("mlock", 3213),
     ("munlock", 880),
+    ("file_read_fault", 756),
 ];
 
 /// Linux 6.1 boot to the first user instruction, same QEMU, cortex-a72, icount.

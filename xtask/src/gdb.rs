@@ -95,6 +95,59 @@ pub const CHECKS: &[GdbCheck] = &[
         ],
     },
     GdbCheck {
+        name: "gdb-anon-fault-chain",
+        cmdline: "init=/bin/mmap_demo",
+        // The first user (FAULT_FLAG_USER 0x40) write (0x01) fault on anonymous memory:
+        // mmap_demo's first store to its fresh mapping. (`(vmf.flags.0).0`: GDB would
+        // read `.0.0` as a float.)
+        breaks: &[
+            "break do_anonymous_page if ((vmf.flags.0).0 & 0x41) == 0x41",
+            "continue",
+        ],
+        chain: &[
+            "do_anonymous_page",
+            "handle_pte_fault",
+            "__handle_mm_fault",
+            "handle_mm_fault",
+            "__do_page_fault",
+            "do_page_fault",
+            "do_translation_fault",
+            "do_mem_abort",
+            "el0_da",
+        ],
+        local: None,
+        // A user write, and mmap_lock held for read by the faulting task.
+        exprs: &[
+            ("p/x (vmf.flags.0).0 & 0x41", "= 0x41"),
+            ("p vmf.mm.mmap_lock.count.v.value", "= 1"),
+        ],
+    },
+    GdbCheck {
+        name: "gdb-mlock-vma-page-chain",
+        cmdline: "init=/bin/mlock_demo",
+        // mlock_demo maps 16 untouched pages and mlock()s them: the fault marks each new
+        // page mlocked (lru_cache_add_inactive_or_unevictable), then follow_page_pte,
+        // under FOLL_MLOCK, calls mlock_vma_page, as in Linux 5.10.
+        breaks: &[
+            "break sys_mlock",
+            "continue",
+            "break mlock_vma_page",
+            "continue",
+        ],
+        chain: &[
+            "mlock_vma_page",
+            "follow_page_pte",
+            "follow_page_mask",
+            "__get_user_pages",
+            "populate_vma_page_range",
+            "__mm_populate",
+            "do_mlock",
+            "sys_mlock",
+        ],
+        local: None,
+        exprs: &[],
+    },
+    GdbCheck {
         name: "gdb-backtrace",
         cmdline: "poweroff",
         breaks: &["break memblock_free_all", "continue"],

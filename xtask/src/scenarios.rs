@@ -283,6 +283,16 @@ pub const SCENARIOS: &[Scenario] = &[
         ..BASE
     },
     Scenario {
+        name: "demo-mmap",
+        cmdline: "init=/bin/mmap_demo",
+        checks: &[
+            Check::Contains("mmap_demo: wrote 4 pages at"),
+            Check::Contains(", sum 10"),
+            Check::Contains("mm: no leak"),
+        ],
+        ..BASE
+    },
+    Scenario {
         name: "demo-populate",
         cmdline: "init=/bin/populate_demo",
         checks: &[

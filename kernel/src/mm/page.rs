@@ -107,6 +107,10 @@ impl Page {
     pub fn set_flags(&self, f: PageFlags) {
         self.flags.fetch_or(f.bits(), Ordering::Relaxed);
     }
+    /// Set flag `f`, returning whether it was set already (Linux: `TestSetPageXxx`).
+    pub fn test_and_set(&self, f: PageFlags) -> bool {
+        self.flags.fetch_or(f.bits(), Ordering::Relaxed) & f.bits() != 0
+    }
     /// Clear flags (Linux: `ClearPageXxx`).
     pub fn clear_flags(&self, f: PageFlags) {
         self.flags.fetch_and(!f.bits(), Ordering::Relaxed);

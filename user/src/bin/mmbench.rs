@@ -51,6 +51,40 @@ fn touch_read(base: usize) -> u64 {
     sum
 }
 
+/// A 16 MiB tmpfs file, written so its pages are cached, mapped private read-only and
+/// read a byte per page.
+fn file_read_fault() {
+    let path = c"/tmp/mmbench.file";
+    let fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0o600);
+    if fd < 0 {
+        println!("bench: open failed: {}", fd);
+        return;
+    }
+    let chunk = [7u8; 4096];
+    for _ in 0..PAGES {
+        if write(fd as i32, &chunk) != 4096 {
+            println!("bench: write failed");
+            close(fd as i32);
+            return;
+        }
+    }
+    let f = mmap(0, LEN, 0x1, 0x02, fd as i32, 0);
+    if f < 0 {
+        println!("bench: file mmap failed: {}", f);
+    } else {
+        let t0 = cntvct();
+        let s = touch_read(f as usize);
+        let t1 = cntvct();
+        println!(
+            "bench: file_read_fault {}/page",
+            per_page(t0, t1) + s / (7 * PAGES as u64) - 1
+        );
+        munmap(f as usize, LEN);
+    }
+    close(fd as i32);
+    unlink(path);
+}
+
 #[no_mangle]
 fn main(_args: Args) -> i32 {
     // Anonymous write fault: a new zeroed page per touch.
@@ -131,6 +165,10 @@ fn main(_args: Args) -> i32 {
     let mut status = 0i32;
     wait4(pid as i32, Some(&mut status), 0);
     munmap(c, LEN);
+
+    // File read fault on a cached file (tmpfs): with fault-around, one fault maps the
+    // cached pages of its 64 KiB window.
+    file_read_fault();
     println!("bench: done");
     0
 }
