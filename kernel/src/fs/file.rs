@@ -12,7 +12,7 @@ use super::readdir::{filldir64, DT_DIR};
 use super::stat::{generic_fillattr, Stat};
 use super::{O_ACCMODE, O_APPEND, O_DIRECT, O_NOATIME, O_NONBLOCK};
 use crate::errno::{Errno, KResult};
-use crate::sync::SpinLockIrq;
+use crate::sync::RwSemaphore;
 use alloc::string::String;
 use alloc::sync::Arc;
 use bitflags::bitflags;
@@ -58,8 +58,9 @@ pub struct File {
     f_cdev: Option<Arc<dyn CharDevice>>,
     f_mode: FMode,
     f_flags: AtomicU32,
-    /// Linux: `f_pos` under `f_pos_lock`.
-    f_pos: SpinLockIrq<u64>,
+    /// Linux: `f_pos` under `f_pos_lock`, a sleeping lock (Linux: a mutex; here the
+    /// write side of a semaphore): a read may wait for the disk while holding it.
+    f_pos: RwSemaphore<u64>,
 }
 
 impl File {
@@ -90,7 +91,7 @@ impl File {
             f_cdev: cdev,
             f_mode: mode,
             f_flags: AtomicU32::new(flags),
-            f_pos: SpinLockIrq::new(0),
+            f_pos: RwSemaphore::new(0),
         }
     }
 
@@ -136,7 +137,7 @@ impl File {
 
     /// The current position (Linux: `f_pos`).
     pub fn pos(&self) -> u64 {
-        *self.f_pos.lock()
+        *self.f_pos.read()
     }
 
     fn do_read(&self, pos: u64, buf: &mut [u8]) -> KResult<usize> {
@@ -167,7 +168,7 @@ impl File {
             // No position: and no lock held while a console read waits for input.
             return self.do_read(0, buf);
         }
-        let mut pos = self.f_pos.lock();
+        let mut pos = self.f_pos.write();
         let n = self.do_read(*pos, buf)?;
         *pos += n as u64;
         Ok(n)
@@ -183,7 +184,7 @@ impl File {
         if self.f_mode.contains(FMode::FMODE_STREAM) {
             return self.do_write(0, buf);
         }
-        let mut pos = self.f_pos.lock();
+        let mut pos = self.f_pos.write();
         if self.flags() & O_APPEND != 0 && self.f_cdev.is_none() {
             *pos = self.f_inode.attr().size();
         }
@@ -240,7 +241,7 @@ impl File {
         if whence > SEEK_HOLE {
             return Err(Errno::EINVAL);
         }
-        let mut pos = self.f_pos.lock();
+        let mut pos = self.f_pos.write();
         if self.f_cdev.is_some() {
             *pos = 0;
             return Ok(0);
@@ -282,7 +283,7 @@ impl File {
         if !self.is_dir() {
             return Err(Errno::ENOTDIR);
         }
-        let mut pos = self.f_pos.lock();
+        let mut pos = self.f_pos.write();
         let mut used = 0;
         loop {
             let p = *pos;

@@ -11,7 +11,9 @@
 //! Differences: no huge pages, so `follow_pmd_mask` always reaches a PTE table; and gup
 //! never grows a stack VMA (Linux 6.5 stopped that too: `find_extend_vma` became
 //! `vma_lookup`), since growing needs the lock for write.
-use crate::arch::aarch64::pgtable::{decode, pte_present, pte_write, table_index, Desc};
+use crate::arch::aarch64::pgtable::{
+    decode, pte_dirty, pte_present, pte_write, table_index, Desc, Pte,
+};
 use crate::errno::{Errno, KResult};
 use crate::mm::memory::{
     handle_mm_fault, is_zero_pte, pgtable_entries, pte_offset_map, pte_page, FaultFlags,
@@ -62,6 +64,18 @@ pub enum Follow {
     NoPage,
 }
 
+/// May a FOLL_WRITE walk use this PTE? If it is writable, yes; if not, only for a forced
+/// write (FOLL_FORCE) that already broke COW (FOLL_COW) and whose private copy is still
+/// there: a dirty PTE. A clean one means the copy was thrown away meanwhile (say by
+/// MADV_DONTNEED) and the entry maps the file's page again: fault once more (Linux:
+/// `can_follow_write_pte`, the fix for Dirty COW, CVE-2016-5195).
+pub fn can_follow_write_pte(pte: Pte, flags: FollFlags) -> bool {
+    pte_write(pte)
+        || (flags.contains(FollFlags::FOLL_FORCE)
+            && flags.contains(FollFlags::FOLL_COW)
+            && pte_dirty(pte))
+}
+
 /// The last level: the PTE for `address`. Linux: `follow_page_pte`.
 #[no_mangle]
 #[inline(never)]
@@ -78,11 +92,8 @@ pub fn follow_page_pte(
         return Ok(Follow::NoPage);
     }
     // A write through a read-only PTE needs the fault path (COW), unless COW was
-    // already broken for a forced write to a read-only VMA (Linux: can_follow_write_pte).
-    if flags.contains(FollFlags::FOLL_WRITE)
-        && !pte_write(pte)
-        && !flags.contains(FollFlags::FOLL_COW)
-    {
+    // already broken for a forced write to a read-only VMA.
+    if flags.contains(FollFlags::FOLL_WRITE) && !can_follow_write_pte(pte, flags) {
         return Ok(Follow::NoPage);
     }
     if is_zero_pte(pte) && flags.contains(FollFlags::FOLL_DUMP) {
@@ -436,4 +447,31 @@ pub fn get_user_pages_remote(
         &mut locked,
     )?;
     Ok(pages)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arch::aarch64::pgtable::{mk_pte, pte_mkdirty, pte_mkwrite, PAGE_READONLY};
+
+    #[test]
+    fn a_forced_cow_write_follows_only_its_dirty_private_copy() {
+        let clean = mk_pte(0x4000_0000, PAGE_READONLY);
+        let forced = FollFlags::FOLL_WRITE | FollFlags::FOLL_FORCE | FollFlags::FOLL_COW;
+        // Writable: always.
+        assert!(can_follow_write_pte(
+            pte_mkwrite(clean),
+            FollFlags::FOLL_WRITE
+        ));
+        // Read-only: not without FOLL_FORCE and FOLL_COW...
+        assert!(!can_follow_write_pte(clean, FollFlags::FOLL_WRITE));
+        assert!(!can_follow_write_pte(
+            pte_mkdirty(clean),
+            FollFlags::FOLL_WRITE | FollFlags::FOLL_FORCE
+        ));
+        // ... and not when the PTE is clean: the copy was dropped (MADV_DONTNEED) and the
+        // entry is the file's page again. Dirty COW wrote the file right here.
+        assert!(!can_follow_write_pte(clean, forced));
+        assert!(can_follow_write_pte(pte_mkdirty(clean), forced));
+    }
 }

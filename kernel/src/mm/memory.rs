@@ -1135,26 +1135,49 @@ mod fault_tests {
     }
 }
 
-/// Copy `buf.len()` bytes of another address space at `addr` into `buf`, page by page
-/// through `get_user_pages_remote` (the pages are pinned while copied, and faulted in if
-/// needed). Returns the bytes copied (short at the first page that cannot be had).
-/// Linux: `access_remote_vm` -> `__access_remote_vm`.
-pub fn access_remote_vm(mm: &crate::mm::mm_types::MmStruct, addr: usize, buf: &mut [u8]) -> usize {
+/// Copy between `buf` and another address space at `addr`, page by page through
+/// `get_user_pages_remote` with FOLL_FORCE: into `buf` for a read, out of it with
+/// FOLL_WRITE in `gup_flags`. A forced write to a private read-only mapping lands in the
+/// process's own copy of the page (COW), never in the file. Returns the bytes copied
+/// (short at the first page that cannot be had). Linux: `access_remote_vm` ->
+/// `__access_remote_vm`.
+pub fn access_remote_vm(
+    mm: &crate::mm::mm_types::MmStruct,
+    addr: usize,
+    buf: &mut [u8],
+    gup_flags: crate::mm::gup::FollFlags,
+) -> usize {
     use crate::mm::gup::{get_user_pages_remote, FollFlags};
+    let write = gup_flags.contains(FollFlags::FOLL_WRITE);
     let mut done = 0;
     while done < buf.len() {
-        let at = addr + done;
+        let Some(at) = addr.checked_add(done) else {
+            break;
+        };
         let offset = at & (PAGE_SIZE - 1);
-        let Ok(pages) = get_user_pages_remote(mm, at & !(PAGE_SIZE - 1), 1, FollFlags::FOLL_FORCE)
-        else {
+        let Ok(pages) = get_user_pages_remote(
+            mm,
+            at & !(PAGE_SIZE - 1),
+            1,
+            gup_flags | FollFlags::FOLL_FORCE,
+        ) else {
             break;
         };
         let Some(&page) = pages.first() else { break };
         let n = (PAGE_SIZE - offset).min(buf.len() - done);
-        // SAFETY: the page is pinned and mapped by the linear map.
-        let src =
-            unsafe { core::slice::from_raw_parts((page_address(page) + offset) as *const u8, n) };
-        buf[done..done + n].copy_from_slice(src);
+        let kaddr = page_address(page) + offset;
+        if write {
+            // SAFETY: the page is pinned (our reference) and mapped by the linear map;
+            // `[kaddr, kaddr + n)` stays inside it.
+            let dst = unsafe { core::slice::from_raw_parts_mut(kaddr as *mut u8, n) };
+            dst.copy_from_slice(&buf[done..done + n]);
+            // Linux: set_page_dirty_lock.
+            page.set_flags(PageFlags::PG_dirty);
+        } else {
+            // SAFETY: as above, read only.
+            let src = unsafe { core::slice::from_raw_parts(kaddr as *const u8, n) };
+            buf[done..done + n].copy_from_slice(src);
+        }
         put_page(page);
         done += n;
     }

@@ -34,7 +34,9 @@ use alloc::vec::Vec;
 static PROC_SB: spin::Once<Arc<SuperBlock>> = spin::Once::new();
 
 fn sb() -> &'static Arc<SuperBlock> {
-    PROC_SB.call_once(|| SuperBlock::new("proc", super::inode::get_anon_bdev(), true, 1))
+    // Not a read-only mount (Linux mounts proc rw): file modes decide, so /proc/<pid>/mem
+    // can be opened for writing by its owner.
+    PROC_SB.call_once(|| SuperBlock::new("proc", super::inode::get_anon_bdev(), false, 1))
 }
 
 /// Inode numbers: 1 root, 2 meminfo, 3 vmstat; pid << 8 for a pid directory, + 1 + index
@@ -56,12 +58,15 @@ enum PidFile {
     Smaps,
     /// `pagemap` (Linux: `proc_pagemap_operations`).
     Pagemap,
+    /// `mem` (Linux: `proc_mem_operations`): the address space as a file.
+    Mem,
 }
 
 /// The files of /proc/<pid>/, in the order Linux's `tgid_base_stuff` lists them, with
 /// their modes (pagemap is readable by its owner only).
-const PID_FILES: [(&str, PidFile, u32); 5] = [
+const PID_FILES: [(&str, PidFile, u32); 6] = [
     ("cmdline", PidFile::Cmdline, 0o444),
+    ("mem", PidFile::Mem, 0o600),
     ("status", PidFile::Status, 0o444),
     ("maps", PidFile::Maps, 0o444),
     ("smaps", PidFile::Smaps, 0o444),
@@ -178,7 +183,9 @@ impl ProcInode {
             Kind::Pid(pid, PidFile::Status) => proc_pid_status(pid),
             Kind::Pid(pid, PidFile::Maps) => proc_pid_maps(pid),
             Kind::Pid(pid, PidFile::Smaps) => proc_pid_smaps(pid),
-            Kind::Pid(_, PidFile::Pagemap | PidFile::Cmdline) => Err(Errno::EINVAL), // binary: read_at
+            Kind::Pid(_, PidFile::Pagemap | PidFile::Cmdline | PidFile::Mem) => {
+                Err(Errno::EINVAL) // binary: read_at
+            }
             Kind::Root | Kind::PidDir(_) => Err(Errno::EISDIR),
         }
     }
@@ -256,6 +263,9 @@ impl Inode for ProcInode {
         if let Kind::Pid(pid, PidFile::Cmdline) = self.kind {
             return proc_pid_cmdline_read(pid, pos, buf);
         }
+        if let Kind::Pid(pid, PidFile::Mem) = self.kind {
+            return mem_rw(pid, pos, buf, false);
+        }
         let text = self.text()?;
         let bytes = text.as_bytes();
         let start = usize::try_from(pos).unwrap_or(usize::MAX).min(bytes.len());
@@ -264,8 +274,45 @@ impl Inode for ProcInode {
         Ok(n)
     }
 
-    fn write_at(&self, _pos: u64, _buf: &[u8]) -> KResult<usize> {
+    fn write_at(&self, pos: u64, buf: &[u8]) -> KResult<usize> {
+        if let Kind::Pid(pid, PidFile::Mem) = self.kind {
+            let mut copy = buf.to_vec();
+            return mem_rw(pid, pos, &mut copy, true);
+        }
         Err(Errno::EACCES)
+    }
+}
+
+/// `/proc/<pid>/mem` read or write at virtual address `pos` (Linux: `mem_rw` ->
+/// `access_remote_vm` with FOLL_FORCE, and FOLL_WRITE for a write): the pages are
+/// faulted in as needed, and a write to a private read-only mapping goes to the
+/// process's COW copy, never to the file (the Dirty COW rules hold). EIO when nothing at
+/// `pos` can be accessed; EPERM for another user's process unless root (Linux: the
+/// ptrace access check); 0 (end of file) for a task without an address space.
+fn mem_rw(pid: i32, pos: u64, buf: &mut [u8], write: bool) -> KResult<usize> {
+    use crate::mm::gup::FollFlags;
+    let task = proc_task(pid)?;
+    let me = crate::task::current().ok_or(Errno::ESRCH)?;
+    // One lock at a time: `me` and `task` are the same task for /proc/self/mem.
+    let mine = *me.cred.lock();
+    let theirs = *task.cred.lock();
+    if mine.euid != 0 && mine.euid != theirs.uid {
+        return Err(Errno::EPERM);
+    }
+    let Some(mm) = task.mm.lock().clone() else {
+        return Ok(0);
+    };
+    let Ok(addr) = usize::try_from(pos) else {
+        return Err(Errno::EIO);
+    };
+    let flags = if write {
+        FollFlags::FOLL_WRITE
+    } else {
+        FollFlags::empty()
+    };
+    match crate::mm::memory::access_remote_vm(&mm, addr, buf, flags) {
+        0 if !buf.is_empty() => Err(Errno::EIO),
+        n => Ok(n),
     }
 }
 
@@ -290,5 +337,6 @@ fn proc_pid_cmdline_read(pid: i32, pos: u64, buf: &mut [u8]) -> KResult<usize> {
         &mm,
         start + pos as usize,
         &mut buf[..n],
+        crate::mm::gup::FollFlags::empty(),
     ))
 }
