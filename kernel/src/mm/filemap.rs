@@ -117,6 +117,10 @@ pub fn add_to_page_cache_lru(
 /// `delete_from_page_cache` (`__delete_from_page_cache` + `page_cache_free_page`).
 fn delete_from_page_cache(page: &'static Page) {
     NR_FILE_PAGES.fetch_sub(1, Ordering::Relaxed);
+    if page.test(PageFlags::PG_swapbacked) {
+        // A tmpfs page (Linux: __delete_from_page_cache's NR_SHMEM).
+        crate::mm::vmstat::mod_state(VmStat::NR_SHMEM, -1);
+    }
     page.mapping.store(0, Ordering::Relaxed);
     page.clear_flags(PageFlags::PG_uptodate | PageFlags::PG_dirty | PageFlags::PG_swapbacked);
     put_page(page);
@@ -189,7 +193,11 @@ pub fn find_or_create_page(mapping: &AddressSpace, index: usize) -> KResult<&'st
         page.set_flags(PageFlags::PG_uptodate | PageFlags::PG_swapbacked);
         get_page(page);
         match add_to_page_cache_lru(page, mapping, index) {
-            Ok(()) => return Ok(page),
+            Ok(()) => {
+                // Linux: shmem_add_to_page_cache counts NR_SHMEM.
+                crate::mm::vmstat::mod_state(VmStat::NR_SHMEM, 1);
+                return Ok(page);
+            }
             Err(_) => {
                 page.clear_flags(PageFlags::PG_uptodate | PageFlags::PG_swapbacked);
                 put_page(page);

@@ -259,12 +259,15 @@ pub fn is_zero_pte(pte: Pte) -> bool {
 fn page_add_new_anon_rmap(page: &Page) {
     page._mapcount.store(0, Ordering::Relaxed);
     page.set_flags(PageFlags::PG_swapbacked);
+    crate::mm::vmstat::mod_state(crate::mm::vmstat::VmStat::NR_ANON_PAGES, 1);
 }
 
-/// A page-cache page mapped by one more PTE (Linux: `page_add_file_rmap`, which also
-/// counts NR_FILE_MAPPED).
+/// A page-cache page mapped by one more PTE; the first mapping counts it in NR_MAPPED
+/// (Linux: `page_add_file_rmap`, NR_FILE_MAPPED).
 fn page_add_file_rmap(page: &Page) {
-    page._mapcount.fetch_add(1, Ordering::Relaxed);
+    if page._mapcount.fetch_add(1, Ordering::Relaxed) == -1 {
+        crate::mm::vmstat::mod_state(crate::mm::vmstat::VmStat::NR_MAPPED, 1);
+    }
 }
 
 /// One more mapping of an existing page (fork). Linux: `page_dup_rmap`.
@@ -272,9 +275,20 @@ fn page_dup_rmap(page: &Page) {
     page._mapcount.fetch_add(1, Ordering::Relaxed);
 }
 
-/// One mapping fewer. Linux: `page_remove_rmap`.
+/// One mapping fewer. When it was the last, the page leaves NR_ANON_PAGES or NR_MAPPED,
+/// and a page still mlocked is cleared (Linux 5.10: `page_remove_rmap`, which calls
+/// `clear_page_mlock` there; 5.18 moved that to `munlock_vma_page`).
 fn page_remove_rmap(page: &Page) {
-    page._mapcount.fetch_sub(1, Ordering::Relaxed);
+    use crate::mm::vmstat::{mod_state, VmStat};
+    if page._mapcount.fetch_sub(1, Ordering::Relaxed) != 0 {
+        return; // still mapped elsewhere
+    }
+    if page_anon(page) {
+        mod_state(VmStat::NR_ANON_PAGES, -1);
+    } else {
+        mod_state(VmStat::NR_MAPPED, -1);
+    }
+    crate::mm::mlock::clear_page_mlock(page);
 }
 
 /// Outcome of a page fault (Linux: the VM_FAULT_* bits of `vm_fault_t`, plus arm64

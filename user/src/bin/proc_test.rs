@@ -437,6 +437,7 @@ fn main(args: Args) -> i32 {
     status_rows(&mut t, &mut bufs);
     pagemap_rows(&mut t, root);
     vmstat_rows(&mut t, &mut bufs);
+    counter_rows(&mut t, &mut bufs);
     meminfo_rows(&mut t, &mut bufs);
     readdir_rows(&mut t, &mut bufs);
     child_rows(&mut t, &mut bufs, root);
@@ -872,6 +873,105 @@ fn vmstat_rows(t: &mut Tap, bufs: &mut Bufs) {
         "an increase",
     );
     munmap(a - P, 3 * P);
+}
+
+/// A `name value` line of /proc/vmstat.
+fn vmstat_value(text: &str, name: &str) -> Option<i64> {
+    text.lines().find_map(|l| {
+        let (k, v) = l.split_once(' ')?;
+        (k == name).then(|| v.trim().parse().ok())?
+    })
+}
+
+/// nr_anon_pages, nr_mapped and nr_shmem move as pages are mapped, and meminfo's
+/// AnonPages, Mapped and Shmem say the same (within 1 MiB, for a busy Linux).
+fn counter_rows(t: &mut Tap, bufs: &mut Bufs) {
+    const N: usize = 64;
+    let vm = |bufs: &mut Bufs, name: &str| {
+        slurp("/proc/vmstat", bufs.a)
+            .ok()
+            .and_then(|s| vmstat_value(s, name))
+            .unwrap_or(-1)
+    };
+    let anon0 = vm(bufs, "nr_anon_pages");
+    let Some(a) = guarded_mmap(N, RW) else {
+        return;
+    };
+    touch(a, N);
+    let anon1 = vm(bufs, "nr_anon_pages");
+    t.check(
+        anon1 - anon0 >= N as i64,
+        "nr_anon_pages grows by the anonymous pages written",
+        anon1 - anon0,
+        format_args!(">= {N}"),
+    );
+    munmap(a - P, (N + 2) * P);
+    let anon2 = vm(bufs, "nr_anon_pages");
+    t.check(
+        anon1 - anon2 >= N as i64 - 8,
+        "and drops when they are unmapped",
+        anon1 - anon2,
+        format_args!("about {N}"),
+    );
+
+    // A 16-page tmpfs file: shmem pages; mapped and read: mapped pages.
+    let path = c"/tmp/proc_test.shm";
+    let fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0o600);
+    if !t.success("create a tmpfs file", fd) {
+        return;
+    }
+    let shmem0 = vm(bufs, "nr_shmem");
+    let page = [1u8; 4096];
+    for _ in 0..16 {
+        write(fd as i32, &page);
+    }
+    let shmem1 = vm(bufs, "nr_shmem");
+    t.check(
+        shmem1 - shmem0 >= 16,
+        "nr_shmem counts the tmpfs file's pages",
+        shmem1 - shmem0,
+        ">= 16",
+    );
+    let mapped0 = vm(bufs, "nr_mapped");
+    let m = mmap(0, 16 * P, PROT_READ, MAP_SHARED, fd as i32, 0);
+    if t.success("mmap the tmpfs file shared", m) {
+        for i in 0..16 {
+            peek(m as usize + i * P);
+        }
+        let mapped1 = vm(bufs, "nr_mapped");
+        t.check(
+            mapped1 - mapped0 >= 16,
+            "nr_mapped counts its pages once mapped",
+            mapped1 - mapped0,
+            ">= 16",
+        );
+        // Agreement with meminfo while they are mapped.
+        let vmstat: [i64; 3] = [
+            vm(bufs, "nr_anon_pages"),
+            vm(bufs, "nr_mapped"),
+            vm(bufs, "nr_shmem"),
+        ];
+        let meminfo = slurp("/proc/meminfo", bufs.b).unwrap_or("");
+        for (i, key) in ["AnonPages", "Mapped", "Shmem"].iter().enumerate() {
+            let kb_val = kb(meminfo, key).map_or(-1, |v| v as i64);
+            t.check(
+                (kb_val - vmstat[i] * 4).abs() <= 1024,
+                format_args!("meminfo {key} agrees with /proc/vmstat"),
+                format_args!("{kb_val} kB vs {} pages", vmstat[i]),
+                "the same",
+            );
+        }
+        munmap(m as usize, 16 * P);
+    }
+    close(fd as i32);
+    unlink(path);
+    let shmem2 = vm(bufs, "nr_shmem");
+    t.check(
+        shmem1 - shmem2 >= 16,
+        "nr_shmem drops when the file is removed",
+        shmem1 - shmem2,
+        ">= 16",
+    );
 }
 
 /// meminfo: the fields in order, their padding, MemTotal >= MemFree.

@@ -14,9 +14,8 @@
 //! - Active/Inactive(anon/file): the LRU counters, 0 until the LRU lists exist.
 //! - Unevictable: NR_MLOCK until the unevictable LRU list exists (mlocked pages are what
 //!   will fill it); Mlocked: NR_MLOCK.
-//! - AnonPages, Mapped: Linux counts NR_ANON_MAPPED / NR_FILE_MAPPED as rmap maps a page
-//!   the first time; our rmap does not count yet, so we add up every mapped page's
-//!   share (1/mapcount) over all address spaces, which is the same number.
+//! - AnonPages, Mapped: NR_ANON_PAGES / NR_MAPPED, which rmap counts as it maps a page
+//!   the first time and unmaps it the last (Linux: NR_ANON_MAPPED / NR_FILE_MAPPED).
 //! - Shmem: NR_SHMEM.
 //! - SUnreclaim, Slab: the kernel heap in use (our heap stands in for SLUB; note it is
 //!   carved out at boot, outside MemTotal).
@@ -25,10 +24,7 @@
 //! - CommitLimit: half of RAM plus swap (overcommit_ratio 50); Committed_AS: the pages of
 //!   all VM_ACCOUNT mappings (what Linux's `vm_committed_as` adds up for them).
 use super::seq::{seq_put_decimal_ull_width, show_val_kb};
-use super::task_mmu::{
-    committed_pages, count_pgtables, smap_gather_stats, MemSizeStats, PSS_SHIFT,
-};
-use crate::arch::PAGE_SHIFT;
+use super::task_mmu::{committed_pages, count_pgtables, smap_gather_stats, MemSizeStats};
 use crate::mm::vmstat::{global_page_state, VmStat};
 use crate::task::THREAD_SIZE;
 use alloc::string::String;
@@ -120,7 +116,6 @@ pub fn meminfo() -> String {
         0,
     );
     let mms = all_mms();
-    let pss_pages = |pss: u64| (pss >> PSS_SHIFT) >> PAGE_SHIFT;
     let heap_pages = crate::mm::slab::heap_usage()
         .0
         .div_ceil(crate::arch::PAGE_SIZE) as u64;
@@ -152,11 +147,8 @@ pub fn meminfo() -> String {
         ("SwapFree:       ", 0),
         ("Dirty:          ", 0),
         ("Writeback:      ", 0),
-        ("AnonPages:      ", pss_pages(mms.mss.pss_anon)),
-        (
-            "Mapped:         ",
-            pss_pages(mms.mss.pss_file + mms.mss.pss_shmem),
-        ),
+        ("AnonPages:      ", state(VmStat::NR_ANON_PAGES)),
+        ("Mapped:         ", state(VmStat::NR_MAPPED)),
         ("Shmem:          ", shmem),
         ("KReclaimable:   ", 0),
         ("Slab:           ", heap_pages),
