@@ -237,6 +237,13 @@ pub trait Inode: Send + Sync {
         self.attr().size().div_ceil(512)
     }
 
+    /// The file system's own check when a file is opened, after the mode bits passed
+    /// (Linux: `f_op->open`, e.g. procfs's `proc_maps_open` -> `proc_mem_open`, which
+    /// refuses another user's process with EACCES). Default: nothing to check.
+    fn open(&self, _flags: u32) -> KResult<()> {
+        Ok(())
+    }
+
     /// The page cache of a regular file (Linux: `i_mapping`); None for other inodes.
     fn mapping(&self) -> Option<&AddressSpace> {
         None

@@ -102,6 +102,8 @@ fn vfs_open(
     } else {
         None
     };
+    // do_dentry_open -> f_op->open.
+    p.inode.open(flags)?;
     // handle_truncate
     if flags & O_TRUNC != 0 && s_isreg(mode) && !created {
         p.inode.setsize(0)?;

@@ -103,20 +103,34 @@ pub fn sys_getresuid(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     Ok(0)
 }
 
-/// prlimit64(2) for the calling process (pid 0 or our pid). Linux: `do_prlimit`:
-/// EINVAL for a bad resource or soft > hard, EPERM to raise the hard limit without
-/// CAP_SYS_RESOURCE (root).
+/// May the caller change `task`'s limits? Itself; a task whose real, effective and saved
+/// uids and gids are the caller's real uid and gid; or root (CAP_SYS_RESOURCE). Linux:
+/// `check_prlimit_permission`.
+fn check_prlimit_permission(task: &crate::task::Task) -> KResult<()> {
+    let me = current().ok_or(Errno::ESRCH)?;
+    if me.pid == task.pid {
+        return Ok(());
+    }
+    let cred = *me.cred.lock();
+    let tcred = *task.cred.lock();
+    let same = cred.uid == tcred.euid
+        && cred.uid == tcred.suid
+        && cred.uid == tcred.uid
+        && cred.gid == tcred.egid
+        && cred.gid == tcred.gid;
+    if same || cred.euid == 0 {
+        Ok(())
+    } else {
+        Err(Errno::EPERM)
+    }
+}
+
+/// prlimit64(2) (Linux: `SYSCALL_DEFINE4(prlimit64)` -> `do_prlimit`), errors in Linux's
+/// order: EFAULT reading the new limit, ESRCH for no such pid, EPERM unless
+/// `check_prlimit_permission` allows it, EINVAL for a bad resource or soft > hard, EPERM
+/// to raise the hard limit without CAP_SYS_RESOURCE (the caller's: root).
 pub fn sys_prlimit64(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     let (pid, res, new, old) = (a.0[0] as i32, a.0[1], a.0[2], a.0[3]);
-    let task = if pid == 0 {
-        current()
-    } else {
-        crate::task::find_task(pid)
-    }
-    .ok_or(Errno::ESRCH)?;
-    if res >= RLIMIT_NLIMITS {
-        return Err(Errno::EINVAL);
-    }
     let new_lim = if new != 0 {
         let cur: u64 = get_user(new)?;
         let max: u64 = get_user(new + 8)?;
@@ -124,13 +138,24 @@ pub fn sys_prlimit64(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     } else {
         None
     };
+    let task = if pid == 0 {
+        current()
+    } else {
+        crate::task::find_task(pid)
+    }
+    .ok_or(Errno::ESRCH)?;
+    check_prlimit_permission(&task)?;
+    if res >= RLIMIT_NLIMITS {
+        return Err(Errno::EINVAL);
+    }
+    let caller_is_root = current().is_some_and(|me| me.cred.lock().euid == 0);
     let mut lims = task.rlim.lock();
     let prev = lims[res];
     if let Some(n) = new_lim {
         if n.cur > n.max {
             return Err(Errno::EINVAL);
         }
-        if n.max > prev.max && task.cred.lock().euid != 0 {
+        if n.max > prev.max && !caller_is_root {
             return Err(Errno::EPERM);
         }
         lims[res] = n;

@@ -321,8 +321,8 @@ pub fn filemap_fault(vmf: &VmFault<'_>) -> Result<&'static Page, FaultResult> {
     }
 }
 
-/// The `vm_operations_struct` of files in the page cache (Linux: `generic_file_vm_ops`;
-/// its `map_pages` and `page_mkwrite` come with fault-around and writeback).
+/// The `vm_operations_struct` of files in the page cache (Linux: `generic_file_vm_ops`:
+/// `filemap_fault`, `filemap_map_pages`; its `page_mkwrite` comes with writeback).
 pub struct GenericFileVmOps;
 
 /// Linux: `generic_file_vm_ops`, installed by `generic_file_mmap`.

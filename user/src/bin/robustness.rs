@@ -83,6 +83,7 @@ fn main(args: Args) -> i32 {
     memory(&mut t, &bad);
     stat_dents(&mut t, &bad, fd);
     signals(&mut t);
+    other_users(&mut t);
     exec(&mut t, &bad);
     close(fd);
     unlink(TMPFILE);
@@ -842,6 +843,95 @@ fn stat_dents(t: &mut Tap, bad: &Bad, fd: i32) {
 }
 
 /// rt_sigaction, rt_sigprocmask, kill: bad pointers, sizes and signal numbers.
+/// What another user may not do to this (root) process: read its memory through /proc
+/// (EACCES at open: `ptrace_may_access`) or change its limits (EPERM:
+/// `check_prlimit_permission`); its own /proc files stay open to it.
+fn other_users(t: &mut Tap) {
+    let parent = getpid();
+    let code = |path: &str| -> isize {
+        let mut b = [0u8; 48];
+        let n = path.len().min(47);
+        b[..n].copy_from_slice(&path.as_bytes()[..n]);
+        let c = core::ffi::CStr::from_bytes_until_nul(&b).unwrap_or(c"/");
+        let fd = open(c, O_RDONLY, 0);
+        if fd >= 0 {
+            close(fd as i32);
+            0
+        } else {
+            fd
+        }
+    };
+    // Root may.
+    let maps = PathBuf::of(format_args!("/proc/{parent}/maps"));
+    t.ret("root opens another process's /proc/PID/maps", code(maps.as_str()), 0);
+    let st = in_child(|| {
+        if setresuid(1000, 1000, 1000) != 0 {
+            return 10;
+        }
+        let mut fails = 0;
+        for (i, f) in ["maps", "smaps", "pagemap", "mem"].iter().enumerate() {
+            let p = PathBuf::of(format_args!("/proc/{parent}/{f}"));
+            if code(p.as_str()) != -(EACCES as isize) {
+                fails |= 1 << i;
+            }
+        }
+        if code("/proc/self/maps") != 0 {
+            fails |= 1 << 4;
+        }
+        let lim = Rlimit {
+            rlim_cur: 1,
+            rlim_max: 1,
+        };
+        if prlimit_of(parent, RLIMIT_NOFILE, &lim) != -(EPERM as isize) {
+            fails |= 1 << 5;
+        }
+        fails
+    });
+    t.exited(
+        "as uid 1000: /proc/1/{maps,smaps,pagemap,mem} are EACCES, /proc/self/maps opens, \
+         prlimit64 of pid 1 is EPERM",
+        st,
+        0,
+    );
+}
+
+/// A NUL-terminated path built with `format_args!`, on the stack.
+struct PathBuf {
+    b: [u8; 48],
+    n: usize,
+}
+
+impl PathBuf {
+    fn of(args: core::fmt::Arguments<'_>) -> PathBuf {
+        let mut p = PathBuf { b: [0; 48], n: 0 };
+        let _ = core::fmt::Write::write_fmt(&mut p, args);
+        p
+    }
+    fn as_str(&self) -> &str {
+        core::str::from_utf8(&self.b[..self.n]).unwrap_or("")
+    }
+}
+
+impl core::fmt::Write for PathBuf {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let end = (self.n + s.len()).min(self.b.len() - 1);
+        self.b[self.n..end].copy_from_slice(&s.as_bytes()[..end - self.n]);
+        self.n = end;
+        Ok(())
+    }
+}
+
+/// prlimit64(pid, resource, new, NULL).
+fn prlimit_of(pid: i32, resource: usize, new: &Rlimit) -> isize {
+    sys(
+        nr::PRLIMIT64,
+        pid as usize,
+        resource,
+        new as *const Rlimit as usize,
+        0,
+    )
+}
+
 fn signals(t: &mut Tap) {
     const SIG_BLOCK: usize = 0;
     t.err(

@@ -260,7 +260,6 @@ pub fn do_page_fault(far: usize, esr: Esr, regs: &mut PtRegs) -> i32 {
         }
         return 0;
     };
-    crate::mm::vmstat::count_vm_event(crate::mm::vmstat::VmStat::PGFAULT);
     let mut mm_flags = FaultFlags::ALLOW_RETRY | FaultFlags::KILLABLE;
     if user {
         mm_flags |= FaultFlags::USER;

@@ -274,6 +274,19 @@ impl Inode for ProcInode {
         Ok(n)
     }
 
+    /// Files that show another process's memory may be opened only by who may ptrace
+    /// it (Linux: `proc_mem_open` / `mm_access` -> `ptrace_may_access`, EACCES).
+    fn open(&self, _flags: u32) -> KResult<()> {
+        if let Kind::Pid(pid, PidFile::Maps | PidFile::Smaps | PidFile::Pagemap | PidFile::Mem) =
+            self.kind
+        {
+            if !ptrace_may_access(&*proc_task(pid)?) {
+                return Err(Errno::EACCES);
+            }
+        }
+        Ok(())
+    }
+
     fn write_at(&self, pos: u64, buf: &[u8]) -> KResult<usize> {
         if let Kind::Pid(pid, PidFile::Mem) = self.kind {
             let mut copy = buf.to_vec();
@@ -283,21 +296,38 @@ impl Inode for ProcInode {
     }
 }
 
+/// May the calling task look into `task`'s memory? Itself, a task whose real, effective
+/// and saved uids and gids all match the caller's (Linux compares fsuid; ours is euid),
+/// or root (CAP_SYS_PTRACE). Linux: `ptrace_may_access` (`__ptrace_may_access` with
+/// PTRACE_MODE_READ_FSCREDS); no Yama or dumpable flag here.
+fn ptrace_may_access(task: &Task) -> bool {
+    let Some(me) = crate::task::current() else {
+        return true;
+    };
+    if me.pid == task.pid {
+        return true;
+    }
+    let mine = *me.cred.lock();
+    let theirs = *task.cred.lock();
+    mine.euid == 0
+        || (mine.euid == theirs.uid
+            && mine.euid == theirs.euid
+            && mine.euid == theirs.suid
+            && mine.egid == theirs.gid
+            && mine.egid == theirs.egid)
+}
+
 /// `/proc/<pid>/mem` read or write at virtual address `pos` (Linux: `mem_rw` ->
 /// `access_remote_vm` with FOLL_FORCE, and FOLL_WRITE for a write): the pages are
 /// faulted in as needed, and a write to a private read-only mapping goes to the
 /// process's COW copy, never to the file (the Dirty COW rules hold). EIO when nothing at
-/// `pos` can be accessed; EPERM for another user's process unless root (Linux: the
-/// ptrace access check); 0 (end of file) for a task without an address space.
+/// `pos` can be accessed; EACCES when `ptrace_may_access` says no (checked at open too);
+/// 0 (end of file) for a task without an address space.
 fn mem_rw(pid: i32, pos: u64, buf: &mut [u8], write: bool) -> KResult<usize> {
     use crate::mm::gup::FollFlags;
     let task = proc_task(pid)?;
-    let me = crate::task::current().ok_or(Errno::ESRCH)?;
-    // One lock at a time: `me` and `task` are the same task for /proc/self/mem.
-    let mine = *me.cred.lock();
-    let theirs = *task.cred.lock();
-    if mine.euid != 0 && mine.euid != theirs.uid {
-        return Err(Errno::EPERM);
+    if !ptrace_may_access(&task) {
+        return Err(Errno::EACCES);
     }
     let Some(mm) = task.mm.lock().clone() else {
         return Ok(0);
