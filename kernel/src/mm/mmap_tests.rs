@@ -1837,3 +1837,26 @@ fn expand_stack_limited_by_rlimit_stack_and_min_addr() {
         Err(Errno::EPERM)
     );
 }
+
+#[test]
+fn exit_mmap_gives_back_the_charge_of_vm_account_vmas() {
+    let (mut mm, mut pt) = setup();
+    mmap(&mut mm, &mut pt, 0, 3 * P, RW_PROT, ANON).unwrap();
+    mmap(&mut mm, &mut pt, 0, 5 * P, PROT_READ, ANON).unwrap();
+    mmap(&mut mm, &mut pt, 0, 2 * P, RW_PROT, ANON | MAP_NORESERVE).unwrap();
+    mmap(&mut mm, &mut pt, 0, 4 * P, RW_PROT, ANON).unwrap();
+    assert_eq!(pt.committed, 7);
+    pt.calls.clear();
+    exit_mmap(&mut mm, &mut pt, 0, 0);
+    assert_eq!(pt.calls, vec![PtCall::Uncharge(7)]);
+    assert_eq!(pt.committed, 0);
+    assert_eq!(mm.map_count, 0);
+}
+
+#[test]
+fn exit_mmap_of_an_mm_without_accounted_vmas_uncharges_nothing() {
+    let (mut mm, mut pt) = setup();
+    mmap(&mut mm, &mut pt, 0, 3 * P, PROT_READ, ANON).unwrap();
+    exit_mmap(&mut mm, &mut pt, 0, 0);
+    assert!(pt.calls.is_empty());
+}

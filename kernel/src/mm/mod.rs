@@ -24,6 +24,7 @@ pub mod page_alloc;
 pub mod pagemap;
 pub mod shmem;
 pub mod slab;
+pub mod util;
 pub mod vma;
 pub mod vmstat;
 
