@@ -246,6 +246,7 @@ pub const SCENARIOS: &[Scenario] = &[
         ..BASE
     },
     user_test("user-mmap-errno", "init=/bin/mmap_errno", "mmap_errno: "),
+    user_test("user-mmap-checks", "init=/bin/mmap_checks", "mmap_checks: "),
     user_test("user-vma-layout", "init=/bin/vma_layout", "vma_layout: "),
     user_test("user-fault-kinds", "init=/bin/fault_kinds", "fault_kinds: "),
     user_test("user-fork-cow", "init=/bin/fork_cow", "fork_cow: "),
