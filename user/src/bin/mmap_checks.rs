@@ -386,10 +386,7 @@ fn overcommit_rows(t: &mut Tap) {
         munmap(a as usize, huge);
     }
     let a = mmap(0, huge, PROT_READ, ANON, -1, 0);
-    t.success(
-        "mode 0: the same PROT_READ (not accounted) succeeds",
-        a,
-    );
+    t.success("mode 0: the same PROT_READ (not accounted) succeeds", a);
     if a >= 0 {
         munmap(a as usize, huge);
     }
@@ -451,10 +448,7 @@ fn strict_ratio_rows(t: &mut Tap, ram_kb: usize, swap_kb: usize) {
         ENOMEM,
     );
     let a = mmap(0, big, PROT_READ, ANON, -1, 0);
-    if t.success(
-        "mode 2: the same PROT_READ (not accounted) succeeds",
-        a,
-    ) {
+    if t.success("mode 2: the same PROT_READ (not accounted) succeeds", a) {
         t.err(
             "mode 2: mprotect PROT_WRITE of it (a charge) fails with ENOMEM",
             mprotect(a as usize, big, RW),
@@ -521,7 +515,13 @@ fn strict_kbytes_rows(t: &mut Tap, ram_kb: usize, swap_kb: usize) {
     );
 
     set_num(KBYTES, (c1 + 4 * m_kb) as i64);
-    let st = in_child(|| if committed_kb() + slack >= c1 + m_kb { 0 } else { 1 });
+    let st = in_child(|| {
+        if committed_kb() + slack >= c1 + m_kb {
+            0
+        } else {
+            1
+        }
+    });
     t.exited(
         "in a forked child, Committed_AS counts the copy of the mapping",
         st,
