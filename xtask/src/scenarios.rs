@@ -307,7 +307,8 @@ pub const SCENARIOS: &[Scenario] = &[
 ];
 
 /// A user test program run as init: every line `ok`, the summary says 0 failed, it
-/// exits 0, and the kernel finds no leaked page once it is gone.
+/// exits 0, and the kernel finds no leaked page and no overcommit charge left once it is
+/// gone.
 const fn user_test(name: &'static str, cmdline: &'static str, summary: &'static str) -> Scenario {
     Scenario {
         name,
@@ -315,6 +316,7 @@ const fn user_test(name: &'static str, cmdline: &'static str, summary: &'static 
         checks: &[
             Check::NoLineStartsWith("not ok"),
             Check::Contains("mm: no leak"),
+            Check::Contains("mm: no commit leak"),
             Check::Contains(" failed"),
         ],
         summary_prefix: summary,

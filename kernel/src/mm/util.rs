@@ -162,6 +162,12 @@ pub fn vm_memory_committed() -> usize {
     VM_COMMITTED_AS.load(Ordering::Relaxed).max(0) as usize
 }
 
+/// The counter as it is, negative if more was given back than charged: what init's leak
+/// check compares with 0 once every process is gone (Linux: `percpu_counter_sum`).
+pub fn vm_committed_as_sum() -> isize {
+    VM_COMMITTED_AS.load(Ordering::Relaxed)
+}
+
 /// Add `pages` (negative: remove) to `vm_committed_as` (Linux: `vm_acct_memory`).
 pub fn vm_acct_memory(pages: isize) {
     VM_COMMITTED_AS.fetch_add(pages, Ordering::Relaxed);
