@@ -246,6 +246,7 @@ pub const SCENARIOS: &[Scenario] = &[
         ..BASE
     },
     user_test("user-mmap-errno", "init=/bin/mmap_errno", "mmap_errno: "),
+    user_test("user-mmap-checks", "init=/bin/mmap_checks", "mmap_checks: "),
     user_test("user-vma-layout", "init=/bin/vma_layout", "vma_layout: "),
     user_test("user-fault-kinds", "init=/bin/fault_kinds", "fault_kinds: "),
     user_test("user-fork-cow", "init=/bin/fork_cow", "fork_cow: "),
@@ -317,7 +318,8 @@ pub const SCENARIOS: &[Scenario] = &[
 ];
 
 /// A user test program run as init: every line `ok`, the summary says 0 failed, it
-/// exits 0, and the kernel finds no leaked page once it is gone.
+/// exits 0, and the kernel finds no leaked page and no overcommit charge left once it is
+/// gone.
 const fn user_test(name: &'static str, cmdline: &'static str, summary: &'static str) -> Scenario {
     Scenario {
         name,
@@ -325,6 +327,7 @@ const fn user_test(name: &'static str, cmdline: &'static str, summary: &'static 
         checks: &[
             Check::NoLineStartsWith("not ok"),
             Check::Contains("mm: no leak"),
+            Check::Contains("mm: no commit leak"),
             Check::Contains(" failed"),
         ],
         summary_prefix: summary,

@@ -9,7 +9,7 @@ use super::file::File;
 use crate::errno::KResult;
 use crate::mm::filemap::{find_get_page, AddressSpace, AddressSpaceOperations};
 use crate::mm::page::put_page;
-use crate::mm::vma::{MappedFile, VmArea};
+use crate::mm::vma::{MappedFile, VmArea, VmFlags};
 use alloc::sync::Arc;
 
 /// An open file as the VMA code sees it (Linux: `vma->vm_file` plus its
@@ -49,8 +49,12 @@ impl MappedFile for FileMapping {
             .f_mode()
             .contains(crate::fs::file::FMode::FMODE_WRITE)
     }
+    /// Linux's `IS_APPEND(inode)` is the append-only inode attribute (`chattr +a`,
+    /// S_APPEND), not O_APPEND on the open file: a file opened O_RDWR|O_APPEND may be
+    /// mapped MAP_SHARED|PROT_WRITE. Our file systems have no inode attributes (no
+    /// FS_IOC_SETFLAGS), so no inode is append-only.
     fn append_only(&self) -> bool {
-        self.file.flags() & crate::fs::O_APPEND != 0
+        false
     }
     /// Regular files with a page cache only: directories, devices (other than /dev/zero,
     /// handled by sys_mmap) and /proc files have no `mmap` file operation, so ENODEV.
@@ -86,6 +90,70 @@ impl MappedFile for FileMapping {
             }
             None => false,
         }
+    }
+}
+
+/// `/dev/zero` as mmap sees it (Linux: the character device's `f_op->mmap`,
+/// `mmap_zero`). do_mmap checks the open mode first, as for any file: PROT_WRITE with
+/// MAP_SHARED needs the fd opened for writing (EACCES), any mapping needs it opened for
+/// reading (EACCES), and a MAP_SHARED mapping of an fd opened read-only loses VM_SHARED
+/// and VM_MAYWRITE, so mprotect(PROT_WRITE) later is EACCES. Then the mmap method makes
+/// a VM_SHARED mapping shmem (`shmem_zero_setup`) and any other one anonymous memory.
+/// Difference: Linux keeps `vm_file` (/dev/zero) on the anonymous VMA; we drop it and
+/// give the VMA the anonymous `vm_pgoff` (address >> PAGE_SHIFT), so it is plain
+/// anonymous memory to rmap and /proc/self/maps.
+pub struct ZeroMapping {
+    file: Arc<File>,
+}
+
+impl ZeroMapping {
+    /// Wrap an open /dev/zero for mapping.
+    pub fn new(file: Arc<File>) -> Self {
+        ZeroMapping { file }
+    }
+}
+
+impl MappedFile for ZeroMapping {
+    fn ino(&self) -> u64 {
+        self.file.inode().attr().i_ino
+    }
+    fn dev(&self) -> (u32, u32) {
+        let d = self.file.inode().attr().i_sb.s_dev;
+        (crate::fs::inode::major(d), crate::fs::inode::minor(d))
+    }
+    fn path(&self) -> &str {
+        self.file.path()
+    }
+    fn size(&self) -> u64 {
+        0
+    }
+    fn readable(&self) -> bool {
+        self.file
+            .f_mode()
+            .contains(crate::fs::file::FMode::FMODE_READ)
+    }
+    fn writable(&self) -> bool {
+        self.file
+            .f_mode()
+            .contains(crate::fs::file::FMode::FMODE_WRITE)
+    }
+    /// A character device: any offset (Linux: `file_mmap_size_max` returns ULONG_MAX).
+    fn mmap_size_max(&self) -> u64 {
+        u64::MAX
+    }
+    /// Linux: `mmap_zero`.
+    fn mmap(&self, vma: &mut VmArea) -> KResult<()> {
+        if vma.vm_flags.contains(VmFlags::VM_SHARED) {
+            return crate::mm::shmem::shmem_zero_setup(vma);
+        }
+        // vma_set_anonymous.
+        vma.vm_file = None;
+        vma.vm_ops = None;
+        vma.vm_pgoff = vma.vm_start >> crate::mm::PAGE_SHIFT;
+        Ok(())
+    }
+    fn file_id(&self) -> usize {
+        Arc::as_ptr(&self.file) as *const u8 as usize
     }
 }
 

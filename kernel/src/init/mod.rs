@@ -240,6 +240,16 @@ fn run_init(path: &str, args: &str) -> u32 {
             now
         );
     }
+    // Every overcommit charge made for the processes is given back by now.
+    let committed = crate::mm::util::vm_committed_as_sum();
+    if committed == 0 {
+        pr_info!("mm: no commit leak: Committed_AS back to 0 after all processes exited");
+    } else {
+        pr_info!(
+            "mm: LEAK: Committed_AS {} pages after all processes exited",
+            committed
+        );
+    }
     code as u32
 }
 

@@ -998,6 +998,21 @@ impl crate::mm::vma::VmaPageTables for MmPageTables<'_> {
     fn shmem_zero_setup(&mut self, vma: &mut crate::mm::vma::VmArea) -> crate::errno::KResult<()> {
         crate::mm::shmem::shmem_zero_setup(vma)
     }
+
+    /// The system-wide overcommit policy (`mm/util.rs`); an mm without page tables (host
+    /// tests of the VMA code) is not accounted.
+    fn security_vm_enough_memory_mm(&mut self, pages: usize) -> crate::errno::KResult<()> {
+        if self.pgd == 0 {
+            return Ok(());
+        }
+        crate::mm::util::__vm_enough_memory(pages)
+    }
+
+    fn vm_unacct_memory(&mut self, pages: usize) {
+        if self.pgd != 0 {
+            crate::mm::util::vm_unacct_memory(pages);
+        }
+    }
 }
 
 /// Unmap every page of file `(dev, ino)` at or past byte `from` from every address space

@@ -279,7 +279,13 @@ impl Drop for MmStruct {
     /// The last user is gone (Linux: `mmput` -> `exit_mmap`).
     fn drop(&mut self) {
         let (pgd, asid) = (self.pgd, self.asid());
-        crate::mm::mmap::exit_mmap(self.mmap_lock.get_mut(), pgd, asid);
+        let mut pt = crate::mm::memory::MmPageTables {
+            pgd,
+            asid,
+            ptl: &self.page_table_lock,
+            populate: Vec::new(),
+        };
+        crate::mm::mmap::exit_mmap(self.mmap_lock.get_mut(), &mut pt, pgd, asid);
     }
 }
 

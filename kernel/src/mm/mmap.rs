@@ -122,19 +122,9 @@ pub fn sysctl_max_map_count() -> usize {
     MAX_MAP_COUNT.load(Ordering::Relaxed)
 }
 
-/// Heuristic overcommit, the default (Linux: `OVERCOMMIT_GUESS`).
-pub const OVERCOMMIT_GUESS: usize = 0;
-/// Never refuse (Linux: `OVERCOMMIT_ALWAYS`).
-pub const OVERCOMMIT_ALWAYS: usize = 1;
-/// Strict accounting; MAP_NORESERVE is then ignored (Linux: `OVERCOMMIT_NEVER`).
-pub const OVERCOMMIT_NEVER: usize = 2;
-static OVERCOMMIT_MEMORY: AtomicUsize = AtomicUsize::new(OVERCOMMIT_GUESS);
-
-/// The overcommit policy (Linux: sysctl `vm.overcommit_memory`). The accounting itself
-/// is `VmaPageTables::security_vm_enough_memory_mm`.
-pub fn sysctl_overcommit_memory() -> usize {
-    OVERCOMMIT_MEMORY.load(Ordering::Relaxed)
-}
+pub use super::util::{
+    sysctl_overcommit_memory, OVERCOMMIT_ALWAYS, OVERCOMMIT_GUESS, OVERCOMMIT_NEVER,
+};
 
 /// Round up to a page boundary, wrapping to 0 near the top like Linux's `PAGE_ALIGN`.
 #[inline]
@@ -1570,12 +1560,13 @@ pub fn expand_stack(
 }
 
 /// The last user of an address space is gone: munlock the pages of locked VMAs (so they
-/// are counted as munlocked, not freed while mlocked), drop every VMA, then free every page
-/// and table and the pgd (Linux: `exit_mmap`, from `mmput`). Nobody else can reach the mm
-/// any more, so no lock is taken.
+/// are counted as munlocked, not freed while mlocked), drop every VMA, give back the
+/// overcommit charge of the VM_ACCOUNT ones through `pt.vm_unacct_memory`, then free every
+/// page and table and the pgd (Linux: `exit_mmap`, from `mmput`). Nobody else can reach
+/// the mm any more, so no lock is taken.
 #[no_mangle]
 #[inline(never)]
-pub fn exit_mmap(mm: &mut MmapLocked, pgd: usize, asid: u16) {
+pub fn exit_mmap(mm: &mut MmapLocked, pt: &mut dyn VmaPageTables, pgd: usize, asid: u16) {
     if pgd != 0 && mm.locked_vm != 0 {
         for v in mm.mm_rb.values() {
             if v.vm_flags.contains(VmFlags::VM_LOCKED) {
@@ -1583,8 +1574,17 @@ pub fn exit_mmap(mm: &mut MmapLocked, pgd: usize, asid: u16) {
             }
         }
     }
+    let nr_accounted: usize = mm
+        .mm_rb
+        .values()
+        .filter(|v| v.vm_flags.contains(VmFlags::VM_ACCOUNT))
+        .map(|v| v.vma_pages())
+        .sum();
     mm.mm_rb.clear();
     mm.map_count = 0;
+    if nr_accounted != 0 {
+        pt.vm_unacct_memory(nr_accounted);
+    }
     if pgd != 0 {
         crate::mm::memory::free_user_pgtables(pgd, asid);
     }

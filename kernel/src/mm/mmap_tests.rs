@@ -678,6 +678,78 @@ fn do_mmap_file_access_checks_follow_linux() {
 }
 
 #[test]
+fn do_mmap_keeps_vm_may_bits_from_the_open_mode() {
+    let (mut mm, mut pt) = setup();
+    let may = VmFlags::VM_MAYREAD | VmFlags::VM_MAYWRITE | VmFlags::VM_MAYEXEC;
+    let rw = TestFile::new("/rw").arc();
+    let a = fmmap(&mut mm, &mut pt, &rw, 0, P, PROT_READ, MAP_SHARED, 0).unwrap();
+    let fl = mm.vma(a).unwrap().vm_flags;
+    assert!(fl.contains(may | VmFlags::VM_SHARED | VmFlags::VM_MAYSHARE));
+    // Read-only open, shared: mprotect may later add read and exec, never write.
+    let ro = TestFile {
+        writable: false,
+        ..TestFile::new("/ro")
+    }
+    .arc();
+    let b = fmmap(&mut mm, &mut pt, &ro, 0, P, PROT_READ, MAP_SHARED, 0).unwrap();
+    let fl = mm.vma(b).unwrap().vm_flags;
+    assert!(fl.contains(VmFlags::VM_MAYREAD | VmFlags::VM_MAYEXEC));
+    assert!(!fl.contains(VmFlags::VM_MAYWRITE));
+    // MAP_SHARED_VALIDATE is MAP_SHARED for these checks.
+    assert_eq!(
+        fmmap(&mut mm, &mut pt, &ro, 0, P, RW_PROT, MAP_SHARED_VALIDATE, 0),
+        Err(Errno::EACCES)
+    );
+}
+
+#[test]
+fn do_mmap_of_dev_zero_checks_the_open_mode_before_mmap_zero() {
+    let (mut mm, mut pt) = setup();
+    let zero = |readable, writable| {
+        TestFile {
+            readable,
+            writable,
+            mmap_zero: true,
+            ..TestFile::new("/dev/zero")
+        }
+        .arc()
+    };
+    let ro = zero(true, false);
+    assert_eq!(
+        fmmap(&mut mm, &mut pt, &ro, 0, P, RW_PROT, MAP_SHARED, 0),
+        Err(Errno::EACCES)
+    );
+    // Shared read-only: VM_SHARED is gone before mmap_zero looks, so the mapping is
+    // anonymous memory that may never become writable ('s' in maps from VM_MAYSHARE).
+    let a = fmmap(&mut mm, &mut pt, &ro, 0, P, PROT_READ, MAP_SHARED, 0).unwrap();
+    let v = mm.vma(a).unwrap();
+    assert!(v.vm_file.is_none());
+    assert!(!v
+        .vm_flags
+        .intersects(VmFlags::VM_SHARED | VmFlags::VM_MAYWRITE));
+    assert!(v.vm_flags.contains(VmFlags::VM_MAYSHARE));
+    // Opened write-only: no mapping at all, private or shared.
+    let wo = zero(false, true);
+    assert_eq!(
+        fmmap(&mut mm, &mut pt, &wo, 0, P, RW_PROT, MAP_PRIVATE, 0),
+        Err(Errno::EACCES)
+    );
+    // Opened read-write, shared: shmem, writable now and later.
+    let rw = zero(true, true);
+    let b = fmmap(&mut mm, &mut pt, &rw, 0, P, RW_PROT, MAP_SHARED, 0).unwrap();
+    let v = mm.vma(b).unwrap();
+    assert_eq!(v.vm_file.as_ref().unwrap().path(), "/dev/zero (deleted)");
+    assert!(v
+        .vm_flags
+        .contains(VmFlags::VM_SHARED | VmFlags::VM_MAYWRITE));
+    // Private of a read-only open: anonymous copy-on-write memory, charged.
+    let before = pt.committed;
+    let c = fmmap(&mut mm, &mut pt, &ro, 0, 2 * P, RW_PROT, MAP_PRIVATE, 0).unwrap();
+    assert!(mm.vma(c).unwrap().vm_file.is_none());
+    assert_eq!(pt.committed, before + 2);
+}
+
+#[test]
 fn do_mmap_noexec_mount_refuses_prot_exec_and_clears_vm_mayexec() {
     let (mut mm, mut pt) = setup();
     let f = TestFile {
@@ -1836,4 +1908,27 @@ fn expand_stack_limited_by_rlimit_stack_and_min_addr() {
         expand_stack(&mut mm, &mut pt, a - 2 * P, 0x10),
         Err(Errno::EPERM)
     );
+}
+
+#[test]
+fn exit_mmap_gives_back_the_charge_of_vm_account_vmas() {
+    let (mut mm, mut pt) = setup();
+    mmap(&mut mm, &mut pt, 0, 3 * P, RW_PROT, ANON).unwrap();
+    mmap(&mut mm, &mut pt, 0, 5 * P, PROT_READ, ANON).unwrap();
+    mmap(&mut mm, &mut pt, 0, 2 * P, RW_PROT, ANON | MAP_NORESERVE).unwrap();
+    mmap(&mut mm, &mut pt, 0, 4 * P, RW_PROT, ANON).unwrap();
+    assert_eq!(pt.committed, 7);
+    pt.calls.clear();
+    exit_mmap(&mut mm, &mut pt, 0, 0);
+    assert_eq!(pt.calls, vec![PtCall::Uncharge(7)]);
+    assert_eq!(pt.committed, 0);
+    assert_eq!(mm.map_count, 0);
+}
+
+#[test]
+fn exit_mmap_of_an_mm_without_accounted_vmas_uncharges_nothing() {
+    let (mut mm, mut pt) = setup();
+    mmap(&mut mm, &mut pt, 0, 3 * P, PROT_READ, ANON).unwrap();
+    exit_mmap(&mut mm, &mut pt, 0, 0);
+    assert!(pt.calls.is_empty());
 }

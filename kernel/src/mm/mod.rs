@@ -25,6 +25,7 @@ pub mod pagemap;
 pub mod shmem;
 pub mod slab;
 pub mod swap;
+pub mod util;
 pub mod vma;
 pub mod vmstat;
 

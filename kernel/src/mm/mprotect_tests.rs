@@ -382,6 +382,25 @@ fn mprotect_beyond_vm_may_bits_is_eacces() {
 }
 
 #[test]
+fn mprotect_write_of_a_shared_dev_zero_mapping_opened_read_only_is_eacces() {
+    let (mut mm, mut pt) = setup();
+    let zero = TestFile {
+        writable: false,
+        mmap_zero: true,
+        ..TestFile::new("/dev/zero")
+    }
+    .arc();
+    fmap(&mut mm, &mut pt, &zero, 2, PROT_READ);
+    assert_eq!(mprotect(&mut mm, &mut pt, 0, 2, RWP), Err(Errno::EACCES));
+    assert_eq!(
+        mprotect(&mut mm, &mut pt, 0, 2, PROT_WRITE),
+        Err(Errno::EACCES)
+    );
+    assert_eq!(layout(&mm), vec![(0, 2, "r--")]);
+    assert!(pt.calls.iter().all(|c| !matches!(c, PtCall::Charge(_))));
+}
+
+#[test]
 fn mprotect_eacces_on_second_vma_leaves_first_changed() {
     let (mut mm, mut pt) = setup();
     map(&mut mm, &mut pt, 0, 2, RWP, ANON);

@@ -140,6 +140,8 @@ pub struct TestFile {
     pub noexec: bool,
     pub mmap_error: Option<Errno>,
     pub mmap_adds: VmFlags,
+    /// The mmap method is /dev/zero's (`mmap_zero`): shmem when VM_SHARED, else anonymous.
+    pub mmap_zero: bool,
 }
 
 impl TestFile {
@@ -156,6 +158,7 @@ impl TestFile {
             noexec: false,
             mmap_error: None,
             mmap_adds: VmFlags::empty(),
+            mmap_zero: false,
         }
     }
     pub fn arc(self) -> Arc<dyn MappedFile> {
@@ -196,6 +199,16 @@ impl MappedFile for TestFile {
             return Err(e);
         }
         vma.vm_flags |= self.mmap_adds;
+        if self.mmap_zero {
+            if vma.vm_flags.contains(VmFlags::VM_SHARED) {
+                vma.vm_file = Some(TestFile::new("/dev/zero (deleted)").arc());
+                vma.vm_pgoff = 0;
+            } else {
+                vma.vm_file = None;
+                vma.vm_ops = None;
+                vma.vm_pgoff = vma.vm_start >> PAGE_SHIFT;
+            }
+        }
         Ok(())
     }
 }

@@ -30,12 +30,12 @@ fn current_mm_with_limits() -> KResult<Arc<MmStruct>> {
 }
 
 /// mmap(2). The fd is looked up only without MAP_ANONYMOUS; a bad one is passed as None
-/// so `ksys_mmap_pgoff` reports EBADF where Linux does. /dev/zero maps as anonymous
-/// memory (Linux: `mmap_zero`, which calls `shmem_zero_setup` for MAP_SHARED).
+/// so `ksys_mmap_pgoff` reports EBADF where Linux does. /dev/zero is passed as a
+/// `ZeroMapping`, so do_mmap checks its open mode like any file's before its mmap method
+/// (Linux: `mmap_zero`) makes the mapping shmem (VM_SHARED) or anonymous.
 pub fn __arm64_sys_mmap(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
-    use crate::mm::mmap::{MAP_ANONYMOUS, MAP_SHARED, MAP_TYPE};
-    let (addr, len, prot, mut flags, fd, off) =
-        (a.0[0], a.0[1], a.0[2], a.0[3], a.0[4] as i32, a.0[5]);
+    use crate::mm::mmap::MAP_ANONYMOUS;
+    let (addr, len, prot, flags, fd, off) = (a.0[0], a.0[1], a.0[2], a.0[3], a.0[4] as i32, a.0[5]);
     let mut file: Option<Arc<dyn MappedFile>> = None;
     if flags & MAP_ANONYMOUS == 0 {
         if let Ok(f) = crate::fs::sys::fget(fd) {
@@ -43,10 +43,7 @@ pub fn __arm64_sys_mmap(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
             if crate::fs::inode::s_ischr(attr.i_mode)
                 && attr.i_rdev == crate::fs::char_dev::ZERO_DEV
             {
-                flags |= MAP_ANONYMOUS;
-                if flags & MAP_TYPE != MAP_SHARED {
-                    file = None;
-                }
+                file = Some(Arc::new(crate::fs::file_mmap::ZeroMapping::new(f)));
             } else {
                 file = Some(Arc::new(crate::fs::file_mmap::FileMapping::new(f)));
             }

@@ -6,7 +6,7 @@ use crate::arch::aarch64::traps::PtRegs;
 use crate::errno::{Errno, KResult};
 use crate::mm::mm_types::MmStruct;
 use crate::mm::mmap_lock::{mmap_write_lock, mmap_write_lock_killable};
-use crate::mm::vma::VmFlags;
+use crate::mm::vma::{VmFlags, VmaPageTables};
 use crate::syscall::SyscallArgs;
 use alloc::sync::Arc;
 
@@ -15,13 +15,18 @@ const CSIGNAL: usize = 0xff;
 
 /// Copy the parent's address space: every VMA (except VM_DONTCOPY) with its page-table
 /// entries; private writable pages become copy-on-write in both. mlock is not inherited
-/// (VM_LOCKED cleared). Linux: `dup_mmap`. Locking: the parent's `mmap_lock` for write
-/// (its PTEs become read-only), then the child's, as Linux nests them.
+/// (VM_LOCKED cleared). Each VM_ACCOUNT VMA is charged again for the child
+/// (`security_vm_enough_memory_mm`): when the overcommit policy refuses, the fork fails
+/// with ENOMEM, and dropping the half-built child mm (`exit_mmap`) gives back what its
+/// VMAs were charged. Linux: `dup_mmap` (which charges against the parent's mm; the
+/// policy here is system-wide, so the two are the same). Locking: the parent's
+/// `mmap_lock` for write (its PTEs become read-only), then the child's, as Linux nests them.
 #[no_mangle]
 #[inline(never)]
 pub fn dup_mmap(parent: &MmStruct) -> KResult<Arc<MmStruct>> {
     let child = MmStruct::new()?;
     {
+        let mut pt = child.pagetables();
         let src = mmap_write_lock_killable(parent)?;
         let mut dst = mmap_write_lock(&child);
         dst.mmap_base = src.mmap_base;
@@ -52,20 +57,30 @@ pub fn dup_mmap(parent: &MmStruct) -> KResult<Arc<MmStruct>> {
             if v.anon_vma.is_some() {
                 v.anon_vma_chain += 1; // anon_vma_fork: the child links to the parent's
             }
-            let pages = v.vma_pages() as isize;
-            crate::mm::mmap::vm_stat_account(&mut dst, v.vm_flags, pages);
+            let pages = v.vma_pages();
+            if v.vm_flags.contains(VmFlags::VM_ACCOUNT) {
+                pt.security_vm_enough_memory_mm(pages)?;
+            }
             if !vma.vm_flags.contains(VmFlags::VM_WIPEONFORK) {
                 let cow = !vma.vm_flags.contains(VmFlags::VM_SHARED);
                 let _ptl = parent.page_table_lock.lock();
-                crate::mm::memory::copy_page_range(
+                let copied = crate::mm::memory::copy_page_range(
                     child.pgd,
                     parent.pgd,
                     vma.vm_start,
                     vma.vm_end,
                     cow,
-                )
-                .map_err(|_| Errno::ENOMEM)?;
+                );
+                if copied.is_err() {
+                    // This VMA never reaches the child's tree, so exit_mmap will not
+                    // give its charge back: do it here.
+                    if v.vm_flags.contains(VmFlags::VM_ACCOUNT) {
+                        pt.vm_unacct_memory(pages);
+                    }
+                    return Err(Errno::ENOMEM);
+                }
             }
+            crate::mm::mmap::vm_stat_account(&mut dst, v.vm_flags, pages as isize);
             dst.mm_rb.insert(v.vm_start, v);
             dst.map_count += 1;
         }

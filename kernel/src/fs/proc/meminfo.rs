@@ -21,10 +21,11 @@
 //!   carved out at boot, outside MemTotal).
 //! - KernelStack: one THREAD_SIZE stack per task.
 //! - PageTables: pmd and pte tables of all address spaces (Linux's NR_PAGETABLE).
-//! - CommitLimit: half of RAM plus swap (overcommit_ratio 50); Committed_AS: the pages of
-//!   all VM_ACCOUNT mappings (what Linux's `vm_committed_as` adds up for them).
+//! - CommitLimit: `vm_commit_limit` (RAM * overcommit_ratio / 100, or overcommit_kbytes,
+//!   plus swap); Committed_AS: the global `vm_committed_as` counter
+//!   (`vm_memory_committed`), both from `mm/util.rs` as in Linux.
 use super::seq::{seq_put_decimal_ull_width, show_val_kb};
-use super::task_mmu::{committed_pages, count_pgtables, smap_gather_stats, MemSizeStats};
+use super::task_mmu::{count_pgtables, smap_gather_stats, MemSizeStats};
 use crate::mm::vmstat::{global_page_state, VmStat};
 use crate::task::THREAD_SIZE;
 use alloc::string::String;
@@ -38,8 +39,6 @@ struct AllMms {
     mss: MemSizeStats,
     /// pmd + pte tables.
     pagetables: u64,
-    /// Pages in VM_ACCOUNT VMAs.
-    committed: u64,
 }
 
 /// Walk every address space once (threads share theirs: count each mm once), each under
@@ -63,7 +62,6 @@ fn all_mms() -> AllMms {
             totals.mss.add(&smap_gather_stats(mm.pgd, vma));
         }
         totals.pagetables += count_pgtables(mm.pgd).nr_pagetable();
-        totals.committed += committed_pages(&guard);
     }
     totals
 }
@@ -120,7 +118,8 @@ pub fn meminfo() -> String {
         .0
         .div_ceil(crate::arch::PAGE_SIZE) as u64;
     let stacks_kb = (crate::task::all_pids().len() * THREAD_SIZE / 1024) as u64;
-    let commit_limit = managed * 50 / 100;
+    let commit_limit = crate::mm::util::vm_commit_limit() as u64;
+    let committed = crate::mm::util::vm_memory_committed() as u64;
 
     let mut m = String::new();
     let rows: [(&str, u64); 14] = [
@@ -166,7 +165,7 @@ pub fn meminfo() -> String {
         ("Bounce:         ", 0),
         ("WritebackTmp:   ", 0),
         ("CommitLimit:    ", commit_limit),
-        ("Committed_AS:   ", mms.committed),
+        ("Committed_AS:   ", committed),
         ("VmallocTotal:   ", 0),
     ];
     for (name, pages) in rows {

@@ -3,15 +3,19 @@
 //! and the memory lines of status, `array.c` for status, `meminfo.c`), `mm/vmstat.c`
 //! (/proc/vmstat). Mounted on /proc by `proc_init` at boot.
 //!
-//! The tree: /proc/meminfo, /proc/vmstat, /proc/self (the reader's own directory) and
-//! /proc/<pid>/ with status, maps, smaps and pagemap.
+//! The tree: /proc/meminfo, /proc/vmstat, /proc/self (the reader's own directory),
+//! /proc/<pid>/ with status, maps, smaps and pagemap, and /proc/sys/vm/ with the
+//! overcommit sysctls (`overcommit_memory`, `overcommit_ratio`, `overcommit_kbytes`; Linux:
+//! `fs/proc/proc_sysctl.c` over `vm_table` in `kernel/sysctl.c`, handlers in `mm/util.c`).
 //!
 //! Locking: a read finds the task by pid, takes its mm lock, builds the text (or, for
 //! pagemap, the entries) in kernel memory, drops the lock, and only then does the VFS
 //! copy the bytes to the reader (`sys_read` reads through a kernel buffer).
 //!
 //! Differences from Linux: /proc/self is a directory resolved at lookup, not a symlink;
-//! files report size 0 as in Linux and are read-only; text files are rebuilt on every
+//! files report size 0 as in Linux and are read-only except the sysctls (mode 0644, on a
+//! second super block with the same device that is not read-only, so opening them for
+//! writing is not EROFS); text files are rebuilt on every
 //! read call and cut at the file position (Linux's seq_file restarts at the record that
 //! holds the position, so a file that changes between two reads may tear differently);
 //! no permission checks beyond the mode bits (Linux asks ptrace_may_access for maps,
@@ -25,6 +29,7 @@ pub use meminfo::meminfo;
 
 use super::inode::{DirEntry, Inode, InodeAttr, SuperBlock, S_IFDIR, S_IFREG};
 use crate::errno::{Errno, KResult};
+use crate::mm::util::OvercommitSysctl;
 use crate::task::Task;
 use alloc::format;
 use alloc::string::String;
@@ -44,6 +49,15 @@ fn sb() -> &'static Arc<SuperBlock> {
 const ROOT_INO: u64 = 1;
 const MEMINFO_INO: u64 = 2;
 const VMSTAT_INO: u64 = 3;
+const SYS_INO: u64 = 4;
+const SYS_VM_INO: u64 = 5;
+/// The sysctl files, in /proc/sys/vm's order, inode numbers from 6.
+const SYSCTLS: [OvercommitSysctl; 3] = [
+    OvercommitSysctl::Memory,
+    OvercommitSysctl::Ratio,
+    OvercommitSysctl::Kbytes,
+];
+const SYSCTL_FIRST_INO: u64 = 6;
 
 /// A file of a pid directory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,6 +93,12 @@ enum Kind {
     Root,
     Meminfo,
     Vmstat,
+    /// /proc/sys.
+    SysDir,
+    /// /proc/sys/vm.
+    SysVmDir,
+    /// A file of /proc/sys/vm.
+    Sysctl(OvercommitSysctl),
     PidDir(i32),
     Pid(i32, PidFile),
 }
@@ -97,11 +117,18 @@ fn pid_file_ino(pid: i32, index: usize) -> u64 {
     pid_dir_ino(pid) + 1 + index as u64
 }
 
+fn sysctl_ino(c: OvercommitSysctl) -> u64 {
+    SYSCTL_FIRST_INO + SYSCTLS.iter().position(|&e| e == c).unwrap_or(0) as u64
+}
+
 fn node(kind: Kind) -> Arc<dyn Inode> {
     let (ino, mode) = match kind {
         Kind::Root => (ROOT_INO, S_IFDIR | 0o555),
         Kind::Meminfo => (MEMINFO_INO, S_IFREG | 0o444),
         Kind::Vmstat => (VMSTAT_INO, S_IFREG | 0o444),
+        Kind::SysDir => (SYS_INO, S_IFDIR | 0o555),
+        Kind::SysVmDir => (SYS_VM_INO, S_IFDIR | 0o555),
+        Kind::Sysctl(c) => (sysctl_ino(c), S_IFREG | 0o644),
         Kind::PidDir(p) => (pid_dir_ino(p), S_IFDIR | 0o555),
         Kind::Pid(p, f) => {
             let i = PID_FILES.iter().position(|e| e.1 == f).unwrap_or(0);
@@ -109,7 +136,12 @@ fn node(kind: Kind) -> Arc<dyn Inode> {
         }
     };
     let nlink = if mode & S_IFDIR != 0 { 2 } else { 1 };
-    let mut attr = InodeAttr::new(sb(), ino, mode, nlink, 0);
+    let sb = if matches!(kind, Kind::Sysctl(_)) {
+        sb()
+    } else {
+        sb()
+    };
+    let mut attr = InodeAttr::new(sb, ino, mode, nlink, 0);
     if let Kind::PidDir(p) | Kind::Pid(p, _) = kind {
         // Owned by the task's effective ids (Linux: `task_dump_owner`, for a dumpable
         // task; we have no dumpable flag).
@@ -180,13 +212,14 @@ impl ProcInode {
         match self.kind {
             Kind::Meminfo => Ok(meminfo()),
             Kind::Vmstat => Ok(crate::mm::vmstat::vmstat_text()),
+            Kind::Sysctl(c) => Ok(c.read()),
             Kind::Pid(pid, PidFile::Status) => proc_pid_status(pid),
             Kind::Pid(pid, PidFile::Maps) => proc_pid_maps(pid),
             Kind::Pid(pid, PidFile::Smaps) => proc_pid_smaps(pid),
             Kind::Pid(_, PidFile::Pagemap | PidFile::Cmdline | PidFile::Mem) => {
                 Err(Errno::EINVAL) // binary: read_at
             }
-            Kind::Root | Kind::PidDir(_) => Err(Errno::EISDIR),
+            Kind::Root | Kind::PidDir(_) | Kind::SysDir | Kind::SysVmDir => Err(Errno::EISDIR),
         }
     }
 
@@ -197,6 +230,7 @@ impl ProcInode {
                 let mut v = Vec::from([
                     ent("meminfo".into(), MEMINFO_INO, 8),
                     ent("vmstat".into(), VMSTAT_INO, 8),
+                    ent("sys".into(), SYS_INO, 4),
                 ]);
                 if let Some(me) = crate::task::current() {
                     v.push(ent("self".into(), pid_dir_ino(me.pid), 4));
@@ -206,6 +240,11 @@ impl ProcInode {
                 }
                 v
             }
+            Kind::SysDir => Vec::from([ent("vm".into(), SYS_VM_INO, 4)]),
+            Kind::SysVmDir => SYSCTLS
+                .iter()
+                .map(|&c| ent(c.name().into(), sysctl_ino(c), 8))
+                .collect(),
             Kind::PidDir(pid) => PID_FILES
                 .iter()
                 .enumerate()
@@ -225,6 +264,14 @@ impl Inode for ProcInode {
         match (self.kind, name) {
             (Kind::Root, "meminfo") => Ok(node(Kind::Meminfo)),
             (Kind::Root, "vmstat") => Ok(node(Kind::Vmstat)),
+            (Kind::Root, "sys") => Ok(node(Kind::SysDir)),
+            (Kind::SysDir, "vm") => Ok(node(Kind::SysVmDir)),
+            (Kind::SysVmDir, n) => SYSCTLS
+                .iter()
+                .find(|c| c.name() == n)
+                .map(|&c| node(Kind::Sysctl(c)))
+                .ok_or(Errno::ENOENT),
+            (Kind::SysDir, _) => Err(Errno::ENOENT),
             (Kind::Root, "self") => {
                 let me = crate::task::current().ok_or(Errno::ENOENT)?;
                 Ok(node(Kind::PidDir(me.pid)))
@@ -253,7 +300,10 @@ impl Inode for ProcInode {
     }
 
     fn parent_ino(&self) -> u64 {
-        ROOT_INO
+        match self.kind {
+            Kind::SysVmDir | Kind::Sysctl(_) => SYS_INO,
+            _ => ROOT_INO,
+        }
     }
 
     fn read_at(&self, pos: u64, buf: &mut [u8]) -> KResult<usize> {
@@ -287,12 +337,26 @@ impl Inode for ProcInode {
         Ok(())
     }
 
+    /// /proc/<pid>/mem and the sysctls are writable (Linux: `mem_write`, and
+    /// `proc_sys_write` -> the table's handler).
     fn write_at(&self, pos: u64, buf: &[u8]) -> KResult<usize> {
-        if let Kind::Pid(pid, PidFile::Mem) = self.kind {
-            let mut copy = buf.to_vec();
-            return mem_rw(pid, pos, &mut copy, true);
+        match self.kind {
+            Kind::Pid(pid, PidFile::Mem) => {
+                let mut copy = buf.to_vec();
+                mem_rw(pid, pos, &mut copy, true)
+            }
+            Kind::Sysctl(c) => c.write(pos, buf),
+            _ => Err(Errno::EACCES),
         }
-        Err(Errno::EACCES)
+    }
+
+    /// O_TRUNC on a sysctl file (`echo 2 > /proc/sys/vm/overcommit_memory`) is accepted
+    /// and changes nothing (Linux: `proc_sys_setattr` ignores the size).
+    fn setsize(&self, _len: u64) -> KResult<()> {
+        match self.kind {
+            Kind::Sysctl(_) => Ok(()),
+            _ => Err(Errno::EINVAL),
+        }
     }
 }
 

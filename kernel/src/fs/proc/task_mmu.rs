@@ -598,15 +598,6 @@ pub fn task_mem(m: &mut String, mm: &MmapLocked, pgd: usize) {
     m.push_str(" kB\n");
 }
 
-/// Pages of `mm` charged to the overcommit accounting: its VM_ACCOUNT VMAs (Linux keeps
-/// the global sum in `vm_committed_as`; meminfo's Committed_AS adds these up).
-pub fn committed_pages(mm: &MmapLocked) -> u64 {
-    mm.vmas()
-        .filter(|v| v.vm_flags.contains(VmFlags::VM_ACCOUNT))
-        .map(|v| v.vma_pages() as u64)
-        .sum()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
