@@ -136,12 +136,7 @@ fn node(kind: Kind) -> Arc<dyn Inode> {
         }
     };
     let nlink = if mode & S_IFDIR != 0 { 2 } else { 1 };
-    let sb = if matches!(kind, Kind::Sysctl(_)) {
-        sb()
-    } else {
-        sb()
-    };
-    let mut attr = InodeAttr::new(sb, ino, mode, nlink, 0);
+    let mut attr = InodeAttr::new(sb(), ino, mode, nlink, 0);
     if let Kind::PidDir(p) | Kind::Pid(p, _) = kind {
         // Owned by the task's effective ids (Linux: `task_dump_owner`, for a dumpable
         // task; we have no dumpable flag).
