@@ -251,6 +251,12 @@ pub fn __get_user_pages<'a>(
     let mut i = 0;
     let mut vma: Option<*const VmArea> = None;
     while i < nr_pages {
+        // A killed task stops populating at once; a long walk lets others run (Linux:
+        // fatal_signal_pending + cond_resched at the top of each page).
+        if crate::sync::wait::fatal_signal_pending() {
+            return if i > 0 { Ok(i) } else { Err(Errno::EINTR) };
+        }
+        crate::sync::wait::cond_resched();
         let Some(guard) = locked.as_deref() else {
             break;
         };

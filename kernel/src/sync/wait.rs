@@ -56,6 +56,9 @@ pub struct SchedOps {
     pub signal_pending: fn() -> bool,
     /// Does it have a fatal one, SIGKILL (Linux: `fatal_signal_pending(current)`)?
     pub fatal_signal_pending: fn() -> bool,
+    /// Let another task run if the tick asked for it (Linux: `cond_resched`): the
+    /// preemption point of long kernel loops in a kernel that is not preemptible.
+    pub cond_resched: fn(),
 }
 
 static SCHED_OPS: AtomicPtr<SchedOps> = AtomicPtr::new(core::ptr::null_mut());
@@ -70,6 +73,19 @@ pub fn sched_ops() -> Option<&'static SchedOps> {
     let p = SCHED_OPS.load(Ordering::Acquire);
     // SAFETY: only `register_sched_ops` stores here, and it stores a `&'static`.
     (!p.is_null()).then(|| unsafe { &*p })
+}
+
+/// Linux: `cond_resched`: schedule if the tick set need_resched (and a scheduler exists).
+/// Call only where sleeping is allowed: no spin lock held.
+pub fn cond_resched() {
+    if let Some(ops) = sched_ops() {
+        (ops.cond_resched)();
+    }
+}
+
+/// Linux: `fatal_signal_pending(current)`; false without a scheduler.
+pub fn fatal_signal_pending() -> bool {
+    sched_ops().is_some_and(|ops| (ops.fatal_signal_pending)())
 }
 
 /// Is the running task one that can sleep? (False before `sched_init` and on the host.)

@@ -292,6 +292,11 @@ static SCHED_OPS: crate::sync::wait::SchedOps = crate::sync::wait::SchedOps {
     schedule,
     signal_pending: signal::signal_pending,
     fatal_signal_pending: signal::fatal_signal_pending,
+    cond_resched: || {
+        if NEED_RESCHED.load(Ordering::Relaxed) && current().is_some_and(|t| t.pid != 0) {
+            schedule();
+        }
+    },
 };
 
 /// Allocate a task with a kernel stack; it starts in `ret_from_fork` with `f(arg)` for a

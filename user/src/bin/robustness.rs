@@ -84,6 +84,7 @@ fn main(args: Args) -> i32 {
     stat_dents(&mut t, &bad, fd);
     signals(&mut t);
     other_users(&mut t);
+    killed_populate(&mut t);
     exec(&mut t, &bad);
     close(fd);
     unlink(TMPFILE);
@@ -919,6 +920,58 @@ impl core::fmt::Write for PathBuf {
         self.n = end;
         Ok(())
     }
+}
+
+/// `pgfault` from /proc/vmstat.
+fn pgfault() -> u64 {
+    let mut buf = [0u8; 8192];
+    let fd = open(c"/proc/vmstat", O_RDONLY, 0);
+    if fd < 0 {
+        return 0;
+    }
+    let mut len = 0;
+    while len < buf.len() {
+        let n = read(fd as i32, &mut buf[len..]);
+        if n <= 0 {
+            break;
+        }
+        len += n as usize;
+    }
+    close(fd as i32);
+    core::str::from_utf8(&buf[..len])
+        .ok()
+        .and_then(|t| t.lines().find_map(|l| l.strip_prefix("pgfault ")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// SIGKILL stops a long MAP_POPULATE: the kernel lets the killer run in the middle of it
+/// (cond_resched) and gives up at the next page (fatal_signal_pending in gup).
+fn killed_populate(t: &mut Tap) {
+    const LEN: usize = 256 << 20;
+    let before = pgfault();
+    let pid = fork();
+    if pid == 0 {
+        let p = mmap(0, LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | 0x8000, -1, 0);
+        exit(if p < 0 { 2 } else { 3 });
+    }
+    sleep_ms(20);
+    kill(pid as i32, SIGKILL);
+    let mut status = 0i32;
+    wait4(pid as i32, Some(&mut status), 0);
+    let faults = pgfault() - before;
+    t.check(
+        status & 0x7f == SIGKILL,
+        "a child killed in the middle of a 256 MiB MAP_POPULATE dies of SIGKILL",
+        status,
+        "killed by SIGKILL",
+    );
+    t.check(
+        faults < (LEN / 4096) as u64,
+        "and its populate stopped early",
+        faults,
+        format_args!("< {} faults", LEN / 4096),
+    );
 }
 
 /// prlimit64(pid, resource, new, NULL).
