@@ -49,6 +49,7 @@ pub mod nr {
     pub const MUNLOCKALL: usize = 231;
     pub const MINCORE: usize = 232;
     pub const MADVISE: usize = 233;
+    pub const MREMAP: usize = 216;
     pub const WAIT4: usize = 260;
     pub const PRLIMIT64: usize = 261;
     pub const GETRANDOM: usize = 278;
@@ -654,6 +655,11 @@ pub fn mincore(addr: usize, len: usize, vec: *mut u8) -> isize {
 /// msync(2).
 pub fn msync(addr: usize, len: usize, flags: usize) -> isize {
     unsafe { syscall3(nr::MSYNC, addr, len, flags) }
+}
+
+/// mremap(2).
+pub fn mremap(addr: usize, old_len: usize, new_len: usize, flags: usize, new_addr: usize) -> isize {
+    unsafe { syscall6(nr::MREMAP, addr, old_len, new_len, flags, new_addr, 0) }
 }
 
 /// madvise(2).

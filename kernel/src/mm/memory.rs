@@ -1013,6 +1013,38 @@ impl crate::mm::vma::VmaPageTables for MmPageTables<'_> {
             crate::mm::util::vm_unacct_memory(pages);
         }
     }
+
+    fn vm_acct_memory(&mut self, pages: usize) {
+        if self.pgd != 0 {
+            crate::mm::util::vm_acct_memory(pages as isize);
+        }
+    }
+
+    /// Linux: `move_page_tables` -> `move_ptes`: each entry is taken from the old place
+    /// (`ptep_get_and_clear`, TLB flushed) and set at the new one, under the page-table
+    /// lock; the page keeps its references and mapcount. Stops short when a new table
+    /// cannot be allocated.
+    fn move_page_tables(&mut self, old_addr: usize, new_addr: usize, len: usize) -> usize {
+        if self.pgd == 0 {
+            return len;
+        }
+        let _ptl = self.ptl.lock();
+        let mut done = 0;
+        while done < len {
+            let (old, new) = (old_addr + done, new_addr + done);
+            if let Some(pte) = pte_offset(self.pgd, old, false) {
+                if !pte_none(*pte) {
+                    let Some(dst) = pte_offset(self.pgd, new, true) else {
+                        break;
+                    };
+                    *dst = core::mem::take(pte);
+                    crate::arch::cpu::flush_tlb_page(self.asid, old);
+                }
+            }
+            done += PAGE_SIZE;
+        }
+        done
+    }
 }
 
 /// Unmap every page of file `(dev, ino)` at or past byte `from` from every address space

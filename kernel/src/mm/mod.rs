@@ -18,6 +18,7 @@ pub mod mmap;
 pub mod mmap_lock;
 pub mod mmu_context;
 pub mod mprotect;
+pub mod mremap;
 pub mod msync;
 pub mod page;
 pub mod page_alloc;

@@ -411,6 +411,15 @@ pub trait VmaPageTables {
     }
     /// Give back a charge (Linux: `vm_unacct_memory`). Default: nothing.
     fn vm_unacct_memory(&mut self, _pages: usize) {}
+    /// Charge `pages` unconditionally (Linux: `vm_acct_memory`; mremap's DONTUNMAP).
+    /// Default: nothing.
+    fn vm_acct_memory(&mut self, _pages: usize) {}
+    /// Move the PTEs of `[old_addr, old_addr + len)` to `new_addr` (tables allocated as
+    /// needed, TLB flushed for the old range); returns the bytes moved, short when a table
+    /// could not be had (Linux: `move_page_tables`). Default: all of it (no tables).
+    fn move_page_tables(&mut self, _old_addr: usize, _new_addr: usize, len: usize) -> usize {
+        len
+    }
     /// Give a MAP_SHARED anonymous VMA its shmem file (Linux: `shmem_zero_setup`, which
     /// makes it "/dev/zero (deleted)"). Default: leave it without a file.
     fn shmem_zero_setup(&mut self, _vma: &mut VmArea) -> KResult<()> {

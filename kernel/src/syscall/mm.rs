@@ -112,3 +112,9 @@ pub fn __arm64_sys_munlockall(_: SyscallArgs, _: &mut PtRegs) -> KResult<usize> 
 pub fn __arm64_sys_madvise(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     crate::mm::madvise::sys_madvise(&current_mm()?.1, a.0[0], a.0[1], a.0[2] as i32)
 }
+
+/// mremap(2).
+pub fn __arm64_sys_mremap(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    let mm = current_mm_with_limits()?;
+    crate::mm::mremap::sys_mremap(&mm, a.0[0], a.0[1], a.0[2], a.0[3], a.0[4])
+}

@@ -65,6 +65,8 @@ pub const MLOCKALL: usize = 230;
 pub const MUNLOCKALL: usize = 231;
 pub const MINCORE: usize = 232;
 pub const MADVISE: usize = 233;
+/// mremap(2).
+pub const MREMAP: usize = 216;
 pub const WAIT4: usize = 260;
 pub const PRLIMIT64: usize = 261;
 pub const GETRANDOM: usize = 278;

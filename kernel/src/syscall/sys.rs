@@ -77,6 +77,7 @@ pub fn lookup(n: usize) -> Option<SyscallFn> {
         nr::MUNLOCKALL => mm::__arm64_sys_munlockall,
         nr::MLOCK2 => mm::__arm64_sys_mlock2,
         nr::MADVISE => mm::__arm64_sys_madvise,
+        nr::MREMAP => mm::__arm64_sys_mremap,
         _ => return None,
     })
 }
