@@ -225,12 +225,18 @@ pub const CHECKS: &[GdbCheck] = &[
     },
 ];
 
-/// `cargo xtask gdb [--scenario NAME] [--release] [--port N]`.
+/// `cargo xtask gdb [--scenario NAME | --init "PROG ARGS"] [--break FUNC]... [--batch FILE]
+/// [--memory SIZE] [--release] [--port N]`.
 pub fn cmd_gdb(args: Vec<String>) -> Result<i32> {
     let mut args = Args::new(args);
     let mut release = false;
     let mut scenario = None;
     let mut port: u16 = 1234;
+    let mut init: Option<String> = None;
+    let mut init_args: Vec<String> = Vec::new();
+    let mut breaks: Vec<String> = Vec::new();
+    let mut batch: Option<std::path::PathBuf> = None;
+    let mut memory: Option<String> = None;
     while let Some(arg) = args.next_arg() {
         match arg {
             Arg::Opt(name, inline) => match name.as_str() {
@@ -250,13 +256,26 @@ pub fn cmd_gdb(args: Vec<String>) -> Result<i32> {
                     let v = args.value(&name, inline)?;
                     port = v.parse().map_err(|_| format!("bad --port `{v}`"))?;
                 }
+                "init" => init = Some(args.value(&name, inline)?),
+                "break" => breaks.push(args.value(&name, inline)?),
+                "batch" => batch = Some(args.value(&name, inline)?.into()),
+                "memory" => memory = Some(args.value(&name, inline)?),
                 _ => bail!("gdb: unknown option --{name}"),
             },
+            Arg::Pos(p) if init.is_some() => init_args.push(p),
             Arg::Pos(p) => bail!("gdb: unexpected argument `{p}`"),
         }
     }
     if !args.rest.is_empty() {
         bail!("gdb: no extra arguments are taken after --");
+    }
+    if scenario.is_some() && init.is_some() {
+        bail!("gdb: --scenario and --init both choose init; give one");
+    }
+    if let Some(f) = &batch {
+        if !f.is_file() {
+            bail!("gdb: --batch {}: no such file", f.display());
+        }
     }
     setup::check(setup::Needs {
         qemu: true,
@@ -275,6 +294,16 @@ pub fn cmd_gdb(args: Vec<String>) -> Result<i32> {
         }
         None => QemuConfig::default(),
     };
+    if let Some(spec) = init {
+        cfg.cmdline = Some(crate::qemu::init_cmdline(
+            cfg.cmdline.take(),
+            &spec,
+            init_args,
+        ));
+    }
+    if let Some(m) = memory {
+        cfg.memory = m;
+    }
     if TcpListener::bind(("127.0.0.1", port)).is_err() {
         bail!("port {port} is busy (another QEMU with -gdb still running?); try --port N");
     }
@@ -308,12 +337,30 @@ pub fn cmd_gdb(args: Vec<String>) -> Result<i32> {
     let gdbinit = workspace_root().join("xtask").join("gdbinit");
     let mut gdb = Command::new("gdb-multiarch");
     gdb.arg("-q");
+    if batch.is_some() {
+        gdb.arg("-batch");
+    }
     if gdbinit.exists() {
         gdb.arg("-x").arg(&gdbinit);
     }
-    gdb.arg("-ex")
-        .arg(format!("target remote :{port}"))
-        .arg(&kernel);
+    // Rust's own printers (Vec, String, BTreeMap...), as rust-gdb loads them, then ours.
+    if let Some(std_printers) = rust_gdb_printers() {
+        gdb.arg("-x").arg(std_printers);
+    }
+    gdb.arg("-x").arg(helpers_script());
+    gdb.arg("-ex").arg(format!("target remote :{port}"));
+    for b in &breaks {
+        gdb.arg("-ex").arg(format!("break {b}"));
+    }
+    if !breaks.is_empty() {
+        gdb.arg("-ex").arg("continue");
+    }
+    if let Some(f) = &batch {
+        gdb.arg("-x").arg(f);
+        // Leave QEMU stopped, not running on, when the script ends.
+        gdb.arg("-ex").arg("kill");
+    }
+    gdb.arg(&kernel);
     let gdb_result = gdb.spawn();
     // From here on Ctrl-C belongs to gdb; we only wait for it and clean up.
     crate::ignore_sigint();
@@ -322,6 +369,18 @@ pub fn cmd_gdb(args: Vec<String>) -> Result<i32> {
     let _ = qemu.wait();
     let status = status.map_err(|e| format!("running gdb-multiarch: {e}"))?;
     Ok(crate::qemu::status_code(status))
+}
+
+/// The toolchain's GDB pretty-printers for std types (`lib/rustlib/etc`, what `rust-gdb`
+/// loads), if this toolchain ships them.
+fn rust_gdb_printers() -> Option<std::path::PathBuf> {
+    let out = Command::new("rustc")
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()?;
+    let sysroot = String::from_utf8(out.stdout).ok()?;
+    let f = Path::new(sysroot.trim()).join("lib/rustlib/etc/gdb_load_rust_pretty_printers.py");
+    f.is_file().then_some(f)
 }
 
 /// A free TCP port on localhost (bind to 0, read it, release it).
