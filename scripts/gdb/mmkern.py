@@ -294,7 +294,11 @@ def file_info(vma):
     arc = some(vma["vm_file"])
     if arc is None:
         return None
-    obj = dyn_arc_data(arc)
+    try:
+        obj = dyn_arc_data(arc)
+    except (gdb.error, gdb.GdbError):
+        # A MappedFile this script does not know (host-test stand-ins): no name.
+        return ("<vm_file>", (0, 0), 0)
     names = [f.name for f in obj.type.strip_typedefs().fields()]
     if "file" not in names:
         return ("<%s>" % obj.type, (0, 0), 0)
