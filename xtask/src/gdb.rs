@@ -31,6 +31,11 @@ pub struct GdbCheck {
     /// GDB commands run after `bt`, each with a text its output must contain (e.g.
     /// `frame function __mm_populate` then `p mm.mmap_lock.count.v.value`, `= 1`).
     pub exprs: &'static [(&'static str, &'static str)],
+    /// GDB commands run at the stop (frame 0, before `exprs`), each with a prefix of serial
+    /// lines: every serial line that starts with the prefix must, without it, appear in the
+    /// command's output (whitespace runs compared as one space), and there must be at least
+    /// one. This is how a helper is checked against what the kernel itself printed.
+    pub serial: &'static [(&'static str, &'static str)],
 }
 
 /// Every GDB check `cargo xtask test` runs.
@@ -63,6 +68,7 @@ pub const CHECKS: &[GdbCheck] = &[
             ("frame function __mm_populate", "__mm_populate"),
             ("p mm.mmap_lock.count.v.value", "= 1"),
         ],
+        serial: &[],
     },
     GdbCheck {
         name: "gdb-fault-retry",
@@ -93,6 +99,7 @@ pub const CHECKS: &[GdbCheck] = &[
             ("frame function __mm_populate", "__mm_populate"),
             ("p mm.mmap_lock.count.v.value", "= 0"),
         ],
+        serial: &[],
     },
     GdbCheck {
         name: "gdb-anon-fault-chain",
@@ -121,6 +128,7 @@ pub const CHECKS: &[GdbCheck] = &[
             ("p/x (vmf.flags.0).0 & 0x41", "= 0x41"),
             ("p vmf.mm.mmap_lock.count.v.value", "= 1"),
         ],
+        serial: &[],
     },
     GdbCheck {
         name: "gdb-mlock-vma-page-chain",
@@ -146,6 +154,7 @@ pub const CHECKS: &[GdbCheck] = &[
         ],
         local: None,
         exprs: &[],
+        serial: &[],
     },
     GdbCheck {
         name: "gdb-backtrace",
@@ -155,6 +164,7 @@ pub const CHECKS: &[GdbCheck] = &[
         // 512 MiB / 4 KiB.
         local: Some("ram_pages = 131072"),
         exprs: &[],
+        serial: &[],
     },
     GdbCheck {
         name: "gdb-populate-chain",
@@ -181,15 +191,52 @@ pub const CHECKS: &[GdbCheck] = &[
         ],
         local: None,
         exprs: &[],
+        serial: &[],
+    },
+    GdbCheck {
+        name: "gdb-helpers-agree",
+        cmdline: "init=/bin/gdb_demo",
+        // gdb_demo mlock()s and writes 4 pages, prints its /proc/self/maps, the pagemap
+        // frame of the first page and /proc/vmstat's nr_mlock, then munlock()s: at
+        // sys_munlock the helpers (scripts/gdb/mmkern.py) must tell the same story.
+        breaks: &["break sys_munlock", "continue"],
+        chain: &["sys_munlock", "invoke_syscall", "el0_svc"],
+        local: None,
+        serial: &[
+            ("mm-vmas", "maps: "),
+            ("mm-pte start", "gdb_demo: pagemap "),
+            ("mm-page start", "gdb_demo: pagemap "),
+            ("mm-vmstat", "vmstat: "),
+        ],
+        exprs: &[
+            // The mlocked, written page, through the Page pretty-printer.
+            ("p *$page", "PG_mlocked"),
+            ("p *$page", "mapcount 1"),
+            // The MmStruct printer: nobody holds mmap_lock yet; 4 pages locked.
+            ("p *mm", "mmap_lock free"),
+            ("p *mm", "locked_vm 4,"),
+            ("mm-tasks", "gdb_demo"),
+            ("p/x mm.mmap_lock.count.v.value", "= 0x0"),
+            // munlock takes mmap_lock for write before it changes the VMA flags.
+            ("break apply_vma_lock_flags", "Breakpoint"),
+            ("continue", "apply_vma_lock_flags"),
+            ("p *$mm()", "mmap_lock writer"),
+        ],
     },
 ];
 
-/// `cargo xtask gdb [--scenario NAME] [--release] [--port N]`.
+/// `cargo xtask gdb [--scenario NAME | --init "PROG ARGS"] [--break FUNC]... [--batch FILE]
+/// [--memory SIZE] [--release] [--port N]`.
 pub fn cmd_gdb(args: Vec<String>) -> Result<i32> {
     let mut args = Args::new(args);
     let mut release = false;
     let mut scenario = None;
     let mut port: u16 = 1234;
+    let mut init: Option<String> = None;
+    let mut init_args: Vec<String> = Vec::new();
+    let mut breaks: Vec<String> = Vec::new();
+    let mut batch: Option<std::path::PathBuf> = None;
+    let mut memory: Option<String> = None;
     while let Some(arg) = args.next_arg() {
         match arg {
             Arg::Opt(name, inline) => match name.as_str() {
@@ -209,13 +256,26 @@ pub fn cmd_gdb(args: Vec<String>) -> Result<i32> {
                     let v = args.value(&name, inline)?;
                     port = v.parse().map_err(|_| format!("bad --port `{v}`"))?;
                 }
+                "init" => init = Some(args.value(&name, inline)?),
+                "break" => breaks.push(args.value(&name, inline)?),
+                "batch" => batch = Some(args.value(&name, inline)?.into()),
+                "memory" => memory = Some(args.value(&name, inline)?),
                 _ => bail!("gdb: unknown option --{name}"),
             },
+            Arg::Pos(p) if init.is_some() => init_args.push(p),
             Arg::Pos(p) => bail!("gdb: unexpected argument `{p}`"),
         }
     }
     if !args.rest.is_empty() {
         bail!("gdb: no extra arguments are taken after --");
+    }
+    if scenario.is_some() && init.is_some() {
+        bail!("gdb: --scenario and --init both choose init; give one");
+    }
+    if let Some(f) = &batch {
+        if !f.is_file() {
+            bail!("gdb: --batch {}: no such file", f.display());
+        }
     }
     setup::check(setup::Needs {
         qemu: true,
@@ -234,6 +294,16 @@ pub fn cmd_gdb(args: Vec<String>) -> Result<i32> {
         }
         None => QemuConfig::default(),
     };
+    if let Some(spec) = init {
+        cfg.cmdline = Some(crate::qemu::init_cmdline(
+            cfg.cmdline.take(),
+            &spec,
+            init_args,
+        ));
+    }
+    if let Some(m) = memory {
+        cfg.memory = m;
+    }
     if TcpListener::bind(("127.0.0.1", port)).is_err() {
         bail!("port {port} is busy (another QEMU with -gdb still running?); try --port N");
     }
@@ -267,12 +337,30 @@ pub fn cmd_gdb(args: Vec<String>) -> Result<i32> {
     let gdbinit = workspace_root().join("xtask").join("gdbinit");
     let mut gdb = Command::new("gdb-multiarch");
     gdb.arg("-q");
+    if batch.is_some() {
+        gdb.arg("-batch");
+    }
     if gdbinit.exists() {
         gdb.arg("-x").arg(&gdbinit);
     }
-    gdb.arg("-ex")
-        .arg(format!("target remote :{port}"))
-        .arg(&kernel);
+    // Rust's own printers (Vec, String, BTreeMap...), as rust-gdb loads them, then ours.
+    if let Some(std_printers) = rust_gdb_printers() {
+        gdb.arg("-x").arg(std_printers);
+    }
+    gdb.arg("-x").arg(helpers_script());
+    gdb.arg("-ex").arg(format!("target remote :{port}"));
+    for b in &breaks {
+        gdb.arg("-ex").arg(format!("break {b}"));
+    }
+    if !breaks.is_empty() {
+        gdb.arg("-ex").arg("continue");
+    }
+    if let Some(f) = &batch {
+        gdb.arg("-x").arg(f);
+        // Leave QEMU stopped, not running on, when the script ends.
+        gdb.arg("-ex").arg("kill");
+    }
+    gdb.arg(&kernel);
     let gdb_result = gdb.spawn();
     // From here on Ctrl-C belongs to gdb; we only wait for it and clean up.
     crate::ignore_sigint();
@@ -281,6 +369,18 @@ pub fn cmd_gdb(args: Vec<String>) -> Result<i32> {
     let _ = qemu.wait();
     let status = status.map_err(|e| format!("running gdb-multiarch: {e}"))?;
     Ok(crate::qemu::status_code(status))
+}
+
+/// The toolchain's GDB pretty-printers for std types (`lib/rustlib/etc`, what `rust-gdb`
+/// loads), if this toolchain ships them.
+fn rust_gdb_printers() -> Option<std::path::PathBuf> {
+    let out = Command::new("rustc")
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()?;
+    let sysroot = String::from_utf8(out.stdout).ok()?;
+    let f = Path::new(sysroot.trim()).join("lib/rustlib/etc/gdb_load_rust_pretty_printers.py");
+    f.is_file().then_some(f)
 }
 
 /// A free TCP port on localhost (bind to 0, read it, release it).
@@ -318,6 +418,7 @@ fn run_check(kernel: &Path, c: &GdbCheck) -> Result<Outcome> {
         // gdb retries a refused connection for `tcp connect-timeout` (15 s): QEMU may still be
         // starting up.
         format!("target remote localhost:{port}"),
+        format!("source {}", helpers_script().display()),
     ];
     commands.extend(c.breaks.iter().map(|b| b.to_string()));
     commands.extend([
@@ -325,6 +426,13 @@ fn run_check(kernel: &Path, c: &GdbCheck) -> Result<Outcome> {
         "frame 1".to_string(),
         "info locals".to_string(),
     ]);
+    if !c.serial.is_empty() {
+        commands.push("frame 0".to_string());
+    }
+    for (i, (cmd, _)) in c.serial.iter().enumerate() {
+        commands.push(format!("echo {SERIAL_MARK}{i}\\n"));
+        commands.push(cmd.to_string());
+    }
     for (i, (cmd, _)) in c.exprs.iter().enumerate() {
         commands.push(format!("echo {EXPR_MARK}{i}\\n"));
         commands.push(cmd.to_string());
@@ -339,17 +447,18 @@ fn run_check(kernel: &Path, c: &GdbCheck) -> Result<Outcome> {
         .run(&[], CHECK_TIMEOUT.saturating_sub(start.elapsed()));
     let serial = qemu.finish();
     let gdb_text = gdb_run.text();
+    let serial_text = serial.text();
     let mut why = Vec::new();
     if gdb_run.timed_out {
         why.push(format!("timeout after {}s", CHECK_TIMEOUT.as_secs()));
     }
     why.extend(judge(&gdb_text, c));
+    why.extend(judge_serial(&gdb_text, &serial_text, c));
     if why.is_empty() {
         return Ok(Outcome::pass(c.name));
     }
     let mut tail = vec!["--- gdb output ---".to_string()];
-    tail.extend(crate::tail_lines(&gdb_text, 40));
-    let serial_text = serial.text();
+    tail.extend(crate::tail_lines(&gdb_text, 60));
     if !serial_text.trim().is_empty() {
         tail.push("--- serial ---".to_string());
         tail.extend(crate::tail_lines(&serial_text, 20));
@@ -380,16 +489,27 @@ fn frame_function(line: &str) -> Option<&str> {
 
 /// Printed before each of a check's `exprs`, so its output can be told apart.
 const EXPR_MARK: &str = "@@expr ";
+/// Printed before each of a check's `serial` commands.
+const SERIAL_MARK: &str = "@@serial ";
+
+/// The mm helpers GDB sources (`cargo xtask gdb` and the batch checks).
+pub fn helpers_script() -> std::path::PathBuf {
+    workspace_root().join("scripts/gdb/mmkern.py")
+}
 
 /// The output of expression `i` of a check: the lines between its mark and the next.
 fn expr_output(text: &str, i: usize) -> String {
-    let mark = format!("{EXPR_MARK}{i}");
+    marked_output(text, &format!("{EXPR_MARK}{i}"))
+}
+
+/// The lines between `mark` and the next `@@` mark.
+fn marked_output(text: &str, mark: &str) -> String {
     let mut out = String::new();
     let mut inside = false;
     for line in text.lines() {
         if line.trim() == mark {
             inside = true;
-        } else if line.trim_start().starts_with(EXPR_MARK) {
+        } else if line.trim_start().starts_with("@@") {
             inside = false;
         } else if inside {
             out.push_str(line);
@@ -473,6 +593,40 @@ fn judge(text: &str, c: &GdbCheck) -> Vec<String> {
     why
 }
 
+/// `s` with every run of whitespace as one space, trimmed.
+fn squeeze(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Why the helpers' output disagrees with the serial console (empty: it agrees).
+fn judge_serial(gdb_text: &str, serial_text: &str, c: &GdbCheck) -> Vec<String> {
+    let mut why = Vec::new();
+    for (i, (cmd, prefix)) in c.serial.iter().enumerate() {
+        let out: Vec<String> = marked_output(gdb_text, &format!("{SERIAL_MARK}{i}"))
+            .lines()
+            .map(squeeze)
+            .collect();
+        let wanted: Vec<String> = serial_text
+            .lines()
+            .map(crate::sanitize)
+            .filter_map(|l| l.trim_start().strip_prefix(prefix).map(squeeze))
+            .collect();
+        if wanted.is_empty() {
+            why.push(format!(
+                "the serial output has no `{prefix}` line for `{cmd}`"
+            ));
+        }
+        for w in wanted {
+            if !out.iter().any(|o| o.contains(&w)) {
+                why.push(format!(
+                    "`{cmd}` lacks `{w}` (printed by the kernel as `{prefix}...`)"
+                ));
+            }
+        }
+    }
+    why
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -501,6 +655,7 @@ ram_pages = 131072
             chain: &["a", "c"],
             local: None,
             exprs: &[("p x", "= 1")],
+            serial: &[],
         };
         let bt = "#0  a () at x.rs:1\n#1  0x1 in k::m::b::{closure#0} () at x.rs:2\n#2  0x2 in k::c () at x.rs:3\n@@expr 0\n$1 = 1\n@@expr end\n";
         let why = judge(bt, &c);
@@ -511,6 +666,26 @@ ram_pages = 131072
         assert_eq!(why.len(), 2, "{why:?}");
         let bt = "#0  a () at x.rs:1\n#1  0x2 in k::c () at x.rs:3\n@@expr 0\n$1 = 1\n@@expr end\n";
         assert!(judge(bt, &c).is_empty());
+    }
+
+    #[test]
+    fn helper_output_must_contain_each_serial_line() {
+        let c = GdbCheck {
+            name: "t",
+            cmdline: "",
+            breaks: &[],
+            chain: &["a"],
+            local: None,
+            exprs: &[],
+            serial: &[("mm-vmas", "maps: ")],
+        };
+        let serial =
+            "boot\nmaps: 00400000-00401000 r-xp 00000000 fe:00 7    /bin/x\r\nmaps: 10-20 rw-p\n";
+        let good = "@@serial 0\n00400000-00401000 r-xp 00000000 fe:00 7 /bin/x\n10-20 rw-p 0\n@@expr end\n";
+        assert!(judge_serial(good, serial, &c).is_empty());
+        let missing = "@@serial 0\n00400000-00401000 r-xp 00000000 fe:00 7 /bin/x\n@@expr end\n";
+        assert_eq!(judge_serial(missing, serial, &c).len(), 1);
+        assert_eq!(judge_serial(good, "boot\n", &c).len(), 1);
     }
 
     #[test]

@@ -74,8 +74,11 @@ commands:
   test  [--jobs N] [--list] [NAME...]
         host unit tests, every QEMU scenario and the GDB check; NAMEs select the
         results whose name contains one of them (e.g. `test boot`)
-  gdb   [--scenario NAME] [--release] [--port 1234]
-        start QEMU halted with the scenario's settings and attach gdb-multiarch
+  gdb   [--scenario NAME | --init \"PROG ARGS\"] [--break FUNC]... [--batch FILE]
+        [--memory SIZE] [--release] [--port 1234]
+        start QEMU halted and attach gdb-multiarch with the mm helpers
+        (scripts/gdb/mmkern.py: mm-tasks, mm-vmas, mm-pte, mm-page, mm-vmstat);
+        --break continues to the first hit, --batch runs FILE and exits
   bench [boot] [--memory SIZE]
         guest instructions under -icount shift=0 (release build)
   ksyms [--release | PATH]

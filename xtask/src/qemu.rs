@@ -118,6 +118,29 @@ impl QemuConfig {
     }
 }
 
+/// The kernel command line for `--init PROG [ARGS]` (used by `qemu` and `gdb`): `base`,
+/// then `init=/bin/PROG` (a bare name is looked up in /bin) and `-- ARGS`. `spec` may hold
+/// the arguments too (`--init "ls -l /bin"`, quoted so options reach the program); `more`
+/// are further words after it (`--init ls /bin`).
+pub fn init_cmdline(base: Option<String>, spec: &str, mut more: Vec<String>) -> String {
+    let mut words = spec.split_whitespace().map(String::from);
+    let prog = words.next().unwrap_or_default();
+    let mut args: Vec<String> = words.collect();
+    args.append(&mut more);
+    let prog = if prog.contains('/') {
+        prog
+    } else {
+        format!("/bin/{prog}")
+    };
+    let mut line = base.unwrap_or_default();
+    line.push_str(&format!(" init={prog}"));
+    if !args.is_empty() {
+        line.push_str(" -- ");
+        line.push_str(&args.join(" "));
+    }
+    line.trim().to_string()
+}
+
 /// Parse `--gic`.
 pub fn parse_gic(v: &str) -> Result<u8> {
     match v {
@@ -168,24 +191,7 @@ pub fn cmd_qemu(args: Vec<String>) -> Result<i32> {
     }
     // --init PROG [ARGS]: the kernel runs PROG as pid 1 and QEMU exits with its status.
     if let Some(spec) = init {
-        // `--init "ls -l /bin"` (quoted, so options reach the program) or `--init ls /bin`.
-        let mut words = spec.split_whitespace().map(String::from);
-        let prog = words.next().unwrap_or_default();
-        let mut rest: Vec<String> = words.collect();
-        rest.append(&mut init_args);
-        let init_args = rest;
-        let prog = if prog.contains('/') {
-            prog
-        } else {
-            format!("/bin/{prog}")
-        };
-        let mut line = cfg.cmdline.take().unwrap_or_default();
-        line.push_str(&format!(" init={prog}"));
-        if !init_args.is_empty() {
-            line.push_str(" -- ");
-            line.push_str(&init_args.join(" "));
-        }
-        cfg.cmdline = Some(line.trim().to_string());
+        cfg.cmdline = Some(init_cmdline(cfg.cmdline.take(), &spec, init_args));
     }
     cfg.extra = std::mem::take(&mut args.rest);
     setup::check(setup::Needs {
