@@ -13,15 +13,31 @@ use crate::mm::vma::{MappedFile, VmArea, VmFlags};
 use alloc::sync::Arc;
 
 /// An open file as the VMA code sees it (Linux: `vma->vm_file` plus its
-/// `file->f_op->mmap` = `generic_file_mmap`, whose `vm_ops->fault` is `filemap_fault`).
+/// `file->f_op->mmap`: `generic_file_mmap` (whose `vm_ops->fault` is `filemap_fault`) or
+/// `shmem_mmap` for files, `mmap_zero` for /dev/zero).
+///
+/// `/dev/zero` (Linux: the character device's `f_op->mmap`, `mmap_zero`): do_mmap checks
+/// the open mode first, as for any file: PROT_WRITE with
+/// MAP_SHARED needs the fd opened for writing (EACCES), any mapping needs it opened for
+/// reading (EACCES), and a MAP_SHARED mapping of an fd opened read-only loses VM_SHARED
+/// and VM_MAYWRITE, so mprotect(PROT_WRITE) later is EACCES. Then the mmap method makes
+/// a VM_SHARED mapping shmem (`shmem_zero_setup`) and any other one anonymous memory.
+/// Difference: Linux keeps `vm_file` (/dev/zero) on the anonymous VMA; we drop it and
+/// give the VMA the anonymous `vm_pgoff` (address >> PAGE_SHIFT), so it is plain
+/// anonymous memory to rmap and /proc/self/maps.
 pub struct FileMapping {
     file: Arc<File>,
+    /// The file is /dev/zero (its `f_op->mmap` is `mmap_zero`).
+    dev_zero: bool,
 }
 
 impl FileMapping {
     /// Wrap an open file for mapping.
     pub fn new(file: Arc<File>) -> Self {
-        FileMapping { file }
+        let attr = file.inode().attr();
+        let dev_zero =
+            crate::fs::inode::s_ischr(attr.i_mode) && attr.i_rdev == crate::fs::char_dev::ZERO_DEV;
+        FileMapping { file, dev_zero }
     }
 }
 
@@ -37,6 +53,9 @@ impl MappedFile for FileMapping {
         self.file.path()
     }
     fn size(&self) -> u64 {
+        if self.dev_zero {
+            return 0;
+        }
         self.file.inode().attr().size()
     }
     fn readable(&self) -> bool {
@@ -59,12 +78,33 @@ impl MappedFile for FileMapping {
     /// Regular files with a page cache only: directories, devices (other than /dev/zero,
     /// handled by sys_mmap) and /proc files have no `mmap` file operation, so ENODEV.
     fn mmap_supported(&self) -> bool {
-        crate::fs::inode::s_isreg(self.file.inode().attr().i_mode)
-            && self.file.inode().mapping().is_some()
+        self.dev_zero
+            || (crate::fs::inode::s_isreg(self.file.inode().attr().i_mode)
+                && self.file.inode().mapping().is_some())
     }
-    /// The file's mmap method (Linux: `call_mmap` -> `f_op->mmap`, here
-    /// `generic_file_mmap` or `shmem_mmap`): give the VMA the file system's `vm_ops`.
+    /// A character device takes any offset (Linux: `file_mmap_size_max` returns
+    /// ULONG_MAX for a non-regular file).
+    fn mmap_size_max(&self) -> u64 {
+        if self.dev_zero {
+            u64::MAX
+        } else {
+            i64::MAX as u64
+        }
+    }
+    /// The file's mmap method (Linux: `call_mmap` -> `f_op->mmap`): `generic_file_mmap` /
+    /// `shmem_mmap` give the VMA the file system's `vm_ops`; /dev/zero's `mmap_zero` makes
+    /// a shared mapping shmem and any other one anonymous memory.
     fn mmap(&self, vma: &mut VmArea) -> KResult<()> {
+        if self.dev_zero {
+            if vma.vm_flags.contains(VmFlags::VM_SHARED) {
+                return crate::mm::shmem::shmem_zero_setup(vma);
+            }
+            // vma_set_anonymous.
+            vma.vm_file = None;
+            vma.vm_ops = None;
+            vma.vm_pgoff = vma.vm_start >> crate::mm::PAGE_SHIFT;
+            return Ok(());
+        }
         vma.vm_ops = self.file.inode().vm_ops();
         Ok(())
     }
@@ -90,70 +130,6 @@ impl MappedFile for FileMapping {
             }
             None => false,
         }
-    }
-}
-
-/// `/dev/zero` as mmap sees it (Linux: the character device's `f_op->mmap`,
-/// `mmap_zero`). do_mmap checks the open mode first, as for any file: PROT_WRITE with
-/// MAP_SHARED needs the fd opened for writing (EACCES), any mapping needs it opened for
-/// reading (EACCES), and a MAP_SHARED mapping of an fd opened read-only loses VM_SHARED
-/// and VM_MAYWRITE, so mprotect(PROT_WRITE) later is EACCES. Then the mmap method makes
-/// a VM_SHARED mapping shmem (`shmem_zero_setup`) and any other one anonymous memory.
-/// Difference: Linux keeps `vm_file` (/dev/zero) on the anonymous VMA; we drop it and
-/// give the VMA the anonymous `vm_pgoff` (address >> PAGE_SHIFT), so it is plain
-/// anonymous memory to rmap and /proc/self/maps.
-pub struct ZeroMapping {
-    file: Arc<File>,
-}
-
-impl ZeroMapping {
-    /// Wrap an open /dev/zero for mapping.
-    pub fn new(file: Arc<File>) -> Self {
-        ZeroMapping { file }
-    }
-}
-
-impl MappedFile for ZeroMapping {
-    fn ino(&self) -> u64 {
-        self.file.inode().attr().i_ino
-    }
-    fn dev(&self) -> (u32, u32) {
-        let d = self.file.inode().attr().i_sb.s_dev;
-        (crate::fs::inode::major(d), crate::fs::inode::minor(d))
-    }
-    fn path(&self) -> &str {
-        self.file.path()
-    }
-    fn size(&self) -> u64 {
-        0
-    }
-    fn readable(&self) -> bool {
-        self.file
-            .f_mode()
-            .contains(crate::fs::file::FMode::FMODE_READ)
-    }
-    fn writable(&self) -> bool {
-        self.file
-            .f_mode()
-            .contains(crate::fs::file::FMode::FMODE_WRITE)
-    }
-    /// A character device: any offset (Linux: `file_mmap_size_max` returns ULONG_MAX).
-    fn mmap_size_max(&self) -> u64 {
-        u64::MAX
-    }
-    /// Linux: `mmap_zero`.
-    fn mmap(&self, vma: &mut VmArea) -> KResult<()> {
-        if vma.vm_flags.contains(VmFlags::VM_SHARED) {
-            return crate::mm::shmem::shmem_zero_setup(vma);
-        }
-        // vma_set_anonymous.
-        vma.vm_file = None;
-        vma.vm_ops = None;
-        vma.vm_pgoff = vma.vm_start >> crate::mm::PAGE_SHIFT;
-        Ok(())
-    }
-    fn file_id(&self) -> usize {
-        Arc::as_ptr(&self.file) as *const u8 as usize
     }
 }
 

@@ -30,8 +30,8 @@ fn current_mm_with_limits() -> KResult<Arc<MmStruct>> {
 }
 
 /// mmap(2). The fd is looked up only without MAP_ANONYMOUS; a bad one is passed as None
-/// so `ksys_mmap_pgoff` reports EBADF where Linux does. /dev/zero is passed as a
-/// `ZeroMapping`, so do_mmap checks its open mode like any file's before its mmap method
+/// so `ksys_mmap_pgoff` reports EBADF where Linux does. /dev/zero is a file like any
+/// other here, so do_mmap checks its open mode like any file's before its mmap method
 /// (Linux: `mmap_zero`) makes the mapping shmem (VM_SHARED) or anonymous.
 pub fn __arm64_sys_mmap(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     use crate::mm::mmap::MAP_ANONYMOUS;
@@ -39,14 +39,7 @@ pub fn __arm64_sys_mmap(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     let mut file: Option<Arc<dyn MappedFile>> = None;
     if flags & MAP_ANONYMOUS == 0 {
         if let Ok(f) = crate::fs::sys::fget(fd) {
-            let attr = f.inode().attr();
-            if crate::fs::inode::s_ischr(attr.i_mode)
-                && attr.i_rdev == crate::fs::char_dev::ZERO_DEV
-            {
-                file = Some(Arc::new(crate::fs::file_mmap::ZeroMapping::new(f)));
-            } else {
-                file = Some(Arc::new(crate::fs::file_mmap::FileMapping::new(f)));
-            }
+            file = Some(Arc::new(crate::fs::file_mmap::FileMapping::new(f)));
         }
     }
     let mm = current_mm_with_limits()?;
