@@ -11,6 +11,8 @@
 
 mod bench;
 mod build;
+#[cfg(test)]
+mod docs_parity;
 mod gdb;
 mod ksyms;
 mod layering;
