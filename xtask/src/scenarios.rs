@@ -245,6 +245,23 @@ pub const SCENARIOS: &[Scenario] = &[
         exit_status: 7,
         ..BASE
     },
+    Scenario {
+        // `printf 'cmd\nexit\n' | cargo xtask qemu`: the input is there before the kernel
+        // boots and must be kept for the shell (type-ahead), as a tty keeps it.
+        name: "shell-piped-typeahead",
+        cmdline: "",
+        input: &[InputStep {
+            wait_for: "",
+            send: "echo typed before boot\rexit 5\r",
+        }],
+        checks: &[
+            Check::Contains("\ntyped before boot\r\n"),
+            Check::Contains("init: /bin/init exited with status 5"),
+            Check::Contains("mm: no leak"),
+        ],
+        exit_status: 5,
+        ..BASE
+    },
     user_test("user-mmap-errno", "init=/bin/mmap_errno", "mmap_errno: "),
     user_test("user-mmap-checks", "init=/bin/mmap_checks", "mmap_checks: "),
     user_test("user-vma-layout", "init=/bin/vma_layout", "vma_layout: "),

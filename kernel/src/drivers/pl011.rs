@@ -75,8 +75,13 @@ impl Pl011 {
     }
 
     /// 8N1 with FIFOs, TX and RX on. QEMU ignores the baud rate, so it is left alone.
-    pub fn init(&self) {
+    /// A byte that arrived before (input piped in at boot) is kept: turning the FIFOs on
+    /// empties them, so it is taken out first (`take` gets it).
+    pub fn init(&self, mut take: impl FnMut(u8)) {
         let r = self.regs();
+        while let Some(c) = self.getc() {
+            take(c);
+        }
         r.cr.set(0);
         r.lcr_h
             .write(UARTLCR_H::WLEN::EightBit + UARTLCR_H::FEN::SET);
@@ -84,11 +89,20 @@ impl Pl011 {
         r.cr.write(UARTCR::UARTEN::SET + UARTCR::TXE::SET + UARTCR::RXE::SET);
     }
 
-    /// Raise an interrupt when bytes arrive (RX) or sit in the FIFO (RX timeout).
-    pub fn enable_rx_interrupt(&self) {
-        self.regs()
-            .imsc
-            .modify(UARTINT::RXIM::SET + UARTINT::RTIM::SET);
+    /// Raise an interrupt when bytes arrive (RX) or sit in the FIFO (RX timeout). Then
+    /// read the data register once: QEMU's serial back end holds input that arrived while
+    /// the FIFO was full (or being reset) until the guest reads, so piped type-ahead would
+    /// otherwise wait forever (`take` gets whatever the read finds).
+    pub fn enable_rx_interrupt(&self, mut take: impl FnMut(u8)) {
+        let r = self.regs();
+        r.imsc.modify(UARTINT::RXIM::SET + UARTINT::RTIM::SET);
+        if r.fr.is_set(UARTFR::RXFE) {
+            // Empty: a read only to let the back end deliver what it holds.
+            let _ = r.dr.get();
+        }
+        while let Some(c) = self.getc() {
+            take(c);
+        }
     }
 
     /// Send one byte, waiting for FIFO space.
@@ -195,6 +209,11 @@ pub fn console_rx_inject(bytes: &[u8]) {
 /// Take one received byte, if any: `/dev/console` reads through this (`fs/console.rs`).
 pub fn console_rx_pop() -> Option<u8> {
     RX.lock().pop()
+}
+
+/// Keep a byte received outside the interrupt handler (UART start-up).
+pub fn console_rx_push(c: u8) {
+    RX.lock().push(c);
 }
 
 /// Are received bytes waiting (the condition console readers sleep on)?

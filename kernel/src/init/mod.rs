@@ -93,7 +93,7 @@ pub unsafe extern "C" fn start_kernel(dtb_pa: usize, entry_el: usize) -> ! {
     );
     if let (Some(u), Some(uart)) = (info.uart, crate::kernel::printk::console_uart()) {
         irqchip::request_irq(u.irq, crate::drivers::pl011::pl011_int).expect("uart irq");
-        uart.enable_rx_interrupt();
+        uart.enable_rx_interrupt(crate::drivers::pl011::console_rx_push);
     }
     // The disks, the root file system, /dev, /tmp (Linux: initcalls + prepare_namespace).
     crate::fs::prepare_namespace();
@@ -349,7 +349,7 @@ fn console_init() {
     let va = crate::mm::ioremap::ioremap(u.base, u.size.max(0x1000));
     // SAFETY: freshly mapped PL011 registers.
     let uart = unsafe { Pl011::new(va) };
-    uart.init();
+    uart.init(crate::drivers::pl011::console_rx_push);
     crate::kernel::printk::register_console(uart);
 }
 
