@@ -274,6 +274,7 @@ pub const SCENARIOS: &[Scenario] = &[
         "file_populate: ",
     ),
     user_test("user-sleep", "init=/bin/sleep_test", "sleep_test: "),
+    user_test("user-tls-switch", "init=/bin/tls_switch", "tls_switch: "),
     Scenario {
         name: "demo-mlock",
         cmdline: "init=/bin/mlock_demo",

@@ -245,6 +245,7 @@ pub fn do_execve(path: &str, argv: &[Vec<u8>], envp: &[Vec<u8>], regs: &mut PtRe
     crate::mm::mmu_context::switch_mm(&mm);
     drop(old);
     task.files.lock().close_on_exec();
+    super::flush_thread(&task);
     let name = path.rsplit('/').next().unwrap_or(path);
     task.set_comm(name);
 

@@ -433,6 +433,18 @@ pub unsafe fn fpsimd_load(st: *const FpsimdState) {
     unsafe { fpsimd_load_state(st) }
 }
 
+/// The user thread pointer, TPIDR_EL0 (Linux: `read_sysreg(tpidr_el0)`).
+#[inline(always)]
+pub fn read_tpidr_el0() -> u64 {
+    TPIDR_EL0.get()
+}
+
+/// Set the user thread pointer, TPIDR_EL0 (Linux: `write_sysreg(val, tpidr_el0)`).
+#[inline(always)]
+pub fn write_tpidr_el0(v: u64) {
+    TPIDR_EL0.set(v);
+}
+
 /// Let EL0 (and EL1) use FP/SIMD without trapping: CPACR_EL1.FPEN = 0b11. Also let EL0
 /// read the virtual counter (CNTKCTL_EL1.EL0VCTEN), as Linux does. Linux: `fpsimd_init`,
 /// `arch_counter_set_user_access`.
