@@ -275,6 +275,7 @@ pub const SCENARIOS: &[Scenario] = &[
     ),
     user_test("user-sleep", "init=/bin/sleep_test", "sleep_test: "),
     user_test("user-tls-switch", "init=/bin/tls_switch", "tls_switch: "),
+    user_test("user-id-regs", "init=/bin/id_regs", "id_regs: "),
     Scenario {
         name: "demo-mlock",
         cmdline: "init=/bin/mlock_demo",

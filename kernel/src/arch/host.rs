@@ -154,6 +154,10 @@ pub unsafe fn fpsimd_save(_st: *mut FpsimdState) {}
 pub unsafe fn fpsimd_load(_st: *const FpsimdState) {}
 /// No-op on the host.
 pub fn enable_user_fp_and_counter() {}
+/// The host has no ID registers: every one reads as 0.
+pub fn read_cpuid_reg(_id: u32) -> u64 {
+    0
+}
 /// The host has no TPIDR_EL0: reads as 0.
 pub fn read_tpidr_el0() -> u64 {
     0

@@ -1,5 +1,6 @@
 //! arm64. Linux: `arch/arm64/`.
 pub mod context;
+pub mod cpufeature;
 pub mod esr;
 pub mod memory;
 pub mod mmu;
