@@ -246,6 +246,7 @@ pub fn do_execve(path: &str, argv: &[Vec<u8>], envp: &[Vec<u8>], regs: &mut PtRe
     drop(old);
     task.files.lock().close_on_exec();
     super::flush_thread(&task);
+    task.signal.lock().flush_signal_handlers();
     let name = path.rsplit('/').next().unwrap_or(path);
     task.set_comm(name);
 

@@ -106,6 +106,9 @@ pub struct Task {
     pub cwd: SpinLockIrq<alloc::string::String>,
     /// Pending signals, bit n-1 for signal n (Linux: `pending.signal`).
     pub pending: core::sync::atomic::AtomicU64,
+    /// Signal actions, blocked mask, pending siginfo, last fault (Linux: `sighand`,
+    /// `blocked`, the pending queue, `thread.fault_address`).
+    pub signal: SpinLockIrq<alloc::boxed::Box<signal::SignalState>>,
     /// Resource limits (Linux keeps them in `signal_struct`).
     pub rlim: SpinLockIrq<[RLimit; RLIMIT_NLIMITS]>,
     /// Switches away while sleeping: the task gave up the CPU to wait for something
@@ -255,6 +258,7 @@ pub fn sched_init() {
             egid: 0,
         }),
         pending: core::sync::atomic::AtomicU64::new(0),
+        signal: SpinLockIrq::new(alloc::boxed::Box::default()),
         rlim: SpinLockIrq::new(default_rlimits()),
         files: SpinLockIrq::new(files::FilesStruct::new()),
         cwd: SpinLockIrq::new(alloc::string::String::from("/")),
@@ -347,6 +351,11 @@ pub fn alloc_task(
         exit_code: AtomicI32::new(0),
         cred: SpinLockIrq::new(current().map(|c| *c.cred.lock()).unwrap_or_default()),
         pending: core::sync::atomic::AtomicU64::new(0),
+        signal: SpinLockIrq::new(
+            current()
+                .map(|c| c.signal.lock().fork_copy())
+                .unwrap_or_default(),
+        ),
         rlim: SpinLockIrq::new(current().map_or(default_rlimits(), |c| *c.rlim.lock())),
         files: SpinLockIrq::new(
             current()

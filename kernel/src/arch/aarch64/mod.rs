@@ -15,5 +15,6 @@ pub mod extable;
 pub mod fault;
 pub mod psci;
 pub mod semihosting;
+pub mod signal;
 pub mod traps;
 pub mod uaccess;
