@@ -30,6 +30,7 @@ pub mod nr {
     pub const KILL: usize = 129;
     pub const RT_SIGACTION: usize = 134;
     pub const RT_SIGPROCMASK: usize = 135;
+    pub const RT_SIGRETURN: usize = 139;
     pub const SETRESUID: usize = 147;
     pub const UNAME: usize = 160;
     pub const GETPID: usize = 172;

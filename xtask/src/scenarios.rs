@@ -292,6 +292,9 @@ pub const SCENARIOS: &[Scenario] = &[
         "file_populate: ",
     ),
     user_test("user-sleep", "init=/bin/sleep_test", "sleep_test: "),
+    user_test("user-tls-switch", "init=/bin/tls_switch", "tls_switch: "),
+    user_test("user-id-regs", "init=/bin/id_regs", "id_regs: "),
+    user_test("user-sig-handlers", "init=/bin/sig_handlers", "sig_handlers: "),
     Scenario {
         name: "demo-mlock",
         cmdline: "init=/bin/mlock_demo",

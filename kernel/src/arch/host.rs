@@ -154,6 +154,16 @@ pub unsafe fn fpsimd_save(_st: *mut FpsimdState) {}
 pub unsafe fn fpsimd_load(_st: *const FpsimdState) {}
 /// No-op on the host.
 pub fn enable_user_fp_and_counter() {}
+/// The host has no ID registers: every one reads as 0.
+pub fn read_cpuid_reg(_id: u32) -> u64 {
+    0
+}
+/// The host has no TPIDR_EL0: reads as 0.
+pub fn read_tpidr_el0() -> u64 {
+    0
+}
+/// No-op on the host.
+pub fn write_tpidr_el0(_v: u64) {}
 /// There is no second kernel stack on the host: scheduling never switches.
 ///
 /// # Safety

@@ -36,6 +36,7 @@ pub const TKILL: usize = 130;
 pub const SIGALTSTACK: usize = 132;
 pub const RT_SIGACTION: usize = 134;
 pub const RT_SIGPROCMASK: usize = 135;
+pub const RT_SIGRETURN: usize = 139;
 pub const SETGID: usize = 144;
 pub const SETUID: usize = 146;
 pub const SETRESUID: usize = 147;

@@ -37,6 +37,7 @@ pub fn lookup(n: usize) -> Option<SyscallFn> {
         nr::KILL => task::signal::sys_kill,
         nr::RT_SIGACTION => task::signal::sys_rt_sigaction,
         nr::RT_SIGPROCMASK => task::signal::sys_rt_sigprocmask,
+        nr::RT_SIGRETURN => crate::arch::aarch64::signal::sys_rt_sigreturn,
         nr::OPENAT => fs::sys_openat,
         nr::CLOSE => fs::sys_close,
         nr::READ => fs::sys_read,

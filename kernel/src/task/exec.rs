@@ -245,6 +245,8 @@ pub fn do_execve(path: &str, argv: &[Vec<u8>], envp: &[Vec<u8>], regs: &mut PtRe
     crate::mm::mmu_context::switch_mm(&mm);
     drop(old);
     task.files.lock().close_on_exec();
+    super::flush_thread(&task);
+    task.signal.lock().flush_signal_handlers();
     let name = path.rsplit('/').next().unwrap_or(path);
     task.set_comm(name);
 

@@ -111,6 +111,7 @@ pub fn sys_clone(a: SyscallArgs, regs: &mut PtRegs) -> KResult<usize> {
             (*child_regs).sp = newsp as u64;
         }
     }
+    super::copy_thread_tls(&child);
     child.set_mm(Some(child_mm));
     wake_up_process(&child);
     Ok(child.pid as usize)

@@ -84,6 +84,9 @@ pub struct Task {
     thread: UnsafeCell<CpuContext>,
     /// User FP/SIMD registers while switched out (Linux: `thread.uw.fpsimd_state`).
     fpsimd: UnsafeCell<cpu::FpsimdState>,
+    /// The user thread pointer, TPIDR_EL0, while switched out (Linux: `thread.uw.tp_value`).
+    /// While the task runs the register itself is the truth.
+    tp_value: AtomicU64,
     /// Linear-map address of the kernel stack's lowest byte (0 for the idle task).
     kstack: usize,
     /// Exit status for wait4 (Linux: `exit_code`, already encoded as wait status).
@@ -103,6 +106,9 @@ pub struct Task {
     pub cwd: SpinLockIrq<alloc::string::String>,
     /// Pending signals, bit n-1 for signal n (Linux: `pending.signal`).
     pub pending: core::sync::atomic::AtomicU64,
+    /// Signal actions, blocked mask, pending siginfo, last fault (Linux: `sighand`,
+    /// `blocked`, the pending queue, `thread.fault_address`).
+    pub signal: SpinLockIrq<alloc::boxed::Box<signal::SignalState>>,
     /// Resource limits (Linux keeps them in `signal_struct`).
     pub rlim: SpinLockIrq<[RLimit; RLIMIT_NLIMITS]>,
     /// Switches away while sleeping: the task gave up the CPU to wait for something
@@ -241,6 +247,7 @@ pub fn sched_init() {
         state: AtomicU8::new(TaskState::Running as u8),
         thread: UnsafeCell::new(CpuContext::default()),
         fpsimd: UnsafeCell::new(cpu::FpsimdState::new()),
+        tp_value: AtomicU64::new(0),
         kstack: 0,
         exit_code: AtomicI32::new(0),
         cred: SpinLockIrq::new(Cred {
@@ -251,6 +258,7 @@ pub fn sched_init() {
             egid: 0,
         }),
         pending: core::sync::atomic::AtomicU64::new(0),
+        signal: SpinLockIrq::new(alloc::boxed::Box::default()),
         rlim: SpinLockIrq::new(default_rlimits()),
         files: SpinLockIrq::new(files::FilesStruct::new()),
         cwd: SpinLockIrq::new(alloc::string::String::from("/")),
@@ -338,10 +346,16 @@ pub fn alloc_task(
         state: AtomicU8::new(TaskState::Interruptible as u8),
         thread: UnsafeCell::new(ctx),
         fpsimd: UnsafeCell::new(cpu::FpsimdState::new()),
+        tp_value: AtomicU64::new(0),
         kstack,
         exit_code: AtomicI32::new(0),
         cred: SpinLockIrq::new(current().map(|c| *c.cred.lock()).unwrap_or_default()),
         pending: core::sync::atomic::AtomicU64::new(0),
+        signal: SpinLockIrq::new(
+            current()
+                .map(|c| c.signal.lock().fork_copy())
+                .unwrap_or_default(),
+        ),
         rlim: SpinLockIrq::new(current().map_or(default_rlimits(), |c| *c.rlim.lock())),
         files: SpinLockIrq::new(
             current()
@@ -432,6 +446,7 @@ pub fn schedule() {
         cpu::fpsimd_save(prev.fpsimd.get());
         cpu::fpsimd_load(next.fpsimd.get());
     }
+    tls_thread_switch(&prev, &next);
     let (p, n) = (prev.thread.get(), next.thread.get());
     // Drop our references before switching: a dead task never comes back to drop them.
     // TASKS (or the idle slot) keeps both alive until the task is reaped.
@@ -440,6 +455,43 @@ pub fn schedule() {
     // SAFETY: both contexts belong to live tasks; interrupts are off.
     unsafe { cpu::cpu_switch_to(p as *mut u8, n as *const u8) };
     cpu::local_irq_restore(flags);
+}
+
+/// Swap the user thread pointer: keep `prev`'s TPIDR_EL0 in its thread state and load
+/// `next`'s. Without this a task resumes with whatever thread pointer the last task left,
+/// and its libc's `errno` (and every other thread-local) lands in someone else's memory.
+/// Linux: `tls_thread_switch`, called from `__switch_to` (arch/arm64/kernel/process.c).
+#[no_mangle]
+#[inline(never)]
+pub fn tls_thread_switch(prev: &Task, next: &Task) {
+    prev.tp_value
+        .store(cpu::read_tpidr_el0(), Ordering::Relaxed);
+    cpu::write_tpidr_el0(next.tp_value.load(Ordering::Relaxed));
+}
+
+/// The new task's user thread state at fork: the parent's live TPIDR_EL0 (a fork child
+/// runs on a copy of the parent's memory, so the same thread pointer is right for it).
+/// Linux: the `*task_user_tls(p) = read_sysreg(tpidr_el0)` of `copy_thread`.
+pub fn copy_thread_tls(child: &Task) {
+    child
+        .tp_value
+        .store(cpu::read_tpidr_el0(), Ordering::Relaxed);
+}
+
+/// Reset the per-thread user state a new program must not inherit: the thread pointer
+/// (TPIDR_EL0 = 0) and the FP/SIMD registers (all zero). Called by exec once the old image
+/// is gone. Linux: `flush_thread` -> `fpsimd_flush_thread` + `tls_thread_flush`.
+#[no_mangle]
+#[inline(never)]
+pub fn flush_thread(task: &Task) {
+    // tls_thread_flush
+    cpu::write_tpidr_el0(0);
+    task.tp_value.store(0, Ordering::Relaxed);
+    // fpsimd_flush_thread: the registers are the running task's user state.
+    let zero = cpu::FpsimdState::new();
+    // SAFETY: `zero` is a live FpsimdState on our stack; the kernel is soft-float, so the
+    // FP/SIMD registers hold only this (current) task's user state.
+    unsafe { cpu::fpsimd_load(&zero) };
 }
 
 /// First thing a new task runs (from `ret_from_fork`): interrupts back on for kernel

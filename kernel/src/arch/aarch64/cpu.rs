@@ -433,6 +433,49 @@ pub unsafe fn fpsimd_load(st: *const FpsimdState) {
     unsafe { fpsimd_load_state(st) }
 }
 
+/// The user thread pointer, TPIDR_EL0 (Linux: `read_sysreg(tpidr_el0)`).
+#[inline(always)]
+pub fn read_tpidr_el0() -> u64 {
+    TPIDR_EL0.get()
+}
+
+/// Set the user thread pointer, TPIDR_EL0 (Linux: `write_sysreg(val, tpidr_el0)`).
+#[inline(always)]
+pub fn write_tpidr_el0(v: u64) {
+    TPIDR_EL0.set(v);
+}
+
+/// Read the ID register `id` (a `cpufeature::sys_reg` encoding) from the hardware: MIDR_EL1
+/// and the AArch64 feature registers `cpufeature::ARM64_FTR_REGS` tracks; 0 for any other.
+/// Linux: `read_cpuid_id` and `read_sysreg_s(SYS_ID_AA64*_EL1)` in `init_cpu_features`.
+pub fn read_cpuid_reg(id: u32) -> u64 {
+    use super::cpufeature::*;
+    macro_rules! mrs {
+        ($reg:literal) => {{
+            let v: u64;
+            // SAFETY: reads an ID register, which every ARMv8.0 CPU has at EL1 (an
+            // unallocated ID-space encoding reads as zero); nothing else changes.
+            unsafe {
+                asm!(concat!("mrs {0}, ", $reg), out(reg) v, options(nomem, nostack, preserves_flags))
+            };
+            v
+        }};
+    }
+    match id {
+        SYS_MIDR_EL1 => mrs!("midr_el1"),
+        SYS_ID_AA64PFR0_EL1 => mrs!("s3_0_c0_c4_0"),
+        SYS_ID_AA64PFR1_EL1 => mrs!("s3_0_c0_c4_1"),
+        SYS_ID_AA64ZFR0_EL1 => mrs!("s3_0_c0_c4_4"),
+        SYS_ID_AA64DFR0_EL1 => mrs!("s3_0_c0_c5_0"),
+        SYS_ID_AA64ISAR0_EL1 => mrs!("s3_0_c0_c6_0"),
+        SYS_ID_AA64ISAR1_EL1 => mrs!("s3_0_c0_c6_1"),
+        SYS_ID_AA64MMFR0_EL1 => mrs!("s3_0_c0_c7_0"),
+        SYS_ID_AA64MMFR1_EL1 => mrs!("s3_0_c0_c7_1"),
+        SYS_ID_AA64MMFR2_EL1 => mrs!("s3_0_c0_c7_2"),
+        _ => 0,
+    }
+}
+
 /// Let EL0 (and EL1) use FP/SIMD without trapping: CPACR_EL1.FPEN = 0b11. Also let EL0
 /// read the virtual counter (CNTKCTL_EL1.EL0VCTEN), as Linux does. Linux: `fpsimd_init`,
 /// `arch_counter_set_user_access`.

@@ -25,51 +25,63 @@ pub struct FaultInfo {
     pub func: fn(usize, Esr, &mut PtRegs) -> i32,
     /// The signal an unhandled user fault gets (Linux: `sig`).
     pub sig: u32,
+    /// Its `si_code` (Linux: `code`: SEGV_MAPERR, BUS_ADRALN, ...).
+    pub code: i32,
     /// Linux: `name`.
     pub name: &'static str,
 }
 
 const fn fault_info_for(fsc: usize) -> FaultInfo {
-    use crate::task::signal::{SIGBUS, SIGKILL, SIGSEGV};
+    use crate::task::signal::{
+        BUS_ADRALN, BUS_OBJERR, SEGV_ACCERR, SEGV_MAPERR, SIGBUS, SIGKILL, SIGSEGV, SI_KERNEL,
+    };
     match fsc {
         0..=3 => FaultInfo {
             func: do_bad,
             sig: SIGKILL,
+            code: SI_KERNEL,
             name: "address size fault",
         },
         4..=7 => FaultInfo {
             func: do_translation_fault,
             sig: SIGSEGV,
+            code: SEGV_MAPERR,
             name: "translation fault",
         },
         9..=11 => FaultInfo {
             func: do_page_fault,
             sig: SIGSEGV,
+            code: SEGV_ACCERR,
             name: "access flag fault",
         },
         13..=15 => FaultInfo {
             func: do_page_fault,
             sig: SIGSEGV,
+            code: SEGV_ACCERR,
             name: "permission fault",
         },
         16 => FaultInfo {
             func: do_bad,
             sig: SIGBUS,
+            code: BUS_OBJERR,
             name: "synchronous external abort",
         },
         33 => FaultInfo {
             func: do_alignment_fault,
             sig: SIGBUS,
+            code: BUS_ADRALN,
             name: "alignment fault",
         },
         48 => FaultInfo {
             func: do_bad,
             sig: SIGKILL,
+            code: SI_KERNEL,
             name: "TLB conflict abort",
         },
         _ => FaultInfo {
             func: do_bad,
             sig: SIGKILL,
+            code: SI_KERNEL,
             name: "unknown fault",
         },
     }
@@ -111,7 +123,7 @@ pub fn do_mem_abort(far: usize, esr: Esr, regs: &mut PtRegs) {
             ),
         );
     }
-    crate::task::signal::force_sig_fault(inf.sig, regs, inf.name);
+    crate::task::signal::force_sig_fault(inf.sig, inf.code, regs, inf.name);
 }
 
 /// A fault status nothing handles (Linux: `do_bad`).
@@ -196,7 +208,9 @@ fn die_kernel_fault(far: usize, _esr: Esr, regs: &PtRegs) -> ! {
 /// `arm64_force_sig_fault`).
 fn __do_user_fault(result: crate::mm::memory::FaultResult, esr: Esr, regs: &mut PtRegs) {
     use crate::mm::memory::FaultResult;
-    use crate::task::signal::{force_sig_fault, SIGBUS, SIGKILL, SIGSEGV};
+    use crate::task::signal::{
+        force_sig_fault, BUS_ADRERR, SEGV_ACCERR, SEGV_MAPERR, SIGBUS, SIGKILL, SIGSEGV, SI_KERNEL,
+    };
     let cause = esr
         .fault()
         .map(|k| alloc::format!("{k}"))
@@ -212,20 +226,23 @@ fn __do_user_fault(result: crate::mm::memory::FaultResult, esr: Esr, regs: &mut 
         FaultResult::Handled | FaultResult::Retry => {}
         FaultResult::BadArea => force_sig_fault(
             SIGSEGV,
+            SEGV_MAPERR,
             regs,
             &alloc::format!("{access}: {cause}, no mapping"),
         ),
         FaultResult::BadAccess => force_sig_fault(
             SIGSEGV,
+            SEGV_ACCERR,
             regs,
             &alloc::format!("{access}: {cause}, not permitted by the mapping"),
         ),
         FaultResult::Sigbus => force_sig_fault(
             SIGBUS,
+            BUS_ADRERR,
             regs,
             &alloc::format!("{access}: {cause}, beyond the mapped object"),
         ),
-        FaultResult::Oom => force_sig_fault(SIGKILL, regs, "out of memory"),
+        FaultResult::Oom => force_sig_fault(SIGKILL, SI_KERNEL, regs, "out of memory"),
     }
 }
 

@@ -1,5 +1,6 @@
 //! arm64. Linux: `arch/arm64/`.
 pub mod context;
+pub mod cpufeature;
 pub mod esr;
 pub mod memory;
 pub mod mmu;
@@ -14,5 +15,6 @@ pub mod extable;
 pub mod fault;
 pub mod psci;
 pub mod semihosting;
+pub mod signal;
 pub mod traps;
 pub mod uaccess;

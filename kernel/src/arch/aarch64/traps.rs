@@ -92,17 +92,56 @@ pub extern "C" fn el1_sync_handler(regs: &mut PtRegs) {
 #[no_mangle]
 #[inline(never)]
 pub extern "C" fn el0_sync_handler(regs: &mut PtRegs) {
-    use crate::task::signal::{force_sig_fault, SIGBUS, SIGILL};
+    use crate::task::signal::{force_sig_fault, BUS_ADRALN, ILL_ILLOPC, SIGBUS, SIGILL};
     let esr = Esr { raw: regs.esr };
     crate::arch::cpu::local_irq_enable();
     match esr.ec() {
         ec::SVC64 => el0_svc(regs),
         ec::DABT_LOW => el0_da(regs, esr),
         ec::IABT_LOW => el0_ia(regs, esr),
-        ec::PC_ALIGN | ec::SP_ALIGN => force_sig_fault(SIGBUS, regs, "alignment fault"),
-        _ => force_sig_fault(SIGILL, regs, class_string(esr.ec())),
+        ec::PC_ALIGN | ec::SP_ALIGN => force_sig_fault(SIGBUS, BUS_ADRALN, regs, "alignment fault"),
+        ec::SYS64 => do_sysinstr(esr, regs),
+        ec::UNKNOWN => do_undefinstr(regs),
+        _ => force_sig_fault(SIGILL, ILL_ILLOPC, regs, class_string(esr.ec())),
     }
     exit_to_user_mode(regs);
+}
+
+/// An undefined instruction from EL0 (EC 0, "unknown reason"): an `mrs` of an ID register
+/// is emulated (cores without FEAT_IDST trap those this way), anything else is SIGILL.
+/// Linux: `el0_undef` -> `do_undefinstr` -> `call_undef_hook` (`mrs_hook`: `emulate_mrs`).
+#[no_mangle]
+#[inline(never)]
+pub fn do_undefinstr(regs: &mut PtRegs) {
+    use crate::task::signal::{force_sig_fault, ILL_ILLOPC, SIGILL};
+    let insn = super::uaccess::get_user::<u32>(regs.pc as usize);
+    if let Ok(insn) = insn {
+        if super::cpufeature::emulate_mrs(regs, insn) {
+            return;
+        }
+    }
+    let esr = Esr { raw: regs.esr };
+    force_sig_fault(SIGILL, ILL_ILLOPC, regs, class_string(esr.ec()));
+}
+
+/// A trapped MSR, MRS or system instruction from EL0 (EC 0x18, SYS64). A read of the ID
+/// space (Op0 = 3, Op1 = 0, CRn = 0) is emulated from the ISS, which names the register
+/// and Rt without reading the instruction; everything else goes the undefined-instruction
+/// way. Linux: `el0_sys` -> `do_sysinstr` (`sys64_hooks[]`: `mrs_handler`), falling back
+/// to `do_undefinstr`.
+#[no_mangle]
+#[inline(never)]
+pub fn do_sysinstr(esr: Esr, regs: &mut PtRegs) {
+    use super::cpufeature::{esr_sys64_to_sysreg, sys_reg_crn, sys_reg_op0, sys_reg_op1};
+    use crate::task::signal::{force_sig_fault, ILL_ILLOPC, SIGILL};
+    let (sys_reg, rt, read) = esr_sys64_to_sysreg(esr.raw);
+    if read && sys_reg_op0(sys_reg) == 3 && sys_reg_op1(sys_reg) == 0 && sys_reg_crn(sys_reg) == 0 {
+        if !super::cpufeature::do_emulate_mrs(regs, sys_reg, rt) {
+            force_sig_fault(SIGILL, ILL_ILLOPC, regs, class_string(esr.ec()));
+        }
+        return;
+    }
+    do_undefinstr(regs);
 }
 
 /// A data or instruction abort taken from EL1 (Linux: `el1_abort`).
