@@ -131,6 +131,26 @@ pub const CHECKS: &[GdbCheck] = &[
         serial: &[],
     },
     GdbCheck {
+        name: "gdb-vma-list",
+        cmdline: "init=/bin/mmap_demo",
+        // Linux's `p vma->vm_next` is `p *vmf.vma.vm_next` here (GDB's Rust syntax): at
+        // mmap_demo's first anonymous write fault, the faulting VMA's list neighbours point
+        // back at it, and the list runs upwards in address order.
+        breaks: &[
+            "break do_anonymous_page if ((vmf.flags.0).0 & 0x41) == 0x41",
+            "continue",
+        ],
+        chain: &["do_anonymous_page", "handle_pte_fault"],
+        local: None,
+        exprs: &[
+            ("p (*vmf.vma.vm_next).vm_prev == vmf.vma", "= true"),
+            ("p (*vmf.vma.vm_next).vm_start >= vmf.vma.vm_end", "= true"),
+            ("p *vmf.vma.vm_next", "= VmArea { "),
+            ("p (*vmf.vma.vm_prev).vm_next == vmf.vma", "= true"),
+        ],
+        serial: &[],
+    },
+    GdbCheck {
         name: "gdb-mlock-vma-page-chain",
         cmdline: "init=/bin/mlock_demo",
         // mlock_demo maps 16 untouched pages and mlock()s them: the fault marks each new

@@ -26,6 +26,7 @@ use crate::kernel::resource::{
     default_rlimits, RLimit, RLIMIT_NLIMITS, RLIMIT_STACK, RLIM_INFINITY,
 };
 use crate::sync::{RwSemaphore, SpinLock, SpinLockIrq};
+use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
@@ -70,9 +71,12 @@ pub enum MmapLayout {
 /// here rather than in the task (the system-call layer copies them in, see `rlim`).
 #[derive(Debug)]
 pub struct MmapLocked {
-    /// The VMAs, keyed by `vm_start` (Linux: `mm_rb` + the `mmap` list). Change it only
-    /// through `vma_link`/`vma_unlink` and friends so `map_count` stays right.
-    pub mm_rb: BTreeMap<usize, VmArea>,
+    /// The VMAs, keyed by `vm_start` (Linux: `mm_rb`). Each VMA is its own allocation,
+    /// so its address is a stable identity across re-keying (merge, split, stack growth)
+    /// and its `vm_next`/`vm_prev` links (Linux: the `mm->mmap` list) can point at it.
+    /// Change it only through `vma_link`/`vma_unlink`/`vma_rekey`, which keep
+    /// `map_count` and the list right.
+    pub mm_rb: BTreeMap<usize, Box<VmArea>>,
     /// Number of VMAs (Linux: `map_count`), limited by `sysctl_max_map_count`.
     pub map_count: usize,
     /// Physical address of the top-level table, a copy of `MmStruct::pgd` for the code
@@ -182,12 +186,12 @@ impl MmapLocked {
 
     /// The VMA starting exactly at `start` (a tree key), if any.
     pub fn vma(&self, start: usize) -> Option<&VmArea> {
-        self.mm_rb.get(&start)
+        self.mm_rb.get(&start).map(|v| &**v)
     }
 
     /// The VMAs in address order (Linux: walking `mm->mmap` through `vm_next`).
     pub fn vmas(&self) -> impl Iterator<Item = &VmArea> {
-        self.mm_rb.values()
+        self.mm_rb.values().map(|v| &**v)
     }
 }
 

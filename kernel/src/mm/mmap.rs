@@ -345,7 +345,7 @@ pub struct VmUnmappedAreaInfo {
 
 /// End of the highest VMA including its gap, 0 for an empty mm (Linux: `highest_vm_end`).
 fn highest_vm_end(mm: &MmapLocked) -> usize {
-    mm.mm_rb.values().next_back().map_or(0, vm_end_gap)
+    mm.mm_rb.values().next_back().map_or(0, |v| vm_end_gap(v))
 }
 
 /// Lowest gap that fits (Linux: `unmapped_area`). The gaps count the stack guard gap
@@ -1535,14 +1535,14 @@ pub fn expand_downwards(
         mm.locked_vm += grow;
     }
     vm_stat_account(mm, flags, grow as isize);
-    let mut v = mm
+    let v = mm
         .mm_rb
-        .remove(&vma)
+        .get_mut(&vma)
         .expect("expand_downwards: vma vanished");
     v.vm_start = address;
     v.vm_pgoff = pgoff - grow;
     debug_assert_eq!(v.vm_end, end);
-    mm.mm_rb.insert(address, v);
+    crate::mm::vma::vma_rekey(mm, vma, address);
     Ok(address)
 }
 

@@ -16,6 +16,7 @@ use super::{PAGE_SHIFT, PAGE_SIZE};
 use crate::arch::aarch64::pgtable::PgProt;
 use crate::errno::{Errno, KResult};
 use crate::mm::mm_types::STACK_GUARD_GAP;
+use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::sync::Arc;
 use bitflags::bitflags;
@@ -319,7 +320,19 @@ pub struct VmArea {
     /// `anon_vma_prepare`, more for a VMA inherited through fork. vma_merge only lets a
     /// VMA without anon_vma merge with one whose chain is singular.
     pub anon_vma_chain: usize,
+    /// The next VMA of the mm in address order, null for the last (Linux: `vm_next`).
+    /// Valid while the VMA is in its mm's tree and `mmap_lock` is held; a clone carries
+    /// stale links until `vma_link` sets them.
+    pub vm_next: *mut VmArea,
+    /// The previous VMA, null for the first (Linux: `vm_prev`).
+    pub vm_prev: *mut VmArea,
 }
+
+// SAFETY: the list links are only followed under the owning mm's `mmap_lock`, which
+// serialises every change to them; everything else in a VMA is Send + Sync already.
+unsafe impl Send for VmArea {}
+// SAFETY: as above.
+unsafe impl Sync for VmArea {}
 
 impl VmArea {
     /// A new anonymous VMA `[start, end)` with `vm_flags` and the matching page
@@ -335,6 +348,8 @@ impl VmArea {
             vm_ops: None,
             anon_vma: None,
             anon_vma_chain: 0,
+            vm_next: core::ptr::null_mut(),
+            vm_prev: core::ptr::null_mut(),
         }
     }
 
@@ -468,7 +483,7 @@ pub fn find_vma_key(mm: &MmapLocked, addr: usize) -> Option<usize> {
 #[no_mangle]
 #[inline(never)]
 pub fn find_vma(mm: &MmapLocked, addr: usize) -> Option<&VmArea> {
-    find_vma_key(mm, addr).and_then(|k| mm.mm_rb.get(&k))
+    find_vma_key(mm, addr).and_then(|k| mm.mm_rb.get(&k).map(|v| &**v))
 }
 
 /// `find_vma` plus the VMA before the result, or the last VMA when there is no result
@@ -476,10 +491,10 @@ pub fn find_vma(mm: &MmapLocked, addr: usize) -> Option<&VmArea> {
 pub fn find_vma_prev(mm: &MmapLocked, addr: usize) -> (Option<&VmArea>, Option<&VmArea>) {
     match find_vma_key(mm, addr) {
         Some(k) => {
-            let prev = mm.mm_rb.range(..k).next_back().map(|(_, v)| v);
-            (mm.mm_rb.get(&k), prev)
+            let prev = mm.mm_rb.range(..k).next_back().map(|(_, v)| &**v);
+            (mm.mm_rb.get(&k).map(|v| &**v), prev)
         }
-        None => (None, mm.mm_rb.values().next_back()),
+        None => (None, mm.mm_rb.values().next_back().map(|v| &**v)),
     }
 }
 
@@ -516,28 +531,104 @@ pub fn find_vma_links(mm: &MmapLocked, addr: usize, end: usize) -> KResult<Optio
     Ok(mm.mm_rb.range(..addr).next_back().map(|(&k, _)| k))
 }
 
-/// Insert `vma` into the tree and count it (Linux: `vma_link`; the file's i_mmap tree and
-/// the anon_vma interval tree come with rmap later). The range must be free.
+/// Point the `vm_prev`/`vm_next` links of the VMA keyed `key` and of its neighbours at
+/// each other (Linux: `__vma_link_list`).
+fn __vma_link_list(mm: &mut MmapLocked, key: usize) {
+    let prev = mm
+        .mm_rb
+        .range_mut(..key)
+        .next_back()
+        .map(|(_, v)| &mut **v as *mut VmArea);
+    let next = mm
+        .mm_rb
+        .range_mut(key + 1..)
+        .next()
+        .map(|(_, v)| &mut **v as *mut VmArea);
+    let this = &mut **mm
+        .mm_rb
+        .get_mut(&key)
+        .expect("__vma_link_list: no such vma") as *mut VmArea;
+    // SAFETY: the three pointers are to distinct boxed VMAs of the tree, which we hold
+    // mutably (mmap_lock for write); nothing else touches them meanwhile.
+    unsafe {
+        (*this).vm_prev = prev.unwrap_or(core::ptr::null_mut());
+        (*this).vm_next = next.unwrap_or(core::ptr::null_mut());
+        if let Some(p) = prev {
+            (*p).vm_next = this;
+        }
+        if let Some(n) = next {
+            (*n).vm_prev = this;
+        }
+    }
+}
+
+/// Close the list over the VMA keyed `key` before it leaves the tree (Linux:
+/// `__vma_unlink_list`).
+fn __vma_unlink_list(mm: &mut MmapLocked, key: usize) {
+    let v = &**mm.mm_rb.get(&key).expect("__vma_unlink_list: no such vma");
+    let (prev, next) = (v.vm_prev, v.vm_next);
+    // SAFETY: the links point at boxed VMAs of this tree (or are null), which we hold
+    // mutably under mmap_lock for write.
+    unsafe {
+        if !prev.is_null() {
+            (*prev).vm_next = next;
+        }
+        if !next.is_null() {
+            (*next).vm_prev = prev;
+        }
+    }
+}
+
+/// Insert `vma` into the tree and the list, and count it (Linux: `vma_link` ->
+/// `__vma_link` -> `__vma_link_list` + `__vma_link_rb`; the file's i_mmap tree and the
+/// anon_vma interval tree come with rmap later). The range must be free.
 pub fn vma_link(mm: &mut MmapLocked, vma: VmArea) {
     debug_assert!(vma.vm_start < vma.vm_end);
     debug_assert!(find_vma_intersection(mm, vma.vm_start, vma.vm_end).is_none());
-    mm.mm_rb.insert(vma.vm_start, vma);
+    let key = vma.vm_start;
+    mm.mm_rb.insert(key, Box::new(vma));
+    __vma_link_list(mm, key);
     mm.map_count += 1;
 }
 
-/// Take the VMA keyed `vma` out of the tree and uncount it (Linux: `__vma_unlink`).
+/// Take the VMA keyed `vma` out of the tree and the list and uncount it (Linux:
+/// `__vma_unlink`).
 pub fn vma_unlink(mm: &mut MmapLocked, vma: usize) -> VmArea {
-    let v = mm.mm_rb.remove(&vma).expect("vma_unlink: no such vma");
+    __vma_unlink_list(mm, vma);
+    let mut v = *mm.mm_rb.remove(&vma).expect("vma_unlink: no such vma");
+    v.vm_next = core::ptr::null_mut();
+    v.vm_prev = core::ptr::null_mut();
     mm.map_count -= 1;
     v
 }
 
+/// Move the VMA keyed `key` to the key `start` (its `vm_start` changed): the same
+/// allocation, so pointers to it stay good, and the list order is unchanged.
+pub fn vma_rekey(mm: &mut MmapLocked, key: usize, start: usize) {
+    if key == start {
+        return;
+    }
+    let v = mm.mm_rb.remove(&key).expect("vma_rekey: no such vma");
+    debug_assert_eq!(v.vm_start, start);
+    mm.mm_rb.insert(start, v);
+}
+
 /// Check the tree's invariants (Linux: `validate_mm`, CONFIG_DEBUG_VM_RB): keys equal
-/// `vm_start`, areas are non-empty, page aligned, sorted without overlap, and
-/// `map_count` matches.
+/// `vm_start`, areas are non-empty, page aligned, sorted without overlap, the
+/// `vm_prev`/`vm_next` list follows the tree, and `map_count` matches.
 pub fn validate_mm(mm: &MmapLocked) -> Result<(), &'static str> {
     let mut last_end = 0;
+    let mut prev: *const VmArea = core::ptr::null();
     for (&k, v) in &mm.mm_rb {
+        let this: *const VmArea = &**v;
+        if !core::ptr::eq(v.vm_prev, prev) {
+            return Err("vm_prev is not the previous vma");
+        }
+        // SAFETY: a non-null prev is a boxed VMA of this tree, which we borrow.
+        if !prev.is_null() && !core::ptr::eq(unsafe { (*prev).vm_next }, this) {
+            return Err("vm_next is not the next vma");
+        }
+        prev = this;
         if k != v.vm_start {
             return Err("key differs from vm_start");
         }
@@ -551,6 +642,10 @@ pub fn validate_mm(mm: &MmapLocked) -> Result<(), &'static str> {
             return Err("overlapping vmas");
         }
         last_end = v.vm_end;
+    }
+    // SAFETY: as above.
+    if !prev.is_null() && !unsafe { (*prev).vm_next }.is_null() {
+        return Err("the last vma has a vm_next");
     }
     if mm.map_count != mm.mm_rb.len() {
         return Err("map_count differs from the number of vmas");
@@ -636,11 +731,11 @@ fn vma_set_range(mm: &mut MmapLocked, key: usize, start: usize, end: usize, pgof
         v.vm_end = end;
         v.vm_pgoff = pgoff;
     } else {
-        let mut v = mm.mm_rb.remove(&key).expect("vma_set_range: no such vma");
+        let v = mm.mm_rb.get_mut(&key).expect("vma_set_range: no such vma");
         v.vm_start = start;
         v.vm_end = end;
         v.vm_pgoff = pgoff;
-        mm.mm_rb.insert(start, v);
+        vma_rekey(mm, key, start);
     }
     start
 }
@@ -811,7 +906,7 @@ pub fn __split_vma(mm: &mut MmapLocked, vma: usize, addr: usize, new_below: bool
     let old = mm.mm_rb.get(&vma).expect("__split_vma: no such vma");
     debug_assert!(old.vm_start < addr && addr < old.vm_end);
     debug_assert!(addr & (PAGE_SIZE - 1) == 0);
-    let mut new = old.clone(); // vm_area_dup + anon_vma_clone + get_file
+    let mut new = (**old).clone(); // vm_area_dup + anon_vma_clone + get_file
     let (start, end, pgoff) = (old.vm_start, old.vm_end, old.vm_pgoff);
     let upper_pgoff = pgoff + ((addr - start) >> PAGE_SHIFT);
     if new_below {

@@ -2,6 +2,7 @@
 use super::testing::*;
 use super::*;
 use alloc::vec;
+use alloc::vec::Vec;
 
 fn mm() -> MmapLocked {
     MmapLocked::new()
@@ -597,6 +598,63 @@ fn vma_merge_case_8_refused_when_area_has_anon_vma_and_next_has_none() {
     );
     assert_eq!(r, Some(pg(10)));
     assert_eq!(layout(&mm), vec![(0, 10), (10, 30)]);
+}
+
+// ---- the vm_next/vm_prev list ----
+
+/// Walk the list from the first VMA, the way Linux code does `for (vma = mm->mmap; vma;
+/// vma = vma->vm_next)`, checking each back link on the way.
+fn walk_list(mm: &MmapLocked) -> Vec<(usize, usize)> {
+    let mut out = vec![];
+    let mut prev: *mut VmArea = core::ptr::null_mut();
+    let mut v = mm.mm_rb.values().next().map_or(core::ptr::null_mut(), |b| {
+        &**b as *const VmArea as *mut VmArea
+    });
+    while !v.is_null() {
+        // SAFETY: the links point at boxed VMAs of `mm`, which we borrow.
+        let area = unsafe { &*v };
+        assert_eq!(area.vm_prev, prev, "vm_prev of {:#x}", area.vm_start);
+        out.push((
+            (area.vm_start - pg(0)) / PAGE_SIZE,
+            (area.vm_end - pg(0)) / PAGE_SIZE,
+        ));
+        prev = v;
+        v = area.vm_next;
+    }
+    out
+}
+
+#[test]
+fn vm_next_list_follows_link_split_merge_and_unlink() {
+    let mut mm = mm();
+    let a = add_anon(&mut mm, 10, 20, RW);
+    add_anon(&mut mm, 30, 40, RO);
+    add_anon(&mut mm, 0, 5, RW); // linked in front of the old first VMA
+    assert_eq!(walk_list(&mm), vec![(0, 5), (10, 20), (30, 40)]);
+    // new_below re-keys the old VMA: its box, and so every pointer to it, stays.
+    let before: *const VmArea = mm.vma(a).unwrap();
+    split_vma(&mut mm, a, pg(15), true).unwrap();
+    assert_eq!(mm.vma(pg(15)).unwrap() as *const VmArea, before);
+    assert_eq!(walk_list(&mm), vec![(0, 5), (10, 15), (15, 20), (30, 40)]);
+    // A merge where prev swallows the area frees the area and closes the list over it.
+    add_anon(&mut mm, 20, 30, RW);
+    assert_eq!(mm.map_count, 5);
+    let r = vma_merge(
+        &mut mm,
+        Some(pg(15)),
+        pg(20),
+        pg(30),
+        RW,
+        None,
+        None,
+        pg(20) >> PAGE_SHIFT,
+    );
+    assert_eq!(r, Some(pg(15)));
+    assert_eq!(walk_list(&mm), vec![(0, 5), (10, 15), (15, 30), (30, 40)]);
+    let gone = vma_unlink(&mut mm, pg(0));
+    assert!(gone.vm_next.is_null() && gone.vm_prev.is_null());
+    assert_eq!(walk_list(&mm), vec![(10, 15), (15, 30), (30, 40)]);
+    assert_eq!(walk_list(&mm), layout(&mm));
 }
 
 // ---- split_vma at each position ----

@@ -51,7 +51,7 @@ pub fn dup_mmap(parent: &MmStruct) -> KResult<Arc<MmStruct>> {
             if vma.vm_flags.contains(VmFlags::VM_DONTCOPY) {
                 continue;
             }
-            let mut v = vma.clone();
+            let mut v = (**vma).clone();
             v.vm_flags
                 .remove(VmFlags::VM_LOCKED | VmFlags::VM_LOCKONFAULT);
             if v.anon_vma.is_some() {
@@ -81,8 +81,7 @@ pub fn dup_mmap(parent: &MmStruct) -> KResult<Arc<MmStruct>> {
                 }
             }
             crate::mm::mmap::vm_stat_account(&mut dst, v.vm_flags, pages as isize);
-            dst.mm_rb.insert(v.vm_start, v);
-            dst.map_count += 1;
+            crate::mm::vma::vma_link(&mut dst, v);
         }
     }
     // The parent's writable PTEs just became read-only: drop its cached translations.
