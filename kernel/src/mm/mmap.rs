@@ -25,9 +25,9 @@ use super::mm_types::{
     MmStruct, MmapLayout, MmapLocked, MMAP_MIN_ADDR, STACK_GUARD_GAP, TASK_UNMAPPED_BASE,
 };
 use super::vma::{
-    __split_vma, find_vma, find_vma_intersection, find_vma_links, find_vma_prev, vm_end_gap,
-    vm_start_gap, vma_link, vma_merge, vma_next, vma_prev, vma_unlink, AnonVma, MappedFile, VmArea,
-    VmFlags, VmaPageTables,
+    __split_vma, find_vma, find_vma_intersection, find_vma_links, find_vma_prev, vm_area_alloc,
+    vm_area_free, vm_end_gap, vm_start_gap, vma_link, vma_merge, vma_next, vma_prev,
+    vma_set_anonymous, vma_unlink, AnonVma, MappedFile, VmArea, VmFlags, VmaPageTables,
 };
 use super::{PAGE_SHIFT, PAGE_SIZE};
 use crate::arch::aarch64::pgtable::PgProt;
@@ -811,7 +811,7 @@ pub fn mmap_region(
         return Ok(addr);
     }
 
-    let mut vma = VmArea::new(addr, addr + len, vm_flags);
+    let mut vma = vm_area_alloc(addr, addr + len, vm_flags);
     vma.vm_pgoff = pgoff;
 
     if let Some(f) = &file {
@@ -829,6 +829,7 @@ pub fn mmap_region(
             if charged != 0 {
                 pt.vm_unacct_memory(charged);
             }
+            vm_area_free(vma);
             return Err(e);
         }
         // If vm_flags changed in the file's mmap, try to merge again.
@@ -855,8 +856,11 @@ pub fn mmap_region(
             if charged != 0 {
                 pt.vm_unacct_memory(charged);
             }
+            vm_area_free(vma);
             return Err(e);
         }
+    } else {
+        vma_set_anonymous(&mut vma);
     }
 
     let key = vma.vm_start;
@@ -1031,7 +1035,9 @@ fn free_removed_vmas(pt: &mut dyn VmaPageTables, vmas: Vec<VmArea>) {
         .filter(|v| v.vm_flags.contains(VmFlags::VM_ACCOUNT))
         .map(|v| v.vma_pages())
         .sum();
-    drop(vmas);
+    for vma in vmas {
+        vm_area_free(vma); // remove_vma
+    }
     if nr_accounted != 0 {
         pt.vm_unacct_memory(nr_accounted);
     }

@@ -293,8 +293,8 @@ impl AnonVma {
 
 /// One virtual memory area (Linux: `struct vm_area_struct`).
 ///
-/// Differences from Linux 5.10: no `vm_next`/`vm_prev`/`vm_rb` (the tree is
-/// `MmapLocked::mm_rb`), no `vm_mm` back pointer, `vm_file` is the parts of `struct file`
+/// Differences from Linux 5.10: no `vm_rb` (the tree is `MmapLocked::mm_rb`, which owns
+/// each VMA in a `Box`, so `vm_next`/`vm_prev` can point at it), no `vm_mm` back pointer, `vm_file` is the parts of `struct file`
 /// mm looks at (`MappedFile`), and `anon_vma_chain` is only the length of Linux's list.
 #[derive(Clone)]
 pub struct VmArea {
@@ -336,21 +336,11 @@ unsafe impl Sync for VmArea {}
 
 impl VmArea {
     /// A new anonymous VMA `[start, end)` with `vm_flags` and the matching page
-    /// protection (Linux: `vm_area_alloc` + `vma_set_anonymous`).
+    /// protection (Linux: `vm_area_alloc` + `vma_set_anonymous`, see [`vm_area_alloc`]).
     pub fn new(start: usize, end: usize, vm_flags: VmFlags) -> VmArea {
-        VmArea {
-            vm_start: start,
-            vm_end: end,
-            vm_flags,
-            vm_page_prot: vm_get_page_prot(vm_flags),
-            vm_pgoff: 0,
-            vm_file: None,
-            vm_ops: None,
-            anon_vma: None,
-            anon_vma_chain: 0,
-            vm_next: core::ptr::null_mut(),
-            vm_prev: core::ptr::null_mut(),
-        }
+        let mut vma = vm_area_alloc(start, end, vm_flags);
+        vma_set_anonymous(&mut vma);
+        vma
     }
 
     /// Number of pages (Linux: `vma_pages`).
@@ -374,6 +364,56 @@ impl VmArea {
     fn anon_vma_chain_is_singular(&self) -> bool {
         self.anon_vma.is_some() && self.anon_vma_chain <= 1
     }
+}
+
+/// A fresh, unlinked VMA `[start, end)` with `vm_flags` and the page protection they give
+/// (Linux: `vm_area_alloc`, which takes a zeroed VMA from its slab cache and `vma_init`s
+/// it, and the field set-up its callers do). Its `Box` is made by `vma_link`, when it goes
+/// into the tree.
+#[no_mangle]
+#[inline(never)]
+pub fn vm_area_alloc(start: usize, end: usize, vm_flags: VmFlags) -> VmArea {
+    VmArea {
+        vm_start: start,
+        vm_end: end,
+        vm_flags,
+        vm_page_prot: vm_get_page_prot(vm_flags),
+        vm_pgoff: 0,
+        vm_file: None,
+        vm_ops: None,
+        anon_vma: None,
+        anon_vma_chain: 0,
+        vm_next: core::ptr::null_mut(),
+        vm_prev: core::ptr::null_mut(),
+    }
+}
+
+/// Make `vma` anonymous: no operations table (Linux: `vma_set_anonymous`).
+#[no_mangle]
+#[inline(never)]
+pub fn vma_set_anonymous(vma: &mut VmArea) {
+    vma.vm_ops = None;
+}
+
+/// A copy of `orig` for the other half of a split, a moved mremap range or a fork child:
+/// the same file (Linux's `get_file`), the same anon_vma (the caller's `anon_vma_clone`),
+/// and no list links until `vma_link` gives it its own (Linux: `vm_area_dup`).
+#[no_mangle]
+#[inline(never)]
+pub fn vm_area_dup(orig: &VmArea) -> VmArea {
+    let mut new = orig.clone();
+    new.vm_next = core::ptr::null_mut();
+    new.vm_prev = core::ptr::null_mut();
+    new
+}
+
+/// Free a VMA that has left the tree: its file and anon_vma references go with it
+/// (Linux: `vm_area_free`, after `remove_vma`'s `fput`).
+#[no_mangle]
+#[inline(never)]
+pub fn vm_area_free(vma: VmArea) {
+    debug_assert!(vma.vm_next.is_null() && vma.vm_prev.is_null());
+    drop(vma);
 }
 
 impl fmt::Debug for VmArea {
@@ -740,17 +780,111 @@ fn vma_set_range(mm: &mut MmapLocked, key: usize, start: usize, end: usize, pgof
     start
 }
 
-/// The surviving VMA of a merge takes over the anon_vma of a VMA it swallows or shrinks
-/// when it has none (Linux `__vma_adjust`: "importer"/"exporter" + `anon_vma_clone`).
-fn import_anon_vma(mm: &mut MmapLocked, importer: usize, exporter: &VmArea) {
-    let imp = mm
-        .mm_rb
-        .get_mut(&importer)
-        .expect("import_anon_vma: no such vma");
-    if imp.anon_vma.is_none() && exporter.anon_vma.is_some() {
-        imp.anon_vma = exporter.anon_vma.clone();
-        imp.anon_vma_chain = exporter.anon_vma_chain.max(1);
+/// Give the VMA keyed `vma` the range `[start, end)` at page offset `pgoff`, and fix up
+/// what that overlaps or uncovers: the one place VMA boundaries move for `vma_merge` and
+/// `__split_vma` (Linux 5.10: `__vma_adjust`). With `insert` (a split), that VMA is linked
+/// once `vma` has shrunk. Otherwise the VMA after `vma`, `next`, is looked at:
+///
+/// - `end` reaches `next`'s end: `next` is swallowed (remove_next 1; cases 1, 7), and when
+///   `end` goes beyond it the VMA after it too (remove_next 2; case 6). With
+///   `expand == Some(next)` it is the other way round (remove_next 3; case 8): `next`
+///   survives with the range and `vma` goes.
+/// - `end` lies inside `next`: `next`'s head moves to `vma` (adjust_next > 0; case 5).
+/// - `end` is below `vma`'s end: `vma`'s tail moves to `next` (adjust_next < 0; case 4).
+///
+/// The survivor ("importer") takes the anon_vma of the VMA whose pages it takes over
+/// ("exporter") when it has none (Linux: `anon_vma_clone`). Returns the key of the VMA
+/// that now has `[start, end)`. Linux's -ENOMEM (from `anon_vma_clone`) cannot happen
+/// here: nothing is allocated but the inserted VMA's box. The i_mmap and anon_vma
+/// interval-tree updates that Linux does here come with rmap.
+#[no_mangle]
+#[inline(never)]
+pub fn __vma_adjust(
+    mm: &mut MmapLocked,
+    vma: usize,
+    start: usize,
+    end: usize,
+    pgoff: usize,
+    insert: Option<VmArea>,
+    expand: Option<usize>,
+) -> usize {
+    let mut vma = vma;
+    let mut next = vma_next(mm, Some(vma));
+    let mut remove_next = 0;
+    let mut adjust_next: isize = 0; // pages; Linux keeps bytes
+                                    // (importer, exporter): who may need whose anon_vma.
+    let mut import: Option<(usize, usize)> = None;
+
+    if let (Some(n), None) = (next, insert.as_ref()) {
+        let (n_start, n_end) = (mm.mm_rb[&n].vm_start, mm.mm_rb[&n].vm_end);
+        if end >= n_end {
+            if expand == Some(n) {
+                // case 8: `next` takes the range and `vma` goes.
+                debug_assert_eq!(end, n_end);
+                remove_next = 3;
+                next = Some(vma);
+                vma = n;
+            } else {
+                // cases 1, 6, 7: `vma` swallows `next`, and in case 6 the one after.
+                remove_next = 1 + usize::from(end > n_end);
+            }
+            let mut exporter = next.unwrap();
+            if remove_next == 2 && mm.mm_rb[&exporter].anon_vma.is_none() {
+                exporter = vma_next(mm, Some(exporter)).expect("case 6 has a VMA after next");
+            }
+            import = Some((vma, exporter));
+        } else if end > n_start {
+            // case 5: `vma` grows over `next`'s head.
+            adjust_next = ((end - n_start) >> PAGE_SHIFT) as isize;
+            import = Some((vma, n));
+        } else if end < mm.mm_rb[&vma].vm_end {
+            // case 4: `vma` shrinks and `next` grows down over its tail.
+            adjust_next = -(((mm.mm_rb[&vma].vm_end - end) >> PAGE_SHIFT) as isize);
+            import = Some((n, vma));
+        }
     }
+
+    // anon_vma_clone, before anything moves: the exporter may be one that goes.
+    if let Some((importer, exporter)) = import {
+        let (anon_vma, chain) = {
+            let e = &mm.mm_rb[&exporter];
+            (e.anon_vma.clone(), e.anon_vma_chain)
+        };
+        let imp = mm.mm_rb.get_mut(&importer).expect("__vma_adjust: importer");
+        if imp.anon_vma.is_none() && anon_vma.is_some() {
+            imp.anon_vma = anon_vma;
+            imp.anon_vma_chain = chain.max(1);
+        }
+    }
+
+    // Unlink what goes first, so no key collides while the survivors move.
+    if remove_next != 0 {
+        let gone = next.expect("remove_next without next");
+        let after = vma_next(mm, Some(gone));
+        vm_area_free(vma_unlink(mm, gone));
+        if remove_next == 2 {
+            vm_area_free(vma_unlink(mm, after.expect("case 6 has a VMA after next")));
+        }
+    }
+    if adjust_next < 0 {
+        // case 4: shrink `vma` before `next` takes the freed start.
+        vma = vma_set_range(mm, vma, start, end, pgoff);
+    }
+    if adjust_next != 0 {
+        let n = next.expect("adjust_next without next");
+        let nv = &mm.mm_rb[&n];
+        let (n_start, n_end, n_pgoff) = (nv.vm_start, nv.vm_end, nv.vm_pgoff);
+        let new_start = n_start.wrapping_add_signed(adjust_next << PAGE_SHIFT);
+        let new_pgoff = n_pgoff.wrapping_add_signed(adjust_next);
+        vma_set_range(mm, n, new_start, n_end, new_pgoff);
+    }
+    if adjust_next >= 0 {
+        vma = vma_set_range(mm, vma, start, end, pgoff);
+    }
+    if let Some(new) = insert {
+        vma_link(mm, new);
+    }
+    vma
 }
 
 /// Try to make `[addr, end)` with these attributes part of its neighbours instead of a
@@ -776,7 +910,7 @@ fn import_anon_vma(mm: &mut MmapLocked, importer: usize, exporter: &VmArea) {
 /// (the VMA after it) and needs the caller to set its flags, which mprotect_fixup does.
 ///
 /// Differences from Linux 5.10: VM_SPECIAL areas never merge (same), no mempolicy or
-/// userfaultfd context, no khugepaged hook; the VMAs are re-keyed instead of re-linked.
+/// userfaultfd context, no khugepaged hook.
 #[allow(clippy::too_many_arguments)]
 #[no_mangle]
 #[inline(never)]
@@ -824,39 +958,11 @@ pub fn vma_merge(
             });
             if let Some(n) = with_next {
                 // cases 1, 6: prev swallows next (and area in case 6).
-                let mut removed = alloc::vec::Vec::new();
-                if area != next {
-                    removed.push(vma_unlink(mm, area.unwrap())); // case 6
-                }
-                let nv = vma_unlink(mm, n);
-                let new_end = nv.vm_end;
-                removed.push(nv);
-                vma_set_range(mm, p, p_start, new_end, p_pgoff);
-                if let Some(exp) = removed.iter().find(|v| v.anon_vma.is_some()) {
-                    import_anon_vma(mm, p, exp);
-                }
+                let n_end = mm.mm_rb[&n].vm_end;
+                __vma_adjust(mm, p, p_start, n_end, p_pgoff, None, Some(p));
             } else {
                 // cases 2, 5, 7: prev grows to `end`.
-                if let Some(a) = area.filter(|a| *a < end) {
-                    let av = &mm.mm_rb[&a];
-                    if av.vm_end == end {
-                        // case 7: area is swallowed.
-                        let av = vma_unlink(mm, a);
-                        vma_set_range(mm, p, p_start, end, p_pgoff);
-                        import_anon_vma(mm, p, &av);
-                    } else {
-                        // case 5: area's head moves to prev.
-                        let (a_end, a_pgoff) = (av.vm_end, av.vm_pgoff);
-                        let exporter = av.clone();
-                        let shift = (end - a) >> PAGE_SHIFT;
-                        vma_set_range(mm, a, end, a_end, a_pgoff + shift);
-                        vma_set_range(mm, p, p_start, end, p_pgoff);
-                        import_anon_vma(mm, p, &exporter);
-                    }
-                } else {
-                    // case 2: plain extension over the hole.
-                    vma_set_range(mm, p, p_start, end, p_pgoff);
-                }
+                __vma_adjust(mm, p, p_start, end, p_pgoff, None, Some(p));
             }
             return Some(p);
         }
@@ -867,30 +973,25 @@ pub fn vma_merge(
         let nv = &mm.mm_rb[&n];
         if end == nv.vm_start && can_vma_merge_before(nv, vm_flags, anon_vma, file, pgoff + pglen) {
             let (n_end, n_pgoff) = (nv.vm_end, nv.vm_pgoff);
-            match prev {
+            return Some(match prev {
                 Some(p) if addr < mm.mm_rb[&p].vm_end => {
                     // case 4: prev's tail moves to next.
                     let pv = &mm.mm_rb[&p];
                     let (p_start, p_pgoff) = (pv.vm_start, pv.vm_pgoff);
-                    let exporter = pv.clone();
-                    vma_set_range(mm, p, p_start, addr, p_pgoff);
-                    vma_set_range(mm, n, addr, n_end, n_pgoff - pglen);
-                    import_anon_vma(mm, addr, &exporter);
+                    __vma_adjust(mm, p, p_start, addr, p_pgoff, None, Some(n));
+                    addr
                 }
-                _ => {
-                    // cases 3, 8: next grows down to addr (over area in case 8).
-                    let removed = if area != next {
-                        Some(vma_unlink(mm, area.unwrap()))
-                    } else {
-                        None
-                    };
-                    vma_set_range(mm, n, addr, n_end, n_pgoff - pglen);
-                    if let Some(av) = removed {
-                        import_anon_vma(mm, addr, &av);
-                    }
-                }
-            }
-            return Some(addr);
+                // cases 3, 8: next grows down to addr (over area in case 8).
+                _ => __vma_adjust(
+                    mm,
+                    area.expect("next implies area"),
+                    addr,
+                    n_end,
+                    n_pgoff - pglen,
+                    None,
+                    Some(n),
+                ),
+            });
         }
     }
     None
@@ -906,18 +1007,17 @@ pub fn __split_vma(mm: &mut MmapLocked, vma: usize, addr: usize, new_below: bool
     let old = mm.mm_rb.get(&vma).expect("__split_vma: no such vma");
     debug_assert!(old.vm_start < addr && addr < old.vm_end);
     debug_assert!(addr & (PAGE_SIZE - 1) == 0);
-    let mut new = (**old).clone(); // vm_area_dup + anon_vma_clone + get_file
+    let mut new = vm_area_dup(old); // + anon_vma_clone: the anon_vma is shared
     let (start, end, pgoff) = (old.vm_start, old.vm_end, old.vm_pgoff);
     let upper_pgoff = pgoff + ((addr - start) >> PAGE_SHIFT);
     if new_below {
         new.vm_end = addr;
-        vma_set_range(mm, vma, addr, end, upper_pgoff);
+        __vma_adjust(mm, vma, addr, end, upper_pgoff, Some(new), None);
     } else {
         new.vm_start = addr;
         new.vm_pgoff = upper_pgoff;
-        vma_set_range(mm, vma, start, addr, pgoff);
+        __vma_adjust(mm, vma, start, addr, pgoff, Some(new), None);
     }
-    vma_link(mm, new);
     Ok(())
 }
 

@@ -600,6 +600,166 @@ fn vma_merge_case_8_refused_when_area_has_anon_vma_and_next_has_none() {
     assert_eq!(layout(&mm), vec![(0, 10), (10, 30)]);
 }
 
+// ---- __vma_adjust, case by case ----
+
+/// The box of the VMA that covers `page`, to check which VMA survived an adjustment.
+fn ident(mm: &MmapLocked, page: usize) -> *const VmArea {
+    find_vma(mm, pg(page)).unwrap()
+}
+
+fn anon_of(mm: &MmapLocked, page: usize) -> Option<usize> {
+    find_vma(mm, pg(page))
+        .unwrap()
+        .anon_vma
+        .as_ref()
+        .map(|a| a.id)
+}
+
+#[test]
+fn vma_adjust_remove_next_1_swallows_next_and_imports_its_anon_vma() {
+    // Cases 1 and 7: vma grows to next's end.
+    let mut mm = mm();
+    let v = add_anon(&mut mm, 0, 10, RW);
+    let n = add_anon(&mut mm, 10, 20, RW);
+    let a = AnonVma::new();
+    mm.mm_rb.get_mut(&n).unwrap().set_anon_vma(a.clone());
+    let me = ident(&mm, 0);
+    assert_eq!(
+        __vma_adjust(
+            &mut mm,
+            v,
+            pg(0),
+            pg(20),
+            pg(0) >> PAGE_SHIFT,
+            None,
+            Some(v)
+        ),
+        v
+    );
+    assert_eq!(layout(&mm), vec![(0, 20)]);
+    assert_eq!(ident(&mm, 15), me, "the survivor is the same VMA");
+    assert_eq!(anon_of(&mm, 0), Some(a.id));
+}
+
+#[test]
+fn vma_adjust_remove_next_2_swallows_two_and_takes_anon_vma_from_the_second() {
+    // Case 6: vma swallows area and the VMA after it; area has no anon_vma.
+    let mut mm = mm();
+    let v = add_anon(&mut mm, 0, 10, RW);
+    add_anon(&mut mm, 10, 20, RO);
+    let n = add_anon(&mut mm, 20, 30, RW);
+    let a = AnonVma::new();
+    mm.mm_rb.get_mut(&n).unwrap().set_anon_vma(a.clone());
+    __vma_adjust(
+        &mut mm,
+        v,
+        pg(0),
+        pg(30),
+        pg(0) >> PAGE_SHIFT,
+        None,
+        Some(v),
+    );
+    assert_eq!(layout(&mm), vec![(0, 30)]);
+    assert_eq!(mm.map_count, 1);
+    assert_eq!(anon_of(&mm, 29), Some(a.id));
+}
+
+#[test]
+fn vma_adjust_remove_next_3_keeps_next_and_frees_vma() {
+    // Case 8: with expand == next, next takes [start, end) and vma goes.
+    let mut mm = mm();
+    add_anon(&mut mm, 0, 10, RW);
+    let area = add_anon(&mut mm, 10, 20, RO);
+    let n = add_anon(&mut mm, 20, 30, RW);
+    let a = AnonVma::new();
+    mm.mm_rb.get_mut(&area).unwrap().set_anon_vma(a.clone());
+    let survivor = ident(&mm, 20);
+    let k = __vma_adjust(
+        &mut mm,
+        area,
+        pg(10),
+        pg(30),
+        (pg(20) >> PAGE_SHIFT) - 10,
+        None,
+        Some(n),
+    );
+    assert_eq!(k, pg(10));
+    assert_eq!(layout(&mm), vec![(0, 10), (10, 30)]);
+    assert_eq!(ident(&mm, 10), survivor, "next survived, re-keyed");
+    assert_eq!(mm.vma(pg(10)).unwrap().vm_flags, RW);
+    assert_eq!(
+        anon_of(&mm, 10),
+        Some(a.id),
+        "next imported area's anon_vma"
+    );
+}
+
+#[test]
+fn vma_adjust_positive_adjust_next_moves_next_head_to_vma() {
+    // Case 5: vma grows over the head of next, which keeps its tail and moves its pgoff.
+    let mut mm = mm();
+    let v = add_anon(&mut mm, 0, 10, RW);
+    let n = add_anon(&mut mm, 10, 20, RO);
+    let a = AnonVma::new();
+    mm.mm_rb.get_mut(&n).unwrap().set_anon_vma(a.clone());
+    let next_box = ident(&mm, 10);
+    __vma_adjust(
+        &mut mm,
+        v,
+        pg(0),
+        pg(14),
+        pg(0) >> PAGE_SHIFT,
+        None,
+        Some(v),
+    );
+    assert_eq!(layout(&mm), vec![(0, 14), (14, 20)]);
+    assert_eq!(ident(&mm, 14), next_box);
+    assert_eq!(mm.vma(pg(14)).unwrap().vm_pgoff, pg(14) >> PAGE_SHIFT);
+    assert_eq!(anon_of(&mm, 0), Some(a.id), "vma imported next's anon_vma");
+    assert_eq!(anon_of(&mm, 14), Some(a.id));
+}
+
+#[test]
+fn vma_adjust_negative_adjust_next_gives_vma_tail_to_next() {
+    // Case 4: vma shrinks, next grows down over what it gave up.
+    let mut mm = mm();
+    let v = add_anon(&mut mm, 0, 10, RW);
+    let n = add_anon(&mut mm, 10, 20, RO);
+    let a = AnonVma::new();
+    mm.mm_rb.get_mut(&v).unwrap().set_anon_vma(a.clone());
+    __vma_adjust(&mut mm, v, pg(0), pg(6), pg(0) >> PAGE_SHIFT, None, Some(n));
+    assert_eq!(layout(&mm), vec![(0, 6), (6, 20)]);
+    assert_eq!(mm.vma(pg(6)).unwrap().vm_pgoff, pg(6) >> PAGE_SHIFT);
+    assert_eq!(mm.vma(pg(6)).unwrap().vm_flags, RO);
+    assert_eq!(anon_of(&mm, 6), Some(a.id), "next imported vma's anon_vma");
+}
+
+#[test]
+fn vma_adjust_with_insert_is_a_split_sharing_the_anon_vma() {
+    let mut mm = mm();
+    let v = add_anon(&mut mm, 0, 10, RW);
+    let a = AnonVma::new();
+    mm.mm_rb.get_mut(&v).unwrap().set_anon_vma(a.clone());
+    let me = ident(&mm, 0);
+    let mut upper = vm_area_dup(mm.vma(v).unwrap());
+    upper.vm_start = pg(4);
+    upper.vm_pgoff += 4;
+    __vma_adjust(
+        &mut mm,
+        v,
+        pg(0),
+        pg(4),
+        pg(0) >> PAGE_SHIFT,
+        Some(upper),
+        None,
+    );
+    assert_eq!(layout(&mm), vec![(0, 4), (4, 10)]);
+    assert_eq!(ident(&mm, 0), me);
+    assert_eq!(mm.vma(pg(4)).unwrap().vm_pgoff, pg(4) >> PAGE_SHIFT);
+    assert_eq!((anon_of(&mm, 0), anon_of(&mm, 4)), (Some(a.id), Some(a.id)));
+    assert_eq!(mm.map_count, 2);
+}
+
 // ---- the vm_next/vm_prev list ----
 
 /// Walk the list from the first VMA, the way Linux code does `for (vma = mm->mmap; vma;

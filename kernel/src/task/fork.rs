@@ -51,7 +51,7 @@ pub fn dup_mmap(parent: &MmStruct) -> KResult<Arc<MmStruct>> {
             if vma.vm_flags.contains(VmFlags::VM_DONTCOPY) {
                 continue;
             }
-            let mut v = (**vma).clone();
+            let mut v = crate::mm::vma::vm_area_dup(vma);
             v.vm_flags
                 .remove(VmFlags::VM_LOCKED | VmFlags::VM_LOCKONFAULT);
             if v.anon_vma.is_some() {
