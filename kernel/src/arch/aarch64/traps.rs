@@ -121,7 +121,19 @@ pub fn do_undefinstr(regs: &mut PtRegs) {
         }
     }
     let esr = Esr { raw: regs.esr };
-    force_sig_fault(SIGILL, ILL_ILLOPC, regs, class_string(esr.ec()));
+    // The instruction word and PSTATE go into the report (Linux prints them in
+    // `__show_regs`): they tell a real undefined instruction from a corrupted text page
+    // (a word that is not what the binary holds) or a bad return state (nRW or IL set).
+    let word = match insn {
+        Ok(w) => alloc::format!("{w:#010x}"),
+        Err(_) => alloc::string::String::from("unreadable"),
+    };
+    let cause = alloc::format!(
+        "{}, insn {word}, pstate {:#x}",
+        class_string(esr.ec()),
+        regs.pstate
+    );
+    force_sig_fault(SIGILL, ILL_ILLOPC, regs, &cause);
 }
 
 /// A trapped MSR, MRS or system instruction from EL0 (EC 0x18, SYS64). A read of the ID
