@@ -368,6 +368,11 @@ pub fn judge(s: &Scenario, text: &str, code: Option<i32>) -> Vec<String> {
     if !s.panic_expected && text.contains("Kernel panic") {
         why.push("kernel panicked".to_string());
     }
+    // A reference-count bug shows first as a page freed while still mapped (the kernel's
+    // `bad_page` report), long before anything crashes: it fails every run.
+    if text.contains("BUG: Bad page state") {
+        why.push("kernel reported a bad page state".to_string());
+    }
     match code {
         Some(c) if c == s.exit_status => {}
         Some(c) => why.push(format!("exit status {c}, expected {}", s.exit_status)),

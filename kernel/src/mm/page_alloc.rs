@@ -173,6 +173,11 @@ pub fn __free_pages(page: &Page, order: usize) {
     let left = page._refcount.fetch_sub(1, Ordering::AcqRel) - 1;
     assert!(left >= 0, "__free_pages: page refcount underflow");
     if left == 0 {
+        if page._mapcount.load(Ordering::Relaxed) >= 0
+            || page.mapping.load(Ordering::Relaxed) != 0
+        {
+            bad_page(page, "freed while mapped or in the page cache");
+        }
         // Linux: free_pages_prepare: a free page carries no state.
         crate::mm::mlock::clear_page_mlock(page);
         page.flags.store(0, Ordering::Relaxed);
@@ -184,6 +189,26 @@ pub fn __free_pages(page: &Page, order: usize) {
             .lock()
             .free_one_page(super::page::page_to_pfn(page), order);
     }
+}
+
+/// A page freed in a state no free page may be in: report it and where it was freed
+/// from, then go on (Linux: `bad_page`, "BUG: Bad page state", called from
+/// `free_pages_prepare` -> `free_pages_check`). The page still goes back to the free
+/// lists, as in Linux, so the report is the evidence of a reference-count bug elsewhere.
+#[cold]
+#[inline(never)]
+fn bad_page(page: &Page, reason: &str) {
+    crate::pr_warn!(
+        "BUG: Bad page state: pfn:{:#x} mapcount:{} mapping:{:#x} index:{:#x} flags:{:#x}: {}",
+        super::page::page_to_pfn(page),
+        page._mapcount.load(Ordering::Relaxed),
+        page.mapping.load(Ordering::Relaxed),
+        page.index.load(Ordering::Relaxed),
+        page.flags.load(Ordering::Relaxed),
+        reason
+    );
+    #[cfg(not(test))]
+    crate::kernel::panic::dump_backtrace(crate::arch::cpu::frame_pointer(), false);
 }
 
 /// One page, or None (Linux: `alloc_page`).
