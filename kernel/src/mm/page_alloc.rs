@@ -173,8 +173,7 @@ pub fn __free_pages(page: &Page, order: usize) {
     let left = page._refcount.fetch_sub(1, Ordering::AcqRel) - 1;
     assert!(left >= 0, "__free_pages: page refcount underflow");
     if left == 0 {
-        if page._mapcount.load(Ordering::Relaxed) >= 0
-            || page.mapping.load(Ordering::Relaxed) != 0
+        if page._mapcount.load(Ordering::Relaxed) >= 0 || page.mapping.load(Ordering::Relaxed) != 0
         {
             bad_page(page, "freed while mapped or in the page cache");
         }
