@@ -1020,6 +1020,11 @@ fn signals(t: &mut Tap) {
         EINVAL,
     );
     t.err(
+        "sigaltstack with a stack_t running off the top of the address space fails with EFAULT",
+        sys(nr::SIGALTSTACK, usize::MAX - 7, 0, 0, 0),
+        EFAULT,
+    );
+    t.err(
         "rt_sigprocmask with the set at a kernel address fails with EFAULT",
         sys(nr::RT_SIGPROCMASK, SIG_BLOCK, KADDR, 0, 8),
         EFAULT,
