@@ -251,6 +251,16 @@ impl World {
             put(iov + 16 * i, *b);
             put(iov + 16 * i + 8, *l);
         }
+        // A page of interesting words: a pointer into it reads as a structure (rlimit,
+        // timespec, stack_t, pollfd, sigaction) made of edge values.
+        for k in 0..P / 8 {
+            let v = if k % 2 == 0 {
+                EDGES[(k / 2) % EDGES.len()]
+            } else {
+                WORDS[(k / 2) % WORDS.len()]
+            };
+            put(rw + 3 * P + 8 * k, v);
+        }
         let ts = rw + 2 * P + 512;
         put(ts, 0);
         put(ts + 8, 1_000_000); // 1 ms
@@ -345,6 +355,23 @@ const EDGES: [usize; 16] = [
     usize::MAX - P + 1,
 ];
 
+/// Words for structures: limits, sizes, counts, nanoseconds, small fds.
+const WORDS: [usize; 13] = [
+    P,
+    5120,
+    1 << 20,
+    1 << 30,
+    999_999_999,
+    1_000_000_000,
+    3,
+    64,
+    0x7fff_fff0,
+    1 << 24,
+    0x1_0000_0003,
+    (-100isize) as usize,
+    0x8000_0000_0000_0000,
+];
+
 /// A value of kind `k`.
 fn arg(r: &mut Rng, w: &World, k: A) -> usize {
     if r.one_in(8) {
@@ -352,7 +379,7 @@ fn arg(r: &mut Rng, w: &World, k: A) -> usize {
     }
     match k {
         Fd => match r.below(6) {
-            0 => r.pick(&[usize::MAX, (-100isize) as usize, 1 << 20, 1023, 1024, 3, 9]),
+            0 => r.pick(&[usize::MAX, (-100isize) as usize, 1 << 20, 1 << 24, 0x7fff_fff0, 65535, 1023, 1024, 3, 9]),
             1 => r.below(12),
             _ => r.pick(&w.fds) as usize,
         },
