@@ -4,6 +4,7 @@
 #[allow(missing_docs)]
 pub mod nr {
     pub const GETCWD: usize = 17;
+    pub const DUP3: usize = 24;
     pub const MKDIRAT: usize = 34;
     pub const UNLINKAT: usize = 35;
     pub const FTRUNCATE: usize = 46;

@@ -355,7 +355,7 @@ pub fn sys_dup3(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     }
     let mut files = task.files.lock();
     let file = files.get(old)?;
-    files.install_at(new as usize, file, flags & crate::fs::O_CLOEXEC != 0);
+    files.install_at(new as usize, file, flags & crate::fs::O_CLOEXEC != 0)?;
     Ok(new as usize)
 }
 

@@ -590,6 +590,27 @@ fn limits_random(t: &mut Tap, bad: &Bad) {
             EFAULT,
         );
     }
+    // dup3 to the last descriptor RLIMIT_NOFILE allows (nr_open, 1048576, the most Linux
+    // lets root set): Linux grows its fd table to 1M entries; a kernel that cannot must
+    // fail with ENOMEM (as expand_files does), not die. In a child, so the limit goes too.
+    let st = in_child(|| {
+        let big = Rlimit {
+            rlim_cur: 1 << 20,
+            rlim_max: 1 << 20,
+        };
+        if prlimit64(RLIMIT_NOFILE, Some(&big), None) != 0 {
+            return 1;
+        }
+        match sys(nr::DUP3, 1, (1 << 20) - 1, 0, 0) {
+            r if r == (1 << 20) - 1 || r == -(ENOMEM as isize) => 0,
+            _ => 2,
+        }
+    });
+    t.exited(
+        "dup3 to fd 1048575 under RLIMIT_NOFILE 1048576 succeeds or fails with ENOMEM",
+        st,
+        0,
+    );
     t.ret(
         "prlimit64 with both pointers NULL succeeds",
         sys(nr::PRLIMIT64, 0, RLIMIT_NOFILE, 0, 0),
