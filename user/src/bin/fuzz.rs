@@ -490,12 +490,16 @@ fn one_call(r: &mut Rng, w: &mut World) -> isize {
         // Fix-ups that keep the calls inside this process, and useful.
         match n {
             // Signals only to ourselves, our own child or no one (pid 0 and -1 mean the
-            // group and everyone, 1 is our parent when we run as init).
-            129 | 130 if a[0] as i32 != w.me && (a[0] as i32 != w.child || w.child <= 0) => {
-                a[0] = if r.one_in(2) { w.me as usize } else { 0x7fff_fff0 };
+            // group and everyone, 1 is our parent when we run as init); a fatal one to
+            // ourselves ends the batch, so only now and then.
+            129 | 130 => {
+                if a[0] as i32 != w.me && (a[0] as i32 != w.child || w.child <= 0) {
+                    a[0] = if r.one_in(2) { w.me as usize } else { 0x7fff_fff0 };
+                }
+                if a[0] as i32 == w.me && !r.one_in(40) {
+                    a[1] = 0;
+                }
             }
-            // A fatal signal to ourselves ends the batch: only now and then.
-            129 | 130 if a[0] as i32 == w.me && !r.one_in(8) => a[1] = 0,
             // Unmapping or protecting megabytes around our mappings hits the stack (just
             // above them) and ends the batch: mostly keep the lengths to a few pages.
             215 | 226 | 233 | 216 | 228 | 284 if (16 * P..TASK).contains(&a[1]) && !r.one_in(6) => {
@@ -720,14 +724,19 @@ fn main(args: Args) -> i32 {
         unlink(c"/tmp/fuzz.f");
         done_calls += made;
         ran += 1;
-        println!(
-            "fuzz: seed {} batch {} ok ({} calls, {}{})",
-            seed,
-            b,
-            made,
-            Wstatus(status),
-            if killed { ", timed out" } else { "" }
-        );
+        let st = Wstatus(status);
+        if st.signaled() {
+            println!(
+                "fuzz: seed {} batch {} ok ({} calls, killed by signal {}{})",
+                seed,
+                b,
+                made,
+                st.term_sig(),
+                if killed { ", timed out" } else { "" }
+            );
+        } else {
+            println!("fuzz: seed {} batch {} ok ({} calls, {})", seed, b, made, st);
+        }
     }
     println!("fuzz: {} calls, {} batches, done", done_calls, ran);
     0
