@@ -93,6 +93,31 @@ fn main(args: Args) -> i32 {
 
 /// read(2), write(2), pread64, pwrite64, readv, writev, lseek, close.
 fn read_write(t: &mut Tap, bad: &Bad, fd: i32) {
+    // pread64/pwrite64 whose offset + count passes the largest loff_t: EINVAL before any
+    // byte moves (Linux: rw_verify_area), even on /dev/zero, which has no end to reach.
+    let big = mmap_anon(32 * P);
+    let zero = open(c"/dev/zero", O_RDWR, 0);
+    if big > 0 && zero >= 0 {
+        for (what, n) in [("pread64", nr::PREAD64), ("pwrite64", nr::PWRITE64)] {
+            let r = sys(n, zero as usize, big as usize, 32 * P, isize::MAX as usize - P);
+            t.err(
+                format_args!(
+                    "{} of 128 KiB on /dev/zero at offset 2^63 - 1 - 4096 fails with EINVAL",
+                    what
+                ),
+                r,
+                EINVAL,
+            );
+        }
+        let r = sys(nr::PREAD64, fd as usize, big as usize, 32 * P, isize::MAX as usize - P);
+        t.err(
+            "pread64 of 128 KiB on a file at offset 2^63 - 1 - 4096 fails with EINVAL",
+            r,
+            EINVAL,
+        );
+    }
+    close(zero as i32);
+    munmap(big as usize, 32 * P);
     let mut buf = [0u8; 32];
     let b = buf.as_mut_ptr() as usize;
     lseek(fd, 0, SEEK_SET); // a read needs bytes to copy: at end of file it returns 0 at once
