@@ -187,6 +187,8 @@ struct World {
     fds: [i32; 6],
     me: i32,
     child: i32,
+    /// The last mapping a fuzzed mmap made (0 before one): big buffers, odd protections.
+    last: usize,
 }
 
 const PATHS: [&[u8]; 14] = [
@@ -320,6 +322,7 @@ impl World {
             fds: [file, dir, zero, maps, ro_file, 1],
             me: getpid(),
             child: 0,
+            last: 0,
         })
     }
 }
@@ -442,6 +445,7 @@ fn ptr(r: &mut Rng, w: &World) -> usize {
         8 => r.pick(&[TASK - 8, TASK - 1, TASK, KERNEL_ADDR, KERNEL_ADDR + 0x20_0000]),
         9 if w.shared != 0 => w.shared + r.below(P),
         10 if w.filemap != 0 => w.filemap + r.below(P),
+        11 if w.last != 0 => w.last + P * r.below(4),
         _ => w.rw + 3 * P + 1 + r.below(64),
     }
 }
@@ -458,6 +462,7 @@ fn addr(r: &mut Rng, w: &World) -> usize {
         5 => w.filemap,
         6 => w.brk,
         7 => r.pick(&[0x1000_0000, 0x7f00_0000_0000, TASK - P, TASK - 2 * P, 0x10_0000]),
+        8 if w.last != 0 => w.last,
         _ => w.rw + 4 * P,
     };
     match r.below(6) {
@@ -523,7 +528,11 @@ fn one_call(r: &mut Rng, w: &mut World) -> isize {
     };
     // SAFETY: the call may fail, or change our memory or kill us; both are what we test
     // (this process is a disposable child, and nothing of it is trusted afterwards).
-    unsafe { syscall6(nr, args[0], args[1], args[2], args[3], args[4], args[5]) }
+    let ret = unsafe { syscall6(nr, args[0], args[1], args[2], args[3], args[4], args[5]) };
+    if nr == 222 && ret > 0 {
+        w.last = ret as usize;
+    }
+    ret
 }
 
 /// Touch the prepared mappings (read everything, write the writable ones): faults after
