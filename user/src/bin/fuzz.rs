@@ -382,7 +382,18 @@ fn arg(r: &mut Rng, w: &World, k: A) -> usize {
     }
     match k {
         Fd => match r.below(6) {
-            0 => r.pick(&[usize::MAX, (-100isize) as usize, 1 << 20, 1 << 24, 0x7fff_fff0, 65535, 1023, 1024, 3, 9]),
+            0 => r.pick(&[
+                usize::MAX,
+                (-100isize) as usize,
+                1 << 20,
+                1 << 24,
+                0x7fff_fff0,
+                65535,
+                1023,
+                1024,
+                3,
+                9,
+            ]),
             1 => r.below(12),
             _ => r.pick(&w.fds) as usize,
         },
@@ -442,7 +453,13 @@ fn ptr(r: &mut Rng, w: &World) -> usize {
         5 => w.ro + r.below(2 * P),
         6 => w.none + r.below(P),
         7 => w.hole + r.below(P),
-        8 => r.pick(&[TASK - 8, TASK - 1, TASK, KERNEL_ADDR, KERNEL_ADDR + 0x20_0000]),
+        8 => r.pick(&[
+            TASK - 8,
+            TASK - 1,
+            TASK,
+            KERNEL_ADDR,
+            KERNEL_ADDR + 0x20_0000,
+        ]),
         9 if w.shared != 0 => w.shared + r.below(P),
         10 if w.filemap != 0 => w.filemap + r.below(P),
         11 if w.last != 0 => w.last + P * r.below(4),
@@ -461,7 +478,13 @@ fn addr(r: &mut Rng, w: &World) -> usize {
         4 => w.shared,
         5 => w.filemap,
         6 => w.brk,
-        7 => r.pick(&[0x1000_0000, 0x7f00_0000_0000, TASK - P, TASK - 2 * P, 0x10_0000]),
+        7 => r.pick(&[
+            0x1000_0000,
+            0x7f00_0000_0000,
+            TASK - P,
+            TASK - 2 * P,
+            0x10_0000,
+        ]),
         8 if w.last != 0 => w.last,
         _ => w.rw + 4 * P,
     };
@@ -499,7 +522,11 @@ fn one_call(r: &mut Rng, w: &mut World) -> isize {
             // ourselves ends the batch, so only now and then.
             129 | 130 => {
                 if a[0] as i32 != w.me && (a[0] as i32 != w.child || w.child <= 0) {
-                    a[0] = if r.one_in(2) { w.me as usize } else { 0x7fff_fff0 };
+                    a[0] = if r.one_in(2) {
+                        w.me as usize
+                    } else {
+                        0x7fff_fff0
+                    };
                 }
                 if a[0] as i32 == w.me && !r.one_in(40) {
                     a[1] = 0;
@@ -520,7 +547,10 @@ fn one_call(r: &mut Rng, w: &mut World) -> isize {
             }
             // madvise: a known advice most of the time.
             233 if r.below(3) != 0 => {
-                a[2] = r.pick(&[0, 1, 2, 3, 4, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 100]);
+                a[2] = r.pick(&[
+                    0, 1, 2, 3, 4, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23,
+                    100,
+                ]);
             }
             _ => {}
         }
@@ -729,7 +759,17 @@ fn main(args: Args) -> i32 {
         // The batch's files go, so page cache does not pile up over the run.
         unlink(c"/tmp/fuzz.d/x");
         // SAFETY: rmdir takes a path we own.
-        unsafe { syscall6(35, (-100isize) as usize, c"/tmp/fuzz.d".as_ptr() as usize, 0x200, 0, 0, 0) };
+        unsafe {
+            syscall6(
+                35,
+                (-100isize) as usize,
+                c"/tmp/fuzz.d".as_ptr() as usize,
+                0x200,
+                0,
+                0,
+                0,
+            )
+        };
         unlink(c"/tmp/fuzz.f");
         done_calls += made;
         ran += 1;
@@ -744,7 +784,10 @@ fn main(args: Args) -> i32 {
                 if killed { ", timed out" } else { "" }
             );
         } else {
-            println!("fuzz: seed {} batch {} ok ({} calls, {})", seed, b, made, st);
+            println!(
+                "fuzz: seed {} batch {} ok ({} calls, {})",
+                seed, b, made, st
+            );
         }
     }
     println!("fuzz: {} calls, {} batches, done", done_calls, ran);

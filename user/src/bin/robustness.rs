@@ -99,7 +99,13 @@ fn read_write(t: &mut Tap, bad: &Bad, fd: i32) {
     let zero = open(c"/dev/zero", O_RDWR, 0);
     if big > 0 && zero >= 0 {
         for (what, n) in [("pread64", nr::PREAD64), ("pwrite64", nr::PWRITE64)] {
-            let r = sys(n, zero as usize, big as usize, 32 * P, isize::MAX as usize - P);
+            let r = sys(
+                n,
+                zero as usize,
+                big as usize,
+                32 * P,
+                isize::MAX as usize - P,
+            );
             t.err(
                 format_args!(
                     "{} of 128 KiB on /dev/zero at offset 2^63 - 1 - 4096 fails with EINVAL",
@@ -109,7 +115,13 @@ fn read_write(t: &mut Tap, bad: &Bad, fd: i32) {
                 EINVAL,
             );
         }
-        let r = sys(nr::PREAD64, fd as usize, big as usize, 32 * P, isize::MAX as usize - P);
+        let r = sys(
+            nr::PREAD64,
+            fd as usize,
+            big as usize,
+            32 * P,
+            isize::MAX as usize - P,
+        );
         t.err(
             "pread64 of 128 KiB on a file at offset 2^63 - 1 - 4096 fails with EINVAL",
             r,
