@@ -4,6 +4,7 @@
 #[allow(missing_docs)]
 pub mod nr {
     pub const GETCWD: usize = 17;
+    pub const DUP3: usize = 24;
     pub const MKDIRAT: usize = 34;
     pub const UNLINKAT: usize = 35;
     pub const FTRUNCATE: usize = 46;
@@ -28,6 +29,7 @@ pub mod nr {
     pub const CLOCK_GETTIME: usize = 113;
     pub const SCHED_YIELD: usize = 124;
     pub const KILL: usize = 129;
+    pub const SIGALTSTACK: usize = 132;
     pub const RT_SIGACTION: usize = 134;
     pub const RT_SIGPROCMASK: usize = 135;
     pub const RT_SIGRETURN: usize = 139;

@@ -8,11 +8,13 @@
 //! * `gdb`   — QEMU halted in the background plus gdb-multiarch in the foreground (`gdb.rs`)
 //! * `bench` — guest instruction counts under `-icount shift=0` (`bench.rs`)
 //! * `ksyms` — dump the symbol table patched into `kernel.elf` (`ksyms.rs`)
+//! * `fuzz`  — the system-call fuzzer, many seeds, one QEMU boot each (`fuzz.rs`)
 
 mod bench;
 mod build;
 #[cfg(test)]
 mod docs_parity;
+mod fuzz;
 mod gdb;
 mod ksyms;
 mod layering;
@@ -83,6 +85,9 @@ commands:
         --break continues to the first hit, --batch runs FILE and exits
   bench [boot] [--memory SIZE]
         guest instructions under -icount shift=0 (release build)
+  fuzz  [--seeds 20] [--first 1] [--calls 20000] [--memory 512M] [--jobs 2]
+        run /bin/fuzz SEED CALLS as init for each seed (no panic, hang or leak);
+        a failing seed prints the command that replays it
   ksyms [--release | PATH]
         print the symbol table patched into kernel.elf
   help  this text
@@ -101,6 +106,7 @@ fn main() -> ExitCode {
         "gdb" => gdb::cmd_gdb(args),
         "bench" => bench::cmd_bench(args),
         "ksyms" => ksyms::cmd_ksyms(args),
+        "fuzz" => fuzz::cmd_fuzz(args),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(0)

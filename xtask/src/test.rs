@@ -249,10 +249,17 @@ pub fn run_scenario(s: &Scenario, kernel: &Path) -> Outcome {
         scenarios::judge(s, &text, run.code())
     };
     if why.is_empty() {
-        Outcome::pass(s.name)
-    } else {
-        Outcome::fail(s.name, why.join("; "), crate::tail_lines(&text, TAIL))
+        return Outcome::pass(s.name);
     }
+    let mut why = why;
+    // A fuzz seed: say how to replay it.
+    if let Some(args) = s.cmdline.strip_prefix("init=/bin/fuzz -- ") {
+        why.push(format!(
+            "replay: cargo xtask qemu --memory {} --init \"/bin/fuzz {args}\"",
+            s.memory
+        ));
+    }
+    Outcome::fail(s.name, why.join("; "), crate::tail_lines(&text, TAIL))
 }
 
 /// `host: ...` from `rustc -vV` (run in the workspace, so rust-toolchain.toml applies).

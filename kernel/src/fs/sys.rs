@@ -89,6 +89,7 @@ fn do_read(file: &File, buf: usize, count: usize, off: Option<i64>) -> KResult<u
     if !access_ok(buf, count) {
         return Err(Errno::EFAULT);
     }
+    rw_verify_area(off, count)?;
     // Linux copies straight into the user buffer, so a fault leaves the position after
     // the bytes actually delivered; we read through a kernel buffer, so put it back.
     let seekable = off.is_none() && !is_stream(file);
@@ -128,6 +129,16 @@ fn do_read(file: &File, buf: usize, count: usize, off: Option<i64>) -> KResult<u
     Ok(done)
 }
 
+/// pread64/pwrite64 at `off`: EINVAL for a negative offset, or one that `count` bytes
+/// would carry past the largest loff_t (no file here has unsigned offsets). Linux:
+/// `rw_verify_area`.
+fn rw_verify_area(off: Option<i64>, count: usize) -> KResult<()> {
+    match off {
+        Some(o) if o < 0 || o.checked_add_unsigned(count as u64).is_none() => Err(Errno::EINVAL),
+        _ => Ok(()),
+    }
+}
+
 fn is_stream(file: &File) -> bool {
     file.f_mode().contains(crate::fs::file::FMode::FMODE_STREAM)
 }
@@ -142,6 +153,7 @@ fn do_write(file: &File, buf: usize, count: usize, off: Option<i64>) -> KResult<
     if !access_ok(buf, count) {
         return Err(Errno::EFAULT);
     }
+    rw_verify_area(off, count)?;
     let mut kbuf = vec![0u8; count.min(CHUNK)];
     let mut done = 0;
     while done < count {
@@ -355,7 +367,7 @@ pub fn sys_dup3(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     }
     let mut files = task.files.lock();
     let file = files.get(old)?;
-    files.install_at(new as usize, file, flags & crate::fs::O_CLOEXEC != 0);
+    files.install_at(new as usize, file, flags & crate::fs::O_CLOEXEC != 0)?;
     Ok(new as usize)
 }
 

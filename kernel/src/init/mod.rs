@@ -156,7 +156,7 @@ extern "C" fn kernel_init(_: usize) {
             let task = crate::task::current().expect("init task");
             let mut files = task.files.lock();
             for fd in 0..3 {
-                files.install_at(fd, console.clone(), false);
+                let _ = files.install_at(fd, console.clone(), false); // 3 slots: fits
             }
         }
         Err(e) => pr_warn!("Warning: unable to open an initial console ({e:?})"),

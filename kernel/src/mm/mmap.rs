@@ -1459,6 +1459,10 @@ pub fn sys_brk(mm: &MmStruct, brk: usize) -> KResult<usize> {
 /// ENOMEM over RLIMIT_AS/RLIMIT_DATA, over RLIMIT_STACK, over RLIMIT_MEMLOCK for a
 /// locked stack without CAP_IPC_LOCK, or when overcommit refuses (checked last, since
 /// it charges).
+/// Differs from Linux 5.10, which charges every growth but gives back at munmap/exit only
+/// the pages of VM_ACCOUNT VMAs: a grown PROT_NONE (or read-only, or MAP_NORESERVE)
+/// MAP_GROWSDOWN mapping leaves its growth in Committed_AS for good. Here only a VM_ACCOUNT
+/// stack is charged, as mmap charged only those, so the charge always comes back.
 fn acct_stack_growth(
     mm: &MmapLocked,
     pt: &mut dyn VmaPageTables,
@@ -1483,7 +1487,8 @@ fn acct_stack_growth(
         }
     }
     // Overcommit: this must be the final test, as it charges.
-    if pt.security_vm_enough_memory_mm(grow).is_err() {
+    if vma.vm_flags.contains(VmFlags::VM_ACCOUNT) && pt.security_vm_enough_memory_mm(grow).is_err()
+    {
         return Err(Errno::ENOMEM);
     }
     Ok(())

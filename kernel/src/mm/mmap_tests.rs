@@ -1896,6 +1896,33 @@ fn expand_stack_keeps_stack_guard_gap_from_vma_below() {
 }
 
 #[test]
+fn expand_stack_of_an_unaccounted_stack_charges_nothing_that_exit_mmap_misses() {
+    // A PROT_NONE MAP_GROWSDOWN mapping has no VM_ACCOUNT (nothing was charged at mmap),
+    // so exit_mmap gives nothing back for it: growing it must not charge either (found
+    // by `fuzz 112 6000`: a fault below such a mapping left Committed_AS at 2 pages).
+    let (mut mm, mut pt) = setup();
+    let top = 0x7000_0000;
+    let a = mmap(
+        &mut mm,
+        &mut pt,
+        top - 4 * P,
+        4 * P,
+        PROT_NONE,
+        ANON | MAP_FIXED | MAP_GROWSDOWN,
+    )
+    .unwrap();
+    assert_eq!(expand_stack(&mut mm, &mut pt, a, a - 2 * P), Ok(a - 2 * P));
+    exit_mmap(&mut mm, &mut pt, 0, 0);
+    assert_eq!(pt.committed, 0);
+    // A writable one is charged at mmap and for its growth, and given all of it back.
+    let (mut mm, mut pt, a) = stack_setup();
+    expand_stack(&mut mm, &mut pt, a, a - 2 * P).unwrap();
+    assert_eq!(pt.committed, 6);
+    exit_mmap(&mut mm, &mut pt, 0, 0);
+    assert_eq!(pt.committed, 0);
+}
+
+#[test]
 fn expand_stack_limited_by_rlimit_stack_and_min_addr() {
     let (mut mm, mut pt, a) = stack_setup();
     mm.rlim[RLIMIT_STACK].cur = 6 * P as u64;

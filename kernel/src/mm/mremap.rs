@@ -253,8 +253,9 @@ fn mremap_to(
     if new_len > mm.task_size || new_addr > mm.task_size - new_len {
         return Err(Errno::EINVAL);
     }
-    // Ensure the old/new locations do not overlap.
-    if addr + old_len > new_addr && new_addr + new_len > addr {
+    // Ensure the old/new locations do not overlap. (Unsigned long sums in Linux: an addr
+    // in the last page wraps, and vma_to_resize then finds no VMA there.)
+    if addr.wrapping_add(old_len) > new_addr && new_addr + new_len > addr {
         return Err(Errno::EINVAL);
     }
     // mremap_to() is not supposed to be used for DONTUNMAP expansion.
@@ -265,7 +266,7 @@ fn mremap_to(
         do_munmap(mm, pt, new_addr, new_len)?;
     }
     if old_len >= new_len {
-        let r = do_munmap(mm, pt, addr + new_len, old_len - new_len);
+        let r = do_munmap(mm, pt, addr.wrapping_add(new_len), old_len - new_len);
         if r.is_err() && old_len != new_len {
             return r.map(|_| 0);
         }
@@ -356,9 +357,11 @@ pub fn do_mremap(
     if flags & (MREMAP_FIXED | MREMAP_DONTUNMAP) != 0 {
         return mremap_to(mm, pt, addr, old_len, new_addr, new_len, flags, populate);
     }
-    // Always allow a shrinking remap: that just unmaps the unnecessary pages.
+    // Always allow a shrinking remap: that just unmaps the unnecessary pages. (addr is not
+    // checked against TASK_SIZE first: in the last page the sum wraps, as in Linux, and the
+    // unmap at the wrapped address does what munmap would.)
     if old_len >= new_len {
-        match munmap_detach_vmas(mm, pt, addr + new_len, old_len - new_len) {
+        match munmap_detach_vmas(mm, pt, addr.wrapping_add(new_len), old_len - new_len) {
             Ok(d) => *detached = d,
             Err(e) if old_len != new_len => return Err(e),
             Err(_) => {}

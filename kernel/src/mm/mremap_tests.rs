@@ -155,3 +155,29 @@ fn einval_and_efault_rows_come_in_linux_order() {
     );
     assert_eq!(ranges(&mm), vec![(a, a + 2 * P)]);
 }
+
+#[test]
+fn mremap_at_the_top_of_the_address_space_wraps_like_linux_and_does_not_overflow() {
+    // `addr + new_len` and the overlap test `addr + old_len` are unsigned long sums in
+    // Linux: for an aligned addr in the last page they wrap (found by `fuzz 1021 10000`,
+    // which panicked here). A shrink then unmaps at the wrapped address (nothing is
+    // mapped there) and returns addr; a move finds no VMA at addr: EFAULT.
+    let (mut mm, mut pt) = (MmapLocked::new(), RecordingPageTables::new());
+    map(&mut mm, &mut pt, 0x10_0000, 2 * P);
+    let top = usize::MAX - P + 1;
+    assert_eq!(remap(&mut mm, &mut pt, top, 2 * P, P, 0, 0), Ok(top));
+    assert_eq!(remap(&mut mm, &mut pt, top, P, P, 0, 0), Ok(top));
+    assert_eq!(
+        remap(
+            &mut mm,
+            &mut pt,
+            top,
+            2 * P,
+            P,
+            MREMAP_MAYMOVE | MREMAP_FIXED,
+            0x20_0000
+        ),
+        Err(Errno::EFAULT)
+    );
+    assert_eq!(ranges(&mm), vec![(0x10_0000, 0x10_0000 + 2 * P)]);
+}

@@ -53,12 +53,32 @@ impl FilesStruct {
         Ok(idx as i32)
     }
 
-    /// Put `file` at exactly `fd`, closing what was there (dup2/dup3).
-    pub fn install_at(&mut self, fd: usize, file: Arc<File>, cloexec: bool) {
+    /// Put `file` at exactly `fd`, closing what was there (dup2/dup3). ENOMEM when the
+    /// table cannot grow that far (Linux: `expand_files` failing; RLIMIT_NOFILE may allow
+    /// a million descriptors, more than the kernel heap holds on a small machine).
+    pub fn install_at(&mut self, fd: usize, file: Arc<File>, cloexec: bool) -> KResult<()> {
         if self.fds.len() <= fd {
+            self.fds
+                .try_reserve_exact(fd + 1 - self.fds.len())
+                .map_err(|_| Errno::ENOMEM)?;
             self.fds.resize(fd + 1, None);
         }
         self.fds[fd] = Some(FdEntry { file, cloexec });
+        Ok(())
+    }
+
+    /// A copy for a child of fork, up to the highest open descriptor; None when the heap
+    /// cannot hold it (fork then fails with ENOMEM). Linux: `dup_fd` (`count_open_files`).
+    pub fn try_clone(&self) -> Option<FilesStruct> {
+        let n = self
+            .fds
+            .iter()
+            .rposition(|e| e.is_some())
+            .map_or(0, |i| i + 1);
+        let mut fds = Vec::new();
+        fds.try_reserve_exact(n).ok()?;
+        fds.extend_from_slice(&self.fds[..n]);
+        Some(FilesStruct { fds })
     }
 
     /// Close `fd` (Linux: `close_fd`); EBADF if it was not open.

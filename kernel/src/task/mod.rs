@@ -333,6 +333,11 @@ pub fn alloc_task(
     arg: usize,
 ) -> Option<(Arc<Task>, *mut crate::arch::aarch64::traps::PtRegs)> {
     use crate::arch::aarch64::traps::PtRegs;
+    // The parent's descriptor table first: it may be too big for the heap (ENOMEM).
+    let files = match current() {
+        Some(c) => c.files.lock().try_clone()?,
+        None => files::FilesStruct::new(),
+    };
     let stack = alloc_pages(
         GfpFlags::GFP_KERNEL | GfpFlags::__GFP_ZERO,
         THREAD_SIZE_ORDER,
@@ -376,11 +381,7 @@ pub fn alloc_task(
                 .unwrap_or_default(),
         ),
         rlim: SpinLockIrq::new(current().map_or(default_rlimits(), |c| *c.rlim.lock())),
-        files: SpinLockIrq::new(
-            current()
-                .map(|c| c.files.lock().clone())
-                .unwrap_or_default(),
-        ),
+        files: SpinLockIrq::new(files),
         cwd: SpinLockIrq::new(current().map_or_else(
             || alloc::string::String::from("/"),
             |c| c.cwd.lock().clone(),

@@ -555,8 +555,14 @@ pub fn sys_sigaltstack(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     const SS_AUTODISARM: u32 = 1 << 31;
     let (ss, old) = (a.0[0], a.0[1]);
     if ss != 0 {
-        let flags: u32 = crate::arch::aarch64::uaccess::get_user(ss + 8)?;
-        let size: usize = crate::arch::aarch64::uaccess::get_user(ss + 16)?;
+        // The whole stack_t at once, as Linux's copy_from_user: a range running past the
+        // top of the address space is EFAULT, not an overflow.
+        let mut st = [0u8; 24];
+        crate::arch::aarch64::uaccess::copy_from_user(&mut st, ss)?;
+        let flags = u32::from_le_bytes([st[8], st[9], st[10], st[11]]);
+        let size = u64::from_le_bytes([
+            st[16], st[17], st[18], st[19], st[20], st[21], st[22], st[23],
+        ]) as usize;
         if flags & !(SS_DISABLE | SS_AUTODISARM) != 0 {
             return Err(Errno::EINVAL);
         }

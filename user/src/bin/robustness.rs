@@ -93,6 +93,43 @@ fn main(args: Args) -> i32 {
 
 /// read(2), write(2), pread64, pwrite64, readv, writev, lseek, close.
 fn read_write(t: &mut Tap, bad: &Bad, fd: i32) {
+    // pread64/pwrite64 whose offset + count passes the largest loff_t: EINVAL before any
+    // byte moves (Linux: rw_verify_area), even on /dev/zero, which has no end to reach.
+    let big = mmap_anon(32 * P);
+    let zero = open(c"/dev/zero", O_RDWR, 0);
+    if big > 0 && zero >= 0 {
+        for (what, n) in [("pread64", nr::PREAD64), ("pwrite64", nr::PWRITE64)] {
+            let r = sys(
+                n,
+                zero as usize,
+                big as usize,
+                32 * P,
+                isize::MAX as usize - P,
+            );
+            t.err(
+                format_args!(
+                    "{} of 128 KiB on /dev/zero at offset 2^63 - 1 - 4096 fails with EINVAL",
+                    what
+                ),
+                r,
+                EINVAL,
+            );
+        }
+        let r = sys(
+            nr::PREAD64,
+            fd as usize,
+            big as usize,
+            32 * P,
+            isize::MAX as usize - P,
+        );
+        t.err(
+            "pread64 of 128 KiB on a file at offset 2^63 - 1 - 4096 fails with EINVAL",
+            r,
+            EINVAL,
+        );
+    }
+    close(zero as i32);
+    munmap(big as usize, 32 * P);
     let mut buf = [0u8; 32];
     let b = buf.as_mut_ptr() as usize;
     lseek(fd, 0, SEEK_SET); // a read needs bytes to copy: at end of file it returns 0 at once
@@ -590,6 +627,27 @@ fn limits_random(t: &mut Tap, bad: &Bad) {
             EFAULT,
         );
     }
+    // dup3 to the last descriptor RLIMIT_NOFILE allows (nr_open, 1048576, the most Linux
+    // lets root set): Linux grows its fd table to 1M entries; a kernel that cannot must
+    // fail with ENOMEM (as expand_files does), not die. In a child, so the limit goes too.
+    let st = in_child(|| {
+        let big = Rlimit {
+            rlim_cur: 1 << 20,
+            rlim_max: 1 << 20,
+        };
+        if prlimit64(RLIMIT_NOFILE, Some(&big), None) != 0 {
+            return 1;
+        }
+        match sys(nr::DUP3, 1, (1 << 20) - 1, 0, 0) {
+            r if r == (1 << 20) - 1 || r == -(ENOMEM as isize) => 0,
+            _ => 2,
+        }
+    });
+    t.exited(
+        "dup3 to fd 1048575 under RLIMIT_NOFILE 1048576 succeeds or fails with ENOMEM",
+        st,
+        0,
+    );
     t.ret(
         "prlimit64 with both pointers NULL succeeds",
         sys(nr::PRLIMIT64, 0, RLIMIT_NOFILE, 0, 0),
@@ -1018,6 +1076,11 @@ fn signals(t: &mut Tap) {
             8,
         ),
         EINVAL,
+    );
+    t.err(
+        "sigaltstack with a stack_t running off the top of the address space fails with EFAULT",
+        sys(nr::SIGALTSTACK, usize::MAX - 7, 0, 0, 0),
+        EFAULT,
     );
     t.err(
         "rt_sigprocmask with the set at a kernel address fails with EFAULT",
