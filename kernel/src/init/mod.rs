@@ -198,6 +198,8 @@ fn run_init(path: &str, args: &str) -> u32 {
     let status = find_task(init_pid).map_or(0, |t| {
         t.exit_code.load(core::sync::atomic::Ordering::SeqCst)
     });
+    let reap_start = crate::kernel::hrtimer::ktime_get_ns();
+    let mut reported = false;
     loop {
         let live: alloc::vec::Vec<_> = all_pids()
             .into_iter()
@@ -214,6 +216,20 @@ fn run_init(path: &str, args: &str) -> u32 {
                 release_task(t.pid);
             }
             break;
+        }
+        // A task that outlives SIGKILL by seconds sleeps where no signal reaches it: say
+        // which and where, once (Linux: khungtaskd's "blocked for more than N seconds").
+        if !reported && crate::kernel::hrtimer::ktime_get_ns() - reap_start > 10_000_000_000 {
+            reported = true;
+            for t in &running {
+                pr_info!(
+                    "INFO: task {}:{} blocked for more than 10 seconds after SIGKILL (state {:?})",
+                    t.comm(),
+                    t.pid,
+                    t.state()
+                );
+                crate::kernel::panic::dump_backtrace(t.thread_saved_fp(), false);
+            }
         }
         for t in running {
             crate::task::signal::send_signal(&t, crate::task::signal::SIGKILL);

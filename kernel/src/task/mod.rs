@@ -187,6 +187,14 @@ impl Task {
         self.kstack + THREAD_SIZE
     }
 
+    /// The frame pointer the task was switched out with, for a backtrace of a task that is
+    /// not running (Linux: `thread_saved_fp`). Meaningless for the running task.
+    pub fn thread_saved_fp(&self) -> usize {
+        // SAFETY: a plain read of a word that only `cpu_switch_to` writes, for a task that
+        // is switched out; a torn or stale value only makes the backtrace stop early.
+        unsafe { (*self.thread.get()).fp as usize }
+    }
+
     /// Has the kernel stack run past its lowest word, the magic `alloc_task` put there?
     /// Linux: `task_stack_end_corrupted`. Tasks without a stack of their own (idle, on the
     /// boot stack) never are.
