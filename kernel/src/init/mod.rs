@@ -187,12 +187,14 @@ fn run_init(path: &str, args: &str) -> u32 {
     // else wait in wfi for the interrupt that makes something runnable. Orphans are
     // reparented to init; once init itself is a zombie, everything left is killed and
     // reaped here.
+    let mut hung = HungTaskCheck::default();
     loop {
         crate::task::schedule();
         let init_done = find_task(init_pid).is_none_or(|t| t.state() == TaskState::Zombie);
         if init_done {
             break;
         }
+        hung.check();
         crate::task::do_idle();
     }
     let status = find_task(init_pid).map_or(0, |t| {
@@ -444,4 +446,53 @@ pub fn memblock_free_all(ram_pages: usize) -> usize {
         wm.high
     );
     freed
+}
+
+/// Tasks that sleep uninterruptibly ("D") without being switched in for more than
+/// `HUNG_TASK_TIMEOUT_NS` are reported once, with their kernel backtrace: a lost wake-up
+/// or a deadlock shows in the serial log instead of as a silent hang (Linux: khungtaskd,
+/// `check_hung_uninterruptible_tasks`, which compares each D task's switch count with
+/// the one it saw a period earlier). Run from the idle loop.
+#[derive(Default)]
+struct HungTaskCheck {
+    last_ns: u64,
+    /// pid -> (voluntary + involuntary switches at the last look, already reported).
+    seen: alloc::collections::BTreeMap<i32, (u64, bool)>,
+}
+
+/// Linux's default `hung_task_timeout_secs` is 120; a test run cannot wait that long.
+const HUNG_TASK_TIMEOUT_NS: u64 = 10_000_000_000;
+
+impl HungTaskCheck {
+    fn check(&mut self) {
+        let now = crate::kernel::hrtimer::ktime_get_ns();
+        if now - self.last_ns < HUNG_TASK_TIMEOUT_NS {
+            return;
+        }
+        self.last_ns = now;
+        let mut next = alloc::collections::BTreeMap::new();
+        use crate::task::{all_pids, find_task, TaskState};
+        for t in all_pids().into_iter().filter_map(find_task) {
+            if t.state() != TaskState::Uninterruptible {
+                continue;
+            }
+            let switches = t.nvcsw.load(core::sync::atomic::Ordering::Relaxed)
+                + t.nivcsw.load(core::sync::atomic::Ordering::Relaxed);
+            let mut reported = false;
+            if let Some(&(before, done)) = self.seen.get(&t.pid) {
+                reported = done;
+                if before == switches && !done {
+                    pr_info!(
+                        "INFO: task {}:{} blocked for more than 10 seconds.",
+                        t.comm(),
+                        t.pid
+                    );
+                    crate::kernel::panic::dump_backtrace(t.thread_saved_fp(), false);
+                    reported = true;
+                }
+            }
+            next.insert(t.pid, (switches, reported));
+        }
+        self.seen = next;
+    }
 }
