@@ -17,6 +17,9 @@ pub const CHILD_REAPER: i32 = 1;
 #[inline(never)]
 pub fn do_exit(status: i32) -> ! {
     let me = current().expect("do_exit without a task");
+    if me.pid == CHILD_REAPER {
+        zap_pid_ns_processes(&me);
+    }
     super::exit_mm(&me);
     me.exit_code.store(status, Ordering::SeqCst);
     // forget_original_parent: orphans go to init, which reaps them.
@@ -40,6 +43,23 @@ pub fn do_exit(status: i32) -> ! {
     drop(me);
     schedule();
     unreachable!("a zombie ran again");
+}
+
+/// The child reaper is going: every other process gets SIGKILL now, while they can still
+/// be scheduled (Linux: `zap_pid_ns_processes`, which the dying init of a pid namespace
+/// runs). Without it, a process that never sleeps would keep the CPU from the idle loop
+/// that reaps what init leaves behind, and the machine would never finish.
+fn zap_pid_ns_processes(me: &super::Task) {
+    for pid in all_pids() {
+        if pid == 0 || pid == me.pid {
+            continue;
+        }
+        if let Some(t) = find_task(pid) {
+            if t.state() != TaskState::Zombie {
+                super::signal::send_signal(&t, super::signal::SIGKILL);
+            }
+        }
+    }
 }
 
 /// exit(2) and exit_group(2) (one thread per process, so the same). Linux: `do_group_exit`.
