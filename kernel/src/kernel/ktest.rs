@@ -62,6 +62,10 @@ pub static KTESTS: &[KTest] = &[
         run: crate::task::tests::kthreads_interleave,
     },
     KTest {
+        name: "sched: a kernel stack ends in STACK_END_MAGIC and an overrun of it is seen",
+        run: crate::task::tests::stack_end_magic,
+    },
+    KTest {
         name:
             "sleep: a disk read sleeps (D) while another task runs, woken by the device interrupt",
         run: crate::kernel::sleep_tests::disk_read_sleeps,
