@@ -293,8 +293,33 @@ pub const SCENARIOS: &[Scenario] = &[
     ),
     user_test("user-sleep", "init=/bin/sleep_test", "sleep_test: "),
     user_test("user-tls-switch", "init=/bin/tls_switch", "tls_switch: "),
-    user_test("user-id-regs", "init=/bin/id_regs", "id_regs: "),
+    Scenario {
+        // The SIGILL report names the trapping instruction word (here `mrs x0, sctlr_el1`,
+        // which id_regs runs at EL0) and the PSTATE it came from.
+        checks: &[
+            Check::NoLineStartsWith("not ok"),
+            Check::Contains("mm: no leak"),
+            Check::Contains("mm: no commit leak"),
+            Check::Contains(" failed"),
+            Check::Contains("Unknown/Uncategorized, insn 0xd5381000, pstate 0x60000000"),
+        ],
+        ..user_test("user-id-regs", "init=/bin/id_regs", "id_regs: ")
+    },
     user_test("user-sig-handlers", "init=/bin/sig_handlers", "sig_handlers: "),
+    Scenario {
+        name: "user-orphan-spin",
+        cmdline: "init=/bin/orphan_spin",
+        // init exits with a child that never sleeps: the kernel must still kill it, reap
+        // it and finish (Linux: zap_pid_ns_processes).
+        checks: &[
+            Check::Contains("orphan_spin: exiting with child"),
+            Check::Contains("init: /bin/orphan_spin exited with status 0"),
+            Check::Contains("mm: no leak"),
+            Check::Contains("mm: no commit leak"),
+        ],
+        timeout_secs: 30,
+        ..BASE
+    },
     Scenario {
         name: "demo-mlock",
         cmdline: "init=/bin/mlock_demo",

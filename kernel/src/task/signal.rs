@@ -305,7 +305,7 @@ pub fn set_current_blocked(mask: u64) {
 /// fault can never be ignored into a loop (Linux: `force_sig_info_to_task`). When the
 /// signal will kill, Linux's one-line report is printed (Linux: `arm64_force_sig_fault`
 /// -> `arm64_show_signal`, which stays quiet for a handled signal).
-pub fn force_sig_fault(sig: u32, si_code: i32, regs: &PtRegs, cause: &str) {
+pub fn force_sig_fault(sig: u32, si_code: i32, regs: &PtRegs, cause: impl core::fmt::Display) {
     let Some(task) = current() else { return };
     let esr = crate::arch::aarch64::esr::Esr { raw: regs.esr };
     let addr = if esr.is_abort() { regs.far } else { regs.pc };

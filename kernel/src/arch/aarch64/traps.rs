@@ -124,16 +124,28 @@ pub fn do_undefinstr(regs: &mut PtRegs) {
     // The instruction word and PSTATE go into the report (Linux prints them in
     // `__show_regs`): they tell a real undefined instruction from a corrupted text page
     // (a word that is not what the binary holds) or a bad return state (nRW or IL set).
-    let word = match insn {
-        Ok(w) => alloc::format!("{w:#010x}"),
-        Err(_) => alloc::string::String::from("unreadable"),
-    };
-    let cause = alloc::format!(
-        "{}, insn {word}, pstate {:#x}",
-        class_string(esr.ec()),
-        regs.pstate
+    // Formatted in place: a program that traps in a loop must not be able to use up
+    // the heap through its reports.
+    struct Word(Result<u32, crate::errno::Errno>);
+    impl core::fmt::Display for Word {
+        fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+            match self.0 {
+                Ok(w) => write!(f, "{w:#010x}"),
+                Err(_) => f.write_str("unreadable"),
+            }
+        }
+    }
+    force_sig_fault(
+        SIGILL,
+        ILL_ILLOPC,
+        regs,
+        format_args!(
+            "{}, insn {}, pstate {:#x}",
+            class_string(esr.ec()),
+            Word(insn),
+            regs.pstate
+        ),
     );
-    force_sig_fault(SIGILL, ILL_ILLOPC, regs, &cause);
 }
 
 /// A trapped MSR, MRS or system instruction from EL0 (EC 0x18, SYS64). A read of the ID
