@@ -228,19 +228,19 @@ fn __do_user_fault(result: crate::mm::memory::FaultResult, esr: Esr, regs: &mut 
             SIGSEGV,
             SEGV_MAPERR,
             regs,
-            &alloc::format!("{access}: {cause}, no mapping"),
+            format_args!("{access}: {cause}, no mapping"),
         ),
         FaultResult::BadAccess => force_sig_fault(
             SIGSEGV,
             SEGV_ACCERR,
             regs,
-            &alloc::format!("{access}: {cause}, not permitted by the mapping"),
+            format_args!("{access}: {cause}, not permitted by the mapping"),
         ),
         FaultResult::Sigbus => force_sig_fault(
             SIGBUS,
             BUS_ADRERR,
             regs,
-            &alloc::format!("{access}: {cause}, beyond the mapped object"),
+            format_args!("{access}: {cause}, beyond the mapped object"),
         ),
         FaultResult::Oom => force_sig_fault(SIGKILL, SI_KERNEL, regs, "out of memory"),
     }
