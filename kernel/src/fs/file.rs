@@ -325,12 +325,9 @@ impl File {
         // unmap_mapping_range).
         let attr = self.f_inode.attr();
         if (len as u64) < attr.size() {
-            let dev = attr.i_sb.s_dev;
-            crate::mm::memory::unmap_mapping_range(
-                attr.i_ino,
-                (super::inode::major(dev), super::inode::minor(dev)),
-                len as u64,
-            );
+            if let Some(mapping) = self.f_inode.mapping() {
+                crate::mm::memory::unmap_mapping_range(mapping, len as u64, 0, true);
+            }
         }
         self.f_inode.setsize(len as u64)
     }

@@ -53,6 +53,10 @@ pub trait AddressSpaceOperations {
 pub struct AddressSpace {
     /// Page index -> page (Linux: `i_pages`, an xarray).
     i_pages: SpinLockIrq<BTreeMap<usize, &'static Page>>,
+    /// Every VMA that maps this file, for the walks that start from the file or one of
+    /// its pages (`unmap_mapping_range`, `rmap_walk_file`). Linux: `i_mmap`, an interval
+    /// tree under `i_mmap_rwsem`; see `mm/interval_tree.rs`.
+    pub i_mmap: crate::mm::interval_tree::IMmap,
 }
 
 impl AddressSpace {
@@ -60,6 +64,7 @@ impl AddressSpace {
     pub const fn new() -> Self {
         AddressSpace {
             i_pages: SpinLockIrq::new(BTreeMap::new()),
+            i_mmap: crate::mm::interval_tree::IMmap::new(),
         }
     }
 
@@ -70,6 +75,21 @@ impl AddressSpace {
 
     fn token(&self) -> usize {
         self as *const AddressSpace as usize
+    }
+
+    /// The mapping a page-cache page's `mapping` field points at.
+    ///
+    /// # Safety
+    /// `token` is the `mapping` of a page still in that mapping's cache (or otherwise
+    /// known to point at a live `AddressSpace`).
+    pub unsafe fn from_token<'a>(token: usize) -> &'a AddressSpace {
+        // SAFETY: the caller's contract: a live AddressSpace, which does not move.
+        unsafe { &*(token as *const AddressSpace) }
+    }
+
+    /// Does any VMA map this file (Linux: `mapping_mapped`)?
+    pub fn mapping_mapped(&self) -> bool {
+        !self.i_mmap.is_empty()
     }
 }
 

@@ -253,43 +253,10 @@ pub fn is_zero_pte(pte: Pte) -> bool {
     pte_present(pte) && pte_phys(pte) == ZERO_PAGE_PHYS.load(Ordering::Acquire)
 }
 
-/// Map a freshly allocated anonymous page: refcount 1 (ours), mapcount 1, swap-backed.
-/// Linux: `page_add_new_anon_rmap` + `lru_cache_add_inactive_or_unevictable` (the LRU
-/// part comes with reclaim).
-fn page_add_new_anon_rmap(page: &Page) {
-    page._mapcount.store(0, Ordering::Relaxed);
-    page.set_flags(PageFlags::PG_swapbacked);
-    crate::mm::vmstat::mod_state(crate::mm::vmstat::VmStat::NR_ANON_PAGES, 1);
-}
-
-/// A page-cache page mapped by one more PTE; the first mapping counts it in NR_MAPPED
-/// (Linux: `page_add_file_rmap`, NR_FILE_MAPPED).
-fn page_add_file_rmap(page: &Page) {
-    if page._mapcount.fetch_add(1, Ordering::Relaxed) == -1 {
-        crate::mm::vmstat::mod_state(crate::mm::vmstat::VmStat::NR_MAPPED, 1);
-    }
-}
-
-/// One more mapping of an existing page (fork). Linux: `page_dup_rmap`.
-fn page_dup_rmap(page: &Page) {
-    page._mapcount.fetch_add(1, Ordering::Relaxed);
-}
-
-/// One mapping fewer. When it was the last, the page leaves NR_ANON_PAGES or NR_MAPPED,
-/// and a page still mlocked is cleared (Linux 5.10: `page_remove_rmap`, which calls
-/// `clear_page_mlock` there; 5.18 moved that to `munlock_vma_page`).
-fn page_remove_rmap(page: &Page) {
-    use crate::mm::vmstat::{mod_state, VmStat};
-    if page._mapcount.fetch_sub(1, Ordering::Relaxed) != 0 {
-        return; // still mapped elsewhere
-    }
-    if page_anon(page) {
-        mod_state(VmStat::NR_ANON_PAGES, -1);
-    } else {
-        mod_state(VmStat::NR_MAPPED, -1);
-    }
-    crate::mm::mlock::clear_page_mlock(page);
-}
+use crate::mm::rmap::{
+    anon_vma_prepare, page_add_file_rmap, page_add_new_anon_rmap, page_dup_rmap, page_remove_rmap,
+    PageAnon,
+};
 
 /// Outcome of a page fault (Linux: the VM_FAULT_* bits of `vm_fault_t`, plus arm64
 /// `__do_page_fault`'s VM_FAULT_BADMAP / VM_FAULT_BADACCESS). Small and `Copy`, so every
@@ -569,7 +536,9 @@ pub fn do_fault_around(vmf: &mut crate::mm::vma::VmFault<'_>) -> bool {
 #[no_mangle]
 #[inline(never)]
 pub fn do_cow_fault(vmf: &mut crate::mm::vma::VmFault<'_>) -> FaultResult {
-    // Linux: anon_vma_prepare, then the copy's page first.
+    if anon_vma_prepare(vmf.vma, &vmf.mm.page_table_lock).is_err() {
+        return FaultResult::Oom;
+    }
     let Some(cow_page) = alloc_page(GfpFlags::GFP_KERNEL) else {
         return FaultResult::Oom;
     };
@@ -659,7 +628,7 @@ pub fn alloc_set_pte(vmf: &mut crate::mm::vma::VmFault<'_>, page: &'static Page)
         entry = maybe_mkwrite(pte_mkdirty(entry), vma);
     }
     if write && !vma.vm_flags.contains(VmFlags::VM_SHARED) {
-        page_add_new_anon_rmap(page);
+        page_add_new_anon_rmap(page, vma, vmf.address);
         crate::mm::swap::lru_cache_add_inactive_or_unevictable(page, vma);
     } else {
         page_add_file_rmap(page);
@@ -686,7 +655,9 @@ pub fn do_anonymous_page(vmf: &mut crate::mm::vma::VmFault<'_>) -> FaultResult {
         }
         return FaultResult::Handled;
     }
-    // Linux: anon_vma_prepare (anon_vma bookkeeping comes with rmap).
+    if anon_vma_prepare(vma, &vmf.mm.page_table_lock).is_err() {
+        return FaultResult::Oom;
+    }
     let Some(page) = alloc_page(GfpFlags::GFP_KERNEL | GfpFlags::__GFP_ZERO) else {
         return FaultResult::Oom;
     };
@@ -694,23 +665,17 @@ pub fn do_anonymous_page(vmf: &mut crate::mm::vma::VmFault<'_>) -> FaultResult {
     if vma.vm_flags.contains(crate::mm::vma::VmFlags::VM_WRITE) {
         entry = pte_mkwrite(pte_mkdirty(entry));
     }
+    let address = vmf.address;
     let _ptl = vmf.mm.page_table_lock.lock();
     let pte = vmf.pte();
     if !pte_none(*pte) {
         put_page(page); // raced with another fault: theirs stands
         return FaultResult::Handled;
     }
-    page_add_new_anon_rmap(page);
+    page_add_new_anon_rmap(page, vma, address);
     crate::mm::swap::lru_cache_add_inactive_or_unevictable(page, vma);
     *pte = entry;
     FaultResult::Handled
-}
-
-/// Is `page` an anonymous page (Linux: `PageAnon`)? Until anon_vma bookkeeping gives
-/// anonymous pages a `mapping` (anon_vma | PAGE_MAPPING_ANON), they are the pages with
-/// no `mapping` at all: page-cache pages always have theirs.
-fn page_anon(page: &Page) -> bool {
-    page.mapping.load(Ordering::Relaxed) == 0
 }
 
 /// Write fault on a present, read-only PTE (Linux: `do_wp_page`): an anonymous page only
@@ -729,7 +694,7 @@ pub fn do_wp_page(vmf: &mut crate::mm::vma::VmFault<'_>) -> FaultResult {
     let old = vmf.orig_pte;
     if !is_zero_pte(old) {
         let page = pte_page(old);
-        if page_anon(page) {
+        if PageAnon(page) {
             // Nobody else maps or holds it (Linux: reuse_swap_page / page_count == 1).
             if page.page_count() == 1 && page.page_mapcount() <= 1 {
                 wp_page_reuse(vmf);
@@ -788,6 +753,9 @@ pub fn wp_page_copy(vmf: &mut crate::mm::vma::VmFault<'_>) -> FaultResult {
     use crate::mm::vma::VmFlags;
     let old = vmf.orig_pte;
     let vma = vmf.vma;
+    if anon_vma_prepare(vma, &vmf.mm.page_table_lock).is_err() {
+        return FaultResult::Oom;
+    }
     let new = if is_zero_pte(old) {
         alloc_page(GfpFlags::GFP_KERNEL | GfpFlags::__GFP_ZERO)
     } else {
@@ -817,7 +785,7 @@ pub fn wp_page_copy(vmf: &mut crate::mm::vma::VmFault<'_>) -> FaultResult {
     // (Linux: ptep_clear_flush_notify).
     *pte = Pte::default();
     crate::arch::cpu::flush_tlb_page(asid, address);
-    page_add_new_anon_rmap(new);
+    page_add_new_anon_rmap(new, vma, address);
     crate::mm::swap::lru_cache_add_inactive_or_unevictable(new, vma);
     *pte = entry;
     if !is_zero_pte(old) {
@@ -852,19 +820,31 @@ pub fn zap_page_range(pgd: usize, start: usize, end: usize, asid: u16) -> usize 
     n
 }
 
-/// Copy the PTEs of `[start, end)` from `src` to `dst` at fork. Private writable
-/// mappings become copy-on-write in both (write-protected, page shared with one more
-/// reference); shared mappings are copied as they are. Linux: `copy_page_range` ->
-/// `copy_pte_range` -> `copy_present_pte`.
+/// Copy the PTEs of `vma` from the page tables at `src` to those at `dst` at fork
+/// (Linux: `copy_page_range` -> `copy_pte_range` -> `copy_present_pte`). A VMA with no
+/// anon_vma is skipped, as 5.10 does: it has no anonymous pages, so the child can fault
+/// everything back from the file or the zero page instead of copying PTEs now. In a
+/// copy-on-write mapping (`is_cow_mapping`: private and may be written) each writable
+/// PTE becomes read-only in both, the page shared with one more reference; shared
+/// mappings are copied as they are.
 #[no_mangle]
 #[inline(never)]
 pub fn copy_page_range(
     dst: usize,
     src: usize,
-    start: usize,
-    end: usize,
-    cow: bool,
+    vma: &crate::mm::vma::VmArea,
 ) -> Result<(), FaultResult> {
+    use crate::mm::vma::VmFlags;
+    // Don't copy ptes where a page fault will fill them correctly.
+    if !vma
+        .vm_flags
+        .intersects(VmFlags::VM_HUGETLB | VmFlags::VM_PFNMAP | VmFlags::VM_MIXEDMAP)
+        && vma.anon_vma.is_none()
+    {
+        return Ok(());
+    }
+    let cow = is_cow_mapping(vma.vm_flags);
+    let (start, end) = (vma.vm_start, vma.vm_end);
     let mut err = None;
     // The destination PTE table of the current 2 MiB block, found once per block
     // (Linux: copy_pte_range allocates and maps one dst table per pmd).
@@ -900,6 +880,13 @@ pub fn copy_page_range(
         Some(e) => Err(e),
         None => Ok(()),
     }
+}
+
+/// Is this a private mapping that may be written, whose pages fork must share
+/// copy-on-write (Linux: `is_cow_mapping`)?
+pub fn is_cow_mapping(flags: crate::mm::vma::VmFlags) -> bool {
+    use crate::mm::vma::VmFlags;
+    flags & (VmFlags::VM_SHARED | VmFlags::VM_MAYWRITE) == VmFlags::VM_MAYWRITE
 }
 
 /// Tear down every user mapping and table of an address space, then the pgd itself.
@@ -1047,26 +1034,49 @@ impl crate::mm::vma::VmaPageTables for MmPageTables<'_> {
     }
 }
 
-/// Unmap every page of file `(dev, ino)` at or past byte `from` from every address space
-/// (private COW copies included), so the next access faults and finds the new size.
-/// Linux: `unmap_mapping_range` walking the file's `i_mmap` tree; we have no i_mmap yet,
-/// so we walk every mm (`for_each_mm`). Locking: each mm's `mmap_lock` for read.
-pub fn unmap_mapping_range(ino: u64, dev: (u32, u32), from: u64) {
-    let first = from.div_ceil(PAGE_SIZE as u64) as usize;
-    crate::mm::mm_types::for_each_mm(|mm| {
-        let guard = crate::mm::mmap_lock::mmap_read_lock(mm);
-        for vma in guard.mm_rb.values() {
-            let Some(f) = &vma.vm_file else { continue };
-            if f.ino() != ino || f.dev() != dev {
-                continue;
-            }
-            let skip = first.saturating_sub(vma.vm_pgoff);
-            let start = vma.vm_start.saturating_add(skip * PAGE_SIZE);
-            if start < vma.vm_end {
-                zap_page_range(mm.pgd, start, vma.vm_end, mm.asid());
-            }
-        }
-    });
+/// Unmap the pages of `mapping` from byte `holebegin` for `holelen` bytes (0: to the end
+/// of the file) from every VMA that maps them, private COW copies included when
+/// `even_cows`, so the next access faults and finds the file's new state (Linux:
+/// `unmap_mapping_range` -> `unmap_mapping_pages` -> `unmap_mapping_range_tree`, which
+/// walks the file's `i_mmap`, then `unmap_mapping_range_vma` -> `zap_page_range_single`).
+/// Locking: `i_mmap` is held across the walk, so no VMA can leave its mm meanwhile, and
+/// each mm's page-table lock around its zap; no `mmap_lock`, as in Linux.
+/// Difference: `even_cows == false` is not told apart yet (truncate, our one caller,
+/// passes true); Linux then skips private COW copies by `zap_details`.
+#[no_mangle]
+#[inline(never)]
+pub fn unmap_mapping_range(
+    mapping: &crate::mm::filemap::AddressSpace,
+    holebegin: u64,
+    holelen: u64,
+    even_cows: bool,
+) {
+    let _ = even_cows;
+    let first_index = holebegin.div_ceil(PAGE_SIZE as u64) as usize;
+    let last_index = if holelen == 0 {
+        usize::MAX
+    } else {
+        ((holebegin + holelen).div_ceil(PAGE_SIZE as u64) as usize).saturating_sub(1)
+    };
+    if last_index < first_index {
+        return;
+    }
+    let i_mmap = mapping.i_mmap.lock();
+    for vma in crate::mm::interval_tree::vma_interval_tree_iter(&i_mmap, first_index, last_index) {
+        // SAFETY: a VMA in i_mmap is linked into its mm, which outlives it (exit_mmap
+        // unlinks every VMA before the mm goes); host tests' mms have none (null).
+        let Some(mm) = (unsafe { vma.vm_mm.as_ref() }) else {
+            continue;
+        };
+        let vba = vma.vm_pgoff;
+        let vea = vba + vma.vma_pages() - 1;
+        let zba = first_index.max(vba);
+        let zea = last_index.min(vea);
+        let start = vma.vm_start + ((zba - vba) << PAGE_SHIFT);
+        let end = vma.vm_start + ((zea - vba + 1) << PAGE_SHIFT);
+        let _ptl = mm.page_table_lock.lock();
+        zap_page_range(mm.pgd, start, end, mm.asid());
+    }
 }
 
 /// Fault `address` of `vma` in the page tables at `pgd` as a user read or write would,
@@ -1152,7 +1162,7 @@ mod fault_tests {
         let va = page_address(pte_page(*pte_offset(parent, addr, false).unwrap()));
         // SAFETY: the page was just faulted in and is mapped by the (simulated) linear map.
         unsafe { (va as *mut u64).write(0xfeed) };
-        copy_page_range(child, parent, 0, 1 << 40, true).unwrap();
+        copy_page_range(child, parent, &vma).unwrap();
         let (p, c) = (
             *pte_offset(parent, addr, false).unwrap(),
             *pte_offset(child, addr, false).unwrap(),

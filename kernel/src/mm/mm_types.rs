@@ -134,7 +134,17 @@ pub struct MmapLocked {
     /// What `capable(CAP_SYS_RAWIO)` says for the calling task (lets MAP_FIXED go below
     /// `mmap_min_addr`, Linux `cap_mmap_addr`). Default false.
     pub cap_sys_rawio: bool,
+    /// The `MmStruct` this sits in (Linux gets it by `container_of`), which `vma_link`
+    /// stores in each VMA's `vm_mm` so rmap walks reach the page tables; null for the
+    /// free-standing ones of host tests.
+    pub owner: *const MmStruct,
 }
+
+// SAFETY: `owner` is only followed while the mm is alive (its VMAs, which are dropped
+// with it, are what carry the pointer on); the rest of MmapLocked is Send + Sync.
+unsafe impl Send for MmapLocked {}
+// SAFETY: as above.
+unsafe impl Sync for MmapLocked {}
 
 impl MmapLocked {
     /// An empty address space with Linux's default limits and the top-down layout
@@ -168,6 +178,7 @@ impl MmapLocked {
             rlim: default_rlimits(),
             cap_ipc_lock: false,
             cap_sys_rawio: false,
+            owner: core::ptr::null(),
         };
         arch_pick_mmap_layout(&mut mm);
         mm
@@ -220,8 +231,8 @@ pub struct MmStruct {
     pub page_table_lock: SpinLock<()>,
 }
 
-/// Every live address space, for the walks that start from a file or a page rather than a
-/// task (Linux: `mmlist`, and what `i_mmap` will replace for files).
+/// Every live address space, for the walks that must visit them all rather than the
+/// VMAs of one page or file (Linux: `mmlist`).
 static MMLIST: SpinLockIrq<Vec<Weak<MmStruct>>> = SpinLockIrq::new(Vec::new());
 
 impl MmStruct {
@@ -231,11 +242,14 @@ impl MmStruct {
         let pgd = crate::mm::memory::pgd_alloc().ok_or(Errno::ENOMEM)?;
         let mut locked = MmapLocked::new();
         locked.pgd = pgd;
-        let mm = Arc::new(MmStruct {
-            pgd,
-            context: MmContext::default(),
-            mmap_lock: RwSemaphore::new(locked),
-            page_table_lock: SpinLock::new(()),
+        let mm = Arc::new_cyclic(|me| {
+            locked.owner = me.as_ptr();
+            MmStruct {
+                pgd,
+                context: MmContext::default(),
+                mmap_lock: RwSemaphore::new(locked),
+                page_table_lock: SpinLock::new(()),
+            }
         });
         let mut list = MMLIST.lock();
         list.retain(|w| w.strong_count() > 0);
@@ -293,7 +307,7 @@ impl Drop for MmStruct {
     }
 }
 
-/// Every live address space (for `unmap_mapping_range` until files have an `i_mmap`).
+/// Every live address space (Linux: walking `mmlist`, as swapoff's `try_to_unuse` does).
 pub fn for_each_mm(mut f: impl FnMut(&Arc<MmStruct>)) {
     let live: Vec<Arc<MmStruct>> = MMLIST.lock().iter().filter_map(Weak::upgrade).collect();
     for mm in &live {

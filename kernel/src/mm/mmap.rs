@@ -1591,13 +1591,18 @@ pub fn exit_mmap(mm: &mut MmapLocked, pt: &mut dyn VmaPageTables, pgd: usize, as
         .filter(|v| v.vm_flags.contains(VmFlags::VM_ACCOUNT))
         .map(|v| v.vma_pages())
         .sum();
-    mm.mm_rb.clear();
-    mm.map_count = 0;
-    if nr_accounted != 0 {
-        pt.vm_unacct_memory(nr_accounted);
-    }
+    // Pages and tables go first (Linux: unmap_vmas, free_pgtables), then the VMAs, whose
+    // chains kept the pages' anon_vmas alive while the pages were mapped (remove_vma).
     if pgd != 0 {
         crate::mm::memory::free_user_pgtables(pgd, asid);
+    }
+    let keys: Vec<usize> = mm.mm_rb.keys().copied().collect();
+    for k in keys {
+        vm_area_free(vma_unlink(mm, k));
+    }
+    debug_assert_eq!(mm.map_count, 0);
+    if nr_accounted != 0 {
+        pt.vm_unacct_memory(nr_accounted);
     }
 }
 

@@ -7,6 +7,7 @@
 pub mod filemap;
 pub mod gup;
 pub mod init_mm;
+pub mod interval_tree;
 pub mod ioremap;
 pub mod madvise;
 pub mod memblock;
@@ -23,6 +24,7 @@ pub mod msync;
 pub mod page;
 pub mod page_alloc;
 pub mod pagemap;
+pub mod rmap;
 pub mod shmem;
 pub mod slab;
 pub mod swap;

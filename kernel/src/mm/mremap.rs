@@ -118,7 +118,9 @@ fn vma_expandable(mm: &MmapLocked, key: usize, delta: usize) -> bool {
 /// merged into a neighbour when it can be, else a new one (Linux: `copy_vma`). Returns
 /// its key.
 fn copy_vma(mm: &mut MmapLocked, key: usize, addr: usize, len: usize, pgoff: usize) -> usize {
-    let vma = crate::mm::vma::vm_area_dup(&mm.mm_rb[&key]);
+    let mut vma = crate::mm::vma::vm_area_dup(&mm.mm_rb[&key]);
+    // Cannot fail yet (no fallible heap); Linux returns NULL and move_vma ENOMEM.
+    let _ = crate::mm::rmap::anon_vma_clone(&mut vma, &mm.mm_rb[&key]);
     let prev = find_vma(mm, addr).map_or_else(
         || mm.mm_rb.keys().next_back().copied(),
         |next| vma_prev(mm, next.vm_start),

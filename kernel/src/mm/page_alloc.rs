@@ -173,6 +173,12 @@ pub fn __free_pages(page: &Page, order: usize) {
     let left = page._refcount.fetch_sub(1, Ordering::AcqRel) - 1;
     assert!(left >= 0, "__free_pages: page refcount underflow");
     if left == 0 {
+        // An anonymous page keeps its anon_vma in `mapping` until now (Linux:
+        // free_pages_prepare clears PageMappingFlags mappings before the checks).
+        let mapping = page.mapping.load(Ordering::Relaxed);
+        if mapping & crate::mm::rmap::PAGE_MAPPING_FLAGS != 0 {
+            page.mapping.store(0, Ordering::Relaxed);
+        }
         if page._mapcount.load(Ordering::Relaxed) >= 0 || page.mapping.load(Ordering::Relaxed) != 0
         {
             bad_page(page, "freed while mapped or in the page cache");

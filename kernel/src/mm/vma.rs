@@ -22,7 +22,6 @@ use alloc::sync::Arc;
 use bitflags::bitflags;
 use core::fmt;
 use core::ops::Bound::{Excluded, Unbounded};
-use core::sync::atomic::{AtomicUsize, Ordering};
 
 bitflags! {
     /// Per-VMA flags (Linux: `vm_flags_t`, the `VM_*` bits of `include/linux/mm.h`, 5.10
@@ -272,31 +271,14 @@ pub trait VmOperationsStruct: Send + Sync {
     }
 }
 
-/// The anonymous-memory object of a VMA (Linux: `struct anon_vma`). Only its identity
-/// matters here (vma_merge compares them); rmap fills it in later.
-#[derive(Debug, PartialEq, Eq)]
-pub struct AnonVma {
-    /// Unique id, for debugging.
-    pub id: usize,
-}
-
-static NEXT_ANON_VMA_ID: AtomicUsize = AtomicUsize::new(1);
-
-impl AnonVma {
-    /// A fresh anon_vma (Linux: `anon_vma_alloc` from `anon_vma_prepare`).
-    pub fn new() -> Arc<AnonVma> {
-        Arc::new(AnonVma {
-            id: NEXT_ANON_VMA_ID.fetch_add(1, Ordering::Relaxed),
-        })
-    }
-}
+pub use crate::mm::rmap::{AnonVma, AnonVmaChainList, AnonVmaSlot};
 
 /// One virtual memory area (Linux: `struct vm_area_struct`).
 ///
 /// Differences from Linux 5.10: no `vm_rb` (the tree is `MmapLocked::mm_rb`, which owns
-/// each VMA in a `Box`, so `vm_next`/`vm_prev` can point at it), no `vm_mm` back pointer, `vm_file` is the parts of `struct file`
-/// mm looks at (`MappedFile`), and `anon_vma_chain` is only the length of Linux's list.
-#[derive(Clone)]
+/// each VMA in a `Box`, so `vm_next`/`vm_prev`, anon_vma chains and `i_mmap` can point at
+/// it), and `vm_file` is the parts of `struct file` mm looks at (`MappedFile`). `Clone` is
+/// `vm_area_dup`'s copy: no chains, no links.
 pub struct VmArea {
     /// First address (page aligned).
     pub vm_start: usize,
@@ -314,12 +296,19 @@ pub struct VmArea {
     /// What a fault here calls (Linux: `vm_ops`): set by the file's mmap method; None
     /// for anonymous memory.
     pub vm_ops: Option<&'static dyn VmOperationsStruct>,
-    /// Anonymous pages' rmap object, set on the first write fault (Linux: `anon_vma`).
-    pub anon_vma: Option<Arc<AnonVma>>,
-    /// Length of Linux's `anon_vma_chain` list: 0 without an anon_vma, 1 after
-    /// `anon_vma_prepare`, more for a VMA inherited through fork. vma_merge only lets a
+    /// The anon_vma new anonymous pages of this VMA record (Linux: `anon_vma`), set by
+    /// `anon_vma_prepare` on the first anonymous fault (`mm/rmap.rs`).
+    pub anon_vma: AnonVmaSlot,
+    /// One chain per anon_vma whose pages this VMA may map: its own and, after fork, its
+    /// ancestors' (Linux: `anon_vma_chain`, the `same_vma` list). vma_merge only lets a
     /// VMA without anon_vma merge with one whose chain is singular.
-    pub anon_vma_chain: usize,
+    pub anon_vma_chain: AnonVmaChainList,
+    /// The address space this VMA belongs to, set by `vma_link` (Linux: `vm_mm`); null
+    /// before, and in host tests of the VMA code, whose mms are not `MmStruct`s.
+    pub vm_mm: *const crate::mm::mm_types::MmStruct,
+    /// Is the VMA in its file's `i_mmap` (Linux: `shared.rb` being on the tree)? Set by
+    /// `__vma_link_file`, cleared by `__remove_shared_vm_struct`.
+    pub i_mmap_linked: bool,
     /// The next VMA of the mm in address order, null for the last (Linux: `vm_next`).
     /// Valid while the VMA is in its mm's tree and `mmap_lock` is held; a clone carries
     /// stale links until `vma_link` sets them.
@@ -328,8 +317,9 @@ pub struct VmArea {
     pub vm_prev: *mut VmArea,
 }
 
-// SAFETY: the list links are only followed under the owning mm's `mmap_lock`, which
-// serialises every change to them; everything else in a VMA is Send + Sync already.
+// SAFETY: the list links and `vm_mm` are only followed under the owning mm's
+// `mmap_lock`, which serialises every change to them (and the mm outlives its VMAs);
+// everything else in a VMA is Send + Sync already.
 unsafe impl Send for VmArea {}
 // SAFETY: as above.
 unsafe impl Sync for VmArea {}
@@ -354,15 +344,51 @@ impl VmArea {
         self.vm_file.is_none()
     }
 
-    /// Give the VMA its anon_vma (Linux: the end of `anon_vma_prepare`).
+    /// Give the VMA, which has none, the anon_vma `anon_vma` through a new chain (what
+    /// `__anon_vma_prepare` does, for a caller holding `mmap_lock` for write: stack
+    /// expansion, host tests).
     pub fn set_anon_vma(&mut self, anon_vma: Arc<AnonVma>) {
-        self.anon_vma = Some(anon_vma);
-        self.anon_vma_chain = 1;
+        debug_assert!(self.anon_vma.is_none());
+        crate::mm::rmap::anon_vma_chain_link_mut(self, &anon_vma);
+        self.anon_vma = AnonVmaSlot::some(anon_vma);
     }
 
     /// Linux: `list_is_singular(&vma->anon_vma_chain)`.
     fn anon_vma_chain_is_singular(&self) -> bool {
-        self.anon_vma.is_some() && self.anon_vma_chain <= 1
+        self.anon_vma_chain.lock().len() == 1
+    }
+}
+
+impl Clone for VmArea {
+    /// `vm_area_dup`'s copy (Linux: `*new = *orig; INIT_LIST_HEAD(&new->anon_vma_chain)`):
+    /// the same file and anon_vma, but no chains (the caller's `anon_vma_clone` makes
+    /// them), no list links and not in `i_mmap` until `vma_link`.
+    fn clone(&self) -> Self {
+        VmArea {
+            vm_start: self.vm_start,
+            vm_end: self.vm_end,
+            vm_flags: self.vm_flags,
+            vm_page_prot: self.vm_page_prot,
+            vm_pgoff: self.vm_pgoff,
+            vm_file: self.vm_file.clone(),
+            vm_ops: self.vm_ops,
+            anon_vma: self.anon_vma.clone(),
+            anon_vma_chain: AnonVmaChainList::new(alloc::vec::Vec::new()),
+            vm_mm: self.vm_mm,
+            i_mmap_linked: false,
+            vm_next: core::ptr::null_mut(),
+            vm_prev: core::ptr::null_mut(),
+        }
+    }
+}
+
+impl Drop for VmArea {
+    /// A VMA still in its file's `i_mmap` leaves it before its memory goes (a tree
+    /// dropped whole, as in host tests); its chains leave their anon_vmas by themselves.
+    fn drop(&mut self) {
+        if self.i_mmap_linked {
+            __remove_shared_vm_struct(self);
+        }
     }
 }
 
@@ -381,8 +407,10 @@ pub fn vm_area_alloc(start: usize, end: usize, vm_flags: VmFlags) -> VmArea {
         vm_pgoff: 0,
         vm_file: None,
         vm_ops: None,
-        anon_vma: None,
-        anon_vma_chain: 0,
+        anon_vma: AnonVmaSlot::none(),
+        anon_vma_chain: AnonVmaChainList::new(alloc::vec::Vec::new()),
+        vm_mm: core::ptr::null(),
+        i_mmap_linked: false,
         vm_next: core::ptr::null_mut(),
         vm_prev: core::ptr::null_mut(),
     }
@@ -396,23 +424,23 @@ pub fn vma_set_anonymous(vma: &mut VmArea) {
 }
 
 /// A copy of `orig` for the other half of a split, a moved mremap range or a fork child:
-/// the same file (Linux's `get_file`), the same anon_vma (the caller's `anon_vma_clone`),
-/// and no list links until `vma_link` gives it its own (Linux: `vm_area_dup`).
+/// the same file (Linux's `get_file`), the same anon_vma pointer but no chains (the
+/// caller's `anon_vma_clone` or `anon_vma_fork` makes them), and no list links until
+/// `vma_link` gives it its own (Linux: `vm_area_dup`).
 #[no_mangle]
 #[inline(never)]
 pub fn vm_area_dup(orig: &VmArea) -> VmArea {
-    let mut new = orig.clone();
-    new.vm_next = core::ptr::null_mut();
-    new.vm_prev = core::ptr::null_mut();
-    new
+    orig.clone()
 }
 
-/// Free a VMA that has left the tree: its file and anon_vma references go with it
-/// (Linux: `vm_area_free`, after `remove_vma`'s `fput`).
+/// Free a VMA that has left the tree: its chains (`unlink_anon_vmas`, which frees each
+/// anon_vma nothing else uses) and its file reference go with it (Linux: `vm_area_free`,
+/// after `free_pgtables`' `unlink_anon_vmas` and `remove_vma`'s `fput`).
 #[no_mangle]
 #[inline(never)]
-pub fn vm_area_free(vma: VmArea) {
+pub fn vm_area_free(mut vma: VmArea) {
     debug_assert!(vma.vm_next.is_null() && vma.vm_prev.is_null());
+    crate::mm::rmap::unlink_anon_vmas(&mut vma);
     drop(vma);
 }
 
@@ -425,7 +453,8 @@ impl fmt::Debug for VmArea {
             .field("vm_pgoff", &format_args!("{:#x}", self.vm_pgoff))
             .field("vm_file", &self.vm_file.as_ref().map(|f| f.path()))
             .field("vm_ops", &self.vm_ops.map(|o| o.name()))
-            .field("anon_vma", &self.anon_vma.as_ref().map(|a| a.id))
+            .field("anon_vma", &self.anon_vma)
+            .field("anon_vma_chain", &self.anon_vma_chain.lock().len())
             .finish()
     }
 }
@@ -619,22 +648,62 @@ fn __vma_unlink_list(mm: &mut MmapLocked, key: usize) {
     }
 }
 
+/// Put `vma` into its file's `i_mmap`, if the file has a page cache (Linux:
+/// `__vma_link_file`). `vma` is at its final (boxed) address.
+pub fn __vma_link_file(vma: &mut VmArea) {
+    let Some(file) = vma.vm_file.clone() else {
+        return;
+    };
+    let Some(mapping) = file.f_mapping() else {
+        return;
+    };
+    crate::mm::interval_tree::vma_interval_tree_insert(vma, &mut mapping.i_mmap.lock());
+    vma.i_mmap_linked = true;
+}
+
+/// Take `vma` out of its file's `i_mmap` (Linux: `__remove_shared_vm_struct`, from
+/// `unlink_file_vma` and `__vma_unlink`'s callers).
+pub fn __remove_shared_vm_struct(vma: &mut VmArea) {
+    if !vma.i_mmap_linked {
+        return;
+    }
+    let mapping = vma
+        .vm_file
+        .as_ref()
+        .and_then(|f| f.f_mapping())
+        .expect("__remove_shared_vm_struct: i_mmap-linked vma without a mapping");
+    crate::mm::interval_tree::vma_interval_tree_remove(vma, &mut mapping.i_mmap.lock());
+    vma.i_mmap_linked = false;
+}
+
 /// Insert `vma` into the tree and the list, and count it (Linux: `vma_link` ->
-/// `__vma_link` -> `__vma_link_list` + `__vma_link_rb`; the file's i_mmap tree and the
-/// anon_vma interval tree come with rmap later). The range must be free.
+/// `__vma_link` -> `__vma_link_list` + `__vma_link_rb`, then `__vma_link_file`). Once
+/// boxed at its final address it also joins its file's `i_mmap`, and its anon_vma chains
+/// point at it (`anon_vma_chain_attach`). The range must be free.
 pub fn vma_link(mm: &mut MmapLocked, vma: VmArea) {
     debug_assert!(vma.vm_start < vma.vm_end);
     debug_assert!(find_vma_intersection(mm, vma.vm_start, vma.vm_end).is_none());
     let key = vma.vm_start;
     mm.mm_rb.insert(key, Box::new(vma));
     __vma_link_list(mm, key);
+    let owner = mm.owner;
+    let v = &mut **mm.mm_rb.get_mut(&key).expect("vma_link: just inserted");
+    v.vm_mm = owner;
+    crate::mm::rmap::anon_vma_chain_attach(v);
+    __vma_link_file(v);
     mm.map_count += 1;
 }
 
-/// Take the VMA keyed `vma` out of the tree and the list and uncount it (Linux:
-/// `__vma_unlink`).
+/// Take the VMA keyed `vma` out of the tree, the list and its file's `i_mmap`, detach
+/// its anon_vma chains, and uncount it (Linux: `__vma_unlink`; the i_mmap removal is
+/// `unlink_file_vma`'s, which Linux does later, in `free_pgtables`).
 pub fn vma_unlink(mm: &mut MmapLocked, vma: usize) -> VmArea {
     __vma_unlink_list(mm, vma);
+    {
+        let v = &mut **mm.mm_rb.get_mut(&vma).expect("vma_unlink: no such vma");
+        __remove_shared_vm_struct(v);
+        crate::mm::rmap::anon_vma_chain_detach(v);
+    }
     let mut v = *mm.mm_rb.remove(&vma).expect("vma_unlink: no such vma");
     v.vm_next = core::ptr::null_mut();
     v.vm_prev = core::ptr::null_mut();
@@ -687,8 +756,55 @@ pub fn validate_mm(mm: &MmapLocked) -> Result<(), &'static str> {
     if !prev.is_null() && !unsafe { (*prev).vm_next }.is_null() {
         return Err("the last vma has a vm_next");
     }
+    for v in mm.vmas() {
+        validate_vma_rmap(mm, v)?;
+    }
     if mm.map_count != mm.mm_rb.len() {
         return Err("map_count differs from the number of vmas");
+    }
+    Ok(())
+}
+
+/// The rmap side of one linked VMA (Linux: `validate_mm`'s `anon_vma_interval_tree_verify`
+/// walk, and the i_mmap membership `vma_interval_tree` implies): it belongs to `mm`,
+/// each chain points at it and is on its anon_vma's list, its own anon_vma has a chain,
+/// and a VMA of a file with a page cache is in that file's `i_mmap` under its pgoff.
+fn validate_vma_rmap(mm: &MmapLocked, v: &VmArea) -> Result<(), &'static str> {
+    let this: *const VmArea = v;
+    if v.vm_mm != mm.owner {
+        return Err("vm_mm is not the mm");
+    }
+    let chain = v.anon_vma_chain.lock();
+    for avc in chain.iter() {
+        if !core::ptr::eq(avc.vma.load(core::sync::atomic::Ordering::Relaxed), this) {
+            return Err("an anon_vma_chain does not point at its vma");
+        }
+        let me: *const crate::mm::rmap::AnonVmaChain = &**avc;
+        if !avc
+            .anon_vma
+            .head
+            .lock()
+            .iter()
+            .any(|&c| core::ptr::eq(c, me))
+        {
+            return Err("an anon_vma_chain is not on its anon_vma's list");
+        }
+    }
+    match v.anon_vma.as_ref() {
+        Some(a) if !chain.iter().any(|avc| Arc::ptr_eq(&avc.anon_vma, a)) => {
+            return Err("the vma's anon_vma has no chain to it")
+        }
+        None if !chain.is_empty() => return Err("chains without an anon_vma"),
+        _ => {}
+    }
+    let mapping = v.vm_file.as_ref().and_then(|f| f.f_mapping());
+    if mapping.is_some() != v.i_mmap_linked {
+        return Err("i_mmap_linked differs from having a mapping");
+    }
+    if let Some(m) = mapping {
+        if !m.i_mmap.lock().contains(&(v.vm_pgoff, this as usize)) {
+            return Err("the vma is not in its file's i_mmap under its pgoff");
+        }
     }
     Ok(())
 }
@@ -763,20 +879,23 @@ fn can_vma_merge_after(
         && vma.vm_pgoff.wrapping_add(vma.vma_pages()) == vm_pgoff
 }
 
-/// The VMA keyed `key` gets `[start, end)` and `pgoff`, re-keyed if its start moved.
-/// Returns the new key.
+/// The VMA keyed `key` gets `[start, end)` and `pgoff`, re-keyed if its start moved, and
+/// re-filed in its file's `i_mmap` if its pgoff did (Linux: `__vma_adjust`'s
+/// `vma_interval_tree_remove` / `vma_interval_tree_insert` around the change). Returns
+/// the new key.
 fn vma_set_range(mm: &mut MmapLocked, key: usize, start: usize, end: usize, pgoff: usize) -> usize {
-    if key == start {
-        let v = mm.mm_rb.get_mut(&key).expect("vma_set_range: no such vma");
-        v.vm_end = end;
-        v.vm_pgoff = pgoff;
-    } else {
-        let v = mm.mm_rb.get_mut(&key).expect("vma_set_range: no such vma");
-        v.vm_start = start;
-        v.vm_end = end;
-        v.vm_pgoff = pgoff;
-        vma_rekey(mm, key, start);
+    let v = &mut **mm.mm_rb.get_mut(&key).expect("vma_set_range: no such vma");
+    let refile = v.i_mmap_linked && v.vm_pgoff != pgoff;
+    if refile {
+        __remove_shared_vm_struct(v);
     }
+    v.vm_start = start;
+    v.vm_end = end;
+    v.vm_pgoff = pgoff;
+    if refile {
+        __vma_link_file(v);
+    }
+    vma_rekey(mm, key, start);
     start
 }
 
@@ -795,8 +914,9 @@ fn vma_set_range(mm: &mut MmapLocked, key: usize, start: usize, end: usize, pgof
 /// The survivor ("importer") takes the anon_vma of the VMA whose pages it takes over
 /// ("exporter") when it has none (Linux: `anon_vma_clone`). Returns the key of the VMA
 /// that now has `[start, end)`. Linux's -ENOMEM (from `anon_vma_clone`) cannot happen
-/// here: nothing is allocated but the inserted VMA's box. The i_mmap and anon_vma
-/// interval-tree updates that Linux does here come with rmap.
+/// here yet: the kernel heap is not fallible (issue 13). A VMA whose pgoff changes is
+/// re-filed in its file's `i_mmap` (`vma_set_range`); our anon_vmas keep lists, not
+/// pgoff-keyed trees, so they need no update.
 #[no_mangle]
 #[inline(never)]
 pub fn __vma_adjust(
@@ -846,14 +966,16 @@ pub fn __vma_adjust(
 
     // anon_vma_clone, before anything moves: the exporter may be one that goes.
     if let Some((importer, exporter)) = import {
-        let (anon_vma, chain) = {
-            let e = &mm.mm_rb[&exporter];
-            (e.anon_vma.clone(), e.anon_vma_chain)
-        };
-        let imp = mm.mm_rb.get_mut(&importer).expect("__vma_adjust: importer");
-        if imp.anon_vma.is_none() && anon_vma.is_some() {
-            imp.anon_vma = anon_vma;
-            imp.anon_vma_chain = chain.max(1);
+        let e: *const VmArea = &*mm.mm_rb[&exporter];
+        let imp = &mut **mm.mm_rb.get_mut(&importer).expect("__vma_adjust: importer");
+        // SAFETY: importer and exporter are different boxed VMAs of the tree, which we
+        // hold for write; `e` is only read.
+        let e = unsafe { &*e };
+        if imp.anon_vma.is_none() && e.anon_vma.is_some() {
+            imp.anon_vma = e.anon_vma.clone();
+            // Cannot fail here (see above); Linux returns its -ENOMEM.
+            let _ = crate::mm::rmap::anon_vma_clone(imp, e);
+            crate::mm::rmap::anon_vma_chain_attach(imp);
         }
     }
 
@@ -1007,7 +1129,8 @@ pub fn __split_vma(mm: &mut MmapLocked, vma: usize, addr: usize, new_below: bool
     let old = mm.mm_rb.get(&vma).expect("__split_vma: no such vma");
     debug_assert!(old.vm_start < addr && addr < old.vm_end);
     debug_assert!(addr & (PAGE_SIZE - 1) == 0);
-    let mut new = vm_area_dup(old); // + anon_vma_clone: the anon_vma is shared
+    let mut new = vm_area_dup(old);
+    crate::mm::rmap::anon_vma_clone(&mut new, old)?;
     let (start, end, pgoff) = (old.vm_start, old.vm_end, old.vm_pgoff);
     let upper_pgoff = pgoff + ((addr - start) >> PAGE_SHIFT);
     if new_below {

@@ -142,6 +142,8 @@ pub struct TestFile {
     pub mmap_adds: VmFlags,
     /// The mmap method is /dev/zero's (`mmap_zero`): shmem when VM_SHARED, else anonymous.
     pub mmap_zero: bool,
+    /// The page cache, whose `i_mmap` the file's VMAs join (None: a file without one).
+    pub mapping: Option<&'static crate::mm::filemap::AddressSpace>,
 }
 
 impl TestFile {
@@ -159,6 +161,18 @@ impl TestFile {
             mmap_error: None,
             mmap_adds: VmFlags::empty(),
             mmap_zero: false,
+            mapping: None,
+        }
+    }
+
+    /// The same, with a page cache of its own (leaked: it lives as long as the tests).
+    pub fn with_mapping(path: &str) -> Self {
+        let mapping = alloc::boxed::Box::leak(alloc::boxed::Box::new(
+            crate::mm::filemap::AddressSpace::new(),
+        ));
+        TestFile {
+            mapping: Some(mapping),
+            ..TestFile::new(path)
         }
     }
     pub fn arc(self) -> Arc<dyn MappedFile> {
@@ -193,6 +207,9 @@ impl MappedFile for TestFile {
     }
     fn noexec(&self) -> bool {
         self.noexec
+    }
+    fn f_mapping(&self) -> Option<&crate::mm::filemap::AddressSpace> {
+        self.mapping
     }
     fn mmap(&self, vma: &mut VmArea) -> KResult<()> {
         if let Some(e) = self.mmap_error {

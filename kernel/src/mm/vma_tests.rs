@@ -436,7 +436,8 @@ fn vma_merge_anon_vma_rules_follow_is_mergeable_anon_vma() {
         Some(p)
     );
     // ... but not when prev came through fork (chain longer than one).
-    mm.mm_rb.get_mut(&p).unwrap().anon_vma_chain = 2;
+    let parent = AnonVma::new();
+    crate::mm::rmap::anon_vma_chain_link_mut(mm.mm_rb.get_mut(&p).unwrap(), &parent);
     assert_eq!(
         vma_merge(
             &mut mm,
@@ -451,7 +452,8 @@ fn vma_merge_anon_vma_rules_follow_is_mergeable_anon_vma() {
         None
     );
     // Different anon_vmas never merge; the same one does.
-    mm.mm_rb.get_mut(&p).unwrap().anon_vma_chain = 1;
+    let extra = mm.mm_rb.get_mut(&p).unwrap().anon_vma_chain.get_mut().pop();
+    assert!(Arc::ptr_eq(&extra.unwrap().anon_vma, &parent));
     let r = vma_merge(
         &mut mm,
         Some(p),
@@ -742,6 +744,7 @@ fn vma_adjust_with_insert_is_a_split_sharing_the_anon_vma() {
     mm.mm_rb.get_mut(&v).unwrap().set_anon_vma(a.clone());
     let me = ident(&mm, 0);
     let mut upper = vm_area_dup(mm.vma(v).unwrap());
+    crate::mm::rmap::anon_vma_clone(&mut upper, mm.vma(v).unwrap()).unwrap();
     upper.vm_start = pg(4);
     upper.vm_pgoff += 4;
     __vma_adjust(

@@ -72,6 +72,8 @@ impl<T> Drop for SpinLockIrqGuard<'_, T> {
 /// A spin lock for data no interrupt handler touches (Linux: `spin_lock`, without
 /// `_irqsave`): the page-table lock. Cheaper than [`SpinLockIrq`], which masks IRQs.
 pub type SpinLock<T> = spin::Mutex<T>;
+/// The guard of a [`SpinLock`].
+pub type SpinLockGuard<'a, T> = spin::MutexGuard<'a, T>;
 
 pub mod rwsem;
 pub mod wait;

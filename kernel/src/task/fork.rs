@@ -54,23 +54,16 @@ pub fn dup_mmap(parent: &MmStruct) -> KResult<Arc<MmStruct>> {
             let mut v = crate::mm::vma::vm_area_dup(vma);
             v.vm_flags
                 .remove(VmFlags::VM_LOCKED | VmFlags::VM_LOCKONFAULT);
-            if v.anon_vma.is_some() {
-                v.anon_vma_chain += 1; // anon_vma_fork: the child links to the parent's
+            if crate::mm::rmap::anon_vma_fork(&mut v, vma).is_err() {
+                return Err(Errno::ENOMEM);
             }
             let pages = v.vma_pages();
             if v.vm_flags.contains(VmFlags::VM_ACCOUNT) {
                 pt.security_vm_enough_memory_mm(pages)?;
             }
             if !vma.vm_flags.contains(VmFlags::VM_WIPEONFORK) {
-                let cow = !vma.vm_flags.contains(VmFlags::VM_SHARED);
                 let _ptl = parent.page_table_lock.lock();
-                let copied = crate::mm::memory::copy_page_range(
-                    child.pgd,
-                    parent.pgd,
-                    vma.vm_start,
-                    vma.vm_end,
-                    cow,
-                );
+                let copied = crate::mm::memory::copy_page_range(child.pgd, parent.pgd, vma);
                 if copied.is_err() {
                     // This VMA never reaches the child's tree, so exit_mmap will not
                     // give its charge back: do it here.

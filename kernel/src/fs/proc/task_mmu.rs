@@ -24,7 +24,6 @@ use crate::mm::page::{pfn_to_page, pfn_valid, Page, PageFlags};
 use crate::mm::vma::{find_vma_key, show_map_vma, VmArea, VmFlags};
 use alloc::string::String;
 use core::fmt::Write;
-use core::sync::atomic::Ordering;
 
 /// `/proc/<pid>/maps`: one `show_map_vma` line per VMA (Linux: `show_map`).
 pub fn show_maps(mm: &MmapLocked) -> String {
@@ -39,9 +38,6 @@ pub fn show_maps(mm: &MmapLocked) -> String {
 // Pages behind PTEs
 // ---------------------------------------------------------------------------------------
 
-/// `page->mapping` low bit of an anonymous page (Linux: `PAGE_MAPPING_ANON`).
-const PAGE_MAPPING_ANON: usize = 1;
-
 /// The `struct page` a present PTE of `vma` maps, or None for the zero page, a PFN without
 /// a `struct page` (MMIO) and raw-PFN VMAs. Linux: `vm_normal_page` (without the
 /// `pte_special` bit: our special mappings are exactly those cases).
@@ -54,12 +50,8 @@ pub fn vm_normal_page(vma: &VmArea, pte: Pte) -> Option<&'static Page> {
 }
 
 /// Is this an anonymous page? (Linux: `PageAnon`, `mapping & PAGE_MAPPING_ANON`.)
-/// Difference: our anonymous pages have no `mapping` yet (rmap will store the anon_vma
-/// there), while page-cache pages always point at their `AddressSpace`; so "no mapping"
-/// counts as anonymous too.
 pub fn page_anon(page: &Page) -> bool {
-    let mapping = page.mapping.load(Ordering::Relaxed);
-    mapping == 0 || mapping & PAGE_MAPPING_ANON != 0
+    crate::mm::rmap::PageAnon(page)
 }
 
 /// Is the page dirty as far as this PTE tells? What Linux asks with `pte_dirty` (arm64:

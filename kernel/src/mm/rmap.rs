@@ -1,0 +1,553 @@
+//! Reverse mapping: from a page back to the VMAs, and so the PTEs, that map it.
+//!
+//! Linux: `mm/rmap.c` (`anon_vma`, `anon_vma_chain`, `anon_vma_prepare`, `anon_vma_clone`,
+//! `anon_vma_fork`, `unlink_anon_vmas`, `page_add_*_rmap`, `page_remove_rmap`, `rmap_walk`)
+//! and `include/linux/rmap.h`. Callers: the fault path (`mm/memory.rs`) maps pages through
+//! `page_add_new_anon_rmap` / `page_add_file_rmap` and unmaps them through
+//! `page_remove_rmap`; the VMA code (`mm/vma.rs`, `mm/mmap.rs`, `dup_mmap` in
+//! `task/fork.rs`) keeps the chains as VMAs are made, split, merged, copied and freed;
+//! reclaim walks them with `rmap_walk`.
+//!
+//! An anonymous page records, in `page->mapping`, the `anon_vma` of the VMA it was first
+//! mapped in (tagged with `PAGE_MAPPING_ANON`) and, in `page->index`, its linear page index
+//! in that VMA (`vm_pgoff` plus the page's distance from `vm_start`, which mremap and
+//! splits keep). Each VMA has a list of `anon_vma_chain`s, one per anon_vma whose pages it
+//! may map: its own and, after fork, every ancestor's. Each anon_vma has the list of
+//! chains that point at it, so a walk from a page finds every VMA in every process that
+//! may map it, and `vma_address` tells where.
+//!
+//! A file page's `mapping` is its `AddressSpace`, whose `i_mmap` holds every VMA mapping
+//! the file (`mm/interval_tree.rs`).
+//!
+//! Differences from Linux 5.10: an anon_vma keeps its chains in a list (`head`, what
+//! Linux 2.6.34-3.7 had) rather than an interval tree keyed by pgoff, so a walk looks at
+//! every chain of the anon_vma and skips VMAs the page is outside of; each anon_vma has
+//! its own lock rather than sharing the root's rwsem, and it is a spin lock (nothing
+//! sleeps under it here); `anon_vma_clone` never reuses an existing anon_vma (5.10 reuses
+//! one whose `degree` < 2), so a fork chain allocates one per generation. A chain records
+//! its VMA only while the VMA is linked into its mm (`vma_link` attaches, `__vma_unlink`
+//! detaches), because our VMAs move in memory until they are boxed into the tree; a walk
+//! skips detached chains, whose pages are about to be zapped anyway.
+use crate::errno::KResult;
+use crate::mm::page::{Page, PageFlags};
+use crate::mm::vma::VmArea;
+use crate::mm::vmstat::{mod_state, VmStat};
+use crate::mm::PAGE_SHIFT;
+use crate::sync::SpinLock;
+use alloc::boxed::Box;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::fmt;
+use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+
+/// The low bit of `page->mapping` that says "this is an anon_vma, not an address_space"
+/// (Linux: `PAGE_MAPPING_ANON`).
+pub const PAGE_MAPPING_ANON: usize = 1;
+/// Every flag bit `page->mapping` may carry (Linux: `PAGE_MAPPING_FLAGS`, ANON | MOVABLE;
+/// we have no movable/KSM pages).
+pub const PAGE_MAPPING_FLAGS: usize = PAGE_MAPPING_ANON;
+
+static NEXT_ANON_VMA_ID: AtomicUsize = AtomicUsize::new(1);
+
+/// The anonymous-memory object that a page's `mapping` points at (Linux: `struct
+/// anon_vma`). Made by `anon_vma_prepare` on a VMA's first anonymous page, and one per
+/// child VMA by `anon_vma_fork`; it lives as long as a VMA's chain or a child anon_vma
+/// refers to it (the `Arc` is Linux's `refcount`).
+pub struct AnonVma {
+    /// Unique id, for debugging (GDB, `Debug`).
+    pub id: usize,
+    /// The anon_vma at the top of this fork tree; None when this one is the root (Linux:
+    /// `anon_vma->root`, which points at itself there).
+    pub root: Option<Arc<AnonVma>>,
+    /// The anon_vma of the parent VMA this one was forked from (Linux: `parent`).
+    pub parent: Option<Arc<AnonVma>>,
+    /// The chains linking VMAs to this anon_vma, in the order they were made (Linux 5.10:
+    /// `rb_root`, an interval tree, under `root->rwsem`).
+    pub head: SpinLock<Vec<*const AnonVmaChain>>,
+}
+
+// SAFETY: the chain pointers in `head` are only followed under `head`'s lock, and a chain
+// removes itself from that list (under the lock) before it is freed.
+unsafe impl Send for AnonVma {}
+// SAFETY: as above.
+unsafe impl Sync for AnonVma {}
+
+impl AnonVma {
+    /// A fresh anon_vma at the root of its own tree (Linux: `anon_vma_alloc`).
+    pub fn new() -> Arc<AnonVma> {
+        Self::alloc(None, None)
+    }
+
+    fn alloc(root: Option<Arc<AnonVma>>, parent: Option<Arc<AnonVma>>) -> Arc<AnonVma> {
+        Arc::new(AnonVma {
+            id: NEXT_ANON_VMA_ID.fetch_add(1, Ordering::Relaxed),
+            root,
+            parent,
+            head: SpinLock::new(Vec::new()),
+        })
+    }
+
+    /// The root of this anon_vma's fork tree (itself for a root).
+    pub fn root(&self) -> &AnonVma {
+        self.root.as_deref().unwrap_or(self)
+    }
+
+    /// How many chains link VMAs to this anon_vma.
+    pub fn nr_chains(&self) -> usize {
+        self.head.lock().len()
+    }
+}
+
+impl fmt::Debug for AnonVma {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AnonVma")
+            .field("id", &self.id)
+            .field("root", &self.root().id)
+            .field("parent", &self.parent.as_ref().map(|p| p.id))
+            .field("chains", &self.nr_chains())
+            .finish()
+    }
+}
+
+impl PartialEq for AnonVma {
+    fn eq(&self, other: &Self) -> bool {
+        core::ptr::eq(self, other)
+    }
+}
+
+/// One link between a VMA and an anon_vma whose pages it may map (Linux: `struct
+/// anon_vma_chain`): on the VMA's `anon_vma_chain` list (Linux: `same_vma`) and on the
+/// anon_vma's `head` (Linux: the `rb` node in `anon_vma->rb_root`).
+pub struct AnonVmaChain {
+    /// The VMA, while it is linked into its mm; null before `vma_link` and after
+    /// `__vma_unlink` (see the module comment).
+    pub vma: AtomicPtr<VmArea>,
+    /// The anon_vma (Linux: `avc->anon_vma`).
+    pub anon_vma: Arc<AnonVma>,
+}
+
+impl Drop for AnonVmaChain {
+    /// Leave the anon_vma's list (Linux: `anon_vma_interval_tree_remove` in
+    /// `unlink_anon_vmas`); the `Arc` then drops the anon_vma when this was the last use.
+    fn drop(&mut self) {
+        let me = self as *const AnonVmaChain;
+        let mut head = self.anon_vma.head.lock();
+        if let Some(i) = head.iter().position(|&c| core::ptr::eq(c, me)) {
+            head.swap_remove(i);
+        }
+    }
+}
+
+/// A VMA's `anon_vma` pointer (Linux: `vma->anon_vma`). Set at most once while the VMA
+/// is shared under `mmap_lock` for read (by `anon_vma_prepare`, under the page-table
+/// lock, as Linux does), and replaced only through `&mut` (mmap_lock for write).
+pub struct AnonVmaSlot(spin::Once<Arc<AnonVma>>);
+
+impl AnonVmaSlot {
+    /// No anon_vma yet.
+    pub const fn none() -> Self {
+        AnonVmaSlot(spin::Once::new())
+    }
+
+    /// A slot holding `anon_vma`.
+    pub fn some(anon_vma: Arc<AnonVma>) -> Self {
+        AnonVmaSlot(spin::Once::initialized(anon_vma))
+    }
+
+    /// The anon_vma, if any.
+    pub fn as_ref(&self) -> Option<&Arc<AnonVma>> {
+        self.0.get()
+    }
+
+    /// Has the VMA an anon_vma?
+    pub fn is_some(&self) -> bool {
+        self.0.is_completed()
+    }
+
+    /// Has the VMA no anon_vma yet?
+    pub fn is_none(&self) -> bool {
+        !self.is_some()
+    }
+
+    /// Set it if still unset; false if somebody was first.
+    fn set_once(&self, anon_vma: &Arc<AnonVma>) -> bool {
+        let mut ours = false;
+        self.0.call_once(|| {
+            ours = true;
+            anon_vma.clone()
+        });
+        ours
+    }
+}
+
+impl Default for AnonVmaSlot {
+    fn default() -> Self {
+        Self::none()
+    }
+}
+
+impl Clone for AnonVmaSlot {
+    fn clone(&self) -> Self {
+        match self.as_ref() {
+            Some(a) => Self::some(a.clone()),
+            None => Self::none(),
+        }
+    }
+}
+
+impl fmt::Debug for AnonVmaSlot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.as_ref().map(|a| a.id), f)
+    }
+}
+
+/// A VMA's list of chains (Linux: `vma->anon_vma_chain`, the `same_vma` list). Behind a
+/// lock because `anon_vma_prepare` adds the first chain with `mmap_lock` held only for
+/// read; every other change holds it for write.
+pub type AnonVmaChainList = SpinLock<Vec<Box<AnonVmaChain>>>;
+
+/// Link `vma` to `anon_vma` through a new chain (Linux: `anon_vma_chain_link`). The chain
+/// records `vma_ptr` (null for a VMA not linked into its mm yet). Each chain is boxed
+/// because its anon_vma's list points at it: it must not move when the Vec grows.
+#[allow(clippy::vec_box)]
+fn anon_vma_chain_link(
+    list: &mut Vec<Box<AnonVmaChain>>,
+    vma_ptr: *mut VmArea,
+    anon_vma: &Arc<AnonVma>,
+) {
+    let avc = Box::new(AnonVmaChain {
+        vma: AtomicPtr::new(vma_ptr),
+        anon_vma: anon_vma.clone(),
+    });
+    anon_vma.head.lock().push(&*avc);
+    list.push(avc);
+}
+
+/// Link `vma` (held mutably, at its current address) to `anon_vma` through a new chain.
+pub fn anon_vma_chain_link_mut(vma: &mut VmArea, anon_vma: &Arc<AnonVma>) {
+    let ptr: *mut VmArea = vma;
+    anon_vma_chain_link(vma.anon_vma_chain.get_mut(), ptr, anon_vma);
+}
+
+/// The VMA now lives at `vma` (it was just boxed into its mm's tree): point its chains at
+/// it, so walks from its pages find it. Called by `vma_link` and by `__vma_adjust` after
+/// it gave a linked VMA an anon_vma.
+pub fn anon_vma_chain_attach(vma: &mut VmArea) {
+    let ptr: *mut VmArea = vma;
+    for avc in vma.anon_vma_chain.get_mut().iter() {
+        avc.vma.store(ptr, Ordering::Release);
+    }
+}
+
+/// The VMA is leaving its mm's tree (and its box): walks must no longer follow its
+/// chains to it (called by `__vma_unlink`).
+pub fn anon_vma_chain_detach(vma: &mut VmArea) {
+    for avc in vma.anon_vma_chain.get_mut().iter() {
+        avc.vma.store(core::ptr::null_mut(), Ordering::Release);
+    }
+}
+
+/// May `b`, which follows `a` directly, share `a`'s anon_vma: same flags but for the
+/// access bits, and page offsets that continue (Linux: `anon_vma_compatible`)?
+fn anon_vma_compatible(a: &VmArea, b: &VmArea) -> bool {
+    use crate::mm::vma::VmFlags;
+    a.vm_end == b.vm_start
+        && (a.vm_flags ^ b.vm_flags)
+            .difference(VmFlags::VM_ACCESS_FLAGS | VmFlags::VM_SOFTDIRTY)
+            .is_empty()
+        && a.vm_file.is_none() == b.vm_file.is_none()
+        && b.vm_pgoff == a.vm_pgoff + a.vma_pages()
+}
+
+/// `old`'s anon_vma, if `a` and `b` are compatible and `old` has never been forked from
+/// (its chain is that one link) (Linux: `reusable_anon_vma`).
+fn reusable_anon_vma(old: &VmArea, a: &VmArea, b: &VmArea) -> Option<Arc<AnonVma>> {
+    if !anon_vma_compatible(a, b) {
+        return None;
+    }
+    let anon_vma = old.anon_vma.as_ref()?;
+    (old.anon_vma_chain.lock().len() == 1).then(|| anon_vma.clone())
+}
+
+/// An anon_vma a neighbour of `vma` could share with it, so that the two may merge later
+/// (Linux: `find_mergeable_anon_vma`): the next VMA's, then the previous one's.
+///
+/// # Safety
+/// `vma` is linked into its mm (its `vm_next`/`vm_prev` are valid) and the caller holds
+/// that mm's `mmap_lock`.
+unsafe fn find_mergeable_anon_vma(vma: &VmArea) -> Option<Arc<AnonVma>> {
+    // SAFETY: the caller's contract: the neighbours are live VMAs of the same mm.
+    if let Some(next) = unsafe { vma.vm_next.as_ref() } {
+        if let Some(a) = reusable_anon_vma(next, vma, next) {
+            return Some(a);
+        }
+    }
+    // SAFETY: as above.
+    let prev = unsafe { vma.vm_prev.as_ref() }?;
+    reusable_anon_vma(prev, prev, vma)
+}
+
+/// Make sure `vma` has an anon_vma before its first anonymous page is mapped (Linux:
+/// `anon_vma_prepare`, the inline fast path of `__anon_vma_prepare`).
+#[inline]
+pub fn anon_vma_prepare(vma: &VmArea, page_table_lock: &SpinLock<()>) -> KResult<()> {
+    if vma.anon_vma.is_some() {
+        return Ok(());
+    }
+    __anon_vma_prepare(vma, page_table_lock)
+}
+
+/// Give `vma` an anon_vma: a neighbour's when it could merge with that neighbour
+/// (`find_mergeable_anon_vma`), else a new one, linked through a new chain (Linux:
+/// `__anon_vma_prepare`). Runs with `mmap_lock` held only for read, like every fault, so
+/// two faults may race here: the page-table lock decides, and the loser's allocation is
+/// dropped. `vma` must be linked into its mm (it is: the fault found it there).
+/// Difference: the allocations cannot fail yet (issue 13's fallible heap), so no ENOMEM.
+#[no_mangle]
+#[inline(never)]
+pub fn __anon_vma_prepare(vma: &VmArea, page_table_lock: &SpinLock<()>) -> KResult<()> {
+    // SAFETY: the fault path found `vma` in its mm under mmap_lock, which it still holds.
+    let anon_vma = unsafe { find_mergeable_anon_vma(vma) }.unwrap_or_else(AnonVma::new);
+    let _ptl = page_table_lock.lock();
+    if vma.anon_vma.set_once(&anon_vma) {
+        let ptr = vma as *const VmArea as *mut VmArea;
+        anon_vma_chain_link(&mut vma.anon_vma_chain.lock(), ptr, &anon_vma);
+    }
+    Ok(())
+}
+
+/// Give `dst` a chain to every anon_vma `src` has one to, so pages `src` may map are found
+/// through `dst` too (Linux: `anon_vma_clone`, for `__split_vma`, `copy_vma` (mremap),
+/// `__vma_adjust`'s importer and `anon_vma_fork`). `dst`'s chains stay detached until it
+/// is linked (`anon_vma_chain_attach`). Linux may return ENOMEM; see `__anon_vma_prepare`.
+#[no_mangle]
+#[inline(never)]
+pub fn anon_vma_clone(dst: &mut VmArea, src: &VmArea) -> KResult<()> {
+    let list = dst.anon_vma_chain.get_mut();
+    for pavc in src.anon_vma_chain.lock().iter().rev() {
+        anon_vma_chain_link(list, core::ptr::null_mut(), &pavc.anon_vma);
+    }
+    Ok(())
+}
+
+/// Set up the anon_vma side of `vma`, the fork child's copy of `pvma` (Linux:
+/// `anon_vma_fork`): chains to all of `pvma`'s anon_vmas (`anon_vma_clone`), so the
+/// pages the two now share are found through both, plus a new anon_vma of its own, a
+/// child of `pvma`'s, for the pages the child will copy-on-write.
+#[no_mangle]
+#[inline(never)]
+pub fn anon_vma_fork(vma: &mut VmArea, pvma: &VmArea) -> KResult<()> {
+    let Some(parent) = pvma.anon_vma.as_ref() else {
+        return Ok(()); // Don't bother if the parent process has no anon_vma here.
+    };
+    // Drop inherited anon_vma, we'll reuse existing or allocate new.
+    vma.anon_vma = AnonVmaSlot::none();
+    anon_vma_clone(vma, pvma)?;
+    let root = parent.root.clone().unwrap_or_else(|| parent.clone());
+    let anon_vma = AnonVma::alloc(Some(root), Some(parent.clone()));
+    anon_vma_chain_link(
+        vma.anon_vma_chain.get_mut(),
+        core::ptr::null_mut(),
+        &anon_vma,
+    );
+    vma.anon_vma = AnonVmaSlot::some(anon_vma);
+    Ok(())
+}
+
+/// Drop every chain of `vma`, freeing each anon_vma nothing else uses (Linux:
+/// `unlink_anon_vmas`, from `free_pgtables` and `vm_area_free`'s callers).
+#[no_mangle]
+#[inline(never)]
+pub fn unlink_anon_vmas(vma: &mut VmArea) {
+    vma.anon_vma_chain.get_mut().clear();
+}
+
+/// Is `page` anonymous (Linux: `PageAnon`: the low bit of `mapping`)?
+#[allow(non_snake_case)]
+pub fn PageAnon(page: &Page) -> bool {
+    page.mapping.load(Ordering::Relaxed) & PAGE_MAPPING_ANON != 0
+}
+
+/// The anon_vma an anonymous page was first mapped under, if the page is anonymous
+/// (Linux: `page_anon_vma`). Only meaningful while the page is mapped: an unmapped
+/// page's anon_vma may be gone.
+pub fn page_anon_vma(page: &Page) -> Option<*const AnonVma> {
+    let mapping = page.mapping.load(Ordering::Acquire);
+    (mapping & PAGE_MAPPING_FLAGS == PAGE_MAPPING_ANON)
+        .then_some((mapping & !PAGE_MAPPING_FLAGS) as *const AnonVma)
+}
+
+/// Is the page mapped by any PTE (Linux: `page_mapped`)?
+pub fn page_mapped(page: &Page) -> bool {
+    page.page_mapcount() > 0
+}
+
+/// Where `vma` maps `page`, if the page's index falls inside it (Linux: `vma_address`).
+pub fn vma_address(page: &Page, vma: &VmArea) -> Option<usize> {
+    let pgoff = page.index.load(Ordering::Relaxed);
+    let first = vma.vm_pgoff;
+    (pgoff >= first && pgoff - first < vma.vma_pages())
+        .then(|| vma.vm_start + ((pgoff - first) << PAGE_SHIFT))
+}
+
+/// Record where a new anonymous page belongs: `vma`'s anon_vma and the page's linear
+/// index there (Linux: `__page_set_anon_rmap`, exclusive case).
+fn __page_set_anon_rmap(page: &Page, vma: &VmArea, address: usize) {
+    let anon_vma = vma
+        .anon_vma
+        .as_ref()
+        .expect("__page_set_anon_rmap: anon_vma_prepare was not called");
+    let ptr = Arc::as_ptr(anon_vma) as usize;
+    page.index.store(
+        crate::mm::memory::linear_page_index(vma, address),
+        Ordering::Relaxed,
+    );
+    page.mapping
+        .store(ptr | PAGE_MAPPING_ANON, Ordering::Release);
+}
+
+/// A freshly allocated anonymous page gets its first mapping, at `address` of `vma`:
+/// swap-backed, `_mapcount` 0, `mapping`/`index` set so rmap can find it, counted in
+/// NR_ANON_PAGES (Linux: `page_add_new_anon_rmap`). The caller made sure of the anon_vma
+/// (`anon_vma_prepare`) and holds the page-table lock.
+#[no_mangle]
+#[inline(never)]
+pub fn page_add_new_anon_rmap(page: &Page, vma: &VmArea, address: usize) {
+    page.set_flags(PageFlags::PG_swapbacked);
+    page._mapcount.store(0, Ordering::Relaxed);
+    mod_state(VmStat::NR_ANON_PAGES, 1);
+    __page_set_anon_rmap(page, vma, address);
+}
+
+/// A page-cache page is mapped by one more PTE; the first mapping counts it in NR_MAPPED
+/// (Linux: `page_add_file_rmap`, NR_FILE_MAPPED). Its `mapping` is already its file's.
+#[no_mangle]
+#[inline(never)]
+pub fn page_add_file_rmap(page: &Page) {
+    if page._mapcount.fetch_add(1, Ordering::Relaxed) == -1 {
+        mod_state(VmStat::NR_MAPPED, 1);
+    }
+}
+
+/// One more mapping of a page already mapped (fork's `copy_present_pte`; Linux:
+/// `page_dup_rmap`). The counters do not move: the page was counted at its first.
+pub fn page_dup_rmap(page: &Page) {
+    page._mapcount.fetch_add(1, Ordering::Relaxed);
+}
+
+/// One mapping fewer. When it was the last, the page leaves NR_ANON_PAGES or NR_MAPPED,
+/// and a page still mlocked is cleared (Linux 5.10: `page_remove_rmap`, which calls
+/// `clear_page_mlock` there; 5.18 moved that to `munlock_vma_page`). An anonymous page
+/// keeps its `mapping` until it is freed, as in Linux.
+#[no_mangle]
+#[inline(never)]
+pub fn page_remove_rmap(page: &Page) {
+    if page._mapcount.fetch_sub(1, Ordering::Relaxed) != 0 {
+        return; // still mapped elsewhere
+    }
+    if PageAnon(page) {
+        mod_state(VmStat::NR_ANON_PAGES, -1);
+    } else {
+        mod_state(VmStat::NR_MAPPED, -1);
+    }
+    crate::mm::mlock::clear_page_mlock(page);
+}
+
+/// What an rmap walk does at each mapping it finds (Linux: `struct rmap_walk_control`).
+pub struct RmapWalkControl {
+    /// Opaque argument for the callbacks (Linux: `arg`).
+    pub arg: *mut (),
+    /// Called for each VMA that maps the page, with the address there; false stops the
+    /// walk (Linux: `rmap_one`).
+    pub rmap_one: fn(page: &Page, vma: &VmArea, address: usize, arg: *mut ()) -> bool,
+    /// Called after each VMA; true stops the walk early (Linux: `done`, e.g. "no longer
+    /// mapped").
+    pub done: Option<fn(page: &Page) -> bool>,
+    /// True skips a VMA (Linux: `invalid_vma`, e.g. "not VM_LOCKED" for try_to_munlock).
+    pub invalid_vma: Option<fn(vma: &VmArea, arg: *mut ()) -> bool>,
+}
+
+impl RmapWalkControl {
+    /// Visit `vma` at `address`; false when the walk should stop. Inlined, so a backtrace
+    /// from `rmap_one` shows the walk function right above it, as in Linux.
+    #[inline(always)]
+    fn visit(&self, page: &Page, vma: &VmArea, address: usize) -> bool {
+        if self.invalid_vma.is_some_and(|f| f(vma, self.arg)) {
+            return true;
+        }
+        if !(self.rmap_one)(page, vma, address, self.arg) {
+            return false;
+        }
+        !self.done.is_some_and(|f| f(page))
+    }
+}
+
+/// Visit every VMA that may map the anonymous `page`: the chains of its anon_vma
+/// (Linux: `rmap_walk_anon`). The page must be mapped (or otherwise hold its anon_vma
+/// alive, as a locked page in the swap cache will); an unmapped page is not walked.
+#[no_mangle]
+#[inline(never)]
+pub fn rmap_walk_anon(page: &Page, rwc: &RmapWalkControl) {
+    let Some(anon_vma) = page_anon_vma(page) else {
+        return;
+    };
+    if !page_mapped(page) {
+        return;
+    }
+    // SAFETY: a mapped anonymous page's anon_vma is kept alive by the chain of the VMA
+    // mapping it (Linux reaches it under RCU and takes a reference; nothing frees an
+    // anon_vma concurrently here: no preemption, one CPU).
+    let anon_vma = unsafe { &*anon_vma };
+    let head = anon_vma.head.lock();
+    for &avc in head.iter() {
+        // SAFETY: a chain on the list is live (it leaves the list, under this lock,
+        // before it is freed); its VMA, when attached, is linked into its mm.
+        let vma = unsafe { (*avc).vma.load(Ordering::Acquire).as_ref() };
+        let Some(vma) = vma else { continue };
+        let Some(address) = vma_address(page, vma) else {
+            continue;
+        };
+        if !rwc.visit(page, vma, address) {
+            return;
+        }
+    }
+}
+
+/// Visit every VMA of the file that may map the page-cache `page`: its mapping's
+/// `i_mmap` (Linux: `rmap_walk_file`).
+#[no_mangle]
+#[inline(never)]
+pub fn rmap_walk_file(page: &Page, rwc: &RmapWalkControl) {
+    let mapping = page.mapping.load(Ordering::Acquire);
+    if mapping == 0 || mapping & PAGE_MAPPING_FLAGS != 0 {
+        return;
+    }
+    // SAFETY: a page-cache page's `mapping` is its file's AddressSpace, which does not
+    // move or go while it holds pages (filemap.rs); the caller holds a page reference.
+    let mapping = unsafe { crate::mm::filemap::AddressSpace::from_token(mapping) };
+    let pgoff = page.index.load(Ordering::Relaxed);
+    let i_mmap = mapping.i_mmap.lock();
+    for vma in crate::mm::interval_tree::vma_interval_tree_iter(&i_mmap, pgoff, pgoff) {
+        let Some(address) = vma_address(page, vma) else {
+            continue;
+        };
+        if !rwc.visit(page, vma, address) {
+            return;
+        }
+    }
+}
+
+/// Visit every mapping of `page` (Linux: `rmap_walk`).
+#[no_mangle]
+#[inline(never)]
+pub fn rmap_walk(page: &Page, rwc: &RmapWalkControl) {
+    if PageAnon(page) {
+        rmap_walk_anon(page, rwc);
+    } else {
+        rmap_walk_file(page, rwc);
+    }
+}
+
+#[cfg(test)]
+#[path = "rmap_tests.rs"]
+mod tests;
