@@ -648,9 +648,10 @@ TTBR1_EL1's tables. ADDR may be any expression (`mm-pte start`)."""
 
 class MmPage(gdb.Command):
     """Print the struct Page of a frame.
-Usage: mm-page PFN|VADDR
+Usage: mm-page PFN|VADDR|EXPR
 A small number is a pfn; a linear-map address (>= PAGE_OFFSET) or a user address (the
-running task's mm) is translated first. Sets $page to the Page pointer (`p *$page`)."""
+running task's mm) is translated first; an expression of type Page, &Page or *Page (a
+`page` argument in a frame) is that page. Sets $page to the Page pointer (`p *$page`)."""
 
     def __init__(self):
         super().__init__("mm-page", gdb.COMMAND_DATA)
@@ -659,7 +660,24 @@ running task's mm) is translated first. Sets $page to the Page pointer (`p *$pag
         argv = parse_args(arg, 1)
         if not argv:
             raise gdb.GdbError("usage: mm-page PFN|VADDR")
-        x = int(gdb.parse_and_eval(argv[0])) & 0xFFFF_FFFF_FFFF_FFFF
+        v = gdb.parse_and_eval(argv[0])
+        t = v.type.strip_typedefs()
+        page_type = gdb.lookup_type("kernel::mm::page::Page")
+        if t.code in (gdb.TYPE_CODE_PTR, gdb.TYPE_CODE_REF) and \
+                t.target().strip_typedefs().name == page_type.name:
+            page = v.cast(page_type.pointer()) if t.code == gdb.TYPE_CODE_PTR \
+                else v.referenced_value().address
+            gdb.set_convenience_variable("page", page)
+            print("(kernel::mm::page::Page *) 0x%x" % int(page))
+            print(PagePrinter(page.dereference()).to_string())
+            return
+        if t.code == gdb.TYPE_CODE_STRUCT and t.name == page_type.name:
+            page = v.address
+            gdb.set_convenience_variable("page", page)
+            print("(kernel::mm::page::Page *) 0x%x" % int(page))
+            print(PagePrinter(v).to_string())
+            return
+        x = int(v) & 0xFFFF_FFFF_FFFF_FFFF
         _, min_pfn, nr = mem_map()
         if x < min_pfn + nr:
             pfn = x

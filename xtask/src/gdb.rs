@@ -131,6 +131,42 @@ pub const CHECKS: &[GdbCheck] = &[
         serial: &[],
     },
     GdbCheck {
+        name: "gdb-anon-rmap",
+        cmdline: "init=/bin/mmap_demo",
+        // At mmap_demo's first anonymous write fault, the new page gets its rmap: after
+        // page_add_new_anon_rmap, `page->mapping` is the VMA's anon_vma with the
+        // PAGE_MAPPING_ANON bit, and `page->index` the page's linear index in the VMA.
+        breaks: &[
+            "break do_anonymous_page if ((vmf.flags.0).0 & 0x41) == 0x41",
+            "continue",
+            "delete",
+            "break page_add_new_anon_rmap",
+            "continue",
+        ],
+        chain: &[
+            "page_add_new_anon_rmap",
+            "do_anonymous_page",
+            "handle_pte_fault",
+            "__handle_mm_fault",
+            "handle_mm_fault",
+        ],
+        local: None,
+        exprs: &[
+            ("p vma.anon_vma_chain.inner.data.value.len", "= 1"),
+            ("break lru_cache_add_inactive_or_unevictable", "Breakpoint"),
+            ("continue", "lru_cache_add_inactive_or_unevictable"),
+            ("frame function do_anonymous_page", "do_anonymous_page"),
+            ("p/x page.mapping.v.value & 1", "= 0x1"),
+            (
+                "p page.index.v.value == ((address - vma.vm_start) >> 12) + vma.vm_pgoff",
+                "= true",
+            ),
+            ("p page._mapcount.v.value", "= 0"),
+            ("mm-page page", "anon (anon_vma"),
+        ],
+        serial: &[],
+    },
+    GdbCheck {
         name: "gdb-vma-list",
         cmdline: "init=/bin/mmap_demo",
         // Linux's `p vma->vm_next` is `p *vmf.vma.vm_next` here (GDB's Rust syntax): at

@@ -66,6 +66,10 @@ pub static KTESTS: &[KTest] = &[
         run: crate::task::tests::stack_end_magic,
     },
     KTest {
+        name: "rmap: a page is found in its mm, in both after fork, in one after munmap",
+        run: crate::task::tests::rmap_walk_after_fork,
+    },
+    KTest {
         name:
             "sleep: a disk read sleeps (D) while another task runs, woken by the device interrupt",
         run: crate::kernel::sleep_tests::disk_read_sleeps,

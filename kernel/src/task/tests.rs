@@ -73,3 +73,87 @@ pub fn stack_end_magic() -> Result<String, String> {
         "{size}-byte stack, magic {STACK_END_MAGIC:#x} at its end, overwrite detected"
     ))
 }
+
+/// Where an rmap walk from a page found it mapped: (the mm, the address).
+fn rmap_mappers(page: &crate::mm::page::Page) -> Vec<(usize, usize)> {
+    use crate::mm::rmap::{rmap_walk, RmapWalkControl};
+    use crate::mm::vma::VmArea;
+    fn one(_: &crate::mm::page::Page, vma: &VmArea, address: usize, arg: *mut ()) -> bool {
+        // SAFETY: `arg` is the Vec `rmap_mappers` passes, alive for the walk.
+        let seen = unsafe { &mut *(arg as *mut Vec<(usize, usize)>) };
+        seen.push((vma.vm_mm as usize, address));
+        true
+    }
+    let mut seen: Vec<(usize, usize)> = Vec::new();
+    let rwc = RmapWalkControl {
+        arg: &mut seen as *mut Vec<(usize, usize)> as *mut (),
+        rmap_one: one,
+        done: None,
+        invalid_vma: None,
+    };
+    rmap_walk(page, &rwc);
+    seen.sort();
+    seen
+}
+
+/// rmap on real page tables: an anonymous page populated in one mm is found there through
+/// its anon_vma; after `dup_mmap` in parent and child at the same address (mapcount 2);
+/// after the child's munmap in the parent only; and every page comes back at the end.
+pub fn rmap_walk_after_fork() -> Result<String, String> {
+    use crate::mm::mm_types::MmStruct;
+    use crate::mm::mmap::{vm_mmap_pgoff, vm_munmap, MAP_ANONYMOUS, MAP_POPULATE, MAP_PRIVATE};
+    use crate::mm::mmap::{PROT_READ, PROT_WRITE};
+    use crate::mm::PAGE_SIZE;
+    let free0 = crate::mm::page_alloc::nr_free_pages();
+    {
+        let parent = MmStruct::new().map_err(|e| format!("mm_alloc: {e:?}"))?;
+        let flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE;
+        let addr = vm_mmap_pgoff(
+            &parent,
+            None,
+            0,
+            4 * PAGE_SIZE,
+            PROT_READ | PROT_WRITE,
+            flags,
+            0,
+        )
+        .map_err(|e| format!("mmap: {e:?}"))?;
+        let va = addr + PAGE_SIZE;
+        let pte = crate::mm::memory::pte_offset(parent.pgd, va, false)
+            .map(|p| *p)
+            .filter(|p| crate::arch::aarch64::pgtable::pte_present(*p))
+            .ok_or("MAP_POPULATE left the page unmapped")?;
+        let page = crate::mm::memory::pte_page(pte);
+        if !crate::mm::rmap::PageAnon(page) {
+            return Err("the populated page is not PageAnon".into());
+        }
+        let me = &*parent as *const MmStruct as usize;
+        let got = rmap_mappers(page);
+        if got != [(me, va)] {
+            return Err(format!(
+                "before fork rmap found {got:x?}, want [({me:#x}, {va:#x})]"
+            ));
+        }
+        let child = super::fork::dup_mmap(&parent).map_err(|e| format!("dup_mmap: {e:?}"))?;
+        let them = &*child as *const MmStruct as usize;
+        let mut want = [(me, va), (them, va)];
+        want.sort();
+        let got = rmap_mappers(page);
+        if got != want || page.page_mapcount() != 2 {
+            return Err(format!(
+                "after fork rmap found {got:x?} (mapcount {}), want {want:x?} (2)",
+                page.page_mapcount()
+            ));
+        }
+        vm_munmap(&child, addr, 4 * PAGE_SIZE).map_err(|e| format!("munmap: {e:?}"))?;
+        let got = rmap_mappers(page);
+        if got != [(me, va)] || page.page_mapcount() != 1 {
+            return Err(format!("after the child's munmap rmap found {got:x?}"));
+        }
+    }
+    let free1 = crate::mm::page_alloc::nr_free_pages();
+    if free1 != free0 {
+        return Err(format!("free pages {free0} before, {free1} after"));
+    }
+    Ok("found in the parent, in both after fork, in the parent after the child's munmap".into())
+}
