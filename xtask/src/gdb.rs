@@ -131,6 +131,30 @@ pub const CHECKS: &[GdbCheck] = &[
         serial: &[],
     },
     GdbCheck {
+        name: "gdb-munlock-chain",
+        cmdline: "init=/bin/mlock_demo",
+        // mlock_demo munlock()s its 16 locked pages: the walk finds each with
+        // follow_page(FOLL_GET | FOLL_DUMP) and clears its mark, under mlock_fixup (5.10).
+        breaks: &["break munlock_vma_page", "continue"],
+        chain: &[
+            "munlock_vma_page",
+            "munlock_vma_pages_range",
+            "mlock_fixup",
+            "apply_vma_lock_flags",
+            "sys_munlock",
+        ],
+        local: None,
+        exprs: &[
+            ("p/x page.flags.v.value & (1 << 21)", "= 0x200000"),
+            (
+                "frame function munlock_vma_pages_range",
+                "munlock_vma_pages_range",
+            ),
+            ("p/x (vma.vm_flags.0).0 & 0x2000", "= 0x0"),
+        ],
+        serial: &[],
+    },
+    GdbCheck {
         name: "gdb-anon-rmap",
         cmdline: "init=/bin/mmap_demo",
         // At mmap_demo's first anonymous write fault, the new page gets its rmap: after

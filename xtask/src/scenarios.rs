@@ -326,6 +326,7 @@ pub const SCENARIOS: &[Scenario] = &[
         checks: &[
             Check::Contains("mlock_demo: mlock("),
             Check::Contains("mincore = 0, 16 of 16 pages resident"),
+            Check::Contains("mlock_demo: munlock = 0"),
             Check::Contains("mm: no leak"),
         ],
         ..BASE

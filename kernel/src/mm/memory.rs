@@ -788,14 +788,18 @@ pub fn wp_page_copy(vmf: &mut crate::mm::vma::VmFault<'_>) -> FaultResult {
     page_add_new_anon_rmap(new, vma, address);
     crate::mm::swap::lru_cache_add_inactive_or_unevictable(new, vma);
     *pte = entry;
-    if !is_zero_pte(old) {
-        let page = pte_page(old);
-        if vma.vm_flags.contains(VmFlags::VM_LOCKED) && page.test(PageFlags::PG_mlocked) {
-            crate::mm::mlock::munlock_vma_page(page);
-        }
-        page_remove_rmap(page);
-        put_page(page);
+    if is_zero_pte(old) {
+        return FaultResult::Handled;
     }
+    let page = pte_page(old);
+    page_remove_rmap(page);
+    drop(_ptl);
+    // The copy replaced the old page in a locked VMA: it may no longer be mlocked (5.10
+    // does this after dropping the page-table lock, since munlock walks rmap).
+    if vma.vm_flags.contains(VmFlags::VM_LOCKED) && page.test(PageFlags::PG_mlocked) {
+        crate::mm::mlock::munlock_vma_page(page);
+    }
+    put_page(page);
     FaultResult::Handled
 }
 
@@ -900,7 +904,7 @@ pub fn free_user_pgtables(pgd: usize, asid: u16) {
 
 /// The page-table side of the VMA code (`mm/mmap.rs`, `mm/mprotect.rs`, `mm/mlock.rs`) for
 /// one mm: what Linux's mmap/munmap/mprotect paths call below the VMA layer
-/// (`unmap_vmas`, `free_pgtables`, `change_protection`, `munlock_vma_pages_all`). Built by
+/// (`unmap_vmas`, `free_pgtables`, `change_protection`, populate). Built by
 /// `MmStruct::pagetables`; host tests of the VMA code pass a recording stand-in instead.
 pub struct MmPageTables<'a> {
     /// The mm's pgd (0: an mm without page tables, in host tests of the VMA code).
@@ -964,17 +968,6 @@ impl crate::mm::vma::VmaPageTables for MmPageTables<'_> {
             newprot,
             dirty_accountable,
         )
-    }
-
-    /// munmap of a locked VMA, and munlock of a range (the VMA cut to it): clear the
-    /// mlock of every page mapped there (Linux: `munlock_vma_pages_all` /
-    /// `munlock_vma_pages_range`).
-    fn munlock_vma_pages_all(&mut self, vma: &crate::mm::vma::VmArea) {
-        if self.pgd == 0 {
-            return;
-        }
-        let _ptl = self.ptl.lock();
-        crate::mm::mlock::munlock_page_range(self.pgd, vma.vm_start, vma.vm_end);
     }
 
     /// Deferred: see `populate`.

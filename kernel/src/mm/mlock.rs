@@ -24,19 +24,19 @@
 //! may drop it while a page is read from disk). mlockall likewise. The page-side
 //! functions run under the mmap lock too (Linux: the page lock and `lru_lock`).
 //! Callers of the page side: `mm/gup.rs` (`follow_page_pte`), `mm/page_alloc.rs`
-//! (`clear_page_mlock` on free), `mm/memory.rs` (`munlock_vma_pages_all` for munmap,
-//! and `exit_mmap`).
-use crate::arch::aarch64::pgtable::pte_present;
+//! (`clear_page_mlock` on free), `mm/mmap.rs` (`munlock_vma_pages_all` for munmap and
+//! `exit_mmap`).
+use crate::arch::aarch64::pgtable::PTRS_PER_TABLE;
 use crate::errno::{Errno, KResult};
 use crate::kernel::resource::RLIMIT_MEMLOCK;
-use crate::mm::gup::{__mm_populate, mm_populate};
-use crate::mm::memory::{for_each_pte, is_zero_pte, pte_page};
+use crate::mm::gup::{__mm_populate, follow_page_mask, mm_populate, FollFlags, Follow};
+use crate::mm::memory::walk_to_pte_table;
 use crate::mm::mm_types::{MmStruct, MmapLocked};
 pub use crate::mm::mmap::can_do_mlock;
 use crate::mm::mmap_lock::{mmap_write_lock_killable, mmap_write_unlock};
-use crate::mm::page::{Page, PageFlags};
+use crate::mm::page::{put_page, Page, PageFlags};
 use crate::mm::vma::{
-    find_vma_key, split_vma, vma_merge, vma_next, vma_prev, VmFlags, VmaPageTables,
+    find_vma_key, split_vma, vma_merge, vma_next, vma_prev, VmArea, VmFlags, VmaPageTables,
 };
 use crate::mm::vmstat::{count_vm_event, mod_state, VmStat};
 use crate::mm::{PAGE_SHIFT, PAGE_SIZE};
@@ -68,21 +68,26 @@ pub fn mlock_vma_page(page: &Page) {
     }
 }
 
-/// Clear a page's mlock (Linux: `munlock_vma_page`), counting NR_MLOCK down and
-/// `unevictable_pgs_munlocked`.
+/// Clear a page's mlock (Linux: `munlock_vma_page`): NR_MLOCK goes down, and when the
+/// page is mapped more than once `try_to_munlock` asks rmap whether another VM_LOCKED VMA
+/// still maps it, which marks it mlocked again (Linux: `__munlock_isolated_page`);
+/// `unevictable_pgs_munlocked` counts only a page that stays unlocked. Called with no
+/// page-table lock held (the walk takes each mapping mm's).
 ///
-/// Difference from 5.10: Linux then isolates the page and, when it is mapped more than
-/// once, asks rmap (`try_to_munlock`) whether another VM_LOCKED VMA still maps it, which
-/// marks it mlocked again. Without rmap we only clear the flag; a page that another
-/// locked VMA still maps is marked again the next time it is found through that VMA
-/// (populate, and later reclaim's `try_to_unmap`, as Linux does when the isolation
-/// fails: `__munlock_isolation_failed`).
+/// Difference from 5.10: no page lock and no LRU isolation (`__munlock_isolate_lru_page`,
+/// `putback_lru_page`): there are no LRU lists yet.
 #[no_mangle]
 #[inline(never)]
 pub fn munlock_vma_page(page: &Page) {
-    if page.test(PageFlags::PG_mlocked) {
-        page.clear_flags(PageFlags::PG_mlocked);
-        mod_state(VmStat::NR_MLOCK, -1);
+    if !page.test(PageFlags::PG_mlocked) {
+        return;
+    }
+    page.clear_flags(PageFlags::PG_mlocked);
+    mod_state(VmStat::NR_MLOCK, -1);
+    if page.page_mapcount() > 1 {
+        crate::mm::rmap::try_to_munlock(page);
+    }
+    if !page.test(PageFlags::PG_mlocked) {
         count_vm_event(VmStat::UNEVICTABLE_PGS_MUNLOCKED);
     }
 }
@@ -97,54 +102,60 @@ pub fn clear_page_mlock(page: &Page) {
     }
 }
 
-/// Munlock every page mapped in `[start, end)` of the page tables at `pgd`: the page
-/// half of Linux's `munlock_vma_pages_range` (its `follow_page(FOLL_GET | FOLL_DUMP)`
-/// loop, which skips holes and the zero page, and the PTE walk of
-/// `__munlock_pagevec_fill` feeding `__munlock_pagevec`). Returns the pages munlocked.
-/// Called through `VmaPageTables::munlock_vma_pages_all` (munlock, munmap, exit).
+/// Clear VM_LOCKED/VM_LOCKONFAULT from `vma` and munlock every page it maps in
+/// `[start, end)` (Linux: `munlock_vma_pages_range`, for munlock, munlockall, munmap and
+/// exit). Each page is found with `follow_page_mask(FOLL_GET | FOLL_DUMP)`, which skips
+/// holes and the zero page, then `munlock_vma_page`. `pgd` is the mm's (0 in host tests of
+/// the VMA code, which have no page tables). Returns the pages munlocked. Caller holds
+/// `mmap_lock` for write (or the last reference to the mm, at exit).
+///
+/// Difference from 5.10: where a whole PTE table is missing the walk steps to the next
+/// one, where Linux's loop asks `follow_page` page by page (and batches the rest of a
+/// table through `__munlock_pagevec_fill`).
 #[no_mangle]
 #[inline(never)]
-pub fn munlock_page_range(pgd: usize, start: usize, end: usize) -> usize {
+pub fn munlock_vma_pages_range(vma: &mut VmArea, pgd: usize, start: usize, end: usize) -> usize {
+    vma.vm_flags.remove(VmFlags::VM_LOCKED_MASK);
+    #[cfg(test)]
+    tests::MUNLOCKED.with(|m| m.borrow_mut().push((start, end)));
+    if pgd == 0 {
+        return 0;
+    }
+    // From here on the VMA is only read: rmap walks (try_to_munlock) may reach it too.
+    let vma: &VmArea = vma;
+    let table_span = PTRS_PER_TABLE << PAGE_SHIFT;
     let mut n = 0;
-    for_each_pte(pgd, start, end, |_, pte| {
-        if pte_present(*pte) && !is_zero_pte(*pte) {
-            let page = pte_page(*pte);
+    let mut addr = start;
+    while addr < end {
+        if walk_to_pte_table(pgd, addr, false).is_none() {
+            addr = ((addr | (table_span - 1)) + 1).min(end);
+            continue;
+        }
+        let flags = FollFlags::FOLL_GET | FollFlags::FOLL_DUMP;
+        if let Ok(Follow::Page(page)) = follow_page_mask(vma, pgd, addr, flags) {
             if page.test(PageFlags::PG_mlocked) {
                 munlock_vma_page(page);
                 n += 1;
             }
+            put_page(page);
         }
-    });
+        addr += PAGE_SIZE;
+    }
     n
+}
+
+/// Munlock a whole VM_LOCKED VMA that munmap or exit is taking away (Linux:
+/// `munlock_vma_pages_all`, `mm/internal.h`).
+#[no_mangle]
+#[inline(never)]
+pub fn munlock_vma_pages_all(vma: &mut VmArea, pgd: usize) -> usize {
+    let (start, end) = (vma.vm_start, vma.vm_end);
+    munlock_vma_pages_range(vma, pgd, start, end)
 }
 
 // ---------------------------------------------------------------------------------------
 // The VMA side.
 // ---------------------------------------------------------------------------------------
-
-/// Clear VM_LOCKED/VM_LOCKONFAULT from the VMA keyed `vma` and munlock its pages in
-/// `[start, end)` (Linux: `munlock_vma_pages_range`, for munlock and munlockall; munmap
-/// and exit use `munlock_vma_pages_all` on the whole VMA). The page walk goes through
-/// `pt` (our `munlock_page_range` for a real mm), handed the VMA cut to the range.
-#[no_mangle]
-#[inline(never)]
-pub fn munlock_vma_pages_range(
-    mm: &mut MmapLocked,
-    pt: &mut dyn VmaPageTables,
-    vma: usize,
-    start: usize,
-    end: usize,
-) {
-    let v = mm
-        .mm_rb
-        .get_mut(&vma)
-        .expect("munlock_vma_pages_range: no such vma");
-    v.vm_flags.remove(VmFlags::VM_LOCKED_MASK);
-    let mut piece = v.clone();
-    piece.vm_start = start;
-    piece.vm_end = end;
-    pt.munlock_vma_pages_all(&piece);
-}
 
 /// The errno mlock reports for a failed `__mm_populate`: EFAULT (a hole, an
 /// inaccessible VMA) becomes ENOMEM, ENOMEM (out of memory) becomes EAGAIN (Linux:
@@ -171,7 +182,6 @@ pub fn __mlock_posix_error_return(e: Errno) -> Errno {
 #[inline(never)]
 pub fn mlock_fixup(
     mm: &mut MmapLocked,
-    pt: &mut dyn VmaPageTables,
     vma: usize,
     prev: &mut Option<usize>,
     start: usize,
@@ -236,7 +246,9 @@ pub fn mlock_fixup(
             .expect("mlock_fixup: vma vanished")
             .vm_flags = newflags;
     } else {
-        munlock_vma_pages_range(mm, pt, key, start, end);
+        let pgd = mm.pgd;
+        let v = mm.mm_rb.get_mut(&key).expect("mlock_fixup: vma vanished");
+        munlock_vma_pages_range(v, pgd, start, end);
     }
     *prev = Some(key);
     Ok(())
@@ -251,7 +263,6 @@ pub fn mlock_fixup(
 #[inline(never)]
 pub fn apply_vma_lock_flags(
     mm: &mut MmapLocked,
-    pt: &mut dyn VmaPageTables,
     start: usize,
     len: usize,
     flags: VmFlags,
@@ -280,7 +291,7 @@ pub fn apply_vma_lock_flags(
         let newflags = (v.vm_flags & !VmFlags::VM_LOCKED_MASK) | flags;
         // Here we know that vma.vm_start <= nstart < vma.vm_end.
         let tmp = v.vm_end.min(end);
-        mlock_fixup(mm, pt, vma, &mut prev, nstart, tmp, newflags)?;
+        mlock_fixup(mm, vma, &mut prev, nstart, tmp, newflags)?;
         let p = prev.expect("mlock_fixup always sets prev");
         nstart = tmp.max(mm.mm_rb[&p].vm_end);
         if nstart >= end {
@@ -330,7 +341,6 @@ pub fn count_mm_mlocked_page_nr(mm: &MmapLocked, start: usize, len: usize) -> us
 /// pass RLIMIT_MEMLOCK without CAP_IPC_LOCK; `apply_vma_lock_flags`' EINVAL/ENOMEM.
 pub fn mlock_locked(
     mm: &mut MmapLocked,
-    pt: &mut dyn VmaPageTables,
     start: usize,
     len: usize,
     flags: VmFlags,
@@ -352,7 +362,7 @@ pub fn mlock_locked(
     if locked > lock_limit && !mm.cap_ipc_lock {
         return Err(Errno::ENOMEM);
     }
-    apply_vma_lock_flags(mm, pt, start, len, flags)?;
+    apply_vma_lock_flags(mm, start, len, flags)?;
     Ok((start, len))
 }
 
@@ -367,9 +377,8 @@ pub fn mlock_locked(
 #[no_mangle]
 #[inline(never)]
 pub fn do_mlock(mm: &MmStruct, start: usize, len: usize, flags: VmFlags) -> KResult<()> {
-    let mut pt = mm.pagetables();
     let mut guard = mmap_write_lock_killable(mm)?;
-    let r = mlock_locked(&mut guard, &mut pt, start, len, flags);
+    let r = mlock_locked(&mut guard, start, len, flags);
     mmap_write_unlock(guard);
     let (start, len) = r?;
     __mm_populate(mm, start, len, false).map_err(__mlock_posix_error_return)
@@ -382,7 +391,7 @@ pub fn do_mlock(mm: &MmStruct, start: usize, len: usize, flags: VmFlags) -> KRes
 /// single VMAs are ignored, as in Linux. Linux: `apply_mlockall_flags`.
 #[no_mangle]
 #[inline(never)]
-pub fn apply_mlockall_flags(mm: &mut MmapLocked, pt: &mut dyn VmaPageTables, flags: u32) {
+pub fn apply_mlockall_flags(mm: &mut MmapLocked, flags: u32) {
     mm.def_flags.remove(VmFlags::VM_LOCKED_MASK);
     if flags & MCL_FUTURE != 0 {
         mm.def_flags |= VmFlags::VM_LOCKED;
@@ -409,7 +418,7 @@ pub fn apply_mlockall_flags(mm: &mut MmapLocked, pt: &mut dyn VmaPageTables, fla
         let newflags = (v.vm_flags & !VmFlags::VM_LOCKED_MASK) | to_add;
         let (s, e) = (v.vm_start, v.vm_end);
         // Ignore errors.
-        let _ = mlock_fixup(mm, pt, k, &mut prev, s, e, newflags);
+        let _ = mlock_fixup(mm, k, &mut prev, s, e, newflags);
         vma = vma_next(mm, prev);
     }
 }
@@ -431,7 +440,7 @@ pub fn mlockall_locked(mm: &mut MmapLocked, pt: &mut dyn VmaPageTables, flags: u
     if flags & MCL_CURRENT != 0 && mm.total_vm > lock_limit && !mm.cap_ipc_lock {
         return Err(Errno::ENOMEM);
     }
-    apply_mlockall_flags(mm, pt, flags);
+    apply_mlockall_flags(mm, flags);
     if flags & MCL_CURRENT != 0 {
         let task_size = mm.task_size;
         pt.mm_populate(mm, 0, task_size);
@@ -449,7 +458,7 @@ fn do_mlockall(mm: &MmStruct, flags: u32) -> KResult<()> {
     let mut pt = mm.pagetables();
     let mut guard = mmap_write_lock_killable(mm)?;
     let r = if flags == 0 {
-        apply_mlockall_flags(&mut guard, &mut pt, 0);
+        apply_mlockall_flags(&mut guard, 0);
         Ok(())
     } else {
         mlockall_locked(&mut guard, &mut pt, flags)
@@ -493,9 +502,8 @@ pub fn sys_mlock2(mm: &MmStruct, start: usize, len: usize, flags: u32) -> KResul
 pub fn sys_munlock(mm: &MmStruct, start: usize, len: usize) -> KResult<usize> {
     let len = page_align(len.wrapping_add(start & (PAGE_SIZE - 1)));
     let start = start & !(PAGE_SIZE - 1);
-    let mut pt = mm.pagetables();
     let mut guard = mmap_write_lock_killable(mm)?;
-    let r = apply_vma_lock_flags(&mut guard, &mut pt, start, len, VmFlags::empty());
+    let r = apply_vma_lock_flags(&mut guard, start, len, VmFlags::empty());
     mmap_write_unlock(guard);
     r?;
     Ok(0)
@@ -523,4 +531,4 @@ pub fn sys_munlockall(mm: &MmStruct) -> KResult<usize> {
 
 #[cfg(test)]
 #[path = "mlock_tests.rs"]
-mod tests;
+pub(crate) mod tests;

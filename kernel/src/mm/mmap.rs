@@ -1078,7 +1078,7 @@ pub fn __do_munmap(
     start: usize,
     len: usize,
 ) -> KResult<()> {
-    if let Some(detached) = munmap_detach_vmas(mm, pt, start, len)? {
+    if let Some(detached) = munmap_detach_vmas(mm, start, len)? {
         detached.unmap(mm, pt);
     }
     Ok(())
@@ -1089,7 +1089,6 @@ pub fn __do_munmap(
 /// when nothing was mapped there.
 pub fn munmap_detach_vmas(
     mm: &mut MmapLocked,
-    pt: &mut dyn VmaPageTables,
     start: usize,
     len: usize,
 ) -> KResult<Option<DetachedVmas>> {
@@ -1136,11 +1135,13 @@ pub fn munmap_detach_vmas(
 
     // Unlock any mlock()ed ranges before detaching VMAs.
     if mm.locked_vm != 0 {
+        let pgd = mm.pgd;
         for k in &keys {
-            let v = &mm.mm_rb[k];
+            let v = &mut **mm.mm_rb.get_mut(k).expect("munmap: vma vanished");
             if v.vm_flags.contains(VmFlags::VM_LOCKED) {
-                mm.locked_vm -= v.vma_pages();
-                pt.munlock_vma_pages_all(v);
+                let pages = v.vma_pages();
+                crate::mm::mlock::munlock_vma_pages_all(v, pgd);
+                mm.locked_vm -= pages;
             }
         }
     }
@@ -1177,7 +1178,7 @@ pub fn do_munmap(
 pub fn __vm_munmap(mm: &MmStruct, start: usize, len: usize, downgrade: bool) -> KResult<()> {
     let mut pt = mm.pagetables();
     let mut guard = mmap_write_lock_killable(mm)?;
-    let Some(detached) = munmap_detach_vmas(&mut guard, &mut pt, start, len)? else {
+    let Some(detached) = munmap_detach_vmas(&mut guard, start, len)? else {
         return Ok(());
     };
     if downgrade {
@@ -1387,7 +1388,7 @@ pub fn brk_locked(mm: &mut MmapLocked, pt: &mut dyn VmaPageTables, brk: usize) -
     // Always allow shrinking brk.
     if brk <= mm.brk {
         mm.brk = brk;
-        return match munmap_detach_vmas(mm, pt, newbrk, oldbrk - newbrk) {
+        return match munmap_detach_vmas(mm, newbrk, oldbrk - newbrk) {
             Ok(detached) => BrkResult {
                 brk,
                 detached,
@@ -1579,9 +1580,11 @@ pub fn expand_stack(
 #[inline(never)]
 pub fn exit_mmap(mm: &mut MmapLocked, pt: &mut dyn VmaPageTables, pgd: usize, asid: u16) {
     if pgd != 0 && mm.locked_vm != 0 {
-        for v in mm.mm_rb.values() {
+        let keys: Vec<usize> = mm.mm_rb.keys().copied().collect();
+        for k in keys {
+            let v = &mut **mm.mm_rb.get_mut(&k).expect("exit_mmap: vma vanished");
             if v.vm_flags.contains(VmFlags::VM_LOCKED) {
-                crate::mm::mlock::munlock_page_range(pgd, v.vm_start, v.vm_end);
+                crate::mm::mlock::munlock_vma_pages_all(v, pgd);
             }
         }
     }

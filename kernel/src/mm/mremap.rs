@@ -363,7 +363,7 @@ pub fn do_mremap(
     // checked against TASK_SIZE first: in the last page the sum wraps, as in Linux, and the
     // unmap at the wrapped address does what munmap would.)
     if old_len >= new_len {
-        match munmap_detach_vmas(mm, pt, addr.wrapping_add(new_len), old_len - new_len) {
+        match munmap_detach_vmas(mm, addr.wrapping_add(new_len), old_len - new_len) {
             Ok(d) => *detached = d,
             Err(e) if old_len != new_len => return Err(e),
             Err(_) => {}

@@ -537,6 +537,57 @@ pub fn rmap_walk_file(page: &Page, rwc: &RmapWalkControl) {
     }
 }
 
+/// Does the PTE at `address` of `vma` map `page`? Takes the VMA's mm's page-table lock
+/// for the look (Linux: `page_vma_mapped_walk` for a small page, which returns with the
+/// lock held and the PTE mapped; we answer and let go).
+pub fn page_vma_mapped_walk(page: &Page, vma: &VmArea, address: usize) -> bool {
+    use crate::arch::aarch64::pgtable::{pte_pfn, pte_present};
+    // SAFETY: a VMA reached through rmap is linked into its mm, which outlives it.
+    let Some(mm) = (unsafe { vma.vm_mm.as_ref() }) else {
+        return false;
+    };
+    let _ptl = mm.page_table_lock.lock();
+    crate::mm::memory::pte_offset(mm.pgd, address, false)
+        .is_some_and(|pte| pte_present(*pte) && pte_pfn(*pte) == crate::mm::page::page_to_pfn(page))
+}
+
+/// Has the page no mapping left (Linux: `page_not_mapped`, a walk's `done`)?
+fn page_not_mapped(page: &Page) -> bool {
+    !page_mapped(page)
+}
+
+/// Skip VMAs that are not VM_LOCKED (what `try_to_unmap_one`'s TTU_MUNLOCK test does
+/// first, as an `invalid_vma` here).
+fn invalid_mlock_vma(vma: &VmArea, _arg: *mut ()) -> bool {
+    !vma.vm_flags.contains(crate::mm::vma::VmFlags::VM_LOCKED)
+}
+
+/// The TTU_MUNLOCK branch of Linux's `try_to_unmap_one`: a VM_LOCKED VMA that still maps
+/// the page marks it mlocked again and stops the walk. The unmapping branches of
+/// `try_to_unmap_one` come with reclaim.
+fn try_to_munlock_one(page: &Page, vma: &VmArea, address: usize, _arg: *mut ()) -> bool {
+    if !page_vma_mapped_walk(page, vma, address) {
+        return true;
+    }
+    crate::mm::mlock::mlock_vma_page(page);
+    false
+}
+
+/// After `munlock_vma_page` cleared a page's mlock: if another VM_LOCKED VMA still maps
+/// it, mark it mlocked again, so it stays unevictable (Linux: `try_to_munlock`, an rmap
+/// walk with `TTU_MUNLOCK`; seed 001).
+#[no_mangle]
+#[inline(never)]
+pub fn try_to_munlock(page: &Page) {
+    let rwc = RmapWalkControl {
+        arg: core::ptr::null_mut(),
+        rmap_one: try_to_munlock_one,
+        done: Some(page_not_mapped),
+        invalid_vma: Some(invalid_mlock_vma),
+    };
+    rmap_walk(page, &rwc);
+}
+
 /// Visit every mapping of `page` (Linux: `rmap_walk`).
 #[no_mangle]
 #[inline(never)]

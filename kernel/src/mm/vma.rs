@@ -484,10 +484,6 @@ pub trait VmaPageTables {
         newprot: PgProt,
         dirty_accountable: bool,
     ) -> usize;
-    /// Munlock the pages of a VM_LOCKED VMA that is being unmapped (Linux:
-    /// `munlock_vma_pages_all`). Default: nothing (host tests that do not track pages);
-    /// `task::mm::MmPageTables` walks the range and munlocks each page.
-    fn munlock_vma_pages_all(&mut self, _vma: &VmArea) {}
     /// Charge `pages` to the overcommit accounting; ENOMEM if the policy refuses (Linux:
     /// `security_vm_enough_memory_mm` -> `__vm_enough_memory`). Default: always allow.
     fn security_vm_enough_memory_mm(&mut self, _pages: usize) -> KResult<()> {

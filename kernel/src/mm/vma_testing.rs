@@ -21,10 +21,6 @@ pub enum PtCall {
         end: usize,
         newprot: PgProt,
     },
-    Munlock {
-        start: usize,
-        end: usize,
-    },
     Charge(usize),
     Uncharge(usize),
     Populate {
@@ -101,12 +97,6 @@ impl VmaPageTables for RecordingPageTables {
             newprot,
         });
         0
-    }
-    fn munlock_vma_pages_all(&mut self, vma: &VmArea) {
-        self.calls.push(PtCall::Munlock {
-            start: vma.vm_start,
-            end: vma.vm_end,
-        });
     }
     fn security_vm_enough_memory_mm(&mut self, pages: usize) -> KResult<()> {
         if let Some(limit) = self.commit_limit {

@@ -3,6 +3,8 @@
 //! `__mm_populate -> populate_vma_page_range -> __get_user_pages -> faultin_page ->
 //! handle_mm_fault` and marks them mlocked. Try: `cargo xtask gdb --scenario demo-mlock`,
 //! then `break __mm_populate`, `continue`, `break handle_mm_fault`, `continue`, `bt`.
+//! Then it munlock()s them again: `break munlock_vma_page` stops in
+//! `munlock_vma_pages_range`'s walk, under `mlock_fixup`.
 #![no_std]
 #![no_main]
 use ulib::*;
@@ -33,7 +35,9 @@ fn main(_args: Args) -> i32 {
         Ret(m),
         resident
     );
-    if r == 0 && resident == 16 {
+    let u = munlock(p as usize, LEN);
+    println!("mlock_demo: munlock = {}", Ret(u));
+    if r == 0 && resident == 16 && u == 0 {
         0
     } else {
         1

@@ -44,6 +44,11 @@ fn main(args: Args) -> i32 {
     mlockall_einval_rows(&mut t);
     sub(&mut t, "mlockall and munlockall in a child", mlockall_rows);
     sub(&mut t, "locks are not inherited by fork", fork_rows);
+    sub(
+        &mut t,
+        "a page locked through two VMAs stays locked until both munlock",
+        shared_lock_rows,
+    );
     exec_rows(&mut t, &args);
     sub(
         &mut t,
@@ -687,6 +692,70 @@ fn fork_rows(t: &mut Tap) {
         resident_is(t, "the parent still has MCL_FUTURE", z as usize, 4, "1111");
     }
     munlockall();
+}
+
+/// A /proc/vmstat counter, or None.
+fn vmstat(key: &str) -> Option<usize> {
+    let mut buf = [0u8; 4096];
+    let n = read_file(c"/proc/vmstat", &mut buf)?;
+    let text = core::str::from_utf8(&buf[..n]).ok()?;
+    let line = text
+        .lines()
+        .find(|l| l.split(' ').next() == Some(key))?;
+    line[key.len()..].trim().parse().ok()
+}
+
+/// Seed 001's munlock rule: a page mapped by two VM_LOCKED VMAs (a parent's read-only
+/// locked pages, shared copy-on-write with a child that locks its copy too) stays mlocked
+/// when one of them munlocks: `munlock_vma_page` clears the mark, then `try_to_munlock`
+/// walks rmap, finds the other locked VMA still mapping the page, and marks it again. Only
+/// the second munlock unlocks it (nr_mlock falls, unevictable_pgs_munlocked counts).
+fn shared_lock_rows(t: &mut Tap) {
+    let x = mmap_anon(4 * P);
+    if !t.success("map 4 pages", x) {
+        return;
+    }
+    let x = x as usize;
+    fill(x, 4 * P, 0x5a);
+    t.ret("make them read-only", mprotect(x, 4 * P, PROT_READ) as isize, 0);
+    t.ret("mlock them in the parent", mlock(x, 4 * P), 0);
+    let st = in_child(|| {
+        let mut ct = Tap::new("mlock_test");
+        ct.ret("mlock the shared pages in the child too", mlock(x, 4 * P), 0);
+        let (m0, u0) = (vmstat("nr_mlock"), vmstat("unevictable_pgs_munlocked"));
+        ct.ret("munlock them in the child", munlock(x, 4 * P), 0);
+        let (m1, u1) = (vmstat("nr_mlock"), vmstat("unevictable_pgs_munlocked"));
+        ct.check(
+            m0.is_some() && m1 == m0,
+            "nr_mlock does not move: the parent's VMA still locks them",
+            format_args!("{:?} -> {:?}", m0, m1),
+            "unchanged",
+        );
+        ct.check(
+            u0.is_some() && u1 == u0,
+            "and unevictable_pgs_munlocked does not count them",
+            format_args!("{:?} -> {:?}", u0, u1),
+            "unchanged",
+        );
+        ct.failed().min(255) as i32
+    });
+    t.exited("the child's checks passed", st, 0);
+    let (m0, u0) = (vmstat("nr_mlock"), vmstat("unevictable_pgs_munlocked"));
+    t.ret("munlock them in the parent", munlock(x, 4 * P), 0);
+    let (m1, u1) = (vmstat("nr_mlock"), vmstat("unevictable_pgs_munlocked"));
+    t.check(
+        m0.zip(m1).is_some_and(|(a, b)| a == b + 4),
+        "now nr_mlock falls by 4",
+        format_args!("{:?} -> {:?}", m0, m1),
+        "4 fewer",
+    );
+    t.check(
+        u0.zip(u1).is_some_and(|(a, b)| b == a + 4),
+        "and unevictable_pgs_munlocked counts 4",
+        format_args!("{:?} -> {:?}", u0, u1),
+        "4 more",
+    );
+    munmap(x, 4 * P);
 }
 
 /// exec gives the program a new mm without locks: after mlockall(MCL_FUTURE) and
