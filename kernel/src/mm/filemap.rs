@@ -113,8 +113,9 @@ pub fn find_get_page(mapping: &AddressSpace, index: usize) -> Option<&'static Pa
 
 /// Insert a new, locked-by-ownership `page` at `index`; the cache takes over the caller's
 /// reference. EEXIST when another page got there first (the caller frees its own and
-/// looks again). Linux: `add_to_page_cache_lru` (`__add_to_page_cache_locked` + `lru_cache_add`;
-/// the LRU half arrives with reclaim).
+/// looks again). The page then goes on the inactive file list (the inactive anon list
+/// for a swap-backed tmpfs page). Linux: `add_to_page_cache_lru`
+/// (`__add_to_page_cache_locked` + `lru_cache_add`).
 #[no_mangle]
 #[inline(never)]
 pub fn add_to_page_cache_lru(
@@ -122,14 +123,17 @@ pub fn add_to_page_cache_lru(
     mapping: &AddressSpace,
     index: usize,
 ) -> KResult<()> {
-    let mut pages = mapping.i_pages.lock();
-    if pages.contains_key(&index) {
-        return Err(Errno::EEXIST);
+    {
+        let mut pages = mapping.i_pages.lock();
+        if pages.contains_key(&index) {
+            return Err(Errno::EEXIST);
+        }
+        page.mapping.store(mapping.token(), Ordering::Relaxed);
+        page.index.store(index, Ordering::Relaxed);
+        pages.insert(index, page);
+        NR_FILE_PAGES.fetch_add(1, Ordering::Relaxed);
     }
-    page.mapping.store(mapping.token(), Ordering::Relaxed);
-    page.index.store(index, Ordering::Relaxed);
-    pages.insert(index, page);
-    NR_FILE_PAGES.fetch_add(1, Ordering::Relaxed);
+    crate::mm::swap::lru_cache_add(page);
     Ok(())
 }
 
@@ -142,7 +146,8 @@ fn delete_from_page_cache(page: &'static Page) {
         crate::mm::vmstat::mod_state(VmStat::NR_SHMEM, -1);
     }
     page.mapping.store(0, Ordering::Relaxed);
-    page.clear_flags(PageFlags::PG_uptodate | PageFlags::PG_dirty | PageFlags::PG_swapbacked);
+    // PG_swapbacked stays: it says which LRU list the page is on until it is freed.
+    page.clear_flags(PageFlags::PG_uptodate | PageFlags::PG_dirty);
     put_page(page);
 }
 
@@ -274,6 +279,11 @@ pub fn generic_file_buffered_read(
         };
         // SAFETY: we hold a reference; cache pages of a read are not written concurrently.
         buf[done..done + n].copy_from_slice(unsafe { &page_bytes(page)[offset..offset + n] });
+        // Linux marks each page read (once per page: not again for a second read of the
+        // same page within one call, `ra->prev_pos`): two reads activate it.
+        if offset == 0 || done == 0 {
+            crate::mm::swap::mark_page_accessed(page);
+        }
         put_page(page);
         done += n;
     }

@@ -21,7 +21,7 @@ use crate::mm::memory::{
 };
 use crate::mm::mm_types::MmStruct;
 use crate::mm::mmap_lock::{mmap_read_lock, MmapReadGuard};
-use crate::mm::page::{get_page, Page, PageFlags};
+use crate::mm::page::{get_page, Page};
 use crate::mm::vma::{VmArea, VmFlags};
 use crate::mm::PAGE_SIZE;
 use alloc::vec::Vec;
@@ -104,7 +104,7 @@ pub fn follow_page_pte(
         get_page(page);
     }
     if flags.contains(FollFlags::FOLL_TOUCH) {
-        page.set_flags(PageFlags::PG_referenced); // Linux: mark_page_accessed
+        crate::mm::swap::mark_page_accessed(page);
     }
     if flags.contains(FollFlags::FOLL_MLOCK)
         && vma.vm_flags.contains(VmFlags::VM_LOCKED)

@@ -38,6 +38,7 @@ use crate::mm::page::{put_page, Page, PageFlags};
 use crate::mm::vma::{
     find_vma_key, split_vma, vma_merge, vma_next, vma_prev, VmArea, VmFlags, VmaPageTables,
 };
+use crate::mm::vmscan::{isolate_lru_page, putback_lru_page};
 use crate::mm::vmstat::{count_vm_event, mod_state, VmStat};
 use crate::mm::{PAGE_SHIFT, PAGE_SIZE};
 
@@ -55,48 +56,96 @@ pub const MCL_ONFAULT: u32 = 4;
 // The page side.
 // ---------------------------------------------------------------------------------------
 
-/// Mark a page mlocked (Linux: `mlock_vma_page`). The caller found it through a
-/// VM_LOCKED VMA (`follow_page_pte` with FOLL_MLOCK). Counts NR_MLOCK and
-/// `unevictable_pgs_mlocked` the first time.
+/// Mark a page mlocked and move it to the unevictable list (Linux: `mlock_vma_page`).
+/// The caller found it through a VM_LOCKED VMA (`follow_page_pte` with FOLL_MLOCK, or
+/// an rmap walk: `try_to_munlock`, reclaim's `try_to_unmap`). The first time counts
+/// NR_MLOCK and `unevictable_pgs_mlocked`, and the page is isolated and put back, which
+/// lands it on the unevictable list; a page already isolated (by reclaim, or by munlock
+/// itself) goes there when its isolator puts it back.
 #[no_mangle]
 #[inline(never)]
 pub fn mlock_vma_page(page: &Page) {
-    if !page.test(PageFlags::PG_mlocked) {
-        page.set_flags(PageFlags::PG_mlocked);
+    if !page.test_and_set(PageFlags::PG_mlocked) {
         mod_state(VmStat::NR_MLOCK, 1);
         count_vm_event(VmStat::UNEVICTABLE_PGS_MLOCKED);
+        if isolate_lru_page(page).is_ok() {
+            putback_lru_page(page);
+        }
     }
 }
 
-/// Clear a page's mlock (Linux: `munlock_vma_page`): NR_MLOCK goes down, and when the
-/// page is mapped more than once `try_to_munlock` asks rmap whether another VM_LOCKED VMA
-/// still maps it, which marks it mlocked again (Linux: `__munlock_isolated_page`);
-/// `unevictable_pgs_munlocked` counts only a page that stays unlocked. Called with no
-/// page-table lock held (the walk takes each mapping mm's).
-///
-/// Difference from 5.10: no page lock and no LRU isolation (`__munlock_isolate_lru_page`,
-/// `putback_lru_page`): there are no LRU lists yet.
-#[no_mangle]
-#[inline(never)]
-pub fn munlock_vma_page(page: &Page) {
-    if !page.test(PageFlags::PG_mlocked) {
-        return;
-    }
-    page.clear_flags(PageFlags::PG_mlocked);
-    mod_state(VmStat::NR_MLOCK, -1);
+/// Take a page being munlocked off its list (Linux: `__munlock_isolate_lru_page`).
+fn __munlock_isolate_lru_page(page: &Page) -> bool {
+    isolate_lru_page(page).is_ok()
+}
+
+/// Finish munlocking an isolated page (Linux: `__munlock_isolated_page`): if it is mapped
+/// more than once, `try_to_munlock` asks rmap whether another VM_LOCKED VMA still maps
+/// it, which marks it mlocked again; `unevictable_pgs_munlocked` counts it only if not;
+/// `putback_lru_page` puts it on the list its flags now call for (an evictable one:
+/// `unevictable_pgs_rescued`; the unevictable one again if still mlocked).
+fn __munlock_isolated_page(page: &Page) {
     if page.page_mapcount() > 1 {
         crate::mm::rmap::try_to_munlock(page);
     }
     if !page.test(PageFlags::PG_mlocked) {
         count_vm_event(VmStat::UNEVICTABLE_PGS_MUNLOCKED);
     }
+    putback_lru_page(page);
 }
 
-/// A page freed while still mlocked (its VMA went away without munlock): Linux counts
-/// it in `unevictable_pgs_cleared` (`free_pages_prepare` -> `__ClearPageMlocked`).
+/// A page that could not be isolated stays where it is: `unevictable_pgs_stranded` if
+/// that is the unevictable list (reclaim will rescue it), else it counts as munlocked
+/// (Linux: `__munlock_isolation_failed`).
+fn __munlock_isolation_failed(page: &Page) {
+    if page.test(PageFlags::PG_unevictable) {
+        count_vm_event(VmStat::UNEVICTABLE_PGS_STRANDED);
+    } else {
+        count_vm_event(VmStat::UNEVICTABLE_PGS_MUNLOCKED);
+    }
+}
+
+/// Clear a page's mlock (Linux: `munlock_vma_page`): NR_MLOCK goes down, the page is
+/// isolated and finished by `__munlock_isolated_page` (which asks rmap, through
+/// `try_to_munlock`, whether another locked VMA keeps it locked) or, if isolation fails,
+/// `__munlock_isolation_failed`. Called with no page-table lock held (the rmap walk takes
+/// each mapping mm's). Difference from 5.10: no page lock (`lock_page`).
+#[no_mangle]
+#[inline(never)]
+pub fn munlock_vma_page(page: &Page) {
+    if !page.test_and_clear(PageFlags::PG_mlocked) {
+        return;
+    }
+    mod_state(VmStat::NR_MLOCK, -1);
+    if __munlock_isolate_lru_page(page) {
+        __munlock_isolated_page(page);
+    } else {
+        __munlock_isolation_failed(page);
+    }
+}
+
+/// The last mapping of a page that is still mlocked went away (zap, COW): clear the mark,
+/// count `unevictable_pgs_cleared`, and put the page back on an evictable list (Linux
+/// 5.10: `clear_page_mlock`, from `page_remove_rmap`). If it cannot be isolated and is
+/// on the unevictable list, `unevictable_pgs_stranded`.
 pub fn clear_page_mlock(page: &Page) {
-    if page.test(PageFlags::PG_mlocked) {
-        page.clear_flags(PageFlags::PG_mlocked);
+    if !page.test_and_clear(PageFlags::PG_mlocked) {
+        return;
+    }
+    mod_state(VmStat::NR_MLOCK, -1);
+    count_vm_event(VmStat::UNEVICTABLE_PGS_CLEARED);
+    if isolate_lru_page(page).is_ok() {
+        putback_lru_page(page);
+    } else if page.test(PageFlags::PG_unevictable) {
+        count_vm_event(VmStat::UNEVICTABLE_PGS_STRANDED);
+    }
+}
+
+/// A page freed while still marked mlocked: clear the mark and count it (Linux:
+/// `free_pages_prepare`'s handling of PG_mlocked, counted in `unevictable_pgs_cleared`).
+/// Nothing to move: the page has left its LRU list already (`__page_cache_release`).
+pub fn free_page_mlock(page: &Page) {
+    if page.test_and_clear(PageFlags::PG_mlocked) {
         mod_state(VmStat::NR_MLOCK, -1);
         count_vm_event(VmStat::UNEVICTABLE_PGS_CLEARED);
     }

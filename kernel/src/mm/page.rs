@@ -111,6 +111,10 @@ impl Page {
     pub fn test_and_set(&self, f: PageFlags) -> bool {
         self.flags.fetch_or(f.bits(), Ordering::Relaxed) & f.bits() != 0
     }
+    /// Clear flag `f`, returning whether it was set (Linux: `TestClearPageXxx`).
+    pub fn test_and_clear(&self, f: PageFlags) -> bool {
+        self.flags.fetch_and(!f.bits(), Ordering::Relaxed) & f.bits() != 0
+    }
     /// Clear flags (Linux: `ClearPageXxx`).
     pub fn clear_flags(&self, f: PageFlags) {
         self.flags.fetch_and(!f.bits(), Ordering::Relaxed);

@@ -173,6 +173,8 @@ pub fn __free_pages(page: &Page, order: usize) {
     let left = page._refcount.fetch_sub(1, Ordering::AcqRel) - 1;
     assert!(left >= 0, "__free_pages: page refcount underflow");
     if left == 0 {
+        // Off its LRU list first (Linux: __put_page -> __page_cache_release).
+        crate::mm::swap::__page_cache_release(page);
         // An anonymous page keeps its anon_vma in `mapping` until now (Linux:
         // free_pages_prepare clears PageMappingFlags mappings before the checks).
         let mapping = page.mapping.load(Ordering::Relaxed);
@@ -184,7 +186,7 @@ pub fn __free_pages(page: &Page, order: usize) {
             bad_page(page, "freed while mapped or in the page cache");
         }
         // Linux: free_pages_prepare: a free page carries no state.
-        crate::mm::mlock::clear_page_mlock(page);
+        crate::mm::mlock::free_page_mlock(page);
         page.flags.store(0, Ordering::Relaxed);
         page.mapping.store(0, Ordering::Relaxed);
         page.index.store(0, Ordering::Relaxed);

@@ -7,61 +7,62 @@
 //! One CPU, so plain atomics stand in for the per-CPU diffs.
 use core::sync::atomic::{AtomicI64, Ordering};
 
-/// Every counter, in `/proc/vmstat` order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(usize)]
-#[allow(non_camel_case_types, missing_docs)]
-pub enum VmStat {
+/// Declares the counters once: the enum, their `/proc/vmstat` names and the list of all.
+macro_rules! vm_stat_items {
+    ($($item:ident => $name:literal,)*) => {
+        /// Every counter, in `/proc/vmstat` order.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        #[repr(usize)]
+        #[allow(non_camel_case_types, missing_docs)]
+        pub enum VmStat {
+            $($item,)*
+        }
+
+        /// `/proc/vmstat` names, index = `VmStat as usize`.
+        pub const VMSTAT_TEXT: &[&str] = &[$($name,)*];
+
+        const ALL: &[VmStat] = &[$(VmStat::$item,)*];
+    };
+}
+
+vm_stat_items! {
     // Zone/node state items.
-    NR_FREE_PAGES,
-    NR_ZONE_INACTIVE_ANON,
-    NR_ZONE_ACTIVE_ANON,
-    NR_ZONE_INACTIVE_FILE,
-    NR_ZONE_ACTIVE_FILE,
-    NR_ZONE_UNEVICTABLE,
-    NR_MLOCK,
-    NR_ANON_PAGES,
-    NR_MAPPED,
-    NR_FILE_PAGES,
-    NR_SHMEM,
+    NR_FREE_PAGES => "nr_free_pages",
+    NR_ZONE_INACTIVE_ANON => "nr_zone_inactive_anon",
+    NR_ZONE_ACTIVE_ANON => "nr_zone_active_anon",
+    NR_ZONE_INACTIVE_FILE => "nr_zone_inactive_file",
+    NR_ZONE_ACTIVE_FILE => "nr_zone_active_file",
+    NR_ZONE_UNEVICTABLE => "nr_zone_unevictable",
+    NR_MLOCK => "nr_mlock",
+    NR_ISOLATED_ANON => "nr_isolated_anon",
+    NR_ISOLATED_FILE => "nr_isolated_file",
+    NR_ANON_PAGES => "nr_anon_pages",
+    NR_MAPPED => "nr_mapped",
+    NR_FILE_PAGES => "nr_file_pages",
+    NR_SHMEM => "nr_shmem",
     // Events.
-    PGFAULT,
-    PGMAJFAULT,
-    UNEVICTABLE_PGS_CULLED,
-    UNEVICTABLE_PGS_SCANNED,
-    UNEVICTABLE_PGS_RESCUED,
-    UNEVICTABLE_PGS_MLOCKED,
-    UNEVICTABLE_PGS_MUNLOCKED,
-    UNEVICTABLE_PGS_CLEARED,
-    UNEVICTABLE_PGS_STRANDED,
+    PGFAULT => "pgfault",
+    PGMAJFAULT => "pgmajfault",
+    PGACTIVATE => "pgactivate",
+    PGDEACTIVATE => "pgdeactivate",
+    PGREFILL => "pgrefill",
+    PGSTEAL_KSWAPD => "pgsteal_kswapd",
+    PGSTEAL_DIRECT => "pgsteal_direct",
+    PGSCAN_KSWAPD => "pgscan_kswapd",
+    PGSCAN_DIRECT => "pgscan_direct",
+    PAGEOUTRUN => "pageoutrun",
+    ALLOCSTALL => "allocstall",
+    UNEVICTABLE_PGS_CULLED => "unevictable_pgs_culled",
+    UNEVICTABLE_PGS_SCANNED => "unevictable_pgs_scanned",
+    UNEVICTABLE_PGS_RESCUED => "unevictable_pgs_rescued",
+    UNEVICTABLE_PGS_MLOCKED => "unevictable_pgs_mlocked",
+    UNEVICTABLE_PGS_MUNLOCKED => "unevictable_pgs_munlocked",
+    UNEVICTABLE_PGS_CLEARED => "unevictable_pgs_cleared",
+    UNEVICTABLE_PGS_STRANDED => "unevictable_pgs_stranded",
 }
 
 /// Number of counters.
-pub const NR_VM_STAT_ITEMS: usize = VmStat::UNEVICTABLE_PGS_STRANDED as usize + 1;
-
-/// `/proc/vmstat` names, index = `VmStat as usize`.
-pub const VMSTAT_TEXT: [&str; NR_VM_STAT_ITEMS] = [
-    "nr_free_pages",
-    "nr_zone_inactive_anon",
-    "nr_zone_active_anon",
-    "nr_zone_inactive_file",
-    "nr_zone_active_file",
-    "nr_zone_unevictable",
-    "nr_mlock",
-    "nr_anon_pages",
-    "nr_mapped",
-    "nr_file_pages",
-    "nr_shmem",
-    "pgfault",
-    "pgmajfault",
-    "unevictable_pgs_culled",
-    "unevictable_pgs_scanned",
-    "unevictable_pgs_rescued",
-    "unevictable_pgs_mlocked",
-    "unevictable_pgs_munlocked",
-    "unevictable_pgs_cleared",
-    "unevictable_pgs_stranded",
-];
+pub const NR_VM_STAT_ITEMS: usize = ALL.len();
 
 static COUNTERS: [AtomicI64; NR_VM_STAT_ITEMS] = [const { AtomicI64::new(0) }; NR_VM_STAT_ITEMS];
 
@@ -100,29 +101,6 @@ pub fn vmstat_text() -> alloc::string::String {
     }
     s
 }
-
-const ALL: [VmStat; NR_VM_STAT_ITEMS] = [
-    VmStat::NR_FREE_PAGES,
-    VmStat::NR_ZONE_INACTIVE_ANON,
-    VmStat::NR_ZONE_ACTIVE_ANON,
-    VmStat::NR_ZONE_INACTIVE_FILE,
-    VmStat::NR_ZONE_ACTIVE_FILE,
-    VmStat::NR_ZONE_UNEVICTABLE,
-    VmStat::NR_MLOCK,
-    VmStat::NR_ANON_PAGES,
-    VmStat::NR_MAPPED,
-    VmStat::NR_FILE_PAGES,
-    VmStat::NR_SHMEM,
-    VmStat::PGFAULT,
-    VmStat::PGMAJFAULT,
-    VmStat::UNEVICTABLE_PGS_CULLED,
-    VmStat::UNEVICTABLE_PGS_SCANNED,
-    VmStat::UNEVICTABLE_PGS_RESCUED,
-    VmStat::UNEVICTABLE_PGS_MLOCKED,
-    VmStat::UNEVICTABLE_PGS_MUNLOCKED,
-    VmStat::UNEVICTABLE_PGS_CLEARED,
-    VmStat::UNEVICTABLE_PGS_STRANDED,
-];
 
 #[cfg(test)]
 mod tests {

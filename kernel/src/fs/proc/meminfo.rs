@@ -11,9 +11,8 @@
 //! - MemAvailable: Linux's estimate (`si_mem_available`) with the page cache standing in
 //!   for the file LRU lists.
 //! - Cached: the page caches (tmpfs included, as in Linux).
-//! - Active/Inactive(anon/file): the LRU counters, 0 until the LRU lists exist.
-//! - Unevictable: NR_MLOCK until the unevictable LRU list exists (mlocked pages are what
-//!   will fill it); Mlocked: NR_MLOCK.
+//! - Active/Inactive(anon/file), Unevictable: the sizes of the LRU lists
+//!   (`nr_zone_*`, kept by `mm/mm_inline.rs`); Mlocked: NR_MLOCK.
 //! - AnonPages, Mapped: NR_ANON_PAGES / NR_MAPPED, which rmap counts as it maps a page
 //!   the first time and unmaps it the last (Linux: NR_ANON_MAPPED / NR_FILE_MAPPED).
 //! - Shmem: NR_SHMEM.
@@ -105,6 +104,7 @@ pub fn meminfo() -> String {
         state(VmStat::NR_ZONE_INACTIVE_FILE),
     );
     let mlocked = state(VmStat::NR_MLOCK);
+    let unevictable = state(VmStat::NR_ZONE_UNEVICTABLE);
     // totalreserve_pages: the high watermark (no lowmem_reserve with one zone).
     let available = si_mem_available(
         free,
@@ -135,7 +135,7 @@ pub fn meminfo() -> String {
         ("Inactive(anon): ", inactive_anon),
         ("Active(file):   ", active_file),
         ("Inactive(file): ", inactive_file),
-        ("Unevictable:    ", mlocked),
+        ("Unevictable:    ", unevictable),
         ("Mlocked:        ", mlocked),
     ];
     for (name, pages) in rows {

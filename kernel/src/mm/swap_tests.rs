@@ -1,0 +1,103 @@
+//! Host tests of `swap.rs` and the LRU moves of `vmscan.rs`/`mlock.rs` on the node's lists.
+use super::*;
+use crate::mm::mmzone::{lru_sizes, LRU_ACTIVE_FILE, LRU_INACTIVE_ANON, LRU_INACTIVE_FILE};
+use crate::mm::page::pfn_to_page;
+
+/// A fresh page of the shared host mem_map, owned by this test (refcount 1).
+fn page() -> &'static Page {
+    crate::mm::page::tests::host_mem_map(0x40000, 4096);
+    let mut zone = crate::mm::page_alloc::ZONE_NORMAL.lock();
+    if zone.managed_pages == 0 {
+        zone.add_free_range(0x40000, 0x40000 + 256);
+    }
+    drop(zone);
+    crate::mm::page_alloc::alloc_page(crate::mm::page_alloc::GfpFlags::GFP_KERNEL).unwrap()
+}
+
+/// Which list the page is on, judged by walking the lists (not by its flags).
+fn list_of(p: &Page) -> Option<usize> {
+    let l = lru_lock();
+    (0..crate::mm::mmzone::NR_LRU_LISTS).find(|&i| {
+        let mut cur = l.lists[i].head();
+        while let Some(c) = cur {
+            if core::ptr::eq(c, p) {
+                return true;
+            }
+            let next = c.lru.next.load(core::sync::atomic::Ordering::Relaxed);
+            cur = (next != usize::MAX).then(|| pfn_to_page(next));
+        }
+        false
+    })
+}
+
+#[test]
+fn file_page_goes_inactive_then_active_on_second_access() {
+    let p = page();
+    lru_cache_add(p);
+    assert_eq!(list_of(p), Some(LRU_INACTIVE_FILE));
+    assert!(p.test(PageFlags::PG_lru));
+    mark_page_accessed(p);
+    assert!(p.test(PageFlags::PG_referenced));
+    assert_eq!(
+        list_of(p),
+        Some(LRU_INACTIVE_FILE),
+        "one access only marks it"
+    );
+    mark_page_accessed(p);
+    assert_eq!(list_of(p), Some(LRU_ACTIVE_FILE), "the second activates it");
+    assert!(p.test(PageFlags::PG_active) && !p.test(PageFlags::PG_referenced));
+    deactivate_page(p);
+    assert_eq!(list_of(p), Some(LRU_INACTIVE_FILE));
+    crate::mm::page::put_page(p); // freeing takes it off the list
+    assert_eq!(list_of(p), None);
+    assert!(!p.test(PageFlags::PG_lru));
+}
+
+#[test]
+fn swap_backed_pages_go_to_the_anon_lists() {
+    let p = page();
+    p.set_flags(PageFlags::PG_swapbacked);
+    lru_cache_add(p);
+    assert_eq!(list_of(p), Some(LRU_INACTIVE_ANON));
+    crate::mm::page::put_page(p);
+    assert_eq!(list_of(p), None);
+}
+
+#[test]
+fn mlock_moves_to_unevictable_and_munlock_rescues() {
+    use crate::mm::mmzone::LRU_UNEVICTABLE;
+    let p = page();
+    p.set_flags(PageFlags::PG_swapbacked);
+    lru_cache_add(p);
+    crate::mm::mlock::mlock_vma_page(p);
+    assert_eq!(list_of(p), Some(LRU_UNEVICTABLE));
+    assert!(p.test(PageFlags::PG_unevictable) && p.test(PageFlags::PG_mlocked));
+    crate::mm::mlock::munlock_vma_page(p);
+    assert_eq!(
+        list_of(p),
+        Some(LRU_INACTIVE_ANON),
+        "back on an evictable list"
+    );
+    assert!(!p.test(PageFlags::PG_unevictable) && !p.test(PageFlags::PG_mlocked));
+    assert_eq!(p.page_count(), 1, "isolation gave its reference back");
+    crate::mm::page::put_page(p);
+}
+
+#[test]
+fn isolate_takes_the_page_off_and_putback_returns_it() {
+    let p = page();
+    lru_cache_add(p);
+    crate::mm::vmscan::isolate_lru_page(p).unwrap();
+    assert_eq!(list_of(p), None);
+    assert_eq!(p.page_count(), 2);
+    assert_eq!(
+        crate::mm::vmscan::isolate_lru_page(p),
+        Err(crate::errno::Errno::EBUSY),
+        "an isolated page cannot be isolated again"
+    );
+    crate::mm::vmscan::putback_lru_page(p);
+    assert_eq!(list_of(p), Some(LRU_INACTIVE_FILE));
+    assert_eq!(p.page_count(), 1);
+    crate::mm::page::put_page(p);
+    let _ = lru_sizes();
+}
