@@ -5,7 +5,10 @@
 //! 1. the directories `/bin /dev /etc /proc /tmp` (mount points and the usual places);
 //! 2. the static files under `xtask/rootfs/` (e.g. `/etc/motd`, `/etc/test.txt`);
 //! 3. every file in `target/user-bin/` as `/bin/<name>`, mode 0755;
-//! 4. the trees given with `cargo xtask qemu --extra DIR` (DIR's contents go to `/`).
+//! 4. the trees given with `cargo xtask qemu --extra DIR` (DIR's contents go to `/`);
+//! 5. `/data/reclaim.bin`, a generated 64 MiB file (`reclaim_file`) that reclaim tests
+//!    map at `--memory 64M`: larger than free memory, so reading it twice makes the
+//!    kernel evict and re-read its pages.
 //!
 //! The format is written here, as Linux's `usr/gen_init_cpio.c` writes it: a 110-byte ASCII
 //! header (`070701` + 13 eight-digit hex fields), the NUL-terminated name padded to 4 bytes,
@@ -248,16 +251,59 @@ fn write_archive(items: &BTreeMap<String, Item>) -> Result<Vec<u8>> {
     Ok(w.finish(4096))
 }
 
+/// Size of `/data/reclaim.bin`.
+pub const RECLAIM_FILE_SIZE: usize = 64 << 20;
+
+/// Word `i` (little-endian u64 at byte 8 * i) of `/data/reclaim.bin`; `reclaim_test`
+/// computes the same to check every byte it reads back.
+pub fn reclaim_word(i: u64) -> u64 {
+    i.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0xa5a5_a5a5_a5a5_a5a5
+}
+
+/// `target/reclaim.bin`, made once (`RECLAIM_FILE_SIZE` bytes of `reclaim_word`s).
+fn reclaim_file() -> Result<PathBuf> {
+    let path = build::target_dir().join("reclaim.bin");
+    if std::fs::metadata(&path).is_ok_and(|m| m.len() == RECLAIM_FILE_SIZE as u64) {
+        return Ok(path);
+    }
+    let mut data = Vec::with_capacity(RECLAIM_FILE_SIZE);
+    for i in 0..(RECLAIM_FILE_SIZE / 8) as u64 {
+        data.extend_from_slice(&reclaim_word(i).to_le_bytes());
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    let tmp = path.with_extension("bin.tmp");
+    std::fs::write(&tmp, &data).map_err(|e| format!("writing {}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, &path).map_err(|e| format!("renaming to {}: {e}", path.display()))?;
+    Ok(path)
+}
+
 /// Build the image at `out` from `xtask/rootfs/`, `target/user-bin/` and `extra`;
 /// returns its size. Written to a temporary name and renamed, so a running QEMU never
 /// sees half an image.
 pub fn build_rootfs(out: &Path, extra: &[PathBuf]) -> Result<usize> {
     let root = workspace_root();
-    let items = collect(
+    let mut items = collect(
         &root.join("xtask/rootfs"),
         &build::target_dir().join("user-bin"),
         extra,
     )?;
+    items.insert(
+        "data".to_string(),
+        Item::Dir {
+            mode: 0o755,
+            mtime: 0,
+        },
+    );
+    items.insert(
+        "data/reclaim.bin".to_string(),
+        Item::File {
+            src: reclaim_file()?,
+            mode: 0o644,
+            mtime: 0,
+        },
+    );
     let data = write_archive(&items)?;
     if let Some(dir) = out.parent() {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;

@@ -282,6 +282,13 @@ pub const SCENARIOS: &[Scenario] = &[
     user_test("user-segv", "init=/bin/segv", "segv: "),
     user_test("user-robustness", "init=/bin/robustness", "robustness: "),
     user_test("user-mlock", "init=/bin/mlock_test", "mlock_test: "),
+    Scenario {
+        // /data/reclaim.bin (64 MiB) does not fit: reading it twice through a shared
+        // mapping makes the kernel reclaim clean file pages and read them again.
+        memory: "64M",
+        timeout_secs: 180,
+        ..user_test("user-reclaim-64M", "init=/bin/reclaim_test", "reclaim_test: ")
+    },
     user_test("user-madvise", "init=/bin/madvise_test", "madvise_test: "),
     user_test("user-proc", "init=/bin/proc_test", "proc_test: "),
     user_test("user-proc-mem", "init=/bin/proc_mem_test", "proc_mem_test: "),

@@ -183,6 +183,11 @@ fn run_init(path: &str, args: &str) -> u32 {
     let init = crate::task::kernel_thread("init", kernel_init, 0).expect("no memory for init");
     let init_pid = init.pid;
     drop(init);
+    // Reclaim's thread (Linux: kswapd_run from kswapd_init, one per node). It exits on
+    // the SIGKILL the final reaper sends, so its stack is back before the leak check.
+    if crate::task::kernel_thread("kswapd0", crate::mm::vmscan::kswapd, 0).is_none() {
+        pr_warn!("kswapd: no memory for the thread; only direct reclaim will run");
+    }
     // The idle loop (Linux: cpu_startup_entry -> do_idle): run whatever is runnable,
     // else wait in wfi for the interrupt that makes something runnable. Orphans are
     // reparented to init; once init itself is a zombie, everything left is killed and

@@ -138,8 +138,15 @@ pub fn add_to_page_cache_lru(
 }
 
 /// Take `page` out of its mapping and drop the cache's reference. Linux:
-/// `delete_from_page_cache` (`__delete_from_page_cache` + `page_cache_free_page`).
+/// `delete_from_page_cache` (`__delete_from_page_cache` + `page_cache_free_page`). The
+/// caller already removed it from `i_pages`.
 fn delete_from_page_cache(page: &'static Page) {
+    delete_from_page_cache_locked_out(page);
+}
+
+/// The rest of deleting a page from the cache once it left `i_pages`: counters,
+/// `mapping`, flags, the cache's reference.
+fn delete_from_page_cache_locked_out(page: &'static Page) {
     NR_FILE_PAGES.fetch_sub(1, Ordering::Relaxed);
     if page.test(PageFlags::PG_swapbacked) {
         // A tmpfs page (Linux: __delete_from_page_cache's NR_SHMEM).
@@ -149,6 +156,28 @@ fn delete_from_page_cache(page: &'static Page) {
     // PG_swapbacked stays: it says which LRU list the page is on until it is freed.
     page.clear_flags(PageFlags::PG_uptodate | PageFlags::PG_dirty);
     put_page(page);
+}
+
+/// Take a clean page-cache `page` out of `mapping` if only the cache and one more holder
+/// (reclaim's isolation) have references and no PTE maps it; drops the cache's reference.
+/// The caller drops its own, which frees the page (Linux: `__remove_mapping` ->
+/// `__delete_from_page_cache`, under the i_pages lock, with `page_ref_freeze(page, 2)`).
+pub fn remove_mapping_if_unused(mapping: &AddressSpace, page: &'static Page) -> bool {
+    let mut pages = mapping.i_pages.lock();
+    let index = page.index.load(Ordering::Relaxed);
+    let ours = pages.get(&index).is_some_and(|&p| core::ptr::eq(p, page));
+    if !ours
+        || page.page_count() != 2
+        || page.page_mapcount() > 0
+        || page.test(PageFlags::PG_dirty)
+        || page.test(PageFlags::PG_locked)
+    {
+        return false;
+    }
+    pages.remove(&index);
+    drop(pages);
+    delete_from_page_cache_locked_out(page);
+    true
 }
 
 /// File page `index`, read with `a_ops.readpage` on a miss, returned up to date and with a

@@ -57,7 +57,9 @@ pub unsafe fn pte_table_map(pte_table: usize) -> &'static mut [Pte; PTRS_PER_TAB
 
 /// A zeroed page for a page-table level. Linux: `pte_alloc_one` / `__get_free_page`.
 pub fn pgtable_page_alloc() -> Option<usize> {
-    alloc_page(GfpFlags::GFP_KERNEL | GfpFlags::__GFP_ZERO).map(page_to_phys)
+    // GFP_NOWAIT: some callers hold the page-table lock, which reclaim's rmap walks take
+    // (Linux allocates with GFP_KERNEL before taking it; `pte_alloc` drops and retakes).
+    alloc_page(GfpFlags::GFP_NOWAIT | GfpFlags::__GFP_ZERO).map(page_to_phys)
 }
 
 /// A new, empty top-level table for a user address space. Linux: `pgd_alloc`.

@@ -31,6 +31,16 @@ pub const LRU_ACTIVE: usize = 1;
 /// The base of the file lists (Linux: `LRU_FILE`).
 pub const LRU_FILE: usize = 2;
 
+/// Is `lru` one of the file lists (Linux: `is_file_lru`)?
+pub fn is_file_lru(lru: usize) -> bool {
+    lru == LRU_INACTIVE_FILE || lru == LRU_ACTIVE_FILE
+}
+
+/// Is `lru` an active list (Linux: `is_active_lru`)?
+pub fn is_active_lru(lru: usize) -> bool {
+    lru == LRU_ACTIVE_ANON || lru == LRU_ACTIVE_FILE
+}
+
 /// "No page" in a list link.
 const NONE: usize = usize::MAX;
 

@@ -21,8 +21,23 @@ bitflags! {
         const __GFP_ZERO = 0x100;
         /// May dip below the min watermark (Linux: `__GFP_HIGH` / ALLOC_HARDER).
         const __GFP_HIGH = 0x20;
-        /// An ordinary kernel allocation (Linux: `GFP_KERNEL`; reclaim comes later).
+        /// May start physical I/O (Linux: `__GFP_IO`).
+        const __GFP_IO = 0x40;
+        /// May call into the file system (Linux: `__GFP_FS`).
+        const __GFP_FS = 0x80;
+        /// May reclaim itself when memory is short: direct reclaim (Linux:
+        /// `__GFP_DIRECT_RECLAIM`). Only for callers that hold no lock reclaim takes.
+        const __GFP_DIRECT_RECLAIM = 0x400;
+        /// Wakes kswapd when free memory falls below the low watermark (Linux:
+        /// `__GFP_KSWAPD_RECLAIM`).
+        const __GFP_KSWAPD_RECLAIM = 0x800;
+        /// An ordinary kernel allocation: may sleep and reclaim (Linux: `GFP_KERNEL`,
+        /// `__GFP_RECLAIM | __GFP_IO | __GFP_FS`).
         const GFP_KERNEL = 0xcc0;
+        /// Never reclaims itself, only wakes kswapd: for callers holding a spin lock,
+        /// such as a page-table allocation under the page-table lock (Linux:
+        /// `GFP_NOWAIT`).
+        const GFP_NOWAIT = 0x800;
     }
 }
 
@@ -102,19 +117,26 @@ impl Zone {
         self.watermarks = calculate_watermarks(self.managed_pages);
     }
 
-    /// Take 2^order contiguous, naturally aligned frames; the first pfn.
+    /// Take 2^order contiguous, naturally aligned frames, keeping the min watermark for
+    /// all but __GFP_HIGH users; the first pfn.
     /// Linux: `rmqueue` -> `__rmqueue_smallest` (split larger blocks as needed).
     pub fn rmqueue(&mut self, order: usize, gfp: GfpFlags) -> Option<usize> {
-        if order >= MAX_ORDER {
-            return None;
-        }
-        let want = 1usize << order;
-        // zone_watermark_ok: keep `min` pages for __GFP_HIGH (atomic/emergency) users.
-        let reserve = if gfp.contains(GfpFlags::__GFP_HIGH) {
+        let mark = if gfp.contains(GfpFlags::__GFP_HIGH) {
             0
         } else {
             self.watermarks.min
         };
+        self.rmqueue_wmark(order, mark)
+    }
+
+    /// Take 2^order frames if at least `mark` pages stay free (Linux:
+    /// `zone_watermark_ok` then `rmqueue`).
+    pub fn rmqueue_wmark(&mut self, order: usize, mark: usize) -> Option<usize> {
+        if order >= MAX_ORDER {
+            return None;
+        }
+        let want = 1usize << order;
+        let reserve = mark;
         if self.nr_free < want + reserve {
             return None;
         }
@@ -138,14 +160,91 @@ pub fn nr_free_pages() -> usize {
     ZONE_NORMAL.lock().nr_free
 }
 
-/// Allocate 2^order pages; the head page's refcount is 1. Linux: `alloc_pages`.
-#[no_mangle]
-#[inline(never)]
-pub fn alloc_pages(gfp: GfpFlags, order: usize) -> Option<&'static Page> {
-    let pfn = ZONE_NORMAL.lock().rmqueue(order, gfp)?;
+/// Which watermark an allocation attempt must leave free (Linux: `ALLOC_WMARK_*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum AllocWmark {
+    /// The fast path: keep the low watermark, so kswapd is woken before memory is tight.
+    Low,
+    /// The slow path: keep only the min watermark (none for __GFP_HIGH).
+    Min,
+}
+
+/// One try at the free lists (Linux: `get_page_from_freelist`).
+fn get_page_from_freelist(gfp: GfpFlags, order: usize, wmark: AllocWmark) -> Option<&'static Page> {
+    let pfn = {
+        let mut zone = ZONE_NORMAL.lock();
+        let mark = match wmark {
+            AllocWmark::Low => zone.watermarks.low,
+            AllocWmark::Min if gfp.contains(GfpFlags::__GFP_HIGH) => 0,
+            AllocWmark::Min => zone.watermarks.min,
+        };
+        zone.rmqueue_wmark(order, mark)?
+    };
     let page = pfn_to_page(pfn);
     prep_new_page(page, order, gfp);
     Some(page)
+}
+
+/// Allocate 2^order pages; the head page's refcount is 1 (Linux: `alloc_pages` ->
+/// `__alloc_pages_nodemask`). The fast path leaves the low watermark free; below it
+/// the slow path wakes kswapd and may reclaim directly.
+#[no_mangle]
+#[inline(never)]
+pub fn alloc_pages(gfp: GfpFlags, order: usize) -> Option<&'static Page> {
+    if let Some(page) = get_page_from_freelist(gfp, order, AllocWmark::Low) {
+        return Some(page);
+    }
+    __alloc_pages_slowpath(gfp, order)
+}
+
+/// How many times direct reclaim is tried before giving up (Linux:
+/// `MAX_RECLAIM_RETRIES`).
+const MAX_RECLAIM_RETRIES: usize = 16;
+
+/// Free memory is below the low watermark (Linux: `__alloc_pages_slowpath`): wake
+/// kswapd; try again down to the min watermark; then, if the caller may, reclaim
+/// directly (`__alloc_pages_direct_reclaim` -> `try_to_free_pages`) and retry while
+/// reclaim makes progress. None when memory is still short: the caller fails with ENOMEM
+/// or, for a page fault, VM_FAULT_OOM.
+///
+/// Difference from 5.10: no compaction, no OOM killer call from here yet (the fault
+/// path's `pagefault_out_of_memory` is where an OOM ends).
+#[no_mangle]
+#[inline(never)]
+pub fn __alloc_pages_slowpath(gfp: GfpFlags, order: usize) -> Option<&'static Page> {
+    if gfp.contains(GfpFlags::__GFP_KSWAPD_RECLAIM) {
+        crate::mm::vmscan::wakeup_kswapd(gfp, order);
+    }
+    if let Some(page) = get_page_from_freelist(gfp, order, AllocWmark::Min) {
+        return Some(page);
+    }
+    if !gfp.contains(GfpFlags::__GFP_DIRECT_RECLAIM) {
+        return None;
+    }
+    for _ in 0..MAX_RECLAIM_RETRIES {
+        let (page, progress) = __alloc_pages_direct_reclaim(gfp, order);
+        if page.is_some() {
+            return page;
+        }
+        if progress == 0 {
+            break;
+        }
+    }
+    None
+}
+
+/// Reclaim, then try again (Linux: `__alloc_pages_direct_reclaim` ->
+/// `__perform_reclaim`): counts `allocstall`; returns the page, if any, and how many
+/// pages reclaim freed.
+#[no_mangle]
+#[inline(never)]
+pub fn __alloc_pages_direct_reclaim(gfp: GfpFlags, order: usize) -> (Option<&'static Page>, usize) {
+    crate::mm::vmstat::count_vm_event(crate::mm::vmstat::VmStat::ALLOCSTALL);
+    let progress = crate::mm::vmscan::try_to_free_pages(gfp, order);
+    (
+        get_page_from_freelist(gfp, order, AllocWmark::Min),
+        progress,
+    )
 }
 
 /// Set up a page leaving the free lists (Linux: `prep_new_page` + `set_page_refcounted`).

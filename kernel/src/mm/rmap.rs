@@ -537,18 +537,49 @@ pub fn rmap_walk_file(page: &Page, rwc: &RmapWalkControl) {
     }
 }
 
-/// Does the PTE at `address` of `vma` map `page`? Takes the VMA's mm's page-table lock
-/// for the look (Linux: `page_vma_mapped_walk` for a small page, which returns with the
-/// lock held and the PTE mapped; we answer and let go).
-pub fn page_vma_mapped_walk(page: &Page, vma: &VmArea, address: usize) -> bool {
+/// The PTE that maps `page` at `address` of `vma`, found with the VMA's mm's page-table
+/// lock held (Linux: `page_vma_mapped_walk` for a small page, which returns with the
+/// PTE mapped and the lock held until `page_vma_mapped_walk_done`: here, until the
+/// returned value is dropped).
+pub struct PageVmaMappedWalk<'a> {
+    /// The mm's page-table lock, held.
+    _ptl: crate::sync::SpinLockGuard<'a, ()>,
+    /// The PTE.
+    pub pte: &'static mut crate::arch::aarch64::pgtable::Pte,
+    /// The mm, for its ASID.
+    pub mm: &'a crate::mm::mm_types::MmStruct,
+}
+
+/// Find the PTE that maps `page` at `address` of `vma` and lock it (Linux:
+/// `page_vma_mapped_walk`); None if the page is not mapped there.
+pub fn page_vma_mapped_walk<'a>(
+    page: &Page,
+    vma: &'a VmArea,
+    address: usize,
+) -> Option<PageVmaMappedWalk<'a>> {
     use crate::arch::aarch64::pgtable::{pte_pfn, pte_present};
     // SAFETY: a VMA reached through rmap is linked into its mm, which outlives it.
-    let Some(mm) = (unsafe { vma.vm_mm.as_ref() }) else {
-        return false;
-    };
-    let _ptl = mm.page_table_lock.lock();
-    crate::mm::memory::pte_offset(mm.pgd, address, false)
-        .is_some_and(|pte| pte_present(*pte) && pte_pfn(*pte) == crate::mm::page::page_to_pfn(page))
+    let mm = unsafe { vma.vm_mm.as_ref() }?;
+    let ptl = mm.page_table_lock.lock();
+    let pte = crate::mm::memory::pte_offset(mm.pgd, address, false)?;
+    if !pte_present(*pte) || pte_pfn(*pte) != crate::mm::page::page_to_pfn(page) {
+        return None;
+    }
+    Some(PageVmaMappedWalk { _ptl: ptl, pte, mm })
+}
+
+/// Clear the access flag of the PTE and flush its translation, so the next access faults
+/// and sets it again; whether it was set (Linux arm64: `ptep_clear_flush_young`, i.e.
+/// `ptep_test_and_clear_young` + `flush_tlb_page_nosync`). cortex-a72 has no hardware
+/// access-flag update, so a young PTE is one that was made or touched since the last scan.
+pub fn ptep_clear_flush_young(pvmw: &mut PageVmaMappedWalk<'_>, address: usize) -> bool {
+    use crate::arch::aarch64::pgtable::{pte_mkold, pte_young};
+    let young = pte_young(*pvmw.pte);
+    if young {
+        *pvmw.pte = pte_mkold(*pvmw.pte);
+        crate::arch::cpu::flush_tlb_page(pvmw.mm.asid(), address);
+    }
+    young
 }
 
 /// Has the page no mapping left (Linux: `page_not_mapped`, a walk's `done`)?
@@ -556,34 +587,162 @@ fn page_not_mapped(page: &Page) -> bool {
     !page_mapped(page)
 }
 
-/// Skip VMAs that are not VM_LOCKED (what `try_to_unmap_one`'s TTU_MUNLOCK test does
-/// first, as an `invalid_vma` here).
-fn invalid_mlock_vma(vma: &VmArea, _arg: *mut ()) -> bool {
-    !vma.vm_flags.contains(crate::mm::vma::VmFlags::VM_LOCKED)
+/// What `page_referenced` collects (Linux: `struct page_referenced_arg`).
+struct PageReferencedArg {
+    /// Mappings still to find.
+    mapcount: i32,
+    /// Young PTEs found (cleared on the way).
+    referenced: usize,
+    /// The flags of every VMA that had a young PTE, or VM_LOCKED alone (Linux: `vm_flags`).
+    vm_flags: crate::mm::vma::VmFlags,
 }
 
-/// The TTU_MUNLOCK branch of Linux's `try_to_unmap_one`: a VM_LOCKED VMA that still maps
-/// the page marks it mlocked again and stops the walk. The unmapping branches of
-/// `try_to_unmap_one` come with reclaim.
-fn try_to_munlock_one(page: &Page, vma: &VmArea, address: usize, _arg: *mut ()) -> bool {
-    if !page_vma_mapped_walk(page, vma, address) {
+/// One mapping of a page being checked for use (Linux: `page_referenced_one`): a VM_LOCKED
+/// VMA ends the walk, reporting VM_LOCKED (seed 001: reclaim then culls the page); a
+/// young PTE counts (and is made old), unless the VMA reads sequentially (MADV_SEQUENTIAL).
+#[no_mangle]
+#[inline(never)]
+pub fn page_referenced_one(page: &Page, vma: &VmArea, address: usize, arg: *mut ()) -> bool {
+    use crate::mm::vma::VmFlags;
+    // SAFETY: `arg` is the PageReferencedArg of the `page_referenced` running this walk.
+    let pra = unsafe { &mut *(arg as *mut PageReferencedArg) };
+    let mut referenced = 0;
+    if let Some(mut pvmw) = page_vma_mapped_walk(page, vma, address) {
+        if vma.vm_flags.contains(VmFlags::VM_LOCKED) {
+            pra.vm_flags |= VmFlags::VM_LOCKED;
+            return false; // To stop the walk
+        }
+        if ptep_clear_flush_young(&mut pvmw, address)
+            && !vma.vm_flags.contains(VmFlags::VM_SEQ_READ)
+        {
+            referenced += 1;
+        }
+        pra.mapcount -= 1;
+    }
+    if referenced > 0 {
+        pra.referenced += referenced;
+        pra.vm_flags |= vma.vm_flags;
+    }
+    pra.mapcount > 0
+}
+
+/// How many PTEs mapping `page` were young since the last look (clearing them), and the
+/// flags of the VMAs they are in (Linux: `page_referenced`). A page no PTE maps has 0.
+#[no_mangle]
+#[inline(never)]
+pub fn page_referenced(page: &Page, vm_flags: &mut crate::mm::vma::VmFlags) -> usize {
+    *vm_flags = crate::mm::vma::VmFlags::empty();
+    if !page_mapped(page) {
+        return 0;
+    }
+    let mut pra = PageReferencedArg {
+        mapcount: page.page_mapcount(),
+        referenced: 0,
+        vm_flags: crate::mm::vma::VmFlags::empty(),
+    };
+    let rwc = RmapWalkControl {
+        arg: &mut pra as *mut PageReferencedArg as *mut (),
+        rmap_one: page_referenced_one,
+        done: None,
+        invalid_vma: None,
+    };
+    rmap_walk(page, &rwc);
+    *vm_flags = pra.vm_flags;
+    pra.referenced
+}
+
+bitflags::bitflags! {
+    /// How `try_to_unmap` behaves (Linux: `enum ttu_flags`, 5.10 values).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct TtuFlags: u32 {
+        /// Only munlock: look for another VM_LOCKED VMA, unmap nothing.
+        const TTU_MUNLOCK = 0x8;
+        /// Unmap even from VM_LOCKED VMAs.
+        const TTU_IGNORE_MLOCK = 0x100;
+        /// Unmap even if the PTE is young.
+        const TTU_IGNORE_ACCESS = 0x200;
+    }
+}
+
+/// One mapping of a page being unmapped for reclaim (Linux: `try_to_unmap_one`). Returns
+/// false to stop the walk (the page stays mapped):
+/// - TTU_MUNLOCK: VMAs that are not VM_LOCKED are skipped; a VM_LOCKED one that maps the
+///   page marks it mlocked again (`try_to_munlock`);
+/// - a VM_LOCKED VMA (without TTU_IGNORE_MLOCK) marks the page mlocked and stops: reclaim
+///   culls it to the unevictable list (seed 001);
+/// - a young PTE (without TTU_IGNORE_ACCESS) stops: the page was used since the check;
+/// - else the PTE is cleared and flushed, its dirty bit moved to the page, and the
+///   mapping dropped (`page_remove_rmap`, `put_page`). An anonymous page needs a swap
+///   entry to replace its PTE: without swap it is never unmapped (the swap issue adds it).
+#[no_mangle]
+#[inline(never)]
+pub fn try_to_unmap_one(page: &Page, vma: &VmArea, address: usize, arg: *mut ()) -> bool {
+    use crate::arch::aarch64::pgtable::{pte_dirty, Pte};
+    use crate::mm::vma::VmFlags;
+    let flags = TtuFlags::from_bits_retain(arg as usize as u32);
+    // munlock has nothing to do with non-locked VMAs.
+    if flags.contains(TtuFlags::TTU_MUNLOCK) && !vma.vm_flags.contains(VmFlags::VM_LOCKED) {
         return true;
     }
-    crate::mm::mlock::mlock_vma_page(page);
-    false
+    let Some(mut pvmw) = page_vma_mapped_walk(page, vma, address) else {
+        return true;
+    };
+    if !flags.contains(TtuFlags::TTU_IGNORE_MLOCK) {
+        if vma.vm_flags.contains(VmFlags::VM_LOCKED) {
+            drop(pvmw);
+            crate::mm::mlock::mlock_vma_page(page);
+            return false;
+        }
+        if flags.contains(TtuFlags::TTU_MUNLOCK) {
+            return true;
+        }
+    }
+    if !flags.contains(TtuFlags::TTU_IGNORE_ACCESS) && ptep_clear_flush_young(&mut pvmw, address) {
+        return false;
+    }
+    if PageAnon(page) {
+        return false; // no swap entry to put there yet
+    }
+    // Nuke the page table entry (Linux: ptep_clear_flush).
+    let pteval = core::mem::take(pvmw.pte);
+    crate::arch::cpu::flush_tlb_page(pvmw.mm.asid(), address);
+    debug_assert!(pteval != Pte::default());
+    if pte_dirty(pteval) {
+        page.set_flags(PageFlags::PG_dirty); // Linux: set_page_dirty
+    }
+    drop(pvmw);
+    page_remove_rmap(page);
+    crate::mm::page::put_page(page);
+    true
+}
+
+/// Unmap `page` from every PTE that maps it (Linux: `try_to_unmap`); true when none is
+/// left (`!page_mapcount(page)`). Callers: reclaim (`shrink_page_list`), with the page
+/// isolated.
+#[no_mangle]
+#[inline(never)]
+pub fn try_to_unmap(page: &Page, flags: TtuFlags) -> bool {
+    let rwc = RmapWalkControl {
+        arg: flags.bits() as usize as *mut (),
+        rmap_one: try_to_unmap_one,
+        done: Some(page_not_mapped),
+        invalid_vma: None,
+    };
+    rmap_walk(page, &rwc);
+    !page_mapped(page)
 }
 
 /// After `munlock_vma_page` cleared a page's mlock: if another VM_LOCKED VMA still maps
 /// it, mark it mlocked again, so it stays unevictable (Linux: `try_to_munlock`, an rmap
-/// walk with `TTU_MUNLOCK`; seed 001).
+/// walk of `try_to_unmap_one` with `TTU_MUNLOCK`; seed 001).
 #[no_mangle]
 #[inline(never)]
 pub fn try_to_munlock(page: &Page) {
     let rwc = RmapWalkControl {
-        arg: core::ptr::null_mut(),
-        rmap_one: try_to_munlock_one,
+        arg: TtuFlags::TTU_MUNLOCK.bits() as usize as *mut (),
+        rmap_one: try_to_unmap_one,
         done: Some(page_not_mapped),
-        invalid_vma: Some(invalid_mlock_vma),
+        invalid_vma: None,
     };
     rmap_walk(page, &rwc);
 }

@@ -1,12 +1,21 @@
 //! Page reclaim. Linux: `mm/vmscan.c`.
 //!
-//! This part: whether a page may be evicted, and taking a page off its LRU list for a
-//! while (`isolate_lru_page`) and putting it back where its flags now say
-//! (`putback_lru_page`), as mlock and munlock do to move pages to and from the
-//! unevictable list.
+//! Whether a page may be evicted; taking a page off its LRU list for a while
+//! (`isolate_lru_page`) and putting it back where its flags now say (`putback_lru_page`),
+//! as mlock and munlock do; and reclaim as seed 001 tells it: kswapd (woken at the low
+//! watermark) and direct reclaim (an allocation below the min watermark) shrink the node:
+//! `shrink_node` -> `shrink_lruvec` -> `shrink_list` -> `shrink_active_list` (ageing) /
+//! `shrink_inactive_list` -> `shrink_page_list` (`page_check_references`,
+//! `try_to_unmap`, `__remove_mapping`).
+//!
+//! Differences from 5.10: no swap yet, so only file pages are reclaimed (anonymous and
+//! shmem pages are aged but `get_scan_count` never scans their lists); no writeback of
+//! dirty file pages (`pageout`); no shrinkers, memory cgroups or compaction.
 use crate::errno::{Errno, KResult};
 use crate::mm::mm_inline::{del_page_from_lru_list, page_is_file_lru, page_lru};
-use crate::mm::mmzone::lru_lock;
+use crate::mm::mmzone::{
+    lru_lock, LRU_ACTIVE, LRU_ACTIVE_FILE, LRU_INACTIVE_ANON, LRU_INACTIVE_FILE,
+};
 use crate::mm::page::{get_page, put_page, Page, PageFlags};
 use crate::mm::vmstat::{mod_state, VmStat};
 
@@ -53,4 +62,515 @@ pub fn putback_lru_page(page: &Page) {
     mod_state(isolated_stat(page), -1);
     crate::mm::swap::lru_cache_add(page);
     put_page(page);
+}
+
+// ---------------------------------------------------------------------------------------
+// Reclaim: scanning the lists and freeing pages (seed 001's second half).
+// ---------------------------------------------------------------------------------------
+
+/// The highest (gentlest) scan priority: each pass looks at `list size >> priority`
+/// pages (Linux: `DEF_PRIORITY`).
+pub const DEF_PRIORITY: i32 = 12;
+/// Pages isolated and reclaimed per batch (Linux: `SWAP_CLUSTER_MAX`).
+pub const SWAP_CLUSTER_MAX: usize = 32;
+
+/// One reclaim run's parameters and results (Linux: `struct scan_control`).
+#[derive(Debug)]
+pub struct ScanControl {
+    /// How many pages to reclaim before stopping (Linux: `nr_to_reclaim`).
+    pub nr_to_reclaim: usize,
+    /// The allocation that asked (Linux: `gfp_mask`).
+    pub gfp_mask: crate::mm::page_alloc::GfpFlags,
+    /// Its order (Linux: `order`).
+    pub order: usize,
+    /// Scan `size >> priority` pages per list (Linux: `priority`).
+    pub priority: i32,
+    /// May dirty pages be written out (Linux: `may_writepage`)? (No writeback yet.)
+    pub may_writepage: bool,
+    /// May mapped pages be unmapped (Linux: `may_unmap`)?
+    pub may_unmap: bool,
+    /// May anonymous pages be swapped (Linux: `may_swap`)? (No swap yet.)
+    pub may_swap: bool,
+    /// Which active lists may be aged this run: bit 0 anon, bit 1 file (Linux:
+    /// `may_deactivate`, DEACTIVATE_ANON / DEACTIVATE_FILE).
+    pub may_deactivate: u32,
+    /// kswapd rather than an allocating task (Linux: `current_is_kswapd()`).
+    pub is_kswapd: bool,
+    /// Pages looked at (Linux: `nr_scanned`).
+    pub nr_scanned: usize,
+    /// Pages freed (Linux: `nr_reclaimed`).
+    pub nr_reclaimed: usize,
+}
+
+impl ScanControl {
+    /// A run that wants `nr_to_reclaim` pages, for the allocation `gfp_mask`/`order`.
+    pub fn new(
+        nr_to_reclaim: usize,
+        gfp_mask: crate::mm::page_alloc::GfpFlags,
+        order: usize,
+    ) -> Self {
+        ScanControl {
+            nr_to_reclaim,
+            gfp_mask,
+            order,
+            priority: DEF_PRIORITY,
+            may_writepage: true,
+            may_unmap: true,
+            may_swap: true,
+            may_deactivate: 0,
+            is_kswapd: false,
+            nr_scanned: 0,
+            nr_reclaimed: 0,
+        }
+    }
+}
+
+/// What `page_check_references` decides (Linux: `enum page_references`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PageReferences {
+    /// Try to free it.
+    Reclaim,
+    /// Try to free it if clean (a page used once, through read(2)).
+    ReclaimClean,
+    /// Used again: leave it on the inactive list, referenced.
+    Keep,
+    /// Used more than once: back to the active list.
+    Activate,
+}
+
+/// Was an inactive page used since it was put there, and what to do about it (Linux:
+/// `page_check_references`): a VM_LOCKED mapping means reclaim (try_to_unmap then culls
+/// it); young PTEs mean keep it, or activate it if it was referenced before, mapped more
+/// than once, or is an executable file page; a page only marked referenced (read(2)) may
+/// go if clean.
+#[no_mangle]
+#[inline(never)]
+pub fn page_check_references(page: &Page) -> PageReferences {
+    use crate::mm::vma::VmFlags;
+    let mut vm_flags = VmFlags::empty();
+    let referenced_ptes = crate::mm::rmap::page_referenced(page, &mut vm_flags);
+    let referenced_page = page.test_and_clear(PageFlags::PG_referenced);
+    // Mlock lost the isolation race with us. Let try_to_unmap() move the page to the
+    // unevictable list.
+    if vm_flags.contains(VmFlags::VM_LOCKED) {
+        return PageReferences::Reclaim;
+    }
+    if referenced_ptes > 0 {
+        // All mapped pages start out with page table references from the instantiating
+        // fault, so a page mapped once must be used twice to be activated.
+        page.set_flags(PageFlags::PG_referenced);
+        if referenced_page || referenced_ptes > 1 {
+            return PageReferences::Activate;
+        }
+        // Activate file-backed executable pages after first usage.
+        if vm_flags.contains(VmFlags::VM_EXEC) && !page.test(PageFlags::PG_swapbacked) {
+            return PageReferences::Activate;
+        }
+        return PageReferences::Keep;
+    }
+    // Reclaim if clean, defer dirty pages to writeback.
+    if referenced_page && !page.test(PageFlags::PG_swapbacked) {
+        return PageReferences::ReclaimClean;
+    }
+    PageReferences::Reclaim
+}
+
+/// Take a clean, unmapped page-cache page out of its file's cache if nobody but the cache
+/// and the isolation holds it (Linux: `__remove_mapping`, its `page_ref_freeze(page, 2)`
+/// test). On success the cache's reference is gone; the caller drops the isolation's.
+fn __remove_mapping(page: &'static Page) -> bool {
+    let token = page.mapping.load(core::sync::atomic::Ordering::Acquire);
+    if token == 0 || token & crate::mm::rmap::PAGE_MAPPING_FLAGS != 0 {
+        return false;
+    }
+    // SAFETY: a page in a page cache has `mapping` pointing at that live AddressSpace.
+    let mapping = unsafe { crate::mm::filemap::AddressSpace::from_token(token) };
+    crate::mm::filemap::remove_mapping_if_unused(mapping, page)
+}
+
+/// Try to free each isolated page of `page_list` (Linux: `shrink_page_list`); returns the
+/// pages freed and leaves the others in `page_list` for `move_pages_to_lru`. The outcomes
+/// are 5.10's labels:
+/// - `cull_mlocked`: not evictable (mlocked): back, to the unevictable list;
+/// - `activate_locked`: used again, or cannot be freed (anonymous without swap, dirty
+///   file page, still mapped after `try_to_unmap`): PG_active, back to the active list;
+/// - `keep_locked`: back to the inactive list;
+/// - `free_it`: unmapped (`try_to_unmap`), taken out of the cache (`__remove_mapping`)
+///   and freed.
+///
+/// Difference from 5.10: no writeback (`pageout`) of dirty file pages yet: nothing here
+/// writes a file system's pages back (tmpfs pages are swap-backed), so they are activated.
+#[no_mangle]
+#[inline(never)]
+pub fn shrink_page_list(
+    page_list: &mut alloc::vec::Vec<&'static Page>,
+    sc: &mut ScanControl,
+) -> usize {
+    let mut nr_reclaimed = 0;
+    let mut ret_pages = alloc::vec::Vec::new();
+    for page in page_list.drain(..) {
+        sc.nr_scanned += 1;
+        if !page_evictable(page) {
+            // cull_mlocked
+            ret_pages.push(page);
+            continue;
+        }
+        if crate::mm::rmap::page_mapped(page) && !sc.may_unmap {
+            ret_pages.push(page); // keep_locked
+            continue;
+        }
+        let references = page_check_references(page);
+        match references {
+            PageReferences::Activate => {
+                activate_locked(page);
+                ret_pages.push(page);
+                continue;
+            }
+            PageReferences::Keep => {
+                ret_pages.push(page);
+                continue;
+            }
+            PageReferences::Reclaim | PageReferences::ReclaimClean => {}
+        }
+        // Anonymous process memory has backing store? Not without swap.
+        if page.test(PageFlags::PG_swapbacked) {
+            activate_locked(page);
+            ret_pages.push(page);
+            continue;
+        }
+        // The page is mapped into the page tables of one or more processes. Try to
+        // unmap it here.
+        if crate::mm::rmap::page_mapped(page)
+            && !crate::mm::rmap::try_to_unmap(page, crate::mm::rmap::TtuFlags::empty())
+        {
+            activate_locked(page); // (an mlocked page stays inactive: culled on putback)
+            ret_pages.push(page);
+            continue;
+        }
+        if page.test(PageFlags::PG_dirty) {
+            activate_locked(page);
+            ret_pages.push(page);
+            continue;
+        }
+        // A truncated page only the isolation holds goes straight away.
+        let freeable = if page.mapping.load(core::sync::atomic::Ordering::Relaxed) == 0 {
+            page.page_count() == 1
+        } else {
+            __remove_mapping(page)
+        };
+        if !freeable {
+            ret_pages.push(page); // keep_locked
+            continue;
+        }
+        // free_it: drop the isolation's reference, the last.
+        put_page(page);
+        nr_reclaimed += 1;
+    }
+    *page_list = ret_pages;
+    nr_reclaimed
+}
+
+/// A page going back to the active list (Linux: the `activate_locked` label): PG_active
+/// and `pgactivate`, unless it is mlocked (it goes to the unevictable list instead).
+fn activate_locked(page: &Page) {
+    if !page.test(PageFlags::PG_mlocked) {
+        page.set_flags(PageFlags::PG_active);
+        crate::mm::vmstat::count_vm_event(VmStat::PGACTIVATE);
+    }
+}
+
+/// Take up to `nr_to_scan` pages from the tail of list `lru` into `dst`, each with a
+/// reference, PG_lru cleared (Linux: `isolate_lru_pages` -> `__isolate_lru_page`). Returns
+/// (pages scanned, pages taken). Caller holds `lru_lock`.
+fn isolate_lru_pages(
+    nr_to_scan: usize,
+    lruvec: &mut crate::mm::mmzone::Lruvec,
+    dst: &mut alloc::vec::Vec<&'static Page>,
+    lru: usize,
+) -> (usize, usize) {
+    let mut scanned = 0;
+    while scanned < nr_to_scan {
+        let Some(page) = lruvec.lists[lru].tail() else {
+            break;
+        };
+        scanned += 1;
+        get_page(page);
+        page.clear_flags(PageFlags::PG_lru);
+        del_page_from_lru_list(page, lruvec, lru);
+        dst.push(page);
+    }
+    (scanned, dst.len())
+}
+
+/// Put the pages reclaim kept back on the lists their flags call for, dropping the
+/// isolation's references (Linux 5.10: `move_pages_to_lru`; mlocked pages go through
+/// `putback_lru_page` there, to the unevictable list, which `lru_cache_add` does here).
+fn move_pages_to_lru(list: &mut alloc::vec::Vec<&'static Page>) {
+    for page in list.drain(..) {
+        crate::mm::swap::lru_cache_add(page);
+        put_page(page);
+    }
+}
+
+/// The isolated counter of list `lru`'s type.
+fn isolated_stat_of(lru: usize) -> VmStat {
+    if crate::mm::mmzone::is_file_lru(lru) {
+        VmStat::NR_ISOLATED_FILE
+    } else {
+        VmStat::NR_ISOLATED_ANON
+    }
+}
+
+/// Reclaim from the tail of inactive list `lru` (Linux: `shrink_inactive_list`): isolate
+/// a batch, `shrink_page_list` it, put the rest back. Counts pgscan and pgsteal, as kswapd
+/// or direct. Returns the pages freed.
+#[no_mangle]
+#[inline(never)]
+pub fn shrink_inactive_list(nr_to_scan: usize, sc: &mut ScanControl, lru: usize) -> usize {
+    use crate::mm::vmstat::{count_vm_events, mod_state};
+    let mut page_list = alloc::vec::Vec::with_capacity(nr_to_scan);
+    let (nr_scanned, nr_taken) =
+        isolate_lru_pages(nr_to_scan, &mut lru_lock(), &mut page_list, lru);
+    mod_state(isolated_stat_of(lru), nr_taken as i64);
+    let (scan, steal) = if sc.is_kswapd {
+        (VmStat::PGSCAN_KSWAPD, VmStat::PGSTEAL_KSWAPD)
+    } else {
+        (VmStat::PGSCAN_DIRECT, VmStat::PGSTEAL_DIRECT)
+    };
+    count_vm_events(scan, nr_scanned);
+    if nr_taken == 0 {
+        return 0;
+    }
+    let nr_reclaimed = shrink_page_list(&mut page_list, sc);
+    count_vm_events(steal, nr_reclaimed);
+    move_pages_to_lru(&mut page_list);
+    mod_state(isolated_stat_of(lru), -(nr_taken as i64));
+    nr_reclaimed
+}
+
+/// Age active list `lru` (Linux: `shrink_active_list`): take a batch from its tail; pages
+/// whose PTEs were young stay active only if they are executable file pages (5.10 keeps
+/// those: "they are more likely to be used again"), every other page loses PG_active and
+/// goes to the inactive list (`pgdeactivate`); `pgrefill` counts what was looked at.
+#[no_mangle]
+#[inline(never)]
+pub fn shrink_active_list(nr_to_scan: usize, sc: &mut ScanControl, lru: usize) {
+    use crate::mm::vma::VmFlags;
+    use crate::mm::vmstat::{count_vm_events, mod_state};
+    let _ = sc;
+    let mut l_hold = alloc::vec::Vec::with_capacity(nr_to_scan);
+    let (nr_scanned, nr_taken) = isolate_lru_pages(nr_to_scan, &mut lru_lock(), &mut l_hold, lru);
+    mod_state(isolated_stat_of(lru), nr_taken as i64);
+    count_vm_events(VmStat::PGREFILL, nr_scanned);
+    let mut nr_deactivate = 0;
+    for page in l_hold.iter() {
+        if !page_evictable(page) {
+            continue; // goes to the unevictable list when put back
+        }
+        let mut vm_flags = VmFlags::empty();
+        if crate::mm::rmap::page_referenced(page, &mut vm_flags) > 0
+            && vm_flags.contains(VmFlags::VM_EXEC)
+            && page_is_file_lru(page)
+        {
+            continue; // stays active
+        }
+        page.clear_flags(PageFlags::PG_active);
+        page.set_flags(PageFlags::PG_workingset);
+        nr_deactivate += 1;
+    }
+    count_vm_events(VmStat::PGDEACTIVATE, nr_deactivate);
+    move_pages_to_lru(&mut l_hold);
+    mod_state(isolated_stat_of(lru), -(nr_taken as i64));
+}
+
+/// Is the inactive list of this type too small next to its active list, so the active
+/// one should be aged (Linux: `inactive_is_low`, with `inactive_ratio` 1 below 1 GiB)?
+fn inactive_is_low(inactive_lru: usize) -> bool {
+    let sizes = crate::mm::mmzone::lru_sizes();
+    let (inactive, active) = (sizes[inactive_lru], sizes[inactive_lru + LRU_ACTIVE]);
+    let gb = (inactive + active) >> (30 - crate::mm::PAGE_SHIFT);
+    let ratio = if gb > 0 { int_sqrt(10 * gb) } else { 1 };
+    inactive * ratio < active
+}
+
+/// Integer square root (Linux: `int_sqrt`).
+fn int_sqrt(x: usize) -> usize {
+    let mut r = 0;
+    while (r + 1) * (r + 1) <= x {
+        r += 1;
+    }
+    r
+}
+
+/// How many pages of each list to scan this pass (Linux: `get_scan_count`): `size >>
+/// priority` of every evictable list of a type reclaim may touch. Without swap, the anon
+/// lists are not scanned at all (`swappiness` does not matter then); with swap (a later
+/// issue) they would be balanced by swappiness.
+fn get_scan_count(sc: &ScanControl) -> [usize; crate::mm::mmzone::NR_LRU_LISTS] {
+    let sizes = crate::mm::mmzone::lru_sizes();
+    let mut nr = [0; crate::mm::mmzone::NR_LRU_LISTS];
+    for lru in [LRU_INACTIVE_FILE, LRU_ACTIVE_FILE] {
+        let size = sizes[lru];
+        let mut scan = size >> sc.priority;
+        // At the last priorities, look at a small list whole rather than not at all.
+        if scan == 0 && sc.priority < 2 {
+            scan = size.min(SWAP_CLUSTER_MAX);
+        }
+        nr[lru] = scan;
+    }
+    nr
+}
+
+/// Scan `nr_to_scan` pages of list `lru` (Linux: `shrink_list`): an active list is aged
+/// if this run may deactivate its type, an inactive one reclaimed.
+fn shrink_list(lru: usize, nr_to_scan: usize, sc: &mut ScanControl) -> usize {
+    if crate::mm::mmzone::is_active_lru(lru) {
+        let bit = 1 << u32::from(crate::mm::mmzone::is_file_lru(lru));
+        if sc.may_deactivate & bit != 0 {
+            shrink_active_list(nr_to_scan, sc, lru);
+        }
+        return 0;
+    }
+    shrink_inactive_list(nr_to_scan, sc, lru)
+}
+
+/// Reclaim from the node's lists in batches until `nr_to_reclaim` is met or this
+/// priority's quota is scanned (Linux: `shrink_lruvec`).
+#[no_mangle]
+#[inline(never)]
+pub fn shrink_lruvec(sc: &mut ScanControl) {
+    let mut nr = get_scan_count(sc);
+    let mut nr_reclaimed = 0;
+    while nr.iter().any(|&n| n > 0) {
+        for lru in [
+            LRU_INACTIVE_ANON,
+            LRU_INACTIVE_ANON + LRU_ACTIVE,
+            LRU_INACTIVE_FILE,
+            LRU_ACTIVE_FILE,
+        ] {
+            if nr[lru] > 0 {
+                let nr_to_scan = nr[lru].min(SWAP_CLUSTER_MAX);
+                nr[lru] -= nr_to_scan;
+                nr_reclaimed += shrink_list(lru, nr_to_scan, sc);
+            }
+        }
+        if nr_reclaimed >= sc.nr_to_reclaim {
+            break;
+        }
+    }
+    sc.nr_reclaimed += nr_reclaimed;
+}
+
+/// Reclaim from the node (Linux: `shrink_node`): decide which active lists may be aged
+/// (those whose inactive list is low), then `shrink_lruvec`.
+#[no_mangle]
+#[inline(never)]
+pub fn shrink_node(sc: &mut ScanControl) {
+    sc.may_deactivate = 0;
+    if inactive_is_low(LRU_INACTIVE_FILE) {
+        sc.may_deactivate |= 2; // DEACTIVATE_FILE
+    }
+    shrink_lruvec(sc);
+}
+
+/// Direct reclaim's loop (Linux: `do_try_to_free_pages`): from `DEF_PRIORITY` down,
+/// shrink the node until enough was reclaimed. Returns the pages reclaimed.
+fn do_try_to_free_pages(sc: &mut ScanControl) -> usize {
+    loop {
+        sc.nr_scanned = 0;
+        shrink_node(sc); // Linux: shrink_zones
+        if sc.nr_reclaimed >= sc.nr_to_reclaim || sc.priority == 0 {
+            break;
+        }
+        sc.priority -= 1;
+    }
+    sc.nr_reclaimed
+}
+
+/// Reclaim for an allocation that found too little free memory (Linux:
+/// `try_to_free_pages`, from `__alloc_pages_direct_reclaim`). The caller holds no lock
+/// reclaim takes (page-table locks, `lru_lock`, `i_mmap`, anon_vma locks); `mmap_lock`
+/// is fine: reclaim never takes it. Returns the pages reclaimed.
+#[no_mangle]
+#[inline(never)]
+pub fn try_to_free_pages(gfp_mask: crate::mm::page_alloc::GfpFlags, order: usize) -> usize {
+    let mut sc = ScanControl::new(SWAP_CLUSTER_MAX, gfp_mask, order);
+    do_try_to_free_pages(&mut sc)
+}
+
+// ---------------------------------------------------------------------------------------
+// kswapd.
+// ---------------------------------------------------------------------------------------
+
+/// kswapd sleeps here until an allocation wakes it (Linux: `pgdat->kswapd_wait`).
+static KSWAPD_WAIT: crate::sync::WaitQueueHead = crate::sync::WaitQueueHead::new();
+/// Set by `wakeup_kswapd`, cleared by kswapd when it starts a run (Linux:
+/// `pgdat->kswapd_order` / `kswapd_highest_zoneidx` say "there is work").
+static KSWAPD_WORK: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Are there enough free pages: at or above the high watermark (Linux: `pgdat_balanced`)?
+pub fn pgdat_balanced() -> bool {
+    let zone = crate::mm::page_alloc::ZONE_NORMAL.lock();
+    zone.nr_free >= zone.watermarks.high
+}
+
+/// Wake kswapd because free memory fell below the low watermark (Linux: `wakeup_kswapd`,
+/// from the allocator's slow path). Does nothing if the node is balanced.
+#[no_mangle]
+#[inline(never)]
+pub fn wakeup_kswapd(_gfp: crate::mm::page_alloc::GfpFlags, _order: usize) {
+    if pgdat_balanced() {
+        return;
+    }
+    KSWAPD_WORK.store(true, core::sync::atomic::Ordering::Release);
+    KSWAPD_WAIT.wake_up();
+}
+
+/// kswapd's run: reclaim until free memory is back at the high watermark, raising the
+/// priority (scanning more) each pass that falls short (Linux: `balance_pgdat`). Counts
+/// `pageoutrun`. Returns the pages reclaimed.
+#[no_mangle]
+#[inline(never)]
+pub fn balance_pgdat(order: usize) -> usize {
+    crate::mm::vmstat::count_vm_event(VmStat::PAGEOUTRUN);
+    let high = crate::mm::page_alloc::ZONE_NORMAL.lock().watermarks.high;
+    let mut sc = ScanControl::new(
+        SWAP_CLUSTER_MAX.max(high),
+        crate::mm::page_alloc::GfpFlags::GFP_KERNEL,
+        order,
+    );
+    sc.is_kswapd = true;
+    let mut reclaimed = 0;
+    while sc.priority >= 0 {
+        if pgdat_balanced() {
+            break;
+        }
+        sc.nr_reclaimed = 0;
+        shrink_node(&mut sc); // Linux: kswapd_shrink_node
+        reclaimed += sc.nr_reclaimed;
+        if sc.nr_reclaimed < SWAP_CLUSTER_MAX {
+            sc.priority -= 1; // little progress: scan harder
+        }
+        crate::sync::wait::cond_resched();
+    }
+    reclaimed
+}
+
+/// The kswapd kernel thread (Linux: `kswapd`, started by `kswapd_run`): sleep on
+/// `kswapd_wait` until `wakeup_kswapd`, then `balance_pgdat`; again and again. It sleeps
+/// interruptibly, as Linux's does (an idle kswapd is not a hung task), and a signal ends
+/// it (Linux: `kthread_should_stop`, from `kswapd_stop`): the kernel's final reaper sends
+/// SIGKILL to every task left when init is gone.
+#[no_mangle]
+pub extern "C" fn kswapd(_arg: usize) {
+    loop {
+        // Linux: kswapd_try_to_sleep.
+        let woken = KSWAPD_WAIT
+            .wait_event_interruptible(|| KSWAPD_WORK.load(core::sync::atomic::Ordering::Acquire));
+        if woken.is_err() {
+            return;
+        }
+        KSWAPD_WORK.store(false, core::sync::atomic::Ordering::Release);
+        balance_pgdat(0);
+    }
 }
