@@ -33,6 +33,8 @@ use super::{PAGE_SHIFT, PAGE_SIZE};
 use crate::arch::aarch64::pgtable::PgProt;
 use crate::errno::{Errno, KResult};
 use crate::kernel::resource::{RLIMIT_AS, RLIMIT_DATA, RLIMIT_MEMLOCK, RLIMIT_STACK};
+use crate::lib::rbtree::{rb_parent, RbNode};
+use crate::mm::mm_types::vma_of;
 use crate::mm::mmap_lock::{
     mmap_read_unlock, mmap_write_downgrade, mmap_write_lock_killable, mmap_write_unlock,
 };
@@ -343,19 +345,34 @@ pub struct VmUnmappedAreaInfo {
     pub align_offset: usize,
 }
 
-/// End of the highest VMA including its gap, 0 for an empty mm (Linux: `highest_vm_end`).
-fn highest_vm_end(mm: &MmapLocked) -> usize {
-    mm.mm_rb.values().next_back().map_or(0, |v| vm_end_gap(v))
+/// The VMA around a tree node, as a reference for the searches below.
+fn rb_vma(_mm: &MmapLocked, node: *mut RbNode) -> &VmArea {
+    // SAFETY: `node` is a non-null node of `_mm`'s tree, whose VMAs live as long as the
+    // borrow of the mm.
+    unsafe { &*vma_of(node) }
 }
 
-/// Lowest gap that fits (Linux: `unmapped_area`). The gaps count the stack guard gap
-/// (`vm_start_gap`). Difference: a linear walk instead of the rb_subtree_gap tree.
-fn unmapped_area(mm: &MmapLocked, info: &VmUnmappedAreaInfo) -> KResult<usize> {
+/// End of the gap below `vma`: the end (with guard gap) of the VMA before it, or 0.
+fn gap_start_below(vma: &VmArea) -> usize {
+    // SAFETY: `vm_prev` of a VMA in the tree is null or a live VMA of the same mm.
+    unsafe { vma.vm_prev.as_ref() }.map_or(0, vm_end_gap)
+}
+
+/// Lowest gap that fits (Linux 5.10: `unmapped_area`, mm/mmap.c). The gaps count the
+/// stack guard gap (`vm_start_gap`/`vm_end_gap`). O(log n): a descent of the VMA tree
+/// that goes left while the left subtree's `rb_subtree_gap` could hold `length` and the
+/// gaps there may still reach `low_limit`, checks the gap below each VMA it stops at, and
+/// otherwise tries the right subtree or climbs back to the first ancestor it came to from
+/// the left. Locking: `mmap_lock` held (read is enough).
+#[no_mangle]
+#[inline(never)]
+pub fn unmapped_area(mm: &MmapLocked, info: &VmUnmappedAreaInfo) -> KResult<usize> {
     // Adjust search length to account for worst case alignment overhead.
     let length = info
         .length
         .checked_add(info.align_mask)
         .ok_or(Errno::ENOMEM)?;
+    // Adjust search limits by the desired length.
     if info.high_limit < length {
         return Err(Errno::ENOMEM);
     }
@@ -365,44 +382,95 @@ fn unmapped_area(mm: &MmapLocked, info: &VmUnmappedAreaInfo) -> KResult<usize> {
     }
     let low_limit = info.low_limit + length;
 
-    let mut found = None;
-    let mut gap_start = 0;
-    for v in mm.mm_rb.values() {
-        let gap_end = vm_start_gap(v);
-        if gap_start > high_limit {
-            return Err(Errno::ENOMEM);
+    let found = 'search: {
+        // Check if the rbtree root looks promising.
+        let root = mm.mm_rb.rb_root.rb_node;
+        if root.is_null() || rb_vma(mm, root).rb_subtree_gap < length {
+            break 'search None;
         }
-        if gap_end >= low_limit && gap_end > gap_start && gap_end - gap_start >= length {
-            found = Some(gap_start);
-            break;
+        let mut node = root;
+        'descend: loop {
+            let vma = rb_vma(mm, node);
+            // Visit the left subtree if it looks promising.
+            let mut gap_end = vm_start_gap(vma);
+            let left = vma.vm_rb.rb_left;
+            if gap_end >= low_limit && !left.is_null() && rb_vma(mm, left).rb_subtree_gap >= length
+            {
+                node = left;
+                continue;
+            }
+            let mut gap_start = gap_start_below(vma);
+            let mut vma = vma;
+            loop {
+                // check_current: the gap below `vma`.
+                if gap_start > high_limit {
+                    return Err(Errno::ENOMEM);
+                }
+                if gap_end >= low_limit && gap_end > gap_start && gap_end - gap_start >= length {
+                    break 'search Some(gap_start);
+                }
+                // Visit the right subtree if it looks promising.
+                let right = vma.vm_rb.rb_right;
+                if !right.is_null() && rb_vma(mm, right).rb_subtree_gap >= length {
+                    node = right;
+                    continue 'descend;
+                }
+                // Go back up the tree to the first node we reached from its left: its own
+                // gap is next in address order.
+                let mut child = core::ptr::addr_of!(vma.vm_rb).cast_mut();
+                loop {
+                    // SAFETY: `child` is a node of the tree we borrow.
+                    let parent = unsafe { rb_parent(child) };
+                    if parent.is_null() {
+                        break 'search None;
+                    }
+                    let pv = rb_vma(mm, parent);
+                    if pv.vm_rb.rb_left == child {
+                        vma = pv;
+                        gap_start = gap_start_below(pv);
+                        gap_end = vm_start_gap(pv);
+                        break;
+                    }
+                    child = parent;
+                }
+            }
         }
-        gap_start = vm_end_gap(v);
-    }
+    };
     let mut gap_start = match found {
         Some(g) => g,
         None => {
-            // Check the highest gap, which does not precede any VMA.
-            let g = highest_vm_end(mm);
+            // check_highest: the gap above every VMA.
+            let g = mm.highest_vm_end;
             if g > high_limit {
                 return Err(Errno::ENOMEM);
             }
             g
         }
     };
-    // Clip with the original low_limit, then align.
+    // found: we have a suitable gap. Clip it with the original low_limit, then align.
     if gap_start < info.low_limit {
         gap_start = info.low_limit;
     }
     gap_start += info.align_offset.wrapping_sub(gap_start) & info.align_mask;
+    debug_assert!(gap_start + info.length <= info.high_limit);
     Ok(gap_start)
 }
 
-/// Highest gap that fits (Linux: `unmapped_area_topdown`).
-fn unmapped_area_topdown(mm: &MmapLocked, info: &VmUnmappedAreaInfo) -> KResult<usize> {
+/// Highest gap that fits (Linux 5.10: `unmapped_area_topdown`, mm/mmap.c). First the gap
+/// above every VMA (`highest_vm_end`), then an O(log n) descent of the VMA tree, the
+/// mirror image of [`unmapped_area`]: right subtrees first while their `rb_subtree_gap`
+/// could hold `length` and their gaps may start low enough, then the gap below the VMA,
+/// then the left subtree, climbing back to the first ancestor reached from the right.
+/// Locking: `mmap_lock` held (read is enough).
+#[no_mangle]
+#[inline(never)]
+pub fn unmapped_area_topdown(mm: &MmapLocked, info: &VmUnmappedAreaInfo) -> KResult<usize> {
+    // Adjust search length to account for worst case alignment overhead.
     let length = info
         .length
         .checked_add(info.align_mask)
         .ok_or(Errno::ENOMEM)?;
+    // Adjust search limits by the desired length.
     let mut gap_end = info.high_limit;
     if gap_end < length {
         return Err(Errno::ENOMEM);
@@ -414,26 +482,66 @@ fn unmapped_area_topdown(mm: &MmapLocked, info: &VmUnmappedAreaInfo) -> KResult<
     let low_limit = info.low_limit + length;
 
     // Check the highest gap, which does not precede any VMA.
-    if highest_vm_end(mm) > high_limit {
-        let mut found = None;
-        let mut it = mm.mm_rb.values().rev().peekable();
-        while let Some(v) = it.next() {
-            let end = vm_start_gap(v);
-            if end < low_limit {
-                return Err(Errno::ENOMEM);
-            }
-            let start = it.peek().map_or(0, |p| vm_end_gap(p));
-            if start <= high_limit && end > start && end - start >= length {
-                found = Some(end);
-                break;
-            }
+    if mm.highest_vm_end > high_limit {
+        // Check if the rbtree root looks promising.
+        let root = mm.mm_rb.rb_root.rb_node;
+        if root.is_null() || rb_vma(mm, root).rb_subtree_gap < length {
+            return Err(Errno::ENOMEM);
         }
-        // Clip the gap with the original high_limit.
-        gap_end = found.ok_or(Errno::ENOMEM)?.min(info.high_limit);
+        let mut node = root;
+        let found = 'descend: loop {
+            let vma = rb_vma(mm, node);
+            // Visit the right subtree if it looks promising.
+            let mut gap_start = gap_start_below(vma);
+            let right = vma.vm_rb.rb_right;
+            if gap_start <= high_limit
+                && !right.is_null()
+                && rb_vma(mm, right).rb_subtree_gap >= length
+            {
+                node = right;
+                continue;
+            }
+            let mut vma = vma;
+            loop {
+                // check_current: the gap below `vma`.
+                let end = vm_start_gap(vma);
+                if end < low_limit {
+                    return Err(Errno::ENOMEM);
+                }
+                if gap_start <= high_limit && end > gap_start && end - gap_start >= length {
+                    break 'descend end;
+                }
+                // Visit the left subtree if it looks promising.
+                let left = vma.vm_rb.rb_left;
+                if !left.is_null() && rb_vma(mm, left).rb_subtree_gap >= length {
+                    node = left;
+                    continue 'descend;
+                }
+                // Go back up the tree to the first node we reached from its right.
+                let mut child = core::ptr::addr_of!(vma.vm_rb).cast_mut();
+                loop {
+                    // SAFETY: `child` is a node of the tree we borrow.
+                    let parent = unsafe { rb_parent(child) };
+                    if parent.is_null() {
+                        return Err(Errno::ENOMEM);
+                    }
+                    let pv = rb_vma(mm, parent);
+                    if pv.vm_rb.rb_right == child {
+                        vma = pv;
+                        gap_start = gap_start_below(pv);
+                        break;
+                    }
+                    child = parent;
+                }
+            }
+        };
+        // found: clip the gap with the original high_limit.
+        gap_end = found.min(info.high_limit);
     }
-    // Compute the highest gap address at the desired alignment.
+    // found_highest: compute the highest gap address at the desired alignment.
     gap_end -= info.length;
     gap_end -= gap_end.wrapping_sub(info.align_offset) & info.align_mask;
+    debug_assert!(gap_end >= info.low_limit);
     Ok(gap_end)
 }
 
