@@ -33,7 +33,7 @@ use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::marker::PhantomData;
 use core::ops::{Bound, Index, RangeBounds};
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 
 /// Size of the user address space: 48-bit VA through TTBR0 (Linux arm64: `TASK_SIZE_64`
 /// with `VA_BITS = 48`).
@@ -218,6 +218,22 @@ pub struct MmRb {
     pub mmap: *mut VmArea,
     /// Number of VMAs in the tree.
     pub(crate) len: usize,
+    /// The VMAs the last lookups found, or null, in the slot of the address looked up
+    /// (Linux 5.10: the per-thread `vmacache`, VMACACHE_SIZE 4, slot by
+    /// `VMACACHE_HASH(addr)`; here per mm). A syscall looks the same few VMAs up several
+    /// times, and with 65,000 VMAs each descent is some 20 levels. Readers under the read
+    /// lock may fill it concurrently, hence atomics; `vma_unlink` clears a VMA's entries
+    /// (under the write lock) before it can be freed, so none dangles.
+    pub(crate) mmap_cache: [AtomicPtr<VmArea>; VMACACHE_SIZE],
+}
+
+/// Entries of `MmRb::mmap_cache` (Linux: `VMACACHE_SIZE`).
+pub const VMACACHE_SIZE: usize = 4;
+
+/// The cache slot of a lookup of `addr` (Linux: `VMACACHE_HASH`).
+#[inline]
+pub fn vmacache_hash(addr: usize) -> usize {
+    (addr >> super::PAGE_SHIFT) & (VMACACHE_SIZE - 1)
 }
 
 // SAFETY: the tree and list links are only followed and changed under the owning mm's
@@ -241,6 +257,7 @@ impl MmRb {
             rb_root: RbRoot::new(),
             mmap: core::ptr::null_mut(),
             len: 0,
+            mmap_cache: [const { AtomicPtr::new(core::ptr::null_mut()) }; VMACACHE_SIZE],
         }
     }
 
@@ -291,14 +308,48 @@ impl MmRb {
         best
     }
 
-    /// The VMA starting exactly at `key`, or null.
+    /// The VMA starting exactly at `key`, or null: a cached VMA, else one descent.
     pub fn find(&self, key: usize) -> *mut VmArea {
+        for slot in &self.mmap_cache {
+            let c = slot.load(Ordering::Relaxed);
+            // SAFETY: a non-null cache entry is a live VMA of this tree (see `mmap_cache`).
+            if !c.is_null() && unsafe { (*c).vm_start } == key {
+                return c;
+            }
+        }
         let v = self.last_at_or_below(key);
         // SAFETY: a non-null result is a live VMA of this tree.
         if !v.is_null() && unsafe { (*v).vm_start } == key {
+            self.cache_update(key, v);
             v
         } else {
             core::ptr::null_mut()
+        }
+    }
+
+    /// The cached VMA containing `addr`, or null (Linux: `vmacache_find`).
+    pub fn cache_find(&self, addr: usize) -> *mut VmArea {
+        for slot in &self.mmap_cache {
+            let c = slot.load(Ordering::Relaxed);
+            // SAFETY: a non-null cache entry is a live VMA of this tree (see `mmap_cache`).
+            if !c.is_null() && unsafe { (*c).vm_start <= addr && addr < (*c).vm_end } {
+                return c;
+            }
+        }
+        core::ptr::null_mut()
+    }
+
+    /// Remember that a lookup of `addr` found `vma` (Linux: `vmacache_update`).
+    pub fn cache_update(&self, addr: usize, vma: *mut VmArea) {
+        self.mmap_cache[vmacache_hash(addr)].store(vma, Ordering::Relaxed);
+    }
+
+    /// Forget `vma`: it is leaving the tree (Linux: `vmacache_invalidate`, here per VMA).
+    pub fn cache_forget(&self, vma: *mut VmArea) {
+        for slot in &self.mmap_cache {
+            if slot.load(Ordering::Relaxed) == vma {
+                slot.store(core::ptr::null_mut(), Ordering::Relaxed);
+            }
         }
     }
 
@@ -397,6 +448,9 @@ impl MmRb {
         self.mmap = core::ptr::null_mut();
         self.rb_root = RbRoot::new();
         self.len = 0;
+        for slot in &self.mmap_cache {
+            slot.store(core::ptr::null_mut(), Ordering::Relaxed);
+        }
     }
 }
 

@@ -583,9 +583,13 @@ pub fn vma_adjust_gaps(mm: &mut MmapLocked, start: usize) {
     }
 }
 
-/// The first VMA with `vm_end > addr`, or null: one descent of the tree (Linux: the body
-/// of `find_vma`, without the vmacache).
+/// The first VMA with `vm_end > addr`, or null: a cached VMA containing `addr`, else one
+/// descent of the tree (Linux: the body of `find_vma`, `vmacache_find` first).
 fn __find_vma(mm: &MmapLocked, addr: usize) -> *mut VmArea {
+    let c = mm.mm_rb.cache_find(addr);
+    if !c.is_null() {
+        return c;
+    }
     let mut found = null_mut();
     let mut node = mm.mm_rb.rb_root.rb_node;
     while !node.is_null() {
@@ -602,6 +606,9 @@ fn __find_vma(mm: &MmapLocked, addr: usize) -> *mut VmArea {
         } else {
             node = vr.vm_rb.rb_right;
         }
+    }
+    if !found.is_null() {
+        mm.mm_rb.cache_update(addr, found);
     }
     found
 }
@@ -814,6 +821,7 @@ pub fn vma_unlink(mm: &mut MmapLocked, vma: usize) -> VmArea {
     // Box by `vma_link`, and once out of tree and list nothing points at it.
     unsafe {
         let (prev, next) = ((*v).vm_prev, (*v).vm_next);
+        mm.mm_rb.cache_forget(v);
         rb_erase_augmented::<VmaGapCallbacks>(
             core::ptr::addr_of_mut!((*v).vm_rb),
             &mut mm.mm_rb.rb_root,
