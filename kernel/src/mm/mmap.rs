@@ -25,9 +25,9 @@ use super::mm_types::{
     MmStruct, MmapLayout, MmapLocked, MMAP_MIN_ADDR, STACK_GUARD_GAP, TASK_UNMAPPED_BASE,
 };
 use super::vma::{
-    __split_vma, find_vma, find_vma_intersection, find_vma_links, find_vma_prev, vm_area_alloc,
-    vm_area_free, vm_end_gap, vm_start_gap, vma_link, vma_merge, vma_next, vma_prev,
-    vma_set_anonymous, vma_unlink, AnonVma, MappedFile, VmArea, VmFlags, VmaPageTables,
+    __split_vma, __vma_unlink, find_vma, find_vma_intersection, find_vma_links, find_vma_prev,
+    vm_area_alloc, vm_area_free, vm_end_gap, vm_start_gap, vma_link, vma_merge, vma_next, vma_prev,
+    vma_set_anonymous, AnonVma, MappedFile, VmArea, VmFlags, VmaPageTables,
 };
 use super::{PAGE_SHIFT, PAGE_SIZE};
 use crate::arch::aarch64::pgtable::PgProt;
@@ -1240,12 +1240,23 @@ pub fn munmap_detach_vmas(
         }
     }
 
-    let keys: Vec<usize> = mm.mm_rb.range(start..end).map(|(&k, _)| k).collect();
+    // The VMAs of the range, from the first along vm_next (Linux walks `vma->vm_next`
+    // the same way): no second descent of the tree.
+    let mut victims: Vec<*mut VmArea> = Vec::new();
+    let mut v =
+        find_vma(mm, start).map_or(core::ptr::null_mut(), |v| v as *const VmArea as *mut VmArea);
+    // SAFETY: `v` and its `vm_next` successors are VMAs of `mm`, which we hold mutably.
+    while !v.is_null() && unsafe { (*v).vm_start } < end {
+        victims.push(v);
+        // SAFETY: as above.
+        v = unsafe { (*v).vm_next };
+    }
 
     // Unlock any mlock()ed ranges before detaching VMAs.
     if mm.locked_vm != 0 {
-        for k in &keys {
-            let v = &mm.mm_rb[k];
+        for &v in &victims {
+            // SAFETY: a VMA of `mm`, still in the tree.
+            let v = unsafe { &*v };
             if v.vm_flags.contains(VmFlags::VM_LOCKED) {
                 mm.locked_vm -= v.vma_pages();
                 pt.munlock_vma_pages_all(v);
@@ -1254,7 +1265,11 @@ pub fn munmap_detach_vmas(
     }
 
     // Detach VMAs from the tree (detach_vmas_to_be_unmapped).
-    let vmas: Vec<VmArea> = keys.iter().map(|&k| vma_unlink(mm, k)).collect();
+    let vmas: Vec<VmArea> = victims
+        .iter()
+        // SAFETY: each is a VMA of `mm` still in the tree (each unlink leaves the others).
+        .map(|&v| unsafe { __vma_unlink(mm, v) })
+        .collect();
     account_removed_vmas(mm, &vmas);
     Ok(Some(DetachedVmas {
         vmas,

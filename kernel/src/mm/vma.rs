@@ -570,8 +570,16 @@ pub unsafe fn vma_gap_update(vma: *mut VmArea) {
 pub fn vma_adjust_gaps(mm: &mut MmapLocked, start: usize) {
     let v = mm.mm_rb.find(start);
     assert!(!v.is_null(), "vma_adjust_gaps: no vma at {start:#x}");
-    // SAFETY: `v` and its list neighbours are live VMAs of `mm`'s tree, which we hold
-    // mutably (mmap_lock for write).
+    // SAFETY: `v` is a VMA of `mm`'s tree, which we hold mutably.
+    unsafe { __vma_adjust_gaps(mm, v) };
+}
+
+/// `vma_adjust_gaps` for a VMA already in hand.
+///
+/// # Safety
+/// `v` is a VMA of `mm`'s tree, which the caller holds mutably (mmap_lock for write).
+unsafe fn __vma_adjust_gaps(mm: &mut MmapLocked, v: *mut VmArea) {
+    // SAFETY: the caller's contract; the list neighbours are VMAs of the same tree.
     unsafe {
         vma_gap_update(v);
         let next = (*v).vm_next;
@@ -817,6 +825,15 @@ pub fn vma_link(mm: &mut MmapLocked, vma: VmArea) {
 pub fn vma_unlink(mm: &mut MmapLocked, vma: usize) -> VmArea {
     let v = mm.mm_rb.find(vma);
     assert!(!v.is_null(), "vma_unlink: no such vma");
+    // SAFETY: `v` is a VMA of `mm`'s tree, which we hold mutably.
+    unsafe { __vma_unlink(mm, v) }
+}
+
+/// `vma_unlink` for a VMA already in hand (munmap's walk along `vm_next`).
+///
+/// # Safety
+/// `v` is a VMA of `mm`'s tree, which the caller holds mutably (mmap_lock for write).
+pub unsafe fn __vma_unlink(mm: &mut MmapLocked, v: *mut VmArea) -> VmArea {
     // SAFETY: `v` is a VMA of `mm`'s tree, which we hold mutably; it was leaked from a
     // Box by `vma_link`, and once out of tree and list nothing points at it.
     unsafe {
@@ -1006,7 +1023,10 @@ fn vma_set_range(mm: &mut MmapLocked, key: usize, start: usize, end: usize, pgof
     v.vm_start = start;
     v.vm_end = end;
     v.vm_pgoff = pgoff;
-    vma_rekey(mm, key, start);
+    let v: *mut VmArea = v;
+    // SAFETY: `v` is the VMA of `mm`'s tree just looked up; its place in the tree is
+    // unchanged (vma_rekey), and we hold `mm` mutably.
+    unsafe { __vma_adjust_gaps(mm, v) };
     start
 }
 
