@@ -38,6 +38,7 @@ use crate::mm::mm_types::vma_of;
 use crate::mm::mmap_lock::{
     mmap_read_unlock, mmap_write_downgrade, mmap_write_lock_killable, mmap_write_unlock,
 };
+use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicUsize, Ordering};
@@ -1127,35 +1128,19 @@ fn unmap_region(
     pt.free_pgtables(vmas, floor, ceiling);
 }
 
-/// The statistics half of `remove_vma_list`, done while `mmap_lock` is still held for
-/// write (Linux updates them after `mmap_write_downgrade`; Rust lets only a writer change
-/// them).
-fn account_removed_vmas(mm: &mut MmapLocked, vmas: &[VmArea]) {
-    for v in vmas {
-        vm_stat_account(mm, v.vm_flags, -(v.vma_pages() as isize));
-    }
-}
-
-/// The rest of `remove_vma_list`: give back the overcommit charge and drop the VMAs.
-fn free_removed_vmas(pt: &mut dyn VmaPageTables, vmas: Vec<VmArea>) {
-    let nr_accounted: usize = vmas
-        .iter()
-        .filter(|v| v.vm_flags.contains(VmFlags::VM_ACCOUNT))
-        .map(|v| v.vma_pages())
-        .sum();
-    for vma in vmas {
-        vm_area_free(vma); // remove_vma
-    }
-    if nr_accounted != 0 {
-        pt.vm_unacct_memory(nr_accounted);
-    }
-}
+/// Most VMAs `DetachedVmas::unmap` hands to the page-table layer at once. munmap of a
+/// range of 65,000 VMAs must not need one contiguous copy of them all (8.8 MB of a 16 MiB
+/// heap: the allocation failed and the kernel panicked); 32 at a time it needs 4 KiB.
+const UNMAP_BATCH: usize = 32;
 
 /// VMAs `__do_munmap` took out of the tree, accounted for, whose pages and page tables
 /// are still in place: `unmap_region` needs only the read lock, so munmap downgrades
-/// before it (Linux: the `downgrade` of `__do_munmap`).
+/// before it (Linux: the `downgrade` of `__do_munmap`). The VMAs are chained through
+/// their `vm_next` in address order, still in the allocations `vma_link` made (Linux:
+/// the detached list `detach_vmas_to_be_unmapped` leaves).
 pub struct DetachedVmas {
-    vmas: Vec<VmArea>,
+    first: *mut VmArea,
+    count: usize,
     prev: Option<usize>,
     start: usize,
     end: usize,
@@ -1163,11 +1148,51 @@ pub struct DetachedVmas {
 
 impl DetachedVmas {
     /// Zap the pages and free the tables, then drop the VMAs (Linux: the end of
-    /// `__do_munmap`: `unmap_region` + `remove_vma_list`). `mmap_lock` held for read or
-    /// write.
-    pub fn unmap(self, mm: &MmapLocked, pt: &mut dyn VmaPageTables) {
-        unmap_region(mm, pt, &self.vmas, self.prev, self.start, self.end);
-        free_removed_vmas(pt, self.vmas);
+    /// `__do_munmap`: `unmap_region` (`unmap_vmas`, `free_pgtables`) + `remove_vma_list`),
+    /// `UNMAP_BATCH` VMAs at a time: zap, free the tables that became empty, free the
+    /// VMAs. A table shared with the next batch still maps its pages and stays until that
+    /// batch's turn (our `free_pgtables` frees only empty tables). The overcommit charge
+    /// goes back once at the end. `mmap_lock` held for read or write.
+    pub fn unmap(mut self, mm: &MmapLocked, pt: &mut dyn VmaPageTables) {
+        let next = vma_next(mm, self.prev);
+        let floor = self.prev.map_or(0, |p| mm.mm_rb[&p].vm_end);
+        let ceiling = next.map_or(0, |n| mm.mm_rb[&n].vm_start);
+        let mut batch: Vec<VmArea> = Vec::with_capacity(self.count.min(UNMAP_BATCH));
+        let mut nr_accounted = 0;
+        let mut v = core::mem::replace(&mut self.first, core::ptr::null_mut());
+        while !v.is_null() {
+            while !v.is_null() && batch.len() < UNMAP_BATCH {
+                // SAFETY: the chain holds VMAs `__vma_unlink` gave up as boxes and
+                // `munmap_detach_vmas` leaked into it; each is taken back exactly once.
+                let mut vma = *unsafe { Box::from_raw(v) };
+                v = core::mem::replace(&mut vma.vm_next, core::ptr::null_mut());
+                batch.push(vma);
+            }
+            pt.unmap_vmas(&batch, self.start, self.end);
+            pt.free_pgtables(&batch, floor, ceiling);
+            for vma in batch.drain(..) {
+                if vma.vm_flags.contains(VmFlags::VM_ACCOUNT) {
+                    nr_accounted += vma.vma_pages();
+                }
+                vm_area_free(vma); // remove_vma
+            }
+        }
+        if nr_accounted != 0 {
+            pt.vm_unacct_memory(nr_accounted);
+        }
+    }
+}
+
+impl Drop for DetachedVmas {
+    /// Detached VMAs nobody unmapped (a path that gave up) are freed, not leaked.
+    fn drop(&mut self) {
+        let mut v = self.first;
+        while !v.is_null() {
+            // SAFETY: as in `unmap`: each chained VMA is taken back once.
+            let mut vma = *unsafe { Box::from_raw(v) };
+            v = core::mem::replace(&mut vma.vm_next, core::ptr::null_mut());
+            vm_area_free(vma);
+        }
     }
 }
 
@@ -1241,38 +1266,50 @@ pub fn munmap_detach_vmas(
     }
 
     // The VMAs of the range, from the first along vm_next (Linux walks `vma->vm_next`
-    // the same way): no second descent of the tree.
-    let mut victims: Vec<*mut VmArea> = Vec::new();
-    let mut v =
+    // the same way): no second descent of the tree, and nothing allocated.
+    let first =
         find_vma(mm, start).map_or(core::ptr::null_mut(), |v| v as *const VmArea as *mut VmArea);
-    // SAFETY: `v` and its `vm_next` successors are VMAs of `mm`, which we hold mutably.
-    while !v.is_null() && unsafe { (*v).vm_start } < end {
-        victims.push(v);
-        // SAFETY: as above.
-        v = unsafe { (*v).vm_next };
-    }
 
     // Unlock any mlock()ed ranges before detaching VMAs.
     if mm.locked_vm != 0 {
-        for &v in &victims {
-            // SAFETY: a VMA of `mm`, still in the tree.
-            let v = unsafe { &*v };
-            if v.vm_flags.contains(VmFlags::VM_LOCKED) {
-                mm.locked_vm -= v.vma_pages();
-                pt.munlock_vma_pages_all(v);
+        let mut v = first;
+        // SAFETY: `v` and its `vm_next` successors are VMAs of `mm`, which we hold mutably.
+        while let Some(vma) = unsafe { v.as_ref() }.filter(|vma| vma.vm_start < end) {
+            if vma.vm_flags.contains(VmFlags::VM_LOCKED) {
+                mm.locked_vm -= vma.vma_pages();
+                pt.munlock_vma_pages_all(vma);
             }
+            v = vma.vm_next;
         }
     }
 
-    // Detach VMAs from the tree (detach_vmas_to_be_unmapped).
-    let vmas: Vec<VmArea> = victims
-        .iter()
-        // SAFETY: each is a VMA of `mm` still in the tree (each unlink leaves the others).
-        .map(|&v| unsafe { __vma_unlink(mm, v) })
-        .collect();
-    account_removed_vmas(mm, &vmas);
+    // Detach VMAs from the tree (detach_vmas_to_be_unmapped), chaining them through
+    // vm_next, and take them out of the statistics.
+    let (mut head, mut tail, mut count): (*mut VmArea, *mut VmArea, usize) =
+        (core::ptr::null_mut(), core::ptr::null_mut(), 0);
+    let mut v = first;
+    // SAFETY: `v` is null or a VMA of `mm` still in the tree: the first, then the
+    // successor read before its predecessor left.
+    while let Some(vma) = unsafe { v.as_ref() }.filter(|vma| vma.vm_start < end) {
+        let next = vma.vm_next;
+        // SAFETY: a VMA of `mm`'s tree, which we hold mutably.
+        let gone = Box::into_raw(unsafe { __vma_unlink(mm, v) });
+        // SAFETY: `gone` is the detached VMA we own now; `tail` the previous one.
+        unsafe {
+            vm_stat_account(mm, (*gone).vm_flags, -((*gone).vma_pages() as isize));
+            if tail.is_null() {
+                head = gone;
+            } else {
+                (*tail).vm_next = gone;
+            }
+        }
+        tail = gone;
+        count += 1;
+        v = next;
+    }
     Ok(Some(DetachedVmas {
-        vmas,
+        first: head,
+        count,
         prev,
         start,
         end,

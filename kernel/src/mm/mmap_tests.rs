@@ -2290,3 +2290,47 @@ fn unmapped_area_finds_the_one_hole_among_20001_vmas() {
     }
     assert!(height(mm.mm_rb.rb_root.rb_node) <= 29);
 }
+
+#[test]
+fn munmap_of_many_vmas_unmaps_them_in_batches_and_uncharges_once() {
+    // 101 VMAs (every other page read-only) unmapped by one munmap: the page-table layer
+    // sees them UNMAP_BATCH at a time, every one of them, tables freed after each batch,
+    // and the overcommit charge comes back in one call.
+    let (mut mm, mut pt) = setup();
+    let n = 101;
+    let r = mmap(&mut mm, &mut pt, 0, n * P, RW_PROT, ANON).unwrap();
+    for i in (1..n).step_by(2) {
+        crate::mm::mprotect::mprotect_locked(&mut mm, &mut pt, r + i * P, P, PROT_READ, -1)
+            .unwrap();
+    }
+    assert_eq!(mm.map_count, n);
+    pt.calls.clear();
+    vm_munmap(&mut mm, &mut pt, r, n * P).unwrap();
+    validate_mm(&mm).unwrap();
+    assert_eq!(mm.map_count, 0);
+    assert_eq!(mm.total_vm, 0);
+    let mut seen = Vec::new();
+    let mut batches = 0;
+    for c in &pt.calls {
+        match c {
+            PtCall::UnmapVmas { ranges, start, end } => {
+                assert_eq!((*start, *end), (r, r + n * P));
+                assert!(ranges.len() <= UNMAP_BATCH);
+                seen.extend(ranges.iter().copied());
+                batches += 1;
+            }
+            PtCall::FreePgtables { ranges, .. } => assert!(ranges.len() <= UNMAP_BATCH),
+            _ => {}
+        }
+    }
+    assert_eq!(batches, n.div_ceil(UNMAP_BATCH));
+    let want: Vec<(usize, usize)> = (0..n).map(|i| (r + i * P, r + (i + 1) * P)).collect();
+    assert_eq!(seen, want);
+    let uncharges: Vec<&PtCall> = pt
+        .calls
+        .iter()
+        .filter(|c| matches!(c, PtCall::Uncharge(_)))
+        .collect();
+    // Every page keeps VM_ACCOUNT through mprotect to read-only (as in Linux).
+    assert_eq!(uncharges, [&PtCall::Uncharge(n)]);
+}

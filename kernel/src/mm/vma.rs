@@ -826,14 +826,16 @@ pub fn vma_unlink(mm: &mut MmapLocked, vma: usize) -> VmArea {
     let v = mm.mm_rb.find(vma);
     assert!(!v.is_null(), "vma_unlink: no such vma");
     // SAFETY: `v` is a VMA of `mm`'s tree, which we hold mutably.
-    unsafe { __vma_unlink(mm, v) }
+    *unsafe { __vma_unlink(mm, v) }
 }
 
-/// `vma_unlink` for a VMA already in hand (munmap's walk along `vm_next`).
+/// `vma_unlink` for a VMA already in hand (munmap's walk along `vm_next`), which keeps
+/// its allocation: munmap chains the detached VMAs through `vm_next` as Linux's detached
+/// list does, and frees them after the unmap. The links come back cleared.
 ///
 /// # Safety
 /// `v` is a VMA of `mm`'s tree, which the caller holds mutably (mmap_lock for write).
-pub unsafe fn __vma_unlink(mm: &mut MmapLocked, v: *mut VmArea) -> VmArea {
+pub unsafe fn __vma_unlink(mm: &mut MmapLocked, v: *mut VmArea) -> Box<VmArea> {
     // SAFETY: `v` is a VMA of `mm`'s tree, which we hold mutably; it was leaked from a
     // Box by `vma_link`, and once out of tree and list nothing points at it.
     unsafe {
@@ -855,7 +857,7 @@ pub unsafe fn __vma_unlink(mm: &mut MmapLocked, v: *mut VmArea) -> VmArea {
         }
         mm.mm_rb.len -= 1;
         mm.map_count -= 1;
-        let mut v = *Box::from_raw(v);
+        let mut v = Box::from_raw(v);
         v.vm_next = null_mut();
         v.vm_prev = null_mut();
         v.vm_rb = RbNode::new();
