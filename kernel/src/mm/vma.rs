@@ -841,10 +841,13 @@ pub unsafe fn __vma_unlink(mm: &mut MmapLocked, v: *mut VmArea) -> Box<VmArea> {
     unsafe {
         let (prev, next) = ((*v).vm_prev, (*v).vm_next);
         mm.mm_rb.cache_forget(v);
-        rb_erase_augmented::<VmaGapCallbacks>(
-            core::ptr::addr_of_mut!((*v).vm_rb),
-            &mut mm.mm_rb.rb_root,
-        );
+        // The list first, then the successor's gap (it now reaches down to `prev`), then
+        // the tree. Linux 5.10 updates the successor after the erase; before it, the
+        // successor's new, larger gap is usually the very value the erase would take
+        // away with `v`'s subtree (a VMA's gap and its predecessor's sit on one path), so
+        // both propagations stop after a step or two instead of each climbing to the root.
+        // Every stored maximum stays consistent with the own values of the nodes in the
+        // tree (`v`'s own gap included) until `rb_erase_augmented` removes `v`'s.
         __vma_unlink_list(mm, v);
         if next.is_null() {
             mm.highest_vm_end = if prev.is_null() {
@@ -855,6 +858,10 @@ pub unsafe fn __vma_unlink(mm: &mut MmapLocked, v: *mut VmArea) -> Box<VmArea> {
         } else {
             vma_gap_update(next);
         }
+        rb_erase_augmented::<VmaGapCallbacks>(
+            core::ptr::addr_of_mut!((*v).vm_rb),
+            &mut mm.mm_rb.rb_root,
+        );
         mm.mm_rb.len -= 1;
         mm.map_count -= 1;
         let mut v = Box::from_raw(v);
