@@ -22,6 +22,9 @@ pub mod drivers;
 pub mod errno;
 pub mod fs;
 pub mod init;
+// Linux's lib/ (rbtree); the path is explicit because this file is the crate root.
+#[path = "lib/mod.rs"]
+pub mod lib;
 pub mod mm;
 pub mod sync;
 pub mod syscall;

@@ -278,6 +278,16 @@ def flags_value(v):
     return scalar(v)
 
 
+def mm_vmas(locked):
+    """The VMAs of an MmapLocked in address order, by the `mm_rb.mmap` list and each
+    VMA's `vm_next` (Linux: `for (vma = mm->mmap; vma; vma = vma->vm_next)`)."""
+    vma = locked["mm_rb"]["mmap"]
+    while int(vma) != 0:
+        v = vma.dereference()
+        yield v
+        vma = v["vm_next"]
+
+
 def vma_perms(flags):
     return "%s%s%s%s" % (
         "r" if flags & VM["VM_READ"] else "-",
@@ -611,7 +621,7 @@ Usage: mm-vmas [PID]   (default: the running task)"""
         argv = parse_args(arg, 1)
         mm = find_mm(int(gdb.parse_and_eval(argv[0])) if argv else None).dereference()
         locked = mm_locked(mm)
-        for _, vma in btree_items(locked["mm_rb"]):
+        for vma in mm_vmas(locked):
             print(maps_line(vma, locked))
 
 

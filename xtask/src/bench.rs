@@ -12,7 +12,8 @@ const BENCHES: &[(&str, &str)] = &[
     ("boot", "reset to the `mmkern ready` banner"),
     (
         "mm",
-        "per-page costs of faults, munmap, brk, fork, COW and file faults (/bin/mmbench, 16 MiB)",
+        "per-page costs of faults, munmap, brk, fork, COW and file faults (/bin/mmbench, 16 MiB), \
+         and mmap+touch+munmap per op with 11 and 65,001 VMAs",
     ),
 ];
 
@@ -28,6 +29,10 @@ const LINUX_MM: &[(&str, u64)] = &[
     ("mlock", 3213),
     ("munlock", 880),
     ("file_read_fault", 756),
+    // Per operation, not per page: mmap(1 page) + one write + munmap with that many VMAs
+    // (one reservation split by mprotect of every other page).
+    ("mmap_touch_munmap_11", 40_900),
+    ("mmap_touch_munmap_65001", 50_800),
 ];
 
 /// Linux 6.1 boot to the first user instruction, same QEMU, cortex-a72, icount.
@@ -74,17 +79,29 @@ pub fn cmd_bench(args: Vec<String>) -> Result<i32> {
         if name == "mm" {
             match mm(&kernel) {
                 Ok(rows) => {
-                    for (op, ours) in rows {
+                    for (op, ours, unit) in &rows {
+                        let (op, ours) = (op.as_str(), *ours);
                         let linux = LINUX_MM.iter().find(|(n, _)| *n == op).map(|(_, v)| *v);
                         let ratio = linux.map_or(String::new(), |l| {
                             format!("   ({:.2}x Linux)", ours as f64 / l as f64)
                         });
                         println!(
-                            "{:<20}{:>8} guest instructions/page   Linux 6.1: {}{}",
+                            "{:<24}{:>9} guest instructions/{:<4}   Linux 6.1: {}{}",
                             op,
                             thousands(ours as u128),
+                            unit,
                             linux.map_or("-".to_string(), |l| thousands(l as u128)),
                             ratio
+                        );
+                    }
+                    let scale = |n: &str| rows.iter().find(|r| r.0 == n).map(|r| r.1);
+                    if let (Some(few), Some(many)) = (
+                        scale("mmap_touch_munmap_11"),
+                        scale("mmap_touch_munmap_65001"),
+                    ) {
+                        println!(
+                            "mmap+touch+munmap: 65,001 VMAs cost {:.2}x 11 VMAs (Linux 6.1: 1.24x)",
+                            many as f64 / few.max(1) as f64
                         );
                     }
                 }
@@ -151,8 +168,8 @@ fn boot(kernel: &std::path::Path, memory: &str) -> Result<u128> {
     Ok(instructions(ticks, freq))
 }
 
-/// Run /bin/mmbench as init under icount; its `bench: <op> <n>/page` lines.
-fn mm(kernel: &std::path::Path) -> Result<Vec<(String, u64)>> {
+/// Run /bin/mmbench as init under icount; its `bench: <op> <n>/page` (or `/op`) lines.
+fn mm(kernel: &std::path::Path) -> Result<Vec<(String, u64, &'static str)>> {
     let cfg = QemuConfig {
         memory: "512M".to_string(),
         cmdline: Some("init=/bin/mmbench".into()),
@@ -171,14 +188,18 @@ fn mm(kernel: &std::path::Path) -> Result<Vec<(String, u64)>> {
     Ok(parse_mm(&text))
 }
 
-/// `bench: anon_write_fault 1234/page` lines.
-fn parse_mm(text: &str) -> Vec<(String, u64)> {
+/// `bench: anon_write_fault 1234/page` and `bench: mmap_touch_munmap_11 5678/op` lines:
+/// (name, instructions, unit).
+fn parse_mm(text: &str) -> Vec<(String, u64, &'static str)> {
     text.lines()
         .filter_map(|l| {
             let rest = l.trim_end().strip_prefix("bench: ")?;
             let (op, val) = rest.split_once(' ')?;
-            let n = val.strip_suffix("/page")?.parse().ok()?;
-            Some((op.to_string(), n))
+            let (n, unit) = match val.strip_suffix("/page") {
+                Some(n) => (n, "page"),
+                None => (val.strip_suffix("/op")?, "op"),
+            };
+            Some((op.to_string(), n.parse().ok()?, unit))
         })
         .collect()
 }
@@ -205,12 +226,14 @@ mod tests {
 
     #[test]
     fn mm_lines() {
-        let text = "bench: anon_write_fault 1500/page\r\nnoise\nbench: fork 90/page\nbench: done\n";
+        let text = "bench: anon_write_fault 1500/page\r\nnoise\nbench: fork 90/page\n\
+                    bench: mmap_touch_munmap_11 9000/op\nbench: x 5/s\nbench: done\n";
         assert_eq!(
             parse_mm(text),
             vec![
-                ("anon_write_fault".to_string(), 1500),
-                ("fork".to_string(), 90)
+                ("anon_write_fault".to_string(), 1500, "page"),
+                ("fork".to_string(), 90, "page"),
+                ("mmap_touch_munmap_11".to_string(), 9000, "op"),
             ]
         );
     }

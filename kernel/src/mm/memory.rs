@@ -143,37 +143,64 @@ pub fn for_each_pte(pgd: usize, start: usize, end: usize, mut f: impl FnMut(usiz
     }
 }
 
-/// Free the page-table pages below `pgd` that map nothing in `[start, end)` ... and,
-/// with the whole user range, the pgd's children (the pgd itself is freed by the
-/// caller). Linux: `free_pgtables` -> `free_pgd_range`.
-/// Difference: we free a table only when every entry in it is empty, so it is safe to
-/// call with any range.
-pub fn free_pgd_range(pgd: usize, start: usize, end: usize) {
-    fn free_level(t: usize, level: usize, base: usize, start: usize, end: usize) -> bool {
+/// Free the page-table pages under `[addr, end)` (just unmapped) whose whole span lies
+/// in `[floor, ceiling)`, the free space around it (`ceiling` 0: the top of the address
+/// space); with the whole user range, every table below the pgd (the pgd itself is freed
+/// by the caller). Linux: `free_pgtables` -> `free_pgd_range(tlb, addr, end, floor,
+/// ceiling)`: only entries over `[addr, end)` are visited, so the cost follows the
+/// unmapped range, not the gap around it, and a table that also serves a neighbouring
+/// VMA (its span crosses `floor` or `ceiling`) stays for that VMA's next fault.
+/// Difference: a table is freed only when every entry in it is empty (checked only for
+/// the tables about to go), so a stray PTE in a hole is kept rather than leaked.
+pub fn free_pgd_range(pgd: usize, addr: usize, end: usize, floor: usize, ceiling: usize) {
+    let ceiling = if ceiling == 0 {
+        crate::arch::aarch64::uaccess::TASK_SIZE
+    } else {
+        ceiling
+    };
+    /// Is the table at `t` (a level-`level` table) empty?
+    fn table_empty(t: usize, level: usize) -> bool {
         if level == 3 {
             // SAFETY: `t` is a PTE table a present pmd entry points at; the caller holds
             // `mmap_lock` for write and the page-table lock.
             return (0..PTRS_PER_TABLE).all(|i| pte_none(unsafe { *pte_offset_map(t, i << 12) }));
         }
+        // SAFETY: as above, one level up.
+        unsafe { pgtable_entries(t) }.iter().all(|&e| e == 0)
+    }
+    #[allow(clippy::too_many_arguments)]
+    fn free_level(
+        t: usize,
+        level: usize,
+        base: usize,
+        addr: usize,
+        end: usize,
+        floor: usize,
+        ceiling: usize,
+    ) {
         let span = 1usize << (12 + 9 * (3 - level));
+        let first = (addr.max(base) - base) / span;
+        let last =
+            ((end.min(base + span * PTRS_PER_TABLE) - 1 - base) / span).min(PTRS_PER_TABLE - 1);
         // SAFETY: `t` is the pgd or a table a present entry one level up points at; the
         // caller holds `mmap_lock` for write and the page-table lock.
         let entries = unsafe { pgtable_entries(t) };
-        for (idx, slot) in entries.iter_mut().enumerate() {
+        for (idx, slot) in entries.iter_mut().enumerate().take(last + 1).skip(first) {
             let va = base + idx * span;
-            if va >= end || va + span <= start {
-                continue;
-            }
             if let Desc::Table(next) = decode(*slot, level) {
-                if free_level(next, level + 1, va, start, end) {
+                if level + 1 < 3 {
+                    free_level(next, level + 1, va, addr, end, floor, ceiling);
+                }
+                if va >= floor && va + span <= ceiling && table_empty(next, level + 1) {
                     *slot = 0;
                     crate::mm::page_alloc::__free_pages(pfn_to_page(phys_pfn(next)), 0);
                 }
             }
         }
-        entries.iter().all(|&e| e == 0)
     }
-    free_level(pgd, 0, 0, start, end);
+    if addr < end {
+        free_level(pgd, 0, 0, addr, end, floor, ceiling);
+    }
 }
 
 /// The page a present PTE maps (Linux: `pte_page`).
@@ -211,7 +238,7 @@ mod tests {
         assert_eq!(seen, [0x40_0000, 0x40_1000]);
         assert!(pte_offset(pgd, 0x8000_0000, false).is_none());
         for_each_pte(pgd, 0, 1 << 48, |_, pte| *pte = Pte::default());
-        free_pgd_range(pgd, 0, 1 << 48);
+        free_pgd_range(pgd, 0, 1 << 48, 0, 0);
         crate::mm::page_alloc::__free_pages(pfn_to_page(phys_pfn(pgd)), 0);
         assert_eq!(crate::mm::page_alloc::nr_free_pages(), free0);
     }
@@ -899,7 +926,7 @@ pub fn is_cow_mapping(flags: crate::mm::vma::VmFlags) -> bool {
 /// Linux: `exit_mmap` -> `unmap_vmas` + `free_pgtables`, then `pgd_free`.
 pub fn free_user_pgtables(pgd: usize, asid: u16) {
     zap_page_range(pgd, 0, crate::arch::aarch64::uaccess::TASK_SIZE, asid);
-    free_pgd_range(pgd, 0, crate::arch::aarch64::uaccess::TASK_SIZE);
+    free_pgd_range(pgd, 0, crate::arch::aarch64::uaccess::TASK_SIZE, 0, 0);
     crate::mm::page_alloc::__free_pages(pfn_to_page(phys_pfn(pgd)), 0);
     crate::arch::cpu::flush_tlb_asid(asid);
 }
@@ -935,18 +962,15 @@ impl crate::mm::vma::VmaPageTables for MmPageTables<'_> {
         }
     }
 
-    fn free_pgtables(&mut self, _vmas: &[crate::mm::vma::VmArea], floor: usize, ceiling: usize) {
+    fn free_pgtables(&mut self, vmas: &[crate::mm::vma::VmArea], floor: usize, ceiling: usize) {
         if self.pgd == 0 {
             return;
         }
         let _ptl = self.ptl.lock();
-        // Our free_pgd_range only frees tables with no entries left, so any range is safe.
-        let ceiling = if ceiling == 0 {
-            crate::mm::mm_types::TASK_SIZE
-        } else {
-            ceiling
-        };
-        free_pgd_range(self.pgd, floor, ceiling);
+        // Linux's free_pgtables: each VMA's range, tables freed only inside [floor, ceiling).
+        for v in vmas {
+            free_pgd_range(self.pgd, v.vm_start, v.vm_end, floor, ceiling);
+        }
     }
 
     fn change_protection(

@@ -25,12 +25,15 @@ use crate::errno::{Errno, KResult};
 use crate::kernel::resource::{
     default_rlimits, RLimit, RLIMIT_NLIMITS, RLIMIT_STACK, RLIM_INFINITY,
 };
+use crate::lib::rbtree::{rb_last, RbNode, RbRoot};
+use crate::rb_entry;
 use crate::sync::{RwSemaphore, SpinLock, SpinLockIrq};
 use alloc::boxed::Box;
-use alloc::collections::BTreeMap;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::marker::PhantomData;
+use core::ops::{Bound, Index, RangeBounds};
+use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 
 /// Size of the user address space: 48-bit VA through TTBR0 (Linux arm64: `TASK_SIZE_64`
 /// with `VA_BITS = 48`).
@@ -64,19 +67,22 @@ pub enum MmapLayout {
 /// The part of `struct mm_struct` that `mmap_lock` protects: a `&MmapLocked` means the
 /// lock is held for read, a `&mut MmapLocked` for write.
 ///
-/// Differences from Linux 5.10: the VMAs live in one `BTreeMap` keyed by `vm_start` that
-/// serves as both `mm->mm_rb` and the `mm->mmap` list (no `vm_next`/`vm_prev` pointers;
-/// walk the map instead), there is no `vmacache`, `highest_vm_end` is computed on demand,
-/// and the resource limits and the two capabilities the mmap code asks about are kept
-/// here rather than in the task (the system-call layer copies them in, see `rlim`).
+/// Differences from Linux 5.10: the VMA tree and list are one [`MmRb`] that also owns
+/// the VMAs (Linux frees them through `remove_vma`), there is no `vmacache`, and the
+/// resource limits and the two capabilities the mmap code asks about are kept here
+/// rather than in the task (the system-call layer copies them in, see `rlim`).
 #[derive(Debug)]
 pub struct MmapLocked {
-    /// The VMAs, keyed by `vm_start` (Linux: `mm_rb`). Each VMA is its own allocation,
-    /// so its address is a stable identity across re-keying (merge, split, stack growth)
-    /// and its `vm_next`/`vm_prev` links (Linux: the `mm->mmap` list) can point at it.
-    /// Change it only through `vma_link`/`vma_unlink`/`vma_rekey`, which keep
-    /// `map_count` and the list right.
-    pub mm_rb: BTreeMap<usize, Box<VmArea>>,
+    /// The VMAs, a red-black tree ordered by `vm_start` and augmented with each
+    /// subtree's largest free gap, plus the `vm_next`/`vm_prev` list (Linux: `mm_rb` and
+    /// `mmap`). Each VMA is its own allocation, so its address is a stable identity across
+    /// merge, split and stack growth. Change it only through `vma_link`/`vma_unlink`, and
+    /// tell it of moved boundaries with `vma_rekey`/`vma_adjust_gaps`, which keep
+    /// `map_count`, the list, `rb_subtree_gap` and `highest_vm_end` right.
+    pub mm_rb: MmRb,
+    /// End of the highest VMA including its gap, 0 for an empty mm (Linux:
+    /// `highest_vm_end`): where the free space above every VMA starts.
+    pub highest_vm_end: usize,
     /// Number of VMAs (Linux: `map_count`), limited by `sysctl_max_map_count`.
     pub map_count: usize,
     /// Physical address of the top-level table, a copy of `MmStruct::pgd` for the code
@@ -151,7 +157,8 @@ impl MmapLocked {
     /// (Linux: `mm_alloc` + `arch_pick_mmap_layout` from `setup_new_exec`).
     pub fn new() -> Self {
         let mut mm = MmapLocked {
-            mm_rb: BTreeMap::new(),
+            mm_rb: MmRb::new(),
+            highest_vm_end: 0,
             map_count: 0,
             pgd: 0,
             mmap_layout: MmapLayout::TopDown,
@@ -197,12 +204,344 @@ impl MmapLocked {
 
     /// The VMA starting exactly at `start` (a tree key), if any.
     pub fn vma(&self, start: usize) -> Option<&VmArea> {
-        self.mm_rb.get(&start).map(|v| &**v)
+        self.mm_rb.get(&start)
     }
 
     /// The VMAs in address order (Linux: walking `mm->mmap` through `vm_next`).
-    pub fn vmas(&self) -> impl Iterator<Item = &VmArea> {
-        self.mm_rb.values().map(|v| &**v)
+    pub fn vmas(&self) -> impl DoubleEndedIterator<Item = &VmArea> {
+        self.mm_rb.values()
+    }
+}
+
+/// The VMAs of an mm (Linux: `mm->mm_rb`, the red-black tree, and `mm->mmap`, the head
+/// of the `vm_next` list), owning each VMA through a leaked `Box`.
+///
+/// The tree is intrusive (`VmArea::vm_rb`), ordered by `vm_start` and augmented with
+/// `VmArea::rb_subtree_gap` (see `mm/vma.rs`); the links are changed only by
+/// `vma_link`/`vma_unlink` in `mm/vma.rs`. The methods here are the read side, shaped
+/// like the `BTreeMap<usize, Box<VmArea>>` the tree replaced (keyed by `vm_start`): a
+/// lookup is one O(log n) descent, and a `range` costs one descent per end and then
+/// O(1) per step along `vm_next`/`vm_prev`.
+pub struct MmRb {
+    /// The tree (Linux: `mm->mm_rb`).
+    pub rb_root: RbRoot,
+    /// The lowest VMA, head of the `vm_next` list, or null (Linux: `mm->mmap`).
+    pub mmap: *mut VmArea,
+    /// Number of VMAs in the tree.
+    pub(crate) len: usize,
+    /// The VMAs the last lookups found, or null, in the slot of the address looked up
+    /// (Linux 5.10: the per-thread `vmacache`, VMACACHE_SIZE 4, slot by
+    /// `VMACACHE_HASH(addr)`; here per mm). A syscall looks the same few VMAs up several
+    /// times, and with 65,000 VMAs each descent is some 20 levels. Readers under the read
+    /// lock may fill it concurrently, hence atomics; `vma_unlink` clears a VMA's entries
+    /// (under the write lock) before it can be freed, so none dangles.
+    pub(crate) mmap_cache: [AtomicPtr<VmArea>; VMACACHE_SIZE],
+}
+
+/// Entries of `MmRb::mmap_cache` (Linux: `VMACACHE_SIZE`).
+pub const VMACACHE_SIZE: usize = 4;
+
+/// The cache slot of a lookup of `addr` (Linux: `VMACACHE_HASH`).
+#[inline]
+pub fn vmacache_hash(addr: usize) -> usize {
+    (addr >> super::PAGE_SHIFT) & (VMACACHE_SIZE - 1)
+}
+
+// SAFETY: the tree and list links are only followed and changed under the owning mm's
+// `mmap_lock` (read for following, write for changing); the VMAs they reach are owned by
+// this structure alone, and VmArea itself is Send + Sync.
+unsafe impl Send for MmRb {}
+// SAFETY: as above.
+unsafe impl Sync for MmRb {}
+
+/// The VMA around a tree node (Linux: `rb_entry(node, struct vm_area_struct, vm_rb)`);
+/// only pointer arithmetic, the caller dereferences.
+#[inline]
+pub fn vma_of(node: *mut RbNode) -> *mut VmArea {
+    rb_entry!(node, VmArea, vm_rb)
+}
+
+impl MmRb {
+    /// No VMAs (Linux: `RB_ROOT`, `mmap = NULL`).
+    pub const fn new() -> Self {
+        MmRb {
+            rb_root: RbRoot::new(),
+            mmap: core::ptr::null_mut(),
+            len: 0,
+            mmap_cache: [const { AtomicPtr::new(core::ptr::null_mut()) }; VMACACHE_SIZE],
+        }
+    }
+
+    /// Number of VMAs.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// No VMAs at all?
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The VMA with the smallest `vm_start >= key`, or null: one descent.
+    pub fn first_at_or_above(&self, key: usize) -> *mut VmArea {
+        let mut best = core::ptr::null_mut();
+        let mut node = self.rb_root.rb_node;
+        while !node.is_null() {
+            let v = vma_of(node);
+            // SAFETY: tree nodes are `vm_rb` fields of live VMAs owned by `self`, which
+            // we borrow.
+            let vr = unsafe { &*v };
+            if vr.vm_start >= key {
+                best = v;
+                node = vr.vm_rb.rb_left;
+            } else {
+                node = vr.vm_rb.rb_right;
+            }
+        }
+        best
+    }
+
+    /// The VMA with the largest `vm_start <= key`, or null: one descent.
+    pub fn last_at_or_below(&self, key: usize) -> *mut VmArea {
+        let mut best = core::ptr::null_mut();
+        let mut node = self.rb_root.rb_node;
+        while !node.is_null() {
+            let v = vma_of(node);
+            // SAFETY: as in `first_at_or_above`.
+            let vr = unsafe { &*v };
+            if vr.vm_start <= key {
+                best = v;
+                node = vr.vm_rb.rb_right;
+            } else {
+                node = vr.vm_rb.rb_left;
+            }
+        }
+        best
+    }
+
+    /// The VMA starting exactly at `key`, or null: a cached VMA, else one descent.
+    pub fn find(&self, key: usize) -> *mut VmArea {
+        for slot in &self.mmap_cache {
+            let c = slot.load(Ordering::Relaxed);
+            // SAFETY: a non-null cache entry is a live VMA of this tree (see `mmap_cache`).
+            if !c.is_null() && unsafe { (*c).vm_start } == key {
+                return c;
+            }
+        }
+        let v = self.last_at_or_below(key);
+        // SAFETY: a non-null result is a live VMA of this tree.
+        if !v.is_null() && unsafe { (*v).vm_start } == key {
+            self.cache_update(key, v);
+            v
+        } else {
+            core::ptr::null_mut()
+        }
+    }
+
+    /// The cached VMA containing `addr`, or null (Linux: `vmacache_find`).
+    pub fn cache_find(&self, addr: usize) -> *mut VmArea {
+        for slot in &self.mmap_cache {
+            let c = slot.load(Ordering::Relaxed);
+            // SAFETY: a non-null cache entry is a live VMA of this tree (see `mmap_cache`).
+            if !c.is_null() && unsafe { (*c).vm_start <= addr && addr < (*c).vm_end } {
+                return c;
+            }
+        }
+        core::ptr::null_mut()
+    }
+
+    /// Remember that a lookup of `addr` found `vma` (Linux: `vmacache_update`).
+    pub fn cache_update(&self, addr: usize, vma: *mut VmArea) {
+        self.mmap_cache[vmacache_hash(addr)].store(vma, Ordering::Relaxed);
+    }
+
+    /// Forget `vma`: it is leaving the tree (Linux: `vmacache_invalidate`, here per VMA).
+    pub fn cache_forget(&self, vma: *mut VmArea) {
+        for slot in &self.mmap_cache {
+            if slot.load(Ordering::Relaxed) == vma {
+                slot.store(core::ptr::null_mut(), Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// The lowest VMA, or null (Linux: `mm->mmap`).
+    pub fn first(&self) -> *mut VmArea {
+        self.mmap
+    }
+
+    /// The highest VMA, or null (Linux: `rb_last` of the tree).
+    pub fn last(&self) -> *mut VmArea {
+        // SAFETY: a valid tree we borrow.
+        let n = unsafe { rb_last(&self.rb_root) };
+        if n.is_null() {
+            core::ptr::null_mut()
+        } else {
+            vma_of(n)
+        }
+    }
+
+    /// The VMA starting at `key`.
+    pub fn get(&self, key: &usize) -> Option<&VmArea> {
+        // SAFETY: a non-null result is a live VMA owned by `self`, borrowed with it.
+        unsafe { self.find(*key).as_ref() }
+    }
+
+    /// The VMA starting at `key`, to change. Moving its `vm_start`/`vm_end` must be
+    /// followed by `vma_rekey`/`vma_adjust_gaps` (they feed `rb_subtree_gap`).
+    pub fn get_mut(&mut self, key: &usize) -> Option<&mut VmArea> {
+        // SAFETY: as in `get`; `&mut self` makes the reference unique.
+        unsafe { self.find(*key).as_mut() }
+    }
+
+    /// The VMAs whose `vm_start` lies in `range`, in address order, as `(&vm_start, vma)`.
+    pub fn range<R: RangeBounds<usize>>(&self, range: R) -> VmaIter<'_> {
+        let front = match range.start_bound() {
+            Bound::Included(&a) => self.first_at_or_above(a),
+            Bound::Excluded(&a) => match a.checked_add(1) {
+                Some(a) => self.first_at_or_above(a),
+                None => core::ptr::null_mut(),
+            },
+            Bound::Unbounded => self.first(),
+        };
+        let back = match range.end_bound() {
+            Bound::Included(&b) => self.last_at_or_below(b),
+            Bound::Excluded(&b) => match b.checked_sub(1) {
+                Some(b) => self.last_at_or_below(b),
+                None => core::ptr::null_mut(),
+            },
+            Bound::Unbounded => self.last(),
+        };
+        // SAFETY: non-null ends are live VMAs of this tree.
+        if front.is_null() || back.is_null() || unsafe { (*front).vm_start > (*back).vm_start } {
+            return VmaIter::empty();
+        }
+        VmaIter {
+            front,
+            back,
+            _tree: PhantomData,
+        }
+    }
+
+    /// All VMAs in address order, as `(&vm_start, vma)`.
+    pub fn iter(&self) -> VmaIter<'_> {
+        if self.mmap.is_null() {
+            return VmaIter::empty();
+        }
+        VmaIter {
+            front: self.mmap,
+            back: self.last(),
+            _tree: PhantomData,
+        }
+    }
+
+    /// All VMAs in address order.
+    pub fn values(&self) -> impl DoubleEndedIterator<Item = &VmArea> {
+        self.iter().map(|(_, v)| v)
+    }
+
+    /// The `vm_start` of every VMA, in order.
+    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &usize> {
+        self.iter().map(|(k, _)| k)
+    }
+
+    /// Free every VMA and empty the tree (exit_mmap; Linux: the `remove_vma` loop).
+    pub fn clear(&mut self) {
+        let mut v = self.mmap;
+        while !v.is_null() {
+            // SAFETY: every VMA of the list was leaked from a Box by `vma_link` and is
+            // owned by this tree; we read its successor before freeing it, and clear the
+            // tree below, so nothing points at the freed VMAs afterwards.
+            let next = unsafe { (*v).vm_next };
+            // SAFETY: as above.
+            drop(unsafe { Box::from_raw(v) });
+            v = next;
+        }
+        self.mmap = core::ptr::null_mut();
+        self.rb_root = RbRoot::new();
+        self.len = 0;
+        for slot in &self.mmap_cache {
+            slot.store(core::ptr::null_mut(), Ordering::Relaxed);
+        }
+    }
+}
+
+impl Drop for MmRb {
+    fn drop(&mut self) {
+        self.clear();
+    }
+}
+
+impl core::fmt::Debug for MmRb {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_list().entries(self.values()).finish()
+    }
+}
+
+impl Index<&usize> for MmRb {
+    type Output = VmArea;
+    /// The VMA starting at `key`; panics when there is none.
+    fn index(&self, key: &usize) -> &VmArea {
+        self.get(key).expect("mm_rb: no vma at this key")
+    }
+}
+
+impl<'a> IntoIterator for &'a MmRb {
+    type Item = (&'a usize, &'a VmArea);
+    type IntoIter = VmaIter<'a>;
+    fn into_iter(self) -> VmaIter<'a> {
+        self.iter()
+    }
+}
+
+/// A walk over consecutive VMAs along `vm_next` (forwards) and `vm_prev` (backwards),
+/// from `front` to `back` inclusive: O(1) per step.
+pub struct VmaIter<'a> {
+    front: *const VmArea,
+    back: *const VmArea,
+    _tree: PhantomData<&'a MmRb>,
+}
+
+impl VmaIter<'_> {
+    fn empty() -> Self {
+        VmaIter {
+            front: core::ptr::null(),
+            back: core::ptr::null(),
+            _tree: PhantomData,
+        }
+    }
+}
+
+impl<'a> Iterator for VmaIter<'a> {
+    type Item = (&'a usize, &'a VmArea);
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.front.is_null() {
+            return None;
+        }
+        // SAFETY: `front` is a live VMA of the tree borrowed for 'a, at or before `back`
+        // in the list.
+        let v: &'a VmArea = unsafe { &*self.front };
+        if core::ptr::eq(self.front, self.back) {
+            *self = VmaIter::empty();
+        } else {
+            self.front = v.vm_next;
+        }
+        Some((&v.vm_start, v))
+    }
+}
+
+impl DoubleEndedIterator for VmaIter<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        if self.back.is_null() {
+            return None;
+        }
+        // SAFETY: as in `next`, from the other end.
+        let v = unsafe { &*self.back };
+        if core::ptr::eq(self.front, self.back) {
+            *self = VmaIter::empty();
+        } else {
+            self.back = v.vm_prev;
+        }
+        Some((&v.vm_start, v))
     }
 }
 

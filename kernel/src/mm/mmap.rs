@@ -25,17 +25,20 @@ use super::mm_types::{
     MmStruct, MmapLayout, MmapLocked, MMAP_MIN_ADDR, STACK_GUARD_GAP, TASK_UNMAPPED_BASE,
 };
 use super::vma::{
-    __split_vma, find_vma, find_vma_intersection, find_vma_links, find_vma_prev, vm_area_alloc,
-    vm_area_free, vm_end_gap, vm_start_gap, vma_link, vma_merge, vma_next, vma_prev,
-    vma_set_anonymous, vma_unlink, AnonVma, MappedFile, VmArea, VmFlags, VmaPageTables,
+    __split_vma, __vma_unlink, find_vma, find_vma_intersection, find_vma_links, find_vma_prev,
+    vm_area_alloc, vm_area_free, vm_end_gap, vm_start_gap, vma_link, vma_merge, vma_next, vma_prev,
+    vma_set_anonymous, AnonVma, MappedFile, VmArea, VmFlags, VmaPageTables,
 };
 use super::{PAGE_SHIFT, PAGE_SIZE};
 use crate::arch::aarch64::pgtable::PgProt;
 use crate::errno::{Errno, KResult};
 use crate::kernel::resource::{RLIMIT_AS, RLIMIT_DATA, RLIMIT_MEMLOCK, RLIMIT_STACK};
+use crate::lib::rbtree::{rb_parent, RbNode};
+use crate::mm::mm_types::vma_of;
 use crate::mm::mmap_lock::{
     mmap_read_unlock, mmap_write_downgrade, mmap_write_lock_killable, mmap_write_unlock,
 };
+use alloc::boxed::Box;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicUsize, Ordering};
@@ -343,19 +346,34 @@ pub struct VmUnmappedAreaInfo {
     pub align_offset: usize,
 }
 
-/// End of the highest VMA including its gap, 0 for an empty mm (Linux: `highest_vm_end`).
-fn highest_vm_end(mm: &MmapLocked) -> usize {
-    mm.mm_rb.values().next_back().map_or(0, |v| vm_end_gap(v))
+/// The VMA around a tree node, as a reference for the searches below.
+fn rb_vma(_mm: &MmapLocked, node: *mut RbNode) -> &VmArea {
+    // SAFETY: `node` is a non-null node of `_mm`'s tree, whose VMAs live as long as the
+    // borrow of the mm.
+    unsafe { &*vma_of(node) }
 }
 
-/// Lowest gap that fits (Linux: `unmapped_area`). The gaps count the stack guard gap
-/// (`vm_start_gap`). Difference: a linear walk instead of the rb_subtree_gap tree.
-fn unmapped_area(mm: &MmapLocked, info: &VmUnmappedAreaInfo) -> KResult<usize> {
+/// End of the gap below `vma`: the end (with guard gap) of the VMA before it, or 0.
+fn gap_start_below(vma: &VmArea) -> usize {
+    // SAFETY: `vm_prev` of a VMA in the tree is null or a live VMA of the same mm.
+    unsafe { vma.vm_prev.as_ref() }.map_or(0, vm_end_gap)
+}
+
+/// Lowest gap that fits (Linux 5.10: `unmapped_area`, mm/mmap.c). The gaps count the
+/// stack guard gap (`vm_start_gap`/`vm_end_gap`). O(log n): a descent of the VMA tree
+/// that goes left while the left subtree's `rb_subtree_gap` could hold `length` and the
+/// gaps there may still reach `low_limit`, checks the gap below each VMA it stops at, and
+/// otherwise tries the right subtree or climbs back to the first ancestor it came to from
+/// the left. Locking: `mmap_lock` held (read is enough).
+#[no_mangle]
+#[inline(never)]
+pub fn unmapped_area(mm: &MmapLocked, info: &VmUnmappedAreaInfo) -> KResult<usize> {
     // Adjust search length to account for worst case alignment overhead.
     let length = info
         .length
         .checked_add(info.align_mask)
         .ok_or(Errno::ENOMEM)?;
+    // Adjust search limits by the desired length.
     if info.high_limit < length {
         return Err(Errno::ENOMEM);
     }
@@ -365,44 +383,95 @@ fn unmapped_area(mm: &MmapLocked, info: &VmUnmappedAreaInfo) -> KResult<usize> {
     }
     let low_limit = info.low_limit + length;
 
-    let mut found = None;
-    let mut gap_start = 0;
-    for v in mm.mm_rb.values() {
-        let gap_end = vm_start_gap(v);
-        if gap_start > high_limit {
-            return Err(Errno::ENOMEM);
+    let found = 'search: {
+        // Check if the rbtree root looks promising.
+        let root = mm.mm_rb.rb_root.rb_node;
+        if root.is_null() || rb_vma(mm, root).rb_subtree_gap < length {
+            break 'search None;
         }
-        if gap_end >= low_limit && gap_end > gap_start && gap_end - gap_start >= length {
-            found = Some(gap_start);
-            break;
+        let mut node = root;
+        'descend: loop {
+            let vma = rb_vma(mm, node);
+            // Visit the left subtree if it looks promising.
+            let mut gap_end = vm_start_gap(vma);
+            let left = vma.vm_rb.rb_left;
+            if gap_end >= low_limit && !left.is_null() && rb_vma(mm, left).rb_subtree_gap >= length
+            {
+                node = left;
+                continue;
+            }
+            let mut gap_start = gap_start_below(vma);
+            let mut vma = vma;
+            loop {
+                // check_current: the gap below `vma`.
+                if gap_start > high_limit {
+                    return Err(Errno::ENOMEM);
+                }
+                if gap_end >= low_limit && gap_end > gap_start && gap_end - gap_start >= length {
+                    break 'search Some(gap_start);
+                }
+                // Visit the right subtree if it looks promising.
+                let right = vma.vm_rb.rb_right;
+                if !right.is_null() && rb_vma(mm, right).rb_subtree_gap >= length {
+                    node = right;
+                    continue 'descend;
+                }
+                // Go back up the tree to the first node we reached from its left: its own
+                // gap is next in address order.
+                let mut child = core::ptr::addr_of!(vma.vm_rb).cast_mut();
+                loop {
+                    // SAFETY: `child` is a node of the tree we borrow.
+                    let parent = unsafe { rb_parent(child) };
+                    if parent.is_null() {
+                        break 'search None;
+                    }
+                    let pv = rb_vma(mm, parent);
+                    if pv.vm_rb.rb_left == child {
+                        vma = pv;
+                        gap_start = gap_start_below(pv);
+                        gap_end = vm_start_gap(pv);
+                        break;
+                    }
+                    child = parent;
+                }
+            }
         }
-        gap_start = vm_end_gap(v);
-    }
+    };
     let mut gap_start = match found {
         Some(g) => g,
         None => {
-            // Check the highest gap, which does not precede any VMA.
-            let g = highest_vm_end(mm);
+            // check_highest: the gap above every VMA.
+            let g = mm.highest_vm_end;
             if g > high_limit {
                 return Err(Errno::ENOMEM);
             }
             g
         }
     };
-    // Clip with the original low_limit, then align.
+    // found: we have a suitable gap. Clip it with the original low_limit, then align.
     if gap_start < info.low_limit {
         gap_start = info.low_limit;
     }
     gap_start += info.align_offset.wrapping_sub(gap_start) & info.align_mask;
+    debug_assert!(gap_start + info.length <= info.high_limit);
     Ok(gap_start)
 }
 
-/// Highest gap that fits (Linux: `unmapped_area_topdown`).
-fn unmapped_area_topdown(mm: &MmapLocked, info: &VmUnmappedAreaInfo) -> KResult<usize> {
+/// Highest gap that fits (Linux 5.10: `unmapped_area_topdown`, mm/mmap.c). First the gap
+/// above every VMA (`highest_vm_end`), then an O(log n) descent of the VMA tree, the
+/// mirror image of [`unmapped_area`]: right subtrees first while their `rb_subtree_gap`
+/// could hold `length` and their gaps may start low enough, then the gap below the VMA,
+/// then the left subtree, climbing back to the first ancestor reached from the right.
+/// Locking: `mmap_lock` held (read is enough).
+#[no_mangle]
+#[inline(never)]
+pub fn unmapped_area_topdown(mm: &MmapLocked, info: &VmUnmappedAreaInfo) -> KResult<usize> {
+    // Adjust search length to account for worst case alignment overhead.
     let length = info
         .length
         .checked_add(info.align_mask)
         .ok_or(Errno::ENOMEM)?;
+    // Adjust search limits by the desired length.
     let mut gap_end = info.high_limit;
     if gap_end < length {
         return Err(Errno::ENOMEM);
@@ -414,26 +483,66 @@ fn unmapped_area_topdown(mm: &MmapLocked, info: &VmUnmappedAreaInfo) -> KResult<
     let low_limit = info.low_limit + length;
 
     // Check the highest gap, which does not precede any VMA.
-    if highest_vm_end(mm) > high_limit {
-        let mut found = None;
-        let mut it = mm.mm_rb.values().rev().peekable();
-        while let Some(v) = it.next() {
-            let end = vm_start_gap(v);
-            if end < low_limit {
-                return Err(Errno::ENOMEM);
-            }
-            let start = it.peek().map_or(0, |p| vm_end_gap(p));
-            if start <= high_limit && end > start && end - start >= length {
-                found = Some(end);
-                break;
-            }
+    if mm.highest_vm_end > high_limit {
+        // Check if the rbtree root looks promising.
+        let root = mm.mm_rb.rb_root.rb_node;
+        if root.is_null() || rb_vma(mm, root).rb_subtree_gap < length {
+            return Err(Errno::ENOMEM);
         }
-        // Clip the gap with the original high_limit.
-        gap_end = found.ok_or(Errno::ENOMEM)?.min(info.high_limit);
+        let mut node = root;
+        let found = 'descend: loop {
+            let vma = rb_vma(mm, node);
+            // Visit the right subtree if it looks promising.
+            let mut gap_start = gap_start_below(vma);
+            let right = vma.vm_rb.rb_right;
+            if gap_start <= high_limit
+                && !right.is_null()
+                && rb_vma(mm, right).rb_subtree_gap >= length
+            {
+                node = right;
+                continue;
+            }
+            let mut vma = vma;
+            loop {
+                // check_current: the gap below `vma`.
+                let end = vm_start_gap(vma);
+                if end < low_limit {
+                    return Err(Errno::ENOMEM);
+                }
+                if gap_start <= high_limit && end > gap_start && end - gap_start >= length {
+                    break 'descend end;
+                }
+                // Visit the left subtree if it looks promising.
+                let left = vma.vm_rb.rb_left;
+                if !left.is_null() && rb_vma(mm, left).rb_subtree_gap >= length {
+                    node = left;
+                    continue 'descend;
+                }
+                // Go back up the tree to the first node we reached from its right.
+                let mut child = core::ptr::addr_of!(vma.vm_rb).cast_mut();
+                loop {
+                    // SAFETY: `child` is a node of the tree we borrow.
+                    let parent = unsafe { rb_parent(child) };
+                    if parent.is_null() {
+                        return Err(Errno::ENOMEM);
+                    }
+                    let pv = rb_vma(mm, parent);
+                    if pv.vm_rb.rb_right == child {
+                        vma = pv;
+                        gap_start = gap_start_below(pv);
+                        break;
+                    }
+                    child = parent;
+                }
+            }
+        };
+        // found: clip the gap with the original high_limit.
+        gap_end = found.min(info.high_limit);
     }
-    // Compute the highest gap address at the desired alignment.
+    // found_highest: compute the highest gap address at the desired alignment.
     gap_end -= info.length;
     gap_end -= gap_end.wrapping_sub(info.align_offset) & info.align_mask;
+    debug_assert!(gap_end >= info.low_limit);
     Ok(gap_end)
 }
 
@@ -1019,35 +1128,19 @@ fn unmap_region(
     pt.free_pgtables(vmas, floor, ceiling);
 }
 
-/// The statistics half of `remove_vma_list`, done while `mmap_lock` is still held for
-/// write (Linux updates them after `mmap_write_downgrade`; Rust lets only a writer change
-/// them).
-fn account_removed_vmas(mm: &mut MmapLocked, vmas: &[VmArea]) {
-    for v in vmas {
-        vm_stat_account(mm, v.vm_flags, -(v.vma_pages() as isize));
-    }
-}
-
-/// The rest of `remove_vma_list`: give back the overcommit charge and drop the VMAs.
-fn free_removed_vmas(pt: &mut dyn VmaPageTables, vmas: Vec<VmArea>) {
-    let nr_accounted: usize = vmas
-        .iter()
-        .filter(|v| v.vm_flags.contains(VmFlags::VM_ACCOUNT))
-        .map(|v| v.vma_pages())
-        .sum();
-    for vma in vmas {
-        vm_area_free(vma); // remove_vma
-    }
-    if nr_accounted != 0 {
-        pt.vm_unacct_memory(nr_accounted);
-    }
-}
+/// Most VMAs `DetachedVmas::unmap` hands to the page-table layer at once. munmap of a
+/// range of 65,000 VMAs must not need one contiguous copy of them all (8.8 MB of a 16 MiB
+/// heap: the allocation failed and the kernel panicked); 32 at a time it needs 4 KiB.
+const UNMAP_BATCH: usize = 32;
 
 /// VMAs `__do_munmap` took out of the tree, accounted for, whose pages and page tables
 /// are still in place: `unmap_region` needs only the read lock, so munmap downgrades
-/// before it (Linux: the `downgrade` of `__do_munmap`).
+/// before it (Linux: the `downgrade` of `__do_munmap`). The VMAs are chained through
+/// their `vm_next` in address order, still in the allocations `vma_link` made (Linux:
+/// the detached list `detach_vmas_to_be_unmapped` leaves).
 pub struct DetachedVmas {
-    vmas: Vec<VmArea>,
+    first: *mut VmArea,
+    count: usize,
     prev: Option<usize>,
     start: usize,
     end: usize,
@@ -1055,11 +1148,51 @@ pub struct DetachedVmas {
 
 impl DetachedVmas {
     /// Zap the pages and free the tables, then drop the VMAs (Linux: the end of
-    /// `__do_munmap`: `unmap_region` + `remove_vma_list`). `mmap_lock` held for read or
-    /// write.
-    pub fn unmap(self, mm: &MmapLocked, pt: &mut dyn VmaPageTables) {
-        unmap_region(mm, pt, &self.vmas, self.prev, self.start, self.end);
-        free_removed_vmas(pt, self.vmas);
+    /// `__do_munmap`: `unmap_region` (`unmap_vmas`, `free_pgtables`) + `remove_vma_list`),
+    /// `UNMAP_BATCH` VMAs at a time: zap, free the tables that became empty, free the
+    /// VMAs. A table shared with the next batch still maps its pages and stays until that
+    /// batch's turn (our `free_pgtables` frees only empty tables). The overcommit charge
+    /// goes back once at the end. `mmap_lock` held for read or write.
+    pub fn unmap(mut self, mm: &MmapLocked, pt: &mut dyn VmaPageTables) {
+        let next = vma_next(mm, self.prev);
+        let floor = self.prev.map_or(0, |p| mm.mm_rb[&p].vm_end);
+        let ceiling = next.map_or(0, |n| mm.mm_rb[&n].vm_start);
+        let mut batch: Vec<VmArea> = Vec::with_capacity(self.count.min(UNMAP_BATCH));
+        let mut nr_accounted = 0;
+        let mut v = core::mem::replace(&mut self.first, core::ptr::null_mut());
+        while !v.is_null() {
+            while !v.is_null() && batch.len() < UNMAP_BATCH {
+                // SAFETY: the chain holds VMAs `__vma_unlink` gave up as boxes and
+                // `munmap_detach_vmas` leaked into it; each is taken back exactly once.
+                let mut vma = *unsafe { Box::from_raw(v) };
+                v = core::mem::replace(&mut vma.vm_next, core::ptr::null_mut());
+                batch.push(vma);
+            }
+            pt.unmap_vmas(&batch, self.start, self.end);
+            pt.free_pgtables(&batch, floor, ceiling);
+            for vma in batch.drain(..) {
+                if vma.vm_flags.contains(VmFlags::VM_ACCOUNT) {
+                    nr_accounted += vma.vma_pages();
+                }
+                vm_area_free(vma); // remove_vma
+            }
+        }
+        if nr_accounted != 0 {
+            pt.vm_unacct_memory(nr_accounted);
+        }
+    }
+}
+
+impl Drop for DetachedVmas {
+    /// Detached VMAs nobody unmapped (a path that gave up) are freed, not leaked.
+    fn drop(&mut self) {
+        let mut v = self.first;
+        while !v.is_null() {
+            // SAFETY: as in `unmap`: each chained VMA is taken back once.
+            let mut vma = *unsafe { Box::from_raw(v) };
+            v = core::mem::replace(&mut vma.vm_next, core::ptr::null_mut());
+            vm_area_free(vma);
+        }
     }
 }
 
@@ -1131,26 +1264,53 @@ pub fn munmap_detach_vmas(
         }
     }
 
-    let keys: Vec<usize> = mm.mm_rb.range(start..end).map(|(&k, _)| k).collect();
+    // The VMAs of the range, from the first along vm_next (Linux walks `vma->vm_next`
+    // the same way): no second descent of the tree, and nothing allocated.
+    let first =
+        find_vma(mm, start).map_or(core::ptr::null_mut(), |v| v as *const VmArea as *mut VmArea);
 
     // Unlock any mlock()ed ranges before detaching VMAs.
     if mm.locked_vm != 0 {
         let pgd = mm.pgd;
-        for k in &keys {
-            let v = &mut **mm.mm_rb.get_mut(k).expect("munmap: vma vanished");
-            if v.vm_flags.contains(VmFlags::VM_LOCKED) {
-                let pages = v.vma_pages();
-                crate::mm::mlock::munlock_vma_pages_all(v, pgd);
+        let mut v = first;
+        // SAFETY: `v` and its `vm_next` successors are VMAs of `mm`, which we hold mutably.
+        while let Some(vma) = unsafe { v.as_mut() }.filter(|vma| vma.vm_start < end) {
+            if vma.vm_flags.contains(VmFlags::VM_LOCKED) {
+                let pages = vma.vma_pages();
+                crate::mm::mlock::munlock_vma_pages_all(vma, pgd);
                 mm.locked_vm -= pages;
             }
+            v = vma.vm_next;
         }
     }
 
-    // Detach VMAs from the tree (detach_vmas_to_be_unmapped).
-    let vmas: Vec<VmArea> = keys.iter().map(|&k| vma_unlink(mm, k)).collect();
-    account_removed_vmas(mm, &vmas);
+    // Detach VMAs from the tree (detach_vmas_to_be_unmapped), chaining them through
+    // vm_next, and take them out of the statistics.
+    let (mut head, mut tail, mut count): (*mut VmArea, *mut VmArea, usize) =
+        (core::ptr::null_mut(), core::ptr::null_mut(), 0);
+    let mut v = first;
+    // SAFETY: `v` is null or a VMA of `mm` still in the tree: the first, then the
+    // successor read before its predecessor left.
+    while let Some(vma) = unsafe { v.as_ref() }.filter(|vma| vma.vm_start < end) {
+        let next = vma.vm_next;
+        // SAFETY: a VMA of `mm`'s tree, which we hold mutably.
+        let gone = Box::into_raw(unsafe { __vma_unlink(mm, v) });
+        // SAFETY: `gone` is the detached VMA we own now; `tail` the previous one.
+        unsafe {
+            vm_stat_account(mm, (*gone).vm_flags, -((*gone).vma_pages() as isize));
+            if tail.is_null() {
+                head = gone;
+            } else {
+                (*tail).vm_next = gone;
+            }
+        }
+        tail = gone;
+        count += 1;
+        v = next;
+    }
     Ok(Some(DetachedVmas {
-        vmas,
+        first: head,
+        count,
         prev,
         start,
         end,
@@ -1582,7 +1742,7 @@ pub fn exit_mmap(mm: &mut MmapLocked, pt: &mut dyn VmaPageTables, pgd: usize, as
     if pgd != 0 && mm.locked_vm != 0 {
         let keys: Vec<usize> = mm.mm_rb.keys().copied().collect();
         for k in keys {
-            let v = &mut **mm.mm_rb.get_mut(&k).expect("exit_mmap: vma vanished");
+            let v = mm.mm_rb.get_mut(&k).expect("exit_mmap: vma vanished");
             if v.vm_flags.contains(VmFlags::VM_LOCKED) {
                 crate::mm::mlock::munlock_vma_pages_all(v, pgd);
             }
@@ -1599,11 +1759,11 @@ pub fn exit_mmap(mm: &mut MmapLocked, pt: &mut dyn VmaPageTables, pgd: usize, as
     if pgd != 0 {
         crate::mm::memory::free_user_pgtables(pgd, asid);
     }
-    let keys: Vec<usize> = mm.mm_rb.keys().copied().collect();
-    for k in keys {
-        vm_area_free(vma_unlink(mm, k));
-    }
-    debug_assert_eq!(mm.map_count, 0);
+    // Each VMA leaves its file's i_mmap and its anon_vmas' lists as it is freed
+    // (`VmArea`'s and `AnonVmaChain`'s drops).
+    mm.mm_rb.clear();
+    mm.map_count = 0;
+    mm.highest_vm_end = 0;
     if nr_accounted != 0 {
         pt.vm_unacct_memory(nr_accounted);
     }

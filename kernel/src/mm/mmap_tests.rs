@@ -1956,3 +1956,384 @@ fn exit_mmap_of_an_mm_without_accounted_vmas_uncharges_nothing() {
     exit_mmap(&mut mm, &mut pt, 0, 0);
     assert!(pt.calls.is_empty());
 }
+
+// ---- unmapped_area over the augmented tree, against a linear reference ----
+
+/// The unmapped-area searches as they were before the tree was augmented: a walk over
+/// every VMA in order. Kept here as the reference the O(log n) searches must agree with.
+fn unmapped_area_linear(mm: &MmapLocked, info: &VmUnmappedAreaInfo) -> KResult<usize> {
+    let length = info
+        .length
+        .checked_add(info.align_mask)
+        .ok_or(Errno::ENOMEM)?;
+    if info.high_limit < length {
+        return Err(Errno::ENOMEM);
+    }
+    let high_limit = info.high_limit - length;
+    if info.low_limit > high_limit {
+        return Err(Errno::ENOMEM);
+    }
+    let low_limit = info.low_limit + length;
+    let highest = mm.vmas().next_back().map_or(0, vm_end_gap);
+    let mut found = None;
+    let mut gap_start = 0;
+    for v in mm.vmas() {
+        let gap_end = vm_start_gap(v);
+        if gap_start > high_limit {
+            return Err(Errno::ENOMEM);
+        }
+        if gap_end >= low_limit && gap_end > gap_start && gap_end - gap_start >= length {
+            found = Some(gap_start);
+            break;
+        }
+        gap_start = vm_end_gap(v);
+    }
+    let mut gap_start = match found {
+        Some(g) => g,
+        None if highest > high_limit => return Err(Errno::ENOMEM),
+        None => highest,
+    };
+    if gap_start < info.low_limit {
+        gap_start = info.low_limit;
+    }
+    gap_start += info.align_offset.wrapping_sub(gap_start) & info.align_mask;
+    Ok(gap_start)
+}
+
+/// Top-down linear reference.
+fn unmapped_area_topdown_linear(mm: &MmapLocked, info: &VmUnmappedAreaInfo) -> KResult<usize> {
+    let length = info
+        .length
+        .checked_add(info.align_mask)
+        .ok_or(Errno::ENOMEM)?;
+    let mut gap_end = info.high_limit;
+    if gap_end < length {
+        return Err(Errno::ENOMEM);
+    }
+    let high_limit = gap_end - length;
+    if info.low_limit > high_limit {
+        return Err(Errno::ENOMEM);
+    }
+    let low_limit = info.low_limit + length;
+    let highest = mm.vmas().next_back().map_or(0, vm_end_gap);
+    if highest > high_limit {
+        let mut found = None;
+        let mut it = mm.vmas().rev().peekable();
+        while let Some(v) = it.next() {
+            let end = vm_start_gap(v);
+            if end < low_limit {
+                return Err(Errno::ENOMEM);
+            }
+            let start = it.peek().map_or(0, |p| vm_end_gap(p));
+            if start <= high_limit && end > start && end - start >= length {
+                found = Some(end);
+                break;
+            }
+        }
+        gap_end = found.ok_or(Errno::ENOMEM)?.min(info.high_limit);
+    }
+    gap_end -= info.length;
+    gap_end -= gap_end.wrapping_sub(info.align_offset) & info.align_mask;
+    Ok(gap_end)
+}
+
+/// xorshift64*, deterministic.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// Link about `n` VMAs in random order: 1-4 pages each, gaps of 0-8 or 300 pages, and
+/// with `stacks` some VM_GROWSDOWN ones, always 300 pages above the VMA below so their
+/// 256-page guard gap ends above it. Returns the page just past the last VMA.
+///
+/// A guard gap reaching below the VMA under the stack makes `vm_start_gap` non-monotonic
+/// in address order; there the tree descent (like Linux 5.10's) may pass over a gap the
+/// linear walk takes, or find one after the walk gave up. `unmapped_area_is_sound_when_
+/// guard_gaps_overlap` covers that case with soundness checks only.
+fn random_layout(mm: &mut MmapLocked, rng: &mut Rng, n: usize, stacks: bool) -> usize {
+    let mut ranges = Vec::new();
+    let mut page = 0;
+    for _ in 0..n {
+        let mut gap = [0, 0, 1, 1, 2, 3, 5, 8, 300][rng.below(9)];
+        let stack = stacks && rng.below(10) == 0;
+        if stack {
+            gap = 300;
+        }
+        page += gap;
+        let len = 1 + rng.below(4);
+        let flags = match rng.below(10) {
+            _ if stack => RW | VmFlags::VM_GROWSDOWN,
+            1..=4 => RO,
+            _ => RW,
+        };
+        ranges.push((page, page + len, flags));
+        page += len;
+    }
+    // Insert in a shuffled order so the tree sees every rebalancing case.
+    for i in (1..ranges.len()).rev() {
+        ranges.swap(i, rng.below(i + 1));
+    }
+    for (i, &(a, b, flags)) in ranges.iter().enumerate() {
+        add_anon(mm, a, b, flags);
+        if i % 64 == 0 {
+            validate_mm(mm).unwrap();
+        }
+    }
+    validate_mm(mm).unwrap();
+    page
+}
+
+/// A random search request over `[pg(0) - 64 pages, pg(top) + 64 pages)`, bottom-up.
+fn random_info(rng: &mut Rng, top: usize) -> VmUnmappedAreaInfo {
+    let lo = pg(0) - 64 * P;
+    let span = (top + 128) * P;
+    let a = lo + rng.below(span / P) * P;
+    let b = lo + rng.below(span / P) * P;
+    let (align_mask, align_offset) = match rng.below(4) {
+        0 => (3 * P, rng.below(4) * P),
+        1 => ((2 << 20) - P, 0),
+        _ => (0, 0),
+    };
+    let mut info = VmUnmappedAreaInfo {
+        flags: 0,
+        length: (1 + rng.below(6)) * P,
+        low_limit: a.min(b),
+        high_limit: a.max(b) + P,
+        align_mask,
+        align_offset,
+    };
+    if rng.below(8) == 0 {
+        info.low_limit = 0;
+        info.high_limit = TASK_SIZE;
+    }
+    info
+}
+
+/// A found range is inside the limits, overlaps no VMA and keeps the guard gap of the
+/// VMA above it.
+fn assert_sound(mm: &MmapLocked, info: &VmUnmappedAreaInfo, r: usize) {
+    assert!(
+        r >= info.low_limit && r + info.length <= info.high_limit,
+        "{info:x?}"
+    );
+    assert_eq!(r & info.align_mask, info.align_offset & info.align_mask);
+    if let Some(next) = find_vma(mm, r) {
+        assert!(r + info.length <= vm_start_gap(next), "{info:x?} -> {r:#x}");
+    }
+    if let (_, Some(prev)) = find_vma_prev(mm, r) {
+        assert!(
+            vm_end_gap(prev) <= r || prev.vm_start > r,
+            "{info:x?} -> {r:#x}"
+        );
+    }
+}
+
+/// Random searches in both directions; the tree and the linear walk must agree on
+/// every one.
+fn compare_searches(mm: &MmapLocked, rng: &mut Rng, top: usize, rounds: usize) {
+    for _ in 0..rounds {
+        let mut info = random_info(rng, top);
+        let up = unmapped_area(mm, &info);
+        assert_eq!(up, unmapped_area_linear(mm, &info), "bottom-up {info:x?}");
+        if let Ok(r) = up {
+            assert_sound(mm, &info, r);
+        }
+        info.flags = VM_UNMAPPED_AREA_TOPDOWN;
+        let down = unmapped_area_topdown(mm, &info);
+        assert_eq!(
+            down,
+            unmapped_area_topdown_linear(mm, &info),
+            "top-down {info:x?}"
+        );
+        if let Ok(r) = down {
+            assert_sound(mm, &info, r);
+        }
+    }
+}
+
+#[test]
+fn unmapped_area_matches_linear_search_on_random_layouts() {
+    for seed in 1..=6u64 {
+        let mut rng = Rng(seed * 0x9e37_79b9);
+        let (mut mm, _) = setup();
+        let top = random_layout(&mut mm, &mut rng, 40 + 60 * seed as usize, true);
+        compare_searches(&mm, &mut rng, top, 400);
+    }
+}
+
+#[test]
+fn unmapped_area_matches_linear_search_while_vmas_come_and_go() {
+    // munmap, mprotect (split and merge through __vma_adjust) and MAP_FIXED mmap move
+    // boundaries everywhere; after each, every rb_subtree_gap and highest_vm_end must be
+    // right (validate_mm) and the searches must still agree with the walk.
+    for seed in [0x5eed, 0xbeef, 0xcafe] {
+        come_and_go(seed);
+    }
+}
+
+fn come_and_go(seed: u64) {
+    let mut rng = Rng(seed);
+    let (mut mm, mut pt) = setup();
+    let top = random_layout(&mut mm, &mut rng, 300, false);
+    // add_anon links without accounting; account what munmap will take away.
+    let vmas: Vec<(VmFlags, usize)> = mm.vmas().map(|v| (v.vm_flags, v.vma_pages())).collect();
+    for (flags, pages) in vmas {
+        vm_stat_account(&mut mm, flags, pages as isize);
+    }
+    for step in 0..600 {
+        let start = pg(rng.below(top + 16));
+        let len = (1 + rng.below(12)) * P;
+        match rng.below(3) {
+            0 => vm_munmap(&mut mm, &mut pt, start, len).unwrap(),
+            1 => {
+                let prot = [PROT_READ, RW_PROT][rng.below(2)];
+                let _ =
+                    crate::mm::mprotect::mprotect_locked(&mut mm, &mut pt, start, len, prot, -1);
+            }
+            _ => {
+                mmap(&mut mm, &mut pt, start, len, RW_PROT, ANON | MAP_FIXED).unwrap();
+            }
+        }
+        validate_mm(&mm).unwrap();
+        if step % 10 == 0 {
+            compare_searches(&mm, &mut rng, top + 32, 40);
+        }
+    }
+}
+
+#[test]
+fn unmapped_area_is_sound_when_guard_gaps_overlap() {
+    // Stacks right above other VMAs: whatever either search returns must be free, inside
+    // the limits and outside the guard gap of the VMA above it.
+    let mut rng = Rng(0xfeed);
+    let (mut mm, _) = setup();
+    let mut page = 0;
+    for i in 0..400 {
+        page += [0, 1, 2, 8, 40][rng.below(5)];
+        let flags = if i % 3 == 0 {
+            RW | VmFlags::VM_GROWSDOWN
+        } else {
+            RW
+        };
+        add_anon(&mut mm, page, page + 1, flags);
+        page += 1;
+    }
+    validate_mm(&mm).unwrap();
+    for _ in 0..2000 {
+        let mut info = random_info(&mut rng, page);
+        if let Ok(r) = unmapped_area(&mm, &info) {
+            assert_sound(&mm, &info, r);
+        }
+        info.flags = VM_UNMAPPED_AREA_TOPDOWN;
+        if let Ok(r) = unmapped_area_topdown(&mm, &info) {
+            assert_sound(&mm, &info, r);
+        }
+    }
+}
+
+#[test]
+fn unmapped_area_finds_the_one_hole_among_20001_vmas() {
+    // 20,001 one-page VMAs back to back with a single two-page hole: both searches must
+    // find it (the subtree gaps lead the descent there) and agree with the walk.
+    let (mut mm, _) = setup();
+    let hole = 12_345;
+    for i in 0..20_001usize {
+        let p = if i < hole { i } else { i + 2 };
+        add_anon(&mut mm, p, p + 1, if i % 2 == 0 { RW } else { RO });
+    }
+    validate_mm(&mm).unwrap();
+    let info = VmUnmappedAreaInfo {
+        flags: 0,
+        length: 2 * P,
+        low_limit: pg(0),
+        high_limit: pg(20_003),
+        align_mask: 0,
+        align_offset: 0,
+    };
+    assert_eq!(unmapped_area(&mm, &info), Ok(pg(hole)));
+    assert_eq!(unmapped_area_linear(&mm, &info), Ok(pg(hole)));
+    let down = VmUnmappedAreaInfo {
+        flags: VM_UNMAPPED_AREA_TOPDOWN,
+        ..info
+    };
+    assert_eq!(unmapped_area_topdown(&mm, &down), Ok(pg(hole)));
+    // Three pages fit nowhere below the top VMA.
+    let three = VmUnmappedAreaInfo {
+        length: 3 * P,
+        ..info
+    };
+    assert_eq!(unmapped_area(&mm, &three), Err(Errno::ENOMEM));
+    assert_eq!(
+        unmapped_area_topdown(
+            &mm,
+            &VmUnmappedAreaInfo {
+                flags: VM_UNMAPPED_AREA_TOPDOWN,
+                ..three
+            }
+        ),
+        Err(Errno::ENOMEM)
+    );
+    // The tree stays shallow: a red-black tree of n nodes is at most 2 log2(n + 1) high.
+    fn height(n: *mut RbNode) -> usize {
+        if n.is_null() {
+            return 0;
+        }
+        // SAFETY: a node of the test's tree.
+        let v = unsafe { &*vma_of(n) };
+        1 + height(v.vm_rb.rb_left).max(height(v.vm_rb.rb_right))
+    }
+    assert!(height(mm.mm_rb.rb_root.rb_node) <= 29);
+}
+
+#[test]
+fn munmap_of_many_vmas_unmaps_them_in_batches_and_uncharges_once() {
+    // 101 VMAs (every other page read-only) unmapped by one munmap: the page-table layer
+    // sees them UNMAP_BATCH at a time, every one of them, tables freed after each batch,
+    // and the overcommit charge comes back in one call.
+    let (mut mm, mut pt) = setup();
+    let n = 101;
+    let r = mmap(&mut mm, &mut pt, 0, n * P, RW_PROT, ANON).unwrap();
+    for i in (1..n).step_by(2) {
+        crate::mm::mprotect::mprotect_locked(&mut mm, &mut pt, r + i * P, P, PROT_READ, -1)
+            .unwrap();
+    }
+    assert_eq!(mm.map_count, n);
+    pt.calls.clear();
+    vm_munmap(&mut mm, &mut pt, r, n * P).unwrap();
+    validate_mm(&mm).unwrap();
+    assert_eq!(mm.map_count, 0);
+    assert_eq!(mm.total_vm, 0);
+    let mut seen = Vec::new();
+    let mut batches = 0;
+    for c in &pt.calls {
+        match c {
+            PtCall::UnmapVmas { ranges, start, end } => {
+                assert_eq!((*start, *end), (r, r + n * P));
+                assert!(ranges.len() <= UNMAP_BATCH);
+                seen.extend(ranges.iter().copied());
+                batches += 1;
+            }
+            PtCall::FreePgtables { ranges, .. } => assert!(ranges.len() <= UNMAP_BATCH),
+            _ => {}
+        }
+    }
+    assert_eq!(batches, n.div_ceil(UNMAP_BATCH));
+    let want: Vec<(usize, usize)> = (0..n).map(|i| (r + i * P, r + (i + 1) * P)).collect();
+    assert_eq!(seen, want);
+    let uncharges: Vec<&PtCall> = pt
+        .calls
+        .iter()
+        .filter(|c| matches!(c, PtCall::Uncharge(_)))
+        .collect();
+    // Every page keeps VM_ACCOUNT through mprotect to read-only (as in Linux).
+    assert_eq!(uncharges, [&PtCall::Uncharge(n)]);
+}

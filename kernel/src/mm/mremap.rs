@@ -379,6 +379,8 @@ pub fn do_mremap(
         let v = mm.mm_rb.get_mut(&key).expect("vma_to_resize found it");
         v.vm_end = addr + new_len;
         let vm_flags = v.vm_flags;
+        // The end moved: the next VMA's gap or highest_vm_end (Linux: vma_adjust).
+        crate::mm::vma::vma_adjust_gaps(mm, key);
         vm_stat_account(mm, vm_flags, pages as isize);
         if vm_flags.contains(VmFlags::VM_LOCKED) {
             mm.locked_vm += pages;

@@ -10,18 +10,23 @@
 //!
 //! A VMA is named by its `vm_start`, the key of `MmapLocked::mm_rb`: where Linux passes a
 //! `struct vm_area_struct *`, these functions take that key (`usize`).
+use super::mm_types::vma_of;
 use super::mm_types::MmapLocked;
 use super::mmap::vm_get_page_prot;
 use super::{PAGE_SHIFT, PAGE_SIZE};
 use crate::arch::aarch64::pgtable::PgProt;
 use crate::errno::{Errno, KResult};
+use crate::lib::rbtree::{
+    rb_erase_augmented, rb_first, rb_insert_augmented, rb_link_node, rb_next, RbAugmentCallbacks,
+    RbAugmentMax, RbMaxCallbacks, RbNode,
+};
 use crate::mm::mm_types::STACK_GUARD_GAP;
 use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::sync::Arc;
 use bitflags::bitflags;
 use core::fmt;
-use core::ops::Bound::{Excluded, Unbounded};
+use core::ptr::null_mut;
 
 bitflags! {
     /// Per-VMA flags (Linux: `vm_flags_t`, the `VM_*` bits of `include/linux/mm.h`, 5.10
@@ -275,10 +280,10 @@ pub use crate::mm::rmap::{AnonVma, AnonVmaChainList, AnonVmaSlot};
 
 /// One virtual memory area (Linux: `struct vm_area_struct`).
 ///
-/// Differences from Linux 5.10: no `vm_rb` (the tree is `MmapLocked::mm_rb`, which owns
-/// each VMA in a `Box`, so `vm_next`/`vm_prev`, anon_vma chains and `i_mmap` can point at
-/// it), and `vm_file` is the parts of `struct file` mm looks at (`MappedFile`). `Clone` is
-/// `vm_area_dup`'s copy: no chains, no links.
+/// Differences from Linux 5.10: the tree `MmapLocked::mm_rb` owns each VMA (a leaked
+/// `Box`, so `vm_rb`, `vm_next`/`vm_prev`, anon_vma chains and `i_mmap` can point at it),
+/// and `vm_file` is the parts of `struct file` mm looks at (`MappedFile`). `Clone` is
+/// `vm_area_dup`'s copy: no chains, no links, not in a tree.
 pub struct VmArea {
     /// First address (page aligned).
     pub vm_start: usize,
@@ -315,6 +320,12 @@ pub struct VmArea {
     pub vm_next: *mut VmArea,
     /// The previous VMA, null for the first (Linux: `vm_prev`).
     pub vm_prev: *mut VmArea,
+    /// This VMA's node in its mm's tree, ordered by `vm_start` (Linux: `vm_rb`). Same
+    /// validity as the list links.
+    pub vm_rb: RbNode,
+    /// The largest free gap below any VMA of this node's subtree, stack guard gaps
+    /// counted (Linux: `rb_subtree_gap`): what lets `unmapped_area` skip whole subtrees.
+    pub rb_subtree_gap: usize,
 }
 
 // SAFETY: the list links and `vm_mm` are only followed under the owning mm's
@@ -378,6 +389,8 @@ impl Clone for VmArea {
             i_mmap_linked: false,
             vm_next: core::ptr::null_mut(),
             vm_prev: core::ptr::null_mut(),
+            vm_rb: RbNode::new(),
+            rb_subtree_gap: 0,
         }
     }
 }
@@ -413,6 +426,8 @@ pub fn vm_area_alloc(start: usize, end: usize, vm_flags: VmFlags) -> VmArea {
         i_mmap_linked: false,
         vm_next: core::ptr::null_mut(),
         vm_prev: core::ptr::null_mut(),
+        vm_rb: RbNode::new(),
+        rb_subtree_gap: 0,
     }
 }
 
@@ -530,36 +545,129 @@ pub fn vm_end_gap(vma: &VmArea) -> usize {
     vma.vm_end
 }
 
-/// Key of the first VMA with `vm_end > addr` (Linux's `find_vma` rule).
-pub fn find_vma_key(mm: &MmapLocked, addr: usize) -> Option<usize> {
-    if let Some((&k, v)) = mm.mm_rb.range(..=addr).next_back() {
-        if v.vm_end > addr {
-            return Some(k);
+/// The gap below `vma`: from the end of the VMA before it (or 0) to its start, both with
+/// their stack guard gaps (Linux: `vma_compute_gap`). Uses `vm_prev`, so the list must be
+/// right before the tree is asked.
+pub fn vma_compute_gap(vma: &VmArea) -> usize {
+    let gap = vm_start_gap(vma);
+    if vma.vm_prev.is_null() {
+        return gap;
+    }
+    // SAFETY: `vm_prev` of a VMA in the tree is a live VMA of the same mm, followed under
+    // its mmap_lock like the VMA itself.
+    let prev_end = vm_end_gap(unsafe { &*vma.vm_prev });
+    gap.saturating_sub(prev_end)
+}
+
+/// The VMA tree's augmentation: each node keeps in `rb_subtree_gap` the largest
+/// `vma_compute_gap` of its subtree (Linux: `vma_compute_subtree_gap`).
+pub struct VmaGap;
+
+impl RbAugmentMax for VmaGap {
+    unsafe fn compute(node: *mut RbNode) -> usize {
+        // SAFETY: the trait's contract: `node` is the `vm_rb` of a live VMA.
+        vma_compute_gap(unsafe { &*vma_of(node) })
+    }
+    unsafe fn augmented(node: *mut RbNode) -> *mut usize {
+        // SAFETY: as above; only the address of the field is taken.
+        unsafe { core::ptr::addr_of_mut!((*vma_of(node)).rb_subtree_gap) }
+    }
+}
+
+/// The callbacks the VMA tree is rebalanced with (Linux: `vma_gap_callbacks`, made by
+/// `RB_DECLARE_CALLBACKS_MAX`).
+pub type VmaGapCallbacks = RbMaxCallbacks<VmaGap>;
+
+/// The gap below `vma` changed (its start, or its predecessor's end, moved): recompute its
+/// `rb_subtree_gap` and its ancestors' (Linux: `vma_gap_update`). O(log n).
+///
+/// # Safety
+/// `vma` is a VMA in `mm`'s tree, which the caller holds for write.
+pub unsafe fn vma_gap_update(vma: *mut VmArea) {
+    // SAFETY: the caller's contract: a live node of a tree we may change.
+    unsafe { VmaGapCallbacks::propagate(core::ptr::addr_of_mut!((*vma).vm_rb), null_mut()) };
+}
+
+/// The boundaries of the VMA starting at `start` moved: refresh its gap, the gap of the
+/// VMA after it, or `highest_vm_end` when it is the last (Linux: the `start_changed` /
+/// `end_changed` tail of `__vma_adjust`, and the same lines in `expand_downwards`). Every
+/// writer of `vm_start`/`vm_end` of a linked VMA calls this (through `vma_rekey`).
+pub fn vma_adjust_gaps(mm: &mut MmapLocked, start: usize) {
+    let v = mm.mm_rb.find(start);
+    assert!(!v.is_null(), "vma_adjust_gaps: no vma at {start:#x}");
+    // SAFETY: `v` is a VMA of `mm`'s tree, which we hold mutably.
+    unsafe { __vma_adjust_gaps(mm, v) };
+}
+
+/// `vma_adjust_gaps` for a VMA already in hand.
+///
+/// # Safety
+/// `v` is a VMA of `mm`'s tree, which the caller holds mutably (mmap_lock for write).
+unsafe fn __vma_adjust_gaps(mm: &mut MmapLocked, v: *mut VmArea) {
+    // SAFETY: the caller's contract; the list neighbours are VMAs of the same tree.
+    unsafe {
+        vma_gap_update(v);
+        let next = (*v).vm_next;
+        if next.is_null() {
+            mm.highest_vm_end = vm_end_gap(&*v);
+        } else {
+            vma_gap_update(next);
         }
     }
-    mm.mm_rb
-        .range((Excluded(addr), Unbounded))
-        .next()
-        .map(|(&k, _)| k)
+}
+
+/// The first VMA with `vm_end > addr`, or null: a cached VMA containing `addr`, else one
+/// descent of the tree (Linux: the body of `find_vma`, `vmacache_find` first).
+fn __find_vma(mm: &MmapLocked, addr: usize) -> *mut VmArea {
+    let c = mm.mm_rb.cache_find(addr);
+    if !c.is_null() {
+        return c;
+    }
+    let mut found = null_mut();
+    let mut node = mm.mm_rb.rb_root.rb_node;
+    while !node.is_null() {
+        let v = vma_of(node);
+        // SAFETY: tree nodes are `vm_rb` fields of live VMAs owned by `mm.mm_rb`, which
+        // we borrow.
+        let vr = unsafe { &*v };
+        if vr.vm_end > addr {
+            found = v;
+            if vr.vm_start <= addr {
+                break;
+            }
+            node = vr.vm_rb.rb_left;
+        } else {
+            node = vr.vm_rb.rb_right;
+        }
+    }
+    if !found.is_null() {
+        mm.mm_rb.cache_update(addr, found);
+    }
+    found
+}
+
+/// Key of the first VMA with `vm_end > addr` (Linux's `find_vma` rule).
+pub fn find_vma_key(mm: &MmapLocked, addr: usize) -> Option<usize> {
+    find_vma(mm, addr).map(|v| v.vm_start)
 }
 
 /// The first VMA that ends above `addr`: the one containing `addr`, or else the next one
-/// above it (Linux: `find_vma`). O(log n) in the tree; no vmacache.
+/// above it (Linux: `find_vma`). One O(log n) descent of the tree; no vmacache.
 #[no_mangle]
 #[inline(never)]
 pub fn find_vma(mm: &MmapLocked, addr: usize) -> Option<&VmArea> {
-    find_vma_key(mm, addr).and_then(|k| mm.mm_rb.get(&k).map(|v| &**v))
+    // SAFETY: a non-null result is a live VMA of `mm`, borrowed with it.
+    unsafe { __find_vma(mm, addr).as_ref() }
 }
 
 /// `find_vma` plus the VMA before the result, or the last VMA when there is no result
 /// (Linux: `find_vma_prev`). Returns `(vma, prev)`.
 pub fn find_vma_prev(mm: &MmapLocked, addr: usize) -> (Option<&VmArea>, Option<&VmArea>) {
-    match find_vma_key(mm, addr) {
-        Some(k) => {
-            let prev = mm.mm_rb.range(..k).next_back().map(|(_, v)| &**v);
-            (mm.mm_rb.get(&k).map(|v| &**v), prev)
-        }
-        None => (None, mm.mm_rb.values().next_back().map(|v| &**v)),
+    match find_vma(mm, addr) {
+        // SAFETY: `vm_prev` of a VMA of `mm` is null or a live VMA of `mm`.
+        Some(v) => (Some(v), unsafe { v.vm_prev.as_ref() }),
+        // SAFETY: as above.
+        None => (None, unsafe { mm.mm_rb.last().as_ref() }),
     }
 }
 
@@ -575,67 +683,111 @@ pub fn find_vma_intersection(
 /// Key of the VMA after `prev`, or of the first VMA when `prev` is None (Linux:
 /// `vma_next`).
 pub fn vma_next(mm: &MmapLocked, prev: Option<usize>) -> Option<usize> {
-    match prev {
-        Some(p) => mm.mm_rb.range((Excluded(p), Unbounded)).next(),
-        None => mm.mm_rb.iter().next(),
-    }
-    .map(|(&k, _)| k)
+    let next = match prev {
+        Some(p) => match mm.mm_rb.get(&p) {
+            Some(v) => v.vm_next,
+            None => mm.mm_rb.first_at_or_above(p.saturating_add(1)),
+        },
+        None => mm.mm_rb.first(),
+    };
+    // SAFETY: a non-null link is a live VMA of `mm`.
+    unsafe { next.as_ref() }.map(|v| v.vm_start)
 }
 
-/// Key of the VMA before the one keyed `vma` (Linux: `vma->vm_prev`).
+/// Key of the VMA before the one keyed `vma` (Linux: `vma->vm_prev`); for an address that
+/// is no key, of the last VMA starting below it.
 pub fn vma_prev(mm: &MmapLocked, vma: usize) -> Option<usize> {
-    mm.mm_rb.range(..vma).next_back().map(|(&k, _)| k)
+    let prev = match mm.mm_rb.get(&vma) {
+        Some(v) => v.vm_prev,
+        None => match vma.checked_sub(1) {
+            Some(k) => mm.mm_rb.last_at_or_below(k),
+            None => null_mut(),
+        },
+    };
+    // SAFETY: a non-null result is a live VMA of `mm`.
+    unsafe { prev.as_ref() }.map(|v| v.vm_start)
 }
 
 /// Where `[addr, end)` would be linked: Ok(key of the VMA before it), or ENOMEM when a
 /// VMA overlaps the range (Linux: `find_vma_links`).
 pub fn find_vma_links(mm: &MmapLocked, addr: usize, end: usize) -> KResult<Option<usize>> {
-    if find_vma_intersection(mm, addr, end).is_some() {
-        return Err(Errno::ENOMEM);
-    }
-    Ok(mm.mm_rb.range(..addr).next_back().map(|(&k, _)| k))
+    let (prev, _, _) = __find_vma_links(mm, addr, end)?;
+    // SAFETY: a non-null result is a live VMA of `mm`.
+    Ok(unsafe { prev.as_ref() }.map(|v| v.vm_start))
 }
 
-/// Point the `vm_prev`/`vm_next` links of the VMA keyed `key` and of its neighbours at
-/// each other (Linux: `__vma_link_list`).
-fn __vma_link_list(mm: &mut MmapLocked, key: usize) {
-    let prev = mm
-        .mm_rb
-        .range_mut(..key)
-        .next_back()
-        .map(|(_, v)| &mut **v as *mut VmArea);
-    let next = mm
-        .mm_rb
-        .range_mut(key + 1..)
-        .next()
-        .map(|(_, v)| &mut **v as *mut VmArea);
-    let this = &mut **mm
-        .mm_rb
-        .get_mut(&key)
-        .expect("__vma_link_list: no such vma") as *mut VmArea;
-    // SAFETY: the three pointers are to distinct boxed VMAs of the tree, which we hold
-    // mutably (mmap_lock for write); nothing else touches them meanwhile.
+/// One descent to where `[addr, end)` goes: the VMA before it (null for none), the child
+/// slot to link the new node into and that slot's parent node (Linux: `find_vma_links`'s
+/// `pprev`, `rb_link`, `rb_parent`). ENOMEM when a VMA overlaps the range.
+fn __find_vma_links(
+    mm: &MmapLocked,
+    addr: usize,
+    end: usize,
+) -> KResult<(*mut VmArea, *mut *mut RbNode, *mut RbNode)> {
+    let mut link: *mut *mut RbNode = core::ptr::addr_of!(mm.mm_rb.rb_root.rb_node).cast_mut();
+    let mut parent: *mut RbNode = null_mut();
+    let mut prev: *mut RbNode = null_mut();
+    // SAFETY: the nodes followed are live VMAs of `mm`'s tree. The slot pointers are only
+    // written by the caller, `vma_link`, which holds the mm mutably.
     unsafe {
-        (*this).vm_prev = prev.unwrap_or(core::ptr::null_mut());
-        (*this).vm_next = next.unwrap_or(core::ptr::null_mut());
-        if let Some(p) = prev {
-            (*p).vm_next = this;
+        while !(*link).is_null() {
+            parent = *link;
+            let v = &*vma_of(parent);
+            if v.vm_end > addr {
+                // Fail if an existing VMA overlaps the area.
+                if v.vm_start < end {
+                    return Err(Errno::ENOMEM);
+                }
+                link = core::ptr::addr_of_mut!((*parent).rb_left);
+            } else {
+                prev = parent;
+                link = core::ptr::addr_of_mut!((*parent).rb_right);
+            }
         }
-        if let Some(n) = next {
-            (*n).vm_prev = this;
+    }
+    let prev = if prev.is_null() {
+        null_mut()
+    } else {
+        vma_of(prev)
+    };
+    Ok((prev, link, parent))
+}
+
+/// Put `vma` into the list after `prev` (null: at the head) (Linux: `__vma_link_list`).
+///
+/// # Safety
+/// `vma` is unlinked; `prev` is null or a VMA of `mm`; the caller holds `mm` mutably.
+unsafe fn __vma_link_list(mm: &mut MmapLocked, vma: *mut VmArea, prev: *mut VmArea) {
+    // SAFETY: the caller's contract.
+    unsafe {
+        (*vma).vm_prev = prev;
+        let next = if prev.is_null() {
+            let next = mm.mm_rb.mmap;
+            mm.mm_rb.mmap = vma;
+            next
+        } else {
+            let next = (*prev).vm_next;
+            (*prev).vm_next = vma;
+            next
+        };
+        (*vma).vm_next = next;
+        if !next.is_null() {
+            (*next).vm_prev = vma;
         }
     }
 }
 
-/// Close the list over the VMA keyed `key` before it leaves the tree (Linux:
-/// `__vma_unlink_list`).
-fn __vma_unlink_list(mm: &mut MmapLocked, key: usize) {
-    let v = &**mm.mm_rb.get(&key).expect("__vma_unlink_list: no such vma");
-    let (prev, next) = (v.vm_prev, v.vm_next);
-    // SAFETY: the links point at boxed VMAs of this tree (or are null), which we hold
-    // mutably under mmap_lock for write.
+/// Close the list over `vma` before it leaves the tree (Linux: `__vma_unlink_list`).
+///
+/// # Safety
+/// `vma` is a VMA of `mm`; the caller holds `mm` mutably.
+unsafe fn __vma_unlink_list(mm: &mut MmapLocked, vma: *mut VmArea) {
+    // SAFETY: the caller's contract: the links point at live VMAs of `mm` (or are null).
     unsafe {
-        if !prev.is_null() {
+        let (prev, next) = ((*vma).vm_prev, (*vma).vm_next);
+        if prev.is_null() {
+            mm.mm_rb.mmap = next;
+        } else {
             (*prev).vm_next = next;
         }
         if !next.is_null() {
@@ -672,70 +824,155 @@ pub fn __remove_shared_vm_struct(vma: &mut VmArea) {
     vma.i_mmap_linked = false;
 }
 
+/// Put `vma`, already in the list, into the tree at `rb_link` under `rb_parent`, and fix
+/// the gaps it changes (Linux: `__vma_link_rb`). The successor's gap shrinks first, so
+/// every value is right before the rebalancing rotations start computing from them.
+///
+/// # Safety
+/// As for `__vma_link_list`; `rb_link`/`rb_parent` come from `__find_vma_links` on the
+/// tree as it is now.
+unsafe fn __vma_link_rb(
+    mm: &mut MmapLocked,
+    vma: *mut VmArea,
+    rb_link: *mut *mut RbNode,
+    rb_parent: *mut RbNode,
+) {
+    // SAFETY: the caller's contract.
+    unsafe {
+        let next = (*vma).vm_next;
+        if next.is_null() {
+            mm.highest_vm_end = vm_end_gap(&*vma);
+        } else {
+            vma_gap_update(next);
+        }
+        let node = core::ptr::addr_of_mut!((*vma).vm_rb);
+        rb_link_node(node, rb_parent, rb_link);
+        (*vma).rb_subtree_gap = 0;
+        vma_gap_update(vma);
+        rb_insert_augmented::<VmaGapCallbacks>(node, &mut mm.mm_rb.rb_root);
+    }
+}
+
 /// Insert `vma` into the tree and the list, and count it (Linux: `vma_link` ->
 /// `__vma_link` -> `__vma_link_list` + `__vma_link_rb`, then `__vma_link_file`). Once
 /// boxed at its final address it also joins its file's `i_mmap`, and its anon_vma chains
-/// point at it (`anon_vma_chain_attach`). The range must be free.
+/// point at it (`anon_vma_chain_attach`). The range must be free. O(log n).
 pub fn vma_link(mm: &mut MmapLocked, vma: VmArea) {
     debug_assert!(vma.vm_start < vma.vm_end);
-    debug_assert!(find_vma_intersection(mm, vma.vm_start, vma.vm_end).is_none());
-    let key = vma.vm_start;
-    mm.mm_rb.insert(key, Box::new(vma));
-    __vma_link_list(mm, key);
-    let owner = mm.owner;
-    let v = &mut **mm.mm_rb.get_mut(&key).expect("vma_link: just inserted");
-    v.vm_mm = owner;
-    crate::mm::rmap::anon_vma_chain_attach(v);
-    __vma_link_file(v);
+    let (prev, rb_link, rb_parent) =
+        __find_vma_links(mm, vma.vm_start, vma.vm_end).expect("vma_link: the range is mapped");
+    // The Box is given up here and taken back by `vma_unlink` or `MmRb::clear`.
+    let vma = Box::into_raw(Box::new(vma));
+    // SAFETY: a fresh VMA; `prev` and the link come from the descent just made on this
+    // tree, which we hold mutably.
+    unsafe {
+        __vma_link_list(mm, vma, prev);
+        __vma_link_rb(mm, vma, rb_link, rb_parent);
+        (*vma).vm_mm = mm.owner;
+        crate::mm::rmap::anon_vma_chain_attach(&mut *vma);
+        __vma_link_file(&mut *vma);
+    }
+    mm.mm_rb.len += 1;
     mm.map_count += 1;
 }
 
 /// Take the VMA keyed `vma` out of the tree, the list and its file's `i_mmap`, detach
-/// its anon_vma chains, and uncount it (Linux: `__vma_unlink`; the i_mmap removal is
-/// `unlink_file_vma`'s, which Linux does later, in `free_pgtables`).
+/// its anon_vma chains, and uncount it (Linux: `__vma_unlink` = `vma_rb_erase` +
+/// `__vma_unlink_list`, then the successor's `vma_gap_update` or `highest_vm_end` its
+/// callers do; the i_mmap removal is `unlink_file_vma`'s, which Linux does later, in
+/// `free_pgtables`). O(log n).
 pub fn vma_unlink(mm: &mut MmapLocked, vma: usize) -> VmArea {
-    __vma_unlink_list(mm, vma);
-    {
-        let v = &mut **mm.mm_rb.get_mut(&vma).expect("vma_unlink: no such vma");
-        __remove_shared_vm_struct(v);
-        crate::mm::rmap::anon_vma_chain_detach(v);
-    }
-    let mut v = *mm.mm_rb.remove(&vma).expect("vma_unlink: no such vma");
-    v.vm_next = core::ptr::null_mut();
-    v.vm_prev = core::ptr::null_mut();
-    mm.map_count -= 1;
-    v
+    let v = mm.mm_rb.find(vma);
+    assert!(!v.is_null(), "vma_unlink: no such vma");
+    // SAFETY: `v` is a VMA of `mm`'s tree, which we hold mutably.
+    *unsafe { __vma_unlink(mm, v) }
 }
 
-/// Move the VMA keyed `key` to the key `start` (its `vm_start` changed): the same
-/// allocation, so pointers to it stay good, and the list order is unchanged.
+/// `vma_unlink` for a VMA already in hand (munmap's walk along `vm_next`), which keeps
+/// its allocation: munmap chains the detached VMAs through `vm_next` as Linux's detached
+/// list does, and frees them after the unmap. The links come back cleared.
+///
+/// # Safety
+/// `v` is a VMA of `mm`'s tree, which the caller holds mutably (mmap_lock for write).
+pub unsafe fn __vma_unlink(mm: &mut MmapLocked, v: *mut VmArea) -> Box<VmArea> {
+    // SAFETY: `v` is a VMA of `mm`'s tree, which we hold mutably; it was leaked from a
+    // Box by `vma_link`, and once out of tree and list nothing points at it.
+    unsafe {
+        // Out of i_mmap and the anon_vma lists first: the VMA leaves its box below.
+        __remove_shared_vm_struct(&mut *v);
+        crate::mm::rmap::anon_vma_chain_detach(&mut *v);
+        let (prev, next) = ((*v).vm_prev, (*v).vm_next);
+        mm.mm_rb.cache_forget(v);
+        // The list first, then the successor's gap (it now reaches down to `prev`), then
+        // the tree. Linux 5.10 updates the successor after the erase; before it, the
+        // successor's new, larger gap is usually the very value the erase would take
+        // away with `v`'s subtree (a VMA's gap and its predecessor's sit on one path), so
+        // both propagations stop after a step or two instead of each climbing to the root.
+        // Every stored maximum stays consistent with the own values of the nodes in the
+        // tree (`v`'s own gap included) until `rb_erase_augmented` removes `v`'s.
+        __vma_unlink_list(mm, v);
+        if next.is_null() {
+            mm.highest_vm_end = if prev.is_null() {
+                0
+            } else {
+                vm_end_gap(&*prev)
+            };
+        } else {
+            vma_gap_update(next);
+        }
+        rb_erase_augmented::<VmaGapCallbacks>(
+            core::ptr::addr_of_mut!((*v).vm_rb),
+            &mut mm.mm_rb.rb_root,
+        );
+        mm.mm_rb.len -= 1;
+        mm.map_count -= 1;
+        let mut v = Box::from_raw(v);
+        v.vm_next = null_mut();
+        v.vm_prev = null_mut();
+        v.vm_rb = RbNode::new();
+        v
+    }
+}
+
+/// The VMA that was keyed `key` now starts at `start` (and may end elsewhere): the tree
+/// keeps its place, since a VMA only moves within the gap around it, but its gap, its
+/// successor's gap and `highest_vm_end` change (see `vma_adjust_gaps`). Pointers to the
+/// VMA stay good: it is the same allocation.
 pub fn vma_rekey(mm: &mut MmapLocked, key: usize, start: usize) {
-    if key == start {
-        return;
-    }
-    let v = mm.mm_rb.remove(&key).expect("vma_rekey: no such vma");
-    debug_assert_eq!(v.vm_start, start);
-    mm.mm_rb.insert(start, v);
+    debug_assert!(key == start || mm.mm_rb.find(key).is_null());
+    vma_adjust_gaps(mm, start);
 }
 
-/// Check the tree's invariants (Linux: `validate_mm`, CONFIG_DEBUG_VM_RB): keys equal
-/// `vm_start`, areas are non-empty, page aligned, sorted without overlap, the
-/// `vm_prev`/`vm_next` list follows the tree, and `map_count` matches.
+/// Check the tree's invariants (Linux: `validate_mm` + `browse_rb`, CONFIG_DEBUG_VM_RB):
+/// areas are non-empty, page aligned, sorted without overlap, the tree's in-order walk
+/// and the `vm_prev`/`vm_next` list agree, every `rb_subtree_gap` is the largest gap of
+/// its subtree, `highest_vm_end` is the last VMA's end, and `map_count` matches. O(n).
 pub fn validate_mm(mm: &MmapLocked) -> Result<(), &'static str> {
     let mut last_end = 0;
     let mut prev: *const VmArea = core::ptr::null();
-    for (&k, v) in &mm.mm_rb {
-        let this: *const VmArea = &**v;
+    let mut count = 0;
+    // SAFETY: a valid tree we borrow; the nodes are `vm_rb`s of live VMAs of `mm`.
+    let mut node = unsafe { rb_first(&mm.mm_rb.rb_root) };
+    if !core::ptr::eq(
+        mm.mm_rb.mmap,
+        if node.is_null() {
+            null_mut()
+        } else {
+            vma_of(node)
+        },
+    ) {
+        return Err("mm->mmap is not the first vma");
+    }
+    while !node.is_null() {
+        let this = vma_of(node);
+        // SAFETY: as above.
+        let v = unsafe { &*this };
         if !core::ptr::eq(v.vm_prev, prev) {
             return Err("vm_prev is not the previous vma");
         }
-        // SAFETY: a non-null prev is a boxed VMA of this tree, which we borrow.
+        // SAFETY: a non-null prev is a VMA of this tree, which we borrow.
         if !prev.is_null() && !core::ptr::eq(unsafe { (*prev).vm_next }, this) {
             return Err("vm_next is not the next vma");
-        }
-        prev = this;
-        if k != v.vm_start {
-            return Err("key differs from vm_start");
         }
         if v.vm_start >= v.vm_end {
             return Err("empty or inverted vma");
@@ -746,7 +983,21 @@ pub fn validate_mm(mm: &MmapLocked) -> Result<(), &'static str> {
         if v.vm_start < last_end {
             return Err("overlapping vmas");
         }
+        let mut gap = vma_compute_gap(v);
+        for child in [v.vm_rb.rb_left, v.vm_rb.rb_right] {
+            if !child.is_null() {
+                // SAFETY: a child node of this tree.
+                gap = gap.max(unsafe { (*vma_of(child)).rb_subtree_gap });
+            }
+        }
+        if v.rb_subtree_gap != gap {
+            return Err("rb_subtree_gap is not the largest gap of the subtree");
+        }
         last_end = v.vm_end;
+        prev = this;
+        count += 1;
+        // SAFETY: as above.
+        node = unsafe { rb_next(node) };
     }
     // SAFETY: as above.
     if !prev.is_null() && !unsafe { (*prev).vm_next }.is_null() {
@@ -755,7 +1006,15 @@ pub fn validate_mm(mm: &MmapLocked) -> Result<(), &'static str> {
     for v in mm.vmas() {
         validate_vma_rmap(mm, v)?;
     }
-    if mm.map_count != mm.mm_rb.len() {
+    // SAFETY: as above.
+    let highest = unsafe { prev.as_ref() }.map_or(0, vm_end_gap);
+    if mm.highest_vm_end != highest {
+        return Err("highest_vm_end is not the end of the last vma");
+    }
+    if count != mm.mm_rb.len() {
+        return Err("the tree's size differs from its walk");
+    }
+    if mm.map_count != count {
         return Err("map_count differs from the number of vmas");
     }
     Ok(())
@@ -875,12 +1134,12 @@ fn can_vma_merge_after(
         && vma.vm_pgoff.wrapping_add(vma.vma_pages()) == vm_pgoff
 }
 
-/// The VMA keyed `key` gets `[start, end)` and `pgoff`, re-keyed if its start moved, and
-/// re-filed in its file's `i_mmap` if its pgoff did (Linux: `__vma_adjust`'s
-/// `vma_interval_tree_remove` / `vma_interval_tree_insert` around the change). Returns
-/// the new key.
+/// The VMA keyed `key` gets `[start, end)` and `pgoff`, re-keyed and its gaps fixed
+/// (`vma_rekey`), and re-filed in its file's `i_mmap` if its pgoff moved (Linux:
+/// `__vma_adjust`'s `vma_interval_tree_remove` / `vma_interval_tree_insert` around the
+/// change). Returns the new key.
 fn vma_set_range(mm: &mut MmapLocked, key: usize, start: usize, end: usize, pgoff: usize) -> usize {
-    let v = &mut **mm.mm_rb.get_mut(&key).expect("vma_set_range: no such vma");
+    let v = mm.mm_rb.get_mut(&key).expect("vma_set_range: no such vma");
     let refile = v.i_mmap_linked && v.vm_pgoff != pgoff;
     if refile {
         __remove_shared_vm_struct(v);
@@ -891,7 +1150,10 @@ fn vma_set_range(mm: &mut MmapLocked, key: usize, start: usize, end: usize, pgof
     if refile {
         __vma_link_file(v);
     }
-    vma_rekey(mm, key, start);
+    let v: *mut VmArea = v;
+    // SAFETY: `v` is the VMA of `mm`'s tree just looked up; its place in the tree is
+    // unchanged (vma_rekey), and we hold `mm` mutably.
+    unsafe { __vma_adjust_gaps(mm, v) };
     start
 }
 
@@ -962,8 +1224,8 @@ pub fn __vma_adjust(
 
     // anon_vma_clone, before anything moves: the exporter may be one that goes.
     if let Some((importer, exporter)) = import {
-        let e: *const VmArea = &*mm.mm_rb[&exporter];
-        let imp = &mut **mm.mm_rb.get_mut(&importer).expect("__vma_adjust: importer");
+        let e: *const VmArea = &mm.mm_rb[&exporter];
+        let imp = mm.mm_rb.get_mut(&importer).expect("__vma_adjust: importer");
         // SAFETY: importer and exporter are different boxed VMAs of the tree, which we
         // hold for write; `e` is only read.
         let e = unsafe { &*e };

@@ -770,9 +770,7 @@ fn vma_adjust_with_insert_is_a_split_sharing_the_anon_vma() {
 fn walk_list(mm: &MmapLocked) -> Vec<(usize, usize)> {
     let mut out = vec![];
     let mut prev: *mut VmArea = core::ptr::null_mut();
-    let mut v = mm.mm_rb.values().next().map_or(core::ptr::null_mut(), |b| {
-        &**b as *const VmArea as *mut VmArea
-    });
+    let mut v = mm.mm_rb.mmap;
     while !v.is_null() {
         // SAFETY: the links point at boxed VMAs of `mm`, which we borrow.
         let area = unsafe { &*v };
