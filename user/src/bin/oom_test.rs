@@ -9,7 +9,8 @@
 //!   not take it below `oom_score_adj_min` (the last value root wrote), EACCES.
 //! - The kill: a "protected" child (oom_score_adj -1000) fills most of free memory, a
 //!   small bystander sleeps, and a "hog" touches anonymous memory without bound. The hog
-//!   dies of SIGKILL (the protected child is bigger, so only its -1000 saves it), the
+//!   dies of SIGKILL (the protected child is bigger: without its oom_score_adj it would
+//!   be chosen; -1000 itself, never chosen, shows as oom_score 0), the
 //!   protected child's memory is intact, the bystander and this process (init) live on,
 //!   /proc/vmstat `oom_kill` grew by one, and MemFree comes back. The hog prints
 //!   `oom_test: hog pid N` so the scenario can find the kernel's
