@@ -20,6 +20,13 @@ pub enum Check {
     },
     /// No line starts with this text.
     NoLineStartsWith(&'static str),
+    /// A line starts with `marker` followed by a word W (a pid the program printed), and
+    /// a line starts with `prefix`, W and `suffix` (the kernel's report about it).
+    NamedLine {
+        marker: &'static str,
+        prefix: &'static str,
+        suffix: &'static str,
+    },
 }
 
 impl Check {
@@ -34,6 +41,21 @@ impl Check {
             Check::NoLineStartsWith(p) => lines
                 .find(|l| l.starts_with(p))
                 .map(|l| format!("found `{}`", crate::sanitize(l))),
+            Check::NamedLine {
+                marker,
+                prefix,
+                suffix,
+            } => {
+                let Some(word) = lines
+                    .clone()
+                    .find_map(|l| l.strip_prefix(marker))
+                    .and_then(|rest| rest.split_whitespace().next())
+                else {
+                    return Some(format!("no line `{marker}...`"));
+                };
+                let want = format!("{prefix}{word}{suffix}");
+                (!lines.any(|l| l.starts_with(&want))).then(|| format!("no line `{want}...`"))
+            }
         }
     }
 }
@@ -314,6 +336,34 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     user_test("user-sig-handlers", "init=/bin/sig_handlers", "sig_handlers: "),
     Scenario {
+        // The OOM killer at 64 MiB: the hog dies with Linux's report, the -1000 child,
+        // a bystander and init live on, and every page comes back.
+        memory: "64M",
+        checks: &[
+            Check::NoLineStartsWith("not ok"),
+            Check::Contains("mm: no leak"),
+            Check::Contains("mm: no commit leak"),
+            Check::Contains(" failed"),
+            Check::Line {
+                prefix: "oom_test invoked oom-killer: gfp_mask=0x0(), order=0, ",
+                suffix: "oom_score_adj=0",
+            },
+            Check::Contains("Mem-Info:"),
+            Check::Contains("Tasks state (memory values in pages):"),
+            Check::Line {
+                prefix: "oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),task=oom_test,pid=",
+                suffix: ",uid=0",
+            },
+            Check::NamedLine {
+                marker: "oom_test: hog pid ",
+                prefix: "Out of memory: Killed process ",
+                suffix: " (oom_test) total-vm:",
+            },
+            Check::Contains(" UID:0 pgtables:"),
+        ],
+        ..user_test("user-oom-64M", "init=/bin/oom_test", "oom_test: ")
+    },
+    Scenario {
         name: "user-orphan-spin",
         cmdline: "init=/bin/orphan_spin",
         // init exits with a child that never sleeps: the kernel must still kill it, reap
@@ -476,6 +526,23 @@ mod tests {
         assert_eq!(why.len(), 3, "{why:?}");
         assert!(why[2].contains("not ok - b"));
         assert!(!judge(s, "nothing", Some(0)).is_empty());
+    }
+
+    #[test]
+    fn named_line_follows_the_printed_word() {
+        let c = Check::NamedLine {
+            marker: "prog: child pid ",
+            prefix: "Killed process ",
+            suffix: " (prog)",
+        };
+        let good = "prog: child pid 7\r\nKilled process 6 (prog)\r\nKilled process 7 (prog) x\r\n";
+        assert_eq!(c.failure(good), None);
+        let wrong = "prog: child pid 7\nKilled process 6 (prog)\n";
+        assert_eq!(
+            c.failure(wrong).unwrap(),
+            "no line `Killed process 7 (prog)...`"
+        );
+        assert!(c.failure("Killed process 7 (prog)\n").is_some());
     }
 
     #[test]

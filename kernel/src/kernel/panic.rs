@@ -22,6 +22,11 @@ macro_rules! eprint {
 pub fn dump_backtrace(fp: usize, exact_first: bool) {
     eprint!("Backtrace:\n");
     walk_stackframe(fp, |depth, pc| {
+        // The final record of a stack entered from user space holds no return address
+        // (Linux: the final frame, which its unwinder does not print).
+        if pc == 0 {
+            return;
+        }
         // A return address follows its call: after a call that never returns it is
         // already the next function. Name the call site, as Linux's `%pB` does.
         let adjust = usize::from(!(exact_first && depth == 0));

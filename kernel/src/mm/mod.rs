@@ -23,6 +23,7 @@ pub mod mmzone;
 pub mod mprotect;
 pub mod mremap;
 pub mod msync;
+pub mod oom_kill;
 pub mod page;
 pub mod page_alloc;
 pub mod pagemap;

@@ -52,6 +52,7 @@ vm_stat_items! {
     PGSCAN_DIRECT => "pgscan_direct",
     PAGEOUTRUN => "pageoutrun",
     ALLOCSTALL => "allocstall",
+    OOM_KILL => "oom_kill",
     UNEVICTABLE_PGS_CULLED => "unevictable_pgs_culled",
     UNEVICTABLE_PGS_SCANNED => "unevictable_pgs_scanned",
     UNEVICTABLE_PGS_RESCUED => "unevictable_pgs_rescued",

@@ -13,7 +13,9 @@ use crate::sync::SpinLockIrq;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::sync::Arc;
 use core::cell::UnsafeCell;
-use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU64, AtomicU8, Ordering};
+use core::sync::atomic::{
+    AtomicBool, AtomicI16, AtomicI32, AtomicPtr, AtomicU64, AtomicU8, Ordering,
+};
 
 /// Kernel stacks are 2^3 pages = 32 KiB. Linux arm64 has 16 KiB, but the unoptimised
 /// (debug) kernel that tests and GDB run needs more: a syscall from a test program went
@@ -126,6 +128,15 @@ pub struct Task {
     /// Switches away while still runnable: preempted at a tick, or `sched_yield` (Linux:
     /// `nivcsw`, `nonvoluntary_ctxt_switches`).
     pub nivcsw: AtomicU64,
+    /// The OOM killer's bias, -1000 (never) to 1000 (first), /proc/<pid>/oom_score_adj;
+    /// inherited by fork, kept across exec (Linux: `signal->oom_score_adj`).
+    pub oom_score_adj: AtomicI16,
+    /// How low an unprivileged writer may set `oom_score_adj` again: the last value root
+    /// wrote (Linux: `signal->oom_score_adj_min`).
+    pub oom_score_adj_min: AtomicI16,
+    /// Killed by the OOM killer and not yet gone (Linux: `signal->oom_mm` set by
+    /// `mark_oom_victim`, `tsk_is_oom_victim`).
+    pub oom_victim: AtomicBool,
 }
 
 // SAFETY: `thread` is only touched by `schedule` with interrupts off on the one CPU.
@@ -291,10 +302,14 @@ pub fn sched_init() {
         mm_ptr: AtomicPtr::new(core::ptr::null_mut()),
         nvcsw: AtomicU64::new(0),
         nivcsw: AtomicU64::new(0),
+        oom_score_adj: AtomicI16::new(0),
+        oom_score_adj_min: AtomicI16::new(0),
+        oom_victim: AtomicBool::new(false),
     });
     CURRENT.store(Arc::as_ptr(&idle) as *mut Task, Ordering::Release);
     RQ.lock().idle = Some(idle);
     crate::sync::wait::register_sched_ops(&SCHED_OPS);
+    crate::mm::oom_kill::register_oom_ops(&oom::OOM_OPS);
 }
 
 /// A task as a wait-queue sleeper (Linux: the `private` of a `wait_queue_entry`).
@@ -398,6 +413,14 @@ pub fn alloc_task(
         mm_ptr: AtomicPtr::new(core::ptr::null_mut()),
         nvcsw: AtomicU64::new(0),
         nivcsw: AtomicU64::new(0),
+        // copy_signal: the OOM settings are the parent's.
+        oom_score_adj: AtomicI16::new(
+            current().map_or(0, |c| c.oom_score_adj.load(Ordering::Relaxed)),
+        ),
+        oom_score_adj_min: AtomicI16::new(
+            current().map_or(0, |c| c.oom_score_adj_min.load(Ordering::Relaxed)),
+        ),
+        oom_victim: AtomicBool::new(false),
     });
     task.set_comm(name);
     TASKS.lock().insert(task.pid, task.clone());
@@ -628,6 +651,7 @@ pub mod exec;
 pub mod exit;
 pub mod files;
 pub mod fork;
+pub mod oom;
 pub mod signal;
 /// In-kernel scheduler tests.
 pub mod tests;

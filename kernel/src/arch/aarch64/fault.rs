@@ -242,6 +242,7 @@ fn __do_user_fault(result: crate::mm::memory::FaultResult, esr: Esr, regs: &mut 
             regs,
             format_args!("{access}: {cause}, beyond the mapped object"),
         ),
+        // Not reached: do_page_fault hands VM_FAULT_OOM to the OOM killer.
         FaultResult::Oom => force_sig_fault(SIGKILL, SI_KERNEL, regs, "out of memory"),
     }
 }
@@ -250,8 +251,9 @@ fn __do_user_fault(result: crate::mm::memory::FaultResult, esr: Esr, regs: &mut 
 /// `do_page_fault`): pick the fault and VMA flags, take `mmap_lock` for read, run
 /// `__do_page_fault`; when that returns VM_FAULT_RETRY (it let go of the lock to read a
 /// file page), read the page, take the lock again and retry with FAULT_FLAG_TRIED.
-/// Then deliver the outcome: nothing, a signal, or (kernel) the fixup. Always 0: every
-/// outcome is dealt with here.
+/// Then deliver the outcome: nothing, a signal, the OOM killer (VM_FAULT_OOM from user
+/// space: `pagefault_out_of_memory`), or (kernel) the fixup. Always 0: every outcome is
+/// dealt with here.
 #[no_mangle]
 #[inline(never)]
 pub fn do_page_fault(far: usize, esr: Esr, regs: &mut PtRegs) -> i32 {
@@ -322,11 +324,19 @@ pub fn do_page_fault(far: usize, esr: Esr, regs: &mut PtRegs) -> i32 {
     if fault.is_handled() {
         return 0; // the common case: no report to build
     }
-    if user {
-        __do_user_fault(fault, esr, regs);
-    } else {
+    if !user {
+        // No context to handle this fault with: the fixup (EFAULT), or death.
         __do_kernel_fault(far, esr, regs);
+        return 0;
     }
+    if fault == FaultResult::Oom {
+        // We ran out of memory: call the OOM killer and return to user space, which
+        // retries the fault, or dies if it was the one killed (Linux: as here, with
+        // mmap_lock already dropped).
+        crate::mm::oom_kill::pagefault_out_of_memory();
+        return 0;
+    }
+    __do_user_fault(fault, esr, regs);
     0
 }
 

@@ -4,7 +4,8 @@
 //! (/proc/vmstat). Mounted on /proc by `proc_init` at boot.
 //!
 //! The tree: /proc/meminfo, /proc/vmstat, /proc/self (the reader's own directory),
-//! /proc/<pid>/ with status, maps, smaps and pagemap, and /proc/sys/vm/ with the
+//! /proc/<pid>/ with cmdline, mem, status, maps, smaps, pagemap, oom_score and
+//! oom_score_adj, and /proc/sys/vm/ with the
 //! overcommit sysctls (`overcommit_memory`, `overcommit_ratio`, `overcommit_kbytes`; Linux:
 //! `fs/proc/proc_sysctl.c` over `vm_table` in `kernel/sysctl.c`, handlers in `mm/util.c`).
 //!
@@ -13,9 +14,9 @@
 //! copy the bytes to the reader (`sys_read` reads through a kernel buffer).
 //!
 //! Differences from Linux: /proc/self is a directory resolved at lookup, not a symlink;
-//! files report size 0 as in Linux and are read-only except the sysctls (mode 0644, on a
-//! second super block with the same device that is not read-only, so opening them for
-//! writing is not EROFS); text files are rebuilt on every
+//! files report size 0 as in Linux and are read-only except mem, oom_score_adj and the
+//! sysctls (mode 0644, on a second super block with the same device that is not
+//! read-only, so opening them for writing is not EROFS); text files are rebuilt on every
 //! read call and cut at the file position (Linux's seq_file restarts at the record that
 //! holds the position, so a file that changes between two reads may tear differently);
 //! no permission checks beyond the mode bits (Linux asks ptrace_may_access for maps,
@@ -74,17 +75,23 @@ enum PidFile {
     Pagemap,
     /// `mem` (Linux: `proc_mem_operations`): the address space as a file.
     Mem,
+    /// `oom_score` (Linux: `proc_oom_score`): the OOM killer's score, 0..2000.
+    OomScore,
+    /// `oom_score_adj` (Linux: `proc_oom_score_adj_operations`): its bias, -1000..1000.
+    OomScoreAdj,
 }
 
 /// The files of /proc/<pid>/, in the order Linux's `tgid_base_stuff` lists them, with
 /// their modes (pagemap is readable by its owner only).
-const PID_FILES: [(&str, PidFile, u32); 6] = [
+const PID_FILES: [(&str, PidFile, u32); 8] = [
     ("cmdline", PidFile::Cmdline, 0o444),
     ("mem", PidFile::Mem, 0o600),
     ("status", PidFile::Status, 0o444),
     ("maps", PidFile::Maps, 0o444),
     ("smaps", PidFile::Smaps, 0o444),
     ("pagemap", PidFile::Pagemap, 0o400),
+    ("oom_score", PidFile::OomScore, 0o444),
+    ("oom_score_adj", PidFile::OomScoreAdj, 0o644),
 ];
 
 /// What a proc inode stands for.
@@ -211,6 +218,8 @@ impl ProcInode {
             Kind::Pid(pid, PidFile::Status) => proc_pid_status(pid),
             Kind::Pid(pid, PidFile::Maps) => proc_pid_maps(pid),
             Kind::Pid(pid, PidFile::Smaps) => proc_pid_smaps(pid),
+            Kind::Pid(pid, PidFile::OomScore) => proc_oom_score(pid),
+            Kind::Pid(pid, PidFile::OomScoreAdj) => oom_score_adj_read(pid),
             Kind::Pid(_, PidFile::Pagemap | PidFile::Cmdline | PidFile::Mem) => {
                 Err(Errno::EINVAL) // binary: read_at
             }
@@ -321,11 +330,22 @@ impl Inode for ProcInode {
 
     /// Files that show another process's memory may be opened only by who may ptrace
     /// it (Linux: `proc_mem_open` / `mm_access` -> `ptrace_may_access`, EACCES).
-    fn open(&self, _flags: u32) -> KResult<()> {
+    ///
+    /// oom_score_adj (0644) may be opened for writing by its owner or root only (Linux:
+    /// `generic_permission`; our VFS does not check write bits yet, so this file does).
+    fn open(&self, flags: u32) -> KResult<()> {
         if let Kind::Pid(pid, PidFile::Maps | PidFile::Smaps | PidFile::Pagemap | PidFile::Mem) =
             self.kind
         {
             if !ptrace_may_access(&*proc_task(pid)?) {
+                return Err(Errno::EACCES);
+            }
+        }
+        if let Kind::Pid(_, PidFile::OomScoreAdj) = self.kind {
+            let writing = flags & crate::fs::O_ACCMODE != crate::fs::O_RDONLY
+                || flags & crate::fs::O_TRUNC != 0;
+            let euid = crate::task::current().map_or(0, |t| t.cred.lock().euid);
+            if writing && euid != 0 && euid != self.attr.i_uid {
                 return Err(Errno::EACCES);
             }
         }
@@ -341,15 +361,17 @@ impl Inode for ProcInode {
                 mem_rw(pid, pos, &mut copy, true)
             }
             Kind::Sysctl(c) => c.write(pos, buf),
+            Kind::Pid(pid, PidFile::OomScoreAdj) => oom_score_adj_write(pid, buf),
             _ => Err(Errno::EACCES),
         }
     }
 
-    /// O_TRUNC on a sysctl file (`echo 2 > /proc/sys/vm/overcommit_memory`) is accepted
-    /// and changes nothing (Linux: `proc_sys_setattr` ignores the size).
+    /// O_TRUNC on a sysctl file (`echo 2 > /proc/sys/vm/overcommit_memory`) or on
+    /// oom_score_adj is accepted and changes nothing (Linux: `proc_sys_setattr` and
+    /// `proc_setattr` ignore the size).
     fn setsize(&self, _len: u64) -> KResult<()> {
         match self.kind {
-            Kind::Sysctl(_) => Ok(()),
+            Kind::Sysctl(_) | Kind::Pid(_, PidFile::OomScoreAdj) => Ok(()),
             _ => Err(Errno::EINVAL),
         }
     }
@@ -405,6 +427,83 @@ fn mem_rw(pid: i32, pos: u64, buf: &mut [u8], write: bool) -> KResult<usize> {
     }
 }
 
+/// `/proc/<pid>/oom_score`: the badness the OOM killer would give the process now,
+/// scaled to 0..2000 (0: never chosen). Linux 5.10: `proc_oom_score`.
+fn proc_oom_score(pid: i32) -> KResult<String> {
+    let task = proc_task(pid)?;
+    let info = crate::task::oom::oom_task_info(&task);
+    let totalpages = crate::mm::oom_kill::oom_totalpages();
+    Ok(format!(
+        "{}\n",
+        crate::mm::oom_kill::proc_oom_score(&info, totalpages)
+    ))
+}
+
+/// `/proc/<pid>/oom_score_adj` read: `%d\n`. Linux: `oom_score_adj_read`.
+fn oom_score_adj_read(pid: i32) -> KResult<String> {
+    let task = proc_task(pid)?;
+    Ok(format!(
+        "{}\n",
+        task.oom_score_adj
+            .load(core::sync::atomic::Ordering::Relaxed)
+    ))
+}
+
+/// Linux's `PROC_NUMBUF`: a write to oom_score_adj is read into 13 bytes, one a NUL.
+const PROC_NUMBUF: usize = 13;
+
+/// `/proc/<pid>/oom_score_adj` write (Linux: `oom_score_adj_write` -> `__set_oom_adj`):
+/// an integer (`kstrtoint` base 0, surrounding white space stripped; at most 12 bytes
+/// are looked at) in [-1000, 1000], else EINVAL. Going below the process's
+/// `oom_score_adj_min` (0, or the last value root wrote) needs CAP_SYS_RESOURCE (root
+/// here), else EACCES; a root writer also sets that floor. Returns the whole count.
+fn oom_score_adj_write(pid: i32, buf: &[u8]) -> KResult<usize> {
+    use crate::mm::oom_kill::{OOM_SCORE_ADJ_MAX, OOM_SCORE_ADJ_MIN};
+    use core::sync::atomic::Ordering;
+    let n = buf.len().min(PROC_NUMBUF - 1);
+    let text = core::str::from_utf8(&buf[..n]).map_err(|_| Errno::EINVAL)?;
+    let adj = kstrtoint(text.trim_matches(|c: char| c.is_ascii_whitespace()))?;
+    if adj < i32::from(OOM_SCORE_ADJ_MIN) || adj > i32::from(OOM_SCORE_ADJ_MAX) {
+        return Err(Errno::EINVAL);
+    }
+    let adj = adj as i16;
+    let task = proc_task(pid)?;
+    let cap_sys_resource = crate::task::current().is_none_or(|t| t.cred.lock().euid == 0);
+    if adj < task.oom_score_adj_min.load(Ordering::Relaxed) && !cap_sys_resource {
+        return Err(Errno::EACCES);
+    }
+    task.oom_score_adj.store(adj, Ordering::Relaxed);
+    if cap_sys_resource {
+        task.oom_score_adj_min.store(adj, Ordering::Relaxed);
+    }
+    Ok(buf.len())
+}
+
+/// Parse a whole string as an `int` (Linux: `kstrtoint` with base 0): an optional sign,
+/// then `0x` hex, `0` octal or decimal digits, and nothing else. EINVAL for no number or
+/// trailing text, ERANGE when it does not fit.
+fn kstrtoint(s: &str) -> KResult<i32> {
+    let (neg, rest) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let (radix, digits) =
+        if let Some(h) = rest.strip_prefix("0x").or_else(|| rest.strip_prefix("0X")) {
+            (16, h)
+        } else if rest.len() > 1 && rest.starts_with('0') {
+            (8, &rest[1..])
+        } else {
+            (10, rest)
+        };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return Err(Errno::EINVAL);
+    }
+    let v = u64::from_str_radix(digits, radix).map_err(|_| Errno::ERANGE)?;
+    let v = if neg { -(v as i128) } else { v as i128 };
+    i32::try_from(v).map_err(|_| Errno::ERANGE)
+}
+
 /// `/proc/<pid>/cmdline`: the process's argv as it sits in its own memory, NUL-separated,
 /// read through `access_remote_vm` (get_user_pages on the target mm). Empty for kernel
 /// threads and zombies. Linux: `proc_pid_cmdline_read` -> `get_mm_cmdline`.
@@ -428,4 +527,25 @@ fn proc_pid_cmdline_read(pid: i32, pos: u64, buf: &mut [u8]) -> KResult<usize> {
         &mut buf[..n],
         crate::mm::gup::FollFlags::empty(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kstrtoint_takes_what_linux_takes() {
+        assert_eq!(kstrtoint("-1000"), Ok(-1000));
+        assert_eq!(kstrtoint("+5"), Ok(5));
+        assert_eq!(kstrtoint("0x10"), Ok(16));
+        assert_eq!(kstrtoint("010"), Ok(8));
+        assert_eq!(kstrtoint("0"), Ok(0));
+        assert_eq!(kstrtoint(""), Err(Errno::EINVAL));
+        assert_eq!(kstrtoint("-"), Err(Errno::EINVAL));
+        assert_eq!(kstrtoint("12a"), Err(Errno::EINVAL));
+        assert_eq!(kstrtoint("1 2"), Err(Errno::EINVAL));
+        assert_eq!(kstrtoint("09"), Err(Errno::EINVAL));
+        assert_eq!(kstrtoint("2147483648"), Err(Errno::ERANGE));
+        assert_eq!(kstrtoint("-2147483648"), Ok(i32::MIN));
+    }
 }
