@@ -314,6 +314,11 @@ pub const SCENARIOS: &[Scenario] = &[
     user_test("user-madvise", "init=/bin/madvise_test", "madvise_test: "),
     user_test("user-proc", "init=/bin/proc_test", "proc_test: "),
     user_test("user-proc-mem", "init=/bin/proc_mem_test", "proc_mem_test: "),
+    user_test(
+        "user-kpageflags",
+        "init=/bin/kpageflags_test",
+        "kpageflags_test: ",
+    ),
     user_test("user-mremap", "init=/bin/mremap_test", "mremap_test: "),
     user_test(
         "user-file-populate",

@@ -282,6 +282,16 @@ pub fn is_zero_pte(pte: Pte) -> bool {
     pte_present(pte) && pte_phys(pte) == ZERO_PAGE_PHYS.load(Ordering::Acquire)
 }
 
+/// The zero page's frame, or None before the first read fault made it (Linux:
+/// `zero_pfn`, set at boot; ours is allocated on first use, so asking must not create
+/// it). Caller: /proc/kpageflags (`KPF_ZERO_PAGE`).
+pub fn zero_pfn() -> Option<usize> {
+    match ZERO_PAGE_PHYS.load(Ordering::Acquire) {
+        0 => None,
+        pa => Some(pa >> PAGE_SHIFT),
+    }
+}
+
 use crate::mm::rmap::{
     anon_vma_prepare, page_add_file_rmap, page_add_new_anon_rmap, page_dup_rmap, page_remove_rmap,
     PageAnon,

@@ -34,6 +34,7 @@ pub mod swap;
 pub mod util;
 pub mod vma;
 pub mod vmscan;
+pub mod vmscan_sysctl;
 pub mod vmstat;
 
 pub use crate::arch::{PAGE_SHIFT, PAGE_SIZE};

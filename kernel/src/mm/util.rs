@@ -235,7 +235,7 @@ fn proc_get_long(buf: &[u8]) -> KResult<Option<(bool, u64, usize)>> {
 
 /// An `int` sysctl value (Linux: `proc_dointvec`'s conversion): EINVAL outside the
 /// range of `int`.
-fn parse_int(buf: &[u8]) -> KResult<Option<(i64, usize)>> {
+pub(crate) fn parse_int(buf: &[u8]) -> KResult<Option<(i64, usize)>> {
     let Some((neg, v, used)) = proc_get_long(buf)? else {
         return Ok(None);
     };

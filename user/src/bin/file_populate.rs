@@ -93,19 +93,30 @@ fn main(_args: Args) -> i32 {
         let maj0 = pgmajfault().unwrap_or(0);
         t.ret("mlock of the file mapping succeeds", mlock(p, len), 0);
         let maj1 = pgmajfault().unwrap_or(0);
-        t.eq("after mlock every page is resident", resident(p, len), pages);
+        t.eq(
+            "after mlock every page is resident",
+            resident(p, len),
+            pages,
+        );
         t.check(
             cached == pages || maj1 > maj0,
             "pages read from disk count as major faults (pgmajfault grows)",
             maj1 - maj0,
             "> 0",
         );
-        t.ok(same_as_file(fd, p, len), "the locked mapping reads as the file does");
+        t.ok(
+            same_as_file(fd, p, len),
+            "the locked mapping reads as the file does",
+        );
         // Again, now that the pages are cached: no disk, no retry, the same bytes.
         munmap(p, len);
         let q = mmap(0, len, PROT_READ, MAP_PRIVATE, fd, 0);
         let maj2 = pgmajfault().unwrap_or(0);
-        t.ret("mlock of the cached file succeeds", mlock(q as usize, len), 0);
+        t.ret(
+            "mlock of the cached file succeeds",
+            mlock(q as usize, len),
+            0,
+        );
         t.eq(
             "mlock of cached pages makes no major fault",
             pgmajfault().unwrap_or(0),
@@ -128,8 +139,16 @@ fn main(_args: Args) -> i32 {
             resident(p, len),
             len.div_ceil(PAGE),
         );
-        t.check(maj1 > maj0, "MAP_POPULATE read pages from disk", maj1 - maj0, "> 0");
-        t.ok(same_as_file(fd, p, len), "the populated mapping reads as the file does");
+        t.check(
+            maj1 > maj0,
+            "MAP_POPULATE read pages from disk",
+            maj1 - maj0,
+            "> 0",
+        );
+        t.ok(
+            same_as_file(fd, p, len),
+            "the populated mapping reads as the file does",
+        );
         munmap(p, len);
         close(fd);
     }

@@ -32,10 +32,7 @@ fn field(v: u64, shift: u32) -> u64 {
 fn main(args: Args) -> i32 {
     let mut t = Tap::new("id_regs");
     let hwcap = args.auxv(AT_HWCAP).unwrap_or(0);
-    t.ok(
-        hwcap & HWCAP_CPUID != 0,
-        "AT_HWCAP advertises HWCAP_CPUID",
-    );
+    t.ok(hwcap & HWCAP_CPUID != 0, "AT_HWCAP advertises HWCAP_CPUID");
 
     let midr = mrs!("midr_el1");
     t.ok(true, "mrs x, midr_el1 from EL0 returns (emulated)");
@@ -67,12 +64,12 @@ fn main(args: Args) -> i32 {
         field(pfr0, 0),
         1,
     );
-    t.eq("ID_AA64PFR0_EL1.FP reads 0 (implemented)", field(pfr0, 16), 0);
     t.eq(
-        "ID_AA64PFR0_EL1.GIC is hidden (0)",
-        field(pfr0, 24),
+        "ID_AA64PFR0_EL1.FP reads 0 (implemented)",
+        field(pfr0, 16),
         0,
     );
+    t.eq("ID_AA64PFR0_EL1.GIC is hidden (0)", field(pfr0, 24), 0);
 
     let mpidr = mrs!("mpidr_el1");
     t.ok(

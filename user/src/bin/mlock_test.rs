@@ -699,9 +699,7 @@ fn vmstat(key: &str) -> Option<usize> {
     let mut buf = [0u8; 4096];
     let n = read_file(c"/proc/vmstat", &mut buf)?;
     let text = core::str::from_utf8(&buf[..n]).ok()?;
-    let line = text
-        .lines()
-        .find(|l| l.split(' ').next() == Some(key))?;
+    let line = text.lines().find(|l| l.split(' ').next() == Some(key))?;
     line[key.len()..].trim().parse().ok()
 }
 
@@ -717,11 +715,19 @@ fn shared_lock_rows(t: &mut Tap) {
     }
     let x = x as usize;
     fill(x, 4 * P, 0x5a);
-    t.ret("make them read-only", mprotect(x, 4 * P, PROT_READ) as isize, 0);
+    t.ret(
+        "make them read-only",
+        mprotect(x, 4 * P, PROT_READ) as isize,
+        0,
+    );
     t.ret("mlock them in the parent", mlock(x, 4 * P), 0);
     let st = in_child(|| {
         let mut ct = Tap::new("mlock_test");
-        ct.ret("mlock the shared pages in the child too", mlock(x, 4 * P), 0);
+        ct.ret(
+            "mlock the shared pages in the child too",
+            mlock(x, 4 * P),
+            0,
+        );
         let (m0, u0) = (vmstat("nr_mlock"), vmstat("unevictable_pgs_munlocked"));
         ct.ret("munlock them in the child", munlock(x, 4 * P), 0);
         let (m1, u1) = (vmstat("nr_mlock"), vmstat("unevictable_pgs_munlocked"));

@@ -27,7 +27,9 @@ fn main(_args: Args) -> i32 {
     for i in 0..PAGES {
         poke(p as usize + i * 4096, i as u8 + 1);
     }
-    let sum: usize = (0..PAGES).map(|i| peek(p as usize + i * 4096) as usize).sum();
+    let sum: usize = (0..PAGES)
+        .map(|i| peek(p as usize + i * 4096) as usize)
+        .sum();
     println!("mmap_demo: wrote {PAGES} pages at {:#x}, sum {sum}", p);
     if sum == 10 {
         0

@@ -58,7 +58,11 @@ fn main(_args: Args) -> i32 {
 
     // The EINVAL rows, in the order Linux checks them.
     t.err("unknown flags are EINVAL", mremap(a, P, P, 8, 0), EINVAL);
-    t.err("MREMAP_FIXED without MAYMOVE is EINVAL", mremap(a, P, P, FIXED, 0), EINVAL);
+    t.err(
+        "MREMAP_FIXED without MAYMOVE is EINVAL",
+        mremap(a, P, P, FIXED, 0),
+        EINVAL,
+    );
     t.err(
         "MREMAP_DONTUNMAP without MAYMOVE is EINVAL",
         mremap(a, P, P, DONTUNMAP, 0),
@@ -69,7 +73,11 @@ fn main(_args: Args) -> i32 {
         mremap(a, P, 2 * P, DONTUNMAP | MAYMOVE, 0),
         EINVAL,
     );
-    t.err("an unaligned address is EINVAL", mremap(a + 1, P, P, 0, 0), EINVAL);
+    t.err(
+        "an unaligned address is EINVAL",
+        mremap(a + 1, P, P, 0, 0),
+        EINVAL,
+    );
     t.err("new_len 0 is EINVAL", mremap(a, P, 0, 0, 0), EINVAL);
     t.err(
         "growing an unmapped address is EFAULT",
@@ -93,13 +101,22 @@ fn main(_args: Args) -> i32 {
     );
 
     // Shrink in place: the tail goes away.
-    t.ret("shrinking 4 pages to 3 stays in place", mremap(a, 4 * P, 3 * P, 0, 0), a as isize);
+    t.ret(
+        "shrinking 4 pages to 3 stays in place",
+        mremap(a, 4 * P, 3 * P, 0, 0),
+        a as isize,
+    );
     t.ok(stamped(a, 3), "the first 3 pages keep their contents");
     t.ok(!mapped(a + 3 * P), "the 4th page is unmapped");
 
     // Move with MAYMOVE: the guard page blocks growing in place.
     let b = mremap(a, 3 * P, 6 * P, MAYMOVE, 0);
-    t.check(b > 0 && b as usize != a, "growing with MAYMOVE moves the mapping", b, "a new address");
+    t.check(
+        b > 0 && b as usize != a,
+        "growing with MAYMOVE moves the mapping",
+        b,
+        "a new address",
+    );
     let b = b as usize;
     if b > 0 {
         t.ok(stamped(b, 3), "the moved pages keep their contents");
@@ -110,10 +127,24 @@ fn main(_args: Args) -> i32 {
     }
 
     // Grow in place: a mapping with free space after it.
-    let c = mmap(0, 2 * P, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) as usize;
+    let c = mmap(
+        0,
+        2 * P,
+        PROT_READ | PROT_WRITE,
+        MAP_PRIVATE | MAP_ANONYMOUS,
+        -1,
+        0,
+    ) as usize;
     stamp(c, 2);
     munmap(c + 2 * P, 0); // nothing
-    let hole = mmap(c + 2 * P, 2 * P, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    let hole = mmap(
+        c + 2 * P,
+        2 * P,
+        PROT_READ,
+        MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+        -1,
+        0,
+    );
     munmap(hole as usize, 2 * P); // make sure 2 free pages follow
     t.ret(
         "growing into free space after the VMA stays in place",
@@ -130,7 +161,11 @@ fn main(_args: Args) -> i32 {
     let target = region(2);
     poke(target, 0xee);
     let r = mremap(d, 2 * P, 2 * P, MAYMOVE | FIXED, target);
-    t.ret("MREMAP_FIXED moves onto the given address", r, target as isize);
+    t.ret(
+        "MREMAP_FIXED moves onto the given address",
+        r,
+        target as isize,
+    );
     t.ok(stamped(target, 2), "which now holds the moved pages");
     t.ok(!mapped(d), "and the source is gone");
 
@@ -138,15 +173,30 @@ fn main(_args: Args) -> i32 {
     let e = region(2);
     stamp(e, 2);
     let f = mremap(e, 2 * P, 2 * P, MAYMOVE | DONTUNMAP, 0);
-    t.check(f > 0 && f as usize != e, "MREMAP_DONTUNMAP moves", f, "a new address");
+    t.check(
+        f > 0 && f as usize != e,
+        "MREMAP_DONTUNMAP moves",
+        f,
+        "a new address",
+    );
     if f > 0 {
-        t.ok(stamped(f as usize, 2), "the pages arrive at the new address");
+        t.ok(
+            stamped(f as usize, 2),
+            "the pages arrive at the new address",
+        );
         t.ok(mapped(e), "the old range is still mapped");
         t.eq("and reads as zeros (its pages left)", peek(e), 0);
     }
 
     // A locked mapping that grows is populated.
-    let g = mmap(0, P, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_LOCKED, -1, 0);
+    let g = mmap(
+        0,
+        P,
+        PROT_READ | PROT_WRITE,
+        MAP_PRIVATE | MAP_ANONYMOUS | MAP_LOCKED,
+        -1,
+        0,
+    );
     if g > 0 {
         let g2 = mremap(g as usize, P, 4 * P, MAYMOVE, 0);
         let mut v = [0u8; 4];

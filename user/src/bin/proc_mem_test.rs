@@ -55,7 +55,11 @@ fn main(_args: Args) -> i32 {
     t.ok(b == *b"AAAA", "reads the file's bytes");
 
     // A forced write to the read-only private mapping: the process's copy changes...
-    t.ret("pwrite into the read-only mapping through mem", pwrite(mem, b"BBBB", p + 8), 4);
+    t.ret(
+        "pwrite into the read-only mapping through mem",
+        pwrite(mem, b"BBBB", p + 8),
+        4,
+    );
     t.eq("the mapping shows the write", peek(p + 8), b'B');
     t.eq("the byte before it is the file's", peek(p + 7), b'A');
     // ... and the file never does.
@@ -75,8 +79,16 @@ fn main(_args: Args) -> i32 {
     );
 
     // MADV_DONTNEED throws the private copy away: the file's page again.
-    t.ret("madvise(MADV_DONTNEED)", madvise(p, 2 * PAGE, MADV_DONTNEED), 0);
-    t.eq("after DONTNEED the mapping is the file's again", peek(p + 8), b'A');
+    t.ret(
+        "madvise(MADV_DONTNEED)",
+        madvise(p, 2 * PAGE, MADV_DONTNEED),
+        0,
+    );
+    t.eq(
+        "after DONTNEED the mapping is the file's again",
+        peek(p + 8),
+        b'A',
+    );
 
     // Dirty COW's pattern, write then DONTNEED, over and over: the file must never change.
     let mut file_changed = false;
@@ -91,13 +103,24 @@ fn main(_args: Args) -> i32 {
             file_changed = true;
         }
     }
-    t.ok(!copy_wrong, "200 forced writes each land in the process's copy");
+    t.ok(
+        !copy_wrong,
+        "200 forced writes each land in the process's copy",
+    );
     t.ok(!file_changed, "and never in the file (the Dirty COW rule)");
 
     // Nothing mapped: EIO both ways.
     let hole = unmapped_addr();
-    t.err("pread of an unmapped address is EIO", pread(mem, &mut b, hole), errno::EIO);
-    t.err("pwrite to an unmapped address is EIO", pwrite(mem, b"x", hole), errno::EIO);
+    t.err(
+        "pread of an unmapped address is EIO",
+        pread(mem, &mut b, hole),
+        errno::EIO,
+    );
+    t.err(
+        "pwrite to an unmapped address is EIO",
+        pwrite(mem, b"x", hole),
+        errno::EIO,
+    );
 
     close(mem);
     munmap(p, 2 * PAGE);

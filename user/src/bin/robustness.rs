@@ -922,7 +922,11 @@ fn other_users(t: &mut Tap) {
     };
     // Root may.
     let maps = PathBuf::of(format_args!("/proc/{parent}/maps"));
-    t.ret("root opens another process's /proc/PID/maps", code(maps.as_str()), 0);
+    t.ret(
+        "root opens another process's /proc/PID/maps",
+        code(maps.as_str()),
+        0,
+    );
     let st = in_child(|| {
         if setresuid(1000, 1000, 1000) != 0 {
             return 10;
@@ -1010,7 +1014,14 @@ fn killed_populate(t: &mut Tap) {
     let before = pgfault();
     let pid = fork();
     if pid == 0 {
-        let p = mmap(0, LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | 0x8000, -1, 0);
+        let p = mmap(
+            0,
+            LEN,
+            PROT_READ | PROT_WRITE,
+            MAP_PRIVATE | MAP_ANONYMOUS | 0x8000,
+            -1,
+            0,
+        );
         exit(if p < 0 { 2 } else { 3 });
     }
     sleep_ms(20);

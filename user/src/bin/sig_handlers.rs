@@ -182,7 +182,11 @@ fn main(_args: Args) -> i32 {
             SEGV_CODE.load(SeqCst),
             SEGV_ACCERR,
         );
-        t.addr("its si_addr is the address written", SEGV_ADDR.load(SeqCst), ro + 8);
+        t.addr(
+            "its si_addr is the address written",
+            SEGV_ADDR.load(SeqCst),
+            ro + 8,
+        );
         t.addr(
             "uc_mcontext.fault_address is the same address",
             SEGV_UC_FAULT.load(SeqCst) as usize,
@@ -217,8 +221,16 @@ fn main(_args: Args) -> i32 {
         SEGV_COUNT.load(SeqCst),
         2,
     );
-    t.eq("its si_code is SEGV_MAPERR", SEGV_CODE.load(SeqCst), SEGV_MAPERR);
-    t.addr("its si_addr is the address", SEGV_ADDR.load(SeqCst), hole + 16);
+    t.eq(
+        "its si_code is SEGV_MAPERR",
+        SEGV_CODE.load(SeqCst),
+        SEGV_MAPERR,
+    );
+    t.addr(
+        "its si_addr is the address",
+        SEGV_ADDR.load(SeqCst),
+        hole + 16,
+    );
     t.eq(
         "the handler mapped the page and returned: the store completed",
         peek(hole + 16),

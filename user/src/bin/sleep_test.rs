@@ -88,12 +88,20 @@ fn main(_args: Args) -> i32 {
         tv_sec: 0,
         tv_nsec: 1_000_000_000,
     };
-    t.err("nanosleep with tv_nsec 1e9 fails with EINVAL", nanosleep(&bad_nsec), EINVAL);
+    t.err(
+        "nanosleep with tv_nsec 1e9 fails with EINVAL",
+        nanosleep(&bad_nsec),
+        EINVAL,
+    );
     let negative = Timespec {
         tv_sec: -1,
         tv_nsec: 0,
     };
-    t.err("nanosleep with tv_sec -1 fails with EINVAL", nanosleep(&negative), EINVAL);
+    t.err(
+        "nanosleep with tv_sec -1 fails with EINVAL",
+        nanosleep(&negative),
+        EINVAL,
+    );
     let r = unsafe { syscall3(nr::NANOSLEEP, 0, 0, 0) };
     t.err("nanosleep of a NULL timespec fails with EFAULT", r, EFAULT);
     t.ret("nanosleep of 1 ms returns 0", sleep_ms(1), 0);
@@ -136,7 +144,11 @@ fn main(_args: Args) -> i32 {
     let (v0, n0b) = ctxt_switches(&mut buf).unwrap_or_default();
     let r = sleep_ms(100);
     let (v1, n1b) = ctxt_switches(&mut buf).unwrap_or_default();
-    t.ret("nanosleep of 100 ms beside a spinning child returns 0", r, 0);
+    t.ret(
+        "nanosleep of 100 ms beside a spinning child returns 0",
+        r,
+        0,
+    );
     t.check(
         (1..=3).contains(&(v1 - v0)),
         "beside a spinning child, nanosleep of 100 ms adds 1 to 3 voluntary context switches",

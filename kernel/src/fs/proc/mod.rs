@@ -3,11 +3,13 @@
 //! and the memory lines of status, `array.c` for status, `meminfo.c`), `mm/vmstat.c`
 //! (/proc/vmstat). Mounted on /proc by `proc_init` at boot.
 //!
-//! The tree: /proc/meminfo, /proc/vmstat, /proc/self (the reader's own directory),
-//! /proc/<pid>/ with cmdline, mem, status, maps, smaps, pagemap, oom_score and
-//! oom_score_adj, and /proc/sys/vm/ with the
-//! overcommit sysctls (`overcommit_memory`, `overcommit_ratio`, `overcommit_kbytes`; Linux:
-//! `fs/proc/proc_sysctl.c` over `vm_table` in `kernel/sysctl.c`, handlers in `mm/util.c`).
+//! The tree: /proc/meminfo, /proc/vmstat, /proc/kpageflags and /proc/kpagecount (one
+//! u64 per page frame, root only; `page.rs`, Linux `fs/proc/page.c`), /proc/self (the
+//! reader's own directory), /proc/<pid>/ with cmdline, mem, status, maps, smaps, pagemap,
+//! oom_score and oom_score_adj, and /proc/sys/vm/ with the overcommit sysctls
+//! (`overcommit_memory`, `overcommit_ratio`, `overcommit_kbytes`) and `swappiness` (Linux:
+//! `fs/proc/proc_sysctl.c` over `vm_table` in `kernel/sysctl.c`, handlers in `mm/util.c`
+//! and `mm/vmscan.c`; ours in `proc_sysctl.rs`).
 //!
 //! Locking: a read finds the task by pid, takes its mm lock, builds the text (or, for
 //! pagemap, the entries) in kernel memory, drops the lock, and only then does the VFS
@@ -19,10 +21,14 @@
 //! read-only, so opening them for writing is not EROFS); text files are rebuilt on every
 //! read call and cut at the file position (Linux's seq_file restarts at the record that
 //! holds the position, so a file that changes between two reads may tear differently);
-//! no permission checks beyond the mode bits (Linux asks ptrace_may_access for maps,
-//! smaps and pagemap).
+//! the VFS checks no mode bits against the caller's ids, so the files here that Linux
+//! keeps from other users check at open: ptrace_may_access for maps, smaps, pagemap and
+//! mem (as Linux does), and the mode bits of the root-owned files (kpageflags and
+//! kpagecount are 0400, the sysctls 0644), with euid 0 passing as CAP_DAC_OVERRIDE.
 pub mod array;
 pub mod meminfo;
+pub mod page;
+pub mod proc_sysctl;
 pub mod seq;
 pub mod task_mmu;
 
@@ -30,12 +36,12 @@ pub use meminfo::meminfo;
 
 use super::inode::{DirEntry, Inode, InodeAttr, SuperBlock, S_IFDIR, S_IFREG};
 use crate::errno::{Errno, KResult};
-use crate::mm::util::OvercommitSysctl;
 use crate::task::Task;
 use alloc::format;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use proc_sysctl::{VmSysctl, VM_SYSCTLS};
 
 static PROC_SB: spin::Once<Arc<SuperBlock>> = spin::Once::new();
 
@@ -45,20 +51,19 @@ fn sb() -> &'static Arc<SuperBlock> {
     PROC_SB.call_once(|| SuperBlock::new("proc", super::inode::get_anon_bdev(), false, 1))
 }
 
-/// Inode numbers: 1 root, 2 meminfo, 3 vmstat; pid << 8 for a pid directory, + 1 + index
-/// in [`PID_FILES`] for its files.
+/// Inode numbers: 1 root, 2 meminfo, 3 vmstat, 4 and 5 /proc/sys and /proc/sys/vm, 6..
+/// the sysctls, 30 and 31 kpagecount and kpageflags; pid << 8 for a pid directory, + 1 +
+/// index in [`PID_FILES`] for its files.
 const ROOT_INO: u64 = 1;
 const MEMINFO_INO: u64 = 2;
 const VMSTAT_INO: u64 = 3;
 const SYS_INO: u64 = 4;
 const SYS_VM_INO: u64 = 5;
-/// The sysctl files, in /proc/sys/vm's order, inode numbers from 6.
-const SYSCTLS: [OvercommitSysctl; 3] = [
-    OvercommitSysctl::Memory,
-    OvercommitSysctl::Ratio,
-    OvercommitSysctl::Kbytes,
-];
+/// The sysctl files ([`VM_SYSCTLS`], in /proc/sys/vm's order) have inode numbers from 6.
 const SYSCTL_FIRST_INO: u64 = 6;
+const KPAGECOUNT_INO: u64 = 30;
+const KPAGEFLAGS_INO: u64 = 31;
+const _: () = assert!(SYSCTL_FIRST_INO + (VM_SYSCTLS.len() as u64) <= KPAGECOUNT_INO);
 
 /// A file of a pid directory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,12 +105,16 @@ enum Kind {
     Root,
     Meminfo,
     Vmstat,
+    /// /proc/kpagecount (Linux: `proc_kpagecount_operations`).
+    Kpagecount,
+    /// /proc/kpageflags (Linux: `proc_kpageflags_operations`).
+    Kpageflags,
     /// /proc/sys.
     SysDir,
     /// /proc/sys/vm.
     SysVmDir,
     /// A file of /proc/sys/vm.
-    Sysctl(OvercommitSysctl),
+    Sysctl(VmSysctl),
     PidDir(i32),
     Pid(i32, PidFile),
 }
@@ -124,8 +133,8 @@ fn pid_file_ino(pid: i32, index: usize) -> u64 {
     pid_dir_ino(pid) + 1 + index as u64
 }
 
-fn sysctl_ino(c: OvercommitSysctl) -> u64 {
-    SYSCTL_FIRST_INO + SYSCTLS.iter().position(|&e| e == c).unwrap_or(0) as u64
+fn sysctl_ino(c: VmSysctl) -> u64 {
+    SYSCTL_FIRST_INO + VM_SYSCTLS.iter().position(|&e| e == c).unwrap_or(0) as u64
 }
 
 fn node(kind: Kind) -> Arc<dyn Inode> {
@@ -133,6 +142,9 @@ fn node(kind: Kind) -> Arc<dyn Inode> {
         Kind::Root => (ROOT_INO, S_IFDIR | 0o555),
         Kind::Meminfo => (MEMINFO_INO, S_IFREG | 0o444),
         Kind::Vmstat => (VMSTAT_INO, S_IFREG | 0o444),
+        // Linux: proc_create("kpagecount" / "kpageflags", S_IRUSR, ...), owned by root.
+        Kind::Kpagecount => (KPAGECOUNT_INO, S_IFREG | 0o400),
+        Kind::Kpageflags => (KPAGEFLAGS_INO, S_IFREG | 0o400),
         Kind::SysDir => (SYS_INO, S_IFDIR | 0o555),
         Kind::SysVmDir => (SYS_VM_INO, S_IFDIR | 0o555),
         Kind::Sysctl(c) => (sysctl_ino(c), S_IFREG | 0o644),
@@ -220,7 +232,9 @@ impl ProcInode {
             Kind::Pid(pid, PidFile::Smaps) => proc_pid_smaps(pid),
             Kind::Pid(pid, PidFile::OomScore) => proc_oom_score(pid),
             Kind::Pid(pid, PidFile::OomScoreAdj) => oom_score_adj_read(pid),
-            Kind::Pid(_, PidFile::Pagemap | PidFile::Cmdline | PidFile::Mem) => {
+            Kind::Pid(_, PidFile::Pagemap | PidFile::Cmdline | PidFile::Mem)
+            | Kind::Kpagecount
+            | Kind::Kpageflags => {
                 Err(Errno::EINVAL) // binary: read_at
             }
             Kind::Root | Kind::PidDir(_) | Kind::SysDir | Kind::SysVmDir => Err(Errno::EISDIR),
@@ -234,6 +248,8 @@ impl ProcInode {
                 let mut v = Vec::from([
                     ent("meminfo".into(), MEMINFO_INO, 8),
                     ent("vmstat".into(), VMSTAT_INO, 8),
+                    ent("kpagecount".into(), KPAGECOUNT_INO, 8),
+                    ent("kpageflags".into(), KPAGEFLAGS_INO, 8),
                     ent("sys".into(), SYS_INO, 4),
                 ]);
                 if let Some(me) = crate::task::current() {
@@ -245,7 +261,7 @@ impl ProcInode {
                 v
             }
             Kind::SysDir => Vec::from([ent("vm".into(), SYS_VM_INO, 4)]),
-            Kind::SysVmDir => SYSCTLS
+            Kind::SysVmDir => VM_SYSCTLS
                 .iter()
                 .map(|&c| ent(c.name().into(), sysctl_ino(c), 8))
                 .collect(),
@@ -268,9 +284,11 @@ impl Inode for ProcInode {
         match (self.kind, name) {
             (Kind::Root, "meminfo") => Ok(node(Kind::Meminfo)),
             (Kind::Root, "vmstat") => Ok(node(Kind::Vmstat)),
+            (Kind::Root, "kpagecount") => Ok(node(Kind::Kpagecount)),
+            (Kind::Root, "kpageflags") => Ok(node(Kind::Kpageflags)),
             (Kind::Root, "sys") => Ok(node(Kind::SysDir)),
             (Kind::SysDir, "vm") => Ok(node(Kind::SysVmDir)),
-            (Kind::SysVmDir, n) => SYSCTLS
+            (Kind::SysVmDir, n) => VM_SYSCTLS
                 .iter()
                 .find(|c| c.name() == n)
                 .map(|&c| node(Kind::Sysctl(c)))
@@ -320,6 +338,12 @@ impl Inode for ProcInode {
         if let Kind::Pid(pid, PidFile::Mem) = self.kind {
             return mem_rw(pid, pos, buf, false);
         }
+        if let Kind::Kpageflags = self.kind {
+            return page::kpageflags_read(pos, buf);
+        }
+        if let Kind::Kpagecount = self.kind {
+            return page::kpagecount_read(pos, buf);
+        }
         let text = self.text()?;
         let bytes = text.as_bytes();
         let start = usize::try_from(pos).unwrap_or(usize::MAX).min(bytes.len());
@@ -333,6 +357,10 @@ impl Inode for ProcInode {
     ///
     /// oom_score_adj (0644) may be opened for writing by its owner or root only (Linux:
     /// `generic_permission`; our VFS does not check write bits yet, so this file does).
+    ///
+    /// The root-owned files (kpageflags and kpagecount 0400, the sysctls 0644) are
+    /// checked against their mode bits here, since the VFS does not compare ids (Linux:
+    /// `generic_permission`, EACCES; root passes as with CAP_DAC_OVERRIDE).
     fn open(&self, flags: u32) -> KResult<()> {
         if let Kind::Pid(pid, PidFile::Maps | PidFile::Smaps | PidFile::Pagemap | PidFile::Mem) =
             self.kind
@@ -346,6 +374,12 @@ impl Inode for ProcInode {
                 || flags & crate::fs::O_TRUNC != 0;
             let euid = crate::task::current().map_or(0, |t| t.cred.lock().euid);
             if writing && euid != 0 && euid != self.attr.i_uid {
+                return Err(Errno::EACCES);
+            }
+        }
+        if let Kind::Kpagecount | Kind::Kpageflags | Kind::Sysctl(_) = self.kind {
+            let euid = crate::task::current().map_or(0, |t| t.cred.lock().euid);
+            if !root_owned_may_open(self.attr.i_mode, flags, euid) {
                 return Err(Errno::EACCES);
             }
         }
@@ -375,6 +409,25 @@ impl Inode for ProcInode {
             _ => Err(Errno::EINVAL),
         }
     }
+}
+
+/// May a caller with effective uid `euid` open a file owned by root (uid and gid 0) with
+/// mode `mode` for `flags`' access? Root always may (CAP_DAC_OVERRIDE, as Linux lets
+/// root read and write whatever the mode); anyone else needs the "other" permission
+/// bits, since we have no supplementary groups to put a caller in group 0. Linux:
+/// `generic_permission` -> `acl_permission_check`.
+fn root_owned_may_open(mode: u32, flags: u32, euid: u32) -> bool {
+    use crate::fs::{O_ACCMODE, O_RDONLY, O_RDWR, O_WRONLY};
+    if euid == 0 {
+        return true;
+    }
+    let need = match flags & O_ACCMODE {
+        O_RDONLY => 0o4,
+        O_WRONLY => 0o2,
+        O_RDWR => 0o6,
+        _ => 0o6,
+    };
+    mode & need == need
 }
 
 /// May the calling task look into `task`'s memory? Itself, a task whose real, effective
