@@ -22,6 +22,8 @@ pub struct GdbCheck {
     pub name: &'static str,
     /// Kernel command line.
     pub cmdline: &'static str,
+    /// Guest RAM (`-m`), e.g. `512M`; reclaim checks boot small.
+    pub memory: &'static str,
     /// gdb commands after connecting, ending at the stop to inspect.
     pub breaks: &'static [&'static str],
     /// Expected frames, innermost first (names without their module path).
@@ -43,6 +45,7 @@ pub const CHECKS: &[GdbCheck] = &[
     GdbCheck {
         name: "gdb-mlock-chain",
         cmdline: "init=/bin/mlock_demo",
+        memory: "512M",
         // mlock_demo maps without populating, then mlock()s: the first __mm_populate of
         // the boot is mlock's, and the next handle_mm_fault one of its pages.
         breaks: &[
@@ -73,6 +76,7 @@ pub const CHECKS: &[GdbCheck] = &[
     GdbCheck {
         name: "gdb-fault-retry",
         cmdline: "init=/bin/file_populate",
+        memory: "512M",
         // file_populate mlock()s a mapping of /bin/hello_std, whose pages are not cached
         // yet: the fault returns VM_FAULT_RETRY, faultin_page drops mmap_lock and reads
         // the page. The first do_sync_mmap_readahead after sys_mlock is that read.
@@ -104,6 +108,7 @@ pub const CHECKS: &[GdbCheck] = &[
     GdbCheck {
         name: "gdb-anon-fault-chain",
         cmdline: "init=/bin/mmap_demo",
+        memory: "512M",
         // The first user (FAULT_FLAG_USER 0x40) write (0x01) fault on anonymous memory:
         // mmap_demo's first store to its fresh mapping. (`(vmf.flags.0).0`: GDB would
         // read `.0.0` as a float.)
@@ -133,6 +138,7 @@ pub const CHECKS: &[GdbCheck] = &[
     GdbCheck {
         name: "gdb-munlock-chain",
         cmdline: "init=/bin/mlock_demo",
+        memory: "512M",
         // mlock_demo munlock()s its 16 locked pages: the walk finds each with
         // follow_page(FOLL_GET | FOLL_DUMP) and clears its mark, under mlock_fixup (5.10).
         breaks: &["break munlock_vma_page", "continue"],
@@ -155,8 +161,35 @@ pub const CHECKS: &[GdbCheck] = &[
         serial: &[],
     },
     GdbCheck {
+        name: "gdb-reclaim-mlock-chain",
+        cmdline: "init=/bin/reclaim_demo",
+        memory: "64M",
+        // Seed 001: reclaim finds a page mapped in a VM_LOCKED VMA (mlock2 MLOCK_ONFAULT,
+        // then a read fault: file pages are not mlocked by the fault), try_to_unmap's rmap
+        // walk meets the VMA and marks the page mlocked: culled to the unevictable list.
+        breaks: &["break mlock_vma_page", "continue"],
+        chain: &[
+            "mlock_vma_page",
+            "try_to_unmap_one",
+            "rmap_walk_file",
+            "rmap_walk",
+            "try_to_unmap",
+            "shrink_page_list",
+            "shrink_inactive_list",
+            "shrink_lruvec",
+            "shrink_node",
+        ],
+        local: None,
+        exprs: &[
+            ("p/x page.flags.v.value & (1 << 21)", "= 0x0"),
+            ("p/x (vma.vm_flags.0).0 & 0x2000", "= 0x2000"),
+        ],
+        serial: &[],
+    },
+    GdbCheck {
         name: "gdb-anon-rmap",
         cmdline: "init=/bin/mmap_demo",
+        memory: "512M",
         // At mmap_demo's first anonymous write fault, the new page gets its rmap: after
         // page_add_new_anon_rmap, `page->mapping` is the VMA's anon_vma with the
         // PAGE_MAPPING_ANON bit, and `page->index` the page's linear index in the VMA.
@@ -193,6 +226,7 @@ pub const CHECKS: &[GdbCheck] = &[
     GdbCheck {
         name: "gdb-vma-list",
         cmdline: "init=/bin/mmap_demo",
+        memory: "512M",
         // Linux's `p vma->vm_next` is `p *vmf.vma.vm_next` here (GDB's Rust syntax): at
         // mmap_demo's first anonymous write fault, the faulting VMA's list neighbours point
         // back at it, and the list runs upwards in address order.
@@ -213,6 +247,7 @@ pub const CHECKS: &[GdbCheck] = &[
     GdbCheck {
         name: "gdb-mlock-vma-page-chain",
         cmdline: "init=/bin/mlock_demo",
+        memory: "512M",
         // mlock_demo maps 16 untouched pages and mlock()s them: the fault marks each new
         // page mlocked (lru_cache_add_inactive_or_unevictable), then follow_page_pte,
         // under FOLL_MLOCK, calls mlock_vma_page, as in Linux 5.10.
@@ -239,6 +274,7 @@ pub const CHECKS: &[GdbCheck] = &[
     GdbCheck {
         name: "gdb-backtrace",
         cmdline: "poweroff",
+        memory: "512M",
         breaks: &["break memblock_free_all", "continue"],
         chain: &["memblock_free_all", "mem_init", "start_kernel"],
         // 512 MiB / 4 KiB.
@@ -249,6 +285,7 @@ pub const CHECKS: &[GdbCheck] = &[
     GdbCheck {
         name: "gdb-populate-chain",
         cmdline: "init=/bin/populate_demo",
+        memory: "512M",
         // The first __mm_populate of this boot is populate_demo's mmap(MAP_POPULATE);
         // from there, the next handle_mm_fault is one of its pages.
         breaks: &[
@@ -276,6 +313,7 @@ pub const CHECKS: &[GdbCheck] = &[
     GdbCheck {
         name: "gdb-helpers-agree",
         cmdline: "init=/bin/gdb_demo",
+        memory: "512M",
         // gdb_demo mlock()s and writes 4 pages, prints its /proc/self/maps, the pagemap
         // frame of the first page and /proc/vmstat's nr_mlock, then munlock()s: at
         // sys_munlock the helpers (scripts/gdb/mmkern.py) must tell the same story.
@@ -480,7 +518,7 @@ pub fn check(kernel: &Path, c: &GdbCheck) -> Outcome {
 fn run_check(kernel: &Path, c: &GdbCheck) -> Result<Outcome> {
     let port = free_port()?;
     let cfg = QemuConfig {
-        memory: "512M".into(),
+        memory: c.memory.into(),
         gic: 2,
         cmdline: Some(c.cmdline.into()),
         gdb_port: Some(port),
@@ -731,6 +769,7 @@ ram_pages = 131072
         let c = GdbCheck {
             name: "t",
             cmdline: "",
+            memory: "512M",
             breaks: &[],
             chain: &["a", "c"],
             local: None,
@@ -753,6 +792,7 @@ ram_pages = 131072
         let c = GdbCheck {
             name: "t",
             cmdline: "",
+            memory: "512M",
             breaks: &[],
             chain: &["a"],
             local: None,

@@ -305,6 +305,13 @@ pub const SCENARIOS: &[Scenario] = &[
     user_test("user-robustness", "init=/bin/robustness", "robustness: "),
     user_test("user-mlock", "init=/bin/mlock_test", "mlock_test: "),
     Scenario {
+        // Seed 001 end to end: pages locked in one of two mappings are culled by reclaim,
+        // kept locked by try_to_munlock, rescued by the last munlock.
+        memory: "64M",
+        timeout_secs: 180,
+        ..user_test("user-reclaim-mlock-64M", "init=/bin/reclaim_demo", "reclaim_demo: ")
+    },
+    Scenario {
         // /data/reclaim.bin (64 MiB) does not fit: reading it twice through a shared
         // mapping makes the kernel reclaim clean file pages and read them again.
         memory: "64M",

@@ -7,7 +7,7 @@
 //!                  -> madvise_willneed         MADV_WILLNEED
 //!                  -> madvise_dontneed_free    MADV_DONTNEED, MADV_FREE (zap the pages)
 //!                  -> madvise_populate         MADV_POPULATE_READ/WRITE -> __get_user_pages
-//!                  -> madvise_cold_or_pageout  MADV_COLD, MADV_PAGEOUT (no LRU yet)
+//!                  -> madvise_cold_or_pageout  MADV_COLD (deactivate), MADV_PAGEOUT (reclaim)
 //!                  -> madvise_remove           MADV_REMOVE
 //!                  -> madvise_behavior         flag advice: vma_merge / __split_vma
 //! ```
@@ -249,14 +249,76 @@ fn madvise_dontneed_free(
 }
 
 /// MADV_COLD and MADV_PAGEOUT (Linux: `madvise_cold`, `madvise_pageout`): EINVAL on VMAs
-/// the LRU advice may not touch; otherwise the pages would be deactivated or reclaimed,
-/// which waits for the LRU lists and reclaim (nothing to do yet).
-fn madvise_cold_or_pageout(mm: &MmapLocked, vma: usize, prev: &mut Option<usize>) -> KResult<()> {
+/// the LRU advice may not touch (locked, huge, PFN maps); otherwise the pages of the range
+/// that only this mapping maps are deactivated, or reclaimed at once
+/// (`madvise_cold_or_pageout_pte_range`).
+fn madvise_cold_or_pageout(
+    mm: &MmapLocked,
+    pt: &mut dyn VmaPageTables,
+    vma: usize,
+    prev: &mut Option<usize>,
+    start: usize,
+    end: usize,
+    pageout: bool,
+) -> KResult<()> {
     *prev = Some(vma);
-    if !can_madv_lru_vma(&mm.mm_rb[&vma]) {
+    let v = &mm.mm_rb[&vma];
+    if !can_madv_lru_vma(v) {
         return Err(Errno::EINVAL);
     }
+    pt.cold_or_pageout_pte_range(v, start.max(v.vm_start), end.min(v.vm_end), pageout);
     Ok(())
+}
+
+/// The page walk of MADV_COLD / MADV_PAGEOUT (Linux: `madvise_cold_or_pageout_pte_range`):
+/// for each present page (not the zero page) that no other mapping shares, clear the
+/// PTE's access flag and the page's referenced bit; then MADV_COLD moves it to the head of
+/// its inactive list (`deactivate_page`), MADV_PAGEOUT isolates it and reclaims it
+/// (`reclaim_pages`; without swap only clean file pages can go). Takes the page-table
+/// lock for the walk; reclaim runs after it is dropped.
+#[no_mangle]
+#[inline(never)]
+pub fn madvise_cold_or_pageout_pte_range(
+    pgd: usize,
+    asid: u16,
+    ptl: &crate::sync::SpinLock<()>,
+    vma: &crate::mm::vma::VmArea,
+    start: usize,
+    end: usize,
+    pageout: bool,
+) {
+    use crate::arch::aarch64::pgtable::{pte_mkold, pte_present, pte_young};
+    use crate::mm::page::{Page, PageFlags};
+    let _ = vma;
+    let mut picked: alloc::vec::Vec<&'static Page> = alloc::vec::Vec::new();
+    {
+        let _ptl = ptl.lock();
+        crate::mm::memory::for_each_pte(pgd, start, end, |va, pte| {
+            if !pte_present(*pte) || crate::mm::memory::is_zero_pte(*pte) {
+                return;
+            }
+            let page = crate::mm::memory::pte_page(*pte);
+            // Do not interfere with other mappings of this page.
+            if page.page_mapcount() != 1 {
+                return;
+            }
+            if pte_young(*pte) {
+                *pte = pte_mkold(*pte);
+                crate::arch::cpu::flush_tlb_page(asid, va);
+            }
+            page.clear_flags(PageFlags::PG_referenced);
+            if pageout {
+                if crate::mm::vmscan::isolate_lru_page(page).is_ok() {
+                    picked.push(page);
+                }
+            } else {
+                crate::mm::swap::deactivate_page(page);
+            }
+        });
+    }
+    if pageout {
+        crate::mm::vmscan::reclaim_pages(&mut picked);
+    }
 }
 
 /// MADV_REMOVE (Linux: `madvise_remove`): EINVAL on a locked VMA or one without a file,
@@ -332,7 +394,9 @@ fn madvise_vma(
     match behavior {
         MADV_REMOVE => madvise_remove(mm, vma, prev),
         MADV_WILLNEED => madvise_willneed(vma, prev),
-        MADV_COLD | MADV_PAGEOUT => madvise_cold_or_pageout(mm, vma, prev),
+        MADV_COLD | MADV_PAGEOUT => {
+            madvise_cold_or_pageout(mm, pt, vma, prev, start, end, behavior == MADV_PAGEOUT)
+        }
         MADV_FREE | MADV_DONTNEED => madvise_dontneed_free(mm, pt, vma, prev, start, end, behavior),
         // Never reached: `do_madvise` sends these to `madvise_populate` (read lock).
         MADV_POPULATE_READ | MADV_POPULATE_WRITE => Err(Errno::EINVAL),

@@ -1006,6 +1006,21 @@ impl crate::mm::vma::VmaPageTables for MmPageTables<'_> {
         )
     }
 
+    fn cold_or_pageout_pte_range(
+        &mut self,
+        vma: &crate::mm::vma::VmArea,
+        start: usize,
+        end: usize,
+        pageout: bool,
+    ) {
+        if self.pgd == 0 {
+            return;
+        }
+        crate::mm::madvise::madvise_cold_or_pageout_pte_range(
+            self.pgd, self.asid, self.ptl, vma, start, end, pageout,
+        );
+    }
+
     /// Deferred: see `populate`.
     fn mm_populate(&mut self, _mm: &mut crate::mm::mm_types::MmapLocked, start: usize, len: usize) {
         self.populate.push((start, len));

@@ -488,6 +488,18 @@ pub trait VmaPageTables {
     /// cover addresses below `floor` or at/above `ceiling` (0 = no ceiling) (Linux:
     /// `free_pgtables`).
     fn free_pgtables(&mut self, vmas: &[VmArea], floor: usize, ceiling: usize);
+    /// MADV_COLD / MADV_PAGEOUT on the present pages of `[start, end)` of `vma`: each
+    /// page only this mapping maps is made old and deactivated, or, for `pageout`,
+    /// reclaimed (Linux: the `madvise_cold_or_pageout_pte_range` walk). Default: nothing
+    /// (host tests of the VMA code have no pages).
+    fn cold_or_pageout_pte_range(
+        &mut self,
+        _vma: &VmArea,
+        _start: usize,
+        _end: usize,
+        _pageout: bool,
+    ) {
+    }
     /// Rewrite the present PTEs of `[start, end)` in `vma` with `newprot` (the VMA already
     /// carries its new flags); `dirty_accountable` lets clean shared pages stay read-only
     /// (Linux: `change_protection`, MM_CP_DIRTY_ACCT). Returns pages changed.

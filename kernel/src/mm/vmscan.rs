@@ -190,7 +190,8 @@ fn __remove_mapping(page: &'static Page) -> bool {
 
 /// Try to free each isolated page of `page_list` (Linux: `shrink_page_list`); returns the
 /// pages freed and leaves the others in `page_list` for `move_pages_to_lru`. The outcomes
-/// are 5.10's labels:
+/// are 5.10's labels (`ignore_references`: MADV_PAGEOUT, which reclaims whatever it
+/// picked, used or not):
 /// - `cull_mlocked`: not evictable (mlocked): back, to the unevictable list;
 /// - `activate_locked`: used again, or cannot be freed (anonymous without swap, dirty
 ///   file page, still mapped after `try_to_unmap`): PG_active, back to the active list;
@@ -205,6 +206,7 @@ fn __remove_mapping(page: &'static Page) -> bool {
 pub fn shrink_page_list(
     page_list: &mut alloc::vec::Vec<&'static Page>,
     sc: &mut ScanControl,
+    ignore_references: bool,
 ) -> usize {
     let mut nr_reclaimed = 0;
     let mut ret_pages = alloc::vec::Vec::new();
@@ -219,7 +221,11 @@ pub fn shrink_page_list(
             ret_pages.push(page); // keep_locked
             continue;
         }
-        let references = page_check_references(page);
+        let references = if ignore_references {
+            PageReferences::Reclaim
+        } else {
+            page_check_references(page)
+        };
         match references {
             PageReferences::Activate => {
                 activate_locked(page);
@@ -267,6 +273,25 @@ pub fn shrink_page_list(
         nr_reclaimed += 1;
     }
     *page_list = ret_pages;
+    nr_reclaimed
+}
+
+/// Reclaim the pages of `page_list`, isolated by the caller with `isolate_lru_page`,
+/// whatever their references say, and put back those that cannot go (Linux:
+/// `reclaim_pages`, for MADV_PAGEOUT). Returns the pages freed.
+#[no_mangle]
+#[inline(never)]
+pub fn reclaim_pages(page_list: &mut alloc::vec::Vec<&'static Page>) -> usize {
+    let mut sc = ScanControl::new(
+        page_list.len(),
+        crate::mm::page_alloc::GfpFlags::GFP_KERNEL,
+        0,
+    );
+    for page in page_list.iter() {
+        mod_state(isolated_stat(page), -1);
+    }
+    let nr_reclaimed = shrink_page_list(page_list, &mut sc, true);
+    move_pages_to_lru(page_list);
     nr_reclaimed
 }
 
@@ -341,7 +366,7 @@ pub fn shrink_inactive_list(nr_to_scan: usize, sc: &mut ScanControl, lru: usize)
     if nr_taken == 0 {
         return 0;
     }
-    let nr_reclaimed = shrink_page_list(&mut page_list, sc);
+    let nr_reclaimed = shrink_page_list(&mut page_list, sc, false);
     count_vm_events(steal, nr_reclaimed);
     move_pages_to_lru(&mut page_list);
     mod_state(isolated_stat_of(lru), -(nr_taken as i64));
