@@ -101,3 +101,27 @@ fn isolate_takes_the_page_off_and_putback_returns_it() {
     crate::mm::page::put_page(p);
     let _ = lru_sizes();
 }
+
+#[test]
+fn reclaim_takes_the_oldest_page_first() {
+    let (a, b, c) = (page(), page(), page());
+    let mut l = crate::mm::mmzone::LruListHead::new();
+    l.add(a);
+    l.add(b);
+    l.add(c);
+    assert!(
+        core::ptr::eq(l.tail().unwrap(), a),
+        "the first added is the oldest"
+    );
+    assert!(core::ptr::eq(l.head().unwrap(), c));
+    l.del(a);
+    assert!(core::ptr::eq(l.tail().unwrap(), b));
+    l.add(a);
+    assert!(core::ptr::eq(l.head().unwrap(), a), "put back at the head");
+    assert!(core::ptr::eq(l.tail().unwrap(), b));
+    for p in [a, b, c] {
+        l.del(p);
+        crate::mm::page::put_page(p);
+    }
+    assert!(l.is_empty());
+}

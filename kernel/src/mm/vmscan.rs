@@ -566,15 +566,19 @@ pub fn balance_pgdat(order: usize) -> usize {
     );
     sc.is_kswapd = true;
     let mut reclaimed = 0;
-    while sc.priority >= 0 {
+    while sc.priority >= 1 {
         if pgdat_balanced() {
             break;
         }
         sc.nr_reclaimed = 0;
+        sc.nr_scanned = 0;
         shrink_node(&mut sc); // Linux: kswapd_shrink_node
         reclaimed += sc.nr_reclaimed;
-        if sc.nr_reclaimed < SWAP_CLUSTER_MAX {
-            sc.priority -= 1; // little progress: scan harder
+        // No need to scan harder while a pass already looks at as many pages as the high
+        // watermark asks for (Linux: kswapd_shrink_node's return, `raise_priority`).
+        let raise_priority = sc.nr_scanned < sc.nr_to_reclaim;
+        if raise_priority || sc.nr_reclaimed == 0 {
+            sc.priority -= 1;
         }
         crate::sync::wait::cond_resched();
     }

@@ -125,6 +125,60 @@ fn main(_args: Args) -> i32 {
         "some of the file is resident, not all of it",
     );
     t.ret("munmap", munmap(base, SIZE), 0);
+    hot_cold_rows(&mut t, fd);
     close(fd);
     t.finish()
+}
+
+/// Pages of the hot and the cold set.
+const SET: usize = 64;
+
+/// A hot set touched again and again while the rest of the file streams past stays
+/// resident, while a cold set of the same file, read once, is evicted (young once:
+/// PAGEREF_KEEP with PG_referenced, then PAGEREF_RECLAIM_CLEAN). What keeps the hot set is
+/// partly its young PTEs (PAGEREF_KEEP/ACTIVATE) and partly that it is faulted back
+/// soon after any eviction; the major-fault row bounds the second.
+fn hot_cold_rows(t: &mut Tap, fd: i32) {
+    let m = mmap(0, SIZE, PROT_READ, MAP_SHARED, fd, 0);
+    if !t.success("map the file again", m) {
+        return;
+    }
+    let base = m as usize;
+    let (hot, cold) = (base, base + SET * P);
+    let touch = |from: usize| {
+        for i in 0..SET {
+            peek(from + i * P);
+        }
+    };
+    let maj0 = counters().majfault;
+    touch(hot);
+    touch(cold);
+    for _ in 0..2 {
+        for i in (2 * SET)..(SIZE / P) {
+            peek(base + i * P);
+            if i % 256 == 0 {
+                touch(hot);
+            }
+        }
+    }
+    let resident_of = |from: usize| {
+        let mut vec = [0u8; SET];
+        mincore(from, SET * P, vec.as_mut_ptr());
+        vec.iter().filter(|&&b| b & 1 != 0).count()
+    };
+    let majfaults = counters().majfault - maj0;
+    let streamed = 2 * (SIZE / P - 2 * SET) as u64;
+    println!("reclaim_test: {majfaults} major faults for {streamed} streamed pages");
+    // Evicting the hot set at each of its 127 touches would add up to 64 * 127 major
+    // faults; a few hundred more than the stream are the program's own text and the
+    // first reads of the two sets.
+    t.ok(
+        majfaults <= streamed + 1024,
+        "the hot set was not read from the disk again and again (few extra major faults)",
+    );
+    let (h, c) = (resident_of(hot), resident_of(cold));
+    println!("reclaim_test: hot set {h} of {SET} resident, cold set {c} of {SET}");
+    t.eq("the hot set, touched while the file streamed past, stayed resident", h, SET);
+    t.ok(c < SET / 4, "the cold set, read once, was evicted (mostly)");
+    munmap(base, SIZE);
 }
