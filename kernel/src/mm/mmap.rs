@@ -25,7 +25,7 @@ use super::mm_types::{
     MmStruct, MmapLayout, MmapLocked, MMAP_MIN_ADDR, STACK_GUARD_GAP, TASK_UNMAPPED_BASE,
 };
 use super::vma::{
-    __split_vma, __vma_unlink, find_vma, find_vma_intersection, find_vma_links, find_vma_prev,
+    __split_vma_at, __vma_unlink, find_vma, find_vma_intersection, find_vma_links, find_vma_prev,
     vm_area_alloc, vm_area_free, vm_end_gap, vm_start_gap, vma_link, vma_merge, vma_next, vma_prev,
     vma_set_anonymous, AnonVma, MappedFile, VmArea, VmFlags, VmaPageTables,
 };
@@ -457,12 +457,24 @@ pub fn unmapped_area(mm: &MmapLocked, info: &VmUnmappedAreaInfo) -> KResult<usiz
     Ok(gap_start)
 }
 
+/// Most ancestors `unmapped_area_topdown` may have to come back to: one per level of the
+/// tree. Every VMA is at least a page, so a mm has fewer than 2^36 of them, and a
+/// red-black tree of n nodes is at most 2 log2(n + 1) high: below 74.
+const TOPDOWN_PENDING: usize = 80;
+
 /// Highest gap that fits (Linux 5.10: `unmapped_area_topdown`, mm/mmap.c). First the gap
 /// above every VMA (`highest_vm_end`), then an O(log n) descent of the VMA tree, the
 /// mirror image of [`unmapped_area`]: right subtrees first while their `rb_subtree_gap`
 /// could hold `length` and their gaps may start low enough, then the gap below the VMA,
-/// then the left subtree, climbing back to the first ancestor reached from the right.
-/// Locking: `mmap_lock` held (read is enough).
+/// then the left subtree, going back to the deepest ancestor reached from the right that
+/// still has something to offer. Locking: `mmap_lock` held (read is enough).
+///
+/// Difference from Linux: Linux goes back by climbing `rb_parent` and looking at every
+/// ancestor reached from its right (its own gap, then its left subtree). We look at those
+/// ancestors on the way down instead and keep the ones the climb would stop at, so going
+/// back is one step. Same ancestors, same order, same result; but a search that went down
+/// the right spine for nothing (the stack's gap above `mmap_base` makes the right
+/// subtrees look promising) no longer climbs all the way back.
 #[no_mangle]
 #[inline(never)]
 pub fn unmapped_area_topdown(mm: &MmapLocked, info: &VmUnmappedAreaInfo) -> KResult<usize> {
@@ -489,20 +501,37 @@ pub fn unmapped_area_topdown(mm: &MmapLocked, info: &VmUnmappedAreaInfo) -> KRes
         if root.is_null() || rb_vma(mm, root).rb_subtree_gap < length {
             return Err(Errno::ENOMEM);
         }
+        // The ancestors we went right at whose own gap or left subtree must be looked
+        // at when the right subtree has nothing (Linux finds them again by climbing),
+        // deepest last. Only the first `depth` entries are ever written or read.
+        let mut pending = [core::mem::MaybeUninit::<&VmArea>::uninit(); TOPDOWN_PENDING];
+        let mut depth = 0;
         let mut node = root;
         let found = 'descend: loop {
             let vma = rb_vma(mm, node);
             // Visit the right subtree if it looks promising.
-            let mut gap_start = gap_start_below(vma);
+            let gap_start = gap_start_below(vma);
             let right = vma.vm_rb.rb_right;
             if gap_start <= high_limit
                 && !right.is_null()
                 && rb_vma(mm, right).rb_subtree_gap >= length
             {
+                // Coming back here, the climb would stop if this VMA's own gap ends too
+                // low (ENOMEM) or fits, or if its left subtree looks promising.
+                let left = vma.vm_rb.rb_left;
+                let stop = (!left.is_null() && rb_vma(mm, left).rb_subtree_gap >= length) || {
+                    let end = vm_start_gap(vma);
+                    end < low_limit || (end > gap_start && end - gap_start >= length)
+                };
+                if stop {
+                    pending[depth].write(vma);
+                    depth += 1;
+                }
                 node = right;
                 continue;
             }
             let mut vma = vma;
+            let mut gap_start = gap_start;
             loop {
                 // check_current: the gap below `vma`.
                 let end = vm_start_gap(vma);
@@ -518,22 +547,15 @@ pub fn unmapped_area_topdown(mm: &MmapLocked, info: &VmUnmappedAreaInfo) -> KRes
                     node = left;
                     continue 'descend;
                 }
-                // Go back up the tree to the first node we reached from its right.
-                let mut child = core::ptr::addr_of!(vma.vm_rb).cast_mut();
-                loop {
-                    // SAFETY: `child` is a node of the tree we borrow.
-                    let parent = unsafe { rb_parent(child) };
-                    if parent.is_null() {
-                        return Err(Errno::ENOMEM);
-                    }
-                    let pv = rb_vma(mm, parent);
-                    if pv.vm_rb.rb_right == child {
-                        vma = pv;
-                        gap_start = gap_start_below(pv);
-                        break;
-                    }
-                    child = parent;
+                // Go back to the deepest ancestor reached from its right that the climb
+                // would stop at.
+                if depth == 0 {
+                    return Err(Errno::ENOMEM);
                 }
+                depth -= 1;
+                // SAFETY: entries below `depth` were written on the way down.
+                vma = unsafe { pending[depth].assume_init() };
+                gap_start = gap_start_below(vma);
             }
         };
         // found: clip the gap with the original high_limit.
@@ -1141,7 +1163,12 @@ const UNMAP_BATCH: usize = 32;
 pub struct DetachedVmas {
     first: *mut VmArea,
     count: usize,
-    prev: Option<usize>,
+    /// Where the page tables of the neighbours begin and end: the end of the VMA before
+    /// the range (0 for none) and the start of the one after it (0 for none), taken
+    /// when the VMAs were detached (Linux reads `prev->vm_end` and `next->vm_start` in
+    /// `unmap_region`; they cannot move while `mmap_lock` is held).
+    floor: usize,
+    ceiling: usize,
     start: usize,
     end: usize,
 }
@@ -1153,10 +1180,8 @@ impl DetachedVmas {
     /// VMAs. A table shared with the next batch still maps its pages and stays until that
     /// batch's turn (our `free_pgtables` frees only empty tables). The overcommit charge
     /// goes back once at the end. `mmap_lock` held for read or write.
-    pub fn unmap(mut self, mm: &MmapLocked, pt: &mut dyn VmaPageTables) {
-        let next = vma_next(mm, self.prev);
-        let floor = self.prev.map_or(0, |p| mm.mm_rb[&p].vm_end);
-        let ceiling = next.map_or(0, |n| mm.mm_rb[&n].vm_start);
+    pub fn unmap(mut self, _mm: &MmapLocked, pt: &mut dyn VmaPageTables) {
+        let (floor, ceiling) = (self.floor, self.ceiling);
         let mut batch: Vec<VmArea> = Vec::with_capacity(self.count.min(UNMAP_BATCH));
         let mut nr_accounted = 0;
         let mut v = core::mem::replace(&mut self.first, core::ptr::null_mut());
@@ -1239,7 +1264,11 @@ pub fn munmap_detach_vmas(
         return Ok(None);
     };
     let (vma_start, vma_end) = (vma.vm_start, vma.vm_end);
-    let mut prev = vma_prev(mm, vma_start);
+    let vma = vma as *const VmArea as *mut VmArea;
+    // From here on the VMAs are followed as pointers and along vm_next/vm_prev, as
+    // Linux does: a lookup by key would cost a tree descent when the cache misses.
+    // SAFETY: `vma` is a VMA of `mm`'s tree, which we hold mutably.
+    let mut prev = unsafe { (*vma).vm_prev };
     // We have start < vma.vm_end; if it doesn't overlap, we have nothing.
     if vma_start >= end {
         return Ok(None);
@@ -1252,22 +1281,29 @@ pub fn munmap_detach_vmas(
         if end < vma_end && mm.map_count >= sysctl_max_map_count() {
             return Err(Errno::ENOMEM);
         }
-        __split_vma(mm, vma_start, start, false)?;
-        prev = Some(vma_start);
+        // SAFETY: as above; `vma` keeps the part below `start`.
+        unsafe { __split_vma_at(mm, vma, start, false) }?;
+        prev = vma;
     }
 
     // Does it split the last one?
     if let Some(last) = find_vma(mm, end) {
         if end > last.vm_start {
-            let last_start = last.vm_start;
-            __split_vma(mm, last_start, end, true)?;
+            let last = last as *const VmArea as *mut VmArea;
+            // SAFETY: a VMA of `mm`'s tree, which we hold mutably.
+            unsafe { __split_vma_at(mm, last, end, true) }?;
         }
     }
 
-    // The VMAs of the range, from the first along vm_next (Linux walks `vma->vm_next`
-    // the same way): no second descent of the tree, and nothing allocated.
-    let first =
-        find_vma(mm, start).map_or(core::ptr::null_mut(), |v| v as *const VmArea as *mut VmArea);
+    // The VMAs of the range, from the first along vm_next (Linux: `vma_next(mm, prev)`):
+    // no second descent of the tree, and nothing allocated.
+    // SAFETY: `prev` is null or a VMA of `mm` (it stays, below the range).
+    let first = match unsafe { prev.as_ref() } {
+        Some(p) => p.vm_next,
+        None => mm.mm_rb.first(),
+    };
+    // SAFETY: as above.
+    let floor = unsafe { prev.as_ref() }.map_or(0, |p| p.vm_end);
 
     // Unlock any mlock()ed ranges before detaching VMAs.
     if mm.locked_vm != 0 {
@@ -1308,10 +1344,13 @@ pub fn munmap_detach_vmas(
         count += 1;
         v = next;
     }
+    // SAFETY: `v` is null or the VMA after the range, still in the tree.
+    let ceiling = unsafe { v.as_ref() }.map_or(0, |n| n.vm_start);
     Ok(Some(DetachedVmas {
         first: head,
         count,
-        prev,
+        floor,
+        ceiling,
         start,
         end,
     }))

@@ -17,8 +17,8 @@ use super::{PAGE_SHIFT, PAGE_SIZE};
 use crate::arch::aarch64::pgtable::PgProt;
 use crate::errno::{Errno, KResult};
 use crate::lib::rbtree::{
-    rb_erase_augmented, rb_first, rb_insert_augmented, rb_link_node, rb_next, RbAugmentCallbacks,
-    RbAugmentMax, RbMaxCallbacks, RbNode,
+    rb_erase_augmented, rb_first, rb_insert_augmented, rb_link_node, rb_next, rb_parent,
+    RbAugmentCallbacks, RbAugmentMax, RbMaxCallbacks, RbNode,
 };
 use crate::mm::mm_types::STACK_GUARD_GAP;
 use alloc::boxed::Box;
@@ -724,6 +724,11 @@ pub fn vma_prev(mm: &MmapLocked, vma: usize) -> Option<usize> {
 /// VMA overlaps the range (Linux: `find_vma_links`).
 pub fn find_vma_links(mm: &MmapLocked, addr: usize, end: usize) -> KResult<Option<usize>> {
     let (prev, _, _) = __find_vma_links(mm, addr, end)?;
+    // The caller goes on with `prev` by its key (mmap_region's vma_merge): remember it,
+    // so that lookup is a cache hit instead of a second descent.
+    if !prev.is_null() {
+        mm.mm_rb.cache_update(addr, prev);
+    }
     // SAFETY: a non-null result is a live VMA of `mm`.
     Ok(unsafe { prev.as_ref() }.map(|v| v.vm_start))
 }
@@ -886,6 +891,82 @@ pub fn vma_link(mm: &mut MmapLocked, vma: VmArea) {
     }
     mm.mm_rb.len += 1;
     mm.map_count += 1;
+}
+
+/// Link `new`, one half of a split of `vma`, as `vma`'s neighbour in the list and the
+/// tree, and fix the gaps (Linux 5.10: `__insert_vm_struct` from `__vma_adjust`). `vma`
+/// already has its new bounds, and `new` covers exactly the rest of its old range, below
+/// or above it; the gaps of the neighbours around the pair are therefore unchanged.
+///
+/// Differences from Linux, which descends from the root (`find_vma_links`) and then
+/// updates the gaps of `new`'s successor and of `new` each up to the root
+/// (`__vma_link_rb`): the in-order neighbour of `vma` is found below `vma` itself, and
+/// only the nodes from `new` up to `vma` are recomputed, the ancestors above `vma` only
+/// as far as their values change. With 65,000 VMAs that is a few levels instead of three
+/// walks of some 20. Returns `new` at its final address.
+///
+/// # Safety
+/// `vma` is a VMA of `mm`'s tree, which the caller holds mutably (mmap_lock for write);
+/// its range and `new`'s are adjacent and do not overlap any other VMA.
+unsafe fn __insert_vm_struct(mm: &mut MmapLocked, vma: *mut VmArea, new: VmArea) -> *mut VmArea {
+    // SAFETY: the caller's contract; every node followed is a live VMA of `mm`'s tree.
+    unsafe {
+        let below = new.vm_end <= (*vma).vm_start;
+        debug_assert!(if below {
+            new.vm_end == (*vma).vm_start
+        } else {
+            new.vm_start == (*vma).vm_end
+        });
+        // The Box is given up here and taken back by `vma_unlink` or `MmRb::clear`.
+        let new = Box::into_raw(Box::new(new));
+        let vnode = core::ptr::addr_of_mut!((*vma).vm_rb);
+        // `new` is `vma`'s in-order predecessor (below) or successor: the last node of
+        // its left subtree, or its left child when it has none; mirrored above.
+        let (parent, link) = if below {
+            __vma_link_list(mm, new, (*vma).vm_prev);
+            let mut parent = vnode;
+            let mut link = core::ptr::addr_of_mut!((*vnode).rb_left);
+            while !(*link).is_null() {
+                parent = *link;
+                link = core::ptr::addr_of_mut!((*parent).rb_right);
+            }
+            (parent, link)
+        } else {
+            __vma_link_list(mm, new, vma);
+            let mut parent = vnode;
+            let mut link = core::ptr::addr_of_mut!((*vnode).rb_right);
+            while !(*link).is_null() {
+                parent = *link;
+                link = core::ptr::addr_of_mut!((*parent).rb_left);
+            }
+            (parent, link)
+        };
+        if (*new).vm_next.is_null() {
+            mm.highest_vm_end = vm_end_gap(&*new);
+        }
+        let node = core::ptr::addr_of_mut!((*new).vm_rb);
+        rb_link_node(node, parent, link);
+        // A leaf: its subtree gap is its own gap. Then every node from its parent up to
+        // `vma` (whose own gap moved when its start did), and above `vma` only while
+        // the values change: nothing off that path changed.
+        (*new).rb_subtree_gap = vma_compute_gap(&*new);
+        let mut n = parent;
+        loop {
+            VmaGapCallbacks::compute_max(n, false);
+            if n == vnode {
+                break;
+            }
+            n = rb_parent(n);
+        }
+        VmaGapCallbacks::propagate(rb_parent(vnode), null_mut());
+        rb_insert_augmented::<VmaGapCallbacks>(node, &mut mm.mm_rb.rb_root);
+        (*new).vm_mm = mm.owner;
+        crate::mm::rmap::anon_vma_chain_attach(&mut *new);
+        __vma_link_file(&mut *new);
+        mm.mm_rb.len += 1;
+        mm.map_count += 1;
+        new
+    }
 }
 
 /// Take the VMA keyed `vma` out of the tree, the list and its file's `i_mmap`, detach
@@ -1146,12 +1227,15 @@ fn can_vma_merge_after(
         && vma.vm_pgoff.wrapping_add(vma.vma_pages()) == vm_pgoff
 }
 
-/// The VMA keyed `key` gets `[start, end)` and `pgoff`, re-keyed and its gaps fixed
-/// (`vma_rekey`), and re-filed in its file's `i_mmap` if its pgoff moved (Linux:
-/// `__vma_adjust`'s `vma_interval_tree_remove` / `vma_interval_tree_insert` around the
-/// change). Returns the new key.
-fn vma_set_range(mm: &mut MmapLocked, key: usize, start: usize, end: usize, pgoff: usize) -> usize {
-    let v = mm.mm_rb.get_mut(&key).expect("vma_set_range: no such vma");
+/// `vma` gets `[start, end)` and `pgoff`, and is re-filed in its file's `i_mmap` if its
+/// pgoff moved (Linux: `__vma_adjust`'s `vma_interval_tree_remove` /
+/// `vma_interval_tree_insert` around the change). The gaps are the caller's business.
+///
+/// # Safety
+/// `vma` is a VMA of an mm whose `mmap_lock` the caller holds for write.
+unsafe fn __vma_set_range(vma: *mut VmArea, start: usize, end: usize, pgoff: usize) {
+    // SAFETY: the caller's contract: a live VMA we may change.
+    let v = unsafe { &mut *vma };
     let refile = v.i_mmap_linked && v.vm_pgoff != pgoff;
     if refile {
         __remove_shared_vm_struct(v);
@@ -1162,121 +1246,146 @@ fn vma_set_range(mm: &mut MmapLocked, key: usize, start: usize, end: usize, pgof
     if refile {
         __vma_link_file(v);
     }
-    let v: *mut VmArea = v;
-    // SAFETY: `v` is the VMA of `mm`'s tree just looked up; its place in the tree is
-    // unchanged (vma_rekey), and we hold `mm` mutably.
-    unsafe { __vma_adjust_gaps(mm, v) };
-    start
 }
 
-/// Give the VMA keyed `vma` the range `[start, end)` at page offset `pgoff`, and fix up
-/// what that overlaps or uncovers: the one place VMA boundaries move for `vma_merge` and
+/// `__vma_set_range`, then the gaps it changed: `vma`'s, its successor's or
+/// `highest_vm_end` (`__vma_adjust_gaps`; its place in the tree is unchanged).
+///
+/// # Safety
+/// `vma` is a VMA of `mm`'s tree, which the caller holds mutably.
+unsafe fn vma_set_range(
+    mm: &mut MmapLocked,
+    vma: *mut VmArea,
+    start: usize,
+    end: usize,
+    pgoff: usize,
+) {
+    // SAFETY: the caller's contract.
+    unsafe {
+        __vma_set_range(vma, start, end, pgoff);
+        __vma_adjust_gaps(mm, vma);
+    }
+}
+
+/// Give `vma` the range `[start, end)` at page offset `pgoff`, and fix up what that
+/// overlaps or uncovers: the one place VMA boundaries move for `vma_merge` and
 /// `__split_vma` (Linux 5.10: `__vma_adjust`). With `insert` (a split), that VMA is linked
-/// once `vma` has shrunk. Otherwise the VMA after `vma`, `next`, is looked at:
+/// beside `vma` once `vma` has shrunk (`__insert_vm_struct`). Otherwise the VMA after
+/// `vma`, `next`, is looked at:
 ///
 /// - `end` reaches `next`'s end: `next` is swallowed (remove_next 1; cases 1, 7), and when
 ///   `end` goes beyond it the VMA after it too (remove_next 2; case 6). With
-///   `expand == Some(next)` it is the other way round (remove_next 3; case 8): `next`
+///   `expand == next` it is the other way round (remove_next 3; case 8): `next`
 ///   survives with the range and `vma` goes.
 /// - `end` lies inside `next`: `next`'s head moves to `vma` (adjust_next > 0; case 5).
 /// - `end` is below `vma`'s end: `vma`'s tail moves to `next` (adjust_next < 0; case 4).
 ///
 /// The survivor ("importer") takes the anon_vma of the VMA whose pages it takes over
-/// ("exporter") when it has none (Linux: `anon_vma_clone`). Returns the key of the VMA
-/// that now has `[start, end)`. Linux's -ENOMEM (from `anon_vma_clone`) cannot happen
-/// here yet: the kernel heap is not fallible (issue 13). A VMA whose pgoff changes is
-/// re-filed in its file's `i_mmap` (`vma_set_range`); our anon_vmas keep lists, not
-/// pgoff-keyed trees, so they need no update.
+/// ("exporter") when it has none (Linux: `anon_vma_clone`). Returns the VMA that now has
+/// `[start, end)`. Linux's -ENOMEM (from `anon_vma_clone`) cannot happen here yet: the
+/// kernel heap is not fallible (issue 13). A VMA whose pgoff changes is re-filed in its
+/// file's `i_mmap` (`__vma_set_range`); our anon_vmas keep lists, not pgoff-keyed trees,
+/// so they need no update. As in Linux the VMAs are passed as pointers (`expand` may be
+/// null): the callers have them in hand, and a lookup by key would cost a tree descent.
+///
+/// # Safety
+/// `vma` (and `expand` when not null) are VMAs of `mm`'s tree, which the caller holds
+/// mutably (mmap_lock for write).
+#[allow(clippy::too_many_arguments)]
 #[no_mangle]
 #[inline(never)]
-pub fn __vma_adjust(
+pub unsafe fn __vma_adjust(
     mm: &mut MmapLocked,
-    vma: usize,
+    vma: *mut VmArea,
     start: usize,
     end: usize,
     pgoff: usize,
     insert: Option<VmArea>,
-    expand: Option<usize>,
-) -> usize {
-    let mut vma = vma;
-    let mut next = vma_next(mm, Some(vma));
-    let mut remove_next = 0;
-    let mut adjust_next: isize = 0; // pages; Linux keeps bytes
-                                    // (importer, exporter): who may need whose anon_vma.
-    let mut import: Option<(usize, usize)> = None;
+    expand: *mut VmArea,
+) -> *mut VmArea {
+    // SAFETY: the caller's contract: `vma`, `expand` and the list neighbours followed
+    // below are live VMAs of `mm`'s tree, which we hold mutably; each VMA is its own
+    // allocation, so a pointer stays good until `__vma_unlink` takes the VMA out.
+    unsafe {
+        if let Some(new) = insert {
+            // A split: `vma` keeps one part, `new` gets the rest.
+            __vma_set_range(vma, start, end, pgoff);
+            __insert_vm_struct(mm, vma, new);
+            return vma;
+        }
+        let mut vma = vma;
+        let mut next = (*vma).vm_next;
+        let mut remove_next = 0;
+        let mut adjust_next: isize = 0; // pages; Linux keeps bytes
+                                        // (importer, exporter): who may need whose anon_vma.
+        let mut import: Option<(*mut VmArea, *mut VmArea)> = None;
 
-    if let (Some(n), None) = (next, insert.as_ref()) {
-        let (n_start, n_end) = (mm.mm_rb[&n].vm_start, mm.mm_rb[&n].vm_end);
-        if end >= n_end {
-            if expand == Some(n) {
-                // case 8: `next` takes the range and `vma` goes.
-                debug_assert_eq!(end, n_end);
-                remove_next = 3;
-                next = Some(vma);
-                vma = n;
-            } else {
-                // cases 1, 6, 7: `vma` swallows `next`, and in case 6 the one after.
-                remove_next = 1 + usize::from(end > n_end);
+        if !next.is_null() {
+            let (n_start, n_end) = ((*next).vm_start, (*next).vm_end);
+            if end >= n_end {
+                if expand == next {
+                    // case 8: `next` takes the range and `vma` goes.
+                    debug_assert_eq!(end, n_end);
+                    remove_next = 3;
+                    next = vma;
+                    vma = expand;
+                } else {
+                    // cases 1, 6, 7: `vma` swallows `next`, and in case 6 the one after.
+                    remove_next = 1 + usize::from(end > n_end);
+                }
+                let mut exporter = next;
+                if remove_next == 2 && (*exporter).anon_vma.is_none() {
+                    exporter = (*exporter).vm_next;
+                    assert!(!exporter.is_null(), "case 6 has a VMA after next");
+                }
+                import = Some((vma, exporter));
+            } else if end > n_start {
+                // case 5: `vma` grows over `next`'s head.
+                adjust_next = ((end - n_start) >> PAGE_SHIFT) as isize;
+                import = Some((vma, next));
+            } else if end < (*vma).vm_end {
+                // case 4: `vma` shrinks and `next` grows down over its tail.
+                adjust_next = -((((*vma).vm_end - end) >> PAGE_SHIFT) as isize);
+                import = Some((next, vma));
             }
-            let mut exporter = next.unwrap();
-            if remove_next == 2 && mm.mm_rb[&exporter].anon_vma.is_none() {
-                exporter = vma_next(mm, Some(exporter)).expect("case 6 has a VMA after next");
+        }
+
+        // anon_vma_clone, before anything moves: the exporter may be one that goes.
+        if let Some((imp, e)) = import {
+            let (imp, e) = (&mut *imp, &*e);
+            if imp.anon_vma.is_none() && e.anon_vma.is_some() {
+                imp.anon_vma = e.anon_vma.clone();
+                // Cannot fail here (see above); Linux returns its -ENOMEM.
+                let _ = crate::mm::rmap::anon_vma_clone(imp, e);
+                crate::mm::rmap::anon_vma_chain_attach(imp);
             }
-            import = Some((vma, exporter));
-        } else if end > n_start {
-            // case 5: `vma` grows over `next`'s head.
-            adjust_next = ((end - n_start) >> PAGE_SHIFT) as isize;
-            import = Some((vma, n));
-        } else if end < mm.mm_rb[&vma].vm_end {
-            // case 4: `vma` shrinks and `next` grows down over its tail.
-            adjust_next = -(((mm.mm_rb[&vma].vm_end - end) >> PAGE_SHIFT) as isize);
-            import = Some((n, vma));
         }
-    }
 
-    // anon_vma_clone, before anything moves: the exporter may be one that goes.
-    if let Some((importer, exporter)) = import {
-        let e: *const VmArea = &mm.mm_rb[&exporter];
-        let imp = mm.mm_rb.get_mut(&importer).expect("__vma_adjust: importer");
-        // SAFETY: importer and exporter are different boxed VMAs of the tree, which we
-        // hold for write; `e` is only read.
-        let e = unsafe { &*e };
-        if imp.anon_vma.is_none() && e.anon_vma.is_some() {
-            imp.anon_vma = e.anon_vma.clone();
-            // Cannot fail here (see above); Linux returns its -ENOMEM.
-            let _ = crate::mm::rmap::anon_vma_clone(imp, e);
-            crate::mm::rmap::anon_vma_chain_attach(imp);
+        // Unlink what goes first, so no range overlaps while the survivors move.
+        if remove_next != 0 {
+            let gone = next;
+            let after = (*gone).vm_next;
+            vm_area_free(*__vma_unlink(mm, gone));
+            if remove_next == 2 {
+                assert!(!after.is_null(), "case 6 has a VMA after next");
+                vm_area_free(*__vma_unlink(mm, after));
+            }
         }
-    }
-
-    // Unlink what goes first, so no key collides while the survivors move.
-    if remove_next != 0 {
-        let gone = next.expect("remove_next without next");
-        let after = vma_next(mm, Some(gone));
-        vm_area_free(vma_unlink(mm, gone));
-        if remove_next == 2 {
-            vm_area_free(vma_unlink(mm, after.expect("case 6 has a VMA after next")));
+        if adjust_next < 0 {
+            // case 4: shrink `vma` before `next` takes the freed start.
+            vma_set_range(mm, vma, start, end, pgoff);
         }
+        if adjust_next != 0 {
+            let (n_start, n_end, n_pgoff) = ((*next).vm_start, (*next).vm_end, (*next).vm_pgoff);
+            let new_start = n_start.wrapping_add_signed(adjust_next << PAGE_SHIFT);
+            let new_pgoff = n_pgoff.wrapping_add_signed(adjust_next);
+            vma_set_range(mm, next, new_start, n_end, new_pgoff);
+        }
+        if adjust_next >= 0 {
+            vma_set_range(mm, vma, start, end, pgoff);
+        }
+        vma
     }
-    if adjust_next < 0 {
-        // case 4: shrink `vma` before `next` takes the freed start.
-        vma = vma_set_range(mm, vma, start, end, pgoff);
-    }
-    if adjust_next != 0 {
-        let n = next.expect("adjust_next without next");
-        let nv = &mm.mm_rb[&n];
-        let (n_start, n_end, n_pgoff) = (nv.vm_start, nv.vm_end, nv.vm_pgoff);
-        let new_start = n_start.wrapping_add_signed(adjust_next << PAGE_SHIFT);
-        let new_pgoff = n_pgoff.wrapping_add_signed(adjust_next);
-        vma_set_range(mm, n, new_start, n_end, new_pgoff);
-    }
-    if adjust_next >= 0 {
-        vma = vma_set_range(mm, vma, start, end, pgoff);
-    }
-    if let Some(new) = insert {
-        vma_link(mm, new);
-    }
-    vma
 }
 
 /// Try to make `[addr, end)` with these attributes part of its neighbours instead of a
@@ -1323,70 +1432,89 @@ pub fn vma_merge(
         return None;
     }
 
-    let mut next = vma_next(mm, prev);
-    let area = next;
-    if let Some(a) = area {
-        if mm.mm_rb[&a].vm_end == end {
+    // One lookup of the key; from here on the VMAs are followed as pointers, as Linux
+    // does (a lookup by key is a tree descent when the cache misses).
+    let prev: *mut VmArea = match prev {
+        Some(p) => {
+            let v = mm.mm_rb.find(p);
+            assert!(!v.is_null(), "vma_merge: no vma at prev");
+            v
+        }
+        None => null_mut(),
+    };
+    // SAFETY: `prev` and the list neighbours followed are live VMAs of `mm`'s tree,
+    // which we hold mutably; `__vma_adjust` gets VMAs of that tree.
+    let merged = unsafe {
+        let mut next = if prev.is_null() {
+            mm.mm_rb.first()
+        } else {
+            (*prev).vm_next
+        };
+        let area = next;
+        if !area.is_null() && (*area).vm_end == end {
             // cases 6, 7, 8: the request is exactly `area`; look one further.
-            next = vma_next(mm, Some(a));
+            next = (*area).vm_next;
         }
-    }
+        debug_assert!(prev.is_null() || addr > (*prev).vm_start);
+        debug_assert!(area.is_null() || end <= (*area).vm_end);
+        debug_assert!(addr < end);
 
-    debug_assert!(prev.is_none_or(|p| addr > p));
-    debug_assert!(area.is_none_or(|a| end <= mm.mm_rb[&a].vm_end));
-    debug_assert!(addr < end);
-
-    // Can it merge with the predecessor?
-    if let Some(p) = prev {
-        let pv = &mm.mm_rb[&p];
-        if pv.vm_end == addr && can_vma_merge_after(pv, vm_flags, anon_vma, file, pgoff) {
-            let (p_start, p_pgoff) = (pv.vm_start, pv.vm_pgoff);
-            // Can it merge with the successor too?
-            let with_next = next.filter(|n| {
-                let nv = &mm.mm_rb[n];
-                end == nv.vm_start
-                    && can_vma_merge_before(nv, vm_flags, anon_vma, file, pgoff + pglen)
-                    && is_mergeable_anon_vma(pv.anon_vma.as_ref(), nv.anon_vma.as_ref(), None)
-            });
-            if let Some(n) = with_next {
-                // cases 1, 6: prev swallows next (and area in case 6).
-                let n_end = mm.mm_rb[&n].vm_end;
-                __vma_adjust(mm, p, p_start, n_end, p_pgoff, None, Some(p));
-            } else {
-                // cases 2, 5, 7: prev grows to `end`.
-                __vma_adjust(mm, p, p_start, end, p_pgoff, None, Some(p));
-            }
-            return Some(p);
-        }
-    }
-
-    // Can this new request be merged in front of next?
-    if let Some(n) = next {
-        let nv = &mm.mm_rb[&n];
-        if end == nv.vm_start && can_vma_merge_before(nv, vm_flags, anon_vma, file, pgoff + pglen) {
-            let (n_end, n_pgoff) = (nv.vm_end, nv.vm_pgoff);
-            return Some(match prev {
-                Some(p) if addr < mm.mm_rb[&p].vm_end => {
-                    // case 4: prev's tail moves to next.
-                    let pv = &mm.mm_rb[&p];
-                    let (p_start, p_pgoff) = (pv.vm_start, pv.vm_pgoff);
-                    __vma_adjust(mm, p, p_start, addr, p_pgoff, None, Some(n));
-                    addr
+        'merge: {
+            // Can it merge with the predecessor?
+            if let Some(p) = prev.as_mut() {
+                if p.vm_end == addr && can_vma_merge_after(p, vm_flags, anon_vma, file, pgoff) {
+                    let (p_start, p_pgoff) = (p.vm_start, p.vm_pgoff);
+                    // Can it merge with the successor too?
+                    let with_next = next.as_ref().filter(|n| {
+                        end == n.vm_start
+                            && can_vma_merge_before(n, vm_flags, anon_vma, file, pgoff + pglen)
+                            && is_mergeable_anon_vma(p.anon_vma.as_ref(), n.anon_vma.as_ref(), None)
+                    });
+                    let p: *mut VmArea = p;
+                    if let Some(n) = with_next {
+                        // cases 1, 6: prev swallows next (and area in case 6).
+                        let n_end = n.vm_end;
+                        __vma_adjust(mm, p, p_start, n_end, p_pgoff, None, p);
+                    } else {
+                        // cases 2, 5, 7: prev grows to `end`.
+                        __vma_adjust(mm, p, p_start, end, p_pgoff, None, p);
+                    }
+                    break 'merge p;
                 }
-                // cases 3, 8: next grows down to addr (over area in case 8).
-                _ => __vma_adjust(
-                    mm,
-                    area.expect("next implies area"),
-                    addr,
-                    n_end,
-                    n_pgoff - pglen,
-                    None,
-                    Some(n),
-                ),
-            });
+            }
+
+            // Can this new request be merged in front of next?
+            if let Some(n) = next.as_mut() {
+                if end == n.vm_start
+                    && can_vma_merge_before(n, vm_flags, anon_vma, file, pgoff + pglen)
+                {
+                    let (n_end, n_pgoff) = (n.vm_end, n.vm_pgoff);
+                    let n: *mut VmArea = n;
+                    break 'merge match prev.as_mut() {
+                        Some(p) if addr < p.vm_end => {
+                            // case 4: prev's tail moves to next.
+                            let (p_start, p_pgoff) = (p.vm_start, p.vm_pgoff);
+                            __vma_adjust(mm, p, p_start, addr, p_pgoff, None, n);
+                            n
+                        }
+                        // cases 3, 8: next grows down to addr (over area in case 8).
+                        _ => {
+                            debug_assert!(!area.is_null(), "next implies area");
+                            __vma_adjust(mm, area, addr, n_end, n_pgoff - pglen, None, n)
+                        }
+                    };
+                }
+            }
+            null_mut()
         }
-    }
-    None
+    };
+    // SAFETY: a non-null result is a live VMA of `mm`'s tree.
+    let merged = unsafe { merged.as_ref() }?;
+    // The caller looks the result up next (mmap_region's accounting, the fault that
+    // follows an mmap): remember it, as Linux's find_vma would.
+    mm.mm_rb
+        .cache_update(addr, merged as *const VmArea as *mut VmArea);
+    Some(merged.vm_start)
 }
 
 /// Cut the VMA keyed `vma` in two at `addr`, without the map_count check (Linux:
@@ -1396,22 +1524,43 @@ pub fn vma_merge(
 #[no_mangle]
 #[inline(never)]
 pub fn __split_vma(mm: &mut MmapLocked, vma: usize, addr: usize, new_below: bool) -> KResult<()> {
-    let old = mm.mm_rb.get(&vma).expect("__split_vma: no such vma");
+    let v = mm.mm_rb.find(vma);
+    assert!(!v.is_null(), "__split_vma: no such vma");
+    // SAFETY: `v` is a VMA of `mm`'s tree, which we hold mutably.
+    unsafe { __split_vma_at(mm, v, addr, new_below) }.map(|_| ())
+}
+
+/// `__split_vma` of a VMA in hand (munmap's walk); returns the new VMA.
+///
+/// # Safety
+/// `vma` is a VMA of `mm`'s tree, which the caller holds mutably (mmap_lock for write).
+pub unsafe fn __split_vma_at(
+    mm: &mut MmapLocked,
+    vma: *mut VmArea,
+    addr: usize,
+    new_below: bool,
+) -> KResult<*mut VmArea> {
+    // SAFETY: the caller's contract.
+    let old = unsafe { &*vma };
     debug_assert!(old.vm_start < addr && addr < old.vm_end);
     debug_assert!(addr & (PAGE_SIZE - 1) == 0);
     let mut new = vm_area_dup(old);
     crate::mm::rmap::anon_vma_clone(&mut new, old)?;
     let (start, end, pgoff) = (old.vm_start, old.vm_end, old.vm_pgoff);
     let upper_pgoff = pgoff + ((addr - start) >> PAGE_SHIFT);
-    if new_below {
-        new.vm_end = addr;
-        __vma_adjust(mm, vma, addr, end, upper_pgoff, Some(new), None);
-    } else {
-        new.vm_start = addr;
-        new.vm_pgoff = upper_pgoff;
-        __vma_adjust(mm, vma, start, addr, pgoff, Some(new), None);
+    // SAFETY: the caller's contract; `__vma_adjust` links `new` beside `vma`.
+    unsafe {
+        if new_below {
+            new.vm_end = addr;
+            __vma_adjust(mm, vma, addr, end, upper_pgoff, Some(new), null_mut());
+            Ok((*vma).vm_prev)
+        } else {
+            new.vm_start = addr;
+            new.vm_pgoff = upper_pgoff;
+            __vma_adjust(mm, vma, start, addr, pgoff, Some(new), null_mut());
+            Ok((*vma).vm_next)
+        }
     }
-    Ok(())
 }
 
 /// `__split_vma` after checking the VMA limit: ENOMEM when `map_count` has reached

@@ -627,7 +627,7 @@ fn vma_adjust_remove_next_1_swallows_next_and_imports_its_anon_vma() {
     mm.mm_rb.get_mut(&n).unwrap().set_anon_vma(a.clone());
     let me = ident(&mm, 0);
     assert_eq!(
-        __vma_adjust(
+        adjust(
             &mut mm,
             v,
             pg(0),
@@ -652,7 +652,7 @@ fn vma_adjust_remove_next_2_swallows_two_and_takes_anon_vma_from_the_second() {
     let n = add_anon(&mut mm, 20, 30, RW);
     let a = AnonVma::new();
     mm.mm_rb.get_mut(&n).unwrap().set_anon_vma(a.clone());
-    __vma_adjust(
+    adjust(
         &mut mm,
         v,
         pg(0),
@@ -676,7 +676,7 @@ fn vma_adjust_remove_next_3_keeps_next_and_frees_vma() {
     let a = AnonVma::new();
     mm.mm_rb.get_mut(&area).unwrap().set_anon_vma(a.clone());
     let survivor = ident(&mm, 20);
-    let k = __vma_adjust(
+    let k = adjust(
         &mut mm,
         area,
         pg(10),
@@ -705,7 +705,7 @@ fn vma_adjust_positive_adjust_next_moves_next_head_to_vma() {
     let a = AnonVma::new();
     mm.mm_rb.get_mut(&n).unwrap().set_anon_vma(a.clone());
     let next_box = ident(&mm, 10);
-    __vma_adjust(
+    adjust(
         &mut mm,
         v,
         pg(0),
@@ -729,7 +729,7 @@ fn vma_adjust_negative_adjust_next_gives_vma_tail_to_next() {
     let n = add_anon(&mut mm, 10, 20, RO);
     let a = AnonVma::new();
     mm.mm_rb.get_mut(&v).unwrap().set_anon_vma(a.clone());
-    __vma_adjust(&mut mm, v, pg(0), pg(6), pg(0) >> PAGE_SHIFT, None, Some(n));
+    adjust(&mut mm, v, pg(0), pg(6), pg(0) >> PAGE_SHIFT, None, Some(n));
     assert_eq!(layout(&mm), vec![(0, 6), (6, 20)]);
     assert_eq!(mm.vma(pg(6)).unwrap().vm_pgoff, pg(6) >> PAGE_SHIFT);
     assert_eq!(mm.vma(pg(6)).unwrap().vm_flags, RO);
@@ -747,7 +747,7 @@ fn vma_adjust_with_insert_is_a_split_sharing_the_anon_vma() {
     crate::mm::rmap::anon_vma_clone(&mut upper, mm.vma(v).unwrap()).unwrap();
     upper.vm_start = pg(4);
     upper.vm_pgoff += 4;
-    __vma_adjust(
+    adjust(
         &mut mm,
         v,
         pg(0),
@@ -974,4 +974,23 @@ fn show_map_vma_long_prefix_gets_single_space_before_name() {
         s,
         "ffffffff0000-ffffffff1000 rw-p fffffffff000 103:1234 18446744073709551615  /x\\012y\n"
     );
+}
+
+/// `__vma_adjust` by keys, as the tests name VMAs: the VMAs are looked up first.
+fn adjust(
+    mm: &mut MmapLocked,
+    vma: usize,
+    start: usize,
+    end: usize,
+    pgoff: usize,
+    insert: Option<VmArea>,
+    expand: Option<usize>,
+) -> usize {
+    let v = mm.mm_rb.find(vma);
+    assert!(!v.is_null());
+    let e = expand.map_or(core::ptr::null_mut(), |k| mm.mm_rb.find(k));
+    // SAFETY: both are VMAs of `mm`'s tree, which we hold mutably.
+    let r = unsafe { __vma_adjust(mm, v, start, end, pgoff, insert, e) };
+    // SAFETY: the survivor is a VMA of the tree.
+    unsafe { (*r).vm_start }
 }
