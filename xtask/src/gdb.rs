@@ -187,6 +187,46 @@ pub const CHECKS: &[GdbCheck] = &[
         serial: &[],
     },
     GdbCheck {
+        name: "gdb-reclaim-munlock-chain",
+        cmdline: "init=/bin/reclaim_demo",
+        memory: "64M",
+        // Seed 001's munlock: reclaim_demo's parent munlock()s 16 pages its child also maps
+        // and has locked. munlock_vma_page clears PG_mlocked, isolates the page and, as it
+        // is mapped twice, asks rmap (try_to_munlock, TTU_MUNLOCK); the walk skips the
+        // parent's VMA, no longer VM_LOCKED, and finds the child's, whose mlock_vma_page
+        // marks the page again. The first try_to_munlock of the boot is this one.
+        breaks: &["break try_to_munlock", "continue"],
+        chain: &[
+            "try_to_munlock",
+            "__munlock_isolated_page",
+            "munlock_vma_page",
+            "munlock_vma_pages_range",
+            "mlock_fixup",
+            "apply_vma_lock_flags",
+            "sys_munlock",
+        ],
+        local: None,
+        exprs: &[
+            // PG_mlocked already cleared; two mappings (_mapcount counts from -1).
+            ("p/x page.flags.v.value & (1 << 21)", "= 0x0"),
+            ("p page._mapcount.v.value", "= 1"),
+            // The VMA being unlocked lost VM_LOCKED before its walk.
+            (
+                "frame function munlock_vma_pages_range",
+                "munlock_vma_pages_range",
+            ),
+            ("p/x (vma.vm_flags.0).0 & 0x2000", "= 0x0"),
+            // The walk (TTU_MUNLOCK = 0x8) finds the child's VM_LOCKED VMA, in another mm.
+            ("break mlock_vma_page", "Breakpoint"),
+            ("continue", "mlock_vma_page"),
+            ("frame function try_to_unmap_one", "try_to_unmap_one"),
+            ("p/x arg", "= 0x8"),
+            ("p/x (vma.vm_flags.0).0 & 0x2000", "= 0x2000"),
+            ("p vma.vm_mm == $mm()", "= false"),
+        ],
+        serial: &[],
+    },
+    GdbCheck {
         name: "gdb-anon-rmap",
         cmdline: "init=/bin/mmap_demo",
         memory: "512M",
@@ -806,6 +846,60 @@ ram_pages = 131072
         let missing = "@@serial 0\n00400000-00401000 r-xp 00000000 fe:00 7 /bin/x\n@@expr end\n";
         assert_eq!(judge_serial(missing, serial, &c).len(), 1);
         assert_eq!(judge_serial(good, "boot\n", &c).len(), 1);
+    }
+
+    #[test]
+    fn munlock_chain_needs_the_munlock_path_and_the_other_locked_vma() {
+        let c = CHECKS
+            .iter()
+            .find(|c| c.name == "gdb-reclaim-munlock-chain")
+            .unwrap();
+        let frames = [
+            "try_to_munlock",
+            "__munlock_isolated_page",
+            "munlock_vma_page",
+            "munlock_vma_pages_range",
+            "mlock_fixup",
+            "apply_vma_lock_flags",
+            "sys_munlock",
+        ];
+        let bt = |frames: &[&str]| -> String {
+            frames
+                .iter()
+                .enumerate()
+                .map(|(i, f)| format!("#{i}  0x1 in kernel::mm::x::{f} () at x.rs:1\n"))
+                .collect()
+        };
+        let outputs = [
+            "$1 = 0x0",
+            "$2 = 1",
+            "#3 munlock_vma_pages_range",
+            "$3 = 0x0",
+            "Breakpoint 2 at 0x1",
+            "Breakpoint 2, kernel::mm::mlock::mlock_vma_page (page=0x1)",
+            "#1 try_to_unmap_one",
+            "$4 = 0x8",
+            "$5 = 0x2000",
+            "$6 = false",
+        ];
+        let exprs = |outputs: &[&str]| -> String {
+            let mut s = String::new();
+            for (i, o) in outputs.iter().enumerate() {
+                s.push_str(&format!("{EXPR_MARK}{i}\n{o}\n"));
+            }
+            s + &format!("{EXPR_MARK}end\n")
+        };
+        let good = bt(&frames) + &exprs(&outputs);
+        assert!(judge(&good, c).is_empty(), "{:?}", judge(&good, c));
+        // Reached some other way (no munlock_vma_page above it): fails.
+        let mut other = frames;
+        other[2] = "shrink_page_list";
+        assert_eq!(judge(&(bt(&other) + &exprs(&outputs)), c).len(), 1);
+        // The walk found the munlocking VMA itself (same mm, TTU flags 0): fails twice.
+        let mut wrong = outputs;
+        wrong[7] = "$4 = 0x0";
+        wrong[9] = "$6 = true";
+        assert_eq!(judge(&(bt(&frames) + &exprs(&wrong)), c).len(), 2);
     }
 
     #[test]
