@@ -848,18 +848,42 @@ pub fn wp_page_copy(vmf: &mut crate::mm::vma::VmFault<'_>) -> FaultResult {
 #[no_mangle]
 #[inline(never)]
 pub fn zap_page_range(pgd: usize, start: usize, end: usize, asid: u16) -> usize {
+    use crate::mm::swap::{release_pages, PAGEVEC_SIZE};
     let mut n = 0;
+    // The pages to free, in batches (Linux: the mmu_gather's page list, freed by
+    // tlb_flush_mmu -> free_pages_and_swap_cache -> release_pages once the TLB is clean).
+    let mut batch: [&'static Page; PAGEVEC_SIZE] =
+        [pfn_to_page(crate::mm::page::min_pfn()); PAGEVEC_SIZE];
+    let mut nr = 0;
+    // A long range is flushed by ASID once per batch, before its pages are freed, rather
+    // than page by page (Linux: __flush_tlb_range falls back to flush_tlb_mm past
+    // MAX_TLBI_OPS pages).
+    let by_asid = end - start > PAGEVEC_SIZE * PAGE_SIZE;
     for_each_pte(pgd, start, end, |va, pte| {
         let old = *pte;
         *pte = Pte::default(); // Linux: ptep_get_and_clear_full
-        crate::arch::cpu::flush_tlb_page(asid, va);
+        if !by_asid {
+            crate::arch::cpu::flush_tlb_page(asid, va);
+        }
         if pte_present(old) && !is_zero_pte(old) {
             let page = pte_page(old);
             page_remove_rmap(page);
-            put_page(page);
+            batch[nr] = page;
+            nr += 1;
+            if nr == PAGEVEC_SIZE {
+                if by_asid {
+                    crate::arch::cpu::flush_tlb_asid(asid);
+                }
+                release_pages(&batch);
+                nr = 0;
+            }
         }
         n += 1;
     });
+    if by_asid {
+        crate::arch::cpu::flush_tlb_asid(asid);
+    }
+    release_pages(&batch[..nr]);
     n
 }
 

@@ -129,7 +129,8 @@ pub fn munlock_vma_page(page: &Page) {
 /// 5.10: `clear_page_mlock`, from `page_remove_rmap`). If it cannot be isolated and is
 /// on the unevictable list, `unevictable_pgs_stranded`.
 pub fn clear_page_mlock(page: &Page) {
-    if !page.test_and_clear(PageFlags::PG_mlocked) {
+    // A plain load first: almost no page being unmapped is mlocked.
+    if !page.test(PageFlags::PG_mlocked) || !page.test_and_clear(PageFlags::PG_mlocked) {
         return;
     }
     mod_state(VmStat::NR_MLOCK, -1);
@@ -145,7 +146,7 @@ pub fn clear_page_mlock(page: &Page) {
 /// `free_pages_prepare`'s handling of PG_mlocked, counted in `unevictable_pgs_cleared`).
 /// Nothing to move: the page has left its LRU list already (`__page_cache_release`).
 pub fn free_page_mlock(page: &Page) {
-    if page.test_and_clear(PageFlags::PG_mlocked) {
+    if page.test(PageFlags::PG_mlocked) && page.test_and_clear(PageFlags::PG_mlocked) {
         mod_state(VmStat::NR_MLOCK, -1);
         count_vm_event(VmStat::UNEVICTABLE_PGS_CLEARED);
     }

@@ -274,26 +274,47 @@ pub fn __free_pages(page: &Page, order: usize) {
     if left == 0 {
         // Off its LRU list first (Linux: __put_page -> __page_cache_release).
         crate::mm::swap::__page_cache_release(page);
-        // An anonymous page keeps its anon_vma in `mapping` until now (Linux:
-        // free_pages_prepare clears PageMappingFlags mappings before the checks).
-        let mapping = page.mapping.load(Ordering::Relaxed);
-        if mapping & crate::mm::rmap::PAGE_MAPPING_FLAGS != 0 {
-            page.mapping.store(0, Ordering::Relaxed);
-        }
-        if page._mapcount.load(Ordering::Relaxed) >= 0 || page.mapping.load(Ordering::Relaxed) != 0
-        {
-            bad_page(page, "freed while mapped or in the page cache");
-        }
-        // Linux: free_pages_prepare: a free page carries no state.
-        crate::mm::mlock::free_page_mlock(page);
-        page.flags.store(0, Ordering::Relaxed);
-        page.mapping.store(0, Ordering::Relaxed);
-        page.index.store(0, Ordering::Relaxed);
-        page.private.store(0, Ordering::Relaxed);
-        page._mapcount.store(-1, Ordering::Relaxed);
+        free_pages_prepare(page);
         ZONE_NORMAL
             .lock()
             .free_one_page(super::page::page_to_pfn(page), order);
+    }
+}
+
+/// Check and clear a page whose last reference is gone and which is off the LRU lists,
+/// before it goes back to the buddy lists (Linux: `free_pages_prepare`): an anonymous
+/// page drops its anon_vma pointer, a page still mapped or in a page cache is reported
+/// (`bad_page`), a page still mlocked is counted (`unevictable_pgs_cleared`), and no
+/// state is left.
+pub fn free_pages_prepare(page: &Page) {
+    // An anonymous page keeps its anon_vma in `mapping` until now (Linux clears
+    // PageMappingFlags mappings before the checks).
+    let mapping = page.mapping.load(Ordering::Relaxed);
+    if mapping & crate::mm::rmap::PAGE_MAPPING_FLAGS != 0 {
+        page.mapping.store(0, Ordering::Relaxed);
+    }
+    if page._mapcount.load(Ordering::Relaxed) >= 0 || page.mapping.load(Ordering::Relaxed) != 0 {
+        bad_page(page, "freed while mapped or in the page cache");
+    }
+    crate::mm::mlock::free_page_mlock(page);
+    page.flags.store(0, Ordering::Relaxed);
+    page.mapping.store(0, Ordering::Relaxed);
+    page.index.store(0, Ordering::Relaxed);
+    page.private.store(0, Ordering::Relaxed);
+    page._mapcount.store(-1, Ordering::Relaxed);
+}
+
+/// Give order-0 pages whose last reference is gone back to the buddy lists under one
+/// zone lock (Linux: `free_unref_page_list`, minus the per-CPU lists). The pages are off
+/// the LRU and prepared (`free_pages_prepare`).
+pub fn free_unref_page_list<'a>(pages: impl Iterator<Item = &'a Page>) {
+    let mut pages = pages.peekable();
+    if pages.peek().is_none() {
+        return;
+    }
+    let mut zone = ZONE_NORMAL.lock();
+    for page in pages {
+        zone.free_one_page(super::page::page_to_pfn(page), 0);
     }
 }
 

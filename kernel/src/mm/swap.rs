@@ -159,6 +159,60 @@ pub fn __page_cache_release(page: &Page) {
     page.clear_flags(PageFlags::PG_active | PageFlags::PG_unevictable);
 }
 
+/// Drop one reference to each of `pages` (order 0) and free those that reach zero, taking
+/// `lru_lock` once for the ones still on an LRU list and the zone lock once for the
+/// freeing (Linux: `release_pages`, from the mmu_gather of `zap_pte_range` through
+/// `free_pages_and_swap_cache`).
+#[no_mangle]
+#[inline(never)]
+pub fn release_pages(pages: &[&'static Page]) {
+    use core::sync::atomic::Ordering;
+    let mut to_free: [Option<&'static Page>; PAGEVEC_SIZE] = [None; PAGEVEC_SIZE];
+    let mut nr = 0;
+    let mut lruvec = None;
+    // List sizes change once per batch (Linux keeps them in per-CPU deltas too).
+    let mut taken = [0i64; crate::mm::mmzone::NR_LRU_LISTS];
+    for &page in pages {
+        let left = page._refcount.fetch_sub(1, Ordering::AcqRel) - 1;
+        assert!(left >= 0, "release_pages: page refcount underflow");
+        if left != 0 {
+            continue;
+        }
+        if page.test(PageFlags::PG_lru) {
+            let l: &mut Lruvec = lruvec.get_or_insert_with(lru_lock);
+            let lru = page_lru(page);
+            l.lists[lru].del(page);
+            taken[lru] += 1;
+        }
+        page.clear_flags(PageFlags::PG_lru | PageFlags::PG_active | PageFlags::PG_unevictable);
+        to_free[nr] = Some(page);
+        nr += 1;
+        if nr == PAGEVEC_SIZE {
+            drop(lruvec.take());
+            flush_free(&mut to_free, &mut nr);
+        }
+    }
+    drop(lruvec);
+    for (lru, &n) in taken.iter().enumerate() {
+        if n != 0 {
+            crate::mm::mm_inline::update_lru_size(lru, -n);
+        }
+    }
+    flush_free(&mut to_free, &mut nr);
+}
+
+/// Prepare and free the pages `release_pages` collected.
+fn flush_free(to_free: &mut [Option<&'static Page>; PAGEVEC_SIZE], nr: &mut usize) {
+    for page in to_free[..*nr].iter().flatten() {
+        crate::mm::page_alloc::free_pages_prepare(page);
+    }
+    crate::mm::page_alloc::free_unref_page_list(to_free[..*nr].iter_mut().filter_map(Option::take));
+    *nr = 0;
+}
+
+/// Pages per batch of `release_pages` and of the unmap gather (Linux: `PAGEVEC_SIZE`).
+pub const PAGEVEC_SIZE: usize = 15;
+
 #[cfg(test)]
 #[path = "swap_tests.rs"]
 mod tests;
