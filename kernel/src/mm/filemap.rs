@@ -11,8 +11,9 @@
 //! The fault path (`filemap_fault`, later) maps the page returned by [`read_cache_page`]
 //! and keeps that reference as the mapping's.
 //!
-//! Pages are not on an LRU list yet: `add_to_page_cache_lru` only inserts into the
-//! mapping; reclaim (a later issue) adds them to the inactive file list here.
+//! `add_to_page_cache_lru` also puts each new page on the inactive file list (the
+//! inactive anon list for a swap-backed tmpfs page), where reclaim finds it
+//! (`mm/vmscan.rs`, which takes clean pages back out with `remove_mapping_if_unused`).
 //!
 //! Locking: `i_pages` is a spinlock with interrupts off (Linux: the xarray lock, taken
 //! `xa_lock_irq`). It is never held across I/O: a miss allocates and fills the page

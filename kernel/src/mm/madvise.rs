@@ -298,7 +298,7 @@ pub fn madvise_cold_or_pageout_pte_range(
                 return;
             }
             let page = crate::mm::memory::pte_page(*pte);
-            // Do not interfere with other mappings of this page.
+            // A page others map too is not this caller's to age or drop.
             if page.page_mapcount() != 1 {
                 return;
             }

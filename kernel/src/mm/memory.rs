@@ -902,7 +902,7 @@ pub fn copy_page_range(
     vma: &crate::mm::vma::VmArea,
 ) -> Result<(), FaultResult> {
     use crate::mm::vma::VmFlags;
-    // Don't copy ptes where a page fault will fill them correctly.
+    // Nothing anonymous here: the child's faults will find the same pages.
     if !vma
         .vm_flags
         .intersects(VmFlags::VM_HUGETLB | VmFlags::VM_PFNMAP | VmFlags::VM_MIXEDMAP)

@@ -7,7 +7,7 @@
 //! the range in (`__mm_populate` in `mm/gup.rs`). The page side: a page mapped by a
 //! VM_LOCKED VMA is marked PG_mlocked and counted in NR_MLOCK (`mlock_vma_page`, called
 //! by `follow_page_pte` with FOLL_MLOCK), so reclaim leaves it alone (it goes to the
-//! unevictable list once LRU lists exist); munlock and munmap clear it again
+//! unevictable list); munlock and munmap clear it again
 //! (`munlock_vma_pages_range` -> `munlock_vma_page`).
 //!
 //! ```text

@@ -368,12 +368,12 @@ fn gap_start_below(vma: &VmArea) -> usize {
 #[no_mangle]
 #[inline(never)]
 pub fn unmapped_area(mm: &MmapLocked, info: &VmUnmappedAreaInfo) -> KResult<usize> {
-    // Adjust search length to account for worst case alignment overhead.
+    // Room for the worst misalignment too, so any fitting gap can be aligned inside.
     let length = info
         .length
         .checked_add(info.align_mask)
         .ok_or(Errno::ENOMEM)?;
-    // Adjust search limits by the desired length.
+    // Limits for where such a gap may start and end.
     if info.high_limit < length {
         return Err(Errno::ENOMEM);
     }
@@ -384,7 +384,7 @@ pub fn unmapped_area(mm: &MmapLocked, info: &VmUnmappedAreaInfo) -> KResult<usiz
     let low_limit = info.low_limit + length;
 
     let found = 'search: {
-        // Check if the rbtree root looks promising.
+        // Is there a big enough gap anywhere under the root?
         let root = mm.mm_rb.rb_root.rb_node;
         if root.is_null() || rb_vma(mm, root).rb_subtree_gap < length {
             break 'search None;
@@ -392,7 +392,7 @@ pub fn unmapped_area(mm: &MmapLocked, info: &VmUnmappedAreaInfo) -> KResult<usiz
         let mut node = root;
         'descend: loop {
             let vma = rb_vma(mm, node);
-            // Visit the left subtree if it looks promising.
+            // Lower addresses first: descend left while a gap there could fit.
             let mut gap_end = vm_start_gap(vma);
             let left = vma.vm_rb.rb_left;
             if gap_end >= low_limit && !left.is_null() && rb_vma(mm, left).rb_subtree_gap >= length
@@ -410,7 +410,7 @@ pub fn unmapped_area(mm: &MmapLocked, info: &VmUnmappedAreaInfo) -> KResult<usiz
                 if gap_end >= low_limit && gap_end > gap_start && gap_end - gap_start >= length {
                     break 'search Some(gap_start);
                 }
-                // Visit the right subtree if it looks promising.
+                // Then the higher addresses under this node, if a gap there could fit.
                 let right = vma.vm_rb.rb_right;
                 if !right.is_null() && rb_vma(mm, right).rb_subtree_gap >= length {
                     node = right;
@@ -448,7 +448,7 @@ pub fn unmapped_area(mm: &MmapLocked, info: &VmUnmappedAreaInfo) -> KResult<usiz
             g
         }
     };
-    // found: we have a suitable gap. Clip it with the original low_limit, then align.
+    // found: a gap that fits; keep it above the caller's low_limit, then align.
     if gap_start < info.low_limit {
         gap_start = info.low_limit;
     }
@@ -478,12 +478,12 @@ const TOPDOWN_PENDING: usize = 80;
 #[no_mangle]
 #[inline(never)]
 pub fn unmapped_area_topdown(mm: &MmapLocked, info: &VmUnmappedAreaInfo) -> KResult<usize> {
-    // Adjust search length to account for worst case alignment overhead.
+    // Room for the worst misalignment too, so any fitting gap can be aligned inside.
     let length = info
         .length
         .checked_add(info.align_mask)
         .ok_or(Errno::ENOMEM)?;
-    // Adjust search limits by the desired length.
+    // Limits for where such a gap may start and end.
     let mut gap_end = info.high_limit;
     if gap_end < length {
         return Err(Errno::ENOMEM);
@@ -494,9 +494,9 @@ pub fn unmapped_area_topdown(mm: &MmapLocked, info: &VmUnmappedAreaInfo) -> KRes
     }
     let low_limit = info.low_limit + length;
 
-    // Check the highest gap, which does not precede any VMA.
+    // First the free space above the last VMA, which no VMA's gap describes.
     if mm.highest_vm_end > high_limit {
-        // Check if the rbtree root looks promising.
+        // Is there a big enough gap anywhere under the root?
         let root = mm.mm_rb.rb_root.rb_node;
         if root.is_null() || rb_vma(mm, root).rb_subtree_gap < length {
             return Err(Errno::ENOMEM);
@@ -509,7 +509,7 @@ pub fn unmapped_area_topdown(mm: &MmapLocked, info: &VmUnmappedAreaInfo) -> KRes
         let mut node = root;
         let found = 'descend: loop {
             let vma = rb_vma(mm, node);
-            // Visit the right subtree if it looks promising.
+            // Higher addresses first: descend right while a gap there could fit.
             let gap_start = gap_start_below(vma);
             let right = vma.vm_rb.rb_right;
             if gap_start <= high_limit
@@ -541,7 +541,7 @@ pub fn unmapped_area_topdown(mm: &MmapLocked, info: &VmUnmappedAreaInfo) -> KRes
                 if gap_start <= high_limit && end > gap_start && end - gap_start >= length {
                     break 'descend end;
                 }
-                // Visit the left subtree if it looks promising.
+                // Then lower addresses: the left subtree, if a gap there could fit.
                 let left = vma.vm_rb.rb_left;
                 if !left.is_null() && rb_vma(mm, left).rb_subtree_gap >= length {
                     node = left;
@@ -1723,7 +1723,7 @@ pub fn expand_downwards(
             return Err(Errno::ENOMEM);
         }
     }
-    // We must make sure the anon_vma is allocated (anon_vma_prepare).
+    // Stack pages are anonymous: the VMA needs its anon_vma first (anon_vma_prepare).
     let v = mm
         .mm_rb
         .get_mut(&vma)

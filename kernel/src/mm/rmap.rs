@@ -308,11 +308,22 @@ pub fn anon_vma_prepare(vma: &VmArea, page_table_lock: &SpinLock<()>) -> KResult
 pub fn __anon_vma_prepare(vma: &VmArea, page_table_lock: &SpinLock<()>) -> KResult<()> {
     // SAFETY: the fault path found `vma` in its mm under mmap_lock, which it still holds.
     let anon_vma = unsafe { find_mergeable_anon_vma(vma) }.unwrap_or_else(AnonVma::new);
+    let avc = Box::new(AnonVmaChain {
+        vma: AtomicPtr::new(vma as *const VmArea as *mut VmArea),
+        anon_vma: anon_vma.clone(),
+    });
+    // The anon_vma's lock, then the page-table lock (DESIGN.md 5's order; Linux:
+    // anon_vma_lock_write, then spin_lock(&mm->page_table_lock)).
+    let mut head = anon_vma.head.lock();
     let _ptl = page_table_lock.lock();
     if vma.anon_vma.set_once(&anon_vma) {
-        let ptr = vma as *const VmArea as *mut VmArea;
-        anon_vma_chain_link(&mut vma.anon_vma_chain.lock(), ptr, &anon_vma);
+        head.push(&*avc);
+        vma.anon_vma_chain.lock().push(avc);
+        return Ok(());
     }
+    drop(_ptl);
+    drop(head);
+    drop(avc); // somebody was first: ours is not needed (its drop finds no list entry)
     Ok(())
 }
 
@@ -338,9 +349,9 @@ pub fn anon_vma_clone(dst: &mut VmArea, src: &VmArea) -> KResult<()> {
 #[inline(never)]
 pub fn anon_vma_fork(vma: &mut VmArea, pvma: &VmArea) -> KResult<()> {
     let Some(parent) = pvma.anon_vma.as_ref() else {
-        return Ok(()); // Don't bother if the parent process has no anon_vma here.
+        return Ok(()); // the parent has no anonymous pages here: nothing to share
     };
-    // Drop inherited anon_vma, we'll reuse existing or allocate new.
+    // vm_area_dup copied the parent's pointer; the child gets its own below.
     vma.anon_vma = AnonVmaSlot::none();
     anon_vma_clone(vma, pvma)?;
     let root = parent.root.clone().unwrap_or_else(|| parent.clone());
@@ -610,7 +621,7 @@ pub fn page_referenced_one(page: &Page, vma: &VmArea, address: usize, arg: *mut 
     if let Some(mut pvmw) = page_vma_mapped_walk(page, vma, address) {
         if vma.vm_flags.contains(VmFlags::VM_LOCKED) {
             pra.vm_flags |= VmFlags::VM_LOCKED;
-            return false; // To stop the walk
+            return false; // a locked mapping settles it: no need to look further
         }
         if ptep_clear_flush_young(&mut pvmw, address)
             && !vma.vm_flags.contains(VmFlags::VM_SEQ_READ)
@@ -680,7 +691,7 @@ pub fn try_to_unmap_one(page: &Page, vma: &VmArea, address: usize, arg: *mut ())
     use crate::arch::aarch64::pgtable::{pte_dirty, Pte};
     use crate::mm::vma::VmFlags;
     let flags = TtuFlags::from_bits_retain(arg as usize as u32);
-    // munlock has nothing to do with non-locked VMAs.
+    // Munlock only asks whether some locked VMA still maps the page.
     if flags.contains(TtuFlags::TTU_MUNLOCK) && !vma.vm_flags.contains(VmFlags::VM_LOCKED) {
         return true;
     }
@@ -703,7 +714,7 @@ pub fn try_to_unmap_one(page: &Page, vma: &VmArea, address: usize, arg: *mut ())
     if PageAnon(page) {
         return false; // no swap entry to put there yet
     }
-    // Nuke the page table entry (Linux: ptep_clear_flush).
+    // Clear the entry and its translation (Linux: ptep_clear_flush).
     let pteval = core::mem::take(pvmw.pte);
     crate::arch::cpu::flush_tlb_page(pvmw.mm.asid(), address);
     debug_assert!(pteval != Pte::default());

@@ -150,25 +150,26 @@ pub fn page_check_references(page: &Page) -> PageReferences {
     let mut vm_flags = VmFlags::empty();
     let referenced_ptes = crate::mm::rmap::page_referenced(page, &mut vm_flags);
     let referenced_page = page.test_and_clear(PageFlags::PG_referenced);
-    // Mlock lost the isolation race with us. Let try_to_unmap() move the page to the
-    // unevictable list.
+    // A locked VMA maps it, but the page was never marked (a file page faulted in, or a
+    // race with mlock): reclaim it, and try_to_unmap will mark it and cull it.
     if vm_flags.contains(VmFlags::VM_LOCKED) {
         return PageReferences::Reclaim;
     }
     if referenced_ptes > 0 {
-        // All mapped pages start out with page table references from the instantiating
-        // fault, so a page mapped once must be used twice to be activated.
+        // The fault that mapped a page left its PTE young, so one young PTE alone proves
+        // one use: promote only on a second (PG_referenced from the last look, or a
+        // second mapping).
         page.set_flags(PageFlags::PG_referenced);
         if referenced_page || referenced_ptes > 1 {
             return PageReferences::Activate;
         }
-        // Activate file-backed executable pages after first usage.
+        // Program text of a file is worth keeping once it has been run.
         if vm_flags.contains(VmFlags::VM_EXEC) && !page.test(PageFlags::PG_swapbacked) {
             return PageReferences::Activate;
         }
         return PageReferences::Keep;
     }
-    // Reclaim if clean, defer dirty pages to writeback.
+    // Read once through read(2) and not mapped: free it if it is clean.
     if referenced_page && !page.test(PageFlags::PG_swapbacked) {
         return PageReferences::ReclaimClean;
     }
@@ -192,7 +193,9 @@ fn __remove_mapping(page: &'static Page) -> bool {
 /// pages freed and leaves the others in `page_list` for `move_pages_to_lru`. The outcomes
 /// are 5.10's labels (`ignore_references`: MADV_PAGEOUT, which reclaims whatever it
 /// picked, used or not):
-/// - `cull_mlocked`: not evictable (mlocked): back, to the unevictable list;
+/// - not evictable (mlocked): back, to the unevictable list (5.10 sends it through
+///   `activate_locked`, which leaves an mlocked page inactive; older kernels had a
+///   `cull_mlocked` label for it);
 /// - `activate_locked`: used again, or cannot be freed (anonymous without swap, dirty
 ///   file page, still mapped after `try_to_unmap`): PG_active, back to the active list;
 /// - `keep_locked`: back to the inactive list;
@@ -213,7 +216,7 @@ pub fn shrink_page_list(
     for page in page_list.drain(..) {
         sc.nr_scanned += 1;
         if !page_evictable(page) {
-            // cull_mlocked
+            // mlocked: putback lands it on the unevictable list
             ret_pages.push(page);
             continue;
         }
@@ -238,14 +241,13 @@ pub fn shrink_page_list(
             }
             PageReferences::Reclaim | PageReferences::ReclaimClean => {}
         }
-        // Anonymous process memory has backing store? Not without swap.
+        // Swap-backed pages (anonymous, tmpfs) need swap to go anywhere: none yet.
         if page.test(PageFlags::PG_swapbacked) {
             activate_locked(page);
             ret_pages.push(page);
             continue;
         }
-        // The page is mapped into the page tables of one or more processes. Try to
-        // unmap it here.
+        // Still mapped somewhere: every PTE must go before the page can (try_to_unmap).
         if crate::mm::rmap::page_mapped(page)
             && !crate::mm::rmap::try_to_unmap(page, crate::mm::rmap::TtuFlags::empty())
         {
