@@ -5,6 +5,7 @@
 #![no_std]
 
 pub mod maps;
+pub mod procfs;
 pub mod signal;
 pub mod syscall;
 #[macro_use]

@@ -15,6 +15,7 @@
 #![no_main]
 use ulib::errno::*;
 use ulib::maps::*;
+use ulib::procfs::{read_file, vmstat};
 use ulib::*;
 
 const P: usize = PAGE_SIZE;
@@ -96,24 +97,6 @@ fn none_resident(addr: usize, n: usize) -> bool {
 /// memory whose contents do not matter).
 fn dontneed(addr: usize, len: usize) -> isize {
     madvise(addr, len, MADV_DONTNEED)
-}
-
-/// Read a whole /proc file into `buf`; its length, or None if it cannot be opened.
-fn read_file(path: &core::ffi::CStr, buf: &mut [u8]) -> Option<usize> {
-    let fd = open(path, O_RDONLY, 0) as i32;
-    if fd < 0 {
-        return None;
-    }
-    let mut len = 0;
-    while len < buf.len() {
-        let n = read(fd, &mut buf[len..]);
-        if n <= 0 {
-            break;
-        }
-        len += n as usize;
-    }
-    close(fd);
-    Some(len)
 }
 
 /// Set RLIMIT_MEMLOCK (soft and hard) to `pages` pages.
@@ -694,14 +677,6 @@ fn fork_rows(t: &mut Tap) {
     munlockall();
 }
 
-/// A /proc/vmstat counter, or None.
-fn vmstat(key: &str) -> Option<usize> {
-    let mut buf = [0u8; 4096];
-    let n = read_file(c"/proc/vmstat", &mut buf)?;
-    let text = core::str::from_utf8(&buf[..n]).ok()?;
-    let line = text.lines().find(|l| l.split(' ').next() == Some(key))?;
-    line[key.len()..].trim().parse().ok()
-}
 
 /// Seed 001's munlock rule: a page mapped by two VM_LOCKED VMAs (a parent's read-only
 /// locked pages, shared copy-on-write with a child that locks its copy too) stays mlocked

@@ -31,48 +31,14 @@ const KPF_MLOCKED: u64 = 1 << 33;
 
 /// A /proc/vmstat counter (0 if missing).
 fn vmstat(key: &str) -> u64 {
-    let mut buf = [0u8; 4096];
-    let fd = open(c"/proc/vmstat", O_RDONLY, 0) as i32;
-    if fd < 0 {
-        return 0;
-    }
-    let n = read(fd, &mut buf);
-    close(fd);
-    let text = core::str::from_utf8(&buf[..n.max(0) as usize]).unwrap_or("");
-    text.lines()
-        .find(|l| l.split(' ').next() == Some(key))
-        .and_then(|l| l[key.len()..].trim().parse().ok())
-        .unwrap_or(0)
-}
-
-/// The /proc/kpageflags word of the page mapped at `va` (0 if not present).
-fn kpageflags(va: usize) -> u64 {
-    let mut e = [0u8; 8];
-    let fd = open(c"/proc/self/pagemap", O_RDONLY, 0) as i32;
-    let ok = fd >= 0 && pread(fd, &mut e, (va / P) * 8) == 8;
-    if fd >= 0 {
-        close(fd);
-    }
-    let entry = u64::from_le_bytes(e);
-    if !ok || entry >> 63 == 0 {
-        return 0;
-    }
-    let pfn = (entry & ((1 << 55) - 1)) as usize;
-    let fd = open(c"/proc/kpageflags", O_RDONLY, 0) as i32;
-    let ok = fd >= 0 && pread(fd, &mut e, pfn * 8) == 8;
-    if fd >= 0 {
-        close(fd);
-    }
-    if ok {
-        u64::from_le_bytes(e)
-    } else {
-        0
-    }
+    ulib::procfs::vmstat(key).unwrap_or(0)
 }
 
 /// How many of the N shared pages have all of `flags` (as seen through the mapping `va`).
 fn count_with(va: usize, flags: u64) -> usize {
-    (0..N).filter(|i| kpageflags(va + i * P) & flags == flags).count()
+    (0..N)
+        .filter(|i| ulib::procfs::kpageflags_of(va + i * P) & flags == flags)
+        .count()
 }
 
 /// Read every page of `[N pages, 64 MiB)` of the file through a fresh mapping, twice: more
@@ -218,10 +184,7 @@ fn main(_args: Args) -> i32 {
     );
     pressure(fd);
     let left = resident(a);
-    println!(
-        "reclaim_demo: after more pressure {left} of the 16 pages are resident (first: kpageflags {:#x})",
-        kpageflags(a)
-    );
+    println!("reclaim_demo: after more pressure {left} of the 16 pages are resident");
     t.ok(left < N, "more pressure reclaims some of them now");
 
     // MADV_PAGEOUT reclaims clean file pages at once (reclaim_pages).

@@ -8,6 +8,7 @@
 //! would show.
 #![no_std]
 #![no_main]
+use ulib::procfs::vmstat;
 use ulib::*;
 
 const FILE: &core::ffi::CStr = c"/data/reclaim.bin";
@@ -17,27 +18,6 @@ const P: usize = 4096;
 /// Word `i` of the file: xtask's `reclaim_word`.
 fn word(i: u64) -> u64 {
     i.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ 0xa5a5_a5a5_a5a5_a5a5
-}
-
-/// A /proc/vmstat counter, or None.
-fn vmstat(key: &str) -> Option<u64> {
-    let mut buf = [0u8; 4096];
-    let fd = open(c"/proc/vmstat", O_RDONLY, 0) as i32;
-    if fd < 0 {
-        return None;
-    }
-    let mut len = 0;
-    while len < buf.len() {
-        let n = read(fd, &mut buf[len..]);
-        if n <= 0 {
-            break;
-        }
-        len += n as usize;
-    }
-    close(fd);
-    let text = core::str::from_utf8(&buf[..len]).ok()?;
-    let line = text.lines().find(|l| l.split(' ').next() == Some(key))?;
-    line[key.len()..].trim().parse().ok()
 }
 
 /// The counters this test watches.
