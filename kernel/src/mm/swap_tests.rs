@@ -125,3 +125,76 @@ fn reclaim_takes_the_oldest_page_first() {
     }
     assert!(l.is_empty());
 }
+
+/// A clean page of a fresh (leaked) page cache at `index`: the cache holds the page's one
+/// reference, and it sits on the inactive file list.
+fn cached_page(index: usize) -> (&'static crate::mm::filemap::AddressSpace, &'static Page) {
+    let mapping: &'static crate::mm::filemap::AddressSpace = alloc::boxed::Box::leak(
+        alloc::boxed::Box::new(crate::mm::filemap::AddressSpace::new()),
+    );
+    let p = page();
+    p.set_flags(PageFlags::PG_uptodate);
+    crate::mm::filemap::add_to_page_cache_lru(p, mapping, index).unwrap();
+    (mapping, p)
+}
+
+#[test]
+fn page_check_references_of_unmapped_pages() {
+    use crate::mm::vmscan::{page_check_references, PageReferences};
+    let (_m, p) = cached_page(0);
+    assert_eq!(
+        page_check_references(p),
+        PageReferences::Reclaim,
+        "never used"
+    );
+    mark_page_accessed(p);
+    assert_eq!(
+        page_check_references(p),
+        PageReferences::ReclaimClean,
+        "read once through read(2): may go if clean"
+    );
+    assert!(
+        !p.test(PageFlags::PG_referenced),
+        "the look used the mark up"
+    );
+    let q = page();
+    q.set_flags(PageFlags::PG_swapbacked | PageFlags::PG_referenced);
+    assert_eq!(
+        page_check_references(q),
+        PageReferences::Reclaim,
+        "a swap-backed page gets no clean shortcut"
+    );
+    crate::mm::page::put_page(q);
+}
+
+#[test]
+fn shrink_page_list_frees_clean_cache_pages_and_keeps_the_rest() {
+    use crate::mm::vmscan::{isolate_lru_page, putback_lru_page, shrink_page_list, ScanControl};
+    let (m1, free_me) = cached_page(3);
+    let (m2, held) = cached_page(4);
+    crate::mm::page::get_page(held); // somebody else holds it (a read in progress)
+    let (m3, locked) = cached_page(5);
+    locked.set_flags(PageFlags::PG_mlocked);
+    let mut list = alloc::vec::Vec::new();
+    for p in [free_me, held, locked] {
+        isolate_lru_page(p).unwrap();
+        list.push(p);
+    }
+    let mut sc = ScanControl::new(32, crate::mm::page_alloc::GfpFlags::GFP_KERNEL, 0);
+    assert_eq!(shrink_page_list(&mut list, &mut sc, false), 1);
+    assert_eq!(
+        m1.nrpages(),
+        0,
+        "the clean page left its cache and was freed"
+    );
+    assert_eq!(free_me.page_count(), 0);
+    assert_eq!(list.len(), 2, "the held and the mlocked page stay");
+    assert_eq!((m2.nrpages(), m3.nrpages()), (1, 1));
+    for p in list {
+        putback_lru_page(p);
+    }
+    assert_eq!(list_of(held), Some(LRU_INACTIVE_FILE));
+    assert_eq!(list_of(locked), Some(crate::mm::mmzone::LRU_UNEVICTABLE));
+    locked.clear_flags(PageFlags::PG_mlocked);
+    crate::mm::page::put_page(held);
+}
