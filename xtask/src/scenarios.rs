@@ -373,6 +373,9 @@ pub const SCENARIOS: &[Scenario] = &[
             },
             Check::Contains(" UID:0 pgtables:"),
         ],
+        // Before the kill, reclaim evicts the programs' own text (no swap for the anon
+        // pages) and they fault it back from the disk: slow, not stuck.
+        timeout_secs: 240,
         ..user_test("user-oom-64M", "init=/bin/oom_test", "oom_test: ")
     },
     Scenario {
