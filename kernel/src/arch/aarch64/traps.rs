@@ -168,11 +168,22 @@ pub fn do_sysinstr(esr: Esr, regs: &mut PtRegs) {
     do_undefinstr(regs);
 }
 
-/// A data or instruction abort taken from EL1 (Linux: `el1_abort`).
+/// A data or instruction abort taken from EL1 (Linux: `el1_abort`). The fault runs with
+/// the interrupt mask of the code it interrupted (Linux: `local_daif_inherit`): a uaccess
+/// fault in a system call may then sleep, for a page read from the disk or a lock, as
+/// the caller could; masked, it would have to poll, and could spin forever on a device
+/// another, sleeping task holds. Masked again before the exception returns.
 #[no_mangle]
 #[inline(never)]
 pub fn el1_abort(regs: &mut PtRegs, esr: Esr) {
+    let irqs_were_on = regs.pstate & (1 << 7) == 0; // SPSR.I
+    if irqs_were_on {
+        crate::arch::cpu::local_irq_enable();
+    }
     super::fault::do_mem_abort(regs.far as usize, esr, regs);
+    if irqs_were_on {
+        crate::arch::cpu::local_irq_disable();
+    }
 }
 
 /// A data abort taken from EL0 (Linux: `el0_da`).
