@@ -282,14 +282,12 @@ pub fn madvise_cold_or_pageout_pte_range(
     pgd: usize,
     asid: u16,
     ptl: &crate::sync::SpinLock<()>,
-    vma: &crate::mm::vma::VmArea,
     start: usize,
     end: usize,
     pageout: bool,
 ) {
     use crate::arch::aarch64::pgtable::{pte_mkold, pte_present, pte_young};
     use crate::mm::page::{Page, PageFlags};
-    let _ = vma;
     let mut picked: alloc::vec::Vec<&'static Page> = alloc::vec::Vec::new();
     {
         let _ptl = ptl.lock();

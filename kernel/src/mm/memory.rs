@@ -1032,7 +1032,7 @@ impl crate::mm::vma::VmaPageTables for MmPageTables<'_> {
 
     fn cold_or_pageout_pte_range(
         &mut self,
-        vma: &crate::mm::vma::VmArea,
+        _vma: &crate::mm::vma::VmArea,
         start: usize,
         end: usize,
         pageout: bool,
@@ -1041,7 +1041,7 @@ impl crate::mm::vma::VmaPageTables for MmPageTables<'_> {
             return;
         }
         crate::mm::madvise::madvise_cold_or_pageout_pte_range(
-            self.pgd, self.asid, self.ptl, vma, start, end, pageout,
+            self.pgd, self.asid, self.ptl, start, end, pageout,
         );
     }
 
