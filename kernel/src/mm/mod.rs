@@ -31,6 +31,7 @@ pub mod rmap;
 pub mod shmem;
 pub mod slab;
 pub mod swap;
+pub mod swapops;
 pub mod util;
 pub mod vma;
 pub mod vmscan;

@@ -248,6 +248,38 @@ pub const fn pte_mkclean(pte: Pte) -> Pte {
     Pte(pte.0 & !PTE_DIRTY)
 }
 
+/// Bit position of the swap type in a swap PTE (Linux arm64: `__SWP_TYPE_SHIFT`). Bits 0
+/// (valid) and 1 stay clear, so the MMU faults on the entry and `pte_present` is false.
+pub const __SWP_TYPE_SHIFT: u64 = 2;
+/// Width of the swap type (Linux arm64: `__SWP_TYPE_BITS`).
+pub const __SWP_TYPE_BITS: u64 = 6;
+/// Bit position of the swap offset (Linux arm64: `__SWP_OFFSET_SHIFT`).
+pub const __SWP_OFFSET_SHIFT: u64 = __SWP_TYPE_SHIFT + __SWP_TYPE_BITS;
+/// Width of the swap offset (Linux arm64: `__SWP_OFFSET_BITS`): bits 8-57, below the
+/// software bits' PTE_PROT_NONE (58) that a PROT_NONE entry would use in Linux.
+pub const __SWP_OFFSET_BITS: u64 = 50;
+
+/// The swap type stored in a swap PTE (Linux arm64: `__swp_type`).
+#[inline]
+pub const fn __swp_type(pte: Pte) -> u64 {
+    (pte.0 >> __SWP_TYPE_SHIFT) & ((1 << __SWP_TYPE_BITS) - 1)
+}
+
+/// The swap offset stored in a swap PTE (Linux arm64: `__swp_offset`).
+#[inline]
+pub const fn __swp_offset(pte: Pte) -> u64 {
+    (pte.0 >> __SWP_OFFSET_SHIFT) & ((1 << __SWP_OFFSET_BITS) - 1)
+}
+
+/// A non-present PTE naming slot `offset` of swap device `ty` (Linux arm64:
+/// `__swp_entry` + `__swp_entry_to_pte`). Never zero: `swp_entry(0, 0)` would read as
+/// `pte_none`, so callers never use offset 0 (it holds the swap header, as in Linux).
+#[inline]
+pub const fn __swp_entry_pte(ty: u64, offset: u64) -> Pte {
+    Pte(((ty & ((1 << __SWP_TYPE_BITS) - 1)) << __SWP_TYPE_SHIFT)
+        | ((offset & ((1 << __SWP_OFFSET_BITS) - 1)) << __SWP_OFFSET_SHIFT))
+}
+
 /// Does this entry let EL0 write? (Linux: `pte_write`.) AP[2:1] = 0b01, Arm ARM D8.4.1.
 #[inline]
 pub fn pte_write(pte: Pte) -> bool {
