@@ -30,7 +30,7 @@ pub fn vmstat(key: &str) -> Option<u64> {
 }
 
 /// One u64 at byte `off` of the file `path` (pread), or None.
-fn read_u64(path: &core::ffi::CStr, off: usize) -> Option<u64> {
+pub fn read_u64(path: &core::ffi::CStr, off: usize) -> Option<u64> {
     let mut e = [0u8; 8];
     let fd = open(path, O_RDONLY, 0) as i32;
     if fd < 0 {
@@ -52,4 +52,20 @@ pub fn kpageflags_of(va: usize) -> u64 {
     }
     let pfn = (entry & ((1 << 55) - 1)) as usize;
     read_u64(c"/proc/kpageflags", pfn * 8).unwrap_or(0)
+}
+
+/// The /proc/self/pagemap entry of `va` (bit 63 present, bit 62 swapped; 0 if unreadable).
+pub fn pagemap_of(va: usize) -> u64 {
+    read_u64(c"/proc/self/pagemap", (va / 4096) * 8).unwrap_or(0)
+}
+
+/// A /proc/meminfo value in kB (`key` without the colon), or None.
+pub fn meminfo_kb(key: &str) -> Option<u64> {
+    let mut buf = [0u8; 4096];
+    let n = read_file(c"/proc/meminfo", &mut buf)?;
+    let text = core::str::from_utf8(&buf[..n]).ok()?;
+    let line = text
+        .lines()
+        .find(|l| l.split(':').next() == Some(key))?;
+    line[key.len() + 1..].trim().trim_end_matches("kB").trim().parse().ok()
 }

@@ -437,8 +437,8 @@ pub fn __handle_mm_fault(
 /// Decide what the fault needs from the PTE it found (Linux: `handle_pte_fault`): none
 /// yet -> `do_anonymous_page` or `do_fault`; a write to a read-only entry ->
 /// `do_wp_page`; otherwise (a stale TLB entry, or the access flag clear) make the entry
-/// young (and dirty for a write) with `ptep_set_access_flags`. Swap entries come with
-/// swap (`do_swap_page`).
+/// young (and dirty for a write) with `ptep_set_access_flags`; a swap entry ->
+/// `do_swap_page`.
 #[no_mangle]
 #[inline(never)]
 pub fn handle_pte_fault(vmf: &mut crate::mm::vma::VmFault<'_>) -> FaultResult {
@@ -451,9 +451,8 @@ pub fn handle_pte_fault(vmf: &mut crate::mm::vma::VmFault<'_>) -> FaultResult {
         };
     }
     if !pte_present(vmf.orig_pte) {
-        // A swap entry: do_swap_page arrives with swap. Nothing else writes non-present
-        // entries today.
-        return FaultResult::Sigbus;
+        // Not empty, not mapped: a swap entry (we make no other kind).
+        return do_swap_page(vmf);
     }
     let write = vmf.flags.contains(FaultFlags::WRITE);
     if write && !pte_write(vmf.orig_pte) {
@@ -717,6 +716,102 @@ pub fn do_anonymous_page(vmf: &mut crate::mm::vma::VmFault<'_>) -> FaultResult {
     FaultResult::Handled
 }
 
+/// The PTE holds a swap entry: bring the page back (Linux: `do_swap_page`). The page is
+/// looked up in the swap cache; a miss is a major fault (`pgmajfault`) that reads it, and
+/// its neighbours on the disk, with `swapin_readahead`. Then, under the page-table lock
+/// and only if the PTE still holds the entry, the page is mapped (writable at once for a
+/// write fault when `reuse_swap_page` says nobody shares it), put back in the rmap, and
+/// the PTE's count on the slot is dropped (`swap_free`). A page now mapped in a locked
+/// VMA, or when swap is more than half full, leaves the swap cache (`try_to_free_swap`)
+/// so its slot can be reused. A read that failed is SIGBUS, as in Linux.
+///
+/// Difference from 5.10: the read runs with `mmap_lock` held for read; 5.10 submits the
+/// read, then `lock_page_or_retry` drops the lock while it waits (VM_FAULT_RETRY).
+#[no_mangle]
+#[inline(never)]
+pub fn do_swap_page(vmf: &mut crate::mm::vma::VmFault<'_>) -> FaultResult {
+    use crate::mm::swap_state::{lookup_swap_cache, swapin_readahead, PageSwapCache};
+    use crate::mm::swapfile::{reuse_swap_page, swap_free, try_to_free_swap};
+    use crate::mm::swapops::pte_to_swp_entry;
+    use crate::mm::vma::VmFlags;
+    use crate::mm::vmstat::{count_vm_event, VmStat};
+    let entry = pte_to_swp_entry(vmf.orig_pte);
+    let vma = vmf.vma;
+    let page = match lookup_swap_cache(entry) {
+        Some(page) => page,
+        None => {
+            count_vm_event(VmStat::PGMAJFAULT);
+            match swapin_readahead(entry, GfpFlags::GFP_KERNEL) {
+                Some(page) => page,
+                None => {
+                    // The slot was freed meanwhile: the PTE changed under us (another
+                    // thread faulted it in), or there was no memory.
+                    let _ptl = vmf.mm.page_table_lock.lock();
+                    let orig = vmf.orig_pte;
+                    return if *vmf.pte() == orig {
+                        FaultResult::Oom
+                    } else {
+                        FaultResult::Handled
+                    };
+                }
+            }
+        }
+    };
+    // Wait for a read still running (ours, or another fault's or readahead's).
+    crate::mm::pagemap::wait_on_page_locked(page);
+    if anon_vma_prepare(vma, &vmf.mm.page_table_lock).is_err() {
+        put_page(page);
+        return FaultResult::Oom;
+    }
+    let ptl = vmf.mm.page_table_lock.lock();
+    let orig = vmf.orig_pte;
+    if *vmf.pte() != orig {
+        drop(ptl);
+        put_page(page); // somebody else mapped it meanwhile
+        return FaultResult::Handled;
+    }
+    if !page.test(PageFlags::PG_uptodate) {
+        drop(ptl);
+        put_page(page);
+        return FaultResult::Sigbus;
+    }
+    if !PageSwapCache(page) || crate::mm::swap_state::page_swap_entry(page) != entry {
+        // Reclaimed and reused between the lookup and now: fault again.
+        drop(ptl);
+        put_page(page);
+        return FaultResult::Handled;
+    }
+    let mut pte = mk_pte(page_to_phys(page), vma.vm_page_prot);
+    let mut flags = vmf.flags;
+    // Drop our slot count before asking whether the page is ours alone.
+    swap_free(entry);
+    let mut exclusive = false;
+    if flags.contains(FaultFlags::WRITE) && reuse_swap_page(page) {
+        pte = maybe_mkwrite(pte_mkdirty(pte), vma);
+        flags.remove(FaultFlags::WRITE);
+        exclusive = true;
+    }
+    // The reference from the lookup becomes the mapping's.
+    crate::mm::rmap::page_add_anon_rmap(page, vma, vmf.address, exclusive);
+    *vmf.pte() = pte;
+    if PageSwapCache(page)
+        && (vma.vm_flags.contains(VmFlags::VM_LOCKED)
+            || page.test(PageFlags::PG_mlocked)
+            || crate::mm::swapfile::vm_swap_full())
+        && crate::mm::pagemap::trylock_page(page)
+    {
+        try_to_free_swap(page);
+        crate::mm::pagemap::unlock_page(page);
+    }
+    drop(ptl);
+    if flags.contains(FaultFlags::WRITE) {
+        // Shared with another swap PTE or mapping: copy on write, as for any page.
+        vmf.orig_pte = pte;
+        return do_wp_page(vmf);
+    }
+    FaultResult::Handled
+}
+
 /// Write fault on a present, read-only PTE (Linux: `do_wp_page`): an anonymous page only
 /// this mapping uses is made writable in place (`wp_page_reuse`); a shared file mapping
 /// writes the page itself (`wp_page_shared`); anything else (the zero page, a page
@@ -734,7 +829,16 @@ pub fn do_wp_page(vmf: &mut crate::mm::vma::VmFault<'_>) -> FaultResult {
     if !is_zero_pte(old) {
         let page = pte_page(old);
         if PageAnon(page) {
-            // Nobody else maps or holds it (Linux: reuse_swap_page / page_count == 1).
+            // Only the swap cache holds it besides us: drop that copy first, it is about
+            // to be stale (later kernels do this in do_wp_page; 5.10 copied such a page).
+            if crate::mm::swap_state::PageSwapCache(page)
+                && page.page_count() == 2
+                && crate::mm::pagemap::trylock_page(page)
+            {
+                crate::mm::swapfile::try_to_free_swap(page);
+                crate::mm::pagemap::unlock_page(page);
+            }
+            // Nobody else maps or holds it (Linux 5.10: page_count == 1).
             if page.page_count() == 1 && page.page_mapcount() <= 1 {
                 wp_page_reuse(vmf);
                 return FaultResult::Handled;
@@ -843,12 +947,14 @@ pub fn wp_page_copy(vmf: &mut crate::mm::vma::VmFault<'_>) -> FaultResult {
 }
 
 /// Unmap `[start, end)`: clear each PTE, drop the page's mapping and reference (freeing
-/// it when that was the last), flush the TLB. Returns the pages unmapped. Linux:
+/// it when that was the last, and taking an unmapped page out of the swap cache), drop
+/// a swap entry's count on its slot, flush the TLB. Returns the entries cleared. Linux:
 /// `zap_page_range` -> `zap_pte_range`.
 #[no_mangle]
 #[inline(never)]
 pub fn zap_page_range(pgd: usize, start: usize, end: usize, asid: u16) -> usize {
-    use crate::mm::swap::{release_pages, PAGEVEC_SIZE};
+    use crate::mm::swap::PAGEVEC_SIZE;
+    use crate::mm::swap_state::free_pages_and_swap_cache;
     let mut n = 0;
     // The pages to free, in batches (Linux: the mmu_gather's page list, freed by
     // tlb_flush_mmu -> free_pages_and_swap_cache -> release_pages once the TLB is clean).
@@ -874,16 +980,20 @@ pub fn zap_page_range(pgd: usize, start: usize, end: usize, asid: u16) -> usize 
                 if by_asid {
                     crate::arch::cpu::flush_tlb_asid(asid);
                 }
-                release_pages(&batch);
+                free_pages_and_swap_cache(&batch);
                 nr = 0;
             }
+        } else if crate::mm::swapops::is_swap_pte(old) {
+            // A swapped-out page: its slot loses this PTE's count (Linux: zap_pte_range's
+            // non-present branch -> free_swap_and_cache).
+            crate::mm::swapfile::free_swap_and_cache(crate::mm::swapops::pte_to_swp_entry(old));
         }
         n += 1;
     });
     if by_asid {
         crate::arch::cpu::flush_tlb_asid(asid);
     }
-    release_pages(&batch[..nr]);
+    free_pages_and_swap_cache(&batch[..nr]);
     n
 }
 
@@ -893,7 +1003,8 @@ pub fn zap_page_range(pgd: usize, start: usize, end: usize, asid: u16) -> usize 
 /// everything back from the file or the zero page instead of copying PTEs now. In a
 /// copy-on-write mapping (`is_cow_mapping`: private and may be written) each writable
 /// PTE becomes read-only in both, the page shared with one more reference; shared
-/// mappings are copied as they are.
+/// mappings are copied as they are; a swap entry is copied with one more count on its
+/// slot.
 #[no_mangle]
 #[inline(never)]
 pub fn copy_page_range(
@@ -917,10 +1028,11 @@ pub fn copy_page_range(
     // (Linux: copy_pte_range allocates and maps one dst table per pmd).
     let mut dst_table: Option<(usize, &'static mut [Pte; PTRS_PER_TABLE])> = None;
     for_each_pte(src, start, end, |va, pte| {
-        if err.is_some() || !pte_present(*pte) {
+        if err.is_some() {
             return;
         }
-        if cow && pte_write(*pte) {
+        let swapped = crate::mm::swapops::is_swap_pte(*pte);
+        if !swapped && cow && pte_write(*pte) {
             *pte = pte_wrprotect(*pte); // the parent's TLB is flushed by the caller
         }
         let block = va >> 21;
@@ -936,12 +1048,21 @@ pub fn copy_page_range(
                 &mut dst_table.insert((block, unsafe { pte_table_map(t) })).1
             }
         };
-        table[table_index(va, 3)] = *pte;
-        if !is_zero_pte(*pte) {
+        if swapped {
+            // The child shares the slot: one more count on it (Linux: copy_nonpresent_pte
+            // -> swap_duplicate). A slot at its count limit fails the fork with ENOMEM
+            // (Linux would chain a count-continuation page).
+            let entry = crate::mm::swapops::pte_to_swp_entry(*pte);
+            if crate::mm::swapfile::swap_duplicate(entry).is_err() {
+                err = Some(FaultResult::Oom);
+                return;
+            }
+        } else if !is_zero_pte(*pte) {
             let page = pte_page(*pte);
             get_page(page);
             page_dup_rmap(page);
         }
+        table[table_index(va, 3)] = *pte;
     });
     match err {
         Some(e) => Err(e),

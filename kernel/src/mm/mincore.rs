@@ -1,6 +1,6 @@
 //! mincore(2): which pages of a range are resident. Linux: `mm/mincore.c` (`do_mincore`,
 //! `mincore_pte_range`, `mincore_unmapped_range`).
-use crate::arch::aarch64::pgtable::{pte_present, Pte};
+use crate::arch::aarch64::pgtable::{pte_none, pte_present, Pte};
 use crate::arch::aarch64::uaccess::{access_ok, copy_to_user};
 use crate::errno::{Errno, KResult};
 use crate::mm::mm_types::{MmStruct, TASK_SIZE};
@@ -41,8 +41,9 @@ pub fn sys_mincore(mm: &MmStruct, start: usize, len: usize, vec: usize) -> KResu
 }
 
 /// Fill `out` with the residency of the pages from `base` (Linux: `do_mincore`): every
-/// page must lie in a VMA (ENOMEM); a page is resident when its PTE is present, or, with
-/// no PTE yet, when it is a file page already in the page cache
+/// page must lie in a VMA (ENOMEM); a page is resident when its PTE is present, when its
+/// swap entry's page is still in the swap cache (Linux: `mincore_pte_range`'s swap
+/// branch), or, with no PTE yet, when it is a file page already in the page cache
 /// (`mincore_unmapped_range`).
 fn do_mincore(mm: &MmStruct, base: usize, out: &mut [u8]) -> KResult<()> {
     let guard = mmap_read_lock_killable(mm)?;
@@ -57,9 +58,14 @@ fn do_mincore(mm: &MmStruct, base: usize, out: &mut [u8]) -> KResult<()> {
             let pte =
                 crate::mm::memory::pte_offset(mm.pgd, addr, false).map_or(Pte::default(), |p| *p);
             let resident = pte_present(pte)
-                || v.vm_file.as_ref().is_some_and(|f| {
-                    f.in_page_cache(((addr - v.vm_start) / PAGE_SIZE) + v.vm_pgoff)
-                });
+                || (crate::mm::swapops::is_swap_pte(pte)
+                    && crate::mm::swap_state::swap_cache_has(
+                        crate::mm::swapops::pte_to_swp_entry(pte),
+                    ))
+                || (pte_none(pte)
+                    && v.vm_file.as_ref().is_some_and(|f| {
+                        f.in_page_cache(((addr - v.vm_start) / PAGE_SIZE) + v.vm_pgoff)
+                    }));
             out[(addr - base) / PAGE_SIZE] = resident as u8;
             addr += PAGE_SIZE;
         }

@@ -49,7 +49,7 @@ pub struct OomMmCounters {
     pub file_rss: u64,
     /// Shmem pages mapped (Linux: `MM_SHMEMPAGES`).
     pub shmem_rss: u64,
-    /// Swap entries in the page tables (Linux: `MM_SWAPENTS`); 0 until swap exists.
+    /// Swap entries in the page tables (Linux: `MM_SWAPENTS`).
     pub swapents: u64,
     /// Bytes of page tables (Linux: `mm_pgtables_bytes`).
     pub pgtables_bytes: u64,

@@ -28,6 +28,9 @@ bitflags! {
         const PG_workingset = 1 << 6;
         /// Belongs to the slab/heap.
         const PG_slab = 1 << 9;
+        /// In the swap cache, `private` holding its swap entry (Linux: `PG_swapcache`, an
+        /// alias of `PG_owner_priv_1`, bit 10; meaningful only with PG_swapbacked).
+        const PG_swapcache = 1 << 10;
         /// Never allocatable: kernel image, memblock reservations, holes.
         const PG_reserved = 1 << 12;
         /// `private` is in use.

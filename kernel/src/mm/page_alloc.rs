@@ -313,6 +313,9 @@ pub fn free_pages_prepare(page: &Page) {
     if page._mapcount.load(Ordering::Relaxed) >= 0 || page.mapping.load(Ordering::Relaxed) != 0 {
         bad_page(page, "freed while mapped or in the page cache");
     }
+    if page.test(PageFlags::PG_swapcache) && page.test(PageFlags::PG_swapbacked) {
+        bad_page(page, "freed while in the swap cache");
+    }
     crate::mm::mlock::free_page_mlock(page);
     page.flags.store(0, Ordering::Relaxed);
     page.mapping.store(0, Ordering::Relaxed);

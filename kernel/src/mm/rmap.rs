@@ -401,13 +401,24 @@ pub fn vma_address(page: &Page, vma: &VmArea) -> Option<usize> {
         .then(|| vma.vm_start + ((pgoff - first) << PAGE_SHIFT))
 }
 
-/// Record where a new anonymous page belongs: `vma`'s anon_vma and the page's linear
-/// index there (Linux: `__page_set_anon_rmap`, exclusive case).
-fn __page_set_anon_rmap(page: &Page, vma: &VmArea, address: usize) {
+/// Record where an anonymous page belongs: an anon_vma and the page's linear index (Linux:
+/// `__page_set_anon_rmap`). A page only this VMA can map (`exclusive`: a new page) takes
+/// the VMA's own anon_vma; a page that other processes' swap PTEs may share (read back
+/// from swap) takes the root of its anon_vma tree, which every VMA forked from the same
+/// ancestor is chained to, so rmap finds them all. A page that already has an anon_vma
+/// keeps it.
+fn __page_set_anon_rmap(page: &Page, vma: &VmArea, address: usize, exclusive: bool) {
     let anon_vma = vma
         .anon_vma
         .as_ref()
         .expect("__page_set_anon_rmap: anon_vma_prepare was not called");
+    if PageAnon(page) {
+        return;
+    }
+    let anon_vma = match (&anon_vma.root, exclusive) {
+        (Some(root), false) => root,
+        _ => anon_vma,
+    };
     let ptr = Arc::as_ptr(anon_vma) as usize;
     page.index.store(
         crate::mm::memory::linear_page_index(vma, address),
@@ -415,6 +426,19 @@ fn __page_set_anon_rmap(page: &Page, vma: &VmArea, address: usize) {
     );
     page.mapping
         .store(ptr | PAGE_MAPPING_ANON, Ordering::Release);
+}
+
+/// An anonymous page that is not new (a swap-cache page, `do_swap_page`) gets one more
+/// mapping, at `address` of `vma`; the first counts it in NR_ANON_PAGES and gives it an
+/// anon_vma if it has none (Linux: `page_add_anon_rmap` -> `do_page_add_anon_rmap`).
+/// Caller holds the page-table lock and made sure of the VMA's anon_vma.
+#[no_mangle]
+#[inline(never)]
+pub fn page_add_anon_rmap(page: &Page, vma: &VmArea, address: usize, exclusive: bool) {
+    if page._mapcount.fetch_add(1, Ordering::Relaxed) == -1 {
+        mod_state(VmStat::NR_ANON_PAGES, 1);
+    }
+    __page_set_anon_rmap(page, vma, address, exclusive);
 }
 
 /// A freshly allocated anonymous page gets its first mapping, at `address` of `vma`:
@@ -427,7 +451,8 @@ pub fn page_add_new_anon_rmap(page: &Page, vma: &VmArea, address: usize) {
     page.set_flags(PageFlags::PG_swapbacked);
     page._mapcount.store(0, Ordering::Relaxed);
     mod_state(VmStat::NR_ANON_PAGES, 1);
-    __page_set_anon_rmap(page, vma, address);
+    page.mapping.store(0, Ordering::Relaxed);
+    __page_set_anon_rmap(page, vma, address, true);
 }
 
 /// A page-cache page is mapped by one more PTE; the first mapping counts it in NR_MAPPED
@@ -683,8 +708,8 @@ bitflags::bitflags! {
 ///   culls it to the unevictable list (seed 001);
 /// - a young PTE (without TTU_IGNORE_ACCESS) stops: the page was used since the check;
 /// - else the PTE is cleared and flushed, its dirty bit moved to the page, and the
-///   mapping dropped (`page_remove_rmap`, `put_page`). An anonymous page needs a swap
-///   entry to replace its PTE: without swap it is never unmapped (the swap issue adds it).
+///   mapping dropped (`page_remove_rmap`, `put_page`); an anonymous page leaves its
+///   swap entry in the PTE (it must be in the swap cache: `add_to_swap` came first).
 #[no_mangle]
 #[inline(never)]
 pub fn try_to_unmap_one(page: &Page, vma: &VmArea, address: usize, arg: *mut ()) -> bool {
@@ -711,8 +736,17 @@ pub fn try_to_unmap_one(page: &Page, vma: &VmArea, address: usize, arg: *mut ())
     if !flags.contains(TtuFlags::TTU_IGNORE_ACCESS) && ptep_clear_flush_young(&mut pvmw, address) {
         return false;
     }
-    if PageAnon(page) {
-        return false; // no swap entry to put there yet
+    // An anonymous page leaves a swap entry behind, which needs its slot (add_to_swap
+    // gave it one) and one more count on it (Linux: the PageAnon branch with
+    // swap_duplicate; a page that is not in the swap cache here would be MADV_FREE's
+    // lazy-free case, which we do not have).
+    let swap = PageAnon(page).then(|| crate::mm::swap_state::page_swap_entry(page));
+    if let Some(entry) = swap {
+        if !crate::mm::swap_state::PageSwapCache(page)
+            || crate::mm::swapfile::swap_duplicate(entry).is_err()
+        {
+            return false;
+        }
     }
     // Clear the entry and its translation (Linux: ptep_clear_flush).
     let pteval = core::mem::take(pvmw.pte);
@@ -720,6 +754,9 @@ pub fn try_to_unmap_one(page: &Page, vma: &VmArea, address: usize, arg: *mut ())
     debug_assert!(pteval != Pte::default());
     if pte_dirty(pteval) {
         page.set_flags(PageFlags::PG_dirty); // Linux: set_page_dirty
+    }
+    if let Some(entry) = swap {
+        *pvmw.pte = crate::mm::swapops::swp_entry_to_pte(entry);
     }
     drop(pvmw);
     page_remove_rmap(page);

@@ -8,9 +8,13 @@
 //! `shrink_inactive_list` -> `shrink_page_list` (`page_check_references`,
 //! `try_to_unmap`, `__remove_mapping`).
 //!
-//! Differences from 5.10: no swap yet, so only file pages are reclaimed (anonymous and
-//! shmem pages are aged but `get_scan_count` never scans their lists); no writeback of
-//! dirty file pages (`pageout`); no shrinkers, memory cgroups or compaction.
+//! Anonymous pages are reclaimed when swap is on: `shrink_page_list` gives each a slot
+//! (`add_to_swap`), `try_to_unmap` leaves the slot's entry in its PTEs, `pageout` writes
+//! it (`swap_writepage`) and `__remove_mapping` takes it out of the swap cache.
+//!
+//! Differences from 5.10: tmpfs pages are aged but not swapped (no `shmem_writepage`);
+//! no writeback of dirty file-system pages (the root fs is read-only); no shrinkers,
+//! memory cgroups, compaction or workingset refault detection.
 use crate::errno::{Errno, KResult};
 use crate::mm::mm_inline::{del_page_from_lru_list, page_is_file_lru, page_lru};
 use crate::mm::mmzone::{
@@ -85,15 +89,21 @@ pub struct ScanControl {
     pub order: usize,
     /// Scan `size >> priority` pages per list (Linux: `priority`).
     pub priority: i32,
-    /// May dirty pages be written out (Linux: `may_writepage`)? (No writeback yet.)
+    /// May dirty pages be written out (Linux: `may_writepage`)? Here: to swap.
     pub may_writepage: bool,
     /// May mapped pages be unmapped (Linux: `may_unmap`)?
     pub may_unmap: bool,
-    /// May anonymous pages be swapped (Linux: `may_swap`)? (No swap yet.)
+    /// May anonymous pages be swapped (Linux: `may_swap`)?
     pub may_swap: bool,
     /// Which active lists may be aged this run: bit 0 anon, bit 1 file (Linux:
     /// `may_deactivate`, DEACTIVATE_ANON / DEACTIVATE_FILE).
     pub may_deactivate: u32,
+    /// Reclaim only file pages: there is enough inactive cache (Linux:
+    /// `cache_trim_mode`, set by `shrink_node`).
+    pub cache_trim_mode: bool,
+    /// File pages and free memory together are below the high watermark (Linux:
+    /// `file_is_tiny`, set by `shrink_node`).
+    pub file_is_tiny: bool,
     /// kswapd rather than an allocating task (Linux: `current_is_kswapd()`).
     pub is_kswapd: bool,
     /// Pages looked at (Linux: `nr_scanned`).
@@ -118,6 +128,8 @@ impl ScanControl {
             may_unmap: true,
             may_swap: true,
             may_deactivate: 0,
+            cache_trim_mode: false,
+            file_is_tiny: false,
             is_kswapd: false,
             nr_scanned: 0,
             nr_reclaimed: 0,
@@ -180,6 +192,21 @@ pub fn page_check_references(page: &Page) -> PageReferences {
 /// and the isolation holds it (Linux: `__remove_mapping`, its `page_ref_freeze(page, 2)`
 /// test). On success the cache's reference is gone; the caller drops the isolation's.
 fn __remove_mapping(page: &'static Page) -> bool {
+    if crate::mm::swap_state::PageSwapCache(page) {
+        // The swap cache and the isolation hold it, nobody maps it, it is written: the
+        // slot keeps the data for the swap PTEs (Linux: __remove_mapping's swap-cache
+        // branch, `__delete_from_swap_cache` + `put_swap_page`).
+        if page.page_count() != 2
+            || crate::mm::rmap::page_mapped(page)
+            || page.test(PageFlags::PG_dirty)
+            || page.test(PageFlags::PG_writeback)
+            || page.test(PageFlags::PG_locked)
+        {
+            return false;
+        }
+        crate::mm::swap_state::delete_from_swap_cache(page);
+        return true;
+    }
     let token = page.mapping.load(core::sync::atomic::Ordering::Acquire);
     if token == 0 || token & crate::mm::rmap::PAGE_MAPPING_FLAGS != 0 {
         return false;
@@ -187,6 +214,43 @@ fn __remove_mapping(page: &'static Page) -> bool {
     // SAFETY: a page in a page cache has `mapping` pointing at that live AddressSpace.
     let mapping = unsafe { crate::mm::filemap::AddressSpace::from_token(token) };
     crate::mm::filemap::remove_mapping_if_unused(mapping, page)
+}
+
+/// What `pageout` did (Linux: `pageout_t`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Pageout {
+    /// Someone else holds the page: leave it on the inactive list.
+    Keep,
+    /// It could not be written: back to the active list.
+    Activate,
+    /// The write was done (here: finished, the I/O is synchronous).
+    Success,
+    /// It was not dirty after all.
+    Clean,
+}
+
+/// Write a dirty swap-cache page to its slot (Linux: `pageout`, which calls the mapping's
+/// `a_ops->writepage`: `swap_writepage` for the swap cache). Only the swap cache and the
+/// isolation may hold it (`is_page_cache_freeable`); PG_dirty moves to the I/O
+/// (`clear_page_dirty_for_io`), and comes back if the write fails.
+#[no_mangle]
+#[inline(never)]
+fn pageout(page: &'static Page) -> Pageout {
+    // Linux: is_page_cache_freeable: page_count - page_has_private == 2.
+    if page.page_count() != 2 {
+        return Pageout::Keep;
+    }
+    if !page.test_and_clear(PageFlags::PG_dirty) {
+        return Pageout::Clean;
+    }
+    page.set_flags(PageFlags::PG_reclaim);
+    let written = crate::mm::page_io::swap_writepage(page);
+    page.clear_flags(PageFlags::PG_reclaim);
+    if written.is_err() {
+        page.set_flags(PageFlags::PG_dirty);
+        return Pageout::Activate;
+    }
+    Pageout::Success
 }
 
 /// Try to free each isolated page of `page_list` (Linux: `shrink_page_list`); returns the
@@ -241,11 +305,19 @@ pub fn shrink_page_list(
             }
             PageReferences::Reclaim | PageReferences::ReclaimClean => {}
         }
-        // Swap-backed pages (anonymous, tmpfs) need swap to go anywhere: none yet.
+        // An anonymous page needs a swap slot before it can be unmapped: its PTEs will
+        // hold the slot's entry (add_to_swap). tmpfs pages (swap-backed, not anonymous)
+        // would go through shmem_writepage, which we do not have yet: they stay.
         if page.test(PageFlags::PG_swapbacked) {
-            activate_locked(page);
-            ret_pages.push(page);
-            continue;
+            let anon = crate::mm::rmap::PageAnon(page);
+            if !anon
+                || (!crate::mm::swap_state::PageSwapCache(page)
+                    && !(sc.may_swap && crate::mm::swap_state::add_to_swap(page)))
+            {
+                activate_locked(page);
+                ret_pages.push(page);
+                continue;
+            }
         }
         // Still mapped somewhere: every PTE must go before the page can (try_to_unmap).
         if crate::mm::rmap::page_mapped(page)
@@ -256,9 +328,40 @@ pub fn shrink_page_list(
             continue;
         }
         if page.test(PageFlags::PG_dirty) {
-            activate_locked(page);
-            ret_pages.push(page);
-            continue;
+            // Only swap-cache pages can be written here (file systems with writeback
+            // would go through their a_ops->writepage the same way). A page read once
+            // through read(2) is not worth a write: keep it.
+            if !crate::mm::swap_state::PageSwapCache(page)
+                || references == PageReferences::ReclaimClean
+                || !sc.may_writepage
+            {
+                if crate::mm::swap_state::PageSwapCache(page) {
+                    ret_pages.push(page); // keep_locked
+                } else {
+                    activate_locked(page);
+                    ret_pages.push(page);
+                }
+                continue;
+            }
+            match pageout(page) {
+                Pageout::Keep => {
+                    ret_pages.push(page);
+                    continue;
+                }
+                Pageout::Activate => {
+                    activate_locked(page);
+                    ret_pages.push(page);
+                    continue;
+                }
+                // Written (synchronously here) or found clean: free it if nobody came
+                // back for it meanwhile.
+                Pageout::Success | Pageout::Clean => {
+                    if page.test(PageFlags::PG_dirty) || page.test(PageFlags::PG_writeback) {
+                        ret_pages.push(page);
+                        continue;
+                    }
+                }
+            }
         }
         // A truncated page only the isolation holds goes straight away.
         let freeable = if page.mapping.load(core::sync::atomic::Ordering::Relaxed) == 0 {
@@ -429,21 +532,67 @@ fn int_sqrt(x: usize) -> usize {
     r
 }
 
+/// How `get_scan_count` splits the pressure between anonymous and file pages (Linux:
+/// `enum scan_balance`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ScanBalance {
+    /// Both types by size alone (near OOM).
+    Equal,
+    /// By swappiness.
+    Fract,
+    /// Anonymous pages only (the file cache is tiny).
+    Anon,
+    /// File pages only (no swap, or plenty of cache to trim).
+    File,
+}
+
 /// How many pages of each list to scan this pass (Linux: `get_scan_count`): `size >>
-/// priority` of every evictable list of a type reclaim may touch. Without swap, the anon
-/// lists are not scanned at all (`swappiness` does not matter then); with swap (a later
-/// issue) they would be balanced by swappiness.
+/// priority` of every evictable list, split between anonymous and file pages. No swap
+/// (or `may_swap` off): file only. At priority 0 with swappiness: both equally. A file
+/// cache that, with the free pages, would not even reach the high watermark: anonymous
+/// only (`file_is_tiny`). Enough inactive file pages and no need to age the active ones:
+/// file only (`cache_trim_mode`). Otherwise anon : file = swappiness : 200 - swappiness.
+/// Difference from 5.10: the fractions leave out the recent reclaim costs (`anon_cost`,
+/// `file_cost`) that 5.10 weighs them by, since we do not track refaults.
 fn get_scan_count(sc: &ScanControl) -> [usize; crate::mm::mmzone::NR_LRU_LISTS] {
     let sizes = crate::mm::mmzone::lru_sizes();
+    let swappiness = crate::mm::vmscan_sysctl::vm_swappiness().clamp(0, 200) as usize;
+    let balance = if !sc.may_swap || crate::mm::swapfile::get_nr_swap_pages() == 0 {
+        ScanBalance::File
+    } else if sc.priority == 0 && swappiness > 0 {
+        ScanBalance::Equal
+    } else if sc.file_is_tiny {
+        ScanBalance::Anon
+    } else if sc.cache_trim_mode {
+        ScanBalance::File
+    } else {
+        ScanBalance::Fract
+    };
+    let (ap, fp) = (swappiness, 200 - swappiness);
     let mut nr = [0; crate::mm::mmzone::NR_LRU_LISTS];
-    for lru in [LRU_INACTIVE_FILE, LRU_ACTIVE_FILE] {
+    for lru in [
+        LRU_INACTIVE_ANON,
+        LRU_INACTIVE_ANON + LRU_ACTIVE,
+        LRU_INACTIVE_FILE,
+        LRU_ACTIVE_FILE,
+    ] {
+        let file = crate::mm::mmzone::is_file_lru(lru);
         let size = sizes[lru];
         let mut scan = size >> sc.priority;
         // At the last priorities, look at a small list whole rather than not at all.
         if scan == 0 && sc.priority < 2 {
             scan = size.min(SWAP_CLUSTER_MAX);
         }
-        nr[lru] = scan;
+        nr[lru] = match balance {
+            ScanBalance::Equal => scan,
+            ScanBalance::Fract => {
+                let fraction = if file { fp } else { ap };
+                (scan * fraction).div_ceil(ap + fp)
+            }
+            ScanBalance::Anon if !file => scan,
+            ScanBalance::File if file => scan,
+            _ => 0,
+        };
     }
     nr
 }
@@ -494,9 +643,26 @@ pub fn shrink_lruvec(sc: &mut ScanControl) {
 #[inline(never)]
 pub fn shrink_node(sc: &mut ScanControl) {
     sc.may_deactivate = 0;
+    if inactive_is_low(LRU_INACTIVE_ANON) {
+        sc.may_deactivate |= 1; // DEACTIVATE_ANON
+    }
     if inactive_is_low(LRU_INACTIVE_FILE) {
         sc.may_deactivate |= 2; // DEACTIVATE_FILE
     }
+    let sizes = crate::mm::mmzone::lru_sizes();
+    // Plenty of inactive cache, and the active file list needs no ageing: trim the cache
+    // and leave anonymous memory alone.
+    sc.cache_trim_mode = sizes[LRU_INACTIVE_FILE] >> sc.priority != 0 && sc.may_deactivate & 2 == 0;
+    // The whole file cache plus free memory would not reach the high watermark: reclaim
+    // from anonymous memory only, unless its active list is being aged anyway.
+    let file = sizes[LRU_INACTIVE_FILE] + sizes[LRU_ACTIVE_FILE];
+    let (free, high) = {
+        let zone = crate::mm::page_alloc::ZONE_NORMAL.lock();
+        (zone.nr_free, zone.watermarks.high)
+    };
+    let anon = sizes[LRU_INACTIVE_ANON];
+    sc.file_is_tiny =
+        file + free <= high && !(sc.may_deactivate & 1 != 0 && anon >> sc.priority != 0);
     shrink_lruvec(sc);
 }
 

@@ -60,6 +60,8 @@ vm_stat_items! {
     UNEVICTABLE_PGS_MUNLOCKED => "unevictable_pgs_munlocked",
     UNEVICTABLE_PGS_CLEARED => "unevictable_pgs_cleared",
     UNEVICTABLE_PGS_STRANDED => "unevictable_pgs_stranded",
+    SWAP_RA => "swap_ra",
+    SWAP_RA_HIT => "swap_ra_hit",
 }
 
 /// Number of counters.

@@ -31,7 +31,7 @@ pub fn oom_task_info(task: &Task) -> OomTaskInfo {
                 anon_rss: rss.anon,
                 file_rss: rss.file,
                 shmem_rss: rss.shmem,
-                swapents: 0, // no swap yet
+                swapents: rss.swapents,
                 pgtables_bytes: count_pgtables(mm.pgd).mm_pgtables_bytes(),
             };
         }

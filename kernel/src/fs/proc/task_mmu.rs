@@ -8,7 +8,7 @@
 //! held for read by `m_start` / `pagemap_read`) and its pgd, and writes into a kernel
 //! buffer; the copy to user space happens after the lock is dropped.
 //!
-//! Differences from Linux 5.10: no THP, hugetlb or swap yet, so those fields are 0; the
+//! Differences from Linux 5.10: no THP or hugetlb, so those fields are 0; the
 //! RSS counters (`MM_ANONPAGES`, ...) are counted from the page tables when asked, not
 //! kept up to date by the fault path; and a PTE's dirty state is the software
 //! PTE_DIRTY bit plus what [`page_dirtied`] infers.
@@ -101,7 +101,7 @@ pub struct MemSizeStats {
     pub shmem_thp: u64,
     /// PMD-mapped file pages (none here).
     pub file_thp: u64,
-    /// Swapped out (no swap yet).
+    /// Swapped out: swap PTEs in the VMA, in bytes.
     pub swap: u64,
     /// hugetlbfs pages mapped elsewhere too (none here).
     pub shared_hugetlb: u64,
@@ -117,7 +117,7 @@ pub struct MemSizeStats {
     pub pss_shmem: u64,
     /// The part of `pss` in VM_LOCKED VMAs.
     pub pss_locked: u64,
-    /// Swap divided by the swap count (no swap yet).
+    /// Swap divided by the slot's swap count (how many PTEs share it).
     pub swap_pss: u64,
 }
 
@@ -223,8 +223,16 @@ pub fn smaps_account(
 /// One PTE of `vma` (Linux: `smaps_pte_entry`). The zero page and PFN mappings have no
 /// `struct page` (`vm_normal_page` is NULL) and count nothing, not even Rss.
 fn smaps_pte_entry(mss: &mut MemSizeStats, vma: &VmArea, pte: Pte) {
+    if crate::mm::swapops::is_swap_pte(pte) {
+        // Swapped out: its share of the slot (Linux: smaps_pte_entry's swap branch).
+        let entry = crate::mm::swapops::pte_to_swp_entry(pte);
+        mss.swap += PAGE_SIZE as u64;
+        let mapcount = crate::mm::swapfile::swp_swapcount(entry).max(1) as u64;
+        mss.swap_pss += ((PAGE_SIZE as u64) << PSS_SHIFT) / mapcount;
+        return;
+    }
     let Some(page) = vm_normal_page(vma, pte) else {
-        return; // not present (no swap entries yet), zero page, raw PFN
+        return; // not present, zero page, raw PFN
     };
     let locked = vma.vm_flags.contains(VmFlags::VM_LOCKED);
     smaps_account(
@@ -408,9 +416,20 @@ pub fn pagemap_entry(present: bool, pfn: u64, page: Option<(bool, i32)>, show_pf
     make_pme(frame, flags)
 }
 
-/// The entry for `pte` in `vma` (Linux: `pte_to_pagemap_entry`). No swap entries exist
-/// yet, so a non-present PTE reads as 0 (PM_SWAP comes with swap).
+/// The entry for `pte` in `vma` (Linux: `pte_to_pagemap_entry`). A swap entry reads as
+/// PM_SWAP with, for a reader allowed to see frames, its type in the low 5 bits and its
+/// offset above them (Linux: `swp_type | swp_offset << MAX_SWAPFILES_SHIFT`).
 fn pte_to_pagemap_entry(vma: &VmArea, pte: Pte, show_pfn: bool) -> u64 {
+    if crate::mm::swapops::is_swap_pte(pte) {
+        use crate::mm::swapops::{pte_to_swp_entry, swp_offset, swp_type, MAX_SWAPFILES_SHIFT};
+        let entry = pte_to_swp_entry(pte);
+        let frame = if show_pfn {
+            swp_type(entry) as u64 | (swp_offset(entry) << MAX_SWAPFILES_SHIFT)
+        } else {
+            0
+        };
+        return make_pme(frame, PM_SWAP);
+    }
     let page = vm_normal_page(vma, pte).map(|p| (page_anon(p), p.page_mapcount()));
     pagemap_entry(pte_present(pte), pte_pfn(pte) as u64, page, show_pfn)
 }
@@ -479,6 +498,8 @@ pub struct MmRss {
     /// Shmem pages mapped (PageSwapBacked, not anonymous). Our tmpfs pages do not carry
     /// PG_swapbacked yet, so they count as file pages for now.
     pub shmem: u64,
+    /// Swap entries in the page tables (Linux: `MM_SWAPENTS`).
+    pub swapents: u64,
 }
 
 /// Count the resident pages of every VMA (Linux: `get_mm_counter` for each kind).
@@ -486,6 +507,10 @@ pub fn get_mm_rss(mm: &MmapLocked, pgd: usize) -> MmRss {
     let mut rss = MmRss::default();
     for vma in mm.vmas() {
         for_each_pte(pgd, vma.vm_start, vma.vm_end, |_, pte| {
+            if crate::mm::swapops::is_swap_pte(*pte) {
+                rss.swapents += 1;
+                return;
+            }
             let Some(page) = vm_normal_page(vma, *pte) else {
                 return;
             };
@@ -579,7 +604,7 @@ pub fn task_mem(m: &mut String, mm: &MmapLocked, pgd: usize) {
         (" kB\nVmExe:\t", text >> 10),
         (" kB\nVmLib:\t", lib >> 10),
         (" kB\nVmPTE:\t", pgtables >> 10),
-        (" kB\nVmSwap:\t", 0),
+        (" kB\nVmSwap:\t", kb(rss.swapents)),
     ];
     for (text, value) in lines {
         seq_put_decimal_ull_width(m, text, value, 8);
