@@ -310,10 +310,10 @@ pub fn shrink_page_list(
         // would go through shmem_writepage, which we do not have yet: they stay.
         if page.test(PageFlags::PG_swapbacked) {
             let anon = crate::mm::rmap::PageAnon(page);
-            if !anon
-                || (!crate::mm::swap_state::PageSwapCache(page)
-                    && !(sc.may_swap && crate::mm::swap_state::add_to_swap(page)))
-            {
+            let in_swap_cache = anon
+                && (crate::mm::swap_state::PageSwapCache(page)
+                    || (sc.may_swap && crate::mm::swap_state::add_to_swap(page)));
+            if !in_swap_cache {
                 activate_locked(page);
                 ret_pages.push(page);
                 continue;
