@@ -234,18 +234,24 @@ pub fn __alloc_pages_slowpath(gfp: GfpFlags, order: usize) -> Option<&'static Pa
 }
 
 /// Is another round of direct reclaim worth it (Linux: `should_reclaim_retry`)? Only if
-/// the last one freed something and the pages reclaim could still free (the file lists:
-/// without swap, anonymous pages cannot go) plus the free ones would lift the zone above
+/// the last one freed something and the pages reclaim could still free (the file lists,
+/// and the anonymous ones while swap has free slots) plus the free ones would lift the zone above
 /// its min watermark. Otherwise reclaim would only evict the page cache programs are
 /// running from, again and again, and the caller should fail (a fault then reaches the
 /// OOM killer) instead.
 fn should_reclaim_retry(order: usize, progress: usize) -> bool {
-    use crate::mm::mmzone::{lru_sizes, LRU_ACTIVE_FILE, LRU_INACTIVE_FILE};
+    use crate::mm::mmzone::{
+        lru_sizes, LRU_ACTIVE_ANON, LRU_ACTIVE_FILE, LRU_INACTIVE_ANON, LRU_INACTIVE_FILE,
+    };
     if progress == 0 {
         return false;
     }
     let sizes = lru_sizes();
-    let reclaimable = sizes[LRU_INACTIVE_FILE] + sizes[LRU_ACTIVE_FILE];
+    let mut reclaimable = sizes[LRU_INACTIVE_FILE] + sizes[LRU_ACTIVE_FILE];
+    // Linux: zone_reclaimable_pages counts the anon lists too while swap has room.
+    if crate::mm::swapfile::get_nr_swap_pages() > 0 {
+        reclaimable += sizes[LRU_INACTIVE_ANON] + sizes[LRU_ACTIVE_ANON];
+    }
     let zone = ZONE_NORMAL.lock();
     reclaimable + zone.nr_free > zone.watermarks.min + (1 << order)
 }
