@@ -192,12 +192,11 @@ pub fn read_swap_cache_async(entry: SwpEntry, gfp: GfpFlags) -> Option<&'static 
     Some(page)
 }
 
-/// Read a new, locked swap-cache page from its slot and unlock it (Linux:
-/// `swap_readpage`, whose bio completion `end_swap_bio_read` sets PG_uptodate and
-/// unlocks the page).
+/// Read a new, locked swap-cache page from its slot (Linux: `swap_readpage`, whose
+/// completion `end_swap_bio_read` sets PG_uptodate and unlocks the page). A failed read
+/// leaves it unlocked and not up to date; the fault that wanted it reports SIGBUS.
 fn swap_read_and_unlock(page: &Page) {
     let _ = crate::mm::page_io::swap_readpage(page, true);
-    crate::mm::pagemap::unlock_page(page);
 }
 
 /// Pages read around a swap-in (Linux: `page_cluster`, the `vm.page-cluster` sysctl, 3:

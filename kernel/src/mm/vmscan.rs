@@ -240,7 +240,13 @@ fn pageout(page: &'static Page) -> Pageout {
     if page.page_count() != 2 {
         return Pageout::Keep;
     }
+    // a_ops->writepage is called with the page locked and unlocks it (Linux: the
+    // trylock_page at the top of shrink_page_list's loop).
+    if !crate::mm::pagemap::trylock_page(page) {
+        return Pageout::Keep;
+    }
     if !page.test_and_clear(PageFlags::PG_dirty) {
+        crate::mm::pagemap::unlock_page(page);
         return Pageout::Clean;
     }
     page.set_flags(PageFlags::PG_reclaim);
