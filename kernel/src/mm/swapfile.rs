@@ -365,6 +365,11 @@ impl Default for SwapTable {
     }
 }
 
+/// Do two handles name the same device? (Compares the objects, not the vtables.)
+fn same_bdev(a: &Arc<dyn SwapBdev>, b: &Arc<dyn SwapBdev>) -> bool {
+    core::ptr::eq(Arc::as_ptr(a) as *const u8, Arc::as_ptr(b) as *const u8)
+}
+
 /// The result of a lookup of an entry's slot.
 fn slot_of(t: &SwapTable, entry: SwpEntry) -> Option<(usize, usize)> {
     let (ty, off) = (swp_type(entry), swp_offset(entry) as usize);
@@ -470,13 +475,13 @@ impl SwapTable {
         Ok(ty)
     }
 
-    /// The type of the active area named `name` (Linux: the `swap_info` scan of
-    /// `sys_swapoff` comparing `f_mapping`).
-    pub fn find_by_name(&self, name: &str) -> Option<usize> {
+    /// The type of the active area on `bdev` (Linux: the `swap_info` scan of
+    /// `sys_swapoff` comparing `f_mapping`, so any path to the device names it).
+    pub fn find_by_bdev(&self, bdev: &Arc<dyn SwapBdev>) -> Option<usize> {
         self.swap_info
             .iter()
             .flatten()
-            .find(|si| si.name == name && si.flags.contains(SwpFlags::SWP_WRITEOK))
+            .find(|si| same_bdev(&si.bdev, bdev) && si.flags.contains(SwpFlags::SWP_WRITEOK))
             .map(|si| si.ty)
     }
 
@@ -720,16 +725,16 @@ pub fn do_swapon(name: &str, bdev: Arc<dyn SwapBdev>, swap_flags: u32) -> KResul
     Ok(ty)
 }
 
-/// swapoff(2) after the path lookup: stop allocating from the area named `name`, bring
+/// swapoff(2) after the path lookup: stop allocating from the area on `bdev`, bring
 /// every page back ([`try_to_unuse`]) and forget it. Linux 5.10: `sys_swapoff`. EINVAL
-/// when no active area has that name; on a failure of `try_to_unuse` the area is made
+/// when no active area is on that device; on a failure of `try_to_unuse` the area is made
 /// writable again (`reinsert_swap_info`) and the error returned.
 #[no_mangle]
 #[inline(never)]
-pub fn do_swapoff(name: &str) -> KResult<()> {
+pub fn do_swapoff(bdev: &Arc<dyn SwapBdev>) -> KResult<()> {
     let ty = {
         let mut t = SWAP_INFO.lock();
-        let ty = t.find_by_name(name).ok_or(Errno::EINVAL)?;
+        let ty = t.find_by_bdev(bdev).ok_or(Errno::EINVAL)?;
         t.swapoff_begin(ty);
         ty
     };

@@ -174,7 +174,8 @@ fn swapon_flags_priorities_and_ebusy() {
     t.swapoff_begin(a);
     assert!(t.swapoff_end(a).is_some());
     assert_eq!(prio(&t, b), -2);
-    assert_eq!(t.find_by_name("/dev/a"), None);
+    let b_dev = t.swap_info[b].as_ref().unwrap().bdev.clone();
+    assert_eq!(t.find_by_bdev(&b_dev), Some(b));
     let e = swapon(&mut t, "/dev/a", image(8, &[]), 0).unwrap();
     assert_eq!(prio(&t, e), -4);
     assert_eq!(t.total_swap_pages, 4 * 7);
