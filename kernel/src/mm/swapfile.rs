@@ -715,6 +715,8 @@ pub fn do_swapon(name: &str, bdev: Arc<dyn SwapBdev>, swap_flags: u32) -> KResul
     let si = t.si(ty);
     let (pages, prio) = (si.pages, si.prio);
     drop(t);
+    // Linux's line; the trailing "FS" is what a Debian kernel (CONFIG_FRONTSWAP) prints,
+    // kept so the two logs read the same, though we have no frontswap.
     pr_info!(
         "Adding {}k swap on {}.  Priority:{} extents:1 across:{}k FS",
         pages << 2,
