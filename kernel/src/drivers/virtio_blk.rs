@@ -356,7 +356,7 @@ impl VirtioBlk {
 
     /// EINVAL for a length that is not whole sectors, EIO past the end.
     fn check_sectors(&self, sector: u64, len: usize) -> KResult<()> {
-        if len % SECTOR_SIZE != 0 {
+        if !len.is_multiple_of(SECTOR_SIZE) {
             return Err(Errno::EINVAL);
         }
         let end = sector

@@ -596,8 +596,8 @@ impl SwapTable {
         if usage == SWAP_HAS_CACHE {
             debug_assert!(has_cache != 0, "put_swap_page without SWAP_HAS_CACHE");
             has_cache = 0;
-        } else if count > 0 {
-            count -= 1;
+        } else {
+            count = count.saturating_sub(1);
         }
         let usage = count | has_cache;
         si.swap_map[off] = usage;
