@@ -326,6 +326,13 @@ pub const SCENARIOS: &[Scenario] = &[
         // swapon(2)/swapoff(2) errnos, /proc/swaps, /proc/partitions and SwapTotal/SwapFree
         // on a 16 MiB disk formatted by xtask's own SWAPSPACE2 writer.
         swap: SwapDisk::Ours("16M"),
+        checks: &[
+            Check::NoLineStartsWith("not ok"),
+            Check::Contains("mm: no leak"),
+            Check::Contains("mm: no commit leak"),
+            Check::Contains("mm: no swap leak"),
+            Check::Contains("Adding 16380k swap on /dev/vdb.  Priority:-2"),
+        ],
         ..user_test("user-swapon", "init=/bin/swap_test", "swap_test: ")
     },
     Scenario {
@@ -335,6 +342,7 @@ pub const SCENARIOS: &[Scenario] = &[
             Check::NoLineStartsWith("not ok"),
             Check::Contains("mm: no leak"),
             Check::Contains("Unable to find swap-space signature"),
+            Check::Contains("mm: no swap leak"),
         ],
         ..user_test(
             "user-swapon-nosig",
@@ -349,6 +357,7 @@ pub const SCENARIOS: &[Scenario] = &[
         checks: &[
             Check::NoLineStartsWith("not ok"),
             Check::Contains("mm: no leak"),
+            Check::Contains("mm: no swap leak"),
             Check::Contains("Adding 16380k swap on /dev/vdb.  Priority:-2"),
         ],
         ..user_test(
@@ -356,6 +365,35 @@ pub const SCENARIOS: &[Scenario] = &[
             "init=/bin/swap_test -- mkswap",
             "swap_test: ",
         )
+    },
+    Scenario {
+        // What the book tells a learner to type: swap on from the shell, look, swap off.
+        name: "shell-swapon",
+        cmdline: "",
+        swap: SwapDisk::Ours("16M"),
+        input: &[
+            InputStep {
+                wait_for: "$ ",
+                send: "swapon /dev/vdb\r",
+            },
+            InputStep {
+                wait_for: "Adding 16380k swap on /dev/vdb.",
+                send: "cat /proc/swaps\r",
+            },
+            InputStep {
+                wait_for: "partition",
+                send: "swapoff /dev/vdb\rswapoff /dev/vdb\rexit 3\r",
+            },
+        ],
+        checks: &[
+            Check::Contains("/dev/vdb                                partition\t16380\t\t0\t\t-2"),
+            Check::Contains("swapoff: /dev/vdb: swapoff failed: EINVAL"),
+            Check::Contains("mm: no swap leak"),
+            Check::Contains("init: /bin/init exited with status 3"),
+            Check::Contains("mm: no leak"),
+        ],
+        exit_status: 3,
+        ..BASE
     },
     Scenario {
         // `swap=/dev/vdb` turns swap on at boot; an in-kernel test writes two pages with

@@ -280,6 +280,14 @@ fn run_init(path: &str, args: &str) -> u32 {
             committed
         );
     }
+    // Every swap slot a process took is free again (swap entries die with their PTEs and
+    // the swap cache gives its slots back).
+    let slots = crate::mm::swapfile::swap_slots_in_use();
+    if slots == 0 {
+        pr_info!("mm: no swap leak: 0 swap slots in use after all processes exited");
+    } else {
+        pr_info!("mm: LEAK: {slots} swap slots in use after all processes exited");
+    }
     code as u32
 }
 
