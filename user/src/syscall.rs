@@ -46,6 +46,8 @@ pub mod nr {
     pub const MMAP: usize = 222;
     pub const MPROTECT: usize = 226;
     pub const MSYNC: usize = 227;
+    pub const SWAPON: usize = 224;
+    pub const SWAPOFF: usize = 225;
     pub const MLOCK: usize = 228;
     pub const MUNLOCK: usize = 229;
     pub const MLOCKALL: usize = 230;
@@ -708,4 +710,21 @@ pub fn getuid() -> u32 {
 /// geteuid(2).
 pub fn geteuid() -> u32 {
     unsafe { syscall1(nr::GETEUID, 0) as u32 }
+}
+
+/// swapon(2) flag: use the priority in the low bits (Linux: `SWAP_FLAG_PREFER`).
+pub const SWAP_FLAG_PREFER: usize = 0x8000;
+/// swapon(2): the priority bits (Linux: `SWAP_FLAG_PRIO_MASK`).
+pub const SWAP_FLAG_PRIO_MASK: usize = 0x7fff;
+/// swapon(2): discard freed swap pages (Linux: `SWAP_FLAG_DISCARD`).
+pub const SWAP_FLAG_DISCARD: usize = 0x10000;
+
+/// swapon(2): start swapping to the block device (or file) `path`.
+pub fn swapon(path: &core::ffi::CStr, flags: usize) -> isize {
+    unsafe { syscall3(nr::SWAPON, path.as_ptr() as usize, flags, 0) }
+}
+
+/// swapoff(2): stop swapping to `path`, bringing its pages back into memory.
+pub fn swapoff(path: &core::ffi::CStr) -> isize {
+    unsafe { syscall3(nr::SWAPOFF, path.as_ptr() as usize, 0, 0) }
 }

@@ -395,6 +395,7 @@ pub fn cmd_gdb(args: Vec<String>) -> Result<i32> {
     let mut breaks: Vec<String> = Vec::new();
     let mut batch: Option<std::path::PathBuf> = None;
     let mut memory: Option<String> = None;
+    let mut swap: Option<String> = None;
     while let Some(arg) = args.next_arg() {
         match arg {
             Arg::Opt(name, inline) => match name.as_str() {
@@ -418,6 +419,7 @@ pub fn cmd_gdb(args: Vec<String>) -> Result<i32> {
                 "break" => breaks.push(args.value(&name, inline)?),
                 "batch" => batch = Some(args.value(&name, inline)?.into()),
                 "memory" => memory = Some(args.value(&name, inline)?),
+                "swap" => swap = Some(args.value(&name, inline)?),
                 _ => bail!("gdb: unknown option --{name}"),
             },
             Arg::Pos(p) if init.is_some() => init_args.push(p),
@@ -461,6 +463,17 @@ pub fn cmd_gdb(args: Vec<String>) -> Result<i32> {
     }
     if let Some(m) = memory {
         cfg.memory = m;
+    }
+    // A scenario's swap disk, unless --swap names one.
+    if let Some(s) = scenario.filter(|_| swap.is_none()) {
+        match crate::swap::prepare(s.swap, s.name)? {
+            crate::swap::Prepared::Image(p) => cfg.swap = Some(p),
+            crate::swap::Prepared::Nothing => {}
+            crate::swap::Prepared::Skip(why) => bail!("gdb: scenario {}: {why}", s.name),
+        }
+    }
+    if let Some(v) = swap {
+        cfg.swap = Some(crate::swap::swap_option(&v)?);
     }
     if TcpListener::bind(("127.0.0.1", port)).is_err() {
         bail!("port {port} is busy (another QEMU with -gdb still running?); try --port N");

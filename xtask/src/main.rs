@@ -22,6 +22,7 @@ mod qemu;
 mod rootfs;
 mod scenarios;
 mod setup;
+mod swap;
 mod test;
 mod user;
 
@@ -72,14 +73,14 @@ usage: cargo xtask <command> [options]
 
 commands:
   qemu  [--release] [--memory 512M] [--cpu cortex-a72] [--gic 2|3] [--el2] [--el3] [--init \"PROG ARGS\"]
-        [--cmdline \"...\"] [--icount] [--extra DIR]... [-- extra qemu args]
+        [--cmdline \"...\"] [--icount] [--extra DIR]... [--swap SIZE|IMAGE] [-- extra qemu args]
         build the kernel and boot it on the console (Ctrl-A X quits QEMU);
         --extra adds DIR's files to the root file system image
   test  [--jobs N] [--list] [NAME...]
         host unit tests, every QEMU scenario and the GDB check; NAMEs select the
         results whose name contains one of them (e.g. `test boot`)
   gdb   [--scenario NAME | --init \"PROG ARGS\"] [--break FUNC]... [--batch FILE]
-        [--memory SIZE] [--release] [--port 1234]
+        [--memory SIZE] [--swap SIZE|IMAGE] [--release] [--port 1234]
         start QEMU halted and attach gdb-multiarch with the mm helpers
         (scripts/gdb/mmkern.py: mm-tasks, mm-vmas, mm-pte, mm-page, mm-vmstat);
         --break continues to the first hit, --batch runs FILE and exits

@@ -25,6 +25,9 @@ pub struct QemuConfig {
     pub gdb_port: Option<u16>,
     /// The root file system image, attached as a read-only virtio-blk disk (`rootfs.rs`).
     pub rootfs: Option<PathBuf>,
+    /// A swap disk image (`swap.rs`), attached writable after the root disk so the guest
+    /// names it vdb (QEMU's `virt` gives `-device`s transports in command-line order).
+    pub swap: Option<PathBuf>,
     pub extra: Vec<String>,
 }
 
@@ -40,6 +43,7 @@ impl Default for QemuConfig {
             icount: false,
             gdb_port: None,
             rootfs: Some(crate::rootfs::image_path()),
+            swap: None,
             extra: Vec::new(),
         }
     }
@@ -79,6 +83,12 @@ impl QemuConfig {
             ));
             args.push("-device".into());
             args.push("virtio-blk-device,drive=rootfs".into());
+        }
+        if let Some(img) = &self.swap {
+            args.push("-drive".into());
+            args.push(format!("file={},format=raw,if=none,id=swap", img.display()));
+            args.push("-device".into());
+            args.push("virtio-blk-device,drive=swap".into());
         }
         if let Some(cmdline) = &self.cmdline {
             args.push("-append".into());
@@ -158,6 +168,7 @@ pub fn cmd_qemu(args: Vec<String>) -> Result<i32> {
     let mut extra_dirs: Vec<PathBuf> = Vec::new();
     let mut init: Option<String> = None;
     let mut init_args: Vec<String> = Vec::new();
+    let mut swap: Option<String> = None;
     while let Some(arg) = args.next_arg() {
         match arg {
             Arg::Opt(name, inline) => match name.as_str() {
@@ -183,6 +194,7 @@ pub fn cmd_qemu(args: Vec<String>) -> Result<i32> {
                 }
                 "extra" => extra_dirs.push(args.value(&name, inline)?.into()),
                 "init" => init = Some(args.value(&name, inline)?),
+                "swap" => swap = Some(args.value(&name, inline)?),
                 _ => bail!("qemu: unknown option --{name} (see `cargo xtask help`)"),
             },
             Arg::Pos(p) if init.is_some() => init_args.push(p),
@@ -198,6 +210,9 @@ pub fn cmd_qemu(args: Vec<String>) -> Result<i32> {
         qemu: true,
         gdb: false,
     })?;
+    if let Some(v) = swap {
+        cfg.swap = Some(crate::swap::swap_option(&v)?);
+    }
     let kernel = build::build_kernel(release)?;
     if !extra_dirs.is_empty() {
         let img = crate::rootfs::extra_image_path();
@@ -444,6 +459,7 @@ mod tests {
             icount: true,
             gdb_port: Some(4321),
             rootfs: Some("r.cpio".into()),
+            swap: Some("s.img".into()),
             extra: vec!["-d".into(), "int".into()],
             ..QemuConfig::default()
         };
@@ -454,7 +470,8 @@ mod tests {
             "-M virt,gic-version=3,virtualization=on -cpu cortex-a72 -m 512M -nographic \
              -semihosting -no-reboot -kernel k.elf -drive \
              file=r.cpio,format=raw,if=none,id=rootfs,readonly=on -device \
-             virtio-blk-device,drive=rootfs -append ktest=all -icount shift=0 -S \
+             virtio-blk-device,drive=rootfs -drive file=s.img,format=raw,if=none,id=swap \
+             -device virtio-blk-device,drive=swap -append ktest=all -icount shift=0 -S \
              -gdb tcp::4321 -d int"
         );
         let plain = QemuConfig::default().args(Path::new("k.elf")).join(" ");

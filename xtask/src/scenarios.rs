@@ -7,6 +7,7 @@
 //! is always 0). A `Kernel panic` line fails any scenario with `panic_expected: false`.
 
 use crate::qemu::{InputStep, QemuConfig};
+pub use crate::swap::SwapDisk;
 
 /// One check on the serial output.
 #[derive(Clone, Copy, Debug)]
@@ -84,6 +85,8 @@ pub struct Scenario {
     /// For user test programs: the summary line's prefix (`prog: `), which must end in
     /// `, 0 failed`.
     pub summary_prefix: &'static str,
+    /// A second disk for swap (`/dev/vdb` in the guest), made fresh for each run.
+    pub swap: SwapDisk,
 }
 
 impl Scenario {
@@ -113,6 +116,7 @@ pub const BASE: Scenario = Scenario {
     panic_expected: false,
     timeout_secs: 60,
     summary_prefix: "",
+    swap: SwapDisk::None,
 };
 
 const KTEST_CHECKS: &[Check] = &[
@@ -317,6 +321,96 @@ pub const SCENARIOS: &[Scenario] = &[
         memory: "64M",
         timeout_secs: 180,
         ..user_test("user-reclaim-64M", "init=/bin/reclaim_test", "reclaim_test: ")
+    },
+    Scenario {
+        // swapon(2)/swapoff(2) errnos, /proc/swaps, /proc/partitions and SwapTotal/SwapFree
+        // on a 16 MiB disk formatted by xtask's own SWAPSPACE2 writer.
+        swap: SwapDisk::Ours("16M"),
+        checks: &[
+            Check::NoLineStartsWith("not ok"),
+            Check::Contains("mm: no leak"),
+            Check::Contains("mm: no commit leak"),
+            Check::Contains("mm: no swap leak"),
+            Check::Contains("Adding 16380k swap on /dev/vdb.  Priority:-2"),
+        ],
+        ..user_test("user-swapon", "init=/bin/swap_test", "swap_test: ")
+    },
+    Scenario {
+        // A disk of zeroes: no signature, swapon is EINVAL with Linux's message.
+        swap: SwapDisk::Raw("16M"),
+        checks: &[
+            Check::NoLineStartsWith("not ok"),
+            Check::Contains("mm: no leak"),
+            Check::Contains("Unable to find swap-space signature"),
+            Check::Contains("mm: no swap leak"),
+        ],
+        ..user_test(
+            "user-swapon-nosig",
+            "init=/bin/swap_test -- nosig",
+            "swap_test: ",
+        )
+    },
+    Scenario {
+        // An image made by the host's mkswap (util-linux): accepted. Skipped, with a note,
+        // on a host without mkswap.
+        swap: SwapDisk::HostMkswap("16M"),
+        checks: &[
+            Check::NoLineStartsWith("not ok"),
+            Check::Contains("mm: no leak"),
+            Check::Contains("mm: no swap leak"),
+            Check::Contains("Adding 16380k swap on /dev/vdb.  Priority:-2"),
+        ],
+        ..user_test(
+            "user-swapon-mkswap",
+            "init=/bin/swap_test -- mkswap",
+            "swap_test: ",
+        )
+    },
+    Scenario {
+        // What the book tells a learner to type: swap on from the shell, look, swap off.
+        name: "shell-swapon",
+        cmdline: "",
+        swap: SwapDisk::Ours("16M"),
+        input: &[
+            InputStep {
+                wait_for: "$ ",
+                send: "swapon /dev/vdb\r",
+            },
+            InputStep {
+                wait_for: "Adding 16380k swap on /dev/vdb.",
+                send: "cat /proc/swaps\r",
+            },
+            InputStep {
+                wait_for: "partition",
+                send: "swapoff /dev/vdb\rswapoff /dev/vdb\rexit 3\r",
+            },
+        ],
+        checks: &[
+            Check::Contains("/dev/vdb                                partition\t16380\t\t0\t\t-2"),
+            Check::Contains("swapoff: /dev/vdb: swapoff failed: EINVAL"),
+            Check::Contains("mm: no swap leak"),
+            Check::Contains("init: /bin/init exited with status 3"),
+            Check::Contains("mm: no leak"),
+        ],
+        exit_status: 3,
+        ..BASE
+    },
+    Scenario {
+        // `swap=/dev/vdb` turns swap on at boot; an in-kernel test writes two pages with
+        // swap_writepage and reads one back with swap_readpage through the real disk.
+        name: "ktest-swap-io",
+        cmdline: "swap=/dev/vdb ktest=swap",
+        swap: SwapDisk::Ours("16M"),
+        checks: &[
+            Check::Line {
+                prefix: "ktest: 1 passed",
+                suffix: ", 0 failed",
+            },
+            Check::NoLineStartsWith("not ok"),
+            Check::Contains("Adding 16380k swap on /dev/vdb.  Priority:-2"),
+            Check::Contains("round trip matches; pswpout +2, pswpin +1"),
+        ],
+        ..BASE
     },
     user_test("user-madvise", "init=/bin/madvise_test", "madvise_test: "),
     user_test("user-proc", "init=/bin/proc_test", "proc_test: "),

@@ -229,7 +229,19 @@ fn run_jobs(kernel: &Path, queue: VecDeque<Job>, jobs: usize) -> Vec<Outcome> {
 /// Boot one scenario and judge it.
 pub fn run_scenario(s: &Scenario, kernel: &Path) -> Outcome {
     let timeout = Duration::from_secs(s.timeout_secs);
-    let run = match qemu::run_captured(&s.qemu_config(), kernel, s.input, timeout) {
+    let mut cfg = s.qemu_config();
+    match crate::swap::prepare(s.swap, s.name) {
+        Ok(crate::swap::Prepared::Image(p)) => cfg.swap = Some(p),
+        Ok(crate::swap::Prepared::Nothing) => {}
+        Ok(crate::swap::Prepared::Skip(why)) => {
+            // Counted as passed, with the reason on its line.
+            let mut o = Outcome::pass(s.name);
+            o.name = format!("{} ({why})", s.name);
+            return o;
+        }
+        Err(e) => return Outcome::fail(s.name, format!("swap disk: {}", e.0), Vec::new()),
+    }
+    let run = match qemu::run_captured(&cfg, kernel, s.input, timeout) {
         Ok(run) => run,
         Err(e) => return Outcome::fail(s.name, e.0, Vec::new()),
     };

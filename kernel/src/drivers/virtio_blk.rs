@@ -28,6 +28,7 @@ use crate::fs::block_dev::BlockDevice;
 use crate::mm::page::{page_address, page_to_phys, pfn_to_page};
 use crate::mm::page_alloc::{__free_pages, alloc_pages, GfpFlags};
 use crate::mm::phys_pfn;
+use crate::mm::swapfile::SwapBdev;
 use crate::sync::wait::{can_sleep, sched_ops};
 use crate::sync::{SpinLockIrq, WaitQueueHead};
 use alloc::boxed::Box;
@@ -131,6 +132,9 @@ pub struct VirtioBlk {
     irq_ok: AtomicBool,
     /// Physical base of the virtio-mmio window (for messages).
     pub mmio_base: usize,
+    /// Probe index: 0 for `vda`, 1 for `vdb`... (Linux: `virtblk_name_format`, from the
+    /// `vd_index_ida` in probe order).
+    pub index: usize,
     /// Capacity in 512-byte sectors.
     pub capacity: u64,
     /// The device only allows reads (`VIRTIO_BLK_F_RO`, `readonly=on` in QEMU).
@@ -171,19 +175,39 @@ fn poll_until(mut cond: impl FnMut() -> bool) {
 }
 
 impl VirtioBlk {
+    /// `vda`, `vdb`, ... `vdz`, `vdaa`... (Linux: `virtblk_name_format`).
+    pub fn disk_name(&self) -> alloc::string::String {
+        let mut n = self.index;
+        let mut name = alloc::vec::Vec::new();
+        loop {
+            name.push(b'a' + (n % 26) as u8);
+            if n < 26 {
+                break;
+            }
+            n = n / 26 - 1;
+        }
+        name.extend_from_slice(b"dv");
+        name.reverse();
+        alloc::string::String::from_utf8(name).unwrap_or_default()
+    }
+
     /// Is a request in flight: submitted, and its result not yet collected by its submitter
     /// (it may be asleep waiting for the interrupt, or woken and not yet run)?
     pub fn request_in_flight(&self) -> bool {
         self.in_flight.load(Ordering::Acquire)
     }
 
-    /// Read whole sectors from `sector` into the bounce buffer's first `len` bytes, by
-    /// interrupt and sleeping when the caller can, else by polling. The caller owns
-    /// `busy`. Linux: `virtio_queue_rq` (submit), `virtblk_done` (completion),
-    /// `submit_bio_wait` (the sleep).
+    /// Read whole sectors from `sector` into the bounce buffer's first `len` bytes
+    /// (`write` false), or write them from it (`write` true), by interrupt and sleeping
+    /// when the caller can, else by polling. The caller owns `busy`. Linux:
+    /// `virtio_queue_rq` (submit), `virtblk_done` (completion), `submit_bio_wait` (the
+    /// sleep).
     #[no_mangle]
     #[inline(never)]
-    pub fn virtblk_read_sectors(&self, sector: u64, len: usize) -> KResult<()> {
+    pub fn virtblk_rw_sectors(&self, sector: u64, len: usize, write: bool) -> KResult<()> {
+        if write && self.readonly {
+            return Err(Errno::EROFS);
+        }
         let sleep = can_sleep() && irqs_enabled() && self.irq_ok.load(Ordering::Acquire);
         let token = {
             let mut inner = self.inner.lock();
@@ -192,11 +216,17 @@ impl VirtioBlk {
             let dma = unsafe { core::slice::from_raw_parts_mut(inner.bounce as *mut u8, len) };
             self.done.store(false, Ordering::Relaxed);
             // SAFETY: req, resp (boxed) and the bounce buffer stay untouched until
-            // complete_read_blocks below: we own `busy`, nobody else uses them.
+            // complete_*_blocks below: we own `busy`, nobody else uses them.
             let token = unsafe {
-                inner
-                    .dev
-                    .read_blocks_nb(sector as usize, &mut inner.req, dma, &mut inner.resp)
+                if write {
+                    inner
+                        .dev
+                        .write_blocks_nb(sector as usize, &mut inner.req, dma, &mut inner.resp)
+                } else {
+                    inner
+                        .dev
+                        .read_blocks_nb(sector as usize, &mut inner.req, dma, &mut inner.resp)
+                }
             }
             .map_err(|_| Errno::EIO)?;
             inner.token = Some(token);
@@ -222,11 +252,17 @@ impl VirtioBlk {
         self.in_flight.store(false, Ordering::Release);
         // SAFETY: as above.
         let dma = unsafe { core::slice::from_raw_parts_mut(inner.bounce as *mut u8, len) };
-        // SAFETY: the same req, buffer and resp that read_blocks_nb was given for `token`.
+        // SAFETY: the same req, buffer and resp that *_blocks_nb was given for `token`.
         let r = unsafe {
-            inner
-                .dev
-                .complete_read_blocks(token, &inner.req, dma, &mut inner.resp)
+            if write {
+                inner
+                    .dev
+                    .complete_write_blocks(token, &inner.req, dma, &mut inner.resp)
+            } else {
+                inner
+                    .dev
+                    .complete_read_blocks(token, &inner.req, dma, &mut inner.resp)
+            }
         };
         match r {
             Ok(()) if inner.resp.status() == RespStatus::OK => Ok(()),
@@ -261,6 +297,16 @@ impl VirtioBlk {
         if end > self.capacity * SECTOR_SIZE as u64 {
             return Err(Errno::EIO);
         }
+        self.get_busy();
+        let r = self.read_through_bounce(off, buf);
+        self.put_busy();
+        r
+    }
+
+    /// Take the device's one request slot, sleeping (TASK_UNINTERRUPTIBLE) while another
+    /// request holds it, or polling where sleeping is not allowed (Linux: the tag wait of
+    /// `blk_mq_get_tag`).
+    fn get_busy(&self) {
         let get = || {
             self.busy
                 .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
@@ -271,10 +317,55 @@ impl VirtioBlk {
         } else {
             poll_until(get);
         }
-        let r = self.read_through_bounce(off, buf);
+    }
+
+    /// Give the request slot back and wake the next submitter.
+    fn put_busy(&self) {
         self.busy.store(false, Ordering::Release);
         self.wait.wake_up();
+    }
+
+    /// Write whole sectors: `buf` (a multiple of 512 bytes) at sector `sector`, through
+    /// the bounce buffer a piece at a time. Sleeps like [`read_at`](Self::read_at). Linux:
+    /// a write bio through `virtio_queue_rq`.
+    pub fn write_sectors_at(&self, sector: u64, buf: &[u8]) -> KResult<()> {
+        self.check_sectors(sector, buf.len())?;
+        self.get_busy();
+        let bounce = self.inner.lock().bounce;
+        let mut r = Ok(());
+        for (i, chunk) in buf.chunks(BOUNCE_BYTES).enumerate() {
+            // SAFETY: the bounce buffer is ours while we own `busy`; no request is in
+            // flight between two chunks.
+            let dma = unsafe { core::slice::from_raw_parts_mut(bounce as *mut u8, chunk.len()) };
+            dma.copy_from_slice(chunk);
+            let at = sector + (i * BOUNCE_BYTES / SECTOR_SIZE) as u64;
+            r = self.virtblk_rw_sectors(at, chunk.len(), true);
+            if r.is_err() {
+                break;
+            }
+        }
+        self.put_busy();
         r
+    }
+
+    /// Read whole sectors into `buf` (a multiple of 512 bytes) from sector `sector`.
+    pub fn read_sectors_at(&self, sector: u64, buf: &mut [u8]) -> KResult<()> {
+        self.check_sectors(sector, buf.len())?;
+        self.read_at(sector * SECTOR_SIZE as u64, buf)
+    }
+
+    /// EINVAL for a length that is not whole sectors, EIO past the end.
+    fn check_sectors(&self, sector: u64, len: usize) -> KResult<()> {
+        if !len.is_multiple_of(SECTOR_SIZE) {
+            return Err(Errno::EINVAL);
+        }
+        let end = sector
+            .checked_add((len / SECTOR_SIZE) as u64)
+            .ok_or(Errno::EIO)?;
+        if end > self.capacity {
+            return Err(Errno::EIO);
+        }
+        Ok(())
     }
 
     /// The body of `read_at`, with `busy` held.
@@ -287,13 +378,29 @@ impl VirtioBlk {
             let skip = (pos % SECTOR_SIZE as u64) as usize;
             let want = (buf.len() - done).min(BOUNCE_BYTES - skip);
             let sectors_bytes = (skip + want).next_multiple_of(SECTOR_SIZE);
-            self.virtblk_read_sectors(sector, sectors_bytes)?;
+            self.virtblk_rw_sectors(sector, sectors_bytes, false)?;
             // SAFETY: the bounce buffer is ours while we own `busy`, and the device is done.
             let dma = unsafe { core::slice::from_raw_parts(bounce as *const u8, sectors_bytes) };
             buf[done..done + want].copy_from_slice(&dma[skip..skip + want]);
             done += want;
         }
         Ok(())
+    }
+}
+
+/// The swap code's view of the disk: whole pages at a sector (Linux: the bios
+/// `__swap_writepage` and `swap_readpage` submit to the swap area's block device).
+impl SwapBdev for VirtioBlk {
+    fn read_sectors(&self, sector: u64, buf: &mut [u8]) -> KResult<()> {
+        self.read_sectors_at(sector, buf)
+    }
+
+    fn write_sectors(&self, sector: u64, buf: &[u8]) -> KResult<()> {
+        self.write_sectors_at(sector, buf)
+    }
+
+    fn nr_sectors(&self) -> u64 {
+        self.capacity
     }
 }
 
@@ -319,7 +426,7 @@ pub fn virtio_blk_devices() -> Vec<Arc<VirtioBlk>> {
 /// version, device id) then `virtblk_probe` (features, capacity, virtqueue).
 #[no_mangle]
 #[inline(never)]
-pub fn virtblk_probe(base: usize, size: usize, irq: u32) -> Option<Arc<VirtioBlk>> {
+pub fn virtblk_probe(base: usize, size: usize, irq: u32, index: usize) -> Option<Arc<VirtioBlk>> {
     let va = crate::mm::ioremap::ioremap(base, size);
     let header = NonNull::new(va as *mut VirtIOHeader)?;
     // SAFETY: `va` maps the whole slot as device memory, forever, and nothing else uses it.
@@ -355,6 +462,7 @@ pub fn virtblk_probe(base: usize, size: usize, irq: u32) -> Option<Arc<VirtioBlk
         irq,
         irq_ok: AtomicBool::new(false),
         mmio_base: base,
+        index,
         capacity,
         readonly,
     }))
@@ -367,11 +475,16 @@ pub fn virtblk_probe(base: usize, size: usize, irq: u32) -> Option<Arc<VirtioBlk
 pub fn virtio_blk_init() -> usize {
     let info = crate::init::boot_info();
     let mut found = Vec::new();
-    for slot in &info.virtio[..info.nr_virtio] {
-        if let Some(blk) = virtblk_probe(slot.base, slot.size.max(0x200), slot.irq) {
+    // Highest address first. QEMU's `virt` plugs the first `-device` of its command line
+    // into the virtio-mmio transport with the highest address, the next one below it, and
+    // writes the device-tree nodes so that Linux, probing in tree order, meets them in
+    // command-line order: the root disk (xtask's first drive) is vda, a swap disk vdb.
+    // Our slot list is sorted by address, so walk it backwards to get the same names.
+    for slot in info.virtio[..info.nr_virtio].iter().rev() {
+        if let Some(blk) = virtblk_probe(slot.base, slot.size.max(0x200), slot.irq, found.len()) {
             pr_info!(
-                "virtio_blk: vd{} @ {:#x} irq {}: {} sectors ({} KiB){}",
-                (b'a' + found.len() as u8) as char,
+                "virtio_blk: {} @ {:#x} irq {}: {} sectors ({} KiB){}",
+                blk.disk_name(),
                 slot.base,
                 slot.irq,
                 blk.capacity,

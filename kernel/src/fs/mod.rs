@@ -4,7 +4,7 @@
 //! The tree after boot (`prepare_namespace`):
 //! ```text
 //! /          cpio   read-only, the newc image xtask builds, on the virtio disk
-//! /dev       devtmpfs  console (5:1), null (1:3), zero (1:5), shm/
+//! /dev       devtmpfs  console (5:1), null (1:3), zero (1:5), vda (254:0), vdb (254:16)..., shm/
 //! /dev/shm   tmpfs
 //! /tmp       tmpfs
 //! ```
@@ -113,6 +113,21 @@ pub fn prepare_namespace() {
     char_dev::chr_dev_init();
     crate::mm::shmem::register_shmem_file_setup(file_mmap::shmem_zero_mapping);
     crate::drivers::virtio_blk::virtio_blk_init();
+    for blk in crate::drivers::virtio_blk::virtio_blk_devices() {
+        let disk = block_dev::Gendisk {
+            name: blk.disk_name(),
+            rdev: inode::mkdev(
+                block_dev::VIRTBLK_MAJOR,
+                block_dev::VIRTBLK_MINORS * blk.index as u32,
+            ),
+            nr_sectors: blk.capacity,
+            bdev: blk.clone(),
+            swap: blk.clone(),
+        };
+        if let Err(e) = block_dev::add_disk(disk) {
+            pr_warn!("virtio_blk: {} not registered: {e:?}", blk.disk_name());
+        }
+    }
     let root = match mount_root() {
         Some(root) => root,
         None => {
@@ -162,7 +177,8 @@ fn mount_root() -> Option<alloc::sync::Arc<dyn Inode>> {
     None
 }
 
-/// Mount a devtmpfs on /dev holding the console, null, zero and the shm directory.
+/// Mount a devtmpfs on /dev holding the console, null, zero, the disks (`vda`, `vdb`...,
+/// block devices, mode 0660 as udev makes them) and the shm directory.
 /// Linux: `devtmpfs_init` + `devtmpfs_mount` + the `device_create` calls of each driver.
 fn devtmpfs_mount(ns: &MntNamespace) -> crate::errno::KResult<()> {
     let dev = tmpfs::shmem_fill_super("devtmpfs", 0o755);
@@ -173,6 +189,9 @@ fn devtmpfs_mount(ns: &MntNamespace) -> crate::errno::KResult<()> {
     ] {
         let mode = if name == "console" { 0o600 } else { 0o666 };
         dev.create(name, inode::S_IFCHR | mode, rdev)?;
+    }
+    for disk in block_dev::disks() {
+        dev.create(&disk.name, inode::S_IFBLK | 0o660, disk.rdev)?;
     }
     dev.create("shm", inode::S_IFDIR | 0o1777, 0)?;
     ns.do_add_mount("/dev", dev)?;

@@ -156,7 +156,11 @@ impl Inode for ShmemInode {
             return Err(Errno::EEXIST);
         }
         let sb = &self.attr.i_sb;
-        let rdev = if mode & S_IFMT == S_IFCHR { rdev } else { 0 };
+        let rdev = if mode & S_IFMT == S_IFCHR || mode & S_IFMT == super::inode::S_IFBLK {
+            rdev
+        } else {
+            0
+        };
         let child = shmem_get_inode(sb, sb.get_next_ino(), mode, rdev, self.attr.i_ino);
         if s_isdir(mode) {
             self.attr.set_nlink(self.attr.nlink() + 1); // the child's ".."

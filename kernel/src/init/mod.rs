@@ -117,6 +117,13 @@ pub unsafe extern "C" fn start_kernel(dtb_pa: usize, entry_el: usize) -> ! {
 fn rest_init(cmdline: &str) -> ! {
     let params = cmdline::parse_args(cmdline);
     crate::syscall::STRACE.store(params.strace, core::sync::atomic::Ordering::Relaxed);
+    if let Some(dev) = params.swap {
+        // Before the tests and init, so both find swap on (Linux: `swapon -a` early in
+        // the init scripts).
+        if let Err(e) = crate::syscall::mm::ksys_swapon("/", dev, 0) {
+            pr_warn!("swap={dev}: swapon failed: {e:?}");
+        }
+    }
     if let Some(filter) = params.ktest {
         let failed = ktest::run_ktests(filter);
         crate::arch::aarch64::semihosting::exit(if failed == 0 { 0 } else { 1 });
@@ -272,6 +279,14 @@ fn run_init(path: &str, args: &str) -> u32 {
             "mm: LEAK: Committed_AS {} pages after all processes exited",
             committed
         );
+    }
+    // Every swap slot a process took is free again (swap entries die with their PTEs and
+    // the swap cache gives its slots back).
+    let slots = crate::mm::swapfile::swap_slots_in_use();
+    if slots == 0 {
+        pr_info!("mm: no swap leak: 0 swap slots in use after all processes exited");
+    } else {
+        pr_info!("mm: LEAK: {slots} swap slots in use after all processes exited");
     }
     code as u32
 }

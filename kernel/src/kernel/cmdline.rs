@@ -16,6 +16,10 @@ pub struct BootParams<'a> {
     pub strace: bool,
     /// `init=PATH`: the first user program (default `/bin/init`). Linux: `init=`.
     pub init: Option<&'a str>,
+    /// `swap=/dev/vdb`: turn swap on on that block device before init runs (with default
+    /// priority, as `swapon` without `-p`). Linux has no such option (its init scripts run
+    /// `swapon -a` from /etc/fstab); here there is no fstab.
+    pub swap: Option<&'a str>,
     /// Everything after ` -- `: init's arguments (Linux passes them on the same way).
     pub init_args: Option<&'a str>,
 }
@@ -33,6 +37,7 @@ pub fn parse_args(cmdline: &str) -> BootParams<'_> {
         match arg.split_once('=') {
             Some(("ktest", v)) => p.ktest = Some(v),
             Some(("init", v)) => p.init = Some(v),
+            Some(("swap", v)) => p.swap = Some(v),
             None if arg == "poweroff" => p.poweroff = true,
             None if arg == "test_panic" => p.test_panic = true,
             None if arg == "test_oops" => p.test_oops = true,
@@ -61,6 +66,10 @@ mod tests {
         assert_eq!(parse_args(""), BootParams::default());
         assert!(parse_args("test_panic").test_panic);
         assert!(parse_args("test_oops").test_oops);
+        assert_eq!(
+            parse_args("swap=/dev/vdb ktest=swap").swap,
+            Some("/dev/vdb")
+        );
         let p = parse_args("poweroff init=/bin/sh -- -c echo hi");
         assert_eq!(
             (p.init, p.init_args, p.poweroff),

@@ -83,6 +83,10 @@ pub static KTESTS: &[KTest] = &[
         run: crate::kernel::sleep_tests::console_read_sleeps,
     },
     KTest {
+        name: "swap: swap_writepage and swap_readpage round-trip pages through the swap disk",
+        run: crate::kernel::swap_tests::swap_page_io_round_trip,
+    },
+    KTest {
         name: "fs: /etc/test.txt read through virtio-blk and the page cache matches",
         run: crate::fs::tests::read_test_txt,
     },

@@ -9,4 +9,5 @@ pub mod ktest;
 pub mod panic;
 pub mod resource;
 pub mod sleep_tests;
+pub mod swap_tests;
 pub mod sys;

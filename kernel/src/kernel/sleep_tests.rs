@@ -20,7 +20,11 @@ type TestResult = Result<String, String>;
 
 /// Let the threads run until every one of `pids` is a zombie (or `secs` pass), calling
 /// `watch` at each turn of the idle loop; then reap them.
-fn run_until_exit(pids: &[i32], secs: u64, mut watch: impl FnMut()) -> Result<(), String> {
+pub(crate) fn run_until_exit(
+    pids: &[i32],
+    secs: u64,
+    mut watch: impl FnMut(),
+) -> Result<(), String> {
     let deadline = jiffies() + secs * HZ;
     loop {
         watch();

@@ -81,3 +81,24 @@ pub fn wait_on_page_locked(page: &Page) {
         PAGE_WAIT.wait_event(|| !page_locked(page));
     }
 }
+
+/// Writeback of the page is over: clear PG_writeback and wake whoever waits for it.
+/// Linux: `end_page_writeback` (`test_clear_page_writeback` + `wake_up_page(PG_writeback)`).
+#[no_mangle]
+#[inline(never)]
+pub fn end_page_writeback(page: &Page) {
+    let was = page.test_and_clear(PageFlags::PG_writeback);
+    debug_assert!(was, "end_page_writeback of a page not under writeback");
+    if PAGE_WAIT.waitqueue_active() {
+        PAGE_WAIT.wake_up();
+    }
+}
+
+/// Sleep until the page's writeback is over (Linux: `wait_on_page_writeback`).
+#[no_mangle]
+#[inline(never)]
+pub fn wait_on_page_writeback(page: &Page) {
+    if page.test(PageFlags::PG_writeback) {
+        PAGE_WAIT.wait_event(|| !page.test(PageFlags::PG_writeback));
+    }
+}

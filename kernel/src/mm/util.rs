@@ -12,7 +12,7 @@
 //! Locking: none; the counter and the sysctls are atomics (Linux: a per-CPU counter and
 //! plain ints), so a check may race with a concurrent charge exactly as Linux's does.
 //!
-//! Differences from 5.10: no swap yet (`total_swap_pages` is 0) and no hugetlbfs
+//! Differences from 5.10: no hugetlbfs
 //! (`hugetlb_total_pages` is 0); the root and user reserves of mode 2
 //! (`sysctl_admin_reserve_kbytes`, `sysctl_user_reserve_kbytes`) are modelled as zero, so
 //! mode 2 allows up to CommitLimit for every task; no LSM (`security_vm_enough_memory_mm`
@@ -83,9 +83,9 @@ pub fn totalram_pages() -> usize {
     crate::mm::page_alloc::ZONE_NORMAL.lock().managed_pages
 }
 
-/// Swap in pages (Linux: `total_swap_pages`): no swap device yet.
+/// Swap in pages (Linux: `total_swap_pages`), from the active swap areas.
 pub fn total_swap_pages() -> usize {
-    0
+    crate::mm::swapfile::total_swap_pages()
 }
 
 /// Pages held by hugetlbfs pools (Linux: `hugetlb_total_pages`): no hugetlbfs.

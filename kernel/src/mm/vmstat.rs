@@ -41,6 +41,8 @@ vm_stat_items! {
     NR_FILE_PAGES => "nr_file_pages",
     NR_SHMEM => "nr_shmem",
     // Events.
+    PSWPIN => "pswpin",
+    PSWPOUT => "pswpout",
     PGFAULT => "pgfault",
     PGMAJFAULT => "pgmajfault",
     PGACTIVATE => "pgactivate",

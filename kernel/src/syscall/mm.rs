@@ -111,3 +111,80 @@ pub fn __arm64_sys_mremap(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     let mm = current_mm_with_limits()?;
     crate::mm::mremap::sys_mremap(&mm, a.0[0], a.0[1], a.0[2], a.0[3], a.0[4])
 }
+
+/// The disk a swapon/swapoff path names, and the path as /proc/swaps prints it (Linux:
+/// `file_open_name` then `claim_swapfile`'s type test). ENOENT and the other lookup errors
+/// as open(2) has them; EINVAL for anything but a block device (Linux accepts a regular
+/// file and swaps to its blocks through `bmap`/`swap_activate`: our file systems have
+/// neither, which Linux also answers with EINVAL); ENXIO for a node of no disk.
+fn swap_path_to_disk(
+    cwd: &str,
+    path: &str,
+) -> KResult<(alloc::string::String, crate::fs::block_dev::Gendisk)> {
+    let p = crate::fs::namei::kern_path(cwd, path)?;
+    let a = p.inode.attr();
+    if a.i_mode & crate::fs::inode::S_IFMT != crate::fs::inode::S_IFBLK {
+        return Err(Errno::EINVAL);
+    }
+    let disk = crate::fs::block_dev::blkdev_get_by_dev(a.i_rdev)?;
+    Ok((p.path, disk))
+}
+
+/// Turn on swap on the block device at `path` with swapon(2)'s `swap_flags`, for the
+/// system call and for `swap=` on the kernel command line. The permission check is the
+/// caller's. Linux 5.10: `sys_swapon` up to `claim_swapfile` (the rest is
+/// `mm::swapfile::do_swapon`). EBUSY for the disk the root file system is mounted from
+/// (Linux: `blkdev_get` with FMODE_EXCL finds it claimed by the mount).
+pub fn ksys_swapon(cwd: &str, path: &str, swap_flags: u32) -> KResult<usize> {
+    use crate::mm::swapfile::SWAP_FLAGS_VALID;
+    if swap_flags & !SWAP_FLAGS_VALID != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let (name, disk) = swap_path_to_disk(cwd, path)?;
+    let root_dev = crate::fs::namei::kern_path("/", "/")?
+        .inode
+        .attr()
+        .i_sb
+        .s_dev;
+    if disk.rdev == root_dev {
+        return Err(Errno::EBUSY);
+    }
+    crate::mm::swapfile::do_swapon(&name, disk.swap, swap_flags)?;
+    Ok(0)
+}
+
+/// Is the caller allowed to manage swap? (Linux: `capable(CAP_SYS_ADMIN)`; root here.)
+fn capable_sys_admin() -> KResult<()> {
+    let task = current().ok_or(Errno::ESRCH)?;
+    if task.cred.lock().euid == 0 {
+        Ok(())
+    } else {
+        Err(Errno::EPERM)
+    }
+}
+
+/// swapon(2): `swapon(path, swapflags)`. Linux 5.10 `sys_swapon` order: EINVAL for
+/// unknown flags, EPERM without CAP_SYS_ADMIN, then the path, then the device and header.
+/// `swapflags` is an `int`: the upper half of the register is ignored.
+pub fn __arm64_sys_swapon(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    let flags = a.0[1] as u32;
+    if flags & !crate::mm::swapfile::SWAP_FLAGS_VALID != 0 {
+        return Err(Errno::EINVAL);
+    }
+    capable_sys_admin()?;
+    let path = crate::fs::sys::getname(a.0[0], false)?;
+    let cwd = current().ok_or(Errno::ESRCH)?.cwd.lock().clone();
+    ksys_swapon(&cwd, &path, flags)
+}
+
+/// swapoff(2): `swapoff(path)`. Linux 5.10 `sys_swapoff`: EPERM without CAP_SYS_ADMIN, the
+/// path's lookup errors, EINVAL when no active swap area is on that device; the work is
+/// `mm::swapfile::do_swapoff` (which brings every page back in).
+pub fn __arm64_sys_swapoff(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    capable_sys_admin()?;
+    let path = crate::fs::sys::getname(a.0[0], false)?;
+    let cwd = current().ok_or(Errno::ESRCH)?.cwd.lock().clone();
+    let (_, disk) = swap_path_to_disk(&cwd, &path)?;
+    crate::mm::swapfile::do_swapoff(&disk.swap)?;
+    Ok(0)
+}

@@ -72,6 +72,8 @@ pub fn lookup(n: usize) -> Option<SyscallFn> {
         nr::BRK => mm::__arm64_sys_brk,
         nr::MINCORE => mm::__arm64_sys_mincore,
         nr::MSYNC => mm::__arm64_sys_msync,
+        nr::SWAPON => mm::__arm64_sys_swapon,
+        nr::SWAPOFF => mm::__arm64_sys_swapoff,
         nr::MLOCK => mm::__arm64_sys_mlock,
         nr::MUNLOCK => mm::__arm64_sys_munlock,
         nr::MLOCKALL => mm::__arm64_sys_mlockall,

@@ -5,7 +5,7 @@
 //! Every line Linux 5.10 prints on arm64 with a Debian config (CONFIG_MEMORY_FAILURE,
 //! CONFIG_TRANSPARENT_HUGEPAGE, CONFIG_CMA, CONFIG_HUGETLB_PAGE; no HIGHMEM, no shadow
 //! call stack), in its order and padding. Where this kernel keeps a counter the line shows
-//! it; where it has no such thing yet (swap, slab caches, bounce buffers, vmalloc, per-CPU
+//! it; where it has no such thing yet (slab caches, bounce buffers, vmalloc, per-CPU
 //! areas, THP, CMA, hugetlbfs, dirty-page accounting) the line shows 0. Per line:
 //! - MemTotal, MemFree: the buddy allocator's managed and free pages.
 //! - MemAvailable: Linux's estimate (`si_mem_available`) with the page cache standing in
@@ -16,6 +16,8 @@
 //! - AnonPages, Mapped: NR_ANON_PAGES / NR_MAPPED, which rmap counts as it maps a page
 //!   the first time and unmaps it the last (Linux: NR_ANON_MAPPED / NR_FILE_MAPPED).
 //! - Shmem: NR_SHMEM.
+//! - SwapTotal, SwapFree: `si_swapinfo` over the active swap areas; SwapCached: the swap
+//!   cache (`total_swapcache_pages`).
 //! - SUnreclaim, Slab: the kernel heap in use (our heap stands in for SLUB; note it is
 //!   carved out at boot, outside MemTotal).
 //! - KernelStack: one THREAD_SIZE stack per task.
@@ -128,7 +130,10 @@ pub fn meminfo() -> String {
         ("MemAvailable:   ", available),
         ("Buffers:        ", 0),
         ("Cached:         ", cached),
-        ("SwapCached:     ", 0),
+        (
+            "SwapCached:     ",
+            crate::mm::swap_state::total_swapcache_pages() as u64,
+        ),
         ("Active:         ", active_anon + active_file),
         ("Inactive:       ", inactive_anon + inactive_file),
         ("Active(anon):   ", active_anon),
@@ -141,9 +146,10 @@ pub fn meminfo() -> String {
     for (name, pages) in rows {
         show_val_kb(&mut m, name, pages);
     }
+    let (swap_total, swap_free) = crate::mm::swapfile::si_swapinfo();
     let rows: [(&str, u64); 11] = [
-        ("SwapTotal:      ", 0),
-        ("SwapFree:       ", 0),
+        ("SwapTotal:      ", swap_total as u64),
+        ("SwapFree:       ", swap_free as u64),
         ("Dirty:          ", 0),
         ("Writeback:      ", 0),
         ("AnonPages:      ", state(VmStat::NR_ANON_PAGES)),

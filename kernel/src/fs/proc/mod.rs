@@ -3,7 +3,8 @@
 //! and the memory lines of status, `array.c` for status, `meminfo.c`), `mm/vmstat.c`
 //! (/proc/vmstat). Mounted on /proc by `proc_init` at boot.
 //!
-//! The tree: /proc/meminfo, /proc/vmstat, /proc/kpageflags and /proc/kpagecount (one
+//! The tree: /proc/meminfo, /proc/vmstat, /proc/swaps (`mm/swapfile.rs`), /proc/partitions
+//! (`fs/block_dev.rs`), /proc/kpageflags and /proc/kpagecount (one
 //! u64 per page frame, root only; `page.rs`, Linux `fs/proc/page.c`), /proc/self (the
 //! reader's own directory), /proc/<pid>/ with cmdline, mem, status, maps, smaps, pagemap,
 //! oom_score and oom_score_adj, and /proc/sys/vm/ with the overcommit sysctls
@@ -63,6 +64,8 @@ const SYS_VM_INO: u64 = 5;
 const SYSCTL_FIRST_INO: u64 = 6;
 const KPAGECOUNT_INO: u64 = 30;
 const KPAGEFLAGS_INO: u64 = 31;
+const SWAPS_INO: u64 = 32;
+const PARTITIONS_INO: u64 = 33;
 const _: () = assert!(SYSCTL_FIRST_INO + (VM_SYSCTLS.len() as u64) <= KPAGECOUNT_INO);
 
 /// A file of a pid directory.
@@ -109,6 +112,10 @@ enum Kind {
     Kpagecount,
     /// /proc/kpageflags (Linux: `proc_kpageflags_operations`).
     Kpageflags,
+    /// /proc/swaps (Linux: `swaps_proc_show` in mm/swapfile.c).
+    Swaps,
+    /// /proc/partitions (Linux: `show_partition` in block/genhd.c).
+    Partitions,
     /// /proc/sys.
     SysDir,
     /// /proc/sys/vm.
@@ -145,6 +152,8 @@ fn node(kind: Kind) -> Arc<dyn Inode> {
         // Linux: proc_create("kpagecount" / "kpageflags", S_IRUSR, ...), owned by root.
         Kind::Kpagecount => (KPAGECOUNT_INO, S_IFREG | 0o400),
         Kind::Kpageflags => (KPAGEFLAGS_INO, S_IFREG | 0o400),
+        Kind::Swaps => (SWAPS_INO, S_IFREG | 0o444),
+        Kind::Partitions => (PARTITIONS_INO, S_IFREG | 0o444),
         Kind::SysDir => (SYS_INO, S_IFDIR | 0o555),
         Kind::SysVmDir => (SYS_VM_INO, S_IFDIR | 0o555),
         Kind::Sysctl(c) => (sysctl_ino(c), S_IFREG | 0o644),
@@ -226,6 +235,8 @@ impl ProcInode {
         match self.kind {
             Kind::Meminfo => Ok(meminfo()),
             Kind::Vmstat => Ok(crate::mm::vmstat::vmstat_text()),
+            Kind::Swaps => Ok(crate::mm::swapfile::proc_swaps()),
+            Kind::Partitions => Ok(crate::fs::block_dev::proc_partitions()),
             Kind::Sysctl(c) => Ok(c.read()),
             Kind::Pid(pid, PidFile::Status) => proc_pid_status(pid),
             Kind::Pid(pid, PidFile::Maps) => proc_pid_maps(pid),
@@ -250,6 +261,8 @@ impl ProcInode {
                     ent("vmstat".into(), VMSTAT_INO, 8),
                     ent("kpagecount".into(), KPAGECOUNT_INO, 8),
                     ent("kpageflags".into(), KPAGEFLAGS_INO, 8),
+                    ent("partitions".into(), PARTITIONS_INO, 8),
+                    ent("swaps".into(), SWAPS_INO, 8),
                     ent("sys".into(), SYS_INO, 4),
                 ]);
                 if let Some(me) = crate::task::current() {
@@ -286,6 +299,8 @@ impl Inode for ProcInode {
             (Kind::Root, "vmstat") => Ok(node(Kind::Vmstat)),
             (Kind::Root, "kpagecount") => Ok(node(Kind::Kpagecount)),
             (Kind::Root, "kpageflags") => Ok(node(Kind::Kpageflags)),
+            (Kind::Root, "swaps") => Ok(node(Kind::Swaps)),
+            (Kind::Root, "partitions") => Ok(node(Kind::Partitions)),
             (Kind::Root, "sys") => Ok(node(Kind::SysDir)),
             (Kind::SysDir, "vm") => Ok(node(Kind::SysVmDir)),
             (Kind::SysVmDir, n) => VM_SYSCTLS
