@@ -27,6 +27,7 @@ pub mod oom_kill;
 pub mod page;
 pub mod page_alloc;
 pub mod pagemap;
+pub mod readahead;
 pub mod rmap;
 pub mod shmem;
 pub mod slab;
