@@ -416,7 +416,8 @@ pub fn page_cache_ra_unbounded(
             read_pages(ractl, &mut batch);
             continue;
         }
-        if lookahead_size != 0 && i == nr_to_read - lookahead_size {
+        // (A window clipped at end of file may have lost its marked page.)
+        if lookahead_size != 0 && nr_to_read.checked_sub(lookahead_size) == Some(i) {
             page.set_flags(PageFlags::PG_readahead);
         }
         batch.push(page);
