@@ -74,6 +74,35 @@ pub const CHECKS: &[GdbCheck] = &[
         serial: &[],
     },
     GdbCheck {
+        name: "gdb-readahead",
+        cmdline: "init=/bin/readahead_test",
+        memory: "64M",
+        // readahead_test's first case touches pages 256.. of /data/readahead.bin in order:
+        // the miss at 256 read [240, 272) around itself and marked 264 PG_readahead. The
+        // touch of 264 returns VM_FAULT_RETRY; with mmap_lock dropped, do_page_fault reads
+        // the next window. (exec's read of the program marks no page: its window is
+        // clipped at end of file.)
+        breaks: &[
+            "break ondemand_readahead if hit_readahead_marker",
+            "continue",
+        ],
+        chain: &[
+            "ondemand_readahead",
+            "page_cache_async_readahead",
+            "do_async_mmap_readahead",
+            "do_page_fault",
+            "do_mem_abort",
+            "el0_da",
+        ],
+        local: None,
+        exprs: &[
+            ("p ractl.index", "= 264"),
+            ("p ra.inner.data.value.start", "= 240"),
+            ("p ra.inner.data.value.async_size", "= 8"),
+        ],
+        serial: &[],
+    },
+    GdbCheck {
         name: "gdb-fault-retry",
         cmdline: "init=/bin/file_populate",
         memory: "512M",

@@ -9,6 +9,8 @@
 //! 5. `/data/reclaim.bin`, a generated 64 MiB file (`reclaim_file`) that reclaim tests
 //!    map at `--memory 64M`: larger than free memory, so reading it twice makes the
 //!    kernel evict and re-read its pages.
+//! 6. `/data/readahead.bin`, a generated 8 MiB file (`readahead_file`) that only
+//!    `readahead_test` reads, so none of it is cached when that test starts.
 //!
 //! The format is written here, as Linux's `usr/gen_init_cpio.c` writes it: a 110-byte ASCII
 //! header (`070701` + 13 eight-digit hex fields), the NUL-terminated name padded to 4 bytes,
@@ -262,18 +264,37 @@ pub fn reclaim_word(i: u64) -> u64 {
 
 /// `target/reclaim.bin`, made once (`RECLAIM_FILE_SIZE` bytes of `reclaim_word`s).
 fn reclaim_file() -> Result<PathBuf> {
-    let path = build::target_dir().join("reclaim.bin");
-    if std::fs::metadata(&path).is_ok_and(|m| m.len() == RECLAIM_FILE_SIZE as u64) {
+    generated_file("reclaim.bin", RECLAIM_FILE_SIZE, reclaim_word)
+}
+
+/// Size of `/data/readahead.bin`.
+pub const READAHEAD_FILE_SIZE: usize = 8 << 20;
+
+/// Word `i` (little-endian u64 at byte 8 * i) of `/data/readahead.bin`; `readahead_test`
+/// computes the same to check what it reads.
+pub fn readahead_word(i: u64) -> u64 {
+    i.wrapping_mul(0x2545_f491_4f6c_dd1d) ^ 0x5a5a_0f0f_c3c3_3c3c
+}
+
+/// `target/readahead.bin`, made once (`READAHEAD_FILE_SIZE` bytes of `readahead_word`s).
+fn readahead_file() -> Result<PathBuf> {
+    generated_file("readahead.bin", READAHEAD_FILE_SIZE, readahead_word)
+}
+
+/// `target/NAME`, `size` bytes of `word(0), word(1), ...`, made once.
+fn generated_file(name: &str, size: usize, word: fn(u64) -> u64) -> Result<PathBuf> {
+    let path = build::target_dir().join(name);
+    if std::fs::metadata(&path).is_ok_and(|m| m.len() == size as u64) {
         return Ok(path);
     }
-    let mut data = Vec::with_capacity(RECLAIM_FILE_SIZE);
-    for i in 0..(RECLAIM_FILE_SIZE / 8) as u64 {
-        data.extend_from_slice(&reclaim_word(i).to_le_bytes());
+    let mut data = Vec::with_capacity(size);
+    for i in 0..(size / 8) as u64 {
+        data.extend_from_slice(&word(i).to_le_bytes());
     }
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
-    let tmp = path.with_extension("bin.tmp");
+    let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, &data).map_err(|e| format!("writing {}: {e}", tmp.display()))?;
     std::fs::rename(&tmp, &path).map_err(|e| format!("renaming to {}: {e}", path.display()))?;
     Ok(path)
@@ -300,6 +321,14 @@ pub fn build_rootfs(out: &Path, extra: &[PathBuf]) -> Result<usize> {
         "data/reclaim.bin".to_string(),
         Item::File {
             src: reclaim_file()?,
+            mode: 0o644,
+            mtime: 0,
+        },
+    );
+    items.insert(
+        "data/readahead.bin".to_string(),
+        Item::File {
+            src: readahead_file()?,
             mode: 0o644,
             mtime: 0,
         },

@@ -412,6 +412,14 @@ pub const SCENARIOS: &[Scenario] = &[
         ],
         ..BASE
     },
+    Scenario {
+        // File readahead as 5.10: read-around, PG_readahead marks, MADV_RANDOM /
+        // MADV_SEQUENTIAL / MADV_WILLNEED, read(2), counted with pgmajfault and mincore on
+        // /data/readahead.bin, which nothing else reads.
+        memory: "64M",
+        timeout_secs: 120,
+        ..user_test("user-readahead-64M", "init=/bin/readahead_test", "readahead_test: ")
+    },
     user_test("user-madvise", "init=/bin/madvise_test", "madvise_test: "),
     user_test("user-proc", "init=/bin/proc_test", "proc_test: "),
     user_test("user-proc-mem", "init=/bin/proc_mem_test", "proc_mem_test: "),

@@ -110,7 +110,23 @@ impl Inode for CpioInode {
     fn read_at(&self, pos: u64, buf: &mut [u8]) -> KResult<usize> {
         match &self.kind {
             CpioKind::File { mapping, .. } => {
-                generic_file_buffered_read(mapping, self, self.attr.size(), pos, buf)
+                generic_file_buffered_read(mapping, self, None, self.attr.size(), pos, buf)
+            }
+            CpioKind::Dir { .. } => Err(Errno::EISDIR),
+        }
+    }
+
+    /// Linux: `generic_file_read_iter` -> `generic_file_buffered_read`, with the open
+    /// file's readahead state.
+    fn read_iter(
+        &self,
+        ra: &crate::mm::readahead::FileRa,
+        pos: u64,
+        buf: &mut [u8],
+    ) -> KResult<usize> {
+        match &self.kind {
+            CpioKind::File { mapping, .. } => {
+                generic_file_buffered_read(mapping, self, Some(ra), self.attr.size(), pos, buf)
             }
             CpioKind::Dir { .. } => Err(Errno::EISDIR),
         }

@@ -61,6 +61,8 @@ pub struct File {
     /// Linux: `f_pos` under `f_pos_lock`, a sleeping lock (Linux: a mutex; here the
     /// write side of a semaphore): a read may wait for the disk while holding it.
     f_pos: RwSemaphore<u64>,
+    /// Readahead state (Linux: `f_ra`, set up by `file_ra_state_init` at open).
+    f_ra: crate::mm::readahead::FileRa,
 }
 
 impl File {
@@ -92,6 +94,7 @@ impl File {
             f_mode: mode,
             f_flags: AtomicU32::new(flags),
             f_pos: RwSemaphore::new(0),
+            f_ra: crate::mm::readahead::FileRa::new(crate::mm::readahead::FileRaState::new()),
         }
     }
 
@@ -104,6 +107,11 @@ impl File {
     /// The inode (Linux: `file_inode`): mmap takes `fault_page` from here.
     pub fn inode(&self) -> &Arc<dyn Inode> {
         &self.f_inode
+    }
+
+    /// The readahead state of this open file (Linux: `&file->f_ra`).
+    pub fn f_ra(&self) -> &crate::mm::readahead::FileRa {
+        &self.f_ra
     }
 
     /// Access mode and capabilities.
@@ -147,7 +155,7 @@ impl File {
         if self.is_dir() {
             return Err(Errno::EISDIR);
         }
-        self.f_inode.read_at(pos, buf)
+        self.f_inode.read_iter(&self.f_ra, pos, buf)
     }
 
     fn do_write(&self, pos: u64, buf: &[u8]) -> KResult<usize> {

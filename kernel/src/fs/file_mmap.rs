@@ -114,6 +114,10 @@ impl MappedFile for FileMapping {
     fn a_ops(&self) -> Option<&dyn AddressSpaceOperations> {
         self.file.inode().a_ops()
     }
+    /// Only files read from storage are read ahead (tmpfs has no `a_ops`).
+    fn f_ra(&self) -> Option<&crate::mm::readahead::FileRa> {
+        self.file.inode().a_ops().map(|_| self.file.f_ra())
+    }
     /// The open file itself: two mmaps of one fd wrap it in two FileMappings but are
     /// the same `struct file` to Linux, so their VMAs may merge.
     fn file_id(&self) -> usize {

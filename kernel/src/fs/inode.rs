@@ -219,6 +219,17 @@ pub trait Inode: Send + Sync {
     fn read_at(&self, _pos: u64, _buf: &mut [u8]) -> KResult<usize> {
         Err(Errno::EINVAL)
     }
+    /// `read_at` for an open file, whose readahead state `ra` a file system reading
+    /// through the page cache uses (Linux: `f_op->read_iter`, whose `kiocb` carries the
+    /// file and so `file->f_ra`). Default: `read_at`.
+    fn read_iter(
+        &self,
+        _ra: &crate::mm::readahead::FileRa,
+        pos: u64,
+        buf: &mut [u8],
+    ) -> KResult<usize> {
+        self.read_at(pos, buf)
+    }
 
     /// Write file bytes at `pos`, growing the file. Linux: `f_op->write_iter`.
     fn write_at(&self, _pos: u64, _buf: &[u8]) -> KResult<usize> {

@@ -22,7 +22,11 @@ use crate::errno::{Errno, KResult};
 use crate::mm::memory::{FaultFlags, FaultResult, FaultRetry};
 use crate::mm::page::{get_page, page_address, put_page, Page, PageFlags};
 use crate::mm::page_alloc::{alloc_pages, GfpFlags};
-use crate::mm::vma::{VmFault, VmOperationsStruct};
+use crate::mm::readahead::{
+    mmap_read_around, page_cache_async_readahead, page_cache_sync_readahead, ra_submit, FileRa,
+    ReadaheadControl,
+};
+use crate::mm::vma::{MappedFile, VmFault, VmFlags, VmOperationsStruct};
 use crate::mm::vmstat::{count_vm_event, VmStat};
 use crate::mm::PAGE_SIZE;
 use crate::sync::SpinLockIrq;
@@ -110,6 +114,58 @@ pub fn find_get_page(mapping: &AddressSpace, index: usize) -> Option<&'static Pa
     let page = *pages.get(&index)?;
     get_page(page);
     Some(page)
+}
+
+/// The first index in `[index, index + max_scan)` with no page cached, or
+/// `index + max_scan` when all are (Linux: `page_cache_next_miss`). Readahead asks it how
+/// far a cached run reaches.
+pub fn page_cache_next_miss(mapping: &AddressSpace, index: usize, max_scan: usize) -> usize {
+    let pages = mapping.i_pages.lock();
+    let mut i = index;
+    while i.wrapping_sub(index) < max_scan {
+        if !pages.contains_key(&i) {
+            return i;
+        }
+        i = i.wrapping_add(1);
+    }
+    i
+}
+
+/// The first index going down from `index` (at most `max_scan` pages) with no page
+/// cached, or `index - max_scan` when all are (Linux: `page_cache_prev_miss`).
+pub fn page_cache_prev_miss(mapping: &AddressSpace, index: usize, max_scan: usize) -> usize {
+    let pages = mapping.i_pages.lock();
+    let mut i = index;
+    while index.wrapping_sub(i) < max_scan {
+        if !pages.contains_key(&i) {
+            return i;
+        }
+        i = i.wrapping_sub(1);
+    }
+    i
+}
+
+/// A page inserted locked for a read that failed: take it out of the cache (if it is
+/// still there), unlock it and drop the cache's reference; the caller drops its own.
+/// Waiters in `read_cache_page` then find it gone and read it themselves. Linux leaves
+/// such a page in the cache, not up to date, for the next reader to `readpage` again;
+/// ours are removed, as `read_cache_page` removes its own failures.
+pub fn page_cache_delete_failed(mapping: &AddressSpace, page: &'static Page) {
+    let index = page.index.load(Ordering::Relaxed);
+    let removed = {
+        let mut pages = mapping.i_pages.lock();
+        match pages.get(&index) {
+            Some(&p) if core::ptr::eq(p, page) => {
+                pages.remove(&index);
+                true
+            }
+            _ => false,
+        }
+    };
+    crate::mm::pagemap::unlock_page(page);
+    if removed {
+        delete_from_page_cache(page);
+    }
 }
 
 /// Insert a new, locked-by-ownership `page` at `index`; the cache takes over the caller's
@@ -283,11 +339,17 @@ pub unsafe fn page_bytes_mut(page: &Page) -> &'static mut [u8] {
 /// Copy file bytes `[pos, pos + buf.len())`, clipped at `i_size`, from the page cache into
 /// `buf`, reading missing pages with `a_ops`. Returns the bytes copied (0 at or past end
 /// of file). Linux 5.10: `generic_file_buffered_read` (5.16+: `filemap_read`).
+///
+/// With the open file's readahead state `ra` (None for kernel-internal reads), a miss
+/// reads ahead for the rest of the request (`page_cache_sync_readahead`), a page marked
+/// PG_readahead starts the next window (`page_cache_async_readahead`), and `prev_pos`
+/// records where the read ended, so the next read is recognised as sequential.
 #[no_mangle]
 #[inline(never)]
 pub fn generic_file_buffered_read(
     mapping: &AddressSpace,
     a_ops: &dyn AddressSpaceOperations,
+    ra: Option<&FileRa>,
     i_size: u64,
     pos: u64,
     buf: &mut [u8],
@@ -296,12 +358,30 @@ pub fn generic_file_buffered_read(
         return Ok(0);
     }
     let len = (buf.len() as u64).min(i_size - pos) as usize;
+    let last_index = (pos + len as u64).div_ceil(PAGE_SIZE as u64) as usize;
     let mut done = 0;
     while done < len {
         let at = pos + done as u64;
         let index = (at / PAGE_SIZE as u64) as usize;
         let offset = (at % PAGE_SIZE as u64) as usize;
         let n = (PAGE_SIZE - offset).min(len - done);
+        if let Some(ra) = ra {
+            let mut ractl = ReadaheadControl {
+                mapping,
+                a_ops,
+                i_size,
+                index,
+            };
+            match find_get_page(mapping, index) {
+                None => page_cache_sync_readahead(&mut ractl, ra, last_index - index),
+                Some(page) => {
+                    if page.test(PageFlags::PG_readahead) {
+                        page_cache_async_readahead(&mut ractl, ra, page, last_index - index);
+                    }
+                    put_page(page);
+                }
+            }
+        }
         let page = match read_cache_page(mapping, index, a_ops) {
             Ok(p) => p,
             Err(e) if done == 0 => return Err(e),
@@ -316,6 +396,9 @@ pub fn generic_file_buffered_read(
         }
         put_page(page);
         done += n;
+    }
+    if let Some(ra) = ra {
+        ra.lock().prev_pos = (pos + done as u64) as i64;
     }
     Ok(done)
 }
@@ -345,13 +428,21 @@ pub fn truncate_inode_pages(mapping: &AddressSpace, lstart: u64) {
 }
 
 /// The page at `vmf.pgoff` of a file with a page cache, for the fault path (Linux:
-/// `filemap_fault`). A cached, up-to-date page is returned at once (with a reference).
-/// Otherwise this is a major fault (PGMAJFAULT): when `vmf.flags` allow a retry and this
-/// is not one, the page is not waited for under `mmap_lock`: the fault returns
-/// VM_FAULT_RETRY with the file pinned, and the caller reads it with the lock dropped
-/// (`do_sync_mmap_readahead`) and faults again (Linux: `do_sync_mmap_readahead` ->
-/// `maybe_unlock_mmap_for_io`). The retry (FAULT_FLAG_TRIED), or a caller that cannot let
-/// go of the lock, reads it here. SIGBUS past the end of the file.
+/// `filemap_fault`). SIGBUS past the end of the file.
+///
+/// A cached, up-to-date page is returned at once (with a reference); on the way it pays
+/// back `mmap_miss` and, when it carries PG_readahead, the next window is due
+/// (`do_async_mmap_readahead`): a fault that may drop `mmap_lock` returns VM_FAULT_RETRY
+/// for that, and the caller reads the window unlocked and faults again; one that may not
+/// reads it here.
+///
+/// Otherwise this is a major fault (PGMAJFAULT, counted only here: a hit on a read-ahead
+/// page is not one). When `vmf.flags` allow a retry and this is not one, nothing is read
+/// under `mmap_lock`: the fault returns VM_FAULT_RETRY with the file pinned, and the
+/// caller runs `do_sync_mmap_readahead` with the lock dropped and faults again (Linux:
+/// `do_sync_mmap_readahead` -> `maybe_unlock_mmap_for_io`). The retry (FAULT_FLAG_TRIED),
+/// or a caller that cannot let go of the lock, reads the page here (after readahead, for
+/// the latter).
 #[no_mangle]
 #[inline(never)]
 pub fn filemap_fault(vmf: &VmFault<'_>) -> Result<&'static Page, FaultResult> {
@@ -364,21 +455,68 @@ pub fn filemap_fault(vmf: &VmFault<'_>) -> Result<&'static Page, FaultResult> {
     let (Some(mapping), Some(a_ops)) = (file.f_mapping(), file.a_ops()) else {
         return Err(FaultResult::Sigbus);
     };
+    let may_retry =
+        vmf.flags.contains(FaultFlags::ALLOW_RETRY) && !vmf.flags.contains(FaultFlags::TRIED);
     if let Some(page) = find_get_page(mapping, vmf.pgoff) {
         if page.test(PageFlags::PG_uptodate) {
+            if !vmf.flags.contains(FaultFlags::TRIED)
+                && mmap_readahead_hit(file.as_ref(), vmf.vma.vm_flags, page)
+            {
+                if may_retry {
+                    put_page(page);
+                    return Err(FaultResult::Retry);
+                }
+                // Cannot let go of the lock: read the next window under it.
+                do_async_mmap_readahead(FaultRetry {
+                    fpin: file.clone(),
+                    pgoff: vmf.pgoff,
+                    vm_flags: vmf.vma.vm_flags,
+                    async_ra: true,
+                });
+            }
             return Ok(page);
         }
         put_page(page); // being read by someone else: wait below, or retry
     }
     count_vm_event(VmStat::PGMAJFAULT);
-    if vmf.flags.contains(FaultFlags::ALLOW_RETRY) && !vmf.flags.contains(FaultFlags::TRIED) {
+    if may_retry {
         return Err(FaultResult::Retry);
+    }
+    if !vmf.flags.contains(FaultFlags::TRIED) {
+        // No retry allowed: read ahead with the lock held, as 5.10 does when
+        // maybe_unlock_mmap_for_io cannot drop it.
+        do_sync_mmap_readahead(FaultRetry {
+            fpin: file.clone(),
+            pgoff: vmf.pgoff,
+            vm_flags: vmf.vma.vm_flags,
+            async_ra: false,
+        });
     }
     match read_cache_page(mapping, vmf.pgoff, a_ops) {
         Ok(page) => Ok(page),
         Err(Errno::ENOMEM) => Err(FaultResult::Oom),
         Err(_) => Err(FaultResult::Sigbus),
     }
+}
+
+/// The locked half of Linux's `do_async_mmap_readahead`: a fault hit cached `page`; pay
+/// back one `mmap_miss`, and say whether the page's PG_readahead mark makes the next
+/// window due. Nothing under VM_RAND_READ or with readahead off.
+fn mmap_readahead_hit(file: &dyn MappedFile, vm_flags: VmFlags, page: &Page) -> bool {
+    let Some(ra) = file.f_ra() else {
+        return false;
+    };
+    if vm_flags.contains(VmFlags::VM_RAND_READ) {
+        return false;
+    }
+    {
+        let mut st = ra.lock();
+        if st.ra_pages == 0 {
+            return false;
+        }
+        st.mmap_miss = st.mmap_miss.saturating_sub(1);
+    }
+    page.test(PageFlags::PG_readahead)
 }
 
 /// The `vm_operations_struct` of files in the page cache (Linux: `generic_file_vm_ops`:
@@ -404,8 +542,10 @@ impl VmOperationsStruct for GenericFileVmOps {
 /// Fault-around (Linux: `filemap_map_pages`): map each page of file offsets
 /// `[start_pgoff, end_pgoff]` that is cached and up to date and whose PTE is empty,
 /// read-only, as `alloc_set_pte` maps a read fault's page. Pages that are missing,
-/// being read, or past the end of the file are left for their own faults; nothing here
-/// waits. Locking: `mmap_lock` for read; the page-table lock around the PTE updates.
+/// being read, past the end of the file, or marked PG_readahead are left for their own
+/// faults (the last so that touching them starts the next readahead window); each page
+/// mapped pays back one `mmap_miss`, as in 5.10. Nothing here waits. Locking:
+/// `mmap_lock` for read; the page-table lock around the PTE updates.
 #[no_mangle]
 #[inline(never)]
 pub fn filemap_map_pages(vmf: &mut VmFault<'_>, start_pgoff: usize, end_pgoff: usize) {
@@ -428,9 +568,16 @@ pub fn filemap_map_pages(vmf: &mut VmFault<'_>, start_pgoff: usize, end_pgoff: u
         let Some(page) = find_get_page(mapping, pgoff) else {
             continue;
         };
-        if !page.test(PageFlags::PG_uptodate) || page.test(PageFlags::PG_locked) {
+        if !page.test(PageFlags::PG_uptodate)
+            || page.test(PageFlags::PG_locked)
+            || page.test(PageFlags::PG_readahead)
+        {
             put_page(page);
             continue;
+        }
+        if let Some(ra) = file.f_ra() {
+            let mut st = ra.lock();
+            st.mmap_miss = st.mmap_miss.saturating_sub(1);
         }
         vmf.address = address;
         crate::mm::memory::alloc_set_pte(vmf, page);
@@ -438,21 +585,91 @@ pub fn filemap_map_pages(vmf: &mut VmFault<'_>, start_pgoff: usize, end_pgoff: u
     vmf.address = fault_address;
 }
 
-/// The I/O half of a file fault that let go of `mmap_lock` (Linux: the read that
-/// `filemap_fault` starts in `do_sync_mmap_readahead` after `maybe_unlock_mmap_for_io`,
-/// then waits for in `lock_page_maybe_drop_mmap`): bring page `pgoff` of the pinned file
-/// into the page cache, sleeping while the disk works, then drop the pin. The caller
-/// retries the fault with FAULT_FLAG_TRIED and finds the page cached. Locking: called
-/// with no `mmap_lock` held, which is the point: other faults and mmap calls of this mm
-/// run meanwhile.
+/// mmap faults missing this much more than they hit stop read-around (Linux:
+/// `MMAP_LOTSAMISS`).
+pub const MMAP_LOTSAMISS: usize = 100;
+
+/// The readahead of a file page fault that missed the cache, run after the fault let go
+/// of `mmap_lock` (Linux 5.10: `do_sync_mmap_readahead`, whose I/O runs after
+/// `maybe_unlock_mmap_for_io`; the read of the page itself, which Linux does on the way
+/// out of `filemap_fault`, is done here too). As 5.10 decides:
+/// - VM_RAND_READ (MADV_RANDOM), or readahead off: only the page;
+/// - VM_SEQ_READ (MADV_SEQUENTIAL): `page_cache_sync_readahead` of `ra_pages`;
+/// - otherwise count the miss in `mmap_miss`; past `MMAP_LOTSAMISS` only the page, else
+///   read-around: `ra_pages` centred on the fault, the last quarter async.
+///
+/// Then the page is read if readahead did not bring it (allocation failed quietly). The
+/// caller retries the fault with FAULT_FLAG_TRIED and finds the page cached. Locking: no
+/// `mmap_lock` held, which is the point: other faults and mmap calls of this mm run
+/// meanwhile. `filemap_fault` also calls it under the lock when the fault may not drop it.
 #[no_mangle]
 #[inline(never)]
 pub fn do_sync_mmap_readahead(retry: FaultRetry) {
     let file = &retry.fpin;
-    // An error (no memory, a failed read) shows again on the retry, which reports it.
-    if let (Some(mapping), Some(a_ops)) = (file.f_mapping(), file.a_ops()) {
-        if let Ok(page) = read_cache_page(mapping, retry.pgoff, a_ops) {
-            put_page(page);
+    let (Some(mapping), Some(a_ops)) = (file.f_mapping(), file.a_ops()) else {
+        return;
+    };
+    if let Some(ra) = file.f_ra() {
+        let mut ractl = ReadaheadControl {
+            mapping,
+            a_ops,
+            i_size: file.size(),
+            index: retry.pgoff,
+        };
+        let ra_pages = ra.lock().ra_pages;
+        if retry.vm_flags.contains(VmFlags::VM_RAND_READ) || ra_pages == 0 {
+            // No readahead wanted: just the page, below.
+        } else if retry.vm_flags.contains(VmFlags::VM_SEQ_READ) {
+            page_cache_sync_readahead(&mut ractl, ra, ra_pages);
+        } else {
+            let window = {
+                let mut st = ra.lock();
+                if st.mmap_miss < MMAP_LOTSAMISS * 10 {
+                    st.mmap_miss += 1;
+                }
+                // Missing far more often than hitting: readahead only wastes memory.
+                (st.mmap_miss <= MMAP_LOTSAMISS).then(|| {
+                    mmap_read_around(&mut st, retry.pgoff);
+                    *st
+                })
+            };
+            if let Some(window) = window {
+                ra_submit(&window, &mut ractl);
+            }
         }
     }
+    // An error (no memory, a failed read) shows again on the retry, which reports it.
+    if let Ok(page) = read_cache_page(mapping, retry.pgoff, a_ops) {
+        put_page(page);
+    }
+}
+
+/// The readahead of a fault that hit a page marked PG_readahead, run after the fault let
+/// go of `mmap_lock` (Linux 5.10: `do_async_mmap_readahead`, after its
+/// `maybe_unlock_mmap_for_io`): if the page still carries the mark (no other reader took
+/// it), clear it and read the next window (`page_cache_async_readahead`). The fault is
+/// then retried and maps the page; it was never a major fault. `filemap_fault` did the
+/// locked half (`mmap_miss`, the VM_RAND_READ check).
+#[no_mangle]
+#[inline(never)]
+pub fn do_async_mmap_readahead(retry: FaultRetry) {
+    let file = &retry.fpin;
+    let (Some(mapping), Some(a_ops), Some(ra)) = (file.f_mapping(), file.a_ops(), file.f_ra())
+    else {
+        return;
+    };
+    let Some(page) = find_get_page(mapping, retry.pgoff) else {
+        return;
+    };
+    if page.test(PageFlags::PG_readahead) {
+        let mut ractl = ReadaheadControl {
+            mapping,
+            a_ops,
+            i_size: file.size(),
+            index: retry.pgoff,
+        };
+        let ra_pages = ra.lock().ra_pages;
+        page_cache_async_readahead(&mut ractl, ra, page, ra_pages);
+    }
+    put_page(page);
 }

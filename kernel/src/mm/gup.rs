@@ -180,8 +180,10 @@ pub fn faultin_page<'a>(
             // nobody waits on us (Linux: maybe_unlock_mmap_for_io in filemap_fault).
             let retry = crate::mm::memory::FaultRetry::new(vma, address);
             *locked = None;
-            if let Some(retry) = retry {
-                crate::mm::filemap::do_sync_mmap_readahead(retry);
+            match retry {
+                Some(r) if r.async_ra => crate::mm::filemap::do_async_mmap_readahead(r),
+                Some(r) => crate::mm::filemap::do_sync_mmap_readahead(r),
+                None => {}
             }
             return Err(Errno::EBUSY);
         }

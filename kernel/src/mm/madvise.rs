@@ -12,13 +12,21 @@
 //!                  -> madvise_behavior         flag advice: vma_merge / __split_vma
 //! ```
 //! Locking: `sys_madvise` holds the mm lock across the call (Linux takes `mmap_lock` for
-//! read or write by advice, and drops it for file readahead and MADV_REMOVE).
+//! read or write by advice, and drops it for file readahead and MADV_REMOVE). MADV_WILLNEED
+//! and MADV_POPULATE_* walk under the read lock and let go of it for I/O
+//! (`madvise_willneed_range`, `madvise_populate`); the rest under the write lock.
+//!
+//! MADV_RANDOM / MADV_SEQUENTIAL set VM_RAND_READ / VM_SEQ_READ, which steer file-fault
+//! readahead (`do_sync_mmap_readahead` in `mm/filemap.rs`); MADV_NORMAL clears both.
+//! MADV_WILLNEED on a file mapping reads the range ahead into the page cache
+//! (`force_page_cache_readahead`, `mm/readahead.rs`).
 //!
 //! Differences from Linux 5.10: built as without CONFIG_KSM, CONFIG_TRANSPARENT_HUGEPAGE
 //! and CONFIG_MEMORY_FAILURE, so MADV_MERGEABLE/UNMERGEABLE, MADV_HUGEPAGE/NOHUGEPAGE and
 //! MADV_HWPOISON/SOFT_OFFLINE are EINVAL; no swap, so MADV_WILLNEED has nothing to read
-//! back for anonymous memory, and file readahead is skipped (the root fs reads pages on
-//! fault, tmpfs pages are in memory); MADV_FREE frees the pages at once instead of when
+//! back for anonymous memory (nor for tmpfs, whose pages are in memory; 5.10 without
+//! CONFIG_SWAP answers EBADF for anonymous memory, we answer 0 as a kernel with swap
+//! does); MADV_FREE frees the pages at once instead of when
 //! reclaim finds them clean (allowed: the man page promises old data or zeros); MADV_REMOVE
 //! finds no file system that punches holes (EOPNOTSUPP, as `vfs_fallocate` answers there).
 use crate::errno::{Errno, KResult};
@@ -211,14 +219,66 @@ pub fn madvise_behavior(
     Ok(())
 }
 
-/// MADV_WILLNEED (Linux: `madvise_willneed`): for anonymous and shmem memory, start
-/// reading swapped-out pages back (`swapin_walk_ops`); for files, read ahead into the
-/// page cache (`vfs_fadvise(POSIX_FADV_WILLNEED)`). It never maps pages, so untouched
-/// anonymous memory stays unpopulated. Here there is no swap and no readahead (see the
-/// file comment): only the VMA walk remains.
+/// MADV_WILLNEED in the write-locked walk (`madvise_locked`, which `do_madvise` no longer
+/// sends it to: it goes to [`madvise_willneed_range`], under the read lock, which can
+/// drop the lock for the reads). Here only the walk remains, for callers of
+/// `madvise_locked`.
 fn madvise_willneed(vma: usize, prev: &mut Option<usize>) -> KResult<()> {
     *prev = Some(vma);
     Ok(())
+}
+
+/// MADV_WILLNEED over `[start, end)` (Linux 5.10: `madvise_willneed` in `do_madvise`'s
+/// walk, under `mmap_lock` for read). For a file mapping with a page cache filled from
+/// storage, pin the file, drop the lock and read the range ahead
+/// (`vfs_fadvise(POSIX_FADV_WILLNEED)` -> `generic_fadvise` ->
+/// `force_page_cache_readahead`, at most `max(ra_pages, io_pages)` pages, as in 5.10),
+/// then take the lock again and look the next VMA up afresh (5.10 sets `*prev = NULL`
+/// for that). Anonymous and tmpfs memory: nothing to read (no swap). It never maps a
+/// page. ENOMEM if nothing is mapped from `start` on, or at the end when the range had
+/// holes.
+#[no_mangle]
+#[inline(never)]
+pub fn madvise_willneed_range(mm: &MmStruct, start: usize, end: usize) -> KResult<()> {
+    use crate::mm::readahead::{force_page_cache_readahead, ReadaheadControl};
+    let mut unmapped_error = Ok(());
+    let mut start = start;
+    while start < end {
+        let (file, offset, tmp_end) = {
+            let guard = mmap_read_lock(mm);
+            let Some(vma) = find_vma(&guard, start) else {
+                return Err(Errno::ENOMEM);
+            };
+            if start < vma.vm_start {
+                unmapped_error = Err(Errno::ENOMEM);
+                start = vma.vm_start;
+                if start >= end {
+                    break;
+                }
+            }
+            let tmp_end = end.min(vma.vm_end);
+            let offset = (start - vma.vm_start) + (vma.vm_pgoff << PAGE_SHIFT);
+            (vma.vm_file.clone(), offset, tmp_end)
+            // The lock goes here (Linux: mmap_read_unlock before vfs_fadvise).
+        };
+        if let Some(file) = file {
+            if let (Some(mapping), Some(a_ops), Some(ra)) =
+                (file.f_mapping(), file.a_ops(), file.f_ra())
+            {
+                let first = offset >> PAGE_SHIFT;
+                let last = (offset + (tmp_end - start) - 1) >> PAGE_SHIFT;
+                let mut ractl = ReadaheadControl {
+                    mapping,
+                    a_ops,
+                    i_size: file.size(),
+                    index: first,
+                };
+                force_page_cache_readahead(&mut ractl, ra, last - first + 1);
+            }
+        }
+        start = tmp_end;
+    }
+    unmapped_error
 }
 
 /// MADV_DONTNEED and MADV_FREE (Linux: `madvise_dontneed_free` ->
@@ -485,8 +545,8 @@ fn madvise_range(start: usize, len_in: usize, behavior: i32) -> KResult<Option<u
 }
 
 /// madvise below the system call (Linux 5.10: `do_madvise`): the checks, then
-/// MADV_POPULATE_* under the read lock (`madvise_populate`), everything else under the
-/// write lock (`madvise_locked`). EINTR if killed while waiting for the lock.
+/// MADV_POPULATE_* and MADV_WILLNEED under the read lock (`madvise_populate`,
+/// `madvise_willneed_range`), everything else under the write lock (`madvise_locked`). EINTR if killed while waiting for the lock.
 #[no_mangle]
 #[inline(never)]
 pub fn do_madvise(mm: &MmStruct, start: usize, len_in: usize, behavior: i32) -> KResult<()> {
@@ -495,6 +555,12 @@ pub fn do_madvise(mm: &MmStruct, start: usize, len_in: usize, behavior: i32) -> 
             return Ok(());
         };
         return madvise_populate(mm, start, end, behavior);
+    }
+    if behavior == MADV_WILLNEED {
+        let Some(end) = madvise_range(start, len_in, behavior)? else {
+            return Ok(());
+        };
+        return madvise_willneed_range(mm, start, end);
     }
     let mut pt = mm.pagetables();
     let mut guard = mmap_write_lock_killable(mm)?;

@@ -314,9 +314,10 @@ pub enum FaultResult {
     Oom,
     /// The page must come from the disk and the fault was allowed to let go of
     /// `mmap_lock` for that (FAULT_FLAG_ALLOW_RETRY): nothing was mapped. The caller pins
-    /// the file (`FaultRetry::new`), drops the lock, reads the page
-    /// (`do_sync_mmap_readahead`) and faults again with FAULT_FLAG_TRIED (Linux:
-    /// VM_FAULT_RETRY).
+    /// the file (`FaultRetry::new`), drops the lock, reads the page and its readahead
+    /// window (`do_sync_mmap_readahead`), or, after a hit on a PG_readahead page, the
+    /// next window (`do_async_mmap_readahead`), and faults again with FAULT_FLAG_TRIED
+    /// (Linux: VM_FAULT_RETRY).
     Retry,
 }
 
@@ -336,22 +337,50 @@ pub struct FaultRetry {
     pub fpin: alloc::sync::Arc<dyn crate::mm::vma::MappedFile>,
     /// The page offset in the file (Linux: `vmf->pgoff`).
     pub pgoff: usize,
+    /// The VMA's flags when it faulted: VM_RAND_READ / VM_SEQ_READ steer readahead,
+    /// which runs after the VMA may have changed (Linux reads `vmf->vma->vm_flags`
+    /// before dropping the lock).
+    pub vm_flags: crate::mm::vma::VmFlags,
+    /// The page was cached: the retry is for the next readahead window after a
+    /// PG_readahead hit (`do_async_mmap_readahead`), not for a miss
+    /// (`do_sync_mmap_readahead`).
+    pub async_ra: bool,
 }
 
 impl FaultRetry {
     /// Pin the file behind `address` of `vma`, before `mmap_lock` is dropped. None for an
-    /// anonymous VMA (nothing to read).
+    /// anonymous VMA (nothing to read). `filemap_fault` answers VM_FAULT_RETRY for a
+    /// cached, up-to-date page only when its PG_readahead mark is due, so finding the
+    /// page that way here tells the two kinds of retry apart.
     pub fn new(vma: &crate::mm::vma::VmArea, address: usize) -> Option<FaultRetry> {
+        let fpin = vma.vm_file.clone()?;
+        let pgoff = linear_page_index(vma, address);
+        let async_ra = fpin
+            .f_mapping()
+            .and_then(|m| crate::mm::filemap::find_get_page(m, pgoff))
+            .is_some_and(|page| {
+                let uptodate = page.test(crate::mm::page::PageFlags::PG_uptodate);
+                crate::mm::page::put_page(page);
+                uptodate
+            });
         Some(FaultRetry {
-            fpin: vma.vm_file.clone()?,
-            pgoff: linear_page_index(vma, address),
+            fpin,
+            pgoff,
+            vm_flags: vma.vm_flags,
+            async_ra,
         })
     }
 }
 
 impl core::fmt::Debug for FaultRetry {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "FaultRetry({} page {})", self.fpin.path(), self.pgoff)
+        write!(
+            f,
+            "FaultRetry({} page {}{})",
+            self.fpin.path(),
+            self.pgoff,
+            if self.async_ra { ", async" } else { "" }
+        )
     }
 }
 

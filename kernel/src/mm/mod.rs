@@ -28,6 +28,7 @@ pub mod page;
 pub mod page_alloc;
 pub mod page_io;
 pub mod pagemap;
+pub mod readahead;
 pub mod rmap;
 pub mod shmem;
 pub mod slab;

@@ -41,6 +41,11 @@ bitflags! {
         const PG_head = 1 << 16;
         /// Reclaim it as soon as writeback ends.
         const PG_reclaim = 1 << 18;
+        /// Readahead mark: the first access to this page-cache page starts the next
+        /// readahead window (`page_cache_async_readahead`). Linux shares the bit with
+        /// PG_reclaim (`PAGEFLAG(Readahead, reclaim, ...)`): a page under writeback is
+        /// never freshly read ahead, so the two meanings cannot meet.
+        const PG_readahead = 1 << 18;
         /// Backed by swap (anonymous or shmem).
         const PG_swapbacked = 1 << 19;
         /// On the unevictable list.

@@ -31,6 +31,13 @@ bitflags! {
         /// Wakes kswapd when free memory falls below the low watermark (Linux:
         /// `__GFP_KSWAPD_RECLAIM`).
         const __GFP_KSWAPD_RECLAIM = 0x800;
+        /// Do not report a failure (Linux: `__GFP_NOWARN`); we print no allocation-failure
+        /// report yet, so it only documents the caller's intent.
+        const __GFP_NOWARN = 0x2000;
+        /// Give up after one round of direct reclaim rather than retry (Linux:
+        /// `__GFP_NORETRY`): for optional allocations such as readahead pages, which
+        /// stop quietly when memory is short.
+        const __GFP_NORETRY = 0x10000;
         /// An ordinary kernel allocation: may sleep and reclaim (Linux: `GFP_KERNEL`,
         /// `__GFP_RECLAIM | __GFP_IO | __GFP_FS`).
         const GFP_KERNEL = 0xcc0;
@@ -207,6 +214,8 @@ const MAX_RECLAIM_RETRIES: usize = 16;
 /// reclaim makes progress. None when memory is still short: the caller fails with ENOMEM
 /// or, for a page fault, VM_FAULT_OOM.
 ///
+/// `__GFP_NORETRY` stops after the first round of direct reclaim, as in 5.10.
+///
 /// Difference from 5.10: no compaction, no OOM killer call from here yet (the fault
 /// path's `pagefault_out_of_memory` is where an OOM ends).
 #[no_mangle]
@@ -225,6 +234,10 @@ pub fn __alloc_pages_slowpath(gfp: GfpFlags, order: usize) -> Option<&'static Pa
         let (page, progress) = __alloc_pages_direct_reclaim(gfp, order);
         if page.is_some() {
             return page;
+        }
+        if gfp.contains(GfpFlags::__GFP_NORETRY) {
+            // One round of reclaim was all the caller wanted (Linux: `goto nopage`).
+            break;
         }
         if !should_reclaim_retry(order, progress) {
             break;

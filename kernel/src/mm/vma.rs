@@ -201,6 +201,11 @@ pub trait MappedFile: Send + Sync {
     fn a_ops(&self) -> Option<&dyn crate::mm::filemap::AddressSpaceOperations> {
         None
     }
+    /// The open file's readahead state (Linux: `file->f_ra`); None for files that are
+    /// not read ahead (no page cache filled from storage).
+    fn f_ra(&self) -> Option<&crate::mm::readahead::FileRa> {
+        None
+    }
 }
 
 /// A fault on a file VMA as its handler sees it (Linux: `struct vm_fault`).

@@ -308,10 +308,13 @@ pub fn do_page_fault(far: usize, esr: Esr, regs: &mut PtRegs) -> i32 {
         if fault != FaultResult::Retry {
             break fault;
         }
-        // VM_FAULT_RETRY: read the page with the lock dropped, then fault again.
+        // VM_FAULT_RETRY: read the page (or the next readahead window) with the lock
+        // dropped, then fault again.
         drop(locked.take());
-        if let Some(retry) = fpin.take() {
-            crate::mm::filemap::do_sync_mmap_readahead(retry);
+        match fpin.take() {
+            Some(r) if r.async_ra => crate::mm::filemap::do_async_mmap_readahead(r),
+            Some(r) => crate::mm::filemap::do_sync_mmap_readahead(r),
+            None => {}
         }
         if crate::task::signal::fatal_signal_pending() {
             // The task dies on its way out; nothing to map (Linux: fault_signal_pending).
