@@ -24,6 +24,8 @@ pub struct GdbCheck {
     pub cmdline: &'static str,
     /// Guest RAM (`-m`), e.g. `512M`; reclaim checks boot small.
     pub memory: &'static str,
+    /// A swap disk to attach as /dev/vdb (`SwapDisk::None` for most).
+    pub swap: crate::swap::SwapDisk,
     /// gdb commands after connecting, ending at the stop to inspect.
     pub breaks: &'static [&'static str],
     /// Expected frames, innermost first (names without their module path).
@@ -46,6 +48,7 @@ pub const CHECKS: &[GdbCheck] = &[
         name: "gdb-mlock-chain",
         cmdline: "init=/bin/mlock_demo",
         memory: "512M",
+        swap: crate::swap::SwapDisk::None,
         // mlock_demo maps without populating, then mlock()s: the first __mm_populate of
         // the boot is mlock's, and the next handle_mm_fault one of its pages.
         breaks: &[
@@ -77,6 +80,7 @@ pub const CHECKS: &[GdbCheck] = &[
         name: "gdb-readahead",
         cmdline: "init=/bin/readahead_test",
         memory: "64M",
+        swap: crate::swap::SwapDisk::None,
         // readahead_test's first case touches pages 256.. of /data/readahead.bin in order:
         // the miss at 256 read [240, 272) around itself and marked 264 PG_readahead. The
         // touch of 264 returns VM_FAULT_RETRY; with mmap_lock dropped, do_page_fault reads
@@ -106,6 +110,7 @@ pub const CHECKS: &[GdbCheck] = &[
         name: "gdb-fault-retry",
         cmdline: "init=/bin/file_populate",
         memory: "512M",
+        swap: crate::swap::SwapDisk::None,
         // file_populate mlock()s a mapping of /bin/hello_std, whose pages are not cached
         // yet: the fault returns VM_FAULT_RETRY, faultin_page drops mmap_lock and reads
         // the page. The first do_sync_mmap_readahead after sys_mlock is that read.
@@ -138,6 +143,7 @@ pub const CHECKS: &[GdbCheck] = &[
         name: "gdb-anon-fault-chain",
         cmdline: "init=/bin/mmap_demo",
         memory: "512M",
+        swap: crate::swap::SwapDisk::None,
         // The first user (FAULT_FLAG_USER 0x40) write (0x01) fault on anonymous memory:
         // mmap_demo's first store to its fresh mapping. (`(vmf.flags.0).0`: GDB would
         // read `.0.0` as a float.)
@@ -168,6 +174,7 @@ pub const CHECKS: &[GdbCheck] = &[
         name: "gdb-munlock-chain",
         cmdline: "init=/bin/mlock_demo",
         memory: "512M",
+        swap: crate::swap::SwapDisk::None,
         // mlock_demo munlock()s its 16 locked pages: the walk finds each with
         // follow_page(FOLL_GET | FOLL_DUMP) and clears its mark, under mlock_fixup (5.10).
         breaks: &["break munlock_vma_page", "continue"],
@@ -190,9 +197,60 @@ pub const CHECKS: &[GdbCheck] = &[
         serial: &[],
     },
     GdbCheck {
+        name: "gdb-swap-writepage-chain",
+        cmdline: "init=/bin/swap_demo",
+        memory: "64M",
+        swap: crate::swap::SwapDisk::Ours("64M"),
+        // swap_demo writes twice RAM of anonymous memory: reclaim gives the oldest pages
+        // slots (add_to_swap), unmaps them (swap entries in the PTEs) and writes them:
+        // the first swap_writepage of the boot is reclaim's pageout.
+        breaks: &["break swap_writepage", "continue"],
+        chain: &[
+            "swap_writepage",
+            "pageout",
+            "shrink_page_list",
+            "shrink_inactive_list",
+            "shrink_list",
+            "shrink_lruvec",
+            "shrink_node",
+        ],
+        local: None,
+        exprs: &[
+            // In the swap cache (PG_swapbacked 19, PG_swapcache 10), locked for the write.
+            ("p/x page.flags.v.value & 0x80401", "= 0x80401"),
+            ("p/x page.private.v.value != 0", "= 0x1"),
+        ],
+        serial: &[],
+    },
+    GdbCheck {
+        name: "gdb-do-swap-page-chain",
+        cmdline: "init=/bin/swap_demo",
+        memory: "64M",
+        swap: crate::swap::SwapDisk::Ours("64M"),
+        // After the pressure phase, which only writes, swap_demo pages 16 pages out with
+        // MADV_PAGEOUT and touches the first: the first do_swap_page of the boot.
+        breaks: &["break do_swap_page", "continue"],
+        chain: &[
+            "do_swap_page",
+            "handle_pte_fault",
+            "__handle_mm_fault",
+            "handle_mm_fault",
+            "__do_page_fault",
+            "do_page_fault",
+        ],
+        local: None,
+        exprs: &[
+            // The PTE holds a swap entry: valid bit clear, not empty.
+            ("p/x vmf.orig_pte.__0 & 1", "= 0x0"),
+            ("p/x vmf.orig_pte.__0 != 0", "= 0x1"),
+        ],
+        serial: &[],
+    },
+    GdbCheck {
         name: "gdb-reclaim-mlock-chain",
         cmdline: "init=/bin/reclaim_demo",
         memory: "64M",
+        swap: crate::swap::SwapDisk::None,
         // Seed 001: reclaim finds a page mapped in a VM_LOCKED VMA (mlock2 MLOCK_ONFAULT,
         // then a read fault: file pages are not mlocked by the fault), try_to_unmap's rmap
         // walk meets the VMA and marks the page mlocked: culled to the unevictable list.
@@ -219,6 +277,7 @@ pub const CHECKS: &[GdbCheck] = &[
         name: "gdb-reclaim-munlock-chain",
         cmdline: "init=/bin/reclaim_demo",
         memory: "64M",
+        swap: crate::swap::SwapDisk::None,
         // Seed 001's munlock: reclaim_demo's parent munlock()s 16 pages its child also maps
         // and has locked. munlock_vma_page clears PG_mlocked, isolates the page and, as it
         // is mapped twice, asks rmap (try_to_munlock, TTU_MUNLOCK); the walk skips the
@@ -259,6 +318,7 @@ pub const CHECKS: &[GdbCheck] = &[
         name: "gdb-anon-rmap",
         cmdline: "init=/bin/mmap_demo",
         memory: "512M",
+        swap: crate::swap::SwapDisk::None,
         // At mmap_demo's first anonymous write fault, the new page gets its rmap: after
         // page_add_new_anon_rmap, `page->mapping` is the VMA's anon_vma with the
         // PAGE_MAPPING_ANON bit, and `page->index` the page's linear index in the VMA.
@@ -296,6 +356,7 @@ pub const CHECKS: &[GdbCheck] = &[
         name: "gdb-vma-list",
         cmdline: "init=/bin/mmap_demo",
         memory: "512M",
+        swap: crate::swap::SwapDisk::None,
         // Linux's `p vma->vm_next` is `p *vmf.vma.vm_next` here (GDB's Rust syntax): at
         // mmap_demo's first anonymous write fault, the faulting VMA's list neighbours point
         // back at it, and the list runs upwards in address order.
@@ -317,6 +378,7 @@ pub const CHECKS: &[GdbCheck] = &[
         name: "gdb-mlock-vma-page-chain",
         cmdline: "init=/bin/mlock_demo",
         memory: "512M",
+        swap: crate::swap::SwapDisk::None,
         // mlock_demo maps 16 untouched pages and mlock()s them: the fault marks each new
         // page mlocked (lru_cache_add_inactive_or_unevictable), then follow_page_pte,
         // under FOLL_MLOCK, calls mlock_vma_page, as in Linux 5.10.
@@ -344,6 +406,7 @@ pub const CHECKS: &[GdbCheck] = &[
         name: "gdb-backtrace",
         cmdline: "poweroff",
         memory: "512M",
+        swap: crate::swap::SwapDisk::None,
         breaks: &["break memblock_free_all", "continue"],
         chain: &["memblock_free_all", "mem_init", "start_kernel"],
         // 512 MiB / 4 KiB.
@@ -355,6 +418,7 @@ pub const CHECKS: &[GdbCheck] = &[
         name: "gdb-populate-chain",
         cmdline: "init=/bin/populate_demo",
         memory: "512M",
+        swap: crate::swap::SwapDisk::None,
         // The first __mm_populate of this boot is populate_demo's mmap(MAP_POPULATE);
         // from there, the next handle_mm_fault is one of its pages.
         breaks: &[
@@ -383,6 +447,7 @@ pub const CHECKS: &[GdbCheck] = &[
         name: "gdb-helpers-agree",
         cmdline: "init=/bin/gdb_demo",
         memory: "512M",
+        swap: crate::swap::SwapDisk::None,
         // gdb_demo mlock()s and writes 4 pages, prints its /proc/self/maps, the pagemap
         // frame of the first page and /proc/vmstat's nr_mlock, then munlock()s: at
         // sys_munlock the helpers (scripts/gdb/mmkern.py) must tell the same story.
@@ -599,13 +664,18 @@ pub fn check(kernel: &Path, c: &GdbCheck) -> Outcome {
 
 fn run_check(kernel: &Path, c: &GdbCheck) -> Result<Outcome> {
     let port = free_port()?;
-    let cfg = QemuConfig {
+    let mut cfg = QemuConfig {
         memory: c.memory.into(),
         gic: 2,
         cmdline: Some(c.cmdline.into()),
         gdb_port: Some(port),
         ..QemuConfig::default()
     };
+    match crate::swap::prepare(c.swap, c.name)? {
+        crate::swap::Prepared::Image(p) => cfg.swap = Some(p),
+        crate::swap::Prepared::Nothing => {}
+        crate::swap::Prepared::Skip(why) => bail!("{why}"),
+    }
     let start = Instant::now();
     let qemu = Spawned::spawn(cfg.command(kernel))
         .map_err(|e| format!("starting qemu-system-aarch64: {e}"))?;

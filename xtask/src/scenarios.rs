@@ -323,6 +323,37 @@ pub const SCENARIOS: &[Scenario] = &[
         ..user_test("user-reclaim-64M", "init=/bin/reclaim_test", "reclaim_test: ")
     },
     Scenario {
+        // The swap issue's acceptance: 3x RAM of anonymous memory out to a 256 MiB swap
+        // disk and back (twice, in different orders), fork under swap, an mlocked region
+        // that never leaves, MADV_PAGEOUT of a known range, swapoff (ENOMEM, then done).
+        memory: "64M",
+        swap: SwapDisk::Ours("256M"),
+        timeout_secs: 300,
+        checks: &[
+            Check::NoLineStartsWith("not ok"),
+            Check::Contains("mm: no leak"),
+            Check::Contains("mm: no commit leak"),
+            Check::Contains("mm: no swap leak"),
+            Check::Contains(" failed"),
+        ],
+        ..user_test("user-swap-64M", "init=/bin/swap_stress", "swap_stress: ")
+    },
+    Scenario {
+        // The book's walk-through: pressure writes pages out, MADV_PAGEOUT and a touch
+        // bring one back (the two GDB swap checks stop in this program).
+        memory: "64M",
+        swap: SwapDisk::Ours("64M"),
+        timeout_secs: 180,
+        checks: &[
+            Check::NoLineStartsWith("not ok"),
+            Check::Contains("mm: no leak"),
+            Check::Contains("mm: no commit leak"),
+            Check::Contains("mm: no swap leak"),
+            Check::Contains(" failed"),
+        ],
+        ..user_test("user-swap-demo-64M", "init=/bin/swap_demo", "swap_demo: ")
+    },
+    Scenario {
         // swapon(2)/swapoff(2) errnos, /proc/swaps, /proc/partitions and SwapTotal/SwapFree
         // on a 16 MiB disk formatted by xtask's own SWAPSPACE2 writer.
         swap: SwapDisk::Ours("16M"),

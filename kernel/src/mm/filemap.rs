@@ -468,10 +468,11 @@ pub fn filemap_fault(vmf: &VmFault<'_>) -> Result<&'static Page, FaultResult> {
                 }
                 // Cannot let go of the lock: read the next window under it.
                 do_async_mmap_readahead(FaultRetry {
-                    fpin: file.clone(),
+                    fpin: Some(file.clone()),
                     pgoff: vmf.pgoff,
                     vm_flags: vmf.vma.vm_flags,
                     async_ra: true,
+                    swap: None,
                 });
             }
             return Ok(page);
@@ -486,10 +487,11 @@ pub fn filemap_fault(vmf: &VmFault<'_>) -> Result<&'static Page, FaultResult> {
         // No retry allowed: read ahead with the lock held, as 5.10 does when
         // maybe_unlock_mmap_for_io cannot drop it.
         do_sync_mmap_readahead(FaultRetry {
-            fpin: file.clone(),
+            fpin: Some(file.clone()),
             pgoff: vmf.pgoff,
             vm_flags: vmf.vma.vm_flags,
             async_ra: false,
+            swap: None,
         });
     }
     match read_cache_page(mapping, vmf.pgoff, a_ops) {
@@ -605,7 +607,9 @@ pub const MMAP_LOTSAMISS: usize = 100;
 #[no_mangle]
 #[inline(never)]
 pub fn do_sync_mmap_readahead(retry: FaultRetry) {
-    let file = &retry.fpin;
+    let Some(file) = retry.fpin.as_ref() else {
+        return;
+    };
     let (Some(mapping), Some(a_ops)) = (file.f_mapping(), file.a_ops()) else {
         return;
     };
@@ -653,7 +657,9 @@ pub fn do_sync_mmap_readahead(retry: FaultRetry) {
 #[no_mangle]
 #[inline(never)]
 pub fn do_async_mmap_readahead(retry: FaultRetry) {
-    let file = &retry.fpin;
+    let Some(file) = retry.fpin.as_ref() else {
+        return;
+    };
     let (Some(mapping), Some(a_ops), Some(ra)) = (file.f_mapping(), file.a_ops(), file.f_ra())
     else {
         return;

@@ -181,6 +181,9 @@ pub fn faultin_page<'a>(
             let retry = crate::mm::memory::FaultRetry::new(vma, address);
             *locked = None;
             match retry {
+                Some(crate::mm::memory::FaultRetry {
+                    swap: Some(entry), ..
+                }) => crate::mm::memory::do_swap_page_io(entry),
                 Some(r) if r.async_ra => crate::mm::filemap::do_async_mmap_readahead(r),
                 Some(r) => crate::mm::filemap::do_sync_mmap_readahead(r),
                 None => {}

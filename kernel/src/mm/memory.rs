@@ -333,8 +333,8 @@ impl FaultResult {
 /// `maybe_unlock_mmap_for_io` takes with `get_file(vma->vm_file)`).
 #[derive(Clone)]
 pub struct FaultRetry {
-    /// The mapped file (Linux: `fpin`).
-    pub fpin: alloc::sync::Arc<dyn crate::mm::vma::MappedFile>,
+    /// The mapped file (Linux: `fpin`); None for a swap-in.
+    pub fpin: Option<alloc::sync::Arc<dyn crate::mm::vma::MappedFile>>,
     /// The page offset in the file (Linux: `vmf->pgoff`).
     pub pgoff: usize,
     /// The VMA's flags when it faulted: VM_RAND_READ / VM_SEQ_READ steer readahead,
@@ -345,15 +345,21 @@ pub struct FaultRetry {
     /// PG_readahead hit (`do_async_mmap_readahead`), not for a miss
     /// (`do_sync_mmap_readahead`).
     pub async_ra: bool,
+    /// An anonymous page to bring back from swap: the entry its PTE holds
+    /// (`do_swap_page_io`).
+    pub swap: Option<crate::mm::swapops::SwpEntry>,
 }
 
 impl FaultRetry {
-    /// Pin the file behind `address` of `vma`, before `mmap_lock` is dropped. None for an
-    /// anonymous VMA (nothing to read). `filemap_fault` answers VM_FAULT_RETRY for a
+    /// Pin what the I/O needs behind `address` of `vma`, before `mmap_lock` is dropped:
+    /// the file of a file VMA, or the swap entry in an anonymous VMA's PTE. None when
+    /// there is nothing to read. `filemap_fault` answers VM_FAULT_RETRY for a
     /// cached, up-to-date page only when its PG_readahead mark is due, so finding the
-    /// page that way here tells the two kinds of retry apart.
+    /// page that way here tells the two kinds of file retry apart.
     pub fn new(vma: &crate::mm::vma::VmArea, address: usize) -> Option<FaultRetry> {
-        let fpin = vma.vm_file.clone()?;
+        let Some(fpin) = vma.vm_file.clone() else {
+            return Self::swap(vma, address);
+        };
         let pgoff = linear_page_index(vma, address);
         let async_ra = fpin
             .f_mapping()
@@ -364,23 +370,43 @@ impl FaultRetry {
                 uptodate
             });
         Some(FaultRetry {
-            fpin,
+            fpin: Some(fpin),
             pgoff,
             vm_flags: vma.vm_flags,
             async_ra,
+            swap: None,
+        })
+    }
+
+    /// The swap entry `do_swap_page` left for the caller to read: the one the PTE at
+    /// `address` still holds (nothing ran since the fault returned).
+    fn swap(vma: &crate::mm::vma::VmArea, address: usize) -> Option<FaultRetry> {
+        // SAFETY: a VMA linked into an mm points at it (`vm_mm`), and the caller holds
+        // that mm's `mmap_lock`, so it is alive.
+        let mm = unsafe { vma.vm_mm.as_ref()? };
+        let pte = *pte_offset(mm.pgd, address, false)?;
+        crate::mm::swapops::is_swap_pte(pte).then(|| FaultRetry {
+            fpin: None,
+            pgoff: linear_page_index(vma, address),
+            vm_flags: vma.vm_flags,
+            async_ra: false,
+            swap: Some(crate::mm::swapops::pte_to_swp_entry(pte)),
         })
     }
 }
 
 impl core::fmt::Debug for FaultRetry {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(
-            f,
-            "FaultRetry({} page {}{})",
-            self.fpin.path(),
-            self.pgoff,
-            if self.async_ra { ", async" } else { "" }
-        )
+        match (&self.fpin, self.swap) {
+            (Some(file), _) => write!(
+                f,
+                "FaultRetry({} page {}{})",
+                file.path(),
+                self.pgoff,
+                if self.async_ra { ", async" } else { "" }
+            ),
+            (None, entry) => write!(f, "FaultRetry(swap {entry:?})"),
+        }
     }
 }
 
@@ -754,8 +780,13 @@ pub fn do_anonymous_page(vmf: &mut crate::mm::vma::VmFault<'_>) -> FaultResult {
 /// VMA, or when swap is more than half full, leaves the swap cache (`try_to_free_swap`)
 /// so its slot can be reused. A read that failed is SIGBUS, as in Linux.
 ///
-/// Difference from 5.10: the read runs with `mmap_lock` held for read; 5.10 submits the
-/// read, then `lock_page_or_retry` drops the lock while it waits (VM_FAULT_RETRY).
+/// A fault that may let go of `mmap_lock` (FAULT_FLAG_ALLOW_RETRY, not yet TRIED) does
+/// not wait for the disk under it: on a miss, or on a page another read still holds
+/// locked, it returns VM_FAULT_RETRY; the caller drops the lock, reads or waits
+/// (`do_swap_page_io`) and faults again. Difference from 5.10: 5.10 submits the reads
+/// here (`swapin_readahead`) and `lock_page_or_retry` drops the lock while it waits; our
+/// driver has one request in flight and reads synchronously, so the reads themselves run
+/// after the lock is dropped.
 #[no_mangle]
 #[inline(never)]
 pub fn do_swap_page(vmf: &mut crate::mm::vma::VmFault<'_>) -> FaultResult {
@@ -766,10 +797,18 @@ pub fn do_swap_page(vmf: &mut crate::mm::vma::VmFault<'_>) -> FaultResult {
     use crate::mm::vmstat::{count_vm_event, VmStat};
     let entry = pte_to_swp_entry(vmf.orig_pte);
     let vma = vmf.vma;
+    let may_retry =
+        vmf.flags.contains(FaultFlags::ALLOW_RETRY) && !vmf.flags.contains(FaultFlags::TRIED);
     let page = match lookup_swap_cache(entry) {
         Some(page) => page,
         None => {
             count_vm_event(VmStat::PGMAJFAULT);
+            if may_retry {
+                // The disk is slow: let go of mmap_lock while it works. The caller pins
+                // the entry (FaultRetry), drops the lock, reads (do_swap_page_io) and
+                // faults again, finding the page in the swap cache.
+                return FaultResult::Retry;
+            }
             match swapin_readahead(entry, GfpFlags::GFP_KERNEL) {
                 Some(page) => page,
                 None => {
@@ -786,7 +825,12 @@ pub fn do_swap_page(vmf: &mut crate::mm::vma::VmFault<'_>) -> FaultResult {
             }
         }
     };
-    // Wait for a read still running (ours, or another fault's or readahead's).
+    // A read still running (another fault's, or readahead's): wait for it without
+    // mmap_lock if we may (Linux: lock_page_or_retry), else here.
+    if may_retry && crate::mm::pagemap::page_locked(page) {
+        put_page(page);
+        return FaultResult::Retry;
+    }
     crate::mm::pagemap::wait_on_page_locked(page);
     if anon_vma_prepare(vma, &vmf.mm.page_table_lock).is_err() {
         put_page(page);
@@ -839,6 +883,22 @@ pub fn do_swap_page(vmf: &mut crate::mm::vma::VmFault<'_>) -> FaultResult {
         return do_wp_page(vmf);
     }
     FaultResult::Handled
+}
+
+/// The I/O half of a swap fault that let go of `mmap_lock`: read the page for `entry`,
+/// and its neighbours, into the swap cache (`swapin_readahead`), or wait for a read
+/// already running, then drop the reference. The caller retries the fault with
+/// FAULT_FLAG_TRIED and `do_swap_page` finds the page cached. (Linux: the reads
+/// `do_swap_page` submits and the wait in `__lock_page_or_retry`.) Locking: no
+/// `mmap_lock`; the slot may be freed meanwhile (the process unmapped it), and then
+/// nothing is read.
+#[no_mangle]
+#[inline(never)]
+pub fn do_swap_page_io(entry: crate::mm::swapops::SwpEntry) {
+    if let Some(page) = crate::mm::swap_state::swapin_readahead(entry, GfpFlags::GFP_KERNEL) {
+        crate::mm::pagemap::wait_on_page_locked(page);
+        put_page(page);
+    }
 }
 
 /// Write fault on a present, read-only PTE (Linux: `do_wp_page`): an anonymous page only

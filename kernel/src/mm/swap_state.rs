@@ -127,9 +127,9 @@ pub fn lookup_swap_cache(entry: SwpEntry) -> Option<&'static Page> {
     let page = *space.get(&entry.val)?;
     get_page(page);
     drop(space);
-    if page.test_and_clear(PageFlags::PG_reclaim) {
-        // PG_readahead shares PG_reclaim's bit in Linux; on an anonymous swap-cache page
-        // that is not under writeback it means "read ahead, not asked for yet".
+    // Read ahead and not asked for until now (PG_readahead shares PG_reclaim's bit, which
+    // a page under writeback uses; not counted then).
+    if !page.test(PageFlags::PG_writeback) && page.test_and_clear(PageFlags::PG_readahead) {
         count_vm_event(VmStat::SWAP_RA_HIT);
     }
     Some(page)
@@ -221,15 +221,14 @@ pub fn swap_cluster_readahead(entry: SwpEntry, gfp: GfpFlags) -> Option<&'static
         if offset == swp_offset(entry) {
             continue;
         }
-        // Readahead never waits for memory: a failed allocation ends it.
-        // (Linux: __GFP_NORETRY | __GFP_NOWARN; here: no direct reclaim for it.)
-        let ra_gfp = gfp & !GfpFlags::__GFP_DIRECT_RECLAIM;
+        // Readahead gives up rather than fight for memory (Linux: the same flags).
+        let ra_gfp = gfp | GfpFlags::__GFP_NORETRY | GfpFlags::__GFP_NOWARN;
         let Some((page, new)) = __read_swap_cache_async(swp_entry(ty, offset), ra_gfp) else {
             continue;
         };
         if new {
             swap_read_and_unlock(page);
-            page.set_flags(PageFlags::PG_reclaim); // PG_readahead
+            page.set_flags(PageFlags::PG_readahead);
             count_vm_event(VmStat::SWAP_RA);
         }
         put_page(page);

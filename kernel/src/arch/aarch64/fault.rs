@@ -312,6 +312,9 @@ pub fn do_page_fault(far: usize, esr: Esr, regs: &mut PtRegs) -> i32 {
         // dropped, then fault again.
         drop(locked.take());
         match fpin.take() {
+            Some(crate::mm::memory::FaultRetry {
+                swap: Some(entry), ..
+            }) => crate::mm::memory::do_swap_page_io(entry),
             Some(r) if r.async_ra => crate::mm::filemap::do_async_mmap_readahead(r),
             Some(r) => crate::mm::filemap::do_sync_mmap_readahead(r),
             None => {}
