@@ -200,7 +200,7 @@ pub const CHECKS: &[GdbCheck] = &[
         name: "gdb-swap-writepage-chain",
         cmdline: "init=/bin/swap_demo",
         memory: "64M",
-        swap: crate::swap::SwapDisk::Ours("64M"),
+        swap: crate::swap::SwapDisk::Ours("128M"),
         // swap_demo writes twice RAM of anonymous memory: reclaim gives the oldest pages
         // slots (add_to_swap), unmaps them (swap entries in the PTEs) and writes them:
         // the first swap_writepage of the boot is reclaim's pageout.
@@ -226,7 +226,7 @@ pub const CHECKS: &[GdbCheck] = &[
         name: "gdb-do-swap-page-chain",
         cmdline: "init=/bin/swap_demo",
         memory: "64M",
-        swap: crate::swap::SwapDisk::Ours("64M"),
+        swap: crate::swap::SwapDisk::Ours("128M"),
         // After the pressure phase, which only writes, swap_demo pages 16 pages out with
         // MADV_PAGEOUT and touches the first: the first do_swap_page of the boot.
         breaks: &["break do_swap_page", "continue"],

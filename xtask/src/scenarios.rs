@@ -342,7 +342,7 @@ pub const SCENARIOS: &[Scenario] = &[
         // The book's walk-through: pressure writes pages out, MADV_PAGEOUT and a touch
         // bring one back (the two GDB swap checks stop in this program).
         memory: "64M",
-        swap: SwapDisk::Ours("64M"),
+        swap: SwapDisk::Ours("128M"),
         timeout_secs: 180,
         checks: &[
             Check::NoLineStartsWith("not ok"),

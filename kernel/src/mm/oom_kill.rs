@@ -344,8 +344,15 @@ pub fn show_mem(out: &mut impl Write, pagetables: u64) -> fmt::Result {
         k(g(VmStat::NR_MLOCK))
     )?;
     writeln!(out, "{} total pagecache pages", g(VmStat::NR_FILE_PAGES))?;
-    writeln!(out, "Free swap  = 0kB")?;
-    writeln!(out, "Total swap = 0kB")?;
+    // Linux: show_swap_cache_info.
+    let (swap_total, swap_free) = crate::mm::swapfile::si_swapinfo();
+    writeln!(
+        out,
+        "{} pages in swap cache",
+        crate::mm::swap_state::total_swapcache_pages()
+    )?;
+    writeln!(out, "Free swap  = {}kB", k(swap_free as u64))?;
+    writeln!(out, "Total swap = {}kB", k(swap_total as u64))?;
     writeln!(out, "{managed} pages RAM")
 }
 

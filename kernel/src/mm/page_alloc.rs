@@ -230,33 +230,39 @@ pub fn __alloc_pages_slowpath(gfp: GfpFlags, order: usize) -> Option<&'static Pa
     if !gfp.contains(GfpFlags::__GFP_DIRECT_RECLAIM) {
         return None;
     }
-    for _ in 0..MAX_RECLAIM_RETRIES {
+    let mut no_progress_loops = 0;
+    loop {
         let (page, progress) = __alloc_pages_direct_reclaim(gfp, order);
         if page.is_some() {
             return page;
         }
         if gfp.contains(GfpFlags::__GFP_NORETRY) {
             // One round of reclaim was all the caller wanted (Linux: `goto nopage`).
-            break;
+            return None;
         }
-        if !should_reclaim_retry(order, progress) {
-            break;
+        if !should_reclaim_retry(order, progress, &mut no_progress_loops) {
+            return None;
         }
     }
-    None
 }
 
-/// Is another round of direct reclaim worth it (Linux: `should_reclaim_retry`)? Only if
-/// the last one freed something and the pages reclaim could still free (the file lists,
-/// and the anonymous ones while swap has free slots) plus the free ones would lift the zone above
-/// its min watermark. Otherwise reclaim would only evict the page cache programs are
-/// running from, again and again, and the caller should fail (a fault then reaches the
-/// OOM killer) instead.
-fn should_reclaim_retry(order: usize, progress: usize) -> bool {
+/// Is another round of direct reclaim worth it (Linux: `should_reclaim_retry`)? A round
+/// that freed nothing counts against `no_progress_loops` (one that freed something resets
+/// it); after MAX_RECLAIM_RETRIES such rounds in a row, give up. Otherwise retry while the
+/// pages reclaim could still free (the file lists, and the anonymous ones while swap has
+/// free slots) plus the free ones would lift the zone above its min watermark, that
+/// estimate shrinking by a sixteenth for each fruitless round. Pages that were only young
+/// on the first look (PAGEREF_KEEP) need a second round to go: hence the retries.
+fn should_reclaim_retry(order: usize, progress: usize, no_progress_loops: &mut usize) -> bool {
     use crate::mm::mmzone::{
         lru_sizes, LRU_ACTIVE_ANON, LRU_ACTIVE_FILE, LRU_INACTIVE_ANON, LRU_INACTIVE_FILE,
     };
-    if progress == 0 {
+    if progress > 0 {
+        *no_progress_loops = 0;
+    } else {
+        *no_progress_loops += 1;
+    }
+    if *no_progress_loops > MAX_RECLAIM_RETRIES {
         return false;
     }
     let sizes = lru_sizes();
@@ -266,7 +272,9 @@ fn should_reclaim_retry(order: usize, progress: usize) -> bool {
         reclaimable += sizes[LRU_INACTIVE_ANON] + sizes[LRU_ACTIVE_ANON];
     }
     let zone = ZONE_NORMAL.lock();
-    reclaimable + zone.nr_free > zone.watermarks.min + (1 << order)
+    let mut available = reclaimable + zone.nr_free;
+    available -= (*no_progress_loops * available).div_ceil(MAX_RECLAIM_RETRIES);
+    available > zone.watermarks.min + (1 << order)
 }
 
 /// Reclaim, then try again (Linux: `__alloc_pages_direct_reclaim` ->

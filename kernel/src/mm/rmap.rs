@@ -448,7 +448,9 @@ pub fn page_add_anon_rmap(page: &Page, vma: &VmArea, address: usize, exclusive: 
 #[no_mangle]
 #[inline(never)]
 pub fn page_add_new_anon_rmap(page: &Page, vma: &VmArea, address: usize) {
-    page.set_flags(PageFlags::PG_swapbacked);
+    // Its contents are what the fault made them (Linux: each caller's __SetPageUptodate
+    // just before this); swap-out and swap-in rely on it.
+    page.set_flags(PageFlags::PG_swapbacked | PageFlags::PG_uptodate);
     page._mapcount.store(0, Ordering::Relaxed);
     mod_state(VmStat::NR_ANON_PAGES, 1);
     page.mapping.store(0, Ordering::Relaxed);

@@ -314,12 +314,10 @@ pub fn shrink_page_list(
         // An anonymous page needs a swap slot before it can be unmapped: its PTEs will
         // hold the slot's entry (add_to_swap). tmpfs pages (swap-backed, not anonymous)
         // would go through shmem_writepage, which we do not have yet: they stay.
-        if page.test(PageFlags::PG_swapbacked) {
+        // (A page already in the swap cache, mapped or only read ahead, goes on as it is.)
+        if page.test(PageFlags::PG_swapbacked) && !crate::mm::swap_state::PageSwapCache(page) {
             let anon = crate::mm::rmap::PageAnon(page);
-            let in_swap_cache = anon
-                && (crate::mm::swap_state::PageSwapCache(page)
-                    || (sc.may_swap && crate::mm::swap_state::add_to_swap(page)));
-            if !in_swap_cache {
+            if !anon || !sc.may_swap || !crate::mm::swap_state::add_to_swap(page) {
                 activate_locked(page);
                 ret_pages.push(page);
                 continue;
@@ -369,8 +367,11 @@ pub fn shrink_page_list(
                 }
             }
         }
-        // A truncated page only the isolation holds goes straight away.
-        let freeable = if page.mapping.load(core::sync::atomic::Ordering::Relaxed) == 0 {
+        // A truncated page only the isolation holds goes straight away. (A swap-cache page
+        // read ahead and never mapped has no `mapping` either, but the swap cache's.)
+        let freeable = if page.mapping.load(core::sync::atomic::Ordering::Relaxed) == 0
+            && !crate::mm::swap_state::PageSwapCache(page)
+        {
             page.page_count() == 1
         } else {
             __remove_mapping(page)
@@ -777,3 +778,4 @@ pub extern "C" fn kswapd(_arg: usize) {
         balance_pgdat(0);
     }
 }
+
