@@ -856,9 +856,8 @@ pub fn do_swap_page(vmf: &mut crate::mm::vma::VmFault<'_>) -> FaultResult {
     }
     let mut pte = mk_pte(page_to_phys(page), vma.vm_page_prot);
     let mut flags = vmf.flags;
-    // Drop our slot count before asking whether the page is ours alone.
-    swap_free(entry);
     let mut exclusive = false;
+    // Ours alone (this PTE's count on the slot is the only reference anywhere)?
     if flags.contains(FaultFlags::WRITE) && reuse_swap_page(page) {
         pte = maybe_mkwrite(pte_mkdirty(pte), vma);
         flags.remove(FaultFlags::WRITE);
@@ -867,6 +866,8 @@ pub fn do_swap_page(vmf: &mut crate::mm::vma::VmFault<'_>) -> FaultResult {
     // The reference from the lookup becomes the mapping's.
     crate::mm::rmap::page_add_anon_rmap(page, vma, vmf.address, exclusive);
     *vmf.pte() = pte;
+    // The PTE no longer names the slot.
+    swap_free(entry);
     if PageSwapCache(page)
         && (vma.vm_flags.contains(VmFlags::VM_LOCKED)
             || page.test(PageFlags::PG_mlocked)

@@ -38,7 +38,7 @@ fn anon_page_at(mm: &MmapLocked, address: usize) -> Page {
     let vma = find_vma(mm, address).unwrap();
     let ptl = crate::sync::SpinLock::new(());
     anon_vma_prepare(vma, &ptl).unwrap();
-    __page_set_anon_rmap(&page, vma, address);
+    __page_set_anon_rmap(&page, vma, address, true);
     page._mapcount.store(0, Ordering::Relaxed);
     page
 }

@@ -131,6 +131,7 @@ pub fn lookup_swap_cache(entry: SwpEntry) -> Option<&'static Page> {
     // a page under writeback uses; not counted then).
     if !page.test(PageFlags::PG_writeback) && page.test_and_clear(PageFlags::PG_readahead) {
         count_vm_event(VmStat::SWAP_RA_HIT);
+        SWAPIN_READAHEAD_HITS.fetch_add(1, Ordering::Relaxed);
     }
     Some(page)
 }
@@ -199,39 +200,96 @@ fn swap_read_and_unlock(page: &Page) {
     let _ = crate::mm::page_io::swap_readpage(page, true);
 }
 
-/// Pages read around a swap-in (Linux: `page_cluster`, the `vm.page-cluster` sysctl, 3:
-/// an aligned group of 2^3 = 8 slots).
+/// At most 2^page_cluster pages are read around a swap-in (Linux: `page_cluster`, the
+/// `vm.page-cluster` sysctl, 3: an aligned group of up to 8 slots).
 pub const PAGE_CLUSTER: u32 = 3;
 
-/// Read the aligned cluster of slots around `entry` and return the page for `entry`
-/// (Linux: `swap_cluster_readahead`, the default `swapin_readahead` for anonymous memory
-/// when VMA-based readahead is off). Slots no PTE uses are skipped; the extra pages go to
-/// the swap cache marked as read ahead (`swap_ra`; a later hit counts `swap_ra_hit`).
-/// Difference from 5.10: the reads are synchronous one page at a time (the driver has one
-/// request in flight), so readahead saves faults and `mmap_lock` round trips, not disk
-/// latency; 5.10 submits them all and plugs the queue.
+/// Readahead pages that were used since the last swap-in that read ahead (Linux:
+/// `swapin_readahead_hits`, counted by `lookup_swap_cache`).
+static SWAPIN_READAHEAD_HITS: AtomicUsize = AtomicUsize::new(0);
+/// The window of the last swap-in and where it was (Linux: `last_readahead_pages`, and
+/// `prev_offset`).
+static LAST_READAHEAD_PAGES: AtomicUsize = AtomicUsize::new(0);
+static PREV_OFFSET: AtomicUsize = AtomicUsize::new(0);
+
+/// How many slots to read around a swap-in at `offset`, from how useful the last
+/// readahead was (Linux: `__swapin_nr_pages`): two more than the hits, rounded up to a
+/// power of two, at most `max_pages`; a lone page when nothing hit and the fault is not
+/// next to the last one; never less than half the last window, so it shrinks gradually.
+pub fn __swapin_nr_pages(
+    prev_offset: usize,
+    offset: usize,
+    hits: usize,
+    max_pages: usize,
+    prev_win: usize,
+) -> usize {
+    let mut pages = hits + 2;
+    if pages == 2 {
+        // Nothing read ahead was used: read ahead only for a sequential fault.
+        if offset != prev_offset + 1 && offset != prev_offset.wrapping_sub(1) {
+            pages = 1;
+        }
+    } else {
+        pages = pages.next_power_of_two();
+    }
+    pages = pages.min(max_pages);
+    // Don't shrink readahead too fast.
+    pages.max(prev_win / 2)
+}
+
+/// The readahead window for a swap-in at `offset` (Linux: `swapin_nr_pages`).
+fn swapin_nr_pages(offset: usize) -> usize {
+    let hits = SWAPIN_READAHEAD_HITS.swap(0, Ordering::Relaxed);
+    let pages = __swapin_nr_pages(
+        PREV_OFFSET.load(Ordering::Relaxed),
+        offset,
+        hits,
+        1 << PAGE_CLUSTER,
+        LAST_READAHEAD_PAGES.load(Ordering::Relaxed),
+    );
+    if pages == 0 {
+        return 1;
+    }
+    LAST_READAHEAD_PAGES.store(pages, Ordering::Relaxed);
+    pages
+}
+
+/// Read the aligned group of slots around `entry` and return the page for `entry`
+/// (Linux: `swap_cluster_readahead`, the `swapin_readahead` of a rotational disk, which a
+/// virtio disk is to Linux). The window adapts (`swapin_nr_pages`): a process that uses
+/// what was read ahead gets up to 8 pages per fault, one that jumps about gets one.
+/// Slots no PTE uses are skipped; the extra pages go to the swap cache marked as read
+/// ahead (`swap_ra`; a later hit counts `swap_ra_hit`). Difference from 5.10: the reads
+/// are synchronous one page at a time (the driver has one request in flight), so
+/// readahead saves faults and `mmap_lock` round trips, not disk latency; 5.10 submits
+/// them all and plugs the queue.
 #[no_mangle]
 #[inline(never)]
 pub fn swap_cluster_readahead(entry: SwpEntry, gfp: GfpFlags) -> Option<&'static Page> {
     let ty = swp_type(entry);
-    let mask = (1u64 << PAGE_CLUSTER) - 1;
-    let start = (swp_offset(entry) & !mask).max(1);
-    let end = (swp_offset(entry) | mask) + 1;
-    for offset in start..end {
-        if offset == swp_offset(entry) {
-            continue;
+    let offset = swp_offset(entry);
+    let win = swapin_nr_pages(offset as usize) as u64;
+    PREV_OFFSET.store(offset as usize, Ordering::Relaxed);
+    if win > 1 {
+        let mask = win - 1;
+        let start = (offset & !mask).max(1);
+        let end = (offset | mask) + 1;
+        for off in start..end {
+            if off == offset {
+                continue;
+            }
+            // Readahead gives up rather than fight for memory (Linux: the same flags).
+            let ra_gfp = gfp | GfpFlags::__GFP_NORETRY | GfpFlags::__GFP_NOWARN;
+            let Some((page, new)) = __read_swap_cache_async(swp_entry(ty, off), ra_gfp) else {
+                continue;
+            };
+            if new {
+                swap_read_and_unlock(page);
+                page.set_flags(PageFlags::PG_readahead);
+                count_vm_event(VmStat::SWAP_RA);
+            }
+            put_page(page);
         }
-        // Readahead gives up rather than fight for memory (Linux: the same flags).
-        let ra_gfp = gfp | GfpFlags::__GFP_NORETRY | GfpFlags::__GFP_NOWARN;
-        let Some((page, new)) = __read_swap_cache_async(swp_entry(ty, offset), ra_gfp) else {
-            continue;
-        };
-        if new {
-            swap_read_and_unlock(page);
-            page.set_flags(PageFlags::PG_readahead);
-            count_vm_event(VmStat::SWAP_RA);
-        }
-        put_page(page);
     }
     read_swap_cache_async(entry, gfp)
 }
@@ -292,5 +350,24 @@ pub fn free_swap_cache_of_type(ty: usize) {
         crate::mm::swapfile::try_to_free_swap(page);
         unlock_page(page);
         put_page(page);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::__swapin_nr_pages;
+
+    #[test]
+    fn swapin_window_adapts_to_hits() {
+        // No hits, a jump: one page. No hits, the next slot: two.
+        assert_eq!(__swapin_nr_pages(100, 500, 0, 8, 0), 1);
+        assert_eq!(__swapin_nr_pages(100, 101, 0, 8, 0), 2);
+        // Hits widen it to a power of two, capped at 2^page_cluster.
+        assert_eq!(__swapin_nr_pages(100, 500, 3, 8, 0), 8);
+        assert_eq!(__swapin_nr_pages(100, 500, 1, 8, 0), 4);
+        assert_eq!(__swapin_nr_pages(100, 500, 20, 8, 0), 8);
+        // It shrinks by halves at most.
+        assert_eq!(__swapin_nr_pages(100, 500, 0, 8, 8), 4);
+        assert_eq!(__swapin_nr_pages(100, 500, 0, 8, 2), 1);
     }
 }

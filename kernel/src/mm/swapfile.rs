@@ -901,28 +901,24 @@ pub fn free_swap_and_cache(entry: SwpEntry) {
 }
 
 /// May a write fault make this anonymous page writable in place, instead of copying it
-/// (Linux 5.10: `reuse_swap_page`)? Only if one PTE maps it and, if it is in the swap
-/// cache, no other swap PTE shares its slot; then the page leaves the swap cache (it is
-/// about to differ from its slot) unless it is being written.
+/// (Linux 5.10: `reuse_swap_page`)? Only if its mappings plus the swap PTEs that still
+/// name its slot (the faulting one's included: the caller has not dropped it yet) come
+/// to one: nobody else can see the page. Then, unless it is being written, it leaves the
+/// swap cache, dirty: it is about to differ from its slot.
 #[no_mangle]
 #[inline(never)]
 pub fn reuse_swap_page(page: &crate::mm::page::Page) -> bool {
     use crate::mm::page::PageFlags;
     use crate::mm::swap_state::{delete_from_swap_cache, page_swap_entry, PageSwapCache};
-    if page.page_mapcount() > 1 {
-        return false;
+    let mut count = page.page_mapcount().max(0) as usize;
+    if PageSwapCache(page) {
+        count += __swap_count(page_swap_entry(page));
     }
-    if !PageSwapCache(page) {
-        return true;
-    }
-    if __swap_count(page_swap_entry(page)) != 0 {
-        return false;
-    }
-    if !page.test(PageFlags::PG_writeback) {
+    if count == 1 && PageSwapCache(page) && !page.test(PageFlags::PG_writeback) {
         delete_from_swap_cache(page);
         page.set_flags(PageFlags::PG_dirty);
     }
-    true
+    count <= 1
 }
 
 /// Is more than half of swap in use (Linux: `vm_swap_full`, what `mem_cgroup_swap_full`

@@ -778,4 +778,3 @@ pub extern "C" fn kswapd(_arg: usize) {
         balance_pgdat(0);
     }
 }
-

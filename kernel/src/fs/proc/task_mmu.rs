@@ -798,7 +798,8 @@ mod walk_tests {
             MmRss {
                 anon: 3,
                 file: 0,
-                shmem: 0
+                shmem: 0,
+                swapents: 0
             }
         );
         // pgd + pud + pmd + pte.
