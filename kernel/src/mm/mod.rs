@@ -32,6 +32,7 @@ pub mod shmem;
 pub mod slab;
 pub mod swap;
 pub mod swapops;
+pub mod truncate;
 pub mod util;
 pub mod vma;
 pub mod vmscan;

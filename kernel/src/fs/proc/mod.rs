@@ -41,7 +41,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use proc_sysctl::{VmSysctl, VM_SYSCTLS};
+use proc_sysctl::{KernelSysctl, VmSysctl, KERNEL_SYSCTLS, VM_SYSCTLS};
 
 static PROC_SB: spin::Once<Arc<SuperBlock>> = spin::Once::new();
 
@@ -61,9 +61,13 @@ const SYS_INO: u64 = 4;
 const SYS_VM_INO: u64 = 5;
 /// The sysctl files ([`VM_SYSCTLS`], in /proc/sys/vm's order) have inode numbers from 6.
 const SYSCTL_FIRST_INO: u64 = 6;
+/// /proc/sys/kernel and its files ([`KERNEL_SYSCTLS`]) from 20.
+const SYS_KERNEL_INO: u64 = 20;
+const KERNEL_SYSCTL_FIRST_INO: u64 = 21;
 const KPAGECOUNT_INO: u64 = 30;
 const KPAGEFLAGS_INO: u64 = 31;
-const _: () = assert!(SYSCTL_FIRST_INO + (VM_SYSCTLS.len() as u64) <= KPAGECOUNT_INO);
+const _: () = assert!(SYSCTL_FIRST_INO + (VM_SYSCTLS.len() as u64) <= SYS_KERNEL_INO);
+const _: () = assert!(KERNEL_SYSCTL_FIRST_INO + (KERNEL_SYSCTLS.len() as u64) <= KPAGECOUNT_INO);
 
 /// A file of a pid directory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -115,6 +119,10 @@ enum Kind {
     SysVmDir,
     /// A file of /proc/sys/vm.
     Sysctl(VmSysctl),
+    /// /proc/sys/kernel.
+    SysKernelDir,
+    /// A file of /proc/sys/kernel.
+    KernelSysctl(KernelSysctl),
     PidDir(i32),
     Pid(i32, PidFile),
 }
@@ -137,6 +145,10 @@ fn sysctl_ino(c: VmSysctl) -> u64 {
     SYSCTL_FIRST_INO + VM_SYSCTLS.iter().position(|&e| e == c).unwrap_or(0) as u64
 }
 
+fn kernel_sysctl_ino(c: KernelSysctl) -> u64 {
+    KERNEL_SYSCTL_FIRST_INO + KERNEL_SYSCTLS.iter().position(|&e| e == c).unwrap_or(0) as u64
+}
+
 fn node(kind: Kind) -> Arc<dyn Inode> {
     let (ino, mode) = match kind {
         Kind::Root => (ROOT_INO, S_IFDIR | 0o555),
@@ -147,7 +159,9 @@ fn node(kind: Kind) -> Arc<dyn Inode> {
         Kind::Kpageflags => (KPAGEFLAGS_INO, S_IFREG | 0o400),
         Kind::SysDir => (SYS_INO, S_IFDIR | 0o555),
         Kind::SysVmDir => (SYS_VM_INO, S_IFDIR | 0o555),
-        Kind::Sysctl(c) => (sysctl_ino(c), S_IFREG | 0o644),
+        Kind::Sysctl(c) => (sysctl_ino(c), S_IFREG | c.mode()),
+        Kind::SysKernelDir => (SYS_KERNEL_INO, S_IFDIR | 0o555),
+        Kind::KernelSysctl(c) => (kernel_sysctl_ino(c), S_IFREG | c.mode()),
         Kind::PidDir(p) => (pid_dir_ino(p), S_IFDIR | 0o555),
         Kind::Pid(p, f) => {
             let i = PID_FILES.iter().position(|e| e.1 == f).unwrap_or(0);
@@ -227,6 +241,7 @@ impl ProcInode {
             Kind::Meminfo => Ok(meminfo()),
             Kind::Vmstat => Ok(crate::mm::vmstat::vmstat_text()),
             Kind::Sysctl(c) => Ok(c.read()),
+            Kind::KernelSysctl(c) => Ok(c.read()),
             Kind::Pid(pid, PidFile::Status) => proc_pid_status(pid),
             Kind::Pid(pid, PidFile::Maps) => proc_pid_maps(pid),
             Kind::Pid(pid, PidFile::Smaps) => proc_pid_smaps(pid),
@@ -237,7 +252,9 @@ impl ProcInode {
             | Kind::Kpageflags => {
                 Err(Errno::EINVAL) // binary: read_at
             }
-            Kind::Root | Kind::PidDir(_) | Kind::SysDir | Kind::SysVmDir => Err(Errno::EISDIR),
+            Kind::Root | Kind::PidDir(_) | Kind::SysDir | Kind::SysVmDir | Kind::SysKernelDir => {
+                Err(Errno::EISDIR)
+            }
         }
     }
 
@@ -260,7 +277,14 @@ impl ProcInode {
                 }
                 v
             }
-            Kind::SysDir => Vec::from([ent("vm".into(), SYS_VM_INO, 4)]),
+            Kind::SysDir => Vec::from([
+                ent("kernel".into(), SYS_KERNEL_INO, 4),
+                ent("vm".into(), SYS_VM_INO, 4),
+            ]),
+            Kind::SysKernelDir => KERNEL_SYSCTLS
+                .iter()
+                .map(|&c| ent(c.name().into(), kernel_sysctl_ino(c), 8))
+                .collect(),
             Kind::SysVmDir => VM_SYSCTLS
                 .iter()
                 .map(|&c| ent(c.name().into(), sysctl_ino(c), 8))
@@ -288,6 +312,12 @@ impl Inode for ProcInode {
             (Kind::Root, "kpageflags") => Ok(node(Kind::Kpageflags)),
             (Kind::Root, "sys") => Ok(node(Kind::SysDir)),
             (Kind::SysDir, "vm") => Ok(node(Kind::SysVmDir)),
+            (Kind::SysDir, "kernel") => Ok(node(Kind::SysKernelDir)),
+            (Kind::SysKernelDir, n) => KERNEL_SYSCTLS
+                .iter()
+                .find(|c| c.name() == n)
+                .map(|&c| node(Kind::KernelSysctl(c)))
+                .ok_or(Errno::ENOENT),
             (Kind::SysVmDir, n) => VM_SYSCTLS
                 .iter()
                 .find(|c| c.name() == n)
@@ -323,7 +353,9 @@ impl Inode for ProcInode {
 
     fn parent_ino(&self) -> u64 {
         match self.kind {
-            Kind::SysVmDir | Kind::Sysctl(_) => SYS_INO,
+            Kind::SysVmDir | Kind::SysKernelDir => SYS_INO,
+            Kind::Sysctl(_) => SYS_VM_INO,
+            Kind::KernelSysctl(_) => SYS_KERNEL_INO,
             _ => ROOT_INO,
         }
     }
@@ -377,9 +409,15 @@ impl Inode for ProcInode {
                 return Err(Errno::EACCES);
             }
         }
-        if let Kind::Kpagecount | Kind::Kpageflags | Kind::Sysctl(_) = self.kind {
+        if let Kind::Kpagecount | Kind::Kpageflags = self.kind {
             let euid = crate::task::current().map_or(0, |t| t.cred.lock().euid);
             if !root_owned_may_open(self.attr.i_mode, flags, euid) {
+                return Err(Errno::EACCES);
+            }
+        }
+        if let Kind::Sysctl(_) | Kind::KernelSysctl(_) = self.kind {
+            let euid = crate::task::current().map_or(0, |t| t.cred.lock().euid);
+            if !proc_sysctl::sysctl_may_open(self.attr.i_mode, flags, euid) {
                 return Err(Errno::EACCES);
             }
         }
@@ -395,6 +433,7 @@ impl Inode for ProcInode {
                 mem_rw(pid, pos, &mut copy, true)
             }
             Kind::Sysctl(c) => c.write(pos, buf),
+            Kind::KernelSysctl(c) => c.write(pos, buf),
             Kind::Pid(pid, PidFile::OomScoreAdj) => oom_score_adj_write(pid, buf),
             _ => Err(Errno::EACCES),
         }
@@ -405,7 +444,7 @@ impl Inode for ProcInode {
     /// `proc_setattr` ignore the size).
     fn setsize(&self, _len: u64) -> KResult<()> {
         match self.kind {
-            Kind::Sysctl(_) | Kind::Pid(_, PidFile::OomScoreAdj) => Ok(()),
+            Kind::Sysctl(_) | Kind::KernelSysctl(_) | Kind::Pid(_, PidFile::OomScoreAdj) => Ok(()),
             _ => Err(Errno::EINVAL),
         }
     }
