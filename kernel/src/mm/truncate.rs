@@ -7,9 +7,9 @@ use crate::mm::filemap::{remove_mapping_if_unused, AddressSpace};
 use crate::mm::page::{put_page, Page, PageFlags};
 use alloc::vec::Vec;
 
-/// Pages looked up per batch (Linux: a `pagevec` of `PAGEVEC_SIZE` = 15): the i_pages
-/// lock is dropped between batches, so a large file does not keep interrupts off long.
-const BATCH: usize = 15;
+/// Pages looked up per batch (Linux: a `pagevec`): the i_pages lock is dropped between
+/// batches, so a large file does not keep interrupts off long.
+const BATCH: usize = crate::mm::swap::PAGEVEC_SIZE;
 
 /// Try to drop one cached `page` (the caller holds a reference besides the cache's):
 /// only a clean, unlocked page that no PTE maps and nobody else holds goes. Returns
@@ -64,3 +64,7 @@ pub fn invalidate_mapping_pages(mapping: &AddressSpace, start: usize, end: usize
         next = last_index + 1;
     }
 }
+
+#[cfg(test)]
+#[path = "truncate_tests.rs"]
+mod tests;

@@ -6,10 +6,11 @@
 //! The tree: /proc/meminfo, /proc/vmstat, /proc/kpageflags and /proc/kpagecount (one
 //! u64 per page frame, root only; `page.rs`, Linux `fs/proc/page.c`), /proc/self (the
 //! reader's own directory), /proc/<pid>/ with cmdline, mem, status, maps, smaps, pagemap,
-//! oom_score and oom_score_adj, and /proc/sys/vm/ with the overcommit sysctls
-//! (`overcommit_memory`, `overcommit_ratio`, `overcommit_kbytes`) and `swappiness` (Linux:
-//! `fs/proc/proc_sysctl.c` over `vm_table` in `kernel/sysctl.c`, handlers in `mm/util.c`
-//! and `mm/vmscan.c`; ours in `proc_sysctl.rs`).
+//! oom_score and oom_score_adj, /proc/sys/vm/ with the overcommit sysctls
+//! (`overcommit_memory`, `overcommit_ratio`, `overcommit_kbytes`), `swappiness` and
+//! `drop_caches` (Linux: `fs/proc/proc_sysctl.c` over `vm_table` in `kernel/sysctl.c`,
+//! handlers in `mm/util.c`, `mm/vmscan.c` and `fs/drop_caches.c`; ours in
+//! `proc_sysctl.rs`), and /proc/sys/kernel/perf_user_access (arm64's PMU sysctl).
 //!
 //! Locking: a read finds the task by pid, takes its mm lock, builds the text (or, for
 //! pagemap, the entries) in kernel memory, drops the lock, and only then does the VFS
@@ -24,7 +25,8 @@
 //! the VFS checks no mode bits against the caller's ids, so the files here that Linux
 //! keeps from other users check at open: ptrace_may_access for maps, smaps, pagemap and
 //! mem (as Linux does), and the mode bits of the root-owned files (kpageflags and
-//! kpagecount are 0400, the sysctls 0644), with euid 0 passing as CAP_DAC_OVERRIDE.
+//! kpagecount are 0400), with euid 0 passing as CAP_DAC_OVERRIDE, and of the sysctls
+//! (0644, drop_caches 0200) as Linux's `sysctl_perm` checks them: no override for root.
 pub mod array;
 pub mod meminfo;
 pub mod page;
