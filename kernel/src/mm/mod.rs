@@ -35,6 +35,7 @@ pub mod slab;
 pub mod swap;
 pub mod swapfile;
 pub mod swapops;
+pub mod truncate;
 pub mod util;
 pub mod vma;
 pub mod vmscan;
