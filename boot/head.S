@@ -79,7 +79,15 @@ el2_entry:
 1:  mov     x0, #0x33ff             // CPTR_EL2: RES1 bits, no FP/SIMD trap
     msr     cptr_el2, x0
     msr     hstr_el2, xzr
-    mrs     x0, midr_el1            // what EL1 reads as MIDR/MPIDR
+    mrs     x0, id_aa64dfr0_el1     // a PMUv3 (PMUVer neither 0 nor 0xf)?
+    ubfx    x0, x0, #8, #4
+    cbz     x0, 3f
+    cmp     x0, #0xf
+    b.eq    3f
+    mrs     x0, pmcr_el0
+    ubfx    x0, x0, #11, #5         // PMCR_EL0.N
+    msr     mdcr_el2, x0            // HPMN = N: EL1 owns every counter, no PMU traps to EL2
+3:  mrs     x0, midr_el1            // what EL1 reads as MIDR/MPIDR
     msr     vpidr_el2, x0
     mrs     x0, mpidr_el1
     msr     vmpidr_el2, x0

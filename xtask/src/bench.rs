@@ -1,6 +1,8 @@
 //! `cargo xtask bench [NAME...]`: guest instruction counts under `-icount shift=0`, where one
 //! guest instruction is one nanosecond of virtual time, beside Linux 6.1's numbers
-//! (DESIGN.md section 9).
+//! (DESIGN.md section 9). `boot` and `mm` read the virtual counter; `reclaim` reads the
+//! PMU's instruction counter (`ulib::pmu`), because its runs wait for the disk and the
+//! virtual clock jumps ahead while the guest idles.
 
 use std::time::Duration;
 
@@ -15,7 +17,27 @@ const BENCHES: &[(&str, &str)] = &[
         "per-page costs of faults, munmap, brk, fork, COW and file faults (/bin/mmbench, 16 MiB), \
          and mmap+touch+munmap per op with 11 and 65,001 VMAs",
     ),
+    (
+        "reclaim",
+        "instructions per clean file page reclaimed at --memory 128M (a 256 MiB file read \
+         twice through a shared mapping; default advice and MADV_RANDOM), and per page \
+         of the same workload without memory pressure (--memory 1G), counted with the PMU",
+    ),
 ];
+
+/// Linux 6.1, same QEMU and disk, instructions per page: (row, memory, madvise argument
+/// of /bin/reclaim_bench, Linux's figure). The pressure rows divide by pgsteal; the
+/// no-pressure row by the file's pages, each read from the disk once (nothing is
+/// reclaimed, the second pass finds every page mapped), so the difference between the
+/// first and the last row is what reclaiming a page adds.
+const RECLAIM_ROWS: &[(&str, &str, &str, u64)] = &[
+    ("reclaim_default", "128M", "normal", 10_348),
+    ("reclaim_madv_random", "128M", "random", 34_752),
+    ("reclaim_no_pressure", "1G", "normal", 4_539),
+];
+/// Linux 6.1: reclaim itself, default row minus the no-pressure row (about 5,800).
+const LINUX_RECLAIM_ITSELF: u64 = 10_348 - 4_539;
+const RECLAIM_TIMEOUT: Duration = Duration::from_secs(900);
 
 /// Linux 6.1 per 4 KiB page over 16 MiB (DESIGN.md section 9), by mmbench's names.
 const LINUX_MM: &[(&str, u64)] = &[
@@ -111,6 +133,9 @@ pub fn cmd_bench(args: Vec<String>) -> Result<i32> {
                 }
             }
         }
+        if name == "reclaim" {
+            failed |= !run_reclaim(&kernel);
+        }
         if name == "boot" {
             for mem in &memory {
                 match boot(&kernel, mem) {
@@ -129,6 +154,148 @@ pub fn cmd_bench(args: Vec<String>) -> Result<i32> {
         }
     }
     Ok(i32::from(failed))
+}
+
+/// The `reclaim` rows, printed as they finish; false if any failed.
+fn run_reclaim(kernel: &std::path::Path) -> bool {
+    let image = match crate::rootfs::build_bench_rootfs() {
+        Ok(i) => i,
+        Err(e) => {
+            println!("reclaim  FAILED: bench image: {e}");
+            return false;
+        }
+    };
+    let mut ok = true;
+    let mut ours: Vec<(&str, u64, ReclaimCounts)> = Vec::new();
+    for &(row, memory, advice, linux) in RECLAIM_ROWS {
+        match reclaim_run(kernel, &image, memory, advice) {
+            Ok(c) => {
+                let (per, unit) = if row == "reclaim_no_pressure" {
+                    if c.pgsteal != 0 {
+                        eprintln!(
+                            "xtask: warning: {row}: {} pages reclaimed without pressure",
+                            c.pgsteal
+                        );
+                    }
+                    (c.insns / c.pages.max(1), "page")
+                } else {
+                    (c.insns / c.pgsteal.max(1), "page")
+                };
+                ours.push((row, per, c));
+                println!(
+                    "{:<24}{:>9} guest instructions/{:<4}   Linux 6.1: {}   ({:.2}x Linux)",
+                    row,
+                    thousands(per as u128),
+                    unit,
+                    thousands(linux as u128),
+                    per as f64 / linux as f64
+                );
+                println!(
+                    "    ({memory}, madvise {advice}: {} instructions, pgsteal {}, pgmajfault {}, {} file pages)",
+                    thousands(c.insns as u128),
+                    thousands(c.pgsteal as u128),
+                    thousands(c.pgmajfault as u128),
+                    thousands(c.pages as u128)
+                );
+                if c.pgsteal == 0 && row != "reclaim_no_pressure" {
+                    println!("{row}  FAILED: nothing was reclaimed");
+                    ok = false;
+                }
+            }
+            Err(e) => {
+                println!("{row}  FAILED: {e}");
+                ok = false;
+            }
+        }
+    }
+    let get = |n: &str| ours.iter().find(|r| r.0 == n).map(|r| (r.1, r.2));
+    if let (Some((d, dc)), Some((b, bc))) = (get("reclaim_default"), get("reclaim_no_pressure")) {
+        println!(
+            "reclaim itself (default - no pressure): {} instructions/page   Linux 6.1: ~{}",
+            thousands(d.saturating_sub(b) as u128),
+            thousands(LINUX_RECLAIM_ITSELF as u128)
+        );
+        println!(
+            "    (with each page read charged at the no-pressure cost: {} instructions/page reclaimed)",
+            thousands(reclaim_alone(&dc, &bc) as u128)
+        );
+    }
+    ok
+}
+
+/// Instructions per reclaimed page once the reads are paid for: the pressure run's count,
+/// less its page reads (pgmajfault) at what one read costs without pressure (that run's
+/// count over its reads), over pgsteal. The plain difference of the two rows divides the
+/// reads by pgsteal too, and so charges reclaim for the reads beyond it.
+fn reclaim_alone(pressure: &ReclaimCounts, none: &ReclaimCounts) -> u64 {
+    let per_read = none.insns as f64 / none.pgmajfault.max(1) as f64;
+    let reads = pressure.pgmajfault as f64 * per_read;
+    ((pressure.insns as f64 - reads).max(0.0) / pressure.pgsteal.max(1) as f64) as u64
+}
+
+/// What /bin/reclaim_bench reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct ReclaimCounts {
+    insns: u64,
+    pgsteal: u64,
+    pgmajfault: u64,
+    pages: u64,
+}
+
+/// Boot the bench image at `memory` with EL0 PMU access and run /bin/reclaim_bench.
+fn reclaim_run(
+    kernel: &std::path::Path,
+    image: &std::path::Path,
+    memory: &str,
+    advice: &str,
+) -> Result<ReclaimCounts> {
+    let cfg = QemuConfig {
+        memory: memory.to_string(),
+        cmdline: Some(format!(
+            "sysctl.kernel.perf_user_access=1 init=/bin/reclaim_bench -- {advice}"
+        )),
+        icount: true,
+        rootfs: Some(image.to_path_buf()),
+        ..QemuConfig::default()
+    };
+    let run = qemu::run_captured(&cfg, kernel, &[], RECLAIM_TIMEOUT)?;
+    let text = run.text();
+    let tail = || {
+        crate::tail_lines(&text, 20)
+            .iter()
+            .map(|l| format!("\n    | {l}"))
+            .collect::<String>()
+    };
+    if run.timed_out || text.contains("Kernel panic") || !text.contains("bench: done") {
+        bail!("reclaim_bench did not finish{}", tail());
+    }
+    if !text.contains("bench: bad words 0") {
+        bail!("reclaim_bench read wrong data{}", tail());
+    }
+    match parse_reclaim(&text) {
+        Some(c) => Ok(c),
+        None => bail!("no `bench: insns/pgsteal/pgmajfault/pages` lines{}", tail()),
+    }
+}
+
+/// The `bench: <key> <n>` lines of /bin/reclaim_bench.
+fn parse_reclaim(text: &str) -> Option<ReclaimCounts> {
+    let get = |key: &str| {
+        text.lines().find_map(|l| {
+            l.trim_end()
+                .strip_prefix("bench: ")?
+                .strip_prefix(key)?
+                .strip_prefix(' ')?
+                .parse()
+                .ok()
+        })
+    };
+    Some(ReclaimCounts {
+        insns: get("insns")?,
+        pgsteal: get("pgsteal")?,
+        pgmajfault: get("pgmajfault")?,
+        pages: get("pages")?,
+    })
 }
 
 /// Boot with `poweroff` under icount and return guest instructions from reset to the banner.
@@ -236,6 +403,50 @@ mod tests {
                 ("mmap_touch_munmap_11".to_string(), 9000, "op"),
             ]
         );
+    }
+
+    #[test]
+    fn reclaim_lines() {
+        let text = "bench: insns 123456789\r\nbench: pgsteal 1000\nbench: pgmajfault 1200\n\
+                    bench: pages 65536\nbench: bad words 0\nbench: done\n";
+        assert_eq!(
+            parse_reclaim(text),
+            Some(ReclaimCounts {
+                insns: 123_456_789,
+                pgsteal: 1000,
+                pgmajfault: 1200,
+                pages: 65536
+            })
+        );
+        assert_eq!(parse_reclaim("bench: insns 5\nbench: pgsteal 1\n"), None);
+        assert_eq!(
+            parse_reclaim("bench: insnsx 5\nbench: pgsteal 1\nbench: pgmajfault 1\nbench: pages 1"),
+            None
+        );
+    }
+
+    #[test]
+    fn reclaim_alone_subtracts_the_reads() {
+        let none = ReclaimCounts {
+            insns: 1000 * 100,
+            pgsteal: 0,
+            pgmajfault: 100,
+            pages: 100,
+        };
+        // 200 reads at 1000 each, plus 150 reclaimed pages at 300 each.
+        let pressure = ReclaimCounts {
+            insns: 200 * 1000 + 150 * 300,
+            pgsteal: 150,
+            pgmajfault: 200,
+            pages: 100,
+        };
+        assert_eq!(reclaim_alone(&pressure, &none), 300);
+        // Never negative.
+        let cheap = ReclaimCounts {
+            insns: 10,
+            ..pressure
+        };
+        assert_eq!(reclaim_alone(&cheap, &none), 0);
     }
 
     #[test]

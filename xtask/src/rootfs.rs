@@ -300,6 +300,32 @@ fn generated_file(name: &str, size: usize, word: fn(u64) -> u64) -> Result<PathB
     Ok(path)
 }
 
+/// Size of `/data/bench256.bin`, the file `cargo xtask bench reclaim` reads.
+pub const BENCH_FILE_SIZE: usize = 256 << 20;
+
+/// The image for `cargo xtask bench reclaim`: the default image plus
+/// `/data/bench256.bin` (`BENCH_FILE_SIZE` bytes of `reclaim_word`s). Kept apart so the
+/// default image (built for every test run) stays small and quick to write; the data
+/// file is generated once under `target/bench-extra/`.
+pub fn build_bench_rootfs() -> Result<PathBuf> {
+    let extra = build::target_dir().join("bench-extra");
+    let path = extra.join("data/bench256.bin");
+    if !std::fs::metadata(&path).is_ok_and(|m| m.len() == BENCH_FILE_SIZE as u64) {
+        let mut data = Vec::with_capacity(BENCH_FILE_SIZE);
+        for i in 0..(BENCH_FILE_SIZE / 8) as u64 {
+            data.extend_from_slice(&reclaim_word(i).to_le_bytes());
+        }
+        let dir = extra.join("data");
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let tmp = path.with_extension("bin.tmp");
+        std::fs::write(&tmp, &data).map_err(|e| format!("writing {}: {e}", tmp.display()))?;
+        std::fs::rename(&tmp, &path).map_err(|e| format!("renaming to {}: {e}", path.display()))?;
+    }
+    let out = build::target_dir().join("rootfs-bench.cpio");
+    build_rootfs(&out, &[extra])?;
+    Ok(out)
+}
+
 /// Build the image at `out` from `xtask/rootfs/`, `target/user-bin/` and `extra`;
 /// returns its size. Written to a temporary name and renamed, so a running QEMU never
 /// sees half an image.

@@ -74,6 +74,8 @@ pub struct Scenario {
     pub el3: bool,
     /// `-append` text; empty for none.
     pub cmdline: &'static str,
+    /// `-icount shift=0` (QEMU counts the PMU's INST_RETIRED event only then).
+    pub icount: bool,
     /// Console input, step by step.
     pub input: &'static [InputStep],
     pub checks: &'static [Check],
@@ -97,6 +99,7 @@ impl Scenario {
             el2: self.el2,
             el3: self.el3,
             cmdline: (!self.cmdline.is_empty()).then(|| self.cmdline.to_string()),
+            icount: self.icount,
             ..QemuConfig::default()
         }
     }
@@ -110,6 +113,7 @@ pub const BASE: Scenario = Scenario {
     el2: false,
     el3: false,
     cmdline: "poweroff",
+    icount: false,
     input: &[],
     checks: &[],
     exit_status: 0,
@@ -452,6 +456,39 @@ pub const SCENARIOS: &[Scenario] = &[
         ..user_test("user-readahead-64M", "init=/bin/readahead_test", "readahead_test: ")
     },
     user_test("user-madvise", "init=/bin/madvise_test", "madvise_test: "),
+    Scenario {
+        // The PMU's instruction counter read from EL0 when the command line allows it
+        // (under icount: QEMU counts INST_RETIRED only then), the sysctl turning it off
+        // (SIGILL) and on again.
+        icount: true,
+        ..user_test(
+            "user-pmu",
+            "sysctl.kernel.perf_user_access=1 init=/bin/pmu_test -- on",
+            "pmu_test: ",
+        )
+    },
+    // Without the option: reading the counter from EL0 is SIGILL, as on Linux.
+    user_test("user-pmu-off", "init=/bin/pmu_test -- off", "pmu_test: "),
+    Scenario {
+        // drop_caches frees the unused clean page cache, keeps mapped pages, is root-only
+        // and write-only, takes 1..=4, logs who asked.
+        checks: &[
+            Check::NoLineStartsWith("not ok"),
+            Check::Contains("mm: no leak"),
+            Check::Contains(" failed"),
+            Check::Line {
+                prefix: "drop_cache_test (1): drop_caches: ",
+                suffix: "1",
+            },
+            Check::Contains("): drop_caches: 4"),
+            Check::NoLineStartsWith("drop_cache_test (1): drop_caches: 3"),
+        ],
+        ..user_test(
+            "user-drop-caches",
+            "init=/bin/drop_cache_test",
+            "drop_cache_test: ",
+        )
+    },
     user_test("user-proc", "init=/bin/proc_test", "proc_test: "),
     user_test("user-proc-mem", "init=/bin/proc_mem_test", "proc_mem_test: "),
     user_test(

@@ -337,5 +337,10 @@ fn make_inode(
     attr.i_uid = n.uid;
     attr.i_gid = n.gid;
     attr.set_mtime(n.mtime);
-    Arc::new(CpioInode { attr, kind })
+    let inode = Arc::new(CpioInode { attr, kind });
+    if !s_isdir(n.mode) {
+        // For drop_caches (Linux: `iget_locked` -> `inode_sb_list_add`).
+        super::inode::inode_sb_list_add(sb, &(inode.clone() as Arc<dyn Inode>));
+    }
+    inode
 }

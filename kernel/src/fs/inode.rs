@@ -81,18 +81,51 @@ pub struct SuperBlock {
     /// Mounted read-only (Linux: `SB_RDONLY`): writes fail with EROFS.
     pub s_rdonly: bool,
     next_ino: AtomicU64,
+    /// The inodes whose page cache `drop_caches` walks (Linux: `s_inodes`, every inode
+    /// of the super block). Only file systems whose cached pages can be dropped add
+    /// theirs (`inode_sb_list_add`): the root fs. tmpfs does not, since its pages are the
+    /// data (Linux walks them and skips every one as dirty).
+    pub s_inodes: crate::sync::SpinLock<alloc::vec::Vec<alloc::sync::Weak<dyn Inode>>>,
+}
+
+/// Every super block made so far (Linux: `super_blocks`, walked by `iterate_supers`).
+static SUPER_BLOCKS: crate::sync::SpinLock<alloc::vec::Vec<alloc::sync::Weak<SuperBlock>>> =
+    crate::sync::SpinLock::new(alloc::vec::Vec::new());
+
+/// Call `f` on every live super block (Linux: `iterate_supers`). The list is copied
+/// first, so `f` may sleep or take other locks.
+pub fn iterate_supers(mut f: impl FnMut(&SuperBlock)) {
+    let sbs: alloc::vec::Vec<Arc<SuperBlock>> = SUPER_BLOCKS
+        .lock()
+        .iter()
+        .filter_map(alloc::sync::Weak::upgrade)
+        .collect();
+    for sb in sbs {
+        f(&sb);
+    }
+}
+
+/// Put `inode` on its super block's inode list (Linux: `inode_sb_list_add`).
+pub fn inode_sb_list_add(sb: &SuperBlock, inode: &Arc<dyn Inode>) {
+    sb.s_inodes.lock().push(Arc::downgrade(inode));
 }
 
 impl SuperBlock {
     /// A super block; inode numbers handed out by [`get_next_ino`](Self::get_next_ino)
     /// start at `first_ino`.
     pub fn new(s_type: &'static str, s_dev: u64, s_rdonly: bool, first_ino: u64) -> Arc<Self> {
-        Arc::new(SuperBlock {
+        let sb = Arc::new(SuperBlock {
             s_dev,
             s_type,
             s_rdonly,
             next_ino: AtomicU64::new(first_ino),
-        })
+            s_inodes: crate::sync::SpinLock::new(alloc::vec::Vec::new()),
+        });
+        let mut all = SUPER_BLOCKS.lock();
+        all.retain(|w| w.strong_count() > 0);
+        all.push(Arc::downgrade(&sb));
+        drop(all);
+        sb
     }
 
     /// A new inode number (Linux: `get_next_ino`, per super block here).

@@ -20,6 +20,7 @@ pub mod char_dev;
 pub mod console;
 pub mod cpio;
 pub mod cpiofs;
+pub mod drop_caches;
 pub mod file;
 pub mod file_mmap;
 #[cfg(test)]

@@ -98,6 +98,9 @@ pub unsafe extern "C" fn start_kernel(dtb_pa: usize, entry_el: usize) -> ! {
     // The disks, the root file system, /dev, /tmp (Linux: initcalls + prepare_namespace).
     crate::fs::prepare_namespace();
     cpu::enable_user_fp_and_counter();
+    crate::arch::aarch64::perf_event::armv8pmu_init(
+        cmdline::parse_args(info.cmdline()).perf_user_access,
+    );
     crate::task::sched_init();
     cpu::local_irq_enable();
 

@@ -22,6 +22,10 @@ pub struct BootParams<'a> {
     pub swap: Option<&'a str>,
     /// Everything after ` -- `: init's arguments (Linux passes them on the same way).
     pub init_args: Option<&'a str>,
+    /// `sysctl.kernel.perf_user_access=1` (Linux 5.8+ sets any sysctl from the command
+    /// line this way) or the shorter `perf_user_access=1`: EL0 may read the PMU's
+    /// instruction counter (`arch/aarch64/perf_event.rs`).
+    pub perf_user_access: bool,
 }
 
 /// Parse space-separated `word` and `key=value` options; unknown ones are ignored, as
@@ -38,6 +42,9 @@ pub fn parse_args(cmdline: &str) -> BootParams<'_> {
             Some(("ktest", v)) => p.ktest = Some(v),
             Some(("init", v)) => p.init = Some(v),
             Some(("swap", v)) => p.swap = Some(v),
+            Some(("sysctl.kernel.perf_user_access" | "perf_user_access", v)) => {
+                p.perf_user_access = v == "1"
+            }
             None if arg == "poweroff" => p.poweroff = true,
             None if arg == "test_panic" => p.test_panic = true,
             None if arg == "test_oops" => p.test_oops = true,
@@ -70,6 +77,10 @@ mod tests {
             parse_args("swap=/dev/vdb ktest=swap").swap,
             Some("/dev/vdb")
         );
+        assert!(parse_args("sysctl.kernel.perf_user_access=1").perf_user_access);
+        assert!(parse_args("perf_user_access=1 poweroff").perf_user_access);
+        assert!(!parse_args("perf_user_access=0").perf_user_access);
+        assert!(!parse_args("init=/bin/x -- perf_user_access=1").perf_user_access);
         let p = parse_args("poweroff init=/bin/sh -- -c echo hi");
         assert_eq!(
             (p.init, p.init_args, p.poweroff),

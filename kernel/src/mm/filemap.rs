@@ -92,6 +92,21 @@ impl AddressSpace {
         unsafe { &*(token as *const AddressSpace) }
     }
 
+    /// Up to `max` cached pages with index in `start..=end`, in index order, each with a
+    /// reference for the caller (Linux: `find_get_pages_range`, or the `pagevec_lookup`
+    /// that `invalidate_mapping_pages` runs).
+    pub fn find_get_pages_range(&self, start: usize, end: usize, max: usize) -> Vec<&'static Page> {
+        let pages = self.i_pages.lock();
+        pages
+            .range(start..=end)
+            .take(max)
+            .map(|(_, &p)| {
+                get_page(p);
+                p
+            })
+            .collect()
+    }
+
     /// Does any VMA map this file (Linux: `mapping_mapped`)?
     pub fn mapping_mapped(&self) -> bool {
         !self.i_mmap.is_empty()

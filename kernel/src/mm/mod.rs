@@ -36,6 +36,7 @@ pub mod swap;
 pub mod swap_state;
 pub mod swapfile;
 pub mod swapops;
+pub mod truncate;
 pub mod util;
 pub mod vma;
 pub mod vmscan;

@@ -54,6 +54,9 @@ vm_stat_items! {
     PGSCAN_DIRECT => "pgscan_direct",
     PAGEOUTRUN => "pageoutrun",
     ALLOCSTALL => "allocstall",
+    // Linux lists these two just before oom_kill.
+    DROP_PAGECACHE => "drop_pagecache",
+    DROP_SLAB => "drop_slab",
     OOM_KILL => "oom_kill",
     UNEVICTABLE_PGS_CULLED => "unevictable_pgs_culled",
     UNEVICTABLE_PGS_SCANNED => "unevictable_pgs_scanned",

@@ -4,6 +4,7 @@ pub mod cpufeature;
 pub mod esr;
 pub mod memory;
 pub mod mmu;
+pub mod perf_event;
 pub mod pgtable;
 pub mod stacktrace;
 

@@ -7,10 +7,11 @@
 //! (`fs/block_dev.rs`), /proc/kpageflags and /proc/kpagecount (one
 //! u64 per page frame, root only; `page.rs`, Linux `fs/proc/page.c`), /proc/self (the
 //! reader's own directory), /proc/<pid>/ with cmdline, mem, status, maps, smaps, pagemap,
-//! oom_score and oom_score_adj, and /proc/sys/vm/ with the overcommit sysctls
-//! (`overcommit_memory`, `overcommit_ratio`, `overcommit_kbytes`) and `swappiness` (Linux:
-//! `fs/proc/proc_sysctl.c` over `vm_table` in `kernel/sysctl.c`, handlers in `mm/util.c`
-//! and `mm/vmscan.c`; ours in `proc_sysctl.rs`).
+//! oom_score and oom_score_adj, /proc/sys/vm/ with the overcommit sysctls
+//! (`overcommit_memory`, `overcommit_ratio`, `overcommit_kbytes`), `swappiness` and
+//! `drop_caches` (Linux: `fs/proc/proc_sysctl.c` over `vm_table` in `kernel/sysctl.c`,
+//! handlers in `mm/util.c`, `mm/vmscan.c` and `fs/drop_caches.c`; ours in
+//! `proc_sysctl.rs`), and /proc/sys/kernel/perf_user_access (arm64's PMU sysctl).
 //!
 //! Locking: a read finds the task by pid, takes its mm lock, builds the text (or, for
 //! pagemap, the entries) in kernel memory, drops the lock, and only then does the VFS
@@ -25,7 +26,8 @@
 //! the VFS checks no mode bits against the caller's ids, so the files here that Linux
 //! keeps from other users check at open: ptrace_may_access for maps, smaps, pagemap and
 //! mem (as Linux does), and the mode bits of the root-owned files (kpageflags and
-//! kpagecount are 0400, the sysctls 0644), with euid 0 passing as CAP_DAC_OVERRIDE.
+//! kpagecount are 0400), with euid 0 passing as CAP_DAC_OVERRIDE, and of the sysctls
+//! (0644, drop_caches 0200) as Linux's `sysctl_perm` checks them: no override for root.
 pub mod array;
 pub mod meminfo;
 pub mod page;
@@ -42,7 +44,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use proc_sysctl::{VmSysctl, VM_SYSCTLS};
+use proc_sysctl::{KernelSysctl, VmSysctl, KERNEL_SYSCTLS, VM_SYSCTLS};
 
 static PROC_SB: spin::Once<Arc<SuperBlock>> = spin::Once::new();
 
@@ -62,11 +64,15 @@ const SYS_INO: u64 = 4;
 const SYS_VM_INO: u64 = 5;
 /// The sysctl files ([`VM_SYSCTLS`], in /proc/sys/vm's order) have inode numbers from 6.
 const SYSCTL_FIRST_INO: u64 = 6;
+/// /proc/sys/kernel and its files ([`KERNEL_SYSCTLS`]) from 20.
+const SYS_KERNEL_INO: u64 = 20;
+const KERNEL_SYSCTL_FIRST_INO: u64 = 21;
 const KPAGECOUNT_INO: u64 = 30;
 const KPAGEFLAGS_INO: u64 = 31;
 const SWAPS_INO: u64 = 32;
 const PARTITIONS_INO: u64 = 33;
-const _: () = assert!(SYSCTL_FIRST_INO + (VM_SYSCTLS.len() as u64) <= KPAGECOUNT_INO);
+const _: () = assert!(SYSCTL_FIRST_INO + (VM_SYSCTLS.len() as u64) <= SYS_KERNEL_INO);
+const _: () = assert!(KERNEL_SYSCTL_FIRST_INO + (KERNEL_SYSCTLS.len() as u64) <= KPAGECOUNT_INO);
 
 /// A file of a pid directory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -122,6 +128,10 @@ enum Kind {
     SysVmDir,
     /// A file of /proc/sys/vm.
     Sysctl(VmSysctl),
+    /// /proc/sys/kernel.
+    SysKernelDir,
+    /// A file of /proc/sys/kernel.
+    KernelSysctl(KernelSysctl),
     PidDir(i32),
     Pid(i32, PidFile),
 }
@@ -144,6 +154,10 @@ fn sysctl_ino(c: VmSysctl) -> u64 {
     SYSCTL_FIRST_INO + VM_SYSCTLS.iter().position(|&e| e == c).unwrap_or(0) as u64
 }
 
+fn kernel_sysctl_ino(c: KernelSysctl) -> u64 {
+    KERNEL_SYSCTL_FIRST_INO + KERNEL_SYSCTLS.iter().position(|&e| e == c).unwrap_or(0) as u64
+}
+
 fn node(kind: Kind) -> Arc<dyn Inode> {
     let (ino, mode) = match kind {
         Kind::Root => (ROOT_INO, S_IFDIR | 0o555),
@@ -156,7 +170,9 @@ fn node(kind: Kind) -> Arc<dyn Inode> {
         Kind::Partitions => (PARTITIONS_INO, S_IFREG | 0o444),
         Kind::SysDir => (SYS_INO, S_IFDIR | 0o555),
         Kind::SysVmDir => (SYS_VM_INO, S_IFDIR | 0o555),
-        Kind::Sysctl(c) => (sysctl_ino(c), S_IFREG | 0o644),
+        Kind::Sysctl(c) => (sysctl_ino(c), S_IFREG | c.mode()),
+        Kind::SysKernelDir => (SYS_KERNEL_INO, S_IFDIR | 0o555),
+        Kind::KernelSysctl(c) => (kernel_sysctl_ino(c), S_IFREG | c.mode()),
         Kind::PidDir(p) => (pid_dir_ino(p), S_IFDIR | 0o555),
         Kind::Pid(p, f) => {
             let i = PID_FILES.iter().position(|e| e.1 == f).unwrap_or(0);
@@ -238,6 +254,7 @@ impl ProcInode {
             Kind::Swaps => Ok(crate::mm::swapfile::proc_swaps()),
             Kind::Partitions => Ok(crate::fs::block_dev::proc_partitions()),
             Kind::Sysctl(c) => Ok(c.read()),
+            Kind::KernelSysctl(c) => Ok(c.read()),
             Kind::Pid(pid, PidFile::Status) => proc_pid_status(pid),
             Kind::Pid(pid, PidFile::Maps) => proc_pid_maps(pid),
             Kind::Pid(pid, PidFile::Smaps) => proc_pid_smaps(pid),
@@ -248,7 +265,9 @@ impl ProcInode {
             | Kind::Kpageflags => {
                 Err(Errno::EINVAL) // binary: read_at
             }
-            Kind::Root | Kind::PidDir(_) | Kind::SysDir | Kind::SysVmDir => Err(Errno::EISDIR),
+            Kind::Root | Kind::PidDir(_) | Kind::SysDir | Kind::SysVmDir | Kind::SysKernelDir => {
+                Err(Errno::EISDIR)
+            }
         }
     }
 
@@ -273,7 +292,14 @@ impl ProcInode {
                 }
                 v
             }
-            Kind::SysDir => Vec::from([ent("vm".into(), SYS_VM_INO, 4)]),
+            Kind::SysDir => Vec::from([
+                ent("kernel".into(), SYS_KERNEL_INO, 4),
+                ent("vm".into(), SYS_VM_INO, 4),
+            ]),
+            Kind::SysKernelDir => KERNEL_SYSCTLS
+                .iter()
+                .map(|&c| ent(c.name().into(), kernel_sysctl_ino(c), 8))
+                .collect(),
             Kind::SysVmDir => VM_SYSCTLS
                 .iter()
                 .map(|&c| ent(c.name().into(), sysctl_ino(c), 8))
@@ -303,6 +329,12 @@ impl Inode for ProcInode {
             (Kind::Root, "partitions") => Ok(node(Kind::Partitions)),
             (Kind::Root, "sys") => Ok(node(Kind::SysDir)),
             (Kind::SysDir, "vm") => Ok(node(Kind::SysVmDir)),
+            (Kind::SysDir, "kernel") => Ok(node(Kind::SysKernelDir)),
+            (Kind::SysKernelDir, n) => KERNEL_SYSCTLS
+                .iter()
+                .find(|c| c.name() == n)
+                .map(|&c| node(Kind::KernelSysctl(c)))
+                .ok_or(Errno::ENOENT),
             (Kind::SysVmDir, n) => VM_SYSCTLS
                 .iter()
                 .find(|c| c.name() == n)
@@ -338,7 +370,9 @@ impl Inode for ProcInode {
 
     fn parent_ino(&self) -> u64 {
         match self.kind {
-            Kind::SysVmDir | Kind::Sysctl(_) => SYS_INO,
+            Kind::SysVmDir | Kind::SysKernelDir => SYS_INO,
+            Kind::Sysctl(_) => SYS_VM_INO,
+            Kind::KernelSysctl(_) => SYS_KERNEL_INO,
             _ => ROOT_INO,
         }
     }
@@ -392,9 +426,15 @@ impl Inode for ProcInode {
                 return Err(Errno::EACCES);
             }
         }
-        if let Kind::Kpagecount | Kind::Kpageflags | Kind::Sysctl(_) = self.kind {
+        if let Kind::Kpagecount | Kind::Kpageflags = self.kind {
             let euid = crate::task::current().map_or(0, |t| t.cred.lock().euid);
             if !root_owned_may_open(self.attr.i_mode, flags, euid) {
+                return Err(Errno::EACCES);
+            }
+        }
+        if let Kind::Sysctl(_) | Kind::KernelSysctl(_) = self.kind {
+            let euid = crate::task::current().map_or(0, |t| t.cred.lock().euid);
+            if !proc_sysctl::sysctl_may_open(self.attr.i_mode, flags, euid) {
                 return Err(Errno::EACCES);
             }
         }
@@ -410,6 +450,7 @@ impl Inode for ProcInode {
                 mem_rw(pid, pos, &mut copy, true)
             }
             Kind::Sysctl(c) => c.write(pos, buf),
+            Kind::KernelSysctl(c) => c.write(pos, buf),
             Kind::Pid(pid, PidFile::OomScoreAdj) => oom_score_adj_write(pid, buf),
             _ => Err(Errno::EACCES),
         }
@@ -420,7 +461,7 @@ impl Inode for ProcInode {
     /// `proc_setattr` ignore the size).
     fn setsize(&self, _len: u64) -> KResult<()> {
         match self.kind {
-            Kind::Sysctl(_) | Kind::Pid(_, PidFile::OomScoreAdj) => Ok(()),
+            Kind::Sysctl(_) | Kind::KernelSysctl(_) | Kind::Pid(_, PidFile::OomScoreAdj) => Ok(()),
             _ => Err(Errno::EINVAL),
         }
     }

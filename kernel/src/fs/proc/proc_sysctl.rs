@@ -1,7 +1,10 @@
 //! The files of /proc/sys/vm. Linux: `fs/proc/proc_sysctl.c` (the files) over `vm_table`
 //! in `kernel/sysctl.c` (names, modes, handlers); the handlers and values live with the
 //! mm code that reads them: `mm/util.rs` (overcommit, as Linux's `mm/util.c`) and
-//! `mm/vmscan_sysctl.rs` (swappiness, Linux's `vm_swappiness` in `mm/vmscan.c`).
+//! `mm/vmscan_sysctl.rs` (swappiness, Linux's `vm_swappiness` in `mm/vmscan.c`);
+//! `drop_caches` is `fs/drop_caches.rs` as in Linux. /proc/sys/kernel holds
+//! `perf_user_access` (Linux 6.2+, arm64's `armv8_pmu_sysctl_table` in
+//! `arch/arm64/kernel/perf_event.c`; ours in `arch/aarch64/perf_event.rs`).
 use crate::errno::KResult;
 use crate::mm::util::OvercommitSysctl;
 use crate::mm::vmscan_sysctl::{swappiness_read_from, swappiness_write_to, VM_SWAPPINESS};
@@ -14,14 +17,17 @@ pub enum VmSysctl {
     Overcommit(OvercommitSysctl),
     /// `swappiness`.
     Swappiness,
+    /// `drop_caches` (write-only, root only).
+    DropCaches,
 }
 
 /// The files, in the order a readdir lists them.
-pub const VM_SYSCTLS: [VmSysctl; 4] = [
+pub const VM_SYSCTLS: [VmSysctl; 5] = [
     VmSysctl::Overcommit(OvercommitSysctl::Memory),
     VmSysctl::Overcommit(OvercommitSysctl::Ratio),
     VmSysctl::Overcommit(OvercommitSysctl::Kbytes),
     VmSysctl::Swappiness,
+    VmSysctl::DropCaches,
 ];
 
 impl VmSysctl {
@@ -30,6 +36,15 @@ impl VmSysctl {
         match self {
             VmSysctl::Overcommit(c) => c.name(),
             VmSysctl::Swappiness => "swappiness",
+            VmSysctl::DropCaches => "drop_caches",
+        }
+    }
+
+    /// Permission bits (Linux: the table entry's `mode`; drop_caches is 0200).
+    pub fn mode(self) -> u32 {
+        match self {
+            VmSysctl::DropCaches => 0o200,
+            _ => 0o644,
         }
     }
 
@@ -38,6 +53,8 @@ impl VmSysctl {
         match self {
             VmSysctl::Overcommit(c) => c.read(),
             VmSysctl::Swappiness => swappiness_read_from(&VM_SWAPPINESS),
+            // Mode 0200: `sysctl_perm` refuses every open for reading, root's too.
+            VmSysctl::DropCaches => String::new(),
         }
     }
 
@@ -46,6 +63,86 @@ impl VmSysctl {
         match self {
             VmSysctl::Overcommit(c) => c.write(pos, buf),
             VmSysctl::Swappiness => swappiness_write_to(&VM_SWAPPINESS, pos, buf),
+            VmSysctl::DropCaches => crate::fs::drop_caches::drop_caches_sysctl_handler(pos, buf),
         }
+    }
+}
+
+/// One file of /proc/sys/kernel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KernelSysctl {
+    /// `perf_user_access`: may EL0 read the PMU counters (0 or 1)?
+    PerfUserAccess,
+}
+
+/// The files of /proc/sys/kernel, in readdir order.
+pub const KERNEL_SYSCTLS: [KernelSysctl; 1] = [KernelSysctl::PerfUserAccess];
+
+impl KernelSysctl {
+    /// The file name under /proc/sys/kernel.
+    pub fn name(self) -> &'static str {
+        match self {
+            KernelSysctl::PerfUserAccess => "perf_user_access",
+        }
+    }
+
+    /// Permission bits (Linux: 0644).
+    pub fn mode(self) -> u32 {
+        0o644
+    }
+
+    /// The text a read returns.
+    pub fn read(self) -> String {
+        match self {
+            KernelSysctl::PerfUserAccess => {
+                alloc::format!(
+                    "{}\n",
+                    u8::from(crate::arch::aarch64::perf_event::perf_user_access())
+                )
+            }
+        }
+    }
+
+    /// A write of `buf` at `pos`.
+    pub fn write(self, pos: u64, buf: &[u8]) -> KResult<usize> {
+        match self {
+            KernelSysctl::PerfUserAccess => {
+                crate::arch::aarch64::perf_event::perf_user_access_write(pos, buf)
+            }
+        }
+    }
+}
+
+/// May a caller with effective uid `euid` open a sysctl file of mode `mode` for `flags`'
+/// access? Sysctls give root no override: root gets the owner bits, everyone else the
+/// "other" bits, so a 0200 file cannot be read even by root (Linux: `proc_sys_permission`
+/// -> `sysctl_perm` -> `test_perm`, EACCES).
+pub fn sysctl_may_open(mode: u32, flags: u32, euid: u32) -> bool {
+    use crate::fs::{O_ACCMODE, O_RDONLY, O_WRONLY};
+    let need = match flags & O_ACCMODE {
+        O_RDONLY => 0o4,
+        O_WRONLY => 0o2,
+        _ => 0o6,
+    };
+    let bits = if euid == 0 { (mode >> 6) & 7 } else { mode & 7 };
+    bits & need == need
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fs::{O_RDONLY, O_RDWR, O_WRONLY};
+
+    #[test]
+    fn sysctl_permissions_follow_test_perm() {
+        // drop_caches, 0200: root writes, nobody reads, others do nothing.
+        assert!(sysctl_may_open(0o200, O_WRONLY, 0));
+        assert!(!sysctl_may_open(0o200, O_RDONLY, 0));
+        assert!(!sysctl_may_open(0o200, O_RDWR, 0));
+        assert!(!sysctl_may_open(0o200, O_WRONLY, 1000));
+        // 0644: root reads and writes, others read.
+        assert!(sysctl_may_open(0o644, O_RDWR, 0));
+        assert!(sysctl_may_open(0o644, O_RDONLY, 1000));
+        assert!(!sysctl_may_open(0o644, O_WRONLY, 1000));
     }
 }
