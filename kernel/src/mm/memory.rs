@@ -71,17 +71,36 @@ pub fn pgd_alloc() -> Option<usize> {
 /// missing pud/pmd/pte tables when `alloc`. `None` if a level is missing (and `!alloc`)
 /// or memory ran out. Linux: `walk_to_pmd` + `pte_alloc`.
 pub fn walk_to_pte_table(pgd: usize, addr: usize, alloc: bool) -> Option<usize> {
+    __walk_to_pte_table(pgd, addr, alloc.then_some(GfpFlags::GFP_NOWAIT))
+}
+
+/// [`walk_to_pte_table`] for a caller that holds no spinlock and may wait for reclaim
+/// (the fault path): missing tables are allocated with `GFP_KERNEL` (Linux:
+/// `GFP_PGTABLE_USER` in `pte_alloc_one`, before the page-table lock is taken).
+pub fn walk_to_pte_table_may_reclaim(pgd: usize, addr: usize) -> Option<usize> {
+    __walk_to_pte_table(pgd, addr, Some(GfpFlags::GFP_KERNEL))
+}
+
+fn __walk_to_pte_table(pgd: usize, addr: usize, alloc: Option<GfpFlags>) -> Option<usize> {
     let mut t = pgd;
     for level in 0..3 {
         // SAFETY: `t` is the pgd the caller handed in or came from a present table
         // descriptor one level up; the caller holds the locks that keep it.
         let slot = unsafe { &mut pgtable_entries(t)[table_index(addr, level)] };
-        t = match decode(*slot, level) {
-            Desc::Table(next) => next,
-            Desc::Invalid if alloc => {
-                let new = pgtable_page_alloc()?;
-                *slot = mk_table(new);
-                new
+        t = match (decode(*slot, level), alloc) {
+            (Desc::Table(next), _) => next,
+            (Desc::Invalid, Some(gfp)) => {
+                let new = alloc_page(gfp | GfpFlags::__GFP_ZERO).map(page_to_phys)?;
+                // The allocation may have slept in reclaim: take a table someone else
+                // installed meanwhile (Linux: pmd_populate under the lock, pte_free if
+                // it lost the race).
+                if let Desc::Table(theirs) = decode(*slot, level) {
+                    crate::mm::page_alloc::__free_pages(pfn_to_page(phys_pfn(new)), 0);
+                    theirs
+                } else {
+                    *slot = mk_table(new);
+                    new
+                }
             }
             _ => return None, // user space has no blocks
         };
@@ -474,7 +493,7 @@ pub fn __handle_mm_fault(
     address: usize,
     flags: FaultFlags,
 ) -> FaultResult {
-    let Some(pmd) = walk_to_pte_table(mm.pgd, address, true) else {
+    let Some(pmd) = walk_to_pte_table_may_reclaim(mm.pgd, address) else {
         return FaultResult::Oom;
     };
     let mut vmf = crate::mm::vma::VmFault {
