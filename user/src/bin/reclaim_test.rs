@@ -112,6 +112,9 @@ fn main(_args: Args) -> i32 {
 
 /// Pages of the hot and the cold set.
 const SET: usize = 64;
+/// Pages left alone between the cold set and the stream: more than a read-around window
+/// (32 pages, half of it before the faulting page).
+const GAP: usize = 64;
 
 /// A hot set touched again and again while the rest of the file streams past stays
 /// resident, while a cold set of the same file, read once, is evicted (young once:
@@ -124,7 +127,9 @@ fn hot_cold_rows(t: &mut Tap, fd: i32) {
         return;
     }
     let base = m as usize;
-    let (hot, cold) = (base, base + SET * P);
+    // Gaps around the cold set keep read-around windows of the hot set (refaulted) and
+    // of the stream's first page from reading it back in.
+    let (hot, cold) = (base, base + (SET + GAP) * P);
     let touch = |from: usize| {
         for i in 0..SET {
             peek(from + i * P);
@@ -134,7 +139,7 @@ fn hot_cold_rows(t: &mut Tap, fd: i32) {
     touch(hot);
     touch(cold);
     for _ in 0..2 {
-        for i in (2 * SET)..(SIZE / P) {
+        for i in (2 * SET + 2 * GAP)..(SIZE / P) {
             peek(base + i * P);
             if i % 256 == 0 {
                 touch(hot);
@@ -147,7 +152,7 @@ fn hot_cold_rows(t: &mut Tap, fd: i32) {
         vec.iter().filter(|&&b| b & 1 != 0).count()
     };
     let majfaults = counters().majfault - maj0;
-    let streamed = 2 * (SIZE / P - 2 * SET) as u64;
+    let streamed = 2 * (SIZE / P - 2 * SET - 2 * GAP) as u64;
     println!("reclaim_test: {majfaults} major faults for {streamed} streamed pages");
     // Evicting the hot set at each of its 127 touches would add up to 64 * 127 major
     // faults; a few hundred more than the stream are the program's own text and the
