@@ -112,8 +112,8 @@ fn main(_args: Args) -> i32 {
 
 /// Pages of the hot and the cold set.
 const SET: usize = 64;
-/// Pages left alone between the cold set and the stream: more than a read-around window
-/// (32 pages, half of it before the faulting page).
+/// Pages left alone before and after the cold set: more than a read-around window (32
+/// pages, half of it before the faulting page).
 const GAP: usize = 64;
 
 /// A hot set touched again and again while the rest of the file streams past stays
