@@ -1140,10 +1140,6 @@ pub fn copy_page_range(
         if err.is_some() {
             return;
         }
-        let swapped = crate::mm::swapops::is_swap_pte(*pte);
-        if !swapped && cow && pte_write(*pte) {
-            *pte = pte_wrprotect(*pte); // the parent's TLB is flushed by the caller
-        }
         let block = va >> 21;
         let table = match dst_table {
             Some((b, ref mut t)) if b == block => t,
@@ -1157,21 +1153,28 @@ pub fn copy_page_range(
                 &mut dst_table.insert((block, unsafe { pte_table_map(t) })).1
             }
         };
-        if swapped {
-            // The child shares the slot: one more count on it (Linux: copy_nonpresent_pte
-            // -> swap_duplicate). A slot at its count limit fails the fork with ENOMEM
-            // (Linux would chain a count-continuation page).
-            let entry = crate::mm::swapops::pte_to_swp_entry(*pte);
-            if crate::mm::swapfile::swap_duplicate(entry).is_err() {
-                err = Some(FaultResult::Oom);
-                return;
+        let mut entry = *pte;
+        if pte_present(entry) {
+            if cow && pte_write(entry) {
+                entry = pte_wrprotect(entry); // the parent's TLB is flushed by the caller
+                *pte = entry;
             }
-        } else if !is_zero_pte(*pte) {
-            let page = pte_page(*pte);
-            get_page(page);
-            page_dup_rmap(page);
+            if !is_zero_pte(entry) {
+                let page = pte_page(entry);
+                get_page(page);
+                page_dup_rmap(page);
+            }
+        } else if crate::mm::swapfile::swap_duplicate(crate::mm::swapops::pte_to_swp_entry(entry))
+            .is_err()
+        {
+            // Not empty (for_each_pte skips those), not present: a swap entry. The child
+            // shares the slot: one more count on it (Linux: copy_nonpresent_pte ->
+            // swap_duplicate). A slot at its count limit fails the fork with ENOMEM
+            // (Linux would chain a count-continuation page).
+            err = Some(FaultResult::Oom);
+            return;
         }
-        table[table_index(va, 3)] = *pte;
+        table[table_index(va, 3)] = entry;
     });
     match err {
         Some(e) => Err(e),

@@ -42,6 +42,7 @@ pub fn total_swapcache_pages() -> usize {
 /// Is the page in the swap cache (Linux: `PageSwapCache`, which also requires
 /// PG_swapbacked: the bit is shared with other owners' private flag)?
 #[allow(non_snake_case)]
+#[inline]
 pub fn PageSwapCache(page: &Page) -> bool {
     page.flags()
         .contains(PageFlags::PG_swapbacked | PageFlags::PG_swapcache)
@@ -318,7 +319,10 @@ pub fn free_swap_cache(page: &Page) {
 /// any more (Linux: `free_pages_and_swap_cache`, the mmu_gather's release).
 pub fn free_pages_and_swap_cache(pages: &[&'static Page]) {
     for page in pages {
-        free_swap_cache(page);
+        // (Most pages never saw swap: test the flags before the call.)
+        if PageSwapCache(page) {
+            free_swap_cache(page);
+        }
     }
     crate::mm::swap::release_pages(pages);
 }
