@@ -19,6 +19,17 @@ use alloc::vec::Vec;
 pub trait BlockDevice: Send + Sync {
     /// Fill `buf` from byte offset `off`; EIO past the end or on a device error.
     fn read_bytes(&self, off: u64, buf: &mut [u8]) -> KResult<()>;
+    /// Fill `bufs` one after the other from byte offset `off`, as one contiguous range:
+    /// a device that can do it in fewer requests overrides this (Linux: a multi-segment
+    /// bio). The default reads each buffer on its own.
+    fn read_bytes_vectored(&self, off: u64, bufs: &mut [&mut [u8]]) -> KResult<()> {
+        let mut at = off;
+        for buf in bufs.iter_mut() {
+            self.read_bytes(at, buf)?;
+            at += buf.len() as u64;
+        }
+        Ok(())
+    }
     /// Capacity in bytes (Linux: `bdev_nr_sectors() << 9`).
     fn size_bytes(&self) -> u64;
 }

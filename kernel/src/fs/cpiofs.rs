@@ -64,6 +64,34 @@ impl AddressSpaceOperations for CpioInode {
         bytes[n..].fill(0);
         Ok(())
     }
+
+    /// Read a run of file pages with one contiguous disk read (a cpio file's data is one
+    /// extent), zero-filling past end of file. Linux: `a_ops->readahead`
+    /// (`mpage_readahead` on a block file system).
+    fn readahead(&self, pages: &[&'static Page], index: usize) -> KResult<()> {
+        let CpioKind::File {
+            data_offset, bdev, ..
+        } = &self.kind
+        else {
+            return Err(Errno::EISDIR);
+        };
+        let start = index as u64 * PAGE_SIZE as u64;
+        let size = self.attr.size();
+        let mut bufs: alloc::vec::Vec<&mut [u8]> = alloc::vec::Vec::new();
+        bufs.try_reserve(pages.len()).map_err(|_| Errno::ENOMEM)?;
+        for (i, page) in pages.iter().enumerate() {
+            let at = start + (i * PAGE_SIZE) as u64;
+            let n = size.saturating_sub(at).min(PAGE_SIZE as u64) as usize;
+            // SAFETY: pages fresh from the allocator, locked, not yet up to date: nobody
+            // else reads or writes them until the caller unlocks them.
+            let bytes = unsafe { page_bytes_mut(page) };
+            bytes[n..].fill(0);
+            if n > 0 {
+                bufs.push(&mut bytes[..n]);
+            }
+        }
+        bdev.read_bytes_vectored(data_offset + start, &mut bufs)
+    }
 }
 
 impl Inode for CpioInode {

@@ -49,6 +49,15 @@ pub trait AddressSpaceOperations {
     /// Fill `page` with file page `index`, zeroing what lies past end of file. Linux:
     /// `a_ops->readpage`.
     fn readpage(&self, page: &Page, index: usize) -> KResult<()>;
+    /// Fill `pages`, file pages `index`, `index + 1`, ... in order, as one read where the
+    /// file system can (Linux 5.8+: `a_ops->readahead`, which replaced `readpages`). The
+    /// default reads them one `readpage` at a time. On an error none is taken as read.
+    fn readahead(&self, pages: &[&'static Page], index: usize) -> KResult<()> {
+        for (i, page) in pages.iter().enumerate() {
+            self.readpage(page, index + i)?;
+        }
+        Ok(())
+    }
 }
 
 /// The cached pages of one file (Linux: `struct address_space`, `inode->i_mapping`).

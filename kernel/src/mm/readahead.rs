@@ -19,11 +19,11 @@
 //! window is read while the reader still consumes this one, so a sequential reader never
 //! waits for the disk after its first miss.
 //!
-//! Differences from Linux 5.10: no `a_ops->readahead`/`readpages`: `read_pages` reads
-//! the window with one `a_ops->readpage` per page (our disk interface reads one buffer
-//! at a time, so a contiguous run cannot go as one request yet), and does so
-//! synchronously: "asynchronous" readahead here means it runs before the reader needs the
-//! pages, not that the CPU goes on while the disk works. No per-device `bdi`: the window
+//! Differences from Linux 5.10: `read_pages` calls `a_ops->readahead` (5.8+) for the run,
+//! and the root fs reads it with one disk request through the driver's bounce buffer
+//! (Linux reads into the pages themselves), synchronously: "asynchronous" readahead here
+//! means it runs before the reader needs the pages, not that the CPU goes on while the
+//! disk works. No per-device `bdi`: the window
 //! is `VM_READAHEAD_PAGES` and the device's largest request is [`BDI_IO_PAGES`].
 //! Linux 5.18 reworked this file around folios (`page_cache_ra_order`); we follow 5.10.
 //!
@@ -426,24 +426,26 @@ pub fn page_cache_ra_unbounded(
 }
 
 /// Read the locked, not-up-to-date pages of `batch` (consecutive indices), set each up
-/// to date and unlock it, dropping the batch's references (Linux: `read_pages`). One
-/// `a_ops->readpage` per page (Linux prefers `a_ops->readahead`, one request for the
-/// run; see the file comment). A page whose read fails leaves the cache, so a later
-/// reader tries it again and reports the error.
+/// to date and unlock it, dropping the batch's references (Linux: `read_pages`): one
+/// `a_ops->readahead` for the run, which the root fs turns into one disk request. If it
+/// fails, each page is tried on its own with `readpage`, and a page whose read fails
+/// leaves the cache, so a later reader tries it again and reports the error.
 #[no_mangle]
 #[inline(never)]
 pub fn read_pages(ractl: &ReadaheadControl<'_>, batch: &mut Vec<&'static Page>) {
+    let Some(&first) = batch.first() else {
+        return;
+    };
+    let index = first.index.load(core::sync::atomic::Ordering::Relaxed);
+    let all_read = ractl.a_ops.readahead(batch, index).is_ok();
     for page in batch.drain(..) {
         let index = page.index.load(core::sync::atomic::Ordering::Relaxed);
-        match ractl.a_ops.readpage(page, index) {
-            Ok(()) => {
-                page.set_flags(PageFlags::PG_uptodate);
-                crate::mm::pagemap::unlock_page(page);
-            }
-            Err(_) => {
-                page.clear_flags(PageFlags::PG_readahead);
-                page_cache_delete_failed(ractl.mapping, page);
-            }
+        if all_read || ractl.a_ops.readpage(page, index).is_ok() {
+            page.set_flags(PageFlags::PG_uptodate);
+            crate::mm::pagemap::unlock_page(page);
+        } else {
+            page.clear_flags(PageFlags::PG_readahead);
+            page_cache_delete_failed(ractl.mapping, page);
         }
         put_page(page);
     }
