@@ -229,7 +229,11 @@ fn do_page_cache_ra_reads_missing_pages_marks_one_and_stops_at_eof() {
     // 8..13; read_pages then tries each page of the run on its own (8..20 but 13).
     ractl.index = 4;
     do_page_cache_ra(&mut ractl, 100, 0);
-    assert_eq!(aops.0.load(Ordering::Relaxed), 8 + 5 + 11, "8..13, then 8..20 but 13");
+    assert_eq!(
+        aops.0.load(Ordering::Relaxed),
+        8 + 5 + 11,
+        "8..13, then 8..20 but 13"
+    );
     assert_eq!(mapping.nrpages(), 19);
     assert!(find_get_page(&mapping, 13).is_none());
     assert!(find_get_page(&mapping, 20).is_none(), "past end of file");

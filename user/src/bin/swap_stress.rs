@@ -97,6 +97,16 @@ fn main(_args: Args) -> i32 {
         count_pm(lk, LOCKED, PM_PRESENT),
         LOCKED,
     );
+    // And reclaim saw it where mlock put it: on the unevictable list, counted mlocked.
+    let (mlocked, unevictable) = (
+        meminfo_kb("Mlocked").unwrap_or(0),
+        meminfo_kb("Unevictable").unwrap_or(0),
+    );
+    println!("swap_stress: Mlocked {mlocked} kB, Unevictable {unevictable} kB");
+    t.ok(
+        mlocked >= (LOCKED * P / 1024) as u64 && unevictable >= (LOCKED * P / 1024) as u64,
+        "Mlocked and Unevictable count the locked region under pressure",
+    );
     // Read back twice: a scattered order, then backwards.
     let step = 7919 % n;
     let bad1: usize = (0..n).map(|k| check(base, (k * step) % n, 1)).sum();
