@@ -13,8 +13,11 @@
 //! it (`swap_writepage`) and `__remove_mapping` takes it out of the swap cache.
 //!
 //! Differences from 5.10: tmpfs pages are aged but not swapped (no `shmem_writepage`);
-//! no writeback of dirty file-system pages (the root fs is read-only); no shrinkers,
-//! memory cgroups, compaction or workingset refault detection.
+//! no writeback of dirty file-system pages (the root fs is read-only), hence no
+//! `page_mkclean` either (it write-protects the PTEs of a page about to be written back
+//! to its file); no shrinkers, memory cgroups, compaction or workingset refault
+//! detection; no SHM_LOCK or ramfs, so `check_move_unevictable_pages` (the only source
+//! of `unevictable_pgs_scanned` in 5.10) has nothing to do and that counter stays 0.
 use crate::errno::{Errno, KResult};
 use crate::mm::mm_inline::{del_page_from_lru_list, page_is_file_lru, page_lru};
 use crate::mm::mmzone::{
