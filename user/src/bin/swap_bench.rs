@@ -18,7 +18,8 @@
 //!    disk, which is what Linux's pswpin counts too (readahead pages included).
 //! 3. `pageout`: unmaps that (freeing its slots), writes a fresh 16 MiB region, and pages
 //!    all of it out with one `madvise(MADV_PAGEOUT)` (21). The call's instructions over
-//!    the pswpout delta.
+//!    the pswpout delta (system-wide, like the count: a few pages kswapd writes meanwhile
+//!    are in both).
 //! 4. `touch`: loads one word of each of those pages, checking it. Instructions over the
 //!    region's pages (4096), every one of which was on the disk.
 //!
@@ -29,7 +30,7 @@
 #![no_std]
 #![no_main]
 use ulib::pmu::InstCounter;
-use ulib::procfs::{meminfo_kb, vmstat};
+use ulib::procfs::{meminfo_kb, pagemap_of, vmstat};
 use ulib::*;
 
 const P: usize = 4096;
@@ -143,7 +144,15 @@ fn main(args: Args) -> i32 {
     let (i1, out1) = (now(&mut c), v("pswpout"));
     t.ret("MADV_PAGEOUT of the region", r, 0);
     println!("bench: pageout insns {} pages {}", i1 - i0, out1 - out0);
-    t.eq("every page of it was written out", (out1 - out0) as usize, region);
+    // pswpout is system-wide: kswapd may write a few other pages meanwhile.
+    t.ok(
+        (out1 - out0) as usize >= region,
+        "pswpout counted the region's pages",
+    );
+    let swapped = (0..region)
+        .filter(|i| pagemap_of(a + i * P) >> 62 & 1 == 1)
+        .count();
+    t.eq("pagemap shows every page of it swapped", swapped, region);
 
     // 4. Touch it back.
     let (in0, maj0, i0) = (v("pswpin"), v("pgmajfault"), now(&mut c));
@@ -156,7 +165,10 @@ fn main(args: Args) -> i32 {
         in1 - in0,
         maj1 - maj0
     );
-    t.eq("every page came back from the disk", (in1 - in0) as usize, region);
+    t.ok(
+        (in1 - in0) as usize >= region,
+        "every page came back from the disk (pswpin)",
+    );
     t.eq("and holds its word", bad, 0);
     t.ret("unmap it", munmap(a, region * P), 0);
     t.finish()
