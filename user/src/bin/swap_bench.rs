@@ -104,7 +104,14 @@ fn main(args: Args) -> i32 {
         meminfo_kb("SwapTotal").unwrap_or(0),
         n
     );
-    let m = mmap(0, n * P, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    let m = mmap(
+        0,
+        n * P,
+        PROT_READ | PROT_WRITE,
+        MAP_PRIVATE | MAP_ANONYMOUS,
+        -1,
+        0,
+    );
     if !t.success("map the pressure region, anonymous", m) {
         return t.finish();
     }
@@ -133,7 +140,14 @@ fn main(args: Args) -> i32 {
     t.ret("unmap it (its slots are freed)", munmap(m, n * P), 0);
 
     // 3. MADV_PAGEOUT of a fresh, written region.
-    let a = mmap(0, region * P, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    let a = mmap(
+        0,
+        region * P,
+        PROT_READ | PROT_WRITE,
+        MAP_PRIVATE | MAP_ANONYMOUS,
+        -1,
+        0,
+    );
     if !t.success("map the MADV_PAGEOUT region", a) {
         return t.finish();
     }
