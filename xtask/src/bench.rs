@@ -1,8 +1,8 @@
 //! `cargo xtask bench [NAME...]`: guest instruction counts under `-icount shift=0`, where one
 //! guest instruction is one nanosecond of virtual time, beside Linux 6.1's numbers
-//! (DESIGN.md section 9). `boot` and `mm` read the virtual counter; `reclaim` reads the
-//! PMU's instruction counter (`ulib::pmu`), because its runs wait for the disk and the
-//! virtual clock jumps ahead while the guest idles.
+//! (DESIGN.md section 9). `boot` and `mm` read the virtual counter; `reclaim` and `swap`
+//! read the PMU's instruction counter (`ulib::pmu`), because their runs wait for the disk
+//! and the virtual clock jumps ahead while the guest idles.
 
 use std::time::Duration;
 
@@ -23,6 +23,12 @@ const BENCHES: &[(&str, &str)] = &[
          twice through a shared mapping; default advice and MADV_RANDOM), and per page \
          of the same workload without memory pressure (--memory 1G), counted with the PMU",
     ),
+    (
+        "swap",
+        "instructions per anonymous page swapped out and read back at --memory 128M with a \
+         384 MiB swap disk (2.5x RAM written page by page, then read back), and per page of \
+         a 16 MiB MADV_PAGEOUT and of touching it back (/bin/swap_bench), counted with the PMU",
+    ),
 ];
 
 /// Linux 6.1, same QEMU and disk, instructions per page: (row, memory, madvise argument
@@ -38,6 +44,21 @@ const RECLAIM_ROWS: &[(&str, &str, &str, u64)] = &[
 /// Linux 6.1: reclaim itself, default row minus the no-pressure row (about 5,800).
 const LINUX_RECLAIM_ITSELF: u64 = 10_348 - 4_539;
 const RECLAIM_TIMEOUT: Duration = Duration::from_secs(900);
+
+/// Linux 6.1, same QEMU, `-m 128M`, a 384 MiB swap disk, instructions per page: (row,
+/// /bin/swap_bench's phase, what the phase divides by, Linux's figure). The divisors are
+/// the phase's pswpout delta (write, pageout), pswpin delta (read: every page read from
+/// the disk, readahead's too, as Linux's pswpin counts them) and the region's pages
+/// (touch: all 4096 were on the disk).
+const SWAP_ROWS: &[(&str, &str, &str, u64)] = &[
+    ("swap_write_2.5x_ram", "write", "page swapped out", 18_543),
+    ("swap_read_back", "read", "page read back", 22_265),
+    ("swap_madv_pageout_16M", "pageout", "page paged out", 8_902),
+    ("swap_touch_back_16M", "touch", "page touched", 9_842),
+];
+const SWAP_MEMORY: &str = "128M";
+const SWAP_DISK: u64 = 384 << 20;
+const SWAP_TIMEOUT: Duration = Duration::from_secs(900);
 
 /// Linux 6.1 per 4 KiB page over 16 MiB (DESIGN.md section 9), by mmbench's names.
 const LINUX_MM: &[(&str, u64)] = &[
@@ -136,6 +157,9 @@ pub fn cmd_bench(args: Vec<String>) -> Result<i32> {
         if name == "reclaim" {
             failed |= !run_reclaim(&kernel);
         }
+        if name == "swap" {
+            failed |= !run_swap(&kernel);
+        }
         if name == "boot" {
             for mem in &memory {
                 match boot(&kernel, mem) {
@@ -221,6 +245,91 @@ fn run_reclaim(kernel: &std::path::Path) -> bool {
         );
     }
     ok
+}
+
+/// The `swap` rows: one boot of /bin/swap_bench, its four phases beside Linux's figures;
+/// false if it failed.
+fn run_swap(kernel: &std::path::Path) -> bool {
+    let phases = match swap_run(kernel) {
+        Ok(p) => p,
+        Err(e) => {
+            println!("swap  FAILED: {e}");
+            return false;
+        }
+    };
+    let mut ok = true;
+    for &(row, phase, unit, linux) in SWAP_ROWS {
+        let Some(&(_, insns, pages)) = phases.iter().find(|p| p.0 == phase) else {
+            println!("{row}  FAILED: no `bench: {phase} insns N pages N` line");
+            ok = false;
+            continue;
+        };
+        if pages == 0 {
+            println!("{row}  FAILED: no pages (nothing was swapped)");
+            ok = false;
+            continue;
+        }
+        let per = insns / pages;
+        println!(
+            "{:<24}{:>9} guest instructions/{unit}   Linux 6.1: {}   ({:.2}x Linux)",
+            row,
+            thousands(per as u128),
+            thousands(linux as u128),
+            per as f64 / linux as f64
+        );
+        println!(
+            "    ({SWAP_MEMORY}, {} MiB swap: {} instructions over {} pages)",
+            SWAP_DISK >> 20,
+            thousands(insns as u128),
+            thousands(pages as u128)
+        );
+    }
+    ok
+}
+
+/// Boot at [`SWAP_MEMORY`] with a fresh swap image and EL0 PMU access, run /bin/swap_bench;
+/// its phases as (name, instructions, pages).
+fn swap_run(kernel: &std::path::Path) -> Result<Vec<(String, u64, u64)>> {
+    let image = build::target_dir().join("swap").join("bench-swap.img");
+    crate::swap::make_swap_image(&image, SWAP_DISK)?;
+    let cfg = QemuConfig {
+        memory: SWAP_MEMORY.to_string(),
+        cmdline: Some("sysctl.kernel.perf_user_access=1 init=/bin/swap_bench".into()),
+        icount: true,
+        swap: Some(image),
+        ..QemuConfig::default()
+    };
+    let run = qemu::run_captured(&cfg, kernel, &[], SWAP_TIMEOUT)?;
+    let text = run.text();
+    let tail = || {
+        crate::tail_lines(&text, 20)
+            .iter()
+            .map(|l| format!("\n    | {l}"))
+            .collect::<String>()
+    };
+    if run.timed_out || text.contains("Kernel panic") {
+        bail!("swap_bench did not finish{}", tail());
+    }
+    if !text.contains("swap_bench: ") || !text.contains(", 0 failed") || text.contains("not ok") {
+        bail!("swap_bench failed a check{}", tail());
+    }
+    Ok(parse_swap(&text))
+}
+
+/// The `bench: <phase> insns <n> pages <n>` lines of /bin/swap_bench.
+fn parse_swap(text: &str) -> Vec<(String, u64, u64)> {
+    text.lines()
+        .filter_map(|l| {
+            let rest = l.trim_end().strip_prefix("bench: ")?;
+            let mut w = rest.split(' ');
+            let (phase, k1, insns, k2, pages) =
+                (w.next()?, w.next()?, w.next()?, w.next()?, w.next()?);
+            if k1 != "insns" || k2 != "pages" || w.next().is_some() {
+                return None;
+            }
+            Some((phase.to_string(), insns.parse().ok()?, pages.parse().ok()?))
+        })
+        .collect()
 }
 
 /// Instructions per reclaimed page once the reads are paid for: the pressure run's count,
@@ -423,6 +532,24 @@ mod tests {
             parse_reclaim("bench: insnsx 5\nbench: pgsteal 1\nbench: pgmajfault 1\nbench: pages 1"),
             None
         );
+    }
+
+    #[test]
+    fn swap_lines() {
+        let text = "bench: write insns 1000 pages 10\r\nswap_bench: noise\n\
+                    bench: read insns 20 pages x\nbench: pageout insns 30 pages 3 more\n\
+                    bench: touch insns 40 pages 4\n";
+        assert_eq!(
+            parse_swap(text),
+            vec![
+                ("write".to_string(), 1000, 10),
+                ("touch".to_string(), 40, 4)
+            ]
+        );
+        // Every row's phase is one swap_bench prints.
+        for (_, phase, _, _) in SWAP_ROWS {
+            assert!(["write", "read", "pageout", "touch"].contains(phase));
+        }
     }
 
     #[test]

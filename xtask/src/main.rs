@@ -84,9 +84,10 @@ commands:
         start QEMU halted and attach gdb-multiarch with the mm helpers
         (scripts/gdb/mmkern.py: mm-tasks, mm-vmas, mm-pte, mm-page, mm-vmstat);
         --break continues to the first hit, --batch runs FILE and exits
-  bench [boot|mm|reclaim]... [--memory SIZE]
+  bench [boot|mm|reclaim|swap]... [--memory SIZE]
         guest instructions under -icount shift=0 (release build); reclaim counts
-        with the PMU and builds target/rootfs-bench.cpio (a 256 MiB file)
+        with the PMU and builds target/rootfs-bench.cpio (a 256 MiB file); swap
+        counts with the PMU at 128M with a fresh 384 MiB swap disk
   fuzz  [--seeds 20] [--first 1] [--calls 20000] [--memory 512M] [--jobs 2]
         run /bin/fuzz SEED CALLS as init for each seed (no panic, hang or leak);
         a failing seed prints the command that replays it

@@ -358,6 +358,32 @@ pub const SCENARIOS: &[Scenario] = &[
         ..user_test("user-swap-demo-64M", "init=/bin/swap_demo", "swap_demo: ")
     },
     Scenario {
+        // `cargo xtask bench swap`'s program at a small scale, so it keeps working: 1.5x
+        // RAM written and read back, a 1 MiB MADV_PAGEOUT and touch, data checked, the PMU
+        // read from EL0 (under icount: QEMU counts INST_RETIRED only then).
+        memory: "32M",
+        swap: SwapDisk::Ours("64M"),
+        icount: true,
+        timeout_secs: 120,
+        checks: &[
+            Check::NoLineStartsWith("not ok"),
+            Check::NoLineStartsWith("swap_bench: no EL0 access"),
+            Check::Line {
+                prefix: "bench: pageout insns ",
+                suffix: " pages 256",
+            },
+            Check::Contains("mm: no leak"),
+            Check::Contains("mm: no commit leak"),
+            Check::Contains("mm: no swap leak"),
+            Check::Contains(" failed"),
+        ],
+        ..user_test(
+            "user-swap-bench-check-32M",
+            "sysctl.kernel.perf_user_access=1 init=/bin/swap_bench -- check",
+            "swap_bench: ",
+        )
+    },
+    Scenario {
         // swapon(2)/swapoff(2) errnos, /proc/swaps, /proc/partitions and SwapTotal/SwapFree
         // on a 16 MiB disk formatted by xtask's own SWAPSPACE2 writer.
         swap: SwapDisk::Ours("16M"),

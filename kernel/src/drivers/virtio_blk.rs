@@ -25,7 +25,7 @@
 use crate::arch::{virt_to_phys, PAGE_SIZE};
 use crate::errno::{Errno, KResult};
 use crate::fs::block_dev::BlockDevice;
-use crate::mm::page::{page_address, page_to_phys, pfn_to_page};
+use crate::mm::page::{page_address, page_to_phys, pfn_to_page, pfn_valid};
 use crate::mm::page_alloc::{__free_pages, alloc_pages, GfpFlags};
 use crate::mm::phys_pfn;
 use crate::mm::swapfile::SwapBdev;
@@ -200,14 +200,22 @@ impl VirtioBlk {
         self.in_flight.load(Ordering::Acquire)
     }
 
-    /// Read whole sectors from `sector` into the bounce buffer's first `len` bytes
-    /// (`write` false), or write them from it (`write` true), by interrupt and sleeping
-    /// when the caller can, else by polling. The caller owns `busy`. Linux:
+    /// Read whole sectors from `sector` into the `len` bytes at `buf` (`write` false), or
+    /// write them from there (`write` true), by interrupt and sleeping when the caller can,
+    /// else by polling. `buf` is the linear-map address of physically contiguous memory
+    /// the device may use until this returns: the bounce buffer, or a page frame of the
+    /// swap code's (see [`SwapBdev`] below). The caller owns `busy`. Linux:
     /// `virtio_queue_rq` (submit), `virtblk_done` (completion), `submit_bio_wait` (the
     /// sleep).
     #[no_mangle]
     #[inline(never)]
-    pub fn virtblk_rw_sectors(&self, sector: u64, len: usize, write: bool) -> KResult<()> {
+    pub fn virtblk_rw_sectors(
+        &self,
+        sector: u64,
+        buf: usize,
+        len: usize,
+        write: bool,
+    ) -> KResult<()> {
         if write && self.readonly {
             return Err(Errno::EROFS);
         }
@@ -215,17 +223,19 @@ impl VirtioBlk {
         let token = {
             let mut inner = self.inner.lock();
             let inner = &mut *inner;
-            // SAFETY: the bounce buffer is ours (we own `busy`), BOUNCE_BYTES long.
-            let dma = unsafe { core::slice::from_raw_parts_mut(inner.bounce as *mut u8, len) };
             self.done.store(false, Ordering::Relaxed);
-            // SAFETY: req, resp (boxed) and the bounce buffer stay untouched until
-            // complete_*_blocks below: we own `busy`, nobody else uses them.
+            // SAFETY: `buf` is `len` bytes the caller lends the device until we return (the
+            // bounce buffer is ours while we own `busy`); a write only reads it. req, resp
+            // (boxed) and the buffer stay untouched until complete_*_blocks below: we own
+            // `busy`, nobody else uses them.
             let token = unsafe {
                 if write {
+                    let src = core::slice::from_raw_parts(buf as *const u8, len);
                     inner
                         .dev
-                        .write_blocks_nb(sector as usize, &mut inner.req, dma, &mut inner.resp)
+                        .write_blocks_nb(sector as usize, &mut inner.req, src, &mut inner.resp)
                 } else {
+                    let dma = core::slice::from_raw_parts_mut(buf as *mut u8, len);
                     inner
                         .dev
                         .read_blocks_nb(sector as usize, &mut inner.req, dma, &mut inner.resp)
@@ -253,15 +263,16 @@ impl VirtioBlk {
         let inner = &mut *inner;
         inner.token = None;
         self.in_flight.store(false, Ordering::Release);
-        // SAFETY: as above.
-        let dma = unsafe { core::slice::from_raw_parts_mut(inner.bounce as *mut u8, len) };
-        // SAFETY: the same req, buffer and resp that *_blocks_nb was given for `token`.
+        // SAFETY: the same req, buffer (as above) and resp that *_blocks_nb was given for
+        // `token`.
         let r = unsafe {
             if write {
+                let src = core::slice::from_raw_parts(buf as *const u8, len);
                 inner
                     .dev
-                    .complete_write_blocks(token, &inner.req, dma, &mut inner.resp)
+                    .complete_write_blocks(token, &inner.req, src, &mut inner.resp)
             } else {
+                let dma = core::slice::from_raw_parts_mut(buf as *mut u8, len);
                 inner
                     .dev
                     .complete_read_blocks(token, &inner.req, dma, &mut inner.resp)
@@ -342,7 +353,7 @@ impl VirtioBlk {
             let dma = unsafe { core::slice::from_raw_parts_mut(bounce as *mut u8, chunk.len()) };
             bounce_copy(dma, chunk);
             let at = sector + (i * BOUNCE_BYTES / SECTOR_SIZE) as u64;
-            r = self.virtblk_rw_sectors(at, chunk.len(), true);
+            r = self.virtblk_rw_sectors(at, bounce, chunk.len(), true);
             if r.is_err() {
                 break;
             }
@@ -355,6 +366,33 @@ impl VirtioBlk {
     pub fn read_sectors_at(&self, sector: u64, buf: &mut [u8]) -> KResult<()> {
         self.check_sectors(sector, buf.len())?;
         self.read_at(sector * SECTOR_SIZE as u64, buf)
+    }
+
+    /// Read (`write` false) or write one whole page frame at `sector` with no bounce
+    /// buffer, the device reading or writing the frame itself, as Linux's virtio-blk maps
+    /// a bio's pages for the device (`blk_rq_map_sg`). Only for `buf` page-aligned and one
+    /// page long in the linear map, which is then one physically contiguous frame; None
+    /// for any other buffer (the caller bounces it).
+    fn rw_page_frame(
+        &self,
+        sector: u64,
+        buf: usize,
+        len: usize,
+        write: bool,
+    ) -> Option<KResult<()>> {
+        if len != PAGE_SIZE
+            || !buf.is_multiple_of(PAGE_SIZE)
+            || !pfn_valid(phys_pfn(virt_to_phys(buf)))
+        {
+            return None;
+        }
+        if let Err(e) = self.check_sectors(sector, len) {
+            return Some(Err(e));
+        }
+        self.get_busy();
+        let r = self.virtblk_rw_sectors(sector, buf, len, write);
+        self.put_busy();
+        Some(r)
     }
 
     /// EINVAL for a length that is not whole sectors, EIO past the end.
@@ -391,7 +429,7 @@ impl VirtioBlk {
             let skip = (pos % SECTOR_SIZE as u64) as usize;
             let want = (total - done).min(BOUNCE_BYTES - skip);
             let sectors_bytes = (skip + want).next_multiple_of(SECTOR_SIZE);
-            if let Err(e) = self.virtblk_rw_sectors(sector, sectors_bytes, false) {
+            if let Err(e) = self.virtblk_rw_sectors(sector, bounce, sectors_bytes, false) {
                 r = Err(e);
                 break;
             }
@@ -424,7 +462,7 @@ impl VirtioBlk {
             let skip = (pos % SECTOR_SIZE as u64) as usize;
             let want = (buf.len() - done).min(BOUNCE_BYTES - skip);
             let sectors_bytes = (skip + want).next_multiple_of(SECTOR_SIZE);
-            self.virtblk_rw_sectors(sector, sectors_bytes, false)?;
+            self.virtblk_rw_sectors(sector, bounce, sectors_bytes, false)?;
             // SAFETY: the bounce buffer is ours while we own `busy`, and the device is done.
             let dma = unsafe { core::slice::from_raw_parts(bounce as *const u8, sectors_bytes) };
             bounce_copy(&mut buf[done..done + want], &dma[skip..skip + want]);
@@ -449,14 +487,21 @@ fn bounce_copy(dst: &mut [u8], src: &[u8]) {
 }
 
 /// The swap code's view of the disk: whole pages at a sector (Linux: the bios
-/// `__swap_writepage` and `swap_readpage` submit to the swap area's block device).
+/// `__swap_writepage` and `swap_readpage` submit to the swap area's block device). Swap
+/// I/O is one page frame (`page_address`) at a time, which the device reads or writes in
+/// place: copying it through the bounce buffer cost about 2,000 instructions a page
+/// (`cargo xtask bench swap`).
 impl SwapBdev for VirtioBlk {
     fn read_sectors(&self, sector: u64, buf: &mut [u8]) -> KResult<()> {
-        self.read_sectors_at(sector, buf)
+        let frame = buf.as_mut_ptr() as usize;
+        self.rw_page_frame(sector, frame, buf.len(), false)
+            .unwrap_or_else(|| self.read_sectors_at(sector, buf))
     }
 
     fn write_sectors(&self, sector: u64, buf: &[u8]) -> KResult<()> {
-        self.write_sectors_at(sector, buf)
+        let frame = buf.as_ptr() as usize;
+        self.rw_page_frame(sector, frame, buf.len(), true)
+            .unwrap_or_else(|| self.write_sectors_at(sector, buf))
     }
 
     fn nr_sectors(&self) -> u64 {
