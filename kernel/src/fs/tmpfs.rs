@@ -8,19 +8,20 @@
 //! [`AddressSpace`], so a later `mmap(MAP_SHARED)` maps the very same pages.
 //!
 //! Directories keep their entries in a sorted map; `readdir` positions are indices into
-//! it. Reads of holes return zeros without allocating (Linux: `SGP_READ`); writes allocate
-//! zeroed pages (`SGP_WRITE`). No size limit beyond free memory (Linux: `size=50%`).
+//! it. Pages are looked up with `shmem_getpage_gfp` (mm/shmem.rs), which also brings back
+//! a page reclaim sent to swap (`shmem_swapin_page`). Reads of holes return zeros without
+//! allocating (Linux: `SGP_READ`); writes allocate zeroed pages (`SGP_WRITE`). No size
+//! limit beyond free memory (Linux: `size=50%`).
 use super::inode::{
     mode_to_dtype, s_isdir, DirEntry, Inode, InodeAttr, SuperBlock, S_IFCHR, S_IFDIR, S_IFMT,
     S_IFREG,
 };
 use crate::errno::{Errno, KResult};
-use crate::mm::filemap::{
-    find_get_page, find_or_create_page, page_bytes, page_bytes_mut, truncate_inode_pages,
-    AddressSpace,
-};
+use crate::mm::filemap::{page_bytes, page_bytes_mut, truncate_inode_pages, AddressSpace};
 use crate::mm::page::{put_page, Page, PageFlags};
+use crate::mm::shmem::{shmem_getpage_gfp, SgpType, SHMEM_AOPS};
 use crate::mm::PAGE_SIZE;
+use crate::sync::rwsem::RwSemaphore;
 use crate::sync::SpinLockIrq;
 use alloc::collections::BTreeMap;
 use alloc::string::String;
@@ -35,10 +36,11 @@ enum ShmemKind {
         children: SpinLockIrq<BTreeMap<String, Arc<ShmemInode>>>,
         parent_ino: u64,
     },
-    /// Data pages; `i_rwsem` serialises writers and truncation.
+    /// Data pages; `i_rwsem` serialises writers and truncation. A sleeping lock, as
+    /// Linux's: a write may sleep with it held, reading a page back from swap.
     File {
         mapping: AddressSpace,
-        i_rwsem: SpinLockIrq<()>,
+        i_rwsem: RwSemaphore<()>,
     },
     /// Device nodes, FIFOs, sockets: only attributes.
     Special,
@@ -77,8 +79,8 @@ fn shmem_get_inode(
         ),
         S_IFREG => (
             ShmemKind::File {
-                mapping: AddressSpace::new(),
-                i_rwsem: SpinLockIrq::new(()),
+                mapping: AddressSpace::with_a_ops(Some(&SHMEM_AOPS)),
+                i_rwsem: RwSemaphore::new(()),
             },
             1,
         ),
@@ -97,7 +99,7 @@ impl ShmemInode {
         }
     }
 
-    fn file(&self) -> KResult<(&AddressSpace, &SpinLockIrq<()>)> {
+    fn file(&self) -> KResult<(&AddressSpace, &RwSemaphore<()>)> {
         match &self.kind {
             ShmemKind::File { mapping, i_rwsem } => Ok((mapping, i_rwsem)),
             ShmemKind::Dir { .. } => Err(Errno::EISDIR),
@@ -107,10 +109,12 @@ impl ShmemInode {
 }
 
 /// Copy `[pos, pos + buf.len())` of the file (clipped at `size`) out of the page cache;
-/// holes read as zeros. Linux: `shmem_file_read_iter`.
-fn shmem_file_read(mapping: &AddressSpace, size: u64, pos: u64, buf: &mut [u8]) -> usize {
+/// holes read as zeros, pages on swap are read back first. Linux: `shmem_file_read_iter`
+/// (`shmem_getpage(SGP_READ)` per page). An error on the first page is returned; after
+/// that the read is short.
+fn shmem_file_read(mapping: &AddressSpace, size: u64, pos: u64, buf: &mut [u8]) -> KResult<usize> {
     if pos >= size {
-        return 0;
+        return Ok(0);
     }
     let len = (buf.len() as u64).min(size - pos) as usize;
     let mut done = 0;
@@ -121,18 +125,20 @@ fn shmem_file_read(mapping: &AddressSpace, size: u64, pos: u64, buf: &mut [u8]) 
             (at % PAGE_SIZE as u64) as usize,
         );
         let n = (PAGE_SIZE - offset).min(len - done);
-        match find_get_page(mapping, index) {
-            Some(page) => {
+        match shmem_getpage_gfp(mapping, index, SgpType::SGP_READ) {
+            Ok(Some(page)) => {
                 // SAFETY: we hold a reference; writers hold i_rwsem, as we do.
                 buf[done..done + n]
                     .copy_from_slice(unsafe { &page_bytes(page)[offset..offset + n] });
                 put_page(page);
             }
-            None => buf[done..done + n].fill(0),
+            Ok(None) => buf[done..done + n].fill(0),
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
         }
         done += n;
     }
-    done
+    Ok(done)
 }
 
 impl Inode for ShmemInode {
@@ -214,8 +220,8 @@ impl Inode for ShmemInode {
 
     fn read_at(&self, pos: u64, buf: &mut [u8]) -> KResult<usize> {
         let (mapping, i_rwsem) = self.file()?;
-        let _guard = i_rwsem.lock();
-        Ok(shmem_file_read(mapping, self.attr.size(), pos, buf))
+        let _guard = i_rwsem.read();
+        shmem_file_read(mapping, self.attr.size(), pos, buf)
     }
 
     /// Linux: `generic_perform_write` with `shmem_write_begin` (find or allocate the page)
@@ -226,7 +232,7 @@ impl Inode for ShmemInode {
         if end > MAX_LFS_FILESIZE {
             return Err(Errno::EFBIG);
         }
-        let _guard = i_rwsem.lock();
+        let _guard = i_rwsem.write();
         let mut done = 0;
         while done < buf.len() {
             let at = pos + done as u64;
@@ -235,10 +241,11 @@ impl Inode for ShmemInode {
                 (at % PAGE_SIZE as u64) as usize,
             );
             let n = (PAGE_SIZE - offset).min(buf.len() - done);
-            let page = match find_or_create_page(mapping, index) {
-                Ok(p) => p,
+            let page = match shmem_getpage_gfp(mapping, index, SgpType::SGP_WRITE) {
+                Ok(Some(p)) => p,
+                Ok(None) if done == 0 => return Err(Errno::ENOMEM),
                 Err(e) if done == 0 => return Err(e),
-                Err(_) => break,
+                Ok(None) | Err(_) => break,
             };
             // SAFETY: we hold a reference and i_rwsem.
             unsafe {
@@ -260,7 +267,7 @@ impl Inode for ShmemInode {
         if len > MAX_LFS_FILESIZE {
             return Err(Errno::EFBIG);
         }
-        let _guard = i_rwsem.lock();
+        let _guard = i_rwsem.write();
         let old = self.attr.size();
         self.attr.set_size(len);
         if len < old {
@@ -269,9 +276,11 @@ impl Inode for ShmemInode {
         Ok(())
     }
 
+    /// Pages in memory and on swap (Linux: `info->alloced`, which counts both).
     fn i_blocks(&self) -> u64 {
-        self.mapping()
-            .map_or(0, |m| m.nrpages() as u64 * (PAGE_SIZE as u64 / 512))
+        self.mapping().map_or(0, |m| {
+            (m.nrpages() + m.nrexceptional()) as u64 * (PAGE_SIZE as u64 / 512)
+        })
     }
 
     fn mapping(&self) -> Option<&AddressSpace> {
@@ -281,7 +290,7 @@ impl Inode for ShmemInode {
     /// Linux: `shmem_fault` -> `shmem_getpage_gfp(SGP_CACHE)`: a fault allocates.
     fn fault_page(&self, index: usize) -> KResult<&'static Page> {
         let (mapping, _) = self.file()?;
-        find_or_create_page(mapping, index)
+        shmem_getpage_gfp(mapping, index, SgpType::SGP_CACHE)?.ok_or(Errno::ENOMEM)
     }
 
     /// Linux: `shmem_mmap` installs `shmem_vm_ops` (`shmem_fault`).

@@ -26,6 +26,7 @@ use crate::mm::readahead::{
     mmap_read_around, page_cache_async_readahead, page_cache_sync_readahead, ra_submit, FileRa,
     ReadaheadControl,
 };
+use crate::mm::swapops::SwpEntry;
 use crate::mm::vma::{MappedFile, VmFault, VmFlags, VmOperationsStruct};
 use crate::mm::vmstat::{count_vm_event, VmStat};
 use crate::mm::PAGE_SIZE;
@@ -35,7 +36,7 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 /// Pages in all page caches (Linux: the `NR_FILE_PAGES` counter, `Cached:` in meminfo).
-static NR_FILE_PAGES: AtomicUsize = AtomicUsize::new(0);
+pub(in crate::mm) static NR_FILE_PAGES: AtomicUsize = AtomicUsize::new(0);
 
 /// Pages held by page caches now, tmpfs included (Linux:
 /// `global_node_page_state(NR_FILE_PAGES)`). Leak checks subtract it: pages of the
@@ -44,7 +45,8 @@ pub fn nr_file_pages() -> usize {
     NR_FILE_PAGES.load(Ordering::Relaxed)
 }
 
-/// How a file system fills a page of the cache (Linux: `struct address_space_operations`).
+/// How a file system fills a page of the cache, and writes one back (Linux: `struct
+/// address_space_operations`).
 pub trait AddressSpaceOperations {
     /// Fill `page` with file page `index`, zeroing what lies past end of file. Linux:
     /// `a_ops->readpage`.
@@ -58,6 +60,50 @@ pub trait AddressSpaceOperations {
         }
         Ok(())
     }
+
+    /// Write a locked, dirty page of this mapping back for reclaim (Linux:
+    /// `a_ops->writepage` with `wbc->for_reclaim`; `pageout` in `mm/vmscan.rs` calls it
+    /// after clearing PG_dirty). None: the mapping has no writepage (Linux: a NULL
+    /// `a_ops->writepage`, and `pageout` activates the page). tmpfs has one:
+    /// `shmem_writepage`, which moves the page to the swap cache.
+    fn writepage(&self, _page: &'static Page) -> Option<Writepage> {
+        None
+    }
+}
+
+/// What `a_ops->writepage` did with the page reclaim handed it (Linux: its return value).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Writepage {
+    /// Written (here the I/O is synchronous, so it is done), and unlocked; the page may
+    /// have changed hands on the way (shmem: it is now in the swap cache).
+    Written,
+    /// Not written: the page is dirty again and still locked; reclaim activates it
+    /// (Linux: `AOP_WRITEPAGE_ACTIVATE`).
+    Activate,
+    /// The write failed; the page is dirty again and unlocked (Linux: a negative errno).
+    Error(Errno),
+}
+
+/// What `i_pages` holds at an index (Linux: an xarray slot: a page pointer, or a "value
+/// entry"). Only tmpfs stores value entries: the swap entry of a page that
+/// `shmem_writepage` sent to swap (Linux: `swp_to_radix_entry(swap)`), until
+/// `shmem_swapin_page` brings it back or truncation frees the slot.
+#[derive(Clone, Copy)]
+pub enum PageCacheEntry {
+    /// A page of the cache.
+    Page(&'static Page),
+    /// A tmpfs page that is out on swap (Linux: `xa_is_value(entry)`).
+    Swap(SwpEntry),
+}
+
+impl PageCacheEntry {
+    /// The page, if this entry is one (Linux: `!xa_is_value(entry)`).
+    pub fn page(self) -> Option<&'static Page> {
+        match self {
+            PageCacheEntry::Page(p) => Some(p),
+            PageCacheEntry::Swap(_) => None,
+        }
+    }
 }
 
 /// The cached pages of one file (Linux: `struct address_space`, `inode->i_mapping`).
@@ -65,8 +111,17 @@ pub trait AddressSpaceOperations {
 /// Must not move while it holds pages (`page.mapping` points at it): file systems keep it
 /// inside their `Arc`'d inode.
 pub struct AddressSpace {
-    /// Page index -> page (Linux: `i_pages`, an xarray).
-    i_pages: SpinLockIrq<BTreeMap<usize, &'static Page>>,
+    /// Page index -> page, or (tmpfs) the swap entry of a page out on swap (Linux:
+    /// `i_pages`, an xarray with value entries). mm/shmem.rs moves pages between here
+    /// and the swap cache under this lock.
+    pub(in crate::mm) i_pages: SpinLockIrq<BTreeMap<usize, PageCacheEntry>>,
+    /// Swap entries in `i_pages` (Linux 5.10: `mapping->nrexceptional`; `nrpages` counts
+    /// the pages only). Changed under the `i_pages` lock.
+    pub(in crate::mm) nrexceptional: AtomicUsize,
+    /// The file system's operations on this mapping, if it gave them here (Linux:
+    /// `mapping->a_ops`); reclaim reaches `writepage` through them. Files that read
+    /// through `read_cache_page` pass theirs to each call instead.
+    pub a_ops: Option<&'static (dyn AddressSpaceOperations + Sync)>,
     /// Every VMA that maps this file, for the walks that start from the file or one of
     /// its pages (`unmap_mapping_range`, `rmap_walk_file`). Linux: `i_mmap`, an interval
     /// tree under `i_mmap_rwsem`; see `mm/interval_tree.rs`.
@@ -76,18 +131,32 @@ pub struct AddressSpace {
 impl AddressSpace {
     /// An empty mapping.
     pub const fn new() -> Self {
+        Self::with_a_ops(None)
+    }
+
+    /// An empty mapping whose writeback goes through `a_ops` (tmpfs: `shmem_aops`).
+    pub const fn with_a_ops(a_ops: Option<&'static (dyn AddressSpaceOperations + Sync)>) -> Self {
         AddressSpace {
             i_pages: SpinLockIrq::new(BTreeMap::new()),
+            nrexceptional: AtomicUsize::new(0),
+            a_ops,
             i_mmap: crate::mm::interval_tree::IMmap::new(),
         }
     }
 
-    /// Pages cached (Linux: `mapping->nrpages`).
+    /// Pages cached (Linux: `mapping->nrpages`): swap entries of tmpfs do not count.
     pub fn nrpages(&self) -> usize {
-        self.i_pages.lock().len()
+        let pages = self.i_pages.lock();
+        pages.len() - self.nrexceptional.load(Ordering::Relaxed)
     }
 
-    fn token(&self) -> usize {
+    /// Swap entries held in place of pages (Linux 5.10: `mapping->nrexceptional`).
+    pub fn nrexceptional(&self) -> usize {
+        self.nrexceptional.load(Ordering::Relaxed)
+    }
+
+    /// The address that page-cache pages of this mapping keep in `page.mapping`.
+    pub(in crate::mm) fn token(&self) -> usize {
         self as *const AddressSpace as usize
     }
 
@@ -106,10 +175,12 @@ impl AddressSpace {
     /// that `invalidate_mapping_pages` runs).
     pub fn find_get_pages_range(&self, start: usize, end: usize, max: usize) -> Vec<&'static Page> {
         let pages = self.i_pages.lock();
+        // Swap entries are skipped, as Linux's lookup skips value entries.
         pages
             .range(start..=end)
+            .filter_map(|(_, e)| e.page())
             .take(max)
-            .map(|(_, &p)| {
+            .map(|p| {
                 get_page(p);
                 p
             })
@@ -123,8 +194,11 @@ impl AddressSpace {
 }
 
 impl Drop for AddressSpace {
-    /// The inode is going away: drop every page. Linux: `truncate_inode_pages_final`.
+    /// The inode is going away: drop every page and free the swap slots of tmpfs pages
+    /// out on swap. Linux: `truncate_inode_pages_final` (tmpfs: `shmem_evict_inode`,
+    /// which also takes the inode off `shmem_swaplist`).
     fn drop(&mut self) {
+        crate::mm::shmem::shmem_swaplist_del(self);
         truncate_inode_pages(self, 0);
     }
 }
@@ -134,10 +208,21 @@ impl Drop for AddressSpace {
 #[no_mangle]
 #[inline(never)]
 pub fn find_get_page(mapping: &AddressSpace, index: usize) -> Option<&'static Page> {
+    find_get_entry(mapping, index)?.page()
+}
+
+/// What `i_pages` holds at `index`: a page (with a reference for the caller) or a tmpfs
+/// swap entry (Linux 5.10: `find_get_entry`, which returns value entries too; tmpfs
+/// looks with it to know a swapped page from a hole).
+#[no_mangle]
+#[inline(never)]
+pub fn find_get_entry(mapping: &AddressSpace, index: usize) -> Option<PageCacheEntry> {
     let pages = mapping.i_pages.lock();
-    let page = *pages.get(&index)?;
-    get_page(page);
-    Some(page)
+    let entry = *pages.get(&index)?;
+    if let PageCacheEntry::Page(page) = entry {
+        get_page(page);
+    }
+    Some(entry)
 }
 
 /// The first index in `[index, index + max_scan)` with no page cached, or
@@ -147,7 +232,7 @@ pub fn page_cache_next_miss(mapping: &AddressSpace, index: usize, max_scan: usiz
     let pages = mapping.i_pages.lock();
     let mut i = index;
     while i.wrapping_sub(index) < max_scan {
-        if !pages.contains_key(&i) {
+        if !matches!(pages.get(&i), Some(PageCacheEntry::Page(_))) {
             return i;
         }
         i = i.wrapping_add(1);
@@ -161,7 +246,7 @@ pub fn page_cache_prev_miss(mapping: &AddressSpace, index: usize, max_scan: usiz
     let pages = mapping.i_pages.lock();
     let mut i = index;
     while index.wrapping_sub(i) < max_scan {
-        if !pages.contains_key(&i) {
+        if !matches!(pages.get(&i), Some(PageCacheEntry::Page(_))) {
             return i;
         }
         i = i.wrapping_sub(1);
@@ -179,7 +264,7 @@ pub fn page_cache_delete_failed(mapping: &AddressSpace, page: &'static Page) {
     let removed = {
         let mut pages = mapping.i_pages.lock();
         match pages.get(&index) {
-            Some(&p) if core::ptr::eq(p, page) => {
+            Some(&PageCacheEntry::Page(p)) if core::ptr::eq(p, page) => {
                 pages.remove(&index);
                 true
             }
@@ -211,7 +296,7 @@ pub fn add_to_page_cache_lru(
         }
         page.mapping.store(mapping.token(), Ordering::Relaxed);
         page.index.store(index, Ordering::Relaxed);
-        pages.insert(index, page);
+        pages.insert(index, PageCacheEntry::Page(page));
         NR_FILE_PAGES.fetch_add(1, Ordering::Relaxed);
     }
     crate::mm::swap::lru_cache_add(page);
@@ -227,7 +312,7 @@ fn delete_from_page_cache(page: &'static Page) {
 
 /// The rest of deleting a page from the cache once it left `i_pages`: counters,
 /// `mapping`, flags, the cache's reference.
-fn delete_from_page_cache_locked_out(page: &'static Page) {
+pub(in crate::mm) fn delete_from_page_cache_locked_out(page: &'static Page) {
     NR_FILE_PAGES.fetch_sub(1, Ordering::Relaxed);
     if page.test(PageFlags::PG_swapbacked) {
         // A tmpfs page (Linux: __delete_from_page_cache's NR_SHMEM).
@@ -246,7 +331,8 @@ fn delete_from_page_cache_locked_out(page: &'static Page) {
 pub fn remove_mapping_if_unused(mapping: &AddressSpace, page: &'static Page) -> bool {
     let mut pages = mapping.i_pages.lock();
     let index = page.index.load(Ordering::Relaxed);
-    let ours = pages.get(&index).is_some_and(|&p| core::ptr::eq(p, page));
+    let ours =
+        matches!(pages.get(&index), Some(&PageCacheEntry::Page(p)) if core::ptr::eq(p, page));
     if !ours
         || page.page_count() != 2
         || page.page_mapcount() > 0
@@ -310,35 +396,6 @@ pub fn read_cache_page(
         page.set_flags(PageFlags::PG_uptodate);
         unlock_page(page);
         return Ok(page);
-    }
-}
-
-/// The page at `index`, allocated zeroed and inserted when absent; for file systems whose
-/// pages are the only copy of the data (tmpfs). Returned with a reference for the caller.
-/// Linux: `shmem_getpage_gfp` with `SGP_WRITE` (its page-cache half).
-#[no_mangle]
-#[inline(never)]
-pub fn find_or_create_page(mapping: &AddressSpace, index: usize) -> KResult<&'static Page> {
-    loop {
-        if let Some(page) = find_get_page(mapping, index) {
-            return Ok(page);
-        }
-        let page =
-            alloc_pages(GfpFlags::GFP_KERNEL | GfpFlags::__GFP_ZERO, 0).ok_or(Errno::ENOMEM)?;
-        page.set_flags(PageFlags::PG_uptodate | PageFlags::PG_swapbacked);
-        get_page(page);
-        match add_to_page_cache_lru(page, mapping, index) {
-            Ok(()) => {
-                // Linux: shmem_add_to_page_cache counts NR_SHMEM.
-                crate::mm::vmstat::mod_state(VmStat::NR_SHMEM, 1);
-                return Ok(page);
-            }
-            Err(_) => {
-                page.clear_flags(PageFlags::PG_uptodate | PageFlags::PG_swapbacked);
-                put_page(page);
-                put_page(page);
-            }
-        }
     }
 }
 
@@ -433,13 +490,24 @@ pub fn generic_file_buffered_read(
 #[inline(never)]
 pub fn truncate_inode_pages(mapping: &AddressSpace, lstart: u64) {
     let first_whole = lstart.div_ceil(PAGE_SIZE as u64) as usize;
-    let removed: Vec<&'static Page> = {
+    let removed: Vec<PageCacheEntry> = {
         let mut pages = mapping.i_pages.lock();
         let tail = pages.split_off(&first_whole);
+        let swapped = tail
+            .values()
+            .filter(|e| matches!(e, PageCacheEntry::Swap(_)))
+            .count();
+        mapping.nrexceptional.fetch_sub(swapped, Ordering::Relaxed);
         tail.into_values().collect()
     };
-    for page in removed {
-        delete_from_page_cache(page);
+    for entry in removed {
+        match entry {
+            PageCacheEntry::Page(page) => delete_from_page_cache(page),
+            // A tmpfs page out on swap: the mapping's count on the slot goes, and the
+            // slot with it (Linux: shmem_undo_range -> shmem_free_swap ->
+            // free_swap_and_cache; Linux's generic truncate leaves value entries to it).
+            PageCacheEntry::Swap(swap) => crate::mm::swapfile::free_swap_and_cache(swap),
+        }
     }
     let partial = (lstart % PAGE_SIZE as u64) as usize;
     if partial != 0 {

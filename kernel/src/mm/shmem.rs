@@ -1,15 +1,42 @@
-//! Shared anonymous memory. Linux: `mm/shmem.c` (`shmem_zero_setup`,
-//! `shmem_kernel_file_setup`).
+//! Shared memory and the pages of tmpfs files. Linux: `mm/shmem.c` (`shmem_zero_setup`,
+//! `shmem_kernel_file_setup`, `shmem_getpage_gfp`, `shmem_writepage`,
+//! `shmem_swapin_page`, `shmem_unuse`).
 //!
 //! A MAP_SHARED|MAP_ANONYMOUS mapping (or a shared mapping of /dev/zero) is backed by an
 //! unlinked tmpfs file, "/dev/zero (deleted)" in /proc/self/maps. Our tmpfs lives on the
 //! fs floor, above mm, so it registers its file constructor here at boot (as Linux hands
 //! mm a file's operations) and mm never imports fs.
+//!
+//! tmpfs pages are swap-backed and live on the anon LRU lists. Reclaim writes a dirty one
+//! out through the mapping's `writepage` (`shmem_writepage`): the page moves from the
+//! tmpfs mapping to the swap cache, and the mapping keeps the swap entry at its index
+//! (Linux: a value entry in the xarray), which holds one count on the slot. A lookup that
+//! meets a swap entry brings the page back (`shmem_swapin_page`); truncation frees the
+//! slot (`truncate_inode_pages`); swapoff brings every such page in (`shmem_unuse`). PTEs
+//! of tmpfs pages never hold swap entries: reclaim simply clears them, as for file pages.
+//! A clean tmpfs page (allocated by a read fault, never written) is dropped by reclaim
+//! like a clean file page, as in Linux: it held only zeros, which a later lookup of the
+//! hole gives again (Linux's `shmem_recalc_inode` accounts for such drops).
+//!
+//! Locking: `SHMEM_SWAPLIST` before a mapping's `i_pages` lock, which comes before the
+//! swap cache's and `swap_lock`. None is held across I/O or a sleep.
 use crate::errno::{Errno, KResult};
+use crate::mm::filemap::{
+    find_get_entry, AddressSpace, AddressSpaceOperations, PageCacheEntry, Writepage,
+};
 use crate::mm::memory::FaultResult;
-use crate::mm::page::Page;
+use crate::mm::page::{get_page, put_page, Page, PageFlags};
+use crate::mm::page_alloc::{alloc_pages, GfpFlags};
+use crate::mm::pagemap::{lock_page, unlock_page, wait_on_page_writeback};
+use crate::mm::swap_state::{page_swap_entry, PageSwapCache};
+use crate::mm::swapops::{swp_type, SwpEntry};
 use crate::mm::vma::{MappedFile, VmArea, VmFault, VmOperationsStruct};
+use crate::mm::vmstat::{mod_state, VmStat};
+use crate::sync::SpinLockIrq;
+use alloc::collections::BTreeSet;
 use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::Ordering;
 
 /// Make an unlinked shmem file of `size` bytes (Linux: `shmem_kernel_file_setup`).
 pub type ShmemFileSetup = fn(size: usize) -> KResult<Arc<dyn MappedFile>>;
@@ -34,8 +61,9 @@ pub fn shmem_zero_setup(vma: &mut VmArea) -> KResult<()> {
 }
 
 /// The page at `vmf.pgoff` of a tmpfs file, allocated zeroed when the file has none
-/// there yet (Linux: `shmem_fault` -> `shmem_getpage_gfp`). Its pages are the data, so
-/// there is no I/O and never a retry; SIGBUS past the end of the file.
+/// there yet, read back from swap when it went there (Linux: `shmem_fault` ->
+/// `shmem_getpage_gfp`). Never a retry: a swap-in reads under `mmap_lock`, as 5.10's
+/// `shmem_fault` does. SIGBUS past the end of the file.
 #[no_mangle]
 #[inline(never)]
 pub fn shmem_fault(vmf: &VmFault<'_>) -> Result<&'static Page, FaultResult> {
@@ -48,9 +76,9 @@ pub fn shmem_fault(vmf: &VmFault<'_>) -> Result<&'static Page, FaultResult> {
     let Some(mapping) = file.f_mapping() else {
         return Err(FaultResult::Sigbus);
     };
-    match crate::mm::filemap::find_or_create_page(mapping, vmf.pgoff) {
-        Ok(page) => Ok(page),
-        Err(Errno::ENOMEM) => Err(FaultResult::Oom),
+    match shmem_getpage_gfp(mapping, vmf.pgoff, SgpType::SGP_CACHE) {
+        Ok(Some(page)) => Ok(page),
+        Ok(None) | Err(Errno::ENOMEM) => Err(FaultResult::Oom),
         Err(_) => Err(FaultResult::Sigbus),
     }
 }
@@ -74,4 +102,315 @@ impl VmOperationsStruct for ShmemVmOps {
         crate::mm::filemap::filemap_map_pages(vmf, start_pgoff, end_pgoff);
         true
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// tmpfs pages and swap: shmem_getpage_gfp, shmem_writepage, shmem_swapin_page, shmem_unuse.
+// ---------------------------------------------------------------------------------------
+
+/// What a lookup of a tmpfs page may do about a hole (Linux: `enum sgp_type`).
+#[allow(non_camel_case_types)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SgpType {
+    /// Do not allocate: a hole reads as zeros (read(2)).
+    SGP_READ,
+    /// Allocate a zeroed page for a hole (a page fault).
+    SGP_CACHE,
+    /// Allocate for a write (write(2)).
+    SGP_WRITE,
+}
+
+/// The page at `index` of a tmpfs mapping, with a reference for the caller: the cached
+/// page, the page read back from swap when the mapping holds a swap entry there
+/// (`shmem_swapin_page`), or for a hole a new zeroed page (None for SGP_READ). Linux:
+/// `shmem_getpage_gfp`. ENOMEM when no page can be had, EIO when swap cannot be read.
+#[no_mangle]
+#[inline(never)]
+pub fn shmem_getpage_gfp(
+    mapping: &AddressSpace,
+    index: usize,
+    sgp: SgpType,
+) -> KResult<Option<&'static Page>> {
+    loop {
+        match find_get_entry(mapping, index) {
+            Some(PageCacheEntry::Page(page)) => return Ok(Some(page)),
+            Some(PageCacheEntry::Swap(swap)) => match shmem_swapin_page(mapping, index, swap) {
+                Ok(page) => return Ok(Some(page)),
+                // Someone else moved the entry meanwhile: look again.
+                Err(Errno::EEXIST) => continue,
+                Err(e) => return Err(e),
+            },
+            None if sgp == SgpType::SGP_READ => return Ok(None),
+            None => {}
+        }
+        let page =
+            alloc_pages(GfpFlags::GFP_KERNEL | GfpFlags::__GFP_ZERO, 0).ok_or(Errno::ENOMEM)?;
+        page.set_flags(PageFlags::PG_uptodate | PageFlags::PG_swapbacked);
+        get_page(page);
+        match crate::mm::filemap::add_to_page_cache_lru(page, mapping, index) {
+            Ok(()) => {
+                // Linux: shmem_add_to_page_cache counts NR_SHMEM.
+                mod_state(VmStat::NR_SHMEM, 1);
+                return Ok(Some(page));
+            }
+            Err(_) => {
+                // Another task put a page (or a swap entry) there first: use that.
+                page.clear_flags(PageFlags::PG_uptodate | PageFlags::PG_swapbacked);
+                put_page(page);
+                put_page(page);
+            }
+        }
+    }
+}
+
+/// Put `page` (locked, from the swap cache) at `index` of `mapping` in place of the swap
+/// entry `expected`; the cache takes a reference. EEXIST when the mapping no longer holds
+/// `expected` there (truncated, or another task brought the page in). Linux:
+/// `shmem_add_to_page_cache` with its `expected` value entry.
+#[no_mangle]
+#[inline(never)]
+pub fn shmem_add_to_page_cache(
+    page: &'static Page,
+    mapping: &AddressSpace,
+    index: usize,
+    expected: SwpEntry,
+) -> KResult<()> {
+    let mut pages = mapping.i_pages.lock();
+    if !matches!(pages.get(&index), Some(PageCacheEntry::Swap(e)) if *e == expected) {
+        return Err(Errno::EEXIST);
+    }
+    get_page(page);
+    page.mapping.store(mapping.token(), Ordering::Relaxed);
+    page.index.store(index, Ordering::Relaxed);
+    pages.insert(index, PageCacheEntry::Page(page));
+    mapping.nrexceptional.fetch_sub(1, Ordering::Relaxed);
+    drop(pages);
+    crate::mm::filemap::NR_FILE_PAGES.fetch_add(1, Ordering::Relaxed);
+    mod_state(VmStat::NR_SHMEM, 1);
+    Ok(())
+}
+
+/// Read a tmpfs page from swap, with readahead around its slot (Linux: `shmem_swapin`,
+/// `swapin_readahead` with a pseudo-VMA). None when no page could be had or the slot
+/// was freed meanwhile.
+#[no_mangle]
+#[inline(never)]
+pub fn shmem_swapin(swap: SwpEntry) -> Option<&'static Page> {
+    crate::mm::swap_state::swapin_readahead(swap, GfpFlags::GFP_KERNEL)
+}
+
+/// Bring the page of swap entry `swap`, found at `index` of `mapping`, back into the
+/// mapping (Linux: `shmem_swapin_page`): find it in the swap cache or read it, lock it,
+/// wait for a write of it to end, put it into the mapping in place of the entry
+/// (`shmem_add_to_page_cache`), take it out of the swap cache (`delete_from_swap_cache`),
+/// mark it dirty (memory holds the only copy now) and drop the mapping's count on the
+/// slot (`swap_free`), which frees it. Returns the page with a reference for the caller.
+/// EEXIST when the entry changed meanwhile (the caller looks again), ENOMEM, EIO.
+/// Locking: sleeps (I/O, the page lock); the caller holds no spinlock.
+#[no_mangle]
+#[inline(never)]
+pub fn shmem_swapin_page(
+    mapping: &AddressSpace,
+    index: usize,
+    swap: SwpEntry,
+) -> KResult<&'static Page> {
+    let still_there = || matches!(mapping.i_pages.lock().get(&index), Some(PageCacheEntry::Swap(e)) if *e == swap);
+    let page = match crate::mm::swap_state::lookup_swap_cache(swap) {
+        Some(page) => page,
+        None => match shmem_swapin(swap) {
+            Some(page) => page,
+            None if still_there() => return Err(Errno::ENOMEM),
+            None => return Err(Errno::EEXIST),
+        },
+    };
+    lock_page(page);
+    if !PageSwapCache(page) || page_swap_entry(page) != swap || !still_there() {
+        // Another task took it out of the swap cache first.
+        unlock_page(page);
+        put_page(page);
+        return Err(Errno::EEXIST);
+    }
+    if !page.test(PageFlags::PG_uptodate) {
+        unlock_page(page);
+        put_page(page);
+        return Err(Errno::EIO);
+    }
+    // Reclaim may still be writing it (it unlocked the page for the I/O).
+    wait_on_page_writeback(page);
+    if let Err(e) = shmem_add_to_page_cache(page, mapping, index, swap) {
+        unlock_page(page);
+        put_page(page);
+        return Err(e);
+    }
+    crate::mm::swap_state::delete_from_swap_cache(page);
+    page.set_flags(PageFlags::PG_dirty);
+    crate::mm::swapfile::swap_free(swap);
+    unlock_page(page);
+    Ok(page)
+}
+
+/// Write a locked tmpfs page out to swap for reclaim (Linux: `shmem_writepage`, tmpfs's
+/// `a_ops->writepage`; `pageout` has cleared PG_dirty). A swap slot
+/// (`get_swap_page`), the page into the swap cache (`add_to_swap_cache`), one count on
+/// the slot for the mapping (`swap_shmem_alloc`), the swap entry in the mapping in place
+/// of the page (`shmem_delete_from_page_cache`), all under the `i_pages` lock so a lookup
+/// sees the page or the entry, never neither; then `swap_writepage`. Reclaim then frees
+/// the page from the swap cache as it frees an anonymous page (`__remove_mapping`).
+/// Without a slot the page is dirtied again and stays (`Writepage::Activate`).
+#[no_mangle]
+#[inline(never)]
+pub fn shmem_writepage(page: &'static Page) -> Writepage {
+    let redirty = || {
+        page.set_flags(PageFlags::PG_dirty);
+        Writepage::Activate
+    };
+    let token = page.mapping.load(Ordering::Acquire);
+    if token == 0
+        || token & crate::mm::rmap::PAGE_MAPPING_FLAGS != 0
+        || !page.test(PageFlags::PG_uptodate)
+        || crate::mm::swapfile::total_swap_pages() == 0
+    {
+        return redirty();
+    }
+    // SAFETY: a page in a page cache (reclaim found `mapping` set, and the page is locked
+    // and isolated) points at that live AddressSpace.
+    let mapping = unsafe { AddressSpace::from_token(token) };
+    let Some(swap) = crate::mm::swapfile::get_swap_page() else {
+        return redirty();
+    };
+    let index = page.index.load(Ordering::Relaxed);
+    {
+        // On the list (held until the entry is in) before the entry appears, so
+        // shmem_unuse can neither miss it nor take the mapping off meanwhile.
+        let mut list = SHMEM_SWAPLIST.lock();
+        list.insert(mapping.token());
+        let mut pages = mapping.i_pages.lock();
+        let ours =
+            matches!(pages.get(&index), Some(PageCacheEntry::Page(p)) if core::ptr::eq(*p, page));
+        if !ours || crate::mm::swap_state::add_to_swap_cache(page, swap).is_err() {
+            drop(pages);
+            drop(list);
+            crate::mm::swapfile::put_swap_page(swap);
+            return redirty();
+        }
+        if crate::mm::swapfile::swap_shmem_alloc(swap).is_err() {
+            // Cannot happen: the slot is ours (SWAP_HAS_CACHE) with no count yet.
+            crate::mm::swap_state::__delete_from_swap_cache(page, swap);
+            put_page(page);
+            drop(pages);
+            drop(list);
+            crate::mm::swapfile::put_swap_page(swap);
+            return redirty();
+        }
+        // Linux: shmem_delete_from_page_cache(page, swp_to_radix_entry(swap)).
+        pages.insert(index, PageCacheEntry::Swap(swap));
+        mapping.nrexceptional.fetch_add(1, Ordering::Relaxed);
+    }
+    crate::mm::filemap::NR_FILE_PAGES.fetch_sub(1, Ordering::Relaxed);
+    mod_state(VmStat::NR_SHMEM, -1);
+    page.mapping.store(0, Ordering::Relaxed);
+    put_page(page); // the page cache's reference; the swap cache holds its own
+    match crate::mm::page_io::swap_writepage(page) {
+        Ok(()) => Writepage::Written,
+        Err(e) => Writepage::Error(e),
+    }
+}
+
+/// tmpfs's `address_space_operations` (Linux: `shmem_aops`): pages are the data, so
+/// there is nothing to read, and reclaim writes through `shmem_writepage`.
+pub struct ShmemAops;
+
+/// Linux: `shmem_aops`, the `a_ops` of every tmpfs mapping.
+pub static SHMEM_AOPS: ShmemAops = ShmemAops;
+
+impl AddressSpaceOperations for ShmemAops {
+    /// Never called: tmpfs looks its pages up with `shmem_getpage_gfp` (Linux's
+    /// `shmem_aops` has no `readpage` either). A hole reads as zeros.
+    fn readpage(&self, page: &Page, _index: usize) -> KResult<()> {
+        // SAFETY: the caller owns the new page it asks us to fill.
+        unsafe { crate::mm::filemap::page_bytes_mut(page).fill(0) };
+        Ok(())
+    }
+    fn writepage(&self, page: &'static Page) -> Option<Writepage> {
+        Some(shmem_writepage(page))
+    }
+}
+
+/// tmpfs mappings that may hold swap entries, by their `token` (Linux: `shmem_swaplist`,
+/// the inodes with swapped pages, under `shmem_swaplist_mutex`). A mapping joins in
+/// `shmem_writepage` and leaves when it is dropped or `shmem_unuse` finds it has none.
+static SHMEM_SWAPLIST: SpinLockIrq<BTreeSet<usize>> = SpinLockIrq::new(BTreeSet::new());
+
+/// Take `mapping` off the swap list; called as it goes away, before its entries are
+/// freed (Linux: `shmem_evict_inode`'s `list_del_init(&info->swaplist)`). After this
+/// returns, `shmem_unuse` no longer touches it.
+pub fn shmem_swaplist_del(mapping: &AddressSpace) {
+    SHMEM_SWAPLIST.lock().remove(&mapping.token());
+}
+
+/// swapoff's first step: bring every tmpfs page on swap device `ty` back into its
+/// mapping (Linux: `shmem_unuse`, called by `try_to_unuse` before it walks the mms).
+/// The entries are gathered under the list lock; each page is then read (or found in the
+/// swap cache) with no lock held, and put back only if its mapping is still on the list
+/// and still holds the entry (a truncation meanwhile freed the slot instead). A mapping
+/// dropped and another made at the same address cannot hold the same entry: no new
+/// slots come from a device being turned off. ENOMEM or EIO: what was read stays, the
+/// rest stays on the device (swapoff then fails, nothing lost).
+#[no_mangle]
+#[inline(never)]
+pub fn shmem_unuse(ty: usize) -> KResult<()> {
+    let found: Vec<(usize, usize, SwpEntry)> = {
+        let mut list = SHMEM_SWAPLIST.lock();
+        let mut found = Vec::new();
+        list.retain(|&token| {
+            // SAFETY: a mapping leaves the list (under this lock) before it is dropped.
+            let mapping = unsafe { AddressSpace::from_token(token) };
+            let pages = mapping.i_pages.lock();
+            for (&index, entry) in pages.iter() {
+                if let PageCacheEntry::Swap(swap) = entry {
+                    if swp_type(*swap) == ty {
+                        found.push((token, index, *swap));
+                    }
+                }
+            }
+            mapping.nrexceptional.load(Ordering::Relaxed) != 0
+        });
+        found
+    };
+    for (token, index, swap) in found {
+        let page = match crate::mm::swap_state::lookup_swap_cache(swap) {
+            Some(page) => page,
+            None => {
+                match crate::mm::swap_state::read_swap_cache_async(swap, GfpFlags::GFP_KERNEL) {
+                    Some(page) => page,
+                    // Freed meanwhile (truncated): nothing to bring back.
+                    None if crate::mm::swapfile::__swap_count(swap) == 0 => continue,
+                    None => return Err(Errno::ENOMEM),
+                }
+            }
+        };
+        lock_page(page);
+        if !page.test(PageFlags::PG_uptodate) {
+            unlock_page(page);
+            put_page(page);
+            return Err(Errno::EIO);
+        }
+        wait_on_page_writeback(page);
+        let moved = PageSwapCache(page) && page_swap_entry(page) == swap && {
+            let list = SHMEM_SWAPLIST.lock();
+            list.contains(&token) && {
+                // SAFETY: on the list, so not dropped (it leaves the list first).
+                let mapping = unsafe { AddressSpace::from_token(token) };
+                shmem_add_to_page_cache(page, mapping, index, swap).is_ok()
+            }
+        };
+        if moved {
+            crate::mm::swap_state::delete_from_swap_cache(page);
+            page.set_flags(PageFlags::PG_dirty);
+            crate::mm::swapfile::swap_free(swap);
+        }
+        unlock_page(page);
+        put_page(page);
+    }
+    Ok(())
 }

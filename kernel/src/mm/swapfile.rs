@@ -772,6 +772,18 @@ pub fn swap_duplicate(entry: SwpEntry) -> KResult<()> {
     SWAP_INFO.lock().swap_duplicate_usage(entry, 1)
 }
 
+/// The count a tmpfs mapping holds on the slot of a page it sent to swap: the swap entry
+/// it keeps at the page's index (Linux: `swap_shmem_alloc`, called by `shmem_writepage`
+/// on a slot that has only SWAP_HAS_CACHE). Linux marks such a slot with the special
+/// count SWAP_MAP_SHMEM, which `swap_duplicate` cannot raise (a shmem entry is never
+/// copied); ours is an ordinary count of one, which no one else copies either, and
+/// `swap_free` / `free_swap_and_cache` drop it as they drop a PTE's.
+#[no_mangle]
+#[inline(never)]
+pub fn swap_shmem_alloc(entry: SwpEntry) -> KResult<()> {
+    SWAP_INFO.lock().swap_duplicate_usage(entry, 1)
+}
+
 /// Mark `entry` as having a swap-cache page, before a read from it is started (Linux:
 /// `swapcache_prepare`). EEXIST when a page already stands for it (another fault is
 /// reading it), ENOENT when the slot is free (the entry went away meanwhile), EINVAL for
@@ -1001,13 +1013,16 @@ fn unuse_vma(
 }
 
 /// swapoff's work: bring every page on device `ty` back into memory and free its slots
-/// (Linux: `try_to_unuse`): each mm's anonymous VMAs (`unuse_mm`, over the mm list), then
+/// (Linux: `try_to_unuse`): tmpfs pages (`shmem_unuse`), each mm's anonymous VMAs
+/// (`unuse_mm`, over the mm list), then
 /// the swap-cache pages no PTE names any more. The device takes no new pages meanwhile
 /// (SWP_WRITEOK is off). ENOMEM (nothing lost: the caller puts the device back) when
 /// memory runs out; EBUSY if slots are still in use after the walk.
 #[no_mangle]
 #[inline(never)]
 pub fn try_to_unuse(ty: usize) -> KResult<()> {
+    // tmpfs pages first, as 5.10 does: their entries live in tmpfs mappings, not PTEs.
+    crate::mm::shmem::shmem_unuse(ty)?;
     let mut result = Ok(());
     crate::mm::mm_types::for_each_mm(|mm| {
         if result.is_err() {

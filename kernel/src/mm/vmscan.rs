@@ -12,12 +12,17 @@
 //! (`add_to_swap`), `try_to_unmap` leaves the slot's entry in its PTEs, `pageout` writes
 //! it (`swap_writepage`) and `__remove_mapping` takes it out of the swap cache.
 //!
-//! Differences from 5.10: tmpfs pages are aged but not swapped (no `shmem_writepage`);
-//! no writeback of dirty file-system pages (the root fs is read-only), hence no
-//! `page_mkclean` either (it write-protects the PTEs of a page about to be written back
-//! to its file); no shrinkers, memory cgroups, compaction or workingset refault
-//! detection; no SHM_LOCK or ramfs, so `check_move_unevictable_pages` (the only source
-//! of `unevictable_pgs_scanned` in 5.10) has nothing to do and that counter stays 0.
+//! tmpfs pages (swap-backed, not anonymous) are unmapped like file pages (their PTEs are
+//! cleared, never given swap entries) and `pageout` hands a dirty one to its mapping's
+//! `writepage`, `shmem_writepage` (`mm/shmem.rs`), which moves it to the swap cache; from
+//! there it leaves memory like an anonymous page.
+//!
+//! Differences from 5.10: no writeback of dirty file-system pages (the root fs is
+//! read-only), hence no `page_mkclean` either (it write-protects the PTEs of a page about
+//! to be written back to its file); no shrinkers, memory cgroups, compaction or
+//! workingset refault detection; no SHM_LOCK or ramfs, so `check_move_unevictable_pages`
+//! (the only source of `unevictable_pgs_scanned` in 5.10) has nothing to do and that
+//! counter stays 0.
 use crate::errno::{Errno, KResult};
 use crate::mm::mm_inline::{del_page_from_lru_list, page_is_file_lru, page_lru};
 use crate::mm::mmzone::{
@@ -232,13 +237,16 @@ enum Pageout {
     Clean,
 }
 
-/// Write a dirty swap-cache page to its slot (Linux: `pageout`, which calls the mapping's
-/// `a_ops->writepage`: `swap_writepage` for the swap cache). Only the swap cache and the
-/// isolation may hold it (`is_page_cache_freeable`); PG_dirty moves to the I/O
-/// (`clear_page_dirty_for_io`), and comes back if the write fails.
+/// Write a dirty page for reclaim (Linux: `pageout`, which calls the mapping's
+/// `a_ops->writepage`): `swap_writepage` for a swap-cache page, the mapping's
+/// `writepage` otherwise (tmpfs: `shmem_writepage`, which moves the page to the swap
+/// cache and writes it there). Only the cache and the isolation may hold it
+/// (`is_page_cache_freeable`); PG_dirty moves to the I/O (`clear_page_dirty_for_io`),
+/// and comes back if the write fails.
 #[no_mangle]
 #[inline(never)]
 fn pageout(page: &'static Page) -> Pageout {
+    use crate::mm::filemap::Writepage;
     // Linux: is_page_cache_freeable: page_count - page_has_private == 2.
     if page.page_count() != 2 {
         return Pageout::Keep;
@@ -248,18 +256,53 @@ fn pageout(page: &'static Page) -> Pageout {
     if !crate::mm::pagemap::trylock_page(page) {
         return Pageout::Keep;
     }
+    let a_ops = if crate::mm::swap_state::PageSwapCache(page) {
+        None
+    } else {
+        let token = page.mapping.load(core::sync::atomic::Ordering::Acquire);
+        if token == 0 || token & crate::mm::rmap::PAGE_MAPPING_FLAGS != 0 {
+            crate::mm::pagemap::unlock_page(page);
+            return Pageout::Activate;
+        }
+        // SAFETY: the page is locked and isolated, in the page cache of that mapping.
+        let mapping = unsafe { crate::mm::filemap::AddressSpace::from_token(token) };
+        match mapping.a_ops {
+            Some(a_ops) => Some(a_ops),
+            None => {
+                // Linux: no a_ops->writepage: PAGE_ACTIVATE.
+                crate::mm::pagemap::unlock_page(page);
+                return Pageout::Activate;
+            }
+        }
+    };
     if !page.test_and_clear(PageFlags::PG_dirty) {
         crate::mm::pagemap::unlock_page(page);
         return Pageout::Clean;
     }
     page.set_flags(PageFlags::PG_reclaim);
-    let written = crate::mm::page_io::swap_writepage(page);
+    let written = match a_ops {
+        None => match crate::mm::page_io::swap_writepage(page) {
+            Ok(()) => Writepage::Written,
+            Err(e) => Writepage::Error(e),
+        },
+        Some(a_ops) => a_ops.writepage(page).unwrap_or_else(|| {
+            page.set_flags(PageFlags::PG_dirty);
+            Writepage::Activate
+        }),
+    };
     page.clear_flags(PageFlags::PG_reclaim);
-    if written.is_err() {
-        page.set_flags(PageFlags::PG_dirty);
-        return Pageout::Activate;
+    match written {
+        Writepage::Written => Pageout::Success,
+        Writepage::Activate => {
+            // Still locked (Linux: AOP_WRITEPAGE_ACTIVATE).
+            crate::mm::pagemap::unlock_page(page);
+            Pageout::Activate
+        }
+        Writepage::Error(_) => {
+            page.set_flags(PageFlags::PG_dirty);
+            Pageout::Activate
+        }
     }
-    Pageout::Success
 }
 
 /// Try to free each isolated page of `page_list` (Linux: `shrink_page_list`); returns the
@@ -275,8 +318,12 @@ fn pageout(page: &'static Page) -> Pageout {
 /// - `free_it`: unmapped (`try_to_unmap`), taken out of the cache (`__remove_mapping`)
 ///   and freed.
 ///
-/// Difference from 5.10: no writeback (`pageout`) of dirty file pages yet: nothing here
-/// writes a file system's pages back (tmpfs pages are swap-backed), so they are activated.
+/// A tmpfs page (swap-backed, not anonymous) goes as 5.10 sends it: unmapped, then if
+/// dirty written by `pageout` through `shmem_writepage` into the swap cache, then out
+/// of the swap cache (`__remove_mapping`); a clean one is dropped like a clean file page.
+///
+/// Difference from 5.10: no writeback of dirty pages of other file systems (the root fs
+/// is read-only): they are activated.
 #[no_mangle]
 #[inline(never)]
 pub fn shrink_page_list(
@@ -315,12 +362,20 @@ pub fn shrink_page_list(
             PageReferences::Reclaim | PageReferences::ReclaimClean => {}
         }
         // An anonymous page needs a swap slot before it can be unmapped: its PTEs will
-        // hold the slot's entry (add_to_swap). tmpfs pages (swap-backed, not anonymous)
-        // would go through shmem_writepage, which we do not have yet: they stay.
-        // (A page already in the swap cache, mapped or only read ahead, goes on as it is.)
-        if page.test(PageFlags::PG_swapbacked) && !crate::mm::swap_state::PageSwapCache(page) {
-            let anon = crate::mm::rmap::PageAnon(page);
-            if !anon || !sc.may_swap || !crate::mm::swap_state::add_to_swap(page) {
+        // hold the slot's entry (add_to_swap). A tmpfs page (swap-backed, not anonymous)
+        // gets its slot later, in shmem_writepage: its PTEs are simply cleared. (A page
+        // already in the swap cache, mapped or only read ahead, goes on as it is.)
+        let swapbacked = page.test(PageFlags::PG_swapbacked);
+        let shmem = swapbacked
+            && !crate::mm::rmap::PageAnon(page)
+            && !crate::mm::swap_state::PageSwapCache(page);
+        if swapbacked && !crate::mm::swap_state::PageSwapCache(page) {
+            let fail = if shmem {
+                !sc.may_swap
+            } else {
+                !sc.may_swap || !crate::mm::swap_state::add_to_swap(page)
+            };
+            if fail {
                 activate_locked(page);
                 ret_pages.push(page);
                 continue;
@@ -335,10 +390,10 @@ pub fn shrink_page_list(
             continue;
         }
         if page.test(PageFlags::PG_dirty) {
-            // Only swap-cache pages can be written here (file systems with writeback
-            // would go through their a_ops->writepage the same way). A page read once
-            // through read(2) is not worth a write: keep it.
-            if !crate::mm::swap_state::PageSwapCache(page)
+            // Swap-cache pages and tmpfs pages can be written here (other file systems
+            // with writeback would go through their a_ops->writepage the same way). A
+            // page read once through read(2) is not worth a write: keep it.
+            if !(crate::mm::swap_state::PageSwapCache(page) || shmem)
                 || references == PageReferences::ReclaimClean
                 || !sc.may_writepage
             {
