@@ -343,6 +343,27 @@ pub const SCENARIOS: &[Scenario] = &[
         ..user_test("user-swap-64M", "init=/bin/swap_stress", "swap_stress: ")
     },
     Scenario {
+        // tmpfs pages out to swap and back (issue 10, item 5): a /dev/shm file of 1.5x RAM
+        // and 1x RAM of MAP_SHARED|MAP_ANONYMOUS through shmem_writepage and
+        // shmem_swapin_page, read(2) and mappings, MADV_PAGEOUT of shared pages, unlink
+        // freeing slots, swapoff bringing shmem pages back (shmem_unuse).
+        memory: "64M",
+        swap: SwapDisk::Ours("256M"),
+        timeout_secs: 300,
+        checks: &[
+            Check::NoLineStartsWith("not ok"),
+            Check::Contains("mm: no leak"),
+            Check::Contains("mm: no commit leak"),
+            Check::Contains("mm: no swap leak"),
+            Check::Contains(" failed"),
+        ],
+        ..user_test(
+            "user-shmem-swap-64M",
+            "init=/bin/shmem_swap_test",
+            "shmem_swap_test: ",
+        )
+    },
+    Scenario {
         // The book's walk-through: pressure writes pages out, MADV_PAGEOUT and a touch
         // bring one back (the two GDB swap checks stop in this program).
         memory: "64M",

@@ -490,7 +490,9 @@ pub fn generic_file_buffered_read(
 #[inline(never)]
 pub fn truncate_inode_pages(mapping: &AddressSpace, lstart: u64) {
     let first_whole = lstart.div_ceil(PAGE_SIZE as u64) as usize;
-    let removed: Vec<PageCacheEntry> = {
+    // The tail moves out as a tree (no copy into a vector: a file can be larger than
+    // the kernel heap has room for in one piece) and is freed entry by entry unlocked.
+    let removed: BTreeMap<usize, PageCacheEntry> = {
         let mut pages = mapping.i_pages.lock();
         let tail = pages.split_off(&first_whole);
         let swapped = tail
@@ -498,9 +500,9 @@ pub fn truncate_inode_pages(mapping: &AddressSpace, lstart: u64) {
             .filter(|e| matches!(e, PageCacheEntry::Swap(_)))
             .count();
         mapping.nrexceptional.fetch_sub(swapped, Ordering::Relaxed);
-        tail.into_values().collect()
+        tail
     };
-    for entry in removed {
+    for entry in removed.into_values() {
         match entry {
             PageCacheEntry::Page(page) => delete_from_page_cache(page),
             // A tmpfs page out on swap: the mapping's count on the slot goes, and the
