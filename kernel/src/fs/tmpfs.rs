@@ -271,6 +271,14 @@ impl Inode for ShmemInode {
         let old = self.attr.size();
         self.attr.set_size(len);
         if len < old {
+            // A partial last page on swap comes back first, so its tail is zeroed
+            // (Linux: shmem_undo_range's shmem_getpage of the partial page).
+            if len % PAGE_SIZE as u64 != 0 {
+                let index = (len / PAGE_SIZE as u64) as usize;
+                if let Ok(Some(page)) = shmem_getpage_gfp(mapping, index, SgpType::SGP_READ) {
+                    put_page(page);
+                }
+            }
             truncate_inode_pages(mapping, len);
         }
         Ok(())

@@ -414,3 +414,7 @@ pub fn shmem_unuse(ty: usize) -> KResult<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "shmem_tests.rs"]
+mod tests;
