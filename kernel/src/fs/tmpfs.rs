@@ -273,7 +273,7 @@ impl Inode for ShmemInode {
         if len < old {
             // A partial last page on swap comes back first, so its tail is zeroed
             // (Linux: shmem_undo_range's shmem_getpage of the partial page).
-            if len % PAGE_SIZE as u64 != 0 {
+            if !len.is_multiple_of(PAGE_SIZE as u64) {
                 let index = (len / PAGE_SIZE as u64) as usize;
                 if let Ok(Some(page)) = shmem_getpage_gfp(mapping, index, SgpType::SGP_READ) {
                     put_page(page);

@@ -180,10 +180,7 @@ impl AddressSpace {
             .range(start..=end)
             .filter_map(|(_, e)| e.page())
             .take(max)
-            .map(|p| {
-                get_page(p);
-                p
-            })
+            .inspect(|p| get_page(p))
             .collect()
     }
 
