@@ -7,8 +7,7 @@
 //! is the fs floor's implementation of it, over an open [`File`] and its page cache.
 use super::file::File;
 use crate::errno::KResult;
-use crate::mm::filemap::{find_get_page, AddressSpace, AddressSpaceOperations};
-use crate::mm::page::put_page;
+use crate::mm::filemap::{AddressSpace, AddressSpaceOperations};
 use crate::mm::vma::{MappedFile, VmArea, VmFlags};
 use alloc::sync::Arc;
 
@@ -127,13 +126,7 @@ impl MappedFile for FileMapping {
         let Some(mapping) = self.file.inode().mapping() else {
             return false;
         };
-        match find_get_page(mapping, index) {
-            Some(page) => {
-                put_page(page);
-                true
-            }
-            None => false,
-        }
+        crate::mm::mincore::mincore_page(mapping, index)
     }
 }
 

@@ -1,5 +1,5 @@
 //! mincore(2): which pages of a range are resident. Linux: `mm/mincore.c` (`do_mincore`,
-//! `mincore_pte_range`, `mincore_unmapped_range`).
+//! `mincore_pte_range`, `mincore_unmapped_range`, `mincore_page`).
 use crate::arch::aarch64::pgtable::{pte_none, pte_present, Pte};
 use crate::arch::aarch64::uaccess::{access_ok, copy_to_user};
 use crate::errno::{Errno, KResult};
@@ -7,6 +7,23 @@ use crate::mm::mm_types::{MmStruct, TASK_SIZE};
 use crate::mm::mmap_lock::mmap_read_lock_killable;
 use crate::mm::vma::find_vma;
 use crate::mm::PAGE_SIZE;
+
+/// Is page `index` of a file's cache resident (Linux: `mincore_page`)? A cached page
+/// is; a tmpfs page out on swap is while its page is still in the swap cache (5.10
+/// looks the value entry up there for shmem mappings).
+#[no_mangle]
+#[inline(never)]
+pub fn mincore_page(mapping: &crate::mm::filemap::AddressSpace, index: usize) -> bool {
+    use crate::mm::filemap::{find_get_entry, PageCacheEntry};
+    match find_get_entry(mapping, index) {
+        Some(PageCacheEntry::Page(page)) => {
+            crate::mm::page::put_page(page);
+            true
+        }
+        Some(PageCacheEntry::Swap(swap)) => crate::mm::swap_state::swap_cache_has(swap),
+        None => false,
+    }
+}
 
 /// mincore(2): one byte per page, 1 when resident. EINVAL for an unaligned start,
 /// ENOMEM when the range is not fully mapped (or past TASK_SIZE), EFAULT for a bad

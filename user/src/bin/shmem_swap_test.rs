@@ -173,6 +173,13 @@ fn main(_args: Args) -> i32 {
     t.eq("the range is resident before", present(at, K), K);
     t.ret("MADV_PAGEOUT of 64 shared pages", madvise(at, K * P, MADV_PAGEOUT), 0);
     t.eq("pagemap: none of them present any more", present(at, K), 0);
+    let mut vec = [1u8; K];
+    t.ret("mincore of the range", mincore(at, K * P, vec.as_mut_ptr()), 0);
+    t.eq(
+        "mincore: none resident (out on swap, not in the swap cache)",
+        vec.iter().filter(|&&b| b & 1 != 0).count(),
+        0,
+    );
     t.ok(v("pswpout") >= out2 + K as u64, "they were written to swap (pswpout +64)");
     let in2 = v("pswpin");
     let bad: usize = (16..16 + K).map(|i| check(small, i, SMALL_GEN)).sum();
