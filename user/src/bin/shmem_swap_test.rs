@@ -186,7 +186,29 @@ fn main(_args: Args) -> i32 {
     t.eq("touched again, every word is right", bad, 0);
     t.ok(v("pswpin") > in2, "and they came back from swap");
 
-    // 5. Unlink the file: its slots come free.
+    // 5. Truncate into a page that is out on swap: it comes back, and its tail reads as
+    // zeros once the file grows again.
+    let last = nf - 1;
+    let fm = mmap(0, P, PROT_READ, MAP_SHARED, fd, last * P);
+    if t.success("map the file's last page", fm) {
+        let fm = fm as usize;
+        let _ = check_at(fm, last, FILE_GEN);
+        t.ret("MADV_PAGEOUT of it", madvise(fm, P, MADV_PAGEOUT), 0);
+        t.eq("it is out (pagemap)", present(fm, 1), 0);
+        t.ret("unmap it", munmap(fm, P), 0);
+    }
+    t.ret("ftruncate 100 bytes into the last page", ftruncate(fd, last * P + 100), 0);
+    t.ret("and back to the full size", ftruncate(fd, nf * P), 0);
+    fill_at(buf + P, last, FILE_GEN);
+    let got = pread(fd, &mut bytes[..P], last * P);
+    t.ok(
+        got == P as isize
+            && bytes[..100] == bytes[P..P + 100]
+            && bytes[100..P].iter().all(|&b| b == 0),
+        "the last page: 100 bytes kept, the rest zeros",
+    );
+
+    // 6. Unlink the file: its slots come free.
     t.ret("close the file", close(fd), 0);
     let used0 = swap_used_kb();
     t.ret("unlink it", unlink(FILE), 0);
@@ -198,7 +220,7 @@ fn main(_args: Args) -> i32 {
         "what is left on swap is at most the shared regions",
     );
 
-    // 6. swapoff: the big region does not fit in memory with everything else, the small
+    // 7. swapoff: the big region does not fit in memory with everything else, the small
     // one does.
     let pushed = (0..ns).map(|i| check(small, i, SMALL_GEN)).sum::<usize>()
         + (0..nb).map(|i| check(big, i, BIG_GEN)).sum::<usize>();
