@@ -5,6 +5,7 @@
 #![no_std]
 
 pub mod maps;
+pub mod pattern;
 pub mod pmu;
 pub mod procfs;
 pub mod signal;

@@ -9,56 +9,19 @@
 #![no_std]
 #![no_main]
 use ulib::procfs::{meminfo_kb, pagemap_of, vmstat};
+use ulib::pattern::{check, check_at, fill, fill_at};
 use ulib::*;
 
 const P: usize = 4096;
-const WORDS: usize = P / 8;
 const MADV_PAGEOUT: usize = 21;
 const PM_PRESENT: u64 = 1 << 63;
 /// Pages per write(2)/read(2) call.
 const CHUNK: usize = 16;
 
-/// Word `w` of page `page` of object `gen`: every value differs by place and object.
-fn word(page: usize, w: usize, gen: u64) -> u64 {
-    ((page as u64) << 20 | w as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ gen
-}
 
-fn fill(base: usize, page: usize, gen: u64) {
-    fill_at(base + page * P, page, gen);
-}
 
-/// Fill the page at `addr` with the words of page `page` (a bounce buffer's page).
-fn fill_at(addr: usize, page: usize, gen: u64) {
-    let p = addr as *mut u64;
-    for w in 0..WORDS {
-        // SAFETY: `base` maps a region this test owns, page `page` inside it.
-        unsafe { p.add(w).write_volatile(word(page, w, gen)) };
-    }
-}
 
-/// The words of page `page` that are not what object `gen` holds.
-fn check(base: usize, page: usize, gen: u64) -> usize {
-    check_at(base + page * P, page, gen)
-}
 
-/// The words of the page at `addr` that are not page `page` of object `gen`.
-fn check_at(addr: usize, page: usize, gen: u64) -> usize {
-    let p = addr as *const u64;
-    (0..WORDS)
-        // SAFETY: as in `fill`.
-        .filter(|&w| unsafe { p.add(w).read_volatile() } != word(page, w, gen))
-        .count()
-}
-
-fn swapon(path: &core::ffi::CStr, flags: usize) -> isize {
-    // SAFETY: swapon(2) (arm64 224) reads a NUL-terminated path.
-    unsafe { syscall3(224, path.as_ptr() as usize, flags, 0) }
-}
-
-fn swapoff(path: &core::ffi::CStr) -> isize {
-    // SAFETY: swapoff(2) (arm64 225) reads a NUL-terminated path.
-    unsafe { syscall1(225, path.as_ptr() as usize) }
-}
 
 fn v(key: &str) -> u64 {
     vmstat(key).unwrap_or(0)

@@ -91,8 +91,7 @@ fn main(args: Args) -> i32 {
     if c.is_none() {
         println!("swap_bench: no EL0 access to the PMU (boot with sysctl.kernel.perf_user_access=1): counts are 0");
     }
-    // SAFETY: swapon(2) (arm64 224) reads a NUL-terminated path.
-    let r = unsafe { syscall3(224, c"/dev/vdb".as_ptr() as usize, 0, 0) };
+    let r = swapon(c"/dev/vdb", 0);
     if !t.ret("swapon /dev/vdb", r, 0) {
         return t.finish();
     }

@@ -30,8 +30,7 @@ fn v(key: &str) -> u64 {
 #[no_mangle]
 fn main(_args: Args) -> i32 {
     let mut t = Tap::new("swap_demo");
-    // SAFETY: swapon(2) (arm64 224) reads a NUL-terminated path.
-    let r = unsafe { syscall3(224, c"/dev/vdb".as_ptr() as usize, 0, 0) };
+    let r = swapon(c"/dev/vdb", 0);
     if !t.ret("swapon /dev/vdb", r, 0) {
         return t.finish();
     }
