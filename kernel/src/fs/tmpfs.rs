@@ -19,7 +19,7 @@ use super::inode::{
 use crate::errno::{Errno, KResult};
 use crate::mm::filemap::{page_bytes, page_bytes_mut, truncate_inode_pages, AddressSpace};
 use crate::mm::page::{put_page, Page, PageFlags};
-use crate::mm::shmem::{shmem_getpage_gfp, SgpType, SHMEM_AOPS};
+use crate::mm::shmem::{shmem_getpage, SgpType, SHMEM_AOPS};
 use crate::mm::PAGE_SIZE;
 use crate::sync::rwsem::RwSemaphore;
 use crate::sync::SpinLockIrq;
@@ -125,7 +125,7 @@ fn shmem_file_read(mapping: &AddressSpace, size: u64, pos: u64, buf: &mut [u8]) 
             (at % PAGE_SIZE as u64) as usize,
         );
         let n = (PAGE_SIZE - offset).min(len - done);
-        match shmem_getpage_gfp(mapping, index, SgpType::SGP_READ) {
+        match shmem_getpage(mapping, index, SgpType::SGP_READ) {
             Ok(Some(page)) => {
                 // SAFETY: we hold a reference; writers hold i_rwsem, as we do.
                 buf[done..done + n]
@@ -241,7 +241,7 @@ impl Inode for ShmemInode {
                 (at % PAGE_SIZE as u64) as usize,
             );
             let n = (PAGE_SIZE - offset).min(buf.len() - done);
-            let page = match shmem_getpage_gfp(mapping, index, SgpType::SGP_WRITE) {
+            let page = match shmem_getpage(mapping, index, SgpType::SGP_WRITE) {
                 Ok(Some(p)) => p,
                 Ok(None) if done == 0 => return Err(Errno::ENOMEM),
                 Err(e) if done == 0 => return Err(e),
@@ -275,7 +275,7 @@ impl Inode for ShmemInode {
             // (Linux: shmem_undo_range's shmem_getpage of the partial page).
             if !len.is_multiple_of(PAGE_SIZE as u64) {
                 let index = (len / PAGE_SIZE as u64) as usize;
-                if let Ok(Some(page)) = shmem_getpage_gfp(mapping, index, SgpType::SGP_READ) {
+                if let Ok(Some(page)) = shmem_getpage(mapping, index, SgpType::SGP_READ) {
                     put_page(page);
                 }
             }
@@ -295,10 +295,10 @@ impl Inode for ShmemInode {
         self.file().ok().map(|(m, _)| m)
     }
 
-    /// Linux: `shmem_fault` -> `shmem_getpage_gfp(SGP_CACHE)`: a fault allocates.
+    /// Linux: `shmem_fault` -> `shmem_getpage(SGP_CACHE)`: a fault allocates.
     fn fault_page(&self, index: usize) -> KResult<&'static Page> {
         let (mapping, _) = self.file()?;
-        shmem_getpage_gfp(mapping, index, SgpType::SGP_CACHE)?.ok_or(Errno::ENOMEM)
+        shmem_getpage(mapping, index, SgpType::SGP_CACHE)?.ok_or(Errno::ENOMEM)
     }
 
     /// Linux: `shmem_mmap` installs `shmem_vm_ops` (`shmem_fault`).

@@ -76,7 +76,8 @@ pub fn shmem_fault(vmf: &VmFault<'_>) -> Result<&'static Page, FaultResult> {
     let Some(mapping) = file.f_mapping() else {
         return Err(FaultResult::Sigbus);
     };
-    match shmem_getpage_gfp(mapping, vmf.pgoff, SgpType::SGP_CACHE) {
+    let mut major = false;
+    match shmem_getpage_gfp(mapping, vmf.pgoff, SgpType::SGP_CACHE, Some(&mut major)) {
         Ok(Some(page)) => Ok(page),
         Ok(None) | Err(Errno::ENOMEM) => Err(FaultResult::Oom),
         Err(_) => Err(FaultResult::Sigbus),
@@ -124,22 +125,29 @@ pub enum SgpType {
 /// page, the page read back from swap when the mapping holds a swap entry there
 /// (`shmem_swapin_page`), or for a hole a new zeroed page (None for SGP_READ). Linux:
 /// `shmem_getpage_gfp`. ENOMEM when no page can be had, EIO when swap cannot be read.
+///
+/// `fault_type`: the fault path's (Linux: `vm_fault_t *fault_type`), set to true for a
+/// major fault (the page had to be read from swap, counted in `pgmajfault`); None from
+/// read(2), write(2) and truncation (Linux: `shmem_getpage`).
 #[no_mangle]
 #[inline(never)]
 pub fn shmem_getpage_gfp(
     mapping: &AddressSpace,
     index: usize,
     sgp: SgpType,
+    mut fault_type: Option<&mut bool>,
 ) -> KResult<Option<&'static Page>> {
     loop {
         match find_get_entry(mapping, index) {
             Some(PageCacheEntry::Page(page)) => return Ok(Some(page)),
-            Some(PageCacheEntry::Swap(swap)) => match shmem_swapin_page(mapping, index, swap) {
-                Ok(page) => return Ok(Some(page)),
-                // Someone else moved the entry meanwhile: look again.
-                Err(Errno::EEXIST) => continue,
-                Err(e) => return Err(e),
-            },
+            Some(PageCacheEntry::Swap(swap)) => {
+                match shmem_swapin_page(mapping, index, swap, fault_type.as_deref_mut()) {
+                    Ok(page) => return Ok(Some(page)),
+                    // Someone else moved the entry meanwhile: look again.
+                    Err(Errno::EEXIST) => continue,
+                    Err(e) => return Err(e),
+                }
+            }
             None if sgp == SgpType::SGP_READ => return Ok(None),
             None => {}
         }
@@ -161,6 +169,15 @@ pub fn shmem_getpage_gfp(
             }
         }
     }
+}
+
+/// [`shmem_getpage_gfp`] outside a fault (Linux: `shmem_getpage`).
+pub fn shmem_getpage(
+    mapping: &AddressSpace,
+    index: usize,
+    sgp: SgpType,
+) -> KResult<Option<&'static Page>> {
+    shmem_getpage_gfp(mapping, index, sgp, None)
 }
 
 /// Put `page` (locked, from the swap cache) at `index` of `mapping` in place of the swap
@@ -213,11 +230,20 @@ pub fn shmem_swapin_page(
     mapping: &AddressSpace,
     index: usize,
     swap: SwpEntry,
+    fault_type: Option<&mut bool>,
 ) -> KResult<&'static Page> {
     let still_there = || matches!(mapping.i_pages.lock().get(&index), Some(PageCacheEntry::Swap(e)) if *e == swap);
     let page = match crate::mm::swap_state::lookup_swap_cache(swap) {
         Some(page) => page,
-        None => match shmem_swapin(swap) {
+        None => match {
+            // A fault that must wait for the disk is a major one (Linux counts it here,
+            // before the read).
+            if let Some(major) = fault_type {
+                *major = true;
+                crate::mm::vmstat::count_vm_event(VmStat::PGMAJFAULT);
+            }
+            shmem_swapin(swap)
+        } {
             Some(page) => page,
             None if still_there() => return Err(Errno::ENOMEM),
             None => return Err(Errno::EEXIST),

@@ -67,10 +67,7 @@ fn a_swap_entry_is_not_a_page_to_lookups() {
         "no new page over a swapped one"
     );
     put_page(q);
-    assert!(matches!(
-        shmem_getpage_gfp(m, 3, SgpType::SGP_READ),
-        Ok(None)
-    ));
+    assert!(matches!(shmem_getpage(m, 3, SgpType::SGP_READ), Ok(None)));
 }
 
 #[test]
@@ -112,16 +109,11 @@ fn shmem_getpage_gfp_finds_the_page_and_reads_no_hole() {
     // (Allocation for a fault zeroes the page, which the host's simulated mem_map has
     // no bytes for: the scenarios cover it.)
     let m = mapping();
-    assert!(matches!(
-        shmem_getpage_gfp(m, 7, SgpType::SGP_READ),
-        Ok(None)
-    ));
+    assert!(matches!(shmem_getpage(m, 7, SgpType::SGP_READ), Ok(None)));
     assert_eq!(m.nrpages(), 0, "a read of a hole allocates nothing");
     let p = page();
     add_to_page_cache_lru(p, m, 7).unwrap();
-    let again = shmem_getpage_gfp(m, 7, SgpType::SGP_WRITE)
-        .unwrap()
-        .unwrap();
+    let again = shmem_getpage(m, 7, SgpType::SGP_WRITE).unwrap().unwrap();
     assert!(core::ptr::eq(p, again), "the cached page, with a reference");
     assert_eq!(p.page_count(), 2);
     put_page(again);

@@ -18,11 +18,6 @@ const PM_PRESENT: u64 = 1 << 63;
 /// Pages per write(2)/read(2) call.
 const CHUNK: usize = 16;
 
-
-
-
-
-
 fn v(key: &str) -> u64 {
     vmstat(key).unwrap_or(0)
 }
@@ -144,10 +139,11 @@ fn main(_args: Args) -> i32 {
         0,
     );
     t.ok(v("pswpout") >= out2 + K as u64, "they were written to swap (pswpout +64)");
-    let in2 = v("pswpin");
+    let (in2, maj2) = (v("pswpin"), v("pgmajfault"));
     let bad: usize = (16..16 + K).map(|i| check(small, i, SMALL_GEN)).sum();
     t.eq("touched again, every word is right", bad, 0);
     t.ok(v("pswpin") > in2, "and they came back from swap");
+    t.ok(v("pgmajfault") > maj2, "through major faults (shmem_fault read them)");
 
     // 5. Truncate into a page that is out on swap: it comes back, and its tail reads as
     // zeros once the file grows again.

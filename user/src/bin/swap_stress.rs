@@ -18,9 +18,6 @@ const MADV_PAGEOUT: usize = 21;
 const PM_SWAP: u64 = 1 << 62;
 const PM_PRESENT: u64 = 1 << 63;
 
-
-
-
 fn v(key: &str) -> u64 {
     vmstat(key).unwrap_or(0)
 }
