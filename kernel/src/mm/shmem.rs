@@ -235,19 +235,19 @@ pub fn shmem_swapin_page(
     let still_there = || matches!(mapping.i_pages.lock().get(&index), Some(PageCacheEntry::Swap(e)) if *e == swap);
     let page = match crate::mm::swap_state::lookup_swap_cache(swap) {
         Some(page) => page,
-        None => match {
+        None => {
             // A fault that must wait for the disk is a major one (Linux counts it here,
             // before the read).
             if let Some(major) = fault_type {
                 *major = true;
                 crate::mm::vmstat::count_vm_event(VmStat::PGMAJFAULT);
             }
-            shmem_swapin(swap)
-        } {
-            Some(page) => page,
-            None if still_there() => return Err(Errno::ENOMEM),
-            None => return Err(Errno::EEXIST),
-        },
+            match shmem_swapin(swap) {
+                Some(page) => page,
+                None if still_there() => return Err(Errno::ENOMEM),
+                None => return Err(Errno::EEXIST),
+            }
+        }
     };
     lock_page(page);
     if !PageSwapCache(page) || page_swap_entry(page) != swap || !still_there() {
