@@ -504,6 +504,13 @@ impl SwapBdev for VirtioBlk {
             .unwrap_or_else(|| self.write_sectors_at(sector, buf))
     }
 
+    fn read_sectors_vectored(&self, sector: u64, bufs: &mut [&mut [u8]]) -> KResult<()> {
+        if let [buf] = bufs {
+            return self.read_sectors(sector, buf);
+        }
+        self.read_at_vectored(sector * SECTOR_SIZE as u64, bufs)
+    }
+
     fn nr_sectors(&self) -> u64 {
         self.capacity
     }

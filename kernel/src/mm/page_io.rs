@@ -20,7 +20,7 @@ use crate::mm::page::{page_address, Page, PageFlags};
 use crate::mm::pagemap::{end_page_writeback, unlock_page};
 use crate::mm::swapfile::map_swap_entry;
 use crate::mm::swapops::SwpEntry;
-use crate::mm::vmstat::{count_vm_event, VmStat};
+use crate::mm::vmstat::{count_vm_event, count_vm_events, VmStat};
 use crate::mm::PAGE_SIZE;
 use core::sync::atomic::Ordering;
 
@@ -100,6 +100,41 @@ pub fn swap_readpage(page: &Page, synchronous: bool) -> KResult<()> {
     let r = bdev.read_sectors(sector, data);
     end_swap_bio_read(page, r.is_ok());
     r
+}
+
+/// Read `pages`, locked swap-cache pages of consecutive slots on one device (the first
+/// slot in `pages[0].private`), with one request where the device can (Linux: the bios
+/// `swap_readpage` submits for a readahead cluster inside `blk_start_plug` /
+/// `blk_finish_plug` merge into one request). Each page ends as `swap_readpage` leaves it:
+/// up to date (or not, after an error) and unlocked. Counts `pswpin` per page.
+#[no_mangle]
+#[inline(never)]
+pub fn swap_readpages_plugged(pages: &[&Page]) {
+    let Some(&first) = pages.first() else {
+        return;
+    };
+    let Some((bdev, sector)) = map_swap_entry(page_swap_entry(first)) else {
+        for page in pages {
+            end_swap_bio_read(page, false);
+        }
+        return;
+    };
+    let mut bufs: alloc::vec::Vec<&mut [u8]> = alloc::vec::Vec::new();
+    let ok = bufs.try_reserve(pages.len()).is_ok() && {
+        for page in pages {
+            // SAFETY: each page is locked and not up to date: nobody else reads or writes
+            // it until end_swap_bio_read unlocks it; PAGE_SIZE bytes of the linear map.
+            bufs.push(unsafe {
+                core::slice::from_raw_parts_mut(page_address(page) as *mut u8, PAGE_SIZE)
+            });
+        }
+        count_vm_events(VmStat::PSWPIN, pages.len());
+        bdev.read_sectors_vectored(sector, &mut bufs).is_ok()
+    };
+    drop(bufs);
+    for page in pages {
+        end_swap_bio_read(page, ok);
+    }
 }
 
 /// The read of `page` is over (Linux: `end_swap_bio_read`): uptodate on success, and the

@@ -271,28 +271,63 @@ pub fn swap_cluster_readahead(entry: SwpEntry, gfp: GfpFlags) -> Option<&'static
     let offset = swp_offset(entry);
     let win = swapin_nr_pages(offset as usize) as u64;
     PREV_OFFSET.store(offset as usize, Ordering::Relaxed);
-    if win > 1 {
-        let mask = win - 1;
-        let start = (offset & !mask).max(1);
-        let end = (offset | mask) + 1;
-        for off in start..end {
-            if off == offset {
-                continue;
-            }
-            // Readahead gives up rather than fight for memory (Linux: the same flags).
-            let ra_gfp = gfp | GfpFlags::__GFP_NORETRY | GfpFlags::__GFP_NOWARN;
-            let Some((page, new)) = __read_swap_cache_async(swp_entry(ty, off), ra_gfp) else {
-                continue;
-            };
-            if new {
-                swap_read_and_unlock(page);
-                page.set_flags(PageFlags::PG_readahead);
-                count_vm_event(VmStat::SWAP_RA);
-            }
-            put_page(page);
+    if win <= 1 {
+        return read_swap_cache_async(entry, gfp);
+    }
+    let mask = win - 1;
+    let start = (offset & !mask).max(1);
+    let end = (offset | mask) + 1;
+    // The pages to read, in slot order, and the one asked for (Linux: the loop submits a
+    // read per new page under a plug, then the target's `read_swap_cache_async`).
+    let mut run: [Option<&'static Page>; 1 << PAGE_CLUSTER] = [None; 1 << PAGE_CLUSTER];
+    let mut target = None;
+    for off in start..end {
+        // Readahead gives up rather than fight for memory (Linux: the same flags).
+        let want = if off == offset {
+            gfp
+        } else {
+            gfp | GfpFlags::__GFP_NORETRY | GfpFlags::__GFP_NOWARN
+        };
+        let Some((page, new)) = __read_swap_cache_async(swp_entry(ty, off), want) else {
+            continue;
+        };
+        if new {
+            run[(off - start) as usize] = Some(page);
+        }
+        if off == offset {
+            target = Some(page); // the reference is the caller's
+        } else if new {
+            page.set_flags(PageFlags::PG_readahead);
+            count_vm_event(VmStat::SWAP_RA);
+        } else {
+            put_page(page); // cached already: nothing to read
         }
     }
-    read_swap_cache_async(entry, gfp)
+    // One read per run of consecutive new pages (Linux: blk_finish_plug).
+    let mut i = 0;
+    while i < run.len() {
+        let Some(_) = run[i] else {
+            i += 1;
+            continue;
+        };
+        let mut pages: [&'static Page; 1 << PAGE_CLUSTER] = [run[i].unwrap(); 1 << PAGE_CLUSTER];
+        let mut n = 0;
+        while let Some(Some(page)) = run.get(i) {
+            pages[n] = page;
+            n += 1;
+            i += 1;
+        }
+        crate::mm::page_io::swap_readpages_plugged(&pages[..n]);
+    }
+    // The readahead pages' references go; the cache keeps them.
+    for (k, page) in run.iter().enumerate() {
+        if let Some(page) = page {
+            if start + k as u64 != offset {
+                put_page(page);
+            }
+        }
+    }
+    target
 }
 
 /// The page for swap entry `entry`, read with readahead (Linux: `swapin_readahead`).

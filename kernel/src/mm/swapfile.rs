@@ -37,6 +37,17 @@ pub trait SwapBdev: Send + Sync {
     fn read_sectors(&self, sector: u64, buf: &mut [u8]) -> KResult<()>;
     /// Write `buf` (a multiple of 512 bytes) at 512-byte sector `sector`.
     fn write_sectors(&self, sector: u64, buf: &[u8]) -> KResult<()>;
+    /// Fill `bufs` one after the other from sector `sector`, as one contiguous read: a
+    /// device that can do it in fewer requests overrides this (Linux: bios merged into
+    /// one request under a plug). The default reads each buffer on its own.
+    fn read_sectors_vectored(&self, sector: u64, bufs: &mut [&mut [u8]]) -> KResult<()> {
+        let mut at = sector;
+        for buf in bufs.iter_mut() {
+            self.read_sectors(at, buf)?;
+            at += (buf.len() / 512) as u64;
+        }
+        Ok(())
+    }
     /// Capacity in 512-byte sectors (Linux: `bdev_nr_sectors`).
     fn nr_sectors(&self) -> u64;
 }
