@@ -260,10 +260,10 @@ fn swapin_nr_pages(offset: usize) -> usize {
 /// virtio disk is to Linux). The window adapts (`swapin_nr_pages`): a process that uses
 /// what was read ahead gets up to 8 pages per fault, one that jumps about gets one.
 /// Slots no PTE uses are skipped; the extra pages go to the swap cache marked as read
-/// ahead (`swap_ra`; a later hit counts `swap_ra_hit`). Difference from 5.10: the reads
-/// are synchronous one page at a time (the driver has one request in flight), so
-/// readahead saves faults and `mmap_lock` round trips, not disk latency; 5.10 submits
-/// them all and plugs the queue.
+/// ahead (`swap_ra`; a later hit counts `swap_ra_hit`). Each run of consecutive new pages
+/// is read with one request (`swap_readpages_plugged`; Linux submits a bio per page under
+/// a plug, and the block layer merges them). Difference from 5.10: that read is
+/// synchronous, so the caller waits for the whole run, not only its page.
 #[no_mangle]
 #[inline(never)]
 pub fn swap_cluster_readahead(entry: SwpEntry, gfp: GfpFlags) -> Option<&'static Page> {
@@ -304,20 +304,12 @@ pub fn swap_cluster_readahead(entry: SwpEntry, gfp: GfpFlags) -> Option<&'static
         }
     }
     // One read per run of consecutive new pages (Linux: blk_finish_plug).
-    let mut i = 0;
-    while i < run.len() {
-        let Some(_) = run[i] else {
-            i += 1;
-            continue;
-        };
-        let mut pages: [&'static Page; 1 << PAGE_CLUSTER] = [run[i].unwrap(); 1 << PAGE_CLUSTER];
-        let mut n = 0;
-        while let Some(Some(page)) = run.get(i) {
-            pages[n] = page;
-            n += 1;
-            i += 1;
+    for chunk in run.split(Option::is_none).filter(|c| !c.is_empty()) {
+        let mut pages: [&'static Page; 1 << PAGE_CLUSTER] = [chunk[0].unwrap(); 1 << PAGE_CLUSTER];
+        for (dst, src) in pages.iter_mut().zip(chunk.iter().flatten()) {
+            *dst = src;
         }
-        crate::mm::page_io::swap_readpages_plugged(&pages[..n]);
+        crate::mm::page_io::swap_readpages_plugged(&pages[..chunk.len()]);
     }
     // The readahead pages' references go; the cache keeps them.
     for (k, page) in run.iter().enumerate() {
@@ -373,22 +365,30 @@ pub fn swap_cache_has(entry: SwpEntry) -> bool {
 /// pass, Linux: the `find_next_to_unuse` loop of `try_to_unuse`).
 pub fn free_swap_cache_of_type(ty: usize) {
     use crate::mm::pagemap::{lock_page, unlock_page};
-    let pages: alloc::vec::Vec<&'static Page> = {
-        let space = SWAPPER_SPACE.lock();
-        space
-            .iter()
-            .filter(|(&val, _)| swp_type(SwpEntry { val }) == ty)
-            .map(|(_, &page)| {
+    // The device's entries are one range of keys (the type is the top bits); a batch at a
+    // time, on the stack, resuming after the last key seen.
+    const BATCH: usize = 64;
+    let end = swp_entry(ty + 1, 0).val;
+    let mut next = swp_entry(ty, 0).val;
+    loop {
+        let mut batch: [Option<(u64, &'static Page)>; BATCH] = [None; BATCH];
+        {
+            let space = SWAPPER_SPACE.lock();
+            for (slot, (&val, &page)) in batch.iter_mut().zip(space.range(next..end)) {
                 get_page(page);
-                page
-            })
-            .collect()
-    };
-    for page in pages {
-        lock_page(page);
-        crate::mm::swapfile::try_to_free_swap(page);
-        unlock_page(page);
-        put_page(page);
+                *slot = Some((val, page));
+            }
+        }
+        let Some(Some((last, _))) = batch.iter().rev().find(|b| b.is_some()) else {
+            return;
+        };
+        next = last + 1;
+        for &(_, page) in batch.iter().flatten() {
+            lock_page(page);
+            crate::mm::swapfile::try_to_free_swap(page);
+            unlock_page(page);
+            put_page(page);
+        }
     }
 }
 

@@ -981,8 +981,9 @@ pub fn unuse_pte(
 }
 
 /// Bring every swap entry of device `ty` in `vma` back into memory (Linux: `unuse_vma`
-/// -> `unuse_pte_range`). The entries are gathered under the page-table lock, then each
-/// page is read (or found in the swap cache) with no spinlock held. ENOMEM when a page
+/// -> `unuse_pte_range`). The entries of 64 pages at a time are gathered under the
+/// page-table lock, then each page is read (or found in the swap cache) with no spinlock
+/// held. ENOMEM when a page
 /// cannot be had: what was brought in stays, the rest stays on the device.
 fn unuse_vma(
     mm: &crate::mm::mm_types::MmStruct,
@@ -991,34 +992,43 @@ fn unuse_vma(
 ) -> KResult<()> {
     use crate::mm::pagemap::{lock_page, unlock_page, wait_on_page_locked};
     use crate::mm::swapops::{is_swap_pte, pte_to_swp_entry, swp_type};
-    let mut found = alloc::vec::Vec::new();
-    {
-        let _ptl = mm.page_table_lock.lock();
-        crate::mm::memory::for_each_pte(mm.pgd, vma.vm_start, vma.vm_end, |va, pte| {
-            if is_swap_pte(*pte) && swp_type(pte_to_swp_entry(*pte)) == ty {
-                found.push((va, pte_to_swp_entry(*pte)));
-            }
-        });
-    }
-    for (addr, entry) in found {
-        let page = match crate::mm::swap_state::lookup_swap_cache(entry) {
-            Some(page) => page,
-            None => crate::mm::swap_state::read_swap_cache_async(
-                entry,
-                crate::mm::page_alloc::GfpFlags::GFP_KERNEL,
-            )
-            .ok_or(Errno::ENOMEM)?,
-        };
-        wait_on_page_locked(page);
-        if !page.test(crate::mm::page::PageFlags::PG_uptodate) {
-            crate::mm::page::put_page(page);
-            return Err(Errno::EIO);
+    // A batch of pages at a time, on the stack: no allocation grows with the VMA.
+    const BATCH: usize = 64;
+    let mut from = vma.vm_start;
+    while from < vma.vm_end {
+        let to = vma.vm_end.min(from + BATCH * PAGE_SIZE);
+        let mut found = [(0usize, SwpEntry::default()); BATCH];
+        let mut n = 0;
+        {
+            let _ptl = mm.page_table_lock.lock();
+            crate::mm::memory::for_each_pte(mm.pgd, from, to, |va, pte| {
+                if is_swap_pte(*pte) && swp_type(pte_to_swp_entry(*pte)) == ty {
+                    found[n] = (va, pte_to_swp_entry(*pte));
+                    n += 1;
+                }
+            });
         }
-        unuse_pte(mm, vma, addr, entry, page);
-        lock_page(page);
-        try_to_free_swap(page);
-        unlock_page(page);
-        crate::mm::page::put_page(page);
+        for &(addr, entry) in &found[..n] {
+            let page = match crate::mm::swap_state::lookup_swap_cache(entry) {
+                Some(page) => page,
+                None => crate::mm::swap_state::read_swap_cache_async(
+                    entry,
+                    crate::mm::page_alloc::GfpFlags::GFP_KERNEL,
+                )
+                .ok_or(Errno::ENOMEM)?,
+            };
+            wait_on_page_locked(page);
+            if !page.test(crate::mm::page::PageFlags::PG_uptodate) {
+                crate::mm::page::put_page(page);
+                return Err(Errno::EIO);
+            }
+            unuse_pte(mm, vma, addr, entry, page);
+            lock_page(page);
+            try_to_free_swap(page);
+            unlock_page(page);
+            crate::mm::page::put_page(page);
+        }
+        from = to;
     }
     Ok(())
 }
