@@ -123,6 +123,8 @@ pub struct VirtioBlk {
     /// Submitters waiting for `busy` or `done` (Linux: the tag wait queue and the
     /// waiter of `submit_bio_wait`).
     wait: WaitQueueHead,
+    /// Requests submitted, reads and writes (for tests: a plug's pages are one request).
+    pub nr_requests: AtomicU64,
     /// Requests whose submitter went to sleep before the device completed them (for tests).
     pub nr_slept: AtomicU64,
     /// Requests completed by polling.
@@ -244,6 +246,7 @@ impl VirtioBlk {
             .map_err(|_| Errno::EIO)?;
             inner.token = Some(token);
             self.in_flight.store(true, Ordering::Release);
+            self.nr_requests.fetch_add(1, Ordering::Relaxed);
             token
         };
         if sleep {
@@ -354,6 +357,49 @@ impl VirtioBlk {
             bounce_copy(dma, chunk);
             let at = sector + (i * BOUNCE_BYTES / SECTOR_SIZE) as u64;
             r = self.virtblk_rw_sectors(at, bounce, chunk.len(), true);
+            if r.is_err() {
+                break;
+            }
+        }
+        self.put_busy();
+        r
+    }
+
+    /// Write the buffers of `bufs` (each whole sectors) one after the other from sector
+    /// `sector`, as one contiguous write: the buffers are gathered into the bounce buffer
+    /// and written with as few requests as it allows (Linux: the bios of a plug merged
+    /// into one request, `blk_mq_flush_plug_list`). Sleeps like [`read_at`](Self::read_at).
+    pub fn write_sectors_at_vectored(&self, sector: u64, bufs: &[&[u8]]) -> KResult<()> {
+        let total: usize = bufs.iter().map(|b| b.len()).sum();
+        if bufs.iter().any(|b| !b.len().is_multiple_of(SECTOR_SIZE)) {
+            return Err(Errno::EINVAL);
+        }
+        self.check_sectors(sector, total)?;
+        self.get_busy();
+        let bounce = self.inner.lock().bounce;
+        let (mut at, mut filled) = (sector, 0usize);
+        let mut r = Ok(());
+        let mut pending = bufs.iter().peekable();
+        while let Some(buf) = pending.next() {
+            let mut src: &[u8] = buf;
+            while !src.is_empty() {
+                let n = src.len().min(BOUNCE_BYTES - filled);
+                // SAFETY: the bounce buffer is ours while we own `busy`; no request is in
+                // flight while it fills.
+                let dma =
+                    unsafe { core::slice::from_raw_parts_mut((bounce + filled) as *mut u8, n) };
+                bounce_copy(dma, &src[..n]);
+                (src, filled) = (&src[n..], filled + n);
+                // Full, or nothing more to gather: one request for what it holds.
+                if filled == BOUNCE_BYTES || (src.is_empty() && pending.peek().is_none()) {
+                    r = self.virtblk_rw_sectors(at, bounce, filled, true);
+                    at += (filled / SECTOR_SIZE) as u64;
+                    filled = 0;
+                    if r.is_err() {
+                        break;
+                    }
+                }
+            }
             if r.is_err() {
                 break;
             }
@@ -504,6 +550,13 @@ impl SwapBdev for VirtioBlk {
             .unwrap_or_else(|| self.write_sectors_at(sector, buf))
     }
 
+    fn write_sectors_vectored(&self, sector: u64, bufs: &[&[u8]]) -> KResult<()> {
+        if let [buf] = bufs {
+            return self.write_sectors(sector, buf);
+        }
+        self.write_sectors_at_vectored(sector, bufs)
+    }
+
     fn read_sectors_vectored(&self, sector: u64, bufs: &mut [&mut [u8]]) -> KResult<()> {
         if let [buf] = bufs {
             return self.read_sectors(sector, buf);
@@ -572,6 +625,7 @@ pub fn virtblk_probe(base: usize, size: usize, irq: u32, index: usize) -> Option
         done: AtomicBool::new(false),
         in_flight: AtomicBool::new(false),
         wait: WaitQueueHead::new(),
+        nr_requests: AtomicU64::new(0),
         nr_slept: AtomicU64::new(0),
         nr_polled: AtomicU64::new(0),
         nr_irq_wakeups: AtomicU64::new(0),

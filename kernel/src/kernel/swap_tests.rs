@@ -1,6 +1,8 @@
 //! In-kernel test of swap page I/O through the real disk (`ktest=swap`, with a swap disk
 //! and `swap=/dev/vdb` on the command line): `swap_writepage` writes two pages to two
-//! slots, `swap_readpage` reads the first back into a third page, and the bytes match.
+//! slots, `swap_readpage` reads the first back into a third page, and the bytes match;
+//! then 70 pages go out through a `SwapPlug`, as reclaim writes them, in one request per
+//! run of consecutive slots (at most 64 pages each), and all read back.
 //! The I/O runs in a kernel thread so it can sleep on the device's interrupt, as reclaim
 //! and the fault path do.
 //!
@@ -8,7 +10,7 @@
 use crate::drivers::virtio_blk::virtio_blk_devices;
 use crate::mm::page::{page_address, Page, PageFlags};
 use crate::mm::page_alloc::{__free_pages, alloc_pages, GfpFlags};
-use crate::mm::page_io::{swap_readpage, swap_writepage};
+use crate::mm::page_io::{swap_readpage, swap_writepage, SwapPlug, SWAP_PLUG_PAGES};
 use crate::mm::pagemap::{page_locked, trylock_page};
 use crate::mm::swapfile::{get_swap_page, put_swap_page, swap_slots_in_use, total_swap_pages};
 use crate::mm::swapops::{swp_offset, SwpEntry};
@@ -63,7 +65,7 @@ fn round_trip() -> TestResult {
     let e2 = get_swap_page().ok_or("get_swap_page: no second slot")?;
     let (a, b) = (swap_page(e1, Some(1))?, swap_page(e2, Some(2))?);
     for p in [a, b] {
-        swap_writepage(p).map_err(|e| format!("swap_writepage: {e:?}"))?;
+        swap_writepage(p, None).map_err(|e| format!("swap_writepage: {e:?}"))?;
         if p.test(PageFlags::PG_writeback) || page_locked(p) {
             return Err("after swap_writepage: still under writeback or locked".into());
         }
@@ -108,8 +110,88 @@ fn round_trip() -> TestResult {
     ))
 }
 
+/// Pages [`plugged_round_trip`] writes: more than one plug's worth.
+const PLUGGED: usize = SWAP_PLUG_PAGES + 6;
+
+/// Write [`PLUGGED`] pages through a [`SwapPlug`]: each stays under writeback until the
+/// plug is flushed (or fills, or meets a slot that does not follow), the disk sees one
+/// request per run of consecutive slots of at most a plug's worth, and every page reads
+/// back as written.
+fn plugged_round_trip() -> TestResult {
+    let mut entries = alloc::vec::Vec::new();
+    let mut pages = alloc::vec::Vec::new();
+    let r = (|| {
+        for i in 0..PLUGGED {
+            let e = get_swap_page().ok_or("get_swap_page: no free slot")?;
+            entries.push(e);
+            pages.push(swap_page(e, Some(10 + i as u64))?);
+        }
+        // The requests a plug should make: a new one where a slot does not follow the
+        // previous one, and after every SWAP_PLUG_PAGES pages of one run.
+        let mut expected = 0u64;
+        let mut run = 0;
+        for (i, e) in entries.iter().enumerate() {
+            let follows = i > 0 && swp_offset(*e) == swp_offset(entries[i - 1]) + 1;
+            if !follows || run == SWAP_PLUG_PAGES {
+                (expected, run) = (expected + 1, 0);
+            }
+            run += 1;
+        }
+        let req0 = requests();
+        let mut plug = SwapPlug::new();
+        for p in pages.iter() {
+            swap_writepage(p, Some(&mut plug)).map_err(|e| format!("swap_writepage: {e:?}"))?;
+        }
+        let last = pages[PLUGGED - 1];
+        if !last.test(PageFlags::PG_writeback) || page_locked(last) {
+            return Err("a plugged page is not under writeback, or still locked".into());
+        }
+        plug.flush();
+        let reqs = requests() - req0;
+        if pages.iter().any(|p| p.test(PageFlags::PG_writeback)) {
+            return Err("a page is still under writeback after the flush".into());
+        }
+        if reqs != expected {
+            return Err(format!(
+                "{PLUGGED} plugged pages took {reqs} requests, expected {expected}"
+            ));
+        }
+        for (i, e) in entries.iter().enumerate() {
+            let c = swap_page(*e, None)?;
+            let r = swap_readpage(c, true).map_err(|e| format!("swap_readpage: {e:?}"));
+            // SAFETY: c is ours, read complete, PAGE_SIZE bytes.
+            let data =
+                unsafe { core::slice::from_raw_parts(page_address(c) as *const u8, PAGE_SIZE) };
+            let bad = (0..PAGE_SIZE).find(|&j| data[j] != pattern(10 + i as u64, j));
+            release(c);
+            r?;
+            if let Some(j) = bad {
+                return Err(format!("plugged page {i}: byte {j} differs after the read"));
+            }
+        }
+        Ok(format!(
+            "{PLUGGED} pages through a plug: {reqs} requests, all read back"
+        ))
+    })();
+    for p in pages {
+        release(p);
+    }
+    for e in entries {
+        put_swap_page(e);
+    }
+    r
+}
+
+/// Requests submitted to every disk.
+fn requests() -> u64 {
+    virtio_blk_devices()
+        .iter()
+        .map(|d| d.nr_requests.load(Ordering::Relaxed))
+        .sum()
+}
+
 extern "C" fn swap_io_thread(_: usize) {
-    let r = round_trip();
+    let r = round_trip().and_then(|a| plugged_round_trip().map(|b| format!("{a}; {b}")));
     *OUTCOME.lock() = Some(r);
 }
 

@@ -18,10 +18,12 @@
 use crate::errno::{Errno, KResult};
 use crate::mm::page::{page_address, Page, PageFlags};
 use crate::mm::pagemap::{end_page_writeback, unlock_page};
-use crate::mm::swapfile::map_swap_entry;
+use crate::mm::swapfile::{map_swap_entry, SwapBdev, PAGE_SECTORS};
 use crate::mm::swapops::SwpEntry;
 use crate::mm::vmstat::{count_vm_event, count_vm_events, VmStat};
 use crate::mm::PAGE_SIZE;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 
 /// The swap entry a swap-cache page stands for (Linux: `page_private` of a PageSwapCache
@@ -39,12 +41,17 @@ fn page_swap_entry(page: &Page) -> SwpEntry {
 /// is marked dirty again and keeps no PG_reclaim, so reclaim keeps it (Linux: SetPageError
 /// + set_page_dirty + ClearPageReclaim); EIO. EINVAL if `private` names no swap slot.
 ///
+/// With a `plug` the write only joins it and the page stays under writeback until
+/// [`SwapPlug::flush`] writes the gathered pages (Linux: `submit_bio` while the task holds
+/// a `blk_plug` queues the bio on the plug; `current->plug` there, an argument here,
+/// because mm cannot see the task).
+///
 /// Linux 5.10: `swap_writepage` first tries `try_to_free_swap` (nothing maps the slot any
 /// more: skip the write) and goes through frontswap; the caller does that check here.
-/// Sleeps: yes, on the device's interrupt.
+/// Sleeps: yes, on the device's interrupt (with a plug: only when the plug is full).
 #[no_mangle]
 #[inline(never)]
-pub fn swap_writepage(page: &Page) -> KResult<()> {
+pub fn swap_writepage(page: &'static Page, plug: Option<&mut SwapPlug>) -> KResult<()> {
     let entry = page_swap_entry(page);
     let Some((bdev, sector)) = map_swap_entry(entry) else {
         unlock_page(page); // the contract: writepage returns with the page unlocked
@@ -53,6 +60,17 @@ pub fn swap_writepage(page: &Page) -> KResult<()> {
     page.set_flags(PageFlags::PG_writeback);
     unlock_page(page);
     count_vm_event(VmStat::PSWPOUT);
+    match plug {
+        Some(plug) if plug.gathers() => {
+            plug.add(page, bdev, sector);
+            Ok(())
+        }
+        _ => write_one(page, &*bdev, sector),
+    }
+}
+
+/// Write one page under writeback at `sector` of `bdev` and end its writeback.
+fn write_one(page: &Page, bdev: &dyn SwapBdev, sector: u64) -> KResult<()> {
     // SAFETY: a page frame is PAGE_SIZE bytes of the linear map; PG_writeback keeps it
     // from being freed or changed under us by reclaim (the contents are stable while
     // under writeback: no PTE maps it writably once it was unmapped for swap-out).
@@ -60,6 +78,108 @@ pub fn swap_writepage(page: &Page) -> KResult<()> {
     let r = bdev.write_sectors(sector, data);
     end_swap_bio_write(page, r.is_ok());
     r
+}
+
+/// Most pages a [`SwapPlug`] gathers before it writes them: 256 KiB, what virtio-blk
+/// moves in one request through its bounce buffer.
+pub const SWAP_PLUG_PAGES: usize = 64;
+
+/// Swap writes held back so that pages going to consecutive slots reach the device as one
+/// request (Linux: `struct blk_plug`; 5.10's `shrink_lruvec` holds one around reclaim,
+/// and the bios `swap_writepage` submits meanwhile merge when `blk_finish_plug` flushes
+/// it). Each page in it is unlocked and under writeback, as after Linux's `submit_bio`;
+/// [`flush`](Self::flush) writes them and ends their writeback. Linux's completions come
+/// later from the interrupt; ours when the flush returns, so the caller can free the
+/// pages right after it (`shrink_page_list`'s "synchronous write" case).
+pub struct SwapPlug {
+    pages: Vec<&'static Page>,
+    bdev: Option<Arc<dyn SwapBdev>>,
+    /// The first page's sector; the pages follow it back to back.
+    sector: u64,
+}
+
+impl SwapPlug {
+    /// An empty plug (Linux: `blk_start_plug`). Its page list is reserved now; without
+    /// memory for it the plug stays empty and every write goes out on its own.
+    pub fn new() -> Self {
+        let mut pages = Vec::new();
+        let _ = pages.try_reserve_exact(SWAP_PLUG_PAGES);
+        SwapPlug {
+            pages,
+            bdev: None,
+            sector: 0,
+        }
+    }
+
+    /// Can the plug hold pages at all (its list was allocated)? If not, the caller
+    /// writes each page itself.
+    fn gathers(&self) -> bool {
+        self.pages.capacity() != 0
+    }
+
+    /// Queue `page` (under writeback) for `sector` of `bdev`, first flushing what the
+    /// plug holds if the page does not follow it on the same device or the plug is full
+    /// (Linux: the merge checks of `blk_attempt_plug_merge`).
+    fn add(&mut self, page: &'static Page, bdev: Arc<dyn SwapBdev>, sector: u64) {
+        let follows = self.bdev.as_ref().is_some_and(|b| Arc::ptr_eq(b, &bdev))
+            && sector == self.sector + self.pages.len() as u64 * PAGE_SECTORS;
+        if !follows || self.pages.len() == self.pages.capacity() {
+            self.flush();
+        }
+        if self.pages.is_empty() {
+            (self.bdev, self.sector) = (Some(bdev), sector);
+        }
+        self.pages.push(page);
+    }
+
+    /// Write every page the plug holds with one vectored write, and end each page's
+    /// writeback (Linux: `blk_finish_plug` -> `blk_flush_plug_list`, then
+    /// `end_swap_bio_write` per page as the request completes). Sleeps on the device.
+    pub fn flush(&mut self) {
+        let Some(bdev) = self.bdev.take() else {
+            return;
+        };
+        let mut bufs: Vec<&[u8]> = Vec::new();
+        let ok = if bufs.try_reserve_exact(self.pages.len()).is_ok() {
+            for page in self.pages.iter() {
+                // SAFETY: each page is under writeback: PAGE_SIZE bytes of the linear map
+                // that nobody frees or changes until end_swap_bio_write (see write_one).
+                bufs.push(unsafe {
+                    core::slice::from_raw_parts(page_address(page) as *const u8, PAGE_SIZE)
+                });
+            }
+            bdev.write_sectors_vectored(self.sector, &bufs).is_ok()
+        } else {
+            // No memory for the gather list: one write per page.
+            let mut ok = true;
+            for (i, page) in self.pages.iter().enumerate() {
+                let at = self.sector + i as u64 * PAGE_SECTORS;
+                // SAFETY: as above.
+                let data = unsafe {
+                    core::slice::from_raw_parts(page_address(page) as *const u8, PAGE_SIZE)
+                };
+                ok &= bdev.write_sectors(at, data).is_ok();
+            }
+            ok
+        };
+        drop(bufs);
+        for page in self.pages.drain(..) {
+            end_swap_bio_write(page, ok);
+        }
+    }
+}
+
+impl Default for SwapPlug {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for SwapPlug {
+    /// Nothing may stay under writeback forever: a plug dropped unflushed writes its pages.
+    fn drop(&mut self) {
+        self.flush();
+    }
 }
 
 /// The write of `page` is over (Linux: `end_swap_bio_write`, from the bio's completion).

@@ -336,7 +336,7 @@ pub fn shmem_writepage(page: &'static Page) -> Writepage {
     mod_state(VmStat::NR_SHMEM, -1);
     page.mapping.store(0, Ordering::Relaxed);
     put_page(page); // the page cache's reference; the swap cache holds its own
-    match crate::mm::page_io::swap_writepage(page) {
+    match crate::mm::page_io::swap_writepage(page, None) {
         Ok(()) => Writepage::Written,
         Err(e) => Writepage::Error(e),
     }

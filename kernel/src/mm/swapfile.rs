@@ -48,6 +48,18 @@ pub trait SwapBdev: Send + Sync {
         }
         Ok(())
     }
+    /// Write `bufs` one after the other from sector `sector`, as one contiguous write: a
+    /// device that can do it in fewer requests overrides this (Linux: the swap bios that
+    /// reclaim submits under a plug merge into one request). The default writes each
+    /// buffer on its own.
+    fn write_sectors_vectored(&self, sector: u64, bufs: &[&[u8]]) -> KResult<()> {
+        let mut at = sector;
+        for buf in bufs {
+            self.write_sectors(at, buf)?;
+            at += (buf.len() / 512) as u64;
+        }
+        Ok(())
+    }
     /// Capacity in 512-byte sectors (Linux: `bdev_nr_sectors`).
     fn nr_sectors(&self) -> u64;
 }

@@ -245,7 +245,7 @@ enum Pageout {
 /// and comes back if the write fails.
 #[no_mangle]
 #[inline(never)]
-fn pageout(page: &'static Page) -> Pageout {
+fn pageout(page: &'static Page, plug: &mut crate::mm::page_io::SwapPlug) -> Pageout {
     use crate::mm::filemap::Writepage;
     // Linux: is_page_cache_freeable: page_count - page_has_private == 2.
     if page.page_count() != 2 {
@@ -281,7 +281,7 @@ fn pageout(page: &'static Page) -> Pageout {
     }
     page.set_flags(PageFlags::PG_reclaim);
     let written = match a_ops {
-        None => match crate::mm::page_io::swap_writepage(page) {
+        None => match crate::mm::page_io::swap_writepage(page, Some(plug)) {
             Ok(()) => Writepage::Written,
             Err(e) => Writepage::Error(e),
         },
@@ -333,6 +333,10 @@ pub fn shrink_page_list(
 ) -> usize {
     let mut nr_reclaimed = 0;
     let mut ret_pages = alloc::vec::Vec::new();
+    // Swap writes gather in a plug, so pages bound for consecutive slots reach the disk
+    // as one request; those pages wait in `written` until the plug is flushed below.
+    let mut plug = crate::mm::page_io::SwapPlug::new();
+    let mut written = alloc::vec::Vec::new();
     for page in page_list.drain(..) {
         sc.nr_scanned += 1;
         if !page_evictable(page) {
@@ -405,7 +409,7 @@ pub fn shrink_page_list(
                 }
                 continue;
             }
-            match pageout(page) {
+            match pageout(page, &mut plug) {
                 Pageout::Keep => {
                     ret_pages.push(page);
                     continue;
@@ -415,8 +419,15 @@ pub fn shrink_page_list(
                     ret_pages.push(page);
                     continue;
                 }
-                // Written (synchronously here) or found clean: free it if nobody came
-                // back for it meanwhile.
+                // Still under writeback: its write waits in the plug. Linux keeps such a
+                // page (PG_reclaim) and frees it on a later pass once the interrupt ends
+                // the write; ours ends when the plug is flushed, so it is freed below.
+                Pageout::Success if page.test(PageFlags::PG_writeback) => {
+                    written.push(page);
+                    continue;
+                }
+                // Written (synchronously: tmpfs) or found clean: free it if nobody
+                // came back for it meanwhile.
                 Pageout::Success | Pageout::Clean => {
                     if page.test(PageFlags::PG_dirty) || page.test(PageFlags::PG_writeback) {
                         ret_pages.push(page);
@@ -425,25 +436,47 @@ pub fn shrink_page_list(
                 }
             }
         }
-        // A truncated page only the isolation holds goes straight away. (A swap-cache page
-        // read ahead and never mapped has no `mapping` either, but the swap cache's.)
-        let freeable = if page.mapping.load(core::sync::atomic::Ordering::Relaxed) == 0
-            && !crate::mm::swap_state::PageSwapCache(page)
-        {
-            page.page_count() == 1
+        if free_page_after_reclaim(page) {
+            nr_reclaimed += 1;
         } else {
-            __remove_mapping(page)
-        };
-        if !freeable {
-            ret_pages.push(page); // keep_locked
-            continue;
+            ret_pages.push(page);
         }
-        // free_it: drop the isolation's reference, the last.
-        put_page(page);
-        nr_reclaimed += 1;
+    }
+    // Linux: blk_finish_plug. The writes are done: the "synchronous write" case of 5.10's
+    // shrink_page_list, which goes on to free a page found clean and not under writeback.
+    plug.flush();
+    for page in written {
+        if !page.test(PageFlags::PG_dirty)
+            && !page.test(PageFlags::PG_writeback)
+            && free_page_after_reclaim(page)
+        {
+            nr_reclaimed += 1;
+        } else {
+            ret_pages.push(page);
+        }
     }
     *page_list = ret_pages;
     nr_reclaimed
+}
+
+/// The end of `shrink_page_list` for a page that may go: out of its mapping (page cache
+/// or swap cache) if nobody else holds it, then the isolation's reference, the last, is
+/// dropped (Linux: the `__remove_mapping` step and the `free_it` label). False if
+/// somebody still holds it (the caller keeps it: `keep_locked`).
+fn free_page_after_reclaim(page: &'static Page) -> bool {
+    // A truncated page only the isolation holds goes straight away. (A swap-cache page
+    // read ahead and never mapped has no `mapping` either, but the swap cache's.)
+    let freeable = if page.mapping.load(core::sync::atomic::Ordering::Relaxed) == 0
+        && !crate::mm::swap_state::PageSwapCache(page)
+    {
+        page.page_count() == 1
+    } else {
+        __remove_mapping(page)
+    };
+    if freeable {
+        put_page(page);
+    }
+    freeable
 }
 
 /// Reclaim the pages of `page_list`, isolated by the caller with `isolate_lru_page`,
