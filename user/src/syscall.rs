@@ -7,6 +7,10 @@ pub mod nr {
     pub const DUP3: usize = 24;
     pub const MKDIRAT: usize = 34;
     pub const UNLINKAT: usize = 35;
+    pub const UMOUNT2: usize = 39;
+    pub const MOUNT: usize = 40;
+    pub const STATFS: usize = 43;
+    pub const FSTATFS: usize = 44;
     pub const FTRUNCATE: usize = 46;
     pub const FACCESSAT: usize = 48;
     pub const CHDIR: usize = 49;
@@ -585,6 +589,71 @@ pub fn getdents64(fd: i32, buf: &mut [u8]) -> isize {
 /// unlinkat(2) of a file relative to the current directory.
 pub fn unlink(path: &core::ffi::CStr) -> isize {
     unsafe { syscall3(nr::UNLINKAT, AT_FDCWD as usize, path.as_ptr() as usize, 0) }
+}
+
+/// mkdirat(2) relative to the cwd.
+pub fn mkdir(path: &core::ffi::CStr, mode: u32) -> isize {
+    unsafe { syscall3(nr::MKDIRAT, AT_FDCWD as usize, path.as_ptr() as usize, mode as usize) }
+}
+
+/// rmdir: unlinkat(2) with AT_REMOVEDIR.
+pub fn rmdir(path: &core::ffi::CStr) -> isize {
+    unsafe { syscall3(nr::UNLINKAT, AT_FDCWD as usize, path.as_ptr() as usize, 0x200) }
+}
+
+/// mount(2) with raw pointers (0 for NULL), so tests can pass bad ones too.
+pub fn mount_raw(source: usize, target: usize, fstype: usize, flags: usize, data: usize) -> isize {
+    unsafe { syscall6(nr::MOUNT, source, target, fstype, flags, data, 0) }
+}
+
+/// mount(2): mount a new `fstype` instance on `target` with `data` options.
+pub fn mount(
+    source: &core::ffi::CStr,
+    target: &core::ffi::CStr,
+    fstype: &core::ffi::CStr,
+    flags: usize,
+    data: &core::ffi::CStr,
+) -> isize {
+    mount_raw(
+        source.as_ptr() as usize,
+        target.as_ptr() as usize,
+        fstype.as_ptr() as usize,
+        flags,
+        data.as_ptr() as usize,
+    )
+}
+
+/// umount2(2).
+pub fn umount2(target: &core::ffi::CStr, flags: usize) -> isize {
+    unsafe { syscall3(nr::UMOUNT2, target.as_ptr() as usize, flags, 0) }
+}
+
+/// `struct statfs` on arm64 (120 bytes).
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+pub struct Statfs {
+    pub f_type: u64,
+    pub f_bsize: u64,
+    pub f_blocks: u64,
+    pub f_bfree: u64,
+    pub f_bavail: u64,
+    pub f_files: u64,
+    pub f_ffree: u64,
+    pub f_fsid: [u32; 2],
+    pub f_namelen: u64,
+    pub f_frsize: u64,
+    pub f_flags: u64,
+    pub f_spare: [u64; 4],
+}
+
+/// statfs(2).
+pub fn statfs(path: &core::ffi::CStr, buf: &mut Statfs) -> isize {
+    unsafe { syscall3(nr::STATFS, path.as_ptr() as usize, buf as *mut Statfs as usize, 0) }
+}
+
+/// fstatfs(2).
+pub fn fstatfs(fd: i32, buf: &mut Statfs) -> isize {
+    unsafe { syscall3(nr::FSTATFS, fd as usize, buf as *mut Statfs as usize, 0) }
 }
 
 /// uname(2).

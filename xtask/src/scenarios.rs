@@ -544,6 +544,11 @@ pub const SCENARIOS: &[Scenario] = &[
         "kpageflags_test: ",
     ),
     user_test("user-mremap", "init=/bin/mremap_test", "mremap_test: "),
+    Scenario {
+        // /tmp's default size= is half of RAM: at 64M it fills to ENOSPC quickly.
+        memory: "64M",
+        ..user_test("user-tmpfs-64M", "init=/bin/tmpfs_test", "tmpfs_test: ")
+    },
     user_test(
         "user-file-populate",
         "init=/bin/file_populate",

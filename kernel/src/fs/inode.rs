@@ -219,6 +219,18 @@ pub trait Inode: Send + Sync {
     /// The common fields.
     fn attr(&self) -> &InodeAttr;
 
+    /// The figures statfs(2) reports for this inode's file system (Linux:
+    /// `super_operations.statfs`). By default only the type's magic and sizes.
+    fn statfs(&self) -> super::statfs::Kstatfs {
+        super::statfs::Kstatfs::for_type(self.attr().i_sb.s_type)
+    }
+
+    /// The file-system-specific mount options of the instance whose root this is, each
+    /// after a comma, for /proc/mounts (Linux: `super_operations.show_options`).
+    fn show_options(&self) -> alloc::string::String {
+        alloc::string::String::new()
+    }
+
     /// Find `name` in this directory (Linux: `i_op->lookup`). ENOENT when absent.
     fn lookup(&self, _name: &str) -> KResult<Arc<dyn Inode>> {
         Err(Errno::ENOTDIR)

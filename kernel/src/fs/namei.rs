@@ -64,6 +64,9 @@ pub struct Path {
 /// One entry of the mount table (Linux: `struct mount`).
 #[derive(Clone)]
 pub struct Mount {
+    /// What was mounted, as /proc/mounts shows it first (Linux: `mnt_devname`): `tmpfs`,
+    /// `proc`, or mount(2)'s first argument.
+    pub source: String,
     /// Where it is mounted (canonical path).
     pub mountpoint: String,
     /// `(st_dev, st_ino)` of the covered directory.
@@ -159,6 +162,40 @@ impl MntNamespace {
     /// The mounts, in mount order (what /proc/mounts lists after the root).
     pub fn mounts(&self) -> Vec<Mount> {
         self.mounts.lock().clone()
+    }
+
+    /// The root file system's root directory (under any mount on `/`).
+    pub fn root_inode(&self) -> Arc<dyn Inode> {
+        self.root.clone()
+    }
+
+    /// Take the last mount on `mountpoint` (a canonical path) off the table. Linux:
+    /// `do_umount` + `umount_tree`. EINVAL when nothing is mounted there; EBUSY when
+    /// mounts sit below it, unless `detach`, which takes them too.
+    pub fn do_umount(&self, mountpoint: &str, detach: bool) -> KResult<()> {
+        let mut mounts = self.mounts.lock();
+        let i = mounts
+            .iter()
+            .rposition(|m| m.mountpoint == mountpoint)
+            .ok_or(Errno::EINVAL)?;
+        let below = |m: &Mount| {
+            let p = m.mountpoint.as_str();
+            mountpoint == "/"
+                || p.len() > mountpoint.len()
+                    && p.starts_with(mountpoint)
+                    && p.as_bytes()[mountpoint.len()] == b'/'
+        };
+        let later = |j: usize, m: &Mount| j > i && below(m);
+        if !detach && mounts.iter().enumerate().any(|(j, m)| later(j, m)) {
+            return Err(Errno::EBUSY);
+        }
+        let mut j = 0;
+        mounts.retain(|m| {
+            let keep = j != i && !later(j, m);
+            j += 1;
+            keep
+        });
+        Ok(())
     }
 
     /// The root of the file system mounted on `inode`, or `inode` itself. Linux:
@@ -271,12 +308,25 @@ impl MntNamespace {
     /// is not a directory.
     #[inline(never)]
     pub fn do_add_mount(&self, path: &str, root: Arc<dyn Inode>) -> KResult<()> {
+        let source = String::from(root.attr().i_sb.s_type);
+        self.do_add_mount_source(path, root, source)
+    }
+
+    /// [`do_add_mount`](Self::do_add_mount) with the name /proc/mounts shows as the
+    /// source (mount(2)'s `dev_name`).
+    pub fn do_add_mount_source(
+        &self,
+        path: &str,
+        root: Arc<dyn Inode>,
+        source: String,
+    ) -> KResult<()> {
         let p = self.path_lookupat("/", path)?;
         if !s_isdir(p.inode.attr().i_mode) || !s_isdir(root.attr().i_mode) {
             return Err(Errno::ENOTDIR);
         }
         let a = p.inode.attr();
         self.mounts.lock().push(Mount {
+            source,
             mountpoint: p.path,
             covered: (a.i_sb.s_dev, a.i_ino),
             root,

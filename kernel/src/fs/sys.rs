@@ -165,9 +165,16 @@ fn do_write(file: &File, buf: usize, count: usize, off: Option<i64>) -> KResult<
                 Err(Errno::EFAULT)
             };
         }
-        let n = match off {
-            Some(o) => file.pwrite(&kbuf[..want], o + done as i64)?,
-            None => file.write(&kbuf[..want])?,
+        let r = match off {
+            Some(o) => file.pwrite(&kbuf[..want], o + done as i64),
+            None => file.write(&kbuf[..want]),
+        };
+        // What was written stays written: an error after it (ENOSPC on a full tmpfs)
+        // makes the write short, as Linux's generic_perform_write returns.
+        let n = match r {
+            Ok(n) => n,
+            Err(_) if done > 0 => break,
+            Err(e) => return Err(e),
         };
         done += n;
         if n < want {

@@ -10,22 +10,33 @@
 //! Directories keep their entries in a sorted map; `readdir` positions are indices into
 //! it. Pages are looked up with `shmem_getpage_gfp` (mm/shmem.rs), which also brings back
 //! a page reclaim sent to swap (`shmem_swapin_page`). Reads of holes return zeros without
-//! allocating (Linux: `SGP_READ`); writes allocate zeroed pages (`SGP_WRITE`). No size
-//! limit beyond free memory (Linux: `size=50%`).
+//! allocating (Linux: `SGP_READ`); writes allocate zeroed pages (`SGP_WRITE`).
+//!
+//! Each instance has Linux's limits (`struct shmem_sb_info`, mm/shmem.rs): `size=` pages
+//! (default half of RAM) counted over its files' pages in memory and on swap, and
+//! `nr_inodes=` (default half as many as RAM has pages); past either, ENOSPC, and a fault
+//! on a mapped hole gets SIGBUS. `mount -t tmpfs -o size=...,nr_inodes=...,mode=...`
+//! sets them ([`shmem_parse_options`]); the internal instance behind shared anonymous
+//! memory has none, as Linux's `shm_mnt`.
 use super::inode::{
     mode_to_dtype, s_isdir, DirEntry, Inode, InodeAttr, SuperBlock, S_IFCHR, S_IFDIR, S_IFMT,
     S_IFREG,
 };
+use super::statfs::Kstatfs;
 use crate::errno::{Errno, KResult};
 use crate::mm::filemap::{page_bytes, page_bytes_mut, truncate_inode_pages, AddressSpace};
 use crate::mm::page::{put_page, Page, PageFlags};
-use crate::mm::shmem::{shmem_getpage, SgpType, SHMEM_AOPS};
+use crate::mm::shmem::{
+    shmem_default_max_blocks, shmem_default_max_inodes, shmem_getpage, SgpType, ShmemSbInfo,
+    SHMEM_AOPS,
+};
 use crate::mm::PAGE_SIZE;
 use crate::sync::rwsem::RwSemaphore;
 use crate::sync::SpinLockIrq;
 use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::sync::Arc;
+use core::sync::atomic::Ordering;
 
 /// Largest file size (Linux: `MAX_LFS_FILESIZE` on 64-bit).
 pub const MAX_LFS_FILESIZE: u64 = i64::MAX as u64;
@@ -50,25 +61,148 @@ enum ShmemKind {
 pub struct ShmemInode {
     attr: InodeAttr,
     kind: ShmemKind,
+    /// The instance's limits and usage (Linux: `SHMEM_SB(inode->i_sb)`).
+    sbinfo: Arc<ShmemSbInfo>,
 }
 
-/// Mount a new, empty tmpfs instance and return its root directory, with permissions
-/// `mode` (0o1777 for /tmp, 0o755 for /dev). `s_type` is `"tmpfs"` or `"devtmpfs"`.
-/// Linux: `shmem_fill_super`.
+impl Drop for ShmemInode {
+    /// The inode is evicted: its allowance goes back (Linux: `shmem_evict_inode` ->
+    /// `shmem_free_inode`). Its pages went with its mapping's own drop.
+    fn drop(&mut self) {
+        self.sbinfo.shmem_free_inode();
+    }
+}
+
+/// A tmpfs instance's mount options (Linux: `struct shmem_options`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ShmemOptions {
+    /// `size=` (or `nr_blocks=`) in pages; 0: no limit.
+    pub blocks: usize,
+    /// `nr_inodes=`; 0: no limit.
+    pub inodes: usize,
+    /// `mode=` of the root directory.
+    pub mode: u32,
+}
+
+impl ShmemOptions {
+    /// Linux's defaults: half of RAM, half as many inodes as RAM pages, `mode`.
+    pub fn defaults(mode: u32) -> Self {
+        ShmemOptions {
+            blocks: shmem_default_max_blocks(),
+            inodes: shmem_default_max_inodes(),
+            mode,
+        }
+    }
+}
+
+/// A number with an optional binary suffix, as mount options take them: `k`, `m`, `g`,
+/// `t`, `p`, `e` in either case (Linux: `memparse`). None on garbage or overflow.
+fn memparse(s: &str) -> Option<u64> {
+    let digits = s.bytes().take_while(u8::is_ascii_digit).count();
+    if digits == 0 {
+        return None;
+    }
+    let n: u64 = s[..digits].parse().ok()?;
+    let shift = match s[digits..].to_ascii_lowercase().as_str() {
+        "" => 0,
+        "k" => 10,
+        "m" => 20,
+        "g" => 30,
+        "t" => 40,
+        "p" => 50,
+        "e" => 60,
+        _ => return None,
+    };
+    n.checked_mul(1u64.checked_shl(shift)?)
+}
+
+/// Parse tmpfs's mount data, `opt=value` words separated by commas, over `defaults`
+/// (Linux: `shmem_parse_one`): `size=N[kmg...]` or `size=N%` (of RAM), rounded up to
+/// pages; `nr_blocks=N`; `nr_inodes=N[kmg...]`; `mode=OCTAL`. `totalram` is RAM in pages
+/// (for `%`). EINVAL for an unknown option or a bad value, as Linux's "tmpfs: Bad value".
+pub fn shmem_parse_options(
+    data: &str,
+    defaults: ShmemOptions,
+    totalram: usize,
+) -> KResult<ShmemOptions> {
+    let mut o = defaults;
+    for word in data.split(',').filter(|w| !w.is_empty()) {
+        let (key, value) = word.split_once('=').ok_or(Errno::EINVAL)?;
+        match key {
+            "size" => {
+                let bytes = if let Some(pct) = value.strip_suffix('%') {
+                    let pct: u64 = pct.parse().map_err(|_| Errno::EINVAL)?;
+                    (totalram as u64)
+                        .checked_mul(PAGE_SIZE as u64)
+                        .and_then(|b| b.checked_mul(pct))
+                        .ok_or(Errno::EINVAL)?
+                        / 100
+                } else {
+                    memparse(value).ok_or(Errno::EINVAL)?
+                };
+                o.blocks =
+                    usize::try_from(bytes.div_ceil(PAGE_SIZE as u64)).map_err(|_| Errno::EINVAL)?;
+            }
+            "nr_blocks" => {
+                o.blocks = memparse(value)
+                    .and_then(|n| usize::try_from(n).ok())
+                    .ok_or(Errno::EINVAL)?
+            }
+            "nr_inodes" => {
+                o.inodes = memparse(value)
+                    .and_then(|n| usize::try_from(n).ok())
+                    .ok_or(Errno::EINVAL)?
+            }
+            "mode" => {
+                o.mode = u32::from_str_radix(value, 8)
+                    .ok()
+                    .filter(|m| m & !0o7777 == 0)
+                    .ok_or(Errno::EINVAL)?
+            }
+            _ => return Err(Errno::EINVAL),
+        }
+    }
+    Ok(o)
+}
+
+/// Mount a new, empty tmpfs instance with Linux's default limits and return its root
+/// directory, with permissions `mode` (0o1777 for /tmp, 0o755 for /dev). `s_type` is
+/// `"tmpfs"` or `"devtmpfs"`. Linux: `shmem_fill_super`.
 pub fn shmem_fill_super(s_type: &'static str, mode: u32) -> Arc<dyn Inode> {
-    let sb = SuperBlock::new(s_type, super::inode::get_anon_bdev(), false, 1);
-    let ino = sb.get_next_ino();
-    shmem_get_inode(&sb, ino, S_IFDIR | (mode & 0o7777), 0, ino)
+    shmem_fill_super_opts(s_type, ShmemOptions::defaults(mode), false)
+        .expect("a new instance has room for its root")
 }
 
-/// A new inode of `mode` (Linux: `shmem_get_inode`).
+/// [`shmem_fill_super`] with mount options, read-only if `rdonly` (`mount -o ro`).
+pub fn shmem_fill_super_opts(
+    s_type: &'static str,
+    opts: ShmemOptions,
+    rdonly: bool,
+) -> KResult<Arc<dyn Inode>> {
+    let sb = SuperBlock::new(s_type, super::inode::get_anon_bdev(), rdonly, 1);
+    let sbinfo = Arc::new(ShmemSbInfo::new(opts.blocks, opts.inodes));
+    let ino = sb.get_next_ino();
+    Ok(shmem_get_inode(
+        &sb,
+        &sbinfo,
+        ino,
+        S_IFDIR | (opts.mode & 0o7777),
+        0,
+        ino,
+    )?)
+}
+
+/// A new inode of `mode` (Linux: `shmem_get_inode`); ENOSPC when the instance has no
+/// inode left (`shmem_reserve_inode`).
 fn shmem_get_inode(
     sb: &Arc<SuperBlock>,
+    sbinfo: &Arc<ShmemSbInfo>,
     ino: u64,
     mode: u32,
     rdev: u64,
     parent_ino: u64,
-) -> Arc<ShmemInode> {
+) -> KResult<Arc<ShmemInode>> {
+    sbinfo.shmem_reserve_inode()?;
     let (kind, nlink) = match mode & S_IFMT {
         S_IFDIR => (
             ShmemKind::Dir {
@@ -79,7 +213,7 @@ fn shmem_get_inode(
         ),
         S_IFREG => (
             ShmemKind::File {
-                mapping: AddressSpace::with_a_ops(Some(&SHMEM_AOPS)),
+                mapping: AddressSpace::shmem(&SHMEM_AOPS, sbinfo.clone()),
                 i_rwsem: RwSemaphore::new(()),
             },
             1,
@@ -88,7 +222,11 @@ fn shmem_get_inode(
     };
     let mut attr = InodeAttr::new(sb, ino, mode, nlink, 0);
     attr.i_rdev = rdev;
-    Arc::new(ShmemInode { attr, kind })
+    Ok(Arc::new(ShmemInode {
+        attr,
+        kind,
+        sbinfo: sbinfo.clone(),
+    }))
 }
 
 impl ShmemInode {
@@ -167,7 +305,14 @@ impl Inode for ShmemInode {
         } else {
             0
         };
-        let child = shmem_get_inode(sb, sb.get_next_ino(), mode, rdev, self.attr.i_ino);
+        let child = shmem_get_inode(
+            sb,
+            &self.sbinfo,
+            sb.get_next_ino(),
+            mode,
+            rdev,
+            self.attr.i_ino,
+        )?;
         if s_isdir(mode) {
             self.attr.set_nlink(self.attr.nlink() + 1); // the child's ".."
         }
@@ -301,24 +446,66 @@ impl Inode for ShmemInode {
         shmem_getpage(mapping, index, SgpType::SGP_CACHE)?.ok_or(Errno::ENOMEM)
     }
 
+    /// Linux: `shmem_statfs`: the limits, and what is left of them.
+    fn statfs(&self) -> Kstatfs {
+        let mut st = Kstatfs::for_type(self.attr.i_sb.s_type);
+        let sbinfo = &self.sbinfo;
+        let max = sbinfo.max_blocks.load(Ordering::Relaxed) as u64;
+        if max != 0 {
+            let used = sbinfo.used_blocks.load(Ordering::Relaxed) as u64;
+            st.f_blocks = max;
+            st.f_bfree = max.saturating_sub(used);
+            st.f_bavail = st.f_bfree;
+        }
+        let inodes = sbinfo.max_inodes.load(Ordering::Relaxed) as u64;
+        if inodes != 0 {
+            st.f_files = inodes;
+            st.f_ffree = sbinfo.free_inodes.load(Ordering::Relaxed) as u64;
+        }
+        st
+    }
+
+    /// What differs from the defaults, for /proc/mounts (Linux: `shmem_show_options`).
+    fn show_options(&self) -> String {
+        let mut s = String::new();
+        let blocks = self.sbinfo.max_blocks.load(Ordering::Relaxed);
+        if blocks != shmem_default_max_blocks() {
+            s.push_str(&alloc::format!(",size={}k", blocks * (PAGE_SIZE / 1024)));
+        }
+        let inodes = self.sbinfo.max_inodes.load(Ordering::Relaxed);
+        if inodes != shmem_default_max_inodes() {
+            s.push_str(&alloc::format!(",nr_inodes={inodes}"));
+        }
+        let mode = self.attr.i_mode & 0o7777;
+        if mode != 0o1777 {
+            s.push_str(&alloc::format!(",mode={mode:03o}"));
+        }
+        s
+    }
+
     /// Linux: `shmem_mmap` installs `shmem_vm_ops` (`shmem_fault`).
     fn vm_ops(&self) -> Option<&'static dyn crate::mm::vma::VmOperationsStruct> {
         self.mapping().map(|_| &crate::mm::shmem::SHMEM_VM_OPS as _)
     }
 }
 
-/// The internal tmpfs instance behind shared anonymous mappings (Linux: `shm_mnt`).
-static SHM_MNT: spin::Once<Arc<SuperBlock>> = spin::Once::new();
+/// The internal tmpfs instance behind shared anonymous mappings, with no limits (Linux:
+/// `shm_mnt`, a kernel mount: `size=` and `nr_inodes=` do not apply).
+static SHM_MNT: spin::Once<(Arc<SuperBlock>, Arc<ShmemSbInfo>)> = spin::Once::new();
 
 /// An unlinked tmpfs file of `size` bytes backing a MAP_SHARED|MAP_ANONYMOUS mapping, so
 /// parent and child after fork share its pages. Linux: `shmem_zero_setup` ->
 /// `shmem_kernel_file_setup("dev/zero", size)`; /proc/self/maps shows
 /// `/dev/zero (deleted)`.
 pub fn shmem_zero_file(size: usize) -> KResult<Arc<super::file::File>> {
-    let sb =
-        SHM_MNT.call_once(|| SuperBlock::new("tmpfs", super::inode::get_anon_bdev(), false, 1));
+    let (sb, sbinfo) = SHM_MNT.call_once(|| {
+        (
+            SuperBlock::new("tmpfs", super::inode::get_anon_bdev(), false, 1),
+            Arc::new(ShmemSbInfo::new(0, 0)),
+        )
+    });
     let ino = sb.get_next_ino();
-    let inode = shmem_get_inode(sb, ino, S_IFREG | 0o777, 0, ino);
+    let inode = shmem_get_inode(sb, sbinfo, ino, S_IFREG | 0o777, 0, ino)?;
     inode.setsize(size as u64)?;
     Ok(Arc::new(super::file::File::new(
         alloc::string::String::from("/dev/zero (deleted)"),
@@ -326,4 +513,85 @@ pub fn shmem_zero_file(size: usize) -> KResult<Arc<super::file::File>> {
         None,
         super::O_RDWR,
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memparse_takes_linux_suffixes() {
+        assert_eq!(memparse("64k"), Some(64 << 10));
+        assert_eq!(memparse("3M"), Some(3 << 20));
+        assert_eq!(memparse("1g"), Some(1 << 30));
+        assert_eq!(memparse("12"), Some(12));
+        assert_eq!(memparse("k"), None);
+        assert_eq!(memparse("5x"), None);
+        assert_eq!(memparse("99999999999999999999"), None);
+        assert_eq!(memparse("16e"), None); // 2^64: overflow
+    }
+
+    #[test]
+    fn options_parse_as_linux_does() {
+        let d = ShmemOptions {
+            blocks: 100,
+            inodes: 50,
+            mode: 0o1777,
+        };
+        let o = shmem_parse_options("size=64k,nr_inodes=4,mode=700", d, 1000).unwrap();
+        assert_eq!((o.blocks, o.inodes, o.mode), (16, 4, 0o700));
+        // Rounded up to pages; a percentage of RAM (1000 pages here).
+        assert_eq!(shmem_parse_options("size=5000", d, 1000).unwrap().blocks, 2);
+        assert_eq!(
+            shmem_parse_options("size=10%", d, 1000).unwrap().blocks,
+            100
+        );
+        assert_eq!(
+            shmem_parse_options("nr_blocks=7", d, 1000).unwrap().blocks,
+            7
+        );
+        assert_eq!(shmem_parse_options("size=0", d, 1000).unwrap().blocks, 0);
+        assert_eq!(shmem_parse_options("", d, 1000), Ok(d));
+        assert_eq!(shmem_parse_options(",,", d, 1000), Ok(d));
+        for bad in [
+            "size",
+            "size=",
+            "size=x",
+            "mode=9",
+            "mode=17777",
+            "colour=red",
+            "nr_inodes=-1",
+        ] {
+            assert_eq!(
+                shmem_parse_options(bad, d, 1000),
+                Err(Errno::EINVAL),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn blocks_and_inodes_are_charged_and_given_back() {
+        use crate::mm::shmem::{shmem_inode_acct_block, shmem_recalc_inode, ShmemAcct};
+        let sb = Arc::new(ShmemSbInfo::new(2, 2));
+        let acct = ShmemAcct::new(sb.clone());
+        assert_eq!(shmem_inode_acct_block(&acct, 0), Ok(()));
+        assert_eq!(shmem_inode_acct_block(&acct, 1), Ok(()));
+        assert_eq!(shmem_inode_acct_block(&acct, 2), Err(Errno::ENOSPC));
+        // One entry left the file (truncated or dropped): the next charge settles it.
+        assert_eq!(shmem_inode_acct_block(&acct, 1), Ok(()));
+        assert_eq!(sb.used_blocks.load(Ordering::Relaxed), 2);
+        shmem_recalc_inode(&acct, 0);
+        assert_eq!(sb.used_blocks.load(Ordering::Relaxed), 0);
+        assert_eq!(sb.shmem_reserve_inode(), Ok(()));
+        assert_eq!(sb.shmem_reserve_inode(), Ok(()));
+        assert_eq!(sb.shmem_reserve_inode(), Err(Errno::ENOSPC));
+        sb.shmem_free_inode();
+        assert_eq!(sb.shmem_reserve_inode(), Ok(()));
+        // No limits: always room.
+        let free = ShmemSbInfo::new(0, 0);
+        for _ in 0..10 {
+            assert_eq!(free.shmem_reserve_inode(), Ok(()));
+        }
+    }
 }

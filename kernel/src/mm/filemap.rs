@@ -126,6 +126,10 @@ pub struct AddressSpace {
     /// its pages (`unmap_mapping_range`, `rmap_walk_file`). Linux: `i_mmap`, an interval
     /// tree under `i_mmap_rwsem`; see `mm/interval_tree.rs`.
     pub i_mmap: crate::mm::interval_tree::IMmap,
+    /// A tmpfs file's share of its instance's `size=` limit (Linux: `info->alloced`
+    /// against `SHMEM_SB(inode->i_sb)`); None for other files and for the internal
+    /// instance behind shared anonymous memory, which has no limit.
+    pub(in crate::mm) shmem_acct: Option<crate::mm::shmem::ShmemAcct>,
 }
 
 impl AddressSpace {
@@ -141,7 +145,18 @@ impl AddressSpace {
             nrexceptional: AtomicUsize::new(0),
             a_ops,
             i_mmap: crate::mm::interval_tree::IMmap::new(),
+            shmem_acct: None,
         }
+    }
+
+    /// An empty tmpfs mapping whose pages count against `sbinfo`'s `size=` limit.
+    pub fn shmem(
+        a_ops: &'static (dyn AddressSpaceOperations + Sync),
+        sbinfo: alloc::sync::Arc<crate::mm::shmem::ShmemSbInfo>,
+    ) -> Self {
+        let mut mapping = Self::with_a_ops(Some(a_ops));
+        mapping.shmem_acct = Some(crate::mm::shmem::ShmemAcct::new(sbinfo));
+        mapping
     }
 
     /// Pages cached (Linux: `mapping->nrpages`): swap entries of tmpfs do not count.
@@ -276,7 +291,8 @@ pub fn page_cache_delete_failed(mapping: &AddressSpace, page: &'static Page) {
 
 /// Insert a new, locked-by-ownership `page` at `index`; the cache takes over the caller's
 /// reference. EEXIST when another page got there first (the caller frees its own and
-/// looks again). The page then goes on the inactive file list (the inactive anon list
+/// looks again); ENOSPC when a tmpfs instance is full (`shmem_inode_acct_block`, which
+/// Linux calls from `shmem_getpage_gfp` before it allocates). The page then goes on the inactive file list (the inactive anon list
 /// for a swap-backed tmpfs page). Linux: `add_to_page_cache_lru`
 /// (`__add_to_page_cache_locked` + `lru_cache_add`).
 #[no_mangle]
@@ -290,6 +306,9 @@ pub fn add_to_page_cache_lru(
         let mut pages = mapping.i_pages.lock();
         if pages.contains_key(&index) {
             return Err(Errno::EEXIST);
+        }
+        if let Some(acct) = &mapping.shmem_acct {
+            crate::mm::shmem::shmem_inode_acct_block(acct, pages.len())?;
         }
         page.mapping.store(mapping.token(), Ordering::Relaxed);
         page.index.store(index, Ordering::Relaxed);
@@ -497,6 +516,9 @@ pub fn truncate_inode_pages(mapping: &AddressSpace, lstart: u64) {
             .filter(|e| matches!(e, PageCacheEntry::Swap(_)))
             .count();
         mapping.nrexceptional.fetch_sub(swapped, Ordering::Relaxed);
+        if let Some(acct) = &mapping.shmem_acct {
+            crate::mm::shmem::shmem_recalc_inode(acct, pages.len());
+        }
         tail
     };
     for entry in removed.into_values() {

@@ -36,7 +36,118 @@ use crate::sync::SpinLockIrq;
 use alloc::collections::BTreeSet;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::Ordering;
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+// ---------------------------------------------------------------------------------------
+// tmpfs limits: size= and nr_inodes= (Linux: struct shmem_sb_info, shmem_inode_acct_block,
+// shmem_recalc_inode, shmem_reserve_inode).
+// ---------------------------------------------------------------------------------------
+
+/// One tmpfs instance's limits and usage (Linux: `struct shmem_sb_info`). A limit of 0
+/// means none (Linux: the kernel's internal mount, and `size=0` / `nr_inodes=0`).
+pub struct ShmemSbInfo {
+    /// `size=`, in pages (Linux: `max_blocks`).
+    pub max_blocks: AtomicUsize,
+    /// Pages charged to the instance's files, in memory or on swap (Linux:
+    /// `used_blocks`, a per-CPU counter).
+    pub used_blocks: AtomicUsize,
+    /// `nr_inodes=` (Linux: `max_inodes`).
+    pub max_inodes: AtomicUsize,
+    /// Inodes that may still be made (Linux: `free_inodes`).
+    pub free_inodes: AtomicUsize,
+}
+
+/// `size=` when a mount gives none: half of RAM (Linux: `shmem_default_max_blocks`).
+pub fn shmem_default_max_blocks() -> usize {
+    crate::mm::util::totalram_pages() / 2
+}
+
+/// `nr_inodes=` when a mount gives none: half as many inodes as RAM has pages (Linux:
+/// `shmem_default_max_inodes`, min(lowmem pages, RAM pages / 2): all of it is lowmem on
+/// arm64).
+pub fn shmem_default_max_inodes() -> usize {
+    crate::mm::util::totalram_pages() / 2
+}
+
+impl ShmemSbInfo {
+    /// An instance with `max_blocks` pages and `max_inodes` inodes (0: unlimited).
+    pub fn new(max_blocks: usize, max_inodes: usize) -> Self {
+        ShmemSbInfo {
+            max_blocks: AtomicUsize::new(max_blocks),
+            used_blocks: AtomicUsize::new(0),
+            max_inodes: AtomicUsize::new(max_inodes),
+            free_inodes: AtomicUsize::new(max_inodes),
+        }
+    }
+
+    /// Take one inode from the instance's allowance (Linux: `shmem_reserve_inode`):
+    /// ENOSPC when none is left.
+    pub fn shmem_reserve_inode(&self) -> KResult<()> {
+        if self.max_inodes.load(Ordering::Relaxed) == 0 {
+            return Ok(());
+        }
+        self.free_inodes
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |f| f.checked_sub(1))
+            .map(|_| ())
+            .map_err(|_| Errno::ENOSPC)
+    }
+
+    /// Give an inode back when it is evicted (Linux: `shmem_free_inode`).
+    pub fn shmem_free_inode(&self) {
+        if self.max_inodes.load(Ordering::Relaxed) != 0 {
+            self.free_inodes.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+}
+
+/// A tmpfs file's charge against its instance (Linux: `shmem_inode_info.alloced`, and
+/// the inode's super block). Lives in the file's [`AddressSpace`].
+pub struct ShmemAcct {
+    sbinfo: Arc<ShmemSbInfo>,
+    /// Pages charged for this file: entries of `i_pages` (pages and swap entries) as of
+    /// the last recalculation. Changed only under the mapping's `i_pages` lock.
+    alloced: AtomicUsize,
+}
+
+impl ShmemAcct {
+    /// No pages charged yet.
+    pub fn new(sbinfo: Arc<ShmemSbInfo>) -> Self {
+        ShmemAcct {
+            sbinfo,
+            alloced: AtomicUsize::new(0),
+        }
+    }
+}
+
+/// Give back the charge of entries that left the file since the last look: truncated,
+/// or clean pages reclaim dropped (Linux: `shmem_recalc_inode`, which also settles
+/// lazily). `entries` is `i_pages`' length; the caller holds the `i_pages` lock.
+pub fn shmem_recalc_inode(acct: &ShmemAcct, entries: usize) {
+    let alloced = acct.alloced.load(Ordering::Relaxed);
+    if alloced > entries {
+        acct.alloced.store(entries, Ordering::Relaxed);
+        acct.sbinfo
+            .used_blocks
+            .fetch_sub(alloced - entries, Ordering::AcqRel);
+    }
+}
+
+/// Charge one more page to the file, ENOSPC if its instance is full (Linux:
+/// `shmem_inode_acct_block`, after `shmem_recalc_inode`). `entries` is `i_pages`'
+/// length before the new page goes in; the caller holds the `i_pages` lock and inserts
+/// the page right after.
+pub fn shmem_inode_acct_block(acct: &ShmemAcct, entries: usize) -> KResult<()> {
+    shmem_recalc_inode(acct, entries);
+    let max = acct.sbinfo.max_blocks.load(Ordering::Relaxed);
+    acct.sbinfo
+        .used_blocks
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
+            (max == 0 || used < max).then_some(used + 1)
+        })
+        .map_err(|_| Errno::ENOSPC)?;
+    acct.alloced.fetch_add(1, Ordering::Relaxed);
+    Ok(())
+}
 
 /// Make an unlinked shmem file of `size` bytes (Linux: `shmem_kernel_file_setup`).
 pub type ShmemFileSetup = fn(size: usize) -> KResult<Arc<dyn MappedFile>>;
@@ -124,7 +235,8 @@ pub enum SgpType {
 /// The page at `index` of a tmpfs mapping, with a reference for the caller: the cached
 /// page, the page read back from swap when the mapping holds a swap entry there
 /// (`shmem_swapin_page`), or for a hole a new zeroed page (None for SGP_READ). Linux:
-/// `shmem_getpage_gfp`. ENOMEM when no page can be had, EIO when swap cannot be read.
+/// `shmem_getpage_gfp`. ENOMEM when no page can be had, ENOSPC when the tmpfs instance
+/// is full (`size=`), EIO when swap cannot be read.
 ///
 /// `fault_type`: the fault path's (Linux: `vm_fault_t *fault_type`), set to true for a
 /// major fault (the page had to be read from swap, counted in `pgmajfault`); None from
@@ -161,11 +273,15 @@ pub fn shmem_getpage_gfp(
                 mod_state(VmStat::NR_SHMEM, 1);
                 return Ok(Some(page));
             }
-            Err(_) => {
-                // Another task put a page (or a swap entry) there first: use that.
+            Err(e) => {
+                // Another task put a page (or a swap entry) there first: use that. Or
+                // the tmpfs instance is full (ENOSPC).
                 page.clear_flags(PageFlags::PG_uptodate | PageFlags::PG_swapbacked);
                 put_page(page);
                 put_page(page);
+                if e != Errno::EEXIST {
+                    return Err(e);
+                }
             }
         }
     }

@@ -1,6 +1,7 @@
 //! shmem_swap_test: tmpfs pages out to the swap disk and back (issue 10, item 5), checked
 //! from user space. Run at `--memory 64M` with a swap disk as /dev/vdb: the test turns
-//! swap on itself, writes a /dev/shm file of 1.5x RAM with write(2) and fills a
+//! swap on itself, mounts a tmpfs with `size=200%` (the default, half of RAM, as on
+//! Linux, could not hold it), writes a file of 1.5x RAM there with write(2) and fills a
 //! MAP_SHARED|MAP_ANONYMOUS region of 1x RAM, so reclaim must send tmpfs pages to swap
 //! (`shmem_writepage`); then reads everything back through read(2) and through mappings
 //! (`shmem_swapin_page`), pages a shared range out with MADV_PAGEOUT, unlinks the file
@@ -36,7 +37,9 @@ fn present(base: usize, n: usize) -> usize {
     (0..n).filter(|i| pagemap_of(base + i * P) & PM_PRESENT != 0).count()
 }
 
-const FILE: &core::ffi::CStr = c"/dev/shm/shmem_swap_test";
+/// A tmpfs of twice RAM is mounted here (Linux: `mount -t tmpfs -o size=200% tmpfs DIR`).
+const DIR: &core::ffi::CStr = c"/tmp/big";
+const FILE: &core::ffi::CStr = c"/tmp/big/shmem_swap_test";
 const FILE_GEN: u64 = 0x51;
 const BIG_GEN: u64 = 0xb16;
 const SMALL_GEN: u64 = 0x5a11;
@@ -45,6 +48,11 @@ const SMALL_GEN: u64 = 0x5a11;
 fn main(_args: Args) -> i32 {
     let mut t = Tap::new("shmem_swap_test");
     if !t.ret("swapon /dev/vdb", swapon(c"/dev/vdb", 0), 0) {
+        return t.finish();
+    }
+    t.ret("mkdir /tmp/big", mkdir(DIR, 0o755), 0);
+    let r = mount(c"tmpfs", DIR, c"tmpfs", 0, c"size=200%");
+    if !t.ret("mount a tmpfs of twice RAM on /tmp/big", r, 0) {
         return t.finish();
     }
     let total_kb = kb("MemTotal") as usize;
@@ -59,10 +67,10 @@ fn main(_args: Args) -> i32 {
     // SAFETY: `buf` maps CHUNK pages, ours alone.
     let bytes = unsafe { core::slice::from_raw_parts_mut(buf as *mut u8, CHUNK * P) };
 
-    // 1. A /dev/shm file of 1.5x RAM, written with write(2).
+    // 1. A tmpfs file of 1.5x RAM, written with write(2).
     let nf = (3 * ram_pages / 2) / CHUNK * CHUNK;
     let fd = open(FILE, O_RDWR | O_CREAT | O_TRUNC, 0o600);
-    if !t.success("create /dev/shm/shmem_swap_test", fd) {
+    if !t.success("create /tmp/big/shmem_swap_test", fd) {
         return t.finish();
     }
     let fd = fd as i32;
@@ -74,7 +82,7 @@ fn main(_args: Args) -> i32 {
             short += 1;
         }
     }
-    t.eq("write(2) of 1.5x RAM into /dev/shm: no short write", short, 0);
+    t.eq("write(2) of 1.5x RAM into the tmpfs: no short write", short, 0);
     let out1 = v("pswpout");
     let shmem_kb = kb("Shmem");
     let file_kb = (nf * P / 1024) as u64;
@@ -197,5 +205,6 @@ fn main(_args: Args) -> i32 {
     let bad: usize = (0..ns).map(|i| check(small, i, SMALL_GEN)).sum();
     t.eq("the small shared region after swapoff: every word right", bad, 0);
     t.ok(kb("Shmem") >= (ns * P / 1024) as u64, "meminfo Shmem counts it resident");
+    t.ret("umount2 /tmp/big", umount2(DIR, 0), 0);
     t.finish()
 }

@@ -71,6 +71,7 @@ const KPAGECOUNT_INO: u64 = 30;
 const KPAGEFLAGS_INO: u64 = 31;
 const SWAPS_INO: u64 = 32;
 const PARTITIONS_INO: u64 = 33;
+const MOUNTS_INO: u64 = 34;
 const _: () = assert!(SYSCTL_FIRST_INO + (VM_SYSCTLS.len() as u64) <= SYS_KERNEL_INO);
 const _: () = assert!(KERNEL_SYSCTL_FIRST_INO + (KERNEL_SYSCTLS.len() as u64) <= KPAGECOUNT_INO);
 
@@ -79,6 +80,8 @@ const _: () = assert!(KERNEL_SYSCTL_FIRST_INO + (KERNEL_SYSCTLS.len() as u64) <=
 enum PidFile {
     /// `cmdline` (Linux: `proc_pid_cmdline_read`).
     Cmdline,
+    /// `mounts` (Linux: `proc_mounts_operations`, fs/proc_namespace.c).
+    Mounts,
     /// `status` (Linux: `proc_pid_status`).
     Status,
     /// `maps` (Linux: `proc_pid_maps_operations`).
@@ -97,8 +100,9 @@ enum PidFile {
 
 /// The files of /proc/<pid>/, in the order Linux's `tgid_base_stuff` lists them, with
 /// their modes (pagemap is readable by its owner only).
-const PID_FILES: [(&str, PidFile, u32); 8] = [
+const PID_FILES: [(&str, PidFile, u32); 9] = [
     ("cmdline", PidFile::Cmdline, 0o444),
+    ("mounts", PidFile::Mounts, 0o444),
     ("mem", PidFile::Mem, 0o600),
     ("status", PidFile::Status, 0o444),
     ("maps", PidFile::Maps, 0o444),
@@ -122,6 +126,8 @@ enum Kind {
     Swaps,
     /// /proc/partitions (Linux: `show_partition` in block/genhd.c).
     Partitions,
+    /// /proc/mounts (Linux: a symlink to self/mounts; one namespace here, so a file).
+    Mounts,
     /// /proc/sys.
     SysDir,
     /// /proc/sys/vm.
@@ -168,6 +174,7 @@ fn node(kind: Kind) -> Arc<dyn Inode> {
         Kind::Kpageflags => (KPAGEFLAGS_INO, S_IFREG | 0o400),
         Kind::Swaps => (SWAPS_INO, S_IFREG | 0o444),
         Kind::Partitions => (PARTITIONS_INO, S_IFREG | 0o444),
+        Kind::Mounts => (MOUNTS_INO, S_IFREG | 0o444),
         Kind::SysDir => (SYS_INO, S_IFDIR | 0o555),
         Kind::SysVmDir => (SYS_VM_INO, S_IFDIR | 0o555),
         Kind::Sysctl(c) => (sysctl_ino(c), S_IFREG | c.mode()),
@@ -253,6 +260,7 @@ impl ProcInode {
             Kind::Vmstat => Ok(crate::mm::vmstat::vmstat_text()),
             Kind::Swaps => Ok(crate::mm::swapfile::proc_swaps()),
             Kind::Partitions => Ok(crate::fs::block_dev::proc_partitions()),
+            Kind::Mounts | Kind::Pid(_, PidFile::Mounts) => crate::fs::namespace::proc_mounts(),
             Kind::Sysctl(c) => Ok(c.read()),
             Kind::KernelSysctl(c) => Ok(c.read()),
             Kind::Pid(pid, PidFile::Status) => proc_pid_status(pid),
@@ -282,6 +290,7 @@ impl ProcInode {
                     ent("kpageflags".into(), KPAGEFLAGS_INO, 8),
                     ent("partitions".into(), PARTITIONS_INO, 8),
                     ent("swaps".into(), SWAPS_INO, 8),
+                    ent("mounts".into(), MOUNTS_INO, 8),
                     ent("sys".into(), SYS_INO, 4),
                 ]);
                 if let Some(me) = crate::task::current() {
@@ -327,6 +336,7 @@ impl Inode for ProcInode {
             (Kind::Root, "kpageflags") => Ok(node(Kind::Kpageflags)),
             (Kind::Root, "swaps") => Ok(node(Kind::Swaps)),
             (Kind::Root, "partitions") => Ok(node(Kind::Partitions)),
+            (Kind::Root, "mounts") => Ok(node(Kind::Mounts)),
             (Kind::Root, "sys") => Ok(node(Kind::SysDir)),
             (Kind::SysDir, "vm") => Ok(node(Kind::SysVmDir)),
             (Kind::SysDir, "kernel") => Ok(node(Kind::SysKernelDir)),
