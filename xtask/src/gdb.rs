@@ -556,8 +556,8 @@ pub const CHECKS: &[GdbCheck] = &[
     },
 ];
 
-/// `cargo xtask gdb [--scenario NAME | --init "PROG ARGS"] [--break FUNC]... [--batch FILE]
-/// [--memory SIZE] [--release] [--port N]`.
+/// `cargo xtask gdb [--scenario NAME | --init "PROG ARGS"] [--extra DIR]... [--break FUNC]...
+/// [--batch FILE] [--memory SIZE] [--swap SIZE|IMAGE] [--release] [--port N]`.
 pub fn cmd_gdb(args: Vec<String>) -> Result<i32> {
     let mut args = Args::new(args);
     let mut release = false;
@@ -569,6 +569,7 @@ pub fn cmd_gdb(args: Vec<String>) -> Result<i32> {
     let mut batch: Option<std::path::PathBuf> = None;
     let mut memory: Option<String> = None;
     let mut swap: Option<String> = None;
+    let mut extra_dirs: Vec<std::path::PathBuf> = Vec::new();
     while let Some(arg) = args.next_arg() {
         match arg {
             Arg::Opt(name, inline) => match name.as_str() {
@@ -576,6 +577,7 @@ pub fn cmd_gdb(args: Vec<String>) -> Result<i32> {
                     Args::flag(&name, inline)?;
                     release = true
                 }
+                "extra" => extra_dirs.push(args.value(&name, inline)?.into()),
                 "scenario" => {
                     let n = args.value(&name, inline)?;
                     scenario = Some(scenarios::find(&n).ok_or_else(|| {
@@ -647,6 +649,12 @@ pub fn cmd_gdb(args: Vec<String>) -> Result<i32> {
     }
     if let Some(v) = swap {
         cfg.swap = Some(crate::swap::swap_option(&v)?);
+    }
+    // As `cargo xtask qemu --extra DIR`: DIR's files join the root file system.
+    if !extra_dirs.is_empty() {
+        let img = crate::rootfs::extra_image_path();
+        crate::rootfs::build_rootfs(&img, &extra_dirs)?;
+        cfg.rootfs = Some(img);
     }
     if TcpListener::bind(("127.0.0.1", port)).is_err() {
         bail!("port {port} is busy (another QEMU with -gdb still running?); try --port N");
