@@ -24,6 +24,9 @@
 #   mm-dmesg [N]             the kernel log buffer (printk's log_buf), or its last N lines
 # Convenience functions: $mm([PID]) is a task's MmStruct pointer (`p *$mm()`); mm-page sets
 # $page to the Page it printed (`p *$page`).
+# Frame filter `mmkern-hex-args`: in backtraces, integer arguments named like addresses
+# (address, start, end, pte_table, ...) print in hex (`start=0xfffff7ff0000`, not
+# `start=281474842427392`); `disable frame-filter global mmkern-hex-args` turns it off.
 #
 # Everything is read from the kernel's own data through its debug info; the few constants that
 # are not in the debug info (Rust `const`s) are copied here with the file they come from.
@@ -1064,6 +1067,66 @@ class MmFunction(gdb.Function):
         return find_mm(None if pid is None else int(pid))
 
 
+# ---------------------------------------------------------------------------------------
+# Backtraces: address arguments in hex
+
+# Integer parameters of the teaching path that hold addresses (virtual, physical or a
+# table's physical address) or frame numbers.
+HEX_ARGS = {"addr", "address", "start", "end", "va", "pa", "vaddr", "haddr", "pgd",
+            "pte_table", "pmd_table", "vm_start", "vm_end", "brk", "pfn"}
+
+
+class _ArgValue:
+    """One frame argument as GDB's frame-filter API wants it (symbol() and value())."""
+
+    def __init__(self, sym, val):
+        self.sym, self.val = sym, val
+
+    def symbol(self):
+        return self.sym
+
+    def value(self):
+        return self.val
+
+
+try:
+    from gdb.FrameDecorator import FrameDecorator
+
+    class HexArgsDecorator(FrameDecorator):
+        """Shows HEX_ARGS integers as pointers, which GDB prints in hex."""
+
+        def frame_args(self):
+            args = super().frame_args()
+            if args is None:
+                return None
+            out = []
+            for a in args:
+                sym, val = a.symbol(), a.value()
+                name = sym if isinstance(sym, str) else sym.print_name
+                if val is None and not isinstance(sym, str):
+                    try:
+                        val = sym.value(self.inferior_frame())
+                    except gdb.error:
+                        val = None
+                if name in HEX_ARGS and val is not None and \
+                        val.type.strip_typedefs().code == gdb.TYPE_CODE_INT:
+                    val = val.cast(gdb.lookup_type("u8").pointer())
+                out.append(_ArgValue(sym, val))
+            return out
+
+    class HexArgsFilter:
+        def __init__(self):
+            self.name = "mmkern-hex-args"
+            self.priority = 100
+            self.enabled = True
+            gdb.frame_filters[self.name] = self
+
+        def filter(self, frames):
+            return map(HexArgsDecorator, frames)
+except ImportError:  # a GDB without frame-filter support: plain backtraces
+    HexArgsFilter = None
+
+
 def register(objfile=None):
     gdb.pretty_printers[:] = [p for p in gdb.pretty_printers
                               if getattr(p, "__name__", "") != "lookup_printer"]
@@ -1078,6 +1141,8 @@ def register(objfile=None):
     MmVmstat()
     MmDmesg()
     MmFunction()
+    if HexArgsFilter is not None:
+        HexArgsFilter()
 
 
 register()

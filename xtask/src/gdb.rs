@@ -422,6 +422,8 @@ pub const CHECKS: &[GdbCheck] = &[
             ("p *vma", "VM_LOCKED"),
             ("p/x address", "= 0x"),
             ("mm-pte address", "AP=rw EL1+EL0 nG PXN UXN Normal"),
+            // mmkern-hex-args: address arguments in hex in backtraces.
+            ("bt 2", "address=0x"),
         ],
         serial: &[],
     },
