@@ -462,6 +462,10 @@ def decode_desc(d, level):
     if d == 0:
         return "none"
     if not d & 1:
+        if level == 3 and not d & 2:
+            # arch/aarch64/pgtable.rs __swp_entry_pte: type in bits 2-7, offset in 8-57.
+            return "swap entry type %d offset 0x%x" % ((d >> 2) & 0x3F,
+                                                       (d >> 8) & ((1 << 50) - 1))
         return "invalid (0x%x)" % d
     oa = d & OA_MASK
     if level < 3 and d & 2:

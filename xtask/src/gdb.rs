@@ -254,6 +254,8 @@ pub const CHECKS: &[GdbCheck] = &[
             // The PTE holds a swap entry: valid bit clear, not empty.
             ("p/x vmf.orig_pte.__0 & 1", "= 0x0"),
             ("p/x vmf.orig_pte.__0 != 0", "= 0x1"),
+            // The Pte printer decodes it (type 0: the only swap area).
+            ("p vmf.orig_pte", "swap entry type 0 offset 0x"),
         ],
         serial: &[],
     },
