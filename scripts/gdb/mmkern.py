@@ -5,7 +5,8 @@
 # `scripts/gdb` (lx-* commands); this file is our own, written against our types.
 #
 # Pretty-printers (used by `p`):
-#   kernel::mm::page::Page            pfn, PG_* flags, refcount, mapcount, mapping, index
+#   kernel::mm::page::Page            pfn, PG_* flags, refcount, mapcount, mapping, index,
+#                                     the LRU list its flags place it on
 #   kernel::mm::vma::VmArea           a /proc/<pid>/maps line plus the VM_* flag names
 #   kernel::mm::mm_types::MmStruct    pgd, ASID, mmap_lock state and the counters it guards
 #   kernel::arch::aarch64::pgtable::Pte  the descriptor decoded
@@ -14,15 +15,24 @@
 #   mm-tasks                 every task: pid, comm, state, mm
 #   mm-vmas [PID]            the VMAs of PID (default: the running task) as /proc/PID/maps
 #   mm-pte ADDR [PID]        walk the four table levels for ADDR, each descriptor decoded
-#   mm-page PFN|VADDR        the struct Page of a frame, a linear-map or a user address
+#   mm-pt [PID] [user|kernel]  the whole address space as merged ranges with EL0/EL1
+#                            permissions, attributes and leaf size (gdb-pt-dump, pwndbg `pt`)
+#   mm-page PFN|VADDR|EXPR   the struct Page of a frame, a linear-map or a user address
+#   mm-lru [N]               each LRU list's length and its N oldest pages (default 4)
+#   mm-meminfo               the /proc/meminfo lines computable from kernel state
 #   mm-vmstat                the vmstat counters under their /proc/vmstat names
+#   mm-dmesg [N]             the kernel log buffer (printk's log_buf), or its last N lines
 # Convenience functions: $mm([PID]) is a task's MmStruct pointer (`p *$mm()`); mm-page sets
 # $page to the Page it printed (`p *$page`).
+# Frame filter `mmkern-hex-args`: in backtraces, integer arguments named like addresses
+# (address, start, end, pte_table, ...) print in hex (`start=0xfffff7ff0000`, not
+# `start=281474842427392`); `disable frame-filter global mmkern-hex-args` turns it off.
 #
 # Everything is read from the kernel's own data through its debug info; the few constants that
 # are not in the debug info (Rust `const`s) are copied here with the file they come from.
 
 import re
+import struct
 
 import gdb
 
@@ -33,6 +43,12 @@ PAGE_SIZE = 1 << PAGE_SHIFT
 # arch/aarch64/pgtable.rs: output address bits [47:12]; PTE_DIRTY is software bit 55.
 OA_MASK = ((1 << 48) - 1) & ~(PAGE_SIZE - 1)
 PTE_DIRTY = 1 << 55
+# arch/aarch64/memory.rs: the ioremap window.
+IOREMAP_START, IOREMAP_END = 0xFFFF_FE00_0000_0000, 0xFFFF_FE40_0000_0000
+# arch/aarch64/pgtable.rs MAIR_EL1_VALUE (used when GDB cannot read MAIR_EL1).
+MAIR_EL1_VALUE = 0x0044_FF04
+# task/mod.rs THREAD_SIZE: one kernel stack per task (meminfo's KernelStack).
+THREAD_SIZE = PAGE_SIZE << 3
 # fs/proc (show_map_vma): names are padded to this column.
 MAPS_NAME_PAD = 73
 
@@ -220,8 +236,10 @@ def bitflag_names(value, enum_like):
 PAGE_FLAGS = [
     ("PG_locked", 1 << 0), ("PG_referenced", 1 << 1), ("PG_uptodate", 1 << 2),
     ("PG_dirty", 1 << 3), ("PG_lru", 1 << 4), ("PG_active", 1 << 5),
-    ("PG_workingset", 1 << 6), ("PG_slab", 1 << 9), ("PG_reserved", 1 << 12),
+    ("PG_workingset", 1 << 6), ("PG_slab", 1 << 9), ("PG_swapcache", 1 << 10),
+    ("PG_reserved", 1 << 12),
     ("PG_private", 1 << 13), ("PG_writeback", 1 << 15), ("PG_head", 1 << 16),
+    # PG_readahead shares bit 18 with PG_reclaim (file pages use it for readahead marks).
     ("PG_reclaim", 1 << 18), ("PG_swapbacked", 1 << 19), ("PG_unevictable", 1 << 20),
     ("PG_mlocked", 1 << 21),
 ]
@@ -240,6 +258,21 @@ VM_FLAGS = [
     ("VM_MERGEABLE", 0x80000000),
 ]
 VM = dict(VM_FLAGS)
+PG = dict(PAGE_FLAGS)
+
+# mm/mmzone.rs: LRU_INACTIVE_ANON..LRU_UNEVICTABLE, named as Linux's lru_list_name().
+LRU_NAMES = ["inactive_anon", "active_anon", "inactive_file", "active_file", "unevictable"]
+
+
+def page_lru_name(flags):
+    """The list a page's flags place it on (mm/mm_inline.rs page_lru), or None without
+    PG_lru (not on a list: free, isolated by reclaim or migration, or never added)."""
+    if not flags & PG["PG_lru"]:
+        return None
+    if flags & PG["PG_unevictable"]:
+        return LRU_NAMES[4]
+    base = 0 if flags & PG["PG_swapbacked"] else 2
+    return LRU_NAMES[base + (1 if flags & PG["PG_active"] else 0)]
 
 
 # ---------------------------------------------------------------------------------------
@@ -429,6 +462,10 @@ def decode_desc(d, level):
     if d == 0:
         return "none"
     if not d & 1:
+        if level == 3 and not d & 2:
+            # arch/aarch64/pgtable.rs __swp_entry_pte: type in bits 2-7, offset in 8-57.
+            return "swap entry type %d offset 0x%x" % ((d >> 2) & 0x3F,
+                                                       (d >> 8) & ((1 << 50) - 1))
         return "invalid (0x%x)" % d
     oa = d & OA_MASK
     if level < 3 and d & 2:
@@ -508,10 +545,12 @@ class PagePrinter:
             kind = "anon (anon_vma 0x%x)" % (mapping & ~1)
         else:
             kind = "page cache (address_space 0x%x)" % mapping
+        lru = page_lru_name(flags) or "none"
         return ("Page { pfn %s, flags %s, refcount %d, mapcount %d, mapping %s, index 0x%x, "
-                "private 0x%x }" % (pfn, bitflag_names(flags, PAGE_FLAGS),
-                                   scalar(v["_refcount"]), scalar(v["_mapcount"]) + 1, kind,
-                                   scalar(v["index"]), scalar(v["private"])))
+                "private 0x%x, lru %s }" % (pfn, bitflag_names(flags, PAGE_FLAGS),
+                                           scalar(v["_refcount"]), scalar(v["_mapcount"]) + 1,
+                                           kind, scalar(v["index"]), scalar(v["private"]),
+                                           lru))
 
 
 class VmAreaPrinter:
@@ -656,6 +695,167 @@ TTBR1_EL1's tables. ADDR may be any expression (`mm-pte start`)."""
             print("va 0x%x pfn 0x%x pa 0x%x" % (va, pa >> PAGE_SHIFT, pa))
 
 
+def read_table(pa):
+    """The 512 descriptors of the table at physical `pa`, read through the linear map in
+    one go (one remote read instead of 512)."""
+    mem = gdb.selected_inferior().read_memory(PAGE_OFFSET + pa, PAGE_SIZE)
+    return struct.unpack("<512Q", bytes(mem))
+
+
+def mair():
+    try:
+        return int(gdb.parse_and_eval("$MAIR_EL1"))
+    except gdb.error:
+        return MAIR_EL1_VALUE
+
+
+def attr_text(attr_byte):
+    """A MAIR attribute byte in words (Arm ARM D13.2.97 MAIR_EL1)."""
+    if attr_byte >> 4 == 0:
+        return "Device-" + {0x0: "nGnRnE", 0x4: "nGnRE", 0x8: "nGRE", 0xC: "GRE"}.get(
+            attr_byte & 0xF, "?")
+    if attr_byte == 0xFF:
+        return "Normal"
+    if attr_byte == 0x44:
+        return "Normal-NC"
+    return "Normal(0x%02x)" % attr_byte
+
+
+def pt_leaves(pgd, va_base):
+    """(va, size, level, descriptor, table bits) of every valid leaf below `pgd`, in
+    address order. Table bits carry the hierarchical APTable/UXNTable/PXNTable limits
+    (bits 59-62 of table descriptors) down to the leaf."""
+
+    def rec(table, level, base, tbits):
+        shift = 12 + 9 * (3 - level)
+        for i, d in enumerate(read_table(table)):
+            if not d & 1:
+                continue
+            va = base | (i << shift)
+            if level < 3 and d & 2:
+                yield from rec(d & OA_MASK, level + 1, va, tbits | ((d >> 59) & 0xF))
+            elif level == 3 and not d & 2:
+                continue  # reserved encoding
+            elif level > 0:
+                yield va, 1 << shift, level, d, tbits
+
+    yield from rec(pgd, 0, va_base, 0)
+
+
+def leaf_access(d, tbits):
+    """(EL0 rwx, EL1 rwx) a leaf grants (Arm ARM D8.4: AP[2:1], UXN, PXN; APTable[1]
+    removes write, APTable[0] EL0 access; an EL0-writable page never executes at EL1)."""
+    ap = (d >> 6) & 3
+    pxn_t, uxn_t, ap_t = tbits & 1, (tbits >> 1) & 1, (tbits >> 2) & 3
+    el0_r = bool(ap & 1) and not ap_t & 1
+    el0_w = el0_r and not ap & 2 and not ap_t & 2
+    el1_w = not ap & 2 and not ap_t & 2
+    el0_x = not (d >> 54) & 1 and not uxn_t
+    el1_x = not (d >> 53) & 1 and not pxn_t and not el0_w
+    el0 = ("r" if el0_r else "-") + ("w" if el0_w else "-") + ("x" if el0_x else "-")
+    el1 = "r" + ("w" if el1_w else "-") + ("x" if el1_x else "-")
+    return el0, el1
+
+
+def human_size(n):
+    for unit, shift in (("G", 30), ("M", 20), ("K", 10)):
+        if n >= 1 << shift and n % (1 << shift) == 0:
+            return "%d%s" % (n >> shift, unit)
+    return "%d" % n
+
+
+def linker_symbol(name):
+    """Address of a linker-script symbol (no debug info: `info address` knows it)."""
+    text = gdb.execute("info address %s" % name, to_string=True)
+    m = re.search(r"is at (0x[0-9a-f]+)", text)
+    return int(m.group(1), 16) if m else None
+
+
+def kernel_labels():
+    """[(start, end, label)] of the kernel image's sections (linker.ld) and the ioremap
+    window; the rest of TTBR1's half is the linear map."""
+    spans = []
+    for a, b, label in (("__text_start", "__text_end", "[kernel text]"),
+                        ("__rodata_start", "__rodata_end", "[kernel rodata]"),
+                        ("__data_start", "__kernel_end", "[kernel data+bss]")):
+        lo, hi = linker_symbol(a), linker_symbol(b)
+        if lo is not None and hi is not None:
+            spans.append((lo, hi, label))
+    spans.append((IOREMAP_START, IOREMAP_END, "[ioremap]"))
+    return spans
+
+
+def user_labels(mm):
+    locked = mm_locked(mm)
+    out = []
+    for vma in mm_vmas(locked):
+        line = maps_line(vma, locked)
+        name = line[MAPS_NAME_PAD:].strip() if len(line) > MAPS_NAME_PAD else ""
+        out.append((int(vma["vm_start"]), int(vma["vm_end"]), name or "[anon]"))
+    return out
+
+
+def pt_ranges(pgd, va_base, labels, default):
+    """Leaves merged into ranges: neighbours with the same access, attributes, leaf size
+    and label (section or VMA name) become one (gdb-pt-dump's and pwndbg's `pt` view)."""
+    attrs = mair()
+    ranges = []
+    for va, size, level, d, tbits in pt_leaves(pgd, va_base):
+        el0, el1 = leaf_access(d, tbits)
+        attr = attr_text((attrs >> (8 * ((d >> 2) & 7))) & 0xFF)
+        label = default
+        for lo, hi, name in labels:
+            if lo <= va < hi:
+                label = name
+                break
+        key = (el0, el1, attr, size, label)
+        if ranges and ranges[-1][1] == va and ranges[-1][2] == key:
+            ranges[-1][1] = va + size
+        else:
+            ranges.append([va, va + size, key])
+    return ranges
+
+
+def print_ranges(ranges):
+    print("%-33s %6s %-9s %-7s %-7s %-13s %s" % ("range", "size", "leaf", "EL0", "EL1",
+                                                 "attributes", "what"))
+    for start, end, (el0, el1, attr, size, label) in ranges:
+        leaf = ("page " if size == PAGE_SIZE else "block ") + human_size(size)
+        print("%016x-%016x %6s %-9s EL0 %s EL1 %s %-13s %s" % (
+            start, end, human_size(end - start), leaf, el0, el1, attr, label))
+
+
+class MmPt(gdb.Command):
+    """Dump an address space as ranges with their permissions (gdb-pt-dump, pwndbg `pt`).
+Usage: mm-pt [PID] [user|kernel]
+The user half comes from PID's mm->pgd (default: the running task), the kernel half from
+TTBR1_EL1. Each line: the range, its size, the leaf size (4K page, 2M or 1G block), what
+EL0 and EL1 may do (rwx), the memory attributes (MAIR) and the VMA or kernel section.
+Neighbouring leaves alike in all of these are merged into one line."""
+
+    def __init__(self):
+        super().__init__("mm-pt", gdb.COMMAND_DATA)
+
+    def invoke(self, arg, from_tty):
+        argv = parse_args(arg, 2)
+        halves, pid = ["user", "kernel"], None
+        for a in argv:
+            if a in ("user", "kernel"):
+                halves = [a]
+            else:
+                pid = int(gdb.parse_and_eval(a))
+        if "user" in halves:
+            mm = find_mm(pid)
+            pgd = int(mm["pgd"])
+            print("user half (TTBR0): mm 0x%x, pgd at pa 0x%x" % (int(mm), pgd))
+            print_ranges(pt_ranges(pgd, 0, user_labels(mm.dereference()), "?"))
+        if "kernel" in halves:
+            pgd = int(gdb.parse_and_eval("$TTBR1_EL1")) & OA_MASK
+            print("kernel half (TTBR1_EL1): pgd at pa 0x%x" % pgd)
+            print_ranges(pt_ranges(pgd, 0xFFFF_0000_0000_0000, kernel_labels(),
+                                   "[linear map]"))
+
+
 class MmPage(gdb.Command):
     """Print the struct Page of a frame.
 Usage: mm-page PFN|VADDR|EXPR
@@ -703,6 +903,25 @@ running task's mm) is translated first; an expression of type Page, &Page or *Pa
         print(PagePrinter(page.dereference()).to_string())
 
 
+def vmstat_items():
+    """[(name, value)] of every vmstat counter in /proc/vmstat order (mm/vmstat.rs
+    VmStat, COUNTERS; global_page_state reads two of them from their owners)."""
+    counters = static("kernel::mm::vmstat::COUNTERS")
+    items = gdb.lookup_type("kernel::mm::vmstat::VmStat").fields()
+    out = []
+    for f in sorted(items, key=lambda f: f.enumval):
+        name = f.name.rsplit("::", 1)[-1].lower()
+        if name == "nr_free_pages":
+            value = int(inner(static("kernel::mm::page_alloc::ZONE_NORMAL"),
+                              "inner.inner.data.value")["nr_free"])
+        elif name == "nr_file_pages":
+            value = scalar(static("kernel::mm::filemap::NR_FILE_PAGES"))
+        else:
+            value = scalar(counters[f.enumval])
+        out.append((name, max(value, 0)))
+    return out
+
+
 class MmVmstat(gdb.Command):
     """Print the vmstat counters under their /proc/vmstat names (mm/vmstat.rs).
 Usage: mm-vmstat"""
@@ -711,19 +930,135 @@ Usage: mm-vmstat"""
         super().__init__("mm-vmstat", gdb.COMMAND_DATA)
 
     def invoke(self, arg, from_tty):
-        counters = static("kernel::mm::vmstat::COUNTERS")
-        items = gdb.lookup_type("kernel::mm::vmstat::VmStat").fields()
-        for f in sorted(items, key=lambda f: f.enumval):
-            name = f.name.rsplit("::", 1)[-1].lower()
-            # vmstat.rs global_page_state: these two are kept by their owners.
-            if name == "nr_free_pages":
-                value = int(inner(static("kernel::mm::page_alloc::ZONE_NORMAL"),
-                                  "inner.inner.data.value")["nr_free"])
-            elif name == "nr_file_pages":
-                value = scalar(static("kernel::mm::filemap::NR_FILE_PAGES"))
-            else:
-                value = scalar(counters[f.enumval])
-            print("%s %d" % (name, max(value, 0)))
+        for name, value in vmstat_items():
+            print("%s %d" % (name, value))
+
+
+def si_mem_available(free, reserve, wmark_low, pagecache, reclaimable):
+    """fs/proc/meminfo.rs si_mem_available (Linux: mm/page_alloc.c)."""
+    available = free - reserve
+    available += pagecache - min(pagecache // 2, wmark_low)
+    available += reclaimable - min(reclaimable // 2, wmark_low)
+    return max(available, 0)
+
+
+class MmMeminfo(gdb.Command):
+    """Print the /proc/meminfo lines that kernel state gives directly (fs/proc/meminfo.rs).
+Usage: mm-meminfo
+Left out: the lines meminfo computes by walking every address space (PageTables) or
+reads from the heap allocator (Slab, SUnreclaim), and the ones that are always 0 here.
+SwapTotal/SwapFree leave out the slots of an area being swapped off (si_swapinfo adds
+them back)."""
+
+    def __init__(self):
+        super().__init__("mm-meminfo", gdb.COMMAND_DATA)
+
+    def invoke(self, arg, from_tty):
+        parse_args(arg, 0)
+        zone = inner(static("kernel::mm::page_alloc::ZONE_NORMAL"), "inner.inner.data.value")
+        managed, free = int(zone["managed_pages"]), int(zone["nr_free"])
+        low, high = int(zone["watermarks"]["low"]), int(zone["watermarks"]["high"])
+        vm = dict(vmstat_items())
+        cached = vm["nr_file_pages"]
+        shmem = vm["nr_shmem"]
+        swap = inner(static("kernel::mm::swapfile::SWAP_INFO"), "inner.inner.data.value")
+        ntasks = sum(1 for _ in tasks())
+        committed = max(scalar(static("kernel::mm::util::VM_COMMITTED_AS")), 0)
+        rows = [
+            ("MemTotal:", managed),
+            ("MemFree:", free),
+            ("MemAvailable:", si_mem_available(free, high, low, max(cached - shmem, 0), 0)),
+            ("Cached:", cached),
+            ("SwapCached:", scalar(static("kernel::mm::swap_state::NR_SWAPCACHE"))),
+            ("Active:", vm["nr_zone_active_anon"] + vm["nr_zone_active_file"]),
+            ("Inactive:", vm["nr_zone_inactive_anon"] + vm["nr_zone_inactive_file"]),
+            ("Active(anon):", vm["nr_zone_active_anon"]),
+            ("Inactive(anon):", vm["nr_zone_inactive_anon"]),
+            ("Active(file):", vm["nr_zone_active_file"]),
+            ("Inactive(file):", vm["nr_zone_inactive_file"]),
+            ("Unevictable:", vm["nr_zone_unevictable"]),
+            ("Mlocked:", vm["nr_mlock"]),
+            ("SwapTotal:", int(swap["total_swap_pages"])),
+            ("SwapFree:", max(int(swap["nr_swap_pages"]), 0)),
+            ("AnonPages:", vm["nr_anon_pages"]),
+            ("Mapped:", vm["nr_mapped"]),
+            ("Shmem:", shmem),
+        ]
+        for name, pages in rows:
+            print("%-16s%8d kB" % (name, pages << (PAGE_SHIFT - 10)))
+        print("%-16s%8d kB" % ("KernelStack:", ntasks * THREAD_SIZE // 1024))
+        print("%-16s%8d kB" % ("Committed_AS:", committed << (PAGE_SHIFT - 10)))
+
+
+class MmLru(gdb.Command):
+    """Print each LRU list's length and its oldest pages (mm/mmzone.rs LRU_LOCK).
+Usage: mm-lru [N]   (N pages of each list, default 4; reclaim takes from this end)
+A page whose flags name another list (it would be a bug) is marked `!!`."""
+
+    NONE = 0xFFFF_FFFF_FFFF_FFFF
+
+    def __init__(self):
+        super().__init__("mm-lru", gdb.COMMAND_DATA)
+
+    def invoke(self, arg, from_tty):
+        argv = parse_args(arg, 1)
+        n = int(gdb.parse_and_eval(argv[0])) if argv else 4
+        lock = static("kernel::mm::mmzone::LRU_LOCK")
+        try:
+            if scalar(inner(lock, "inner.inner.lock")):
+                print("(lru_lock is held: a list may be in the middle of a change)")
+        except (gdb.error, gdb.GdbError, KeyError):
+            pass
+        lists = inner(lock, "inner.inner.data.value")["lists"]
+        for i, name in enumerate(LRU_NAMES):
+            head = lists[i]
+            nr = int(head["nr_pages"])
+            print("%s %d page%s%s" % (name, nr, "" if nr == 1 else "s",
+                                     ", oldest first:" if nr else ""))
+            pfn = int(head["tail"]) & self.NONE
+            shown = 0
+            while pfn != self.NONE and shown < n:
+                page = pfn_to_page(pfn).dereference()
+                flags = scalar(page["flags"])
+                mapping = scalar(page["mapping"])
+                kind = "none" if mapping == 0 else ("anon" if mapping & 1 else "file")
+                on = page_lru_name(flags)
+                bad = "" if on == name else "  !! flags say %s" % (on or "not on an LRU")
+                print("    pfn 0x%x %s refcount %d mapcount %d %s%s" % (
+                    pfn, bitflag_names(flags, PAGE_FLAGS), scalar(page["_refcount"]),
+                    scalar(page["_mapcount"]) + 1, kind, bad))
+                pfn = scalar(page["lru"]["prev"]) & self.NONE
+                shown += 1
+            if shown < nr and shown == n:
+                print("    ... %d more" % (nr - shown))
+
+
+class MmDmesg(gdb.Command):
+    """Print the kernel log buffer (kernel/printk.rs LogBuf; Linux: log_buf, lx-dmesg).
+Usage: mm-dmesg [N]   (only the last N lines)"""
+
+    def __init__(self):
+        super().__init__("mm-dmesg", gdb.COMMAND_DATA)
+
+    def invoke(self, arg, from_tty):
+        argv = parse_args(arg, 1)
+        log = inner(static("kernel::kernel::printk::CONSOLE"), "inner.inner.data.value")["log"]
+        buf = log["buf"]
+        size = buf.type.sizeof
+        nxt = int(log["next"])
+        mem = bytes(gdb.selected_inferior().read_memory(int(buf.address), size))
+        if nxt <= size:
+            data = mem[:nxt]
+        else:
+            at = nxt % size
+            data = mem[at:] + mem[:at]
+            # The oldest line lost its start to the wrap.
+            data = data[data.find(b"\n") + 1:]
+        lines = data.decode("utf-8", "replace").splitlines()
+        if argv:
+            lines = lines[-int(gdb.parse_and_eval(argv[0])):]
+        for line in lines:
+            print(line)
 
 
 class MmFunction(gdb.Function):
@@ -736,6 +1071,66 @@ class MmFunction(gdb.Function):
         return find_mm(None if pid is None else int(pid))
 
 
+# ---------------------------------------------------------------------------------------
+# Backtraces: address arguments in hex
+
+# Integer parameters of the teaching path that hold addresses (virtual, physical or a
+# table's physical address) or frame numbers.
+HEX_ARGS = {"addr", "address", "start", "end", "va", "pa", "vaddr", "haddr", "pgd",
+            "pte_table", "pmd_table", "vm_start", "vm_end", "brk", "pfn"}
+
+
+class _ArgValue:
+    """One frame argument as GDB's frame-filter API wants it (symbol() and value())."""
+
+    def __init__(self, sym, val):
+        self.sym, self.val = sym, val
+
+    def symbol(self):
+        return self.sym
+
+    def value(self):
+        return self.val
+
+
+try:
+    from gdb.FrameDecorator import FrameDecorator
+
+    class HexArgsDecorator(FrameDecorator):
+        """Shows HEX_ARGS integers as pointers, which GDB prints in hex."""
+
+        def frame_args(self):
+            args = super().frame_args()
+            if args is None:
+                return None
+            out = []
+            for a in args:
+                sym, val = a.symbol(), a.value()
+                name = sym if isinstance(sym, str) else sym.print_name
+                if val is None and not isinstance(sym, str):
+                    try:
+                        val = sym.value(self.inferior_frame())
+                    except gdb.error:
+                        val = None
+                if name in HEX_ARGS and val is not None and \
+                        val.type.strip_typedefs().code == gdb.TYPE_CODE_INT:
+                    val = val.cast(gdb.lookup_type("u8").pointer())
+                out.append(_ArgValue(sym, val))
+            return out
+
+    class HexArgsFilter:
+        def __init__(self):
+            self.name = "mmkern-hex-args"
+            self.priority = 100
+            self.enabled = True
+            gdb.frame_filters[self.name] = self
+
+        def filter(self, frames):
+            return map(HexArgsDecorator, frames)
+except ImportError:  # a GDB without frame-filter support: plain backtraces
+    HexArgsFilter = None
+
+
 def register(objfile=None):
     gdb.pretty_printers[:] = [p for p in gdb.pretty_printers
                               if getattr(p, "__name__", "") != "lookup_printer"]
@@ -744,8 +1139,14 @@ def register(objfile=None):
     MmVmas()
     MmPte()
     MmPage()
+    MmPt()
+    MmLru()
+    MmMeminfo()
     MmVmstat()
+    MmDmesg()
     MmFunction()
+    if HexArgsFilter is not None:
+        HexArgsFilter()
 
 
 register()

@@ -138,6 +138,7 @@ pub fn check(root: &Path) -> Vec<String> {
         .map(|n| (format!("docs/{n}"), format!("docs/zh/{n}")))
         .collect();
     pairs.push(("docs/README.md".into(), "docs/zh/README.md".into()));
+    pairs.push(("docs/linux-map.md".into(), "docs/zh/linux-map.md".into()));
     pairs.push(("README.md".into(), "README.zh.md".into()));
     for (en, zh) in pairs {
         let read = |p: &str| std::fs::read_to_string(root.join(p));

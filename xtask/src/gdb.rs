@@ -40,6 +40,10 @@ pub struct GdbCheck {
     /// command's output (whitespace runs compared as one space), and there must be at least
     /// one. This is how a helper is checked against what the kernel itself printed.
     pub serial: &'static [(&'static str, &'static str)],
+    /// A relation between the whole gdb output and the serial console that containment
+    /// cannot express (`mm-pt`'s ranges lie inside `/proc/PID/maps`' VMAs); returns why
+    /// they disagree (empty: they agree).
+    pub agree: Option<fn(gdb: &str, serial: &str) -> Vec<String>>,
 }
 
 /// Every GDB check `cargo xtask test` runs.
@@ -49,6 +53,7 @@ pub const CHECKS: &[GdbCheck] = &[
         cmdline: "init=/bin/mlock_demo",
         memory: "512M",
         swap: crate::swap::SwapDisk::None,
+        agree: None,
         // mlock_demo maps without populating, then mlock()s: the first __mm_populate of
         // the boot is mlock's, and the next handle_mm_fault one of its pages.
         breaks: &[
@@ -81,6 +86,7 @@ pub const CHECKS: &[GdbCheck] = &[
         cmdline: "init=/bin/readahead_test",
         memory: "64M",
         swap: crate::swap::SwapDisk::None,
+        agree: None,
         // readahead_test's first case touches pages 256.. of /data/readahead.bin in order:
         // the miss at 256 read [240, 272) around itself and marked 264 PG_readahead. The
         // touch of 264 returns VM_FAULT_RETRY; with mmap_lock dropped, do_page_fault reads
@@ -111,6 +117,7 @@ pub const CHECKS: &[GdbCheck] = &[
         cmdline: "init=/bin/file_populate",
         memory: "512M",
         swap: crate::swap::SwapDisk::None,
+        agree: None,
         // file_populate mlock()s a mapping of /bin/hello_std, whose pages are not cached
         // yet: the fault returns VM_FAULT_RETRY, faultin_page drops mmap_lock and reads
         // the page. The first do_sync_mmap_readahead after sys_mlock is that read.
@@ -144,6 +151,7 @@ pub const CHECKS: &[GdbCheck] = &[
         cmdline: "init=/bin/mmap_demo",
         memory: "512M",
         swap: crate::swap::SwapDisk::None,
+        agree: None,
         // The first user (FAULT_FLAG_USER 0x40) write (0x01) fault on anonymous memory:
         // mmap_demo's first store to its fresh mapping. (`(vmf.flags.0).0`: GDB would
         // read `.0.0` as a float.)
@@ -175,6 +183,7 @@ pub const CHECKS: &[GdbCheck] = &[
         cmdline: "init=/bin/mlock_demo",
         memory: "512M",
         swap: crate::swap::SwapDisk::None,
+        agree: None,
         // mlock_demo munlock()s its 16 locked pages: the walk finds each with
         // follow_page(FOLL_GET | FOLL_DUMP) and clears its mark, under mlock_fixup (5.10).
         breaks: &["break munlock_vma_page", "continue"],
@@ -201,6 +210,7 @@ pub const CHECKS: &[GdbCheck] = &[
         cmdline: "init=/bin/swap_demo",
         memory: "64M",
         swap: crate::swap::SwapDisk::Ours("128M"),
+        agree: None,
         // swap_demo writes twice RAM of anonymous memory: reclaim gives the oldest pages
         // slots (add_to_swap), unmaps them (swap entries in the PTEs) and writes them:
         // the first swap_writepage of the boot is reclaim's pageout.
@@ -227,6 +237,7 @@ pub const CHECKS: &[GdbCheck] = &[
         cmdline: "init=/bin/swap_demo",
         memory: "64M",
         swap: crate::swap::SwapDisk::Ours("128M"),
+        agree: None,
         // After the pressure phase, which only writes, swap_demo pages 16 pages out with
         // MADV_PAGEOUT and touches the first: the first do_swap_page of the boot.
         breaks: &["break do_swap_page", "continue"],
@@ -243,6 +254,8 @@ pub const CHECKS: &[GdbCheck] = &[
             // The PTE holds a swap entry: valid bit clear, not empty.
             ("p/x vmf.orig_pte.__0 & 1", "= 0x0"),
             ("p/x vmf.orig_pte.__0 != 0", "= 0x1"),
+            // The Pte printer decodes it (type 0: the only swap area).
+            ("p vmf.orig_pte", "swap entry type 0 offset 0x"),
         ],
         serial: &[],
     },
@@ -251,6 +264,7 @@ pub const CHECKS: &[GdbCheck] = &[
         cmdline: "init=/bin/reclaim_demo",
         memory: "64M",
         swap: crate::swap::SwapDisk::None,
+        agree: None,
         // Seed 001: reclaim finds a page mapped in a VM_LOCKED VMA (mlock2 MLOCK_ONFAULT,
         // then a read fault: file pages are not mlocked by the fault), try_to_unmap's rmap
         // walk meets the VMA and marks the page mlocked: culled to the unevictable list.
@@ -278,6 +292,7 @@ pub const CHECKS: &[GdbCheck] = &[
         cmdline: "init=/bin/reclaim_demo",
         memory: "64M",
         swap: crate::swap::SwapDisk::None,
+        agree: None,
         // Seed 001's munlock: reclaim_demo's parent munlock()s 16 pages its child also maps
         // and has locked. munlock_vma_page clears PG_mlocked, isolates the page and, as it
         // is mapped twice, asks rmap (try_to_munlock, TTU_MUNLOCK); the walk skips the
@@ -319,6 +334,7 @@ pub const CHECKS: &[GdbCheck] = &[
         cmdline: "init=/bin/mmap_demo",
         memory: "512M",
         swap: crate::swap::SwapDisk::None,
+        agree: None,
         // At mmap_demo's first anonymous write fault, the new page gets its rmap: after
         // page_add_new_anon_rmap, `page->mapping` is the VMA's anon_vma with the
         // PAGE_MAPPING_ANON bit, and `page->index` the page's linear index in the VMA.
@@ -357,6 +373,7 @@ pub const CHECKS: &[GdbCheck] = &[
         cmdline: "init=/bin/mmap_demo",
         memory: "512M",
         swap: crate::swap::SwapDisk::None,
+        agree: None,
         // Linux's `p vma->vm_next` is `p *vmf.vma.vm_next` here (GDB's Rust syntax): at
         // mmap_demo's first anonymous write fault, the faulting VMA's list neighbours point
         // back at it, and the list runs upwards in address order.
@@ -379,15 +396,14 @@ pub const CHECKS: &[GdbCheck] = &[
         cmdline: "init=/bin/mlock_demo",
         memory: "512M",
         swap: crate::swap::SwapDisk::None,
-        // mlock_demo maps 16 untouched pages and mlock()s them: the fault marks each new
+        agree: Some(mlock_page_agrees),
+        // The README's session, `cargo xtask gdb --init /bin/mlock_demo --break
+        // mlock_vma_page`: mlock_demo maps 16 untouched pages and mlock()s them (nothing
+        // mlocks before it: the first hit of the boot is its). The fault marks each new
         // page mlocked (lru_cache_add_inactive_or_unevictable), then follow_page_pte,
-        // under FOLL_MLOCK, calls mlock_vma_page, as in Linux 5.10.
-        breaks: &[
-            "break sys_mlock",
-            "continue",
-            "break mlock_vma_page",
-            "continue",
-        ],
+        // under FOLL_MLOCK, calls mlock_vma_page, as in Linux 5.10. The helpers must
+        // agree with the kernel's own walk (mlock_page_agrees).
+        breaks: &["break mlock_vma_page", "continue"],
         chain: &[
             "mlock_vma_page",
             "follow_page_pte",
@@ -399,7 +415,18 @@ pub const CHECKS: &[GdbCheck] = &[
             "sys_mlock",
         ],
         local: None,
-        exprs: &[],
+        // Indexes 0, 1, 5 and 6 are read by mlock_page_agrees (MLOCK_*_EXPR).
+        exprs: &[
+            ("mm-vmas", "rw-p"),
+            ("mm-page page", "PG_lru"),
+            ("p *$page", "lru unevictable"),
+            ("frame function follow_page_pte", "follow_page_pte"),
+            ("p *vma", "VM_LOCKED"),
+            ("p/x address", "= 0x"),
+            ("mm-pte address", "AP=rw EL1+EL0 nG PXN UXN Normal"),
+            // mmkern-hex-args: address arguments in hex in backtraces.
+            ("bt 2", "address=0x"),
+        ],
         serial: &[],
     },
     GdbCheck {
@@ -407,6 +434,7 @@ pub const CHECKS: &[GdbCheck] = &[
         cmdline: "poweroff",
         memory: "512M",
         swap: crate::swap::SwapDisk::None,
+        agree: None,
         breaks: &["break memblock_free_all", "continue"],
         chain: &["memblock_free_all", "mem_init", "start_kernel"],
         // 512 MiB / 4 KiB.
@@ -419,6 +447,7 @@ pub const CHECKS: &[GdbCheck] = &[
         cmdline: "init=/bin/populate_demo",
         memory: "512M",
         swap: crate::swap::SwapDisk::None,
+        agree: None,
         // The first __mm_populate of this boot is populate_demo's mmap(MAP_POPULATE);
         // from there, the next handle_mm_fault is one of its pages.
         breaks: &[
@@ -448,6 +477,7 @@ pub const CHECKS: &[GdbCheck] = &[
         cmdline: "init=/bin/gdb_demo",
         memory: "512M",
         swap: crate::swap::SwapDisk::None,
+        agree: None,
         // gdb_demo mlock()s and writes 4 pages, prints its /proc/self/maps, the pagemap
         // frame of the first page and /proc/vmstat's nr_mlock, then munlock()s: at
         // sys_munlock the helpers (scripts/gdb/mmkern.py) must tell the same story.
@@ -475,10 +505,63 @@ pub const CHECKS: &[GdbCheck] = &[
             ("p *$mm()", "mmap_lock writer"),
         ],
     },
+    GdbCheck {
+        name: "gdb-pt",
+        cmdline: "init=/bin/gdb_demo",
+        memory: "512M",
+        swap: crate::swap::SwapDisk::None,
+        agree: Some(pt_agrees_with_maps),
+        // At gdb_demo's sys_munlock (after it printed /proc/self/maps): `mm-pt` dumps both
+        // halves; pt_agrees_with_maps holds the user ranges to the maps lines and the
+        // kernel half to W^X and no EL0 access.
+        breaks: &["break sys_munlock", "continue"],
+        chain: &["sys_munlock", "invoke_syscall", "el0_svc"],
+        local: None,
+        serial: &[],
+        exprs: &[
+            ("mm-pt", "kernel half (TTBR1_EL1)"),
+            // The 4 mlocked pages: one range, user rw-, never executable at EL1.
+            (
+                "mm-pt user",
+                "16K page 4K   EL0 rw- EL1 rw- Normal        [anon]",
+            ),
+            ("mm-pt kernel", "[kernel rodata]"),
+        ],
+    },
+    GdbCheck {
+        name: "gdb-lru-meminfo-dmesg",
+        cmdline: "init=/bin/gdb_demo",
+        memory: "512M",
+        swap: crate::swap::SwapDisk::None,
+        agree: Some(lru_pages_on_their_lists),
+        // gdb_demo printed /proc/vmstat's LRU sizes and /proc/meminfo, then calls munlock:
+        // parked at sys_munlock nothing has run since, so the lists, the counters and
+        // the log read from kernel memory must say what the kernel printed.
+        breaks: &["break sys_munlock", "continue"],
+        chain: &["sys_munlock", "invoke_syscall", "el0_svc"],
+        local: None,
+        serial: &[
+            ("mm-lru", "vmstat: nr_zone_"),
+            ("mm-meminfo", "meminfo: "),
+            ("mm-dmesg", "Memory: "),
+            ("mm-dmesg", "Kernel command line: "),
+        ],
+        exprs: &[
+            // The 4 mlocked pages, oldest first, PG_mlocked.
+            ("mm-lru 1", "unevictable 4 pages, oldest first:"),
+            (
+                "mm-lru 1",
+                "PG_unevictable|PG_mlocked refcount 1 mapcount 1 anon",
+            ),
+            // The last line of the boot log is the kernel's, not gdb_demo's: program
+            // output to /dev/console is not printk.
+            ("mm-dmesg 1", "mmkern ready"),
+        ],
+    },
 ];
 
-/// `cargo xtask gdb [--scenario NAME | --init "PROG ARGS"] [--break FUNC]... [--batch FILE]
-/// [--memory SIZE] [--release] [--port N]`.
+/// `cargo xtask gdb [--scenario NAME | --init "PROG ARGS"] [--extra DIR]... [--break FUNC]...
+/// [--batch FILE] [--memory SIZE] [--swap SIZE|IMAGE] [--release] [--port N]`.
 pub fn cmd_gdb(args: Vec<String>) -> Result<i32> {
     let mut args = Args::new(args);
     let mut release = false;
@@ -490,6 +573,7 @@ pub fn cmd_gdb(args: Vec<String>) -> Result<i32> {
     let mut batch: Option<std::path::PathBuf> = None;
     let mut memory: Option<String> = None;
     let mut swap: Option<String> = None;
+    let mut extra_dirs: Vec<std::path::PathBuf> = Vec::new();
     while let Some(arg) = args.next_arg() {
         match arg {
             Arg::Opt(name, inline) => match name.as_str() {
@@ -497,6 +581,7 @@ pub fn cmd_gdb(args: Vec<String>) -> Result<i32> {
                     Args::flag(&name, inline)?;
                     release = true
                 }
+                "extra" => extra_dirs.push(args.value(&name, inline)?.into()),
                 "scenario" => {
                     let n = args.value(&name, inline)?;
                     scenario = Some(scenarios::find(&n).ok_or_else(|| {
@@ -568,6 +653,12 @@ pub fn cmd_gdb(args: Vec<String>) -> Result<i32> {
     }
     if let Some(v) = swap {
         cfg.swap = Some(crate::swap::swap_option(&v)?);
+    }
+    // As `cargo xtask qemu --extra DIR`: DIR's files join the root file system.
+    if !extra_dirs.is_empty() {
+        let img = crate::rootfs::extra_image_path();
+        crate::rootfs::build_rootfs(&img, &extra_dirs)?;
+        cfg.rootfs = Some(img);
     }
     if TcpListener::bind(("127.0.0.1", port)).is_err() {
         bail!("port {port} is busy (another QEMU with -gdb still running?); try --port N");
@@ -724,6 +815,9 @@ fn run_check(kernel: &Path, c: &GdbCheck) -> Result<Outcome> {
     }
     why.extend(judge(&gdb_text, c));
     why.extend(judge_serial(&gdb_text, &serial_text, c));
+    if let Some(agree) = c.agree {
+        why.extend(agree(&gdb_text, &serial_text));
+    }
     if why.is_empty() {
         return Ok(Outcome::pass(c.name));
     }
@@ -868,6 +962,16 @@ fn squeeze(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// Does `line` contain `words` as whole words (`nr_mlock 4` is not in `nr_mlock 40`, nor
+/// `active_anon 1` in `inactive_anon 1`)?
+fn contains_words(line: &str, words: &str) -> bool {
+    line.match_indices(words).any(|(i, _)| {
+        let before = line[..i].chars().next_back();
+        let after = line[i + words.len()..].chars().next();
+        before.is_none_or(char::is_whitespace) && after.is_none_or(char::is_whitespace)
+    })
+}
+
 /// Why the helpers' output disagrees with the serial console (empty: it agrees).
 fn judge_serial(gdb_text: &str, serial_text: &str, c: &GdbCheck) -> Vec<String> {
     let mut why = Vec::new();
@@ -887,7 +991,7 @@ fn judge_serial(gdb_text: &str, serial_text: &str, c: &GdbCheck) -> Vec<String> 
             ));
         }
         for w in wanted {
-            if !out.iter().any(|o| o.contains(&w)) {
+            if !out.iter().any(|o| contains_words(o, &w)) {
                 why.push(format!(
                     "`{cmd}` lacks `{w}` (printed by the kernel as `{prefix}...`)"
                 ));
@@ -896,6 +1000,170 @@ fn judge_serial(gdb_text: &str, serial_text: &str, c: &GdbCheck) -> Vec<String> 
     }
     why
 }
+
+/// A `/proc/PID/maps` line's range and permissions (`00400000-00403000 r-xp ...`).
+fn maps_range(line: &str) -> Option<(u64, u64, String)> {
+    let mut words = line.split_whitespace();
+    let (a, b) = words.next()?.split_once('-')?;
+    let perms = words.next()?.to_string();
+    Some((
+        u64::from_str_radix(a, 16).ok()?,
+        u64::from_str_radix(b, 16).ok()?,
+        perms,
+    ))
+}
+
+/// One `mm-pt` line: (start, end, EL0 rwx, EL1 rwx, what).
+fn pt_line(line: &str) -> Option<(u64, u64, String, String, String)> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let (a, b) = words.first()?.split_once('-')?;
+    let after = |tag: &str| -> Option<String> {
+        let i = words.iter().position(|w| *w == tag)?;
+        Some(words.get(i + 1)?.to_string())
+    };
+    Some((
+        u64::from_str_radix(a, 16).ok()?,
+        u64::from_str_radix(b, 16).ok()?,
+        after("EL0")?,
+        after("EL1")?,
+        words.last()?.to_string(),
+    ))
+}
+
+/// May a VMA with maps permissions `vma` (`rw-p`) hold a page EL0 may access as `el0`
+/// (`rw-`)? Every right the page table gives EL0 must be one the VMA has (a COW page
+/// is mapped with less, never more); arm64 cannot give write without read, so a
+/// write-only VMA's pages are readable.
+fn el0_fits(el0: &str, vma: &str) -> bool {
+    let (p, v): (Vec<char>, Vec<char>) = (el0.chars().collect(), vma.chars().collect());
+    if p.len() < 3 || v.len() < 3 {
+        return false;
+    }
+    (p[0] != 'r' || v[0] == 'r' || v[1] == 'w')
+        && (p[1] != 'w' || v[1] == 'w')
+        && (p[2] != 'x' || v[2] == 'x')
+}
+
+/// `gdb-pt`: every user range `mm-pt` prints lies inside the VMAs the program printed from
+/// `/proc/self/maps` (lines `maps: ...`), each with permissions that allow it; the kernel
+/// text is EL1 r-x and EL0 ---, and the rest of the kernel half is EL0 --- too.
+fn pt_agrees_with_maps(gdb_text: &str, serial_text: &str) -> Vec<String> {
+    let vmas: Vec<(u64, u64, String)> = serial_text
+        .lines()
+        .map(crate::sanitize)
+        .filter_map(|l| maps_range(l.trim_start().strip_prefix("maps: ")?))
+        .collect();
+    let mut why = Vec::new();
+    if vmas.is_empty() {
+        why.push("the serial output has no `maps: ` lines".to_string());
+    }
+    let (mut user, mut text, mut kernel) = (0, 0, 0);
+    for line in gdb_text.lines() {
+        let Some((start, end, el0, el1, what)) = pt_line(line) else {
+            continue;
+        };
+        if start < 1 << 48 {
+            user += 1;
+            // Walk the range through the VMAs that cover it.
+            let mut at = start;
+            while at < end {
+                match vmas
+                    .iter()
+                    .find(|(s, e, _)| *s <= at && at < *e)
+                    .filter(|(_, _, p)| el0_fits(&el0, p))
+                {
+                    Some((_, e, _)) => at = (*e).min(end),
+                    None => {
+                        why.push(format!(
+                            "mm-pt user range {start:x}-{end:x} EL0 {el0}: {at:x} is in no \
+                             VMA of /proc/self/maps that allows it"
+                        ));
+                        break;
+                    }
+                }
+            }
+        } else {
+            kernel += 1;
+            if el0 != "---" {
+                why.push(format!(
+                    "mm-pt: kernel range {start:x}-{end:x} is EL0 {el0}"
+                ));
+            }
+            if what == "text]" {
+                text += 1;
+                if el1 != "r-x" {
+                    why.push(format!("mm-pt: kernel text {start:x}-{end:x} is EL1 {el1}"));
+                }
+            }
+        }
+    }
+    if user == 0 || kernel == 0 || text == 0 {
+        why.push(format!(
+            "mm-pt printed {user} user, {kernel} kernel and {text} kernel-text ranges"
+        ));
+    }
+    why
+}
+
+/// `gdb-lru-meminfo-dmesg`: no page `mm-lru` shows sits on a list its flags disagree with.
+fn lru_pages_on_their_lists(gdb_text: &str, _serial: &str) -> Vec<String> {
+    let mut why: Vec<String> = gdb_text
+        .lines()
+        .filter(|l| l.contains("!! flags say"))
+        .map(|l| format!("mm-lru: {}", l.trim()))
+        .collect();
+    if !gdb_text
+        .lines()
+        .any(|l| l.trim_start().starts_with("pfn 0x"))
+    {
+        why.push("mm-lru showed no page".to_string());
+    }
+    why
+}
+
+/// `gdb-mlock-vma-page-chain` (the README's `--break mlock_vma_page` session): `mm-pte
+/// address` reaches the frame the kernel's walk found (`mm-page page`), and `mm-vmas`
+/// shows the VMA holding `address`.
+fn mlock_page_agrees(gdb_text: &str, _serial: &str) -> Vec<String> {
+    let hex_after = |text: &str, tag: &str| -> Option<u64> {
+        let rest = &text[text.find(tag)? + tag.len()..];
+        let end = rest
+            .find(|c: char| !c.is_ascii_hexdigit())
+            .unwrap_or(rest.len());
+        u64::from_str_radix(&rest[..end], 16).ok()
+    };
+    let mut why = Vec::new();
+    let pte = marked_output(gdb_text, &format!("{EXPR_MARK}{}", MLOCK_PTE_EXPR));
+    let page = marked_output(gdb_text, &format!("{EXPR_MARK}{}", MLOCK_PAGE_EXPR));
+    let addr = marked_output(gdb_text, &format!("{EXPR_MARK}{}", MLOCK_ADDR_EXPR));
+    let vmas = marked_output(gdb_text, &format!("{EXPR_MARK}{}", MLOCK_VMAS_EXPR));
+    let pte_pfn = pte
+        .lines()
+        .filter(|l| l.starts_with("va 0x"))
+        .find_map(|l| hex_after(l, " pfn 0x"));
+    let page_pfn = hex_after(&page, "Page { pfn 0x");
+    if pte_pfn.is_none() || pte_pfn != page_pfn {
+        why.push(format!(
+            "mm-pte address found pfn {pte_pfn:x?}, the kernel's page is pfn {page_pfn:x?}"
+        ));
+    }
+    let addr = hex_after(&addr, "= 0x");
+    let inside = addr.is_some_and(|a| {
+        vmas.lines()
+            .filter_map(maps_range)
+            .any(|(s, e, p)| s <= a && a < e && p == "rw-p")
+    });
+    if !inside {
+        why.push(format!("mm-vmas has no rw-p VMA holding address {addr:x?}"));
+    }
+    why
+}
+
+/// Indexes into `gdb-mlock-vma-page-chain`'s exprs that [`mlock_page_agrees`] reads.
+const MLOCK_VMAS_EXPR: usize = 0;
+const MLOCK_PAGE_EXPR: usize = 1;
+const MLOCK_ADDR_EXPR: usize = 5;
+const MLOCK_PTE_EXPR: usize = 6;
 
 #[cfg(test)]
 mod tests {
@@ -923,6 +1191,7 @@ ram_pages = 131072
             cmdline: "",
             memory: "512M",
             swap: crate::swap::SwapDisk::None,
+            agree: None,
             breaks: &[],
             chain: &["a", "c"],
             local: None,
@@ -947,6 +1216,7 @@ ram_pages = 131072
             cmdline: "",
             memory: "512M",
             swap: crate::swap::SwapDisk::None,
+            agree: None,
             breaks: &[],
             chain: &["a"],
             local: None,
@@ -1014,6 +1284,71 @@ ram_pages = 131072
         wrong[7] = "$4 = 0x0";
         wrong[9] = "$6 = true";
         assert_eq!(judge(&(bt(&frames) + &exprs(&wrong)), c).len(), 2);
+    }
+
+    #[test]
+    fn serial_lines_match_whole_words_only() {
+        assert!(contains_words("nr_mlock 4", "nr_mlock 4"));
+        assert!(!contains_words("nr_mlock 40", "nr_mlock 4"));
+        assert!(!contains_words("inactive_anon 1 page", "active_anon 1"));
+        assert!(contains_words("x active_anon 1 page", "active_anon 1"));
+    }
+
+    #[test]
+    fn pt_ranges_must_fit_the_maps_and_kernel_text_must_be_rx() {
+        let serial = "maps: 00400000-00403000 r-xp 00000000 fe:00 9   /bin/x\r\n\
+                      maps: fffff7ffc000-fffff8000000 rw-p 00000000 00:00 0\n";
+        let line = |r: &str, el0: &str, el1: &str, what: &str| {
+            format!("{r}    12K page 4K   EL0 {el0} EL1 {el1} Normal        {what}\n")
+        };
+        let kernel = line(
+            "ffff000040200000-ffff000040378000",
+            "---",
+            "r-x",
+            "[kernel text]",
+        ) + &line(
+            "ffff000040378000-ffff00004049e000",
+            "---",
+            "r--",
+            "[kernel rodata]",
+        );
+        let good = line("0000000000400000-0000000000403000", "r-x", "r--", "/bin/x")
+            + &line("0000fffff7ffc000-0000fffff8000000", "r--", "r--", "[anon]")
+            + &kernel;
+        assert!(pt_agrees_with_maps(&good, serial).is_empty());
+        // Writable where the VMA is not; outside every VMA; kernel text writable or
+        // reachable from EL0.
+        let bad = line("0000000000400000-0000000000403000", "rw-", "rw-", "/bin/x")
+            + &line("0000000000500000-0000000000501000", "r--", "r--", "?")
+            + &line(
+                "ffff000040200000-ffff000040378000",
+                "r--",
+                "rwx",
+                "[kernel text]",
+            );
+        assert_eq!(pt_agrees_with_maps(&bad, serial).len(), 4);
+        // No kernel half at all.
+        let user = line("0000000000400000-0000000000403000", "r-x", "r--", "/bin/x");
+        assert_eq!(pt_agrees_with_maps(&user, serial).len(), 1);
+    }
+
+    #[test]
+    fn mlock_session_needs_the_walk_and_the_kernel_to_agree() {
+        let text = |pte_pfn: &str, addr: &str| {
+            format!(
+                "{EXPR_MARK}0\nfffff7ff0000-fffff8000000 rw-p 00000000 00:00 0\n\
+                 {EXPR_MARK}1\nPage {{ pfn 0x5e7c5, flags PG_lru }}\n\
+                 {EXPR_MARK}5\n$3 = {addr}\n\
+                 {EXPR_MARK}6\nva 0xfffff7ff0000: pgd at pa 0x1\n\
+                 va 0xfffff7ff0000 pfn {pte_pfn} pa 0x5e7c5000\n{EXPR_MARK}end\n"
+            )
+        };
+        assert!(mlock_page_agrees(&text("0x5e7c5", "0xfffff7ff0000"), "").is_empty());
+        assert_eq!(
+            mlock_page_agrees(&text("0x5e7c6", "0xfffff7ff0000"), "").len(),
+            1
+        );
+        assert_eq!(mlock_page_agrees(&text("0x5e7c5", "0x1000"), "").len(), 1);
     }
 
     #[test]

@@ -18,6 +18,7 @@ mod fuzz;
 mod gdb;
 mod ksyms;
 mod layering;
+mod linux_map;
 mod qemu;
 mod rootfs;
 mod scenarios;
@@ -79,11 +80,12 @@ commands:
   test  [--jobs N] [--list] [NAME...]
         host unit tests, every QEMU scenario and the GDB check; NAMEs select the
         results whose name contains one of them (e.g. `test boot`)
-  gdb   [--scenario NAME | --init \"PROG ARGS\"] [--break FUNC]... [--batch FILE]
-        [--memory SIZE] [--swap SIZE|IMAGE] [--release] [--port 1234]
+  gdb   [--scenario NAME | --init \"PROG ARGS\"] [--extra DIR]... [--break FUNC]...
+        [--batch FILE] [--memory SIZE] [--swap SIZE|IMAGE] [--release] [--port 1234]
         start QEMU halted and attach gdb-multiarch with the mm helpers
-        (scripts/gdb/mmkern.py: mm-tasks, mm-vmas, mm-pte, mm-page, mm-vmstat);
-        --break continues to the first hit, --batch runs FILE and exits
+        (scripts/gdb/mmkern.py: mm-tasks, mm-vmas, mm-pte, mm-pt, mm-page, mm-lru,
+        mm-meminfo, mm-vmstat, mm-dmesg); --break continues to the first hit,
+        --batch runs FILE and exits
   bench [boot|mm|reclaim|swap]... [--memory SIZE]
         guest instructions under -icount shift=0 (release build); reclaim counts
         with the PMU and builds target/rootfs-bench.cpio (a 256 MiB file); swap

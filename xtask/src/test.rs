@@ -132,8 +132,11 @@ pub fn cmd_test(args: Vec<String>) -> Result<i32> {
         .filter(|j| selected(j.name()))
         .collect();
     let host = ["host:kernel", "host:xtask", "layering", "clippy"];
+    // docs/linux-map.md against the built kernel's symbol table.
+    let linux_map = selected("linux-map");
     if list {
         let hosts = host.iter().copied().filter(|h| selected(h));
+        let hosts = hosts.chain(linux_map.then_some("linux-map"));
         for name in hosts.chain(queue.iter().map(Job::name)) {
             println!("{name}");
         }
@@ -181,10 +184,25 @@ pub fn cmd_test(args: Vec<String>) -> Result<i32> {
     }
 
     // 2. The kernel, then the QEMU runs.
-    if !queue.is_empty() {
+    if !queue.is_empty() || linux_map {
         eprintln!("xtask: building the kernel (debug)");
         match build::build_kernel_quiet(false) {
             Ok(kernel) => {
+                if linux_map {
+                    let root = workspace_root();
+                    let mut why = crate::linux_map::check_docs(&root);
+                    why.extend(crate::linux_map::check_elf(&root, &kernel));
+                    let o = if why.is_empty() {
+                        Outcome::pass("linux-map")
+                    } else {
+                        Outcome::fail(
+                            "linux-map",
+                            "docs/linux-map.md disagrees with the kernel",
+                            why,
+                        )
+                    };
+                    tally.report(&o, 1);
+                }
                 for o in run_jobs(&kernel, queue, jobs) {
                     tally.add(&o, 1);
                 }

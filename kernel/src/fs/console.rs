@@ -3,7 +3,7 @@
 //! Linux: `drivers/tty/tty_io.c` (the console's `tty_fops`) and `drivers/tty/n_tty.c`
 //! (the line discipline: `n_tty_receive_char`, `canon_copy_from_read_buf`). Input comes
 //! from the UART receive ring that `drivers/pl011.rs` fills from the PL011 interrupt;
-//! output goes to printk's console, which turns `\n` into `\r\n` (Linux: ONLCR).
+//! output goes out on printk's console (`tty_print`: not into the kernel log), which turns `\n` into `\r\n` (Linux: ONLCR).
 //!
 //! Canonical mode as `stty sane` sets it: characters are echoed, DEL/BS erase one, `\r`
 //! is read as `\n` (ICRNL), Ctrl-D at the start of a line is end of file, and a read
@@ -99,9 +99,9 @@ pub struct ConsoleDevice;
 /// Write bytes to the console; invalid UTF-8 shows as U+FFFD.
 pub fn console_write(buf: &[u8]) {
     for chunk in buf.utf8_chunks() {
-        printk!("{}", chunk.valid());
+        crate::kernel::printk::tty_print(format_args!("{}", chunk.valid()));
         if !chunk.invalid().is_empty() {
-            printk!("\u{fffd}");
+            crate::kernel::printk::tty_print(format_args!("\u{fffd}"));
         }
     }
 }

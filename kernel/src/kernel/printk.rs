@@ -1,7 +1,10 @@
 //! printk: formatted kernel messages to the console. Linux: `kernel/printk/printk.c`.
 //!
-//! Until the UART is mapped, messages collect in a small early buffer (Linux's log
-//! buffer plays this role) and are replayed when the console registers.
+//! Until the UART is mapped, messages collect in a small early buffer and are replayed
+//! when the console registers. Every message also goes to the log buffer (`LogBuf`, Linux's
+//! `log_buf`), which GDB's `mm-dmesg` reads (scripts/gdb/mmkern.py): what the kernel said
+//! at boot stays readable after it scrolled off. Text user programs write to /dev/console
+//! goes out through [`tty_print`] and is not logged, as in Linux (tty output is not printk).
 use crate::drivers::pl011::Pl011;
 use crate::sync::SpinLockIrq;
 use core::fmt::{self, Write};
@@ -9,14 +12,75 @@ use core::sync::atomic::{AtomicUsize, Ordering};
 
 const EARLY_BUF: usize = 4096;
 
+/// Bytes of kernel log kept (Linux: `__LOG_BUF_LEN`, `1 << CONFIG_LOG_BUF_SHIFT`; 5.10's
+/// arm64 defconfig keeps 128 KiB, we keep the last 16 KiB).
+pub const LOG_BUF_LEN: usize = 1 << 14;
+
+/// The kernel log: the last [`LOG_BUF_LEN`] bytes printk wrote, as a byte ring (Linux:
+/// `log_buf`). Linux 5.10 keeps records (sequence number, timestamp, level) in its
+/// lockless printk_ringbuffer; plain text is enough to read it back from GDB. Cost: one
+/// copy of each message under the console lock, which the UART's per-byte wait dwarfs.
+pub struct LogBuf {
+    /// The bytes; byte number `n` of the log is at `buf[n % LOG_BUF_LEN]`.
+    buf: [u8; LOG_BUF_LEN],
+    /// Bytes ever logged (Linux: the next record's sequence number): the ring holds
+    /// `[next - min(next, LOG_BUF_LEN), next)`.
+    next: usize,
+}
+
+impl LogBuf {
+    /// An empty log.
+    pub const fn new() -> Self {
+        LogBuf {
+            buf: [0; LOG_BUF_LEN],
+            next: 0,
+        }
+    }
+
+    /// Append `s`, overwriting the oldest bytes once the ring is full (Linux:
+    /// `log_store`).
+    pub fn store(&mut self, s: &[u8]) {
+        // Only the last LOG_BUF_LEN bytes of a huge message can be kept.
+        let skip = s.len().saturating_sub(LOG_BUF_LEN);
+        let (s, mut next) = (&s[skip..], self.next + skip);
+        let mut rest = s;
+        while !rest.is_empty() {
+            let at = next % LOG_BUF_LEN;
+            let n = rest.len().min(LOG_BUF_LEN - at);
+            self.buf[at..at + n].copy_from_slice(&rest[..n]);
+            rest = &rest[n..];
+            next += n;
+        }
+        self.next = next;
+    }
+}
+
+impl Default for LogBuf {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 struct Console {
     uart: Option<Pl011>,
     early: [u8; EARLY_BUF],
     early_len: usize,
+    /// Every printk message (not tty output).
+    log: LogBuf,
 }
 
 impl Write for Console {
+    /// A printk message: into the log, then out.
     fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.log.store(s.as_bytes());
+        self.emit(s);
+        Ok(())
+    }
+}
+
+impl Console {
+    /// Out to the UART, or into the early buffer before there is one.
+    fn emit(&mut self, s: &str) {
         match &self.uart {
             Some(u) => {
                 // SAFETY: the base came from the device tree's PL011 node and is mapped by ioremap.
@@ -28,6 +92,14 @@ impl Write for Console {
                 self.early_len += n;
             }
         }
+    }
+}
+
+/// Tty output: [`Console::emit`] without logging.
+struct TtyWriter<'a>(&'a mut Console);
+impl Write for TtyWriter<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.0.emit(s);
         Ok(())
     }
 }
@@ -36,6 +108,7 @@ static CONSOLE: SpinLockIrq<Console> = SpinLockIrq::new(Console {
     uart: None,
     early: [0; EARLY_BUF],
     early_len: 0,
+    log: LogBuf::new(),
 });
 /// The UART's address for the panic path, which must not wait for the console lock.
 static PANIC_UART: AtomicUsize = AtomicUsize::new(0);
@@ -48,7 +121,8 @@ pub fn register_console(uart: Pl011) {
     let (early, len) = (c.early, c.early_len);
     c.early_len = 0;
     let text = core::str::from_utf8(&early[..len]).unwrap_or("<early log not utf-8>\n");
-    let _ = c.write_str(text);
+    // Already logged when it was printed.
+    c.emit(text);
 }
 
 /// The console UART, once registered.
@@ -61,6 +135,12 @@ pub fn console_uart() -> Option<Pl011> {
 #[doc(hidden)]
 pub fn _print(args: fmt::Arguments<'_>) {
     let _ = CONSOLE.lock().write_fmt(args);
+}
+
+/// Write what a program wrote to /dev/console: out on the console, but not into the
+/// kernel log (Linux: the tty driver's `con_write`, beside printk, not through it).
+pub fn tty_print(args: fmt::Arguments<'_>) {
+    let _ = TtyWriter(&mut CONSOLE.lock()).write_fmt(args);
 }
 
 /// Print even if the console lock is held (by the code that just crashed). Falls back to
@@ -128,4 +208,43 @@ macro_rules! pr_info {
 #[macro_export]
 macro_rules! pr_warn {
     ($($arg:tt)*) => ($crate::kernel::printk::_print(format_args!("WARNING: {}\n", format_args!($($arg)*))));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The log in order, oldest byte first (what `mm-dmesg` reconstructs in GDB).
+    fn contents(l: &LogBuf) -> alloc::vec::Vec<u8> {
+        let n = l.next.min(LOG_BUF_LEN);
+        (l.next - n..l.next)
+            .map(|i| l.buf[i % LOG_BUF_LEN])
+            .collect()
+    }
+
+    #[test]
+    fn log_buf_keeps_the_last_bytes_across_the_wrap() {
+        let mut l = LogBuf::new();
+        l.store(b"boot\n");
+        assert_eq!(contents(&l), b"boot\n");
+        let line = [b'x'; 1000];
+        for _ in 0..20 {
+            l.store(&line);
+        }
+        l.store(b"last line\n");
+        let c = contents(&l);
+        assert_eq!(c.len(), LOG_BUF_LEN);
+        assert!(c.ends_with(b"xxlast line\n"));
+        assert_eq!(l.next, 5 + 20 * 1000 + 10);
+    }
+
+    #[test]
+    fn log_buf_keeps_the_tail_of_a_message_longer_than_itself() {
+        let mut l = LogBuf::new();
+        l.store(b"abc");
+        let big: alloc::vec::Vec<u8> = (0..LOG_BUF_LEN + 7).map(|i| (i % 251) as u8).collect();
+        l.store(&big);
+        assert_eq!(contents(&l), &big[7..]);
+        assert_eq!(l.next, 3 + big.len());
+    }
 }
