@@ -23,6 +23,55 @@ pub const PATH_MAX: usize = 4096;
 /// Largest chunk copied through the kernel per step of read/write.
 const CHUNK: usize = 64 * 1024;
 
+/// The kernel's side of a read(2) or write(2): up to [`CHUNK`] bytes of pages straight
+/// from the page allocator, which can reclaim for them, instead of the small kernel heap,
+/// where 64 KiB in one piece can be missing when the heap is fragmented (Linux copies
+/// between the user's buffer and the page cache directly and needs none). ENOMEM when
+/// no pages can be had.
+struct KBuf {
+    page: &'static crate::mm::page::Page,
+    order: usize,
+    len: usize,
+}
+
+impl KBuf {
+    /// Up to `len` bytes: all of them if free memory has them in one piece at once, else
+    /// one page (reclaiming for it if need be), so a fragmented machine costs more
+    /// iterations, never an error.
+    fn new(len: usize) -> KResult<Self> {
+        use crate::mm::page_alloc::{alloc_pages, GfpFlags};
+        let pages = len.div_ceil(crate::mm::PAGE_SIZE).max(1);
+        let order = pages.next_power_of_two().trailing_zeros() as usize;
+        if order > 0 {
+            if let Some(page) = alloc_pages(GfpFlags::GFP_NOWAIT | GfpFlags::__GFP_NOWARN, order) {
+                return Ok(KBuf { page, order, len });
+            }
+        }
+        let page = alloc_pages(GfpFlags::GFP_KERNEL, 0).ok_or(Errno::ENOMEM)?;
+        Ok(KBuf {
+            page,
+            order: 0,
+            len: len.min(crate::mm::PAGE_SIZE),
+        })
+    }
+
+    fn as_mut(&mut self) -> &mut [u8] {
+        // SAFETY: `len` bytes of the 2^order pages we own, in the linear map.
+        unsafe {
+            core::slice::from_raw_parts_mut(
+                crate::mm::page::page_address(self.page) as *mut u8,
+                self.len,
+            )
+        }
+    }
+}
+
+impl Drop for KBuf {
+    fn drop(&mut self) {
+        crate::mm::page_alloc::__free_pages(self.page, self.order);
+    }
+}
+
 fn me() -> KResult<Arc<Task>> {
     current().ok_or(Errno::ESRCH)
 }
@@ -102,7 +151,8 @@ fn do_read(file: &File, buf: usize, count: usize, off: Option<i64>) -> KResult<u
             );
         }
     };
-    let mut kbuf = vec![0u8; count.min(CHUNK)];
+    let mut kbuf = KBuf::new(count.min(CHUNK))?;
+    let kbuf = kbuf.as_mut();
     let mut done = 0;
     while done < count {
         let want = (count - done).min(kbuf.len());
@@ -154,7 +204,8 @@ fn do_write(file: &File, buf: usize, count: usize, off: Option<i64>) -> KResult<
         return Err(Errno::EFAULT);
     }
     rw_verify_area(off, count)?;
-    let mut kbuf = vec![0u8; count.min(CHUNK)];
+    let mut kbuf = KBuf::new(count.min(CHUNK))?;
+    let kbuf = kbuf.as_mut();
     let mut done = 0;
     while done < count {
         let want = (count - done).min(kbuf.len());
