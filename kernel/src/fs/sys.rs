@@ -23,52 +23,66 @@ pub const PATH_MAX: usize = 4096;
 /// Largest chunk copied through the kernel per step of read/write.
 const CHUNK: usize = 64 * 1024;
 
-/// The kernel's side of a read(2) or write(2): up to [`CHUNK`] bytes of pages straight
-/// from the page allocator, which can reclaim for them, instead of the small kernel heap,
-/// where 64 KiB in one piece can be missing when the heap is fragmented (Linux copies
-/// between the user's buffer and the page cache directly and needs none). ENOMEM when
-/// no pages can be had.
-struct KBuf {
-    page: &'static crate::mm::page::Page,
-    order: usize,
-    len: usize,
+/// The kernel's side of a read(2) or write(2): up to a page from the kernel heap, more
+/// (up to [`CHUNK`]) as pages straight from the page allocator, which can reclaim for
+/// them: the small heap can lack 64 KiB in one piece when it is fragmented. Linux
+/// copies between the user's buffer and the page cache directly and needs none. ENOMEM
+/// when no memory can be had.
+enum KBuf {
+    Heap(alloc::vec::Vec<u8>),
+    Pages {
+        page: &'static crate::mm::page::Page,
+        order: usize,
+        len: usize,
+    },
 }
 
 impl KBuf {
-    /// Up to `len` bytes: all of them if free memory has them in one piece at once, else
-    /// one page (reclaiming for it if need be), so a fragmented machine costs more
-    /// iterations, never an error.
+    /// Up to `len` bytes: all of them if they fit in a page or free memory has them in
+    /// one piece at once, else one page (reclaiming for it if need be), so a fragmented
+    /// machine costs more iterations, never an error.
     fn new(len: usize) -> KResult<Self> {
         use crate::mm::page_alloc::{alloc_pages, GfpFlags};
-        let pages = len.div_ceil(crate::mm::PAGE_SIZE).max(1);
-        let order = pages.next_power_of_two().trailing_zeros() as usize;
-        if order > 0 {
-            if let Some(page) = alloc_pages(GfpFlags::GFP_NOWAIT | GfpFlags::__GFP_NOWARN, order) {
-                return Ok(KBuf { page, order, len });
-            }
+        if len <= crate::mm::PAGE_SIZE {
+            let mut v = alloc::vec::Vec::new();
+            v.try_reserve_exact(len).map_err(|_| Errno::ENOMEM)?;
+            v.resize(len, 0);
+            return Ok(KBuf::Heap(v));
+        }
+        let order = len
+            .div_ceil(crate::mm::PAGE_SIZE)
+            .next_power_of_two()
+            .trailing_zeros() as usize;
+        if let Some(page) = alloc_pages(GfpFlags::GFP_NOWAIT | GfpFlags::__GFP_NOWARN, order) {
+            return Ok(KBuf::Pages { page, order, len });
         }
         let page = alloc_pages(GfpFlags::GFP_KERNEL, 0).ok_or(Errno::ENOMEM)?;
-        Ok(KBuf {
+        Ok(KBuf::Pages {
             page,
             order: 0,
-            len: len.min(crate::mm::PAGE_SIZE),
+            len: crate::mm::PAGE_SIZE,
         })
     }
 
     fn as_mut(&mut self) -> &mut [u8] {
-        // SAFETY: `len` bytes of the 2^order pages we own, in the linear map.
-        unsafe {
-            core::slice::from_raw_parts_mut(
-                crate::mm::page::page_address(self.page) as *mut u8,
-                self.len,
-            )
+        match self {
+            KBuf::Heap(v) => v,
+            // SAFETY: `len` bytes of the 2^order pages we own, in the linear map.
+            KBuf::Pages { page, len, .. } => unsafe {
+                core::slice::from_raw_parts_mut(
+                    crate::mm::page::page_address(page) as *mut u8,
+                    *len,
+                )
+            },
         }
     }
 }
 
 impl Drop for KBuf {
     fn drop(&mut self) {
-        crate::mm::page_alloc::__free_pages(self.page, self.order);
+        if let KBuf::Pages { page, order, .. } = self {
+            crate::mm::page_alloc::__free_pages(page, *order);
+        }
     }
 }
 
