@@ -545,6 +545,12 @@ pub const SCENARIOS: &[Scenario] = &[
     ),
     user_test("user-mremap", "init=/bin/mremap_test", "mremap_test: "),
     Scenario {
+        // Time in instructions (-icount): the heartbeat's gaps do not depend on the host.
+        icount: true,
+        timeout_secs: 120,
+        ..user_test("user-preempt", "init=/bin/preempt_test", "preempt_test: ")
+    },
+    Scenario {
         // /tmp's default size= is half of RAM: at 64M it fills to ENOSPC quickly.
         memory: "64M",
         ..user_test("user-tmpfs-64M", "init=/bin/tmpfs_test", "tmpfs_test: ")

@@ -182,7 +182,8 @@ pub fn free_pgd_range(pgd: usize, addr: usize, end: usize, floor: usize, ceiling
         if level == 3 {
             // SAFETY: `t` is a PTE table a present pmd entry points at; the caller holds
             // `mmap_lock` for write and the page-table lock.
-            return (0..PTRS_PER_TABLE).all(|i| pte_none(unsafe { *pte_offset_map(t, i << 12) }));
+            // (pte_none is a zero descriptor: the same test as the levels above.)
+            return unsafe { pgtable_entries(t) }.iter().all(|&e| e == 0);
         }
         // SAFETY: as above, one level up.
         unsafe { pgtable_entries(t) }.iter().all(|&e| e == 0)
@@ -1059,12 +1060,31 @@ pub fn wp_page_copy(vmf: &mut crate::mm::vma::VmFault<'_>) -> FaultResult {
 /// it when that was the last, and taking an unmapped page out of the swap cache), drop
 /// a swap entry's count on its slot, flush the TLB. Returns the entries cleared. Linux:
 /// `zap_page_range` -> `zap_pte_range`.
+///
+/// A long range lets other tasks run between page tables (Linux: `zap_pmd_range`'s
+/// `cond_resched`), so the caller must hold no spin lock; [`zap_page_range_single`] is
+/// for callers that do.
 #[no_mangle]
 #[inline(never)]
 pub fn zap_page_range(pgd: usize, start: usize, end: usize, asid: u16) -> usize {
+    __zap_page_range(pgd, start, end, asid, true)
+}
+
+/// [`zap_page_range`] without preemption points, for a caller holding the page-table
+/// lock (`unmap_mapping_range`; Linux: `zap_page_range_single`, which
+/// `unmap_mapping_range_vma` calls).
+#[no_mangle]
+#[inline(never)]
+pub fn zap_page_range_single(pgd: usize, start: usize, end: usize, asid: u16) -> usize {
+    __zap_page_range(pgd, start, end, asid, false)
+}
+
+/// The body of both: see [`zap_page_range`].
+#[inline(always)]
+fn __zap_page_range(pgd: usize, start: usize, end: usize, asid: u16, resched: bool) -> usize {
     use crate::mm::swap::PAGEVEC_SIZE;
     use crate::mm::swap_state::free_pages_and_swap_cache;
-    let mut n = 0;
+    let mut n: usize = 0;
     // The pages to free, in batches (Linux: the mmu_gather's page list, freed by
     // tlb_flush_mmu -> free_pages_and_swap_cache -> release_pages once the TLB is clean).
     let mut batch: [&'static Page; PAGEVEC_SIZE] =
@@ -1098,6 +1118,12 @@ pub fn zap_page_range(pgd: usize, start: usize, end: usize, asid: u16) -> usize 
             crate::mm::swapfile::free_swap_and_cache(crate::mm::swapops::pte_to_swp_entry(old));
         }
         n += 1;
+        // Once per page table's worth of entries. The pages cleared so far wait in
+        // `batch`, their TLB entries possibly still live: only this mm's own threads
+        // could use them, and this mm has one.
+        if resched && n.is_multiple_of(PTRS_PER_TABLE) {
+            crate::sync::wait::cond_resched();
+        }
     });
     if by_asid {
         crate::arch::cpu::flush_tlb_asid(asid);
@@ -1233,10 +1259,24 @@ impl crate::mm::vma::VmaPageTables for MmPageTables<'_> {
         if self.pgd == 0 {
             return;
         }
-        let _ptl = self.ptl.lock();
-        // Linux's free_pgtables: each VMA's range, tables freed only inside [floor, ceiling).
+        // Linux's free_pgtables: each VMA's range, tables freed only inside [floor,
+        // ceiling). 32 MiB (16 PTE tables) at a time under the page-table lock, with a
+        // chance to reschedule between pieces: an 8 GiB range holds 4,096 tables to
+        // look through. (Linux frees them under the lock of each table and needs no
+        // break.) Freeing a range piece by piece frees the same tables: an upper table
+        // goes with the piece that empties it.
+        const PIECE: usize = 16 << 21;
         for v in vmas {
-            free_pgd_range(self.pgd, v.vm_start, v.vm_end, floor, ceiling);
+            let mut a = v.vm_start;
+            while a < v.vm_end {
+                let e = ((a & !(PIECE - 1)) + PIECE).min(v.vm_end);
+                {
+                    let _ptl = self.ptl.lock();
+                    free_pgd_range(self.pgd, a, e, floor, ceiling);
+                }
+                crate::sync::wait::cond_resched();
+                a = e;
+            }
         }
     }
 
@@ -1376,7 +1416,7 @@ pub fn unmap_mapping_range(
         let start = vma.vm_start + ((zba - vba) << PAGE_SHIFT);
         let end = vma.vm_start + ((zea - vba + 1) << PAGE_SHIFT);
         let _ptl = mm.page_table_lock.lock();
-        zap_page_range(mm.pgd, start, end, mm.asid());
+        zap_page_range_single(mm.pgd, start, end, mm.asid());
     }
 }
 
