@@ -144,10 +144,27 @@ fn rest_init(cmdline: &str) -> ! {
         pr_info!("reboot: Power down");
         psci::psci_sys_poweroff()
     }
+    if let Some(filter) = params.trace {
+        // Linux: `ftrace=function_graph` starts the tracer at boot (`tracer_alloc_buffers`
+        // + `register_tracer`), `ftrace_graph_filter=` sets its filter.
+        use crate::kernel::trace;
+        trace::ftrace::trace_clock_init(crate::arch::aarch64::perf_event::inst_counter_counts());
+        if let Err(e) = trace::ftrace_set_graph_function(filter) {
+            pr_warn!("trace={filter}: bad filter: {e:?}");
+        }
+        trace::tracing_on(true);
+        pr_info!(
+            "ftrace: function_graph on, filter `{filter}`, clock {}",
+            trace::ftrace::trace_clock_name()
+        );
+    }
     let status = run_init(
         params.init.unwrap_or("/bin/init"),
         params.init_args.unwrap_or(""),
     );
+    if params.trace.is_some() {
+        crate::kernel::trace::ftrace_dump();
+    }
     crate::arch::aarch64::semihosting::exit(status)
 }
 

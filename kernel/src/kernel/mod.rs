@@ -2,6 +2,9 @@
 //! in-kernel test runner.
 #[macro_use]
 pub mod printk;
+// Before the modules that use `ftrace_graph!`.
+#[macro_use]
+pub mod trace;
 pub mod cmdline;
 pub mod hrtimer;
 pub mod kallsyms;

@@ -275,6 +275,7 @@ pub fn ondemand_readahead(
     hit_readahead_marker: bool,
     req_size: usize,
 ) {
+    ftrace_graph!(ondemand_readahead);
     let mapping = ractl.mapping;
     let next_miss = |i: usize, max: usize| page_cache_next_miss(mapping, i, max);
     let prev_miss = |i: usize, max: usize| page_cache_prev_miss(mapping, i, max);
@@ -301,6 +302,7 @@ pub fn ondemand_readahead(
 #[no_mangle]
 #[inline(never)]
 pub fn ra_submit(ra: &FileRaState, ractl: &mut ReadaheadControl<'_>) {
+    ftrace_graph!(ra_submit);
     ractl.index = ra.start;
     do_page_cache_ra(ractl, ra.size, ra.async_size);
 }
@@ -311,6 +313,7 @@ pub fn ra_submit(ra: &FileRaState, ractl: &mut ReadaheadControl<'_>) {
 #[no_mangle]
 #[inline(never)]
 pub fn page_cache_sync_readahead(ractl: &mut ReadaheadControl<'_>, ra: &FileRa, req_count: usize) {
+    ftrace_graph!(page_cache_sync_readahead);
     if ra.lock().ra_pages == 0 {
         return;
     }
@@ -327,6 +330,7 @@ pub fn page_cache_async_readahead(
     page: &Page,
     req_count: usize,
 ) {
+    ftrace_graph!(page_cache_async_readahead);
     if ra.lock().ra_pages == 0 {
         return;
     }
@@ -348,6 +352,7 @@ pub fn force_page_cache_readahead(
     ra: &FileRa,
     nr_to_read: usize,
 ) {
+    ftrace_graph!(force_page_cache_readahead);
     let max_pages = ra.lock().ra_pages.max(BDI_IO_PAGES);
     let mut nr_to_read = nr_to_read.min(max_pages);
     let mut index = ractl.index;
@@ -370,6 +375,7 @@ pub fn do_page_cache_ra(
     nr_to_read: usize,
     lookahead_size: usize,
 ) {
+    ftrace_graph!(do_page_cache_ra);
     if ractl.i_size == 0 {
         return;
     }
@@ -393,6 +399,7 @@ pub fn page_cache_ra_unbounded(
     nr_to_read: usize,
     lookahead_size: usize,
 ) {
+    ftrace_graph!(page_cache_ra_unbounded);
     let first = ractl.index;
     let mut batch: Vec<&'static Page> = Vec::new();
     for i in 0..nr_to_read {
@@ -433,6 +440,7 @@ pub fn page_cache_ra_unbounded(
 #[no_mangle]
 #[inline(never)]
 pub fn read_pages(ractl: &ReadaheadControl<'_>, batch: &mut Vec<&'static Page>) {
+    ftrace_graph!(read_pages);
     let Some(&first) = batch.first() else {
         return;
     };
