@@ -544,6 +544,8 @@ pub const SCENARIOS: &[Scenario] = &[
         "kpageflags_test: ",
     ),
     user_test("user-mremap", "init=/bin/mremap_test", "mremap_test: "),
+    // The tracer's runtime switch: /sys/kernel/tracing used as on Linux.
+    user_test("user-trace", "init=/bin/trace_test", "trace_test: "),
     user_test(
         "user-file-populate",
         "init=/bin/file_populate",

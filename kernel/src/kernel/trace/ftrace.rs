@@ -318,18 +318,12 @@ pub fn ftrace_patch_counts() -> (u32, u32) {
 #[cfg(target_os = "none")]
 const TEXT_POKE_BASE: usize = 0xffff_fd00_0000_0000;
 
-/// Route every site through its trampoline, once. Linux: `ftrace_replace_code` ->
-/// `ftrace_make_call` for each record, under `stop_machine` (we have one CPU and
-/// interrupts off).
+/// Map the writable alias of the kernel text, at boot, so that turning tracing on later
+/// allocates nothing (the page tables are part of the boot baseline the leak checks
+/// compare with). Linux: `ftrace_init` at boot (which also turns the compiler's mcount
+/// calls into NOPs; ours have no code to convert).
 #[cfg(target_os = "none")]
-pub fn ftrace_replace_code() {
-    use crate::arch::aarch64::ftrace::{
-        aarch64_insn_patch_text, ftrace_addrs, ftrace_slot_insns, insn_b, insn_is_relocatable,
-        FTRACE_SLOTS, FTRACE_SLOT_SIZE,
-    };
-    if CODE_READY.load(Ordering::Acquire) {
-        return;
-    }
+pub fn ftrace_init() {
     let img = crate::arch::cpu::kernel_image();
     let text_pa = crate::arch::virt_to_phys(img.start);
     let text_len = img.text_end - img.start;
@@ -346,8 +340,34 @@ pub fn ftrace_replace_code() {
         pr_warn!("ftrace: no memory to map the kernel text for patching");
         return;
     }
-    // SAFETY: barrier only: the new alias's table writes are visible to the walker.
+    // SAFETY: barriers only: the new alias's table writes are visible to the walker.
     unsafe { core::arch::asm!("dsb ishst", "isb") };
+    ALIAS_READY.store(true, Ordering::Release);
+}
+
+/// Host builds: no text to map.
+#[cfg(not(target_os = "none"))]
+pub fn ftrace_init() {}
+
+static ALIAS_READY: AtomicBool = AtomicBool::new(false);
+
+/// Route every site through its trampoline, once. Linux: `ftrace_replace_code` ->
+/// `ftrace_make_call` for each record, under `stop_machine` (we have one CPU and
+/// interrupts off).
+#[cfg(target_os = "none")]
+pub fn ftrace_replace_code() {
+    use crate::arch::aarch64::ftrace::{
+        aarch64_insn_patch_text, ftrace_addrs, ftrace_slot_insns, insn_b, insn_is_relocatable,
+        FTRACE_SLOTS, FTRACE_SLOT_SIZE,
+    };
+    if CODE_READY.load(Ordering::Acquire) {
+        return;
+    }
+    if !ALIAS_READY.load(Ordering::Acquire) {
+        pr_warn!("ftrace: kernel text alias not mapped (ftrace_init): nothing patched");
+        return;
+    }
+    let img = crate::arch::cpu::kernel_image();
     let alias = |pc: usize| TEXT_POKE_BASE + (pc - img.start);
     let (tramp, caller, _) = ftrace_addrs();
     let flags = crate::arch::cpu::local_irq_save();

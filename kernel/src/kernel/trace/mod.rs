@@ -19,7 +19,8 @@ pub mod ring_buffer;
 pub mod trace;
 
 pub use ftrace::{
-    ftrace_graph_set_pid, ftrace_set_graph_function, trace_marker_write, tracing_is_on, tracing_on,
+    ftrace_graph_set_pid, ftrace_init, ftrace_set_graph_function, trace_marker_write,
+    tracing_is_on, tracing_on,
 };
 pub use trace::{ftrace_dump, tracing_read};
 
