@@ -834,62 +834,82 @@ mod tests {
     }
 }
 
-/// The instrumentation rule, checked on the kernel's sources: every `#[no_mangle]`
-/// function in `kernel/src/mm` (tests aside) and every `sys_*` system-call handler
-/// (taking `SyscallArgs`) opens with `ftrace_graph!(its own name);`. Returns the
-/// offenders as `file:line: name`. Run by the host tests (`host:xtask`).
+/// The functions the tracer must know, found in the kernel's sources: every
+/// `#[no_mangle]` function in `kernel/src/mm` (tests aside) and in the arch fault
+/// handlers (`arch/aarch64/fault.rs`), and every `sys_*` system-call handler (taking
+/// `SyscallArgs`). Run by the host tests (`host:xtask`) against
+/// `kernel/src/kernel/trace/sites.rs`.
 #[cfg(test)]
-pub fn unmarked_sites(files: &[(String, String)]) -> Vec<String> {
-    let mut bad = Vec::new();
+pub fn expected_sites(files: &[(String, String)]) -> BTreeSet<String> {
+    let mut want = BTreeSet::new();
     for (path, src) in files {
         let lines: Vec<&str> = src.lines().collect();
-        let mut i = 0;
-        while i < lines.len() {
-            let l = lines[i].trim_start();
-            let is_fn = l.starts_with("pub fn ")
-                || l.starts_with("fn ")
-                || l.starts_with("pub unsafe fn ")
-                || l.starts_with("pub(crate) fn ")
-                || l.starts_with("pub unsafe extern \"C\" fn ")
-                || l.starts_with("pub extern \"C\" fn ");
-            if !is_fn || lines[i].starts_with(' ') {
-                i += 1;
+        // Inside a `#[cfg(test)] mod tests { ... }` (until its closing `}` at column 0).
+        let mut in_test = false;
+        for (i, line) in lines.iter().enumerate() {
+            if line.starts_with("#[cfg(test)]") {
+                let next = lines.get(i + 1).map_or("", |l| l.trim_end());
+                in_test = next.contains("mod ") && next.ends_with('{');
                 continue;
             }
-            let name: String = l[l.find("fn ").unwrap_or(0) + 3..]
+            if in_test {
+                in_test = !line.starts_with('}');
+                continue;
+            }
+            if line.starts_with(' ') {
+                continue;
+            }
+            let Some(at) = line.find("fn ") else { continue };
+            let head = &line[..at];
+            if !head
+                .split_whitespace()
+                .all(|w| ["pub", "pub(crate)", "unsafe", "extern", "\"C\""].contains(&w))
+            {
+                continue;
+            }
+            let name: String = line[at + 3..]
                 .chars()
                 .take_while(|c| c.is_alphanumeric() || *c == '_')
                 .collect();
             let mut j = i;
-            let mut attrs = Vec::new();
+            let mut no_mangle = false;
             while j > 0 && lines[j - 1].trim_start().starts_with(['#', '/']) {
                 j -= 1;
-                attrs.push(lines[j].trim());
+                no_mangle |= lines[j].trim() == "#[no_mangle]";
             }
-            let no_mangle = attrs.contains(&"#[no_mangle]");
-            // The signature ends at the first line ending in `{`.
-            let mut k = i;
-            let mut sig = String::new();
-            while k < lines.len() {
-                sig.push_str(lines[k]);
-                if lines[k].trim_end().ends_with('{') || lines[k].trim_end().ends_with(';') {
-                    break;
-                }
-                k += 1;
-            }
+            let sig: String = lines[i..]
+                .iter()
+                .take_while(|l| !l.trim_end().ends_with('{') && !l.trim_end().ends_with(';'))
+                .chain(
+                    lines.get(
+                        i + lines[i..]
+                            .iter()
+                            .take_while(|l| {
+                                !l.trim_end().ends_with('{') && !l.trim_end().ends_with(';')
+                            })
+                            .count(),
+                    ),
+                )
+                .copied()
+                .collect();
             let in_mm = path.contains("/mm/") || path.ends_with("arch/aarch64/fault.rs");
             let syscall = name.starts_with("sys_") && sig.contains("SyscallArgs");
-            let want = (in_mm && no_mangle) || syscall;
-            if want && sig.trim_end().ends_with('{') {
-                let first = lines.get(k + 1).map(|s| s.trim()).unwrap_or("");
-                if first != format!("ftrace_graph!({name});") {
-                    bad.push(format!("{path}:{}: {name}", i + 1));
-                }
+            if (in_mm && no_mangle && sig.trim_end().ends_with('{')) || syscall {
+                want.insert(name);
             }
-            i = k + 1;
         }
     }
-    bad
+    want
+}
+
+/// The names in `sites.rs` (`FtraceSite::new("name"),` lines).
+#[cfg(test)]
+pub fn listed_sites(src: &str) -> Vec<String> {
+    src.lines()
+        .filter_map(|l| l.trim().strip_prefix("FtraceSite::new(\""))
+        .filter_map(|l| l.strip_suffix("\"),"))
+        .map(String::from)
+        .collect()
 }
 
 #[cfg(test)]
@@ -933,34 +953,45 @@ mod site_tests {
     }
 
     #[test]
-    fn ftrace_sites_every_teaching_function_names_itself() {
-        let bad = unmarked_sites(&sources());
+    fn ftrace_sites_lists_every_teaching_function_once() {
+        let want = expected_sites(&sources());
+        let path = crate::workspace_root().join("kernel/src/kernel/trace/sites.rs");
+        let listed = listed_sites(&std::fs::read_to_string(path).unwrap());
+        let have: BTreeSet<String> = listed.iter().cloned().collect();
+        assert_eq!(
+            have.len(),
+            listed.len(),
+            "a name is listed twice in sites.rs"
+        );
+        let missing: Vec<_> = want.difference(&have).collect();
+        let extra: Vec<_> = have.difference(&want).collect();
         assert!(
-            bad.is_empty(),
-            "without ftrace_graph!(own name) first:\n{}",
-            bad.join("\n")
+            missing.is_empty() && extra.is_empty(),
+            "kernel/src/kernel/trace/sites.rs: add {missing:?}, remove {extra:?}"
+        );
+        assert!(
+            want.len() > 200,
+            "only {} teaching functions found",
+            want.len()
         );
     }
 
     #[test]
-    fn ftrace_sites_checker_catches_a_missing_or_wrong_site() {
-        let src = "#[no_mangle]\n#[inline(never)]\npub fn do_mlock(a: usize) -> i32 {\n    ftrace_graph!(do_mlock);\n    0\n}\n\
-                   #[no_mangle]\npub fn mlock_fixup(\n    a: usize,\n) -> i32 {\n    ftrace_graph!(do_mlock);\n    0\n}\n\
-                   #[no_mangle]\npub fn munlock_vma_page() {\n    let x = 1;\n}\n\
-                   pub fn helper() {\n}\n";
-        let bad = unmarked_sites(&[("k/src/mm/mlock.rs".into(), src.into())]);
-        assert_eq!(
-            bad,
-            [
-                "k/src/mm/mlock.rs:8: mlock_fixup",
-                "k/src/mm/mlock.rs:15: munlock_vma_page"
-            ]
-        );
+    fn ftrace_sites_rule_takes_no_mangle_in_mm_and_syscall_handlers() {
+        let mm = "#[no_mangle]\n#[inline(never)]\npub fn do_mlock(\n    a: usize,\n) -> i32 {\n    0\n}\n\
+                  pub fn helper() {\n}\n#[cfg(test)]\nmod tests {\n#[no_mangle]\npub fn t() {}\n}\n";
         let sys =
-            "pub fn sys_getpid(_: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {\n    Ok(1)\n}\n";
+            "pub fn sys_getpid(_: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {\n    Ok(1)\n}\n\
+                   #[no_mangle]\npub fn not_mm() {\n}\n";
+        let got = expected_sites(&[
+            ("k/src/mm/mlock.rs".into(), mm.into()),
+            ("k/src/task/exit.rs".into(), sys.into()),
+        ]);
+        let got: Vec<&str> = got.iter().map(|s| s.as_str()).collect();
+        assert_eq!(got, ["do_mlock", "sys_getpid"]);
         assert_eq!(
-            unmarked_sites(&[("k/src/task/exit.rs".into(), sys.into())]).len(),
-            1
+            listed_sites("    // mm\n    FtraceSite::new(\"a\"),\n    FtraceSite::new(\"b\"),\n"),
+            ["a", "b"]
         );
     }
 }

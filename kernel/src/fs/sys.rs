@@ -59,7 +59,6 @@ fn at_base(dirfd: i32, path: &str) -> KResult<String> {
 
 /// openat(2). Linux: `do_sys_openat2` -> `do_filp_open` -> `fd_install`.
 pub fn sys_openat(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
-    ftrace_graph!(sys_openat);
     let (dirfd, flags, mode) = (a.0[0] as i32, a.0[2] as u32, a.0[3] as u32);
     let path = getname(a.0[1], false)?;
     let base = at_base(dirfd, &path)?;
@@ -75,14 +74,12 @@ pub fn sys_openat(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
 
 /// close(2).
 pub fn sys_close(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
-    ftrace_graph!(sys_close);
     me()?.files.lock().close(a.0[0] as i32)?;
     Ok(0)
 }
 
 /// read(2): EBADF, EFAULT (checked before reading, as `vfs_read`'s access_ok), EISDIR...
 pub fn sys_read(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
-    ftrace_graph!(sys_read);
     let (file, buf, count) = (fget(a.0[0] as i32)?, a.0[1], a.0[2]);
     do_read(&file, buf, count, None)
 }
@@ -148,7 +145,6 @@ fn is_stream(file: &File) -> bool {
 
 /// write(2).
 pub fn sys_write(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
-    ftrace_graph!(sys_write);
     let (file, buf, count) = (fget(a.0[0] as i32)?, a.0[1], a.0[2]);
     do_write(&file, buf, count, None)
 }
@@ -210,19 +206,16 @@ fn do_iov(a: SyscallArgs, write: bool) -> KResult<usize> {
 
 /// readv(2).
 pub fn sys_readv(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
-    ftrace_graph!(sys_readv);
     do_iov(a, false)
 }
 
 /// writev(2).
 pub fn sys_writev(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
-    ftrace_graph!(sys_writev);
     do_iov(a, true)
 }
 
 /// pread64(2).
 pub fn sys_pread64(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
-    ftrace_graph!(sys_pread64);
     let file = fget(a.0[0] as i32)?;
     if (a.0[3] as i64) < 0 {
         return Err(Errno::EINVAL);
@@ -232,7 +225,6 @@ pub fn sys_pread64(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
 
 /// pwrite64(2).
 pub fn sys_pwrite64(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
-    ftrace_graph!(sys_pwrite64);
     let file = fget(a.0[0] as i32)?;
     if (a.0[3] as i64) < 0 {
         return Err(Errno::EINVAL);
@@ -242,14 +234,12 @@ pub fn sys_pwrite64(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
 
 /// lseek(2).
 pub fn sys_lseek(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
-    ftrace_graph!(sys_lseek);
     let file = fget(a.0[0] as i32)?;
     Ok(file.lseek(a.0[1] as i64, a.0[2] as u32)? as usize)
 }
 
 /// fstat(2).
 pub fn sys_fstat(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
-    ftrace_graph!(sys_fstat);
     let st = fget(a.0[0] as i32)?.stat();
     copy_to_user(a.0[1], st.as_bytes())?;
     Ok(0)
@@ -258,7 +248,6 @@ pub fn sys_fstat(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
 /// newfstatat(2): `fstatat(dirfd, path, statbuf, flags)`; AT_EMPTY_PATH with a dirfd
 /// stats that file.
 pub fn sys_newfstatat(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
-    ftrace_graph!(sys_newfstatat);
     let (dirfd, flags) = (a.0[0] as i32, a.0[3] as u32);
     let path = getname(a.0[1], flags & crate::fs::stat::AT_EMPTY_PATH != 0)?;
     let st = if path.is_empty() && dirfd != AT_FDCWD {
@@ -273,7 +262,6 @@ pub fn sys_newfstatat(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
 
 /// getdents64(2).
 pub fn sys_getdents64(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
-    ftrace_graph!(sys_getdents64);
     let (file, buf, count) = (fget(a.0[0] as i32)?, a.0[1], a.0[2]);
     if !access_ok(buf, count) {
         return Err(Errno::EFAULT);
@@ -291,7 +279,6 @@ pub fn sys_getdents64(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
 
 /// ftruncate(2).
 pub fn sys_ftruncate(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
-    ftrace_graph!(sys_ftruncate);
     let file = fget(a.0[0] as i32)?;
     file.truncate(a.0[1] as i64)?;
     Ok(0)
@@ -300,7 +287,6 @@ pub fn sys_ftruncate(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
 /// ioctl(2): TIOCGWINSZ on the console reports 24x80 (so libc's isatty works); all else
 /// is ENOTTY, as for files without an ioctl method.
 pub fn sys_ioctl(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
-    ftrace_graph!(sys_ioctl);
     const TIOCGWINSZ: usize = 0x5413;
     let file = fget(a.0[0] as i32)?;
     let is_tty =
@@ -317,7 +303,6 @@ pub fn sys_ioctl(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
 
 /// mkdirat(2).
 pub fn sys_mkdirat(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
-    ftrace_graph!(sys_mkdirat);
     let path = getname(a.0[1], false)?;
     let base = at_base(a.0[0] as i32, &path)?;
     crate::fs::namei::do_mkdirat(&base, &path, a.0[2] as u32)?;
@@ -326,7 +311,6 @@ pub fn sys_mkdirat(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
 
 /// unlinkat(2).
 pub fn sys_unlinkat(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
-    ftrace_graph!(sys_unlinkat);
     let path = getname(a.0[1], false)?;
     let base = at_base(a.0[0] as i32, &path)?;
     crate::fs::namei::do_unlinkat(&base, &path, a.0[2] as u32)?;
@@ -335,7 +319,6 @@ pub fn sys_unlinkat(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
 
 /// chdir(2): ENOTDIR unless a directory.
 pub fn sys_chdir(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
-    ftrace_graph!(sys_chdir);
     let path = getname(a.0[0], false)?;
     let task = me()?;
     let cwd = task.cwd.lock().clone();
@@ -350,7 +333,6 @@ pub fn sys_chdir(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
 
 /// getcwd(2): ERANGE when the buffer is too small; returns the length with the NUL.
 pub fn sys_getcwd(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
-    ftrace_graph!(sys_getcwd);
     let cwd = me()?.cwd.lock().clone();
     if cwd.len() + 1 > a.0[1] {
         return Err(Errno::ERANGE);
@@ -363,7 +345,6 @@ pub fn sys_getcwd(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
 /// faccessat(2): existence only (every file is accessible to root; mode bits are not
 /// enforced yet beyond the read-only root fs for W_OK).
 pub fn sys_faccessat(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
-    ftrace_graph!(sys_faccessat);
     let path = getname(a.0[1], false)?;
     let base = at_base(a.0[0] as i32, &path)?;
     if a.0[2] & !7 != 0 {
@@ -375,7 +356,6 @@ pub fn sys_faccessat(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
 
 /// dup3(2) (dup2 in libc): EINVAL when old == new or bad flags.
 pub fn sys_dup3(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
-    ftrace_graph!(sys_dup3);
     let (old, new, flags) = (a.0[0] as i32, a.0[1] as i32, a.0[2] as u32);
     if old == new || flags & !crate::fs::O_CLOEXEC != 0 || new < 0 {
         return Err(Errno::EINVAL);
@@ -393,7 +373,6 @@ pub fn sys_dup3(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
 
 /// dup(2).
 pub fn sys_dup(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
-    ftrace_graph!(sys_dup);
     let task = me()?;
     let limit = task.rlim.lock()[RLIMIT_NOFILE].cur as usize;
     let mut files = task.files.lock();
@@ -403,7 +382,6 @@ pub fn sys_dup(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
 
 /// fcntl(2): F_DUPFD(0), F_GETFD(1), F_SETFD(2), F_GETFL(3), F_SETFL(4), F_DUPFD_CLOEXEC.
 pub fn sys_fcntl(a: SyscallArgs, r: &mut PtRegs) -> KResult<usize> {
-    ftrace_graph!(sys_fcntl);
     let (fd, cmd, arg) = (a.0[0] as i32, a.0[1], a.0[2]);
     let file = fget(fd)?;
     match cmd {
@@ -426,7 +404,6 @@ pub fn sys_fcntl(a: SyscallArgs, r: &mut PtRegs) -> KResult<usize> {
 /// buffer size <= 0, then the path: EFAULT, ENOENT...) every file is "not a link":
 /// EINVAL. Linux: `do_readlinkat`.
 pub fn sys_readlinkat(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
-    ftrace_graph!(sys_readlinkat);
     if a.0[3] as isize <= 0 {
         return Err(Errno::EINVAL);
     }
@@ -445,7 +422,6 @@ pub fn sys_readlinkat(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
 /// console reader may still block in read). The timeout and mask are not used, so this
 /// never sleeps. Linux: `do_sys_poll`.
 pub fn sys_ppoll(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
-    ftrace_graph!(sys_ppoll);
     const POLLIN: i16 = 0x1;
     const POLLOUT: i16 = 0x4;
     const POLLNVAL: i16 = 0x20;

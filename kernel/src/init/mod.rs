@@ -144,7 +144,6 @@ fn rest_init(cmdline: &str) -> ! {
         pr_info!("reboot: Power down");
         psci::psci_sys_poweroff()
     }
-    crate::kernel::trace::ftrace_init();
     if let Some(filter) = params.trace {
         // Linux: `ftrace=function_graph` starts the tracer at boot (`tracer_alloc_buffers`
         // + `register_tracer`), `ftrace_graph_filter=` sets its filter.

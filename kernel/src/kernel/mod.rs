@@ -2,9 +2,6 @@
 //! in-kernel test runner.
 #[macro_use]
 pub mod printk;
-// Before the modules that use `ftrace_graph!`.
-#[macro_use]
-pub mod trace;
 pub mod cmdline;
 pub mod hrtimer;
 pub mod kallsyms;
@@ -14,3 +11,4 @@ pub mod resource;
 pub mod sleep_tests;
 pub mod swap_tests;
 pub mod sys;
+pub mod trace;

@@ -14,7 +14,6 @@ const UTS_LEN: usize = 65;
 
 /// uname(2). Linux: `sys_newuname`.
 pub fn sys_uname(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
-    ftrace_graph!(sys_uname);
     let mut buf = [0u8; UTS_LEN * 6];
     let fields: [&str; 6] = [
         "Linux",
@@ -37,29 +36,24 @@ fn cred() -> Cred {
 
 /// getuid(2).
 pub fn sys_getuid(_: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
-    ftrace_graph!(sys_getuid);
     Ok(cred().uid as usize)
 }
 /// geteuid(2).
 pub fn sys_geteuid(_: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
-    ftrace_graph!(sys_geteuid);
     Ok(cred().euid as usize)
 }
 /// getgid(2).
 pub fn sys_getgid(_: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
-    ftrace_graph!(sys_getgid);
     Ok(cred().gid as usize)
 }
 /// getegid(2).
 pub fn sys_getegid(_: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
-    ftrace_graph!(sys_getegid);
     Ok(cred().egid as usize)
 }
 
 /// setresuid(2): only root may set arbitrary ids; others may only pick among their own
 /// real/effective/saved ids (Linux: `__sys_setresuid`). -1 leaves an id unchanged.
 pub fn sys_setresuid(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
-    ftrace_graph!(sys_setresuid);
     let task = current().ok_or(Errno::ESRCH)?;
     let mut c = task.cred.lock();
     let want = [a.0[0] as u32, a.0[1] as u32, a.0[2] as u32];
@@ -85,7 +79,6 @@ pub fn sys_setresuid(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
 /// setuid(2): root sets all three ids; others may set the effective id to the real or
 /// saved one (Linux: `__sys_setuid`).
 pub fn sys_setuid(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
-    ftrace_graph!(sys_setuid);
     let task = current().ok_or(Errno::ESRCH)?;
     let mut c = task.cred.lock();
     let uid = a.0[0] as u32;
@@ -103,7 +96,6 @@ pub fn sys_setuid(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
 
 /// getresuid(2).
 pub fn sys_getresuid(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
-    ftrace_graph!(sys_getresuid);
     let c = cred();
     put_user(a.0[0], c.uid)?;
     put_user(a.0[1], c.euid)?;
@@ -138,7 +130,6 @@ fn check_prlimit_permission(task: &crate::task::Task) -> KResult<()> {
 /// `check_prlimit_permission` allows it, EINVAL for a bad resource or soft > hard, EPERM
 /// to raise the hard limit without CAP_SYS_RESOURCE (the caller's: root).
 pub fn sys_prlimit64(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
-    ftrace_graph!(sys_prlimit64);
     let (pid, res, new, old) = (a.0[0] as i32, a.0[1], a.0[2], a.0[3]);
     let new_lim = if new != 0 {
         let cur: u64 = get_user(new)?;
@@ -179,13 +170,11 @@ pub fn sys_prlimit64(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
 
 /// getrlimit(2).
 pub fn sys_getrlimit(a: SyscallArgs, r: &mut PtRegs) -> KResult<usize> {
-    ftrace_graph!(sys_getrlimit);
     sys_prlimit64(SyscallArgs([0, a.0[0], 0, a.0[1], 0, 0]), r)
 }
 
 /// setrlimit(2).
 pub fn sys_setrlimit(a: SyscallArgs, r: &mut PtRegs) -> KResult<usize> {
-    ftrace_graph!(sys_setrlimit);
     sys_prlimit64(SyscallArgs([0, a.0[0], a.0[1], 0, 0, 0]), r)
 }
 
@@ -198,7 +187,6 @@ pub fn ktime_get_ns() -> u64 {
 /// clock_gettime(2): CLOCK_REALTIME (0), CLOCK_MONOTONIC (1), CLOCK_BOOTTIME (7) and the
 /// coarse/raw variants all read the counter (no RTC: realtime starts at the epoch).
 pub fn sys_clock_gettime(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
-    ftrace_graph!(sys_clock_gettime);
     if !matches!(a.0[0], 0 | 1 | 4 | 5 | 6 | 7) {
         return Err(Errno::EINVAL);
     }
@@ -214,7 +202,6 @@ pub fn sys_clock_gettime(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
 /// time is not written back). Linux: `sys_nanosleep` -> `hrtimer_nanosleep` ->
 /// `do_nanosleep`.
 pub fn sys_nanosleep(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
-    ftrace_graph!(sys_nanosleep);
     let sec: i64 = get_user(a.0[0])?;
     let nsec: i64 = get_user(a.0[0] + 8)?;
     if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
@@ -230,7 +217,6 @@ pub fn sys_nanosleep(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
 
 /// getrandom(2): not cryptographic; a counter-seeded xorshift, enough for libc's needs.
 pub fn sys_getrandom(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
-    ftrace_graph!(sys_getrandom);
     // GRND_NONBLOCK 1, GRND_RANDOM 2, GRND_INSECURE 4; RANDOM with INSECURE is EINVAL.
     let flags = a.0[2];
     if flags & !7 != 0 || flags & 6 == 6 {

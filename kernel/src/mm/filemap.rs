@@ -205,7 +205,6 @@ impl Drop for AddressSpace {
 #[no_mangle]
 #[inline(never)]
 pub fn find_get_page(mapping: &AddressSpace, index: usize) -> Option<&'static Page> {
-    ftrace_graph!(find_get_page);
     find_get_entry(mapping, index)?.page()
 }
 
@@ -215,7 +214,6 @@ pub fn find_get_page(mapping: &AddressSpace, index: usize) -> Option<&'static Pa
 #[no_mangle]
 #[inline(never)]
 pub fn find_get_entry(mapping: &AddressSpace, index: usize) -> Option<PageCacheEntry> {
-    ftrace_graph!(find_get_entry);
     let pages = mapping.i_pages.lock();
     let entry = *pages.get(&index)?;
     if let PageCacheEntry::Page(page) = entry {
@@ -288,7 +286,6 @@ pub fn add_to_page_cache_lru(
     mapping: &AddressSpace,
     index: usize,
 ) -> KResult<()> {
-    ftrace_graph!(add_to_page_cache_lru);
     {
         let mut pages = mapping.i_pages.lock();
         if pages.contains_key(&index) {
@@ -363,7 +360,6 @@ pub fn read_cache_page(
     index: usize,
     a_ops: &dyn AddressSpaceOperations,
 ) -> KResult<&'static Page> {
-    ftrace_graph!(read_cache_page);
     use crate::mm::pagemap::{trylock_page, unlock_page, wait_on_page_locked};
     loop {
         if let Some(page) = find_get_page(mapping, index) {
@@ -436,7 +432,6 @@ pub fn generic_file_buffered_read(
     pos: u64,
     buf: &mut [u8],
 ) -> KResult<usize> {
-    ftrace_graph!(generic_file_buffered_read);
     if pos >= i_size {
         return Ok(0);
     }
@@ -491,7 +486,6 @@ pub fn generic_file_buffered_read(
 #[no_mangle]
 #[inline(never)]
 pub fn truncate_inode_pages(mapping: &AddressSpace, lstart: u64) {
-    ftrace_graph!(truncate_inode_pages);
     let first_whole = lstart.div_ceil(PAGE_SIZE as u64) as usize;
     // The tail moves out as a tree (no copy into a vector: a file can be larger than
     // the kernel heap has room for in one piece) and is freed entry by entry unlocked.
@@ -543,7 +537,6 @@ pub fn truncate_inode_pages(mapping: &AddressSpace, lstart: u64) {
 #[no_mangle]
 #[inline(never)]
 pub fn filemap_fault(vmf: &VmFault<'_>) -> Result<&'static Page, FaultResult> {
-    ftrace_graph!(filemap_fault);
     let Some(file) = vmf.vma.vm_file.as_ref() else {
         return Err(FaultResult::Sigbus);
     };
@@ -649,7 +642,6 @@ impl VmOperationsStruct for GenericFileVmOps {
 #[no_mangle]
 #[inline(never)]
 pub fn filemap_map_pages(vmf: &mut VmFault<'_>, start_pgoff: usize, end_pgoff: usize) {
-    ftrace_graph!(filemap_map_pages);
     let vma = vmf.vma;
     let Some(file) = vma.vm_file.as_ref() else {
         return;
@@ -712,7 +704,6 @@ pub const MMAP_LOTSAMISS: usize = 100;
 #[no_mangle]
 #[inline(never)]
 pub fn do_sync_mmap_readahead(retry: FaultRetry) {
-    ftrace_graph!(do_sync_mmap_readahead);
     let Some(file) = retry.fpin.as_ref() else {
         return;
     };
@@ -763,7 +754,6 @@ pub fn do_sync_mmap_readahead(retry: FaultRetry) {
 #[no_mangle]
 #[inline(never)]
 pub fn do_async_mmap_readahead(retry: FaultRetry) {
-    ftrace_graph!(do_async_mmap_readahead);
     let Some(file) = retry.fpin.as_ref() else {
         return;
     };

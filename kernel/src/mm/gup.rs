@@ -85,7 +85,6 @@ pub fn follow_page_pte(
     address: usize,
     flags: FollFlags,
 ) -> KResult<Follow> {
-    ftrace_graph!(follow_page_pte);
     // SAFETY: `pte_table` came from a present pmd entry (`follow_page_mask`), and the
     // caller's `mmap_lock` keeps page-table pages from being freed.
     let pte = unsafe { *pte_offset_map(pte_table, address) };
@@ -128,7 +127,6 @@ pub fn follow_page_mask(
     address: usize,
     flags: FollFlags,
 ) -> KResult<Follow> {
-    ftrace_graph!(follow_page_mask);
     let mut t = pgd;
     for level in 0..3 {
         // SAFETY: `t` is the pgd or a table a present entry one level up points at; the
@@ -158,7 +156,6 @@ pub fn faultin_page<'a>(
     flags: &mut FollFlags,
     locked: &mut Option<MmapReadGuard<'a>>,
 ) -> KResult<()> {
-    ftrace_graph!(faultin_page);
     if flags.contains(FollFlags::FOLL_MLOCK) && !flags.contains(FollFlags::FOLL_POPULATE) {
         return Err(Errno::ENOENT);
     }
@@ -256,7 +253,6 @@ pub fn __get_user_pages<'a>(
     mut pages: Option<&mut Vec<&'static Page>>,
     locked: &mut Option<MmapReadGuard<'a>>,
 ) -> KResult<usize> {
-    ftrace_graph!(__get_user_pages);
     let mut i = 0;
     let mut vma: Option<*const VmArea> = None;
     while i < nr_pages {
@@ -324,7 +320,6 @@ pub fn populate_vma_page_range<'a>(
     end: usize,
     locked: &mut Option<MmapReadGuard<'a>>,
 ) -> KResult<usize> {
-    ftrace_graph!(populate_vma_page_range);
     let vm = vma.vm_flags;
     let mut gup_flags = FollFlags::FOLL_TOUCH | FollFlags::FOLL_POPULATE | FollFlags::FOLL_MLOCK;
     if vm.contains(VmFlags::VM_LOCKONFAULT) {
@@ -359,7 +354,6 @@ pub fn faultin_vma_page_range<'a>(
     write: bool,
     locked: &mut Option<MmapReadGuard<'a>>,
 ) -> KResult<usize> {
-    ftrace_graph!(faultin_vma_page_range);
     let mut gup_flags = FollFlags::FOLL_TOUCH | FollFlags::FOLL_POPULATE | FollFlags::FOLL_MLOCK;
     if write {
         gup_flags |= FollFlags::FOLL_WRITE;
@@ -384,7 +378,6 @@ pub fn faultin_vma_page_range<'a>(
 #[no_mangle]
 #[inline(never)]
 pub fn __mm_populate(mm: &MmStruct, start: usize, len: usize, ignore_errors: bool) -> KResult<()> {
-    ftrace_graph!(__mm_populate);
     let end = start.saturating_add(len);
     let mut locked: Option<MmapReadGuard<'_>> = None;
     let mut vma: Option<*const VmArea> = None;
@@ -439,7 +432,6 @@ pub fn __mm_populate(mm: &MmStruct, start: usize, len: usize, ignore_errors: boo
 #[no_mangle]
 #[inline(never)]
 pub fn mm_populate(mm: &MmStruct, start: usize, len: usize) {
-    ftrace_graph!(mm_populate);
     let _ = __mm_populate(mm, start, len, true);
 }
 

@@ -59,7 +59,6 @@ fn key(vma: &VmArea) -> (usize, usize) {
 #[no_mangle]
 #[inline(never)]
 pub fn vma_interval_tree_insert(vma: &VmArea, root: &mut IMmapGuard<'_>) {
-    ftrace_graph!(vma_interval_tree_insert);
     let inserted = root.insert(key(vma));
     debug_assert!(inserted, "vma_interval_tree_insert: already there");
 }
@@ -69,7 +68,6 @@ pub fn vma_interval_tree_insert(vma: &VmArea, root: &mut IMmapGuard<'_>) {
 #[no_mangle]
 #[inline(never)]
 pub fn vma_interval_tree_remove(vma: &VmArea, root: &mut IMmapGuard<'_>) {
-    ftrace_graph!(vma_interval_tree_remove);
     if !root.remove(&key(vma)) {
         // Its pgoff changed without a re-insert: a bug, but never leave a dangling VMA.
         debug_assert!(false, "vma_interval_tree_remove: vma not under its pgoff");

@@ -17,7 +17,6 @@ static NEXT_VA: SpinLockIrq<usize> = SpinLockIrq::new(IOREMAP_START);
 #[no_mangle]
 #[inline(never)]
 pub fn ioremap(pa: usize, size: usize) -> usize {
-    ftrace_graph!(ioremap);
     let base = align_down(pa, PAGE_SIZE);
     let len = align_up(pa + size, PAGE_SIZE) - base;
     let mut next = NEXT_VA.lock();

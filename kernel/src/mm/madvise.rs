@@ -135,7 +135,6 @@ pub fn madvise_behavior(
     end: usize,
     behavior: i32,
 ) -> KResult<()> {
-    ftrace_graph!(madvise_behavior);
     let v = &mm.mm_rb[&vma];
     let mut new_flags = v.vm_flags;
     match behavior {
@@ -241,7 +240,6 @@ fn madvise_willneed(vma: usize, prev: &mut Option<usize>) -> KResult<()> {
 #[no_mangle]
 #[inline(never)]
 pub fn madvise_willneed_range(mm: &MmStruct, start: usize, end: usize) -> KResult<()> {
-    ftrace_graph!(madvise_willneed_range);
     use crate::mm::readahead::{force_page_cache_readahead, ReadaheadControl};
     let mut unmapped_error = Ok(());
     let mut start = start;
@@ -348,7 +346,6 @@ pub fn madvise_cold_or_pageout_pte_range(
     end: usize,
     pageout: bool,
 ) {
-    ftrace_graph!(madvise_cold_or_pageout_pte_range);
     use crate::arch::aarch64::pgtable::{pte_mkold, pte_present, pte_young};
     use crate::mm::page::{Page, PageFlags};
     let mut picked: alloc::vec::Vec<&'static Page> = alloc::vec::Vec::new();
@@ -410,7 +407,6 @@ fn madvise_remove(mm: &MmapLocked, vma: usize, prev: &mut Option<usize>) -> KRes
 #[no_mangle]
 #[inline(never)]
 pub fn madvise_populate(mm: &MmStruct, start: usize, end: usize, behavior: i32) -> KResult<()> {
-    ftrace_graph!(madvise_populate);
     let write = behavior == MADV_POPULATE_WRITE;
     let mut locked: Option<MmapReadGuard<'_>> = None;
     let mut unmapped_error = Ok(());
@@ -554,7 +550,6 @@ fn madvise_range(start: usize, len_in: usize, behavior: i32) -> KResult<Option<u
 #[no_mangle]
 #[inline(never)]
 pub fn do_madvise(mm: &MmStruct, start: usize, len_in: usize, behavior: i32) -> KResult<()> {
-    ftrace_graph!(do_madvise);
     if matches!(behavior, MADV_POPULATE_READ | MADV_POPULATE_WRITE) {
         let Some(end) = madvise_range(start, len_in, behavior)? else {
             return Ok(());
@@ -576,7 +571,6 @@ pub fn do_madvise(mm: &MmStruct, start: usize, len_in: usize, behavior: i32) -> 
 #[no_mangle]
 #[inline(never)]
 pub fn sys_madvise(mm: &MmStruct, start: usize, len: usize, behavior: i32) -> KResult<usize> {
-    ftrace_graph!(sys_madvise);
     do_madvise(mm, start, len, behavior)?;
     Ok(0)
 }

@@ -477,7 +477,6 @@ pub fn handle_mm_fault(
     address: usize,
     flags: FaultFlags,
 ) -> FaultResult {
-    ftrace_graph!(handle_mm_fault);
     crate::mm::vmstat::count_vm_event(crate::mm::vmstat::VmStat::PGFAULT);
     __handle_mm_fault(mm, vma, address, flags)
 }
@@ -494,7 +493,6 @@ pub fn __handle_mm_fault(
     address: usize,
     flags: FaultFlags,
 ) -> FaultResult {
-    ftrace_graph!(__handle_mm_fault);
     let Some(pmd) = walk_to_pte_table_may_reclaim(mm.pgd, address) else {
         return FaultResult::Oom;
     };
@@ -518,7 +516,6 @@ pub fn __handle_mm_fault(
 #[no_mangle]
 #[inline(never)]
 pub fn handle_pte_fault(vmf: &mut crate::mm::vma::VmFault<'_>) -> FaultResult {
-    ftrace_graph!(handle_pte_fault);
     vmf.orig_pte = *vmf.pte();
     if pte_none(vmf.orig_pte) {
         return if vmf.vma.is_anonymous() {
@@ -578,7 +575,6 @@ pub fn maybe_mkwrite(pte: Pte, vma: &crate::mm::vma::VmArea) -> Pte {
 #[no_mangle]
 #[inline(never)]
 pub fn __do_fault(vmf: &crate::mm::vma::VmFault<'_>) -> Result<&'static Page, FaultResult> {
-    ftrace_graph!(__do_fault);
     match vmf.vma.vm_ops {
         Some(ops) => ops.fault(vmf),
         None => Err(FaultResult::Sigbus),
@@ -591,7 +587,6 @@ pub fn __do_fault(vmf: &crate::mm::vma::VmFault<'_>) -> Result<&'static Page, Fa
 #[no_mangle]
 #[inline(never)]
 pub fn do_fault(vmf: &mut crate::mm::vma::VmFault<'_>) -> FaultResult {
-    ftrace_graph!(do_fault);
     use crate::mm::vma::VmFlags;
     if vmf.vma.vm_ops.is_none() {
         return FaultResult::Sigbus;
@@ -612,7 +607,6 @@ pub fn do_fault(vmf: &mut crate::mm::vma::VmFault<'_>) -> FaultResult {
 #[no_mangle]
 #[inline(never)]
 pub fn do_read_fault(vmf: &mut crate::mm::vma::VmFault<'_>) -> FaultResult {
-    ftrace_graph!(do_read_fault);
     if FAULT_AROUND_BYTES >> PAGE_SHIFT > 1 && do_fault_around(vmf) {
         return FaultResult::Handled;
     }
@@ -630,7 +624,6 @@ pub fn do_read_fault(vmf: &mut crate::mm::vma::VmFault<'_>) -> FaultResult {
 #[no_mangle]
 #[inline(never)]
 pub fn do_fault_around(vmf: &mut crate::mm::vma::VmFault<'_>) -> bool {
-    ftrace_graph!(do_fault_around);
     let Some(ops) = vmf.vma.vm_ops else {
         return false;
     };
@@ -655,7 +648,6 @@ pub fn do_fault_around(vmf: &mut crate::mm::vma::VmFault<'_>) -> bool {
 #[no_mangle]
 #[inline(never)]
 pub fn do_cow_fault(vmf: &mut crate::mm::vma::VmFault<'_>) -> FaultResult {
-    ftrace_graph!(do_cow_fault);
     if anon_vma_prepare(vmf.vma, &vmf.mm.page_table_lock).is_err() {
         return FaultResult::Oom;
     }
@@ -681,7 +673,6 @@ pub fn do_cow_fault(vmf: &mut crate::mm::vma::VmFault<'_>) -> FaultResult {
 #[no_mangle]
 #[inline(never)]
 pub fn do_shared_fault(vmf: &mut crate::mm::vma::VmFault<'_>) -> FaultResult {
-    ftrace_graph!(do_shared_fault);
     let page = match __do_fault(vmf) {
         Ok(page) => page,
         Err(result) => return result,
@@ -706,7 +697,6 @@ pub fn do_page_mkwrite(
     vmf: &crate::mm::vma::VmFault<'_>,
     page: &'static Page,
 ) -> Result<(), FaultResult> {
-    ftrace_graph!(do_page_mkwrite);
     match vmf.vma.vm_ops {
         Some(ops) => ops.page_mkwrite(vmf, page),
         None => Ok(()),
@@ -719,7 +709,6 @@ pub fn do_page_mkwrite(
 #[no_mangle]
 #[inline(never)]
 pub fn fault_dirty_shared_page(page: &Page) {
-    ftrace_graph!(fault_dirty_shared_page);
     page.set_flags(PageFlags::PG_dirty);
 }
 
@@ -729,7 +718,6 @@ pub fn fault_dirty_shared_page(page: &Page) {
 #[no_mangle]
 #[inline(never)]
 pub fn finish_fault(vmf: &mut crate::mm::vma::VmFault<'_>, page: &'static Page) -> FaultResult {
-    ftrace_graph!(finish_fault);
     let _ptl = vmf.mm.page_table_lock.lock();
     if !pte_none(*vmf.pte()) {
         put_page(page);
@@ -768,7 +756,6 @@ pub fn alloc_set_pte(vmf: &mut crate::mm::vma::VmFault<'_>, page: &'static Page)
 #[no_mangle]
 #[inline(never)]
 pub fn do_anonymous_page(vmf: &mut crate::mm::vma::VmFault<'_>) -> FaultResult {
-    ftrace_graph!(do_anonymous_page);
     let vma = vmf.vma;
     if !vmf.flags.contains(FaultFlags::WRITE) {
         // Use the zero page for reads (Linux: pte_mkspecial(pfn_pte(my_zero_pfn(...)))).
@@ -822,7 +809,6 @@ pub fn do_anonymous_page(vmf: &mut crate::mm::vma::VmFault<'_>) -> FaultResult {
 #[no_mangle]
 #[inline(never)]
 pub fn do_swap_page(vmf: &mut crate::mm::vma::VmFault<'_>) -> FaultResult {
-    ftrace_graph!(do_swap_page);
     use crate::mm::swap_state::{lookup_swap_cache, swapin_readahead, PageSwapCache};
     use crate::mm::swapfile::{reuse_swap_page, swap_free, try_to_free_swap};
     use crate::mm::swapops::pte_to_swp_entry;
@@ -929,7 +915,6 @@ pub fn do_swap_page(vmf: &mut crate::mm::vma::VmFault<'_>) -> FaultResult {
 #[no_mangle]
 #[inline(never)]
 pub fn do_swap_page_io(entry: crate::mm::swapops::SwpEntry) {
-    ftrace_graph!(do_swap_page_io);
     if let Some(page) = crate::mm::swap_state::swapin_readahead(entry, GfpFlags::GFP_KERNEL) {
         crate::mm::pagemap::wait_on_page_locked(page);
         put_page(page);
@@ -943,7 +928,6 @@ pub fn do_swap_page_io(entry: crate::mm::swapops::SwpEntry) {
 #[no_mangle]
 #[inline(never)]
 pub fn do_wp_page(vmf: &mut crate::mm::vma::VmFault<'_>) -> FaultResult {
-    ftrace_graph!(do_wp_page);
     use crate::mm::vma::VmFlags;
     let ptl = vmf.mm.page_table_lock.lock();
     let orig = vmf.orig_pte;
@@ -986,7 +970,6 @@ pub fn do_wp_page(vmf: &mut crate::mm::vma::VmFault<'_>) -> FaultResult {
 #[no_mangle]
 #[inline(never)]
 pub fn wp_page_reuse(vmf: &mut crate::mm::vma::VmFault<'_>) {
-    ftrace_graph!(wp_page_reuse);
     let entry = maybe_mkwrite(pte_mkdirty(pte_mkyoung(vmf.orig_pte)), vmf.vma);
     ptep_set_access_flags(vmf, entry);
 }
@@ -997,7 +980,6 @@ pub fn wp_page_reuse(vmf: &mut crate::mm::vma::VmFault<'_>) {
 #[no_mangle]
 #[inline(never)]
 pub fn wp_page_shared(vmf: &mut crate::mm::vma::VmFault<'_>, page: &'static Page) -> FaultResult {
-    ftrace_graph!(wp_page_shared);
     if let Err(result) = do_page_mkwrite(vmf, page) {
         return result;
     }
@@ -1020,7 +1002,6 @@ pub fn wp_page_shared(vmf: &mut crate::mm::vma::VmFault<'_>, page: &'static Page
 #[no_mangle]
 #[inline(never)]
 pub fn wp_page_copy(vmf: &mut crate::mm::vma::VmFault<'_>) -> FaultResult {
-    ftrace_graph!(wp_page_copy);
     use crate::mm::vma::VmFlags;
     let old = vmf.orig_pte;
     let vma = vmf.vma;
@@ -1081,7 +1062,6 @@ pub fn wp_page_copy(vmf: &mut crate::mm::vma::VmFault<'_>) -> FaultResult {
 #[no_mangle]
 #[inline(never)]
 pub fn zap_page_range(pgd: usize, start: usize, end: usize, asid: u16) -> usize {
-    ftrace_graph!(zap_page_range);
     use crate::mm::swap::PAGEVEC_SIZE;
     use crate::mm::swap_state::free_pages_and_swap_cache;
     let mut n = 0;
@@ -1141,7 +1121,6 @@ pub fn copy_page_range(
     src: usize,
     vma: &crate::mm::vma::VmArea,
 ) -> Result<(), FaultResult> {
-    ftrace_graph!(copy_page_range);
     use crate::mm::vma::VmFlags;
     // Nothing anonymous here: the child's faults will find the same pages.
     if !vma
@@ -1373,7 +1352,6 @@ pub fn unmap_mapping_range(
     holelen: u64,
     even_cows: bool,
 ) {
-    ftrace_graph!(unmap_mapping_range);
     let _ = even_cows;
     let first_index = holebegin.div_ceil(PAGE_SIZE as u64) as usize;
     let last_index = if holelen == 0 {

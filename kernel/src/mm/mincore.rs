@@ -14,7 +14,6 @@ use crate::mm::PAGE_SIZE;
 #[no_mangle]
 #[inline(never)]
 pub fn mincore_page(mapping: &crate::mm::filemap::AddressSpace, index: usize) -> bool {
-    ftrace_graph!(mincore_page);
     use crate::mm::filemap::{find_get_entry, PageCacheEntry};
     match find_get_entry(mapping, index) {
         Some(PageCacheEntry::Page(page)) => {
@@ -33,7 +32,6 @@ pub fn mincore_page(mapping: &crate::mm::filemap::AddressSpace, index: usize) ->
 #[no_mangle]
 #[inline(never)]
 pub fn sys_mincore(mm: &MmStruct, start: usize, len: usize, vec: usize) -> KResult<usize> {
-    ftrace_graph!(sys_mincore);
     if start & (PAGE_SIZE - 1) != 0 {
         return Err(Errno::EINVAL);
     }

@@ -65,7 +65,6 @@ pub const MCL_ONFAULT: u32 = 4;
 #[no_mangle]
 #[inline(never)]
 pub fn mlock_vma_page(page: &Page) {
-    ftrace_graph!(mlock_vma_page);
     if !page.test_and_set(PageFlags::PG_mlocked) {
         mod_state(VmStat::NR_MLOCK, 1);
         count_vm_event(VmStat::UNEVICTABLE_PGS_MLOCKED);
@@ -114,7 +113,6 @@ fn __munlock_isolation_failed(page: &Page) {
 #[no_mangle]
 #[inline(never)]
 pub fn munlock_vma_page(page: &Page) {
-    ftrace_graph!(munlock_vma_page);
     if !page.test_and_clear(PageFlags::PG_mlocked) {
         return;
     }
@@ -167,7 +165,6 @@ pub fn free_page_mlock(page: &Page) {
 #[no_mangle]
 #[inline(never)]
 pub fn munlock_vma_pages_range(vma: &mut VmArea, pgd: usize, start: usize, end: usize) -> usize {
-    ftrace_graph!(munlock_vma_pages_range);
     vma.vm_flags.remove(VmFlags::VM_LOCKED_MASK);
     #[cfg(test)]
     tests::MUNLOCKED.with(|m| m.borrow_mut().push((start, end)));
@@ -202,7 +199,6 @@ pub fn munlock_vma_pages_range(vma: &mut VmArea, pgd: usize, start: usize, end: 
 #[no_mangle]
 #[inline(never)]
 pub fn munlock_vma_pages_all(vma: &mut VmArea, pgd: usize) -> usize {
-    ftrace_graph!(munlock_vma_pages_all);
     let (start, end) = (vma.vm_start, vma.vm_end);
     munlock_vma_pages_range(vma, pgd, start, end)
 }
@@ -242,7 +238,6 @@ pub fn mlock_fixup(
     end: usize,
     newflags: VmFlags,
 ) -> KResult<()> {
-    ftrace_graph!(mlock_fixup);
     let v = &mm.mm_rb[&vma];
     let old_flags = v.vm_flags;
     let lock = newflags.contains(VmFlags::VM_LOCKED);
@@ -322,7 +317,6 @@ pub fn apply_vma_lock_flags(
     len: usize,
     flags: VmFlags,
 ) -> KResult<()> {
-    ftrace_graph!(apply_vma_lock_flags);
     debug_assert!(start & (PAGE_SIZE - 1) == 0 && len & (PAGE_SIZE - 1) == 0);
     let end = start.wrapping_add(len);
     if end < start {
@@ -433,7 +427,6 @@ pub fn mlock_locked(
 #[no_mangle]
 #[inline(never)]
 pub fn do_mlock(mm: &MmStruct, start: usize, len: usize, flags: VmFlags) -> KResult<()> {
-    ftrace_graph!(do_mlock);
     let mut guard = mmap_write_lock_killable(mm)?;
     let r = mlock_locked(&mut guard, start, len, flags);
     mmap_write_unlock(guard);
@@ -449,7 +442,6 @@ pub fn do_mlock(mm: &MmStruct, start: usize, len: usize, flags: VmFlags) -> KRes
 #[no_mangle]
 #[inline(never)]
 pub fn apply_mlockall_flags(mm: &mut MmapLocked, flags: u32) {
-    ftrace_graph!(apply_mlockall_flags);
     mm.def_flags.remove(VmFlags::VM_LOCKED_MASK);
     if flags & MCL_FUTURE != 0 {
         mm.def_flags |= VmFlags::VM_LOCKED;
@@ -532,7 +524,6 @@ fn do_mlockall(mm: &MmStruct, flags: u32) -> KResult<()> {
 #[no_mangle]
 #[inline(never)]
 pub fn sys_mlock(mm: &MmStruct, start: usize, len: usize) -> KResult<usize> {
-    ftrace_graph!(sys_mlock);
     do_mlock(mm, start, len, VmFlags::VM_LOCKED)?;
     Ok(0)
 }
@@ -542,7 +533,6 @@ pub fn sys_mlock(mm: &MmStruct, start: usize, len: usize) -> KResult<usize> {
 #[no_mangle]
 #[inline(never)]
 pub fn sys_mlock2(mm: &MmStruct, start: usize, len: usize, flags: u32) -> KResult<usize> {
-    ftrace_graph!(sys_mlock2);
     if flags & !MLOCK_ONFAULT != 0 {
         return Err(Errno::EINVAL);
     }
@@ -560,7 +550,6 @@ pub fn sys_mlock2(mm: &MmStruct, start: usize, len: usize, flags: u32) -> KResul
 #[no_mangle]
 #[inline(never)]
 pub fn sys_munlock(mm: &MmStruct, start: usize, len: usize) -> KResult<usize> {
-    ftrace_graph!(sys_munlock);
     let len = page_align(len.wrapping_add(start & (PAGE_SIZE - 1)));
     let start = start & !(PAGE_SIZE - 1);
     let mut guard = mmap_write_lock_killable(mm)?;
@@ -574,7 +563,6 @@ pub fn sys_munlock(mm: &MmStruct, start: usize, len: usize) -> KResult<usize> {
 #[no_mangle]
 #[inline(never)]
 pub fn sys_mlockall(mm: &MmStruct, flags: u32) -> KResult<usize> {
-    ftrace_graph!(sys_mlockall);
     if flags == 0 {
         return Err(Errno::EINVAL);
     }
@@ -587,7 +575,6 @@ pub fn sys_mlockall(mm: &MmStruct, flags: u32) -> KResult<usize> {
 #[no_mangle]
 #[inline(never)]
 pub fn sys_munlockall(mm: &MmStruct) -> KResult<usize> {
-    ftrace_graph!(sys_munlockall);
     do_mlockall(mm, 0)?;
     Ok(0)
 }

@@ -687,7 +687,6 @@ pub fn mmap_base(rlim_stack: &RLimit) -> usize {
 #[no_mangle]
 #[inline(never)]
 pub fn arch_pick_mmap_layout(mm: &mut MmapLocked) {
-    ftrace_graph!(arch_pick_mmap_layout);
     let rlim_stack = mm.rlim[RLIMIT_STACK];
     if mmap_is_legacy(&rlim_stack) {
         mm.mmap_base = TASK_UNMAPPED_BASE;

@@ -233,7 +233,6 @@ pub fn is_stack_mapping(flags: VmFlags) -> bool {
 #[no_mangle]
 #[inline(never)]
 pub fn may_expand_vm(mm: &MmapLocked, flags: VmFlags, npages: usize) -> bool {
-    ftrace_graph!(may_expand_vm);
     if mm.total_vm.saturating_add(npages) > mm.rlimit(RLIMIT_AS) >> PAGE_SHIFT {
         return false;
     }
@@ -369,7 +368,6 @@ fn gap_start_below(vma: &VmArea) -> usize {
 #[no_mangle]
 #[inline(never)]
 pub fn unmapped_area(mm: &MmapLocked, info: &VmUnmappedAreaInfo) -> KResult<usize> {
-    ftrace_graph!(unmapped_area);
     // Room for the worst misalignment too, so any fitting gap can be aligned inside.
     let length = info
         .length
@@ -480,7 +478,6 @@ const TOPDOWN_PENDING: usize = 80;
 #[no_mangle]
 #[inline(never)]
 pub fn unmapped_area_topdown(mm: &MmapLocked, info: &VmUnmappedAreaInfo) -> KResult<usize> {
-    ftrace_graph!(unmapped_area_topdown);
     // Room for the worst misalignment too, so any fitting gap can be aligned inside.
     let length = info
         .length
@@ -685,7 +682,6 @@ pub fn get_unmapped_area(
     pgoff: usize,
     flags: usize,
 ) -> KResult<usize> {
-    ftrace_graph!(get_unmapped_area);
     // Careful about overflows.
     if len > mm.task_size {
         return Err(Errno::ENOMEM);
@@ -737,7 +733,6 @@ pub fn do_mmap(
     pgoff: usize,
     populate: &mut usize,
 ) -> KResult<usize> {
-    ftrace_graph!(do_mmap);
     let (mut addr, mut flags, mut pgoff) = (addr, flags, pgoff);
     *populate = 0;
 
@@ -907,7 +902,6 @@ pub fn mmap_region(
     vm_flags: VmFlags,
     pgoff: usize,
 ) -> KResult<usize> {
-    ftrace_graph!(mmap_region);
     let mut vm_flags = vm_flags;
     let npages = len >> PAGE_SHIFT;
 
@@ -1037,7 +1031,6 @@ pub fn vm_mmap_pgoff(
     flags: usize,
     pgoff: usize,
 ) -> KResult<usize> {
-    ftrace_graph!(vm_mmap_pgoff);
     let mut populate = 0;
     let mut pt = mm.pagetables();
     let mut guard = mmap_write_lock_killable(mm)?;
@@ -1098,7 +1091,6 @@ pub fn ksys_mmap_pgoff(
     file: Option<Arc<dyn MappedFile>>,
     pgoff: usize,
 ) -> KResult<usize> {
-    ftrace_graph!(ksys_mmap_pgoff);
     let file = if flags & MAP_ANONYMOUS == 0 {
         let Some(f) = file else {
             return Err(Errno::EBADF);
@@ -1134,7 +1126,6 @@ pub fn sys_mmap(
     file: Option<Arc<dyn MappedFile>>,
     off: usize,
 ) -> KResult<usize> {
-    ftrace_graph!(sys_mmap);
     if offset_in_page(off) != 0 {
         return Err(Errno::EINVAL);
     }
@@ -1245,7 +1236,6 @@ pub fn __do_munmap(
     start: usize,
     len: usize,
 ) -> KResult<()> {
-    ftrace_graph!(__do_munmap);
     if let Some(detached) = munmap_detach_vmas(mm, start, len)? {
         detached.unmap(mm, pt);
     }
@@ -1376,7 +1366,6 @@ pub fn do_munmap(
     start: usize,
     len: usize,
 ) -> KResult<()> {
-    ftrace_graph!(do_munmap);
     __do_munmap(mm, pt, start, len)
 }
 
@@ -1386,7 +1375,6 @@ pub fn do_munmap(
 #[no_mangle]
 #[inline(never)]
 pub fn __vm_munmap(mm: &MmStruct, start: usize, len: usize, downgrade: bool) -> KResult<()> {
-    ftrace_graph!(__vm_munmap);
     let mut pt = mm.pagetables();
     let mut guard = mmap_write_lock_killable(mm)?;
     let Some(detached) = munmap_detach_vmas(&mut guard, start, len)? else {
@@ -1408,7 +1396,6 @@ pub fn __vm_munmap(mm: &MmStruct, start: usize, len: usize, downgrade: bool) -> 
 #[no_mangle]
 #[inline(never)]
 pub fn sys_munmap(mm: &MmStruct, addr: usize, len: usize) -> KResult<usize> {
-    ftrace_graph!(sys_munmap);
     __vm_munmap(mm, addr, len, true)?;
     Ok(0)
 }
@@ -1456,7 +1443,6 @@ pub fn do_brk_flags(
     len: usize,
     flags: VmFlags,
 ) -> KResult<()> {
-    ftrace_graph!(do_brk_flags);
     let pgoff = addr >> PAGE_SHIFT;
     let npages = len >> PAGE_SHIFT;
 
@@ -1652,7 +1638,6 @@ pub fn brk_locked(mm: &mut MmapLocked, pt: &mut dyn VmaPageTables, brk: usize) -
 #[no_mangle]
 #[inline(never)]
 pub fn sys_brk(mm: &MmStruct, brk: usize) -> KResult<usize> {
-    ftrace_graph!(sys_brk);
     let mut pt = mm.pagetables();
     let mut guard = mmap_write_lock_killable(mm)?;
     let r = brk_locked(&mut guard, &mut pt, brk);
@@ -1724,7 +1709,6 @@ pub fn expand_downwards(
     vma: usize,
     address: usize,
 ) -> KResult<usize> {
-    ftrace_graph!(expand_downwards);
     let address = address & !(PAGE_SIZE - 1);
     if address < MMAP_MIN_ADDR {
         return Err(Errno::EPERM);
@@ -1783,7 +1767,6 @@ pub fn expand_stack(
     vma: usize,
     address: usize,
 ) -> KResult<usize> {
-    ftrace_graph!(expand_stack);
     expand_downwards(mm, pt, vma, address)
 }
 
@@ -1795,7 +1778,6 @@ pub fn expand_stack(
 #[no_mangle]
 #[inline(never)]
 pub fn exit_mmap(mm: &mut MmapLocked, pt: &mut dyn VmaPageTables, pgd: usize, asid: u16) {
-    ftrace_graph!(exit_mmap);
     if pgd != 0 && mm.locked_vm != 0 {
         let keys: Vec<usize> = mm.mm_rb.keys().copied().collect();
         for k in keys {

@@ -35,7 +35,6 @@ pub fn mprotect_fixup(
     end: usize,
     newflags: VmFlags,
 ) -> KResult<usize> {
-    ftrace_graph!(mprotect_fixup);
     let mut newflags = newflags;
     let v = &mm.mm_rb[&vma];
     let oldflags = v.vm_flags;
@@ -258,7 +257,6 @@ pub fn do_mprotect_pkey(
     prot: usize,
     pkey: i32,
 ) -> KResult<()> {
-    ftrace_graph!(do_mprotect_pkey);
     let mut pt = mm.pagetables();
     let mut guard = mmap_write_lock_killable(mm)?;
     let r = mprotect_locked(&mut guard, &mut pt, start, len, prot, pkey);
@@ -273,7 +271,6 @@ pub fn do_mprotect_pkey(
 #[no_mangle]
 #[inline(never)]
 pub fn sys_mprotect(mm: &MmStruct, start: usize, len: usize, prot: usize) -> KResult<usize> {
-    ftrace_graph!(sys_mprotect);
     do_mprotect_pkey(mm, start, len, prot, -1)?;
     Ok(0)
 }
@@ -295,7 +292,6 @@ pub fn change_protection(
     newprot: crate::arch::aarch64::pgtable::PgProt,
     _dirty_accountable: bool,
 ) -> usize {
-    ftrace_graph!(change_protection);
     use crate::arch::aarch64::pgtable::{pte_mkwrite, pte_modify, pte_present, pte_write};
     let mut n = 0;
     let shared = vma.vm_flags.contains(VmFlags::VM_SHARED);

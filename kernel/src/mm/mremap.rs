@@ -54,7 +54,6 @@ pub fn vma_to_resize(
     new_len: usize,
     flags: usize,
 ) -> KResult<(usize, usize)> {
-    ftrace_graph!(vma_to_resize);
     let vma = find_vma(mm, addr)
         .filter(|v| v.vm_start <= addr)
         .ok_or(Errno::EFAULT)?;
@@ -165,7 +164,6 @@ pub fn move_vma(
     flags: usize,
     populate: &mut Option<(usize, usize)>,
 ) -> KResult<usize> {
-    ftrace_graph!(move_vma);
     // We'd prefer to avoid failure later on in do_munmap, which may split into 2 VMAs.
     if mm.map_count >= sysctl_max_map_count().saturating_sub(3) {
         return Err(Errno::ENOMEM);
@@ -431,7 +429,6 @@ pub fn sys_mremap(
     flags: usize,
     new_addr: usize,
 ) -> KResult<usize> {
-    ftrace_graph!(sys_mremap);
     let mut pt = mm.pagetables();
     let mut guard = mmap_write_lock_killable(mm)?;
     let (mut detached, mut populate) = (None, None);

@@ -19,7 +19,6 @@ pub const MS_SYNC: usize = 4;
 #[no_mangle]
 #[inline(never)]
 pub fn sys_msync(mm: &MmStruct, mut start: usize, len: usize, flags: usize) -> KResult<usize> {
-    ftrace_graph!(sys_msync);
     if flags & !(MS_ASYNC | MS_INVALIDATE | MS_SYNC) != 0 || start & 0xfff != 0 {
         return Err(Errno::EINVAL);
     }

@@ -188,7 +188,6 @@ pub fn oom_unkillable_task(p: &OomTaskInfo) -> bool {
 #[no_mangle]
 #[inline(never)]
 pub fn oom_badness(p: &OomTaskInfo, totalpages: u64) -> i64 {
-    ftrace_graph!(oom_badness);
     if oom_unkillable_task(p) || !p.has_mm() {
         return i64::MIN;
     }
@@ -247,7 +246,6 @@ pub fn oom_evaluate_task(oc: &mut OomControl, p: &OomTaskInfo) -> bool {
 #[no_mangle]
 #[inline(never)]
 pub fn select_bad_process(oc: &mut OomControl) {
-    ftrace_graph!(select_bad_process);
     oc.chosen_points = i64::MIN;
     if let Some(ops) = oom_ops() {
         (ops.for_each_process)(&mut |p| oom_evaluate_task(oc, p));
@@ -404,7 +402,6 @@ pub fn dump_tasks(out: &mut impl Write) -> Result<u64, fmt::Error> {
 #[no_mangle]
 #[inline(never)]
 pub fn dump_header(oc: &OomControl, victim: Option<&OomTaskInfo>) {
-    ftrace_graph!(dump_header);
     let cur = oom_ops().and_then(|o| (o.current)());
     let (comm, pid, adj) = cur
         .as_ref()
@@ -443,7 +440,6 @@ pub fn dump_header(oc: &OomControl, victim: Option<&OomTaskInfo>) {
 #[no_mangle]
 #[inline(never)]
 pub fn oom_kill_process(oc: &OomControl, message: &str) {
-    ftrace_graph!(oom_kill_process);
     let OomChosen::Task(victim) = oc.chosen else {
         return;
     };
@@ -508,7 +504,6 @@ pub fn oom_kill_process(oc: &OomControl, message: &str) {
 #[no_mangle]
 #[inline(never)]
 pub fn out_of_memory(oc: &mut OomControl) -> bool {
-    ftrace_graph!(out_of_memory);
     let Some(ops) = oom_ops() else {
         return false;
     };
@@ -552,7 +547,6 @@ fn gfp_allows_oom(gfp: GfpFlags) -> bool {
 #[no_mangle]
 #[inline(never)]
 pub fn pagefault_out_of_memory() {
-    ftrace_graph!(pagefault_out_of_memory);
     let Some(_guard) = OOM_LOCK.try_lock() else {
         return;
     };

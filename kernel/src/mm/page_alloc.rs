@@ -198,7 +198,6 @@ fn get_page_from_freelist(gfp: GfpFlags, order: usize, wmark: AllocWmark) -> Opt
 #[no_mangle]
 #[inline(never)]
 pub fn alloc_pages(gfp: GfpFlags, order: usize) -> Option<&'static Page> {
-    ftrace_graph!(alloc_pages);
     if let Some(page) = get_page_from_freelist(gfp, order, AllocWmark::Low) {
         return Some(page);
     }
@@ -222,7 +221,6 @@ const MAX_RECLAIM_RETRIES: usize = 16;
 #[no_mangle]
 #[inline(never)]
 pub fn __alloc_pages_slowpath(gfp: GfpFlags, order: usize) -> Option<&'static Page> {
-    ftrace_graph!(__alloc_pages_slowpath);
     if gfp.contains(GfpFlags::__GFP_KSWAPD_RECLAIM) {
         crate::mm::vmscan::wakeup_kswapd(gfp, order);
     }
@@ -285,7 +283,6 @@ fn should_reclaim_retry(order: usize, progress: usize, no_progress_loops: &mut u
 #[no_mangle]
 #[inline(never)]
 pub fn __alloc_pages_direct_reclaim(gfp: GfpFlags, order: usize) -> (Option<&'static Page>, usize) {
-    ftrace_graph!(__alloc_pages_direct_reclaim);
     crate::mm::vmstat::count_vm_event(crate::mm::vmstat::VmStat::ALLOCSTALL);
     let progress = crate::mm::vmscan::try_to_free_pages(gfp, order);
     (
@@ -316,7 +313,6 @@ fn prep_new_page(page: &Page, order: usize, gfp: GfpFlags) {
 #[no_mangle]
 #[inline(never)]
 pub fn __free_pages(page: &Page, order: usize) {
-    ftrace_graph!(__free_pages);
     let left = page._refcount.fetch_sub(1, Ordering::AcqRel) - 1;
     assert!(left >= 0, "__free_pages: page refcount underflow");
     if left == 0 {

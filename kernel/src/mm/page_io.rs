@@ -45,7 +45,6 @@ fn page_swap_entry(page: &Page) -> SwpEntry {
 #[no_mangle]
 #[inline(never)]
 pub fn swap_writepage(page: &Page) -> KResult<()> {
-    ftrace_graph!(swap_writepage);
     let entry = page_swap_entry(page);
     let Some((bdev, sector)) = map_swap_entry(entry) else {
         unlock_page(page); // the contract: writepage returns with the page unlocked
@@ -67,7 +66,6 @@ pub fn swap_writepage(page: &Page) -> KResult<()> {
 #[no_mangle]
 #[inline(never)]
 pub fn end_swap_bio_write(page: &Page, ok: bool) {
-    ftrace_graph!(end_swap_bio_write);
     if !ok {
         page.set_flags(PageFlags::PG_dirty);
         page.clear_flags(PageFlags::PG_reclaim);
@@ -89,7 +87,6 @@ pub fn end_swap_bio_write(page: &Page, ok: bool) {
 #[no_mangle]
 #[inline(never)]
 pub fn swap_readpage(page: &Page, synchronous: bool) -> KResult<()> {
-    ftrace_graph!(swap_readpage);
     let _ = synchronous;
     let entry = page_swap_entry(page);
     let Some((bdev, sector)) = map_swap_entry(entry) else {
@@ -113,7 +110,6 @@ pub fn swap_readpage(page: &Page, synchronous: bool) -> KResult<()> {
 #[no_mangle]
 #[inline(never)]
 pub fn swap_readpages_plugged(pages: &[&Page]) {
-    ftrace_graph!(swap_readpages_plugged);
     let Some(&first) = pages.first() else {
         return;
     };
@@ -146,7 +142,6 @@ pub fn swap_readpages_plugged(pages: &[&Page]) {
 #[no_mangle]
 #[inline(never)]
 pub fn end_swap_bio_read(page: &Page, ok: bool) {
-    ftrace_graph!(end_swap_bio_read);
     if ok {
         page.set_flags(PageFlags::PG_uptodate);
     } else {

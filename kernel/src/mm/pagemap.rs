@@ -27,7 +27,6 @@ static PAGE_WAIT: WaitQueueHead = WaitQueueHead::new();
 #[no_mangle]
 #[inline(never)]
 pub fn trylock_page(page: &Page) -> bool {
-    ftrace_graph!(trylock_page);
     let bit = PageFlags::PG_locked.bits();
     page.flags.fetch_or(bit, Ordering::Acquire) & bit == 0
 }
@@ -38,7 +37,6 @@ pub fn trylock_page(page: &Page) -> bool {
 #[no_mangle]
 #[inline(never)]
 pub fn lock_page(page: &Page) {
-    ftrace_graph!(lock_page);
     if !trylock_page(page) {
         PAGE_WAIT.wait_event(|| trylock_page(page));
     }
@@ -49,7 +47,6 @@ pub fn lock_page(page: &Page) {
 #[no_mangle]
 #[inline(never)]
 pub fn lock_page_killable(page: &Page) -> KResult<()> {
-    ftrace_graph!(lock_page_killable);
     if trylock_page(page) {
         return Ok(());
     }
@@ -61,7 +58,6 @@ pub fn lock_page_killable(page: &Page) -> KResult<()> {
 #[no_mangle]
 #[inline(never)]
 pub fn unlock_page(page: &Page) {
-    ftrace_graph!(unlock_page);
     let bit = PageFlags::PG_locked.bits();
     let was = page.flags.fetch_and(!bit, Ordering::Release);
     debug_assert!(was & bit != 0, "unlock_page of an unlocked page");
@@ -81,7 +77,6 @@ pub fn page_locked(page: &Page) -> bool {
 #[no_mangle]
 #[inline(never)]
 pub fn wait_on_page_locked(page: &Page) {
-    ftrace_graph!(wait_on_page_locked);
     if page_locked(page) {
         PAGE_WAIT.wait_event(|| !page_locked(page));
     }
@@ -92,7 +87,6 @@ pub fn wait_on_page_locked(page: &Page) {
 #[no_mangle]
 #[inline(never)]
 pub fn end_page_writeback(page: &Page) {
-    ftrace_graph!(end_page_writeback);
     let was = page.test_and_clear(PageFlags::PG_writeback);
     debug_assert!(was, "end_page_writeback of a page not under writeback");
     if PAGE_WAIT.waitqueue_active() {
@@ -104,7 +98,6 @@ pub fn end_page_writeback(page: &Page) {
 #[no_mangle]
 #[inline(never)]
 pub fn wait_on_page_writeback(page: &Page) {
-    ftrace_graph!(wait_on_page_writeback);
     if page.test(PageFlags::PG_writeback) {
         PAGE_WAIT.wait_event(|| !page.test(PageFlags::PG_writeback));
     }

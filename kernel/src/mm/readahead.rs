@@ -275,7 +275,6 @@ pub fn ondemand_readahead(
     hit_readahead_marker: bool,
     req_size: usize,
 ) {
-    ftrace_graph!(ondemand_readahead);
     let mapping = ractl.mapping;
     let next_miss = |i: usize, max: usize| page_cache_next_miss(mapping, i, max);
     let prev_miss = |i: usize, max: usize| page_cache_prev_miss(mapping, i, max);
@@ -302,7 +301,6 @@ pub fn ondemand_readahead(
 #[no_mangle]
 #[inline(never)]
 pub fn ra_submit(ra: &FileRaState, ractl: &mut ReadaheadControl<'_>) {
-    ftrace_graph!(ra_submit);
     ractl.index = ra.start;
     do_page_cache_ra(ractl, ra.size, ra.async_size);
 }
@@ -313,7 +311,6 @@ pub fn ra_submit(ra: &FileRaState, ractl: &mut ReadaheadControl<'_>) {
 #[no_mangle]
 #[inline(never)]
 pub fn page_cache_sync_readahead(ractl: &mut ReadaheadControl<'_>, ra: &FileRa, req_count: usize) {
-    ftrace_graph!(page_cache_sync_readahead);
     if ra.lock().ra_pages == 0 {
         return;
     }
@@ -330,7 +327,6 @@ pub fn page_cache_async_readahead(
     page: &Page,
     req_count: usize,
 ) {
-    ftrace_graph!(page_cache_async_readahead);
     if ra.lock().ra_pages == 0 {
         return;
     }
@@ -352,7 +348,6 @@ pub fn force_page_cache_readahead(
     ra: &FileRa,
     nr_to_read: usize,
 ) {
-    ftrace_graph!(force_page_cache_readahead);
     let max_pages = ra.lock().ra_pages.max(BDI_IO_PAGES);
     let mut nr_to_read = nr_to_read.min(max_pages);
     let mut index = ractl.index;
@@ -375,7 +370,6 @@ pub fn do_page_cache_ra(
     nr_to_read: usize,
     lookahead_size: usize,
 ) {
-    ftrace_graph!(do_page_cache_ra);
     if ractl.i_size == 0 {
         return;
     }
@@ -399,7 +393,6 @@ pub fn page_cache_ra_unbounded(
     nr_to_read: usize,
     lookahead_size: usize,
 ) {
-    ftrace_graph!(page_cache_ra_unbounded);
     let first = ractl.index;
     let mut batch: Vec<&'static Page> = Vec::new();
     for i in 0..nr_to_read {
@@ -440,7 +433,6 @@ pub fn page_cache_ra_unbounded(
 #[no_mangle]
 #[inline(never)]
 pub fn read_pages(ractl: &ReadaheadControl<'_>, batch: &mut Vec<&'static Page>) {
-    ftrace_graph!(read_pages);
     let Some(&first) = batch.first() else {
         return;
     };

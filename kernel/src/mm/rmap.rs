@@ -306,7 +306,6 @@ pub fn anon_vma_prepare(vma: &VmArea, page_table_lock: &SpinLock<()>) -> KResult
 #[no_mangle]
 #[inline(never)]
 pub fn __anon_vma_prepare(vma: &VmArea, page_table_lock: &SpinLock<()>) -> KResult<()> {
-    ftrace_graph!(__anon_vma_prepare);
     // SAFETY: the fault path found `vma` in its mm under mmap_lock, which it still holds.
     let anon_vma = unsafe { find_mergeable_anon_vma(vma) }.unwrap_or_else(AnonVma::new);
     let avc = Box::new(AnonVmaChain {
@@ -335,7 +334,6 @@ pub fn __anon_vma_prepare(vma: &VmArea, page_table_lock: &SpinLock<()>) -> KResu
 #[no_mangle]
 #[inline(never)]
 pub fn anon_vma_clone(dst: &mut VmArea, src: &VmArea) -> KResult<()> {
-    ftrace_graph!(anon_vma_clone);
     let list = dst.anon_vma_chain.get_mut();
     for pavc in src.anon_vma_chain.lock().iter().rev() {
         anon_vma_chain_link(list, core::ptr::null_mut(), &pavc.anon_vma);
@@ -350,7 +348,6 @@ pub fn anon_vma_clone(dst: &mut VmArea, src: &VmArea) -> KResult<()> {
 #[no_mangle]
 #[inline(never)]
 pub fn anon_vma_fork(vma: &mut VmArea, pvma: &VmArea) -> KResult<()> {
-    ftrace_graph!(anon_vma_fork);
     let Some(parent) = pvma.anon_vma.as_ref() else {
         return Ok(()); // the parent has no anonymous pages here: nothing to share
     };
@@ -373,7 +370,6 @@ pub fn anon_vma_fork(vma: &mut VmArea, pvma: &VmArea) -> KResult<()> {
 #[no_mangle]
 #[inline(never)]
 pub fn unlink_anon_vmas(vma: &mut VmArea) {
-    ftrace_graph!(unlink_anon_vmas);
     vma.anon_vma_chain.get_mut().clear();
 }
 
@@ -439,7 +435,6 @@ fn __page_set_anon_rmap(page: &Page, vma: &VmArea, address: usize, exclusive: bo
 #[no_mangle]
 #[inline(never)]
 pub fn page_add_anon_rmap(page: &Page, vma: &VmArea, address: usize, exclusive: bool) {
-    ftrace_graph!(page_add_anon_rmap);
     if page._mapcount.fetch_add(1, Ordering::Relaxed) == -1 {
         mod_state(VmStat::NR_ANON_PAGES, 1);
     }
@@ -453,7 +448,6 @@ pub fn page_add_anon_rmap(page: &Page, vma: &VmArea, address: usize, exclusive: 
 #[no_mangle]
 #[inline(never)]
 pub fn page_add_new_anon_rmap(page: &Page, vma: &VmArea, address: usize) {
-    ftrace_graph!(page_add_new_anon_rmap);
     // Its contents are what the fault made them (Linux: each caller's __SetPageUptodate
     // just before this); swap-out and swap-in rely on it.
     page.set_flags(PageFlags::PG_swapbacked | PageFlags::PG_uptodate);
@@ -468,7 +462,6 @@ pub fn page_add_new_anon_rmap(page: &Page, vma: &VmArea, address: usize) {
 #[no_mangle]
 #[inline(never)]
 pub fn page_add_file_rmap(page: &Page) {
-    ftrace_graph!(page_add_file_rmap);
     if page._mapcount.fetch_add(1, Ordering::Relaxed) == -1 {
         mod_state(VmStat::NR_MAPPED, 1);
     }
@@ -487,7 +480,6 @@ pub fn page_dup_rmap(page: &Page) {
 #[no_mangle]
 #[inline(never)]
 pub fn page_remove_rmap(page: &Page) {
-    ftrace_graph!(page_remove_rmap);
     if page._mapcount.fetch_sub(1, Ordering::Relaxed) != 0 {
         return; // still mapped elsewhere
     }
@@ -534,7 +526,6 @@ impl RmapWalkControl {
 #[no_mangle]
 #[inline(never)]
 pub fn rmap_walk_anon(page: &Page, rwc: &RmapWalkControl) {
-    ftrace_graph!(rmap_walk_anon);
     let Some(anon_vma) = page_anon_vma(page) else {
         return;
     };
@@ -565,7 +556,6 @@ pub fn rmap_walk_anon(page: &Page, rwc: &RmapWalkControl) {
 #[no_mangle]
 #[inline(never)]
 pub fn rmap_walk_file(page: &Page, rwc: &RmapWalkControl) {
-    ftrace_graph!(rmap_walk_file);
     let mapping = page.mapping.load(Ordering::Acquire);
     if mapping == 0 || mapping & PAGE_MAPPING_FLAGS != 0 {
         return;
@@ -651,7 +641,6 @@ struct PageReferencedArg {
 #[no_mangle]
 #[inline(never)]
 pub fn page_referenced_one(page: &Page, vma: &VmArea, address: usize, arg: *mut ()) -> bool {
-    ftrace_graph!(page_referenced_one);
     use crate::mm::vma::VmFlags;
     // SAFETY: `arg` is the PageReferencedArg of the `page_referenced` running this walk.
     let pra = unsafe { &mut *(arg as *mut PageReferencedArg) };
@@ -680,7 +669,6 @@ pub fn page_referenced_one(page: &Page, vma: &VmArea, address: usize, arg: *mut 
 #[no_mangle]
 #[inline(never)]
 pub fn page_referenced(page: &Page, vm_flags: &mut crate::mm::vma::VmFlags) -> usize {
-    ftrace_graph!(page_referenced);
     *vm_flags = crate::mm::vma::VmFlags::empty();
     if !page_mapped(page) {
         return 0;
@@ -727,7 +715,6 @@ bitflags::bitflags! {
 #[no_mangle]
 #[inline(never)]
 pub fn try_to_unmap_one(page: &Page, vma: &VmArea, address: usize, arg: *mut ()) -> bool {
-    ftrace_graph!(try_to_unmap_one);
     use crate::arch::aarch64::pgtable::{pte_dirty, Pte};
     use crate::mm::vma::VmFlags;
     let flags = TtuFlags::from_bits_retain(arg as usize as u32);
@@ -785,7 +772,6 @@ pub fn try_to_unmap_one(page: &Page, vma: &VmArea, address: usize, arg: *mut ())
 #[no_mangle]
 #[inline(never)]
 pub fn try_to_unmap(page: &Page, flags: TtuFlags) -> bool {
-    ftrace_graph!(try_to_unmap);
     let rwc = RmapWalkControl {
         arg: flags.bits() as usize as *mut (),
         rmap_one: try_to_unmap_one,
@@ -802,7 +788,6 @@ pub fn try_to_unmap(page: &Page, flags: TtuFlags) -> bool {
 #[no_mangle]
 #[inline(never)]
 pub fn try_to_munlock(page: &Page) {
-    ftrace_graph!(try_to_munlock);
     let rwc = RmapWalkControl {
         arg: TtuFlags::TTU_MUNLOCK.bits() as usize as *mut (),
         rmap_one: try_to_unmap_one,
@@ -816,7 +801,6 @@ pub fn try_to_munlock(page: &Page) {
 #[no_mangle]
 #[inline(never)]
 pub fn rmap_walk(page: &Page, rwc: &RmapWalkControl) {
-    ftrace_graph!(rmap_walk);
     if PageAnon(page) {
         rmap_walk_anon(page, rwc);
     } else {

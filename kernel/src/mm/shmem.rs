@@ -53,7 +53,6 @@ pub fn register_shmem_file_setup(f: ShmemFileSetup) {
 #[no_mangle]
 #[inline(never)]
 pub fn shmem_zero_setup(vma: &mut VmArea) -> KResult<()> {
-    ftrace_graph!(shmem_zero_setup);
     let setup = SHMEM_FILE_SETUP.get().ok_or(Errno::ENOMEM)?;
     vma.vm_file = Some(setup(vma.vm_end - vma.vm_start)?);
     vma.vm_pgoff = 0;
@@ -68,7 +67,6 @@ pub fn shmem_zero_setup(vma: &mut VmArea) -> KResult<()> {
 #[no_mangle]
 #[inline(never)]
 pub fn shmem_fault(vmf: &VmFault<'_>) -> Result<&'static Page, FaultResult> {
-    ftrace_graph!(shmem_fault);
     let Some(file) = vmf.vma.vm_file.as_ref() else {
         return Err(FaultResult::Sigbus);
     };
@@ -139,7 +137,6 @@ pub fn shmem_getpage_gfp(
     sgp: SgpType,
     mut fault_type: Option<&mut bool>,
 ) -> KResult<Option<&'static Page>> {
-    ftrace_graph!(shmem_getpage_gfp);
     loop {
         match find_get_entry(mapping, index) {
             Some(PageCacheEntry::Page(page)) => return Ok(Some(page)),
@@ -195,7 +192,6 @@ pub fn shmem_add_to_page_cache(
     index: usize,
     expected: SwpEntry,
 ) -> KResult<()> {
-    ftrace_graph!(shmem_add_to_page_cache);
     let mut pages = mapping.i_pages.lock();
     if !matches!(pages.get(&index), Some(PageCacheEntry::Swap(e)) if *e == expected) {
         return Err(Errno::EEXIST);
@@ -217,7 +213,6 @@ pub fn shmem_add_to_page_cache(
 #[no_mangle]
 #[inline(never)]
 pub fn shmem_swapin(swap: SwpEntry) -> Option<&'static Page> {
-    ftrace_graph!(shmem_swapin);
     crate::mm::swap_state::swapin_readahead(swap, GfpFlags::GFP_KERNEL)
 }
 
@@ -237,7 +232,6 @@ pub fn shmem_swapin_page(
     swap: SwpEntry,
     fault_type: Option<&mut bool>,
 ) -> KResult<&'static Page> {
-    ftrace_graph!(shmem_swapin_page);
     let still_there = || matches!(mapping.i_pages.lock().get(&index), Some(PageCacheEntry::Swap(e)) if *e == swap);
     let page = match crate::mm::swap_state::lookup_swap_cache(swap) {
         Some(page) => page,
@@ -292,7 +286,6 @@ pub fn shmem_swapin_page(
 #[no_mangle]
 #[inline(never)]
 pub fn shmem_writepage(page: &'static Page) -> Writepage {
-    ftrace_graph!(shmem_writepage);
     let redirty = || {
         page.set_flags(PageFlags::PG_dirty);
         Writepage::Activate
@@ -392,7 +385,6 @@ pub fn shmem_swaplist_del(mapping: &AddressSpace) {
 #[no_mangle]
 #[inline(never)]
 pub fn shmem_unuse(ty: usize) -> KResult<()> {
-    ftrace_graph!(shmem_unuse);
     let found: Vec<(usize, usize, SwpEntry)> = {
         let mut list = SHMEM_SWAPLIST.lock();
         let mut found = Vec::new();

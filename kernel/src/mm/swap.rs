@@ -46,7 +46,6 @@ pub fn __pagevec_lru_add_fn(page: &Page, lruvec: &mut Lruvec) {
 #[no_mangle]
 #[inline(never)]
 pub fn lru_cache_add(page: &Page) {
-    ftrace_graph!(lru_cache_add);
     __pagevec_lru_add_fn(page, &mut lru_lock());
 }
 
@@ -61,7 +60,6 @@ pub fn lru_add_drain() {}
 #[no_mangle]
 #[inline(never)]
 pub fn lru_cache_add_inactive_or_unevictable(page: &Page, vma: &VmArea) {
-    ftrace_graph!(lru_cache_add_inactive_or_unevictable);
     let unevictable =
         vma.vm_flags & (VmFlags::VM_LOCKED | VmFlags::VM_SPECIAL) == VmFlags::VM_LOCKED;
     // Linux marks the page here itself (not through mlock_vma_page): a populate that
@@ -92,7 +90,6 @@ fn __activate_page(page: &Page, lruvec: &mut Lruvec) {
 #[no_mangle]
 #[inline(never)]
 pub fn activate_page(page: &Page) {
-    ftrace_graph!(activate_page);
     __activate_page(page, &mut lru_lock());
 }
 
@@ -108,7 +105,6 @@ pub fn activate_page(page: &Page) {
 #[no_mangle]
 #[inline(never)]
 pub fn mark_page_accessed(page: &Page) {
-    ftrace_graph!(mark_page_accessed);
     if !page.test(PageFlags::PG_active)
         && !page.test(PageFlags::PG_unevictable)
         && page.test(PageFlags::PG_referenced)
@@ -147,7 +143,6 @@ fn lru_deactivate_fn(page: &Page, lruvec: &mut Lruvec) {
 #[no_mangle]
 #[inline(never)]
 pub fn deactivate_page(page: &Page) {
-    ftrace_graph!(deactivate_page);
     lru_deactivate_fn(page, &mut lru_lock());
 }
 
@@ -171,7 +166,6 @@ pub fn __page_cache_release(page: &Page) {
 #[no_mangle]
 #[inline(never)]
 pub fn release_pages(pages: &[&'static Page]) {
-    ftrace_graph!(release_pages);
     use core::sync::atomic::Ordering;
     let mut to_free: [Option<&'static Page>; PAGEVEC_SIZE] = [None; PAGEVEC_SIZE];
     let mut nr = 0;

@@ -61,7 +61,6 @@ pub fn page_swap_entry(page: &Page) -> SwpEntry {
 #[no_mangle]
 #[inline(never)]
 pub fn add_to_swap_cache(page: &'static Page, entry: SwpEntry) -> KResult<()> {
-    ftrace_graph!(add_to_swap_cache);
     let mut space = SWAPPER_SPACE.lock();
     if space.contains_key(&entry.val) {
         return Err(Errno::EEXIST);
@@ -82,7 +81,6 @@ pub fn add_to_swap_cache(page: &'static Page, entry: SwpEntry) -> KResult<()> {
 #[no_mangle]
 #[inline(never)]
 pub fn __delete_from_swap_cache(page: &Page, entry: SwpEntry) {
-    ftrace_graph!(__delete_from_swap_cache);
     let removed = SWAPPER_SPACE.lock().remove(&entry.val);
     debug_assert!(removed.is_some_and(|p| core::ptr::eq(p, page)));
     page.private.store(0, Ordering::Relaxed);
@@ -96,7 +94,6 @@ pub fn __delete_from_swap_cache(page: &Page, entry: SwpEntry) {
 #[no_mangle]
 #[inline(never)]
 pub fn delete_from_swap_cache(page: &Page) {
-    ftrace_graph!(delete_from_swap_cache);
     let entry = page_swap_entry(page);
     __delete_from_swap_cache(page, entry);
     crate::mm::swapfile::put_swap_page(entry);
@@ -109,7 +106,6 @@ pub fn delete_from_swap_cache(page: &Page) {
 #[no_mangle]
 #[inline(never)]
 pub fn add_to_swap(page: &'static Page) -> bool {
-    ftrace_graph!(add_to_swap);
     let Some(entry) = crate::mm::swapfile::get_swap_page() else {
         return false;
     };
@@ -128,7 +124,6 @@ pub fn add_to_swap(page: &'static Page) -> bool {
 #[no_mangle]
 #[inline(never)]
 pub fn lookup_swap_cache(entry: SwpEntry) -> Option<&'static Page> {
-    ftrace_graph!(lookup_swap_cache);
     let space = SWAPPER_SPACE.lock();
     let page = *space.get(&entry.val)?;
     get_page(page);
@@ -149,7 +144,6 @@ pub fn lookup_swap_cache(entry: SwpEntry) -> Option<&'static Page> {
 #[no_mangle]
 #[inline(never)]
 pub fn __read_swap_cache_async(entry: SwpEntry, gfp: GfpFlags) -> Option<(&'static Page, bool)> {
-    ftrace_graph!(__read_swap_cache_async);
     use crate::mm::swapfile::{swapcache_prepare, swp_swapcount};
     loop {
         if let Some(page) = lookup_swap_cache(entry) {
@@ -193,7 +187,6 @@ pub fn __read_swap_cache_async(entry: SwpEntry, gfp: GfpFlags) -> Option<(&'stat
 #[no_mangle]
 #[inline(never)]
 pub fn read_swap_cache_async(entry: SwpEntry, gfp: GfpFlags) -> Option<&'static Page> {
-    ftrace_graph!(read_swap_cache_async);
     let (page, new) = __read_swap_cache_async(entry, gfp)?;
     if new {
         swap_read_and_unlock(page);
@@ -274,7 +267,6 @@ fn swapin_nr_pages(offset: usize) -> usize {
 #[no_mangle]
 #[inline(never)]
 pub fn swap_cluster_readahead(entry: SwpEntry, gfp: GfpFlags) -> Option<&'static Page> {
-    ftrace_graph!(swap_cluster_readahead);
     let ty = swp_type(entry);
     let offset = swp_offset(entry);
     let win = swapin_nr_pages(offset as usize) as u64;
@@ -334,7 +326,6 @@ pub fn swap_cluster_readahead(entry: SwpEntry, gfp: GfpFlags) -> Option<&'static
 #[no_mangle]
 #[inline(never)]
 pub fn swapin_readahead(entry: SwpEntry, gfp: GfpFlags) -> Option<&'static Page> {
-    ftrace_graph!(swapin_readahead);
     swap_cluster_readahead(entry, gfp)
 }
 
@@ -344,7 +335,6 @@ pub fn swapin_readahead(entry: SwpEntry, gfp: GfpFlags) -> Option<&'static Page>
 #[no_mangle]
 #[inline(never)]
 pub fn free_swap_cache(page: &Page) {
-    ftrace_graph!(free_swap_cache);
     use crate::mm::pagemap::{trylock_page, unlock_page};
     if PageSwapCache(page) && !crate::mm::rmap::page_mapped(page) && trylock_page(page) {
         crate::mm::swapfile::try_to_free_swap(page);

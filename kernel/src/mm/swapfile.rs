@@ -149,7 +149,6 @@ pub const MAX_SWAPFILE_SIZE: usize = 1 << 50;
 #[no_mangle]
 #[inline(never)]
 pub fn read_swap_header(page: &[u8], dev_pages: u64) -> KResult<SwapHeader> {
-    ftrace_graph!(read_swap_header);
     if page.len() < PAGE_SIZE || &page[SWAP_MAGIC_OFFSET..PAGE_SIZE] != SWAP_MAGIC {
         pr_info!("Unable to find swap-space signature");
         return Err(Errno::EINVAL);
@@ -710,7 +709,6 @@ pub static SWAP_INFO: SpinLockIrq<SwapTable> = SpinLockIrq::new(SwapTable::new()
 #[no_mangle]
 #[inline(never)]
 pub fn do_swapon(name: &str, bdev: Arc<dyn SwapBdev>, swap_flags: u32) -> KResult<usize> {
-    ftrace_graph!(do_swapon);
     if swap_flags & !SWAP_FLAGS_VALID != 0 {
         return Err(Errno::EINVAL);
     }
@@ -747,7 +745,6 @@ pub fn do_swapon(name: &str, bdev: Arc<dyn SwapBdev>, swap_flags: u32) -> KResul
 #[no_mangle]
 #[inline(never)]
 pub fn do_swapoff(bdev: &Arc<dyn SwapBdev>) -> KResult<()> {
-    ftrace_graph!(do_swapoff);
     let ty = {
         let mut t = SWAP_INFO.lock();
         let ty = t.find_by_bdev(bdev).ok_or(Errno::EINVAL)?;
@@ -771,7 +768,6 @@ pub fn do_swapoff(bdev: &Arc<dyn SwapBdev>) -> KResult<()> {
 #[no_mangle]
 #[inline(never)]
 pub fn get_swap_page() -> Option<SwpEntry> {
-    ftrace_graph!(get_swap_page);
     SWAP_INFO.lock().get_swap_page()
 }
 
@@ -784,7 +780,6 @@ pub fn get_swap_page() -> Option<SwpEntry> {
 #[no_mangle]
 #[inline(never)]
 pub fn swap_duplicate(entry: SwpEntry) -> KResult<()> {
-    ftrace_graph!(swap_duplicate);
     SWAP_INFO.lock().swap_duplicate_usage(entry, 1)
 }
 
@@ -797,7 +792,6 @@ pub fn swap_duplicate(entry: SwpEntry) -> KResult<()> {
 #[no_mangle]
 #[inline(never)]
 pub fn swap_shmem_alloc(entry: SwpEntry) -> KResult<()> {
-    ftrace_graph!(swap_shmem_alloc);
     SWAP_INFO.lock().swap_duplicate_usage(entry, 1)
 }
 
@@ -808,7 +802,6 @@ pub fn swap_shmem_alloc(entry: SwpEntry) -> KResult<()> {
 #[no_mangle]
 #[inline(never)]
 pub fn swapcache_prepare(entry: SwpEntry) -> KResult<()> {
-    ftrace_graph!(swapcache_prepare);
     SWAP_INFO.lock().swap_duplicate_usage(entry, SWAP_HAS_CACHE)
 }
 
@@ -817,7 +810,6 @@ pub fn swapcache_prepare(entry: SwpEntry) -> KResult<()> {
 #[no_mangle]
 #[inline(never)]
 pub fn swap_free(entry: SwpEntry) {
-    ftrace_graph!(swap_free);
     SWAP_INFO.lock().swap_entry_free(entry, 1);
 }
 
@@ -827,7 +819,6 @@ pub fn swap_free(entry: SwpEntry) {
 #[no_mangle]
 #[inline(never)]
 pub fn put_swap_page(entry: SwpEntry) {
-    ftrace_graph!(put_swap_page);
     SWAP_INFO.lock().swap_entry_free(entry, SWAP_HAS_CACHE);
 }
 
@@ -882,7 +873,6 @@ pub fn proc_swaps() -> String {
 #[no_mangle]
 #[inline(never)]
 pub fn map_swap_entry(entry: SwpEntry) -> Option<(Arc<dyn SwapBdev>, u64)> {
-    ftrace_graph!(map_swap_entry);
     let t = SWAP_INFO.lock();
     let (ty, off) = slot_of(&t, entry)?;
     Some((t.si(ty).bdev.clone(), off as u64 * PAGE_SECTORS))
@@ -899,7 +889,6 @@ pub fn map_swap_entry(entry: SwpEntry) -> Option<(Arc<dyn SwapBdev>, u64)> {
 #[no_mangle]
 #[inline(never)]
 pub fn try_to_free_swap(page: &crate::mm::page::Page) -> bool {
-    ftrace_graph!(try_to_free_swap);
     use crate::mm::page::PageFlags;
     use crate::mm::swap_state::{delete_from_swap_cache, page_swap_entry, PageSwapCache};
     if !PageSwapCache(page) || page.test(PageFlags::PG_writeback) {
@@ -919,7 +908,6 @@ pub fn try_to_free_swap(page: &crate::mm::page::Page) -> bool {
 #[no_mangle]
 #[inline(never)]
 pub fn free_swap_and_cache(entry: SwpEntry) {
-    ftrace_graph!(free_swap_and_cache);
     use crate::mm::pagemap::{trylock_page, unlock_page};
     swap_free(entry);
     if __swap_count(entry) != 0 || !swap_has_cache(entry) {
@@ -943,7 +931,6 @@ pub fn free_swap_and_cache(entry: SwpEntry) {
 #[no_mangle]
 #[inline(never)]
 pub fn reuse_swap_page(page: &crate::mm::page::Page) -> bool {
-    ftrace_graph!(reuse_swap_page);
     use crate::mm::page::PageFlags;
     use crate::mm::swap_state::{delete_from_swap_cache, page_swap_entry, PageSwapCache};
     let mut count = page.page_mapcount().max(0) as usize;
@@ -976,7 +963,6 @@ pub fn unuse_pte(
     entry: SwpEntry,
     page: &'static crate::mm::page::Page,
 ) {
-    ftrace_graph!(unuse_pte);
     use crate::arch::aarch64::pgtable::{mk_pte, pte_mkold};
     let _ptl = mm.page_table_lock.lock();
     let Some(pte) = crate::mm::memory::pte_offset(mm.pgd, addr, false) else {
@@ -1056,7 +1042,6 @@ fn unuse_vma(
 #[no_mangle]
 #[inline(never)]
 pub fn try_to_unuse(ty: usize) -> KResult<()> {
-    ftrace_graph!(try_to_unuse);
     // tmpfs pages first, as 5.10 does: their entries live in tmpfs mappings, not PTEs.
     crate::mm::shmem::shmem_unuse(ty)?;
     let mut result = Ok(());

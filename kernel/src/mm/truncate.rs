@@ -23,7 +23,6 @@ const BATCH: usize = crate::mm::swap::PAGEVEC_SIZE;
 #[no_mangle]
 #[inline(never)]
 pub fn invalidate_inode_page(mapping: &AddressSpace, page: &'static Page) -> bool {
-    ftrace_graph!(invalidate_inode_page);
     if page.test(PageFlags::PG_swapbacked) || page.test(PageFlags::PG_dirty) {
         return false;
     }
@@ -42,7 +41,6 @@ pub fn invalidate_inode_page(mapping: &AddressSpace, page: &'static Page) -> boo
 #[no_mangle]
 #[inline(never)]
 pub fn invalidate_mapping_pages(mapping: &AddressSpace, start: usize, end: usize) -> usize {
-    ftrace_graph!(invalidate_mapping_pages);
     if start > end {
         return 0;
     }

@@ -186,7 +186,6 @@ pub fn vm_unacct_memory(pages: usize) {
 #[no_mangle]
 #[inline(never)]
 pub fn __vm_enough_memory(pages: usize) -> KResult<()> {
-    ftrace_graph!(__vm_enough_memory);
     let pages_signed = pages as isize;
     let committed = VM_COMMITTED_AS.fetch_add(pages_signed, Ordering::Relaxed) + pages_signed;
     if OvercommitState::current().allows(pages, committed) {

@@ -417,7 +417,6 @@ impl Drop for VmArea {
 #[no_mangle]
 #[inline(never)]
 pub fn vm_area_alloc(start: usize, end: usize, vm_flags: VmFlags) -> VmArea {
-    ftrace_graph!(vm_area_alloc);
     VmArea {
         vm_start: start,
         vm_end: end,
@@ -441,7 +440,6 @@ pub fn vm_area_alloc(start: usize, end: usize, vm_flags: VmFlags) -> VmArea {
 #[no_mangle]
 #[inline(never)]
 pub fn vma_set_anonymous(vma: &mut VmArea) {
-    ftrace_graph!(vma_set_anonymous);
     vma.vm_ops = None;
 }
 
@@ -452,7 +450,6 @@ pub fn vma_set_anonymous(vma: &mut VmArea) {
 #[no_mangle]
 #[inline(never)]
 pub fn vm_area_dup(orig: &VmArea) -> VmArea {
-    ftrace_graph!(vm_area_dup);
     orig.clone()
 }
 
@@ -462,7 +459,6 @@ pub fn vm_area_dup(orig: &VmArea) -> VmArea {
 #[no_mangle]
 #[inline(never)]
 pub fn vm_area_free(mut vma: VmArea) {
-    ftrace_graph!(vm_area_free);
     debug_assert!(vma.vm_next.is_null() && vma.vm_prev.is_null());
     crate::mm::rmap::unlink_anon_vmas(&mut vma);
     drop(vma);
@@ -677,7 +673,6 @@ pub fn find_vma_key(mm: &MmapLocked, addr: usize) -> Option<usize> {
 #[no_mangle]
 #[inline(never)]
 pub fn find_vma(mm: &MmapLocked, addr: usize) -> Option<&VmArea> {
-    ftrace_graph!(find_vma);
     // SAFETY: a non-null result is a live VMA of `mm`, borrowed with it.
     unsafe { __find_vma(mm, addr).as_ref() }
 }
@@ -1313,7 +1308,6 @@ pub unsafe fn __vma_adjust(
     insert: Option<VmArea>,
     expand: *mut VmArea,
 ) -> *mut VmArea {
-    ftrace_graph!(__vma_adjust);
     // SAFETY: the caller's contract: `vma`, `expand` and the list neighbours followed
     // below are live VMAs of `mm`'s tree, which we hold mutably; each VMA is its own
     // allocation, so a pointer stays good until `__vma_unlink` takes the VMA out.
@@ -1436,7 +1430,6 @@ pub fn vma_merge(
     file: Option<&Arc<dyn MappedFile>>,
     pgoff: usize,
 ) -> Option<usize> {
-    ftrace_graph!(vma_merge);
     let pglen = (end - addr) >> PAGE_SHIFT;
 
     // We later require that vma->vm_flags == vm_flags, so this tests vma->vm_flags & VM_SPECIAL too.
@@ -1536,7 +1529,6 @@ pub fn vma_merge(
 #[no_mangle]
 #[inline(never)]
 pub fn __split_vma(mm: &mut MmapLocked, vma: usize, addr: usize, new_below: bool) -> KResult<()> {
-    ftrace_graph!(__split_vma);
     let v = mm.mm_rb.find(vma);
     assert!(!v.is_null(), "__split_vma: no such vma");
     // SAFETY: `v` is a VMA of `mm`'s tree, which we hold mutably.
@@ -1581,7 +1573,6 @@ pub unsafe fn __split_vma_at(
 #[no_mangle]
 #[inline(never)]
 pub fn split_vma(mm: &mut MmapLocked, vma: usize, addr: usize, new_below: bool) -> KResult<()> {
-    ftrace_graph!(split_vma);
     if mm.map_count >= super::mmap::sysctl_max_map_count() {
         return Err(Errno::ENOMEM);
     }

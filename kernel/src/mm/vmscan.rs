@@ -53,7 +53,6 @@ fn isolated_stat(page: &Page) -> VmStat {
 #[no_mangle]
 #[inline(never)]
 pub fn isolate_lru_page(page: &Page) -> KResult<()> {
-    ftrace_graph!(isolate_lru_page);
     let mut lruvec = lru_lock();
     if !page.test(PageFlags::PG_lru) {
         return Err(Errno::EBUSY);
@@ -72,7 +71,6 @@ pub fn isolate_lru_page(page: &Page) -> KResult<()> {
 #[no_mangle]
 #[inline(never)]
 pub fn putback_lru_page(page: &Page) {
-    ftrace_graph!(putback_lru_page);
     mod_state(isolated_stat(page), -1);
     crate::mm::swap::lru_cache_add(page);
     put_page(page);
@@ -168,7 +166,6 @@ pub enum PageReferences {
 #[no_mangle]
 #[inline(never)]
 pub fn page_check_references(page: &Page) -> PageReferences {
-    ftrace_graph!(page_check_references);
     use crate::mm::vma::VmFlags;
     let mut vm_flags = VmFlags::empty();
     let referenced_ptes = crate::mm::rmap::page_referenced(page, &mut vm_flags);
@@ -249,7 +246,6 @@ enum Pageout {
 #[no_mangle]
 #[inline(never)]
 fn pageout(page: &'static Page) -> Pageout {
-    ftrace_graph!(pageout);
     use crate::mm::filemap::Writepage;
     // Linux: is_page_cache_freeable: page_count - page_has_private == 2.
     if page.page_count() != 2 {
@@ -335,7 +331,6 @@ pub fn shrink_page_list(
     sc: &mut ScanControl,
     ignore_references: bool,
 ) -> usize {
-    ftrace_graph!(shrink_page_list);
     let mut nr_reclaimed = 0;
     let mut ret_pages = alloc::vec::Vec::new();
     for page in page_list.drain(..) {
@@ -457,7 +452,6 @@ pub fn shrink_page_list(
 #[no_mangle]
 #[inline(never)]
 pub fn reclaim_pages(page_list: &mut alloc::vec::Vec<&'static Page>) -> usize {
-    ftrace_graph!(reclaim_pages);
     let mut sc = ScanControl::new(
         page_list.len(),
         crate::mm::page_alloc::GfpFlags::GFP_KERNEL,
@@ -528,7 +522,6 @@ fn isolated_stat_of(lru: usize) -> VmStat {
 #[no_mangle]
 #[inline(never)]
 pub fn shrink_inactive_list(nr_to_scan: usize, sc: &mut ScanControl, lru: usize) -> usize {
-    ftrace_graph!(shrink_inactive_list);
     use crate::mm::vmstat::{count_vm_events, mod_state};
     let mut page_list = alloc::vec::Vec::with_capacity(nr_to_scan);
     let (nr_scanned, nr_taken) =
@@ -557,7 +550,6 @@ pub fn shrink_inactive_list(nr_to_scan: usize, sc: &mut ScanControl, lru: usize)
 #[no_mangle]
 #[inline(never)]
 pub fn shrink_active_list(nr_to_scan: usize, sc: &mut ScanControl, lru: usize) {
-    ftrace_graph!(shrink_active_list);
     use crate::mm::vma::VmFlags;
     use crate::mm::vmstat::{count_vm_events, mod_state};
     let _ = sc;
@@ -688,7 +680,6 @@ fn shrink_list(lru: usize, nr_to_scan: usize, sc: &mut ScanControl) -> usize {
 #[no_mangle]
 #[inline(never)]
 pub fn shrink_lruvec(sc: &mut ScanControl) {
-    ftrace_graph!(shrink_lruvec);
     let mut nr = get_scan_count(sc);
     let mut nr_reclaimed = 0;
     while nr.iter().any(|&n| n > 0) {
@@ -716,7 +707,6 @@ pub fn shrink_lruvec(sc: &mut ScanControl) {
 #[no_mangle]
 #[inline(never)]
 pub fn shrink_node(sc: &mut ScanControl) {
-    ftrace_graph!(shrink_node);
     sc.may_deactivate = 0;
     if inactive_is_low(LRU_INACTIVE_ANON) {
         sc.may_deactivate |= 1; // DEACTIVATE_ANON
@@ -762,7 +752,6 @@ fn do_try_to_free_pages(sc: &mut ScanControl) -> usize {
 #[no_mangle]
 #[inline(never)]
 pub fn try_to_free_pages(gfp_mask: crate::mm::page_alloc::GfpFlags, order: usize) -> usize {
-    ftrace_graph!(try_to_free_pages);
     let mut sc = ScanControl::new(SWAP_CLUSTER_MAX, gfp_mask, order);
     do_try_to_free_pages(&mut sc)
 }
@@ -788,7 +777,6 @@ pub fn pgdat_balanced() -> bool {
 #[no_mangle]
 #[inline(never)]
 pub fn wakeup_kswapd(_gfp: crate::mm::page_alloc::GfpFlags, _order: usize) {
-    ftrace_graph!(wakeup_kswapd);
     if pgdat_balanced() {
         return;
     }
@@ -802,7 +790,6 @@ pub fn wakeup_kswapd(_gfp: crate::mm::page_alloc::GfpFlags, _order: usize) {
 #[no_mangle]
 #[inline(never)]
 pub fn balance_pgdat(order: usize) -> usize {
-    ftrace_graph!(balance_pgdat);
     crate::mm::vmstat::count_vm_event(VmStat::PAGEOUTRUN);
     let high = crate::mm::page_alloc::ZONE_NORMAL.lock().watermarks.high;
     let mut sc = ScanControl::new(
@@ -838,7 +825,6 @@ pub fn balance_pgdat(order: usize) -> usize {
 /// SIGKILL to every task left when init is gone.
 #[no_mangle]
 pub extern "C" fn kswapd(_arg: usize) {
-    ftrace_graph!(kswapd);
     loop {
         // Linux: kswapd_try_to_sleep.
         let woken = KSWAPD_WAIT

@@ -79,7 +79,6 @@ fn copy_strings(mut ptr: usize, total: &mut usize) -> KResult<Vec<Vec<u8>>> {
 
 /// execve(2). Linux: `do_execveat_common`.
 pub fn sys_execve(a: SyscallArgs, regs: &mut PtRegs) -> KResult<usize> {
-    ftrace_graph!(sys_execve);
     let path = crate::fs::sys::getname(a.0[0], false)?;
     let mut total = 0;
     let argv = copy_strings(a.0[1], &mut total)?;

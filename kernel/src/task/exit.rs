@@ -64,7 +64,6 @@ fn zap_pid_ns_processes(me: &super::Task) {
 
 /// exit(2) and exit_group(2) (one thread per process, so the same). Linux: `do_group_exit`.
 pub fn sys_exit_group(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
-    ftrace_graph!(sys_exit_group);
     do_exit(((a.0[0] & 0xff) << 8) as i32)
 }
 
@@ -72,7 +71,6 @@ pub fn sys_exit_group(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
 /// status, reap it. WNOHANG (1) returns 0 when none has exited. ECHILD without matching
 /// children. Linux: `kernel_wait4` -> `do_wait`. rusage is zeroed.
 pub fn sys_wait4(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
-    ftrace_graph!(sys_wait4);
     let (pid, status_ptr, options, rusage) = (a.0[0] as i32, a.0[1], a.0[2], a.0[3]);
     const WNOHANG: usize = 1;
     if options & !(WNOHANG | 2 | 8 | 0x0100_0000 | 0x4000_0000 | 0x8000_0000) != 0 {
@@ -117,31 +115,26 @@ pub fn sys_wait4(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
 
 /// getpid(2).
 pub fn sys_getpid(_: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
-    ftrace_graph!(sys_getpid);
     Ok(current().map_or(0, |t| t.pid) as usize)
 }
 
 /// gettid(2): one thread per process.
 pub fn sys_gettid(a: SyscallArgs, r: &mut PtRegs) -> KResult<usize> {
-    ftrace_graph!(sys_gettid);
     sys_getpid(a, r)
 }
 
 /// getppid(2).
 pub fn sys_getppid(_: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
-    ftrace_graph!(sys_getppid);
     Ok(current().map_or(0, |t| t.ppid.load(Ordering::SeqCst)) as usize)
 }
 
 /// sched_yield(2).
 pub fn sys_sched_yield(_: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
-    ftrace_graph!(sys_sched_yield);
     schedule();
     Ok(0)
 }
 
 /// set_tid_address(2): remembered nowhere (no threads); returns the tid as Linux does.
 pub fn sys_set_tid_address(a: SyscallArgs, r: &mut PtRegs) -> KResult<usize> {
-    ftrace_graph!(sys_set_tid_address);
     sys_getpid(a, r)
 }

@@ -86,7 +86,6 @@ pub fn dup_mmap(parent: &MmStruct) -> KResult<Arc<MmStruct>> {
 /// EINVAL); `newsp` (x1) non-zero gives the child that stack. The child returns 0.
 /// Linux: `kernel_clone` -> `copy_process`.
 pub fn sys_clone(a: SyscallArgs, regs: &mut PtRegs) -> KResult<usize> {
-    ftrace_graph!(sys_clone);
     let (flags, newsp) = (a.0[0], a.0[1]);
     if flags & !CSIGNAL != 0 || flags & CSIGNAL != crate::task::signal::SIGCHLD as usize {
         return Err(Errno::EINVAL);

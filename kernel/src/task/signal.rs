@@ -430,7 +430,6 @@ pub fn do_signal(regs: &mut PtRegs) {
 /// kill(2): send `sig` to `pid` (> 0 only; process groups are not modelled). Signal 0
 /// checks existence. Linux: `kill_something_info`.
 pub fn sys_kill(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
-    ftrace_graph!(sys_kill);
     let (pid, sig) = (a.0[0] as i32, a.0[1] as u32);
     if sig > NSIG {
         return Err(Errno::EINVAL);
@@ -472,7 +471,6 @@ pub fn sys_kill(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
 /// discards that signal if pending (POSIX 3.3.1.3). Linux: `sys_rt_sigaction` ->
 /// `do_sigaction`.
 pub fn sys_rt_sigaction(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
-    ftrace_graph!(sys_rt_sigaction);
     use crate::arch::aarch64::uaccess::{copy_from_user, copy_to_user};
     let (sig, act, oact, size) = (a.0[0] as u32, a.0[1], a.0[2], a.0[3]);
     if size != 8 {
@@ -526,7 +524,6 @@ pub fn sys_rt_sigaction(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
 /// delivered on the way back to user space, before the call "returns". Linux:
 /// `sys_rt_sigprocmask` -> `sigprocmask`.
 pub fn sys_rt_sigprocmask(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
-    ftrace_graph!(sys_rt_sigprocmask);
     use crate::arch::aarch64::uaccess::{get_user, put_user};
     let (how, set, oset, size) = (a.0[0], a.0[1], a.0[2], a.0[3]);
     if size != 8 {
@@ -554,7 +551,6 @@ pub fn sys_rt_sigprocmask(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
 /// (EINVAL for unknown flags, ENOMEM when smaller than MINSIGSTKSZ = 5120 on arm64,
 /// EFAULT for bad pointers) and accepted, though handlers never run on it yet.
 pub fn sys_sigaltstack(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
-    ftrace_graph!(sys_sigaltstack);
     const SS_DISABLE: u32 = 2;
     const SS_AUTODISARM: u32 = 1 << 31;
     let (ss, old) = (a.0[0], a.0[1]);

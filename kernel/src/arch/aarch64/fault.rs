@@ -109,7 +109,6 @@ pub fn esr_to_fault_info(esr: Esr) -> &'static FaultInfo {
 #[no_mangle]
 #[inline(never)]
 pub fn do_mem_abort(far: usize, esr: Esr, regs: &mut PtRegs) {
-    ftrace_graph!(do_mem_abort);
     let inf = esr_to_fault_info(esr);
     if (inf.func)(far, esr, regs) == 0 {
         return;
@@ -137,7 +136,6 @@ fn do_bad(_far: usize, _esr: Esr, _regs: &mut PtRegs) -> i32 {
 #[no_mangle]
 #[inline(never)]
 pub fn do_translation_fault(far: usize, esr: Esr, regs: &mut PtRegs) -> i32 {
-    ftrace_graph!(do_translation_fault);
     if far < super::uaccess::TASK_SIZE {
         return do_page_fault(far, esr, regs);
     }
@@ -259,7 +257,6 @@ fn __do_user_fault(result: crate::mm::memory::FaultResult, esr: Esr, regs: &mut 
 #[no_mangle]
 #[inline(never)]
 pub fn do_page_fault(far: usize, esr: Esr, regs: &mut PtRegs) -> i32 {
-    ftrace_graph!(do_page_fault);
     use crate::mm::memory::{FaultFlags, FaultResult};
     use crate::mm::mmap_lock::{mmap_read_lock, mmap_read_trylock};
     use crate::mm::vma::VmFlags;
@@ -368,7 +365,6 @@ pub fn __do_page_fault<'a>(
     locked: &mut Option<crate::mm::mmap_lock::MmapReadGuard<'a>>,
     fpin: &mut Option<crate::mm::memory::FaultRetry>,
 ) -> crate::mm::memory::FaultResult {
-    ftrace_graph!(__do_page_fault);
     use crate::mm::memory::{handle_mm_fault, FaultResult, FaultRetry};
     use crate::mm::mmap_lock::{mmap_write_downgrade, mmap_write_lock};
     use crate::mm::vma::{find_vma, VmFlags};

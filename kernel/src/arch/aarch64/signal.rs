@@ -335,7 +335,6 @@ fn restore_sigframe(regs: &mut PtRegs, frame: usize) -> KResult<()> {
 #[no_mangle]
 #[inline(never)]
 pub fn sys_rt_sigreturn(_: crate::syscall::SyscallArgs, regs: &mut PtRegs) -> KResult<usize> {
-    ftrace_graph!(sys_rt_sigreturn);
     let frame = regs.sp as usize;
     if frame & 15 != 0 || restore_sigframe(regs, frame).is_err() {
         use crate::task::signal::{force_sig_fault, SEGV_MAPERR, SIGSEGV};

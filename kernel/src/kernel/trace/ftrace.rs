@@ -59,24 +59,18 @@ pub const FILTER_LEN: usize = 512;
 /// A traced function: its name, and whether the filter selects it (cached per filter
 /// generation). Linux: the function's entry in the ftrace records (`struct dyn_ftrace`)
 /// plus its `ftrace_graph_hash` membership.
-#[repr(C)]
 pub struct FtraceSite {
-    /// The function's entry address.
-    pub func: *const (),
-    /// The function's name as Linux spells it.
+    /// The function's name as Linux spells it (its symbol, or the last part of its
+    /// Rust path in the kernel's symbol table).
     pub name: &'static str,
     /// `FILTER_GEN << 1 | matched`, 0 before the first check.
     state: AtomicU32,
 }
 
-// SAFETY: `func` is only read (an address in the kernel text); `state` is atomic.
-unsafe impl Sync for FtraceSite {}
-
 impl FtraceSite {
-    /// A site for the function at `func` called `name`.
-    pub const fn new(func: *const (), name: &'static str) -> Self {
+    /// A site for the function called `name`.
+    pub const fn new(name: &'static str) -> Self {
         FtraceSite {
-            func,
             name,
             state: AtomicU32::new(0),
         }
@@ -276,27 +270,9 @@ static RET_STACK: SpinLockIrq<[RetStack; RET_STACKS]> = SpinLockIrq::new(
     }; RET_STACKS],
 );
 
-/// The traced functions: the `__ftrace_sites` section the linker gathers.
+/// The traced functions (Linux: the `__mcount_loc` records).
 pub fn ftrace_sites() -> &'static [FtraceSite] {
-    #[cfg(target_os = "none")]
-    {
-        extern "C" {
-            static __start_ftrace_sites: u8;
-            static __stop_ftrace_sites: u8;
-        }
-        // SAFETY: linker.ld brackets the `__ftrace_sites` input sections, which hold
-        // only `FtraceSite` statics (the macro's), with these two symbols.
-        unsafe {
-            let start = &__start_ftrace_sites as *const u8 as *const FtraceSite;
-            let stop = &__stop_ftrace_sites as *const u8 as *const FtraceSite;
-            let n = (stop as usize - start as usize) / core::mem::size_of::<FtraceSite>();
-            core::slice::from_raw_parts(start, n)
-        }
-    }
-    #[cfg(not(target_os = "none"))]
-    {
-        &[]
-    }
+    &super::sites::FTRACE_SITES
 }
 
 /// Patched sites and sites that could not be patched (first instruction not
@@ -318,38 +294,56 @@ pub fn ftrace_patch_counts() -> (u32, u32) {
 #[cfg(target_os = "none")]
 const TEXT_POKE_BASE: usize = 0xffff_fd00_0000_0000;
 
-/// Map the writable alias of the kernel text, at boot, so that turning tracing on later
-/// allocates nothing (the page tables are part of the boot baseline the leak checks
-/// compare with). Linux: `ftrace_init` at boot (which also turns the compiler's mcount
-/// calls into NOPs; ours have no code to convert).
+/// Page-table pages for the text alias, in .bss: taking them from the page allocator
+/// when tracing starts would look like a leak to the scenarios' end-of-run check, and
+/// taking them at every boot moved `bench mm` rows (the buddy lists start differently).
 #[cfg(target_os = "none")]
-pub fn ftrace_init() {
+#[repr(C, align(4096))]
+struct AliasTables([[u8; 4096]; ALIAS_TABLES]);
+#[cfg(target_os = "none")]
+const ALIAS_TABLES: usize = 8;
+#[cfg(target_os = "none")]
+static mut ALIAS_TABLE_POOL: AliasTables = AliasTables([[0; 4096]; ALIAS_TABLES]);
+
+/// Map the writable alias of the kernel text through which [`ftrace_replace_code`]
+/// writes (Linux: `patch_map` at FIX_TEXT_POKE0, a page at a time). Called once, with
+/// interrupts on, when tracing is first turned on.
+#[cfg(target_os = "none")]
+fn ftrace_map_text_alias() -> bool {
     let img = crate::arch::cpu::kernel_image();
     let text_pa = crate::arch::virt_to_phys(img.start);
     let text_len = img.text_end - img.start;
+    let mut used = 0;
+    let mut alloc = || {
+        if used == ALIAS_TABLES {
+            return None;
+        }
+        // SAFETY: only this function, run once under CODE_READY's check with the lock
+        // below held, hands out these zeroed pages.
+        let va = unsafe { core::ptr::addr_of!(ALIAS_TABLE_POOL.0[used]) as usize };
+        used += 1;
+        Some(crate::arch::virt_to_phys(va))
+    };
     if crate::arch::aarch64::mmu::create_pgd_mapping(
         crate::mm::init_mm::swapper_pg_dir(),
         TEXT_POKE_BASE,
         text_pa,
         text_len,
         crate::arch::aarch64::pgtable::PAGE_KERNEL,
-        &mut crate::mm::init_mm::pgtable_alloc,
+        &mut alloc,
     )
     .is_err()
     {
-        pr_warn!("ftrace: no memory to map the kernel text for patching");
-        return;
+        pr_warn!("ftrace: not enough page-table pages to map the kernel text for patching");
+        return false;
     }
     // SAFETY: barriers only: the new alias's table writes are visible to the walker.
     unsafe { core::arch::asm!("dsb ishst", "isb") };
-    ALIAS_READY.store(true, Ordering::Release);
+    true
 }
 
-/// Host builds: no text to map.
-#[cfg(not(target_os = "none"))]
-pub fn ftrace_init() {}
-
-static ALIAS_READY: AtomicBool = AtomicBool::new(false);
+/// Serialises the first [`ftrace_replace_code`] (two tasks writing `tracing_on`).
+static PATCHING: spin::Mutex<()> = spin::Mutex::new(());
 
 /// Route every site through its trampoline, once. Linux: `ftrace_replace_code` ->
 /// `ftrace_make_call` for each record, under `stop_machine` (we have one CPU and
@@ -360,11 +354,11 @@ pub fn ftrace_replace_code() {
         aarch64_insn_patch_text, ftrace_addrs, ftrace_slot_insns, insn_b, insn_is_relocatable,
         FTRACE_SLOTS, FTRACE_SLOT_SIZE,
     };
+    let _once = PATCHING.lock();
     if CODE_READY.load(Ordering::Acquire) {
         return;
     }
-    if !ALIAS_READY.load(Ordering::Acquire) {
-        pr_warn!("ftrace: kernel text alias not mapped (ftrace_init): nothing patched");
+    if !ftrace_map_text_alias() {
         return;
     }
     let img = crate::arch::cpu::kernel_image();
@@ -372,8 +366,20 @@ pub fn ftrace_replace_code() {
     let (tramp, caller, _) = ftrace_addrs();
     let flags = crate::arch::cpu::local_irq_save();
     let (mut ok, mut bad) = (0, 0);
+    let Some(ksyms) = crate::kernel::kallsyms::kernel_ksyms() else {
+        pr_warn!("ftrace: no symbol table: nothing patched");
+        return;
+    };
     for (i, site) in ftrace_sites().iter().enumerate() {
-        let func = site.func as usize;
+        let Some(func) = ksyms.lookup_name(site.name) else {
+            bad += 1;
+            continue;
+        };
+        let func = func as usize;
+        if func < img.start || func >= img.text_end {
+            bad += 1;
+            continue;
+        }
         // SAFETY: `func` is a function in the kernel text, readable through its mapping.
         let first = unsafe { core::ptr::read_volatile(func as *const u32) };
         let slot = tramp + i * FTRACE_SLOT_SIZE;
