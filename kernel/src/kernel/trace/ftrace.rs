@@ -46,7 +46,7 @@ static FILTER_GEN: AtomicU32 = AtomicU32::new(1);
 /// Clock source: true for the PMU's instruction counter, false for cntvct.
 static CLOCK_INSTRUCTIONS: AtomicBool = AtomicBool::new(false);
 
-/// Records the ring holds (32,768 x 40 bytes = 1.25 MiB of .bss; Linux's default
+/// Records the ring holds (32,768 x 32 bytes = 1 MiB of .bss; Linux's default
 /// `buffer_size_kb` is 1.4 MiB per CPU).
 pub const RING_SIZE: usize = 32 * 1024;
 /// Markers kept (older ones are overwritten, their records print as `(lost)`).
@@ -294,14 +294,15 @@ pub fn ftrace_patch_counts() -> (u32, u32) {
 #[cfg(target_os = "none")]
 const TEXT_POKE_BASE: usize = 0xffff_fd00_0000_0000;
 
-/// Page-table pages for the text alias, in .bss: taking them from the page allocator
+/// Page-table pages for the text alias (a pud, a pmd and a pte table cover text below
+/// 2 MiB; one spare), in .bss: taking them from the page allocator
 /// when tracing starts would look like a leak to the scenarios' end-of-run check, and
 /// taking them at every boot moved `bench mm` rows (the buddy lists start differently).
 #[cfg(target_os = "none")]
 #[repr(C, align(4096))]
 struct AliasTables([[u8; 4096]; ALIAS_TABLES]);
 #[cfg(target_os = "none")]
-const ALIAS_TABLES: usize = 8;
+const ALIAS_TABLES: usize = 4;
 #[cfg(target_os = "none")]
 static mut ALIAS_TABLE_POOL: AliasTables = AliasTables([[0; 4096]; ALIAS_TABLES]);
 
@@ -453,7 +454,7 @@ pub extern "C" fn ftrace_graph_caller_hook(idx: usize, ret: usize, sp: usize) ->
     let calltime = trace_clock_read();
     let pid = CURRENT_PID.load(Ordering::Relaxed);
     st.ring.write(TraceEntry {
-        name: site.name,
+        site: idx as u16,
         time: calltime,
         arg: 0,
         pid,
@@ -515,9 +516,8 @@ pub extern "C" fn ftrace_return_hook(sp: usize) -> usize {
     let e = rs.entries[rs.depth];
     let rettime = trace_clock_read();
     if let Some(mut st) = FTRACE.try_lock() {
-        let name = ftrace_sites().get(e.site as usize).map_or("?", |s| s.name);
         st.ring.write(TraceEntry {
-            name,
+            site: e.site,
             time: rettime,
             arg: trace_clock_delta(e.calltime, rettime),
             pid: CURRENT_PID.load(Ordering::Relaxed),
@@ -555,7 +555,7 @@ pub fn trace_marker_write(buf: &[u8]) -> usize {
     let pid = CURRENT_PID.load(Ordering::Relaxed);
     let time = trace_clock_read();
     st.ring.write(TraceEntry {
-        name: "",
+        site: 0,
         time,
         arg: seq,
         pid,

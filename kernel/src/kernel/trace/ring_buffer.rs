@@ -26,8 +26,9 @@ pub enum TraceKind {
 /// depth, calltime, rettime) plus the common `trace_entry` header (pid).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TraceEntry {
-    /// The function's name (a static string of its trace site); "" for a marker.
-    pub name: &'static str,
+    /// The function: its index in the tracer's site list (`sites.rs`), 0 for a marker.
+    /// An index, not a name pointer, so an empty ring is all zeroes and lives in .bss.
+    pub site: u16,
     /// The trace clock when the record was written (calltime for an entry, rettime for a
     /// return).
     pub time: u64,
@@ -44,12 +45,12 @@ pub struct TraceEntry {
 impl TraceEntry {
     /// An unused slot.
     pub const EMPTY: TraceEntry = TraceEntry {
-        name: "",
+        site: 0,
         time: 0,
         arg: 0,
         pid: 0,
         depth: 0,
-        kind: TraceKind::Marker,
+        kind: TraceKind::Entry,
     };
 }
 

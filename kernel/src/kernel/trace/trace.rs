@@ -63,13 +63,12 @@ pub fn trace_header(st: &FtraceState, out: &mut impl Write) {
 /// One record as its raw line (with the newline). Linux: `print_graph_entry`,
 /// `print_graph_return`, `print_graph_comment` in raw form.
 pub fn trace_print_entry(st: &FtraceState, e: &TraceEntry, out: &mut impl Write) {
+    let name = super::ftrace::ftrace_sites()
+        .get(e.site as usize)
+        .map_or("?", |s| s.name);
     let _ = match e.kind {
-        TraceKind::Entry => writeln!(out, "E {} {} {} {}", e.pid, e.depth, e.time, e.name),
-        TraceKind::Return => writeln!(
-            out,
-            "R {} {} {} {} {}",
-            e.pid, e.depth, e.time, e.arg, e.name
-        ),
+        TraceKind::Entry => writeln!(out, "E {} {} {} {}", e.pid, e.depth, e.time, name),
+        TraceKind::Return => writeln!(out, "R {} {} {} {} {}", e.pid, e.depth, e.time, e.arg, name),
         TraceKind::Marker => writeln!(
             out,
             "M {} {} {} {}",
@@ -153,8 +152,12 @@ mod tests {
     fn raw_lines_name_kind_pid_depth_time() {
         let st = FTRACE.lock();
         let mut out = LineBuf::new();
+        let site = super::super::ftrace::ftrace_sites()
+            .iter()
+            .position(|s| s.name == "do_mlock")
+            .unwrap() as u16;
         let e = TraceEntry {
-            name: "do_mlock",
+            site,
             time: 100,
             arg: 0,
             pid: 3,
