@@ -200,7 +200,9 @@ fn run_init(path: &str, args: &str) -> u32 {
     use crate::mm::page_alloc::nr_free_pages;
     use crate::task::{all_pids, find_task, release_task, TaskState};
     crate::mm::memory::zero_page_phys(); // allocated once, before the baseline
-    let baseline = nr_free_pages() + crate::mm::filemap::nr_file_pages();
+                                         // The tracer's buffers, if tracing starts during the run, are not a leak.
+    let tracer = crate::kernel::trace::ftrace::ftrace_pages;
+    let baseline = nr_free_pages() + crate::mm::filemap::nr_file_pages() + tracer();
     INIT_PATH.call_once(|| {
         (
             alloc::string::String::from(path),
@@ -277,7 +279,7 @@ fn run_init(path: &str, args: &str) -> u32 {
         128 + (status & 0x7f)
     };
     pr_info!("init: {} exited with status {}", path, code);
-    let now = nr_free_pages() + crate::mm::filemap::nr_file_pages();
+    let now = nr_free_pages() + crate::mm::filemap::nr_file_pages() + tracer();
     if now == baseline {
         pr_info!(
             "mm: no leak: free + page-cache pages back to {} after all processes exited",

@@ -46,11 +46,11 @@ static FILTER_GEN: AtomicU32 = AtomicU32::new(1);
 /// Clock source: true for the PMU's instruction counter, false for cntvct.
 static CLOCK_INSTRUCTIONS: AtomicBool = AtomicBool::new(false);
 
-/// Records the ring holds (32,768 x 32 bytes = 1 MiB of .bss; Linux's default
-/// `buffer_size_kb` is 1.4 MiB per CPU).
-pub const RING_SIZE: usize = 32 * 1024;
+/// Pages of the ring buffer, as an allocation order: 2^8 pages = 1 MiB = 32,768 records
+/// (Linux's default `buffer_size_kb` is 1.4 MiB per CPU). Halved until it can be had.
+pub const RING_ORDER: usize = 8;
 /// Markers kept (older ones are overwritten, their records print as `(lost)`).
-pub const MARKERS: usize = 128;
+pub const MARKERS: usize = 32;
 /// Bytes kept of one marker (Linux's limit is about a page; a step name needs less).
 pub const MARKER_LEN: usize = 120;
 /// Bytes of filter text kept.
@@ -81,7 +81,7 @@ impl FtraceSite {
 /// plus preemption off).
 pub struct FtraceState {
     /// The records.
-    pub ring: RingBuffer<RING_SIZE>,
+    pub ring: RingBuffer,
     /// Marker texts by sequence number modulo [`MARKERS`], with their lengths.
     pub markers: [([u8; MARKER_LEN], u8); MARKERS],
     /// Markers written since the last reset.
@@ -238,8 +238,9 @@ struct RetStackEntry {
     site: u16,
 }
 
-/// Shadow stacks kept (kernel stacks with calls in progress).
-pub const RET_STACKS: usize = 64;
+/// Shadow stacks kept (kernel stacks with calls in progress): as many as fit in
+/// 2^[`RET_STACK_ORDER`] pages.
+pub const RET_STACK_ORDER: usize = 5;
 /// Calls one shadow stack holds; deeper calls are not recorded.
 pub const RET_STACK_DEPTH: usize = 64;
 /// Kernel stack size (the task's THREAD_SIZE): stacks are this aligned.
@@ -254,21 +255,90 @@ struct RetStack {
     entries: [RetStackEntry; RET_STACK_DEPTH],
 }
 
-const EMPTY_RET: RetStackEntry = RetStackEntry {
-    ret: 0,
-    sp: 0,
-    calltime: 0,
-    site: 0,
-};
+/// The shadow stacks, in pages allocated when tracing first starts.
+struct RetStacks {
+    stacks: *mut RetStack,
+    n: usize,
+}
+
+// SAFETY: the memory is the tracer's own, used only under RET_STACK's lock.
+unsafe impl Send for RetStacks {}
+
+impl core::ops::Deref for RetStacks {
+    type Target = [RetStack];
+    fn deref(&self) -> &[RetStack] {
+        if self.n == 0 {
+            return &[];
+        }
+        // SAFETY: `n` zeroed (valid: all fields are integers) stacks at `stacks`, owned.
+        unsafe { core::slice::from_raw_parts(self.stacks, self.n) }
+    }
+}
+
+impl core::ops::DerefMut for RetStacks {
+    fn deref_mut(&mut self) -> &mut [RetStack] {
+        if self.n == 0 {
+            return &mut [];
+        }
+        // SAFETY: as in `deref`; the lock guard gives exclusive access.
+        unsafe { core::slice::from_raw_parts_mut(self.stacks, self.n) }
+    }
+}
 
 /// The shadow stacks (locked with interrupts off, like the ring).
-static RET_STACK: SpinLockIrq<[RetStack; RET_STACKS]> = SpinLockIrq::new(
-    [RetStack {
-        key: 0,
-        depth: 0,
-        entries: [EMPTY_RET; RET_STACK_DEPTH],
-    }; RET_STACKS],
-);
+static RET_STACK: SpinLockIrq<RetStacks> = SpinLockIrq::new(RetStacks {
+    stacks: core::ptr::null_mut(),
+    n: 0,
+});
+
+/// Pages the tracer took from the page allocator (ring, shadow stacks, the text alias's
+/// page tables): never given back, like Linux's buffers until `buffer_size_kb` shrinks.
+/// The end-of-run leak check counts them as in use on purpose.
+static TRACER_PAGES: AtomicU32 = AtomicU32::new(0);
+
+/// Pages the tracer holds (see [`TRACER_PAGES`]).
+pub fn ftrace_pages() -> usize {
+    TRACER_PAGES.load(Ordering::Relaxed) as usize
+}
+
+/// Zeroed pages of order `order` or less (halving on failure down to `min`): the
+/// virtual address and the order obtained.
+fn ftrace_alloc(order: usize, min: usize) -> Option<(usize, usize)> {
+    use crate::mm::page_alloc::{alloc_pages, GfpFlags};
+    let mut o = order;
+    loop {
+        if let Some(page) = alloc_pages(GfpFlags::GFP_KERNEL | GfpFlags::__GFP_ZERO, o) {
+            TRACER_PAGES.fetch_add(1 << o, Ordering::Relaxed);
+            return Some((crate::mm::page::page_address(page), o));
+        }
+        if o == min {
+            return None;
+        }
+        o -= 1;
+    }
+}
+
+/// Allocate the ring and the shadow stacks, once. Linux: `tracer_alloc_buffers` (at
+/// boot there; here when tracing first starts, so a kernel never traced uses no memory
+/// for it).
+fn ftrace_alloc_buffers() -> bool {
+    if RET_STACK.lock().n != 0 {
+        return true;
+    }
+    let Some((rs, rs_order)) = ftrace_alloc(RET_STACK_ORDER, 0) else {
+        return false;
+    };
+    let Some((ring, ring_order)) = ftrace_alloc(RING_ORDER, 2) else {
+        return false;
+    };
+    let cap = (crate::arch::PAGE_SIZE << ring_order) / core::mem::size_of::<TraceEntry>();
+    // SAFETY: fresh zeroed pages, owned by the ring from now on.
+    unsafe { FTRACE.lock().ring.attach(ring as *mut TraceEntry, cap) };
+    let mut st = RET_STACK.lock();
+    st.stacks = rs as *mut RetStack;
+    st.n = (crate::arch::PAGE_SIZE << rs_order) / core::mem::size_of::<RetStack>();
+    true
+}
 
 /// The traced functions (Linux: the `__mcount_loc` records).
 pub fn ftrace_sites() -> &'static [FtraceSite] {
@@ -294,18 +364,6 @@ pub fn ftrace_patch_counts() -> (u32, u32) {
 #[cfg(target_os = "none")]
 const TEXT_POKE_BASE: usize = 0xffff_fd00_0000_0000;
 
-/// Page-table pages for the text alias (a pud, a pmd and a pte table cover text below
-/// 2 MiB; one spare), in .bss: taking them from the page allocator
-/// when tracing starts would look like a leak to the scenarios' end-of-run check, and
-/// taking them at every boot moved `bench mm` rows (the buddy lists start differently).
-#[cfg(target_os = "none")]
-#[repr(C, align(4096))]
-struct AliasTables([[u8; 4096]; ALIAS_TABLES]);
-#[cfg(target_os = "none")]
-const ALIAS_TABLES: usize = 4;
-#[cfg(target_os = "none")]
-static mut ALIAS_TABLE_POOL: AliasTables = AliasTables([[0; 4096]; ALIAS_TABLES]);
-
 /// Map the writable alias of the kernel text through which [`ftrace_replace_code`]
 /// writes (Linux: `patch_map` at FIX_TEXT_POKE0, a page at a time). Called once, with
 /// interrupts on, when tracing is first turned on.
@@ -314,16 +372,10 @@ fn ftrace_map_text_alias() -> bool {
     let img = crate::arch::cpu::kernel_image();
     let text_pa = crate::arch::virt_to_phys(img.start);
     let text_len = img.text_end - img.start;
-    let mut used = 0;
     let mut alloc = || {
-        if used == ALIAS_TABLES {
-            return None;
-        }
-        // SAFETY: only this function, run once under CODE_READY's check with the lock
-        // below held, hands out these zeroed pages.
-        let va = unsafe { core::ptr::addr_of!(ALIAS_TABLE_POOL.0[used]) as usize };
-        used += 1;
-        Some(crate::arch::virt_to_phys(va))
+        let pa = crate::mm::init_mm::pgtable_alloc()?;
+        TRACER_PAGES.fetch_add(1, Ordering::Relaxed);
+        Some(pa)
     };
     if crate::arch::aarch64::mmu::create_pgd_mapping(
         crate::mm::init_mm::swapper_pg_dir(),
@@ -357,6 +409,10 @@ pub fn ftrace_replace_code() {
     };
     let _once = PATCHING.lock();
     if CODE_READY.load(Ordering::Acquire) {
+        return;
+    }
+    if !ftrace_alloc_buffers() {
+        pr_warn!("ftrace: no memory for the trace buffers: nothing patched");
         return;
     }
     if !ftrace_map_text_alias() {
@@ -410,7 +466,9 @@ pub fn ftrace_replace_code() {
 
 /// Host builds: nothing to patch.
 #[cfg(not(target_os = "none"))]
-pub fn ftrace_replace_code() {}
+pub fn ftrace_replace_code() {
+    let _ = ftrace_alloc_buffers;
+}
 
 /// The entry hook, called by `ftrace_caller` with the site's index, the caller's return
 /// address and the stack pointer at entry; returns the return address the function

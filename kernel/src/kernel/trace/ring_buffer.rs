@@ -54,33 +54,59 @@ impl TraceEntry {
     };
 }
 
-/// A ring of `N` records. Linux: `struct trace_buffer` with one `ring_buffer_per_cpu`.
-pub struct RingBuffer<const N: usize> {
-    entries: [TraceEntry; N],
-    /// Records written since the last reset; the newest is at `(written - 1) % N`.
+/// A ring of records in memory the tracer allocates when tracing first starts (Linux:
+/// `struct trace_buffer` with one `ring_buffer_per_cpu`, allocated by
+/// `tracer_alloc_buffers`). Before that it holds nothing and drops what is written.
+pub struct RingBuffer {
+    entries: *mut TraceEntry,
+    cap: usize,
+    /// Records written since the last reset; the newest is at `(written - 1) % cap`.
     written: u64,
 }
 
-impl<const N: usize> RingBuffer<N> {
-    /// An empty ring.
+// SAFETY: the ring owns its memory (given by `attach`) and is used under the tracer's lock.
+unsafe impl Send for RingBuffer {}
+
+impl RingBuffer {
+    /// A ring without memory yet.
     pub const fn new() -> Self {
         RingBuffer {
-            entries: [TraceEntry::EMPTY; N],
+            entries: core::ptr::null_mut(),
+            cap: 0,
             written: 0,
         }
+    }
+
+    /// Give the ring its memory: `cap` records at `entries`.
+    ///
+    /// # Safety
+    /// `entries` points to `cap` records of memory nothing else uses, for ever.
+    pub unsafe fn attach(&mut self, entries: *mut TraceEntry, cap: usize) {
+        self.entries = entries;
+        self.cap = cap;
+        self.written = 0;
+    }
+
+    /// Records the ring can hold (0 before `attach`). Linux: `buffer_size_kb`.
+    pub fn capacity(&self) -> usize {
+        self.cap
     }
 
     /// Append `e`, overwriting the oldest record when full (Linux's default
     /// `overwrite` mode). Linux: `ring_buffer_write`.
     pub fn write(&mut self, e: TraceEntry) {
-        let slot = (self.written % N as u64) as usize;
-        self.entries[slot] = e;
+        if self.cap == 0 {
+            return;
+        }
+        let slot = (self.written % self.cap as u64) as usize;
+        // SAFETY: `slot < cap` and `attach`'s contract.
+        unsafe { self.entries.add(slot).write(e) };
         self.written += 1;
     }
 
     /// Records currently held.
     pub fn len(&self) -> usize {
-        self.written.min(N as u64) as usize
+        self.written.min(self.cap as u64) as usize
     }
 
     /// True when nothing was written since the last reset.
@@ -91,7 +117,7 @@ impl<const N: usize> RingBuffer<N> {
     /// Records lost to overwriting. Linux: `ring_buffer_overrun_cpu` (the `overrun`
     /// field of `per_cpu/cpu0/stats`).
     pub fn overrun(&self) -> u64 {
-        self.written.saturating_sub(N as u64)
+        self.written.saturating_sub(self.cap as u64)
     }
 
     /// The `i`th oldest record still held (Linux: `ring_buffer_iter_peek` after `i`
@@ -101,7 +127,9 @@ impl<const N: usize> RingBuffer<N> {
             return None;
         }
         let first = self.written - self.len() as u64;
-        Some(self.entries[((first + i as u64) % N as u64) as usize])
+        let slot = ((first + i as u64) % self.cap as u64) as usize;
+        // SAFETY: `slot < cap`, and the slot was written (i < len).
+        Some(unsafe { self.entries.add(slot).read() })
     }
 
     /// Drop every record. Linux: `ring_buffer_reset` (what `echo > trace` does).
@@ -124,8 +152,13 @@ mod tests {
 
     #[test]
     fn keeps_the_newest_n_and_counts_the_overrun() {
-        let mut rb = RingBuffer::<4>::new();
-        assert!(rb.is_empty());
+        let mut rb = RingBuffer::new();
+        rb.write(e(99));
+        assert!(rb.is_empty(), "no memory yet: nothing kept");
+        let mem = std::boxed::Box::leak(std::vec![TraceEntry::EMPTY; 4].into_boxed_slice());
+        // SAFETY: a leaked buffer of 4 records, used by this ring only.
+        unsafe { rb.attach(mem.as_mut_ptr(), 4) };
+        assert_eq!(rb.capacity(), 4);
         for t in 0..3 {
             rb.write(e(t));
         }
