@@ -23,7 +23,7 @@ use std::time::Duration;
 use crate::qemu::{self, QemuConfig};
 use crate::{bail, build, setup, Arg, Args, Result};
 
-/// The kernel's dump markers (kernel/src/kernel/trace/trace.rs `DUMP_BEGIN`/`DUMP_END`).
+/// The kernel's dump markers (kernel/src/kernel/trace/trace_output.rs `DUMP_BEGIN`/`DUMP_END`).
 pub const DUMP_BEGIN: &str = "Dumping ftrace buffer:";
 pub const DUMP_END: &str = "End of ftrace buffer";
 
@@ -294,7 +294,8 @@ fn xml_escape(s: &str) -> String {
 
 /// Our own drawing of the call graph, for machines without Graphviz: functions in rows
 /// by their shortest call depth from a root (a function nobody traced called), each
-/// row left to right by name; edges as curves whose width grows with the calls.
+/// row left to right by name (wrapped after 8 boxes); edges as curves whose width grows
+/// with the calls.
 pub fn call_graph_svg(g: &CallGraph, unit: &str) -> String {
     // Layer = shortest distance from a root.
     let callees: BTreeSet<&str> = g.edges.keys().map(|(_, b)| b.as_str()).collect();
@@ -341,17 +342,23 @@ pub fn call_graph_svg(g: &CallGraph, unit: &str) -> String {
     const H: usize = 54;
     const GAP_X: usize = 20;
     const GAP_Y: usize = 70;
+    // A layer wider than PER_ROW boxes wraps onto more rows.
+    const PER_ROW: usize = 8;
     let mut pos: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
     let mut width = 0;
-    for (r, names) in rows.values().enumerate() {
-        for (i, n) in names.iter().enumerate() {
-            let x = GAP_X + i * (W + GAP_X);
-            let y = GAP_Y / 2 + r * (H + GAP_Y);
-            pos.insert(n, (x, y));
-            width = width.max(x + W + GAP_X);
+    let mut r = 0;
+    for names in rows.values() {
+        for chunk in names.chunks(PER_ROW) {
+            for (i, n) in chunk.iter().enumerate() {
+                let x = GAP_X + i * (W + GAP_X);
+                let y = GAP_Y / 2 + r * (H + GAP_Y);
+                pos.insert(n, (x, y));
+                width = width.max(x + W + GAP_X);
+            }
+            r += 1;
         }
     }
-    let height = GAP_Y / 2 + rows.len() * (H + GAP_Y);
+    let height = GAP_Y / 2 + r * (H + GAP_Y);
     let mut s = String::new();
     let _ = writeln!(
         s,

@@ -8,7 +8,7 @@
 //! ```text
 //! tracing_on                  0/1: record or not (the first 1 patches the traced functions)
 //! set_graph_function          the filter: names, prefix*, *suffix, or mm (all)
-//! trace                       the records, one raw line each (see kernel/trace/trace.rs);
+//! trace                       the records, one raw line each (see kernel/trace/trace_output.rs);
 //!                             writing or truncating it empties the buffer
 //! trace_marker                write a line into the trace (user programs mark steps)
 //! trace_clock                 the counter behind the times: [inst] or [cntvct]

@@ -2,7 +2,7 @@
 //! Linux (Documentation/trace/ftrace.rst): choose functions with `set_graph_function`,
 //! switch recording with `tracing_on`, mark a step with `trace_marker`, read `trace`,
 //! empty it by truncating. Our `trace` prints raw records (`E pid depth time func`,
-//! `R ...`, `M ...`, kernel/src/kernel/trace/trace.rs), not Linux's layout, so the
+//! `R ...`, `M ...`, kernel/src/kernel/trace/trace_output.rs), not Linux's layout, so the
 //! record checks here are ours; the file names, the 0/1 of `tracing_on` and its EINVAL
 //! for other values are Linux's (`rb_simple_write` takes any number; 5.10 treats non-zero
 //! as on, we refuse what is not 0 or 1).

@@ -349,6 +349,7 @@ pub fn ftrace_sites() -> &'static [FtraceSite] {
 /// relocatable, or no slot left), after [`ftrace_replace_code`].
 static PATCHED: AtomicU32 = AtomicU32::new(0);
 static UNPATCHABLE: AtomicU32 = AtomicU32::new(0);
+#[cfg_attr(not(target_os = "none"), allow(dead_code))]
 static CODE_READY: AtomicBool = AtomicBool::new(false);
 
 /// (patched, unpatchable) site counts.
@@ -396,6 +397,7 @@ fn ftrace_map_text_alias() -> bool {
 }
 
 /// Serialises the first [`ftrace_replace_code`] (two tasks writing `tracing_on`).
+#[cfg_attr(not(target_os = "none"), allow(dead_code))]
 static PATCHING: spin::Mutex<()> = spin::Mutex::new(());
 
 /// Route every site through its trampoline, once. Linux: `ftrace_replace_code` ->

@@ -17,9 +17,9 @@
 pub mod ftrace;
 pub mod ring_buffer;
 pub mod sites;
-pub mod trace;
+pub mod trace_output;
 
 pub use ftrace::{
     ftrace_graph_set_pid, ftrace_set_graph_function, trace_marker_write, tracing_is_on, tracing_on,
 };
-pub use trace::{ftrace_dump, tracing_read};
+pub use trace_output::{ftrace_dump, tracing_read};

@@ -1,7 +1,8 @@
 //! The trace's text: the raw record lines that the `trace` file shows and that
 //! `ftrace_dump` prints on the console at the end of a traced run. Linux:
-//! `kernel/trace/trace.c` (`ftrace_dump`, `tracing_read_pipe`/`s_show`, the `raw`
-//! output of `trace_options`) and `trace_functions_graph.c` (`print_graph_function`).
+//! `kernel/trace/trace_output.c` (the `raw` output of `trace_options`),
+//! `kernel/trace/trace.c` (`ftrace_dump`, `s_show`) and `trace_functions_graph.c`
+//! (`print_graph_function`).
 //!
 //! Linux's `trace` file prints the function_graph layout itself (`funcA() {`, durations
 //! in microseconds); ours prints one raw record per line, as Linux does with
