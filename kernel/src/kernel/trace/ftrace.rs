@@ -8,15 +8,16 @@
 //!
 //! Linux compiles a patchable NOP pad into every function and patches a call to
 //! `ftrace_caller` over it when tracing starts. Stable Rust has neither
-//! `-Z instrument-mcount` nor `patchable-function-entry`, so each traced function names
-//! itself with [`ftrace_graph!`](crate::ftrace_graph), which emits no code: only a
-//! static [`FtraceSite`] (the function's address and name) in the `__ftrace_sites`
-//! section. When tracing is first turned on, [`ftrace_replace_code`] moves the first
-//! instruction of every site out of line into a trampoline (`arch/aarch64/ftrace.rs`)
-//! so the function enters [`ftrace_graph_caller_hook`] first; the hook records the
-//! entry and swaps the return address for `return_to_handler`, which records the return
-//! in [`ftrace_return_hook`]. So tracing that was never turned on costs nothing at all
-//! (the `cargo xtask bench mm` rows do not move) and GDB sees unchanged functions.
+//! `-Z instrument-mcount` nor `patchable-function-entry`, so the traced functions are
+//! only named, in a list ([`FTRACE_SITES`](super::sites::FTRACE_SITES)), and compiled
+//! unchanged. When tracing is first turned on, [`ftrace_replace_code`] finds each in the
+//! kernel's symbol table and moves its first instruction out of line into a trampoline
+//! (`arch/aarch64/ftrace.rs`) so the function enters [`ftrace_graph_caller_hook`] first;
+//! the hook records the entry and swaps the return address for `return_to_handler`,
+//! which records the return in [`ftrace_return_hook`]. So a kernel that never traces
+//! runs exactly the code it would run without a tracer, and GDB sees unchanged
+//! functions; once patched, a function costs the trip through `ftrace_caller` even
+//! with `tracing_on` back at 0 (Linux puts its NOPs back; we do not unpatch).
 //!
 //! Selection: a function records when the filter (the `trace=` command-line option, or
 //! `set_graph_function`) matches its name, and, as Linux's `set_graph_function` does,
