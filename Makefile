@@ -1,5 +1,5 @@
 # Thin aliases for the xtask commands; pass more with ARGS, e.g. `make qemu ARGS="--el2 --gic 3"`.
-.PHONY: qemu test gdb bench
+.PHONY: qemu test gdb bench trace
 qemu:
 	cargo xtask qemu $(ARGS)
 test:
@@ -8,3 +8,5 @@ gdb:
 	cargo xtask gdb $(ARGS)
 bench:
 	cargo xtask bench $(ARGS)
+trace:
+	cargo xtask trace $(ARGS)

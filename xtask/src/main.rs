@@ -9,6 +9,7 @@
 //! * `bench` — guest instruction counts under `-icount shift=0` (`bench.rs`)
 //! * `ksyms` — dump the symbol table patched into `kernel.elf` (`ksyms.rs`)
 //! * `fuzz`  — the system-call fuzzer, many seeds, one QEMU boot each (`fuzz.rs`)
+//! * `trace` — a function-graph trace of one program, drawn (`trace.rs`)
 
 mod bench;
 mod build;
@@ -25,6 +26,7 @@ mod scenarios;
 mod setup;
 mod swap;
 mod test;
+mod trace;
 mod user;
 
 use std::fmt;
@@ -90,6 +92,11 @@ commands:
         guest instructions under -icount shift=0 (release build); reclaim counts
         with the PMU and builds target/rootfs-bench.cpio (a 256 MiB file); swap
         counts with the PMU at 128M with a fresh 384 MiB swap disk
+  trace --init \"PROG ARGS\" [--filter mm] [--icount] [--memory 512M] [--debug]
+        boot with PROG as init and trace=FILTER (names, prefix*, or mm for the whole
+        teaching path); write target/trace/PROG.{raw.txt,txt,callgraph.svg,flame.svg}:
+        the records, ftrace's function_graph text, a call graph and a flame graph;
+        --icount counts instructions (PMU) instead of counter ticks
   fuzz  [--seeds 20] [--first 1] [--calls 20000] [--memory 512M] [--jobs 2]
         run /bin/fuzz SEED CALLS as init for each seed (no panic, hang or leak);
         a failing seed prints the command that replays it
@@ -112,6 +119,7 @@ fn main() -> ExitCode {
         "bench" => bench::cmd_bench(args),
         "ksyms" => ksyms::cmd_ksyms(args),
         "fuzz" => fuzz::cmd_fuzz(args),
+        "trace" => trace::cmd_trace(args),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(0)

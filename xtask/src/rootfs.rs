@@ -203,7 +203,17 @@ fn collect(
     extra: &[PathBuf],
 ) -> Result<BTreeMap<String, Item>> {
     let mut items = BTreeMap::new();
-    for d in ["bin", "dev", "etc", "proc", "tmp"] {
+    // sys/kernel/tracing: where the kernel mounts tracefs (there is no sysfs).
+    for d in [
+        "bin",
+        "dev",
+        "etc",
+        "proc",
+        "sys",
+        "sys/kernel",
+        "sys/kernel/tracing",
+        "tmp",
+    ] {
         let mode = if d == "tmp" { 0o1777 } else { 0o755 };
         items.insert(d.to_string(), Item::Dir { mode, mtime: 0 });
     }
@@ -487,6 +497,9 @@ mod tests {
                 "etc/big",
                 "etc/motd",
                 "proc",
+                "sys",
+                "sys/kernel",
+                "sys/kernel/tracing",
                 "tmp"
             ]
         );

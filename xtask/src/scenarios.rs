@@ -555,6 +555,8 @@ pub const SCENARIOS: &[Scenario] = &[
         memory: "64M",
         ..user_test("user-tmpfs-64M", "init=/bin/tmpfs_test", "tmpfs_test: ")
     },
+    // The tracer's runtime switch: /sys/kernel/tracing used as on Linux.
+    user_test("user-trace", "init=/bin/trace_test", "trace_test: "),
     user_test(
         "user-file-populate",
         "init=/bin/file_populate",

@@ -84,6 +84,7 @@ impl Tally {
 enum Job {
     Scenario(&'static Scenario),
     GdbCheck(&'static gdb::GdbCheck),
+    Trace(&'static crate::trace::TraceCheck),
 }
 
 impl Job {
@@ -91,6 +92,7 @@ impl Job {
         match self {
             Job::Scenario(s) => s.name,
             Job::GdbCheck(c) => c.name,
+            Job::Trace(c) => c.name,
         }
     }
 }
@@ -129,6 +131,7 @@ pub fn cmd_test(args: Vec<String>) -> Result<i32> {
         .iter()
         .map(Job::Scenario)
         .chain(gdb::CHECKS.iter().map(Job::GdbCheck))
+        .chain(crate::trace::CHECKS.iter().map(Job::Trace))
         .filter(|j| selected(j.name()))
         .collect();
     let host = ["host:kernel", "host:xtask", "layering", "clippy"];
@@ -235,6 +238,7 @@ fn run_jobs(kernel: &Path, queue: VecDeque<Job>, jobs: usize) -> Vec<Outcome> {
                 let outcome = match job {
                     Job::Scenario(s) => run_scenario(s, kernel),
                     Job::GdbCheck(c) => gdb::check(kernel, c),
+                    Job::Trace(c) => crate::trace::check(kernel, c),
                 };
                 outcome.print();
                 results.lock().unwrap().push(outcome);

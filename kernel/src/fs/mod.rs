@@ -7,6 +7,7 @@
 //! /dev       devtmpfs  console (5:1), null (1:3), zero (1:5), vda (254:0), vdb (254:16)..., shm/
 //! /dev/shm   tmpfs
 //! /tmp       tmpfs
+//! /sys/kernel/tracing  tracefs (the function-graph tracer's files)
 //! ```
 //! What the system-call layer calls (it copies user memory itself):
 //! [`do_filp_open`] (`openat`), [`File::read`], [`File::write`], [`File::pread`],
@@ -36,6 +37,7 @@ pub mod statfs;
 pub mod sys;
 pub mod tests;
 pub mod tmpfs;
+pub mod tracefs;
 
 pub use file::File;
 pub use inode::{DirEntry, Inode, SuperBlock};
@@ -153,6 +155,7 @@ pub fn prepare_namespace() {
         }
     }
     proc::proc_init();
+    tracefs::tracefs_init();
 }
 
 /// Find the disk whose first bytes are a newc header and mount it read-only as `/`.

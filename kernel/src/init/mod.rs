@@ -144,10 +144,27 @@ fn rest_init(cmdline: &str) -> ! {
         pr_info!("reboot: Power down");
         psci::psci_sys_poweroff()
     }
+    if let Some(filter) = params.trace {
+        // Linux: `ftrace=function_graph` starts the tracer at boot (`tracer_alloc_buffers`
+        // + `register_tracer`), `ftrace_graph_filter=` sets its filter.
+        use crate::kernel::trace;
+        trace::ftrace::trace_clock_init(crate::arch::aarch64::perf_event::inst_counter_counts());
+        if let Err(e) = trace::ftrace_set_graph_function(filter) {
+            pr_warn!("trace={filter}: bad filter: {e:?}");
+        }
+        trace::tracing_on(true);
+        pr_info!(
+            "ftrace: function_graph on, filter `{filter}`, clock {}",
+            trace::ftrace::trace_clock_name()
+        );
+    }
     let status = run_init(
         params.init.unwrap_or("/bin/init"),
         params.init_args.unwrap_or(""),
     );
+    if params.trace.is_some() {
+        crate::kernel::trace::ftrace_dump();
+    }
     crate::arch::aarch64::semihosting::exit(status)
 }
 
@@ -183,7 +200,9 @@ fn run_init(path: &str, args: &str) -> u32 {
     use crate::mm::page_alloc::nr_free_pages;
     use crate::task::{all_pids, find_task, release_task, TaskState};
     crate::mm::memory::zero_page_phys(); // allocated once, before the baseline
-    let baseline = nr_free_pages() + crate::mm::filemap::nr_file_pages();
+                                         // The tracer's buffers, if tracing starts during the run, are not a leak.
+    let tracer = crate::kernel::trace::ftrace::ftrace_pages;
+    let baseline = nr_free_pages() + crate::mm::filemap::nr_file_pages() + tracer();
     INIT_PATH.call_once(|| {
         (
             alloc::string::String::from(path),
@@ -260,7 +279,7 @@ fn run_init(path: &str, args: &str) -> u32 {
         128 + (status & 0x7f)
     };
     pr_info!("init: {} exited with status {}", path, code);
-    let now = nr_free_pages() + crate::mm::filemap::nr_file_pages();
+    let now = nr_free_pages() + crate::mm::filemap::nr_file_pages() + tracer();
     if now == baseline {
         pr_info!(
             "mm: no leak: free + page-cache pages back to {} after all processes exited",

@@ -26,6 +26,12 @@ pub struct BootParams<'a> {
     /// line this way) or the shorter `perf_user_access=1`: EL0 may read the PMU's
     /// instruction counter (`arch/aarch64/perf_event.rs`).
     pub perf_user_access: bool,
+    /// `trace=FILTER`: start the function-graph tracer before init runs, with
+    /// `FILTER` as `set_graph_function` (names, `prefix*`, or `mm` for every traced
+    /// function), and dump the buffer on the console when init exits
+    /// (`kernel/trace`). Linux spells this `ftrace=function_graph
+    /// ftrace_graph_filter=FILTER ftrace_dump_on_oops`.
+    pub trace: Option<&'a str>,
 }
 
 /// Parse space-separated `word` and `key=value` options; unknown ones are ignored, as
@@ -42,6 +48,7 @@ pub fn parse_args(cmdline: &str) -> BootParams<'_> {
             Some(("ktest", v)) => p.ktest = Some(v),
             Some(("init", v)) => p.init = Some(v),
             Some(("swap", v)) => p.swap = Some(v),
+            Some(("trace", v)) => p.trace = Some(v),
             Some(("sysctl.kernel.perf_user_access" | "perf_user_access", v)) => {
                 p.perf_user_access = v == "1"
             }
@@ -78,6 +85,11 @@ mod tests {
             Some("/dev/vdb")
         );
         assert!(parse_args("sysctl.kernel.perf_user_access=1").perf_user_access);
+        assert_eq!(parse_args("trace=mm").trace, Some("mm"));
+        assert_eq!(
+            parse_args("trace=sys_mlock,do_* init=/bin/x").trace,
+            Some("sys_mlock,do_*")
+        );
         assert!(parse_args("perf_user_access=1 poweroff").perf_user_access);
         assert!(!parse_args("perf_user_access=0").perf_user_access);
         assert!(!parse_args("init=/bin/x -- perf_user_access=1").perf_user_access);

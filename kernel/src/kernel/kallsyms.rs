@@ -91,6 +91,31 @@ impl<'a> Ksyms<'a> {
     }
 }
 
+impl<'a> Ksyms<'a> {
+    /// The address of the function called `name`: a symbol spelled exactly so, or a Rust
+    /// path ending in `::name`; None when absent or when two paths end so (Linux:
+    /// `kallsyms_lookup_name`, which returns the first match).
+    pub fn lookup_name(&self, name: &str) -> Option<u64> {
+        let mut found = None;
+        for i in 0..self.count {
+            let (addr, sym) = self.entry(i)?;
+            if sym == name {
+                return Some(addr);
+            }
+            let tail = sym
+                .strip_suffix(name)
+                .is_some_and(|head| head.ends_with("::"));
+            if tail {
+                if found.is_some_and(|a| a != addr) {
+                    return None;
+                }
+                found = Some(addr);
+            }
+        }
+        found
+    }
+}
+
 /// The kernel's own table.
 pub fn kernel_ksyms() -> Option<Ksyms<'static>> {
     // The compiler sees a constant blob; make it read the patched bytes instead.
@@ -136,6 +161,22 @@ mod tests {
         assert_eq!(k.lookup(0x1104), Some(("mem_init", 4)));
         assert_eq!(k.lookup(0x5000), Some(("panic", 0x3e00)));
         assert_eq!(k.lookup(0xfff), None);
+    }
+
+    #[test]
+    fn lookup_name_takes_a_symbol_or_a_unique_path_tail() {
+        let blob = build(&[
+            (0x1000, "handle_mm_fault"),
+            (0x2000, "kernel::fs::sys::sys_write"),
+            (0x3000, "kernel::a::dup"),
+            (0x4000, "kernel::b::dup"),
+            (0x5000, "kernel::x::my_sys_write"),
+        ]);
+        let k = Ksyms::parse(&blob).unwrap();
+        assert_eq!(k.lookup_name("handle_mm_fault"), Some(0x1000));
+        assert_eq!(k.lookup_name("sys_write"), Some(0x2000));
+        assert_eq!(k.lookup_name("dup"), None);
+        assert_eq!(k.lookup_name("missing"), None);
     }
 
     #[test]

@@ -11,3 +11,4 @@ pub mod resource;
 pub mod sleep_tests;
 pub mod swap_tests;
 pub mod sys;
+pub mod trace;

@@ -498,6 +498,7 @@ pub fn schedule() {
         prev.nvcsw.fetch_add(1, Ordering::Relaxed);
     }
     CURRENT.store(Arc::as_ptr(&next) as *mut Task, Ordering::Release);
+    crate::kernel::trace::ftrace_graph_set_pid(next.pid);
     switch_mm_hook(&prev, &next);
     // The FP/SIMD registers hold user state only (the kernel is soft-float).
     // SAFETY: both tasks are alive; only schedule() touches these, with IRQs off.

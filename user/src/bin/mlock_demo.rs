@@ -5,6 +5,8 @@
 //! then `break __mm_populate`, `continue`, `break handle_mm_fault`, `continue`, `bt`.
 //! Then it munlock()s them again: `break munlock_vma_page` stops in
 //! `munlock_vma_pages_range`'s walk, under `mlock_fixup`.
+//! Each step is marked in the function-graph trace (`trace_marker`): try
+//! `cargo xtask trace --init /bin/mlock_demo`.
 #![no_std]
 #![no_main]
 use ulib::*;
@@ -25,6 +27,7 @@ fn main(_args: Args) -> i32 {
         println!("mlock_demo: mmap failed: {}", Ret(p));
         return 1;
     }
+    ulib::tracing::trace_marker("mlock_demo: mlock 16 pages");
     let r = unsafe { syscall3(228, p as usize, LEN, 0) }; // mlock
     println!("mlock_demo: mlock({:#x}, {}) = {}", p, LEN, Ret(r));
     let mut vec = [0u8; 16];
@@ -35,6 +38,7 @@ fn main(_args: Args) -> i32 {
         Ret(m),
         resident
     );
+    ulib::tracing::trace_marker("mlock_demo: munlock");
     let u = munlock(p as usize, LEN);
     println!("mlock_demo: munlock = {}", Ret(u));
     if r == 0 && resident == 16 && u == 0 {

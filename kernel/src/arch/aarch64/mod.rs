@@ -2,6 +2,7 @@
 pub mod context;
 pub mod cpufeature;
 pub mod esr;
+pub mod ftrace;
 pub mod memory;
 pub mod mmu;
 pub mod perf_event;

@@ -83,6 +83,14 @@ pub const fn pmuver_is_pmuv3(dfr0: u64) -> bool {
 
 /// Whether a PMUv3 was found and counter 0 counts instructions.
 static PMU_PRESENT: AtomicBool = AtomicBool::new(false);
+/// Whether counter 0 really counts (QEMU: only under `-icount`).
+static INST_COUNTED: AtomicBool = AtomicBool::new(false);
+
+/// Does counter 0 count retired instructions? The tracer's clock uses it when so.
+pub fn inst_counter_counts() -> bool {
+    INST_COUNTED.load(Ordering::Relaxed)
+}
+
 /// The sysctl `kernel.perf_user_access` (0 or 1).
 static PERF_USER_ACCESS: AtomicBool = AtomicBool::new(false);
 
@@ -175,6 +183,7 @@ pub fn armv8pmu_init(user_access: bool) {
         );
     }
     PMU_PRESENT.store(true, Ordering::Relaxed);
+    INST_COUNTED.store(counted, Ordering::Relaxed);
     set_perf_user_access(user_access);
     pr_info!(
         "perf: PMUv{} with {} counters, counter 0 = INST_RETIRED{}, EL0 access {}",
