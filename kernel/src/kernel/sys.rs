@@ -155,6 +155,14 @@ pub fn sys_prlimit64(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
         if n.cur > n.max {
             return Err(Errno::EINVAL);
         }
+        // Linux: do_prlimit's check against sysctl_nr_open, root or not.
+        if res == crate::task::RLIMIT_NOFILE
+            && n.max
+                > crate::task::files::SYSCTL_NR_OPEN.load(core::sync::atomic::Ordering::Relaxed)
+                    as u64
+        {
+            return Err(Errno::EPERM);
+        }
         if n.max > prev.max && !caller_is_root {
             return Err(Errno::EPERM);
         }

@@ -14,6 +14,35 @@ pub struct FdEntry {
     pub cloexec: bool,
 }
 
+/// The most descriptors a process may have, whatever its RLIMIT_NOFILE: setrlimit above
+/// it is EPERM (Linux: `sysctl_nr_open` in fs/file.c, /proc/sys/fs/nr_open, 1024 * 1024
+/// by default).
+pub static SYSCTL_NR_OPEN: core::sync::atomic::AtomicUsize =
+    core::sync::atomic::AtomicUsize::new(NR_OPEN_DEFAULT_MAX);
+
+/// `nr_open`'s default (Linux: `1024 * 1024`).
+pub const NR_OPEN_DEFAULT_MAX: usize = 1024 * 1024;
+/// The bounds a write to /proc/sys/fs/nr_open must keep (Linux: `sysctl_nr_open_min`,
+/// BITS_PER_LONG, and `sysctl_nr_open_max`, INT_MAX rounded down to BITS_PER_LONG).
+pub const NR_OPEN_MIN: usize = 64;
+/// See [`NR_OPEN_MIN`].
+pub const NR_OPEN_MAX: usize = (i32::MAX as usize) & !63;
+
+/// A write to /proc/sys/fs/nr_open (Linux: `proc_dointvec_minmax` over the bounds above):
+/// EINVAL outside them.
+pub fn nr_open_write(pos: u64, buf: &[u8]) -> KResult<usize> {
+    if pos != 0 || buf.is_empty() {
+        return Ok(buf.len());
+    }
+    let (val, used) = crate::mm::util::parse_int(buf)?.ok_or(Errno::EINVAL)?;
+    let val = usize::try_from(val).map_err(|_| Errno::EINVAL)?;
+    if !(NR_OPEN_MIN..=NR_OPEN_MAX).contains(&val) {
+        return Err(Errno::EINVAL);
+    }
+    SYSCTL_NR_OPEN.store(val, core::sync::atomic::Ordering::Relaxed);
+    Ok(used)
+}
+
 /// The table (Linux: `struct files_struct` + `struct fdtable`).
 #[derive(Clone, Default)]
 pub struct FilesStruct {

@@ -80,6 +80,7 @@ fn main(args: Args) -> i32 {
     time(&mut t, &bad);
     wait(&mut t);
     limits_random(&mut t, &bad);
+    nr_open(&mut t);
     memory(&mut t, &bad);
     stat_dents(&mut t, &bad, fd);
     signals(&mut t);
@@ -1041,6 +1042,43 @@ fn killed_populate(t: &mut Tap) {
         faults,
         format_args!("< {} faults", LEN / 4096),
     );
+}
+
+/// /proc/sys/fs/nr_open caps RLIMIT_NOFILE, for root too (Linux: `do_prlimit` ->
+/// EPERM above `sysctl_nr_open`; the sysctl keeps to [64, INT_MAX & ~63]).
+fn nr_open(t: &mut Tap) {
+    const F: &core::ffi::CStr = c"/proc/sys/fs/nr_open";
+    let mut buf = [0u8; 32];
+    let n = procfs::read_file(F, &mut buf).unwrap_or(0);
+    t.eq(
+        "/proc/sys/fs/nr_open is 1048576",
+        core::str::from_utf8(&buf[..n]).unwrap_or("?"),
+        "1048576\n",
+    );
+    let set = |v: &[u8]| -> isize {
+        let fd = open(F, O_WRONLY, 0) as i32;
+        let r = write(fd, v);
+        close(fd);
+        r
+    };
+    let nofile = |max: u64| -> isize {
+        in_child(|| {
+            let l = Rlimit {
+                rlim_cur: 64,
+                rlim_max: max,
+            };
+            -(prlimit64(RLIMIT_NOFILE, Some(&l), None) as i32)
+        })
+        .exit_status() as isize
+    };
+    t.err("RLIMIT_NOFILE above nr_open: EPERM, even for root", -nofile(1 << 20 | 1), EPERM);
+    t.ret("RLIMIT_NOFILE at nr_open is allowed", nofile(1 << 20), 0);
+    t.ret("nr_open can be lowered to 4096", set(b"4096\n"), 5);
+    t.err("then 4097 is EPERM", -nofile(4097), EPERM);
+    t.ret("and 4096 is allowed", nofile(4096), 0);
+    t.err("nr_open below 64 is EINVAL", set(b"63\n"), EINVAL);
+    t.err("nr_open above INT_MAX & ~63 is EINVAL", set(b"2147483647\n"), EINVAL);
+    t.ret("nr_open back to 1048576", set(b"1048576\n"), 8);
 }
 
 /// prlimit64(pid, resource, new, NULL).

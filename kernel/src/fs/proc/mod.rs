@@ -44,7 +44,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use proc_sysctl::{KernelSysctl, VmSysctl, KERNEL_SYSCTLS, VM_SYSCTLS};
+use proc_sysctl::{FsSysctl, KernelSysctl, VmSysctl, FS_SYSCTLS, KERNEL_SYSCTLS, VM_SYSCTLS};
 
 static PROC_SB: spin::Once<Arc<SuperBlock>> = spin::Once::new();
 
@@ -72,6 +72,9 @@ const KPAGEFLAGS_INO: u64 = 31;
 const SWAPS_INO: u64 = 32;
 const PARTITIONS_INO: u64 = 33;
 const MOUNTS_INO: u64 = 34;
+/// /proc/sys/fs and its files ([`FS_SYSCTLS`]) from 41.
+const SYS_FS_INO: u64 = 40;
+const FS_SYSCTL_FIRST_INO: u64 = 41;
 const _: () = assert!(SYSCTL_FIRST_INO + (VM_SYSCTLS.len() as u64) <= SYS_KERNEL_INO);
 const _: () = assert!(KERNEL_SYSCTL_FIRST_INO + (KERNEL_SYSCTLS.len() as u64) <= KPAGECOUNT_INO);
 
@@ -138,6 +141,10 @@ enum Kind {
     SysKernelDir,
     /// A file of /proc/sys/kernel.
     KernelSysctl(KernelSysctl),
+    /// /proc/sys/fs.
+    SysFsDir,
+    /// A file of /proc/sys/fs.
+    FsSysctl(FsSysctl),
     PidDir(i32),
     Pid(i32, PidFile),
 }
@@ -160,6 +167,10 @@ fn sysctl_ino(c: VmSysctl) -> u64 {
     SYSCTL_FIRST_INO + VM_SYSCTLS.iter().position(|&e| e == c).unwrap_or(0) as u64
 }
 
+fn fs_sysctl_ino(c: FsSysctl) -> u64 {
+    FS_SYSCTL_FIRST_INO + FS_SYSCTLS.iter().position(|&e| e == c).unwrap_or(0) as u64
+}
+
 fn kernel_sysctl_ino(c: KernelSysctl) -> u64 {
     KERNEL_SYSCTL_FIRST_INO + KERNEL_SYSCTLS.iter().position(|&e| e == c).unwrap_or(0) as u64
 }
@@ -180,6 +191,8 @@ fn node(kind: Kind) -> Arc<dyn Inode> {
         Kind::Sysctl(c) => (sysctl_ino(c), S_IFREG | c.mode()),
         Kind::SysKernelDir => (SYS_KERNEL_INO, S_IFDIR | 0o555),
         Kind::KernelSysctl(c) => (kernel_sysctl_ino(c), S_IFREG | c.mode()),
+        Kind::SysFsDir => (SYS_FS_INO, S_IFDIR | 0o555),
+        Kind::FsSysctl(c) => (fs_sysctl_ino(c), S_IFREG | c.mode()),
         Kind::PidDir(p) => (pid_dir_ino(p), S_IFDIR | 0o555),
         Kind::Pid(p, f) => {
             let i = PID_FILES.iter().position(|e| e.1 == f).unwrap_or(0);
@@ -263,6 +276,7 @@ impl ProcInode {
             Kind::Mounts | Kind::Pid(_, PidFile::Mounts) => crate::fs::namespace::proc_mounts(),
             Kind::Sysctl(c) => Ok(c.read()),
             Kind::KernelSysctl(c) => Ok(c.read()),
+            Kind::FsSysctl(c) => Ok(c.read()),
             Kind::Pid(pid, PidFile::Status) => proc_pid_status(pid),
             Kind::Pid(pid, PidFile::Maps) => proc_pid_maps(pid),
             Kind::Pid(pid, PidFile::Smaps) => proc_pid_smaps(pid),
@@ -273,9 +287,12 @@ impl ProcInode {
             | Kind::Kpageflags => {
                 Err(Errno::EINVAL) // binary: read_at
             }
-            Kind::Root | Kind::PidDir(_) | Kind::SysDir | Kind::SysVmDir | Kind::SysKernelDir => {
-                Err(Errno::EISDIR)
-            }
+            Kind::Root
+            | Kind::PidDir(_)
+            | Kind::SysDir
+            | Kind::SysVmDir
+            | Kind::SysKernelDir
+            | Kind::SysFsDir => Err(Errno::EISDIR),
         }
     }
 
@@ -302,12 +319,17 @@ impl ProcInode {
                 v
             }
             Kind::SysDir => Vec::from([
+                ent("fs".into(), SYS_FS_INO, 4),
                 ent("kernel".into(), SYS_KERNEL_INO, 4),
                 ent("vm".into(), SYS_VM_INO, 4),
             ]),
             Kind::SysKernelDir => KERNEL_SYSCTLS
                 .iter()
                 .map(|&c| ent(c.name().into(), kernel_sysctl_ino(c), 8))
+                .collect(),
+            Kind::SysFsDir => FS_SYSCTLS
+                .iter()
+                .map(|&c| ent(c.name().into(), fs_sysctl_ino(c), 8))
                 .collect(),
             Kind::SysVmDir => VM_SYSCTLS
                 .iter()
@@ -340,6 +362,12 @@ impl Inode for ProcInode {
             (Kind::Root, "sys") => Ok(node(Kind::SysDir)),
             (Kind::SysDir, "vm") => Ok(node(Kind::SysVmDir)),
             (Kind::SysDir, "kernel") => Ok(node(Kind::SysKernelDir)),
+            (Kind::SysDir, "fs") => Ok(node(Kind::SysFsDir)),
+            (Kind::SysFsDir, n) => FS_SYSCTLS
+                .iter()
+                .find(|c| c.name() == n)
+                .map(|&c| node(Kind::FsSysctl(c)))
+                .ok_or(Errno::ENOENT),
             (Kind::SysKernelDir, n) => KERNEL_SYSCTLS
                 .iter()
                 .find(|c| c.name() == n)
@@ -380,7 +408,8 @@ impl Inode for ProcInode {
 
     fn parent_ino(&self) -> u64 {
         match self.kind {
-            Kind::SysVmDir | Kind::SysKernelDir => SYS_INO,
+            Kind::SysVmDir | Kind::SysKernelDir | Kind::SysFsDir => SYS_INO,
+            Kind::FsSysctl(_) => SYS_FS_INO,
             Kind::Sysctl(_) => SYS_VM_INO,
             Kind::KernelSysctl(_) => SYS_KERNEL_INO,
             _ => ROOT_INO,
@@ -442,7 +471,7 @@ impl Inode for ProcInode {
                 return Err(Errno::EACCES);
             }
         }
-        if let Kind::Sysctl(_) | Kind::KernelSysctl(_) = self.kind {
+        if let Kind::Sysctl(_) | Kind::KernelSysctl(_) | Kind::FsSysctl(_) = self.kind {
             let euid = crate::task::current().map_or(0, |t| t.cred.lock().euid);
             if !proc_sysctl::sysctl_may_open(self.attr.i_mode, flags, euid) {
                 return Err(Errno::EACCES);
@@ -461,6 +490,7 @@ impl Inode for ProcInode {
             }
             Kind::Sysctl(c) => c.write(pos, buf),
             Kind::KernelSysctl(c) => c.write(pos, buf),
+            Kind::FsSysctl(c) => c.write(pos, buf),
             Kind::Pid(pid, PidFile::OomScoreAdj) => oom_score_adj_write(pid, buf),
             _ => Err(Errno::EACCES),
         }
@@ -471,7 +501,10 @@ impl Inode for ProcInode {
     /// `proc_setattr` ignore the size).
     fn setsize(&self, _len: u64) -> KResult<()> {
         match self.kind {
-            Kind::Sysctl(_) | Kind::KernelSysctl(_) | Kind::Pid(_, PidFile::OomScoreAdj) => Ok(()),
+            Kind::Sysctl(_)
+            | Kind::KernelSysctl(_)
+            | Kind::FsSysctl(_)
+            | Kind::Pid(_, PidFile::OomScoreAdj) => Ok(()),
             _ => Err(Errno::EINVAL),
         }
     }

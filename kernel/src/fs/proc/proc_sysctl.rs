@@ -113,6 +113,47 @@ impl KernelSysctl {
     }
 }
 
+/// One file of /proc/sys/fs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FsSysctl {
+    /// `nr_open`: the most descriptors RLIMIT_NOFILE may allow.
+    NrOpen,
+}
+
+/// The files of /proc/sys/fs, in readdir order.
+pub const FS_SYSCTLS: [FsSysctl; 1] = [FsSysctl::NrOpen];
+
+impl FsSysctl {
+    /// The file name under /proc/sys/fs.
+    pub fn name(self) -> &'static str {
+        match self {
+            FsSysctl::NrOpen => "nr_open",
+        }
+    }
+
+    /// Permission bits (Linux: 0644).
+    pub fn mode(self) -> u32 {
+        0o644
+    }
+
+    /// The text a read returns.
+    pub fn read(self) -> String {
+        match self {
+            FsSysctl::NrOpen => alloc::format!(
+                "{}\n",
+                crate::task::files::SYSCTL_NR_OPEN.load(core::sync::atomic::Ordering::Relaxed)
+            ),
+        }
+    }
+
+    /// A write of `buf` at `pos`.
+    pub fn write(self, pos: u64, buf: &[u8]) -> KResult<usize> {
+        match self {
+            FsSysctl::NrOpen => crate::task::files::nr_open_write(pos, buf),
+        }
+    }
+}
+
 /// May a caller with effective uid `euid` open a sysctl file of mode `mode` for `flags`'
 /// access? Sysctls give root no override: root gets the owner bits, everyone else the
 /// "other" bits, so a 0200 file cannot be read even by root (Linux: `proc_sys_permission`
