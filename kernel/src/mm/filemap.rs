@@ -677,15 +677,33 @@ pub fn filemap_map_pages(vmf: &mut VmFault<'_>, start_pgoff: usize, end_pgoff: u
     // Each page mapped here pays back one miss, counted locally and stored once (Linux
     // 5.10 reads `f_ra.mmap_miss` once and writes it back at the end too).
     let mut mapped = 0;
+    // The cached pages of the window, found with one walk of `i_pages` rather than one
+    // lookup each (Linux: `xas_for_each` over the window under RCU), then mapped with
+    // the cache's lock dropped. A window is at most `FAULT_AROUND_BYTES` of pages (a larger
+    // one maps the first of them: fault-around is only a guess).
+    const NONE: Option<(usize, &'static Page)> = None;
+    let mut found = [NONE; crate::mm::memory::FAULT_AROUND_BYTES / PAGE_SIZE];
+    let mut nr = 0;
+    if start_pgoff <= end_pgoff {
+        let pages = mapping.i_pages.lock();
+        for (&pgoff, entry) in pages.range(start_pgoff..=end_pgoff) {
+            if nr == found.len() {
+                break;
+            }
+            if let PageCacheEntry::Page(page) = *entry {
+                get_page(page);
+                found[nr] = Some((pgoff, page));
+                nr += 1;
+            }
+        }
+    }
     let _ptl = vmf.mm.page_table_lock.lock();
-    for pgoff in start_pgoff..=end_pgoff {
+    for &(pgoff, page) in found.iter().take(nr).flatten() {
         let address = vma.vm_start + ((pgoff - vma.vm_pgoff) << crate::mm::PAGE_SHIFT);
         if !crate::arch::aarch64::pgtable::pte_none(*vmf.pte_at(address)) {
+            put_page(page);
             continue;
         }
-        let Some(page) = find_get_page(mapping, pgoff) else {
-            continue;
-        };
         if !page.test(PageFlags::PG_uptodate)
             || page.test(PageFlags::PG_locked)
             || page.test(PageFlags::PG_readahead)
