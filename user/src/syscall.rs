@@ -11,6 +11,7 @@ pub mod nr {
     pub const MOUNT: usize = 40;
     pub const STATFS: usize = 43;
     pub const FSTATFS: usize = 44;
+    pub const PIPE2: usize = 59;
     pub const FTRUNCATE: usize = 46;
     pub const FACCESSAT: usize = 48;
     pub const CHDIR: usize = 49;
@@ -94,6 +95,7 @@ pub mod errno {
     pub const EFBIG: i32 = 27;
     pub const ENOSPC: i32 = 28;
     pub const ESPIPE: i32 = 29;
+    pub const EPIPE: i32 = 32;
     pub const EROFS: i32 = 30;
     pub const ERANGE: i32 = 34;
     pub const ENAMETOOLONG: i32 = 36;
@@ -219,6 +221,8 @@ pub const SIGILL: i32 = 4;
 pub const SIGABRT: i32 = 6;
 /// Bus error (e.g. a file mapping beyond EOF).
 pub const SIGBUS: i32 = 7;
+/// Write to a pipe with no reader.
+pub const SIGPIPE: i32 = 13;
 /// Kill (cannot be caught).
 pub const SIGKILL: i32 = 9;
 /// Invalid memory reference.
@@ -599,6 +603,11 @@ pub fn mkdir(path: &core::ffi::CStr, mode: u32) -> isize {
 /// rmdir: unlinkat(2) with AT_REMOVEDIR.
 pub fn rmdir(path: &core::ffi::CStr) -> isize {
     unsafe { syscall3(nr::UNLINKAT, AT_FDCWD as usize, path.as_ptr() as usize, 0x200) }
+}
+
+/// pipe2(2): `fds[0]` reads, `fds[1]` writes.
+pub fn pipe2(fds: &mut [i32; 2], flags: usize) -> isize {
+    unsafe { syscall3(nr::PIPE2, fds.as_mut_ptr() as usize, flags, 0) }
 }
 
 /// mount(2) with raw pointers (0 for NULL), so tests can pass bad ones too.

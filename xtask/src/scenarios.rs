@@ -544,6 +544,7 @@ pub const SCENARIOS: &[Scenario] = &[
         "kpageflags_test: ",
     ),
     user_test("user-mremap", "init=/bin/mremap_test", "mremap_test: "),
+    user_test("user-pipe", "init=/bin/pipe_test", "pipe_test: "),
     Scenario {
         // Time in instructions (-icount): the heartbeat's gaps do not depend on the host.
         icount: true,

@@ -30,6 +30,7 @@ pub mod inode;
 pub mod namei;
 pub mod namespace;
 pub mod open;
+pub mod pipe;
 pub mod proc;
 pub mod readdir;
 pub mod stat;

@@ -443,6 +443,43 @@ pub fn sys_dup3(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     Ok(new as usize)
 }
 
+/// pipe2(2): `pipe2(int fds[2], flags)`. EINVAL for flags other than O_CLOEXEC,
+/// O_NONBLOCK and O_DIRECT (accepted; the pipe stays a byte stream: no packet mode),
+/// EMFILE when the table has no two free descriptors below RLIMIT_NOFILE, EFAULT when
+/// `fds` cannot be written (the descriptors are closed again). Linux: `do_pipe2`.
+pub fn sys_pipe2(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    use crate::fs::{O_CLOEXEC, O_DIRECT, O_NONBLOCK};
+    let (fds, flags) = (a.0[0], a.0[1] as u32);
+    if flags & !(O_CLOEXEC | O_NONBLOCK | O_DIRECT) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let (r, w) = crate::fs::pipe::create_pipe_files(flags);
+    let task = me()?;
+    let limit = task.rlim.lock()[RLIMIT_NOFILE].cur as usize;
+    let cloexec = flags & O_CLOEXEC != 0;
+    let (rfd, wfd) = {
+        let mut files = task.files.lock();
+        let rfd = files.alloc_fd(r, cloexec, limit)?;
+        match files.alloc_fd(w, cloexec, limit) {
+            Ok(wfd) => (rfd, wfd),
+            Err(e) => {
+                let _ = files.close(rfd);
+                return Err(e);
+            }
+        }
+    };
+    let mut out = [0u8; 8];
+    out[..4].copy_from_slice(&rfd.to_ne_bytes());
+    out[4..].copy_from_slice(&wfd.to_ne_bytes());
+    if let Err(e) = copy_to_user(fds, &out) {
+        let mut files = task.files.lock();
+        let _ = files.close(rfd);
+        let _ = files.close(wfd);
+        return Err(e);
+    }
+    Ok(0)
+}
+
 /// dup(2).
 pub fn sys_dup(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     let task = me()?;
@@ -452,17 +489,33 @@ pub fn sys_dup(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     Ok(files.alloc_fd(file, false, limit)? as usize)
 }
 
-/// fcntl(2): F_DUPFD(0), F_GETFD(1), F_SETFD(2), F_GETFL(3), F_SETFL(4), F_DUPFD_CLOEXEC.
-pub fn sys_fcntl(a: SyscallArgs, r: &mut PtRegs) -> KResult<usize> {
-    let (fd, cmd, arg) = (a.0[0] as i32, a.0[1], a.0[2]);
+/// fcntl(2): F_DUPFD(0) and F_DUPFD_CLOEXEC(1030) (the lowest free descriptor at or
+/// above `arg`; EINVAL when `arg` is not below RLIMIT_NOFILE), F_GETFD(1) and F_SETFD(2)
+/// (FD_CLOEXEC), F_GETFL(3), F_SETFL(4) (only O_APPEND, O_NONBLOCK, O_DIRECT, O_NOATIME
+/// change). Other commands: EINVAL. Linux: `do_fcntl`. `cmd` is an int.
+pub fn sys_fcntl(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    const FD_CLOEXEC: usize = 1;
+    let (fd, cmd, arg) = (a.0[0] as i32, a.0[1] as u32, a.0[2]);
     let file = fget(fd)?;
     match cmd {
         0 | 1030 => {
-            let _ = arg;
-            sys_dup(a, r)
+            let task = me()?;
+            let limit = task.rlim.lock()[RLIMIT_NOFILE].cur as usize;
+            if arg >= limit {
+                return Err(Errno::EINVAL);
+            }
+            let mut files = task.files.lock();
+            Ok(files.alloc_fd_from(file, cmd == 1030, arg, limit)? as usize)
         }
-        1 => Ok(0),
-        2 => Ok(0),
+        1 => Ok(if me()?.files.lock().get_cloexec(fd)? {
+            FD_CLOEXEC
+        } else {
+            0
+        }),
+        2 => {
+            me()?.files.lock().set_cloexec(fd, arg & FD_CLOEXEC != 0)?;
+            Ok(0)
+        }
         3 => Ok(file.flags() as usize),
         4 => {
             file.set_flags(arg as u32);

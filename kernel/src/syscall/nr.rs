@@ -12,6 +12,7 @@ pub const UMOUNT2: usize = 39;
 pub const MOUNT: usize = 40;
 pub const STATFS: usize = 43;
 pub const FSTATFS: usize = 44;
+pub const PIPE2: usize = 59;
 pub const FTRUNCATE: usize = 46;
 pub const FACCESSAT: usize = 48;
 pub const CHDIR: usize = 49;

@@ -57,6 +57,7 @@ pub fn lookup(n: usize) -> Option<SyscallFn> {
         nr::MOUNT => crate::fs::namespace::sys_mount,
         nr::STATFS => crate::fs::statfs::sys_statfs,
         nr::FSTATFS => crate::fs::statfs::sys_fstatfs,
+        nr::PIPE2 => fs::sys_pipe2,
         nr::UNLINKAT => fs::sys_unlinkat,
         nr::CHDIR => fs::sys_chdir,
         nr::GETCWD => fs::sys_getcwd,

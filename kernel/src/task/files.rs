@@ -68,18 +68,60 @@ impl FilesStruct {
     /// Install `file` at the lowest free descriptor below `limit` (RLIMIT_NOFILE).
     /// Linux: `get_unused_fd_flags` + `fd_install`; EMFILE when full.
     pub fn alloc_fd(&mut self, file: Arc<File>, cloexec: bool, limit: usize) -> KResult<i32> {
-        let idx = match self.fds.iter().position(|e| e.is_none()) {
-            Some(i) => i,
-            None => {
-                self.fds.push(None);
-                self.fds.len() - 1
-            }
-        };
+        self.alloc_fd_from(file, cloexec, 0, limit)
+    }
+
+    /// [`alloc_fd`](Self::alloc_fd) at the lowest free descriptor at or above `start`
+    /// (Linux: `alloc_fd(start, end, flags)`, for fcntl's F_DUPFD). EMFILE when none is
+    /// below `limit`, ENOMEM when the table cannot grow to it.
+    pub fn alloc_fd_from(
+        &mut self,
+        file: Arc<File>,
+        cloexec: bool,
+        start: usize,
+        limit: usize,
+    ) -> KResult<i32> {
+        let free = self
+            .fds
+            .iter()
+            .enumerate()
+            .skip(start)
+            .find(|(_, e)| e.is_none())
+            .map(|(i, _)| i);
+        let idx = free.unwrap_or(self.fds.len().max(start));
         if idx >= limit {
             return Err(Errno::EMFILE);
         }
+        if idx >= self.fds.len() {
+            self.fds
+                .try_reserve(idx + 1 - self.fds.len())
+                .map_err(|_| Errno::ENOMEM)?;
+            self.fds.resize(idx + 1, None);
+        }
         self.fds[idx] = Some(FdEntry { file, cloexec });
         Ok(idx as i32)
+    }
+
+    /// The FD_CLOEXEC flag of `fd` (fcntl F_GETFD); EBADF when not open.
+    pub fn get_cloexec(&self, fd: i32) -> KResult<bool> {
+        self.entry(fd).map(|e| e.cloexec)
+    }
+
+    /// Set or clear FD_CLOEXEC on `fd` (fcntl F_SETFD); EBADF when not open.
+    pub fn set_cloexec(&mut self, fd: i32, cloexec: bool) -> KResult<()> {
+        let i = usize::try_from(fd).map_err(|_| Errno::EBADF)?;
+        match self.fds.get_mut(i) {
+            Some(Some(e)) => {
+                e.cloexec = cloexec;
+                Ok(())
+            }
+            _ => Err(Errno::EBADF),
+        }
+    }
+
+    fn entry(&self, fd: i32) -> KResult<&FdEntry> {
+        let i = usize::try_from(fd).map_err(|_| Errno::EBADF)?;
+        self.fds.get(i).and_then(|e| e.as_ref()).ok_or(Errno::EBADF)
     }
 
     /// Put `file` at exactly `fd`, closing what was there (dup2/dup3). ENOMEM when the

@@ -39,6 +39,8 @@ pub const SIGUSR1: u32 = 10;
 pub const SIGSEGV: u32 = 11;
 /// User signal 2.
 pub const SIGUSR2: u32 = 12;
+/// Write to a pipe nobody reads (default: terminate).
+pub const SIGPIPE: u32 = 13;
 /// Termination request.
 pub const SIGTERM: u32 = 15;
 /// Child stopped or exited.
@@ -221,6 +223,7 @@ pub fn signame(sig: u32) -> &'static str {
         SIGUSR1 => "SIGUSR1",
         SIGSEGV => "SIGSEGV",
         SIGUSR2 => "SIGUSR2",
+        SIGPIPE => "SIGPIPE",
         SIGTERM => "SIGTERM",
         SIGCHLD => "SIGCHLD",
         _ => "signal",

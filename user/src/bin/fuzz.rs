@@ -128,6 +128,7 @@ const CALLS: &[(usize, &str, &[A])] = &[
     (80, "fstat", &[Fd, Ptr]),
     (43, "statfs", &[Path, Ptr]),
     (44, "fstatfs", &[Fd, Ptr]),
+    (59, "pipe2", &[Ptr, Flags]),
     (79, "newfstatat", &[Fd, Path, Ptr, Flags]),
     (61, "getdents64", &[Fd, Ptr, Len]),
     (46, "ftruncate", &[Fd, Int]),
