@@ -480,6 +480,21 @@ pub fn sys_pipe2(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     Ok(0)
 }
 
+/// fsync(2) and fdatasync(2): nothing here has dirty data a disk could take (tmpfs pages
+/// are the data, the cpio root is read-only, swap is written by reclaim), so a regular
+/// file or a directory is in sync already: 0. EBADF for a bad descriptor, EINVAL for a
+/// pipe or a character device, which have no `fsync` operation (Linux: `vfs_fsync_range`
+/// -> EINVAL without `f_op->fsync`). Linux: `do_fsync`.
+pub fn sys_fsync(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    let file = fget(a.0[0] as i32)?;
+    let mode = file.inode().attr().i_mode;
+    if crate::fs::inode::s_isreg(mode) || crate::fs::inode::s_isdir(mode) {
+        Ok(0)
+    } else {
+        Err(Errno::EINVAL)
+    }
+}
+
 /// dup(2).
 pub fn sys_dup(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     let task = me()?;

@@ -58,6 +58,7 @@ pub fn lookup(n: usize) -> Option<SyscallFn> {
         nr::STATFS => crate::fs::statfs::sys_statfs,
         nr::FSTATFS => crate::fs::statfs::sys_fstatfs,
         nr::PIPE2 => fs::sys_pipe2,
+        nr::FSYNC | nr::FDATASYNC => fs::sys_fsync,
         nr::UNLINKAT => fs::sys_unlinkat,
         nr::CHDIR => fs::sys_chdir,
         nr::GETCWD => fs::sys_getcwd,

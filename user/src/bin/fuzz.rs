@@ -129,6 +129,8 @@ const CALLS: &[(usize, &str, &[A])] = &[
     (43, "statfs", &[Path, Ptr]),
     (44, "fstatfs", &[Fd, Ptr]),
     (59, "pipe2", &[Ptr, Flags]),
+    (82, "fsync", &[Fd]),
+    (83, "fdatasync", &[Fd]),
     (79, "newfstatat", &[Fd, Path, Ptr, Flags]),
     (61, "getdents64", &[Fd, Ptr, Len]),
     (46, "ftruncate", &[Fd, Int]),

@@ -148,6 +148,18 @@ fn main(_: Args) -> i32 {
     t.exited("with SIGPIPE ignored: EPIPE", st, EPIPE);
     close(w);
 
+    // fsync: a pipe has nothing to sync (EINVAL), a tmpfs file is in sync.
+    t.ret("pipe2", pipe2(&mut fds, 0), 0);
+    t.err("fsync of a pipe: EINVAL", unsafe { syscall3(82, fds[0] as usize, 0, 0) }, EINVAL);
+    close(fds[0]);
+    close(fds[1]);
+    let f = open(c"/tmp/fsync", O_RDWR | O_CREAT, 0o600);
+    t.ret("fsync of a tmpfs file: 0", unsafe { syscall3(82, f as usize, 0, 0) }, 0);
+    t.ret("fdatasync of it: 0", unsafe { syscall3(83, f as usize, 0, 0) }, 0);
+    close(f as i32);
+    unlink(c"/tmp/fsync");
+    t.err("fsync of a bad fd: EBADF", unsafe { syscall3(82, 999, 0, 0) }, EBADF);
+
     // Bad arguments leave nothing behind.
     let probe = open(c"/proc/meminfo", O_RDONLY, 0);
     close(probe as i32);

@@ -11,7 +11,7 @@
 use super::ftrace::FtraceSite;
 
 /// Every traced function, grouped by file.
-pub static FTRACE_SITES: [FtraceSite; 264] = [
+pub static FTRACE_SITES: [FtraceSite; 265] = [
     // mm/filemap.rs
     FtraceSite::new("find_get_page"),
     FtraceSite::new("find_get_entry"),
@@ -272,6 +272,7 @@ pub static FTRACE_SITES: [FtraceSite; 264] = [
     FtraceSite::new("sys_dup3"),
     FtraceSite::new("sys_dup"),
     FtraceSite::new("sys_pipe2"),
+    FtraceSite::new("sys_fsync"),
     FtraceSite::new("sys_fcntl"),
     FtraceSite::new("sys_readlinkat"),
     FtraceSite::new("sys_ppoll"),
