@@ -176,6 +176,95 @@ pub fn sys_prlimit64(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     Ok(0)
 }
 
+/// The task `pid` names for the process-group calls: 0 is the caller. ESRCH if none (or
+/// only a zombie, which has left its group).
+fn pgrp_task(pid: i32) -> KResult<alloc::sync::Arc<crate::task::Task>> {
+    let me = current().ok_or(Errno::ESRCH)?;
+    let t = if pid == 0 {
+        me
+    } else {
+        crate::task::find_task(pid).ok_or(Errno::ESRCH)?
+    };
+    if t.state() == crate::task::TaskState::Zombie {
+        return Err(Errno::ESRCH);
+    }
+    Ok(t)
+}
+
+/// Every live process, for the group walks: user tasks, not zombies, not the idle task
+/// and not kernel threads (which Linux keeps in group 0 but which ignore signals).
+fn live_tasks() -> alloc::vec::Vec<alloc::sync::Arc<crate::task::Task>> {
+    crate::task::live_user_tasks()
+}
+
+/// setpgid(2): move process `pid` (0: the caller) into group `pgid` (0: its own pid).
+/// Linux `sys_setpgid`'s checks: EINVAL for a negative pgid; ESRCH unless `pid` is the
+/// caller or its child; EPERM for a child in another session; EACCES for a child that
+/// has run execve; EPERM for a session leader; EPERM when `pgid` is another group that
+/// no process of the caller's session leads or belongs to.
+pub fn sys_setpgid(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    use core::sync::atomic::Ordering::Relaxed;
+    let (pid, pgid) = (a.0[0] as i32, a.0[1] as i32);
+    if pgid < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let me = current().ok_or(Errno::ESRCH)?;
+    let p = pgrp_task(pid)?;
+    let pgid = if pgid == 0 { p.pid } else { pgid };
+    if p.pid != me.pid {
+        if p.ppid.load(Relaxed) != me.pid {
+            return Err(Errno::ESRCH);
+        }
+        if p.sid.load(Relaxed) != me.sid.load(Relaxed) {
+            return Err(Errno::EPERM);
+        }
+        if p.did_exec.load(Relaxed) {
+            return Err(Errno::EACCES);
+        }
+    }
+    let sid = p.sid.load(Relaxed);
+    if sid == p.pid {
+        return Err(Errno::EPERM); // a session leader stays in its group
+    }
+    if pgid != p.pid
+        && !live_tasks()
+            .iter()
+            .any(|t| t.pgid.load(Relaxed) == pgid && t.sid.load(Relaxed) == me.sid.load(Relaxed))
+    {
+        return Err(Errno::EPERM);
+    }
+    p.pgid.store(pgid, Relaxed);
+    Ok(0)
+}
+
+/// getpgid(2): the process group of `pid` (0: the caller); ESRCH if none.
+pub fn sys_getpgid(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    Ok(pgrp_task(a.0[0] as i32)?
+        .pgid
+        .load(core::sync::atomic::Ordering::Relaxed) as usize)
+}
+
+/// getsid(2): the session of `pid` (0: the caller); ESRCH if none.
+pub fn sys_getsid(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    Ok(pgrp_task(a.0[0] as i32)?
+        .sid
+        .load(core::sync::atomic::Ordering::Relaxed) as usize)
+}
+
+/// setsid(2): a new session and group led by the caller, whose id it returns; EPERM
+/// when the caller already leads a process group (some process has its pid as pgid).
+/// Linux: `ksys_setsid`.
+pub fn sys_setsid(_: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    use core::sync::atomic::Ordering::Relaxed;
+    let me = current().ok_or(Errno::ESRCH)?;
+    if live_tasks().iter().any(|t| t.pgid.load(Relaxed) == me.pid) {
+        return Err(Errno::EPERM);
+    }
+    me.sid.store(me.pid, Relaxed);
+    me.pgid.store(me.pid, Relaxed);
+    Ok(me.pid as usize)
+}
+
 /// getrlimit(2).
 pub fn sys_getrlimit(a: SyscallArgs, r: &mut PtRegs) -> KResult<usize> {
     sys_prlimit64(SyscallArgs([0, a.0[0], 0, a.0[1], 0, 0]), r)

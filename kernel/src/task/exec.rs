@@ -249,6 +249,8 @@ pub fn do_execve(path: &str, argv: &[Vec<u8>], envp: &[Vec<u8>], regs: &mut PtRe
     task.signal.lock().flush_signal_handlers();
     let name = path.rsplit('/').next().unwrap_or(path);
     task.set_comm(name);
+    task.did_exec
+        .store(true, core::sync::atomic::Ordering::Relaxed);
 
     // Fill the stack and zero the partial pages after each segment's file data.
     let zeros = [0u8; 4096];

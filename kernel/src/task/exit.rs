@@ -67,8 +67,8 @@ pub fn sys_exit_group(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     do_exit(((a.0[0] & 0xff) << 8) as i32)
 }
 
-/// wait4(2): wait for a child (pid > 0: that one; -1: any) to become a zombie, store its
-/// status, reap it. WNOHANG (1) returns 0 when none has exited. ECHILD without matching
+/// wait4(2): wait for a child (pid > 0: that one; -1: any; 0: any in the caller's
+/// process group; < -1: any in group -pid) to become a zombie, store its status, reap it. WNOHANG (1) returns 0 when none has exited. ECHILD without matching
 /// children. Linux: `kernel_wait4` -> `do_wait`. rusage is zeroed.
 pub fn sys_wait4(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     let (pid, status_ptr, options, rusage) = (a.0[0] as i32, a.0[1], a.0[2], a.0[3]);
@@ -77,11 +77,17 @@ pub fn sys_wait4(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
         return Err(Errno::EINVAL);
     }
     let me = current().ok_or(Errno::ECHILD)?;
+    let wanted = |t: &super::Task| match pid {
+        -1 => true,
+        0 => t.pgid.load(Ordering::Relaxed) == me.pgid.load(Ordering::Relaxed),
+        p if p < -1 => t.pgid.load(Ordering::Relaxed) == p.wrapping_neg(),
+        p => t.pid == p,
+    };
     loop {
         let children: alloc::vec::Vec<_> = all_pids()
             .into_iter()
             .filter_map(find_task)
-            .filter(|t| t.ppid.load(Ordering::SeqCst) == me.pid && (pid == -1 || pid == t.pid))
+            .filter(|t| t.ppid.load(Ordering::SeqCst) == me.pid && wanted(t))
             .collect();
         if children.is_empty() {
             return Err(Errno::ECHILD);

@@ -137,6 +137,14 @@ pub struct Task {
     /// Killed by the OOM killer and not yet gone (Linux: `signal->oom_mm` set by
     /// `mark_oom_victim`, `tsk_is_oom_victim`).
     pub oom_victim: AtomicBool,
+    /// Process group (Linux: `task_pgrp_nr`): inherited at fork, changed by setpgid and
+    /// setsid. 0 for the kernel's own tasks and init until it calls setsid, as in Linux.
+    pub pgid: AtomicI32,
+    /// Session (Linux: `task_session_nr`).
+    pub sid: AtomicI32,
+    /// Has run execve since fork: its parent may no longer setpgid it (EACCES; Linux:
+    /// `exec_id != parent_exec_id`).
+    pub did_exec: AtomicBool,
 }
 
 // SAFETY: `thread` is only touched by `schedule` with interrupts off on the one CPU.
@@ -269,6 +277,17 @@ pub fn find_task(pid: i32) -> Option<Arc<Task>> {
     TASKS.lock().get(&pid).cloned()
 }
 
+/// Every live user process: not a zombie, not the idle task, not a kernel thread (no mm).
+/// For the process-group walks of kill(2), setpgid(2) and setsid(2).
+pub fn live_user_tasks() -> alloc::vec::Vec<Arc<Task>> {
+    all_pids()
+        .into_iter()
+        .filter(|&p| p > 0)
+        .filter_map(find_task)
+        .filter(|t| t.state() != TaskState::Zombie && t.mm.lock().is_some())
+        .collect()
+}
+
 /// Every task's pid (for /proc and tests).
 pub fn all_pids() -> alloc::vec::Vec<i32> {
     TASKS.lock().keys().copied().collect()
@@ -305,6 +324,9 @@ pub fn sched_init() {
         oom_score_adj: AtomicI16::new(0),
         oom_score_adj_min: AtomicI16::new(0),
         oom_victim: AtomicBool::new(false),
+        pgid: AtomicI32::new(current().map_or(0, |c| c.pgid.load(Ordering::Relaxed))),
+        sid: AtomicI32::new(current().map_or(0, |c| c.sid.load(Ordering::Relaxed))),
+        did_exec: AtomicBool::new(false),
     });
     CURRENT.store(Arc::as_ptr(&idle) as *mut Task, Ordering::Release);
     RQ.lock().idle = Some(idle);
@@ -421,6 +443,9 @@ pub fn alloc_task(
             current().map_or(0, |c| c.oom_score_adj_min.load(Ordering::Relaxed)),
         ),
         oom_victim: AtomicBool::new(false),
+        pgid: AtomicI32::new(current().map_or(0, |c| c.pgid.load(Ordering::Relaxed))),
+        sid: AtomicI32::new(current().map_or(0, |c| c.sid.load(Ordering::Relaxed))),
+        did_exec: AtomicBool::new(false),
     });
     task.set_comm(name);
     TASKS.lock().insert(task.pid, task.clone());

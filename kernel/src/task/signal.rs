@@ -430,22 +430,58 @@ pub fn do_signal(regs: &mut PtRegs) {
     }
 }
 
-/// kill(2): send `sig` to `pid` (> 0 only; process groups are not modelled). Signal 0
-/// checks existence. Linux: `kill_something_info`.
+/// kill(2): send `sig` to `pid`, to the caller's process group (0), to group -`pid`, or
+/// to every process but init and the caller (-1); kernel threads never. Signal 0 checks
+/// existence and permission. Linux: `kill_something_info`.
 pub fn sys_kill(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     let (pid, sig) = (a.0[0] as i32, a.0[1] as u32);
     if sig > NSIG {
         return Err(Errno::EINVAL);
     }
-    if pid <= 0 {
-        return Err(Errno::ESRCH);
-    }
-    // A zombie exists until it is reaped: kill succeeds and does nothing (as in Linux).
-    let task = find_task(pid).ok_or(Errno::ESRCH)?;
-    if task.pid == 0 {
-        return Err(Errno::EPERM);
-    }
     let me = current().ok_or(Errno::ESRCH)?;
+    if pid > 0 {
+        // A zombie exists until it is reaped: kill succeeds and does nothing (as in Linux).
+        let task = find_task(pid).ok_or(Errno::ESRCH)?;
+        if task.pid == 0 {
+            return Err(Errno::EPERM);
+        }
+        return kill_one(&me, &task, sig).map(|()| 0);
+    }
+    // A group (0: the caller's, -N: group N) or every process but init and the caller
+    // (-1). Linux: `kill_something_info` -> `__kill_pgrp_info`: success if one target
+    // took it, else the last error; ESRCH when there is none.
+    let targets: alloc::vec::Vec<_> = match pid {
+        -1 => crate::task::live_user_tasks()
+            .into_iter()
+            .filter(|t| t.pid != 1 && t.pid != me.pid)
+            .collect(),
+        i32::MIN => return Err(Errno::ESRCH), // -INT_MIN has no group (Linux: ESRCH)
+        _ => {
+            let pgrp = if pid == 0 {
+                me.pgid.load(Ordering::Relaxed)
+            } else {
+                -pid
+            };
+            crate::task::live_user_tasks()
+                .into_iter()
+                .filter(|t| t.pgid.load(Ordering::Relaxed) == pgrp)
+                .collect()
+        }
+    };
+    let mut result = Err(Errno::ESRCH);
+    for t in &targets {
+        match kill_one(&me, t, sig) {
+            Ok(()) => result = Ok(0),
+            Err(e) if result.is_err() => result = Err(e),
+            Err(_) => {}
+        }
+    }
+    result
+}
+
+/// Send `sig` (0: only check) from `me` to `task`: EPERM unless root or the same user
+/// (Linux: `check_kill_permission`).
+fn kill_one(me: &Arc<Task>, task: &Arc<Task>, sig: u32) -> KResult<()> {
     // Two statements: the guards must not overlap (kill(getpid()) locks the same task).
     let mine = *me.cred.lock();
     let theirs = *task.cred.lock();
@@ -454,7 +490,7 @@ pub fn sys_kill(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     }
     if sig != 0 && task.state() != TaskState::Zombie {
         send_signal_info(
-            &task,
+            task,
             sig,
             KSiginfo {
                 si_signo: sig,
@@ -465,7 +501,7 @@ pub fn sys_kill(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
             },
         );
     }
-    Ok(0)
+    Ok(())
 }
 
 /// rt_sigaction(2): read the new action (EFAULT), check the signal (EINVAL for 0, > 64,

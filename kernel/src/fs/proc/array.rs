@@ -7,8 +7,8 @@
 //! CONFIG_HUGETLB_PAGE, CONFIG_TRANSPARENT_HUGEPAGE, CONFIG_CPUSETS). Values this kernel
 //! has no source for are what Linux shows for a task that never used the feature: no
 //! supplementary groups, no blocked, ignored or caught signals, no seccomp, one CPU and
-//! one memory node, no process groups or sessions (a Linux init that never calls setsid
-//! has pgid and sid 0, and so do its children), umask 0 (we apply none).
+//! one memory node, umask 0 (we apply none). Process groups and sessions are the task's
+//! (a Linux init that never calls setsid has pgid and sid 0, and so do its children).
 use super::seq::seq_put_decimal_ull;
 use super::task_mmu::task_mem;
 use crate::task::{Task, TaskState};
@@ -93,8 +93,12 @@ fn task_state(m: &mut String, task: &Task) {
     m.push_str("\nGroups:\t ");
     seq_put_decimal_ull(m, "\nNStgid:\t", pid);
     seq_put_decimal_ull(m, "\nNSpid:\t", pid);
-    seq_put_decimal_ull(m, "\nNSpgid:\t", 0);
-    seq_put_decimal_ull(m, "\nNSsid:\t", 0);
+    let (pgid, sid) = (
+        task.pgid.load(Ordering::Relaxed).max(0) as u64,
+        task.sid.load(Ordering::Relaxed).max(0) as u64,
+    );
+    seq_put_decimal_ull(m, "\nNSpgid:\t", pgid);
+    seq_put_decimal_ull(m, "\nNSsid:\t", sid);
     m.push('\n');
 }
 

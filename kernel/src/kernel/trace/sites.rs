@@ -11,7 +11,7 @@
 use super::ftrace::FtraceSite;
 
 /// Every traced function, grouped by file.
-pub static FTRACE_SITES: [FtraceSite; 265] = [
+pub static FTRACE_SITES: [FtraceSite; 269] = [
     // mm/filemap.rs
     FtraceSite::new("find_get_page"),
     FtraceSite::new("find_get_entry"),
@@ -284,6 +284,10 @@ pub static FTRACE_SITES: [FtraceSite; 265] = [
     FtraceSite::new("sys_fstatfs"),
     // kernel/sys.rs
     FtraceSite::new("sys_uname"),
+    FtraceSite::new("sys_setpgid"),
+    FtraceSite::new("sys_getpgid"),
+    FtraceSite::new("sys_getsid"),
+    FtraceSite::new("sys_setsid"),
     FtraceSite::new("sys_getuid"),
     FtraceSite::new("sys_geteuid"),
     FtraceSite::new("sys_getgid"),
