@@ -546,6 +546,7 @@ pub const SCENARIOS: &[Scenario] = &[
     user_test("user-mremap", "init=/bin/mremap_test", "mremap_test: "),
     user_test("user-pipe", "init=/bin/pipe_test", "pipe_test: "),
     user_test("user-pgrp", "init=/bin/pgrp_test", "pgrp_test: "),
+    user_test("user-timer", "init=/bin/timer_test", "timer_test: "),
     Scenario {
         // Time in instructions (-icount): the heartbeat's gaps do not depend on the host.
         icount: true,

@@ -217,6 +217,7 @@ fn run_init(path: &str, args: &str) -> u32 {
     if crate::task::kernel_thread("kswapd0", crate::mm::vmscan::kswapd, 0).is_none() {
         pr_warn!("kswapd: no memory for the thread; only direct reclaim will run");
     }
+    crate::kernel::itimer::itimer_init();
     // The idle loop (Linux: cpu_startup_entry -> do_idle): run whatever is runnable,
     // else wait in wfi for the interrupt that makes something runnable. Orphans are
     // reparented to init; once init itself is a zombie, everything left is killed and

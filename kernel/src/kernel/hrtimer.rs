@@ -68,6 +68,10 @@ pub fn hrtimer_run_queues() {
         t.fired.store(true, Ordering::Release);
         t.wq.wake_up();
     }
+    drop(timers);
+    // Interval timers whose deadline passed (Linux: the same hrtimer queue runs
+    // `it_real_fn`; here ktimerd does, see kernel/itimer.rs).
+    crate::kernel::itimer::itimer_tick();
 }
 
 /// Sleep in `state` until the monotonic clock reaches `expires` (ns). Returns EINTR when

@@ -4,6 +4,7 @@
 pub mod printk;
 pub mod cmdline;
 pub mod hrtimer;
+pub mod itimer;
 pub mod kallsyms;
 pub mod ktest;
 pub mod panic;

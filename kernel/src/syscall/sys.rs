@@ -63,6 +63,8 @@ pub fn lookup(n: usize) -> Option<SyscallFn> {
         nr::FSTATFS => crate::fs::statfs::sys_fstatfs,
         nr::PIPE2 => fs::sys_pipe2,
         nr::FSYNC | nr::FDATASYNC => fs::sys_fsync,
+        nr::GETITIMER => crate::kernel::itimer::sys_getitimer,
+        nr::SETITIMER => crate::kernel::itimer::sys_setitimer,
         nr::UNLINKAT => fs::sys_unlinkat,
         nr::CHDIR => fs::sys_chdir,
         nr::GETCWD => fs::sys_getcwd,

@@ -21,6 +21,7 @@ pub fn do_exit(status: i32) -> ! {
         zap_pid_ns_processes(&me);
     }
     super::exit_mm(&me);
+    crate::kernel::itimer::exit_itimers(me.pid);
     me.exit_code.store(status, Ordering::SeqCst);
     // forget_original_parent: orphans go to init, which reaps them.
     for pid in all_pids() {

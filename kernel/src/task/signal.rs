@@ -41,6 +41,8 @@ pub const SIGSEGV: u32 = 11;
 pub const SIGUSR2: u32 = 12;
 /// Write to a pipe nobody reads (default: terminate).
 pub const SIGPIPE: u32 = 13;
+/// An ITIMER_REAL timer expired (default: terminate).
+pub const SIGALRM: u32 = 14;
 /// Termination request.
 pub const SIGTERM: u32 = 15;
 /// Child stopped or exited.
@@ -224,6 +226,7 @@ pub fn signame(sig: u32) -> &'static str {
         SIGSEGV => "SIGSEGV",
         SIGUSR2 => "SIGUSR2",
         SIGPIPE => "SIGPIPE",
+        SIGALRM => "SIGALRM",
         SIGTERM => "SIGTERM",
         SIGCHLD => "SIGCHLD",
         _ => "signal",

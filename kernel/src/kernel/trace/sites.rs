@@ -11,7 +11,7 @@
 use super::ftrace::FtraceSite;
 
 /// Every traced function, grouped by file.
-pub static FTRACE_SITES: [FtraceSite; 269] = [
+pub static FTRACE_SITES: [FtraceSite; 271] = [
     // mm/filemap.rs
     FtraceSite::new("find_get_page"),
     FtraceSite::new("find_get_entry"),
@@ -288,6 +288,9 @@ pub static FTRACE_SITES: [FtraceSite; 269] = [
     FtraceSite::new("sys_getpgid"),
     FtraceSite::new("sys_getsid"),
     FtraceSite::new("sys_setsid"),
+    // kernel/itimer.rs
+    FtraceSite::new("sys_setitimer"),
+    FtraceSite::new("sys_getitimer"),
     FtraceSite::new("sys_getuid"),
     FtraceSite::new("sys_geteuid"),
     FtraceSite::new("sys_getgid"),
