@@ -71,6 +71,7 @@ const KPAGECOUNT_INO: u64 = 30;
 const KPAGEFLAGS_INO: u64 = 31;
 const SWAPS_INO: u64 = 32;
 const PARTITIONS_INO: u64 = 33;
+const SLABINFO_INO: u64 = 34;
 const _: () = assert!(SYSCTL_FIRST_INO + (VM_SYSCTLS.len() as u64) <= SYS_KERNEL_INO);
 const _: () = assert!(KERNEL_SYSCTL_FIRST_INO + (KERNEL_SYSCTLS.len() as u64) <= KPAGECOUNT_INO);
 
@@ -122,6 +123,8 @@ enum Kind {
     Swaps,
     /// /proc/partitions (Linux: `show_partition` in block/genhd.c).
     Partitions,
+    /// /proc/slabinfo (Linux: `slabinfo_proc_ops` in mm/slab_common.c).
+    Slabinfo,
     /// /proc/sys.
     SysDir,
     /// /proc/sys/vm.
@@ -168,6 +171,8 @@ fn node(kind: Kind) -> Arc<dyn Inode> {
         Kind::Kpageflags => (KPAGEFLAGS_INO, S_IFREG | 0o400),
         Kind::Swaps => (SWAPS_INO, S_IFREG | 0o444),
         Kind::Partitions => (PARTITIONS_INO, S_IFREG | 0o444),
+        // Linux: proc_create("slabinfo", SLABINFO_RIGHTS = S_IRUSR, ...).
+        Kind::Slabinfo => (SLABINFO_INO, S_IFREG | 0o400),
         Kind::SysDir => (SYS_INO, S_IFDIR | 0o555),
         Kind::SysVmDir => (SYS_VM_INO, S_IFDIR | 0o555),
         Kind::Sysctl(c) => (sysctl_ino(c), S_IFREG | c.mode()),
@@ -253,6 +258,7 @@ impl ProcInode {
             Kind::Vmstat => Ok(crate::mm::vmstat::vmstat_text()),
             Kind::Swaps => Ok(crate::mm::swapfile::proc_swaps()),
             Kind::Partitions => Ok(crate::fs::block_dev::proc_partitions()),
+            Kind::Slabinfo => Ok(crate::mm::slab::slabinfo()),
             Kind::Sysctl(c) => Ok(c.read()),
             Kind::KernelSysctl(c) => Ok(c.read()),
             Kind::Pid(pid, PidFile::Status) => proc_pid_status(pid),
@@ -281,6 +287,7 @@ impl ProcInode {
                     ent("kpagecount".into(), KPAGECOUNT_INO, 8),
                     ent("kpageflags".into(), KPAGEFLAGS_INO, 8),
                     ent("partitions".into(), PARTITIONS_INO, 8),
+                    ent("slabinfo".into(), SLABINFO_INO, 8),
                     ent("swaps".into(), SWAPS_INO, 8),
                     ent("sys".into(), SYS_INO, 4),
                 ]);
@@ -327,6 +334,7 @@ impl Inode for ProcInode {
             (Kind::Root, "kpageflags") => Ok(node(Kind::Kpageflags)),
             (Kind::Root, "swaps") => Ok(node(Kind::Swaps)),
             (Kind::Root, "partitions") => Ok(node(Kind::Partitions)),
+            (Kind::Root, "slabinfo") => Ok(node(Kind::Slabinfo)),
             (Kind::Root, "sys") => Ok(node(Kind::SysDir)),
             (Kind::SysDir, "vm") => Ok(node(Kind::SysVmDir)),
             (Kind::SysDir, "kernel") => Ok(node(Kind::SysKernelDir)),
