@@ -300,7 +300,7 @@ fn slab_grows_and_shrinks() -> TestResult {
     let free0 = crate::mm::page_alloc::nr_free_pages();
     let mut objs: Vec<usize> = Vec::with_capacity(1000);
     for i in 0..1000usize {
-        let p = kmem_cache_alloc(s);
+        let p = kmem_cache_alloc(s, crate::mm::slab::GFP_SLAB_USER);
         if p.is_null() {
             return Err("kmem_cache_alloc failed".into());
         }

@@ -25,16 +25,20 @@
 //! cache's slab order is fixed at creation (SLUB falls back to `oo_min` when the
 //! preferred order fails).
 //!
-//! GFP. Linux passes the caller's gfp down (`GFP_KERNEL` may reclaim). A `GlobalAlloc`
-//! receives no gfp, and its callers include code holding spin locks (the run queue, the
-//! LRU lock), so the slab never reclaims and never even wakes kswapd (waking takes the run
-//! queue's lock): a new slab is first taken keeping the zone's watermarks
-//! (`GFP_NOWAIT` without the kswapd wake-up), then, failing that, from the reserve below
-//! the min watermark (`__GFP_HIGH`, as `GFP_ATOMIC`). Page faults and kswapd refill the
-//! reserve. When that fails too the allocation returns null: a fallible caller
-//! (`Vec::try_reserve`, [`try_box`]) turns it into ENOMEM; an infallible one still ends in
-//! the allocation-error panic, which is why paths user space drives use the fallible
-//! forms (issue 13).
+//! GFP. Linux passes the caller's gfp down (`GFP_KERNEL` may reclaim). Here the slab
+//! never reclaims itself: a new slab comes from the free lists or not at all, because its
+//! callers may hold spin locks (an allocation inside a list walk, under the LRU lock) that
+//! reclaim could need. Two kinds of callers:
+//! - The global allocator ([`GFP_SLAB_GLOBAL`]): every `Box::new` and `Vec::push` of the
+//!   kernel, where a failure is the allocation-error panic, called even with the run
+//!   queue locked. It may take the reserve below the min watermark (`__GFP_HIGH`, as
+//!   `GFP_ATOMIC`), and does not wake kswapd (waking takes the run queue's lock).
+//! - The typed, fallible allocations of objects user space makes the kernel create
+//!   ([`kmem_cache_alloc_box`] for VMAs and anon_vma chains: [`GFP_SLAB_USER`]). They
+//!   leave the min watermark alone, so a process making VMAs without end gets ENOMEM while
+//!   the reserve is still there for the rest of the kernel, and they wake kswapd
+//!   (`GFP_NOWAIT`). `Vec::try_reserve` and [`try_box`] go through the global allocator
+//!   but turn a null into ENOMEM.
 use super::page::{pfn_to_page, Page, PageFlags};
 use super::page_alloc::{alloc_pages, GfpFlags};
 use crate::arch::{phys_to_virt, virt_to_phys, PAGE_SHIFT, PAGE_SIZE};
@@ -142,6 +146,12 @@ pub const fn kmem_cache_create(name: &'static str, size: usize, align: usize) ->
 /// counted in pages here): /proc/meminfo's `Slab` and `SUnreclaim`.
 static NR_SLAB_PAGES: AtomicUsize = AtomicUsize::new(0);
 
+/// The gfp of the global allocator's slabs and large allocations (see the file comment).
+pub const GFP_SLAB_GLOBAL: GfpFlags = GfpFlags::__GFP_HIGH.union(GfpFlags::__GFP_NOWARN);
+
+/// The gfp of [`kmem_cache_alloc_box`] (see the file comment; Linux: `GFP_NOWAIT`).
+pub const GFP_SLAB_USER: GfpFlags = GfpFlags::GFP_NOWAIT.union(GfpFlags::__GFP_NOWARN);
+
 /// The dedicated caches created so far, newest first (Linux: `slab_caches`); the kmalloc
 /// caches are listed from their array.
 static SLAB_CACHES: AtomicPtr<KmemCache> = AtomicPtr::new(core::ptr::null_mut());
@@ -222,9 +232,8 @@ fn list_cache(s: &'static KmemCache) {
 /// Get pages for a new slab of `s`, with no cache lock held, and thread its free list
 /// (Linux: `allocate_slab` -> `alloc_slab_page`, `shuffle_freelist` without the
 /// shuffle). See the file comment for the gfp.
-fn allocate_slab(s: &'static KmemCache) -> Option<&'static Page> {
-    let page = alloc_pages(GfpFlags::__GFP_NOWARN, s.order)
-        .or_else(|| alloc_pages(GfpFlags::__GFP_NOWARN | GfpFlags::__GFP_HIGH, s.order))?;
+fn allocate_slab(s: &'static KmemCache, gfp: GfpFlags) -> Option<&'static Page> {
+    let page = alloc_pages(gfp, s.order)?;
     list_cache(s);
     let head_pfn = super::page::page_to_pfn(page);
     let cache = s as *const KmemCache as usize;
@@ -301,11 +310,11 @@ impl KmemCacheNode {
 
 /// One object of `s`, or null when no memory is left (Linux: `kmem_cache_alloc` ->
 /// `slab_alloc_node`; the slow path `___slab_alloc` -> `new_slab` when the partial list
-/// is empty). Interrupts are masked while the cache lock is held; the page allocator is
-/// called with the lock dropped.
+/// is empty, with `gfp` for the pages). Interrupts are masked while the cache lock is
+/// held; the page allocator is called with the lock dropped.
 #[no_mangle]
 #[inline(never)]
-pub fn kmem_cache_alloc(s: &'static KmemCache) -> *mut u8 {
+pub fn kmem_cache_alloc(s: &'static KmemCache, gfp: GfpFlags) -> *mut u8 {
     loop {
         {
             let mut n = s.node.lock();
@@ -328,7 +337,7 @@ pub fn kmem_cache_alloc(s: &'static KmemCache) -> *mut u8 {
                 return obj as *mut u8;
             }
         }
-        let Some(page) = allocate_slab(s) else {
+        let Some(page) = allocate_slab(s, gfp) else {
             return core::ptr::null_mut();
         };
         let mut n = s.node.lock();
@@ -497,9 +506,7 @@ fn kmalloc_large(size: usize, align: usize) -> *mut u8 {
     let order = (bytes.div_ceil(PAGE_SIZE))
         .next_power_of_two()
         .trailing_zeros() as usize;
-    match alloc_pages(GfpFlags::__GFP_NOWARN, order)
-        .or_else(|| alloc_pages(GfpFlags::__GFP_NOWARN | GfpFlags::__GFP_HIGH, order))
-    {
+    match alloc_pages(GFP_SLAB_GLOBAL, order) {
         Some(page) => {
             NR_SLAB_PAGES.fetch_add(1 << order, Ordering::Relaxed);
             super::page::page_address(page) as *mut u8
@@ -514,7 +521,7 @@ fn kmalloc_large(size: usize, align: usize) -> *mut u8 {
 #[inline(never)]
 pub fn __kmalloc(size: usize, align: usize) -> *mut u8 {
     match kmalloc_index(size, align) {
-        Some(i) => kmem_cache_alloc(&KMALLOC_CACHES[i]),
+        Some(i) => kmem_cache_alloc(&KMALLOC_CACHES[i], GFP_SLAB_GLOBAL),
         None => kmalloc_large(size, align),
     }
 }
@@ -588,13 +595,25 @@ pub fn try_box<T>(value: T) -> KResult<Box<T>> {
 }
 
 /// A `Box` whose memory comes from the dedicated cache `s` (Linux:
-/// `kmem_cache_alloc(vm_area_cachep, GFP_KERNEL)` for a `vm_area_struct`); ENOMEM when
-/// no memory is left. Dropping the box frees the object to `s`: the global allocator's
-/// `kfree` finds the cache from the page. On the host (unit tests) the system allocator
-/// stands in.
-pub fn kmem_cache_alloc_box<T>(s: &'static KmemCache, value: T) -> KResult<Box<T>> {
+/// `kmem_cache_alloc(vm_area_cachep, GFP_KERNEL)` for a `vm_area_struct`); when no memory
+/// is left, `value` comes back in the error so the caller can undo what it holds (Linux:
+/// NULL, then the caller's `-ENOMEM` path). Dropping the box frees the object to `s`: the
+/// global allocator's `kfree` finds the cache from the page. On the host (unit tests) the
+/// system allocator stands in.
+pub fn kmem_cache_alloc_box<T>(s: &'static KmemCache, value: T) -> Result<Box<T>, T> {
+    const { assert!(core::mem::size_of::<T>() > 0) };
     if cfg!(not(target_os = "none")) {
-        return try_box(value);
+        let layout = Layout::new::<T>();
+        // SAFETY: `T` is not zero-sized (checked above).
+        let p = unsafe { alloc::alloc::alloc(layout) } as *mut T;
+        if p.is_null() {
+            return Err(value);
+        }
+        // SAFETY: a fresh block for one `T` from the global allocator.
+        unsafe {
+            p.write(value);
+            return Ok(Box::from_raw(p));
+        }
     }
     assert!(
         core::mem::size_of::<T>() <= s.size && core::mem::align_of::<T>() <= s.align,
@@ -602,9 +621,9 @@ pub fn kmem_cache_alloc_box<T>(s: &'static KmemCache, value: T) -> KResult<Box<T
         core::any::type_name::<T>(),
         s.name
     );
-    let p = kmem_cache_alloc(s) as *mut T;
+    let p = kmem_cache_alloc(s, GFP_SLAB_USER) as *mut T;
     if p.is_null() {
-        return Err(Errno::ENOMEM);
+        return Err(value);
     }
     // SAFETY: `p` is a free slot of `s`, large and aligned enough for `T` (checked above);
     // the box's drop goes to `kfree`, which returns it to `s`.
