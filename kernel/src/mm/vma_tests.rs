@@ -441,7 +441,7 @@ fn vma_merge_anon_vma_rules_follow_is_mergeable_anon_vma() {
     );
     // ... but not when prev came through fork (chain longer than one).
     let parent = AnonVma::new();
-    crate::mm::rmap::anon_vma_chain_link_mut(mm.mm_rb.get_mut(&p).unwrap(), &parent);
+    crate::mm::rmap::anon_vma_chain_link_mut(mm.mm_rb.get_mut(&p).unwrap(), &parent).unwrap();
     assert_eq!(
         vma_merge(
             &mut mm,
@@ -1046,7 +1046,7 @@ fn adjust(
     assert!(!v.is_null());
     let e = expand.map_or(core::ptr::null_mut(), |k| mm.mm_rb.find(k));
     // SAFETY: both are VMAs of `mm`'s tree, which we hold mutably.
-    let r = unsafe { __vma_adjust(mm, v, start, end, pgoff, insert, e) };
+    let r = unsafe { __vma_adjust(mm, v, start, end, pgoff, insert.map(Box::new), e) };
     // SAFETY: the survivor is a VMA of the tree.
     unsafe { (*r).vm_start }
 }

@@ -222,8 +222,12 @@ fn slab_rows(t: &mut Tap) {
         kmalloc,
         "at least one of kmalloc-64..512 non-empty",
     );
+    if let Some(line) = text.lines().find(|l| l.starts_with("vm_area_struct ")) {
+        println!("slab_test: {line}");
+    }
     t.ret("munmap of the 50,000 VMAs", munmap(base, (VMAS + 2) * P), 0);
     let slab2 = meminfo_kb("Slab").unwrap_or(0);
+    println!("slab_test: Slab {slab0} kB, with the VMAs {slab1} kB, after munmap {slab2} kB");
     t.check(
         slab2 <= slab0 + rise / 4,
         "meminfo Slab falls back after the munmap",
