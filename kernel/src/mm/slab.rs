@@ -213,9 +213,14 @@ fn virt_to_page(addr: usize) -> &'static Page {
     pfn_to_page(virt_to_phys(addr) >> PAGE_SHIFT)
 }
 
-/// Put `s` on the `slab_caches` list the first time it gets a slab.
+/// Put `s` on the `slab_caches` list the first time it gets a slab (a kmalloc cache is
+/// listed from its array instead).
 fn list_cache(s: &'static KmemCache) {
     if s.listed.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let kmalloc = KMALLOC_CACHES.as_ptr_range();
+    if kmalloc.contains(&(s as *const KmemCache)) {
         return;
     }
     let me = s as *const KmemCache as *mut KmemCache;

@@ -212,6 +212,17 @@ fn slab_rows(t: &mut Tap) {
         vma_objs,
         "at least 50000 active objects",
     );
+    let listed = |name: &str| {
+        text.lines()
+            .filter(|l| l.split_whitespace().next() == Some(name))
+            .count()
+    };
+    t.eq(
+        "/proc/slabinfo lists vm_area_struct once",
+        listed("vm_area_struct"),
+        1,
+    );
+    t.eq("/proc/slabinfo lists kmalloc-8 once", listed("kmalloc-8"), 1);
     let kmalloc = ["kmalloc-64", "kmalloc-128", "kmalloc-256", "kmalloc-512"]
         .iter()
         .filter(|c| slab_active(text, c).unwrap_or(0) > 0)
