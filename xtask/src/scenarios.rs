@@ -319,6 +319,13 @@ pub const SCENARIOS: &[Scenario] = &[
         ..user_test("user-slab-vmas-64M", "init=/bin/slab_test -- vmas", "slab_test: ")
     },
     Scenario {
+        // Issue 13: a large executable, huge argument lists, thousands of long tmpfs
+        // names and a far descriptor end as Linux's calls do, never in a panic.
+        memory: "64M",
+        timeout_secs: 240,
+        ..user_test("user-slab-abuse-64M", "init=/bin/slab_test -- abuse", "slab_test: ")
+    },
+    Scenario {
         // Issue 13: 50,000 VMAs raise meminfo's Slab, /proc/slabinfo shows them in
         // vm_area_struct, and Slab falls back after the munmap.
         timeout_secs: 120,

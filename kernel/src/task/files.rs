@@ -42,6 +42,11 @@ impl FilesStruct {
         let idx = match self.fds.iter().position(|e| e.is_none()) {
             Some(i) => i,
             None => {
+                if self.fds.len() >= limit {
+                    return Err(Errno::EMFILE);
+                }
+                // The table grows as user space opens files: ENOMEM, not a panic.
+                self.fds.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
                 self.fds.push(None);
                 self.fds.len() - 1
             }

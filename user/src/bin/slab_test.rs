@@ -12,6 +12,13 @@
 //!   OOM-kill the child instead: SIGKILL is accepted), and afterwards fork, exit and the
 //!   unmapping all work.
 //!
+//! `slab_test abuse` (run at 64 MiB, as root): the other ways issue 13 found to take the
+//! kernel down through its heap, each with Linux's outcome: execve of an executable
+//! larger than the biggest kmalloc (16 MiB of padding after the ELF image) runs it; a
+//! 2 MB argument list is E2BIG and a 1.5 MB one reaches the new program intact; 5,000
+//! tmpfs files with 200-character names are created and removed; dup3(0, 262144) with
+//! RLIMIT_NOFILE raised succeeds (or is ENOMEM), and closes.
+//!
 //! `slab_test slab` (run at 512 MiB): 50,000 VMAs raise /proc/meminfo `Slab` by at least
 //! 100 bytes each; /proc/slabinfo (Linux's 2.1 format) shows a `vm_area_struct` line with
 //! at least 50,000 active objects and non-empty kmalloc caches; after the munmap `Slab` is
@@ -32,6 +39,12 @@ fn main(args: Args) -> i32 {
     match args.get(1) {
         Some("vmas") => vmas_rows(&mut t),
         Some("slab") => slab_rows(&mut t),
+        Some("abuse") => abuse_rows(&mut t),
+        // Run by abuse_rows through execve: exit 0 if argc is argv[2].
+        Some("argc") => {
+            let want: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(0);
+            return if args.len() == want { 0 } else { 1 };
+        }
         _ => {
             t.ok(false, "usage: slab_test vmas|slab");
         }
@@ -245,4 +258,159 @@ fn slab_rows(t: &mut Tap) {
         format_args!("{slab0} kB -> {slab1} kB -> {slab2} kB"),
         format_args!("at most {} kB", slab0 + rise / 4),
     );
+}
+
+/// A fresh anonymous read-write mapping of `len` bytes (0 on failure).
+fn scratch(len: usize) -> usize {
+    let a = mmap_anon(len);
+    if a < 0 {
+        0
+    } else {
+        a as usize
+    }
+}
+
+/// In a child, execve `path` with `argc` arguments: "slab_test", "argc", argc in decimal,
+/// then fillers of `fill` bytes (each NUL-terminated). The child's status, or its exit
+/// status 100 + errno when execve failed.
+fn exec_with_args(path: &CStr, argc: usize, fill: usize) -> Wstatus {
+    in_child(|| {
+        let ptrs = scratch((argc + 1) * 8);
+        let strs = scratch(argc * (fill + 1) + 64);
+        if ptrs == 0 || strs == 0 {
+            return 99;
+        }
+        // SAFETY: both mappings are ours and large enough for what is written.
+        let (ptrs, strs) = unsafe {
+            (
+                core::slice::from_raw_parts_mut(ptrs as *mut *const u8, argc + 1),
+                core::slice::from_raw_parts_mut(strs as *mut u8, argc * (fill + 1) + 64),
+            )
+        };
+        let mut at = 0;
+        let mut put = |text: &[u8], i: usize, ptrs: &mut [*const u8]| {
+            strs[at..at + text.len()].copy_from_slice(text);
+            strs[at + text.len()] = 0;
+            ptrs[i] = strs[at..].as_ptr();
+            at += text.len() + 1;
+        };
+        put(b"slab_test", 0, ptrs);
+        put(b"argc", 1, ptrs);
+        let mut num = [0u8; 20];
+        let mut n = argc;
+        let mut k = num.len();
+        loop {
+            k -= 1;
+            num[k] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        put(&num[k..], 2, ptrs);
+        let filler = [b'x'; 4096];
+        for i in 3..argc {
+            put(&filler[..fill], i, ptrs);
+        }
+        ptrs[argc] = core::ptr::null();
+        let envp = [core::ptr::null()];
+        let r = execve(path, ptrs, &envp);
+        (100 - r) as i32 // r is -errno
+    })
+}
+
+fn abuse_rows(t: &mut Tap) {
+    // 1. An executable bigger than any kmalloc: our own image plus 16 MiB of zeros.
+    let big = c"/tmp/slab_test.big";
+    let mut copied = false;
+    let src = open(c"/bin/slab_test", O_RDONLY, 0);
+    let dst = open(big, O_CREAT | O_WRONLY, 0o755);
+    if src >= 0 && dst >= 0 {
+        let mut buf = [0u8; 4096];
+        copied = true;
+        loop {
+            let n = read(src as i32, &mut buf);
+            if n <= 0 {
+                copied &= n == 0;
+                break;
+            }
+            copied &= write(dst as i32, &buf[..n as usize]) == n;
+        }
+        let zeros = [0u8; 4096];
+        for _ in 0..4096 {
+            copied &= write(dst as i32, &zeros) == 4096;
+        }
+    }
+    close(src as i32);
+    close(dst as i32);
+    t.ok(copied, "a 16 MiB-padded copy of this program in tmpfs");
+    let st = exec_with_args(big, 3, 0);
+    t.exited("execve of the 16 MiB executable runs it", st, 0);
+    t.ret("unlink it", unlink(big), 0);
+
+    // 2. Argument lists: 20,000 x 100 bytes (2 MB + pointers) is E2BIG (Linux: more than
+    // a quarter of the 8 MiB stack rlimit); 15,000 x 100 bytes arrive intact.
+    let st = exec_with_args(c"/bin/slab_test", 20_000, 99);
+    t.exited("execve with a 2 MB argument list: E2BIG", st, 100 + E2BIG);
+    let st = exec_with_args(c"/bin/slab_test", 15_000, 99);
+    t.exited("execve with a 1.5 MB argument list: argc arrives", st, 0);
+
+    // 3. Thousands of tmpfs files with long names.
+    let mut name = [b'n'; 216];
+    name[..5].copy_from_slice(b"/tmp/");
+    let path = |name: &mut [u8; 216], i: usize| {
+        for (k, b) in name[5..11].iter_mut().enumerate() {
+            *b = b'0' + ((i / 10usize.pow(5 - k as u32)) % 10) as u8;
+        }
+        name[215] = 0;
+    };
+    let mut made = 0;
+    let mut first_err = 0;
+    for i in 0..5000 {
+        path(&mut name, i);
+        let c = CStr::from_bytes_with_nul(&name).unwrap_or(c"/tmp/bad");
+        let fd = open(c, O_CREAT | O_WRONLY, 0o644);
+        if fd < 0 {
+            first_err = fd;
+            break;
+        }
+        close(fd as i32);
+        made += 1;
+    }
+    t.check(
+        made == 5000,
+        "5,000 tmpfs files with 210-character names",
+        format_args!("{made} made, then {}", Ret(first_err)),
+        "5000",
+    );
+    let mut removed = 0;
+    for i in 0..made {
+        path(&mut name, i);
+        let c = CStr::from_bytes_with_nul(&name).unwrap_or(c"/tmp/bad");
+        removed += (unlink(c) == 0) as usize;
+    }
+    t.eq("and removed again", removed, made);
+
+    // 4. A descriptor far up the table, as root.
+    let lim = Rlimit {
+        rlim_cur: 1 << 20,
+        rlim_max: 1 << 20,
+    };
+    t.ret(
+        "RLIMIT_NOFILE raised to 1048576 (nr_open)",
+        prlimit64(RLIMIT_NOFILE, Some(&lim), None),
+        0,
+    );
+    let r = unsafe { syscall3(nr::DUP3, 0, 262_144, 0) };
+    t.check(
+        r == 262_144 || r == -(ENOMEM as isize),
+        "dup3(0, 262144): the descriptor, or ENOMEM",
+        Ret(r),
+        "262144 or -ENOMEM",
+    );
+    if r == 262_144 {
+        t.ret("close(262144)", close(262_144), 0);
+    }
+    let st = in_child(|| 0);
+    t.exited("fork still works", st, 0);
 }
