@@ -188,6 +188,16 @@ fn pages_not_leaked() -> usize {
         + crate::mm::slab::nr_slab_pages()
 }
 
+/// Objects in the caches only processes use (VMAs and their anon_vma chains): all of
+/// them go when the processes do, so a count above the boot baseline is a leak the page
+/// count (which includes slab pages) would not show.
+fn process_objects() -> (usize, usize) {
+    (
+        crate::mm::slab::get_slabinfo(&crate::mm::vma::VM_AREA_CACHEP).active_objs,
+        crate::mm::slab::get_slabinfo(&crate::mm::rmap::ANON_VMA_CHAIN_CACHEP).active_objs,
+    )
+}
+
 /// Start `path` as pid 1, let user space run until it exits, reap everything, check that
 /// no page leaked, and return the status QEMU should exit with (init's exit code, or
 /// 128 + signal). Linux would panic when init exits; a teaching kernel reports instead.
@@ -195,6 +205,7 @@ fn run_init(path: &str, args: &str) -> u32 {
     use crate::task::{all_pids, find_task, release_task, TaskState};
     crate::mm::memory::zero_page_phys(); // allocated once, before the baseline
     let baseline = pages_not_leaked();
+    let objs_baseline = process_objects();
     INIT_PATH.call_once(|| {
         (
             alloc::string::String::from(path),
@@ -272,7 +283,16 @@ fn run_init(path: &str, args: &str) -> u32 {
     };
     pr_info!("init: {} exited with status {}", path, code);
     let now = pages_not_leaked();
-    if now == baseline {
+    let objs_now = process_objects();
+    if objs_now != objs_baseline {
+        // A VMA or an anon_vma chain outlived every process: its pages may be counted
+        // as slab above, but the objects say what leaked.
+        pr_info!(
+            "mm: LEAK: vm_area_struct/anon_vma_chain objects {:?} -> {:?} after all processes exited",
+            objs_baseline,
+            objs_now
+        );
+    } else if now == baseline {
         pr_info!(
             "mm: no leak: free + page-cache + slab pages back to {} after all processes exited",
             now

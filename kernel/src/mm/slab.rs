@@ -507,10 +507,7 @@ pub fn slabinfo() -> alloc::string::String {
 /// aligned to its size, not PG_slab, so `kfree` tells it apart; counted in
 /// `NR_SLAB_PAGES` as 5.10 counts it in `NR_SLAB_UNRECLAIMABLE_B`.
 fn kmalloc_large(size: usize, align: usize) -> *mut u8 {
-    let bytes = size.max(align);
-    let order = (bytes.div_ceil(PAGE_SIZE))
-        .next_power_of_two()
-        .trailing_zeros() as usize;
+    let order = large_order(size, align);
     match alloc_pages(GFP_SLAB_GLOBAL, order) {
         Some(page) => {
             NR_SLAB_PAGES.fetch_add(1 << order, Ordering::Relaxed);
@@ -549,10 +546,7 @@ pub unsafe fn kfree(obj: *mut u8, size: usize, align: usize) {
         // (set by `allocate_slab`); the caller's contract covers `obj`.
         unsafe { kmem_cache_free(&*cache, obj) };
     } else {
-        let bytes = size.max(align);
-        let order = (bytes.div_ceil(PAGE_SIZE))
-            .next_power_of_two()
-            .trailing_zeros() as usize;
+        let order = large_order(size, align);
         NR_SLAB_PAGES.fetch_sub(1 << order, Ordering::Relaxed);
         super::page_alloc::__free_pages(page, order);
     }
@@ -573,6 +567,40 @@ unsafe impl GlobalAlloc for SlabAllocator {
         // SAFETY: forwarded with the caller's contract.
         unsafe { kfree(ptr, layout.size(), layout.align()) }
     }
+    /// A `Vec` that grows within its size class keeps its object (Linux: `krealloc`,
+    /// which returns the same object while `ksize` covers the new size).
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let align = layout.align();
+        let same = match (
+            kmalloc_index(layout.size(), align),
+            kmalloc_index(new_size, align),
+        ) {
+            (Some(a), Some(b)) => a == b,
+            (None, None) => large_order(layout.size(), align) == large_order(new_size, align),
+            _ => false,
+        };
+        if same {
+            return ptr;
+        }
+        let new = __kmalloc(new_size, align);
+        if !new.is_null() {
+            // SAFETY: both blocks are valid for the smaller size and do not overlap (the
+            // new one was just allocated); the old one is freed with its own layout.
+            unsafe {
+                core::ptr::copy_nonoverlapping(ptr, new, layout.size().min(new_size));
+                kfree(ptr, layout.size(), align);
+            }
+        }
+        new
+    }
+}
+
+/// The buddy order of a `kmalloc_large` of `size` bytes aligned to `align`.
+fn large_order(size: usize, align: usize) -> usize {
+    size.max(align)
+        .div_ceil(PAGE_SIZE)
+        .next_power_of_two()
+        .trailing_zeros() as usize
 }
 
 /// The global allocator (only on the target; host tests use the system allocator).
@@ -670,6 +698,15 @@ mod tests {
             assert_eq!(s.size % s.align, 0, "{}", s.name);
             assert!(s.objects >= 1 && s.objects * s.size <= PAGE_SIZE << s.order);
         }
+    }
+
+    #[test]
+    fn large_allocations_take_the_smallest_buddy_block() {
+        assert_eq!(large_order(8193, 8), 2); // three pages round up to four
+        assert_eq!(large_order(16384, 8), 2);
+        assert_eq!(large_order(16385, 8), 3);
+        assert_eq!(large_order(100, 1 << 16), 4); // alignment: a 64 KiB block
+        assert_eq!(large_order(4 << 20, 8), 10); // the largest block (MAX_ORDER - 1)
     }
 
     #[test]
