@@ -21,8 +21,8 @@
 //!
 //! `slab_test slab` (run at 512 MiB): 50,000 VMAs raise /proc/meminfo `Slab` by at least
 //! 100 bytes each; /proc/slabinfo (Linux's 2.1 format) shows a `vm_area_struct` line with
-//! at least 50,000 active objects and non-empty kmalloc caches; after the munmap `Slab` is
-//! back within a quarter of the rise.
+//! at least 50,000 active objects and non-empty kmalloc caches, and is root's only (0400,
+//! EACCES for uid 1000); after the munmap `Slab` is back within a quarter of the rise.
 #![no_std]
 #![no_main]
 use core::ffi::CStr;
@@ -218,6 +218,13 @@ fn slab_rows(t: &mut Tap) {
         text.starts_with("slabinfo - version: 2.1\n# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab> : tunables <limit> <batchcount> <sharedfactor> : slabdata <active_slabs> <num_slabs> <sharedavail>\n"),
         "/proc/slabinfo starts with Linux's 2.1 header",
     );
+    let st = in_child(|| {
+        if setresuid(1000, 1000, 1000) != 0 {
+            return 1;
+        }
+        (open(c"/proc/slabinfo", O_RDONLY, 0) != -(EACCES as isize)) as i32 * 2
+    });
+    t.exited("/proc/slabinfo (0400) is EACCES for uid 1000", st, 0);
     let vma_objs = slab_active(text, "vm_area_struct").unwrap_or(0);
     t.check(
         vma_objs >= VMAS as u64,

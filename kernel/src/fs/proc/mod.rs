@@ -4,12 +4,13 @@
 //! (/proc/vmstat). Mounted on /proc by `proc_init` at boot.
 //!
 //! The tree: /proc/meminfo, /proc/vmstat, /proc/swaps (`mm/swapfile.rs`), /proc/partitions
-//! (`fs/block_dev.rs`), /proc/kpageflags and /proc/kpagecount (one
+//! (`fs/block_dev.rs`), /proc/slabinfo (`mm/slab.rs`, root only as in Linux),
+//! /proc/kpageflags and /proc/kpagecount (one
 //! u64 per page frame, root only; `page.rs`, Linux `fs/proc/page.c`), /proc/self (the
 //! reader's own directory), /proc/<pid>/ with cmdline, mem, status, maps, smaps, pagemap,
 //! oom_score and oom_score_adj, /proc/sys/vm/ with the overcommit sysctls
-//! (`overcommit_memory`, `overcommit_ratio`, `overcommit_kbytes`), `swappiness` and
-//! `drop_caches` (Linux: `fs/proc/proc_sysctl.c` over `vm_table` in `kernel/sysctl.c`,
+//! (`overcommit_memory`, `overcommit_ratio`, `overcommit_kbytes`), `swappiness`,
+//! `drop_caches` and `max_map_count` (Linux: `fs/proc/proc_sysctl.c` over `vm_table` in `kernel/sysctl.c`,
 //! handlers in `mm/util.c`, `mm/vmscan.c` and `fs/drop_caches.c`; ours in
 //! `proc_sysctl.rs`), and /proc/sys/kernel/perf_user_access (arm64's PMU sysctl).
 //!
@@ -25,8 +26,8 @@
 //! holds the position, so a file that changes between two reads may tear differently);
 //! the VFS checks no mode bits against the caller's ids, so the files here that Linux
 //! keeps from other users check at open: ptrace_may_access for maps, smaps, pagemap and
-//! mem (as Linux does), and the mode bits of the root-owned files (kpageflags and
-//! kpagecount are 0400), with euid 0 passing as CAP_DAC_OVERRIDE, and of the sysctls
+//! mem (as Linux does), and the mode bits of the root-owned files (kpageflags,
+//! kpagecount and slabinfo are 0400), with euid 0 passing as CAP_DAC_OVERRIDE, and of the sysctls
 //! (0644, drop_caches 0200) as Linux's `sysctl_perm` checks them: no override for root.
 pub mod array;
 pub mod meminfo;
@@ -434,7 +435,7 @@ impl Inode for ProcInode {
                 return Err(Errno::EACCES);
             }
         }
-        if let Kind::Kpagecount | Kind::Kpageflags = self.kind {
+        if let Kind::Kpagecount | Kind::Kpageflags | Kind::Slabinfo = self.kind {
             let euid = crate::task::current().map_or(0, |t| t.cred.lock().euid);
             if !root_owned_may_open(self.attr.i_mode, flags, euid) {
                 return Err(Errno::EACCES);
