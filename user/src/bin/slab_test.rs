@@ -10,7 +10,8 @@
 //! - with max_map_count raised to 10,000,000 (in a child): the VMAs run the machine out of
 //!   kernel memory first; the mprotect that finds none fails with ENOMEM (Linux may
 //!   OOM-kill the child instead: SIGKILL is accepted), and afterwards fork, exit and the
-//!   unmapping all work.
+//!   unmapping all work; the same for one-page file mappings (each also in the file's
+//!   i_mmap).
 //!
 //! `slab_test abuse` (run at 64 MiB, as root): the other ways issue 13 found to take the
 //! kernel down through its heap, each with Linux's outcome: execve of an executable
@@ -178,6 +179,34 @@ fn vmas_rows(t: &mut Tap) {
     t.check(
         (st.exited() && st.exit_status() == 0) || (st.signaled() && st.term_sig() == SIGKILL),
         "VMAs beyond what memory holds: ENOMEM (or the OOM killer), then fork and munmap work",
+        st,
+        "exit status 0 (or killed by SIGKILL)",
+    );
+    // The same with file VMAs, which also join the file's i_mmap: one-page mappings of
+    // offset 0 (neighbours never merge: their offsets do not continue).
+    let st = in_child(|| {
+        let fd = open(c"/data/readahead.bin", O_RDONLY, 0);
+        if fd < 0 {
+            return 1;
+        }
+        let mut n = 0usize;
+        let r = loop {
+            let a = mmap(0, P, PROT_READ, MAP_PRIVATE, fd as i32, 0);
+            if a < 0 {
+                break a;
+            }
+            n += 1;
+        };
+        println!("slab_test: mmap of a file page returned {} after {} mappings", Ret(r), n);
+        if r != -(ENOMEM as isize) || n <= 65530 {
+            return 2;
+        }
+        close(fd as i32);
+        0 // exit unmaps them all
+    });
+    t.check(
+        (st.exited() && st.exit_status() == 0) || (st.signaled() && st.term_sig() == SIGKILL),
+        "file mappings beyond what memory holds: ENOMEM (or the OOM killer)",
         st,
         "exit status 0 (or killed by SIGKILL)",
     );
