@@ -90,10 +90,10 @@ pub const CHECKS: &[GdbCheck] = &[
         // readahead_test's first case touches pages 256.. of /data/readahead.bin in order:
         // the miss at 256 read [240, 272) around itself and marked 264 PG_readahead. The
         // touch of 264 returns VM_FAULT_RETRY; with mmap_lock dropped, do_page_fault reads
-        // the next window. (exec's read of the program marks no page: its window is
-        // clipped at end of file.)
+        // the next window. (exec maps the program, as Linux does, so its own text faults
+        // read ahead too: the condition picks the data file's marker.)
         breaks: &[
-            "break ondemand_readahead if hit_readahead_marker",
+            "break ondemand_readahead if hit_readahead_marker && ractl.index == 264",
             "continue",
         ],
         chain: &[

@@ -311,6 +311,26 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     user_test("user-segv", "init=/bin/segv", "segv: "),
     user_test("user-robustness", "init=/bin/robustness", "robustness: "),
+    Scenario {
+        // Issue 13: VMAs made without end at 64 MiB end in ENOMEM (at max_map_count, then,
+        // with the limit raised, when the slab runs out of memory), never in a panic.
+        memory: "64M",
+        timeout_secs: 240,
+        ..user_test("user-slab-vmas-64M", "init=/bin/slab_test -- vmas", "slab_test: ")
+    },
+    Scenario {
+        // Issue 13: a large executable, huge argument lists, thousands of long tmpfs
+        // names and a far descriptor end as Linux's calls do, never in a panic.
+        memory: "64M",
+        timeout_secs: 240,
+        ..user_test("user-slab-abuse-64M", "init=/bin/slab_test -- abuse", "slab_test: ")
+    },
+    Scenario {
+        // Issue 13: 50,000 VMAs raise meminfo's Slab, /proc/slabinfo shows them in
+        // vm_area_struct, and Slab falls back after the munmap.
+        timeout_secs: 120,
+        ..user_test("user-slab-512M", "init=/bin/slab_test -- slab", "slab_test: ")
+    },
     user_test("user-mlock", "init=/bin/mlock_test", "mlock_test: "),
     Scenario {
         // Seed 001 end to end: pages locked in one of two mappings are culled by reclaim,

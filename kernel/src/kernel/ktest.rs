@@ -54,6 +54,10 @@ pub static KTESTS: &[KTest] = &[
         run: heap_works,
     },
     KTest {
+        name: "mm: slab caches grow from and shrink back to the page allocator",
+        run: slab_grows_and_shrinks,
+    },
+    KTest {
         name: "time: the timer advances jiffies",
         run: timer_ticks,
     },
@@ -277,8 +281,67 @@ fn heap_works() -> TestResult {
     if sum != 49_995_000 || b.iter().any(|&x| x != 7) {
         return Err("heap data corrupted".into());
     }
-    let (used, free) = crate::mm::slab::heap_usage();
-    Ok(format!("heap {used} bytes used, {free} free"))
+    Ok(format!(
+        "{} slab pages in use",
+        crate::mm::slab::nr_slab_pages()
+    ))
+}
+
+/// A cache only this test uses: its slabs are all the test's.
+static KTEST_CACHEP: crate::mm::slab::KmemCache =
+    crate::mm::slab::kmem_cache_create("ktest_cache", 200, 8);
+
+/// Allocate 1000 objects from a fresh cache: they are distinct and lie in PG_slab pages
+/// that point back at the cache; freeing them all and shrinking gives every page back.
+fn slab_grows_and_shrinks() -> TestResult {
+    use crate::mm::page::PageFlags;
+    use crate::mm::slab::{get_slabinfo, kmem_cache_alloc, kmem_cache_free, kmem_cache_shrink};
+    let s = &KTEST_CACHEP;
+    let free0 = crate::mm::page_alloc::nr_free_pages();
+    let mut objs: Vec<usize> = Vec::with_capacity(1000);
+    for i in 0..1000usize {
+        let p = kmem_cache_alloc(s, crate::mm::slab::GFP_SLAB_USER);
+        if p.is_null() {
+            return Err("kmem_cache_alloc failed".into());
+        }
+        // SAFETY: a fresh 200-byte object of ours.
+        unsafe { (p as *mut usize).write(i) };
+        objs.push(p as usize);
+    }
+    let info = get_slabinfo(s);
+    let want_slabs = 1000usize.div_ceil(s.objects);
+    if info.active_objs != 1000 || info.num_slabs != want_slabs {
+        return Err(format!(
+            "slabinfo {info:?}, want 1000 objects in {want_slabs} slabs"
+        ));
+    }
+    for (i, &p) in objs.iter().enumerate() {
+        let page = crate::mm::page::pfn_to_page(crate::arch::virt_to_phys(p) >> 12);
+        // SAFETY: still our object.
+        if unsafe { (p as *const usize).read() } != i {
+            return Err("objects overlap".into());
+        }
+        if !page.test(PageFlags::PG_slab)
+            || page.mapping.load(core::sync::atomic::Ordering::Relaxed) != s as *const _ as usize
+        {
+            return Err("slab page not marked PG_slab with its cache".into());
+        }
+    }
+    let used = free0 - crate::mm::page_alloc::nr_free_pages();
+    for &p in &objs {
+        // SAFETY: allocated above from `s`, freed once.
+        unsafe { kmem_cache_free(s, p as *mut u8) };
+    }
+    kmem_cache_shrink(s);
+    let info = get_slabinfo(s);
+    if info != crate::mm::slab::SlabInfo::default() {
+        return Err(format!("after free + shrink: {info:?}"));
+    }
+    drop(objs);
+    Ok(format!(
+        "{want_slabs} slabs of {} objects ({used} pages) taken and given back",
+        s.objects
+    ))
 }
 
 fn timer_ticks() -> TestResult {

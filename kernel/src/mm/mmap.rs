@@ -125,6 +125,27 @@ pub fn sysctl_max_map_count() -> usize {
     MAX_MAP_COUNT.load(Ordering::Relaxed)
 }
 
+/// Read /proc/sys/vm/max_map_count (Linux: `proc_dointvec_minmax` on
+/// `sysctl_max_map_count`).
+pub fn max_map_count_read() -> alloc::string::String {
+    alloc::format!("{}\n", sysctl_max_map_count())
+}
+
+/// Write /proc/sys/vm/max_map_count: an `int` of at least 0 (Linux: `proc_dointvec_minmax`
+/// with `extra1 = SYSCTL_ZERO`); EINVAL otherwise, the old value kept. As the other vm
+/// sysctls, a write at a non-zero position or of nothing changes nothing.
+pub fn max_map_count_write(pos: u64, buf: &[u8]) -> KResult<usize> {
+    if pos != 0 || buf.is_empty() {
+        return Ok(buf.len());
+    }
+    let (val, used) = crate::mm::util::parse_int(buf)?.ok_or(Errno::EINVAL)?;
+    if !(0..=i64::from(i32::MAX)).contains(&val) {
+        return Err(Errno::EINVAL);
+    }
+    MAX_MAP_COUNT.store(val as usize, Ordering::Relaxed);
+    Ok(used)
+}
+
 pub use super::util::{
     sysctl_overcommit_memory, OVERCOMMIT_ALWAYS, OVERCOMMIT_GUESS, OVERCOMMIT_NEVER,
 };
@@ -942,7 +963,16 @@ pub fn mmap_region(
         return Ok(addr);
     }
 
-    let mut vma = vm_area_alloc(addr, addr + len, vm_flags);
+    // Linux: vm_area_alloc from vm_area_cachep; NULL -> unacct_error (ENOMEM).
+    let mut vma = match crate::mm::vma::vm_area_box(vm_area_alloc(addr, addr + len, vm_flags)) {
+        Ok(v) => v,
+        Err(e) => {
+            if charged != 0 {
+                pt.vm_unacct_memory(charged);
+            }
+            return Err(e);
+        }
+    };
     vma.vm_pgoff = pgoff;
 
     if let Some(f) = &file {
@@ -960,7 +990,7 @@ pub fn mmap_region(
             if charged != 0 {
                 pt.vm_unacct_memory(charged);
             }
-            vm_area_free(vma);
+            vm_area_free(*vma);
             return Err(e);
         }
         // If vm_flags changed in the file's mmap, try to merge again.
@@ -987,7 +1017,7 @@ pub fn mmap_region(
             if charged != 0 {
                 pt.vm_unacct_memory(charged);
             }
-            vm_area_free(vma);
+            vm_area_free(*vma);
             return Err(e);
         }
     } else {
@@ -995,7 +1025,7 @@ pub fn mmap_region(
     }
 
     let key = vma.vm_start;
-    vma_link(mm, vma);
+    crate::mm::vma::vma_link_box(mm, vma);
     mmap_region_out(mm, key, vm_flags, npages);
     Ok(addr)
 }
@@ -1424,8 +1454,13 @@ pub fn insert_vm_struct(
         debug_assert!(vma.anon_vma.is_none());
         vma.vm_pgoff = vma.vm_start >> PAGE_SHIFT;
     }
-    vma_link(mm, vma);
-    Ok(())
+    let pages = vma.vma_pages();
+    let account = vma.vm_flags.contains(VmFlags::VM_ACCOUNT);
+    vma_link(mm, vma).inspect_err(|_| {
+        if account {
+            pt.vm_unacct_memory(pages);
+        }
+    })
 }
 
 /// Grow the heap: map anonymous `[addr, addr + len)` (page aligned) with the data
@@ -1476,7 +1511,11 @@ pub fn do_brk_flags(
         None => {
             let mut vma = VmArea::new(addr, addr + len, flags);
             vma.vm_pgoff = pgoff;
-            vma_link(mm, vma);
+            // Linux: vm_area_alloc NULL -> vm_unacct_memory, ENOMEM.
+            if let Err(e) = vma_link(mm, vma) {
+                pt.vm_unacct_memory(npages);
+                return Err(e);
+            }
             addr
         }
     };
@@ -1729,7 +1768,7 @@ pub fn expand_downwards(
         .get_mut(&vma)
         .expect("expand_downwards: no such vma");
     if v.anon_vma.is_none() {
-        v.set_anon_vma(AnonVma::new());
+        v.set_anon_vma(AnonVma::new())?;
     }
     let v = &mm.mm_rb[&vma];
     if address >= v.vm_start {

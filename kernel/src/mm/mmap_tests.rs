@@ -122,8 +122,8 @@ fn get_unmapped_area_topdown_next_mapping_goes_below_previous() {
 fn get_unmapped_area_topdown_takes_highest_hole_that_fits() {
     let (mut mm, _) = setup();
     let base = mm.mmap_base;
-    vma_link(&mut mm, VmArea::new(base - 10 * P, base, RW));
-    vma_link(&mut mm, VmArea::new(base - 30 * P, base - 20 * P, RW));
+    vma_link(&mut mm, VmArea::new(base - 10 * P, base, RW)).unwrap();
+    vma_link(&mut mm, VmArea::new(base - 30 * P, base - 20 * P, RW)).unwrap();
     // [base-20, base-10) is a 10-page hole.
     assert_eq!(
         get_unmapped_area(&mm, None, 0, 10 * P, 0, ANON),
@@ -151,7 +151,8 @@ fn get_unmapped_area_topdown_ignores_vmas_above_mmap_base() {
             TASK_SIZE - P,
             RW | VmFlags::VM_GROWSDOWN,
         ),
-    );
+    )
+    .unwrap();
     assert_eq!(
         get_unmapped_area(&mm, None, 0, 2 * P, 0, ANON),
         Ok(base - 2 * P)
@@ -161,7 +162,7 @@ fn get_unmapped_area_topdown_ignores_vmas_above_mmap_base() {
 #[test]
 fn get_unmapped_area_honours_free_hint() {
     let (mut mm, _) = setup();
-    vma_link(&mut mm, VmArea::new(0x5000_0000, 0x5001_0000, RW));
+    vma_link(&mut mm, VmArea::new(0x5000_0000, 0x5001_0000, RW)).unwrap();
     assert_eq!(
         get_unmapped_area(&mm, None, 0x4000_0000, 4 * P, 0, ANON),
         Ok(0x4000_0000)
@@ -190,7 +191,7 @@ fn get_unmapped_area_rounds_hint_up_to_page() {
 #[test]
 fn get_unmapped_area_ignores_hint_overlapping_a_vma() {
     let (mut mm, _) = setup();
-    vma_link(&mut mm, VmArea::new(0x5000_0000, 0x5001_0000, RW));
+    vma_link(&mut mm, VmArea::new(0x5000_0000, 0x5001_0000, RW)).unwrap();
     let a = get_unmapped_area(&mm, None, 0x4fff_f000, 2 * P, 0, ANON).unwrap();
     assert_eq!(a, mm.mmap_base - 2 * P);
     let a = get_unmapped_area(&mm, None, 0x5000_8000, P, 0, ANON).unwrap();
@@ -204,7 +205,8 @@ fn get_unmapped_area_hint_must_keep_stack_guard_gap() {
     vma_link(
         &mut mm,
         VmArea::new(stack, stack + 16 * P, RW | VmFlags::VM_GROWSDOWN),
-    );
+    )
+    .unwrap();
     // Inside the 256-page guard gap below the stack: not honoured.
     let hint = stack - STACK_GUARD_GAP;
     let a = get_unmapped_area(&mm, None, hint + P, P, 0, ANON).unwrap();
@@ -224,7 +226,8 @@ fn get_unmapped_area_search_keeps_stack_guard_gap() {
     vma_link(
         &mut mm,
         VmArea::new(base - 4 * P, base, RW | VmFlags::VM_GROWSDOWN),
-    );
+    )
+    .unwrap();
     let a = get_unmapped_area(&mm, None, 0, P, 0, ANON).unwrap();
     assert_eq!(a, base - 4 * P - STACK_GUARD_GAP - P);
 }
@@ -261,7 +264,7 @@ fn get_unmapped_area_enomem_when_nothing_fits() {
         Err(Errno::ENOMEM)
     );
     mm.mmap_base = 0x10_0000;
-    vma_link(&mut mm, VmArea::new(TASK_UNMAPPED_BASE, TASK_SIZE - P, RW));
+    vma_link(&mut mm, VmArea::new(TASK_UNMAPPED_BASE, TASK_SIZE - P, RW)).unwrap();
     assert_eq!(
         get_unmapped_area(&mm, None, 0, 2 << 20, 0, ANON),
         Err(Errno::ENOMEM)
@@ -294,7 +297,7 @@ fn get_unmapped_area_map_fixed_checks_task_size_then_alignment_then_min_addr() {
     mm.cap_sys_rawio = true;
     assert_eq!(get_unmapped_area(&mm, None, 0, P, 0, f), Ok(0));
     // MAP_FIXED does not care about existing VMAs.
-    vma_link(&mut mm, VmArea::new(0x4000_0000, 0x4001_0000, RW));
+    vma_link(&mut mm, VmArea::new(0x4000_0000, 0x4001_0000, RW)).unwrap();
     assert_eq!(
         get_unmapped_area(&mm, None, 0x4000_0000, P, 0, f),
         Ok(0x4000_0000)
@@ -313,11 +316,13 @@ fn get_unmapped_area_legacy_layout_searches_bottom_up_from_mmap_base() {
     vma_link(
         &mut mm,
         VmArea::new(TASK_UNMAPPED_BASE, TASK_UNMAPPED_BASE + 2 * P, RW),
-    );
+    )
+    .unwrap();
     vma_link(
         &mut mm,
         VmArea::new(TASK_UNMAPPED_BASE + 3 * P, TASK_UNMAPPED_BASE + 4 * P, RW),
-    );
+    )
+    .unwrap();
     assert_eq!(
         get_unmapped_area(&mm, None, 0, P, 0, ANON),
         Ok(TASK_UNMAPPED_BASE + 2 * P)
@@ -332,7 +337,7 @@ fn get_unmapped_area_legacy_layout_searches_bottom_up_from_mmap_base() {
 fn vm_unmapped_area_honours_alignment() {
     let (mut mm, _) = setup();
     let base = mm.mmap_base;
-    vma_link(&mut mm, VmArea::new(base - P, base, RW));
+    vma_link(&mut mm, VmArea::new(base - P, base, RW)).unwrap();
     let info = VmUnmappedAreaInfo {
         flags: VM_UNMAPPED_AREA_TOPDOWN,
         length: 2 << 20,
@@ -440,7 +445,8 @@ fn do_mmap_map_count_limit_is_strictly_greater_than_max() {
         vma_link(
             &mut mm,
             VmArea::new(0x1000_0000 + 2 * i * P, 0x1000_0000 + (2 * i + 1) * P, RW),
-        );
+        )
+        .unwrap();
     }
     assert_eq!(mm.map_count, DEFAULT_MAX_MAP_COUNT);
     assert!(mmap(&mut mm, &mut pt, 0, P, PROT_READ, ANON).is_ok());
@@ -1622,7 +1628,11 @@ fn munmap_keeps_file_and_anon_vma_of_remaining_parts() {
         8,
     )
     .unwrap();
-    mm.mm_rb.get_mut(&a).unwrap().set_anon_vma(AnonVma::new());
+    mm.mm_rb
+        .get_mut(&a)
+        .unwrap()
+        .set_anon_vma(AnonVma::new())
+        .unwrap();
     vm_munmap(&mut mm, &mut pt, a + P, P).unwrap();
     let (lo, hi) = (mm.vma(a).unwrap(), mm.vma(a + 2 * P).unwrap());
     assert_eq!((lo.vm_pgoff, hi.vm_pgoff), (8, 10));

@@ -536,7 +536,11 @@ fn mprotect_growsdown_extends_to_vma_start() {
 fn mprotect_keeps_anon_vma_and_pgoff_across_split() {
     let (mut mm, mut pt) = setup();
     map(&mut mm, &mut pt, 0, 4, RWP, ANON);
-    mm.mm_rb.get_mut(&B).unwrap().set_anon_vma(AnonVma::new());
+    mm.mm_rb
+        .get_mut(&B)
+        .unwrap()
+        .set_anon_vma(AnonVma::new())
+        .unwrap();
     mprotect(&mut mm, &mut pt, 1, 1, PROT_READ).unwrap();
     let vs: Vec<_> = mm.vmas().collect();
     assert_eq!(vs.len(), 3);

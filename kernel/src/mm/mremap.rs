@@ -24,7 +24,7 @@ use crate::mm::mmap::{
 use crate::mm::mmap_lock::{
     mmap_read_unlock, mmap_write_downgrade, mmap_write_lock_killable, mmap_write_unlock,
 };
-use crate::mm::vma::{find_vma, vma_link, vma_merge, vma_prev, VmFlags, VmaPageTables};
+use crate::mm::vma::{find_vma, vma_merge, vma_prev, VmFlags, VmaPageTables};
 use crate::mm::{PAGE_SHIFT, PAGE_SIZE};
 
 /// mremap flag: the mapping may move (Linux: `include/uapi/linux/mman.h`).
@@ -116,11 +116,17 @@ fn vma_expandable(mm: &MmapLocked, key: usize, delta: usize) -> bool {
 
 /// A VMA for `[addr, addr + len)` like the one keyed `key`, at file offset `pgoff`:
 /// merged into a neighbour when it can be, else a new one (Linux: `copy_vma`). Returns
-/// its key.
-fn copy_vma(mm: &mut MmapLocked, key: usize, addr: usize, len: usize, pgoff: usize) -> usize {
-    let mut vma = crate::mm::vma::vm_area_dup(&mm.mm_rb[&key]);
-    // Cannot fail yet (no fallible heap); Linux returns NULL and move_vma ENOMEM.
-    let _ = crate::mm::rmap::anon_vma_clone(&mut vma, &mm.mm_rb[&key]);
+/// its key; ENOMEM (Linux: NULL, and `move_vma` fails with -ENOMEM) when the copy or its
+/// chains find no memory, before anything changed.
+fn copy_vma(
+    mm: &mut MmapLocked,
+    key: usize,
+    addr: usize,
+    len: usize,
+    pgoff: usize,
+) -> KResult<usize> {
+    let mut vma = crate::mm::vma::vm_area_box(crate::mm::vma::vm_area_dup(&mm.mm_rb[&key]))?;
+    crate::mm::rmap::anon_vma_clone(&mut vma, &mm.mm_rb[&key])?;
     let prev = find_vma(mm, addr).map_or_else(
         || mm.mm_rb.keys().next_back().copied(),
         |next| vma_prev(mm, next.vm_start),
@@ -135,14 +141,15 @@ fn copy_vma(mm: &mut MmapLocked, key: usize, addr: usize, len: usize, pgoff: usi
         vma.vm_file.as_ref(),
         pgoff,
     ) {
-        return k;
+        crate::mm::vma::vm_area_free(*vma);
+        return Ok(k);
     }
     let mut new = vma;
     new.vm_start = addr;
     new.vm_end = addr + len;
     new.vm_pgoff = pgoff;
-    vma_link(mm, new);
-    addr
+    crate::mm::vma::vma_link_box(mm, new);
+    Ok(addr)
 }
 
 /// Move the mapping `[old_addr, old_addr + old_len)` of the VMA keyed `key` to
@@ -173,7 +180,7 @@ pub fn move_vma(
         (v.vm_start, v.vm_end, v.vm_pgoff, v.vm_flags)
     };
     let new_pgoff = vm_pgoff + ((old_addr - vm_start) >> PAGE_SHIFT);
-    let new_key = copy_vma(mm, key, new_addr, new_len, new_pgoff);
+    let new_key = copy_vma(mm, key, new_addr, new_len, new_pgoff)?;
     let moved = pt.move_page_tables(old_addr, new_addr, old_len);
     if moved < old_len {
         // On error, move the entries back from the new area to the old one and drop the

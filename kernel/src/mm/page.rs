@@ -84,7 +84,8 @@ pub struct Page {
     pub _mapcount: AtomicI32,
     /// References (Linux: `_refcount`); 0 = free.
     pub _refcount: AtomicI32,
-    /// Spare (Linux keeps memcg_data here): keeps the struct at 64 bytes.
+    /// A slab's objects in use (`mm/slab.rs`; Linux: `inuse` in the slab `counters`
+    /// union; Linux keeps memcg_data in this slot). Keeps the struct at 64 bytes.
     pub _pad: AtomicU64,
 }
 

@@ -2,9 +2,11 @@
 //! Linux: `mm/page_alloc.c` (`__alloc_pages_nodemask`, `__free_pages`,
 //! `setup_per_zone_wmarks`, `memblock_free_all` -> `__free_pages_core`).
 //!
-//! One zone (ZONE_NORMAL) for all RAM. The free lists are the `buddy_system_allocator`
-//! crate's `FrameAllocator`, counted in page frames; `struct Page` bookkeeping
-//! (refcount, PG_head, PG_reserved) is ours.
+//! One zone (ZONE_NORMAL) for all RAM. The free lists are Linux's: one list per order,
+//! threaded through the free blocks' own `struct Page` (`lru`), the head of a free block
+//! marked PageBuddy with its order in `private` (`set_buddy_order`). Nothing here
+//! allocates from the kernel heap: the slab allocator takes its pages from this allocator
+//! (issue 13), so free lists kept in heap containers would recurse into it.
 use super::page::{pfn_to_page, Page, PageFlags};
 use crate::sync::SpinLockIrq;
 use bitflags::bitflags;
@@ -87,9 +89,36 @@ fn int_sqrt(x: usize) -> usize {
     lo
 }
 
+/// `_mapcount` of the head of a free buddy block (Linux 5.10: the `PG_buddy` page type,
+/// `PAGE_TYPE_BASE` with bit 0x80 clear, stored in the `_mapcount` union).
+pub const PAGE_BUDDY_MAPCOUNT_VALUE: i32 = !0x80;
+
+/// No page (end of a free list): the `ListLink` convention of `mm/page.rs`.
+const NIL: usize = usize::MAX;
+
+/// The free blocks of one order (Linux: `struct free_area`, one migrate type).
+#[derive(Clone, Copy)]
+struct FreeArea {
+    /// pfn of the first free block, or NIL (Linux: `free_list[MIGRATE_UNMOVABLE]`).
+    head: usize,
+    /// Blocks on the list (Linux: `nr_free`).
+    nr_free: usize,
+}
+
+/// Is `page` the head of a free block (Linux: `PageBuddy`)?
+#[inline]
+pub fn page_buddy(page: &Page) -> bool {
+    page._mapcount.load(Ordering::Relaxed) == PAGE_BUDDY_MAPCOUNT_VALUE
+}
+
 /// A zone: free lists plus counters (Linux: `struct zone`).
 pub struct Zone {
-    free_area: buddy_system_allocator::FrameAllocator<32>,
+    free_area: [FreeArea; MAX_ORDER],
+    /// First pfn the zone was given (Linux: `zone_start_pfn`); buddies outside
+    /// `[zone_start_pfn, zone_end_pfn)` belong to no list of ours and never merge.
+    zone_start_pfn: usize,
+    /// One past the last pfn the zone was given (Linux: `zone_end_pfn`).
+    zone_end_pfn: usize,
     /// Free pages (Linux: `NR_FREE_PAGES`).
     pub nr_free: usize,
     /// Pages the buddy allocator manages (free or allocated).
@@ -102,7 +131,12 @@ impl Zone {
     /// An empty zone.
     pub const fn new() -> Self {
         Zone {
-            free_area: buddy_system_allocator::FrameAllocator::new(),
+            free_area: [FreeArea {
+                head: NIL,
+                nr_free: 0,
+            }; MAX_ORDER],
+            zone_start_pfn: usize::MAX,
+            zone_end_pfn: 0,
             nr_free: 0,
             managed_pages: 0,
             watermarks: Watermarks {
@@ -113,15 +147,74 @@ impl Zone {
         }
     }
 
-    /// Give frames `[start_pfn, end_pfn)` to the free lists (Linux: `__free_pages_core`).
+    /// Give frames `[start_pfn, end_pfn)` to the free lists (Linux: `__free_pages_core`
+    /// per naturally aligned block, as `memblock_free_all` hands them over).
     pub fn add_free_range(&mut self, start_pfn: usize, end_pfn: usize) {
         if end_pfn <= start_pfn {
             return;
         }
-        self.free_area.add_frame(start_pfn, end_pfn);
-        self.nr_free += end_pfn - start_pfn;
+        self.zone_start_pfn = self.zone_start_pfn.min(start_pfn);
+        self.zone_end_pfn = self.zone_end_pfn.max(end_pfn);
+        let mut pfn = start_pfn;
+        while pfn < end_pfn {
+            // The largest aligned block that starts here and fits.
+            let mut order = (pfn.trailing_zeros() as usize).min(MAX_ORDER - 1);
+            while pfn + (1 << order) > end_pfn {
+                order -= 1;
+            }
+            self.free_one_page(pfn, order);
+            pfn += 1 << order;
+        }
         self.managed_pages += end_pfn - start_pfn;
         self.watermarks = calculate_watermarks(self.managed_pages);
+    }
+
+    /// Put the free block at `pfn` on the list of `order` (Linux: `add_to_free_list` +
+    /// `set_buddy_order`).
+    fn add_to_free_list(&mut self, pfn: usize, order: usize) {
+        let page = pfn_to_page(pfn);
+        let area = &mut self.free_area[order];
+        page.private.store(order, Ordering::Relaxed);
+        page._mapcount
+            .store(PAGE_BUDDY_MAPCOUNT_VALUE, Ordering::Relaxed);
+        page.lru.prev.store(NIL, Ordering::Relaxed);
+        page.lru.next.store(area.head, Ordering::Relaxed);
+        if area.head != NIL {
+            pfn_to_page(area.head)
+                .lru
+                .prev
+                .store(pfn, Ordering::Relaxed);
+        }
+        area.head = pfn;
+        area.nr_free += 1;
+    }
+
+    /// Take the free block at `pfn` off the list of `order` (Linux: `del_page_from_free_list`
+    /// + `rmv_page_order`).
+    fn del_from_free_list(&mut self, pfn: usize, order: usize) {
+        let page = pfn_to_page(pfn);
+        let (next, prev) = (
+            page.lru.next.load(Ordering::Relaxed),
+            page.lru.prev.load(Ordering::Relaxed),
+        );
+        if prev == NIL {
+            self.free_area[order].head = next;
+        } else {
+            pfn_to_page(prev).lru.next.store(next, Ordering::Relaxed);
+        }
+        if next != NIL {
+            pfn_to_page(next).lru.prev.store(prev, Ordering::Relaxed);
+        }
+        self.free_area[order].nr_free -= 1;
+        page.lru.next.store(NIL, Ordering::Relaxed);
+        page.lru.prev.store(NIL, Ordering::Relaxed);
+        page.private.store(0, Ordering::Relaxed);
+        page._mapcount.store(-1, Ordering::Relaxed);
+    }
+
+    /// Free blocks of each order (Linux: `free_area[order].nr_free`, /proc/buddyinfo).
+    pub fn nr_free_blocks(&self) -> [usize; MAX_ORDER] {
+        core::array::from_fn(|o| self.free_area[o].nr_free)
     }
 
     /// Take 2^order contiguous, naturally aligned frames, keeping the min watermark for
@@ -137,25 +230,53 @@ impl Zone {
     }
 
     /// Take 2^order frames if at least `mark` pages stay free (Linux:
-    /// `zone_watermark_ok` then `rmqueue`).
+    /// `zone_watermark_ok` then `rmqueue` -> `__rmqueue_smallest`, which takes the
+    /// smallest block that fits and gives the halves it does not need back (`expand`)).
     pub fn rmqueue_wmark(&mut self, order: usize, mark: usize) -> Option<usize> {
         if order >= MAX_ORDER {
             return None;
         }
         let want = 1usize << order;
-        let reserve = mark;
-        if self.nr_free < want + reserve {
+        if self.nr_free < want + mark {
             return None;
         }
-        let pfn = self.free_area.alloc(want)?;
+        let mut current = order;
+        while self.free_area[current].head == NIL {
+            current += 1;
+            if current >= MAX_ORDER {
+                return None;
+            }
+        }
+        let pfn = self.free_area[current].head;
+        self.del_from_free_list(pfn, current);
+        // expand: the upper halves go back, one block per order on the way down.
+        while current > order {
+            current -= 1;
+            self.add_to_free_list(pfn + (1 << current), current);
+        }
         self.nr_free -= want;
         Some(pfn)
     }
 
-    /// Return 2^order frames at `pfn` (Linux: `__free_one_page`, merging buddies).
+    /// Return 2^order frames at `pfn`, merging with its free buddy while there is one of
+    /// the same order (Linux: `__free_one_page`, `page_is_buddy`, `__find_buddy_pfn`).
     pub fn free_one_page(&mut self, pfn: usize, order: usize) {
-        self.free_area.dealloc(pfn, 1 << order);
         self.nr_free += 1 << order;
+        let (mut pfn, mut order) = (pfn, order);
+        while order < MAX_ORDER - 1 {
+            let buddy_pfn = pfn ^ (1 << order);
+            if buddy_pfn < self.zone_start_pfn || buddy_pfn >= self.zone_end_pfn {
+                break;
+            }
+            let buddy = pfn_to_page(buddy_pfn);
+            if !page_buddy(buddy) || buddy.private.load(Ordering::Relaxed) != order {
+                break;
+            }
+            self.del_from_free_list(buddy_pfn, order);
+            pfn &= buddy_pfn;
+            order += 1;
+        }
+        self.add_to_free_list(pfn, order);
     }
 }
 
@@ -417,6 +538,7 @@ mod tests {
 
     #[test]
     fn alloc_every_page_then_free_restores_the_count() {
+        crate::mm::page::tests::host_mem_map(0x40000, 4096);
         let mut z = Zone::new();
         z.add_free_range(0x40100, 0x40100 + 1000);
         z.add_free_range(0x40500, 0x40500 + 24);
@@ -440,8 +562,10 @@ mod tests {
 
     #[test]
     fn higher_orders_are_naturally_aligned() {
+        crate::mm::page::tests::host_mem_map(0x40000, 4096);
         let mut z = Zone::new();
-        z.add_free_range(0x40001, 0x40001 + 4096);
+        // Misaligned start; inside the host mem_map, apart from the other tests' zones.
+        z.add_free_range(0x40601, 0x40e00);
         for order in [0, 3, 5, 9] {
             let p = z.rmqueue(order, GfpFlags::__GFP_HIGH).unwrap();
             assert_eq!(p % (1 << order), 0, "order {order} block at {p:#x}");
@@ -451,8 +575,9 @@ mod tests {
 
     #[test]
     fn min_watermark_is_kept_for_gfp_high() {
+        crate::mm::page::tests::host_mem_map(0x40000, 4096);
         let mut z = Zone::new();
-        z.add_free_range(0x40000, 0x40000 + 64);
+        z.add_free_range(0x40e00, 0x40e00 + 64);
         let min = z.watermarks.min;
         let mut n = 0;
         while z.rmqueue(0, GfpFlags::GFP_KERNEL).is_some() {

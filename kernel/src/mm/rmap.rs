@@ -28,7 +28,7 @@
 //! its VMA only while the VMA is linked into its mm (`vma_link` attaches, `__vma_unlink`
 //! detaches), because our VMAs move in memory until they are boxed into the tree; a walk
 //! skips detached chains, whose pages are about to be zapped anyway.
-use crate::errno::KResult;
+use crate::errno::{Errno, KResult};
 use crate::mm::page::{Page, PageFlags};
 use crate::mm::vma::VmArea;
 use crate::mm::vmstat::{mod_state, VmStat};
@@ -209,24 +209,47 @@ pub type AnonVmaChainList = SpinLock<Vec<Box<AnonVmaChain>>>;
 /// Link `vma` to `anon_vma` through a new chain (Linux: `anon_vma_chain_link`). The chain
 /// records `vma_ptr` (null for a VMA not linked into its mm yet). Each chain is boxed
 /// because its anon_vma's list points at it: it must not move when the Vec grows.
+/// ENOMEM, with nothing linked, when the chain or a list has no room (Linux:
+/// `anon_vma_chain_alloc` returns NULL); user space decides how many chains there are
+/// (one per VMA split, per fork).
 #[allow(clippy::vec_box)]
 fn anon_vma_chain_link(
     list: &mut Vec<Box<AnonVmaChain>>,
     vma_ptr: *mut VmArea,
     anon_vma: &Arc<AnonVma>,
-) {
-    let avc = Box::new(AnonVmaChain {
-        vma: AtomicPtr::new(vma_ptr),
-        anon_vma: anon_vma.clone(),
-    });
-    anon_vma.head.lock().push(&*avc);
+) -> KResult<()> {
+    list.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
+    let avc = crate::mm::slab::kmem_cache_alloc_box(
+        &ANON_VMA_CHAIN_CACHEP,
+        AnonVmaChain {
+            vma: AtomicPtr::new(vma_ptr),
+            anon_vma: anon_vma.clone(),
+        },
+    )
+    .map_err(|_| Errno::ENOMEM)?;
+    {
+        // The list an anon_vma keeps grows with every VMA split off one mapping: 65,000
+        // entries are half a MiB, which a fragmented machine may not have in one piece.
+        let mut head = anon_vma.head.lock();
+        head.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
+        head.push(&*avc);
+    }
     list.push(avc);
+    Ok(())
 }
 
+/// The slab cache of anon_vma chains (Linux: `anon_vma_chain_cachep`, made in
+/// `anon_vma_init`).
+pub static ANON_VMA_CHAIN_CACHEP: crate::mm::slab::KmemCache = crate::mm::slab::kmem_cache_create(
+    "anon_vma_chain",
+    core::mem::size_of::<AnonVmaChain>(),
+    core::mem::align_of::<AnonVmaChain>(),
+);
+
 /// Link `vma` (held mutably, at its current address) to `anon_vma` through a new chain.
-pub fn anon_vma_chain_link_mut(vma: &mut VmArea, anon_vma: &Arc<AnonVma>) {
+pub fn anon_vma_chain_link_mut(vma: &mut VmArea, anon_vma: &Arc<AnonVma>) -> KResult<()> {
     let ptr: *mut VmArea = vma;
-    anon_vma_chain_link(vma.anon_vma_chain.get_mut(), ptr, anon_vma);
+    anon_vma_chain_link(vma.anon_vma_chain.get_mut(), ptr, anon_vma)
 }
 
 /// The VMA now lives at `vma` (it was just boxed into its mm's tree): point its chains at
@@ -302,25 +325,33 @@ pub fn anon_vma_prepare(vma: &VmArea, page_table_lock: &SpinLock<()>) -> KResult
 /// `__anon_vma_prepare`). Runs with `mmap_lock` held only for read, like every fault, so
 /// two faults may race here: the page-table lock decides, and the loser's allocation is
 /// dropped. `vma` must be linked into its mm (it is: the fault found it there).
-/// Difference: the allocations cannot fail yet (issue 13's fallible heap), so no ENOMEM.
+/// ENOMEM (the fault's VM_FAULT_OOM) when the chain or a list has no room.
 #[no_mangle]
 #[inline(never)]
 pub fn __anon_vma_prepare(vma: &VmArea, page_table_lock: &SpinLock<()>) -> KResult<()> {
     // SAFETY: the fault path found `vma` in its mm under mmap_lock, which it still holds.
     let anon_vma = unsafe { find_mergeable_anon_vma(vma) }.unwrap_or_else(AnonVma::new);
-    let avc = Box::new(AnonVmaChain {
-        vma: AtomicPtr::new(vma as *const VmArea as *mut VmArea),
-        anon_vma: anon_vma.clone(),
-    });
+    let avc = crate::mm::slab::kmem_cache_alloc_box(
+        &ANON_VMA_CHAIN_CACHEP,
+        AnonVmaChain {
+            vma: AtomicPtr::new(vma as *const VmArea as *mut VmArea),
+            anon_vma: anon_vma.clone(),
+        },
+    )
+    .map_err(|_| Errno::ENOMEM)?;
     // The anon_vma's lock, then the page-table lock (DESIGN.md 5's order; Linux:
     // anon_vma_lock_write, then spin_lock(&mm->page_table_lock)).
     let mut head = anon_vma.head.lock();
+    head.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
     let _ptl = page_table_lock.lock();
+    let mut chains = vma.anon_vma_chain.lock();
+    chains.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
     if vma.anon_vma.set_once(&anon_vma) {
         head.push(&*avc);
-        vma.anon_vma_chain.lock().push(avc);
+        chains.push(avc);
         return Ok(());
     }
+    drop(chains);
     drop(_ptl);
     drop(head);
     drop(avc); // somebody was first: ours is not needed (its drop finds no list entry)
@@ -330,13 +361,17 @@ pub fn __anon_vma_prepare(vma: &VmArea, page_table_lock: &SpinLock<()>) -> KResu
 /// Give `dst` a chain to every anon_vma `src` has one to, so pages `src` may map are found
 /// through `dst` too (Linux: `anon_vma_clone`, for `__split_vma`, `copy_vma` (mremap),
 /// `__vma_adjust`'s importer and `anon_vma_fork`). `dst`'s chains stay detached until it
-/// is linked (`anon_vma_chain_attach`). Linux may return ENOMEM; see `__anon_vma_prepare`.
+/// is linked (`anon_vma_chain_attach`). ENOMEM as Linux's, with `dst`'s chains undone.
 #[no_mangle]
 #[inline(never)]
 pub fn anon_vma_clone(dst: &mut VmArea, src: &VmArea) -> KResult<()> {
     let list = dst.anon_vma_chain.get_mut();
     for pavc in src.anon_vma_chain.lock().iter().rev() {
-        anon_vma_chain_link(list, core::ptr::null_mut(), &pavc.anon_vma);
+        if let Err(e) = anon_vma_chain_link(list, core::ptr::null_mut(), &pavc.anon_vma) {
+            // Linux's enomem_failure: the chains made so far go again.
+            list.clear();
+            return Err(e);
+        }
     }
     Ok(())
 }
@@ -356,11 +391,14 @@ pub fn anon_vma_fork(vma: &mut VmArea, pvma: &VmArea) -> KResult<()> {
     anon_vma_clone(vma, pvma)?;
     let root = parent.root.clone().unwrap_or_else(|| parent.clone());
     let anon_vma = AnonVma::alloc(Some(root), Some(parent.clone()));
-    anon_vma_chain_link(
+    if let Err(e) = anon_vma_chain_link(
         vma.anon_vma_chain.get_mut(),
         core::ptr::null_mut(),
         &anon_vma,
-    );
+    ) {
+        unlink_anon_vmas(vma); // Linux: out_error_free_anon_vma, then unlink_anon_vmas
+        return Err(e);
+    }
     vma.anon_vma = AnonVmaSlot::some(anon_vma);
     Ok(())
 }

@@ -48,7 +48,7 @@ fn fork_into(parent: &MmapLocked, child: &mut MmapLocked) {
     for v in parent.vmas() {
         let mut c = vm_area_dup(v);
         anon_vma_fork(&mut c, v).unwrap();
-        vma_link(child, c);
+        vma_link(child, c).unwrap();
     }
 }
 

@@ -362,11 +362,12 @@ impl VmArea {
 
     /// Give the VMA, which has none, the anon_vma `anon_vma` through a new chain (what
     /// `__anon_vma_prepare` does, for a caller holding `mmap_lock` for write: stack
-    /// expansion, host tests).
-    pub fn set_anon_vma(&mut self, anon_vma: Arc<AnonVma>) {
+    /// expansion, host tests). ENOMEM when the chain finds no memory.
+    pub fn set_anon_vma(&mut self, anon_vma: Arc<AnonVma>) -> KResult<()> {
         debug_assert!(self.anon_vma.is_none());
-        crate::mm::rmap::anon_vma_chain_link_mut(self, &anon_vma);
+        crate::mm::rmap::anon_vma_chain_link_mut(self, &anon_vma)?;
         self.anon_vma = AnonVmaSlot::some(anon_vma);
+        Ok(())
     }
 
     /// Linux: `list_is_singular(&vma->anon_vma_chain)`.
@@ -408,6 +409,24 @@ impl Drop for VmArea {
             __remove_shared_vm_struct(self);
         }
     }
+}
+
+/// The slab cache VMAs live in (Linux: `vm_area_cachep`, made in `proc_caches_init`).
+pub static VM_AREA_CACHEP: crate::mm::slab::KmemCache = crate::mm::slab::kmem_cache_create(
+    "vm_area_struct",
+    core::mem::size_of::<VmArea>(),
+    core::mem::align_of::<VmArea>(),
+);
+
+/// Put `vma` in an object of `vm_area_cachep`, ready for `vma_link_box` or a split
+/// (the allocation half of Linux's `vm_area_alloc` / `vm_area_dup`, which return NULL
+/// when the slab has no memory): ENOMEM instead of a panic, since user space decides how
+/// many VMAs there are. The box's drop gives the object back to the cache.
+pub fn vm_area_box(vma: VmArea) -> KResult<Box<VmArea>> {
+    crate::mm::slab::kmem_cache_alloc_box(&VM_AREA_CACHEP, vma).map_err(|vma| {
+        vm_area_free(vma); // its chains and file reference go with it
+        Errno::ENOMEM
+    })
 }
 
 /// A fresh, unlinked VMA `[start, end)` with `vm_flags` and the page protection they give
@@ -879,12 +898,21 @@ unsafe fn __vma_link_rb(
 /// `__vma_link` -> `__vma_link_list` + `__vma_link_rb`, then `__vma_link_file`). Once
 /// boxed at its final address it also joins its file's `i_mmap`, and its anon_vma chains
 /// point at it (`anon_vma_chain_attach`). The range must be free. O(log n).
-pub fn vma_link(mm: &mut MmapLocked, vma: VmArea) {
+/// ENOMEM when `vm_area_cachep` has no memory (the VMA is then freed with its chains);
+/// callers that must not fail at this point box the VMA first and use `vma_link_box`.
+pub fn vma_link(mm: &mut MmapLocked, vma: VmArea) -> KResult<()> {
+    vma_link_box(mm, vm_area_box(vma)?);
+    Ok(())
+}
+
+/// `vma_link` of a VMA already in its `vm_area_cachep` object (`vm_area_box`): cannot
+/// fail.
+pub fn vma_link_box(mm: &mut MmapLocked, vma: Box<VmArea>) {
     debug_assert!(vma.vm_start < vma.vm_end);
     let (prev, rb_link, rb_parent) =
         __find_vma_links(mm, vma.vm_start, vma.vm_end).expect("vma_link: the range is mapped");
     // The Box is given up here and taken back by `vma_unlink` or `MmRb::clear`.
-    let vma = Box::into_raw(Box::new(vma));
+    let vma = Box::into_raw(vma);
     // SAFETY: a fresh VMA; `prev` and the link come from the descent just made on this
     // tree, which we hold mutably.
     unsafe {
@@ -913,7 +941,11 @@ pub fn vma_link(mm: &mut MmapLocked, vma: VmArea) {
 /// # Safety
 /// `vma` is a VMA of `mm`'s tree, which the caller holds mutably (mmap_lock for write);
 /// its range and `new`'s are adjacent and do not overlap any other VMA.
-unsafe fn __insert_vm_struct(mm: &mut MmapLocked, vma: *mut VmArea, new: VmArea) -> *mut VmArea {
+unsafe fn __insert_vm_struct(
+    mm: &mut MmapLocked,
+    vma: *mut VmArea,
+    new: Box<VmArea>,
+) -> *mut VmArea {
     // SAFETY: the caller's contract; every node followed is a live VMA of `mm`'s tree.
     unsafe {
         let below = new.vm_end <= (*vma).vm_start;
@@ -923,7 +955,7 @@ unsafe fn __insert_vm_struct(mm: &mut MmapLocked, vma: *mut VmArea, new: VmArea)
             new.vm_start == (*vma).vm_end
         });
         // The Box is given up here and taken back by `vma_unlink` or `MmRb::clear`.
-        let new = Box::into_raw(Box::new(new));
+        let new = Box::into_raw(new);
         let vnode = core::ptr::addr_of_mut!((*vma).vm_rb);
         // `new` is `vma`'s in-order predecessor (below) or successor: the last node of
         // its left subtree, or its left child when it has none; mirrored above.
@@ -1287,8 +1319,8 @@ unsafe fn vma_set_range(
 ///
 /// The survivor ("importer") takes the anon_vma of the VMA whose pages it takes over
 /// ("exporter") when it has none (Linux: `anon_vma_clone`). Returns the VMA that now has
-/// `[start, end)`. Linux's -ENOMEM (from `anon_vma_clone`) cannot happen here yet: the
-/// kernel heap is not fallible (issue 13). A VMA whose pgoff changes is re-filed in its
+/// `[start, end)`, or null when the importer's `anon_vma_clone` finds no memory (Linux:
+/// -ENOMEM), before anything changed; `vma_merge` then merges nothing. A VMA whose pgoff changes is re-filed in its
 /// file's `i_mmap` (`__vma_set_range`); our anon_vmas keep lists, not pgoff-keyed trees,
 /// so they need no update. As in Linux the VMAs are passed as pointers (`expand` may be
 /// null): the callers have them in hand, and a lookup by key would cost a tree descent.
@@ -1305,7 +1337,7 @@ pub unsafe fn __vma_adjust(
     start: usize,
     end: usize,
     pgoff: usize,
-    insert: Option<VmArea>,
+    insert: Option<Box<VmArea>>,
     expand: *mut VmArea,
 ) -> *mut VmArea {
     // SAFETY: the caller's contract: `vma`, `expand` and the list neighbours followed
@@ -1359,9 +1391,11 @@ pub unsafe fn __vma_adjust(
         if let Some((imp, e)) = import {
             let (imp, e) = (&mut *imp, &*e);
             if imp.anon_vma.is_none() && e.anon_vma.is_some() {
+                // Linux returns -ENOMEM here, with nothing changed yet.
+                if crate::mm::rmap::anon_vma_clone(imp, e).is_err() {
+                    return null_mut();
+                }
                 imp.anon_vma = e.anon_vma.clone();
-                // Cannot fail here (see above); Linux returns its -ENOMEM.
-                let _ = crate::mm::rmap::anon_vma_clone(imp, e);
                 crate::mm::rmap::anon_vma_chain_attach(imp);
             }
         }
@@ -1476,15 +1510,14 @@ pub fn vma_merge(
                             && is_mergeable_anon_vma(p.anon_vma.as_ref(), n.anon_vma.as_ref(), None)
                     });
                     let p: *mut VmArea = p;
-                    if let Some(n) = with_next {
+                    break 'merge if let Some(n) = with_next {
                         // cases 1, 6: prev swallows next (and area in case 6).
                         let n_end = n.vm_end;
-                        __vma_adjust(mm, p, p_start, n_end, p_pgoff, None, p);
+                        __vma_adjust(mm, p, p_start, n_end, p_pgoff, None, p)
                     } else {
                         // cases 2, 5, 7: prev grows to `end`.
-                        __vma_adjust(mm, p, p_start, end, p_pgoff, None, p);
-                    }
-                    break 'merge p;
+                        __vma_adjust(mm, p, p_start, end, p_pgoff, None, p)
+                    };
                 }
             }
 
@@ -1499,8 +1532,11 @@ pub fn vma_merge(
                         Some(p) if addr < p.vm_end => {
                             // case 4: prev's tail moves to next.
                             let (p_start, p_pgoff) = (p.vm_start, p.vm_pgoff);
-                            __vma_adjust(mm, p, p_start, addr, p_pgoff, None, n);
-                            n
+                            if __vma_adjust(mm, p, p_start, addr, p_pgoff, None, n).is_null() {
+                                null_mut()
+                            } else {
+                                n
+                            }
                         }
                         // cases 3, 8: next grows down to addr (over area in case 8).
                         _ => {
@@ -1549,7 +1585,9 @@ pub unsafe fn __split_vma_at(
     let old = unsafe { &*vma };
     debug_assert!(old.vm_start < addr && addr < old.vm_end);
     debug_assert!(addr & (PAGE_SIZE - 1) == 0);
-    let mut new = vm_area_dup(old);
+    // Linux: vm_area_dup (NULL -> ENOMEM), then anon_vma_clone (ENOMEM, the new VMA
+    // freed): nothing in the tree has changed yet.
+    let mut new = vm_area_box(vm_area_dup(old))?;
     crate::mm::rmap::anon_vma_clone(&mut new, old)?;
     let (start, end, pgoff) = (old.vm_start, old.vm_end, old.vm_pgoff);
     let upper_pgoff = pgoff + ((addr - start) >> PAGE_SHIFT);

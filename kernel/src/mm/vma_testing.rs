@@ -241,7 +241,7 @@ pub const RO: VmFlags = VmFlags::VM_READ
 pub fn add_anon(mm: &mut MmapLocked, a: usize, b: usize, flags: VmFlags) -> usize {
     let mut v = VmArea::new(pg(a), pg(b), flags);
     v.vm_pgoff = pg(a) >> PAGE_SHIFT;
-    vma_link(mm, v);
+    vma_link(mm, v).unwrap();
     pg(a)
 }
 
@@ -257,7 +257,7 @@ pub fn add_file(
     let mut v = VmArea::new(pg(a), pg(b), flags);
     v.vm_pgoff = pgoff;
     v.vm_file = Some(file.clone());
-    vma_link(mm, v);
+    vma_link(mm, v).unwrap();
     pg(a)
 }
 

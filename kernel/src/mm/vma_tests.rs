@@ -421,7 +421,11 @@ fn vma_merge_anon_vma_rules_follow_is_mergeable_anon_vma() {
     // prev has anon_vma A (singular chain): a new range without one may join it.
     let mut mm = mm();
     let p = add_anon(&mut mm, 0, 10, RW);
-    mm.mm_rb.get_mut(&p).unwrap().set_anon_vma(a.clone());
+    mm.mm_rb
+        .get_mut(&p)
+        .unwrap()
+        .set_anon_vma(a.clone())
+        .unwrap();
     assert_eq!(
         vma_merge(
             &mut mm,
@@ -437,7 +441,7 @@ fn vma_merge_anon_vma_rules_follow_is_mergeable_anon_vma() {
     );
     // ... but not when prev came through fork (chain longer than one).
     let parent = AnonVma::new();
-    crate::mm::rmap::anon_vma_chain_link_mut(mm.mm_rb.get_mut(&p).unwrap(), &parent);
+    crate::mm::rmap::anon_vma_chain_link_mut(mm.mm_rb.get_mut(&p).unwrap(), &parent).unwrap();
     assert_eq!(
         vma_merge(
             &mut mm,
@@ -497,8 +501,16 @@ fn vma_merge_case_1_requires_prev_and_next_anon_vma_compatible() {
     let mut mm = mm();
     let p = add_anon(&mut mm, 0, 10, RW);
     let n = add_anon(&mut mm, 20, 30, RW);
-    mm.mm_rb.get_mut(&p).unwrap().set_anon_vma(AnonVma::new());
-    mm.mm_rb.get_mut(&n).unwrap().set_anon_vma(AnonVma::new());
+    mm.mm_rb
+        .get_mut(&p)
+        .unwrap()
+        .set_anon_vma(AnonVma::new())
+        .unwrap();
+    mm.mm_rb
+        .get_mut(&n)
+        .unwrap()
+        .set_anon_vma(AnonVma::new())
+        .unwrap();
     // Falls back to case 2.
     let r = vma_merge(
         &mut mm,
@@ -520,7 +532,11 @@ fn vma_merge_case_1_prev_without_anon_vma_imports_next_anon_vma() {
     let mut mm = mm();
     let p = add_anon(&mut mm, 0, 10, RW);
     let n = add_anon(&mut mm, 20, 30, RW);
-    mm.mm_rb.get_mut(&n).unwrap().set_anon_vma(a.clone());
+    mm.mm_rb
+        .get_mut(&n)
+        .unwrap()
+        .set_anon_vma(a.clone())
+        .unwrap();
     let r = vma_merge(
         &mut mm,
         Some(p),
@@ -546,7 +562,11 @@ fn vma_merge_case_6_imports_anon_vma_from_next_when_area_has_none() {
     let p = add_anon(&mut mm, 0, 10, RW);
     add_anon(&mut mm, 10, 20, RO);
     let n = add_anon(&mut mm, 20, 30, RW);
-    mm.mm_rb.get_mut(&n).unwrap().set_anon_vma(a.clone());
+    mm.mm_rb
+        .get_mut(&n)
+        .unwrap()
+        .set_anon_vma(a.clone())
+        .unwrap();
     let r = vma_merge(
         &mut mm,
         Some(p),
@@ -574,7 +594,11 @@ fn vma_merge_case_8_refused_when_area_has_anon_vma_and_next_has_none() {
     let p = add_anon(&mut mm, 0, 10, RO | VmFlags::VM_EXEC);
     let area = add_anon(&mut mm, 10, 20, RO);
     add_anon(&mut mm, 20, 30, RW);
-    mm.mm_rb.get_mut(&area).unwrap().set_anon_vma(a.clone());
+    mm.mm_rb
+        .get_mut(&area)
+        .unwrap()
+        .set_anon_vma(a.clone())
+        .unwrap();
     let r = vma_merge(
         &mut mm,
         Some(p),
@@ -587,7 +611,11 @@ fn vma_merge_case_8_refused_when_area_has_anon_vma_and_next_has_none() {
     );
     assert_eq!(r, None);
     // With the same anon_vma on both sides it merges.
-    mm.mm_rb.get_mut(&pg(20)).unwrap().set_anon_vma(a.clone());
+    mm.mm_rb
+        .get_mut(&pg(20))
+        .unwrap()
+        .set_anon_vma(a.clone())
+        .unwrap();
     let r = vma_merge(
         &mut mm,
         Some(p),
@@ -624,7 +652,11 @@ fn vma_adjust_remove_next_1_swallows_next_and_imports_its_anon_vma() {
     let v = add_anon(&mut mm, 0, 10, RW);
     let n = add_anon(&mut mm, 10, 20, RW);
     let a = AnonVma::new();
-    mm.mm_rb.get_mut(&n).unwrap().set_anon_vma(a.clone());
+    mm.mm_rb
+        .get_mut(&n)
+        .unwrap()
+        .set_anon_vma(a.clone())
+        .unwrap();
     let me = ident(&mm, 0);
     assert_eq!(
         adjust(
@@ -651,7 +683,11 @@ fn vma_adjust_remove_next_2_swallows_two_and_takes_anon_vma_from_the_second() {
     add_anon(&mut mm, 10, 20, RO);
     let n = add_anon(&mut mm, 20, 30, RW);
     let a = AnonVma::new();
-    mm.mm_rb.get_mut(&n).unwrap().set_anon_vma(a.clone());
+    mm.mm_rb
+        .get_mut(&n)
+        .unwrap()
+        .set_anon_vma(a.clone())
+        .unwrap();
     adjust(
         &mut mm,
         v,
@@ -674,7 +710,11 @@ fn vma_adjust_remove_next_3_keeps_next_and_frees_vma() {
     let area = add_anon(&mut mm, 10, 20, RO);
     let n = add_anon(&mut mm, 20, 30, RW);
     let a = AnonVma::new();
-    mm.mm_rb.get_mut(&area).unwrap().set_anon_vma(a.clone());
+    mm.mm_rb
+        .get_mut(&area)
+        .unwrap()
+        .set_anon_vma(a.clone())
+        .unwrap();
     let survivor = ident(&mm, 20);
     let k = adjust(
         &mut mm,
@@ -703,7 +743,11 @@ fn vma_adjust_positive_adjust_next_moves_next_head_to_vma() {
     let v = add_anon(&mut mm, 0, 10, RW);
     let n = add_anon(&mut mm, 10, 20, RO);
     let a = AnonVma::new();
-    mm.mm_rb.get_mut(&n).unwrap().set_anon_vma(a.clone());
+    mm.mm_rb
+        .get_mut(&n)
+        .unwrap()
+        .set_anon_vma(a.clone())
+        .unwrap();
     let next_box = ident(&mm, 10);
     adjust(
         &mut mm,
@@ -728,7 +772,11 @@ fn vma_adjust_negative_adjust_next_gives_vma_tail_to_next() {
     let v = add_anon(&mut mm, 0, 10, RW);
     let n = add_anon(&mut mm, 10, 20, RO);
     let a = AnonVma::new();
-    mm.mm_rb.get_mut(&v).unwrap().set_anon_vma(a.clone());
+    mm.mm_rb
+        .get_mut(&v)
+        .unwrap()
+        .set_anon_vma(a.clone())
+        .unwrap();
     adjust(&mut mm, v, pg(0), pg(6), pg(0) >> PAGE_SHIFT, None, Some(n));
     assert_eq!(layout(&mm), vec![(0, 6), (6, 20)]);
     assert_eq!(mm.vma(pg(6)).unwrap().vm_pgoff, pg(6) >> PAGE_SHIFT);
@@ -741,7 +789,11 @@ fn vma_adjust_with_insert_is_a_split_sharing_the_anon_vma() {
     let mut mm = mm();
     let v = add_anon(&mut mm, 0, 10, RW);
     let a = AnonVma::new();
-    mm.mm_rb.get_mut(&v).unwrap().set_anon_vma(a.clone());
+    mm.mm_rb
+        .get_mut(&v)
+        .unwrap()
+        .set_anon_vma(a.clone())
+        .unwrap();
     let me = ident(&mm, 0);
     let mut upper = vm_area_dup(mm.vma(v).unwrap());
     crate::mm::rmap::anon_vma_clone(&mut upper, mm.vma(v).unwrap()).unwrap();
@@ -855,7 +907,11 @@ fn split_vma_at_first_and_last_page_boundaries() {
     ] {
         let mut mm = mm();
         let v = add_anon(&mut mm, 0, 10, RW);
-        mm.mm_rb.get_mut(&v).unwrap().set_anon_vma(AnonVma::new());
+        mm.mm_rb
+            .get_mut(&v)
+            .unwrap()
+            .set_anon_vma(AnonVma::new())
+            .unwrap();
         split_vma(&mut mm, v, pg(at), below).unwrap();
         assert_eq!(layout(&mm), vec![(0, at), (at, 10)]);
         let (lo, hi) = (mm.vma(pg(0)).unwrap(), mm.vma(pg(at)).unwrap());
@@ -901,7 +957,7 @@ fn show_map_vma_file_name_starts_at_column_73() {
     let mut v = VmArea::new(0x40_0000, 0x45_2000, RO | VmFlags::VM_EXEC);
     v.vm_file = Some(f);
     v.vm_pgoff = 0;
-    vma_link(&mut mm, v);
+    vma_link(&mut mm, v).unwrap();
     let s = show_map_vma(&mm, mm.vma(0x40_0000).unwrap());
     assert_eq!(
         s,
@@ -926,7 +982,7 @@ fn show_map_vma_48_bit_addresses_shared_file_offset() {
     );
     v.vm_file = Some(f);
     v.vm_pgoff = 3;
-    vma_link(&mut mm, v);
+    vma_link(&mut mm, v).unwrap();
     let s = show_map_vma(&mm, mm.vma(0xffff_9a3c_0000).unwrap());
     assert_eq!(
         s,
@@ -968,7 +1024,7 @@ fn show_map_vma_long_prefix_gets_single_space_before_name() {
     let mut v = VmArea::new(0xffff_ffff_0000, 0xffff_ffff_1000, RW);
     v.vm_file = Some(f);
     v.vm_pgoff = 0xf_ffff_ffff;
-    vma_link(&mut mm, v);
+    vma_link(&mut mm, v).unwrap();
     let s = show_map_vma(&mm, mm.vma(0xffff_ffff_0000).unwrap());
     assert_eq!(
         s,
@@ -990,7 +1046,7 @@ fn adjust(
     assert!(!v.is_null());
     let e = expand.map_or(core::ptr::null_mut(), |k| mm.mm_rb.find(k));
     // SAFETY: both are VMAs of `mm`'s tree, which we hold mutably.
-    let r = unsafe { __vma_adjust(mm, v, start, end, pgoff, insert, e) };
+    let r = unsafe { __vma_adjust(mm, v, start, end, pgoff, insert.map(Box::new), e) };
     // SAFETY: the survivor is a VMA of the tree.
     unsafe { (*r).vm_start }
 }

@@ -45,6 +45,32 @@ pub struct ElfInfo {
 /// class, machine, type, or a PT_INTERP: there is no dynamic loader). Linux:
 /// `load_elf_binary`'s checks (`elf_check_arch`, `elf_check_fdpic`...).
 pub fn parse_elf(data: &[u8]) -> KResult<ElfInfo> {
+    parse_elf_headers(data, data.len() as u64)
+}
+
+/// `parse_elf` of the start of a `file_size`-byte file: `head` holds at least the ELF
+/// header and the program headers (what Linux reads: `BINPRM_BUF_SIZE`, then
+/// `load_elf_phdrs`); segments are checked against `file_size`. The section headers are
+/// not needed (nor read): a copy of the header without them is parsed.
+pub fn parse_elf_headers(head: &[u8], file_size: u64) -> KResult<ElfInfo> {
+    let no_sections = |data: &mut [u8]| {
+        if data.len() >= 64 {
+            data[0x28..0x30].fill(0); // e_shoff
+            data[0x3c..0x40].fill(0); // e_shnum, e_shstrndx
+        }
+    };
+    let mut owned;
+    let data: &[u8] = if head.len() >= 64 {
+        owned = Vec::new();
+        owned
+            .try_reserve_exact(head.len())
+            .map_err(|_| Errno::ENOMEM)?;
+        owned.extend_from_slice(head);
+        no_sections(&mut owned);
+        &owned
+    } else {
+        head
+    };
     let file = ElfBytes::<LittleEndian>::minimal_parse(data).map_err(|_| Errno::ENOEXEC)?;
     let h = file.ehdr;
     if h.class != elf::file::Class::ELF64
@@ -64,7 +90,7 @@ pub fn parse_elf(data: &[u8]) -> KResult<ElfInfo> {
                 if p.p_filesz > p.p_memsz
                     || p.p_offset
                         .checked_add(p.p_filesz)
-                        .is_none_or(|e| e > data.len() as u64)
+                        .is_none_or(|e| e > file_size)
                 {
                     return Err(Errno::ENOEXEC);
                 }
@@ -153,7 +179,8 @@ pub struct StackImage {
 /// Lay out argc, argv, envp, auxv and their strings below `stack_top` the way Linux's
 /// `create_elf_tables` does: strings at the top, then the platform string and 16 random
 /// bytes, then (16-byte aligned) argc, argv[], NULL, envp[], NULL, auxv pairs, AT_NULL.
-/// E2BIG when the arguments exceed `max_bytes`.
+/// E2BIG when the arguments exceed `max_bytes`; ENOMEM when the image finds no memory (it
+/// is up to `max_bytes` plus the pointers: user space chooses its size).
 #[allow(clippy::too_many_arguments)] // each is one of Linux's create_elf_tables inputs
 pub fn build_stack(
     stack_top: usize,
@@ -166,14 +193,26 @@ pub fn build_stack(
     max_bytes: usize,
 ) -> KResult<StackImage> {
     // Work downwards in a Vec that represents [stack_top - len, stack_top).
+    let total: usize =
+        argv.iter().chain(envp).map(|s| s.len() + 1).sum::<usize>() + execfn.len() + 1;
+    if total > max_bytes.saturating_add(execfn.len() + 1) {
+        return Err(Errno::E2BIG);
+    }
+    let nomem = |_| Errno::ENOMEM;
     let mut strings: Vec<u8> = Vec::new();
+    strings.try_reserve_exact(total).map_err(nomem)?;
+    let mut arg_offs: Vec<usize> = Vec::new();
+    arg_offs.try_reserve_exact(argv.len()).map_err(nomem)?;
+    let mut env_offs: Vec<usize> = Vec::new();
+    env_offs.try_reserve_exact(envp.len()).map_err(nomem)?;
+    // Every push below fits the reservations.
     let mut push_str = |s: &[u8]| -> usize {
         strings.extend_from_slice(s);
         strings.push(0);
         strings.len() - s.len() - 1
     };
-    let arg_offs: Vec<usize> = argv.iter().map(|a| push_str(a)).collect();
-    let env_offs: Vec<usize> = envp.iter().map(|e| push_str(e)).collect();
+    arg_offs.extend(argv.iter().map(|a| push_str(a)));
+    env_offs.extend(envp.iter().map(|e| push_str(e)));
     // AT_EXECFN: the file name given to execve (Linux: bprm->filename, copied last).
     let execfn_off = Some(push_str(execfn));
     let strings_len = strings.len();
@@ -207,7 +246,9 @@ pub fn build_stack(
     ];
     let words = 1 + argv.len() + 1 + envp.len() + 1 + 2 * (auxv.len() + 2);
     let sp = (random_base - words * 8) & !15;
-    let mut bytes = alloc::vec![0u8; stack_top - sp];
+    let mut bytes = Vec::new();
+    bytes.try_reserve_exact(stack_top - sp).map_err(nomem)?;
+    bytes.resize(stack_top - sp, 0u8);
     let mut put = |addr: usize, v: usize| {
         let o = addr - sp;
         bytes[o..o + 8].copy_from_slice(&v.to_le_bytes());

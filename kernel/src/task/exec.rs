@@ -6,7 +6,7 @@
 //! The new program's segments are MAP_PRIVATE file mappings of the executable (so text
 //! pages come from the page cache on first touch and data pages are copied on write),
 //! .bss is anonymous memory, and the stack is a VM_GROWSDOWN VMA under STACK_TOP.
-use super::binfmt_elf::{build_stack, parse_elf, ElfInfo};
+use super::binfmt_elf::{build_stack, parse_elf_headers, ElfInfo};
 use super::{current, Task};
 use crate::arch::aarch64::traps::PtRegs;
 use crate::arch::aarch64::uaccess::{copy_to_user, get_user};
@@ -42,23 +42,27 @@ fn copy_strings(mut ptr: usize, total: &mut usize) -> KResult<Vec<Vec<u8>>> {
     if ptr == 0 {
         return Ok(out);
     }
+    let nomem = |_| Errno::ENOMEM;
+    let mut buf = [0u8; 256];
     loop {
         let s: usize = get_user(ptr)?;
         if s == 0 {
             return Ok(out);
         }
-        let mut buf = alloc::vec![0u8; 4096];
-        let mut v = Vec::new();
+        let mut v: Vec<u8> = Vec::new();
         // Strings may be longer than one buffer: copy until the NUL.
         let mut at = s;
         loop {
             let n = crate::arch::aarch64::uaccess::strncpy_from_user(&mut buf, at);
+            // The user chooses how much is copied: every allocation may fail (ENOMEM).
             match n {
                 Ok(n) => {
+                    v.try_reserve(n).map_err(nomem)?;
                     v.extend_from_slice(&buf[..n]);
                     break;
                 }
                 Err(Errno::ENAMETOOLONG) => {
+                    v.try_reserve(buf.len()).map_err(nomem)?;
                     v.extend_from_slice(&buf[..buf.len()]);
                     at += buf.len();
                 }
@@ -72,6 +76,7 @@ fn copy_strings(mut ptr: usize, total: &mut usize) -> KResult<Vec<Vec<u8>>> {
         if *total > ARG_MAX {
             return Err(Errno::E2BIG);
         }
+        out.try_reserve(1).map_err(nomem)?;
         out.push(v);
         ptr += 8;
     }
@@ -101,18 +106,57 @@ fn open_exec(task: &Task, path: &str) -> KResult<(Arc<crate::fs::file::File>, El
     if size > MAX_EXEC_FILE {
         return Err(Errno::ENOEXEC);
     }
-    let mut data = alloc::vec![0u8; size as usize];
+    // Only the headers are read, as Linux reads BINPRM_BUF_SIZE and then the program
+    // headers (`load_elf_phdrs`); the segments are mapped through the page cache. (Reading
+    // the whole file into the heap made a large executable an allocation failure.)
+    let mut ehdr = [0u8; 64];
+    let got = read_full(&file, &mut ehdr, 0)?;
+    if got < ehdr.len() {
+        return Err(Errno::ENOEXEC);
+    }
+    let phoff = u64::from_le_bytes(ehdr[0x20..0x28].try_into().unwrap_or_default());
+    let phentsize = u16::from_le_bytes([ehdr[0x36], ehdr[0x37]]) as u64;
+    let phnum = u16::from_le_bytes([ehdr[0x38], ehdr[0x39]]) as u64;
+    let phsize = phentsize * phnum;
+    // Linux's load_elf_phdrs: at most one page of program headers.
+    if phsize == 0 || phsize > 4096 {
+        return Err(Errno::ENOEXEC);
+    }
+    let need = phoff
+        .checked_add(phsize)
+        .filter(|&e| e <= size)
+        .ok_or(Errno::ENOEXEC)?
+        .max(64) as usize;
+    let mut head = Vec::new();
+    head.try_reserve_exact(need).map_err(|_| Errno::ENOMEM)?;
+    head.resize(need, 0);
+    if read_full(&file, &mut head, 0)? < need {
+        return Err(Errno::ENOEXEC);
+    }
+    let info = parse_elf_headers(&head, size)?;
+    Ok((file, info))
+}
+
+/// The strings as slices, in a vector that may fail to allocate (ENOMEM): user space
+/// chooses how many there are.
+fn as_slices(list: &[Vec<u8>]) -> KResult<Vec<&[u8]>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(list.len()).map_err(|_| Errno::ENOMEM)?;
+    v.extend(list.iter().map(|s| s.as_slice()));
+    Ok(v)
+}
+
+/// pread until `buf` is full or the file ends; the bytes read.
+fn read_full(file: &crate::fs::file::File, buf: &mut [u8], off: usize) -> KResult<usize> {
     let mut got = 0;
-    while got < data.len() {
-        let n = file.pread(&mut data[got..], got as i64)?;
+    while got < buf.len() {
+        let n = file.pread(&mut buf[got..], (off + got) as i64)?;
         if n == 0 {
             break;
         }
         got += n;
     }
-    data.truncate(got);
-    let info = parse_elf(&data)?;
-    Ok((file, info))
+    Ok(got)
 }
 
 /// Load `path` into a fresh address space and make the current task run it when it
@@ -126,8 +170,7 @@ pub fn do_execve(path: &str, argv: &[Vec<u8>], envp: &[Vec<u8>], regs: &mut PtRe
     let (file, info) = open_exec(&task, path)?;
     let mm = MmStruct::new()?;
     let mapped: Arc<dyn MappedFile> = Arc::new(crate::fs::file_mmap::FileMapping::new(file));
-    let argv_s: Vec<&[u8]> = argv.iter().map(|v| v.as_slice()).collect();
-    let envp_s: Vec<&[u8]> = envp.iter().map(|v| v.as_slice()).collect();
+    let (argv_s, envp_s) = (as_slices(argv)?, as_slices(envp)?);
     let cred = *task.cred.lock();
     let random = {
         let t = crate::arch::cpu::read_cntvct();

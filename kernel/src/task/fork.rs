@@ -51,7 +51,8 @@ pub fn dup_mmap(parent: &MmStruct) -> KResult<Arc<MmStruct>> {
             if vma.vm_flags.contains(VmFlags::VM_DONTCOPY) {
                 continue;
             }
-            let mut v = crate::mm::vma::vm_area_dup(vma);
+            // Linux: vm_area_dup from vm_area_cachep, NULL -> fail_nomem.
+            let mut v = crate::mm::vma::vm_area_box(crate::mm::vma::vm_area_dup(vma))?;
             v.vm_flags
                 .remove(VmFlags::VM_LOCKED | VmFlags::VM_LOCKONFAULT);
             if crate::mm::rmap::anon_vma_fork(&mut v, vma).is_err() {
@@ -74,7 +75,7 @@ pub fn dup_mmap(parent: &MmStruct) -> KResult<Arc<MmStruct>> {
                 }
             }
             crate::mm::mmap::vm_stat_account(&mut dst, v.vm_flags, pages as isize);
-            crate::mm::vma::vma_link(&mut dst, v);
+            crate::mm::vma::vma_link_box(&mut dst, v);
         }
     }
     // The parent's writable PTEs just became read-only: drop its cached translations.

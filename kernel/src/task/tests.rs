@@ -14,7 +14,7 @@ extern "C" fn ping(tag: usize) {
 /// Two kernel threads that yield after each step run interleaved, become zombies when
 /// they return, and free their stacks when reaped.
 pub fn kthreads_interleave() -> Result<String, String> {
-    let before = crate::mm::page_alloc::nr_free_pages();
+    let before = free_pages();
     LOG.lock().clear();
     let a = kernel_thread("ping-a", ping, b'a' as usize).ok_or("kernel_thread failed")?;
     let b = kernel_thread("ping-b", ping, b'b' as usize).ok_or("kernel_thread failed")?;
@@ -31,7 +31,7 @@ pub fn kthreads_interleave() -> Result<String, String> {
     release_task(pa);
     release_task(pb);
     let log = String::from_utf8(LOG.lock().clone()).unwrap_or_default();
-    let after = crate::mm::page_alloc::nr_free_pages();
+    let after = free_pages();
     if log != "ababab" {
         return Err(format!("order {log:?}, want \"ababab\""));
     }
@@ -48,7 +48,7 @@ pub fn kthreads_interleave() -> Result<String, String> {
 /// A new task's kernel stack ends (lowest word) in STACK_END_MAGIC, and a write there,
 /// as an overrun makes, is what `stack_end_corrupted` (the scheduler's check) sees.
 pub fn stack_end_magic() -> Result<String, String> {
-    let before = crate::mm::page_alloc::nr_free_pages();
+    let before = free_pages();
     let (t, _regs) = alloc_task("stack-test", None, 0).ok_or("alloc_task failed")?;
     if t.stack_end_corrupted() {
         return Err("a fresh stack reads as corrupted".into());
@@ -65,7 +65,7 @@ pub fn stack_end_magic() -> Result<String, String> {
     let (size, pid) = (THREAD_SIZE, t.pid);
     drop(t);
     release_task(pid); // alloc_task entered it in the pid table
-    let after = crate::mm::page_alloc::nr_free_pages();
+    let after = free_pages();
     if before != after {
         return Err(format!("free pages {before} -> {after}: the stack leaked"));
     }
@@ -104,7 +104,7 @@ pub fn rmap_walk_after_fork() -> Result<String, String> {
     use crate::mm::mmap::{vm_mmap_pgoff, vm_munmap, MAP_ANONYMOUS, MAP_POPULATE, MAP_PRIVATE};
     use crate::mm::mmap::{PROT_READ, PROT_WRITE};
     use crate::mm::PAGE_SIZE;
-    let free0 = crate::mm::page_alloc::nr_free_pages();
+    let free0 = free_pages();
     {
         let parent = MmStruct::new().map_err(|e| format!("mm_alloc: {e:?}"))?;
         let flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE;
@@ -151,9 +151,18 @@ pub fn rmap_walk_after_fork() -> Result<String, String> {
             return Err(format!("after the child's munmap rmap found {got:x?}"));
         }
     }
-    let free1 = crate::mm::page_alloc::nr_free_pages();
+    let free1 = free_pages();
     if free1 != free0 {
         return Err(format!("free pages {free0} before, {free1} after"));
     }
     Ok("found in the parent, in both after fork, in the parent after the child's munmap".into())
+}
+
+/// Free pages for these leak checks: the page allocator's free pages plus the slab
+/// pages, after the caches gave their spare empty slabs back (as the boot leak check
+/// counts). The tasks' kernel objects (VMAs, chains, task structs) come from slabs, which
+/// take pages as they grow.
+fn free_pages() -> usize {
+    crate::mm::slab::kmem_cache_shrink_all();
+    crate::mm::page_alloc::nr_free_pages() + crate::mm::slab::nr_slab_pages()
 }

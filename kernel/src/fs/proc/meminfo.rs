@@ -5,7 +5,7 @@
 //! Every line Linux 5.10 prints on arm64 with a Debian config (CONFIG_MEMORY_FAILURE,
 //! CONFIG_TRANSPARENT_HUGEPAGE, CONFIG_CMA, CONFIG_HUGETLB_PAGE; no HIGHMEM, no shadow
 //! call stack), in its order and padding. Where this kernel keeps a counter the line shows
-//! it; where it has no such thing yet (slab caches, bounce buffers, vmalloc, per-CPU
+//! it; where it has no such thing yet (bounce buffers, vmalloc, per-CPU
 //! areas, THP, CMA, hugetlbfs, dirty-page accounting) the line shows 0. Per line:
 //! - MemTotal, MemFree: the buddy allocator's managed and free pages.
 //! - MemAvailable: Linux's estimate (`si_mem_available`) with the page cache standing in
@@ -18,8 +18,8 @@
 //! - Shmem: NR_SHMEM.
 //! - SwapTotal, SwapFree: `si_swapinfo` over the active swap areas; SwapCached: the swap
 //!   cache (`total_swapcache_pages`).
-//! - SUnreclaim, Slab: the kernel heap in use (our heap stands in for SLUB; note it is
-//!   carved out at boot, outside MemTotal).
+//! - SUnreclaim, Slab: the pages of all slab caches (`mm/slab.rs`, the kmalloc caches
+//!   included); none of our caches has a shrinker, so KReclaimable and SReclaimable are 0.
 //! - KernelStack: one THREAD_SIZE stack per task.
 //! - PageTables: pmd and pte tables of all address spaces (Linux's NR_PAGETABLE).
 //! - CommitLimit: `vm_commit_limit` (RAM * overcommit_ratio / 100, or overcommit_kbytes,
@@ -116,9 +116,7 @@ pub fn meminfo() -> String {
         0,
     );
     let mms = all_mms();
-    let heap_pages = crate::mm::slab::heap_usage()
-        .0
-        .div_ceil(crate::arch::PAGE_SIZE) as u64;
+    let slab_pages = crate::mm::slab::nr_slab_pages() as u64;
     let stacks_kb = (crate::task::all_pids().len() * THREAD_SIZE / 1024) as u64;
     let commit_limit = crate::mm::util::vm_commit_limit() as u64;
     let committed = crate::mm::util::vm_memory_committed() as u64;
@@ -156,9 +154,9 @@ pub fn meminfo() -> String {
         ("Mapped:         ", state(VmStat::NR_MAPPED)),
         ("Shmem:          ", shmem),
         ("KReclaimable:   ", 0),
-        ("Slab:           ", heap_pages),
+        ("Slab:           ", slab_pages),
         ("SReclaimable:   ", 0),
-        ("SUnreclaim:     ", heap_pages),
+        ("SUnreclaim:     ", slab_pages),
     ];
     for (name, pages) in rows {
         show_val_kb(&mut m, name, pages);

@@ -4,12 +4,13 @@
 //! (/proc/vmstat). Mounted on /proc by `proc_init` at boot.
 //!
 //! The tree: /proc/meminfo, /proc/vmstat, /proc/swaps (`mm/swapfile.rs`), /proc/partitions
-//! (`fs/block_dev.rs`), /proc/kpageflags and /proc/kpagecount (one
+//! (`fs/block_dev.rs`), /proc/slabinfo (`mm/slab.rs`, root only as in Linux),
+//! /proc/kpageflags and /proc/kpagecount (one
 //! u64 per page frame, root only; `page.rs`, Linux `fs/proc/page.c`), /proc/self (the
 //! reader's own directory), /proc/<pid>/ with cmdline, mem, status, maps, smaps, pagemap,
 //! oom_score and oom_score_adj, /proc/sys/vm/ with the overcommit sysctls
-//! (`overcommit_memory`, `overcommit_ratio`, `overcommit_kbytes`), `swappiness` and
-//! `drop_caches` (Linux: `fs/proc/proc_sysctl.c` over `vm_table` in `kernel/sysctl.c`,
+//! (`overcommit_memory`, `overcommit_ratio`, `overcommit_kbytes`), `swappiness`,
+//! `drop_caches` and `max_map_count` (Linux: `fs/proc/proc_sysctl.c` over `vm_table` in `kernel/sysctl.c`,
 //! handlers in `mm/util.c`, `mm/vmscan.c` and `fs/drop_caches.c`; ours in
 //! `proc_sysctl.rs`), and /proc/sys/kernel/perf_user_access (arm64's PMU sysctl).
 //!
@@ -25,8 +26,8 @@
 //! holds the position, so a file that changes between two reads may tear differently);
 //! the VFS checks no mode bits against the caller's ids, so the files here that Linux
 //! keeps from other users check at open: ptrace_may_access for maps, smaps, pagemap and
-//! mem (as Linux does), and the mode bits of the root-owned files (kpageflags and
-//! kpagecount are 0400), with euid 0 passing as CAP_DAC_OVERRIDE, and of the sysctls
+//! mem (as Linux does), and the mode bits of the root-owned files (kpageflags,
+//! kpagecount and slabinfo are 0400), with euid 0 passing as CAP_DAC_OVERRIDE, and of the sysctls
 //! (0644, drop_caches 0200) as Linux's `sysctl_perm` checks them: no override for root.
 pub mod array;
 pub mod meminfo;
@@ -75,6 +76,7 @@ const MOUNTS_INO: u64 = 34;
 /// /proc/sys/fs and its files ([`FS_SYSCTLS`]) from 41.
 const SYS_FS_INO: u64 = 40;
 const FS_SYSCTL_FIRST_INO: u64 = 41;
+const SLABINFO_INO: u64 = 35;
 const _: () = assert!(SYSCTL_FIRST_INO + (VM_SYSCTLS.len() as u64) <= SYS_KERNEL_INO);
 const _: () = assert!(KERNEL_SYSCTL_FIRST_INO + (KERNEL_SYSCTLS.len() as u64) <= KPAGECOUNT_INO);
 
@@ -131,6 +133,8 @@ enum Kind {
     Partitions,
     /// /proc/mounts (Linux: a symlink to self/mounts; one namespace here, so a file).
     Mounts,
+    /// /proc/slabinfo (Linux: `slabinfo_proc_ops` in mm/slab_common.c).
+    Slabinfo,
     /// /proc/sys.
     SysDir,
     /// /proc/sys/vm.
@@ -186,6 +190,8 @@ fn node(kind: Kind) -> Arc<dyn Inode> {
         Kind::Swaps => (SWAPS_INO, S_IFREG | 0o444),
         Kind::Partitions => (PARTITIONS_INO, S_IFREG | 0o444),
         Kind::Mounts => (MOUNTS_INO, S_IFREG | 0o444),
+        // Linux: proc_create("slabinfo", SLABINFO_RIGHTS = S_IRUSR, ...).
+        Kind::Slabinfo => (SLABINFO_INO, S_IFREG | 0o400),
         Kind::SysDir => (SYS_INO, S_IFDIR | 0o555),
         Kind::SysVmDir => (SYS_VM_INO, S_IFDIR | 0o555),
         Kind::Sysctl(c) => (sysctl_ino(c), S_IFREG | c.mode()),
@@ -274,6 +280,7 @@ impl ProcInode {
             Kind::Swaps => Ok(crate::mm::swapfile::proc_swaps()),
             Kind::Partitions => Ok(crate::fs::block_dev::proc_partitions()),
             Kind::Mounts | Kind::Pid(_, PidFile::Mounts) => crate::fs::namespace::proc_mounts(),
+            Kind::Slabinfo => Ok(crate::mm::slab::slabinfo()),
             Kind::Sysctl(c) => Ok(c.read()),
             Kind::KernelSysctl(c) => Ok(c.read()),
             Kind::FsSysctl(c) => Ok(c.read()),
@@ -306,6 +313,7 @@ impl ProcInode {
                     ent("kpagecount".into(), KPAGECOUNT_INO, 8),
                     ent("kpageflags".into(), KPAGEFLAGS_INO, 8),
                     ent("partitions".into(), PARTITIONS_INO, 8),
+                    ent("slabinfo".into(), SLABINFO_INO, 8),
                     ent("swaps".into(), SWAPS_INO, 8),
                     ent("mounts".into(), MOUNTS_INO, 8),
                     ent("sys".into(), SYS_INO, 4),
@@ -359,6 +367,7 @@ impl Inode for ProcInode {
             (Kind::Root, "swaps") => Ok(node(Kind::Swaps)),
             (Kind::Root, "partitions") => Ok(node(Kind::Partitions)),
             (Kind::Root, "mounts") => Ok(node(Kind::Mounts)),
+            (Kind::Root, "slabinfo") => Ok(node(Kind::Slabinfo)),
             (Kind::Root, "sys") => Ok(node(Kind::SysDir)),
             (Kind::SysDir, "vm") => Ok(node(Kind::SysVmDir)),
             (Kind::SysDir, "kernel") => Ok(node(Kind::SysKernelDir)),
@@ -465,7 +474,7 @@ impl Inode for ProcInode {
                 return Err(Errno::EACCES);
             }
         }
-        if let Kind::Kpagecount | Kind::Kpageflags = self.kind {
+        if let Kind::Kpagecount | Kind::Kpageflags | Kind::Slabinfo = self.kind {
             let euid = crate::task::current().map_or(0, |t| t.cred.lock().euid);
             if !root_owned_may_open(self.attr.i_mode, flags, euid) {
                 return Err(Errno::EACCES);

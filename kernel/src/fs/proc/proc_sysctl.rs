@@ -19,15 +19,18 @@ pub enum VmSysctl {
     Swappiness,
     /// `drop_caches` (write-only, root only).
     DropCaches,
+    /// `max_map_count`.
+    MaxMapCount,
 }
 
 /// The files, in the order a readdir lists them.
-pub const VM_SYSCTLS: [VmSysctl; 5] = [
+pub const VM_SYSCTLS: [VmSysctl; 6] = [
     VmSysctl::Overcommit(OvercommitSysctl::Memory),
     VmSysctl::Overcommit(OvercommitSysctl::Ratio),
     VmSysctl::Overcommit(OvercommitSysctl::Kbytes),
     VmSysctl::Swappiness,
     VmSysctl::DropCaches,
+    VmSysctl::MaxMapCount,
 ];
 
 impl VmSysctl {
@@ -37,6 +40,7 @@ impl VmSysctl {
             VmSysctl::Overcommit(c) => c.name(),
             VmSysctl::Swappiness => "swappiness",
             VmSysctl::DropCaches => "drop_caches",
+            VmSysctl::MaxMapCount => "max_map_count",
         }
     }
 
@@ -55,6 +59,7 @@ impl VmSysctl {
             VmSysctl::Swappiness => swappiness_read_from(&VM_SWAPPINESS),
             // Mode 0200: `sysctl_perm` refuses every open for reading, root's too.
             VmSysctl::DropCaches => String::new(),
+            VmSysctl::MaxMapCount => crate::mm::mmap::max_map_count_read(),
         }
     }
 
@@ -64,6 +69,7 @@ impl VmSysctl {
             VmSysctl::Overcommit(c) => c.write(pos, buf),
             VmSysctl::Swappiness => swappiness_write_to(&VM_SWAPPINESS, pos, buf),
             VmSysctl::DropCaches => crate::fs::drop_caches::drop_caches_sysctl_handler(pos, buf),
+            VmSysctl::MaxMapCount => crate::mm::mmap::max_map_count_write(pos, buf),
         }
     }
 }

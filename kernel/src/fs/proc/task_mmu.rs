@@ -792,7 +792,7 @@ mod walk_tests {
         assert_eq!(mss.private_dirty, 3 * 4096);
         assert_eq!(mss.pss >> PSS_SHIFT, 3 * 4096);
         let mut mm = MmapLocked::new();
-        crate::mm::vma::vma_link(&mut mm, vma.clone());
+        crate::mm::vma::vma_link(&mut mm, vma.clone()).unwrap();
         assert_eq!(
             get_mm_rss(&mm, pgd),
             MmRss {
@@ -816,7 +816,7 @@ mod walk_tests {
         let base = 0x20_0000;
         let vma = rw_anon(base, 4);
         let mut mm = MmapLocked::new();
-        crate::mm::vma::vma_link(&mut mm, vma.clone());
+        crate::mm::vma::vma_link(&mut mm, vma.clone()).unwrap();
         crate::mm::memory::fault_for_test(pgd, &vma, base, true);
         crate::mm::memory::fault_for_test(pgd, &vma, base + 2 * PAGE_SIZE, false);
         let pte = *crate::mm::memory::pte_offset(pgd, base, false).unwrap();

@@ -11,7 +11,12 @@
 use super::ftrace::FtraceSite;
 
 /// Every traced function, grouped by file.
-pub static FTRACE_SITES: [FtraceSite; 271] = [
+pub static FTRACE_SITES: [FtraceSite; 275] = [
+    // mm/slab.rs
+    FtraceSite::new("kmem_cache_alloc"),
+    FtraceSite::new("kmem_cache_free"),
+    FtraceSite::new("__kmalloc"),
+    FtraceSite::new("kfree"),
     // mm/filemap.rs
     FtraceSite::new("find_get_page"),
     FtraceSite::new("find_get_entry"),
