@@ -743,6 +743,10 @@ pub fn judge(s: &Scenario, text: &str, code: Option<i32>) -> Vec<String> {
     if text.contains("BUG: Bad page state") {
         why.push("kernel reported a bad page state".to_string());
     }
+    // Debug kernels check every address space as its process exits (mm/debug.rs).
+    if let Some(l) = text.lines().find(|l| l.contains("mm: CONSISTENCY: ")) {
+        why.push(format!("kernel consistency check failed: {}", l.trim()));
+    }
     match code {
         Some(c) if c == s.exit_status => {}
         Some(c) => why.push(format!("exit status {c}, expected {}", s.exit_status)),
@@ -767,6 +771,15 @@ pub fn judge(s: &Scenario, text: &str, code: Option<i32>) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_consistency_report_fails_any_run() {
+        let s = &BASE;
+        let ok = "mm: no leak";
+        assert!(judge(s, ok, Some(0)).is_empty());
+        let bad = "mm: CONSISTENCY: a PTE at 0x1000 outside every VMA\nmm: no leak";
+        assert_eq!(judge(s, bad, Some(0)).len(), 1);
+    }
 
     #[test]
     fn names_are_unique_and_sane() {

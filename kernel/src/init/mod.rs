@@ -342,6 +342,14 @@ fn run_init(path: &str, args: &str) -> u32 {
     } else {
         pr_info!("mm: LEAK: {slots} swap slots in use after all processes exited");
     }
+    if cfg!(debug_assertions) {
+        use core::sync::atomic::Ordering::Relaxed;
+        pr_info!(
+            "mm: consistency: {} address spaces checked at exit, {} failed",
+            crate::mm::debug::MM_CHECKED.load(Relaxed),
+            crate::mm::debug::MM_CHECK_FAILURES.load(Relaxed)
+        );
+    }
     code as u32
 }
 

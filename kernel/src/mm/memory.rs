@@ -1492,6 +1492,26 @@ mod fault_tests {
     }
 
     #[test]
+    fn check_mm_finds_a_pte_outside_every_vma() {
+        let _ram = setup();
+        zero_page_phys();
+        let pgd = pgd_alloc().unwrap();
+        let mm = crate::mm::mm_types::MmapLocked::new();
+        assert_eq!(crate::mm::debug::check_mm(&mm, pgd), Ok(()));
+        // A page mapped through a VMA the mm does not have (as a missed unmap would
+        // leave it): the check names the address.
+        let addr = 0x1234_5000;
+        let vma = rw_anon(addr);
+        assert!(fault_for_test(pgd, &vma, addr, true).is_handled());
+        let err = crate::mm::debug::check_mm(&mm, pgd).unwrap_err();
+        assert!(
+            err.contains("0x12345000") && err.contains("outside every VMA"),
+            "{err}"
+        );
+        free_user_pgtables(pgd, 1);
+    }
+
+    #[test]
     fn fork_shares_then_cow_separates() {
         let _ram = setup();
         zero_page_phys();

@@ -642,6 +642,8 @@ impl Drop for MmStruct {
             ptl: &self.page_table_lock,
             populate: Vec::new(),
         };
+        // Debug builds check the tables against the VMAs first (mm/debug.rs).
+        crate::mm::debug::debug_check_mm(self.mmap_lock.get_mut(), pgd);
         crate::mm::mmap::exit_mmap(self.mmap_lock.get_mut(), &mut pt, pgd, asid);
     }
 }

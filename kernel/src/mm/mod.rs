@@ -4,6 +4,7 @@
 //! `paging_init` (arch) builds the kernel page tables from memblock pages; `mem_init`
 //! allocates `mem_map` (a `struct Page` per frame) and the kernel heap, then hands every
 //! free range to the buddy allocator (`memblock_free_all`).
+pub mod debug;
 pub mod filemap;
 pub mod gup;
 pub mod init_mm;
