@@ -73,6 +73,19 @@ fn copy_mount_options(ptr: usize) -> KResult<Option<String>> {
     String::from_utf8(buf).map(Some).map_err(|_| Errno::EINVAL)
 }
 
+/// `target` resolved from the caller's cwd in the (one) mount namespace (Linux:
+/// `user_path_at(AT_FDCWD, ...)`).
+fn user_path(target: &str) -> KResult<(Arc<MntNamespace>, crate::fs::namei::Path)> {
+    let ns = init_ns()?;
+    let cwd = crate::task::current()
+        .ok_or(Errno::ESRCH)?
+        .cwd
+        .lock()
+        .clone();
+    let path = ns.path_lookupat(&cwd, target)?;
+    Ok((ns, path))
+}
+
 /// May the caller mount and unmount? (Linux: `may_mount`, CAP_SYS_ADMIN; root here.)
 fn may_mount() -> KResult<()> {
     let task = crate::task::current().ok_or(Errno::ESRCH)?;
@@ -114,13 +127,7 @@ pub fn sys_mount(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     if flags & MS_MGC_MSK == MS_MGC_VAL {
         flags &= !MS_MGC_MSK;
     }
-    let ns = init_ns()?;
-    let cwd = crate::task::current()
-        .ok_or(Errno::ESRCH)?
-        .cwd
-        .lock()
-        .clone();
-    let path = ns.path_lookupat(&cwd, &target)?;
+    let (ns, path) = user_path(&target)?;
     if flags & MS_NOUSER != 0 {
         return Err(Errno::EINVAL);
     }
@@ -155,13 +162,7 @@ pub fn sys_umount2(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
         return Err(Errno::EINVAL);
     }
     let target = getname(a.0[0], false)?;
-    let ns = init_ns()?;
-    let cwd = crate::task::current()
-        .ok_or(Errno::ESRCH)?
-        .cwd
-        .lock()
-        .clone();
-    let path = ns.path_lookupat(&cwd, &target)?;
+    let (ns, path) = user_path(&target)?;
     may_mount()?;
     if flags & MNT_EXPIRE != 0 && flags & (MNT_FORCE | MNT_DETACH) != 0 {
         return Err(Errno::EINVAL);
