@@ -12,14 +12,29 @@ use crate::task::{current, Cred, RLimit, RLIMIT_NLIMITS};
 /// `struct new_utsname`: six 65-byte fields.
 const UTS_LEN: usize = 65;
 
+/// uname's `sysname` (Linux: `UTS_SYSNAME`).
+pub const UTS_SYSNAME: &str = "Linux";
+/// uname's `release`: the Linux release whose behaviour this kernel follows.
+pub const UTS_RELEASE: &str = "5.10.0-mmkern";
+/// uname's `version` (Linux: `UTS_VERSION`, `#1 SMP` and the build date there).
+pub const UTS_VERSION: &str = "#1 SMP mmkern teaching kernel";
+
+/// /proc/version (Linux: `linux_proc_banner`, "%s version %s (%s@%s) (%s) %s\n": the
+/// sysname, release, who built it where, the compiler, the version).
+pub fn proc_version() -> alloc::string::String {
+    alloc::format!(
+        "{UTS_SYSNAME} version {UTS_RELEASE} (mmkern@mmkern) (rustc, stable) {UTS_VERSION}\n"
+    )
+}
+
 /// uname(2). Linux: `sys_newuname`.
 pub fn sys_uname(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     let mut buf = [0u8; UTS_LEN * 6];
     let fields: [&str; 6] = [
-        "Linux",
+        UTS_SYSNAME,
         "mmkern",
-        "5.10.0-mmkern",
-        "#1 SMP mmkern teaching kernel",
+        UTS_RELEASE,
+        UTS_VERSION,
         "aarch64",
         "(none)",
     ];

@@ -442,7 +442,32 @@ fn main(args: Args) -> i32 {
     readdir_rows(&mut t, &mut bufs);
     child_rows(&mut t, &mut bufs, root);
     cmdline_rows(&mut t, &mut bufs, &args);
+    version_rows(&mut t);
     t.finish()
+}
+
+/// /proc/version is Linux's banner built from uname's fields: "SYSNAME version RELEASE
+/// (...) (...) VERSION".
+fn version_rows(t: &mut Tap) {
+    let mut u = Utsname::default();
+    t.ret("uname", uname(&mut u), 0);
+    fn field(f: &[u8; 65]) -> &str {
+        let n = f.iter().position(|&b| b == 0).unwrap_or(65);
+        core::str::from_utf8(&f[..n]).unwrap_or("")
+    }
+    let mut buf = [0u8; 256];
+    let n = procfs::read_file(c"/proc/version", &mut buf).unwrap_or(0);
+    let text = core::str::from_utf8(&buf[..n]).unwrap_or("");
+    let (sys, rel, ver) = (field(&u.sysname), field(&u.release), field(&u.version));
+    let start_ok = !sys.is_empty()
+        && text.starts_with(sys)
+        && text[sys.len()..].starts_with(" version ")
+        && text[sys.len() + 9..].starts_with(rel);
+    t.ok(start_ok, "/proc/version starts with `SYSNAME version RELEASE` from uname");
+    t.ok(
+        !ver.is_empty() && text.ends_with('\n') && text.trim_end().ends_with(ver),
+        "and ends with uname's version",
+    );
 }
 
 /// /proc/self/cmdline is argv, each argument NUL-terminated, read by the kernel from

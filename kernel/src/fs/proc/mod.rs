@@ -77,6 +77,7 @@ const MOUNTS_INO: u64 = 34;
 const SYS_FS_INO: u64 = 40;
 const FS_SYSCTL_FIRST_INO: u64 = 41;
 const SLABINFO_INO: u64 = 35;
+const VERSION_INO: u64 = 36;
 const _: () = assert!(SYSCTL_FIRST_INO + (VM_SYSCTLS.len() as u64) <= SYS_KERNEL_INO);
 const _: () = assert!(KERNEL_SYSCTL_FIRST_INO + (KERNEL_SYSCTLS.len() as u64) <= KPAGECOUNT_INO);
 
@@ -133,6 +134,8 @@ enum Kind {
     Partitions,
     /// /proc/mounts (Linux: a symlink to self/mounts; one namespace here, so a file).
     Mounts,
+    /// /proc/version (Linux: `version_proc_show`).
+    Version,
     /// /proc/slabinfo (Linux: `slabinfo_proc_ops` in mm/slab_common.c).
     Slabinfo,
     /// /proc/sys.
@@ -190,6 +193,7 @@ fn node(kind: Kind) -> Arc<dyn Inode> {
         Kind::Swaps => (SWAPS_INO, S_IFREG | 0o444),
         Kind::Partitions => (PARTITIONS_INO, S_IFREG | 0o444),
         Kind::Mounts => (MOUNTS_INO, S_IFREG | 0o444),
+        Kind::Version => (VERSION_INO, S_IFREG | 0o444),
         // Linux: proc_create("slabinfo", SLABINFO_RIGHTS = S_IRUSR, ...).
         Kind::Slabinfo => (SLABINFO_INO, S_IFREG | 0o400),
         Kind::SysDir => (SYS_INO, S_IFDIR | 0o555),
@@ -280,6 +284,7 @@ impl ProcInode {
             Kind::Swaps => Ok(crate::mm::swapfile::proc_swaps()),
             Kind::Partitions => Ok(crate::fs::block_dev::proc_partitions()),
             Kind::Mounts | Kind::Pid(_, PidFile::Mounts) => crate::fs::namespace::proc_mounts(),
+            Kind::Version => Ok(crate::kernel::sys::proc_version()),
             Kind::Slabinfo => Ok(crate::mm::slab::slabinfo()),
             Kind::Sysctl(c) => Ok(c.read()),
             Kind::KernelSysctl(c) => Ok(c.read()),
@@ -316,6 +321,7 @@ impl ProcInode {
                     ent("slabinfo".into(), SLABINFO_INO, 8),
                     ent("swaps".into(), SWAPS_INO, 8),
                     ent("mounts".into(), MOUNTS_INO, 8),
+                    ent("version".into(), VERSION_INO, 8),
                     ent("sys".into(), SYS_INO, 4),
                 ]);
                 if let Some(me) = crate::task::current() {
@@ -367,6 +373,7 @@ impl Inode for ProcInode {
             (Kind::Root, "swaps") => Ok(node(Kind::Swaps)),
             (Kind::Root, "partitions") => Ok(node(Kind::Partitions)),
             (Kind::Root, "mounts") => Ok(node(Kind::Mounts)),
+            (Kind::Root, "version") => Ok(node(Kind::Version)),
             (Kind::Root, "slabinfo") => Ok(node(Kind::Slabinfo)),
             (Kind::Root, "sys") => Ok(node(Kind::SysDir)),
             (Kind::SysDir, "vm") => Ok(node(Kind::SysVmDir)),
