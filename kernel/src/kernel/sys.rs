@@ -12,6 +12,73 @@ use crate::task::{current, Cred, RLimit, RLIMIT_NLIMITS};
 /// `struct new_utsname`: six 65-byte fields.
 const UTS_LEN: usize = 65;
 
+/// reboot(2)'s first magic (Linux: `LINUX_REBOOT_MAGIC1`).
+pub const LINUX_REBOOT_MAGIC1: u32 = 0xfee1_dead;
+/// The second magics reboot(2) accepts (Linux: `LINUX_REBOOT_MAGIC2`, `2A`, `2B`, `2C`:
+/// Linus's and his daughters' birthdays).
+pub const LINUX_REBOOT_MAGIC2: [u32; 4] = [672_274_793, 85_072_278, 369_367_448, 537_993_216];
+/// reboot(2) commands (Linux: `LINUX_REBOOT_CMD_*`).
+pub const LINUX_REBOOT_CMD_RESTART: u32 = 0x0123_4567;
+/// See [`LINUX_REBOOT_CMD_RESTART`].
+pub const LINUX_REBOOT_CMD_HALT: u32 = 0xcdef_0123;
+/// See [`LINUX_REBOOT_CMD_RESTART`].
+pub const LINUX_REBOOT_CMD_CAD_ON: u32 = 0x89ab_cdef;
+/// See [`LINUX_REBOOT_CMD_RESTART`].
+pub const LINUX_REBOOT_CMD_CAD_OFF: u32 = 0;
+/// See [`LINUX_REBOOT_CMD_RESTART`].
+pub const LINUX_REBOOT_CMD_POWER_OFF: u32 = 0x4321_fedc;
+/// See [`LINUX_REBOOT_CMD_RESTART`].
+pub const LINUX_REBOOT_CMD_RESTART2: u32 = 0xa1b2_c3d4;
+/// See [`LINUX_REBOOT_CMD_RESTART`].
+pub const LINUX_REBOOT_CMD_SW_SUSPEND: u32 = 0xd000_fce2;
+/// See [`LINUX_REBOOT_CMD_RESTART`].
+pub const LINUX_REBOOT_CMD_KEXEC: u32 = 0x4558_4543;
+
+/// Ctrl-Alt-Del reboots at once (Linux: `C_A_D`); only recorded, there is no keyboard.
+static C_A_D: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(true);
+
+/// reboot(2): `reboot(magic1, magic2, cmd, arg)`. Linux's `sys_reboot` order: EPERM
+/// without CAP_SYS_BOOT (root here), EINVAL for wrong magics; POWER_OFF powers the machine
+/// off ("reboot: Power down", QEMU exits 0), RESTART and RESTART2 reset it (QEMU with
+/// `-no-reboot` exits), HALT stops it as Linux does (interrupts off, `wfi` for ever),
+/// CAD_ON/CAD_OFF set the Ctrl-Alt-Del flag; SW_SUSPEND is ENOSYS (no hibernation), KEXEC
+/// and anything else EINVAL. Nothing is synced: there is no dirty data (see fsync).
+pub fn sys_reboot(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    let (magic1, magic2, cmd) = (a.0[0] as u32, a.0[1] as u32, a.0[2] as u32);
+    if cred().euid != 0 {
+        return Err(Errno::EPERM);
+    }
+    if magic1 != LINUX_REBOOT_MAGIC1 || !LINUX_REBOOT_MAGIC2.contains(&magic2) {
+        return Err(Errno::EINVAL);
+    }
+    match cmd {
+        LINUX_REBOOT_CMD_POWER_OFF => {
+            pr_info!("reboot: Power down");
+            crate::arch::aarch64::psci::psci_sys_poweroff()
+        }
+        LINUX_REBOOT_CMD_RESTART | LINUX_REBOOT_CMD_RESTART2 => {
+            pr_info!("reboot: Restarting system");
+            crate::arch::aarch64::psci::psci_sys_reset()
+        }
+        LINUX_REBOOT_CMD_HALT => {
+            pr_info!("reboot: System halted");
+            let _ = crate::arch::cpu::local_irq_save();
+            loop {
+                crate::arch::cpu::wfi();
+            }
+        }
+        LINUX_REBOOT_CMD_CAD_ON | LINUX_REBOOT_CMD_CAD_OFF => {
+            C_A_D.store(
+                cmd == LINUX_REBOOT_CMD_CAD_ON,
+                core::sync::atomic::Ordering::Relaxed,
+            );
+            Ok(0)
+        }
+        LINUX_REBOOT_CMD_SW_SUSPEND => Err(Errno::ENOSYS),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
 /// uname's `sysname` (Linux: `UTS_SYSNAME`).
 pub const UTS_SYSNAME: &str = "Linux";
 /// uname's `release`: the Linux release whose behaviour this kernel follows.

@@ -57,6 +57,7 @@ pub const GETRLIMIT: usize = 163;
 pub const SETRLIMIT: usize = 164;
 pub const GETPID: usize = 172;
 pub const GETPPID: usize = 173;
+pub const REBOOT: usize = 142;
 pub const SETPGID: usize = 154;
 pub const GETPGID: usize = 155;
 pub const GETSID: usize = 156;

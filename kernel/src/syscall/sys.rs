@@ -36,6 +36,7 @@ pub fn lookup(n: usize) -> Option<SyscallFn> {
         nr::GETPGID => crate::kernel::sys::sys_getpgid,
         nr::GETSID => crate::kernel::sys::sys_getsid,
         nr::SETSID => crate::kernel::sys::sys_setsid,
+        nr::REBOOT => crate::kernel::sys::sys_reboot,
         nr::SCHED_YIELD => task::exit::sys_sched_yield,
         nr::SET_TID_ADDRESS => task::exit::sys_set_tid_address,
         nr::KILL => task::signal::sys_kill,

@@ -28,6 +28,24 @@ pub fn method() -> &'static str {
     }
 }
 
+/// Reset the machine (QEMU, run with `-no-reboot` as xtask runs it, exits). Linux:
+/// `psci_sys_reset`. Without PSCI the semihosting exit does the same job.
+pub fn psci_sys_reset() -> ! {
+    if !PRESENT.load(Ordering::Relaxed) {
+        super::semihosting::exit(0);
+    }
+    crate::arch::cpu::psci_call(
+        USE_SMC.load(Ordering::Relaxed),
+        PSCI_0_2_FN_SYSTEM_RESET,
+        0,
+        0,
+        0,
+    );
+    loop {
+        crate::arch::cpu::wfi();
+    }
+}
+
 /// Power the machine off (QEMU exits with status 0). Linux: `psci_sys_poweroff`.
 /// Without PSCI (no firmware behind EL3) the semihosting exit does the same job.
 pub fn psci_sys_poweroff() -> ! {

@@ -11,7 +11,7 @@
 use super::ftrace::FtraceSite;
 
 /// Every traced function, grouped by file.
-pub static FTRACE_SITES: [FtraceSite; 275] = [
+pub static FTRACE_SITES: [FtraceSite; 276] = [
     // mm/slab.rs
     FtraceSite::new("kmem_cache_alloc"),
     FtraceSite::new("kmem_cache_free"),
@@ -293,6 +293,7 @@ pub static FTRACE_SITES: [FtraceSite; 275] = [
     FtraceSite::new("sys_getpgid"),
     FtraceSite::new("sys_getsid"),
     FtraceSite::new("sys_setsid"),
+    FtraceSite::new("sys_reboot"),
     // kernel/itimer.rs
     FtraceSite::new("sys_setitimer"),
     FtraceSite::new("sys_getitimer"),
