@@ -69,7 +69,10 @@ pub fn swap_writepage(page: &'static Page, plug: Option<&mut SwapPlug>) -> KResu
     }
 }
 
-/// Write one page under writeback at `sector` of `bdev` and end its writeback.
+/// Write one page under writeback at `sector` of `bdev` and end its writeback. Always
+/// inlined: it is the body of `swap_writepage` (Linux: `__swap_writepage`'s submit),
+/// not a frame of its own between it and the device.
+#[inline(always)]
 fn write_one(page: &Page, bdev: &dyn SwapBdev, sector: u64) -> KResult<()> {
     // SAFETY: a page frame is PAGE_SIZE bytes of the linear map; PG_writeback keeps it
     // from being freed or changed under us by reclaim (the contents are stable while

@@ -462,7 +462,10 @@ pub fn shrink_page_list(
 /// The end of `shrink_page_list` for a page that may go: out of its mapping (page cache
 /// or swap cache) if nobody else holds it, then the isolation's reference, the last, is
 /// dropped (Linux: the `__remove_mapping` step and the `free_it` label). False if
-/// somebody still holds it (the caller keeps it: `keep_locked`).
+/// somebody still holds it (the caller keeps it: `keep_locked`). Always inlined: a
+/// backtrace from `__remove_mapping` shows `shrink_page_list` right above it, as in Linux,
+/// where this is the body of the loop.
+#[inline(always)]
 fn free_page_after_reclaim(page: &'static Page) -> bool {
     // A truncated page only the isolation holds goes straight away. (A swap-cache page
     // read ahead and never mapped has no `mapping` either, but the swap cache's.)
