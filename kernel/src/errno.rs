@@ -45,6 +45,8 @@ pub enum Errno {
     ELOOP = 40,
     EOVERFLOW = 75,
     EOPNOTSUPP = 95,
+    /// Connection timed out; also a futex wait's timeout (Linux: `ETIMEDOUT`).
+    ETIMEDOUT = 110,
 }
 
 impl Errno {

@@ -10,6 +10,7 @@ pub mod pmu;
 pub mod procfs;
 pub mod signal;
 pub mod syscall;
+pub mod thread;
 pub mod tracing;
 #[macro_use]
 pub mod io;

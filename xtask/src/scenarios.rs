@@ -567,6 +567,12 @@ pub const SCENARIOS: &[Scenario] = &[
     user_test("user-pipe", "init=/bin/pipe_test", "pipe_test: "),
     user_test("user-pgrp", "init=/bin/pgrp_test", "pgrp_test: "),
     user_test("user-timer", "init=/bin/timer_test", "timer_test: "),
+    // Threads: clone with pthread_create's flags, futexes, exit vs exit_group, signals to
+    // a thread group, exec and vfork with threads, robust futexes.
+    Scenario {
+        timeout_secs: 180,
+        ..user_test("user-threads", "init=/bin/thread_test", "thread_test: ")
+    },
     Scenario {
         // init powers the machine off itself: no leak lines (init never exits), QEMU's
         // status 0 and the kernel's line instead.

@@ -208,7 +208,7 @@ impl CharDevice for PipeEnd {
         let pipe = &self.pipe;
         let sigpipe = || {
             if let Some(me) = crate::task::current() {
-                crate::task::signal::send_signal(&me, crate::task::signal::SIGPIPE);
+                crate::task::signal::send_sig(&me, crate::task::signal::SIGPIPE);
             }
         };
         let mut info = pipe.info.lock();

@@ -96,3 +96,51 @@ pub fn schedule_hrtimeout(expires: u64, state: SleepState) -> KResult<()> {
     hrtimer_cancel(&t);
     r
 }
+
+impl HrTimerSleeper {
+    /// A sleeper whose timer will fire at `expires` (ns of the monotonic clock; `u64::MAX`:
+    /// never), not yet armed (Linux: `hrtimer_init_sleeper`).
+    pub fn new(expires: u64) -> Arc<Self> {
+        Arc::new(HrTimerSleeper {
+            expires,
+            fired: AtomicBool::new(false),
+            wq: WaitQueueHead::new(),
+        })
+    }
+
+    /// Wake the sleeper before its deadline: the event it waits for came (a futex wake;
+    /// Linux: `wake_q_add` of the `futex_q`'s task).
+    pub fn wake(&self) {
+        self.wq.wake_up();
+    }
+
+    /// Has the deadline passed?
+    pub fn fired(&self) -> bool {
+        self.fired.load(Ordering::Acquire)
+    }
+}
+
+/// Sleep in `state` until `cond()` holds or `t`'s deadline passes, whichever is first;
+/// the caller tells which by `t.fired()`. EINTR when a signal ends the sleep first.
+/// Linux: `hrtimer_sleeper_start_expires` + `schedule` + `hrtimer_cancel`, as
+/// `futex_wait_queue_me` uses them.
+pub fn hrtimer_sleep_until(
+    t: &Arc<HrTimerSleeper>,
+    state: SleepState,
+    mut cond: impl FnMut() -> bool,
+) -> KResult<()> {
+    let armed = t.expires != u64::MAX;
+    if armed {
+        if ktime_get_ns() >= t.expires {
+            t.fired.store(true, Ordering::Release);
+        } else {
+            hrtimer_start(t);
+        }
+    }
+    let r =
+        t.wq.wait_event_state(state, || cond() || t.fired.load(Ordering::Acquire));
+    if armed {
+        hrtimer_cancel(t);
+    }
+    r
+}

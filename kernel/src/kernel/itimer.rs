@@ -202,7 +202,7 @@ pub fn sys_setitimer(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     }
     let interval = Itimerval::ns(v.interval_sec, v.interval_usec)?;
     let value = Itimerval::ns(v.value_sec, v.value_usec)?;
-    let pid = crate::task::current().ok_or(Errno::ESRCH)?.pid;
+    let pid = crate::task::current().ok_or(Errno::ESRCH)?.tgid; // the timer is the process's (signal_struct)
     let (old_interval, old_value) = get_real(pid);
     set_real(pid, value, interval);
     if old != 0 {
@@ -217,7 +217,7 @@ pub fn sys_getitimer(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     if a.0[0] as i32 != ITIMER_REAL as i32 {
         return Err(Errno::EINVAL);
     }
-    let pid = crate::task::current().ok_or(Errno::ESRCH)?.pid;
+    let pid = crate::task::current().ok_or(Errno::ESRCH)?.tgid;
     let (interval, value) = get_real(pid);
     copy_to_user(a.0[1], Itimerval::from_ns(interval, value).as_bytes())?;
     Ok(0)

@@ -10,6 +10,8 @@
 //! `start_stack`) sit in [`MmapLocked`], reachable only through `mmap_read_lock(mm)` (a
 //! `&MmapLocked`) or `mmap_write_lock(mm)` (a `&mut MmapLocked`); see `mm/mmap_lock.rs`.
 //! The rest (`pgd`, the ASID `context`, `page_table_lock`, `mm_users`) is read without it.
+//! `mm_users` is the `Arc`'s strong count: every thread of a process (and a vfork child)
+//! holds one, and the last `mmput` (the last `Arc` dropped) runs `exit_mmap`.
 //!
 //! Lock order (outermost first), as in Linux: `mmap_lock` -> page lock (`PG_locked`) ->
 //! `i_mmap_rwsem` / `anon_vma->rwsem` -> `page_table_lock` -> `lru_lock`. Reclaim never
@@ -748,4 +750,10 @@ mod tests {
         assert_eq!(mm.rlimit(RLIMIT_STACK), 8 << 20);
         assert_eq!(mm.rlimit(RLIMIT_MEMLOCK), 8 << 20);
     }
+}
+
+/// How many users the address space has: the threads (and vfork children) running in it,
+/// plus short-lived references such as /proc readers (Linux: `atomic_read(&mm->mm_users)`).
+pub fn mm_users(mm: &alloc::sync::Arc<MmStruct>) -> usize {
+    alloc::sync::Arc::strong_count(mm)
 }

@@ -283,13 +283,18 @@ pub fn do_execve(path: &str, argv: &[Vec<u8>], envp: &[Vec<u8>], regs: &mut PtRe
         m.env_end = stack.env_end;
     }
 
-    // Point of no return (Linux: begin_new_exec -> exec_mmap): switch to the new mm.
+    // Point of no return (Linux: begin_new_exec -> de_thread, exec_mmap): the other
+    // threads go, the old mm is released (a vfork parent goes on), the new one goes in.
+    de_thread(&task)?;
+    if let Some(old_mm) = task.mm.lock().clone() {
+        super::fork::mm_release(&task, &old_mm);
+    }
     let old = task.set_mm(Some(mm.clone()));
     crate::mm::mmu_context::switch_mm(&mm);
     drop(old);
     task.files.lock().close_on_exec();
     super::flush_thread(&task);
-    task.signal.lock().flush_signal_handlers();
+    task.sighand.flush_signal_handlers();
     let name = path.rsplit('/').next().unwrap_or(path);
     task.set_comm(name);
     task.did_exec
@@ -317,6 +322,41 @@ pub fn do_execve(path: &str, argv: &[Vec<u8>], envp: &[Vec<u8>], regs: &mut PtRe
         stackframe: [0; 2],
     };
     Ok(())
+}
+
+/// Make the exec'ing thread the only one of its process: SIGKILL to the others, then
+/// wait (killably) until they are gone. EAGAIN when the group is already exiting.
+/// Linux: `de_thread`. Unlike Linux, a thread that is not the leader keeps its own tid
+/// (Linux gives it the leader's pid); programs exec from the main thread in practice.
+#[no_mangle]
+#[inline(never)]
+pub fn de_thread(task: &Arc<Task>) -> KResult<()> {
+    use core::sync::atomic::Ordering;
+    if task.sig.live.load(Ordering::SeqCst) <= 1 {
+        return Ok(());
+    }
+    if task.sig.signal_group_exit() {
+        return Err(Errno::EAGAIN);
+    }
+    task.sig.group_exec_task.store(task.pid, Ordering::SeqCst);
+    super::signal::zap_other_threads(task);
+    loop {
+        let others = super::thread_group(task.tgid)
+            .iter()
+            .any(|t| t.pid != task.pid && t.state() != super::TaskState::Zombie);
+        if !others {
+            task.sig.group_exec_task.store(0, Ordering::SeqCst);
+            return Ok(());
+        }
+        if super::signal::fatal_signal_pending() {
+            task.sig.group_exec_task.store(0, Ordering::SeqCst);
+            return Err(Errno::EAGAIN);
+        }
+        // They exit on their way back to user space; give them the CPU.
+        let tick = crate::kernel::hrtimer::ktime_get_ns() + 1_000_000;
+        crate::kernel::hrtimer::schedule_hrtimeout(tick, crate::sync::wait::SleepState::Killable)
+            .ok();
+    }
 }
 
 /// Run `path` from a kernel thread: on success the thread returns to user space as that

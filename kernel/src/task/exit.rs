@@ -1,6 +1,6 @@
 //! Ending processes and reaping them. Linux: `kernel/exit.c` (`do_exit`,
 //! `do_group_exit`, `exit_notify`, `forget_original_parent`, `do_wait`, `release_task`).
-use super::{all_pids, current, find_task, release_task, schedule, wake_up_process, TaskState};
+use super::{all_pids, current, find_task, release_task, schedule, TaskState};
 use crate::arch::aarch64::traps::PtRegs;
 use crate::arch::aarch64::uaccess::put_user;
 use crate::errno::{Errno, KResult};
@@ -10,40 +10,106 @@ use core::sync::atomic::Ordering;
 /// The pid that adopts orphans (Linux: the child reaper, init).
 pub const CHILD_REAPER: i32 = 1;
 
-/// End the current task with wait status `status` (exit code << 8, or the signal).
-/// Releases its address space, reparents its children, becomes a zombie, wakes the
-/// parent and never returns. Linux: `do_exit`.
+/// End the current thread with wait status `status` (exit code << 8, or the signal).
+/// Lets go of the address space (waking a pthread_join waiter through the cleared tid
+/// word), and when it is the last thread of its process, reparents the children and
+/// tells the parent. A thread other than the leader is reaped at once; a leader becomes
+/// a zombie that its parent reaps once no thread is left. Never returns.
+/// Linux: `do_exit` (`exit_mm` -> `mm_release`, `exit_files`, `exit_notify`).
 #[no_mangle]
 #[inline(never)]
 pub fn do_exit(status: i32) -> ! {
     let me = current().expect("do_exit without a task");
-    if me.pid == CHILD_REAPER {
+    if me.tgid == CHILD_REAPER && me.sig.live.load(Ordering::SeqCst) == 1 {
         zap_pid_ns_processes(&me);
     }
+    let mm = me.mm.lock().clone();
+    if let Some(mm) = mm {
+        super::fork::mm_release(&me, &mm);
+    }
     super::exit_mm(&me);
-    crate::kernel::itimer::exit_itimers(me.pid);
     me.exit_code.store(status, Ordering::SeqCst);
-    // forget_original_parent: orphans go to init, which reaps them.
+    let group_dead = me.sig.live.fetch_sub(1, Ordering::SeqCst) == 1;
+    if group_dead {
+        crate::kernel::itimer::exit_itimers(me.tgid);
+        forget_original_parent(&me);
+    }
+    exit_notify(me, group_dead)
+}
+
+/// Orphans go to init, which reaps them (Linux: `forget_original_parent`): every task
+/// whose parent was this process, threads of those children included.
+fn forget_original_parent(me: &super::Task) {
+    let mut zombie = false;
     for pid in all_pids() {
         if let Some(child) = find_task(pid) {
-            if child.ppid.load(Ordering::SeqCst) == me.pid {
+            if child.ppid.load(Ordering::SeqCst) == me.tgid && child.tgid != me.tgid {
                 child.ppid.store(CHILD_REAPER, Ordering::SeqCst);
-                if child.state() == TaskState::Zombie {
-                    if let Some(reaper) = find_task(CHILD_REAPER) {
-                        wake_up_process(&reaper);
-                    }
-                }
+                zombie |= child.state() == TaskState::Zombie;
             }
         }
     }
-    me.set_state(TaskState::Zombie);
-    // exit_notify: wake the parent sleeping in wait4.
-    if let Some(parent) = find_task(me.ppid.load(Ordering::SeqCst)) {
-        wake_up_process(&parent);
+    if zombie {
+        if let Some(reaper) = find_task(CHILD_REAPER) {
+            wake_wait_chldexit(&reaper);
+        }
+    }
+}
+
+/// Become a zombie for the parent, or, for a thread that is not its process's leader,
+/// leave the pid table at once (Linux: `exit_notify`: autoreap when `exit_signal` is -1,
+/// `release_task`). The last thread out lets the parent reap the leader.
+fn exit_notify(me: alloc::sync::Arc<super::Task>, group_dead: bool) -> ! {
+    if me.pid != me.tgid {
+        let leader = find_task(me.tgid);
+        me.set_state(TaskState::Dead);
+        if let Some(released) = super::release_task_self(me.pid) {
+            super::set_task_dead(released);
+        }
+        if group_dead {
+            if let Some(l) = leader.filter(|l| l.state() == TaskState::Zombie) {
+                do_notify_parent(&l);
+            }
+        }
+    } else {
+        me.set_state(TaskState::Zombie);
+        if group_dead {
+            do_notify_parent(&me);
+        }
     }
     drop(me);
     schedule();
-    unreachable!("a zombie ran again");
+    unreachable!("a dead task ran again");
+}
+
+/// The process `leader` is gone: send its parent the exit signal (SIGCHLD unless clone
+/// asked for another; ignored by default) and wake its wait4 (Linux: `do_notify_parent`,
+/// `__wake_up_parent`).
+fn do_notify_parent(leader: &super::Task) {
+    let Some(parent) = find_task(leader.ppid.load(Ordering::SeqCst)) else {
+        return;
+    };
+    if leader.exit_signal != 0 && parent.pid != 0 {
+        let status = leader.exit_code.load(Ordering::SeqCst);
+        super::signal::send_signal_info(
+            &parent,
+            leader.exit_signal,
+            super::signal::KSiginfo {
+                si_signo: leader.exit_signal,
+                si_code: if status & 0x7f == 0 { 1 } else { 2 }, // CLD_EXITED, CLD_KILLED
+                si_pid: leader.tgid,
+                si_uid: leader.cred.lock().uid,
+                ..Default::default()
+            },
+        );
+    }
+    wake_wait_chldexit(&parent);
+}
+
+/// Wake every thread of `parent`'s process sleeping in wait4 (Linux: `wait_chldexit`).
+fn wake_wait_chldexit(parent: &super::Task) {
+    parent.sig.chld_events.fetch_add(1, Ordering::SeqCst);
+    parent.sig.wait_chldexit.wake_up();
 }
 
 /// The child reaper is going: every other process gets SIGKILL now, while they can still
@@ -63,9 +129,44 @@ fn zap_pid_ns_processes(me: &super::Task) {
     }
 }
 
-/// exit(2) and exit_group(2) (one thread per process, so the same). Linux: `do_group_exit`.
-pub fn sys_exit_group(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+/// exit(2): end this thread only (pthread_exit; the process goes on while another thread
+/// lives). Linux: `sys_exit` -> `do_exit`.
+pub fn sys_exit(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     do_exit(((a.0[0] & 0xff) << 8) as i32)
+}
+
+/// exit_group(2): end every thread of the process. Linux: `sys_exit_group`.
+pub fn sys_exit_group(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    do_group_exit(((a.0[0] & 0xff) << 8) as i32)
+}
+
+/// End the whole thread group with `status`: the first thread to get here sets the
+/// group's exit code and sends SIGKILL to the others, which exit on their way back to user
+/// space; a thread that gets here later takes that code. Linux: `do_group_exit`
+/// (`zap_other_threads`).
+#[no_mangle]
+#[inline(never)]
+pub fn do_group_exit(status: i32) -> ! {
+    let me = current().expect("do_group_exit without a task");
+    let sig = me.sig.clone();
+    let status = if sig.signal_group_exit() {
+        // Someone else is ending the group (or exec is cutting it down): just go.
+        if sig.group_exit.load(Ordering::SeqCst) {
+            sig.group_exit_code.load(Ordering::SeqCst)
+        } else {
+            status
+        }
+    } else {
+        sig.group_exit_code.store(status, Ordering::SeqCst);
+        sig.group_exit.store(true, Ordering::SeqCst);
+        if sig.live.load(Ordering::SeqCst) > 1 {
+            super::signal::zap_other_threads(&me);
+        }
+        status
+    };
+    drop(sig);
+    drop(me);
+    do_exit(status)
 }
 
 /// wait4(2): wait for a child (pid > 0: that one; -1: any; 0: any in the caller's
@@ -77,6 +178,8 @@ pub fn sys_wait4(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     if options & !(WNOHANG | 2 | 8 | 0x0100_0000 | 0x4000_0000 | 0x8000_0000) != 0 {
         return Err(Errno::EINVAL);
     }
+    const WCLONE: usize = 0x8000_0000;
+    const WALL: usize = 0x4000_0000;
     let me = current().ok_or(Errno::ECHILD)?;
     let wanted = |t: &super::Task| match pid {
         -1 => true,
@@ -84,17 +187,40 @@ pub fn sys_wait4(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
         p if p < -1 => t.pgid.load(Ordering::Relaxed) == p.wrapping_neg(),
         p => t.pid == p,
     };
+    // eligible_child: a "clone" child (exit signal other than SIGCHLD) only with
+    // __WCLONE, the others only without it; __WALL takes both.
+    let kind_ok = |t: &super::Task| {
+        options & WALL != 0
+            || ((t.exit_signal != super::signal::SIGCHLD) == (options & WCLONE != 0))
+    };
     loop {
+        // Any thread of the process may wait for the children of any of its threads.
+        let seen = me.sig.chld_events.load(Ordering::SeqCst);
         let children: alloc::vec::Vec<_> = all_pids()
             .into_iter()
             .filter_map(find_task)
-            .filter(|t| t.ppid.load(Ordering::SeqCst) == me.pid && wanted(t))
+            .filter(|t| {
+                t.pid == t.tgid
+                    && t.ppid.load(Ordering::SeqCst) == me.tgid
+                    && wanted(t)
+                    && kind_ok(t)
+            })
             .collect();
         if children.is_empty() {
             return Err(Errno::ECHILD);
         }
-        if let Some(z) = children.iter().find(|t| t.state() == TaskState::Zombie) {
-            let (zpid, status) = (z.pid, z.exit_code.load(Ordering::SeqCst));
+        // delay_group_leader: a zombie leader waits for its last thread.
+        if let Some(z) = children
+            .iter()
+            .find(|t| t.state() == TaskState::Zombie && super::thread_group_empty(t))
+        {
+            // wait_task_zombie: exit_group's or a fatal signal's code, else the leader's.
+            let status = if z.sig.group_exit.load(Ordering::SeqCst) {
+                z.sig.group_exit_code.load(Ordering::SeqCst)
+            } else {
+                z.exit_code.load(Ordering::SeqCst)
+            };
+            let zpid = z.pid;
             // The child is reaped even if the status cannot be stored (Linux: do_wait
             // releases it, then kernel_wait4's put_user fails with EFAULT).
             drop(children);
@@ -111,23 +237,20 @@ pub fn sys_wait4(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
             return Ok(0);
         }
         drop(children);
-        me.set_state(TaskState::Interruptible);
-        schedule();
-        if super::signal::signal_pending() {
-            me.set_state(TaskState::Running);
-            return Err(Errno::EINTR);
-        }
+        me.sig
+            .wait_chldexit
+            .wait_event_interruptible(|| me.sig.chld_events.load(Ordering::SeqCst) != seen)?;
     }
 }
 
-/// getpid(2).
+/// getpid(2): the thread group's id (Linux: `task_tgid_vnr`).
 pub fn sys_getpid(_: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
-    Ok(current().map_or(0, |t| t.pid) as usize)
+    Ok(current().map_or(0, |t| t.tgid) as usize)
 }
 
-/// gettid(2): one thread per process.
-pub fn sys_gettid(a: SyscallArgs, r: &mut PtRegs) -> KResult<usize> {
-    sys_getpid(a, r)
+/// gettid(2): this thread's own id (Linux: `task_pid_vnr`).
+pub fn sys_gettid(_: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    Ok(current().map_or(0, |t| t.pid) as usize)
 }
 
 /// getppid(2).
@@ -141,7 +264,10 @@ pub fn sys_sched_yield(_: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     Ok(0)
 }
 
-/// set_tid_address(2): remembered nowhere (no threads); returns the tid as Linux does.
-pub fn sys_set_tid_address(a: SyscallArgs, r: &mut PtRegs) -> KResult<usize> {
-    sys_getpid(a, r)
+/// set_tid_address(2): where to clear the tid and wake a futex waiter when this thread
+/// exits (as CLONE_CHILD_CLEARTID); returns the tid. Linux: `sys_set_tid_address`.
+pub fn sys_set_tid_address(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    let me = current().ok_or(Errno::ESRCH)?;
+    me.clear_child_tid.store(a.0[0] as u64, Ordering::Relaxed);
+    Ok(me.pid as usize)
 }

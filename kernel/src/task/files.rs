@@ -44,15 +44,47 @@ pub fn nr_open_write(pos: u64, buf: &[u8]) -> KResult<usize> {
 }
 
 /// The table (Linux: `struct files_struct` + `struct fdtable`).
-#[derive(Clone, Default)]
+///
+/// Tasks cloned with CLONE_FILES (every thread of a process) share one table; `users`
+/// counts them, and the last to exit closes the descriptors (Linux: `files_struct.count`,
+/// `put_files_struct`).
+#[derive(Clone)]
 pub struct FilesStruct {
     fds: Vec<Option<FdEntry>>,
+    users: usize,
+}
+
+impl Default for FilesStruct {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl FilesStruct {
-    /// An empty table.
+    /// An empty table with one user.
     pub const fn new() -> Self {
-        FilesStruct { fds: Vec::new() }
+        FilesStruct {
+            fds: Vec::new(),
+            users: 1,
+        }
+    }
+
+    /// One more task uses this table (clone with CLONE_FILES; Linux: `atomic_inc(&oldf->count)`
+    /// in `copy_files`).
+    pub fn get_shared(&mut self) {
+        self.users += 1;
+    }
+
+    /// A task using this table exits: true when it was the last, and the descriptors are
+    /// closed (Linux: `exit_files` -> `put_files_struct` -> `close_files`).
+    pub fn put(&mut self) -> bool {
+        self.users = self.users.saturating_sub(1);
+        if self.users == 0 {
+            self.close_all();
+            true
+        } else {
+            false
+        }
     }
 
     /// The file at `fd` (Linux: `fget`); EBADF if none.
@@ -149,7 +181,7 @@ impl FilesStruct {
         let mut fds = Vec::new();
         fds.try_reserve_exact(n).ok()?;
         fds.extend_from_slice(&self.fds[..n]);
-        Some(FilesStruct { fds })
+        Some(FilesStruct { fds, users: 1 })
     }
 
     /// Close `fd` (Linux: `close_fd`); EBADF if it was not open.

@@ -84,9 +84,13 @@ pub use crate::kernel::resource::{
 
 /// A task (Linux: `struct task_struct`).
 pub struct Task {
-    /// Process id (Linux: pid == tgid: one thread per process).
+    /// Task id: the thread's own id, what gettid(2) returns (Linux: `pid`).
     pub pid: i32,
-    /// Parent's pid.
+    /// Thread-group id: the process id getpid(2) returns, the `pid` of the group's first
+    /// thread, its leader (Linux: `tgid`). Equal to `pid` for a process's main thread.
+    pub tgid: i32,
+    /// Parent process's id (its tgid; Linux: `real_parent->tgid`). Threads of a process
+    /// share the parent of their leader.
     pub ppid: AtomicI32,
     /// Command name (Linux: `comm`, 16 bytes).
     pub comm: SpinLockIrq<[u8; 16]>,
@@ -111,17 +115,38 @@ pub struct Task {
     /// task, which reads `current->mm` without a lock as Linux does: only the task itself
     /// replaces its mm (exec, exit), never while it is in a fault, and `mm` keeps it alive.
     mm_ptr: AtomicPtr<crate::mm::mm_types::MmStruct>,
-    /// Open files (Linux: `files`).
-    pub files: SpinLockIrq<files::FilesStruct>,
-    /// Current directory, absolute (Linux: `fs->pwd`).
-    pub cwd: SpinLockIrq<alloc::string::String>,
-    /// Pending signals, bit n-1 for signal n (Linux: `pending.signal`).
+    /// Open files, shared with CLONE_FILES (Linux: `files`).
+    pub files: Arc<SpinLockIrq<files::FilesStruct>>,
+    /// Current directory, absolute, shared with CLONE_FS (Linux: `fs->pwd`).
+    pub cwd: Arc<SpinLockIrq<alloc::string::String>>,
+    /// Signals pending for this thread alone, bit n-1 for signal n (Linux:
+    /// `pending.signal`); the process's shared set is in `sig`.
     pub pending: core::sync::atomic::AtomicU64,
-    /// Signal actions, blocked mask, pending siginfo, last fault (Linux: `sighand`,
-    /// `blocked`, the pending queue, `thread.fault_address`).
+    /// This thread's blocked mask, pending siginfo, last fault (Linux: `blocked`, the
+    /// pending queue, `thread.fault_address`).
     pub signal: SpinLockIrq<alloc::boxed::Box<signal::SignalState>>,
-    /// Resource limits (Linux keeps them in `signal_struct`).
-    pub rlim: SpinLockIrq<[RLimit; RLIMIT_NLIMITS]>,
+    /// Signal actions, shared with CLONE_SIGHAND (Linux: `sighand`).
+    pub sighand: Arc<signal::SighandStruct>,
+    /// The thread group's shared pending set and exit state (Linux: `signal`).
+    pub sig: Arc<signal::SignalStruct>,
+    /// Resource limits, shared by the thread group (Linux keeps them in `signal_struct`).
+    pub rlim: Arc<SpinLockIrq<[RLimit; RLIMIT_NLIMITS]>>,
+    /// Where to write 0 and wake a futex waiter when this thread exits: set by
+    /// CLONE_CHILD_CLEARTID or set_tid_address(2); pthread_join waits on it (Linux:
+    /// `clear_child_tid`).
+    pub clear_child_tid: AtomicU64,
+    /// Where the new task writes its tid when it first runs, CLONE_CHILD_SETTID (Linux:
+    /// `set_child_tid`).
+    pub set_child_tid: AtomicU64,
+    /// The robust futex list head registered by set_robust_list(2), and its length
+    /// (Linux: `robust_list`).
+    pub robust_list: AtomicU64,
+    /// The signal the parent gets when this process ends: SIGCHLD from fork, the clone
+    /// flags' low byte, 0 for threads (Linux: `exit_signal`, -1 for threads).
+    pub exit_signal: u32,
+    /// Set while a vfork parent waits for this child to exec or exit (Linux:
+    /// `vfork_done`).
+    pub vfork_done: SpinLockIrq<Option<Arc<fork::VforkDone>>>,
     /// Switches away while sleeping: the task gave up the CPU to wait for something
     /// (Linux: `nvcsw`, `voluntary_ctxt_switches` in /proc/<pid>/status).
     pub nvcsw: AtomicU64,
@@ -130,18 +155,18 @@ pub struct Task {
     pub nivcsw: AtomicU64,
     /// The OOM killer's bias, -1000 (never) to 1000 (first), /proc/<pid>/oom_score_adj;
     /// inherited by fork, kept across exec (Linux: `signal->oom_score_adj`).
-    pub oom_score_adj: AtomicI16,
+    pub oom_score_adj: Arc<AtomicI16>,
     /// How low an unprivileged writer may set `oom_score_adj` again: the last value root
     /// wrote (Linux: `signal->oom_score_adj_min`).
-    pub oom_score_adj_min: AtomicI16,
+    pub oom_score_adj_min: Arc<AtomicI16>,
     /// Killed by the OOM killer and not yet gone (Linux: `signal->oom_mm` set by
     /// `mark_oom_victim`, `tsk_is_oom_victim`).
     pub oom_victim: AtomicBool,
     /// Process group (Linux: `task_pgrp_nr`): inherited at fork, changed by setpgid and
     /// setsid. 0 for the kernel's own tasks and init until it calls setsid, as in Linux.
-    pub pgid: AtomicI32,
-    /// Session (Linux: `task_session_nr`).
-    pub sid: AtomicI32,
+    pub pgid: Arc<AtomicI32>,
+    /// Session (Linux: `task_session_nr`). Like `pgid`, the thread group's.
+    pub sid: Arc<AtomicI32>,
     /// Has run execve since fork: its parent may no longer setpgid it (EACCES; Linux:
     /// `exec_id != parent_exec_id`).
     pub did_exec: AtomicBool,
@@ -248,6 +273,9 @@ static RQ: SpinLockIrq<RunQueue> = SpinLockIrq::new(RunQueue {
 static TASKS: SpinLockIrq<BTreeMap<i32, Arc<Task>>> = SpinLockIrq::new(BTreeMap::new());
 static CURRENT: AtomicPtr<Task> = AtomicPtr::new(core::ptr::null_mut());
 static NEXT_PID: AtomicI32 = AtomicI32::new(1);
+/// A thread that exited and released itself, kept alive until the next task has switched
+/// away from its stack (Linux: the `TASK_DEAD` prev that `finish_task_switch` puts).
+static TASK_DEAD: AtomicPtr<Task> = AtomicPtr::new(core::ptr::null_mut());
 /// Set by the timer tick: switch tasks at the next chance (Linux: TIF_NEED_RESCHED).
 pub static NEED_RESCHED: AtomicBool = AtomicBool::new(false);
 
@@ -277,15 +305,39 @@ pub fn find_task(pid: i32) -> Option<Arc<Task>> {
     TASKS.lock().get(&pid).cloned()
 }
 
-/// Every live user process: not a zombie, not the idle task, not a kernel thread (no mm).
-/// For the process-group walks of kill(2), setpgid(2) and setsid(2).
+/// Every live user process, by its main thread: not a zombie, not the idle task, not a
+/// kernel thread (no mm). For the process-group walks of kill(2), setpgid(2) and
+/// setsid(2) (Linux: `do_each_pid_task(.., PIDTYPE_PGID, ..)` over group leaders).
 pub fn live_user_tasks() -> alloc::vec::Vec<Arc<Task>> {
     all_pids()
         .into_iter()
         .filter(|&p| p > 0)
         .filter_map(find_task)
-        .filter(|t| t.state() != TaskState::Zombie && t.mm.lock().is_some())
+        .filter(|t| t.pid == t.tgid && t.state() != TaskState::Zombie && t.mm.lock().is_some())
         .collect()
+}
+
+/// The live threads of process `tgid`, leader first (Linux: `for_each_thread`). Threads
+/// that exited are gone from the pid table; a zombie leader is still listed.
+pub fn thread_group(tgid: i32) -> alloc::vec::Vec<Arc<Task>> {
+    if tgid <= 0 {
+        return alloc::vec::Vec::new();
+    }
+    TASKS
+        .lock()
+        .range(tgid..)
+        .filter(|(_, t)| t.tgid == tgid)
+        .map(|(_, t)| t.clone())
+        .collect()
+}
+
+/// Has process `leader` no thread left but itself (Linux: `thread_group_empty`)? Its
+/// parent may reap it only then.
+pub fn thread_group_empty(leader: &Task) -> bool {
+    !TASKS
+        .lock()
+        .range(leader.tgid + 1..)
+        .any(|(_, t)| t.tgid == leader.tgid)
 }
 
 /// Every task's pid (for /proc and tests).
@@ -297,6 +349,7 @@ pub fn all_pids() -> alloc::vec::Vec<i32> {
 pub fn sched_init() {
     let idle = Arc::new(Task {
         pid: 0,
+        tgid: 0,
         ppid: AtomicI32::new(0),
         comm: SpinLockIrq::new(*b"swapper\0\0\0\0\0\0\0\0\0"),
         state: AtomicU8::new(TaskState::Running as u8),
@@ -314,18 +367,25 @@ pub fn sched_init() {
         }),
         pending: core::sync::atomic::AtomicU64::new(0),
         signal: SpinLockIrq::new(alloc::boxed::Box::default()),
-        rlim: SpinLockIrq::new(default_rlimits()),
-        files: SpinLockIrq::new(files::FilesStruct::new()),
-        cwd: SpinLockIrq::new(alloc::string::String::from("/")),
+        sighand: Arc::new(signal::SighandStruct::new()),
+        sig: Arc::new(signal::SignalStruct::new()),
+        rlim: Arc::new(SpinLockIrq::new(default_rlimits())),
+        clear_child_tid: AtomicU64::new(0),
+        set_child_tid: AtomicU64::new(0),
+        robust_list: AtomicU64::new(0),
+        exit_signal: 0,
+        vfork_done: SpinLockIrq::new(None),
+        files: Arc::new(SpinLockIrq::new(files::FilesStruct::new())),
+        cwd: Arc::new(SpinLockIrq::new(alloc::string::String::from("/"))),
         mm: SpinLockIrq::new(None),
         mm_ptr: AtomicPtr::new(core::ptr::null_mut()),
         nvcsw: AtomicU64::new(0),
         nivcsw: AtomicU64::new(0),
-        oom_score_adj: AtomicI16::new(0),
-        oom_score_adj_min: AtomicI16::new(0),
+        oom_score_adj: Arc::new(AtomicI16::new(0)),
+        oom_score_adj_min: Arc::new(AtomicI16::new(0)),
         oom_victim: AtomicBool::new(false),
-        pgid: AtomicI32::new(current().map_or(0, |c| c.pgid.load(Ordering::Relaxed))),
-        sid: AtomicI32::new(current().map_or(0, |c| c.sid.load(Ordering::Relaxed))),
+        pgid: Arc::new(AtomicI32::new(0)),
+        sid: Arc::new(AtomicI32::new(0)),
         did_exec: AtomicBool::new(false),
     });
     CURRENT.store(Arc::as_ptr(&idle) as *mut Task, Ordering::Release);
@@ -371,17 +431,29 @@ static SCHED_OPS: crate::sync::wait::SchedOps = crate::sync::wait::SchedOps {
 
 /// Allocate a task with a kernel stack; it starts in `ret_from_fork` with `f(arg)` for a
 /// kernel thread, or returns to user space through the `PtRegs` at the stack top when
-/// `f` is None. Returns the task and its pt_regs. Linux: `copy_process` + `copy_thread`.
+/// `f` is None. `clone_flags` (CLONE_*) say what it shares with the current task rather
+/// than copies: CLONE_FILES the descriptor table, CLONE_FS the directory, CLONE_SIGHAND
+/// the actions, CLONE_THREAD the thread group (pid, pending set, limits, process group);
+/// the low byte is the exit signal. Returns the task and its pt_regs. Linux:
+/// `copy_process` (`copy_files`, `copy_fs`, `copy_sighand`, `copy_signal`) + `copy_thread`.
 pub fn alloc_task(
     name: &str,
     f: Option<extern "C" fn(usize)>,
     arg: usize,
+    clone_flags: usize,
 ) -> Option<(Arc<Task>, *mut crate::arch::aarch64::traps::PtRegs)> {
     use crate::arch::aarch64::traps::PtRegs;
+    use fork::{CLONE_FILES, CLONE_FS, CLONE_SIGHAND, CLONE_THREAD};
+    let parent = current();
+    let shares = |flag: usize| clone_flags & flag != 0 && parent.is_some();
     // The parent's descriptor table first: it may be too big for the heap (ENOMEM).
-    let files = match current() {
-        Some(c) => c.files.lock().try_clone()?,
-        None => files::FilesStruct::new(),
+    let files = match &parent {
+        Some(c) if shares(CLONE_FILES) => {
+            c.files.lock().get_shared();
+            c.files.clone()
+        }
+        Some(c) => Arc::new(SpinLockIrq::new(c.files.lock().try_clone()?)),
+        None => Arc::new(SpinLockIrq::new(files::FilesStruct::new())),
     };
     let stack = alloc_pages(
         GfpFlags::GFP_KERNEL | GfpFlags::__GFP_ZERO,
@@ -408,9 +480,31 @@ pub fn alloc_task(
         sp: regs as u64,
         pc: cpu::ret_from_fork_addr() as u64,
     };
+    let pid = NEXT_PID.fetch_add(1, Ordering::Relaxed);
+    let thread = shares(CLONE_THREAD);
+    let p = parent.as_deref();
+    // copy_signal: a new process gets its own copies; a thread the group's.
+    let sig = match p {
+        Some(c) if thread => {
+            c.sig.live.fetch_add(1, Ordering::SeqCst);
+            c.sig.clone()
+        }
+        _ => Arc::new(signal::SignalStruct::new()),
+    };
     let task = Arc::new(Task {
-        pid: NEXT_PID.fetch_add(1, Ordering::Relaxed),
-        ppid: AtomicI32::new(current().map_or(0, |c| c.pid)),
+        pid,
+        tgid: match p {
+            Some(c) if thread => c.tgid,
+            _ => pid,
+        },
+        // A thread (or CLONE_PARENT) shares its creator's parent (Linux: `real_parent`).
+        ppid: AtomicI32::new(match p {
+            Some(c) if thread || clone_flags & fork::CLONE_PARENT != 0 => {
+                c.ppid.load(Ordering::SeqCst)
+            }
+            Some(c) => c.tgid,
+            None => 0,
+        }),
         comm: SpinLockIrq::new([0; 16]),
         state: AtomicU8::new(TaskState::Interruptible as u8),
         thread: UnsafeCell::new(ctx),
@@ -418,33 +512,45 @@ pub fn alloc_task(
         tp_value: AtomicU64::new(0),
         kstack,
         exit_code: AtomicI32::new(0),
-        cred: SpinLockIrq::new(current().map(|c| *c.cred.lock()).unwrap_or_default()),
+        cred: SpinLockIrq::new(p.map(|c| *c.cred.lock()).unwrap_or_default()),
         pending: core::sync::atomic::AtomicU64::new(0),
-        signal: SpinLockIrq::new(
-            current()
-                .map(|c| c.signal.lock().fork_copy())
-                .unwrap_or_default(),
-        ),
-        rlim: SpinLockIrq::new(current().map_or(default_rlimits(), |c| *c.rlim.lock())),
-        files: SpinLockIrq::new(files),
-        cwd: SpinLockIrq::new(current().map_or_else(
-            || alloc::string::String::from("/"),
-            |c| c.cwd.lock().clone(),
-        )),
+        signal: SpinLockIrq::new(p.map(|c| c.signal.lock().fork_copy()).unwrap_or_default()),
+        sighand: match p {
+            Some(c) if shares(CLONE_SIGHAND) => c.sighand.clone(),
+            Some(c) => Arc::new(c.sighand.copy()),
+            None => Arc::new(signal::SighandStruct::new()),
+        },
+        sig,
+        rlim: match p {
+            Some(c) if thread => c.rlim.clone(),
+            Some(c) => Arc::new(SpinLockIrq::new(*c.rlim.lock())),
+            None => Arc::new(SpinLockIrq::new(default_rlimits())),
+        },
+        clear_child_tid: AtomicU64::new(0),
+        set_child_tid: AtomicU64::new(0),
+        robust_list: AtomicU64::new(0),
+        exit_signal: if thread {
+            0
+        } else {
+            (clone_flags & fork::CSIGNAL) as u32
+        },
+        vfork_done: SpinLockIrq::new(None),
+        files,
+        cwd: match p {
+            Some(c) if shares(CLONE_FS) => c.cwd.clone(),
+            Some(c) => Arc::new(SpinLockIrq::new(c.cwd.lock().clone())),
+            None => Arc::new(SpinLockIrq::new(alloc::string::String::from("/"))),
+        },
         mm: SpinLockIrq::new(None),
         mm_ptr: AtomicPtr::new(core::ptr::null_mut()),
         nvcsw: AtomicU64::new(0),
         nivcsw: AtomicU64::new(0),
-        // copy_signal: the OOM settings are the parent's.
-        oom_score_adj: AtomicI16::new(
-            current().map_or(0, |c| c.oom_score_adj.load(Ordering::Relaxed)),
-        ),
-        oom_score_adj_min: AtomicI16::new(
-            current().map_or(0, |c| c.oom_score_adj_min.load(Ordering::Relaxed)),
-        ),
+        // copy_signal: the OOM settings and process group are the parent's.
+        oom_score_adj: share_or_copy_atomic16(thread, p.map(|c| &c.oom_score_adj)),
+        oom_score_adj_min: share_or_copy_atomic16(thread, p.map(|c| &c.oom_score_adj_min)),
         oom_victim: AtomicBool::new(false),
-        pgid: AtomicI32::new(current().map_or(0, |c| c.pgid.load(Ordering::Relaxed))),
-        sid: AtomicI32::new(current().map_or(0, |c| c.sid.load(Ordering::Relaxed))),
+        pgid: share_or_copy_atomic32(thread, p.map(|c| &c.pgid)),
+        sid: share_or_copy_atomic32(thread, p.map(|c| &c.sid)),
         did_exec: AtomicBool::new(false),
     });
     task.set_comm(name);
@@ -452,9 +558,29 @@ pub fn alloc_task(
     Some((task, regs))
 }
 
+/// A thread's share of its group's value, or a new process's copy of its parent's.
+fn share_or_copy_atomic32(thread: bool, theirs: Option<&Arc<AtomicI32>>) -> Arc<AtomicI32> {
+    match theirs {
+        Some(a) if thread => a.clone(),
+        _ => Arc::new(AtomicI32::new(
+            theirs.map_or(0, |a| a.load(Ordering::Relaxed)),
+        )),
+    }
+}
+
+/// [`share_or_copy_atomic32`] for the OOM settings.
+fn share_or_copy_atomic16(thread: bool, theirs: Option<&Arc<AtomicI16>>) -> Arc<AtomicI16> {
+    match theirs {
+        Some(a) if thread => a.clone(),
+        _ => Arc::new(AtomicI16::new(
+            theirs.map_or(0, |a| a.load(Ordering::Relaxed)),
+        )),
+    }
+}
+
 /// Start a kernel thread running `f(arg)`. Linux: `kernel_thread`.
 pub fn kernel_thread(name: &str, f: extern "C" fn(usize), arg: usize) -> Option<Arc<Task>> {
-    let (task, _) = alloc_task(name, Some(f), arg)?;
+    let (task, _) = alloc_task(name, Some(f), arg, 0)?;
     wake_up_process(&task);
     Some(task)
 }
@@ -534,12 +660,46 @@ pub fn schedule() {
     tls_thread_switch(&prev, &next);
     let (p, n) = (prev.thread.get(), next.thread.get());
     // Drop our references before switching: a dead task never comes back to drop them.
-    // TASKS (or the idle slot) keeps both alive until the task is reaped.
+    // TASKS (or the idle slot, or TASK_DEAD for a thread that released itself) keeps both
+    // alive until the task is reaped.
     drop(prev);
     drop(next);
     // SAFETY: both contexts belong to live tasks; interrupts are off.
     unsafe { cpu::cpu_switch_to(p as *mut u8, n as *const u8) };
+    finish_task_switch();
     cpu::local_irq_restore(flags);
+}
+
+/// Hand the exiting, self-released current thread to the next `finish_task_switch`, which
+/// frees it once its stack is no longer in use (Linux: the final `put_task_struct` of a
+/// TASK_DEAD task in `finish_task_switch`).
+pub fn set_task_dead(task: Arc<Task>) {
+    let old = TASK_DEAD.swap(Arc::into_raw(task) as *mut Task, Ordering::AcqRel);
+    if !old.is_null() {
+        // SAFETY: every pointer in TASK_DEAD came from Arc::into_raw and is taken once.
+        drop(unsafe { Arc::from_raw(old) });
+    }
+}
+
+/// After a switch, on the new task's stack: drop the thread that exited before it, whose
+/// stack nobody runs on any more (Linux: `finish_task_switch`).
+fn finish_task_switch() {
+    let dead = TASK_DEAD.load(Ordering::Acquire);
+    if dead.is_null() || core::ptr::eq(dead, CURRENT.load(Ordering::Relaxed)) {
+        return;
+    }
+    if TASK_DEAD
+        .compare_exchange(
+            dead,
+            core::ptr::null_mut(),
+            Ordering::AcqRel,
+            Ordering::Relaxed,
+        )
+        .is_ok()
+    {
+        // SAFETY: taken from TASK_DEAD once; its task is not running (it is not current).
+        drop(unsafe { Arc::from_raw(dead) });
+    }
 }
 
 /// Swap the user thread pointer: keep `prev`'s TPIDR_EL0 in its thread state and load
@@ -563,6 +723,14 @@ pub fn copy_thread_tls(child: &Task) {
         .store(cpu::read_tpidr_el0(), Ordering::Relaxed);
 }
 
+impl Task {
+    /// Give a task that has not run yet its user thread pointer (CLONE_SETTLS; Linux:
+    /// `*task_user_tls(p) = tls` in `copy_thread`).
+    pub fn tp_value_set(&self, tls: u64) {
+        self.tp_value.store(tls, Ordering::Relaxed);
+    }
+}
+
 /// Reset the per-thread user state a new program must not inherit: the thread pointer
 /// (TPIDR_EL0 = 0) and the FP/SIMD registers (all zero). Called by exec once the old image
 /// is gone. Linux: `flush_thread` -> `fpsimd_flush_thread` + `tls_thread_flush`.
@@ -579,11 +747,21 @@ pub fn flush_thread(task: &Task) {
     unsafe { cpu::fpsimd_load(&zero) };
 }
 
-/// First thing a new task runs (from `ret_from_fork`): interrupts back on for kernel
-/// threads. Linux: `schedule_tail`.
+/// First thing a new task runs (from `ret_from_fork`): free the thread that exited before
+/// it, store its tid where CLONE_CHILD_SETTID asked (in its own address space, now
+/// installed), interrupts back on. Linux: `schedule_tail` (`finish_task_switch`,
+/// `put_user(task_pid_vnr(current), current->set_child_tid)`).
 #[no_mangle]
 pub extern "C" fn schedule_tail() {
+    finish_task_switch();
     cpu::local_irq_enable();
+    with_current(|t| {
+        let at = t.set_child_tid.load(Ordering::Relaxed);
+        if at != 0 {
+            // A bad address is the program's problem, as in Linux (the error is ignored).
+            let _ = crate::arch::aarch64::uaccess::put_user(at as usize, t.pid);
+        }
+    });
 }
 
 /// A kernel thread's function returned (from `ret_from_fork`). Linux: a kernel thread
@@ -630,6 +808,13 @@ pub fn yield_now() {
     schedule();
 }
 
+/// Take the exiting current thread out of the pid table and hand back the table's
+/// reference, which must live until the switch away from its stack ([`set_task_dead`]).
+/// Linux: `release_task` of an autoreaping thread, from its own `exit_notify`.
+pub fn release_task_self(pid: i32) -> Option<Arc<Task>> {
+    TASKS.lock().remove(&pid)
+}
+
 /// Remove a reaped task from the pid table (its stack is freed when the last Arc drops).
 pub fn release_task(pid: i32) {
     if let Some(t) = TASKS.lock().remove(&pid) {
@@ -664,13 +849,15 @@ pub fn sync_mm_limits(task: &Task, mm: &crate::mm::mm_types::MmStruct) {
     m.cap_sys_rawio = root;
 }
 
-/// Drop the task's address space at exit (Linux: `exit_mm` -> `mmput` -> `exit_mmap`).
-/// TTBR0 leaves it first, so its tables can be freed under us.
+/// Drop the task's address space at exit (Linux: `exit_mm` -> `mmput`, which runs
+/// `exit_mmap` when the last user, the last thread, lets go; then `exit_files`: the last
+/// thread closes the descriptors). TTBR0 leaves the mm first, so its tables can be freed
+/// under us.
 pub fn exit_mm(task: &Arc<Task>) {
     let old = task.set_mm(None);
     crate::mm::mmu_context::switch_to_reserved_ttbr0();
     drop(old);
-    task.files.lock().close_all();
+    task.files.lock().put();
 }
 pub mod binfmt_elf;
 pub mod exec;

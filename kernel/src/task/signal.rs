@@ -4,8 +4,14 @@
 //! (`arm64_show_signal`: the one-line report of a fatal fault). The user stack frame a
 //! handler runs on, and `rt_sigreturn`, are arm64's: `arch/aarch64/signal.rs`.
 //!
-//! Differences from Linux 5.10: one thread per process, so the pending set is the task's
-//! and there is no shared queue; one siginfo per signal (real-time signals do not queue
+//! Threads: actions are shared by every task cloned with CLONE_SIGHAND ([`SighandStruct`]),
+//! the blocked mask and the private pending set are each thread's, and process-directed
+//! signals (kill(2), SIGALRM, SIGCHLD) wait in the thread group's shared set
+//! ([`SignalStruct`]) until one thread that does not block them takes them
+//! (`complete_signal`); a fatal one ends the whole group. Faults, SIGPIPE, tkill and
+//! tgkill go to one thread.
+//!
+//! Differences from Linux 5.10: one siginfo per signal (real-time signals do not queue
 //! multiple instances); stop signals terminate (no job control); SA_ONSTACK is ignored
 //! (sigaltstack records nothing); no system call is restarted (SA_RESTART or not, an
 //! interrupted sleep returns EINTR); a handler without SA_RESTORER has nowhere to return
@@ -13,9 +19,10 @@
 use super::{current, find_task, Task, TaskState};
 use crate::arch::aarch64::traps::PtRegs;
 use crate::errno::{Errno, KResult};
+use crate::sync::SpinLockIrq;
 use crate::syscall::SyscallArgs;
 use alloc::sync::Arc;
-use core::sync::atomic::Ordering;
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 
 /// Signal numbers (Linux arm64 = asm-generic).
 pub const SIGHUP: u32 = 1;
@@ -75,6 +82,8 @@ pub const SA_RESETHAND: u64 = 0x8000_0000;
 
 /// `si_code`: sent by kill(2) (Linux: `SI_USER`).
 pub const SI_USER: i32 = 0;
+/// `si_code`: sent by tkill(2) or tgkill(2) (Linux: `SI_TKILL`).
+pub const SI_TKILL: i32 = -6;
 /// `si_code`: sent by the kernel.
 pub const SI_KERNEL: i32 = 0x80;
 /// `si_code` of SIGSEGV: no mapping at the address.
@@ -146,13 +155,113 @@ pub struct KSiginfo {
     pub si_uid: u32,
 }
 
-/// A task's signal state: actions, blocked mask, the siginfo of each pending signal, and
-/// the last fault (Linux: `sighand->action`, `blocked`, the `pending` queue's siginfo,
-/// `thread.fault_address` / `thread.fault_code`). `Task::pending` holds the pending set.
+/// Signal actions, shared by the tasks cloned with CLONE_SIGHAND: every thread of a
+/// process (Linux: `struct sighand_struct`).
+pub struct SighandStruct {
+    /// Actions, index sig - 1 (Linux: `sighand->action`).
+    pub action: SpinLockIrq<[KSigaction; NSIG as usize]>,
+}
+
+impl SighandStruct {
+    /// Every action SIG_DFL.
+    pub fn new() -> Self {
+        SighandStruct {
+            action: SpinLockIrq::new([KSigaction::default(); NSIG as usize]),
+        }
+    }
+
+    /// A copy for a child cloned without CLONE_SIGHAND (Linux: `copy_sighand`).
+    pub fn copy(&self) -> Self {
+        SighandStruct {
+            action: SpinLockIrq::new(*self.action.lock()),
+        }
+    }
+
+    /// At exec: every caught signal goes back to SIG_DFL, ignored ones stay ignored;
+    /// flags, restorers and masks are cleared (Linux: `flush_signal_handlers(t, 0)`).
+    pub fn flush_signal_handlers(&self) {
+        for ka in self.action.lock().iter_mut() {
+            let handler = if ka.sa_handler == SIG_IGN {
+                SIG_IGN
+            } else {
+                SIG_DFL
+            };
+            *ka = KSigaction {
+                sa_handler: handler,
+                ..KSigaction::default()
+            };
+        }
+    }
+}
+
+impl Default for SighandStruct {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// What the threads of one process share of signals and exit (Linux: `struct
+/// signal_struct`; our resource limits, process group and OOM settings are shared `Arc`s
+/// in the task instead).
+pub struct SignalStruct {
+    /// Process-directed signals no thread has taken yet (Linux: `shared_pending`).
+    pub shared_pending: AtomicU64,
+    /// Their siginfo, index sig - 1.
+    pub shared_info: SpinLockIrq<[KSiginfo; NSIG as usize]>,
+    /// Threads that have not exited (Linux: `live`): the last one out reparents the
+    /// children and lets the parent reap the group.
+    pub live: AtomicI32,
+    /// The group is exiting, from exit_group(2) or a fatal signal (Linux:
+    /// `SIGNAL_GROUP_EXIT` in `flags`).
+    pub group_exit: AtomicBool,
+    /// The wait status every thread then exits with (Linux: `group_exit_code`).
+    pub group_exit_code: AtomicI32,
+    /// The thread whose exec is killing the others, 0 if none (Linux:
+    /// `group_exit_task` set by `de_thread`): the dying threads must not start a group exit
+    /// of their own, which would take the exec'ing thread with them.
+    pub group_exec_task: AtomicI32,
+    /// Where the process's threads sleep in wait4 (Linux: `wait_chldexit`).
+    pub wait_chldexit: crate::sync::WaitQueueHead,
+    /// Bumped at each child event, so a waiter knows to look again.
+    pub chld_events: AtomicU64,
+}
+
+impl SignalStruct {
+    /// A new thread group of one thread.
+    pub fn new() -> Self {
+        SignalStruct {
+            shared_pending: AtomicU64::new(0),
+            shared_info: SpinLockIrq::new([KSiginfo::default(); NSIG as usize]),
+            live: AtomicI32::new(1),
+            group_exit: AtomicBool::new(false),
+            group_exit_code: AtomicI32::new(0),
+            group_exec_task: AtomicI32::new(0),
+            wait_chldexit: crate::sync::WaitQueueHead::new(),
+            chld_events: AtomicU64::new(0),
+        }
+    }
+}
+
+impl SignalStruct {
+    /// Is the group going away, by exit_group or a fatal signal, or being cut down to one
+    /// thread by exec (Linux: `signal_group_exit`)?
+    pub fn signal_group_exit(&self) -> bool {
+        self.group_exit.load(Ordering::SeqCst) || self.group_exec_task.load(Ordering::SeqCst) != 0
+    }
+}
+
+impl Default for SignalStruct {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// One thread's signal state: blocked mask, the siginfo of each privately pending signal,
+/// and the last fault (Linux: `blocked`, the `pending` queue's siginfo,
+/// `thread.fault_address` / `thread.fault_code`). `Task::pending` holds the private
+/// pending set; the actions are the thread group's ([`SighandStruct`]).
 #[derive(Clone)]
 pub struct SignalState {
-    /// Actions, index sig - 1.
-    pub action: [KSigaction; NSIG as usize],
     /// Blocked signals (never SIGKILL or SIGSTOP).
     pub blocked: u64,
     /// The siginfo of each pending signal, index sig - 1.
@@ -166,7 +275,6 @@ pub struct SignalState {
 impl Default for SignalState {
     fn default() -> Self {
         SignalState {
-            action: [KSigaction::default(); NSIG as usize],
             blocked: 0,
             info: [KSiginfo::default(); NSIG as usize],
             fault_address: 0,
@@ -176,41 +284,24 @@ impl Default for SignalState {
 }
 
 impl SignalState {
-    /// The state a fork child starts with: the same actions and mask, nothing pending
-    /// (Linux: `copy_sighand`, `p->blocked = current->blocked`, `init_sigpending`).
+    /// The state a new task starts with: the same mask, nothing pending (Linux:
+    /// `p->blocked = current->blocked`, `init_sigpending`).
     pub fn fork_copy(&self) -> alloc::boxed::Box<Self> {
         let mut b = alloc::boxed::Box::<SignalState>::default();
-        b.action = self.action;
         b.blocked = self.blocked;
         b
     }
+}
 
-    /// At exec: every caught signal goes back to SIG_DFL, ignored ones stay ignored;
-    /// flags, restorers and masks are cleared (Linux: `flush_signal_handlers(t, 0)`).
-    pub fn flush_signal_handlers(&mut self) {
-        for ka in self.action.iter_mut() {
-            let handler = if ka.sa_handler == SIG_IGN {
-                SIG_IGN
-            } else {
-                SIG_DFL
-            };
-            *ka = KSigaction {
-                sa_handler: handler,
-                ..KSigaction::default()
-            };
-        }
+/// Would `sig` be thrown away on arrival at `t`? Not if `t` blocks it (it may be
+/// unblocked after a handler is installed); otherwise when its action is SIG_IGN, or
+/// SIG_DFL with a default of ignore. Linux: `sig_ignored` -> `sig_task_ignored`.
+fn sig_ignored(t: &Task, sig: u32) -> bool {
+    if t.signal.lock().blocked & sigmask(sig) != 0 {
+        return false;
     }
-
-    /// Would `sig` be thrown away on arrival? Not if blocked (it may be unblocked after a
-    /// handler is installed); otherwise when its action is SIG_IGN, or SIG_DFL with a
-    /// default of ignore. Linux: `sig_ignored` -> `sig_task_ignored`.
-    pub fn sig_ignored(&self, sig: u32) -> bool {
-        if self.blocked & sigmask(sig) != 0 {
-            return false;
-        }
-        let h = self.action[sig as usize - 1].sa_handler;
-        h == SIG_IGN || (h == SIG_DFL && sig_ignored_by_default(sig))
-    }
+    let h = t.sighand.action.lock()[sig as usize - 1].sa_handler;
+    h == SIG_IGN || (h == SIG_DFL && sig_ignored_by_default(sig))
 }
 
 /// Signal name for reports.
@@ -248,46 +339,146 @@ pub fn sig_ignored_by_default(sig: u32) -> bool {
     matches!(sig, SIGCONT | SIGCHLD | 23 | 28)
 }
 
-/// Queue `sig` with `info` for `task` and wake it if it can take it now (Linux:
-/// `send_signal` -> `__send_signal` + `complete_signal` -> `signal_wake_up`). An ignored
-/// signal is dropped; a standard signal already pending keeps its first siginfo
-/// (Linux: `legacy_queue`).
+/// Who a signal is for (Linux: `enum pid_type`): one thread, or the whole thread group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PidType {
+    /// That thread only (faults, SIGPIPE, tkill, tgkill; Linux: `PIDTYPE_PID`).
+    Pid,
+    /// Any thread of the process (kill, SIGALRM, SIGCHLD; Linux: `PIDTYPE_TGID`).
+    Tgid,
+}
+
+/// Queue a process-directed `sig` with `info` for the thread group of `task` (Linux:
+/// `group_send_sig_info` -> `send_signal(.., PIDTYPE_TGID)`).
 pub fn send_signal_info(task: &Arc<Task>, sig: u32, info: KSiginfo) {
+    __send_signal(task, sig, info, PidType::Tgid);
+}
+
+/// Queue `sig` for the thread `task` alone (Linux: `send_sig_info`, PIDTYPE_PID).
+pub fn send_sig_info(task: &Arc<Task>, sig: u32, info: KSiginfo) {
+    __send_signal(task, sig, info, PidType::Pid);
+}
+
+/// Queue `sig` with `info` on `t`'s private set or its group's shared set, then find a
+/// thread to take it (Linux: `__send_signal` -> `prepare_signal`, `sigaddset`,
+/// `complete_signal`). An ignored signal is dropped; a standard signal already pending
+/// keeps its first siginfo (Linux: `legacy_queue`).
+#[no_mangle]
+#[inline(never)]
+pub fn __send_signal(t: &Arc<Task>, sig: u32, info: KSiginfo, ty: PidType) {
+    if sig_ignored(t, sig) {
+        return;
+    }
     let bit = sigmask(sig);
-    let blocked = {
-        let mut st = task.signal.lock();
-        if st.sig_ignored(sig) {
-            return;
+    match ty {
+        PidType::Pid => {
+            if t.pending.load(Ordering::SeqCst) & bit == 0 {
+                t.signal.lock().info[sig as usize - 1] = info;
+            }
+            t.pending.fetch_or(bit, Ordering::SeqCst);
         }
-        if task.pending.load(Ordering::SeqCst) & bit == 0 {
-            st.info[sig as usize - 1] = info;
+        PidType::Tgid => {
+            let mut shared = t.sig.shared_info.lock();
+            if t.sig.shared_pending.load(Ordering::SeqCst) & bit == 0 {
+                shared[sig as usize - 1] = info;
+            }
+            t.sig.shared_pending.fetch_or(bit, Ordering::SeqCst);
         }
-        st.blocked & bit != 0
+    }
+    complete_signal(sig, t, ty);
+}
+
+/// Does `t` block `sig`?
+fn blocks(t: &Task, sig: u32) -> bool {
+    t.signal.lock().blocked & sigmask(sig) != 0
+}
+
+/// Would `sig` kill the process when delivered: no handler, a default action that
+/// terminates (Linux: `sig_fatal`).
+fn sig_fatal(t: &Task, sig: u32) -> bool {
+    sig == SIGKILL
+        || (t.sighand.action.lock()[sig as usize - 1].sa_handler == SIG_DFL
+            && !sig_ignored_by_default(sig))
+}
+
+/// Pick the thread that will take a newly queued `sig` and wake it: `p` itself if it
+/// does not block it, else (for a process-directed signal) any thread of the group that
+/// does not; nobody if all block it (it stays pending). A fatal signal starts the group's
+/// exit at once: every thread gets SIGKILL (Linux: `complete_signal`, `wants_signal`;
+/// core-dumping signals are left to the thread that dequeues them, as in Linux).
+#[no_mangle]
+#[inline(never)]
+pub fn complete_signal(sig: u32, p: &Arc<Task>, ty: PidType) {
+    let wants = |t: &Task| {
+        !matches!(t.state(), TaskState::Zombie | TaskState::Dead)
+            && (sig == SIGKILL || !blocks(t, sig))
     };
-    task.pending.fetch_or(bit, Ordering::SeqCst);
-    if !blocked && task.state() == TaskState::Interruptible {
-        super::wake_up_process(task);
+    let target = if wants(p) {
+        Some(p.clone())
+    } else if ty == PidType::Pid || p.sig.live.load(Ordering::SeqCst) <= 1 {
+        None
+    } else {
+        super::thread_group(p.tgid).into_iter().find(|t| wants(t))
+    };
+    let Some(t) = target else { return };
+    if sig_fatal(p, sig) && !p.sig.signal_group_exit() && !sig_coredump(sig) {
+        // The whole group dies: the status is the signal (Linux: SIGNAL_GROUP_EXIT,
+        // group_exit_code = sig, SIGKILL to every thread).
+        p.sig.group_exit_code.store(sig as i32, Ordering::SeqCst);
+        p.sig.group_exit.store(true, Ordering::SeqCst);
+        for th in super::thread_group(p.tgid) {
+            th.pending.fetch_or(sigmask(SIGKILL), Ordering::SeqCst);
+            signal_wake_up(&th);
+        }
+        return;
+    }
+    signal_wake_up(&t);
+}
+
+/// SIGKILL to every other thread of `me`'s process, for exit_group(2) or exec (Linux:
+/// `zap_other_threads`).
+pub fn zap_other_threads(me: &Task) {
+    for t in super::thread_group(me.tgid) {
+        if t.pid != me.pid {
+            t.pending.fetch_or(sigmask(SIGKILL), Ordering::SeqCst);
+            signal_wake_up(&t);
+        }
     }
 }
 
-/// Queue `sig` from the kernel, with no details (SI_KERNEL).
-pub fn send_signal(task: &Arc<Task>, sig: u32) {
-    send_signal_info(
-        task,
-        sig,
-        KSiginfo {
-            si_signo: sig,
-            si_code: SI_KERNEL,
-            ..KSiginfo::default()
-        },
-    );
+/// Wake `t` if it sleeps interruptibly, so it sees the signal (Linux: `signal_wake_up`;
+/// our killable sleeps are interruptible ones that only stop for SIGKILL).
+fn signal_wake_up(t: &Arc<Task>) {
+    if t.state() == TaskState::Interruptible {
+        super::wake_up_process(t);
+    }
 }
 
-/// Is a signal the current task does not block pending? (Linux: `signal_pending`,
-/// TIF_SIGPENDING being set only for unblocked signals.)
+/// Queue a process-directed `sig` from the kernel, with no details (SI_KERNEL).
+pub fn send_signal(task: &Arc<Task>, sig: u32) {
+    send_signal_info(task, sig, kernel_info(sig));
+}
+
+/// Queue `sig` from the kernel for the thread `task` alone (Linux: `send_sig(sig, t, 1)`:
+/// SIGPIPE).
+pub fn send_sig(task: &Arc<Task>, sig: u32) {
+    send_sig_info(task, sig, kernel_info(sig));
+}
+
+fn kernel_info(sig: u32) -> KSiginfo {
+    KSiginfo {
+        si_signo: sig,
+        si_code: SI_KERNEL,
+        ..KSiginfo::default()
+    }
+}
+
+/// Is a signal the current task does not block pending, its own or its group's? (Linux:
+/// `signal_pending`, TIF_SIGPENDING being set only for unblocked signals.)
 pub fn signal_pending() -> bool {
     super::with_current(|t| {
-        let pending = t.pending.load(Ordering::SeqCst);
+        let pending =
+            t.pending.load(Ordering::SeqCst) | t.sig.shared_pending.load(Ordering::SeqCst);
         pending != 0 && pending & !t.signal.lock().blocked != 0
     })
     .unwrap_or(false)
@@ -317,16 +508,17 @@ pub fn force_sig_fault(sig: u32, si_code: i32, regs: &PtRegs, cause: impl core::
     let addr = if esr.is_abort() { regs.far } else { regs.pc };
     let handled = {
         let mut st = task.signal.lock();
+        let mut action = task.sighand.action.lock();
         let bit = sigmask(sig);
-        if st.action[sig as usize - 1].sa_handler == SIG_IGN || st.blocked & bit != 0 {
-            st.action[sig as usize - 1].sa_handler = SIG_DFL;
+        if action[sig as usize - 1].sa_handler == SIG_IGN || st.blocked & bit != 0 {
+            action[sig as usize - 1].sa_handler = SIG_DFL;
             st.blocked &= !bit;
         }
         if esr.is_abort() {
             st.fault_address = addr;
             st.fault_code = regs.esr;
         }
-        sig != SIGKILL && st.action[sig as usize - 1].sa_handler != SIG_DFL
+        sig != SIGKILL && action[sig as usize - 1].sa_handler != SIG_DFL
     };
     if !handled {
         pr_info!(
@@ -340,7 +532,7 @@ pub fn force_sig_fault(sig: u32, si_code: i32, regs: &PtRegs, cause: impl core::
             regs.esr
         );
     }
-    send_signal_info(
+    send_sig_info(
         &task,
         sig,
         KSiginfo {
@@ -352,18 +544,30 @@ pub fn force_sig_fault(sig: u32, si_code: i32, regs: &PtRegs, cause: impl core::
     );
 }
 
-/// Take the next deliverable signal off the pending set: a fault first, then the lowest
-/// number (Linux: `dequeue_signal` -> `next_signal`).
+/// Take the next deliverable signal: the thread's own first, then its group's; in each,
+/// a fault first, then the lowest number (Linux: `dequeue_signal` -> `__dequeue_signal`
+/// on `pending`, then `shared_pending`; `next_signal`).
 fn dequeue_signal(task: &Task, st: &SignalState) -> Option<(u32, KSiginfo)> {
-    let deliverable = task.pending.load(Ordering::SeqCst) & !st.blocked;
-    if deliverable == 0 {
+    let pick = |set: u64| {
+        let sync = set & SYNCHRONOUS_MASK;
+        (if sync != 0 { sync } else { set }).trailing_zeros() + 1
+    };
+    let private = task.pending.load(Ordering::SeqCst) & !st.blocked;
+    if private != 0 {
+        let sig = pick(private);
+        task.pending.fetch_and(!sigmask(sig), Ordering::SeqCst);
+        return Some((sig, st.info[sig as usize - 1]));
+    }
+    let shared = task.sig.shared_pending.load(Ordering::SeqCst) & !st.blocked;
+    if shared == 0 {
         return None;
     }
-    let sync = deliverable & SYNCHRONOUS_MASK;
-    let pick = if sync != 0 { sync } else { deliverable };
-    let sig = pick.trailing_zeros() + 1;
-    task.pending.fetch_and(!sigmask(sig), Ordering::SeqCst);
-    Some((sig, st.info[sig as usize - 1]))
+    let sig = pick(shared);
+    let info = task.sig.shared_info.lock()[sig as usize - 1];
+    task.sig
+        .shared_pending
+        .fetch_and(!sigmask(sig), Ordering::SeqCst);
+    Some((sig, info))
 }
 
 /// Act on pending signals before returning to user space: skip ignored ones, end the
@@ -378,15 +582,17 @@ pub fn do_signal(regs: &mut PtRegs) {
     let Some(task) = current() else { return };
     loop {
         let (sig, info, ka, oldset, fault_address, fault_code) = {
-            let mut st = task.signal.lock();
+            let st = task.signal.lock();
             let Some((sig, info)) = dequeue_signal(&task, &st) else {
                 return;
             };
-            let ka = st.action[sig as usize - 1];
+            let mut action = task.sighand.action.lock();
+            let ka = action[sig as usize - 1];
             let caught = sig != SIGKILL && ka.sa_handler != SIG_DFL && ka.sa_handler != SIG_IGN;
             if caught && ka.sa_flags & SA_RESETHAND != 0 {
-                st.action[sig as usize - 1].sa_handler = SIG_DFL; // Linux: SA_ONESHOT
+                action[sig as usize - 1].sa_handler = SIG_DFL; // Linux: SA_ONESHOT
             }
+            drop(action);
             (sig, info, ka, st.blocked, st.fault_address, st.fault_code)
         };
         if sig == SIGKILL || ka.sa_handler == SIG_DFL {
@@ -395,7 +601,7 @@ pub fn do_signal(regs: &mut PtRegs) {
             }
             drop(task);
             let status = sig | if sig_coredump(sig) { 0x80 } else { 0 };
-            super::exit::do_exit(status as i32);
+            super::exit::do_group_exit(status as i32);
         }
         if ka.sa_handler == SIG_IGN {
             continue;
@@ -411,14 +617,11 @@ pub fn do_signal(regs: &mut PtRegs) {
         if crate::arch::aarch64::signal::setup_rt_frame(&frame, regs).is_err() {
             // Linux: force_sigsegv: no stack for the frame. A SIGSEGV handler that cannot
             // be entered must not be tried again.
-            {
-                let mut st = task.signal.lock();
-                if sig == SIGSEGV {
-                    st.action[SIGSEGV as usize - 1].sa_handler = SIG_DFL;
-                }
-                st.blocked &= !sigmask(SIGSEGV);
+            if sig == SIGSEGV {
+                task.sighand.action.lock()[SIGSEGV as usize - 1].sa_handler = SIG_DFL;
             }
-            send_signal(&task, SIGSEGV);
+            task.signal.lock().blocked &= !sigmask(SIGSEGV);
+            send_sig(&task, SIGSEGV);
             continue;
         }
         // signal_delivered: block sa_mask, and the signal itself unless SA_NODEFER.
@@ -448,7 +651,7 @@ pub fn sys_kill(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
         if task.pid == 0 {
             return Err(Errno::EPERM);
         }
-        return kill_one(&me, &task, sig).map(|()| 0);
+        return kill_one(&me, &task, sig, PidType::Tgid).map(|()| 0);
     }
     // A group (0: the caller's, -N: group N) or every process but init and the caller
     // (-1). Linux: `kill_something_info` -> `__kill_pgrp_info`: success if one target
@@ -456,7 +659,7 @@ pub fn sys_kill(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     let targets: alloc::vec::Vec<_> = match pid {
         -1 => crate::task::live_user_tasks()
             .into_iter()
-            .filter(|t| t.pid != 1 && t.pid != me.pid)
+            .filter(|t| t.tgid != 1 && t.tgid != me.tgid)
             .collect(),
         i32::MIN => return Err(Errno::ESRCH), // -INT_MIN has no group (Linux: ESRCH)
         _ => {
@@ -473,7 +676,7 @@ pub fn sys_kill(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     };
     let mut result = Err(Errno::ESRCH);
     for t in &targets {
-        match kill_one(&me, t, sig) {
+        match kill_one(&me, t, sig, PidType::Tgid) {
             Ok(()) => result = Ok(0),
             Err(e) if result.is_err() => result = Err(e),
             Err(_) => {}
@@ -482,9 +685,9 @@ pub fn sys_kill(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     result
 }
 
-/// Send `sig` (0: only check) from `me` to `task`: EPERM unless root or the same user
-/// (Linux: `check_kill_permission`).
-fn kill_one(me: &Arc<Task>, task: &Arc<Task>, sig: u32) -> KResult<()> {
+/// Send `sig` (0: only check) from `me` to `task` (its group for `PidType::Tgid`): EPERM
+/// unless root or the same user (Linux: `check_kill_permission`).
+fn kill_one(me: &Arc<Task>, task: &Arc<Task>, sig: u32, ty: PidType) -> KResult<()> {
     // Two statements: the guards must not overlap (kill(getpid()) locks the same task).
     let mine = *me.cred.lock();
     let theirs = *task.cred.lock();
@@ -492,19 +695,49 @@ fn kill_one(me: &Arc<Task>, task: &Arc<Task>, sig: u32) -> KResult<()> {
         return Err(Errno::EPERM);
     }
     if sig != 0 && task.state() != TaskState::Zombie {
-        send_signal_info(
-            task,
-            sig,
-            KSiginfo {
-                si_signo: sig,
-                si_code: SI_USER,
-                si_pid: me.pid,
-                si_uid: mine.uid,
-                ..KSiginfo::default()
+        let info = KSiginfo {
+            si_signo: sig,
+            si_code: if ty == PidType::Pid {
+                SI_TKILL
+            } else {
+                SI_USER
             },
-        );
+            si_pid: me.tgid,
+            si_uid: mine.uid,
+            ..KSiginfo::default()
+        };
+        __send_signal(task, sig, info, ty);
     }
     Ok(())
+}
+
+/// tkill(2): `sig` to the thread `tid` alone (Linux: `sys_tkill` -> `do_tkill(0, tid)`).
+/// EINVAL for tid <= 0 or a bad signal, ESRCH when no such thread.
+pub fn sys_tkill(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    do_tkill(0, a.0[0] as i32, a.0[1] as u32)
+}
+
+/// tgkill(2): `sig` to the thread `tid` if it belongs to process `tgid` (Linux:
+/// `sys_tgkill`); EINVAL for tgid or tid <= 0, ESRCH when `tid` is not in `tgid`.
+pub fn sys_tgkill(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    let tgid = a.0[0] as i32;
+    if tgid <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    do_tkill(tgid, a.0[1] as i32, a.0[2] as u32)
+}
+
+/// Linux: `do_tkill` -> `do_send_specific`: a zombie thread takes nothing but exists.
+fn do_tkill(tgid: i32, tid: i32, sig: u32) -> KResult<usize> {
+    if tid <= 0 || sig > NSIG {
+        return Err(Errno::EINVAL);
+    }
+    let me = current().ok_or(Errno::ESRCH)?;
+    let t = find_task(tid).ok_or(Errno::ESRCH)?;
+    if t.pid == 0 || (tgid > 0 && t.tgid != tgid) || t.state() == TaskState::Dead {
+        return Err(Errno::ESRCH);
+    }
+    kill_one(&me, &t, sig, PidType::Pid).map(|()| 0)
 }
 
 /// rt_sigaction(2): read the new action (EFAULT), check the signal (EINVAL for 0, > 64,
@@ -536,14 +769,21 @@ pub fn sys_rt_sigaction(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     }
     let task = current().ok_or(Errno::ESRCH)?;
     let old = {
-        let mut st = task.signal.lock();
-        let old = st.action[sig as usize - 1];
+        let mut action = task.sighand.action.lock();
+        let old = action[sig as usize - 1];
         if let Some(ka) = new {
-            st.action[sig as usize - 1] = ka;
+            action[sig as usize - 1] = ka;
             let ignored = ka.sa_handler == SIG_IGN
                 || (ka.sa_handler == SIG_DFL && sig_ignored_by_default(sig));
             if ignored {
-                task.pending.fetch_and(!sigmask(sig), Ordering::SeqCst);
+                // Linux: flush_sigqueue_mask on the shared set and every thread's own.
+                drop(action);
+                task.sig
+                    .shared_pending
+                    .fetch_and(!sigmask(sig), Ordering::SeqCst);
+                for t in super::thread_group(task.tgid) {
+                    t.pending.fetch_and(!sigmask(sig), Ordering::SeqCst);
+                }
             }
         }
         old

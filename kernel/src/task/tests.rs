@@ -49,7 +49,7 @@ pub fn kthreads_interleave() -> Result<String, String> {
 /// as an overrun makes, is what `stack_end_corrupted` (the scheduler's check) sees.
 pub fn stack_end_magic() -> Result<String, String> {
     let before = free_pages();
-    let (t, _regs) = alloc_task("stack-test", None, 0).ok_or("alloc_task failed")?;
+    let (t, _regs) = alloc_task("stack-test", None, 0, 0).ok_or("alloc_task failed")?;
     if t.stack_end_corrupted() {
         return Err("a fresh stack reads as corrupted".into());
     }

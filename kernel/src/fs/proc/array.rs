@@ -106,14 +106,16 @@ fn task_state(m: &mut String, task: &Task) {
 /// n-1 for signal n).
 fn task_sig(m: &mut String, task: &Task) {
     let pending = task.pending.load(Ordering::Relaxed);
+    let shared = task.sig.shared_pending.load(Ordering::Relaxed);
     let qlim = task.rlim.lock()[RLIMIT_SIGPENDING].cur;
-    seq_put_decimal_ull(m, "Threads:\t", 1);
+    let threads = task.sig.live.load(Ordering::Relaxed).max(0) as u64;
+    seq_put_decimal_ull(m, "Threads:\t", threads);
     seq_put_decimal_ull(m, "\nSigQ:\t", pending.count_ones() as u64);
     seq_put_decimal_ull(m, "/", qlim);
     let _ = write!(
         m,
         "\nSigPnd:\t{pending:016x}\nShdPnd:\t{:016x}\nSigBlk:\t{:016x}\nSigIgn:\t{:016x}\nSigCgt:\t{:016x}\n",
-        0, 0, 0, 0
+        shared, 0, 0, 0
     );
 }
 

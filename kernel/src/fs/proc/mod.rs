@@ -325,10 +325,14 @@ impl ProcInode {
                     ent("sys".into(), SYS_INO, 4),
                 ]);
                 if let Some(me) = crate::task::current() {
-                    v.push(ent("self".into(), pid_dir_ino(me.pid), 4));
+                    v.push(ent("self".into(), pid_dir_ino(me.tgid), 4));
                 }
+                // Processes only, as Linux lists them: /proc/<tid> of a thread opens but
+                // is not listed (its threads are under /proc/<pid>/task in Linux).
                 for pid in crate::task::all_pids().into_iter().filter(|&p| p > 0) {
-                    v.push(ent(format!("{pid}"), pid_dir_ino(pid), 4));
+                    if crate::task::find_task(pid).is_some_and(|t| t.tgid == pid) {
+                        v.push(ent(format!("{pid}"), pid_dir_ino(pid), 4));
+                    }
                 }
                 v
             }
@@ -396,8 +400,9 @@ impl Inode for ProcInode {
                 .ok_or(Errno::ENOENT),
             (Kind::SysDir, _) => Err(Errno::ENOENT),
             (Kind::Root, "self") => {
+                // The process, not the thread (Linux: `proc_self_get_link`, tgid).
                 let me = crate::task::current().ok_or(Errno::ENOENT)?;
-                Ok(node(Kind::PidDir(me.pid)))
+                Ok(node(Kind::PidDir(me.tgid)))
             }
             (Kind::Root, n) => {
                 let pid: i32 = n.parse().map_err(|_| Errno::ENOENT)?;

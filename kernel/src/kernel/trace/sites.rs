@@ -11,7 +11,7 @@
 use super::ftrace::FtraceSite;
 
 /// Every traced function, grouped by file.
-pub static FTRACE_SITES: [FtraceSite; 276] = [
+pub static FTRACE_SITES: [FtraceSite; 282] = [
     // mm/slab.rs
     FtraceSite::new("kmem_cache_alloc"),
     FtraceSite::new("kmem_cache_free"),
@@ -310,9 +310,14 @@ pub static FTRACE_SITES: [FtraceSite; 276] = [
     FtraceSite::new("sys_clock_gettime"),
     FtraceSite::new("sys_nanosleep"),
     FtraceSite::new("sys_getrandom"),
+    // kernel/futex.rs
+    FtraceSite::new("sys_futex"),
+    FtraceSite::new("sys_set_robust_list"),
+    FtraceSite::new("sys_get_robust_list"),
     // task/exec.rs
     FtraceSite::new("sys_execve"),
     // task/exit.rs
+    FtraceSite::new("sys_exit"),
     FtraceSite::new("sys_exit_group"),
     FtraceSite::new("sys_wait4"),
     FtraceSite::new("sys_getpid"),
@@ -324,6 +329,8 @@ pub static FTRACE_SITES: [FtraceSite; 276] = [
     FtraceSite::new("sys_clone"),
     // task/signal.rs
     FtraceSite::new("sys_kill"),
+    FtraceSite::new("sys_tkill"),
+    FtraceSite::new("sys_tgkill"),
     FtraceSite::new("sys_rt_sigaction"),
     FtraceSite::new("sys_rt_sigprocmask"),
     FtraceSite::new("sys_sigaltstack"),
