@@ -289,7 +289,12 @@ pub fn do_execve(path: &str, argv: &[Vec<u8>], envp: &[Vec<u8>], regs: &mut PtRe
     drop(old);
     task.files.lock().close_on_exec();
     super::flush_thread(&task);
-    task.signal.lock().flush_signal_handlers();
+    {
+        let mut sig = task.signal.lock();
+        sig.flush_signal_handlers();
+        // Linux: begin_new_exec: the new program starts without an alternate stack.
+        sig.thread.altstack.sas_ss_reset();
+    }
     let name = path.rsplit('/').next().unwrap_or(path);
     task.set_comm(name);
     task.did_exec
@@ -314,6 +319,8 @@ pub fn do_execve(path: &str, argv: &[Vec<u8>], envp: &[Vec<u8>], regs: &mut PtRe
         pstate: 0,
         esr: 0,
         far: 0,
+        orig_x0: 0,
+        syscallno: crate::arch::aarch64::traps::NO_SYSCALL,
         stackframe: [0; 2],
     };
     Ok(())

@@ -115,7 +115,8 @@ pub fn sys_wait4(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
         schedule();
         if super::signal::signal_pending() {
             me.set_state(TaskState::Running);
-            return Err(Errno::EINTR);
+            // Linux: do_wait's -ERESTARTSYS: restarted under SA_RESTART, else EINTR.
+            return Err(Errno::ERESTARTSYS);
         }
     }
 }
