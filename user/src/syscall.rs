@@ -34,7 +34,12 @@ pub mod nr {
     pub const CLOCK_GETTIME: usize = 113;
     pub const SCHED_YIELD: usize = 124;
     pub const KILL: usize = 129;
+    pub const RESTART_SYSCALL: usize = 128;
     pub const SIGALTSTACK: usize = 132;
+    pub const RT_SIGSUSPEND: usize = 133;
+    pub const RT_SIGPENDING: usize = 136;
+    pub const SETITIMER: usize = 103;
+    pub const PPOLL: usize = 73;
     pub const RT_SIGACTION: usize = 134;
     pub const RT_SIGPROCMASK: usize = 135;
     pub const RT_SIGRETURN: usize = 139;
@@ -597,12 +602,26 @@ pub fn unlink(path: &core::ffi::CStr) -> isize {
 
 /// mkdirat(2) relative to the cwd.
 pub fn mkdir(path: &core::ffi::CStr, mode: u32) -> isize {
-    unsafe { syscall3(nr::MKDIRAT, AT_FDCWD as usize, path.as_ptr() as usize, mode as usize) }
+    unsafe {
+        syscall3(
+            nr::MKDIRAT,
+            AT_FDCWD as usize,
+            path.as_ptr() as usize,
+            mode as usize,
+        )
+    }
 }
 
 /// rmdir: unlinkat(2) with AT_REMOVEDIR.
 pub fn rmdir(path: &core::ffi::CStr) -> isize {
-    unsafe { syscall3(nr::UNLINKAT, AT_FDCWD as usize, path.as_ptr() as usize, 0x200) }
+    unsafe {
+        syscall3(
+            nr::UNLINKAT,
+            AT_FDCWD as usize,
+            path.as_ptr() as usize,
+            0x200,
+        )
+    }
 }
 
 /// pipe2(2): `fds[0]` reads, `fds[1]` writes.
@@ -657,7 +676,14 @@ pub struct Statfs {
 
 /// statfs(2).
 pub fn statfs(path: &core::ffi::CStr, buf: &mut Statfs) -> isize {
-    unsafe { syscall3(nr::STATFS, path.as_ptr() as usize, buf as *mut Statfs as usize, 0) }
+    unsafe {
+        syscall3(
+            nr::STATFS,
+            path.as_ptr() as usize,
+            buf as *mut Statfs as usize,
+            0,
+        )
+    }
 }
 
 /// fstatfs(2).

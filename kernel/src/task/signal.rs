@@ -808,7 +808,11 @@ pub fn sys_sigaltstack(a: SyscallArgs, regs: &mut PtRegs) -> KResult<usize> {
         let mut st = [0u8; 24];
         copy_from_user(&mut st, ss)?;
         let word = |i: usize| u64::from_le_bytes(st[i..i + 8].try_into().unwrap());
-        Some((word(0), u32::from_le_bytes(st[8..12].try_into().unwrap()), word(16)))
+        Some((
+            word(0),
+            u32::from_le_bytes(st[8..12].try_into().unwrap()),
+            word(16),
+        ))
     } else {
         None
     };
@@ -940,7 +944,10 @@ mod altstack_tests {
         assert_eq!(s.sigsp(0x7fff_0000, 0), 0x7fff_0000);
         // Already on it (a nested signal): keep going down the same stack.
         assert_eq!(s.sigsp(BASE + 0x1000, SA_ONSTACK), BASE + 0x1000);
-        assert_eq!(SigAltStack::default().sigsp(0x7fff_0000, SA_ONSTACK), 0x7fff_0000);
+        assert_eq!(
+            SigAltStack::default().sigsp(0x7fff_0000, SA_ONSTACK),
+            0x7fff_0000
+        );
     }
 
     #[test]
@@ -953,7 +960,10 @@ mod altstack_tests {
         );
         assert_eq!(s, armed(0));
         let sp = 0x7fff_0000;
-        assert_eq!(s.do_sigaltstack(BASE, 4, SIZE, sp, MINSIGSTKSZ), Err(Errno::EINVAL));
+        assert_eq!(
+            s.do_sigaltstack(BASE, 4, SIZE, sp, MINSIGSTKSZ),
+            Err(Errno::EINVAL)
+        );
         assert_eq!(
             s.do_sigaltstack(BASE, 1 << 30, SIZE, sp, MINSIGSTKSZ),
             Err(Errno::EINVAL)
@@ -963,10 +973,16 @@ mod altstack_tests {
             Err(Errno::ENOMEM)
         );
         // SS_ONSTACK as a mode is accepted (old programs pass it) and means enabled.
-        assert_eq!(s.do_sigaltstack(BASE, SS_ONSTACK, SIZE, sp, MINSIGSTKSZ), Ok(()));
+        assert_eq!(
+            s.do_sigaltstack(BASE, SS_ONSTACK, SIZE, sp, MINSIGSTKSZ),
+            Ok(())
+        );
         assert_eq!(s.sas_ss_flags(sp), 0);
         // SS_DISABLE ignores the size and clears the stack.
-        assert_eq!(s.do_sigaltstack(BASE, SS_DISABLE, 1, sp, MINSIGSTKSZ), Ok(()));
+        assert_eq!(
+            s.do_sigaltstack(BASE, SS_DISABLE, 1, sp, MINSIGSTKSZ),
+            Ok(())
+        );
         assert_eq!(s.report(sp), (0, SS_DISABLE, 0));
     }
 

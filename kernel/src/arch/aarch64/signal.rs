@@ -352,13 +352,7 @@ fn restore_sigframe(regs: &mut PtRegs, frame: usize) -> KResult<StackT> {
 /// use (EPERM) and leaves it as it is. Linux: `restore_altstack`.
 fn restore_altstack(uss: &StackT, sp: u64) {
     crate::task::signal::with_altstack(|alt| {
-        let _ = alt.do_sigaltstack(
-            uss.ss_sp,
-            uss.ss_flags as u32,
-            uss.ss_size,
-            sp,
-            MINSIGSTKSZ,
-        );
+        let _ = alt.do_sigaltstack(uss.ss_sp, uss.ss_flags as u32, uss.ss_size, sp, MINSIGSTKSZ);
     });
 }
 
@@ -524,14 +518,20 @@ mod tests {
         assert_eq!(syscall_restart(Errno::ERESTARTSYS, none), Restart);
         assert_eq!(syscall_restart(Errno::ERESTARTNOHAND, none), Restart);
         assert_eq!(syscall_restart(Errno::ERESTARTNOINTR, none), Restart);
-        assert_eq!(syscall_restart(Errno::ERESTART_RESTARTBLOCK, none), RestartBlock);
+        assert_eq!(
+            syscall_restart(Errno::ERESTART_RESTARTBLOCK, none),
+            RestartBlock
+        );
         // A handler: only SA_RESTART restarts ERESTARTSYS; NOINTR always restarts.
         assert_eq!(syscall_restart(Errno::ERESTARTSYS, plain), Eintr);
         assert_eq!(syscall_restart(Errno::ERESTARTSYS, restart), Restart);
         assert_eq!(syscall_restart(Errno::ERESTARTNOINTR, plain), Restart);
         // pause-like calls and nanosleep: EINTR after a handler, SA_RESTART or not.
         assert_eq!(syscall_restart(Errno::ERESTARTNOHAND, restart), Eintr);
-        assert_eq!(syscall_restart(Errno::ERESTART_RESTARTBLOCK, restart), Eintr);
+        assert_eq!(
+            syscall_restart(Errno::ERESTART_RESTARTBLOCK, restart),
+            Eintr
+        );
     }
 
     #[test]

@@ -254,8 +254,7 @@ pub fn exit_to_user_mode(regs: &mut PtRegs) {
         crate::arch::cpu::local_irq_disable();
         let resched = crate::task::NEED_RESCHED.load(Ordering::Relaxed);
         let signal = crate::task::signal::signal_pending()
-            || (regs.in_syscall()
-                && crate::errno::Errno::restart_from_ret(regs.regs[0]).is_some());
+            || (regs.in_syscall() && crate::errno::Errno::restart_from_ret(regs.regs[0]).is_some());
         if !resched && !signal {
             return;
         }
