@@ -11,7 +11,7 @@
 use super::ftrace::FtraceSite;
 
 /// Every traced function, grouped by file.
-pub static FTRACE_SITES: [FtraceSite; 276] = [
+pub static FTRACE_SITES: [FtraceSite; 279] = [
     // mm/slab.rs
     FtraceSite::new("kmem_cache_alloc"),
     FtraceSite::new("kmem_cache_free"),
@@ -327,4 +327,7 @@ pub static FTRACE_SITES: [FtraceSite; 276] = [
     FtraceSite::new("sys_rt_sigaction"),
     FtraceSite::new("sys_rt_sigprocmask"),
     FtraceSite::new("sys_sigaltstack"),
+    FtraceSite::new("sys_rt_sigsuspend"),
+    FtraceSite::new("sys_rt_sigpending"),
+    FtraceSite::new("sys_restart_syscall"),
 ];
