@@ -231,3 +231,15 @@ pub fn alarm_ms(ms: u64) -> isize {
     let v: [i64; 4] = [0, 0, (ms / 1000) as i64, ((ms % 1000) * 1000) as i64];
     unsafe { syscall3(nr::SETITIMER, 0, v.as_ptr() as usize, 0) }
 }
+
+/// rt_sigtimedwait(2): take a pending signal of `set` (its number), sleeping at most
+/// `timeout` (None: for ever).
+pub fn sigtimedwait(
+    set: u64,
+    info: Option<&mut Siginfo>,
+    timeout: Option<&crate::syscall::Timespec>,
+) -> isize {
+    let i = info.map_or(0, |i| i as *mut Siginfo as usize);
+    let t = timeout.map_or(0, |t| t as *const crate::syscall::Timespec as usize);
+    unsafe { syscall4(nr::RT_SIGTIMEDWAIT, &set as *const u64 as usize, i, t, 8) }
+}

@@ -38,6 +38,7 @@ pub mod nr {
     pub const SIGALTSTACK: usize = 132;
     pub const RT_SIGSUSPEND: usize = 133;
     pub const RT_SIGPENDING: usize = 136;
+    pub const RT_SIGTIMEDWAIT: usize = 137;
     pub const SETITIMER: usize = 103;
     pub const PPOLL: usize = 73;
     pub const RT_SIGACTION: usize = 134;

@@ -44,6 +44,7 @@ pub fn lookup(n: usize) -> Option<SyscallFn> {
         nr::RT_SIGPROCMASK => task::signal::sys_rt_sigprocmask,
         nr::RT_SIGSUSPEND => task::signal::sys_rt_sigsuspend,
         nr::RT_SIGPENDING => task::signal::sys_rt_sigpending,
+        nr::RT_SIGTIMEDWAIT => task::signal::sys_rt_sigtimedwait,
         nr::RESTART_SYSCALL => task::signal::sys_restart_syscall,
         nr::RT_SIGRETURN => crate::arch::aarch64::signal::sys_rt_sigreturn,
         nr::OPENAT => fs::sys_openat,

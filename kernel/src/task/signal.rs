@@ -1,7 +1,7 @@
 //! Signals: sending, the per-task actions and blocked mask, delivery to user handlers.
 //! Linux: `kernel/signal.c` (`send_signal`, `force_sig_info_to_task`, `get_signal`,
 //! `signal_delivered`, `do_sigaction`, `sigprocmask`, `sys_kill`, `do_sigaltstack`,
-//! `sys_rt_sigsuspend`, `sys_rt_sigpending`, `sys_restart_syscall`), `arch/arm64/mm/fault.c`
+//! `sys_rt_sigsuspend`, `sys_rt_sigpending`, `sys_rt_sigtimedwait`, `sys_restart_syscall`), `arch/arm64/mm/fault.c`
 //! (`arm64_show_signal`: the one-line report of a fatal fault). The user stack frame a
 //! handler runs on, `do_signal` (which also decides whether an interrupted system call is
 //! restarted) and `rt_sigreturn` are arm64's: `arch/aarch64/signal.rs`.
@@ -908,6 +908,86 @@ pub fn sys_restart_syscall(_: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
         RestartBlock::Nanosleep { expires, rmtp } => {
             crate::kernel::sys::do_nanosleep(expires, rmtp).map(|()| 0)
         }
+    }
+}
+
+/// rt_sigtimedwait(2): take a pending signal of `uthese` without running its handler,
+/// sleeping for one (those signals unblocked meanwhile, so that they wake us) until the
+/// timeout: the signal number, with its siginfo written to `uinfo` if given. EAGAIN when
+/// the timeout passes (at once for a zero one), EINTR when another signal, one with a
+/// handler, ends the wait (never restarted, as in Linux). EINVAL for a sigsetsize other
+/// than 8 or an invalid timeout; EFAULT for bad pointers. Linux: `sys_rt_sigtimedwait` ->
+/// `do_sigtimedwait`.
+#[no_mangle]
+#[inline(never)]
+pub fn sys_rt_sigtimedwait(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    use crate::arch::aarch64::uaccess::get_user;
+    let (uthese, uinfo, uts, size) = (a.0[0], a.0[1], a.0[2], a.0[3]);
+    if size != 8 {
+        return Err(Errno::EINVAL);
+    }
+    let these = get_user::<u64>(uthese)? & !SIG_KERNEL_ONLY_MASK;
+    let now = crate::kernel::sys::ktime_get_ns();
+    let deadline = if uts != 0 {
+        let sec: i64 = get_user(uts)?;
+        let nsec: i64 = get_user(uts + 8)?;
+        if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
+            return Err(Errno::EINVAL);
+        }
+        let ns = (sec as u64)
+            .saturating_mul(1_000_000_000)
+            .saturating_add(nsec as u64);
+        Some(now.saturating_add(ns))
+    } else {
+        None
+    };
+    let me = current().ok_or(Errno::ESRCH)?;
+    // dequeue_signal with the caller's set as the mask: faults first, then the lowest.
+    let take = || {
+        let st = me.signal.lock();
+        let ready = me.pending.load(Ordering::SeqCst) & these;
+        if ready == 0 {
+            return None;
+        }
+        let pick = if ready & SYNCHRONOUS_MASK != 0 {
+            ready & SYNCHRONOUS_MASK
+        } else {
+            ready
+        };
+        let sig = pick.trailing_zeros() + 1;
+        me.pending.fetch_and(!sigmask(sig), Ordering::SeqCst);
+        Some((sig, st.info[sig as usize - 1]))
+    };
+    let mut got = take();
+    if got.is_none() && deadline != Some(now) {
+        // Linux: `real_blocked`: the waited-for signals are let through for the sleep.
+        let real_blocked = {
+            let mut st = me.signal.lock();
+            let old = st.blocked;
+            st.blocked &= !these;
+            old
+        };
+        let _ = match deadline {
+            Some(end) => crate::kernel::hrtimer::schedule_hrtimeout(
+                end,
+                crate::sync::wait::SleepState::Interruptible,
+            ),
+            None => crate::sync::wait::WaitQueueHead::new().wait_event_interruptible(|| false),
+        };
+        me.signal.lock().blocked = real_blocked;
+        got = take();
+    }
+    match got {
+        Some((sig, info)) => {
+            if uinfo != 0 {
+                crate::arch::aarch64::signal::copy_siginfo_to_user(uinfo, &info)?;
+            }
+            Ok(sig as usize)
+        }
+        None if deadline.is_some_and(|d| crate::kernel::sys::ktime_get_ns() >= d) => {
+            Err(Errno::EAGAIN)
+        }
+        None => Err(Errno::EINTR),
     }
 }
 

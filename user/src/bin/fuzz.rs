@@ -119,6 +119,7 @@ const CALLS: &[(usize, &str, &[A])] = &[
     (133, "rt_sigsuspend", &[Ptr, Len]),
     (136, "rt_sigpending", &[Ptr, Len]),
     (128, "restart_syscall", &[]),
+    (137, "rt_sigtimedwait", &[Ptr, Ptr, Time, Len]),
     (56, "openat", &[Fd, Path, Flags, Flags]),
     (57, "close", &[Fd]),
     (63, "read", &[Fd, Ptr, Len]),
@@ -558,6 +559,7 @@ fn one_call(r: &mut Rng, w: &mut World) -> isize {
             // bad size (its sleep is tested by sig_restart).
             73 if a[2] != w.ts => a[2] = w.ts,
             133 if a[1] == 8 => a[0] = 0,
+            137 if a[2] != w.ts => a[2] = w.ts,
             // prlimit64 and wait4 on a pid not ours: use ours.
             261 if a[0] != 0 && a[0] as i32 != w.me => a[0] = 0,
             // Most mmaps private or shared anonymous, with a few extra bits.

@@ -4,7 +4,8 @@
 //! sleep; a pipe read and wait4 are restarted under SA_RESTART and fail with EINTR
 //! without it; nanosleep fails with EINTR and the time left even under SA_RESTART (man 7
 //! signal: never restarted after a handler); restart_syscall(2) with nothing to restart
-//! is EINTR. sigaltstack(2): Linux's errnos, SS_ONSTACK seen from a handler on the stack,
+//! is EINTR; rt_sigtimedwait takes a signal without its handler, times out with
+//! EAGAIN and is ended by a handled signal with EINTR. sigaltstack(2): Linux's errnos, SS_ONSTACK seen from a handler on the stack,
 //! EPERM while on it, `uc_stack`, SS_AUTODISARM disarming and rt_sigreturn re-arming it,
 //! and a stack overflow whose SIGSEGV handler runs on the alternate stack (without one
 //! the process dies of SIGSEGV).
@@ -16,7 +17,7 @@
 #![no_main]
 use core::sync::atomic::Ordering::SeqCst;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicUsize};
-use ulib::errno::{EFAULT, EINTR, EINVAL, ENOMEM, EPERM};
+use ulib::errno::{EAGAIN, EFAULT, EINTR, EINVAL, ENOMEM, EPERM};
 use ulib::signal::*;
 use ulib::*;
 
@@ -278,6 +279,87 @@ fn main(_args: Args) -> i32 {
     sigpending(&mut set);
     t.eq("setting SIG_IGN discards it", set, 0);
     sigprocmask(SIG_SETMASK, Some(0), None);
+
+    // --- rt_sigtimedwait takes a signal without running its handler.
+    sigaction(SIGUSR1, on_usr1, 0, 0);
+    USR1_SP.store(0, SeqCst);
+    sigprocmask(SIG_SETMASK, Some(sigbit(SIGUSR1) | sigbit(SIGALRM)), None);
+    kill(getpid(), SIGUSR1);
+    // SAFETY: all-zero is a valid siginfo_t (integers only).
+    let mut info: Siginfo = unsafe { core::mem::zeroed() };
+    let r = sigtimedwait(sigbit(SIGUSR1), Some(&mut info), None);
+    t.ret(
+        "rt_sigtimedwait takes the pending SIGUSR1",
+        r,
+        SIGUSR1 as isize,
+    );
+    t.ok(
+        info.si_signo == SIGUSR1 && info.si_code == SI_USER && info.si_pid() == getpid(),
+        "... with its siginfo (SI_USER, our pid)",
+    );
+    t.eq("... and the handler did not run", USR1_SP.load(SeqCst), 0);
+    let zero = Timespec::default();
+    t.err(
+        "nothing pending and a zero timeout: EAGAIN",
+        sigtimedwait(sigbit(SIGUSR1), None, Some(&zero)),
+        EAGAIN,
+    );
+    let t0 = now_ms();
+    let short = Timespec {
+        tv_sec: 0,
+        tv_nsec: 50_000_000,
+    };
+    let r = sigtimedwait(sigbit(SIGUSR1), None, Some(&short));
+    let took = now_ms() - t0;
+    t.err("a 50 ms timeout passes: EAGAIN", r, EAGAIN);
+    t.check(took >= 45, "... after the timeout", took, ">= 45 ms");
+    let before = ALRM_COUNT.load(SeqCst);
+    alarm_ms(100);
+    let r = sigtimedwait(sigbit(SIGALRM), None, None);
+    t.ret(
+        "rt_sigtimedwait sleeps until the blocked SIGALRM comes",
+        r,
+        SIGALRM as isize,
+    );
+    t.eq(
+        "... whose handler does not run",
+        ALRM_COUNT.load(SeqCst),
+        before,
+    );
+    sigprocmask(SIG_SETMASK, Some(0), None);
+    alarm_ms(100);
+    let r = sigtimedwait(
+        sigbit(SIGUSR1),
+        None,
+        Some(&Timespec {
+            tv_sec: 2,
+            tv_nsec: 0,
+        }),
+    );
+    t.err(
+        "a handled SIGALRM ends the wait for another signal: EINTR",
+        r,
+        EINTR,
+    );
+    t.eq(
+        "... after its handler ran",
+        ALRM_COUNT.load(SeqCst),
+        before + 1,
+    );
+    t.err(
+        "rt_sigtimedwait with sigsetsize 4 is EINVAL",
+        unsafe {
+            let set = sigbit(SIGUSR1);
+            syscall::syscall4(
+                syscall::nr::RT_SIGTIMEDWAIT,
+                &set as *const u64 as usize,
+                0,
+                0,
+                4,
+            )
+        },
+        EINVAL,
+    );
 
     // --- SA_RESTART and reads on a pipe.
     read_across_alarm(&mut t, true);

@@ -202,6 +202,20 @@ fn siginfo_to_user(info: &KSiginfo) -> Siginfo {
     s
 }
 
+/// Write `info` to user memory at `uinfo` as a 128-byte `siginfo_t` (rt_sigtimedwait).
+/// Linux: `copy_siginfo_to_user`.
+pub fn copy_siginfo_to_user(uinfo: usize, info: &KSiginfo) -> KResult<()> {
+    let s = siginfo_to_user(info);
+    let mut b = [0u8; size_of::<Siginfo>()];
+    put_u32(&mut b, 0, s.si_signo as u32);
+    put_u32(&mut b, 4, s.si_errno as u32);
+    put_u32(&mut b, 8, s.si_code as u32);
+    for (i, w) in s.sifields.iter().enumerate() {
+        put_u64(&mut b, 16 + 8 * i, *w);
+    }
+    copy_to_user(uinfo, &b)
+}
+
 /// Build the signal frame on the user stack and point `regs` at the handler. Linux:
 /// `setup_rt_frame` -> `get_sigframe` (where), `setup_sigframe` (registers, mask, the
 /// FP/SIMD and ESR records), `setup_return` (x0, sp, x29, pc, x30), and for SA_SIGINFO

@@ -11,7 +11,7 @@
 use super::ftrace::FtraceSite;
 
 /// Every traced function, grouped by file.
-pub static FTRACE_SITES: [FtraceSite; 279] = [
+pub static FTRACE_SITES: [FtraceSite; 280] = [
     // mm/slab.rs
     FtraceSite::new("kmem_cache_alloc"),
     FtraceSite::new("kmem_cache_free"),
@@ -330,4 +330,5 @@ pub static FTRACE_SITES: [FtraceSite; 279] = [
     FtraceSite::new("sys_rt_sigsuspend"),
     FtraceSite::new("sys_rt_sigpending"),
     FtraceSite::new("sys_restart_syscall"),
+    FtraceSite::new("sys_rt_sigtimedwait"),
 ];
