@@ -42,21 +42,6 @@ impl PtRegs {
         self.pstate & 0xf == 0
     }
 
-    /// A frame with every register zero and no system call (exec's `start_thread`, tests).
-    pub const fn zeroed() -> Self {
-        PtRegs {
-            regs: [0; 31],
-            sp: 0,
-            pc: 0,
-            pstate: 0,
-            esr: 0,
-            far: 0,
-            orig_x0: 0,
-            syscallno: NO_SYSCALL,
-            stackframe: [0; 2],
-        }
-    }
-
     /// Is this frame a system call whose result may still be restarted (Linux:
     /// `in_syscall`)?
     pub fn in_syscall(&self) -> bool {
