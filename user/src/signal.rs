@@ -2,12 +2,14 @@
 //! own restorer (`mov x8, #139; svc #0`: rt_sigreturn), rt_sigprocmask, and the layouts a
 //! handler receives (`siginfo_t`, `ucontext_t` with the `sigcontext` and its records).
 //! Linux: `arch/arm64/include/uapi/asm/{signal.h,sigcontext.h}`, `asm-generic/siginfo.h`.
-use crate::syscall::{nr, syscall4};
+use crate::syscall::{nr, syscall1, syscall3, syscall4, syscall6};
 
 /// User signal 1.
 pub const SIGUSR1: i32 = 10;
 /// User signal 2.
 pub const SIGUSR2: i32 = 12;
+/// Timer (ITIMER_REAL, alarm).
+pub const SIGALRM: i32 = 14;
 /// Stop (cannot be caught or blocked).
 pub const SIGSTOP: i32 = 19;
 /// The default action.
@@ -18,6 +20,10 @@ pub const SIG_IGN: usize = 1;
 pub const SA_SIGINFO: u64 = 0x4;
 /// `sa_restorer` is valid.
 pub const SA_RESTORER: u64 = 0x0400_0000;
+/// Run the handler on the alternate signal stack.
+pub const SA_ONSTACK: u64 = 0x0800_0000;
+/// Restart system calls the handler interrupted (those Linux restarts).
+pub const SA_RESTART: u64 = 0x1000_0000;
 /// Do not block the signal in its own handler.
 pub const SA_NODEFER: u64 = 0x4000_0000;
 /// Back to SIG_DFL once delivered.
@@ -169,4 +175,71 @@ pub fn blocked_mask() -> u64 {
     let mut m = 0;
     sigprocmask(SIG_BLOCK, None, Some(&mut m));
     m
+}
+
+/// `stack_t.ss_flags`: running on the alternate stack (reported only).
+pub const SS_ONSTACK: i32 = 1;
+/// `stack_t.ss_flags`: no alternate stack.
+pub const SS_DISABLE: i32 = 2;
+/// `stack_t.ss_flags`: disarm the stack while a handler runs on it.
+pub const SS_AUTODISARM: i32 = 1 << 31;
+/// The smallest alternate stack arm64 accepts.
+pub const MINSIGSTKSZ: usize = 5120;
+
+/// `stack_t` (sigaltstack).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StackT {
+    /// Base (lowest address).
+    pub ss_sp: usize,
+    /// SS_* flags.
+    pub ss_flags: i32,
+    /// Size in bytes.
+    pub ss_size: usize,
+}
+
+/// sigaltstack(2).
+pub fn sigaltstack(ss: Option<&StackT>, old: Option<&mut StackT>) -> isize {
+    let s = ss.map_or(0, |s| s as *const StackT as usize);
+    let o = old.map_or(0, |o| o as *mut StackT as usize);
+    unsafe { syscall3(nr::SIGALTSTACK, s, o, 0) }
+}
+
+/// rt_sigsuspend(2): sleep with `mask` until a handler has run (always -EINTR).
+pub fn sigsuspend(mask: u64) -> isize {
+    unsafe { syscall3(nr::RT_SIGSUSPEND, &mask as *const u64 as usize, 8, 0) }
+}
+
+/// rt_sigpending(2): the pending signals that are blocked.
+pub fn sigpending(set: &mut u64) -> isize {
+    unsafe { syscall3(nr::RT_SIGPENDING, set as *mut u64 as usize, 8, 0) }
+}
+
+/// restart_syscall(2), called directly (nothing to restart: -EINTR).
+pub fn restart_syscall() -> isize {
+    unsafe { syscall1(nr::RESTART_SYSCALL, 0) }
+}
+
+/// ppoll(2) with raw pointers (0 for NULL): `pause()` is `ppoll(0, 0, 0, 0, 0)`.
+pub fn ppoll_raw(fds: usize, nfds: usize, tsp: usize, sigmask: usize, size: usize) -> isize {
+    unsafe { syscall6(nr::PPOLL, fds, nfds, tsp, sigmask, size, 0) }
+}
+
+/// alarm(2), as arm64 libcs make it: setitimer(ITIMER_REAL) once, here in milliseconds
+/// (0 cancels).
+pub fn alarm_ms(ms: u64) -> isize {
+    let v: [i64; 4] = [0, 0, (ms / 1000) as i64, ((ms % 1000) * 1000) as i64];
+    unsafe { syscall3(nr::SETITIMER, 0, v.as_ptr() as usize, 0) }
+}
+
+/// rt_sigtimedwait(2): take a pending signal of `set` (its number), sleeping at most
+/// `timeout` (None: for ever).
+pub fn sigtimedwait(
+    set: u64,
+    info: Option<&mut Siginfo>,
+    timeout: Option<&crate::syscall::Timespec>,
+) -> isize {
+    let i = info.map_or(0, |i| i as *mut Siginfo as usize);
+    let t = timeout.map_or(0, |t| t as *const crate::syscall::Timespec as usize);
+    unsafe { syscall4(nr::RT_SIGTIMEDWAIT, &set as *const u64 as usize, i, t, 8) }
 }

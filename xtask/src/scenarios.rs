@@ -615,6 +615,9 @@ pub const SCENARIOS: &[Scenario] = &[
         ..user_test("user-id-regs", "init=/bin/id_regs", "id_regs: ")
     },
     user_test("user-sig-handlers", "init=/bin/sig_handlers", "sig_handlers: "),
+    // SA_RESTART, EINTR and restart_syscall; alarm vs rt_sigsuspend/ppoll; sigaltstack
+    // and a stack overflow handled on the alternate stack.
+    user_test("user-sig-restart", "init=/bin/sig_restart", "sig_restart: "),
     Scenario {
         // The OOM killer at 64 MiB: the hog dies with Linux's report, the -1000 child,
         // a bystander and init live on, and every page comes back.

@@ -108,7 +108,7 @@ pub fn console_write(buf: &[u8]) {
 
 impl CharDevice for ConsoleDevice {
     /// Sleep (TASK_INTERRUPTIBLE) on the UART's receive wait queue until a line is
-    /// complete, unless O_NONBLOCK (EAGAIN); a signal ends the wait with EINTR. Bytes
+    /// complete, unless O_NONBLOCK (EAGAIN); a signal ends the wait with ERESTARTSYS. Bytes
     /// typed before anybody reads wait in the receive ring (type-ahead). Linux:
     /// `n_tty_read` (`wait_woken` on `tty->read_wait`, -ERESTARTSYS on a signal).
     fn read(&self, f_flags: u32, _pos: u64, buf: &mut [u8]) -> KResult<usize> {
@@ -133,7 +133,8 @@ impl CharDevice for ConsoleDevice {
             if f_flags & O_NONBLOCK != 0 {
                 return Err(Errno::EAGAIN);
             }
-            // Until the RX interrupt brings more bytes, or a signal (EINTR).
+            // Until the RX interrupt brings more bytes, or a signal (ERESTARTSYS: restarted
+            // with SA_RESTART or when no handler runs, EINTR otherwise).
             RX_WAIT.wait_event_interruptible(console_rx_pending)?;
         }
     }

@@ -8,8 +8,9 @@
 //! then takes a new page per free slot: a write of at most [`PIPE_BUF`] bytes is never
 //! split. A read waits for data or for the last writer to go (then 0, end of file); a
 //! write waits for a free slot and, with no reader left, fails with EPIPE after raising
-//! SIGPIPE. O_NONBLOCK turns each wait into EAGAIN; a signal ends it with EINTR, or with
-//! the count moved so far.
+//! SIGPIPE. O_NONBLOCK turns each wait into EAGAIN; a signal ends it with ERESTARTSYS (so
+//! the call is restarted under SA_RESTART, else EINTR: `do_signal`), or with the count
+//! moved so far.
 use crate::errno::{Errno, KResult};
 use crate::fs::char_dev::CharDevice;
 use crate::fs::inode::{Inode, InodeAttr, SuperBlock, S_IFIFO};

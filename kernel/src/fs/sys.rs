@@ -556,16 +556,67 @@ pub fn sys_readlinkat(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     Err(Errno::EINVAL)
 }
 
-/// ppoll(2), enough for libc start-up code that checks fds 0-2: EINVAL for more fds than
-/// RLIMIT_NOFILE, EFAULT for a bad array; a closed fd reports POLLNVAL, an open one is
-/// reported ready for what it asked (files and the console never block writers; a
-/// console reader may still block in read). The timeout and mask are not used, so this
-/// never sleeps. Linux: `do_sys_poll`.
+/// ppoll(2), enough for libc start-up code that checks fds 0-2 and for pause(3): EFAULT
+/// for an unreadable timeout, EINVAL for an invalid one; EINVAL for a sigsetsize other
+/// than 8 with a mask; EINVAL for more fds than RLIMIT_NOFILE, EFAULT for a bad array. A
+/// closed fd reports POLLNVAL, an open one is reported ready for what it asked (files
+/// and the console never block writers; a console reader may still block in read), so
+/// only a call with no fd to watch (nfds 0, or only negative fds) sleeps: until the
+/// timeout (then 0), or until a signal the mask (installed for the call, as
+/// `set_user_sigmask`) lets through: ERESTARTNOHAND, so EINTR after a handler and a
+/// restart when none runs. The time left is written back to the timeout, as Linux does.
+/// Linux: `sys_ppoll` -> `do_sys_poll`, `poll_select_finish`.
 pub fn sys_ppoll(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    let (tsp, sigmask, sigsetsize) = (a.0[2], a.0[3], a.0[4]);
+    let now = crate::kernel::sys::ktime_get_ns();
+    // poll_select_set_timeout: None waits for ever.
+    let deadline = if tsp != 0 {
+        let sec: i64 = get_user(tsp)?;
+        let nsec: i64 = get_user(tsp + 8)?;
+        if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
+            return Err(Errno::EINVAL);
+        }
+        let ns = (sec as u64)
+            .saturating_mul(1_000_000_000)
+            .saturating_add(nsec as u64);
+        Some(now.saturating_add(ns))
+    } else {
+        None
+    };
+    if sigmask != 0 {
+        if sigsetsize != 8 {
+            return Err(Errno::EINVAL);
+        }
+        let mask: u64 = get_user(sigmask)?;
+        crate::task::signal::set_user_sigmask(mask);
+    }
+    let ret = do_sys_poll(a.0[0], a.0[1], deadline);
+    // poll_select_finish: an interrupted call keeps the temporary mask until the signal
+    // is delivered (the handler's frame saves the old one); otherwise it goes now.
+    if ret != Err(Errno::ERESTARTNOHAND) {
+        crate::task::signal::restore_saved_sigmask();
+    }
+    if let Some(end) = deadline {
+        if end > now {
+            let left = end.saturating_sub(crate::kernel::sys::ktime_get_ns());
+            let put =
+                crate::arch::aarch64::uaccess::put_user(tsp, left / 1_000_000_000).and_then(|()| {
+                    crate::arch::aarch64::uaccess::put_user(tsp + 8, left % 1_000_000_000)
+                });
+            if put.is_err() && ret == Err(Errno::ERESTARTNOHAND) {
+                return Err(Errno::EINTR);
+            }
+        }
+    }
+    ret
+}
+
+/// Poll `nfds` entries at `fds` until one is ready, the deadline passes (None: never) or
+/// a signal arrives (ERESTARTNOHAND). Linux: `do_sys_poll` -> `do_poll`.
+fn do_sys_poll(fds: usize, nfds: usize, deadline: Option<u64>) -> KResult<usize> {
     const POLLIN: i16 = 0x1;
     const POLLOUT: i16 = 0x4;
     const POLLNVAL: i16 = 0x20;
-    let (fds, nfds) = (a.0[0], a.0[1]);
     let limit = me()?.rlim.lock()[RLIMIT_NOFILE].cur as usize;
     if nfds > limit {
         return Err(Errno::EINVAL);
@@ -587,5 +638,19 @@ pub fn sys_ppoll(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
             ready += 1;
         }
     }
-    Ok(ready)
+    if ready > 0 {
+        return Ok(ready);
+    }
+    // Nothing can become ready (no fd is watched): only the timeout or a signal ends it.
+    let slept = match deadline {
+        Some(end) => crate::kernel::hrtimer::schedule_hrtimeout(
+            end,
+            crate::sync::wait::SleepState::Interruptible,
+        ),
+        None => crate::sync::wait::WaitQueueHead::new().wait_event_interruptible(|| false),
+    };
+    match slept {
+        Ok(()) => Ok(0),
+        Err(_) => Err(Errno::ERESTARTNOHAND),
+    }
 }

@@ -74,8 +74,9 @@ pub fn hrtimer_run_queues() {
     crate::kernel::itimer::itimer_tick();
 }
 
-/// Sleep in `state` until the monotonic clock reaches `expires` (ns). Returns EINTR when
-/// a signal ends an interruptible (or a fatal one a killable) sleep first. Before the
+/// Sleep in `state` until the monotonic clock reaches `expires` (ns). Returns ERESTARTSYS
+/// when a signal ends an interruptible sleep first (EINTR for a fatal one in a killable
+/// sleep); Linux's returns -EINTR, which its callers (`do_nanosleep`) replace anyway. Before the
 /// scheduler runs, or on the idle task, the wait is `wfi` until the tick fires the timer.
 /// Linux: `schedule_hrtimeout_range` (`hrtimer_init_sleeper`, `hrtimer_sleeper_start_expires`,
 /// `schedule`, `hrtimer_cancel`), as `do_nanosleep` uses it.

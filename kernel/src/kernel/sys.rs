@@ -377,9 +377,11 @@ pub fn sys_clock_gettime(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
 
 /// nanosleep(2): sleep on a timer until the deadline, TASK_INTERRUPTIBLE (another task or
 /// the idle loop's `wfi` has the CPU meanwhile). EINVAL for a negative or out-of-range
-/// timespec, EFAULT for a bad pointer, EINTR when a signal ends the sleep (the remaining
-/// time is not written back). Linux: `sys_nanosleep` -> `hrtimer_nanosleep` ->
-/// `do_nanosleep`.
+/// timespec, EFAULT for a bad pointer. A signal ends the sleep with the remaining time
+/// written to `rmtp` (if given) and ERESTART_RESTARTBLOCK: after a handler the call fails
+/// with EINTR (SA_RESTART or not, as man 7 signal says of nanosleep); when no handler runs
+/// restart_syscall(2) sleeps on to the same deadline. Linux: `sys_nanosleep` ->
+/// `hrtimer_nanosleep` -> `do_nanosleep`.
 pub fn sys_nanosleep(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     let sec: i64 = get_user(a.0[0])?;
     let nsec: i64 = get_user(a.0[0] + 8)?;
@@ -390,8 +392,28 @@ pub fn sys_nanosleep(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
         .saturating_mul(1_000_000_000)
         .saturating_add(nsec as u64);
     let deadline = ktime_get_ns().saturating_add(ns);
-    crate::kernel::hrtimer::schedule_hrtimeout(deadline, SleepState::Interruptible)?;
-    Ok(0)
+    do_nanosleep(deadline, a.0[1]).map(|()| 0)
+}
+
+/// Sleep until the monotonic clock reaches `expires`; on a signal write what is left to
+/// `rmtp` (0: nowhere; EFAULT if it cannot be written), record the deadline in the
+/// restart block and return ERESTART_RESTARTBLOCK. nanosleep and its continuation by
+/// restart_syscall both end here. Linux: `do_nanosleep` + `nanosleep_copyout`, with
+/// `hrtimer_nanosleep_restart` as the restart block's function.
+#[no_mangle]
+#[inline(never)]
+pub fn do_nanosleep(expires: u64, rmtp: usize) -> KResult<()> {
+    use crate::task::signal::{set_restart_block, RestartBlock};
+    if crate::kernel::hrtimer::schedule_hrtimeout(expires, SleepState::Interruptible).is_ok() {
+        return Ok(());
+    }
+    if rmtp != 0 {
+        let left = expires.saturating_sub(ktime_get_ns());
+        put_user(rmtp, left / 1_000_000_000)?;
+        put_user(rmtp + 8, left % 1_000_000_000)?;
+    }
+    set_restart_block(RestartBlock::Nanosleep { expires, rmtp });
+    Err(Errno::ERESTART_RESTARTBLOCK)
 }
 
 /// getrandom(2): not cryptographic; a counter-seeded xorshift, enough for libc's needs.

@@ -146,8 +146,11 @@ impl WaitQueueHead {
     }
 
     /// Sleep in `state` until `cond()` returns true; `cond` runs with no lock held and may
-    /// take what it tests for (the rwsem's `try` functions do). Returns EINTR when a signal
-    /// (Interruptible) or a fatal signal (Killable) ends the wait first. Linux:
+    /// take what it tests for (the rwsem's `try` functions do). When a signal
+    /// (Interruptible) ends the wait first it returns ERESTARTSYS, as Linux does: the system
+    /// call that slept passes it up, and `do_signal` restarts the call (no handler, or
+    /// SA_RESTART) or makes it EINTR. A fatal signal (Killable) returns EINTR (Linux returns
+    /// ERESTARTSYS there too, but the task dies before user space could see either). Linux:
     /// `___wait_event` (`prepare_to_wait_event`, `schedule`, `finish_wait`).
     pub fn wait_event_state(
         &self,
@@ -176,12 +179,12 @@ impl WaitQueueHead {
                 break Ok(());
             }
             let interrupted = match state {
-                SleepState::Interruptible => (ops.signal_pending)(),
-                SleepState::Killable => (ops.fatal_signal_pending)(),
-                _ => false,
+                SleepState::Interruptible if (ops.signal_pending)() => Some(Errno::ERESTARTSYS),
+                SleepState::Killable if (ops.fatal_signal_pending)() => Some(Errno::EINTR),
+                _ => None,
             };
-            if interrupted {
-                break Err(Errno::EINTR);
+            if let Some(e) = interrupted {
+                break Err(e);
             }
             (ops.schedule)();
         };
@@ -201,8 +204,8 @@ impl WaitQueueHead {
         let _ = self.wait_event_state(SleepState::Uninterruptible, cond);
     }
 
-    /// Sleep until `cond()` holds or a signal arrives (EINTR). Linux:
-    /// `wait_event_interruptible` (which returns -ERESTARTSYS).
+    /// Sleep until `cond()` holds or a signal arrives (ERESTARTSYS, which never reaches
+    /// user space: see `do_signal`). Linux: `wait_event_interruptible`.
     pub fn wait_event_interruptible(&self, cond: impl FnMut() -> bool) -> KResult<()> {
         self.wait_event_state(SleepState::Interruptible, cond)
     }

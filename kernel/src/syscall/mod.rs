@@ -37,6 +37,9 @@ fn warn_once(n: usize) {
 #[inline(never)]
 pub fn invoke_syscall(regs: &mut PtRegs) {
     let n = regs.regs[8] as usize;
+    // Kept for a restart: x0 is about to become the result (Linux: `el0_svc_common`).
+    regs.orig_x0 = regs.regs[0];
+    regs.syscallno = n as i64;
     let a = SyscallArgs([
         regs.regs[0] as usize,
         regs.regs[1] as usize,

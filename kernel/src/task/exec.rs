@@ -295,6 +295,8 @@ pub fn do_execve(path: &str, argv: &[Vec<u8>], envp: &[Vec<u8>], regs: &mut PtRe
     task.files.lock().close_on_exec();
     super::flush_thread(&task);
     task.sighand.flush_signal_handlers();
+    // Linux: begin_new_exec: the new program starts without an alternate stack.
+    task.signal.lock().thread.altstack.sas_ss_reset();
     let name = path.rsplit('/').next().unwrap_or(path);
     task.set_comm(name);
     task.did_exec
@@ -319,6 +321,8 @@ pub fn do_execve(path: &str, argv: &[Vec<u8>], envp: &[Vec<u8>], regs: &mut PtRe
         pstate: 0,
         esr: 0,
         far: 0,
+        orig_x0: 0,
+        syscallno: crate::arch::aarch64::traps::NO_SYSCALL,
         stackframe: [0; 2],
     };
     Ok(())

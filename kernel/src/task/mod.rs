@@ -514,7 +514,18 @@ pub fn alloc_task(
         exit_code: AtomicI32::new(0),
         cred: SpinLockIrq::new(p.map(|c| *c.cred.lock()).unwrap_or_default()),
         pending: core::sync::atomic::AtomicU64::new(0),
-        signal: SpinLockIrq::new(p.map(|c| c.signal.lock().fork_copy()).unwrap_or_default()),
+        signal: SpinLockIrq::new(match p {
+            Some(c) => {
+                let mut st = c.signal.lock().fork_copy();
+                // copy_process: a child sharing the memory but not a vfork (a thread)
+                // must not run handlers on its creator's alternate stack.
+                if clone_flags & (fork::CLONE_VM | fork::CLONE_VFORK) == fork::CLONE_VM {
+                    st.thread.altstack.sas_ss_reset();
+                }
+                st
+            }
+            None => Default::default(),
+        }),
         sighand: match p {
             Some(c) if shares(CLONE_SIGHAND) => c.sighand.clone(),
             Some(c) => Arc::new(c.sighand.copy()),

@@ -1,8 +1,15 @@
 //! Signals: sending, the per-task actions and blocked mask, delivery to user handlers.
 //! Linux: `kernel/signal.c` (`send_signal`, `force_sig_info_to_task`, `get_signal`,
-//! `signal_delivered`, `do_sigaction`, `sigprocmask`, `sys_kill`), `arch/arm64/mm/fault.c`
+//! `signal_delivered`, `do_sigaction`, `sigprocmask`, `sys_kill`, `do_sigaltstack`,
+//! `sys_rt_sigsuspend`, `sys_rt_sigpending`, `sys_rt_sigtimedwait`, `sys_restart_syscall`), `arch/arm64/mm/fault.c`
 //! (`arm64_show_signal`: the one-line report of a fatal fault). The user stack frame a
-//! handler runs on, and `rt_sigreturn`, are arm64's: `arch/aarch64/signal.rs`.
+//! handler runs on, `do_signal` (which also decides whether an interrupted system call is
+//! restarted) and `rt_sigreturn` are arm64's: `arch/aarch64/signal.rs`.
+//!
+//! Per thread, as in Linux's `task_struct` (and kept so when threads share the actions):
+//! the blocked mask, the alternate signal stack (`sas_ss_*`), the mask saved by
+//! rt_sigsuspend/ppoll (`saved_sigmask`) and the `restart_block` of restart_syscall(2):
+//! see [`SigThreadState`].
 //!
 //! Threads: actions are shared by every task cloned with CLONE_SIGHAND ([`SighandStruct`]),
 //! the blocked mask and the private pending set are each thread's, and process-directed
@@ -12,10 +19,13 @@
 //! tgkill go to one thread.
 //!
 //! Differences from Linux 5.10: one siginfo per signal (real-time signals do not queue
-//! multiple instances); stop signals terminate (no job control); SA_ONSTACK is ignored
-//! (sigaltstack records nothing); no system call is restarted (SA_RESTART or not, an
-//! interrupted sleep returns EINTR); a handler without SA_RESTORER has nowhere to return
-//! (no vDSO `sigtramp`): every libc passes its restorer.
+//! multiple instances); stop signals terminate (no job control, so no restart after
+//! SIGSTOP/SIGCONT); a handler without SA_RESTORER has nowhere to return (no vDSO
+//! `sigtramp`): every libc passes its restorer. Interrupted sleeps return Linux's
+//! internal restart codes (pipe and console reads/writes, wait4: ERESTARTSYS; pause-like
+//! rt_sigsuspend and ppoll: ERESTARTNOHAND; nanosleep: ERESTART_RESTARTBLOCK with the
+//! remaining time in the `restart_block`) and `do_signal` restarts or turns them into
+//! EINTR by Linux's rules.
 use super::{current, find_task, Task, TaskState};
 use crate::arch::aarch64::traps::PtRegs;
 use crate::errno::{Errno, KResult};
@@ -71,9 +81,11 @@ pub const SIG_IGN: u64 = 1;
 pub const SA_SIGINFO: u64 = 0x0000_0004;
 /// `sa_flags`: `sa_restorer` is where the handler returns to (arm64 uapi).
 pub const SA_RESTORER: u64 = 0x0400_0000;
-/// `sa_flags`: run on the alternate signal stack (not modelled).
+/// `sa_flags`: run the handler on the alternate signal stack (sigaltstack), unless
+/// already on it.
 pub const SA_ONSTACK: u64 = 0x0800_0000;
-/// `sa_flags`: restart interrupted system calls (not modelled).
+/// `sa_flags`: a system call this handler interrupted with ERESTARTSYS is restarted
+/// after the handler returns instead of failing with EINTR.
 pub const SA_RESTART: u64 = 0x1000_0000;
 /// `sa_flags`: do not block the signal while its handler runs.
 pub const SA_NODEFER: u64 = 0x4000_0000;
@@ -98,6 +110,18 @@ pub const BUS_ADRERR: i32 = 2;
 pub const BUS_OBJERR: i32 = 3;
 /// `si_code` of SIGILL: illegal opcode.
 pub const ILL_ILLOPC: i32 = 1;
+
+/// `stack_t.ss_flags` (reported): the thread is running on its alternate stack.
+pub const SS_ONSTACK: u32 = 1;
+/// `stack_t.ss_flags`: no alternate stack.
+pub const SS_DISABLE: u32 = 2;
+/// `stack_t.ss_flags`: disarm the alternate stack while a handler runs on it (it is
+/// restored from `uc_stack` at rt_sigreturn). Linux 4.7+; same in 6.x.
+pub const SS_AUTODISARM: u32 = 1 << 31;
+/// The smallest alternate stack sigaltstack accepts on arm64 (Linux:
+/// `arch/arm64/include/uapi/asm/signal.h`; 6.x checks the larger `AT_MINSIGSTKSZ` the
+/// CPU's SVE/SME state needs, which is this on a core without them).
+pub const MINSIGSTKSZ: usize = 5120;
 
 /// `how` of rt_sigprocmask.
 pub const SIG_BLOCK: usize = 0;
@@ -256,10 +280,147 @@ impl Default for SignalStruct {
     }
 }
 
+/// The alternate signal stack of one thread (Linux: `task_struct::sas_ss_sp`,
+/// `sas_ss_size`, `sas_ss_flags`). Size 0 means none (SS_DISABLE).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SigAltStack {
+    /// Lowest address of the stack.
+    pub sas_ss_sp: u64,
+    /// Its size in bytes; 0: disabled.
+    pub sas_ss_size: u64,
+    /// The flag bits set with it (SS_AUTODISARM).
+    pub sas_ss_flags: u32,
+}
+
+impl SigAltStack {
+    /// Is `sp` inside the alternate stack? Stacks grow down, so its top byte counts and its
+    /// base does not. With SS_AUTODISARM the answer is always no: the stack is disarmed
+    /// while in use, so a nested signal may take it again (Linux: `on_sig_stack`).
+    pub fn on_sig_stack(&self, sp: u64) -> bool {
+        if self.sas_ss_flags & SS_AUTODISARM != 0 {
+            return false;
+        }
+        sp > self.sas_ss_sp && sp - self.sas_ss_sp <= self.sas_ss_size
+    }
+
+    /// The `ss_flags` sigaltstack and `uc_stack` report for a thread whose sp is `sp`:
+    /// SS_DISABLE, SS_ONSTACK or 0 (Linux: `sas_ss_flags`).
+    pub fn sas_ss_flags(&self, sp: u64) -> u32 {
+        if self.sas_ss_size == 0 {
+            SS_DISABLE
+        } else if self.on_sig_stack(sp) {
+            SS_ONSTACK
+        } else {
+            0
+        }
+    }
+
+    /// Where a handler's frame goes: the top of the alternate stack for an SA_ONSTACK
+    /// handler when one is set and we are not already on it, else below `sp` (Linux:
+    /// `sigsp`).
+    pub fn sigsp(&self, sp: u64, sa_flags: u64) -> u64 {
+        if sa_flags & SA_ONSTACK != 0 && self.sas_ss_flags(sp) == 0 {
+            self.sas_ss_sp.wrapping_add(self.sas_ss_size)
+        } else {
+            sp
+        }
+    }
+
+    /// Forget the stack (Linux: `sas_ss_reset`): exec, SS_AUTODISARM on handler entry.
+    pub fn sas_ss_reset(&mut self) {
+        *self = SigAltStack {
+            sas_ss_sp: 0,
+            sas_ss_size: 0,
+            sas_ss_flags: SS_DISABLE,
+        };
+    }
+
+    /// The `stack_t` to report (sigaltstack's old stack, a frame's `uc_stack`): base, the
+    /// flags for `sp` plus the stored flag bits, size (Linux: `do_sigaltstack`'s `oss`,
+    /// `__save_altstack`).
+    pub fn report(&self, sp: u64) -> (u64, u32, u64) {
+        (
+            self.sas_ss_sp,
+            self.sas_ss_flags(sp) | (self.sas_ss_flags & SS_AUTODISARM),
+            self.sas_ss_size,
+        )
+    }
+
+    /// Install a new stack (`ss_sp`, `ss_flags`, `ss_size`) for a thread whose sp is
+    /// `sp`: EPERM while running on the current one, EINVAL for a mode other than 0,
+    /// SS_ONSTACK (accepted as 0, for old programs) or SS_DISABLE, or for unknown flag
+    /// bits, ENOMEM for an enabled stack smaller than `min_size`. SS_DISABLE clears base
+    /// and size. Linux: `do_sigaltstack` (the `ss` half).
+    pub fn do_sigaltstack(
+        &mut self,
+        ss_sp: u64,
+        ss_flags: u32,
+        ss_size: u64,
+        sp: u64,
+        min_size: usize,
+    ) -> KResult<()> {
+        if self.on_sig_stack(sp) {
+            return Err(Errno::EPERM);
+        }
+        let mode = ss_flags & !SS_AUTODISARM;
+        if !matches!(mode, 0 | SS_ONSTACK | SS_DISABLE) {
+            return Err(Errno::EINVAL);
+        }
+        let (base, size) = if mode == SS_DISABLE {
+            (0, 0)
+        } else if ss_size < min_size as u64 {
+            return Err(Errno::ENOMEM);
+        } else {
+            (ss_sp, ss_size)
+        };
+        *self = SigAltStack {
+            sas_ss_sp: base,
+            sas_ss_size: size,
+            sas_ss_flags: ss_flags,
+        };
+        Ok(())
+    }
+}
+
+/// How restart_syscall(2) continues a system call a signal interrupted with
+/// ERESTART_RESTARTBLOCK (Linux: `struct restart_block` and its `fn`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RestartBlock {
+    /// Nothing to continue: restart_syscall returns EINTR (Linux:
+    /// `do_no_restart_syscall`). Set again by rt_sigreturn.
+    #[default]
+    None,
+    /// nanosleep until the monotonic clock reaches `expires` (ns), writing the remaining
+    /// time to `rmtp` if interrupted again (Linux: `hrtimer_nanosleep_restart`).
+    Nanosleep {
+        /// Absolute deadline, ns of the monotonic clock.
+        expires: u64,
+        /// User address of the remaining-time timespec, 0 for none.
+        rmtp: usize,
+    },
+}
+
+/// The signal state that belongs to one thread, not to the process (Linux keeps it in
+/// `task_struct`): the alternate stack, the mask rt_sigsuspend/ppoll replaced, and the
+/// restart block. Threads (when they come) each get their own: `fork_copy` inherits the
+/// altstack; a new thread (clone with CLONE_VM, not CLONE_VFORK) must start with it
+/// reset, as Linux's `copy_process` does.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SigThreadState {
+    /// sigaltstack(2)'s stack (Linux: `sas_ss_sp`, `sas_ss_size`, `sas_ss_flags`).
+    pub altstack: SigAltStack,
+    /// The blocked mask to put back on the way to user space, when a system call set a
+    /// temporary one (Linux: `saved_sigmask` + TIF_RESTORE_SIGMASK).
+    pub saved_sigmask: Option<u64>,
+    /// What restart_syscall(2) continues (Linux: `restart_block`).
+    pub restart_block: RestartBlock,
+}
+
 /// One thread's signal state: blocked mask, the siginfo of each privately pending signal,
-/// and the last fault (Linux: `blocked`, the `pending` queue's siginfo,
-/// `thread.fault_address` / `thread.fault_code`). `Task::pending` holds the private
-/// pending set; the actions are the thread group's ([`SighandStruct`]).
+/// the last fault and [`SigThreadState`] (Linux: `blocked`, the `pending` queue's siginfo,
+/// `thread.fault_address` / `thread.fault_code`, `sas_ss_*`, `saved_sigmask`,
+/// `restart_block`). `Task::pending` holds the private pending set; the actions are the
+/// thread group's ([`SighandStruct`]).
 #[derive(Clone)]
 pub struct SignalState {
     /// Blocked signals (never SIGKILL or SIGSTOP).
@@ -270,6 +431,8 @@ pub struct SignalState {
     pub fault_address: u64,
     /// ESR of the last user fault, 0 if none (an `esr_context` record when non-zero).
     pub fault_code: u64,
+    /// Per-thread state: altstack, saved mask, restart block.
+    pub thread: SigThreadState,
 }
 
 impl Default for SignalState {
@@ -279,16 +442,20 @@ impl Default for SignalState {
             info: [KSiginfo::default(); NSIG as usize],
             fault_address: 0,
             fault_code: 0,
+            thread: SigThreadState::default(),
         }
     }
 }
 
 impl SignalState {
-    /// The state a new task starts with: the same mask, nothing pending (Linux:
-    /// `p->blocked = current->blocked`, `init_sigpending`).
+    /// The state a new task starts with: the same mask and alternate stack, nothing
+    /// pending (Linux: `p->blocked = current->blocked`, `init_sigpending`; `sas_ss_*` come
+    /// with the copied `task_struct`, and `copy_process` resets them for a CLONE_VM child
+    /// that is not a vfork: see `alloc_task`).
     pub fn fork_copy(&self) -> alloc::boxed::Box<Self> {
         let mut b = alloc::boxed::Box::<SignalState>::default();
         b.blocked = self.blocked;
+        b.thread.altstack = self.thread.altstack;
         b
     }
 }
@@ -548,17 +715,23 @@ pub fn force_sig_fault(sig: u32, si_code: i32, regs: &PtRegs, cause: impl core::
 /// a fault first, then the lowest number (Linux: `dequeue_signal` -> `__dequeue_signal`
 /// on `pending`, then `shared_pending`; `next_signal`).
 fn dequeue_signal(task: &Task, st: &SignalState) -> Option<(u32, KSiginfo)> {
+    dequeue_signal_mask(task, st, st.blocked)
+}
+
+/// [`dequeue_signal`] of the signals not in `mask` (rt_sigtimedwait passes the complement
+/// of its set).
+fn dequeue_signal_mask(task: &Task, st: &SignalState, mask: u64) -> Option<(u32, KSiginfo)> {
     let pick = |set: u64| {
         let sync = set & SYNCHRONOUS_MASK;
         (if sync != 0 { sync } else { set }).trailing_zeros() + 1
     };
-    let private = task.pending.load(Ordering::SeqCst) & !st.blocked;
+    let private = task.pending.load(Ordering::SeqCst) & !mask;
     if private != 0 {
         let sig = pick(private);
         task.pending.fetch_and(!sigmask(sig), Ordering::SeqCst);
         return Some((sig, st.info[sig as usize - 1]));
     }
-    let shared = task.sig.shared_pending.load(Ordering::SeqCst) & !st.blocked;
+    let shared = task.sig.shared_pending.load(Ordering::SeqCst) & !mask;
     if shared == 0 {
         return None;
     }
@@ -570,22 +743,29 @@ fn dequeue_signal(task: &Task, st: &SignalState) -> Option<(u32, KSiginfo)> {
     Some((sig, info))
 }
 
-/// Act on pending signals before returning to user space: skip ignored ones, end the
-/// process for a fatal one, or build a handler's frame on the user stack and point the
-/// registers at the handler (one handler per call; the return-to-user loop calls again
-/// while more are pending, so they nest as in Linux). Linux: `do_signal` -> `get_signal`
-/// (`dequeue_signal`, SA_ONESHOT, `do_group_exit`) -> `handle_signal` (`setup_rt_frame`,
-/// `signal_setup_done` -> `signal_delivered`).
+/// A signal `get_signal` chose for a handler (Linux: `struct ksignal`).
+#[derive(Clone, Copy, Debug)]
+pub struct KSignal {
+    /// The signal.
+    pub sig: u32,
+    /// Its action as it was when dequeued (before SA_RESETHAND reset it).
+    pub ka: KSigaction,
+    /// Its siginfo.
+    pub info: KSiginfo,
+}
+
+/// Take pending signals until one has a handler to run: skip ignored ones, end the
+/// process for a fatal one (does not return then), and hand back the one to deliver, its
+/// action reset first for SA_RESETHAND. None when nothing deliverable is left. Linux:
+/// `get_signal` (`dequeue_signal`, SA_ONESHOT, `do_group_exit`).
 #[no_mangle]
 #[inline(never)]
-pub fn do_signal(regs: &mut PtRegs) {
-    let Some(task) = current() else { return };
+pub fn get_signal() -> Option<KSignal> {
+    let task = current()?;
     loop {
-        let (sig, info, ka, oldset, fault_address, fault_code) = {
+        let (sig, info, ka) = {
             let st = task.signal.lock();
-            let Some((sig, info)) = dequeue_signal(&task, &st) else {
-                return;
-            };
+            let (sig, info) = dequeue_signal(&task, &st)?;
             let mut action = task.sighand.action.lock();
             let ka = action[sig as usize - 1];
             let caught = sig != SIGKILL && ka.sa_handler != SIG_DFL && ka.sa_handler != SIG_IGN;
@@ -593,7 +773,7 @@ pub fn do_signal(regs: &mut PtRegs) {
                 action[sig as usize - 1].sa_handler = SIG_DFL; // Linux: SA_ONESHOT
             }
             drop(action);
-            (sig, info, ka, st.blocked, st.fault_address, st.fault_code)
+            (sig, info, ka)
         };
         if sig == SIGKILL || ka.sa_handler == SIG_DFL {
             if sig != SIGKILL && sig_ignored_by_default(sig) {
@@ -606,34 +786,55 @@ pub fn do_signal(regs: &mut PtRegs) {
         if ka.sa_handler == SIG_IGN {
             continue;
         }
-        let frame = crate::arch::aarch64::signal::RtSigframeArgs {
-            sig,
-            ka,
-            info,
-            oldset,
-            fault_address,
-            fault_code,
-        };
-        if crate::arch::aarch64::signal::setup_rt_frame(&frame, regs).is_err() {
-            // Linux: force_sigsegv: no stack for the frame. A SIGSEGV handler that cannot
-            // be entered must not be tried again.
-            if sig == SIGSEGV {
+        return Some(KSignal { sig, ka, info });
+    }
+}
+
+/// The blocked mask a handler's frame saves for rt_sigreturn to restore: the one a
+/// system call (rt_sigsuspend, ppoll) replaced for its sleep, if any, else the current
+/// one (Linux: `sigmask_to_save`).
+pub fn sigmask_to_save(st: &SignalState) -> u64 {
+    st.thread.saved_sigmask.unwrap_or(st.blocked)
+}
+
+/// No handler was entered: put back the mask a system call replaced (Linux:
+/// `restore_saved_sigmask`).
+pub fn restore_saved_sigmask() {
+    super::with_current(|t| {
+        let mut st = t.signal.lock();
+        if let Some(m) = st.thread.saved_sigmask.take() {
+            st.blocked = m & !SIG_KERNEL_ONLY_MASK;
+        }
+    });
+}
+
+/// After the frame for `ksig` was built (or not: `failed`): on success block `sa_mask`
+/// and the signal itself unless SA_NODEFER, and forget the saved mask (the frame holds
+/// it now); on failure force SIGSEGV, which the return-to-user loop delivers next (it
+/// kills when the failed handler was SIGSEGV's own). Linux: `signal_setup_done` ->
+/// `signal_delivered` / `force_sigsegv`.
+#[no_mangle]
+#[inline(never)]
+pub fn signal_setup_done(failed: bool, ksig: &KSignal) {
+    let Some(task) = current() else { return };
+    if failed {
+        {
+            if ksig.sig == SIGSEGV {
                 task.sighand.action.lock()[SIGSEGV as usize - 1].sa_handler = SIG_DFL;
             }
             task.signal.lock().blocked &= !sigmask(SIGSEGV);
-            send_sig(&task, SIGSEGV);
-            continue;
         }
-        // signal_delivered: block sa_mask, and the signal itself unless SA_NODEFER.
-        let mut st = task.signal.lock();
-        let mut block = ka.sa_mask;
-        if ka.sa_flags & SA_NODEFER == 0 {
-            block |= sigmask(sig);
-        }
-        st.blocked = (st.blocked | block) & !SIG_KERNEL_ONLY_MASK;
-        st.fault_code = 0;
+        send_sig(&task, SIGSEGV);
         return;
     }
+    let mut st = task.signal.lock();
+    let mut block = ksig.ka.sa_mask;
+    if ksig.ka.sa_flags & SA_NODEFER == 0 {
+        block |= sigmask(ksig.sig);
+    }
+    st.blocked = (st.blocked | block) & !SIG_KERNEL_ONLY_MASK;
+    st.thread.saved_sigmask = None;
+    st.fault_code = 0;
 }
 
 /// kill(2): send `sig` to `pid`, to the caller's process group (0), to group -`pid`, or
@@ -829,34 +1030,288 @@ pub fn sys_rt_sigprocmask(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     Ok(0)
 }
 
-/// sigaltstack(2): the old stack reads as disabled (SS_DISABLE); a new one is checked
-/// (EINVAL for unknown flags, ENOMEM when smaller than MINSIGSTKSZ = 5120 on arm64,
-/// EFAULT for bad pointers) and accepted, though handlers never run on it yet.
-pub fn sys_sigaltstack(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
-    const SS_DISABLE: u32 = 2;
-    const SS_AUTODISARM: u32 = 1 << 31;
+/// Run `f` on the current thread's alternate stack settings (rt_sigreturn's
+/// `restore_altstack`, SS_AUTODISARM on handler entry).
+pub fn with_altstack<R>(f: impl FnOnce(&mut SigAltStack) -> R) -> Option<R> {
+    super::with_current(|t| f(&mut t.signal.lock().thread.altstack))
+}
+
+/// Set what restart_syscall(2) continues for the current thread (Linux: writing
+/// `current->restart_block`).
+pub fn set_restart_block(rb: RestartBlock) {
+    super::with_current(|t| t.signal.lock().thread.restart_block = rb);
+}
+
+/// sigaltstack(2): report the old stack (`ss_flags` SS_ONSTACK while the caller runs on
+/// it, SS_DISABLE when there is none, plus SS_AUTODISARM if set), install a new one
+/// (`SigAltStack::do_sigaltstack`: EPERM, EINVAL, ENOMEM). EFAULT for an unreadable new
+/// `stack_t` before anything changes; for an unwritable old one after the new stack is
+/// in place, as in Linux. Linux: `sys_sigaltstack` -> `do_sigaltstack`.
+pub fn sys_sigaltstack(a: SyscallArgs, regs: &mut PtRegs) -> KResult<usize> {
+    use crate::arch::aarch64::uaccess::{copy_from_user, copy_to_user};
     let (ss, old) = (a.0[0], a.0[1]);
-    if ss != 0 {
-        // The whole stack_t at once, as Linux's copy_from_user: a range running past the
-        // top of the address space is EFAULT, not an overflow.
+    let new = if ss != 0 {
+        // stack_t { void *ss_sp; int ss_flags; size_t ss_size; }, read whole: a range
+        // running past the top of the address space is EFAULT, not an overflow.
         let mut st = [0u8; 24];
-        crate::arch::aarch64::uaccess::copy_from_user(&mut st, ss)?;
-        let flags = u32::from_le_bytes([st[8], st[9], st[10], st[11]]);
-        let size = u64::from_le_bytes([
-            st[16], st[17], st[18], st[19], st[20], st[21], st[22], st[23],
-        ]) as usize;
-        if flags & !(SS_DISABLE | SS_AUTODISARM) != 0 {
-            return Err(Errno::EINVAL);
+        copy_from_user(&mut st, ss)?;
+        let word = |i: usize| u64::from_le_bytes(st[i..i + 8].try_into().unwrap());
+        Some((
+            word(0),
+            u32::from_le_bytes(st[8..12].try_into().unwrap()),
+            word(16),
+        ))
+    } else {
+        None
+    };
+    let task = current().ok_or(Errno::ESRCH)?;
+    let reported = {
+        let mut sig = task.signal.lock();
+        let alt = &mut sig.thread.altstack;
+        let reported = alt.report(regs.sp);
+        if let Some((sp, flags, size)) = new {
+            alt.do_sigaltstack(sp, flags, size, regs.sp, MINSIGSTKSZ)?;
         }
-        if flags & SS_DISABLE == 0 && size < 5120 {
-            return Err(Errno::ENOMEM);
-        }
-    }
+        reported
+    };
     if old != 0 {
-        // stack_t { void *ss_sp; int ss_flags; size_t ss_size; }
         let mut st = [0u8; 24];
-        st[8..12].copy_from_slice(&SS_DISABLE.to_le_bytes());
-        crate::arch::aarch64::uaccess::copy_to_user(old, &st)?;
+        st[0..8].copy_from_slice(&reported.0.to_le_bytes());
+        st[8..12].copy_from_slice(&reported.1.to_le_bytes());
+        st[16..24].copy_from_slice(&reported.2.to_le_bytes());
+        copy_to_user(old, &st)?;
     }
     Ok(0)
+}
+
+/// rt_sigsuspend(2) (what pause(3) and sigsuspend(3) are on arm64): replace the blocked
+/// mask with the given one (SIGKILL and SIGSTOP stay unblocked) and sleep until a signal
+/// it lets through is pending. Returns ERESTARTNOHAND with the old mask saved, so that
+/// the handler's frame restores the old mask at rt_sigreturn and the call fails with
+/// EINTR; a signal that runs no handler restarts it. EINVAL for a sigsetsize other than
+/// 8, EFAULT for a bad set. Linux: `sys_rt_sigsuspend` -> `sigsuspend`.
+#[no_mangle]
+#[inline(never)]
+pub fn sys_rt_sigsuspend(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    if a.0[1] != 8 {
+        return Err(Errno::EINVAL);
+    }
+    let newset: u64 = crate::arch::aarch64::uaccess::get_user::<u64>(a.0[0])?;
+    let me = current().ok_or(Errno::ESRCH)?;
+    {
+        let mut st = me.signal.lock();
+        st.thread.saved_sigmask = Some(st.blocked);
+        st.blocked = newset & !SIG_KERNEL_ONLY_MASK;
+    }
+    loop {
+        // Set the state before testing, so a signal sent in between wakes us.
+        me.set_state(TaskState::Interruptible);
+        if signal_pending() {
+            break;
+        }
+        super::schedule();
+    }
+    me.set_state(TaskState::Running);
+    Err(Errno::ERESTARTNOHAND)
+}
+
+/// Install a temporary blocked mask for the duration of a system call that sleeps for a
+/// signal (ppoll's `sigmask`): the old one is saved and put back on the way to user
+/// space, or by the handler's rt_sigreturn when a signal interrupts the call. Linux:
+/// `set_user_sigmask` (`saved_sigmask`, `set_restore_sigmask`).
+pub fn set_user_sigmask(mask: u64) {
+    super::with_current(|t| {
+        let mut st = t.signal.lock();
+        if st.thread.saved_sigmask.is_none() {
+            st.thread.saved_sigmask = Some(st.blocked);
+        }
+        st.blocked = mask & !SIG_KERNEL_ONLY_MASK;
+    });
+}
+
+/// rt_sigpending(2): the signals pending while blocked. EINVAL for a sigsetsize above 8
+/// (a smaller one copies that many bytes, as Linux does), EFAULT for a bad pointer.
+/// Linux: `sys_rt_sigpending` -> `do_sigpending`.
+pub fn sys_rt_sigpending(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    let (uset, size) = (a.0[0], a.0[1]);
+    if size > 8 {
+        return Err(Errno::EINVAL);
+    }
+    let me = current().ok_or(Errno::ESRCH)?;
+    // The thread's own and its process's (Linux: `pending` | `shared_pending`).
+    let pending = me.pending.load(Ordering::SeqCst) | me.sig.shared_pending.load(Ordering::SeqCst);
+    let set = pending & me.signal.lock().blocked;
+    crate::arch::aarch64::uaccess::copy_to_user(uset, &set.to_le_bytes()[..size])?;
+    Ok(0)
+}
+
+/// restart_syscall(2): continue the system call a signal interrupted with
+/// ERESTART_RESTARTBLOCK (`do_signal` points x8 here when no handler ran). Called by a
+/// program directly, or after rt_sigreturn, there is nothing to continue: EINTR.
+/// Linux: `sys_restart_syscall` (`restart_block.fn`, `do_no_restart_syscall`).
+#[no_mangle]
+#[inline(never)]
+pub fn sys_restart_syscall(_: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    let rb = super::with_current(|t| t.signal.lock().thread.restart_block).unwrap_or_default();
+    match rb {
+        RestartBlock::None => Err(Errno::EINTR),
+        RestartBlock::Nanosleep { expires, rmtp } => {
+            crate::kernel::sys::do_nanosleep(expires, rmtp).map(|()| 0)
+        }
+    }
+}
+
+/// rt_sigtimedwait(2): take a pending signal of `uthese` without running its handler,
+/// sleeping for one (those signals unblocked meanwhile, so that they wake us) until the
+/// timeout: the signal number, with its siginfo written to `uinfo` if given. EAGAIN when
+/// the timeout passes (at once for a zero one), EINTR when another signal, one with a
+/// handler, ends the wait (never restarted, as in Linux). EINVAL for a sigsetsize other
+/// than 8 or an invalid timeout; EFAULT for bad pointers. Linux: `sys_rt_sigtimedwait` ->
+/// `do_sigtimedwait`.
+#[no_mangle]
+#[inline(never)]
+pub fn sys_rt_sigtimedwait(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    use crate::arch::aarch64::uaccess::get_user;
+    let (uthese, uinfo, uts, size) = (a.0[0], a.0[1], a.0[2], a.0[3]);
+    if size != 8 {
+        return Err(Errno::EINVAL);
+    }
+    let these = get_user::<u64>(uthese)? & !SIG_KERNEL_ONLY_MASK;
+    let now = crate::kernel::sys::ktime_get_ns();
+    let deadline = if uts != 0 {
+        let sec: i64 = get_user(uts)?;
+        let nsec: i64 = get_user(uts + 8)?;
+        if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
+            return Err(Errno::EINVAL);
+        }
+        let ns = (sec as u64)
+            .saturating_mul(1_000_000_000)
+            .saturating_add(nsec as u64);
+        Some(now.saturating_add(ns))
+    } else {
+        None
+    };
+    let me = current().ok_or(Errno::ESRCH)?;
+    // dequeue_signal with the caller's set as the mask: faults first, then the lowest.
+    let take = || {
+        let st = me.signal.lock();
+        dequeue_signal_mask(&me, &st, !these)
+    };
+    let mut got = take();
+    if got.is_none() && deadline != Some(now) {
+        // Linux: `real_blocked`: the waited-for signals are let through for the sleep.
+        let real_blocked = {
+            let mut st = me.signal.lock();
+            let old = st.blocked;
+            st.blocked &= !these;
+            old
+        };
+        let _ = match deadline {
+            Some(end) => crate::kernel::hrtimer::schedule_hrtimeout(
+                end,
+                crate::sync::wait::SleepState::Interruptible,
+            ),
+            None => crate::sync::wait::WaitQueueHead::new().wait_event_interruptible(|| false),
+        };
+        me.signal.lock().blocked = real_blocked;
+        got = take();
+    }
+    match got {
+        Some((sig, info)) => {
+            if uinfo != 0 {
+                crate::arch::aarch64::signal::copy_siginfo_to_user(uinfo, &info)?;
+            }
+            Ok(sig as usize)
+        }
+        None if deadline.is_some_and(|d| crate::kernel::sys::ktime_get_ns() >= d) => {
+            Err(Errno::EAGAIN)
+        }
+        None => Err(Errno::EINTR),
+    }
+}
+
+#[cfg(test)]
+mod altstack_tests {
+    use super::*;
+
+    const BASE: u64 = 0x10_0000;
+    const SIZE: u64 = 0x4000;
+
+    fn armed(flags: u32) -> SigAltStack {
+        let mut s = SigAltStack::default();
+        s.do_sigaltstack(BASE, flags, SIZE, 0x7fff_0000, MINSIGSTKSZ)
+            .unwrap();
+        s
+    }
+
+    #[test]
+    fn on_sig_stack_counts_the_top_and_not_the_base() {
+        let s = armed(0);
+        assert!(s.on_sig_stack(BASE + SIZE));
+        assert!(s.on_sig_stack(BASE + 1));
+        assert!(!s.on_sig_stack(BASE));
+        assert!(!s.on_sig_stack(BASE + SIZE + 1));
+        assert_eq!(s.sas_ss_flags(BASE + 16), SS_ONSTACK);
+        assert_eq!(s.sas_ss_flags(0x7fff_0000), 0);
+        assert_eq!(SigAltStack::default().sas_ss_flags(BASE + 16), SS_DISABLE);
+    }
+
+    #[test]
+    fn sigsp_takes_the_alt_stack_only_for_sa_onstack_and_not_twice() {
+        let s = armed(0);
+        assert_eq!(s.sigsp(0x7fff_0000, SA_ONSTACK), BASE + SIZE);
+        assert_eq!(s.sigsp(0x7fff_0000, 0), 0x7fff_0000);
+        // Already on it (a nested signal): keep going down the same stack.
+        assert_eq!(s.sigsp(BASE + 0x1000, SA_ONSTACK), BASE + 0x1000);
+        assert_eq!(
+            SigAltStack::default().sigsp(0x7fff_0000, SA_ONSTACK),
+            0x7fff_0000
+        );
+    }
+
+    #[test]
+    fn do_sigaltstack_errnos_are_linuxs() {
+        let mut s = armed(0);
+        // Changing it while running on it: EPERM, and nothing changes.
+        assert_eq!(
+            s.do_sigaltstack(0, SS_DISABLE, 0, BASE + 8, MINSIGSTKSZ),
+            Err(Errno::EPERM)
+        );
+        assert_eq!(s, armed(0));
+        let sp = 0x7fff_0000;
+        assert_eq!(
+            s.do_sigaltstack(BASE, 4, SIZE, sp, MINSIGSTKSZ),
+            Err(Errno::EINVAL)
+        );
+        assert_eq!(
+            s.do_sigaltstack(BASE, 1 << 30, SIZE, sp, MINSIGSTKSZ),
+            Err(Errno::EINVAL)
+        );
+        assert_eq!(
+            s.do_sigaltstack(BASE, 0, MINSIGSTKSZ as u64 - 1, sp, MINSIGSTKSZ),
+            Err(Errno::ENOMEM)
+        );
+        // SS_ONSTACK as a mode is accepted (old programs pass it) and means enabled.
+        assert_eq!(
+            s.do_sigaltstack(BASE, SS_ONSTACK, SIZE, sp, MINSIGSTKSZ),
+            Ok(())
+        );
+        assert_eq!(s.sas_ss_flags(sp), 0);
+        // SS_DISABLE ignores the size and clears the stack.
+        assert_eq!(
+            s.do_sigaltstack(BASE, SS_DISABLE, 1, sp, MINSIGSTKSZ),
+            Ok(())
+        );
+        assert_eq!(s.report(sp), (0, SS_DISABLE, 0));
+    }
+
+    #[test]
+    fn autodisarm_is_never_on_stack_and_is_reported() {
+        let s = armed(SS_AUTODISARM);
+        assert!(!s.on_sig_stack(BASE + 8));
+        assert_eq!(s.report(BASE + 8), (BASE, SS_AUTODISARM, SIZE));
+        let mut t = s;
+        t.sas_ss_reset();
+        assert_eq!(t.report(0x7fff_0000), (0, SS_DISABLE, 0));
+    }
 }

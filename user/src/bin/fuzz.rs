@@ -116,6 +116,10 @@ const CALLS: &[(usize, &str, &[A])] = &[
     (130, "tkill", &[Pid, Sig]),
     (134, "rt_sigaction", &[Sig, Ptr, Ptr, Len]),
     (135, "rt_sigprocmask", &[Int, Ptr, Ptr, Len]),
+    (133, "rt_sigsuspend", &[Ptr, Len]),
+    (136, "rt_sigpending", &[Ptr, Len]),
+    (128, "restart_syscall", &[]),
+    (137, "rt_sigtimedwait", &[Ptr, Ptr, Time, Len]),
     (56, "openat", &[Fd, Path, Flags, Flags]),
     (57, "close", &[Fd]),
     (63, "read", &[Fd, Ptr, Len]),
@@ -550,6 +554,12 @@ fn one_call(r: &mut Rng, w: &mut World) -> isize {
             215 | 226 | 233 | 216 | 228 | 284 if (16 * P..TASK).contains(&a[1]) && !r.one_in(6) => {
                 a[1] = P * (1 + r.below(8));
             }
+            // Calls that sleep until a signal would only idle out the batch: ppoll always
+            // gets a timeout (the 1 ms one), and rt_sigsuspend a good mask only with a
+            // bad size (its sleep is tested by sig_restart).
+            73 if a[2] != w.ts => a[2] = w.ts,
+            133 if a[1] == 8 => a[0] = 0,
+            137 if a[2] != w.ts => a[2] = w.ts,
             // prlimit64 and wait4 on a pid not ours: use ours.
             261 if a[0] != 0 && a[0] as i32 != w.me => a[0] = 0,
             // Most mmaps private or shared anonymous, with a few extra bits.

@@ -452,6 +452,8 @@ mod tests {
             pstate: 0,
             esr: 0,
             far: 0,
+            orig_x0: 0,
+            syscallno: crate::arch::aarch64::traps::NO_SYSCALL,
             stackframe: [0; 2],
         };
         // mrs x3, midr_el1 = 0xd5380003; the host seam reads MIDR as 0.

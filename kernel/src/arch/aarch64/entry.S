@@ -2,15 +2,18 @@
  * Exception vectors and the save/restore of the trap frame (struct pt_regs).
  * Linux: arch/arm64/kernel/entry.S (vectors, kernel_entry, kernel_exit).
  *
- * pt_regs layout (see traps.rs: PtRegs), 304 bytes:
+ * pt_regs layout (see traps.rs: PtRegs), 320 bytes:
  *   0..248   x0..x30
  *   248      sp (SP_EL0 for exceptions from EL0, the interrupted SP_EL1 otherwise)
  *   256      pc (ELR_EL1)       264 pstate (SPSR_EL1)
  *   272      esr                280 far
- *   288      stackframe {x29, pc}: a frame record, so a backtrace walks from the
+ *   288      orig_x0            296 syscallno (NO_SYSCALL = -1 unless el0_svc sets it)
+ *   304      stackframe {x29, pc}: a frame record, so a backtrace walks from the
  *            handler through the exception into the interrupted code.
  */
-.equ S_FRAME_SIZE, 304
+.equ S_FRAME_SIZE, 320
+.equ S_ORIG_X0, 288
+.equ S_STACKFRAME, 304
 
     .macro kernel_entry, el
     sub     sp, sp, #S_FRAME_SIZE
@@ -41,12 +44,14 @@
     stp     x30, x21, [sp, #240]
     stp     x22, x23, [sp, #256]
     stp     x24, x25, [sp, #272]
+    mov     x26, #-1                // NO_SYSCALL: el0_svc fills these in
+    stp     xzr, x26, [sp, #S_ORIG_X0]
     .if \el == 0
-    stp     xzr, xzr, [sp, #288]    // a user frame chain is not ours to follow
+    stp     xzr, xzr, [sp, #S_STACKFRAME]    // a user frame chain is not ours to follow
     .else
-    stp     x29, x22, [sp, #288]
+    stp     x29, x22, [sp, #S_STACKFRAME]
     .endif
-    add     x29, sp, #288
+    add     x29, sp, #S_STACKFRAME
     .endm
 
     .macro kernel_exit, el

@@ -1,8 +1,14 @@
 //! The arm64 signal frame: what a handler finds on its stack, and `rt_sigreturn`, which
 //! puts everything back. Linux: `arch/arm64/kernel/signal.c` (`struct rt_sigframe`,
 //! `get_sigframe`, `setup_sigframe`, `setup_return`, `setup_rt_frame`,
-//! `restore_sigframe`, `sys_rt_sigreturn`), `arch/arm64/include/uapi/asm/sigcontext.h`,
-//! `include/uapi/asm-generic/ucontext.h`, `siginfo.h`.
+//! `restore_sigframe`, `sys_rt_sigreturn`, `handle_signal`, `do_signal`),
+//! `arch/arm64/include/uapi/asm/sigcontext.h`, `include/uapi/asm-generic/ucontext.h`,
+//! `siginfo.h`.
+//!
+//! `do_signal` runs on every return to user space with a signal pending or a restart code
+//! in x0: it decides whether the interrupted system call is restarted (back to the `svc`
+//! with x0 = `orig_x0`; x8 = restart_syscall for ERESTART_RESTARTBLOCK) or fails with
+//! EINTR, then enters a handler, on the alternate stack for SA_ONSTACK (`sigsp`).
 //!
 //! The frame, from the handler's sp upwards: `siginfo_t` (128 bytes), then `ucontext_t`
 //! whose `uc_mcontext` is the `sigcontext` (x0-x30, sp, pc, pstate, fault_address) with a
@@ -15,7 +21,9 @@ use super::traps::PtRegs;
 use super::uaccess::{access_ok, copy_from_user, copy_to_user};
 use crate::arch::cpu;
 use crate::errno::{Errno, KResult};
-use crate::task::signal::{KSigaction, KSiginfo, SA_RESTORER, SA_SIGINFO};
+use crate::task::signal::{
+    KSigaction, KSiginfo, SigAltStack, MINSIGSTKSZ, SA_RESTART, SA_RESTORER, SA_SIGINFO,
+};
 use alloc::boxed::Box;
 use core::mem::{offset_of, size_of};
 
@@ -126,9 +134,6 @@ pub const ESR_MAGIC: u32 = 0x4553_5201;
 /// Size of `struct esr_context`.
 pub const ESR_CONTEXT_SIZE: u32 = 16;
 
-/// `stack_t.ss_flags`: no alternate stack.
-const SS_DISABLE: i32 = 2;
-
 /// PSTATE bits (Arm ARM C5.2.18): the mode field, AArch32, and the D, A, I, F masks.
 const PSR_MODE_MASK: u64 = 0xf;
 const PSR_MODE32_BIT: u64 = 0x10;
@@ -149,6 +154,8 @@ pub struct RtSigframeArgs {
     pub fault_address: u64,
     /// `thread.fault_code` (ESR), 0 for none.
     pub fault_code: u64,
+    /// The thread's alternate stack (`sas_ss_*`) as it was at delivery.
+    pub altstack: SigAltStack,
 }
 
 fn put_u32(buf: &mut [u8], at: usize, v: u32) {
@@ -195,6 +202,20 @@ fn siginfo_to_user(info: &KSiginfo) -> Siginfo {
     s
 }
 
+/// Write `info` to user memory at `uinfo` as a 128-byte `siginfo_t` (rt_sigtimedwait).
+/// Linux: `copy_siginfo_to_user`.
+pub fn copy_siginfo_to_user(uinfo: usize, info: &KSiginfo) -> KResult<()> {
+    let s = siginfo_to_user(info);
+    let mut b = [0u8; size_of::<Siginfo>()];
+    put_u32(&mut b, 0, s.si_signo as u32);
+    put_u32(&mut b, 4, s.si_errno as u32);
+    put_u32(&mut b, 8, s.si_code as u32);
+    for (i, w) in s.sifields.iter().enumerate() {
+        put_u64(&mut b, 16 + 8 * i, *w);
+    }
+    copy_to_user(uinfo, &b)
+}
+
 /// Build the signal frame on the user stack and point `regs` at the handler. Linux:
 /// `setup_rt_frame` -> `get_sigframe` (where), `setup_sigframe` (registers, mask, the
 /// FP/SIMD and ESR records), `setup_return` (x0, sp, x29, pc, x30), and for SA_SIGINFO
@@ -203,8 +224,9 @@ fn siginfo_to_user(info: &KSiginfo) -> Siginfo {
 #[no_mangle]
 #[inline(never)]
 pub fn setup_rt_frame(a: &RtSigframeArgs, regs: &mut PtRegs) -> KResult<()> {
-    // get_sigframe: a frame record below the interrupted sp, the frame below that.
-    let sp_top = regs.sp as usize;
+    // get_sigframe: the stack (the alternate one for SA_ONSTACK: sigsp), a frame record
+    // below its top, the frame below that.
+    let sp_top = a.altstack.sigsp(regs.sp, a.ka.sa_flags) as usize;
     let next_frame = (sp_top.checked_sub(16).ok_or(Errno::EFAULT)?) & !15;
     let frame = next_frame
         .checked_sub(size_of::<RtSigframe>())
@@ -215,7 +237,14 @@ pub fn setup_rt_frame(a: &RtSigframeArgs, regs: &mut PtRegs) -> KResult<()> {
     }
 
     let mut f = zeroed_frame();
-    f.uc.uc_stack.ss_flags = SS_DISABLE;
+    // __save_altstack: the stack as it was, judged from the interrupted sp.
+    let (ss_sp, ss_flags, ss_size) = a.altstack.report(regs.sp);
+    f.uc.uc_stack = StackT {
+        ss_sp,
+        ss_flags: ss_flags as i32,
+        _pad: 0,
+        ss_size,
+    };
     f.uc.uc_sigmask = a.oldset;
     let mc = &mut f.uc.uc_mcontext;
     mc.fault_address = a.fault_address;
@@ -309,9 +338,12 @@ fn restore_records(r: &[u8]) -> KResult<cpu::FpsimdState> {
 /// Put back what `setup_rt_frame` saved: the blocked mask, the registers (refusing a
 /// PSTATE that is not plain AArch64 EL0t with interrupts unmasked: Linux's
 /// `valid_user_regs`) and the FP/SIMD registers. Linux: `restore_sigframe`.
-fn restore_sigframe(regs: &mut PtRegs, frame: usize) -> KResult<()> {
+fn restore_sigframe(regs: &mut PtRegs, frame: usize) -> KResult<StackT> {
     let mut f = zeroed_frame();
     copy_from_user(frame_bytes(&mut f), frame)?;
+    // The registers are about to be replaced: this is no longer a system call whose
+    // result could be restarted (Linux: `forget_syscall`).
+    regs.forget_syscall();
     let mc = &f.uc.uc_mcontext;
     let pstate = mc.pstate;
     if pstate & (PSR_MODE_MASK | PSR_MODE32_BIT | PSR_DAIF_MASK) != 0 {
@@ -325,7 +357,17 @@ fn restore_sigframe(regs: &mut PtRegs, frame: usize) -> KResult<()> {
     regs.pstate = pstate;
     // SAFETY: `fp` is a live FpsimdState; the registers hold only this task's user state.
     unsafe { cpu::fpsimd_load(&fp) };
-    Ok(())
+    Ok(f.uc.uc_stack)
+}
+
+/// Put back the alternate stack a handler's frame recorded (it may have been disarmed by
+/// SS_AUTODISARM, or changed by the handler). Errors other than a bad frame are ignored,
+/// as Linux's are: returning from a nested handler onto the alternate stack finds it in
+/// use (EPERM) and leaves it as it is. Linux: `restore_altstack`.
+fn restore_altstack(uss: &StackT, sp: u64) {
+    crate::task::signal::with_altstack(|alt| {
+        let _ = alt.do_sigaltstack(uss.ss_sp, uss.ss_flags as u32, uss.ss_size, sp, MINSIGSTKSZ);
+    });
 }
 
 /// rt_sigreturn(2), reached from the handler's `sa_restorer` with sp back at the frame:
@@ -335,13 +377,125 @@ fn restore_sigframe(regs: &mut PtRegs, frame: usize) -> KResult<()> {
 #[no_mangle]
 #[inline(never)]
 pub fn sys_rt_sigreturn(_: crate::syscall::SyscallArgs, regs: &mut PtRegs) -> KResult<usize> {
+    // Whatever was interrupted, restart_syscall(2) has nothing to continue from here.
+    crate::task::signal::set_restart_block(crate::task::signal::RestartBlock::None);
     let frame = regs.sp as usize;
-    if frame & 15 != 0 || restore_sigframe(regs, frame).is_err() {
-        use crate::task::signal::{force_sig_fault, SEGV_MAPERR, SIGSEGV};
-        force_sig_fault(SIGSEGV, SEGV_MAPERR, regs, "bad rt_sigreturn frame");
-        return Ok(0);
+    let restored = if frame & 15 != 0 {
+        Err(Errno::EFAULT)
+    } else {
+        restore_sigframe(regs, frame)
+    };
+    match restored {
+        Ok(uss) => restore_altstack(&uss, regs.sp),
+        Err(_) => {
+            use crate::task::signal::{force_sig_fault, SEGV_MAPERR, SIGSEGV};
+            regs.forget_syscall();
+            force_sig_fault(SIGSEGV, SEGV_MAPERR, regs, "bad rt_sigreturn frame");
+            return Ok(0);
+        }
     }
     Ok(regs.regs[0] as usize)
+}
+
+/// What becomes of a system call that returned restart code `code` (Linux's rules in
+/// arm64 `do_signal`, man 7 signal "Interruption of system calls").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyscallRestart {
+    /// Execute the `svc` again with the original arguments.
+    Restart,
+    /// Execute restart_syscall(2) instead, which continues from the `restart_block`.
+    RestartBlock,
+    /// Fail the call with EINTR.
+    Eintr,
+}
+
+/// Decide for `code` when a handler with `sa_flags` is about to run (`Some`) or no
+/// handler runs (`None`: no deliverable signal, or it was ignored). With a handler:
+/// ERESTARTNOINTR always restarts, ERESTARTSYS restarts only under SA_RESTART, and
+/// ERESTARTNOHAND and ERESTART_RESTARTBLOCK become EINTR (nanosleep, pause-like calls
+/// are never restarted after a handler). Without one, everything restarts.
+pub fn syscall_restart(code: Errno, handler_flags: Option<u64>) -> SyscallRestart {
+    match (code, handler_flags) {
+        (Errno::ERESTART_RESTARTBLOCK, None) => SyscallRestart::RestartBlock,
+        (_, None) | (Errno::ERESTARTNOINTR, Some(_)) => SyscallRestart::Restart,
+        (Errno::ERESTARTSYS, Some(f)) if f & SA_RESTART != 0 => SyscallRestart::Restart,
+        _ => SyscallRestart::Eintr,
+    }
+}
+
+/// restart_syscall(2)'s number (asm-generic `__NR_restart_syscall`).
+pub const NR_RESTART_SYSCALL: u64 = 128;
+
+/// Enter the handler for `ksig`: build its frame (on the alternate stack for SA_ONSTACK),
+/// disarm an SS_AUTODISARM stack, and block what the action asks. Linux:
+/// `handle_signal` (`setup_rt_frame`, `signal_setup_done`).
+#[no_mangle]
+#[inline(never)]
+pub fn handle_signal(ksig: &crate::task::signal::KSignal, regs: &mut PtRegs) {
+    let Some(task) = crate::task::current() else {
+        return;
+    };
+    let frame = {
+        let st = task.signal.lock();
+        RtSigframeArgs {
+            sig: ksig.sig,
+            ka: ksig.ka,
+            info: ksig.info,
+            oldset: crate::task::signal::sigmask_to_save(&st),
+            fault_address: st.fault_address,
+            fault_code: st.fault_code,
+            altstack: st.thread.altstack,
+        }
+    };
+    drop(task);
+    let failed = setup_rt_frame(&frame, regs).is_err();
+    if !failed && frame.altstack.sas_ss_flags & crate::task::signal::SS_AUTODISARM != 0 {
+        crate::task::signal::with_altstack(|alt| alt.sas_ss_reset());
+    }
+    crate::task::signal::signal_setup_done(failed, ksig);
+}
+
+/// Act on the way back to user space (called while a signal is pending, or a system call
+/// left a restart code in x0): settle an interrupted system call, then run the next
+/// handler, one per call; the return-to-user loop calls again while more are pending,
+/// so handlers nest as in Linux. A restart code never reaches user space: with a handler
+/// the call restarts or fails with EINTR (`syscall_restart`); without one it restarts,
+/// through restart_syscall(2) for ERESTART_RESTARTBLOCK, and a mask a system call
+/// replaced is put back. Linux: arm64 `do_signal` (`forget_syscall`, `get_signal`,
+/// `handle_signal`, `setup_restart_syscall`, `restore_saved_sigmask`).
+#[no_mangle]
+#[inline(never)]
+pub fn do_signal(regs: &mut PtRegs) {
+    let code = if regs.in_syscall() {
+        Errno::restart_from_ret(regs.regs[0])
+    } else {
+        None
+    };
+    // Decide once: a later call of this loop (another signal) must not restart again.
+    regs.forget_syscall();
+    let continue_addr = regs.pc;
+    if code.is_some() {
+        // Assume a restart; undone below if the handler's flags say EINTR. Done first so
+        // that the frame of a handler under SA_RESTART returns to the `svc`.
+        regs.regs[0] = regs.orig_x0;
+        regs.pc = continue_addr - 4;
+    }
+    if let Some(ksig) = crate::task::signal::get_signal() {
+        if let Some(c) = code {
+            if syscall_restart(c, Some(ksig.ka.sa_flags)) == SyscallRestart::Eintr {
+                regs.regs[0] = Errno::EINTR.as_ret() as u64;
+                regs.pc = continue_addr;
+            }
+        }
+        handle_signal(&ksig, regs);
+        return;
+    }
+    if let Some(c) = code {
+        if syscall_restart(c, None) == SyscallRestart::RestartBlock {
+            regs.regs[8] = NR_RESTART_SYSCALL;
+        }
+    }
+    crate::task::signal::restore_saved_sigmask();
 }
 
 #[cfg(test)]
@@ -366,6 +520,32 @@ mod tests {
         put_u32(&mut r, 544, 0x5356_4501); // SVE_MAGIC
         put_u32(&mut r, 548, 16);
         assert!(restore_records(&r).is_err());
+    }
+
+    #[test]
+    fn restart_rules_follow_man_7_signal() {
+        use SyscallRestart::*;
+        let none = None;
+        let plain = Some(0);
+        let restart = Some(SA_RESTART);
+        // No handler runs: always restarted; a restart block through restart_syscall.
+        assert_eq!(syscall_restart(Errno::ERESTARTSYS, none), Restart);
+        assert_eq!(syscall_restart(Errno::ERESTARTNOHAND, none), Restart);
+        assert_eq!(syscall_restart(Errno::ERESTARTNOINTR, none), Restart);
+        assert_eq!(
+            syscall_restart(Errno::ERESTART_RESTARTBLOCK, none),
+            RestartBlock
+        );
+        // A handler: only SA_RESTART restarts ERESTARTSYS; NOINTR always restarts.
+        assert_eq!(syscall_restart(Errno::ERESTARTSYS, plain), Eintr);
+        assert_eq!(syscall_restart(Errno::ERESTARTSYS, restart), Restart);
+        assert_eq!(syscall_restart(Errno::ERESTARTNOINTR, plain), Restart);
+        // pause-like calls and nanosleep: EINTR after a handler, SA_RESTART or not.
+        assert_eq!(syscall_restart(Errno::ERESTARTNOHAND, restart), Eintr);
+        assert_eq!(
+            syscall_restart(Errno::ERESTART_RESTARTBLOCK, restart),
+            Eintr
+        );
     }
 
     #[test]

@@ -20,16 +20,38 @@ pub struct PtRegs {
     pub esr: u64,
     /// FAR_EL1 at entry.
     pub far: u64,
+    /// x0 as the system call received it: x0 is overwritten by the return value, and a
+    /// restarted call needs its first argument back (Linux: `orig_x0`).
+    pub orig_x0: u64,
+    /// The system call being made, or `NO_SYSCALL` (-1) when this exception is not a
+    /// system call or the restart decision has already been taken (Linux: `syscallno`,
+    /// `in_syscall`, `forget_syscall`).
+    pub syscallno: i64,
     /// Frame record {x29, pc} linking the backtrace through the exception.
     pub stackframe: [u64; 2],
 }
 
-const _: () = assert!(core::mem::size_of::<PtRegs>() == 304);
+const _: () = assert!(core::mem::size_of::<PtRegs>() == 320);
+
+/// `syscallno` of an exception that is not a system call (Linux: `NO_SYSCALL`).
+pub const NO_SYSCALL: i64 = -1;
 
 impl PtRegs {
     /// Did the exception come from EL0?
     pub fn user_mode(&self) -> bool {
         self.pstate & 0xf == 0
+    }
+
+    /// Is this frame a system call whose result may still be restarted (Linux:
+    /// `in_syscall`)?
+    pub fn in_syscall(&self) -> bool {
+        self.syscallno != NO_SYSCALL
+    }
+
+    /// Take no further restart decision for this system call: once `do_signal` has
+    /// decided, or after rt_sigreturn has replaced the registers (Linux: `forget_syscall`).
+    pub fn forget_syscall(&mut self) {
+        self.syscallno = NO_SYSCALL;
     }
 }
 
@@ -208,20 +230,22 @@ pub fn el0_svc(regs: &mut PtRegs) {
 }
 
 /// Work before returning to user space: reschedule if the tick asked, act on pending
-/// signals. Returns with interrupts masked (the eret path needs them off).
-/// Linux: `exit_to_user_mode` -> `do_notify_resume`.
+/// signals and on a system call's restart code (so none reaches user space even if the
+/// signal that caused it is gone). Returns with interrupts masked (the eret path needs
+/// them off). Linux: `exit_to_user_mode` -> `do_notify_resume`.
 pub fn exit_to_user_mode(regs: &mut PtRegs) {
     use core::sync::atomic::Ordering;
     loop {
         crate::arch::cpu::local_irq_disable();
         let resched = crate::task::NEED_RESCHED.load(Ordering::Relaxed);
-        let signal = crate::task::signal::signal_pending();
+        let signal = crate::task::signal::signal_pending()
+            || (regs.in_syscall() && crate::errno::Errno::restart_from_ret(regs.regs[0]).is_some());
         if !resched && !signal {
             return;
         }
         crate::arch::cpu::local_irq_enable();
         if signal {
-            crate::task::signal::do_signal(regs);
+            super::signal::do_signal(regs);
         }
         if resched {
             crate::task::schedule();

@@ -11,7 +11,7 @@
 use super::ftrace::FtraceSite;
 
 /// Every traced function, grouped by file.
-pub static FTRACE_SITES: [FtraceSite; 282] = [
+pub static FTRACE_SITES: [FtraceSite; 286] = [
     // mm/slab.rs
     FtraceSite::new("kmem_cache_alloc"),
     FtraceSite::new("kmem_cache_free"),
@@ -334,4 +334,8 @@ pub static FTRACE_SITES: [FtraceSite; 282] = [
     FtraceSite::new("sys_rt_sigaction"),
     FtraceSite::new("sys_rt_sigprocmask"),
     FtraceSite::new("sys_sigaltstack"),
+    FtraceSite::new("sys_rt_sigsuspend"),
+    FtraceSite::new("sys_rt_sigpending"),
+    FtraceSite::new("sys_restart_syscall"),
+    FtraceSite::new("sys_rt_sigtimedwait"),
 ];
