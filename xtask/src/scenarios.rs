@@ -567,6 +567,12 @@ pub const SCENARIOS: &[Scenario] = &[
     user_test("user-pipe", "init=/bin/pipe_test", "pipe_test: "),
     user_test("user-pgrp", "init=/bin/pgrp_test", "pgrp_test: "),
     user_test("user-timer", "init=/bin/timer_test", "timer_test: "),
+    // CPU time: tick accounting, getrusage/times/wait4 rusage, CPU clocks,
+    // ITIMER_VIRTUAL/PROF, RLIMIT_CPU's SIGXCPU and SIGKILL.
+    Scenario {
+        timeout_secs: 180,
+        ..user_test("user-cputime", "init=/bin/cputime_test", "cputime_test: ")
+    },
     // Threads: clone with pthread_create's flags, futexes, exit vs exit_group, signals to
     // a thread group, exec and vfork with threads, robust futexes.
     Scenario {

@@ -21,6 +21,10 @@ pub fn jiffies() -> u64 {
 pub fn arch_timer_handler_virt() {
     cpu::arm_virtual_timer(TICKS_PER_JIFFY.load(Ordering::Relaxed));
     JIFFIES.fetch_add(1, Ordering::Relaxed);
+    // Linux: update_process_times -> account_process_tick.
+    crate::kernel::cputime::account_process_tick(
+        crate::kernel::cputime::IRQ_FROM_USER.load(Ordering::Relaxed),
+    );
     // Sleepers whose deadline passed (Linux: tick_periodic -> update_process_times ->
     // run_local_timers -> hrtimer_run_queues).
     crate::kernel::hrtimer::hrtimer_run_queues();

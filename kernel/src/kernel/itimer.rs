@@ -10,8 +10,8 @@
 //! so it is done by a thread, one tick at most later). A timer is not inherited by fork
 //! and goes when its process exits (Linux: `exit_itimers`); execve keeps it.
 //!
-//! Not built: ITIMER_VIRTUAL and ITIMER_PROF, which need CPU time accounting that this
-//! kernel does not keep: EINVAL.
+//! ITIMER_VIRTUAL and ITIMER_PROF count the process's CPU time instead: they live in
+//! `kernel/posix_cpu_timers.rs`, which fires them.
 use crate::arch::aarch64::traps::PtRegs;
 use crate::arch::aarch64::uaccess::{copy_from_user, copy_to_user};
 use crate::errno::{Errno, KResult};
@@ -180,7 +180,7 @@ pub fn itimer_init() {
 }
 
 /// setitimer(2): `setitimer(which, new, old)`. EINVAL for a `which` other than
-/// ITIMER_REAL (see the file comment) or a bad timeval, EFAULT for unreadable `new` or
+/// ITIMER_REAL, ITIMER_VIRTUAL or ITIMER_PROF, or a bad timeval, EFAULT for unreadable `new` or
 /// unwritable `old`. A NULL `new` disarms, as Linux 5.10 still allows. Linux:
 /// `sys_setitimer` -> `do_setitimer`.
 pub fn sys_setitimer(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
@@ -197,11 +197,17 @@ pub fn sys_setitimer(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
             value_usec: word(3),
         };
     }
-    if which != ITIMER_REAL as i32 {
-        return Err(Errno::EINVAL);
-    }
+    let clock = cpu_clock(which)?;
     let interval = Itimerval::ns(v.interval_sec, v.interval_usec)?;
     let value = Itimerval::ns(v.value_sec, v.value_usec)?;
+    if let Some(clock) = clock {
+        let me = crate::task::current().ok_or(Errno::ESRCH)?;
+        let (oi, ov) = crate::kernel::posix_cpu_timers::set_cpu_itimer(&me, clock, value, interval);
+        if old != 0 {
+            copy_to_user(old, Itimerval::from_ns(oi, ov).as_bytes())?;
+        }
+        return Ok(0);
+    }
     let pid = crate::task::current().ok_or(Errno::ESRCH)?.tgid; // the timer is the process's (signal_struct)
     let (old_interval, old_value) = get_real(pid);
     set_real(pid, value, interval);
@@ -211,11 +217,25 @@ pub fn sys_setitimer(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     Ok(0)
 }
 
-/// getitimer(2): the timer's interval and time left. EINVAL for a `which` other than
-/// ITIMER_REAL, EFAULT. Linux: `do_getitimer`.
+/// `which` as a CPU clock: None for ITIMER_REAL, EINVAL for an unknown one.
+fn cpu_clock(which: i32) -> KResult<Option<crate::kernel::posix_cpu_timers::CpuClock>> {
+    use crate::kernel::posix_cpu_timers::CpuClock;
+    match which {
+        0 => Ok(None),
+        1 => Ok(Some(CpuClock::Virt)),
+        2 => Ok(Some(CpuClock::Prof)),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+/// getitimer(2): the timer's interval and time left. EINVAL for an unknown `which`,
+/// EFAULT. Linux: `do_getitimer`.
 pub fn sys_getitimer(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
-    if a.0[0] as i32 != ITIMER_REAL as i32 {
-        return Err(Errno::EINVAL);
+    if let Some(clock) = cpu_clock(a.0[0] as i32)? {
+        let me = crate::task::current().ok_or(Errno::ESRCH)?;
+        let (i, v) = crate::kernel::posix_cpu_timers::get_cpu_itimer(&me, clock);
+        copy_to_user(a.0[1], Itimerval::from_ns(i, v).as_bytes())?;
+        return Ok(0);
     }
     let pid = crate::task::current().ok_or(Errno::ESRCH)?.tgid;
     let (interval, value) = get_real(pid);

@@ -3,12 +3,14 @@
 #[macro_use]
 pub mod printk;
 pub mod cmdline;
+pub mod cputime;
 pub mod futex;
 pub mod hrtimer;
 pub mod itimer;
 pub mod kallsyms;
 pub mod ktest;
 pub mod panic;
+pub mod posix_cpu_timers;
 pub mod resource;
 pub mod sleep_tests;
 pub mod swap_tests;

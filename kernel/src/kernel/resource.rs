@@ -17,6 +17,8 @@ pub struct RLimit {
 pub const RLIM_INFINITY: u64 = u64::MAX;
 /// Number of resources (Linux: RLIM_NLIMITS).
 pub const RLIMIT_NLIMITS: usize = 16;
+/// CPU time in seconds: SIGXCPU at the soft limit, SIGKILL at the hard one.
+pub const RLIMIT_CPU: usize = 0;
 /// Resource numbers used by mm (Linux: `include/uapi/asm-generic/resource.h`).
 pub const RLIMIT_DATA: usize = 2;
 /// Stack size.

@@ -30,6 +30,8 @@ pub fn lookup(n: usize) -> Option<SyscallFn> {
         nr::EXIT => task::exit::sys_exit,
         nr::EXIT_GROUP => task::exit::sys_exit_group,
         nr::FUTEX => crate::kernel::futex::sys_futex,
+        nr::TIMES => crate::kernel::cputime::sys_times,
+        nr::GETRUSAGE => crate::kernel::cputime::sys_getrusage,
         nr::SET_ROBUST_LIST => crate::kernel::futex::sys_set_robust_list,
         nr::GET_ROBUST_LIST => crate::kernel::futex::sys_get_robust_list,
         nr::WAIT4 => task::exit::sys_wait4,

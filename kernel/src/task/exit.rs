@@ -28,6 +28,7 @@ pub fn do_exit(status: i32) -> ! {
         super::fork::mm_release(&me, &mm);
     }
     super::exit_mm(&me);
+    crate::kernel::cputime::exit_thread_cputime(&me);
     me.exit_code.store(status, Ordering::SeqCst);
     let group_dead = me.sig.live.fetch_sub(1, Ordering::SeqCst) == 1;
     if group_dead {
@@ -221,6 +222,8 @@ pub fn sys_wait4(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
                 z.exit_code.load(Ordering::SeqCst)
             };
             let zpid = z.pid;
+            let ru = crate::kernel::cputime::child_rusage(z);
+            crate::kernel::cputime::reap_cputime(&me, z);
             // The child is reaped even if the status cannot be stored (Linux: do_wait
             // releases it, then kernel_wait4's put_user fails with EFAULT).
             drop(children);
@@ -229,7 +232,7 @@ pub fn sys_wait4(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
                 put_user(status_ptr, status)?;
             }
             if rusage != 0 {
-                crate::arch::aarch64::uaccess::copy_to_user(rusage, &[0u8; 144])?;
+                crate::arch::aarch64::uaccess::copy_to_user(rusage, &ru)?;
             }
             return Ok(zpid as usize);
         }

@@ -147,6 +147,10 @@ pub struct Task {
     /// Set while a vfork parent waits for this child to exec or exit (Linux:
     /// `vfork_done`).
     pub vfork_done: SpinLockIrq<Option<Arc<fork::VforkDone>>>,
+    /// Nanoseconds of user time, charged a tick at a time (Linux: `utime`).
+    pub utime: AtomicU64,
+    /// Nanoseconds of system time (Linux: `stime`).
+    pub stime: AtomicU64,
     /// Switches away while sleeping: the task gave up the CPU to wait for something
     /// (Linux: `nvcsw`, `voluntary_ctxt_switches` in /proc/<pid>/status).
     pub nvcsw: AtomicU64,
@@ -379,6 +383,8 @@ pub fn sched_init() {
         cwd: Arc::new(SpinLockIrq::new(alloc::string::String::from("/"))),
         mm: SpinLockIrq::new(None),
         mm_ptr: AtomicPtr::new(core::ptr::null_mut()),
+        utime: AtomicU64::new(0),
+        stime: AtomicU64::new(0),
         nvcsw: AtomicU64::new(0),
         nivcsw: AtomicU64::new(0),
         oom_score_adj: Arc::new(AtomicI16::new(0)),
@@ -554,6 +560,8 @@ pub fn alloc_task(
         },
         mm: SpinLockIrq::new(None),
         mm_ptr: AtomicPtr::new(core::ptr::null_mut()),
+        utime: AtomicU64::new(0),
+        stime: AtomicU64::new(0),
         nvcsw: AtomicU64::new(0),
         nivcsw: AtomicU64::new(0),
         // copy_signal: the OOM settings and process group are the parent's.

@@ -68,6 +68,12 @@ pub const SIGCHLD: u32 = 17;
 pub const SIGCONT: u32 = 18;
 /// Stop (cannot be caught).
 pub const SIGSTOP: u32 = 19;
+/// CPU time limit exceeded (RLIMIT_CPU's soft limit; default: terminate with core).
+pub const SIGXCPU: u32 = 24;
+/// ITIMER_VIRTUAL expired (default: terminate).
+pub const SIGVTALRM: u32 = 26;
+/// ITIMER_PROF expired (default: terminate).
+pub const SIGPROF: u32 = 27;
 /// Bad system call.
 pub const SIGSYS: u32 = 31;
 /// Highest signal number.
@@ -248,6 +254,17 @@ pub struct SignalStruct {
     pub wait_chldexit: crate::sync::WaitQueueHead,
     /// Bumped at each child event, so a waiter knows to look again.
     pub chld_events: AtomicU64,
+    /// User and system ns of the group's threads that have exited (Linux: `utime`,
+    /// `stime`).
+    pub dead_utime: AtomicU64,
+    /// See `dead_utime`.
+    pub dead_stime: AtomicU64,
+    /// User and system ns of the reaped children and theirs (Linux: `cutime`, `cstime`).
+    pub cutime: AtomicU64,
+    /// See `cutime`.
+    pub cstime: AtomicU64,
+    /// ITIMER_PROF and ITIMER_VIRTUAL (Linux: `it[2]`).
+    pub cpu_itimers: SpinLockIrq<[crate::kernel::posix_cpu_timers::CpuItimer; 2]>,
 }
 
 impl SignalStruct {
@@ -262,6 +279,11 @@ impl SignalStruct {
             group_exec_task: AtomicI32::new(0),
             wait_chldexit: crate::sync::WaitQueueHead::new(),
             chld_events: AtomicU64::new(0),
+            dead_utime: AtomicU64::new(0),
+            dead_stime: AtomicU64::new(0),
+            cutime: AtomicU64::new(0),
+            cstime: AtomicU64::new(0),
+            cpu_itimers: SpinLockIrq::new(Default::default()),
         }
     }
 }

@@ -248,6 +248,9 @@ pub fn exit_to_user_mode(regs: &mut PtRegs) {
             super::signal::do_signal(regs);
         }
         if resched {
+            // The tick asked: check CPU-time limits and timers first (see
+            // kernel/posix_cpu_timers.rs), then let another task run.
+            crate::kernel::posix_cpu_timers::run_posix_cpu_timers();
             crate::task::schedule();
         }
     }
@@ -257,6 +260,7 @@ pub fn exit_to_user_mode(regs: &mut PtRegs) {
 #[no_mangle]
 #[inline(never)]
 pub extern "C" fn el1_irq_handler(_regs: &mut PtRegs) {
+    crate::kernel::cputime::IRQ_FROM_USER.store(false, core::sync::atomic::Ordering::Relaxed);
     crate::drivers::irqchip::handle_arch_irq();
 }
 
@@ -264,6 +268,7 @@ pub extern "C" fn el1_irq_handler(_regs: &mut PtRegs) {
 #[no_mangle]
 #[inline(never)]
 pub extern "C" fn el0_irq_handler(regs: &mut PtRegs) {
+    crate::kernel::cputime::IRQ_FROM_USER.store(true, core::sync::atomic::Ordering::Relaxed);
     crate::drivers::irqchip::handle_arch_irq();
     exit_to_user_mode(regs);
 }

@@ -11,7 +11,7 @@
 use super::ftrace::FtraceSite;
 
 /// Every traced function, grouped by file.
-pub static FTRACE_SITES: [FtraceSite; 286] = [
+pub static FTRACE_SITES: [FtraceSite; 288] = [
     // mm/slab.rs
     FtraceSite::new("kmem_cache_alloc"),
     FtraceSite::new("kmem_cache_free"),
@@ -310,6 +310,9 @@ pub static FTRACE_SITES: [FtraceSite; 286] = [
     FtraceSite::new("sys_clock_gettime"),
     FtraceSite::new("sys_nanosleep"),
     FtraceSite::new("sys_getrandom"),
+    // kernel/cputime.rs
+    FtraceSite::new("sys_getrusage"),
+    FtraceSite::new("sys_times"),
     // kernel/futex.rs
     FtraceSite::new("sys_futex"),
     FtraceSite::new("sys_set_robust_list"),
