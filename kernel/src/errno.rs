@@ -43,6 +43,7 @@ pub enum Errno {
     ENOSYS = 38,
     ENOTEMPTY = 39,
     ELOOP = 40,
+    EIDRM = 43,
     EOVERFLOW = 75,
     EOPNOTSUPP = 95,
 }
@@ -67,5 +68,6 @@ mod tests {
         assert_eq!(Errno::EINVAL.as_ret(), -22);
         assert_eq!(Errno::ENOSYS as i32, 38);
         assert_eq!(Errno::EOVERFLOW as i32, 75);
+        assert_eq!(Errno::EIDRM as i32, 43);
     }
 }

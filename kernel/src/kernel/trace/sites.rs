@@ -11,7 +11,7 @@
 use super::ftrace::FtraceSite;
 
 /// Every traced function, grouped by file.
-pub static FTRACE_SITES: [FtraceSite; 276] = [
+pub static FTRACE_SITES: [FtraceSite; 277] = [
     // mm/slab.rs
     FtraceSite::new("kmem_cache_alloc"),
     FtraceSite::new("kmem_cache_free"),
@@ -235,6 +235,7 @@ pub static FTRACE_SITES: [FtraceSite; 276] = [
     // mm/vmscan.rs
     FtraceSite::new("isolate_lru_page"),
     FtraceSite::new("putback_lru_page"),
+    FtraceSite::new("check_move_unevictable_pages"),
     FtraceSite::new("page_check_references"),
     FtraceSite::new("pageout"),
     FtraceSite::new("shrink_page_list"),
