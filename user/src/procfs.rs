@@ -64,11 +64,8 @@ pub fn meminfo_kb(key: &str) -> Option<u64> {
     let mut buf = [0u8; 4096];
     let n = read_file(c"/proc/meminfo", &mut buf)?;
     let text = core::str::from_utf8(&buf[..n]).ok()?;
-    let line = text.lines().find(|l| l.split(':').next() == Some(key))?;
-    line[key.len() + 1..]
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()
+    let line = text
+        .lines()
+        .find(|l| l.split(':').next() == Some(key))?;
+    line[key.len() + 1..].trim().trim_end_matches("kB").trim().parse().ok()
 }

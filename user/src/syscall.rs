@@ -603,26 +603,12 @@ pub fn unlink(path: &core::ffi::CStr) -> isize {
 
 /// mkdirat(2) relative to the cwd.
 pub fn mkdir(path: &core::ffi::CStr, mode: u32) -> isize {
-    unsafe {
-        syscall3(
-            nr::MKDIRAT,
-            AT_FDCWD as usize,
-            path.as_ptr() as usize,
-            mode as usize,
-        )
-    }
+    unsafe { syscall3(nr::MKDIRAT, AT_FDCWD as usize, path.as_ptr() as usize, mode as usize) }
 }
 
 /// rmdir: unlinkat(2) with AT_REMOVEDIR.
 pub fn rmdir(path: &core::ffi::CStr) -> isize {
-    unsafe {
-        syscall3(
-            nr::UNLINKAT,
-            AT_FDCWD as usize,
-            path.as_ptr() as usize,
-            0x200,
-        )
-    }
+    unsafe { syscall3(nr::UNLINKAT, AT_FDCWD as usize, path.as_ptr() as usize, 0x200) }
 }
 
 /// pipe2(2): `fds[0]` reads, `fds[1]` writes.
@@ -677,14 +663,7 @@ pub struct Statfs {
 
 /// statfs(2).
 pub fn statfs(path: &core::ffi::CStr, buf: &mut Statfs) -> isize {
-    unsafe {
-        syscall3(
-            nr::STATFS,
-            path.as_ptr() as usize,
-            buf as *mut Statfs as usize,
-            0,
-        )
-    }
+    unsafe { syscall3(nr::STATFS, path.as_ptr() as usize, buf as *mut Statfs as usize, 0) }
 }
 
 /// fstatfs(2).

@@ -677,6 +677,7 @@ fn fork_rows(t: &mut Tap) {
     munlockall();
 }
 
+
 /// Seed 001's munlock rule: a page mapped by two VM_LOCKED VMAs (a parent's read-only
 /// locked pages, shared copy-on-write with a child that locks its copy too) stays mlocked
 /// when one of them munlocks: `munlock_vma_page` clears the mark, then `try_to_munlock`

@@ -242,11 +242,7 @@ fn adj_write_rows(t: &mut Tap) {
         );
     }
     let score0 = read_adj(SELF_SCORE).unwrap_or(-1);
-    t.ret(
-        "writing \"500\\n\" succeeds",
-        write_file(SELF_ADJ, b"500\n"),
-        4,
-    );
+    t.ret("writing \"500\\n\" succeeds", write_file(SELF_ADJ, b"500\n"), 4);
     t.check(
         read_adj(SELF_ADJ) == Some(500),
         "and reads back 500",
@@ -276,11 +272,7 @@ fn adj_write_rows(t: &mut Tap) {
         5,
     );
     t.eq("and the value is 7", read_adj(SELF_ADJ).unwrap_or(-1), 7);
-    t.ret(
-        "1000 is the top of the range",
-        write_file(SELF_ADJ, b"1000"),
-        4,
-    );
+    t.ret("1000 is the top of the range", write_file(SELF_ADJ, b"1000"), 4);
     t.eq("and reads 1000", read_adj(SELF_ADJ).unwrap_or(-1), 1000);
 }
 
@@ -296,11 +288,7 @@ fn nonroot_rows(t: &mut Tap) {
         return;
     }
     let fd = fd as i32;
-    if !t.ret(
-        "setresuid(1000, 1000, 1000)",
-        setresuid(1000, 1000, 1000),
-        0,
-    ) {
+    if !t.ret("setresuid(1000, 1000, 1000)", setresuid(1000, 1000, 1000), 0) {
         return;
     }
     t.ret("uid 1000 may raise it to 300", write(fd, b"300"), 3);
@@ -427,11 +415,7 @@ fn hog_child() -> i32 {
     loop {
         let a = mmap_anon(256 * P);
         if a < 0 {
-            println!(
-                "oom_test: hog mmap failed after {} pages: {}",
-                total,
-                Ret(a)
-            );
+            println!("oom_test: hog mmap failed after {} pages: {}", total, Ret(a));
             return 30;
         }
         for i in 0..256 {
@@ -471,10 +455,7 @@ fn kill_rows(t: &mut Tap) {
     let protected_pages = (free0 as usize * 1024 / P) * 6 / 10;
     let protected = spawn(|| protected_child(protected_pages));
     let bystander = spawn(bystander_child);
-    t.ok(
-        protected > 0 && bystander > 0,
-        "fork the protected child and a bystander",
-    );
+    t.ok(protected > 0 && bystander > 0, "fork the protected child and a bystander");
     // Let both fill their memory first.
     let want_free = free0 - (protected_pages * P / 1024) as i64;
     for _ in 0..500 {

@@ -70,11 +70,7 @@ fn main(args: Args) -> i32 {
     t.ret("the parent puts it in its own group", setpgid(a, 0), 0);
     t.ret("its group is its pid", getpgid(a), a as isize);
     t.ret("and back into the parent's", setpgid(a, 1), 0);
-    t.err(
-        "a group that does not exist: EPERM",
-        setpgid(a, 4242),
-        EPERM,
-    );
+    t.err("a group that does not exist: EPERM", setpgid(a, 4242), EPERM);
     kill(a, SIGKILL);
     wait4(a, None, 0);
 
@@ -91,11 +87,7 @@ fn main(args: Args) -> i32 {
         exit(9);
     }
     sleep_ms(100);
-    t.err(
-        "setpgid of a child that ran execve: EACCES",
-        setpgid(e as i32, 0),
-        EACCES,
-    );
+    t.err("setpgid of a child that ran execve: EACCES", setpgid(e as i32, 0), EACCES);
     wait4(e as i32, None, 0);
 
     // Group signals.
@@ -104,11 +96,7 @@ fn main(args: Args) -> i32 {
     let g2 = sleeper(Some(g));
     let other = sleeper(None);
     sleep_ms(20);
-    t.ret(
-        "the second child joined the first's group",
-        getpgid(g2),
-        g as isize,
-    );
+    t.ret("the second child joined the first's group", getpgid(g2), g as isize);
     t.ret("kill(-pgid, 0): the group exists", kill(-g, 0), 0);
     t.err("kill of an empty group: ESRCH", kill(-4242, 0), ESRCH);
     t.ret("kill(-pgid, SIGTERM)", kill(-g, SIGTERM), 0);
@@ -126,32 +114,18 @@ fn main(args: Args) -> i32 {
         }
     }
     t.eq("wait4(-pgid) reaps both, killed by SIGTERM", reaped, 2);
-    t.err(
-        "wait4(-pgid) with none left: ECHILD",
-        wait4(-g, None, WNOHANG),
-        ECHILD,
-    );
+    t.err("wait4(-pgid) with none left: ECHILD", wait4(-g, None, WNOHANG), ECHILD);
     t.ret("the bystander lives", kill(other, 0), 0);
     t.ret("kill(-1, SIGKILL): everyone but init", kill(-1, SIGKILL), 0);
     let r = wait4(0, Some(&mut st), 0);
-    t.ret(
-        "wait4(0) reaps the bystander (same group)",
-        r,
-        other as isize,
-    );
-    t.ok(
-        Wstatus(st).signaled() && Wstatus(st).term_sig() == SIGKILL,
-        "killed by SIGKILL",
-    );
+    t.ret("wait4(0) reaps the bystander (same group)", r, other as isize);
+    t.ok(Wstatus(st).signaled() && Wstatus(st).term_sig() == SIGKILL, "killed by SIGKILL");
     t.err("kill(-1) with nobody else: ESRCH", kill(-1, 0), ESRCH);
 
     let mut buf = [0u8; 2048];
     let n = procfs::read_file(c"/proc/self/status", &mut buf).unwrap_or(0);
     let text = core::str::from_utf8(&buf[..n]).unwrap_or("");
-    t.ok(
-        text.contains("NSpgid:\t1\n"),
-        "/proc/self/status shows NSpgid 1",
-    );
+    t.ok(text.contains("NSpgid:\t1\n"), "/proc/self/status shows NSpgid 1");
     t.ok(text.contains("NSsid:\t1\n"), "and NSsid 1");
     t.finish()
 }

@@ -73,11 +73,7 @@ fn main(_: Args) -> i32 {
     }
     let mut status = 0;
     wait4(child as i32, Some(&mut status), 0);
-    t.exited(
-        "the child wrote 256 KiB in one write(2)",
-        Wstatus(status),
-        0,
-    );
+    t.exited("the child wrote 256 KiB in one write(2)", Wstatus(status), 0);
     t.eq("the reader got all of it", got, BIG);
     t.eq(
         "every byte right",
@@ -87,11 +83,7 @@ fn main(_: Args) -> i32 {
     close(r);
 
     // O_NONBLOCK and the capacity.
-    t.ret(
-        "pipe2(O_NONBLOCK | O_CLOEXEC)",
-        pipe2(&mut fds, O_NONBLOCK | O_CLOEXEC),
-        0,
-    );
+    t.ret("pipe2(O_NONBLOCK | O_CLOEXEC)", pipe2(&mut fds, O_NONBLOCK | O_CLOEXEC), 0);
     let [r, w] = fds;
     t.eq("O_CLOEXEC set FD_CLOEXEC", fcntl(r, F_GETFD, 0), 1);
     let d = fcntl(r, 0, 10);
@@ -103,16 +95,8 @@ fn main(_: Args) -> i32 {
     t.ret("F_SETFD 0 clears it", fcntl(d as i32, 2, 0), 0);
     t.eq("cleared", fcntl(d as i32, F_GETFD, 0), 0);
     close(d as i32);
-    t.err(
-        "F_DUPFD at RLIMIT_NOFILE or above: EINVAL",
-        fcntl(r, 0, 1 << 30),
-        EINVAL,
-    );
-    t.err(
-        "F_GETFD of a closed fd: EBADF",
-        fcntl(999, F_GETFD, 0),
-        EBADF,
-    );
+    t.err("F_DUPFD at RLIMIT_NOFILE or above: EINVAL", fcntl(r, 0, 1 << 30), EINVAL);
+    t.err("F_GETFD of a closed fd: EBADF", fcntl(999, F_GETFD, 0), EBADF);
     t.err("reading an empty pipe: EAGAIN", read(r, &mut buf), EAGAIN);
     let mut total = 0usize;
     let chunk = [0x5au8; 4096];
@@ -128,24 +112,12 @@ fn main(_: Args) -> i32 {
     let mut drain = [0u8; 4000];
     t.ret("read 100 bytes", read(r, &mut drain[..100]), 100);
     // Linux counts a pipe's room in pages: a page partly read is still in use.
-    t.err(
-        "a PIPE_BUF write finds no free page: EAGAIN",
-        write(w, &chunk),
-        EAGAIN,
-    );
+    t.err("a PIPE_BUF write finds no free page: EAGAIN", write(w, &chunk), EAGAIN);
     t.err("so does a 100-byte one", write(w, &chunk[..100]), EAGAIN);
-    t.ret(
-        "read 4000 more: the first page is free",
-        read(r, &mut drain),
-        4000,
-    );
+    t.ret("read 4000 more: the first page is free", read(r, &mut drain), 4000);
     let two = [2u8; 8192];
     t.ret("an 8 KiB write is partial: one page", write(w, &two), 4096);
-    t.ret(
-        "a 100-byte one fits no partial page: EAGAIN",
-        write(w, &two[..100]),
-        -(EAGAIN as isize),
-    );
+    t.ret("a 100-byte one fits no partial page: EAGAIN", write(w, &two[..100]), -(EAGAIN as isize));
     fcntl(r, F_SETFL, 0);
     close(w);
     let mut sink = [0u8; 4096];
@@ -157,11 +129,7 @@ fn main(_: Args) -> i32 {
         }
         left += n as usize;
     }
-    t.eq(
-        "the reader drains the rest, then end of file",
-        left,
-        65536 - 4100 + 4096,
-    );
+    t.eq("the reader drains the rest, then end of file", left, 65536 - 4100 + 4096);
     close(r);
 
     // No reader.
@@ -182,31 +150,15 @@ fn main(_: Args) -> i32 {
 
     // fsync: a pipe has nothing to sync (EINVAL), a tmpfs file is in sync.
     t.ret("pipe2", pipe2(&mut fds, 0), 0);
-    t.err(
-        "fsync of a pipe: EINVAL",
-        unsafe { syscall3(82, fds[0] as usize, 0, 0) },
-        EINVAL,
-    );
+    t.err("fsync of a pipe: EINVAL", unsafe { syscall3(82, fds[0] as usize, 0, 0) }, EINVAL);
     close(fds[0]);
     close(fds[1]);
     let f = open(c"/tmp/fsync", O_RDWR | O_CREAT, 0o600);
-    t.ret(
-        "fsync of a tmpfs file: 0",
-        unsafe { syscall3(82, f as usize, 0, 0) },
-        0,
-    );
-    t.ret(
-        "fdatasync of it: 0",
-        unsafe { syscall3(83, f as usize, 0, 0) },
-        0,
-    );
+    t.ret("fsync of a tmpfs file: 0", unsafe { syscall3(82, f as usize, 0, 0) }, 0);
+    t.ret("fdatasync of it: 0", unsafe { syscall3(83, f as usize, 0, 0) }, 0);
     close(f as i32);
     unlink(c"/tmp/fsync");
-    t.err(
-        "fsync of a bad fd: EBADF",
-        unsafe { syscall3(82, 999, 0, 0) },
-        EBADF,
-    );
+    t.err("fsync of a bad fd: EBADF", unsafe { syscall3(82, 999, 0, 0) }, EBADF);
 
     // Bad arguments leave nothing behind.
     let probe = open(c"/proc/meminfo", O_RDONLY, 0);

@@ -463,10 +463,7 @@ fn version_rows(t: &mut Tap) {
         && text.starts_with(sys)
         && text[sys.len()..].starts_with(" version ")
         && text[sys.len() + 9..].starts_with(rel);
-    t.ok(
-        start_ok,
-        "/proc/version starts with `SYSNAME version RELEASE` from uname",
-    );
+    t.ok(start_ok, "/proc/version starts with `SYSNAME version RELEASE` from uname");
     t.ok(
         !ver.is_empty() && text.ends_with('\n') && text.trim_end().ends_with(ver),
         "and ends with uname's version",

@@ -66,10 +66,7 @@ fn resident_in(vec: &[u8; PAGES], from: usize, to: usize) -> usize {
 /// Open the file and map all of it shared and read-only: a fresh `f_ra`.
 fn map_file(t: &mut Tap, what: &str) -> Option<(i32, usize)> {
     let fd = open(FILE, O_RDONLY, 0) as i32;
-    if !t.success(
-        format_args!("{what}: open /data/readahead.bin"),
-        fd as isize,
-    ) {
+    if !t.success(format_args!("{what}: open /data/readahead.bin"), fd as isize) {
         return None;
     }
     let m = mmap(0, SIZE, PROT_READ, MAP_SHARED, fd, 0);
@@ -88,39 +85,23 @@ fn unmap_file(fd: i32, base: usize) {
 fn default_advice(t: &mut Tap) -> Option<u64> {
     let (fd, base) = map_file(t, "default")?;
     let v = residency(base);
-    t.eq(
-        "default: pages [240, 576) are not cached yet",
-        resident_in(&v, 240, 576),
-        0,
-    );
+    t.eq("default: pages [240, 576) are not cached yet", resident_in(&v, 240, 576), 0);
     let m0 = majfault();
     let mut bad = bad_words(base, 256);
     let m1 = majfault();
-    t.eq(
-        "default: the first touch (page 256) is one major fault",
-        m1 - m0,
-        1,
-    );
+    t.eq("default: the first touch (page 256) is one major fault", m1 - m0, 1);
     let v = residency(base);
     t.eq(
         "default: it read around the fault: [240, 272) cached (16 behind, 16 ahead)",
         resident_in(&v, 240, 272),
         32,
     );
-    t.eq(
-        "default: ...and nothing else",
-        resident_in(&v, 0, PAGES),
-        32,
-    );
+    t.eq("default: ...and nothing else", resident_in(&v, 0, PAGES), 32);
     for page in 257..512 {
         bad += bad_words(base, page);
     }
     let majors = majfault() - m0;
-    t.eq(
-        "default: touching pages 256..511 in order: 1 major fault in all",
-        majors,
-        1,
-    );
+    t.eq("default: touching pages 256..511 in order: 1 major fault in all", majors, 1);
     t.eq("default: every word of the 256 pages is right", bad, 0);
     let v = residency(base);
     // Windows of 32 after the read-around: [272, 304), ... [528, 560), each read when
@@ -141,17 +122,9 @@ fn random_advice(t: &mut Tap) {
     let Some((fd, base)) = map_file(t, "MADV_RANDOM") else {
         return;
     };
-    t.ret(
-        "MADV_RANDOM on the mapping",
-        madvise(base, SIZE, MADV_RANDOM),
-        0,
-    );
+    t.ret("MADV_RANDOM on the mapping", madvise(base, SIZE, MADV_RANDOM), 0);
     let v = residency(base);
-    t.eq(
-        "MADV_RANDOM: pages [1008, 1296) are not cached yet",
-        resident_in(&v, 1008, 1296),
-        0,
-    );
+    t.eq("MADV_RANDOM: pages [1008, 1296) are not cached yet", resident_in(&v, 1008, 1296), 0);
     let cached_before = resident_in(&v, 0, PAGES);
     let m0 = majfault();
     let mut bad = 0;
@@ -162,24 +135,13 @@ fn random_advice(t: &mut Tap) {
         exact &= majfault() - before == 1;
     }
     let majors = majfault() - m0;
-    t.eq(
-        "MADV_RANDOM: 64 touches (every 4th page of [1024, 1280)) are 64 major faults",
-        majors,
-        64,
-    );
+    t.eq("MADV_RANDOM: 64 touches (every 4th page of [1024, 1280)) are 64 major faults", majors, 64);
     t.ok(exact, "MADV_RANDOM: each touch was exactly one major fault");
-    t.eq(
-        "MADV_RANDOM: every word of the touched pages is right",
-        bad,
-        0,
-    );
+    t.eq("MADV_RANDOM: every word of the touched pages is right", bad, 0);
     let v = residency(base);
     let only_touched =
         (1008..1296).all(|p| (v[p] & 1 != 0) == ((1024..1280).contains(&p) && p % 4 == 0));
-    t.ok(
-        only_touched,
-        "MADV_RANDOM: mincore shows exactly the touched pages cached",
-    );
+    t.ok(only_touched, "MADV_RANDOM: mincore shows exactly the touched pages cached");
     t.eq(
         "MADV_RANDOM: the file gained 64 cached pages in all",
         resident_in(&v, 0, PAGES) - cached_before,
@@ -194,55 +156,28 @@ fn sequential_advice(t: &mut Tap, default_majors: Option<u64>) {
     let Some((fd, base)) = map_file(t, "MADV_SEQUENTIAL") else {
         return;
     };
-    t.ret(
-        "MADV_SEQUENTIAL on the mapping",
-        madvise(base, SIZE, MADV_SEQUENTIAL),
-        0,
-    );
+    t.ret("MADV_SEQUENTIAL on the mapping", madvise(base, SIZE, MADV_SEQUENTIAL), 0);
     let v = residency(base);
-    t.eq(
-        "MADV_SEQUENTIAL: pages [0, 240) are not cached yet",
-        resident_in(&v, 0, 240),
-        0,
-    );
+    t.eq("MADV_SEQUENTIAL: pages [0, 240) are not cached yet", resident_in(&v, 0, 240), 0);
     let m0 = majfault();
     let mut bad = bad_words(base, 0);
-    t.eq(
-        "MADV_SEQUENTIAL: the first touch (page 0) is one major fault",
-        majfault() - m0,
-        1,
-    );
+    t.eq("MADV_SEQUENTIAL: the first touch (page 0) is one major fault", majfault() - m0, 1);
     let v = residency(base);
     t.eq(
         "MADV_SEQUENTIAL: it read ra_pages from the fault on: [0, 32) cached",
         resident_in(&v, 0, 32),
         32,
     );
-    t.eq(
-        "MADV_SEQUENTIAL: ...and nothing after",
-        resident_in(&v, 32, 240),
-        0,
-    );
+    t.eq("MADV_SEQUENTIAL: ...and nothing after", resident_in(&v, 32, 240), 0);
     for page in 1..256 {
         bad += bad_words(base, page);
     }
     let majors = majfault() - m0;
-    t.eq(
-        "MADV_SEQUENTIAL: touching pages 0..255 in order: 1 major fault in all",
-        majors,
-        1,
-    );
+    t.eq("MADV_SEQUENTIAL: touching pages 0..255 in order: 1 major fault in all", majors, 1);
     if let Some(d) = default_majors {
-        t.ok(
-            majors <= d,
-            "MADV_SEQUENTIAL: no more major faults than default advice",
-        );
+        t.ok(majors <= d, "MADV_SEQUENTIAL: no more major faults than default advice");
     }
-    t.eq(
-        "MADV_SEQUENTIAL: every word of the 256 pages is right",
-        bad,
-        0,
-    );
+    t.eq("MADV_SEQUENTIAL: every word of the 256 pages is right", bad, 0);
     let v = residency(base);
     t.eq(
         "MADV_SEQUENTIAL: the window stayed ahead: [0, 288) cached",
@@ -259,11 +194,7 @@ fn willneed_advice(t: &mut Tap) {
         return;
     };
     let v = residency(base);
-    t.eq(
-        "MADV_WILLNEED: pages [1520, 1616) are not cached yet",
-        resident_in(&v, 1520, 1616),
-        0,
-    );
+    t.eq("MADV_WILLNEED: pages [1520, 1616) are not cached yet", resident_in(&v, 1520, 1616), 0);
     let m0 = majfault();
     t.ret(
         "MADV_WILLNEED of pages [1536, 1600)",
@@ -288,11 +219,7 @@ fn willneed_advice(t: &mut Tap) {
         bad += bad_words(base, page);
     }
     let majors = majfault() - m1;
-    t.eq(
-        "MADV_WILLNEED: touching the 64 pages costs no major fault",
-        majors,
-        0,
-    );
+    t.eq("MADV_WILLNEED: touching the 64 pages costs no major fault", majors, 0);
     t.eq("MADV_WILLNEED: every word of the 64 pages is right", bad, 0);
     println!("readahead_test: MADV_WILLNEED, 64 pages: pgmajfault +{majors} after the advice");
     unmap_file(fd, base);
@@ -304,18 +231,10 @@ fn read_syscall(t: &mut Tap) {
         return;
     };
     let v = residency(base);
-    t.eq(
-        "read(2): pages [1792, 2048) are not cached yet",
-        resident_in(&v, 1792, PAGES),
-        0,
-    );
+    t.eq("read(2): pages [1792, 2048) are not cached yet", resident_in(&v, 1792, PAGES), 0);
     let rfd = open(FILE, O_RDONLY, 0) as i32;
     t.success("read(2): open the file again", rfd as isize);
-    t.ret(
-        "read(2): seek to page 1792",
-        lseek(rfd, (1792 * P) as isize, 0),
-        (1792 * P) as isize,
-    );
+    t.ret("read(2): seek to page 1792", lseek(rfd, (1792 * P) as isize, 0), (1792 * P) as isize);
     let m0 = majfault();
     let mut buf = [0u8; P];
     let mut bad = 0;
@@ -333,11 +252,7 @@ fn read_syscall(t: &mut Tap) {
     t.eq("read(2): every word is right", bad, 0);
     t.eq("read(2): reads are not page faults", majfault() - m0, 0);
     let v = residency(base);
-    t.eq(
-        "read(2): the 64 pages read are cached",
-        resident_in(&v, 1792, 1856),
-        64,
-    );
+    t.eq("read(2): the 64 pages read are cached", resident_in(&v, 1792, 1856), 64);
     // The window ramps 1 (a lone first read), 4, 8, 16, 32, 32 pages: [1792, 1917).
     t.eq(
         "read(2): readahead ran ahead of the reads: [1856, 1917) cached too",
@@ -354,11 +269,7 @@ fn main(_args: Args) -> i32 {
     let mut t = Tap::new("readahead_test");
     // Fault this program in first (text, data, stack), so its own page faults do not show
     // in pgmajfault while the cases count.
-    t.ret(
-        "mlockall(MCL_CURRENT) faults the program in",
-        mlockall(MCL_CURRENT),
-        0,
-    );
+    t.ret("mlockall(MCL_CURRENT) faults the program in", mlockall(MCL_CURRENT), 0);
     t.ret("munlockall", munlockall(), 0);
     let default_majors = default_advice(&mut t);
     random_advice(&mut t);

@@ -29,32 +29,12 @@ fn main(_: Args) -> i32 {
         -(reboot(MAGIC1, MAGIC2, POWER_OFF) as i32)
     });
     t.exited("as uid 1000: EPERM (and nothing happens)", user, EPERM);
-    t.err(
-        "a wrong first magic: EINVAL",
-        reboot(0xdead, MAGIC2, POWER_OFF),
-        EINVAL,
-    );
-    t.err(
-        "a wrong second magic: EINVAL",
-        reboot(MAGIC1, 1, POWER_OFF),
-        EINVAL,
-    );
-    t.err(
-        "an unknown command: EINVAL",
-        reboot(MAGIC1, MAGIC2, 0x1234),
-        EINVAL,
-    );
-    t.err(
-        "SW_SUSPEND: ENOSYS (no hibernation)",
-        reboot(MAGIC1, MAGIC2, SW_SUSPEND),
-        ENOSYS,
-    );
+    t.err("a wrong first magic: EINVAL", reboot(0xdead, MAGIC2, POWER_OFF), EINVAL);
+    t.err("a wrong second magic: EINVAL", reboot(MAGIC1, 1, POWER_OFF), EINVAL);
+    t.err("an unknown command: EINVAL", reboot(MAGIC1, MAGIC2, 0x1234), EINVAL);
+    t.err("SW_SUSPEND: ENOSYS (no hibernation)", reboot(MAGIC1, MAGIC2, SW_SUSPEND), ENOSYS);
     t.ret("CAD_OFF", reboot(MAGIC1, 85_072_278, CAD_OFF), 0);
-    t.ret(
-        "CAD_ON (with another second magic)",
-        reboot(MAGIC1, 369_367_448, CAD_ON),
-        0,
-    );
+    t.ret("CAD_ON (with another second magic)", reboot(MAGIC1, 369_367_448, CAD_ON), 0);
     let failed = t.finish();
     if failed != 0 {
         return failed;

@@ -91,19 +91,10 @@ fn resident(va: usize) -> usize {
 fn main(_args: Args) -> i32 {
     let mut t = Tap::new("reclaim_demo");
     let fd = open(FILE, O_RDONLY, 0) as i32;
-    let sync = mmap(
-        0,
-        P,
-        PROT_READ | PROT_WRITE,
-        MAP_SHARED | MAP_ANONYMOUS,
-        -1,
-        0,
-    );
+    let sync = mmap(0, P, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     let a = mmap(0, N * P, PROT_READ, MAP_SHARED, fd, 0);
-    if !t.success(
-        "open the file, map 16 of its pages and a page to talk to the child",
-        a,
-    ) || fd < 0
+    if !t.success("open the file, map 16 of its pages and a page to talk to the child", a)
+        || fd < 0
         || sync < 0
     {
         return t.finish();
@@ -111,11 +102,7 @@ fn main(_args: Args) -> i32 {
     let (a, sync) = (a as usize, sync as usize);
 
     // 1. Lock on fault, then fault: the pages are not marked (file pages, 5.10).
-    t.ret(
-        "mlock2(MLOCK_ONFAULT) of the 16 pages",
-        mlock2(a, N * P, MLOCK_ONFAULT),
-        0,
-    );
+    t.ret("mlock2(MLOCK_ONFAULT) of the 16 pages", mlock2(a, N * P, MLOCK_ONFAULT), 0);
     touch(a);
     t.eq(
         "read-faulted into the VM_LOCKED VMA, none is mlocked yet",
@@ -141,25 +128,15 @@ fn main(_args: Args) -> i32 {
     println!("reclaim_demo: parent and child both map the 16 pages");
 
     // 2. Pressure: reclaim culls the pages it finds in the VM_LOCKED VMA.
-    let (culled0, mlocked0) = (
-        vmstat("unevictable_pgs_culled"),
-        vmstat("unevictable_pgs_mlocked"),
-    );
+    let (culled0, mlocked0) = (vmstat("unevictable_pgs_culled"), vmstat("unevictable_pgs_mlocked"));
     pressure(fd);
-    let (culled1, mlocked1) = (
-        vmstat("unevictable_pgs_culled"),
-        vmstat("unevictable_pgs_mlocked"),
-    );
+    let (culled1, mlocked1) = (vmstat("unevictable_pgs_culled"), vmstat("unevictable_pgs_mlocked"));
     println!(
         "reclaim_demo: after pressure: unevictable_pgs_culled +{}, unevictable_pgs_mlocked +{}",
         culled1 - culled0,
         mlocked1 - mlocked0
     );
-    t.eq(
-        "reclaim never evicted them: all 16 resident",
-        resident(a),
-        N,
-    );
+    t.eq("reclaim never evicted them: all 16 resident", resident(a), N);
     t.eq(
         "all 16 are mlocked and unevictable now (try_to_unmap_one -> mlock_vma_page)",
         count_with(a, KPF_MLOCKED | KPF_UNEVICTABLE),
@@ -200,7 +177,11 @@ fn main(_args: Args) -> i32 {
     // They were used more than once, so they may sit on the active list, which streaming
     // pressure alone does not age: MADV_COLD deactivates them (now mapped only here).
     t.ret("MADV_COLD on the 16 pages", madvise(a, N * P, 20), 0);
-    t.eq("MADV_COLD left them inactive", count_with(a, 1 << 6), 0);
+    t.eq(
+        "MADV_COLD left them inactive",
+        count_with(a, 1 << 6),
+        0,
+    );
     pressure(fd);
     let left = resident(a);
     println!("reclaim_demo: after more pressure {left} of the 16 pages are resident");

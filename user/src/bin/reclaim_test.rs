@@ -93,11 +93,7 @@ fn main(_args: Args) -> i32 {
     );
     t.ok(c2.steal > c1.steal, "and reclaim went on (pgsteal grew)");
     let mut vec = [0u8; SIZE / P];
-    t.ret(
-        "mincore of the mapping",
-        mincore(base, SIZE, vec.as_mut_ptr()),
-        0,
-    );
+    t.ret("mincore of the mapping", mincore(base, SIZE, vec.as_mut_ptr()), 0);
     let resident = vec.iter().filter(|&&b| b & 1 != 0).count();
     println!(
         "reclaim_test: {} of {} pages resident after the second pass",
@@ -167,11 +163,7 @@ fn hot_cold_rows(t: &mut Tap, fd: i32) {
     );
     let (h, c) = (resident_of(hot), resident_of(cold));
     println!("reclaim_test: hot set {h} of {SET} resident, cold set {c} of {SET}");
-    t.eq(
-        "the hot set, touched while the file streamed past, stayed resident",
-        h,
-        SET,
-    );
+    t.eq("the hot set, touched while the file streamed past, stayed resident", h, SET);
     t.ok(c < SET / 4, "the cold set, read once, was evicted (mostly)");
     munmap(base, SIZE);
 }

@@ -1071,21 +1071,13 @@ fn nr_open(t: &mut Tap) {
         })
         .exit_status() as isize
     };
-    t.err(
-        "RLIMIT_NOFILE above nr_open: EPERM, even for root",
-        -nofile(1 << 20 | 1),
-        EPERM,
-    );
+    t.err("RLIMIT_NOFILE above nr_open: EPERM, even for root", -nofile(1 << 20 | 1), EPERM);
     t.ret("RLIMIT_NOFILE at nr_open is allowed", nofile(1 << 20), 0);
     t.ret("nr_open can be lowered to 4096", set(b"4096\n"), 5);
     t.err("then 4097 is EPERM", -nofile(4097), EPERM);
     t.ret("and 4096 is allowed", nofile(4096), 0);
     t.err("nr_open below 64 is EINVAL", set(b"63\n"), EINVAL);
-    t.err(
-        "nr_open above INT_MAX & ~63 is EINVAL",
-        set(b"2147483647\n"),
-        EINVAL,
-    );
+    t.err("nr_open above INT_MAX & ~63 is EINVAL", set(b"2147483647\n"), EINVAL);
     t.ret("nr_open back to 1048576", set(b"1048576\n"), 8);
 }
 

@@ -123,11 +123,7 @@ fn vmas_rows(t: &mut Tap) {
     let before = map_count();
     // 140,000 pages: room for more splits than the limit allows.
     let (base, done, r) = split_until_failure(140_000, usize::MAX);
-    t.err(
-        "mprotect splitting VMAs fails with ENOMEM at the limit",
-        r,
-        ENOMEM,
-    );
+    t.err("mprotect splitting VMAs fails with ENOMEM at the limit", r, ENOMEM);
     // The failing split would have made map_count + 1 > max_map_count (split_vma's check;
     // the middle page needs two).
     let at_failure = before + 1 + 2 * done;
@@ -157,11 +153,7 @@ fn vmas_rows(t: &mut Tap) {
         let before = map_count();
         let (base, done, r) = split_until_failure(2_000_000, usize::MAX);
         let vmas = before + 1 + 2 * done;
-        println!(
-            "slab_test: mprotect returned {} after {} VMAs",
-            Ret(r),
-            vmas
-        );
+        println!("slab_test: mprotect returned {} after {} VMAs", Ret(r), vmas);
         if r != -(ENOMEM as isize) || vmas <= 65530 {
             return 1;
         }
@@ -255,11 +247,7 @@ fn slab_rows(t: &mut Tap) {
         listed("vm_area_struct"),
         1,
     );
-    t.eq(
-        "/proc/slabinfo lists kmalloc-8 once",
-        listed("kmalloc-8"),
-        1,
-    );
+    t.eq("/proc/slabinfo lists kmalloc-8 once", listed("kmalloc-8"), 1);
     let kmalloc = ["kmalloc-64", "kmalloc-128", "kmalloc-256", "kmalloc-512"]
         .iter()
         .filter(|c| slab_active(text, c).unwrap_or(0) > 0)

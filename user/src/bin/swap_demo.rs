@@ -36,14 +36,7 @@ fn main(_args: Args) -> i32 {
     }
     let total = meminfo_kb("MemTotal").unwrap_or(0) as usize * 1024;
     let n = 2 * total / P;
-    let m = mmap(
-        0,
-        n * P,
-        PROT_READ | PROT_WRITE,
-        MAP_PRIVATE | MAP_ANONYMOUS,
-        -1,
-        0,
-    );
+    let m = mmap(0, n * P, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if !t.success("map twice RAM, anonymous", m) {
         return t.finish();
     }
@@ -54,20 +47,9 @@ fn main(_args: Args) -> i32 {
     let out1 = v("pswpout");
     println!("swap_demo: wrote {n} pages; pswpout +{}", out1 - out0);
     t.ok(out1 > out0, "pressure swapped pages out");
-    t.ret(
-        "unmap them (their slots are freed)",
-        munmap(m as usize, n * P),
-        0,
-    );
+    t.ret("unmap them (their slots are freed)", munmap(m as usize, n * P), 0);
 
-    let a = mmap(
-        0,
-        N * P,
-        PROT_READ | PROT_WRITE,
-        MAP_PRIVATE | MAP_ANONYMOUS,
-        -1,
-        0,
-    );
+    let a = mmap(0, N * P, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if !t.success("map 16 pages", a) {
         return t.finish();
     }
@@ -75,11 +57,7 @@ fn main(_args: Args) -> i32 {
     for i in 0..N {
         poke(a + i * P, 0x40 + i as u8);
     }
-    t.ret(
-        "MADV_PAGEOUT of the 16 pages",
-        madvise(a, N * P, MADV_PAGEOUT),
-        0,
-    );
+    t.ret("MADV_PAGEOUT of the 16 pages", madvise(a, N * P, MADV_PAGEOUT), 0);
     let pm = pagemap_of(a);
     println!(
         "swap_demo: pagemap of the first page: {pm:#x} (swapped {}, type {}, offset {:#x})",
@@ -87,9 +65,7 @@ fn main(_args: Args) -> i32 {
         pm & 0x1f,
         (pm & ((1 << 55) - 1)) >> 5
     );
-    let swapped = (0..N)
-        .filter(|i| pagemap_of(a + i * P) >> 62 & 1 == 1)
-        .count();
+    let swapped = (0..N).filter(|i| pagemap_of(a + i * P) >> 62 & 1 == 1).count();
     t.eq("all 16 are swapped out", swapped, N);
     let (maj0, in0) = (v("pgmajfault"), v("pswpin"));
     let first = peek(a);
@@ -99,9 +75,7 @@ fn main(_args: Args) -> i32 {
         v("pswpin") - in0
     );
     t.eq("its content came back", first, 0x40);
-    let bad = (0..N)
-        .filter(|&i| peek(a + i * P) != 0x40 + i as u8)
-        .count();
+    let bad = (0..N).filter(|&i| peek(a + i * P) != 0x40 + i as u8).count();
     t.eq("and every page's", bad, 0);
     t.finish()
 }

@@ -9,8 +9,8 @@
 //! does not fit, success once it does, with every word intact).
 #![no_std]
 #![no_main]
-use ulib::pattern::{check, fill};
 use ulib::procfs::{meminfo_kb, pagemap_of, vmstat};
+use ulib::pattern::{check, fill};
 use ulib::*;
 
 const P: usize = 4096;
@@ -24,9 +24,7 @@ fn v(key: &str) -> u64 {
 
 /// Pages of `[base, base + n pages)` whose pagemap entry has `bit`.
 fn count_pm(base: usize, n: usize, bit: u64) -> usize {
-    (0..n)
-        .filter(|i| pagemap_of(base + i * P) & bit != 0)
-        .count()
+    (0..n).filter(|i| pagemap_of(base + i * P) & bit != 0).count()
 }
 
 #[no_mangle]
@@ -42,14 +40,7 @@ fn main(_args: Args) -> i32 {
 
     // An mlocked region first: it must stay resident through all that follows.
     const LOCKED: usize = 256;
-    let lk = mmap(
-        0,
-        LOCKED * P,
-        PROT_READ | PROT_WRITE,
-        MAP_PRIVATE | MAP_ANONYMOUS,
-        -1,
-        0,
-    );
+    let lk = mmap(0, LOCKED * P, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if !t.success("map 1 MiB to lock", lk) {
         return t.finish();
     }
@@ -59,14 +50,7 @@ fn main(_args: Args) -> i32 {
 
     // Three times RAM of anonymous memory.
     let n = 3 * total_kb * 1024 / P;
-    let m = mmap(
-        0,
-        n * P,
-        PROT_READ | PROT_WRITE,
-        MAP_PRIVATE | MAP_ANONYMOUS,
-        -1,
-        0,
-    );
+    let m = mmap(0, n * P, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if !t.success("map three times RAM, anonymous", m) {
         return t.finish();
     }
@@ -75,10 +59,7 @@ fn main(_args: Args) -> i32 {
     (0..n).for_each(|i| fill(base, i, 1));
     let out1 = v("pswpout");
     println!("swap_stress: filled {n} pages, pswpout +{}", out1 - out0);
-    t.ok(
-        out1 > out0 + n as u64 / 2,
-        "filling 3x RAM swapped pages out (pswpout grew)",
-    );
+    t.ok(out1 > out0 + n as u64 / 2, "filling 3x RAM swapped pages out (pswpout grew)");
     t.eq(
         "the mlocked region stayed present throughout",
         count_pm(lk, LOCKED, PM_PRESENT),
@@ -97,11 +78,7 @@ fn main(_args: Args) -> i32 {
     // Read back twice: a scattered order, then backwards.
     let step = 7919 % n;
     let bad1: usize = (0..n).map(|k| check(base, (k * step) % n, 1)).sum();
-    t.eq(
-        "first read-back (scattered order): every word right",
-        bad1,
-        0,
-    );
+    t.eq("first read-back (scattered order): every word right", bad1, 0);
     let bad2: usize = (0..n).rev().map(|k| check(base, k, 1)).sum();
     t.eq("second read-back (backwards): every word right", bad2, 0);
     let in1 = v("pswpin");
@@ -125,25 +102,10 @@ fn main(_args: Args) -> i32 {
 
     // MADV_PAGEOUT of a known range: exactly those pages go out.
     const K: usize = 64;
-    let a = mmap(
-        0,
-        (K + 2) * P,
-        PROT_READ | PROT_WRITE,
-        MAP_PRIVATE | MAP_ANONYMOUS,
-        -1,
-        0,
-    ) as usize;
+    let a = mmap(0, (K + 2) * P, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) as usize;
     (0..K + 2).for_each(|i| fill(a, i, 3));
-    t.ret(
-        "MADV_PAGEOUT of 64 pages",
-        madvise(a + P, K * P, MADV_PAGEOUT),
-        0,
-    );
-    t.eq(
-        "pagemap: exactly those 64 are swapped",
-        count_pm(a, K + 2, PM_SWAP),
-        K,
-    );
+    t.ret("MADV_PAGEOUT of 64 pages", madvise(a + P, K * P, MADV_PAGEOUT), 0);
+    t.eq("pagemap: exactly those 64 are swapped", count_pm(a, K + 2, PM_SWAP), K);
     t.ok(
         pagemap_of(a) & PM_PRESENT != 0 && pagemap_of(a + (K + 1) * P) & PM_PRESENT != 0,
         "their neighbours stay present",
@@ -151,57 +113,27 @@ fn main(_args: Args) -> i32 {
     let maj0 = v("pgmajfault");
     let bad: usize = (1..=K).map(|i| check(a, i, 3)).sum();
     t.eq("touched again, every word is right", bad, 0);
-    t.ok(
-        v("pgmajfault") > maj0,
-        "bringing them back took major faults",
-    );
-    t.eq(
-        "and they are present again",
-        count_pm(a + P, K, PM_PRESENT),
-        K,
-    );
+    t.ok(v("pgmajfault") > maj0, "bringing them back took major faults");
+    t.eq("and they are present again", count_pm(a + P, K, PM_PRESENT), K);
 
     // Unlocked, the locked region can go too.
     t.ret("munlock the locked region", munlock(lk, LOCKED * P), 0);
-    t.ret(
-        "MADV_PAGEOUT of it",
-        madvise(lk, LOCKED * P, MADV_PAGEOUT),
-        0,
-    );
-    t.eq(
-        "pagemap: all of it swapped now",
-        count_pm(lk, LOCKED, PM_SWAP),
-        LOCKED,
-    );
+    t.ret("MADV_PAGEOUT of it", madvise(lk, LOCKED * P, MADV_PAGEOUT), 0);
+    t.eq("pagemap: all of it swapped now", count_pm(lk, LOCKED, PM_SWAP), LOCKED);
 
     // swapoff: not while the data does not fit in memory, then yes.
-    t.err(
-        "swapoff while twice RAM is out: ENOMEM",
-        swapoff(c"/dev/vdb"),
-        12,
-    );
+    t.err("swapoff while twice RAM is out: ENOMEM", swapoff(c"/dev/vdb"), 12);
     let bad: usize = (0..m).map(|i| check(base, i, gen_of(i))).sum();
     t.eq("after the failed swapoff nothing is lost", bad, 0);
     t.ret("unmap the big region", munmap(base, m * P), 0);
     let in2 = v("pswpin");
     t.ret("swapoff with a little out", swapoff(c"/dev/vdb"), 0);
-    t.ok(
-        v("pswpin") > in2,
-        "swapoff read the pages back (pswpin grew)",
-    );
-    t.eq(
-        "pagemap: nothing swapped any more",
-        count_pm(lk, LOCKED, PM_SWAP),
-        0,
-    );
+    t.ok(v("pswpin") > in2, "swapoff read the pages back (pswpin grew)");
+    t.eq("pagemap: nothing swapped any more", count_pm(lk, LOCKED, PM_SWAP), 0);
     let bad: usize = (0..LOCKED).map(|i| check(lk, i, 7)).sum::<usize>()
         + (0..K + 2).map(|i| check(a, i, 3)).sum::<usize>();
     t.eq("every word of what was out is right", bad, 0);
-    t.eq(
-        "SwapTotal is 0 again",
-        meminfo_kb("SwapTotal").unwrap_or(1),
-        0,
-    );
+    t.eq("SwapTotal is 0 again", meminfo_kb("SwapTotal").unwrap_or(1), 0);
     t.finish()
 }
 
@@ -222,16 +154,8 @@ fn fork_rows(t: &mut Tap, base: usize, n: usize) {
     (0..half).for_each(|i| fill(base, i, 4));
     let bad: usize = (0..half).map(|i| check(base, i, 4)).sum::<usize>()
         + (half..n).map(|i| check(base, i, 1)).sum::<usize>();
-    t.eq(
-        "parent: its half rewritten, the child's half as before",
-        bad,
-        0,
-    );
+    t.eq("parent: its half rewritten, the child's half as before", bad, 0);
     let mut status = -1;
     wait4(pid as i32, Some(&mut status), 0);
-    t.eq(
-        "child: its half rewritten, the parent's half as before",
-        status,
-        0,
-    );
+    t.eq("child: its half rewritten, the parent's half as before", status, 0);
 }

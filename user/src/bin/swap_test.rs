@@ -29,14 +29,7 @@ fn meminfo(key: &str) -> i64 {
     let t = text(c"/proc/meminfo", &mut buf);
     t.lines()
         .find(|l| l.starts_with(key))
-        .and_then(|line| {
-            line[key.len()..]
-                .trim()
-                .trim_end_matches("kB")
-                .trim()
-                .parse()
-                .ok()
-        })
+        .and_then(|line| line[key.len()..].trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(-1)
 }
 
@@ -74,12 +67,7 @@ impl core::fmt::Write for Buf<'_> {
 fn check_swaps(t: &mut Tap, what: &str, want: &str) {
     let mut buf = [0u8; 1024];
     let got = text(c"/proc/swaps", &mut buf);
-    t.check(
-        got == want,
-        what,
-        format_args!("{got:?}"),
-        format_args!("{want:?}"),
-    );
+    t.check(got == want, what, format_args!("{got:?}"), format_args!("{want:?}"));
 }
 
 /// The errno rows that do not need a valid swap disk.
@@ -145,8 +133,7 @@ fn partitions_row(t: &mut Tap) {
         "/proc/partitions lists vdb as 254:16 with 16384 1K-blocks",
     );
     t.ok(
-        p.lines()
-            .any(|l| l.starts_with(" 254        0 ") && l.ends_with(" vda")),
+        p.lines().any(|l| l.starts_with(" 254        0 ") && l.ends_with(" vda")),
         "/proc/partitions lists the root disk as vda, 254:0",
     );
 }
@@ -156,11 +143,7 @@ fn on_off_rows(t: &mut Tap) {
     let mut line = [0u8; 256];
     check_swaps(t, "/proc/swaps has only its header before swapon", HEADER);
     t.eq("SwapTotal before swapon", meminfo("SwapTotal:"), 0);
-    t.ret(
-        "swapon(\"/dev/vdb\", 0) turns swap on",
-        swapon(c"/dev/vdb", 0),
-        0,
-    );
+    t.ret("swapon(\"/dev/vdb\", 0) turns swap on", swapon(c"/dev/vdb", 0), 0);
     check_swaps(
         t,
         "/proc/swaps: /dev/vdb, partition, 16380 KiB, 0 used, priority -2",
@@ -174,11 +157,7 @@ fn on_off_rows(t: &mut Tap) {
         swapon(c"/dev/vdb", 0),
         EBUSY,
     );
-    t.ret(
-        "swapoff(\"/dev/vdb\") turns it off",
-        swapoff(c"/dev/vdb"),
-        0,
-    );
+    t.ret("swapoff(\"/dev/vdb\") turns it off", swapoff(c"/dev/vdb"), 0);
     check_swaps(t, "/proc/swaps is empty again after swapoff", HEADER);
     t.eq("SwapTotal after swapoff", meminfo("SwapTotal:"), 0);
     t.eq("SwapFree after swapoff", meminfo("SwapFree:"), 0);
@@ -196,11 +175,7 @@ fn on_off_rows(t: &mut Tap) {
     check_swaps(t, "/proc/swaps shows priority 7", swaps_line(7, &mut line));
     t.ret("swapoff", swapoff(c"/dev/vdb"), 0);
     // The default priority given back at swapoff: the next default one is -2 again.
-    t.ret(
-        "swapon again with the default priority",
-        swapon(c"/dev/vdb", 0),
-        0,
-    );
+    t.ret("swapon again with the default priority", swapon(c"/dev/vdb", 0), 0);
     check_swaps(
         t,
         "/proc/swaps shows priority -2 again (swapoff gave -2 back)",

@@ -16,11 +16,7 @@ fn main(args: Args) -> i32 {
     path[..l].copy_from_slice(&dev.as_bytes()[..l]);
     let r = swapoff(core::ffi::CStr::from_bytes_until_nul(&path).unwrap_or(c""));
     if r < 0 {
-        eprintln!(
-            "swapoff: {}: swapoff failed: {}",
-            dev,
-            errno::name(-r as i32)
-        );
+        eprintln!("swapoff: {}: swapoff failed: {}", dev, errno::name(-r as i32));
         return 1;
     }
     0

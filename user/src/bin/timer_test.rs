@@ -57,16 +57,9 @@ fn main(args: Args) -> i32 {
     t.ret("a SIGALRM handler", sigaction(SIGALRM, on_alrm, 0, 0), 0);
 
     // One shot, 100 ms.
-    t.ret(
-        "setitimer: once, in 100 ms",
-        setitimer(0, Some(&[0, 0, 0, 100_000]), None),
-        0,
-    );
+    t.ret("setitimer: once, in 100 ms", setitimer(0, Some(&[0, 0, 0, 100_000]), None), 0);
     t.ret("getitimer sees it", getitimer(0, &mut v), 0);
-    t.ok(
-        v[2] == 0 && v[3] > 0 && v[3] <= 100_000,
-        "with at most 100 ms left",
-    );
+    t.ok(v[2] == 0 && v[3] > 0 && v[3] <= 100_000, "with at most 100 ms left");
     sleep_through(300);
     t.eq("it fired once", ALARMS.swap(0, Ordering::SeqCst), 1);
     getitimer(0, &mut v);
@@ -80,46 +73,20 @@ fn main(args: Args) -> i32 {
     );
     sleep_through(520);
     let mut old = [0i64; 4];
-    t.ret(
-        "disarm it, reading the old value",
-        setitimer(0, Some(&[0; 4]), Some(&mut old)),
-        0,
-    );
+    t.ret("disarm it, reading the old value", setitimer(0, Some(&[0; 4]), Some(&mut old)), 0);
     let n = ALARMS.swap(0, Ordering::SeqCst);
     // About ten; fewer if the host stalled the guest past a period (missed periods are
     // skipped, as hrtimer_forward does).
-    t.check(
-        (5..=11).contains(&n),
-        "about ten signals in 520 ms",
-        n,
-        "5..=11",
-    );
-    t.ok(
-        old[0] == 0 && old[1] == 50_000,
-        "the old interval was 50 ms",
-    );
-    t.ok(
-        old[2] == 0 && old[3] > 0 && old[3] <= 50_000,
-        "with part of a period left",
-    );
+    t.check((5..=11).contains(&n), "about ten signals in 520 ms", n, "5..=11");
+    t.ok(old[0] == 0 && old[1] == 50_000, "the old interval was 50 ms");
+    t.ok(old[2] == 0 && old[3] > 0 && old[3] <= 50_000, "with part of a period left");
     sleep_through(200);
-    t.eq(
-        "no signal after disarming",
-        ALARMS.load(Ordering::SeqCst),
-        0,
-    );
+    t.eq("no signal after disarming", ALARMS.load(Ordering::SeqCst), 0);
 
     // The old value of a long timer, and NULL as the new value.
     setitimer(0, Some(&[0, 0, 10, 0]), None);
-    t.ret(
-        "NULL new value disarms (Linux 5.10)",
-        setitimer(0, None, Some(&mut old)),
-        0,
-    );
-    t.ok(
-        old[2] == 9 || (old[2] == 10 && old[3] == 0),
-        "returning about 10 s left",
-    );
+    t.ret("NULL new value disarms (Linux 5.10)", setitimer(0, None, Some(&mut old)), 0);
+    t.ok(old[2] == 9 || (old[2] == 10 && old[3] == 0), "returning about 10 s left");
     getitimer(0, &mut v);
     t.ok(v == [0; 4], "disarmed");
 
@@ -153,31 +120,15 @@ fn main(args: Args) -> i32 {
     t.killed_by("execve keeps it: the new program gets SIGALRM", st, SIGALRM);
 
     // Errors.
-    t.err(
-        "ITIMER_VIRTUAL: EINVAL (not built)",
-        setitimer(1, Some(&[0; 4]), None),
-        EINVAL,
-    );
+    t.err("ITIMER_VIRTUAL: EINVAL (not built)", setitimer(1, Some(&[0; 4]), None), EINVAL);
     t.err("an unknown timer: EINVAL", getitimer(5, &mut v), EINVAL);
     t.err(
         "usec of a million: EINVAL",
         setitimer(0, Some(&[0, 0, 0, 1_000_000]), None),
         EINVAL,
     );
-    t.err(
-        "a negative time: EINVAL",
-        setitimer(0, Some(&[0, 0, -1, 0]), None),
-        EINVAL,
-    );
-    t.err(
-        "new at a bad address: EFAULT",
-        unsafe { syscall3(103, 0, 8, 0) },
-        EFAULT,
-    );
-    t.err(
-        "getitimer into a bad address: EFAULT",
-        unsafe { syscall3(102, 0, 8, 0) },
-        EFAULT,
-    );
+    t.err("a negative time: EINVAL", setitimer(0, Some(&[0, 0, -1, 0]), None), EINVAL);
+    t.err("new at a bad address: EFAULT", unsafe { syscall3(103, 0, 8, 0) }, EFAULT);
+    t.err("getitimer into a bad address: EFAULT", unsafe { syscall3(102, 0, 8, 0) }, EFAULT);
     t.finish()
 }

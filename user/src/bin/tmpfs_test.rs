@@ -62,11 +62,7 @@ fn defaults(t: &mut Tap) {
     t.eq("f_type is TMPFS_MAGIC", s.f_type, TMPFS_MAGIC);
     t.eq("f_bsize", s.f_bsize, P as u64);
     t.eq("f_blocks: size= is half of RAM", s.f_blocks, ram_pages / 2);
-    t.eq(
-        "f_files: nr_inodes= is half of RAM's pages",
-        s.f_files,
-        ram_pages / 2,
-    );
+    t.eq("f_files: nr_inodes= is half of RAM's pages", s.f_files, ram_pages / 2);
     t.eq("f_namelen", s.f_namelen, 255);
     t.ok(
         mounts_has("tmpfs /tmp tmpfs rw 0 0"),
@@ -113,11 +109,7 @@ fn limits(t: &mut Tap) {
         "/proc/mounts shows the options",
     );
     let mut sb = Stat::default();
-    t.ret(
-        "stat of the mount's root",
-        fstatat(AT_FDCWD, LIM, &mut sb, 0),
-        0,
-    );
+    t.ret("stat of the mount's root", fstatat(AT_FDCWD, LIM, &mut sb, 0), 0);
     t.eq("its root has mode=700", sb.st_mode & 0o7777, 0o700);
 
     // Blocks.
@@ -132,11 +124,7 @@ fn limits(t: &mut Tap) {
     t.eq("truncation gives the blocks back", st(LIM).1.f_bfree, 16);
     // A mapping larger than the limit: a fault past it is SIGBUS (Linux: shmem_fault's
     // ENOSPC -> VM_FAULT_SIGBUS), the pages before it are fine.
-    t.ret(
-        "truncate it up to 128 KiB (a hole)",
-        ftruncate(fd, 128 << 10),
-        0,
-    );
+    t.ret("truncate it up to 128 KiB (a hole)", ftruncate(fd, 128 << 10), 0);
     let m = mmap(0, 128 << 10, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if t.success("map it shared", m) {
         let m = m as usize;
@@ -161,11 +149,7 @@ fn limits(t: &mut Tap) {
     let fd = create(c"/tmp/lim/b");
     t.success("a third inode", fd);
     close(fd as i32);
-    t.ret(
-        "a fourth inode (a directory)",
-        mkdir(c"/tmp/lim/d", 0o755),
-        0,
-    );
+    t.ret("a fourth inode (a directory)", mkdir(c"/tmp/lim/d", 0o755), 0);
     t.err("a fifth is ENOSPC", create(c"/tmp/lim/c"), ENOSPC);
     t.err("a fifth directory too", mkdir(c"/tmp/lim/e", 0o755), ENOSPC);
     let held = open(c"/tmp/lim/b", O_RDONLY, 0) as i32;
@@ -239,11 +223,7 @@ fn errors(t: &mut Tap) {
         mount_raw(0, target, tmpfs.as_ptr() as usize, 0, 8),
         EFAULT,
     );
-    t.err(
-        "umount2 with an unknown flag is EINVAL",
-        umount2(LIM, 0x100),
-        EINVAL,
-    );
+    t.err("umount2 with an unknown flag is EINVAL", umount2(LIM, 0x100), EINVAL);
     let user = in_child(|| {
         if setresuid(1000, 1000, 1000) != 0 {
             return 90;
@@ -259,11 +239,7 @@ fn errors(t: &mut Tap) {
     t.exited("mount and umount2 as uid 1000 are EPERM", user, 0);
 
     // A mount below a mount keeps the upper one busy.
-    t.ret(
-        "mount tmpfs on /tmp/lim",
-        mount(tmpfs, LIM, tmpfs, 0, c""),
-        0,
-    );
+    t.ret("mount tmpfs on /tmp/lim", mount(tmpfs, LIM, tmpfs, 0, c""), 0);
     t.ret("mkdir inside it", mkdir(c"/tmp/lim/sub", 0o755), 0);
     t.ret(
         "mount tmpfs read-only below it",
@@ -278,7 +254,11 @@ fn errors(t: &mut Tap) {
         EROFS,
     );
     t.err("umount2 of the upper one is EBUSY", umount2(LIM, 0), EBUSY);
-    t.ret("with MNT_DETACH both go", umount2(LIM, MNT_DETACH), 0);
+    t.ret(
+        "with MNT_DETACH both go",
+        umount2(LIM, MNT_DETACH),
+        0,
+    );
     t.err(
         "the lower one went with it",
         umount2(c"/tmp/lim/sub", 0),
@@ -286,23 +266,15 @@ fn errors(t: &mut Tap) {
     );
 
     // proc.
-    t.ret(
-        "mount proc on /tmp/lim",
-        mount(c"proc", LIM, c"proc", 0, c""),
-        0,
-    );
+    t.ret("mount proc on /tmp/lim", mount(c"proc", LIM, c"proc", 0, c""), 0);
     let (_, s) = st(LIM);
     t.eq("its f_type is PROC_SUPER_MAGIC", s.f_type, PROC_SUPER_MAGIC);
     let mut buf = [0u8; 64];
     t.ok(
-        read_file(c"/tmp/lim/meminfo", &mut buf)
-            .is_some_and(|n| buf[..n].starts_with(b"MemTotal:")),
+        read_file(c"/tmp/lim/meminfo", &mut buf).is_some_and(|n| buf[..n].starts_with(b"MemTotal:")),
         "its meminfo reads",
     );
-    t.ok(
-        mounts_has("proc /tmp/lim proc rw 0 0"),
-        "/proc/mounts lists it",
-    );
+    t.ok(mounts_has("proc /tmp/lim proc rw 0 0"), "/proc/mounts lists it");
     t.ret("umount2 it", umount2(LIM, 0), 0);
     t.ret("rmdir /tmp/lim", rmdir(LIM), 0);
 
@@ -314,9 +286,5 @@ fn errors(t: &mut Tap) {
     t.err("fstatfs of a bad fd is EBADF", fstatfs(-1, &mut s), EBADF);
     let r = unsafe { syscall3(nr::STATFS, c"/tmp".as_ptr() as usize, 8, 0) };
     t.err("statfs into a bad buffer is EFAULT", r, EFAULT);
-    t.err(
-        "statfs of a missing path is ENOENT",
-        st(c"/tmp/none").0,
-        ENOENT,
-    );
+    t.err("statfs of a missing path is ENOENT", st(c"/tmp/none").0, ENOENT);
 }

@@ -59,36 +59,14 @@ fn main(_args: Args) -> i32 {
         funcs.lines().any(|l| l == "handle_mm_fault") && funcs.lines().any(|l| l == "sys_mlock"),
         "available_filter_functions lists handle_mm_fault and sys_mlock",
     );
-    t.ok(
-        get(CLOCK).contains('['),
-        "trace_clock shows the clock in use in brackets",
-    );
+    t.ok(get(CLOCK).contains('['), "trace_clock shows the clock in use in brackets");
     t.eq("tracing_on is 0 at boot", get(DIR_ON).trim_end(), "0");
-    t.err(
-        "tracing_on refuses 2 with EINVAL",
-        put(DIR_ON, "2\n"),
-        EINVAL,
-    );
-    t.eq(
-        "set_graph_function takes sys_mlock",
-        Ret(put(FILTER, "sys_mlock\n")),
-        Ret(10),
-    );
-    t.eq(
-        "set_graph_function reads back the filter",
-        get(FILTER).trim_end(),
-        "sys_mlock",
-    );
+    t.err("tracing_on refuses 2 with EINVAL", put(DIR_ON, "2\n"), EINVAL);
+    t.eq("set_graph_function takes sys_mlock", Ret(put(FILTER, "sys_mlock\n")), Ret(10));
+    t.eq("set_graph_function reads back the filter", get(FILTER).trim_end(), "sys_mlock");
 
     let len = 4 * PAGE_SIZE;
-    let p = mmap(
-        0,
-        len,
-        PROT_READ | PROT_WRITE,
-        MAP_PRIVATE | MAP_ANONYMOUS,
-        -1,
-        0,
-    );
+    let p = mmap(0, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     t.eq("tracing_on takes 1", Ret(put(DIR_ON, "1\n")), Ret(2));
     let pid = getpid();
     let r = mlock(p as usize, len);
@@ -100,14 +78,8 @@ fn main(_args: Args) -> i32 {
         trace.starts_with("# tracer: function_graph"),
         "trace starts with its header",
     );
-    t.ok(
-        has(trace, "E", pid, " sys_mlock"),
-        "trace has the entry of sys_mlock, by this pid",
-    );
-    t.ok(
-        has(trace, "R", pid, " sys_mlock"),
-        "trace has the return of sys_mlock, by this pid",
-    );
+    t.ok(has(trace, "E", pid, " sys_mlock"), "trace has the entry of sys_mlock, by this pid");
+    t.ok(has(trace, "R", pid, " sys_mlock"), "trace has the return of sys_mlock, by this pid");
     t.ok(
         has(trace, "E", pid, " __get_user_pages"),
         "functions sys_mlock calls are traced too (set_graph_function)",
