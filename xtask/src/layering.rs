@@ -1,7 +1,7 @@
 //! The floors check (DESIGN.md section 2): nothing under `kernel/src/mm` (tests aside)
 //! names a higher floor, `crate::task`, `crate::fs`, `crate::init`, `crate::ipc` or
-//! `crate::syscall`. mm/ reaches what lies above it only through the tables it is handed (`vm_ops`, the
-//! scheduler's `SchedOps`, the shmem file hook).
+//! `crate::syscall`. mm/ reaches what lies above it only through the tables it is handed
+//! (`vm_ops`, the scheduler's `SchedOps`, the shmem file hook).
 
 use std::path::{Path, PathBuf};
 
