@@ -11,7 +11,7 @@
 use super::ftrace::FtraceSite;
 
 /// Every traced function, grouped by file.
-pub static FTRACE_SITES: [FtraceSite; 277] = [
+pub static FTRACE_SITES: [FtraceSite; 281] = [
     // mm/slab.rs
     FtraceSite::new("kmem_cache_alloc"),
     FtraceSite::new("kmem_cache_free"),
@@ -288,6 +288,11 @@ pub static FTRACE_SITES: [FtraceSite; 277] = [
     // fs/statfs.rs
     FtraceSite::new("sys_statfs"),
     FtraceSite::new("sys_fstatfs"),
+    // ipc/shm.rs
+    FtraceSite::new("sys_shmget"),
+    FtraceSite::new("sys_shmat"),
+    FtraceSite::new("sys_shmdt"),
+    FtraceSite::new("sys_shmctl"),
     // kernel/sys.rs
     FtraceSite::new("sys_uname"),
     FtraceSite::new("sys_setpgid"),
