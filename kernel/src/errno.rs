@@ -43,6 +43,7 @@ pub enum Errno {
     ENOSYS = 38,
     ENOTEMPTY = 39,
     ELOOP = 40,
+    EIDRM = 43,
     EOVERFLOW = 75,
     EOPNOTSUPP = 95,
     /// Connection timed out; also a futex wait's timeout (Linux: `ETIMEDOUT`).
@@ -103,6 +104,7 @@ mod tests {
         assert_eq!(Errno::EINVAL.as_ret(), -22);
         assert_eq!(Errno::ENOSYS as i32, 38);
         assert_eq!(Errno::EOVERFLOW as i32, 75);
+        assert_eq!(Errno::EIDRM as i32, 43);
         assert_eq!(Errno::ERESTARTSYS.as_ret(), -512);
         assert_eq!(Errno::ERESTART_RESTARTBLOCK as i32, 516);
     }

@@ -22,6 +22,7 @@ pub mod drivers;
 pub mod errno;
 pub mod fs;
 pub mod init;
+pub mod ipc;
 // Linux's lib/ (rbtree); the path is explicit because this file is the crate root.
 #[path = "lib/mod.rs"]
 pub mod lib;

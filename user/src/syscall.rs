@@ -66,6 +66,10 @@ pub mod nr {
     pub const MINCORE: usize = 232;
     pub const MADVISE: usize = 233;
     pub const MREMAP: usize = 216;
+    pub const SHMGET: usize = 194;
+    pub const SHMCTL: usize = 195;
+    pub const SHMAT: usize = 196;
+    pub const SHMDT: usize = 197;
     pub const WAIT4: usize = 260;
     pub const PRLIMIT64: usize = 261;
     pub const GETRANDOM: usize = 278;
@@ -108,12 +112,13 @@ pub mod errno {
     pub const ENOSYS: i32 = 38;
     pub const ENOTEMPTY: i32 = 39;
     pub const ELOOP: i32 = 40;
+    pub const EIDRM: i32 = 43;
     pub const EOVERFLOW: i32 = 75;
     pub const EOPNOTSUPP: i32 = 95;
 
     /// The symbolic name of error number `e` ("EINVAL"), or "E?" for one not listed here.
     pub fn name(e: i32) -> &'static str {
-        const NAMES: [(i32, &str); 34] = [
+        const NAMES: [(i32, &str); 35] = [
             (EPERM, "EPERM"),
             (ENOENT, "ENOENT"),
             (ESRCH, "ESRCH"),
@@ -146,6 +151,7 @@ pub mod errno {
             (ENOSYS, "ENOSYS"),
             (ENOTEMPTY, "ENOTEMPTY"),
             (ELOOP, "ELOOP"),
+            (EIDRM, "EIDRM"),
             (EOVERFLOW, "EOVERFLOW"),
             (EOPNOTSUPP, "EOPNOTSUPP"),
         ];
@@ -745,6 +751,103 @@ pub fn mincore(addr: usize, len: usize, vec: *mut u8) -> isize {
 pub fn msync(addr: usize, len: usize, flags: usize) -> isize {
     unsafe { syscall3(nr::MSYNC, addr, len, flags) }
 }
+
+/// shmget(2): the segment's identifier or a negative errno.
+pub fn shmget(key: i32, size: usize, shmflg: usize) -> isize {
+    unsafe { syscall3(nr::SHMGET, key as usize, size, shmflg) }
+}
+
+/// shmat(2): the attach address or a negative errno.
+pub fn shmat(shmid: i32, addr: usize, shmflg: usize) -> isize {
+    unsafe { syscall3(nr::SHMAT, shmid as usize, addr, shmflg) }
+}
+
+/// shmdt(2).
+pub fn shmdt(addr: usize) -> isize {
+    unsafe { syscall3(nr::SHMDT, addr, 0, 0) }
+}
+
+/// shmctl(2); `buf` is a raw pointer (a `ShmidDs`, `ShmInfo` or `Shminfo`, or a bad one).
+pub fn shmctl(shmid: i32, cmd: i32, buf: usize) -> isize {
+    unsafe { syscall3(nr::SHMCTL, shmid as usize, cmd as usize, buf) }
+}
+
+/// `struct ipc64_perm` (arm64, generic layout).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+#[allow(missing_docs)]
+pub struct IpcPerm {
+    pub key: i32,
+    pub uid: u32,
+    pub gid: u32,
+    pub cuid: u32,
+    pub cgid: u32,
+    pub mode: u32,
+    pub seq: u16,
+    pub pad2: u16,
+    pub unused: [u64; 2],
+}
+
+/// `struct shmid64_ds` (arm64, generic layout: 112 bytes).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+#[allow(missing_docs)]
+pub struct ShmidDs {
+    pub shm_perm: IpcPerm,
+    pub shm_segsz: u64,
+    pub shm_atime: i64,
+    pub shm_dtime: i64,
+    pub shm_ctime: i64,
+    pub shm_cpid: i32,
+    pub shm_lpid: i32,
+    pub shm_nattch: u64,
+    pub unused: [u64; 2],
+}
+
+/// `struct shm_info` (SHM_INFO).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+#[allow(missing_docs)]
+pub struct ShmInfo {
+    pub used_ids: i32,
+    pub shm_tot: u64,
+    pub shm_rss: u64,
+    pub shm_swp: u64,
+    pub swap_attempts: u64,
+    pub swap_successes: u64,
+}
+
+/// `struct shminfo64` (IPC_INFO).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+#[allow(missing_docs)]
+pub struct Shminfo {
+    pub shmmax: u64,
+    pub shmmin: u64,
+    pub shmmni: u64,
+    pub shmseg: u64,
+    pub shmall: u64,
+    pub unused: [u64; 4],
+}
+
+pub const IPC_PRIVATE: i32 = 0;
+pub const IPC_CREAT: usize = 0o1000;
+pub const IPC_EXCL: usize = 0o2000;
+pub const IPC_RMID: i32 = 0;
+pub const IPC_SET: i32 = 1;
+pub const IPC_STAT: i32 = 2;
+pub const IPC_INFO: i32 = 3;
+pub const SHM_LOCK: i32 = 11;
+pub const SHM_UNLOCK: i32 = 12;
+pub const SHM_STAT: i32 = 13;
+pub const SHM_INFO: i32 = 14;
+pub const SHM_STAT_ANY: i32 = 15;
+pub const SHM_RDONLY: usize = 0o10000;
+pub const SHM_RND: usize = 0o20000;
+pub const SHM_REMAP: usize = 0o40000;
+pub const SHM_EXEC: usize = 0o100000;
+pub const SHM_DEST: u32 = 0o1000;
+pub const SHM_LOCKED: u32 = 0o2000;
 
 /// mremap(2).
 pub fn mremap(addr: usize, old_len: usize, new_len: usize, flags: usize, new_addr: usize) -> isize {

@@ -384,6 +384,27 @@ pub const SCENARIOS: &[Scenario] = &[
         )
     },
     Scenario {
+        // System V shared memory (issue 12): shmget/shmat/shmdt/shmctl over a shmem file
+        // mapped by do_mmap; every errno of the man pages, limits through
+        // /proc/sys/kernel/shm*, nattch across fork, split, exec and exit, IPC_RMID freeing
+        // at the last detach (meminfo Shmem), SHM_RDONLY's SIGSEGV, /proc/sysvipc/shm, and
+        // SHM_LOCK keeping a segment resident under MADV_PAGEOUT and 1.5x RAM of pressure
+        // while its unlocked twin goes to swap.
+        memory: "64M",
+        swap: SwapDisk::Ours("256M"),
+        timeout_secs: 240,
+        checks: &[
+            Check::NoLineStartsWith("not ok"),
+            Check::Contains("mm: no leak"),
+            Check::Contains("mm: no commit leak"),
+            Check::Contains("mm: no swap leak"),
+            Check::Contains("ok - /proc/sysvipc/shm line"),
+            Check::Contains("ok - after pressure the locked segment is still all resident"),
+            Check::Contains(" failed"),
+        ],
+        ..user_test("user-shm-64M", "init=/bin/shm_test", "shm_test: ")
+    },
+    Scenario {
         // The book's walk-through: pressure writes pages out, MADV_PAGEOUT and a touch
         // bring one back (the two GDB swap checks stop in this program).
         memory: "64M",

@@ -931,6 +931,7 @@ mod site_tests {
             root.join("fs"),
             root.join("kernel"),
             root.join("task"),
+            root.join("ipc"),
         ];
         let mut out = vec![
             root.join("arch/aarch64/fault.rs"),

@@ -498,6 +498,16 @@ static SHM_MNT: spin::Once<(Arc<SuperBlock>, Arc<ShmemSbInfo>)> = spin::Once::ne
 /// `shmem_kernel_file_setup("dev/zero", size)`; /proc/self/maps shows
 /// `/dev/zero (deleted)`.
 pub fn shmem_zero_file(size: usize) -> KResult<Arc<super::file::File>> {
+    shmem_kernel_file_setup(alloc::string::String::from("/dev/zero (deleted)"), size)
+}
+
+/// An unlinked file of `size` bytes on the internal tmpfs instance, opened read-write,
+/// whose path reads `path` (Linux: `shmem_kernel_file_setup`, also what System V shared
+/// memory's `newseg` makes each segment of, as "SYSV<key>").
+pub fn shmem_kernel_file_setup(
+    path: alloc::string::String,
+    size: usize,
+) -> KResult<Arc<super::file::File>> {
     let (sb, sbinfo) = SHM_MNT.call_once(|| {
         (
             SuperBlock::new("tmpfs", super::inode::get_anon_bdev(), false, 1),
@@ -508,7 +518,7 @@ pub fn shmem_zero_file(size: usize) -> KResult<Arc<super::file::File>> {
     let inode = shmem_get_inode(sb, sbinfo, ino, S_IFREG | 0o777, 0, ino)?;
     inode.setsize(size as u64)?;
     Ok(Arc::new(super::file::File::new(
-        alloc::string::String::from("/dev/zero (deleted)"),
+        path,
         inode,
         None,
         super::O_RDWR,

@@ -205,6 +205,49 @@ impl AddressSpace {
     }
 }
 
+/// The mappings marked unevictable, by token (Linux: the `AS_UNEVICTABLE` bit of
+/// `mapping->flags`, set for SHM_LOCKed segments and ramfs). Linux reads the bit through
+/// `page_mapping(page)` under RCU, which keeps a dying mapping readable; we have no RCU,
+/// so reclaim asks this set about the page's `mapping` word and never dereferences it.
+static UNEVICTABLE_MAPPINGS: SpinLockIrq<alloc::collections::BTreeSet<usize>> =
+    SpinLockIrq::new(alloc::collections::BTreeSet::new());
+/// Entries in `UNEVICTABLE_MAPPINGS`, so the common case (none) takes no lock.
+static NR_UNEVICTABLE_MAPPINGS: AtomicUsize = AtomicUsize::new(0);
+
+/// Reclaim must not evict this mapping's pages (Linux: `mapping_set_unevictable`, from
+/// `shmem_lock` for SHM_LOCK). Pages already on the evictable lists move to the
+/// unevictable list when reclaim next meets them, as in Linux.
+pub fn mapping_set_unevictable(mapping: &AddressSpace) {
+    if UNEVICTABLE_MAPPINGS.lock().insert(mapping.token()) {
+        NR_UNEVICTABLE_MAPPINGS.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Undo `mapping_set_unevictable` (Linux: `mapping_clear_unevictable`); the caller moves
+/// the pages back (`shmem_unlock_mapping`).
+pub fn mapping_clear_unevictable(mapping: &AddressSpace) {
+    if NR_UNEVICTABLE_MAPPINGS.load(Ordering::Relaxed) == 0 {
+        return;
+    }
+    if UNEVICTABLE_MAPPINGS.lock().remove(&mapping.token()) {
+        NR_UNEVICTABLE_MAPPINGS.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Is the mapping marked unevictable (Linux: `mapping_unevictable`)?
+pub fn mapping_unevictable(mapping: &AddressSpace) -> bool {
+    token_unevictable(mapping.token())
+}
+
+/// Is `token`, a page's `mapping` word, an unevictable mapping? Anonymous pages
+/// (PAGE_MAPPING_ANON set) never are.
+pub(in crate::mm) fn token_unevictable(token: usize) -> bool {
+    if token == 0 || NR_UNEVICTABLE_MAPPINGS.load(Ordering::Relaxed) == 0 {
+        return false;
+    }
+    UNEVICTABLE_MAPPINGS.lock().contains(&token)
+}
+
 impl Drop for AddressSpace {
     /// The inode is going away: drop every page and free the swap slots of tmpfs pages
     /// out on swap. Linux: `truncate_inode_pages_final` (tmpfs: `shmem_evict_inode`,
@@ -212,6 +255,7 @@ impl Drop for AddressSpace {
     fn drop(&mut self) {
         crate::mm::shmem::shmem_swaplist_del(self);
         truncate_inode_pages(self, 0);
+        mapping_clear_unevictable(self);
     }
 }
 

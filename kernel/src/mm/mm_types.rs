@@ -455,7 +455,13 @@ impl MmRb {
             // tree below, so nothing points at the freed VMAs afterwards.
             let next = unsafe { (*v).vm_next };
             // SAFETY: as above.
-            drop(unsafe { Box::from_raw(v) });
+            let vma = unsafe { Box::from_raw(v) };
+            // Linux: `remove_vma`'s `vm_ops->close` (a child mm dropped after a failed
+            // fork still had its copies opened by `vm_area_dup`).
+            if let Some(ops) = vma.vm_ops {
+                ops.close(&vma);
+            }
+            drop(vma);
             v = next;
         }
         self.mmap = core::ptr::null_mut();

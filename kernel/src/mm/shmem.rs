@@ -171,6 +171,43 @@ pub fn shmem_zero_setup(vma: &mut VmArea) -> KResult<()> {
     Ok(())
 }
 
+/// SHM_LOCK (`lock`) or SHM_UNLOCK a tmpfs file's pages against reclaim (Linux:
+/// `shmem_lock`): the mapping becomes unevictable, so reclaim culls its pages to the
+/// unevictable list instead of swapping them. Pages already on swap stay there until
+/// touched, as in Linux. The RLIMIT_MEMLOCK charge (`user_shm_lock`) is the caller's.
+/// Unlocking only clears the mark; the caller moves the pages back with
+/// `shmem_unlock_mapping`, as `shmctl(SHM_UNLOCK)` does.
+pub fn shmem_lock(file: &dyn MappedFile, lock: bool) -> KResult<()> {
+    let mapping = file.f_mapping().ok_or(Errno::EINVAL)?;
+    if lock {
+        crate::mm::filemap::mapping_set_unevictable(mapping);
+    } else {
+        crate::mm::filemap::mapping_clear_unevictable(mapping);
+    }
+    Ok(())
+}
+
+/// Put every cached page of `mapping` that now may be evicted back on its evictable
+/// list (Linux: `shmem_unlock_mapping` -> `check_move_unevictable_pages`, a pagevec at
+/// a time).
+pub fn shmem_unlock_mapping(mapping: &AddressSpace) {
+    let mut index = 0;
+    loop {
+        let pages = mapping.find_get_pages_range(index, usize::MAX, 16);
+        let Some(last) = pages.last() else {
+            break;
+        };
+        index = last.index.load(Ordering::Relaxed) + 1;
+        crate::mm::vmscan::check_move_unevictable_pages(&pages);
+        for page in pages {
+            put_page(page);
+        }
+        if index == 0 {
+            break;
+        }
+    }
+}
+
 /// The page at `vmf.pgoff` of a tmpfs file, allocated zeroed when the file has none
 /// there yet, read back from swap when it went there (Linux: `shmem_fault` ->
 /// `shmem_getpage_gfp`). Never a retry: a swap-in reads under `mmap_lock`, as 5.10's

@@ -202,7 +202,7 @@ pub fn __vm_enough_memory(pages: usize) -> KResult<()> {
 /// value), or None when there is nothing but white space. EINVAL for anything else or an
 /// overflow. What follows the value is left unconsumed, as Linux leaves it (the write
 /// returns a short count).
-fn proc_get_long(buf: &[u8]) -> KResult<Option<(bool, u64, usize)>> {
+pub(crate) fn proc_get_long(buf: &[u8]) -> KResult<Option<(bool, u64, usize)>> {
     let is_space = |c: &u8| matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c);
     let Some(start) = buf.iter().position(|c| !is_space(c)) else {
         return Ok(None);

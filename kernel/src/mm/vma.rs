@@ -188,6 +188,12 @@ pub trait MappedFile: Send + Sync {
     fn file_id(&self) -> usize {
         self as *const Self as *const u8 as usize
     }
+    /// What the file's owner keeps in it (Linux: `file->private_data`), for `vm_ops`
+    /// methods that must find their object from a VMA (System V shm's `shm_open`).
+    /// Default: nothing.
+    fn private_data(&self) -> Option<&(dyn core::any::Any + Send + Sync)> {
+        None
+    }
     /// Is file page `index` in the page cache? (for mincore; Linux: `mincore_page`).
     fn in_page_cache(&self, _index: usize) -> bool {
         false
@@ -278,6 +284,20 @@ pub trait VmOperationsStruct: Send + Sync {
         _page: &'static crate::mm::page::Page,
     ) -> Result<(), crate::mm::memory::FaultResult> {
         Ok(())
+    }
+    /// `vma` was just copied from a VMA of this kind: the other half of a split, an
+    /// mremap move, a fork child's copy (Linux: `vm_ops->open`, which `__split_vma`,
+    /// `copy_vma` and `dup_mmap` call). Called by `vm_area_dup`. Default: nothing.
+    fn open(&self, _vma: &VmArea) {}
+    /// `vma` is going away: munmap, exit, exec, or a mapping that failed after its file's
+    /// mmap method ran (Linux: `vm_ops->close`, from `remove_vma`). Called by
+    /// `vm_area_free`. Default: nothing.
+    fn close(&self, _vma: &VmArea) {}
+    /// Does this table have a `close` method? Such VMAs never merge, since merging
+    /// would free one without a close (Linux: the `vm_ops->close` test of
+    /// `is_mergeable_vma`). Default: no.
+    fn has_close(&self) -> bool {
+        false
     }
 }
 
@@ -469,16 +489,26 @@ pub fn vma_set_anonymous(vma: &mut VmArea) {
 #[no_mangle]
 #[inline(never)]
 pub fn vm_area_dup(orig: &VmArea) -> VmArea {
-    orig.clone()
+    let new = orig.clone();
+    // Linux calls vm_ops->open in each caller once the copy is set up; here, so that
+    // every copy is paired with the close in `vm_area_free` by construction.
+    if let Some(ops) = new.vm_ops {
+        ops.open(&new);
+    }
+    new
 }
 
-/// Free a VMA that has left the tree: its chains (`unlink_anon_vmas`, which frees each
-/// anon_vma nothing else uses) and its file reference go with it (Linux: `vm_area_free`,
-/// after `free_pgtables`' `unlink_anon_vmas` and `remove_vma`'s `fput`).
+/// Free a VMA that has left the tree: its `vm_ops->close` runs, its chains
+/// (`unlink_anon_vmas`, which frees each anon_vma nothing else uses) and its file
+/// reference go with it (Linux: `vm_area_free`, after `free_pgtables`'
+/// `unlink_anon_vmas` and `remove_vma`'s `close` and `fput`).
 #[no_mangle]
 #[inline(never)]
 pub fn vm_area_free(mut vma: VmArea) {
     debug_assert!(vma.vm_next.is_null() && vma.vm_prev.is_null());
+    if let Some(ops) = vma.vm_ops {
+        ops.close(&vma);
+    }
     crate::mm::rmap::unlink_anon_vmas(&mut vma);
     drop(vma);
 }
@@ -1210,13 +1240,14 @@ fn same_anon_vma(a: Option<&Arc<AnonVma>>, b: Option<&Arc<AnonVma>>) -> bool {
     }
 }
 
-/// Same flags except VM_SOFTDIRTY, and the same file (Linux: `is_mergeable_vma`; no
-/// vm_ops->close, userfaultfd context or mempolicy here).
+/// Same flags except VM_SOFTDIRTY, the same file, and no `vm_ops->close` (Linux:
+/// `is_mergeable_vma`; no userfaultfd context or mempolicy here).
 fn is_mergeable_vma(vma: &VmArea, file: Option<&Arc<dyn MappedFile>>, vm_flags: VmFlags) -> bool {
     (vma.vm_flags ^ vm_flags)
         .difference(VmFlags::VM_SOFTDIRTY)
         .is_empty()
         && same_file(vma.vm_file.as_ref(), file)
+        && !vma.vm_ops.is_some_and(|o| o.has_close())
 }
 
 /// Two anon_vmas may share a VMA if they are the same, or one is missing and `vma` (the

@@ -145,6 +145,59 @@ fn vma_merge_sees_two_handles_on_one_file_as_the_same_file() {
     assert_eq!(r, None);
 }
 
+/// A `vm_ops` table with `open`/`close` that counts its calls (System V shm's are like it).
+struct CountingOps {
+    opens: core::sync::atomic::AtomicUsize,
+    closes: core::sync::atomic::AtomicUsize,
+}
+
+impl VmOperationsStruct for CountingOps {
+    fn name(&self) -> &'static str {
+        "counting_vm_ops"
+    }
+    fn fault(
+        &self,
+        _vmf: &VmFault<'_>,
+    ) -> Result<&'static crate::mm::page::Page, crate::mm::memory::FaultResult> {
+        Err(crate::mm::memory::FaultResult::Sigbus)
+    }
+    fn open(&self, _vma: &VmArea) {
+        self.opens
+            .fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+    }
+    fn close(&self, _vma: &VmArea) {
+        self.closes
+            .fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+    }
+    fn has_close(&self) -> bool {
+        true
+    }
+}
+
+#[test]
+fn vm_area_dup_opens_vm_area_free_closes_and_a_vma_with_close_never_merges() {
+    use core::sync::atomic::Ordering::Relaxed;
+    static OPS: CountingOps = CountingOps {
+        opens: core::sync::atomic::AtomicUsize::new(0),
+        closes: core::sync::atomic::AtomicUsize::new(0),
+    };
+    let mut mm = mm();
+    let file = TestFile::new("/SYSV00000000 (deleted)").arc();
+    let p = add_file(&mut mm, 0, 10, RW, &file, 0);
+    mm.mm_rb.get_mut(&p).unwrap().vm_ops = Some(&OPS);
+    // Linux's is_mergeable_vma: same file, same flags, but vm_ops->close: no merge.
+    let r = vma_merge(&mut mm, Some(p), pg(10), pg(20), RW, None, Some(&file), 10);
+    assert_eq!(r, None);
+    let copy = vm_area_dup(&mm.mm_rb[&p]);
+    assert_eq!(OPS.opens.load(Relaxed), 1);
+    vm_area_free(copy);
+    assert_eq!(OPS.closes.load(Relaxed), 1);
+    // A split is a copy too: the new half is opened (Linux: __split_vma's open).
+    __split_vma(&mut mm, p, pg(5), false).unwrap();
+    assert_eq!(OPS.opens.load(Relaxed), 2);
+    assert_eq!(layout(&mm), vec![(0, 5), (5, 10)]);
+}
+
 #[test]
 fn vma_merge_case_2_extends_prev() {
     let mut mm = mm();

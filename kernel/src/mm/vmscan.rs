@@ -20,9 +20,9 @@
 //! Differences from 5.10: no writeback of dirty file-system pages (the root fs is
 //! read-only), hence no `page_mkclean` either (it write-protects the PTEs of a page about
 //! to be written back to its file); no shrinkers, memory cgroups, compaction or
-//! workingset refault detection; no SHM_LOCK or ramfs, so `check_move_unevictable_pages`
-//! (the only source of `unevictable_pgs_scanned` in 5.10) has nothing to do and that
-//! counter stays 0.
+//! workingset refault detection; no ramfs. SHM_LOCK marks a segment's mapping
+//! unevictable (`mapping_set_unevictable`) and SHM_UNLOCK hands its pages to
+//! `check_move_unevictable_pages`, the only source of `unevictable_pgs_scanned`.
 use crate::errno::{Errno, KResult};
 use crate::mm::mm_inline::{del_page_from_lru_list, page_is_file_lru, page_lru};
 use crate::mm::mmzone::{
@@ -31,10 +31,13 @@ use crate::mm::mmzone::{
 use crate::mm::page::{get_page, put_page, Page, PageFlags};
 use crate::mm::vmstat::{mod_state, VmStat};
 
-/// May reclaim evict this page (Linux: `page_evictable`)? Not while it is mlocked. (Linux
-/// also refuses pages of an unevictable mapping: ramfs, SHM_LOCK; we have neither.)
+/// May reclaim evict this page (Linux: `page_evictable`)? Not while it is mlocked, nor
+/// while its mapping is unevictable (a SHM_LOCKed System V segment; we have no ramfs).
 pub fn page_evictable(page: &Page) -> bool {
     !page.test(PageFlags::PG_mlocked)
+        && !crate::mm::filemap::token_unevictable(
+            page.mapping.load(core::sync::atomic::Ordering::Relaxed),
+        )
 }
 
 /// The isolated-pages counter of the page's type (Linux: `NR_ISOLATED_ANON +
@@ -63,6 +66,25 @@ pub fn isolate_lru_page(page: &Page) -> KResult<()> {
     del_page_from_lru_list(page, &mut lruvec, lru);
     mod_state(isolated_stat(page), 1);
     Ok(())
+}
+
+/// Move the pages of `pages` that sit on the unevictable list but may now be evicted
+/// back to their evictable list (Linux: `check_move_unevictable_pages`, called by
+/// `shmem_unlock_mapping` after SHM_UNLOCK). Counts `unevictable_pgs_scanned`, and
+/// `unevictable_pgs_rescued` through `putback_lru_page` for each page moved.
+/// Difference: Linux moves each page under `lru_lock` directly; we isolate and put back.
+#[no_mangle]
+#[inline(never)]
+pub fn check_move_unevictable_pages(pages: &[&'static Page]) {
+    for &page in pages {
+        crate::mm::vmstat::count_vm_event(VmStat::UNEVICTABLE_PGS_SCANNED);
+        if !page.test(PageFlags::PG_unevictable) || !page_evictable(page) {
+            continue;
+        }
+        if isolate_lru_page(page).is_ok() {
+            putback_lru_page(page);
+        }
+    }
 }
 
 /// Put an isolated page back on the list its flags now call for (the unevictable list

@@ -105,6 +105,10 @@ pub fn lookup(n: usize) -> Option<SyscallFn> {
         nr::MLOCK2 => mm::__arm64_sys_mlock2,
         nr::MADVISE => mm::__arm64_sys_madvise,
         nr::MREMAP => mm::__arm64_sys_mremap,
+        nr::SHMGET => crate::ipc::shm::sys_shmget,
+        nr::SHMCTL => crate::ipc::shm::sys_shmctl,
+        nr::SHMAT => crate::ipc::shm::sys_shmat,
+        nr::SHMDT => crate::ipc::shm::sys_shmdt,
         _ => return None,
     })
 }

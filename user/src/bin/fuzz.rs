@@ -14,6 +14,10 @@
 //!
 //! A batch's calls depend only on (SEED, B): `fuzz SEED CALLS B` replays batch B alone, and
 //! the kernel command line `strace` shows each call.
+//!
+//! System V segments the calls make are not removed by their creator's exit (Linux keeps
+//! them, `kernel.shm_rmid_forced` being 0): the parent removes every segment after each
+//! batch, so the run ends with none and the frame-leak check stays exact.
 #![no_std]
 #![no_main]
 use ulib::*;
@@ -84,6 +88,8 @@ enum A {
     Iov,
     /// A pointer to a struct timespec.
     Time,
+    /// A System V shared memory identifier: the batch's last one, a small one, junk.
+    ShmId,
 }
 
 use A::*;
@@ -175,6 +181,10 @@ const CALLS: &[(usize, &str, &[A])] = &[
     (284, "mlock2", &[Addr, Len, Flags]),
     (233, "madvise", &[Addr, Len, Int]),
     (216, "mremap", &[Addr, Len, Len, Flags, Addr]),
+    (194, "shmget", &[Int, Len, Flags]),
+    (195, "shmctl", &[ShmId, Int, Ptr]),
+    (196, "shmat", &[ShmId, Addr, Flags]),
+    (197, "shmdt", &[Addr]),
 ];
 
 /// Numbers a random "unknown" call must never hit: the ones left out above, the
@@ -210,8 +220,11 @@ struct World {
     fds: [i32; 6],
     me: i32,
     child: i32,
-    /// The last mapping a fuzzed mmap made (0 before one): big buffers, odd protections.
+    /// The last mapping a fuzzed mmap or shmat made (0 before one): big buffers, odd
+    /// protections, segments.
     last: usize,
+    /// The batch's System V segment, or the last one a fuzzed shmget made.
+    shm: i32,
 }
 
 const PATHS: [&[u8]; 14] = [
@@ -346,6 +359,8 @@ impl World {
             me: getpid(),
             child: 0,
             last: 0,
+            // A segment of the batch's own, so shmat and shmctl meet a live one.
+            shm: shmget(IPC_PRIVATE, 4 * P, IPC_CREAT | 0o600) as i32,
         })
     }
 }
@@ -419,6 +434,11 @@ fn arg(r: &mut Rng, w: &World, k: A) -> usize {
             ]),
             1 => r.below(12),
             _ => r.pick(&w.fds) as usize,
+        },
+        ShmId => match r.below(4) {
+            0 | 1 if w.shm >= 0 => w.shm as usize,
+            2 => (r.below(8) << 15) | r.below(4),
+            _ => r.pick(&[0, 1, usize::MAX, 0x7fff, 0x8000, 1 << 31]),
         },
         Ptr | Time | Iov => {
             if k == Time && r.below(3) != 0 {
@@ -574,6 +594,25 @@ fn one_call(r: &mut Rng, w: &mut World) -> isize {
                     | if r.one_in(3) { 1 << r.below(21) } else { 0 };
                 a[2] &= 7;
             }
+            // shmget: mostly a small segment, private or of a few keys, with IPC_CREAT
+            // and a mode.
+            194 if r.below(3) != 0 => {
+                a[0] = r.pick(&[0, 0, 0x5157, 0x5158]);
+                a[1] = P * (1 + r.below(8));
+                a[2] = r.pick(&[0o1600, 0o1666, 0o3600, 0o600, 0o1400, 0o1000]);
+            }
+            // shmat: mostly its flags (SHM_RDONLY, SHM_RND, SHM_REMAP, SHM_EXEC), and
+            // often anywhere (an address of ours is mostly taken: EINVAL).
+            196 if r.below(3) != 0 => {
+                a[2] = r.pick(&[0, 0o10000, 0o20000, 0o40000, 0o100000, 0o30000, 0o60000]);
+                if r.one_in(2) {
+                    a[1] = 0;
+                }
+            }
+            // shmctl: mostly a known command.
+            195 if r.below(3) != 0 => {
+                a[1] = r.pick(&[0, 1, 2, 3, 11, 12, 13, 14, 15]);
+            }
             // madvise: a known advice most of the time.
             233 if r.below(3) != 0 => {
                 a[2] = r.pick(&[
@@ -588,8 +627,11 @@ fn one_call(r: &mut Rng, w: &mut World) -> isize {
     // SAFETY: the call may fail, or change our memory or kill us; both are what we test
     // (this process is a disposable child, and nothing of it is trusted afterwards).
     let ret = unsafe { syscall6(nr, args[0], args[1], args[2], args[3], args[4], args[5]) };
-    if nr == 222 && ret > 0 {
+    if (nr == 222 || nr == 196) && ret > 0 {
         w.last = ret as usize;
+    }
+    if nr == 194 && ret >= 0 {
+        w.shm = ret as i32;
     }
     ret
 }
@@ -689,6 +731,21 @@ fn batch_child(seed: u64, batch: usize, calls: usize, kids: usize) -> i32 {
     };
     fuzz_calls(&mut r, &mut w, calls, kids, 0);
     0
+}
+
+/// IPC_RMID every System V segment there is: SHM_INFO gives the highest index in use,
+/// SHM_STAT_ANY turns each index into its identifier. Every descendant is dead by now,
+/// so nothing is attached and each segment goes at once.
+fn shm_remove_all() {
+    let mut info = ShmInfo::default();
+    let max = shmctl(0, SHM_INFO, &mut info as *mut ShmInfo as usize);
+    for idx in 0..=max.max(0) as i32 {
+        let mut ds = ShmidDs::default();
+        let id = shmctl(idx, SHM_STAT_ANY, &mut ds as *mut ShmidDs as usize);
+        if id >= 0 {
+            shmctl(id as i32, IPC_RMID, 0);
+        }
+    }
 }
 
 /// Wait for `pid` at most `ms` milliseconds, then SIGKILL it; its status.
@@ -800,6 +857,10 @@ fn main(args: Args) -> i32 {
             )
         };
         unlink(c"/tmp/fuzz.f");
+        // And its System V segments: they outlive their creator, as on Linux, so the
+        // harness removes them (as `ipcrm --all=shm` or LTP's cleanup would) before the
+        // next batch and before the leak check at the end.
+        shm_remove_all();
         done_calls += made;
         ran += 1;
         let st = Wstatus(status);

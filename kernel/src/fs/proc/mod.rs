@@ -78,6 +78,9 @@ const SYS_FS_INO: u64 = 40;
 const FS_SYSCTL_FIRST_INO: u64 = 41;
 const SLABINFO_INO: u64 = 35;
 const VERSION_INO: u64 = 36;
+/// /proc/sysvipc and its one file, shm.
+const SYSVIPC_INO: u64 = 37;
+const SYSVIPC_SHM_INO: u64 = 38;
 const _: () = assert!(SYSCTL_FIRST_INO + (VM_SYSCTLS.len() as u64) <= SYS_KERNEL_INO);
 const _: () = assert!(KERNEL_SYSCTL_FIRST_INO + (KERNEL_SYSCTLS.len() as u64) <= KPAGECOUNT_INO);
 
@@ -138,6 +141,10 @@ enum Kind {
     Version,
     /// /proc/slabinfo (Linux: `slabinfo_proc_ops` in mm/slab_common.c).
     Slabinfo,
+    /// /proc/sysvipc (Linux: `proc_mkdir("sysvipc")` in ipc/util.c).
+    SysvipcDir,
+    /// /proc/sysvipc/shm (Linux: `sysvipc_shm_proc_show`).
+    SysvipcShm,
     /// /proc/sys.
     SysDir,
     /// /proc/sys/vm.
@@ -194,6 +201,8 @@ fn node(kind: Kind) -> Arc<dyn Inode> {
         Kind::Partitions => (PARTITIONS_INO, S_IFREG | 0o444),
         Kind::Mounts => (MOUNTS_INO, S_IFREG | 0o444),
         Kind::Version => (VERSION_INO, S_IFREG | 0o444),
+        Kind::SysvipcDir => (SYSVIPC_INO, S_IFDIR | 0o555),
+        Kind::SysvipcShm => (SYSVIPC_SHM_INO, S_IFREG | 0o444),
         // Linux: proc_create("slabinfo", SLABINFO_RIGHTS = S_IRUSR, ...).
         Kind::Slabinfo => (SLABINFO_INO, S_IFREG | 0o400),
         Kind::SysDir => (SYS_INO, S_IFDIR | 0o555),
@@ -285,6 +294,7 @@ impl ProcInode {
             Kind::Partitions => Ok(crate::fs::block_dev::proc_partitions()),
             Kind::Mounts | Kind::Pid(_, PidFile::Mounts) => crate::fs::namespace::proc_mounts(),
             Kind::Version => Ok(crate::kernel::sys::proc_version()),
+            Kind::SysvipcShm => Ok(crate::ipc::shm::proc_sysvipc_shm()),
             Kind::Slabinfo => Ok(crate::mm::slab::slabinfo()),
             Kind::Sysctl(c) => Ok(c.read()),
             Kind::KernelSysctl(c) => Ok(c.read()),
@@ -304,7 +314,8 @@ impl ProcInode {
             | Kind::SysDir
             | Kind::SysVmDir
             | Kind::SysKernelDir
-            | Kind::SysFsDir => Err(Errno::EISDIR),
+            | Kind::SysFsDir
+            | Kind::SysvipcDir => Err(Errno::EISDIR),
         }
     }
 
@@ -323,6 +334,7 @@ impl ProcInode {
                     ent("mounts".into(), MOUNTS_INO, 8),
                     ent("version".into(), VERSION_INO, 8),
                     ent("sys".into(), SYS_INO, 4),
+                    ent("sysvipc".into(), SYSVIPC_INO, 4),
                 ]);
                 if let Some(me) = crate::task::current() {
                     v.push(ent("self".into(), pid_dir_ino(me.tgid), 4));
@@ -336,6 +348,7 @@ impl ProcInode {
                 }
                 v
             }
+            Kind::SysvipcDir => Vec::from([ent("shm".into(), SYSVIPC_SHM_INO, 8)]),
             Kind::SysDir => Vec::from([
                 ent("fs".into(), SYS_FS_INO, 4),
                 ent("kernel".into(), SYS_KERNEL_INO, 4),
@@ -380,6 +393,9 @@ impl Inode for ProcInode {
             (Kind::Root, "version") => Ok(node(Kind::Version)),
             (Kind::Root, "slabinfo") => Ok(node(Kind::Slabinfo)),
             (Kind::Root, "sys") => Ok(node(Kind::SysDir)),
+            (Kind::Root, "sysvipc") => Ok(node(Kind::SysvipcDir)),
+            (Kind::SysvipcDir, "shm") => Ok(node(Kind::SysvipcShm)),
+            (Kind::SysvipcDir, _) => Err(Errno::ENOENT),
             (Kind::SysDir, "vm") => Ok(node(Kind::SysVmDir)),
             (Kind::SysDir, "kernel") => Ok(node(Kind::SysKernelDir)),
             (Kind::SysDir, "fs") => Ok(node(Kind::SysFsDir)),
@@ -433,6 +449,7 @@ impl Inode for ProcInode {
             Kind::FsSysctl(_) => SYS_FS_INO,
             Kind::Sysctl(_) => SYS_VM_INO,
             Kind::KernelSysctl(_) => SYS_KERNEL_INO,
+            Kind::SysvipcShm => SYSVIPC_INO,
             _ => ROOT_INO,
         }
     }

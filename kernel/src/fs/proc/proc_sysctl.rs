@@ -3,9 +3,11 @@
 //! mm code that reads them: `mm/util.rs` (overcommit, as Linux's `mm/util.c`) and
 //! `mm/vmscan_sysctl.rs` (swappiness, Linux's `vm_swappiness` in `mm/vmscan.c`);
 //! `drop_caches` is `fs/drop_caches.rs` as in Linux. /proc/sys/kernel holds
+//! `shmall`, `shmmax`, `shmmni` (Linux: `ipc/ipc_sysctl.c`; values in `ipc/shm.rs`) and
 //! `perf_user_access` (Linux 6.2+, arm64's `armv8_pmu_sysctl_table` in
 //! `arch/arm64/kernel/perf_event.c`; ours in `arch/aarch64/perf_event.rs`).
 use crate::errno::KResult;
+use crate::ipc::shm;
 use crate::mm::util::OvercommitSysctl;
 use crate::mm::vmscan_sysctl::{swappiness_read_from, swappiness_write_to, VM_SWAPPINESS};
 use alloc::string::String;
@@ -79,16 +81,30 @@ impl VmSysctl {
 pub enum KernelSysctl {
     /// `perf_user_access`: may EL0 read the PMU counters (0 or 1)?
     PerfUserAccess,
+    /// `shmall`: most pages of all System V segments (Linux: `shm_ctlall`, ipc/ipc_sysctl.c).
+    ShmAll,
+    /// `shmmax`: largest System V segment in bytes (Linux: `shm_ctlmax`).
+    ShmMax,
+    /// `shmmni`: most System V segments (Linux: `shm_ctlmni`).
+    ShmMni,
 }
 
 /// The files of /proc/sys/kernel, in readdir order.
-pub const KERNEL_SYSCTLS: [KernelSysctl; 1] = [KernelSysctl::PerfUserAccess];
+pub const KERNEL_SYSCTLS: [KernelSysctl; 4] = [
+    KernelSysctl::PerfUserAccess,
+    KernelSysctl::ShmAll,
+    KernelSysctl::ShmMax,
+    KernelSysctl::ShmMni,
+];
 
 impl KernelSysctl {
     /// The file name under /proc/sys/kernel.
     pub fn name(self) -> &'static str {
         match self {
             KernelSysctl::PerfUserAccess => "perf_user_access",
+            KernelSysctl::ShmAll => "shmall",
+            KernelSysctl::ShmMax => "shmmax",
+            KernelSysctl::ShmMni => "shmmni",
         }
     }
 
@@ -106,6 +122,9 @@ impl KernelSysctl {
                     u8::from(crate::arch::aarch64::perf_event::perf_user_access())
                 )
             }
+            KernelSysctl::ShmAll => shm::shm_sysctl_read(&shm::SHM_CTLALL),
+            KernelSysctl::ShmMax => shm::shm_sysctl_read(&shm::SHM_CTLMAX),
+            KernelSysctl::ShmMni => shm::shm_sysctl_read(&shm::SHM_CTLMNI),
         }
     }
 
@@ -115,6 +134,9 @@ impl KernelSysctl {
             KernelSysctl::PerfUserAccess => {
                 crate::arch::aarch64::perf_event::perf_user_access_write(pos, buf)
             }
+            KernelSysctl::ShmAll => shm::shm_sysctl_write_ulong(&shm::SHM_CTLALL, pos, buf),
+            KernelSysctl::ShmMax => shm::shm_sysctl_write_ulong(&shm::SHM_CTLMAX, pos, buf),
+            KernelSysctl::ShmMni => shm::shm_sysctl_write_mni(pos, buf),
         }
     }
 }

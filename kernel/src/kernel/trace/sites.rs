@@ -11,7 +11,7 @@
 use super::ftrace::FtraceSite;
 
 /// Every traced function, grouped by file.
-pub static FTRACE_SITES: [FtraceSite; 288] = [
+pub static FTRACE_SITES: [FtraceSite; 293] = [
     // mm/slab.rs
     FtraceSite::new("kmem_cache_alloc"),
     FtraceSite::new("kmem_cache_free"),
@@ -235,6 +235,7 @@ pub static FTRACE_SITES: [FtraceSite; 288] = [
     // mm/vmscan.rs
     FtraceSite::new("isolate_lru_page"),
     FtraceSite::new("putback_lru_page"),
+    FtraceSite::new("check_move_unevictable_pages"),
     FtraceSite::new("page_check_references"),
     FtraceSite::new("pageout"),
     FtraceSite::new("shrink_page_list"),
@@ -287,6 +288,11 @@ pub static FTRACE_SITES: [FtraceSite; 288] = [
     // fs/statfs.rs
     FtraceSite::new("sys_statfs"),
     FtraceSite::new("sys_fstatfs"),
+    // ipc/shm.rs
+    FtraceSite::new("sys_shmget"),
+    FtraceSite::new("sys_shmat"),
+    FtraceSite::new("sys_shmdt"),
+    FtraceSite::new("sys_shmctl"),
     // kernel/sys.rs
     FtraceSite::new("sys_uname"),
     FtraceSite::new("sys_setpgid"),
