@@ -720,6 +720,27 @@ pub const SCENARIOS: &[Scenario] = &[
         ],
         ..BASE
     },
+    // glibc programs from user/c, built by the aarch64 Linux cross compiler (`cargo xtask
+    // test` installs it): glibc's start-up (ID registers, TLS, rseq/robust-list probes)
+    // and its pthreads (clone, futex, tgkill) on our kernel.
+    Scenario {
+        name: "user-glibc-hello",
+        cmdline: "init=/bin/hello_glibc",
+        checks: &[
+            Check::Contains("hello from glibc (pid 1)"),
+            Check::Contains("init: /bin/hello_glibc exited with status 0"),
+            Check::Contains("mm: no leak"),
+        ],
+        ..BASE
+    },
+    Scenario {
+        timeout_secs: 180,
+        ..user_test(
+            "user-glibc-pthread",
+            "init=/bin/pthread_glibc",
+            "pthread_glibc: ",
+        )
+    },
     Scenario {
         name: "user-libc-std-musl",
         cmdline: "init=/bin/hello_std",

@@ -4,7 +4,10 @@
 //!   never `rustup update` or `rustup toolchain install`);
 //! * `qemu-system-aarch64` (and `gdb-multiarch` for `test` and `gdb`) are on PATH; if not, they
 //!   are installed with apt-get when we may (root or sudo), else we print the one command that
-//!   installs them and stop.
+//!   installs them and stop;
+//! * for `test`, the aarch64 Linux cross C compiler with its static glibc
+//!   (`gcc-aarch64-linux-gnu`, `libc6-dev-arm64-cross`), which builds `user/c/*.c` as real
+//!   glibc programs: installed the same way ([`check_cross_cc`]).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -107,6 +110,24 @@ fn check_tools(needs: Needs) -> Result<()> {
             _ => needs.gdb,
         })
         .collect();
+    install_missing(&wanted)
+}
+
+/// The C cross compiler `user/c` is built with, and the Debian packages that provide it
+/// and glibc's static libraries for arm64.
+pub const CROSS_CC: (&str, &str) = (
+    "aarch64-linux-gnu-gcc",
+    "gcc-aarch64-linux-gnu libc6-dev-arm64-cross",
+);
+
+/// Make sure `aarch64-linux-gnu-gcc` is there (install it, or print the command and stop):
+/// `cargo xtask test` runs glibc programs built from `user/c`.
+pub fn check_cross_cc() -> Result<()> {
+    install_missing(&[CROSS_CC])
+}
+
+/// Install the packages of the tools not on PATH, or print the command and exit.
+fn install_missing(wanted: &[(&str, &str)]) -> Result<()> {
     let missing: Vec<(&str, &str)> = wanted
         .iter()
         .copied()
@@ -116,7 +137,10 @@ fn check_tools(needs: Needs) -> Result<()> {
         return Ok(());
     }
     let tools: Vec<&str> = missing.iter().map(|(t, _)| *t).collect();
-    let packages: Vec<&str> = missing.iter().map(|(_, p)| *p).collect();
+    let packages: Vec<&str> = missing
+        .iter()
+        .flat_map(|(_, p)| p.split_whitespace())
+        .collect();
     let have_apt = find_in_path("apt-get").is_some();
     let root = is_root();
     let sudo = !root && find_in_path("sudo").is_some();

@@ -149,6 +149,7 @@ pub fn cmd_test(args: Vec<String>) -> Result<i32> {
         qemu: true,
         gdb: true,
     })?;
+    setup::check_cross_cc()?;
 
     let mut tally = Tally::default();
 

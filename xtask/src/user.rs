@@ -45,7 +45,45 @@ pub fn build_user(root: &Path) -> Result<PathBuf, String> {
         std::fs::copy(&src, out.join(&name)).map_err(|e| format!("{}: {e}", src.display()))?;
     }
     build_std_hello(root, &out)?;
+    build_c_programs(root, &out)?;
     Ok(out)
+}
+
+/// Build every `user/c/*.c` with the aarch64 Linux cross compiler as a static glibc
+/// program into `out/<name>` (genuine glibc binaries: glibc's start-up, TLS, pthreads).
+/// Without the compiler (a `cargo xtask qemu` on a machine that never ran the tests) they
+/// are left out; `cargo xtask test` installs it first (`setup::check_cross_cc`).
+fn build_c_programs(root: &Path, out: &Path) -> Result<(), String> {
+    let cc = crate::setup::CROSS_CC.0;
+    if crate::setup::find_in_path(cc).is_none() {
+        return Ok(());
+    }
+    let dir = root.join("user/c");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let src = entry.path();
+        if src.extension().and_then(|e| e.to_str()) != Some("c") {
+            continue;
+        }
+        let name = src.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+        let dst = out.join(name);
+        let fresh = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+        if fresh(&dst).is_some() && fresh(&dst) >= fresh(&src) {
+            continue;
+        }
+        let status = Command::new(cc)
+            .args(["-static", "-O2", "-Wall", "-Werror", "-pthread", "-o"])
+            .arg(&dst)
+            .arg(&src)
+            .status()
+            .map_err(|e| format!("running {cc}: {e}"))?;
+        if !status.success() {
+            return Err(format!("{cc} failed on {}", src.display()));
+        }
+    }
+    Ok(())
 }
 
 /// The libc target: Rust's std on musl, linked statically with rust-lld and the musl

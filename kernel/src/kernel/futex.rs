@@ -547,7 +547,7 @@ mod tests {
         assert!(test(1));
         assert!(!test(0));
         // FUTEX_OP_SET with FUTEX_OP_OPARG_SHIFT: oparg 3 -> 1 << 3.
-        let (apply, _) = wake_op_decode(((8 | 0) << 28) | (3 << 12)).unwrap();
+        let (apply, _) = wake_op_decode((8 << 28) | (3 << 12)).unwrap();
         assert_eq!(apply(0xff), 8);
         // ANDN with a negative (sign-extended) argument and a signed comparison.
         let (apply, test) = wake_op_decode((3 << 28) | (2 << 24) | (0xfff << 12) | 0xfff).unwrap();

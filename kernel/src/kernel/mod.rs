@@ -3,6 +3,7 @@
 #[macro_use]
 pub mod printk;
 pub mod cmdline;
+pub mod configs;
 pub mod cputime;
 pub mod futex;
 pub mod hrtimer;

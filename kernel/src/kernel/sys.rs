@@ -399,6 +399,31 @@ pub fn sys_nanosleep(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     do_nanosleep(deadline, a.0[1]).map(|()| 0)
 }
 
+/// clock_nanosleep(2): nanosleep on CLOCK_REALTIME, CLOCK_MONOTONIC, CLOCK_BOOTTIME or
+/// CLOCK_TAI (one clock here), with TIMER_ABSTIME (1) an absolute deadline (and no
+/// remaining time written). EINVAL for other clocks (Linux sleeps on
+/// CLOCK_PROCESS_CPUTIME_ID too; we do not), unknown flags or a bad timespec. What glibc's
+/// nanosleep, usleep and sleep call. Linux: `sys_clock_nanosleep` -> `common_nsleep`.
+pub fn sys_clock_nanosleep(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    const TIMER_ABSTIME: usize = 1;
+    let (clock, flags, req, rmtp) = (a.0[0], a.0[1], a.0[2], a.0[3]);
+    if !matches!(clock, 0 | 1 | 7 | 11) || flags & !TIMER_ABSTIME != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let sec: i64 = get_user(req)?;
+    let nsec: i64 = get_user(req + 8)?;
+    if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
+        return Err(Errno::EINVAL);
+    }
+    let ns = (sec as u64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(nsec as u64);
+    if flags & TIMER_ABSTIME != 0 {
+        return do_nanosleep(ns, 0).map(|()| 0);
+    }
+    do_nanosleep(ktime_get_ns().saturating_add(ns), rmtp).map(|()| 0)
+}
+
 /// Sleep until the monotonic clock reaches `expires`; on a signal write what is left to
 /// `rmtp` (0: nowhere; EFAULT if it cannot be written), record the deadline in the
 /// restart block and return ERESTART_RESTARTBLOCK. nanosleep and its continuation by

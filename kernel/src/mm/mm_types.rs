@@ -124,6 +124,11 @@ pub struct MmapLocked {
     pub brk: usize,
     /// Initial stack pointer area (Linux: `start_stack`); `[stack]` in /proc/self/maps.
     pub start_stack: usize,
+    /// Start of the page holding the signal-return trampoline exec maps, 0 if none:
+    /// where a handler installed without SA_RESTORER returns to (Linux arm64 returns
+    /// through the vDSO's `sigtramp`, `mm->context.vdso`; arm32's `mm->context.sigpage`
+    /// is this, and so is its "[sigpage]" name in /proc/<pid>/maps).
+    pub sigpage: usize,
     /// Start of the argv strings (Linux: `arg_start`).
     pub arg_start: usize,
     /// End of the argv strings (Linux: `arg_end`).
@@ -180,6 +185,7 @@ impl MmapLocked {
             start_brk: 0,
             brk: 0,
             start_stack: 0,
+            sigpage: 0,
             arg_start: 0,
             arg_end: 0,
             env_start: 0,
@@ -707,6 +713,12 @@ pub fn arch_pick_mmap_layout(mm: &mut MmapLocked) {
     }
 }
 
+/// How many users the address space has: the threads (and vfork children) running in it,
+/// plus short-lived references such as /proc readers (Linux: `atomic_read(&mm->mm_users)`).
+pub fn mm_users(mm: &alloc::sync::Arc<MmStruct>) -> usize {
+    alloc::sync::Arc::strong_count(mm)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -756,10 +768,4 @@ mod tests {
         assert_eq!(mm.rlimit(RLIMIT_STACK), 8 << 20);
         assert_eq!(mm.rlimit(RLIMIT_MEMLOCK), 8 << 20);
     }
-}
-
-/// How many users the address space has: the threads (and vfork children) running in it,
-/// plus short-lived references such as /proc readers (Linux: `atomic_read(&mm->mm_users)`).
-pub fn mm_users(mm: &alloc::sync::Arc<MmStruct>) -> usize {
-    alloc::sync::Arc::strong_count(mm)
 }

@@ -1702,6 +1702,9 @@ pub fn show_map_vma(mm: &MmapLocked, vma: &VmArea) -> String {
         Some("[heap]")
     } else if vma.vm_start <= mm.start_stack && vma.vm_end >= mm.start_stack {
         Some("[stack]")
+    } else if mm.sigpage != 0 && vma.vm_start == mm.sigpage {
+        // Linux: arch_vma_name (arm32's "[sigpage]"; arm64 shows "[vdso]" for its own).
+        Some("[sigpage]")
     } else {
         None
     };

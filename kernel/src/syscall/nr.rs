@@ -44,6 +44,7 @@ pub const KILL: usize = 129;
 pub const TKILL: usize = 130;
 pub const TGKILL: usize = 131;
 pub const TIMES: usize = 153;
+pub const CLOCK_NANOSLEEP: usize = 115;
 pub const GETRUSAGE: usize = 165;
 pub const FUTEX: usize = 98;
 pub const SET_ROBUST_LIST: usize = 99;

@@ -31,6 +31,7 @@ pub fn lookup(n: usize) -> Option<SyscallFn> {
         nr::EXIT_GROUP => task::exit::sys_exit_group,
         nr::FUTEX => crate::kernel::futex::sys_futex,
         nr::TIMES => crate::kernel::cputime::sys_times,
+        nr::CLOCK_NANOSLEEP => ksys::sys_clock_nanosleep,
         nr::GETRUSAGE => crate::kernel::cputime::sys_getrusage,
         nr::SET_ROBUST_LIST => crate::kernel::futex::sys_set_robust_list,
         nr::GET_ROBUST_LIST => crate::kernel::futex::sys_get_robust_list,

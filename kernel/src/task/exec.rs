@@ -32,6 +32,15 @@ const ARG_MAX: usize = 2 << 20;
 /// Largest executable we read the headers of (the segments are mapped, not copied).
 const MAX_EXEC_FILE: u64 = 64 << 20;
 
+/// Bytes of one page.
+const PAGE: usize = crate::mm::PAGE_SIZE;
+
+/// The signal-return trampoline every process gets (`mov x8, #139` (rt_sigreturn);
+/// `svc #0`): a handler installed without SA_RESTORER, as glibc on arm64 installs them,
+/// returns here. Linux arm64 puts the same two instructions in the vDSO
+/// (`__kernel_rt_sigreturn`, arch/arm64/kernel/vdso/sigreturn.S); we have no vDSO.
+pub const SIGTRAMP: [u8; 8] = [0x68, 0x11, 0x80, 0xd2, 0x01, 0x00, 0x00, 0xd4];
+
 fn page_up(x: usize) -> usize {
     (x + 0xfff) & !0xfff
 }
@@ -277,6 +286,20 @@ pub fn do_execve(path: &str, argv: &[Vec<u8>], envp: &[Vec<u8>], regs: &mut PtRe
             ((STACK_TOP - stack_start) >> 12) as isize,
         );
         m.start_stack = stack.sp;
+        // The signal-return trampoline's page, below the mmap base (see SIGTRAMP).
+        let sigpage = crate::mm::mmap::get_unmapped_area(&m, None, 0, PAGE, 0, 0)?;
+        let tramp = VmArea::new(
+            sigpage,
+            sigpage + PAGE,
+            VmFlags::VM_READ
+                | VmFlags::VM_EXEC
+                | VmFlags::VM_MAYREAD
+                | VmFlags::VM_MAYWRITE
+                | VmFlags::VM_MAYEXEC,
+        );
+        crate::mm::mmap::insert_vm_struct(&mut m, &mut pt, tramp)?;
+        crate::mm::mmap::vm_stat_account(&mut m, VmFlags::VM_READ | VmFlags::VM_EXEC, 1);
+        m.sigpage = sigpage;
         m.arg_start = stack.arg_start;
         m.arg_end = stack.arg_start + argv.iter().map(|a| a.len() + 1).sum::<usize>();
         m.env_start = m.arg_end;
@@ -307,6 +330,14 @@ pub fn do_execve(path: &str, argv: &[Vec<u8>], envp: &[Vec<u8>], regs: &mut PtRe
     let fill = || -> KResult<()> {
         for (at, len) in &tails {
             copy_to_user(*at, &zeros[..*len])?;
+        }
+        // The trampoline goes into its read-only page the way a debugger writes code:
+        // a forced write, which gives the process its own copy of the page.
+        let at = crate::mm::mmap_lock::mmap_read_lock(&mm).sigpage;
+        let mut code = SIGTRAMP;
+        let forced = crate::mm::gup::FollFlags::FOLL_WRITE | crate::mm::gup::FollFlags::FOLL_FORCE;
+        if crate::mm::memory::access_remote_vm(&mm, at, &mut code, forced) != code.len() {
+            return Err(Errno::EFAULT);
         }
         copy_to_user(stack.base, &stack.bytes)
     };

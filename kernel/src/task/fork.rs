@@ -112,6 +112,7 @@ pub fn dup_mmap(parent: &MmStruct) -> KResult<Arc<MmStruct>> {
         dst.start_brk = src.start_brk;
         dst.brk = src.brk;
         dst.start_stack = src.start_stack;
+        dst.sigpage = src.sigpage;
         dst.arg_start = src.arg_start;
         dst.arg_end = src.arg_end;
         dst.env_start = src.env_start;

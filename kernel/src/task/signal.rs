@@ -20,8 +20,8 @@
 //!
 //! Differences from Linux 5.10: one siginfo per signal (real-time signals do not queue
 //! multiple instances); stop signals terminate (no job control, so no restart after
-//! SIGSTOP/SIGCONT); a handler without SA_RESTORER has nowhere to return (no vDSO
-//! `sigtramp`): every libc passes its restorer. Interrupted sleeps return Linux's
+//! SIGSTOP/SIGCONT); a handler without SA_RESTORER (glibc's on arm64) returns through
+//! the "[sigpage]" trampoline exec maps instead of a vDSO's `sigtramp`. Interrupted sleeps return Linux's
 //! internal restart codes (pipe and console reads/writes, wait4: ERESTARTSYS; pause-like
 //! rt_sigsuspend and ppoll: ERESTARTNOHAND; nanosleep: ERESTART_RESTARTBLOCK with the
 //! remaining time in the `restart_block`) and `do_signal` restarts or turns them into

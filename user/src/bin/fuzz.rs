@@ -128,6 +128,7 @@ const CALLS: &[(usize, &str, &[A])] = &[
     (137, "rt_sigtimedwait", &[Ptr, Ptr, Time, Len]),
     (98, "futex", &[Ptr, Flags, Int, Time, Ptr, Int]),
     (165, "getrusage", &[Int, Ptr]),
+    (115, "clock_nanosleep", &[Int, Flags, Time, Ptr]),
     (153, "times", &[Ptr]),
     (99, "set_robust_list", &[Ptr, Len]),
     (100, "get_robust_list", &[Pid, Ptr, Ptr]),

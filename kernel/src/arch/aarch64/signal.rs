@@ -287,12 +287,16 @@ pub fn setup_rt_frame(a: &RtSigframeArgs, regs: &mut PtRegs) -> KResult<()> {
     regs.sp = frame as u64;
     regs.regs[29] = next_frame as u64;
     regs.pc = a.ka.sa_handler;
-    // Without SA_RESTORER Linux returns through the vDSO's sigtramp; we have no vDSO, so
-    // such a handler returns to 0 and faults.
+    // Without SA_RESTORER Linux returns through the vDSO's sigtramp; ours is the
+    // trampoline page exec maps (task/exec.rs: SIGTRAMP, "[sigpage]").
     regs.regs[30] = if a.ka.sa_flags & SA_RESTORER != 0 {
         a.ka.sa_restorer
     } else {
-        0
+        crate::task::current()
+            .and_then(|t| t.mm.lock().clone())
+            .map_or(0, |mm| {
+                crate::mm::mmap_lock::mmap_read_lock(&mm).sigpage as u64
+            })
     };
     if a.ka.sa_flags & SA_SIGINFO != 0 {
         regs.regs[1] = frame as u64;

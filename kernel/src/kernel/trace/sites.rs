@@ -11,7 +11,7 @@
 use super::ftrace::FtraceSite;
 
 /// Every traced function, grouped by file.
-pub static FTRACE_SITES: [FtraceSite; 293] = [
+pub static FTRACE_SITES: [FtraceSite; 294] = [
     // mm/slab.rs
     FtraceSite::new("kmem_cache_alloc"),
     FtraceSite::new("kmem_cache_free"),
@@ -315,6 +315,7 @@ pub static FTRACE_SITES: [FtraceSite; 293] = [
     FtraceSite::new("sys_setrlimit"),
     FtraceSite::new("sys_clock_gettime"),
     FtraceSite::new("sys_nanosleep"),
+    FtraceSite::new("sys_clock_nanosleep"),
     FtraceSite::new("sys_getrandom"),
     // kernel/cputime.rs
     FtraceSite::new("sys_getrusage"),
