@@ -140,7 +140,7 @@ impl File {
 
     /// Is it a directory?
     pub fn is_dir(&self) -> bool {
-        s_isdir(self.f_inode.attr().i_mode)
+        s_isdir(self.f_inode.attr().i_mode())
     }
 
     /// The current position (Linux: `f_pos`).
@@ -325,7 +325,7 @@ impl File {
         if len < 0 {
             return Err(Errno::EINVAL);
         }
-        if !s_isreg(self.f_inode.attr().i_mode) || !self.f_mode.contains(FMode::FMODE_WRITE) {
+        if !s_isreg(self.f_inode.attr().i_mode()) || !self.f_mode.contains(FMode::FMODE_WRITE) {
             return Err(Errno::EINVAL);
         }
         // Shrinking: pages past the new end leave every mapping first, so later
@@ -342,6 +342,6 @@ impl File {
 
     /// `DT_*` type of the file (for /proc and tests).
     pub fn d_type(&self) -> u8 {
-        mode_to_dtype(self.f_inode.attr().i_mode)
+        mode_to_dtype(self.f_inode.attr().i_mode())
     }
 }

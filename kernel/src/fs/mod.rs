@@ -16,6 +16,7 @@
 //! [`do_mkdirat`], [`do_unlinkat`], [`do_faccessat`], [`inode_permission`] (`execve`: MAY_EXEC),
 //! [`kern_path`] (`chdir`); `close` is dropping the fd's
 //! `Arc<File>`. A new file system (procfs) mounts with [`do_add_mount`].
+pub mod attr;
 pub mod block_dev;
 pub mod char_dev;
 pub mod console;
