@@ -114,6 +114,21 @@ impl File {
         &self.f_ra
     }
 
+    /// The device behind a special file (a character device, a pipe end, a socket).
+    pub fn cdev(&self) -> Option<&Arc<dyn CharDevice>> {
+        self.f_cdev.as_ref()
+    }
+
+    /// What would not block now, as POLL* bits (Linux: `vfs_poll`): the device's answer,
+    /// or readable and writable for a file or directory (DEFAULT_POLLMASK).
+    pub fn poll(&self) -> u16 {
+        use super::char_dev::{POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM};
+        match &self.f_cdev {
+            Some(c) => c.poll(),
+            None => POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM,
+        }
+    }
+
     /// Access mode and capabilities.
     pub fn f_mode(&self) -> FMode {
         self.f_mode

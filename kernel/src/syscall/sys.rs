@@ -89,6 +89,8 @@ pub fn lookup(n: usize) -> Option<SyscallFn> {
         nr::FCNTL => fs::sys_fcntl,
         nr::READLINKAT => fs::sys_readlinkat,
         nr::PPOLL => fs::sys_ppoll,
+        nr::SOCKETPAIR => crate::net::socket::sys_socketpair,
+        nr::SHUTDOWN => crate::net::socket::sys_shutdown,
         nr::TKILL => task::signal::sys_tkill,
         nr::TGKILL => task::signal::sys_tgkill,
         nr::SIGALTSTACK => task::signal::sys_sigaltstack,
