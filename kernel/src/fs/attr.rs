@@ -182,3 +182,172 @@ pub fn notify_change(inode: &dyn Inode, attr: &mut Iattr) -> KResult<()> {
     setattr_prepare(&current_cred(), inode, attr)?;
     inode.setattr(attr)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fs::inode::{S_IFDIR, S_IFREG};
+    use crate::fs::namei::{generic_permission, MAY_EXEC, MAY_READ, MAY_WRITE};
+    use crate::fs::tmpfs;
+    use alloc::sync::Arc;
+
+    fn cred(euid: u32, egid: u32) -> Cred {
+        Cred {
+            uid: euid,
+            euid,
+            suid: euid,
+            gid: egid,
+            egid,
+        }
+    }
+
+    /// A tmpfs file with `mode` owned by `uid:gid` (built as root: no task on the host).
+    fn file(mode: u32, uid: u32, gid: u32) -> Arc<dyn Inode> {
+        let root = tmpfs::shmem_fill_super("tmpfs", 0o1777);
+        let f = root.create("f", mode, 0).unwrap();
+        f.attr().set_owner(uid, gid);
+        f
+    }
+
+    fn chmod_as(c: &Cred, inode: &dyn Inode, mode: u32) -> KResult<u32> {
+        let mut attr = Iattr {
+            ia_valid: AttrValid::ATTR_MODE,
+            ia_mode: mode,
+            ia_uid: 0,
+            ia_gid: 0,
+        };
+        setattr_prepare(c, inode, &mut attr)?;
+        Ok(attr.ia_mode)
+    }
+
+    fn chown_as(c: &Cred, inode: &dyn Inode, uid: Option<u32>, gid: Option<u32>) -> KResult<()> {
+        let mut attr = Iattr {
+            ia_valid: AttrValid::empty(),
+            ia_mode: 0,
+            ia_uid: uid.unwrap_or(0),
+            ia_gid: gid.unwrap_or(0),
+        };
+        if uid.is_some() {
+            attr.ia_valid |= AttrValid::ATTR_UID;
+        }
+        if gid.is_some() {
+            attr.ia_valid |= AttrValid::ATTR_GID;
+        }
+        setattr_prepare(c, inode, &mut attr)
+    }
+
+    #[test]
+    fn generic_permission_picks_owner_then_group_then_other_class() {
+        // 0640, owner 1000, group 50.
+        let f = file(S_IFREG | 0o640, 1000, 50);
+        let owner = cred(1000, 7);
+        let member = cred(2000, 50);
+        let other = cred(3000, 7);
+        assert_eq!(
+            generic_permission(&*f, MAY_READ | MAY_WRITE, &owner),
+            Ok(())
+        );
+        assert_eq!(generic_permission(&*f, MAY_READ, &member), Ok(()));
+        assert_eq!(
+            generic_permission(&*f, MAY_WRITE, &member),
+            Err(Errno::EACCES)
+        );
+        assert_eq!(
+            generic_permission(&*f, MAY_READ, &other),
+            Err(Errno::EACCES)
+        );
+        // The owner class decides for the owner even when "other" would allow more.
+        f.attr().set_mode(0o047);
+        assert_eq!(
+            generic_permission(&*f, MAY_READ, &owner),
+            Err(Errno::EACCES)
+        );
+        assert_eq!(generic_permission(&*f, MAY_READ, &other), Ok(()));
+    }
+
+    #[test]
+    fn root_overrides_read_write_but_executes_only_with_an_x_bit() {
+        let f = file(S_IFREG, 1000, 1000);
+        let root = cred(0, 0);
+        assert_eq!(generic_permission(&*f, MAY_READ | MAY_WRITE, &root), Ok(()));
+        assert_eq!(generic_permission(&*f, MAY_EXEC, &root), Err(Errno::EACCES));
+        f.attr().set_mode(0o001);
+        assert_eq!(generic_permission(&*f, MAY_EXEC, &root), Ok(()));
+        let d = file(S_IFDIR, 1000, 1000);
+        assert_eq!(
+            generic_permission(&*d, MAY_EXEC, &root),
+            Ok(()),
+            "search any dir"
+        );
+    }
+
+    #[test]
+    fn setattr_prepare_chmod_needs_owner_or_cap_fowner() {
+        let f = file(S_IFREG | 0o644, 1000, 1000);
+        assert_eq!(chmod_as(&cred(1001, 1000), &*f, 0o600), Err(Errno::EPERM));
+        assert_eq!(chmod_as(&cred(1000, 1000), &*f, 0o600), Ok(0o600));
+        assert_eq!(chmod_as(&cred(0, 0), &*f, 0o600), Ok(0o600));
+    }
+
+    #[test]
+    fn setattr_prepare_drops_sgid_when_not_in_the_files_group() {
+        let f = file(S_IFREG | 0o644, 1000, 50);
+        assert_eq!(chmod_as(&cred(1000, 7), &*f, 0o2755), Ok(0o755));
+        assert_eq!(chmod_as(&cred(1000, 50), &*f, 0o2755), Ok(0o2755));
+        assert_eq!(chmod_as(&cred(0, 7), &*f, 0o2755), Ok(0o2755), "CAP_FSETID");
+    }
+
+    #[test]
+    fn chown_ok_and_chgrp_ok_as_linux_5_10() {
+        let f = file(S_IFREG | 0o644, 1000, 50);
+        let owner = cred(1000, 7);
+        assert_eq!(chown_as(&owner, &*f, Some(1000), None), Ok(()), "to itself");
+        assert_eq!(chown_as(&owner, &*f, Some(0), None), Err(Errno::EPERM));
+        assert_eq!(
+            chown_as(&owner, &*f, None, Some(7)),
+            Ok(()),
+            "a group it is in"
+        );
+        assert_eq!(
+            chown_as(&owner, &*f, None, Some(50)),
+            Ok(()),
+            "the file's own"
+        );
+        assert_eq!(chown_as(&owner, &*f, None, Some(8)), Err(Errno::EPERM));
+        assert_eq!(
+            chown_as(&cred(2000, 7), &*f, None, Some(7)),
+            Err(Errno::EPERM)
+        );
+        assert_eq!(chown_as(&cred(0, 0), &*f, Some(5), Some(6)), Ok(()));
+    }
+
+    #[test]
+    fn chown_of_a_file_clears_suid_and_group_exec_sgid_but_not_of_a_directory() {
+        // Host tests run as root (no task): notify_change with root's credentials.
+        let f = file(S_IFREG | 0o6755, 1000, 1000);
+        crate::fs::open::chown_common(&*f, 0, u32::MAX).unwrap();
+        assert_eq!(f.attr().i_mode(), S_IFREG | 0o755);
+        assert_eq!((f.attr().i_uid(), f.attr().i_gid()), (0, 1000));
+        let g = file(S_IFREG | 0o2745, 1000, 1000);
+        crate::fs::open::chown_common(&*g, u32::MAX, u32::MAX).unwrap();
+        assert_eq!(g.attr().i_mode(), S_IFREG | 0o2745, "no group x: kept");
+        let d = file(S_IFDIR | 0o6755, 1000, 1000);
+        crate::fs::open::chown_common(&*d, 0, 0).unwrap();
+        assert_eq!(d.attr().i_mode(), S_IFDIR | 0o6755);
+    }
+
+    #[test]
+    fn chmod_keeps_the_file_type_and_read_only_is_erofs() {
+        let f = file(S_IFREG | 0o644, 0, 0);
+        crate::fs::open::chmod_common(&*f, 0o170777).unwrap();
+        assert_eq!(f.attr().i_mode(), S_IFREG | 0o777);
+        let ro = tmpfs::shmem_fill_super_opts("tmpfs", tmpfs::ShmemOptions::defaults(0o755), true)
+            .unwrap();
+        assert_eq!(
+            crate::fs::open::chmod_common(&*ro, 0o700),
+            Err(Errno::EROFS)
+        );
+        assert_eq!(crate::fs::open::chown_common(&*ro, 1, 1), Err(Errno::EROFS));
+        assert_eq!(ro.attr().i_mode(), S_IFDIR | 0o755);
+    }
+}

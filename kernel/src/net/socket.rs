@@ -169,3 +169,30 @@ pub fn sys_shutdown(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     sock.unix_shutdown(a.0[1] as u32)?;
     Ok(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn socketpair_errnos_in_sock_create_then_unix_create_order() {
+        assert_eq!(socketpair_check(AF_UNIX, SOCK_STREAM, 0), Ok(()));
+        assert_eq!(socketpair_check(AF_UNIX, SOCK_STREAM, AF_UNIX), Ok(()));
+        assert_eq!(socketpair_check(NPROTO, 99, 9), Err(Errno::EAFNOSUPPORT));
+        assert_eq!(socketpair_check(AF_UNIX, SOCK_MAX, 9), Err(Errno::EINVAL));
+        assert_eq!(
+            socketpair_check(AF_INET, SOCK_STREAM, 0),
+            Err(Errno::EOPNOTSUPP)
+        );
+        assert_eq!(
+            socketpair_check(7, SOCK_STREAM, 0),
+            Err(Errno::EAFNOSUPPORT)
+        );
+        assert_eq!(socketpair_check(AF_UNIX, 4, 2), Err(Errno::EPROTONOSUPPORT));
+        assert_eq!(socketpair_check(AF_UNIX, 4, 0), Err(Errno::ESOCKTNOSUPPORT));
+        assert_eq!(
+            socketpair_check(AF_UNIX, SOCK_DGRAM, 0),
+            Err(Errno::EOPNOTSUPP)
+        );
+    }
+}
