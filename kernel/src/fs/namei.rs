@@ -271,7 +271,9 @@ impl MntNamespace {
             if !cwd.starts_with('/') {
                 return Err(Errno::EINVAL);
             }
-            self.link_path_walk(&mut w, cwd)?;
+            // The cwd was searchable when it was entered (Linux keeps it as a path and
+            // does not walk it again); no may_lookup checks for it.
+            self.link_path_walk(&mut w, cwd, false)?;
             if !s_isdir(w.cur().attr().i_mode()) {
                 return Err(Errno::ENOTDIR);
             }
@@ -281,11 +283,16 @@ impl MntNamespace {
 
     /// Walk every component of `path` (Linux: `link_path_walk` + `walk_component`).
     /// ENOTDIR when a non-directory is walked through, ENOENT for a missing name,
-    /// ENAMETOOLONG for a component over NAME_MAX.
-    fn link_path_walk(&self, w: &mut Walk, path: &str) -> KResult<()> {
+    /// ENAMETOOLONG for a component over NAME_MAX; with `may_lookup`, EACCES for a
+    /// directory the caller may not search (Linux: `may_lookup`, MAY_EXEC on each
+    /// directory walked through).
+    fn link_path_walk(&self, w: &mut Walk, path: &str, may_lookup: bool) -> KResult<()> {
         for name in path.split('/').filter(|c| !c.is_empty()) {
             if !s_isdir(w.cur().attr().i_mode()) {
                 return Err(Errno::ENOTDIR);
+            }
+            if may_lookup {
+                inode_permission(&**w.cur(), MAY_EXEC)?;
             }
             match name {
                 "." => {}
@@ -315,7 +322,7 @@ impl MntNamespace {
     pub fn path_lookupat(&self, cwd: &str, path: &str) -> KResult<Path> {
         check_path(path)?;
         let mut w = self.start(cwd, path)?;
-        self.link_path_walk(&mut w, path)?;
+        self.link_path_walk(&mut w, path, true)?;
         if path.ends_with('/') && !s_isdir(w.cur().attr().i_mode()) {
             return Err(Errno::ENOTDIR);
         }
@@ -333,7 +340,7 @@ impl MntNamespace {
         check_path(path)?;
         let (prefix, last, trailing) = split_last(path);
         let mut w = self.start(cwd, path)?;
-        self.link_path_walk(&mut w, prefix)?;
+        self.link_path_walk(&mut w, prefix, true)?;
         if !s_isdir(w.cur().attr().i_mode()) {
             return Err(Errno::ENOTDIR);
         }

@@ -224,6 +224,10 @@ fn main(_: Args) -> i32 {
     t.ret("chown chmod.grp to 1000:1234", chown(grpf, 1000, 1234), 0);
     let rootd = c"/tmp/chmod.rootd";
     t.ret("mkdir a root-owned 0755 directory", mkdir(rootd, 0o755), 0);
+    let privd = c"/tmp/chmod.priv";
+    let privf = c"/tmp/chmod.priv/x";
+    t.ret("mkdir a root-owned 0700 directory", mkdir(privd, 0o700), 0);
+    close(creat(privf, 0o644));
 
     let st = in_child(|| {
         let mut t = Tap::new("chmod_test (uid 1000)");
@@ -323,6 +327,27 @@ fn main(_: Args) -> i32 {
             EACCES,
         );
         t.err(
+            "opening a 0644 file in root's 0700 directory is EACCES (no search)",
+            open(privf, O_RDONLY, 0),
+            EACCES,
+        );
+        let mut st = Stat::default();
+        t.err(
+            "and so is stat through it",
+            fstatat(AT_FDCWD, privf, &mut st, 0),
+            EACCES,
+        );
+        t.err(
+            "and access(F_OK)",
+            access(privf, 0),
+            EACCES,
+        );
+        t.ret(
+            "the directory itself can be stat'ed",
+            fstatat(AT_FDCWD, privd, &mut st, 0),
+            0,
+        );
+        t.err(
             "unlinking root's file from sticky /tmp is EPERM",
             unlink(rootf),
             EPERM,
@@ -341,11 +366,12 @@ fn main(_: Args) -> i32 {
     // Clean up.
     close(fd);
     close(dfd);
-    for p in [f, rootf, pubf, grpf] {
+    for p in [f, rootf, pubf, grpf, privf] {
         unlink(p);
     }
     rmdir(sub);
     rmdir(d);
     rmdir(rootd);
+    rmdir(privd);
     t.finish()
 }
