@@ -375,6 +375,8 @@ pub fn create_pipe_files(flags: u32) -> (Arc<super::file::File>, Arc<super::file
     let inode: Arc<dyn Inode> = Arc::new(PipeInode {
         attr: InodeAttr::new(sb, ino, S_IFIFO | 0o600, 1, 0),
     });
+    // get_pipe_inode: owned by the caller's fsuid and fsgid.
+    super::attr::inode_init_owner(&*inode, None, S_IFIFO | 0o600);
     let pipe = Pipe::new(1, 1);
     let name = alloc::format!("pipe:[{ino}]");
     let end = |write: bool| {

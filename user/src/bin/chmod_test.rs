@@ -358,6 +358,14 @@ fn main(_: Args) -> i32 {
             chmod(c"/proc/self/status", 0o600),
             EPERM,
         );
+        let mut p = [0i32; 2];
+        pipe2(&mut p, 0);
+        let mut st = Stat::default();
+        fstat(p[0], &mut st);
+        t.eq("a pipe made as uid 1000 belongs to uid 1000", st.st_uid, 1000);
+        t.ret("and its owner may fchmod it", fchmod(p[0], 0o644), 0);
+        close(p[0]);
+        close(p[1]);
         close(fd);
         t.failed() as i32
     });
