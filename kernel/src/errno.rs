@@ -45,7 +45,12 @@ pub enum Errno {
     ELOOP = 40,
     EIDRM = 43,
     EOVERFLOW = 75,
+    ENOTSOCK = 88,
+    EPROTONOSUPPORT = 93,
+    ESOCKTNOSUPPORT = 94,
     EOPNOTSUPP = 95,
+    EAFNOSUPPORT = 97,
+    ECONNRESET = 104,
     /// Connection timed out; also a futex wait's timeout (Linux: `ETIMEDOUT`).
     ETIMEDOUT = 110,
     /// Kernel-internal (never seen by user space, Linux: `include/linux/errno.h`): an

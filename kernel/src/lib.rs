@@ -27,6 +27,7 @@ pub mod ipc;
 #[path = "lib/mod.rs"]
 pub mod lib;
 pub mod mm;
+pub mod net;
 pub mod sync;
 pub mod syscall;
 pub mod task;

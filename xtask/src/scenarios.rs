@@ -586,6 +586,15 @@ pub const SCENARIOS: &[Scenario] = &[
     ),
     user_test("user-mremap", "init=/bin/mremap_test", "mremap_test: "),
     user_test("user-pipe", "init=/bin/pipe_test", "pipe_test: "),
+    // fchmod/fchmodat/fchown/fchownat and the mode bits open and access obey, as root and
+    // as uid 1000.
+    user_test("user-chmod", "init=/bin/chmod_test", "chmod_test: "),
+    // socketpair(AF_UNIX, SOCK_STREAM), shutdown, ppoll on sockets.
+    user_test(
+        "user-socketpair",
+        "init=/bin/socketpair_test",
+        "socketpair_test: ",
+    ),
     user_test("user-pgrp", "init=/bin/pgrp_test", "pgrp_test: "),
     user_test("user-timer", "init=/bin/timer_test", "timer_test: "),
     // CPU time: tick accounting, getrusage/times/wait4 rusage, CPU clocks,

@@ -930,6 +930,7 @@ mod site_tests {
             root.join("mm"),
             root.join("fs"),
             root.join("kernel"),
+            root.join("net"),
             root.join("task"),
             root.join("ipc"),
         ];

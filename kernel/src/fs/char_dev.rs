@@ -26,7 +26,43 @@ pub trait CharDevice: Send + Sync {
     fn is_tty(&self) -> bool {
         false
     }
+    /// What would not block now, as POLL* bits (Linux: `f_op->poll`). Default: readable
+    /// and writable, as Linux's DEFAULT_POLLMASK for a file without a poll method.
+    fn poll(&self) -> u16 {
+        POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM
+    }
+    /// The device as `Any`, for the layer that made it to find its own type again (net/
+    /// finds the socket behind a file: Linux's `sock_from_file` compares `f_op` with
+    /// `socket_file_ops`). Default: None.
+    fn as_any(&self) -> Option<&dyn core::any::Any> {
+        None
+    }
 }
+
+/// Where poll(2) sleeps: every device whose [`CharDevice::poll`] answer can change wakes
+/// it (pipes, sockets). Linux gives each file its own queue and a poll table that waits
+/// on all of them; one shared queue means spurious wake-ups, which poll tolerates (it
+/// rechecks every fd).
+pub static POLL_WAIT: crate::sync::WaitQueueHead = crate::sync::WaitQueueHead::new();
+
+/// poll(2) event: data to read.
+pub const POLLIN: u16 = 0x1;
+/// poll(2) event: urgent data.
+pub const POLLPRI: u16 = 0x2;
+/// poll(2) event: writing will not block.
+pub const POLLOUT: u16 = 0x4;
+/// poll(2) event: an error (a pipe's write end without a reader).
+pub const POLLERR: u16 = 0x8;
+/// poll(2) event: hung up (no writer left; a socket shut down both ways).
+pub const POLLHUP: u16 = 0x10;
+/// poll(2) event: not an open fd.
+pub const POLLNVAL: u16 = 0x20;
+/// poll(2) event: normal data to read.
+pub const POLLRDNORM: u16 = 0x40;
+/// poll(2) event: normal data may be written.
+pub const POLLWRNORM: u16 = 0x100;
+/// poll(2) event: the peer shut its writing side (Linux: `EPOLLRDHUP`).
+pub const POLLRDHUP: u16 = 0x2000;
 
 static CHRDEVS: SpinLockIrq<BTreeMap<u64, Arc<dyn CharDevice>>> = SpinLockIrq::new(BTreeMap::new());
 

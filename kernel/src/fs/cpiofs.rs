@@ -122,7 +122,7 @@ impl Inode for CpioInode {
             CpioKind::Dir { children, .. } => Ok(children.get(pos).map(|(name, c)| DirEntry {
                 name: name.clone(),
                 ino: c.attr.i_ino,
-                d_type: mode_to_dtype(c.attr.i_mode),
+                d_type: mode_to_dtype(c.attr.i_mode()),
             })),
             _ => Err(Errno::ENOTDIR),
         }
@@ -361,9 +361,8 @@ fn make_inode(
         .filter(|&&c| s_isdir(nodes[c].mode))
         .count() as u32;
     let nlink = if s_isdir(n.mode) { 2 + subdirs } else { 1 };
-    let mut attr = InodeAttr::new(sb, n.ino, n.mode, nlink, n.size);
-    attr.i_uid = n.uid;
-    attr.i_gid = n.gid;
+    let attr = InodeAttr::new(sb, n.ino, n.mode, nlink, n.size);
+    attr.set_owner(n.uid, n.gid);
     attr.set_mtime(n.mtime);
     let inode = Arc::new(CpioInode { attr, kind });
     if !s_isdir(n.mode) {

@@ -114,6 +114,21 @@ impl File {
         &self.f_ra
     }
 
+    /// The device behind a special file (a character device, a pipe end, a socket).
+    pub fn cdev(&self) -> Option<&Arc<dyn CharDevice>> {
+        self.f_cdev.as_ref()
+    }
+
+    /// What would not block now, as POLL* bits (Linux: `vfs_poll`): the device's answer,
+    /// or readable and writable for a file or directory (DEFAULT_POLLMASK).
+    pub fn poll(&self) -> u16 {
+        use super::char_dev::{POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM};
+        match &self.f_cdev {
+            Some(c) => c.poll(),
+            None => POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM,
+        }
+    }
+
     /// Access mode and capabilities.
     pub fn f_mode(&self) -> FMode {
         self.f_mode
@@ -140,7 +155,7 @@ impl File {
 
     /// Is it a directory?
     pub fn is_dir(&self) -> bool {
-        s_isdir(self.f_inode.attr().i_mode)
+        s_isdir(self.f_inode.attr().i_mode())
     }
 
     /// The current position (Linux: `f_pos`).
@@ -325,7 +340,7 @@ impl File {
         if len < 0 {
             return Err(Errno::EINVAL);
         }
-        if !s_isreg(self.f_inode.attr().i_mode) || !self.f_mode.contains(FMode::FMODE_WRITE) {
+        if !s_isreg(self.f_inode.attr().i_mode()) || !self.f_mode.contains(FMode::FMODE_WRITE) {
             return Err(Errno::EINVAL);
         }
         // Shrinking: pages past the new end leave every mapping first, so later
@@ -342,6 +357,6 @@ impl File {
 
     /// `DT_*` type of the file (for /proc and tests).
     pub fn d_type(&self) -> u8 {
-        mode_to_dtype(self.f_inode.attr().i_mode)
+        mode_to_dtype(self.f_inode.attr().i_mode())
     }
 }

@@ -34,8 +34,8 @@ impl FileMapping {
     /// Wrap an open file for mapping.
     pub fn new(file: Arc<File>) -> Self {
         let attr = file.inode().attr();
-        let dev_zero =
-            crate::fs::inode::s_ischr(attr.i_mode) && attr.i_rdev == crate::fs::char_dev::ZERO_DEV;
+        let dev_zero = crate::fs::inode::s_ischr(attr.i_mode())
+            && attr.i_rdev == crate::fs::char_dev::ZERO_DEV;
         FileMapping { file, dev_zero }
     }
 }
@@ -78,7 +78,7 @@ impl MappedFile for FileMapping {
     /// handled by sys_mmap) and /proc files have no `mmap` file operation, so ENODEV.
     fn mmap_supported(&self) -> bool {
         self.dev_zero
-            || (crate::fs::inode::s_isreg(self.file.inode().attr().i_mode)
+            || (crate::fs::inode::s_isreg(self.file.inode().attr().i_mode())
                 && self.file.inode().mapping().is_some())
     }
     /// A character device takes any offset (Linux: `file_mmap_size_max` returns

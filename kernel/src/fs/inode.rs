@@ -32,6 +32,16 @@ pub const S_IFDIR: u32 = 0o040000;
 pub const S_IFCHR: u32 = 0o020000;
 /// FIFO.
 pub const S_IFIFO: u32 = 0o010000;
+/// Set-user-id on execution.
+pub const S_ISUID: u32 = 0o4000;
+/// Set-group-id on execution (on a directory: new entries take its group).
+pub const S_ISGID: u32 = 0o2000;
+/// Sticky: in a directory only an entry's owner may remove it.
+pub const S_ISVTX: u32 = 0o1000;
+/// Group execute.
+pub const S_IXGRP: u32 = 0o0010;
+/// Every permission bit chmod may change (Linux: `S_IALLUGO`).
+pub const S_IALLUGO: u32 = 0o7777;
 
 /// Is `mode` a directory? (Linux: `S_ISDIR`)
 pub const fn s_isdir(mode: u32) -> bool {
@@ -138,14 +148,15 @@ impl SuperBlock {
 pub struct InodeAttr {
     /// Inode number (Linux: `i_ino`).
     pub i_ino: u64,
-    /// Type and permissions (Linux: `i_mode`); fixed (no chmod yet).
-    pub i_mode: u32,
+    /// Type and permissions (Linux: `i_mode`): the type never changes, the permission
+    /// bits do (chmod, and chown clearing S_ISUID); read with [`InodeAttr::i_mode`].
+    i_mode: AtomicU32,
     /// Device a special file stands for (Linux: `i_rdev`).
     pub i_rdev: u64,
-    /// Owner (Linux: `i_uid`).
-    pub i_uid: u32,
-    /// Group (Linux: `i_gid`).
-    pub i_gid: u32,
+    /// Owner (Linux: `i_uid`), changed by chown; read with [`InodeAttr::i_uid`].
+    i_uid: AtomicU32,
+    /// Group (Linux: `i_gid`), changed by chown; read with [`InodeAttr::i_gid`].
+    i_gid: AtomicU32,
     /// The file system (Linux: `i_sb`).
     pub i_sb: Arc<SuperBlock>,
     i_nlink: AtomicU32,
@@ -158,15 +169,41 @@ impl InodeAttr {
     pub fn new(sb: &Arc<SuperBlock>, ino: u64, mode: u32, nlink: u32, size: u64) -> Self {
         InodeAttr {
             i_ino: ino,
-            i_mode: mode,
+            i_mode: AtomicU32::new(mode),
             i_rdev: 0,
-            i_uid: 0,
-            i_gid: 0,
+            i_uid: AtomicU32::new(0),
+            i_gid: AtomicU32::new(0),
             i_sb: sb.clone(),
             i_nlink: AtomicU32::new(nlink),
             i_size: AtomicU64::new(size),
             i_mtime: AtomicI64::new(0),
         }
+    }
+    /// Type and permission bits (Linux: `inode->i_mode`).
+    pub fn i_mode(&self) -> u32 {
+        self.i_mode.load(Ordering::Relaxed)
+    }
+    /// Owner's user id (Linux: `inode->i_uid`).
+    pub fn i_uid(&self) -> u32 {
+        self.i_uid.load(Ordering::Relaxed)
+    }
+    /// Owner's group id (Linux: `inode->i_gid`).
+    pub fn i_gid(&self) -> u32 {
+        self.i_gid.load(Ordering::Relaxed)
+    }
+    /// Set the permission bits (the `S_IALLUGO` part: 0o7777), keeping the file type.
+    /// The caller holds the inode's lock or is building the inode (Linux: `setattr_copy`
+    /// under `i_rwsem`).
+    pub fn set_mode(&self, mode: u32) {
+        let ty = self.i_mode() & S_IFMT;
+        self.i_mode
+            .store(ty | (mode & S_IALLUGO), Ordering::Relaxed)
+    }
+    /// Set the owner and group (Linux: `setattr_copy` of ATTR_UID / ATTR_GID, or
+    /// `inode_init_owner` for a new inode).
+    pub fn set_owner(&self, uid: u32, gid: u32) {
+        self.i_uid.store(uid, Ordering::Relaxed);
+        self.i_gid.store(gid, Ordering::Relaxed);
     }
     /// Size in bytes (Linux: `i_size_read`).
     pub fn size(&self) -> u64 {
@@ -194,7 +231,7 @@ impl InodeAttr {
     }
     /// Is it a directory?
     pub fn is_dir(&self) -> bool {
-        s_isdir(self.i_mode)
+        s_isdir(self.i_mode())
     }
 }
 
@@ -285,6 +322,14 @@ pub trait Inode: Send + Sync {
     /// with `ATTR_SIZE` (`shmem_setattr` -> `truncate_setsize`).
     fn setsize(&self, _len: u64) -> KResult<()> {
         Err(Errno::EINVAL)
+    }
+
+    /// Apply a permitted attribute change (chmod, chown): Linux's `i_op->setattr`, called
+    /// by `notify_change` after `setattr_prepare` allowed it. Default: `simple_setattr`,
+    /// copying the new values in; a file system that cannot keep them refuses (procfs).
+    fn setattr(&self, attr: &super::attr::Iattr) -> KResult<()> {
+        super::attr::setattr_copy(self.attr(), attr);
+        Ok(())
     }
 
     /// 512-byte blocks the file occupies (Linux: `i_blocks`): the rounded-up size unless

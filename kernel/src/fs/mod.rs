@@ -14,8 +14,11 @@
 //! [`File::pwrite`], [`File::lseek`], [`File::getdents64`], [`File::stat`] (`fstat`),
 //! [`vfs_fstatat`] (`newfstatat`), [`File::truncate`] (`ftruncate`), [`do_sys_truncate`],
 //! [`do_mkdirat`], [`do_unlinkat`], [`do_faccessat`], [`inode_permission`] (`execve`: MAY_EXEC),
+//! [`open::chmod_common`] / [`open::chown_common`] (fchmod, fchmodat, fchown, fchownat: the
+//! `sys_*` handlers live in `open.rs`, as Linux's in `fs/open.c`),
 //! [`kern_path`] (`chdir`); `close` is dropping the fd's
 //! `Arc<File>`. A new file system (procfs) mounts with [`do_add_mount`].
+pub mod attr;
 pub mod block_dev;
 pub mod char_dev;
 pub mod console;

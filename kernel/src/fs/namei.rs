@@ -28,22 +28,72 @@ pub const MAY_WRITE: u32 = 2;
 /// Permission to read (Linux: `MAY_READ`, = `R_OK`).
 pub const MAY_READ: u32 = 4;
 
-/// May the caller access `inode` as `mask` (MAY_* bits) asks? Every task runs as root
-/// for now, so this is Linux's `generic_permission` with CAP_DAC_OVERRIDE: reading and
-/// writing are always allowed, executing a non-directory needs at least one `x` bit
-/// (EACCES), and writing a file or directory of a read-only file system is EROFS.
-/// Linux: `inode_permission` (`sb_permission` + `generic_permission`). `execve` calls it
-/// with MAY_EXEC.
+/// May the caller access `inode` as `mask` (MAY_* bits) asks? Writing a file or
+/// directory of a read-only file system is EROFS (Linux: `sb_permission`); then the mode
+/// bits decide with the caller's credentials ([`generic_permission`]). Linux:
+/// `inode_permission`. `open`, `execve` (MAY_EXEC), creation in a directory and
+/// `faccessat` call it.
 #[no_mangle]
 #[inline(never)]
 pub fn inode_permission(inode: &dyn Inode, mask: u32) -> KResult<()> {
+    inode_permission_cred(inode, mask, &super::attr::current_cred())
+}
+
+/// [`inode_permission`] as `cred` would be allowed (faccessat checks with the real ids,
+/// as Linux's `do_faccessat` does by overriding the credentials).
+pub fn inode_permission_cred(
+    inode: &dyn Inode,
+    mask: u32,
+    cred: &crate::task::Cred,
+) -> KResult<()> {
     let a = inode.attr();
-    let mode = a.i_mode;
+    let mode = a.i_mode();
     if mask & MAY_WRITE != 0 && a.i_sb.s_rdonly && (s_isdir(mode) || super::inode::s_isreg(mode)) {
         return Err(Errno::EROFS);
     }
-    if mask & MAY_EXEC != 0 && !s_isdir(mode) && mode & 0o111 == 0 {
-        return Err(Errno::EACCES);
+    generic_permission(inode, mask, cred)
+}
+
+/// The mode-bit check (Linux: `generic_permission` + `acl_permission_check`): the owner
+/// class if the caller owns the file, else the group class if the file's group is the
+/// caller's, else the other class must grant every bit of `mask`. Root (Linux:
+/// CAP_DAC_OVERRIDE) may read and write anything and search any directory, but executes
+/// a file only when some `x` bit is set. EACCES otherwise.
+#[no_mangle]
+#[inline(never)]
+pub fn generic_permission(inode: &dyn Inode, mask: u32, cred: &crate::task::Cred) -> KResult<()> {
+    let a = inode.attr();
+    let mode = a.i_mode();
+    let class = if cred.euid == a.i_uid() {
+        mode >> 6
+    } else if super::attr::in_group_p(cred, a.i_gid()) {
+        mode >> 3
+    } else {
+        mode
+    };
+    let mask = mask & (MAY_READ | MAY_WRITE | MAY_EXEC);
+    if mask & !class & 7 == 0 {
+        return Ok(());
+    }
+    if super::attr::capable(cred) && (s_isdir(mode) || mask & MAY_EXEC == 0 || mode & 0o111 != 0) {
+        return Ok(());
+    }
+    Err(Errno::EACCES)
+}
+
+/// May the caller remove `victim` from `dir` (Linux: `may_delete`)? Writing and
+/// searching `dir` (EACCES), and in a sticky directory (S_ISVTX, /tmp) owning the entry
+/// or the directory, or being root (EPERM; Linux: `check_sticky`).
+pub fn may_delete(dir: &dyn Inode, victim: &dyn Inode) -> KResult<()> {
+    let cred = super::attr::current_cred();
+    inode_permission_cred(dir, MAY_WRITE | MAY_EXEC, &cred)?;
+    let d = dir.attr();
+    if d.i_mode() & super::inode::S_ISVTX != 0
+        && cred.euid != victim.attr().i_uid()
+        && cred.euid != d.i_uid()
+        && !super::attr::capable(&cred)
+    {
+        return Err(Errno::EPERM);
     }
     Ok(())
 }
@@ -221,8 +271,10 @@ impl MntNamespace {
             if !cwd.starts_with('/') {
                 return Err(Errno::EINVAL);
             }
-            self.link_path_walk(&mut w, cwd)?;
-            if !s_isdir(w.cur().attr().i_mode) {
+            // The cwd was searchable when it was entered (Linux keeps it as a path and
+            // does not walk it again); no may_lookup checks for it.
+            self.link_path_walk(&mut w, cwd, false)?;
+            if !s_isdir(w.cur().attr().i_mode()) {
                 return Err(Errno::ENOTDIR);
             }
         }
@@ -231,11 +283,16 @@ impl MntNamespace {
 
     /// Walk every component of `path` (Linux: `link_path_walk` + `walk_component`).
     /// ENOTDIR when a non-directory is walked through, ENOENT for a missing name,
-    /// ENAMETOOLONG for a component over NAME_MAX.
-    fn link_path_walk(&self, w: &mut Walk, path: &str) -> KResult<()> {
+    /// ENAMETOOLONG for a component over NAME_MAX; with `may_lookup`, EACCES for a
+    /// directory the caller may not search (Linux: `may_lookup`, MAY_EXEC on each
+    /// directory walked through).
+    fn link_path_walk(&self, w: &mut Walk, path: &str, may_lookup: bool) -> KResult<()> {
         for name in path.split('/').filter(|c| !c.is_empty()) {
-            if !s_isdir(w.cur().attr().i_mode) {
+            if !s_isdir(w.cur().attr().i_mode()) {
                 return Err(Errno::ENOTDIR);
+            }
+            if may_lookup {
+                inode_permission(&**w.cur(), MAY_EXEC)?;
             }
             match name {
                 "." => {}
@@ -265,8 +322,8 @@ impl MntNamespace {
     pub fn path_lookupat(&self, cwd: &str, path: &str) -> KResult<Path> {
         check_path(path)?;
         let mut w = self.start(cwd, path)?;
-        self.link_path_walk(&mut w, path)?;
-        if path.ends_with('/') && !s_isdir(w.cur().attr().i_mode) {
+        self.link_path_walk(&mut w, path, true)?;
+        if path.ends_with('/') && !s_isdir(w.cur().attr().i_mode()) {
             return Err(Errno::ENOTDIR);
         }
         Ok(w.into_path())
@@ -283,8 +340,8 @@ impl MntNamespace {
         check_path(path)?;
         let (prefix, last, trailing) = split_last(path);
         let mut w = self.start(cwd, path)?;
-        self.link_path_walk(&mut w, prefix)?;
-        if !s_isdir(w.cur().attr().i_mode) {
+        self.link_path_walk(&mut w, prefix, true)?;
+        if !s_isdir(w.cur().attr().i_mode()) {
             return Err(Errno::ENOTDIR);
         }
         let last = match last {
@@ -321,7 +378,7 @@ impl MntNamespace {
         source: String,
     ) -> KResult<()> {
         let p = self.path_lookupat("/", path)?;
-        if !s_isdir(p.inode.attr().i_mode) || !s_isdir(root.attr().i_mode) {
+        if !s_isdir(p.inode.attr().i_mode()) || !s_isdir(root.attr().i_mode()) {
             return Err(Errno::ENOTDIR);
         }
         let a = p.inode.attr();
@@ -341,8 +398,16 @@ impl MntNamespace {
         if mode & !(MAY_READ | MAY_WRITE | MAY_EXEC) != 0 {
             return Err(Errno::EINVAL);
         }
+        // access(2) answers for the real ids (Linux: `do_faccessat` overrides fsuid and
+        // fsgid with uid and gid; root keeps its override only if its real uid is 0).
+        let mut cred = super::attr::current_cred();
+        cred.euid = cred.uid;
+        cred.egid = cred.gid;
         let p = self.path_lookupat(cwd, path)?;
-        inode_permission(&*p.inode, mode)
+        if mode == 0 {
+            return Ok(());
+        }
+        inode_permission_cred(&*p.inode, mode, &cred)
     }
 
     fn is_mountpoint(&self, inode: &Arc<dyn Inode>) -> bool {
@@ -366,6 +431,8 @@ impl MntNamespace {
         if dir.inode.attr().i_sb.s_rdonly {
             return Err(Errno::EROFS);
         }
+        // vfs_mkdir -> may_create.
+        inode_permission(&*dir.inode, MAY_WRITE | MAY_EXEC)?;
         dir.inode
             .create(name, S_IFDIR | (mode & 0o7777), 0)
             .map(|_| ())
@@ -389,12 +456,13 @@ impl MntNamespace {
             (_, false) => return Err(Errno::EISDIR),
         };
         let victim = dir.inode.lookup(name)?;
-        if !rmdir && trailing && !s_isdir(victim.attr().i_mode) {
+        if !rmdir && trailing && !s_isdir(victim.attr().i_mode()) {
             return Err(Errno::ENOTDIR);
         }
         if dir.inode.attr().i_sb.s_rdonly {
             return Err(Errno::EROFS);
         }
+        may_delete(&*dir.inode, &*victim)?;
         if self.is_mountpoint(&victim) {
             return Err(Errno::EBUSY);
         }

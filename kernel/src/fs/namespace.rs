@@ -139,7 +139,7 @@ pub fn sys_mount(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
         return Ok(0); // every mount is already private
     }
     let fstype = fstype.ok_or(Errno::EINVAL)?;
-    if !s_isdir(path.inode.attr().i_mode) {
+    if !s_isdir(path.inode.attr().i_mode()) {
         return Err(Errno::ENOTDIR);
     }
     let root = vfs_get_tree(

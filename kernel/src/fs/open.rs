@@ -6,7 +6,7 @@
 use super::char_dev::chrdev_open;
 use super::file::File;
 use super::inode::{s_ischr, s_isdir, s_isreg, S_IFREG};
-use super::namei::{LastType, MntNamespace};
+use super::namei::{inode_permission, LastType, MntNamespace, MAY_EXEC, MAY_READ, MAY_WRITE};
 use super::{O_ACCMODE, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_NOCTTY, O_TMPFILE, O_TRUNC};
 use crate::errno::{Errno, KResult};
 use alloc::sync::Arc;
@@ -46,7 +46,7 @@ impl MntNamespace {
                     if flags & O_EXCL != 0 {
                         return Err(Errno::EEXIST);
                     }
-                    if s_isdir(inode.attr().i_mode) {
+                    if s_isdir(inode.attr().i_mode()) {
                         return Err(Errno::EISDIR);
                     }
                     super::namei::Path {
@@ -62,6 +62,8 @@ impl MntNamespace {
                     if dir.inode.attr().i_sb.s_rdonly {
                         return Err(Errno::EROFS);
                     }
+                    // may_o_create: writing into the directory.
+                    inode_permission(&*dir.inode, MAY_WRITE | MAY_EXEC)?;
                     let inode = dir.inode.create(name, S_IFREG | (mode & 0o7777), 0)?;
                     created = true;
                     super::namei::Path {
@@ -86,7 +88,7 @@ fn vfs_open(
     created: bool,
 ) -> KResult<Arc<File>> {
     let a = p.inode.attr();
-    let mode = a.i_mode;
+    let mode = a.i_mode();
     if flags & O_DIRECTORY != 0 && !s_isdir(mode) {
         return Err(Errno::ENOTDIR);
     }
@@ -96,6 +98,21 @@ fn vfs_open(
     }
     if may_write && (s_isreg(mode) || s_isdir(mode)) && a.i_sb.s_rdonly {
         return Err(Errno::EROFS);
+    }
+    // The mode bits, for what the access mode asks (Linux: `ACC_MODE`: O_RDONLY reads,
+    // O_WRONLY writes, O_RDWR and 3 both; O_TRUNC writes too). A file this open created
+    // is not checked (Linux: FMODE_CREATED clears acc_mode): `open(p, O_CREAT|O_RDWR,
+    // 0444)` succeeds once.
+    if !created {
+        let mut mask = match flags & O_ACCMODE {
+            0 => MAY_READ,
+            1 => MAY_WRITE,
+            _ => MAY_READ | MAY_WRITE,
+        };
+        if flags & O_TRUNC != 0 {
+            mask |= MAY_WRITE;
+        }
+        inode_permission(&*p.inode, mask)?;
     }
     let cdev = if s_ischr(mode) {
         Some(chrdev_open(a.i_rdev)?)
@@ -133,14 +150,127 @@ pub fn do_sys_truncate(cwd: &str, path: &str, len: i64) -> KResult<()> {
     }
     let p = super::namei::kern_path(cwd, path)?;
     let a = p.inode.attr();
-    if s_isdir(a.i_mode) {
+    if s_isdir(a.i_mode()) {
         return Err(Errno::EISDIR);
     }
-    if !s_isreg(a.i_mode) {
+    if !s_isreg(a.i_mode()) {
         return Err(Errno::EINVAL);
     }
     if a.i_sb.s_rdonly {
         return Err(Errno::EROFS);
     }
     p.inode.setsize(len as u64)
+}
+
+/// Set the permission bits of `inode` to `mode & 0o7777` (Linux: `chmod_common`: the
+/// file type stays; EROFS, EPERM unless the caller owns the file or is root; S_ISGID is
+/// dropped when the file's group is not the caller's, see `setattr_prepare`). Linux takes
+/// `inode_lock` around `notify_change`; our mode and owner are single atomic words, and
+/// chmod racing chown ends with one or the other's bits, never a torn value.
+#[no_mangle]
+#[inline(never)]
+pub fn chmod_common(inode: &dyn super::Inode, mode: u32) -> KResult<()> {
+    use super::attr::{AttrValid, Iattr};
+    use super::inode::{S_IALLUGO, S_IFMT};
+    let mut attr = Iattr {
+        ia_valid: AttrValid::ATTR_MODE,
+        ia_mode: (mode & S_IALLUGO) | (inode.attr().i_mode() & S_IFMT),
+        ia_uid: 0,
+        ia_gid: 0,
+    };
+    super::attr::notify_change(inode, &mut attr)
+}
+
+/// Change the owner and/or group of `inode`; `u32::MAX` (-1) leaves one as it is
+/// (Linux: `chown_common`). Only root may give a file away; the owner may pick one of
+/// its groups; any chown of a non-directory clears S_ISUID, and S_ISGID when the group
+/// may execute (`ATTR_KILL_SUID | ATTR_KILL_SGID`, applied by `notify_change`).
+#[no_mangle]
+#[inline(never)]
+pub fn chown_common(inode: &dyn super::Inode, user: u32, group: u32) -> KResult<()> {
+    use super::attr::{AttrValid, Iattr};
+    let mut attr = Iattr {
+        ia_valid: AttrValid::empty(),
+        ia_mode: 0,
+        ia_uid: user,
+        ia_gid: group,
+    };
+    if user != u32::MAX {
+        attr.ia_valid |= AttrValid::ATTR_UID;
+    }
+    if group != u32::MAX {
+        attr.ia_valid |= AttrValid::ATTR_GID;
+    }
+    if !s_isdir(inode.attr().i_mode()) {
+        attr.ia_valid |= AttrValid::ATTR_KILL_SUID | AttrValid::ATTR_KILL_SGID;
+    }
+    super::attr::notify_change(inode, &mut attr)
+}
+
+/// The inode a `*at(dirfd, path, ..., flags)` call names: the dirfd's own file for an
+/// empty path with AT_EMPTY_PATH (any file type, as Linux's `LOOKUP_EMPTY`), else the
+/// path resolved against the dirfd or the cwd. There are no symbolic links, so
+/// AT_SYMLINK_NOFOLLOW changes nothing. Linux: `user_path_at`.
+fn user_path_at(dirfd: i32, path_ptr: usize, flags: u32) -> KResult<Arc<dyn super::Inode>> {
+    use super::stat::AT_EMPTY_PATH;
+    let path = super::sys::getname(path_ptr, flags & AT_EMPTY_PATH != 0)?;
+    if path.is_empty() && dirfd != super::sys::AT_FDCWD {
+        return Ok(super::sys::fget(dirfd)?.inode().clone());
+    }
+    let base = super::sys::at_base(dirfd, &path)?;
+    let p = if path.is_empty() {
+        super::namei::kern_path(&base, ".")?
+    } else {
+        super::namei::kern_path(&base, &path)?
+    };
+    Ok(p.inode)
+}
+
+/// fchmod(2) (52): `fchmod(fd, mode)`; EBADF for a bad fd. Linux: `ksys_fchmod`.
+pub fn sys_fchmod(
+    a: crate::syscall::SyscallArgs,
+    _: &mut crate::arch::aarch64::traps::PtRegs,
+) -> KResult<usize> {
+    let file = super::sys::fget(a.0[0] as i32)?;
+    chmod_common(&**file.inode(), a.0[1] as u32)?;
+    Ok(0)
+}
+
+/// fchmodat(2) (53): `fchmodat(dirfd, path, mode)`. Linux 5.10's system call has no
+/// flags argument (libc handles AT_SYMLINK_NOFOLLOW itself; fchmodat2, 452, came in 6.6):
+/// a fourth register is ignored. EFAULT, ENOENT (also for ""), ENOTDIR, EROFS, EPERM.
+/// Linux: `do_fchmodat`.
+pub fn sys_fchmodat(
+    a: crate::syscall::SyscallArgs,
+    _: &mut crate::arch::aarch64::traps::PtRegs,
+) -> KResult<usize> {
+    let inode = user_path_at(a.0[0] as i32, a.0[1], 0)?;
+    chmod_common(&*inode, a.0[2] as u32)?;
+    Ok(0)
+}
+
+/// fchownat(2) (54): `fchownat(dirfd, path, owner, group, flags)`; EINVAL for flags
+/// other than AT_SYMLINK_NOFOLLOW and AT_EMPTY_PATH. Linux: `do_fchownat`.
+pub fn sys_fchownat(
+    a: crate::syscall::SyscallArgs,
+    _: &mut crate::arch::aarch64::traps::PtRegs,
+) -> KResult<usize> {
+    use super::stat::{AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW};
+    let flags = a.0[4] as u32;
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let inode = user_path_at(a.0[0] as i32, a.0[1], flags)?;
+    chown_common(&*inode, a.0[2] as u32, a.0[3] as u32)?;
+    Ok(0)
+}
+
+/// fchown(2) (55): `fchown(fd, owner, group)`; EBADF for a bad fd. Linux: `ksys_fchown`.
+pub fn sys_fchown(
+    a: crate::syscall::SyscallArgs,
+    _: &mut crate::arch::aarch64::traps::PtRegs,
+) -> KResult<usize> {
+    let file = super::sys::fget(a.0[0] as i32)?;
+    chown_common(&**file.inode(), a.0[1] as u32, a.0[2] as u32)?;
+    Ok(0)
 }

@@ -12,7 +12,9 @@
 //! the call is restarted under SA_RESTART, else EINTR: `do_signal`), or with the count
 //! moved so far.
 use crate::errno::{Errno, KResult};
-use crate::fs::char_dev::CharDevice;
+use crate::fs::char_dev::{
+    CharDevice, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, POLL_WAIT,
+};
 use crate::fs::inode::{Inode, InodeAttr, SuperBlock, S_IFIFO};
 use crate::fs::O_NONBLOCK;
 use crate::mm::page::{page_address, Page};
@@ -169,24 +171,54 @@ impl Drop for PipeEnd {
         }
         drop(info);
         // Readers see end of file, writers see EPIPE.
-        self.pipe.rd_wait.wake_up();
-        self.pipe.wr_wait.wake_up();
+        self.pipe.wake_readers();
+        self.pipe.wake_writers();
     }
 }
 
-impl CharDevice for PipeEnd {
-    /// Linux: `pipe_read`.
-    fn read(&self, f_flags: u32, _pos: u64, buf: &mut [u8]) -> KResult<usize> {
+impl Pipe {
+    /// Wake readers waiting for data, and pollers (Linux: `wake_up_interruptible_sync_poll
+    /// (&pipe->rd_wait, EPOLLIN)`; our pollers share one queue, [`POLL_WAIT`]).
+    fn wake_readers(&self) {
+        self.rd_wait.wake_up();
+        POLL_WAIT.wake_up();
+    }
+
+    /// Wake writers waiting for room, and pollers.
+    fn wake_writers(&self) {
+        self.wr_wait.wake_up();
+        POLL_WAIT.wake_up();
+    }
+
+    /// An empty pipe with `readers` and `writers` ends open.
+    pub(crate) fn new(readers: usize, writers: usize) -> Arc<Pipe> {
+        Arc::new(Pipe {
+            info: SpinLockIrq::new(PipeInodeInfo {
+                bufs: [None; PIPE_DEF_BUFFERS],
+                head: 0,
+                nrbufs: 0,
+                readers,
+                writers,
+            }),
+            rd_wait: WaitQueueHead::new(),
+            wr_wait: WaitQueueHead::new(),
+        })
+    }
+
+    /// Read what is there, or wait for data or for the last writer to go (then 0, end
+    /// of file); EAGAIN instead of waiting with O_NONBLOCK in `f_flags`, EINTR for a
+    /// signal. Linux: `pipe_read`; a unix stream socket reads its half the same way.
+    pub(crate) fn pipe_read(&self, f_flags: u32, buf: &mut [u8]) -> KResult<usize> {
         if buf.is_empty() {
             return Ok(0);
         }
-        let pipe = &self.pipe;
+        let pipe = self;
         loop {
             let mut info = pipe.info.lock();
             if info.nrbufs > 0 {
                 let n = info.take(buf);
                 drop(info);
-                pipe.wr_wait.wake_up();
+                pipe.wake_writers();
                 return Ok(n);
             }
             if info.writers == 0 {
@@ -203,10 +235,12 @@ impl CharDevice for PipeEnd {
         }
     }
 
-    /// Linux: `pipe_write`: the merge into the last buffer first, then a new page per
-    /// free slot; a full pipe makes a blocking writer wait for a free slot.
-    fn write(&self, f_flags: u32, _pos: u64, buf: &[u8]) -> KResult<usize> {
-        let pipe = &self.pipe;
+    /// Write all of `buf`, waiting for free slots: the merge into the last buffer first,
+    /// then a new page per free slot. With no reader left: SIGPIPE and EPIPE (or the
+    /// count written so far). Linux: `pipe_write`; a unix stream socket writes its half
+    /// the same way.
+    pub(crate) fn pipe_write(&self, f_flags: u32, buf: &[u8]) -> KResult<usize> {
+        let pipe = self;
         let sigpipe = || {
             if let Some(me) = crate::task::current() {
                 crate::task::signal::send_sig(&me, crate::task::signal::SIGPIPE);
@@ -224,7 +258,7 @@ impl CharDevice for PipeEnd {
         let mut done = info.merge(buf);
         drop(info);
         if done > 0 {
-            pipe.rd_wait.wake_up();
+            pipe.wake_readers();
         }
         while done < buf.len() {
             let mut info = pipe.info.lock();
@@ -245,7 +279,7 @@ impl CharDevice for PipeEnd {
                     Err(e) if done == 0 => return Err(e),
                     Err(_) => break,
                 }
-                pipe.rd_wait.wake_up();
+                pipe.wake_readers();
                 continue;
             }
             drop(info);
@@ -266,8 +300,55 @@ impl CharDevice for PipeEnd {
         Ok(done)
     }
 
+    /// Close this pipe for good in both directions: readers see end of file once the data
+    /// is read, writers see EPIPE. What a unix socket's `shutdown` and last close do to
+    /// one direction of the pair (Linux sets RCV_SHUTDOWN / SEND_SHUTDOWN; here the
+    /// pipe simply has no reader and no writer left). Idempotent.
+    pub(crate) fn shutdown(&self) {
+        let mut info = self.info.lock();
+        info.readers = 0;
+        info.writers = 0;
+        drop(info);
+        self.wake_readers();
+        self.wake_writers();
+    }
+
+    /// For poll: (data to read, room to write, no writer left, no reader left).
+    pub(crate) fn poll_state(&self) -> (bool, bool, bool, bool) {
+        let info = self.info.lock();
+        (
+            info.nrbufs > 0,
+            !info.full(),
+            info.writers == 0,
+            info.readers == 0,
+        )
+    }
+}
+
+impl CharDevice for PipeEnd {
+    /// Linux: `pipe_read`.
+    fn read(&self, f_flags: u32, _pos: u64, buf: &mut [u8]) -> KResult<usize> {
+        self.pipe.pipe_read(f_flags, buf)
+    }
+
+    /// Linux: `pipe_write`.
+    fn write(&self, f_flags: u32, _pos: u64, buf: &[u8]) -> KResult<usize> {
+        self.pipe.pipe_write(f_flags, buf)
+    }
+
     fn is_stream(&self) -> bool {
         true
+    }
+
+    /// Linux: `pipe_poll`: the read end is readable with data or no writer left
+    /// (POLLHUP then), the write end writable with a free slot, POLLERR with no reader.
+    fn poll(&self) -> u16 {
+        let (readable, writable, rhup, whup) = self.pipe.poll_state();
+        if self.write {
+            (if writable { POLLOUT | POLLWRNORM } else { 0 }) | if whup { POLLERR } else { 0 }
+        } else {
+            (if readable { POLLIN | POLLRDNORM } else { 0 }) | if rhup { POLLHUP } else { 0 }
+        }
     }
 }
 
@@ -294,17 +375,9 @@ pub fn create_pipe_files(flags: u32) -> (Arc<super::file::File>, Arc<super::file
     let inode: Arc<dyn Inode> = Arc::new(PipeInode {
         attr: InodeAttr::new(sb, ino, S_IFIFO | 0o600, 1, 0),
     });
-    let pipe = Arc::new(Pipe {
-        info: SpinLockIrq::new(PipeInodeInfo {
-            bufs: [None; PIPE_DEF_BUFFERS],
-            head: 0,
-            nrbufs: 0,
-            readers: 1,
-            writers: 1,
-        }),
-        rd_wait: WaitQueueHead::new(),
-        wr_wait: WaitQueueHead::new(),
-    });
+    // get_pipe_inode: owned by the caller's fsuid and fsgid.
+    super::attr::inode_init_owner(&*inode, None, S_IFIFO | 0o600);
+    let pipe = Pipe::new(1, 1);
     let name = alloc::format!("pipe:[{ino}]");
     let end = |write: bool| {
         let dev: Arc<dyn CharDevice> = Arc::new(PipeEnd {

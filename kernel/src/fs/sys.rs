@@ -109,7 +109,7 @@ pub fn getname(ptr: usize, allow_empty: bool) -> KResult<String> {
 
 /// The directory a *at() call resolves against: the cwd for AT_FDCWD, else the dirfd's
 /// path (ENOTDIR unless it is a directory). Absolute paths ignore it.
-fn at_base(dirfd: i32, path: &str) -> KResult<String> {
+pub(crate) fn at_base(dirfd: i32, path: &str) -> KResult<String> {
     if path.starts_with('/') || dirfd == AT_FDCWD {
         return Ok(me()?.cwd.lock().clone());
     }
@@ -362,7 +362,7 @@ pub fn sys_ioctl(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     const TIOCGWINSZ: usize = 0x5413;
     let file = fget(a.0[0] as i32)?;
     let is_tty =
-        crate::fs::inode::s_ischr(file.inode().attr().i_mode) && file.path().contains("console");
+        crate::fs::inode::s_ischr(file.inode().attr().i_mode()) && file.path().contains("console");
     match a.0[1] {
         TIOCGWINSZ if is_tty => {
             let ws: [u16; 4] = [24, 80, 0, 0];
@@ -414,15 +414,18 @@ pub fn sys_getcwd(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     Ok(cwd.len() + 1)
 }
 
-/// faccessat(2): existence only (every file is accessible to root; mode bits are not
-/// enforced yet beyond the read-only root fs for W_OK).
+/// faccessat(2): `faccessat(dirfd, path, mode)`: F_OK, or R_OK/W_OK/X_OK checked
+/// against the mode bits with the caller's real ids (root may read and write anything,
+/// execute only with some `x` bit); EROFS for W_OK on the read-only root, EINVAL for
+/// other mode bits. Linux 5.10's syscall has no flags argument (faccessat2, 439, added
+/// them). Linux: `do_faccessat`.
 pub fn sys_faccessat(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
-    let path = getname(a.0[1], false)?;
-    let base = at_base(a.0[0] as i32, &path)?;
     if a.0[2] & !7 != 0 {
         return Err(Errno::EINVAL);
     }
-    crate::fs::stat::vfs_fstatat(&base, &path, 0)?;
+    let path = getname(a.0[1], false)?;
+    let base = at_base(a.0[0] as i32, &path)?;
+    crate::fs::namei::do_faccessat(&base, &path, a.0[2] as u32)?;
     Ok(0)
 }
 
@@ -487,7 +490,7 @@ pub fn sys_pipe2(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
 /// -> EINVAL without `f_op->fsync`). Linux: `do_fsync`.
 pub fn sys_fsync(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     let file = fget(a.0[0] as i32)?;
-    let mode = file.inode().attr().i_mode;
+    let mode = file.inode().attr().i_mode();
     if crate::fs::inode::s_isreg(mode) || crate::fs::inode::s_isdir(mode) {
         Ok(0)
     } else {
@@ -556,16 +559,17 @@ pub fn sys_readlinkat(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     Err(Errno::EINVAL)
 }
 
-/// ppoll(2), enough for libc start-up code that checks fds 0-2 and for pause(3): EFAULT
-/// for an unreadable timeout, EINVAL for an invalid one; EINVAL for a sigsetsize other
-/// than 8 with a mask; EINVAL for more fds than RLIMIT_NOFILE, EFAULT for a bad array. A
-/// closed fd reports POLLNVAL, an open one is reported ready for what it asked (files
-/// and the console never block writers; a console reader may still block in read), so
-/// only a call with no fd to watch (nfds 0, or only negative fds) sleeps: until the
-/// timeout (then 0), or until a signal the mask (installed for the call, as
-/// `set_user_sigmask`) lets through: ERESTARTNOHAND, so EINTR after a handler and a
-/// restart when none runs. The time left is written back to the timeout, as Linux does.
-/// Linux: `sys_ppoll` -> `do_sys_poll`, `poll_select_finish`.
+/// ppoll(2): `ppoll(fds, nfds, timeout, sigmask, sigsetsize)`. EFAULT for an unreadable
+/// timeout, EINVAL for an invalid one; EINVAL for a sigsetsize other than 8 with a mask;
+/// EINVAL for more fds than RLIMIT_NOFILE, EFAULT for a bad array. Each fd's `revents` is
+/// what its file reports ([`File::poll`]: a pipe or socket end its real state, other
+/// files and the console readable and writable) masked by the events asked for, plus
+/// POLLERR and POLLHUP, always reported; POLLNVAL for a closed fd; a negative fd is
+/// skipped. With nothing ready it sleeps until something is, until the timeout (then 0),
+/// or until a signal the mask (installed for the call, as `set_user_sigmask`) lets
+/// through: ERESTARTNOHAND, so EINTR after a handler and a restart when none runs. The
+/// time left is written back to the timeout, as Linux does. Linux: `sys_ppoll` ->
+/// `do_sys_poll`, `poll_select_finish`.
 pub fn sys_ppoll(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     let (tsp, sigmask, sigsetsize) = (a.0[2], a.0[3], a.0[4]);
     let now = crate::kernel::sys::ktime_get_ns();
@@ -612,45 +616,53 @@ pub fn sys_ppoll(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
 }
 
 /// Poll `nfds` entries at `fds` until one is ready, the deadline passes (None: never) or
-/// a signal arrives (ERESTARTNOHAND). Linux: `do_sys_poll` -> `do_poll`.
+/// a signal arrives (ERESTARTNOHAND). Sleeps on [`POLL_WAIT`](crate::fs::char_dev::POLL_WAIT),
+/// which every pipe and socket wakes when its state changes. Linux: `do_sys_poll` ->
+/// `do_poll`.
 fn do_sys_poll(fds: usize, nfds: usize, deadline: Option<u64>) -> KResult<usize> {
-    const POLLIN: i16 = 0x1;
-    const POLLOUT: i16 = 0x4;
-    const POLLNVAL: i16 = 0x20;
+    use crate::fs::char_dev::{POLLERR, POLLHUP, POLLNVAL, POLL_WAIT};
     let limit = me()?.rlim.lock()[RLIMIT_NOFILE].cur as usize;
     if nfds > limit {
         return Err(Errno::EINVAL);
     }
-    let mut ready = 0;
+    let mut polls: alloc::vec::Vec<(i32, u16, u16)> = alloc::vec::Vec::new();
+    polls.try_reserve_exact(nfds).map_err(|_| Errno::ENOMEM)?;
     for i in 0..nfds {
-        let at = fds + 8 * i;
-        let fd: i32 = get_user(at)?;
-        let events: i16 = get_user(at + 4)?;
-        let revents = if fd < 0 {
-            0
-        } else if fget(fd).is_err() {
-            POLLNVAL
-        } else {
-            events & (POLLIN | POLLOUT)
-        };
-        crate::arch::aarch64::uaccess::put_user(at + 6, revents)?;
-        if revents != 0 {
-            ready += 1;
+        let fd: i32 = get_user(fds + 8 * i)?;
+        let events: u16 = get_user(fds + 8 * i + 4)?;
+        polls.push((fd, events, 0));
+    }
+    // do_poll: one pass over the fds; the number with something to report.
+    let scan = |polls: &mut [(i32, u16, u16)]| {
+        let mut ready = 0;
+        for (fd, events, revents) in polls.iter_mut() {
+            *revents = if *fd < 0 {
+                0
+            } else {
+                match fget(*fd) {
+                    Err(_) => POLLNVAL,
+                    Ok(f) => f.poll() & (*events | POLLERR | POLLHUP),
+                }
+            };
+            if *revents != 0 {
+                ready += 1;
+            }
+        }
+        ready
+    };
+    let mut ready = scan(&mut polls);
+    let expired = deadline.is_some_and(|e| crate::kernel::sys::ktime_get_ns() >= e);
+    if ready == 0 && !expired {
+        let slept = crate::kernel::hrtimer::wait_event_hrtimeout(&POLL_WAIT, deadline, || {
+            ready = scan(&mut polls);
+            ready != 0
+        });
+        if slept.is_err() {
+            return Err(Errno::ERESTARTNOHAND);
         }
     }
-    if ready > 0 {
-        return Ok(ready);
+    for (i, (_, _, revents)) in polls.iter().enumerate() {
+        crate::arch::aarch64::uaccess::put_user(fds + 8 * i + 6, *revents)?;
     }
-    // Nothing can become ready (no fd is watched): only the timeout or a signal ends it.
-    let slept = match deadline {
-        Some(end) => crate::kernel::hrtimer::schedule_hrtimeout(
-            end,
-            crate::sync::wait::SleepState::Interruptible,
-        ),
-        None => crate::sync::wait::WaitQueueHead::new().wait_event_interruptible(|| false),
-    };
-    match slept {
-        Ok(()) => Ok(0),
-        Err(_) => Err(Errno::ERESTARTNOHAND),
-    }
+    Ok(ready)
 }

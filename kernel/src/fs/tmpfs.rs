@@ -313,6 +313,11 @@ impl Inode for ShmemInode {
             rdev,
             self.attr.i_ino,
         )?;
+        // shmem_get_inode -> inode_init_owner: the creator owns it.
+        let owned = super::attr::inode_init_owner(&*child, Some(self), mode);
+        if owned != mode {
+            child.attr.set_mode(owned);
+        }
         if s_isdir(mode) {
             self.attr.set_nlink(self.attr.nlink() + 1); // the child's ".."
         }
@@ -352,7 +357,7 @@ impl Inode for ShmemInode {
         Ok(children.iter().nth(pos).map(|(name, child)| DirEntry {
             name: name.clone(),
             ino: child.attr.i_ino,
-            d_type: mode_to_dtype(child.attr.i_mode),
+            d_type: mode_to_dtype(child.attr.i_mode()),
         }))
     }
 
@@ -476,7 +481,7 @@ impl Inode for ShmemInode {
         if inodes != shmem_default_max_inodes() {
             s.push_str(&alloc::format!(",nr_inodes={inodes}"));
         }
-        let mode = self.attr.i_mode & 0o7777;
+        let mode = self.attr.i_mode() & 0o7777;
         if mode != 0o1777 {
             s.push_str(&alloc::format!(",mode={mode:03o}"));
         }

@@ -113,6 +113,12 @@ impl Inode for TracefsInode {
         &self.attr
     }
 
+    /// chmod and chown: EPERM. Linux's tracefs files take them (`simple_setattr`), but our
+    /// tracefs inodes are made afresh at each lookup, so a change could not last.
+    fn setattr(&self, _attr: &super::attr::Iattr) -> KResult<()> {
+        Err(Errno::EPERM)
+    }
+
     fn lookup(&self, name: &str) -> KResult<Arc<dyn Inode>> {
         if self.file.is_some() {
             return Err(Errno::ENOTDIR);

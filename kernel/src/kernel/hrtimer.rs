@@ -28,6 +28,8 @@ pub struct HrTimerSleeper {
     fired: AtomicBool,
     /// Where the sleeper waits.
     wq: WaitQueueHead,
+    /// Another queue the sleeper may be on instead ([`wait_event_hrtimeout`]), woken too.
+    also_wake: Option<&'static WaitQueueHead>,
 }
 
 /// Armed timers, earliest deadline first (Linux: the `hrtimer_clock_base` rb-tree).
@@ -67,6 +69,9 @@ pub fn hrtimer_run_queues() {
     for t in timers.drain(..due) {
         t.fired.store(true, Ordering::Release);
         t.wq.wake_up();
+        if let Some(wq) = t.also_wake {
+            wq.wake_up();
+        }
     }
     drop(timers);
     // Interval timers whose deadline passed (Linux: the same hrtimer queue runs
@@ -90,6 +95,7 @@ pub fn schedule_hrtimeout(expires: u64, state: SleepState) -> KResult<()> {
         expires,
         fired: AtomicBool::new(false),
         wq: WaitQueueHead::new(),
+        also_wake: None,
     });
     hrtimer_start(&t);
     let r =
@@ -106,6 +112,7 @@ impl HrTimerSleeper {
             expires,
             fired: AtomicBool::new(false),
             wq: WaitQueueHead::new(),
+            also_wake: None,
         })
     }
 
@@ -144,4 +151,33 @@ pub fn hrtimer_sleep_until(
         hrtimer_cancel(t);
     }
     r
+}
+
+/// Sleep on `wq` (interruptibly) until `cond()` holds or the monotonic clock reaches
+/// `expires` (ns; None: no limit). Ok(true) when the condition held, Ok(false) on
+/// timeout, EINTR for a signal. Linux: `wait_event_interruptible_hrtimeout`; poll(2)'s
+/// `poll_schedule_timeout` sleeps this way.
+pub fn wait_event_hrtimeout(
+    wq: &'static WaitQueueHead,
+    expires: Option<u64>,
+    mut cond: impl FnMut() -> bool,
+) -> KResult<bool> {
+    let Some(expires) = expires else {
+        wq.wait_event_interruptible(&mut cond)?;
+        return Ok(true);
+    };
+    let t = Arc::new(HrTimerSleeper {
+        expires,
+        fired: AtomicBool::new(false),
+        wq: WaitQueueHead::new(),
+        also_wake: Some(wq),
+    });
+    hrtimer_start(&t);
+    let mut met = false;
+    let r = wq.wait_event_interruptible(|| {
+        met = cond();
+        met || t.fired.load(Ordering::Acquire) || ktime_get_ns() >= expires
+    });
+    hrtimer_cancel(&t);
+    r.map(|()| met)
 }

@@ -123,7 +123,7 @@ fn swap_path_to_disk(
 ) -> KResult<(alloc::string::String, crate::fs::block_dev::Gendisk)> {
     let p = crate::fs::namei::kern_path(cwd, path)?;
     let a = p.inode.attr();
-    if a.i_mode & crate::fs::inode::S_IFMT != crate::fs::inode::S_IFBLK {
+    if a.i_mode() & crate::fs::inode::S_IFMT != crate::fs::inode::S_IFBLK {
         return Err(Errno::EINVAL);
     }
     let disk = crate::fs::block_dev::blkdev_get_by_dev(a.i_rdev)?;

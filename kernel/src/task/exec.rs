@@ -107,7 +107,7 @@ fn open_exec(task: &Task, path: &str) -> KResult<(Arc<crate::fs::file::File>, El
     let cwd = task.cwd.lock().clone();
     let file = crate::fs::open::do_filp_open(&cwd, path, crate::fs::O_RDONLY, 0)?;
     let attr = file.inode().attr();
-    if !crate::fs::inode::s_isreg(attr.i_mode) {
+    if !crate::fs::inode::s_isreg(attr.i_mode()) {
         return Err(Errno::EACCES);
     }
     crate::fs::namei::inode_permission(file.inode().as_ref(), crate::fs::namei::MAY_EXEC)?;

@@ -219,13 +219,13 @@ fn node(kind: Kind) -> Arc<dyn Inode> {
         }
     };
     let nlink = if mode & S_IFDIR != 0 { 2 } else { 1 };
-    let mut attr = InodeAttr::new(sb(), ino, mode, nlink, 0);
+    let attr = InodeAttr::new(sb(), ino, mode, nlink, 0);
     if let Kind::PidDir(p) | Kind::Pid(p, _) = kind {
         // Owned by the task's effective ids (Linux: `task_dump_owner`, for a dumpable
         // task; we have no dumpable flag).
         if let Some(task) = crate::task::find_task(p) {
             let cred = *task.cred.lock();
-            (attr.i_uid, attr.i_gid) = (cred.euid, cred.egid);
+            attr.set_owner(cred.euid, cred.egid);
         }
     }
     Arc::new(ProcInode { attr, kind })
@@ -381,6 +381,14 @@ impl Inode for ProcInode {
         &self.attr
     }
 
+    /// chmod and chown of /proc files: EPERM. Linux's `proc_setattr` refuses ATTR_MODE on
+    /// /proc/<pid> entries the same way; it lets chown through there, and lets both
+    /// through on the other entries (`proc_notify_change`), but our proc inodes are made
+    /// afresh at each lookup, so a change could not last: we refuse rather than pretend.
+    fn setattr(&self, _attr: &crate::fs::attr::Iattr) -> KResult<()> {
+        Err(Errno::EPERM)
+    }
+
     fn lookup(&self, name: &str) -> KResult<Arc<dyn Inode>> {
         match (self.kind, name) {
             (Kind::Root, "meminfo") => Ok(node(Kind::Meminfo)),
@@ -437,7 +445,7 @@ impl Inode for ProcInode {
     }
 
     fn readdir(&self, pos: usize) -> KResult<Option<DirEntry>> {
-        if self.attr.i_mode & S_IFDIR == 0 {
+        if self.attr.i_mode() & S_IFDIR == 0 {
             return Err(Errno::ENOTDIR);
         }
         Ok(self.entries().into_iter().nth(pos))
@@ -499,19 +507,19 @@ impl Inode for ProcInode {
             let writing = flags & crate::fs::O_ACCMODE != crate::fs::O_RDONLY
                 || flags & crate::fs::O_TRUNC != 0;
             let euid = crate::task::current().map_or(0, |t| t.cred.lock().euid);
-            if writing && euid != 0 && euid != self.attr.i_uid {
+            if writing && euid != 0 && euid != self.attr.i_uid() {
                 return Err(Errno::EACCES);
             }
         }
         if let Kind::Kpagecount | Kind::Kpageflags | Kind::Slabinfo = self.kind {
             let euid = crate::task::current().map_or(0, |t| t.cred.lock().euid);
-            if !root_owned_may_open(self.attr.i_mode, flags, euid) {
+            if !root_owned_may_open(self.attr.i_mode(), flags, euid) {
                 return Err(Errno::EACCES);
             }
         }
         if let Kind::Sysctl(_) | Kind::KernelSysctl(_) | Kind::FsSysctl(_) = self.kind {
             let euid = crate::task::current().map_or(0, |t| t.cred.lock().euid);
-            if !proc_sysctl::sysctl_may_open(self.attr.i_mode, flags, euid) {
+            if !proc_sysctl::sysctl_may_open(self.attr.i_mode(), flags, euid) {
                 return Err(Errno::EACCES);
             }
         }

@@ -11,7 +11,7 @@
 use super::ftrace::FtraceSite;
 
 /// Every traced function, grouped by file.
-pub static FTRACE_SITES: [FtraceSite; 294] = [
+pub static FTRACE_SITES: [FtraceSite; 300] = [
     // mm/slab.rs
     FtraceSite::new("kmem_cache_alloc"),
     FtraceSite::new("kmem_cache_free"),
@@ -282,6 +282,14 @@ pub static FTRACE_SITES: [FtraceSite; 294] = [
     FtraceSite::new("sys_fcntl"),
     FtraceSite::new("sys_readlinkat"),
     FtraceSite::new("sys_ppoll"),
+    // fs/open.rs
+    FtraceSite::new("sys_fchmod"),
+    FtraceSite::new("sys_fchmodat"),
+    FtraceSite::new("sys_fchownat"),
+    FtraceSite::new("sys_fchown"),
+    // net/socket.rs
+    FtraceSite::new("sys_socketpair"),
+    FtraceSite::new("sys_shutdown"),
     // fs/namespace.rs
     FtraceSite::new("sys_mount"),
     FtraceSite::new("sys_umount2"),
