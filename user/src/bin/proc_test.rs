@@ -443,7 +443,49 @@ fn main(args: Args) -> i32 {
     child_rows(&mut t, &mut bufs, root);
     cmdline_rows(&mut t, &mut bufs, &args);
     version_rows(&mut t);
+    config_rows(&mut t);
     t.finish()
+}
+
+/// /proc/config.gz is a gzip member (RFC 1952) whose deflate blocks are stored ones
+/// (all the kernel writes): unpack them, check the CRC-32 and length trailer, and find
+/// the options LTP's tst_kconfig asks about.
+fn config_rows(t: &mut Tap) {
+    let mut gz = [0u8; 8192];
+    let n = procfs::read_file(c"/proc/config.gz", &mut gz).unwrap_or(0);
+    t.ok(n > 18 && gz[..4] == [0x1f, 0x8b, 8, 0], "/proc/config.gz starts with a gzip header");
+    let mut text = [0u8; 8192];
+    let (mut at, mut len, mut last) = (10usize, 0usize, false);
+    while !last && at + 5 <= n {
+        last = gz[at] & 1 != 0;
+        let stored = gz[at] & 6 == 0;
+        let l = u16::from_le_bytes([gz[at + 1], gz[at + 2]]) as usize;
+        let nl = u16::from_le_bytes([gz[at + 3], gz[at + 4]]);
+        if !stored || nl != !(l as u16) || at + 5 + l > n || len + l > text.len() {
+            break;
+        }
+        text[len..len + l].copy_from_slice(&gz[at + 5..at + 5 + l]);
+        len += l;
+        at += 5 + l;
+    }
+    let mut crc = !0u32;
+    for &b in &text[..len] {
+        crc ^= b as u32;
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
+        }
+    }
+    let trailer_ok = last
+        && at + 8 == n
+        && u32::from_le_bytes([gz[at], gz[at + 1], gz[at + 2], gz[at + 3]]) == !crc
+        && u32::from_le_bytes([gz[at + 4], gz[at + 5], gz[at + 6], gz[at + 7]]) as usize == len;
+    t.ok(trailer_ok, "its blocks unpack and match the CRC-32 and size trailer");
+    let cfg = core::str::from_utf8(&text[..len]).unwrap_or("");
+    t.ok(
+        cfg.lines().any(|l| l == "CONFIG_SWAP=y")
+            && cfg.lines().any(|l| l == "# CONFIG_TRANSPARENT_HUGEPAGE is not set"),
+        "the config says CONFIG_SWAP=y and that THP is not set",
+    );
 }
 
 /// /proc/version is Linux's banner built from uname's fields: "SYSNAME version RELEASE

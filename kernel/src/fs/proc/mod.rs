@@ -81,6 +81,8 @@ const VERSION_INO: u64 = 36;
 /// /proc/sysvipc and its one file, shm.
 const SYSVIPC_INO: u64 = 37;
 const SYSVIPC_SHM_INO: u64 = 38;
+/// /proc/config.gz.
+const CONFIG_GZ_INO: u64 = 39;
 const _: () = assert!(SYSCTL_FIRST_INO + (VM_SYSCTLS.len() as u64) <= SYS_KERNEL_INO);
 const _: () = assert!(KERNEL_SYSCTL_FIRST_INO + (KERNEL_SYSCTLS.len() as u64) <= KPAGECOUNT_INO);
 
@@ -139,6 +141,8 @@ enum Kind {
     Mounts,
     /// /proc/version (Linux: `version_proc_show`).
     Version,
+    /// `/proc/config.gz` (Linux: `kernel/configs.c`, CONFIG_IKCONFIG_PROC).
+    ConfigGz,
     /// /proc/slabinfo (Linux: `slabinfo_proc_ops` in mm/slab_common.c).
     Slabinfo,
     /// /proc/sysvipc (Linux: `proc_mkdir("sysvipc")` in ipc/util.c).
@@ -201,6 +205,7 @@ fn node(kind: Kind) -> Arc<dyn Inode> {
         Kind::Partitions => (PARTITIONS_INO, S_IFREG | 0o444),
         Kind::Mounts => (MOUNTS_INO, S_IFREG | 0o444),
         Kind::Version => (VERSION_INO, S_IFREG | 0o444),
+        Kind::ConfigGz => (CONFIG_GZ_INO, S_IFREG | 0o444),
         Kind::SysvipcDir => (SYSVIPC_INO, S_IFDIR | 0o555),
         Kind::SysvipcShm => (SYSVIPC_SHM_INO, S_IFREG | 0o444),
         // Linux: proc_create("slabinfo", SLABINFO_RIGHTS = S_IRUSR, ...).
@@ -306,7 +311,8 @@ impl ProcInode {
             Kind::Pid(pid, PidFile::OomScoreAdj) => oom_score_adj_read(pid),
             Kind::Pid(_, PidFile::Pagemap | PidFile::Cmdline | PidFile::Mem)
             | Kind::Kpagecount
-            | Kind::Kpageflags => {
+            | Kind::Kpageflags
+            | Kind::ConfigGz => {
                 Err(Errno::EINVAL) // binary: read_at
             }
             Kind::Root
@@ -333,6 +339,7 @@ impl ProcInode {
                     ent("swaps".into(), SWAPS_INO, 8),
                     ent("mounts".into(), MOUNTS_INO, 8),
                     ent("version".into(), VERSION_INO, 8),
+                    ent("config.gz".into(), CONFIG_GZ_INO, 8),
                     ent("sys".into(), SYS_INO, 4),
                     ent("sysvipc".into(), SYSVIPC_INO, 4),
                 ]);
@@ -399,6 +406,7 @@ impl Inode for ProcInode {
             (Kind::Root, "partitions") => Ok(node(Kind::Partitions)),
             (Kind::Root, "mounts") => Ok(node(Kind::Mounts)),
             (Kind::Root, "version") => Ok(node(Kind::Version)),
+            (Kind::Root, "config.gz") => Ok(node(Kind::ConfigGz)),
             (Kind::Root, "slabinfo") => Ok(node(Kind::Slabinfo)),
             (Kind::Root, "sys") => Ok(node(Kind::SysDir)),
             (Kind::Root, "sysvipc") => Ok(node(Kind::SysvipcDir)),
@@ -477,6 +485,14 @@ impl Inode for ProcInode {
         }
         if let Kind::Kpagecount = self.kind {
             return page::kpagecount_read(pos, buf);
+        }
+        if let Kind::ConfigGz = self.kind {
+            // Binary: not through text() (Linux: `ikconfig_read_current`).
+            let gz = crate::kernel::configs::ikconfig();
+            let start = usize::try_from(pos).unwrap_or(usize::MAX).min(gz.len());
+            let n = buf.len().min(gz.len() - start);
+            buf[..n].copy_from_slice(&gz[start..start + n]);
+            return Ok(n);
         }
         let text = self.text()?;
         let bytes = text.as_bytes();
