@@ -566,6 +566,7 @@ pub const SCENARIOS: &[Scenario] = &[
     user_test("user-mremap", "init=/bin/mremap_test", "mremap_test: "),
     user_test("user-pipe", "init=/bin/pipe_test", "pipe_test: "),
     user_test("user-pgrp", "init=/bin/pgrp_test", "pgrp_test: "),
+    user_test("user-init-kill", "init=/bin/init_kill", "init_kill: "),
     user_test("user-timer", "init=/bin/timer_test", "timer_test: "),
     Scenario {
         // init powers the machine off itself: no leak lines (init never exits), QEMU's
