@@ -809,8 +809,12 @@ fn main(args: Args) -> i32 {
             // SAFETY: our shared page; children only store plain words in it.
             let slots = unsafe { core::slice::from_raw_parts(kids as *const usize, MAX_KIDS) };
             made = slots[0].min(n);
+            // The page is shared with the batch, whose calls may have written anything
+            // into it (a read(2) or uname(2) into a pointer that lands there): only what
+            // can be a descendant's pid is killed, never 0, -1, a group or ourselves.
+            let me = getpid();
             for &k in &slots[1..] {
-                if k != 0 {
+                if k > 1 && k <= i32::MAX as usize && k as i32 != me {
                     kill(k as i32, SIGKILL);
                 }
             }
