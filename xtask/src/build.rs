@@ -21,27 +21,42 @@ pub fn target_dir() -> PathBuf {
 
 /// `target/aarch64-unknown-none-softfloat/{debug,release}`.
 pub fn profile_dir(release: bool) -> PathBuf {
+    profile_dir_of(if release { "release" } else { "dev" })
+}
+
+/// The output directory of cargo profile `profile` (`dev` builds into `debug`).
+fn profile_dir_of(profile: &str) -> PathBuf {
     target_dir()
         .join(KERNEL_TARGET)
-        .join(if release { "release" } else { "debug" })
+        .join(if profile == "dev" { "debug" } else { profile })
 }
+
+/// The cargo profile `cargo xtask fuzz` builds by default (Cargo.toml `[profile.fuzz]`):
+/// optimised, with debug assertions, so the mm consistency check still runs.
+pub const FUZZ_PROFILE: &str = "fuzz";
 
 /// Build the kernel and return the path of the patched `kernel.elf`. Cargo's output goes to
 /// our stderr.
 pub fn build_kernel(release: bool) -> Result<PathBuf> {
-    let mut cmd = build_command(release);
+    build_kernel_profile(if release { "release" } else { "dev" })
+}
+
+/// [`build_kernel`] with any cargo profile: `dev`, `release` or [`FUZZ_PROFILE`].
+pub fn build_kernel_profile(profile: &str) -> Result<PathBuf> {
+    let mut cmd = build_command(profile);
     let status = cmd
         .status()
         .map_err(|e| format!("running cargo build: {e}"))?;
     if !status.success() {
         bail!("kernel build failed ({status})");
     }
-    finish(release)
+    finish(profile)
 }
 
 /// Like [`build_kernel`] but capturing cargo's output: on failure the error carries it.
 pub fn build_kernel_quiet(release: bool) -> std::result::Result<PathBuf, (String, String)> {
-    let out = build_command(release)
+    let profile = if release { "release" } else { "dev" };
+    let out = build_command(profile)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .output()
@@ -51,10 +66,10 @@ pub fn build_kernel_quiet(release: bool) -> std::result::Result<PathBuf, (String
         text.push_str(&String::from_utf8_lossy(&out.stderr));
         return Err((format!("kernel build failed ({})", out.status), text));
     }
-    finish(release).map_err(|e| (e.0, String::new()))
+    finish(profile).map_err(|e| (e.0, String::new()))
 }
 
-fn build_command(release: bool) -> Command {
+fn build_command(profile: &str) -> Command {
     let mut cmd = Command::new(cargo());
     cmd.current_dir(workspace_root())
         .args([
@@ -67,19 +82,17 @@ fn build_command(release: bool) -> Command {
             KERNEL_TARGET,
         ])
         .stdin(Stdio::null());
-    if release {
-        cmd.arg("--release");
-    }
+    cmd.args(["--profile", profile]);
     cmd
 }
 
 /// Copy `kernel` to `kernel.elf` and patch the symbol table into the copy.
 /// Also builds the user programs into `target/user-bin/` and the root file system image
 /// (`target/rootfs.cpio`, `rootfs.rs`).
-fn finish(release: bool) -> Result<PathBuf> {
+fn finish(profile: &str) -> Result<PathBuf> {
     crate::user::build_user(&workspace_root())?;
     crate::rootfs::build_rootfs(&crate::rootfs::image_path(), &[])?;
-    let dir = profile_dir(release);
+    let dir = profile_dir_of(profile);
     let elf = dir.join("kernel");
     let out = dir.join("kernel.elf");
     let mut data = std::fs::read(&elf).map_err(|e| format!("reading {}: {e}", elf.display()))?;

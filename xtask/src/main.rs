@@ -75,7 +75,7 @@ const USAGE: &str = "\
 usage: cargo xtask <command> [options]
 
 commands:
-  qemu  [--release] [--memory 512M] [--cpu cortex-a72] [--gic 2|3] [--el2] [--el3] [--init \"PROG ARGS\"]
+  qemu  [--release | --profile fuzz] [--memory 512M] [--cpu cortex-a72] [--gic 2|3] [--el2] [--el3] [--init \"PROG ARGS\"]
         [--cmdline \"...\"] [--icount] [--extra DIR]... [--swap SIZE|IMAGE] [-- extra qemu args]
         build the kernel and boot it on the console (Ctrl-A X quits QEMU);
         --extra adds DIR's files to the root file system image
@@ -97,9 +97,11 @@ commands:
         teaching path); write target/trace/PROG.{raw.txt,txt,callgraph.svg,flame.svg}:
         the records, ftrace's function_graph text, a call graph and a flame graph;
         --icount counts instructions (PMU) instead of counter ticks
-  fuzz  [--seeds 20] [--first 1] [--calls 20000] [--memory 512M] [--jobs 2]
-        run /bin/fuzz SEED CALLS as init for each seed (no panic, hang or leak);
-        a failing seed prints the command that replays it
+  fuzz  [--seeds 20] [--first 1] [--calls 20000] [--memory 512M] [--jobs 2] [--debug]
+        run /bin/fuzz SEED CALLS as init for each seed (no panic, hang, consistency
+        failure or leak) on the `fuzz` profile's kernel (optimised, debug assertions
+        and the mm consistency check on; --debug: the debug kernel); a failing seed
+        prints the command that replays it
   ksyms [--release | PATH]
         print the symbol table patched into kernel.elf
   help  this text

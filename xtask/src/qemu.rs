@@ -164,7 +164,7 @@ pub fn parse_gic(v: &str) -> Result<u8> {
 pub fn cmd_qemu(args: Vec<String>) -> Result<i32> {
     let mut args = Args::new(args);
     let mut cfg = QemuConfig::default();
-    let mut release = false;
+    let mut profile = String::from("dev");
     let mut extra_dirs: Vec<PathBuf> = Vec::new();
     let mut init: Option<String> = None;
     let mut init_args: Vec<String> = Vec::new();
@@ -174,8 +174,10 @@ pub fn cmd_qemu(args: Vec<String>) -> Result<i32> {
             Arg::Opt(name, inline) => match name.as_str() {
                 "release" => {
                     Args::flag(&name, inline)?;
-                    release = true
+                    profile = "release".into()
                 }
+                // `--profile fuzz`: the kernel `cargo xtask fuzz` runs (its replay lines).
+                "profile" => profile = args.value(&name, inline)?,
                 "memory" => cfg.memory = args.value(&name, inline)?,
                 "cpu" => cfg.cpu = args.value(&name, inline)?,
                 "gic" => cfg.gic = parse_gic(&args.value(&name, inline)?)?,
@@ -213,7 +215,7 @@ pub fn cmd_qemu(args: Vec<String>) -> Result<i32> {
     if let Some(v) = swap {
         cfg.swap = Some(crate::swap::swap_option(&v)?);
     }
-    let kernel = build::build_kernel(release)?;
+    let kernel = build::build_kernel_profile(&profile)?;
     if !extra_dirs.is_empty() {
         let img = crate::rootfs::extra_image_path();
         crate::rootfs::build_rootfs(&img, &extra_dirs)?;

@@ -917,7 +917,7 @@ fn kill_one(me: &Arc<Task>, task: &Arc<Task>, sig: u32, ty: PidType) -> KResult<
     if mine.euid != 0 && mine.euid != theirs.uid && mine.uid != theirs.uid {
         return Err(Errno::EPERM);
     }
-    if sig != 0 && task.state() != TaskState::Zombie {
+    if sig != 0 && task.state() != TaskState::Zombie && !init_ignores(task, sig) {
         let info = KSiginfo {
             si_signo: sig,
             si_code: if ty == PidType::Pid {
@@ -961,6 +961,20 @@ fn do_tkill(tgid: i32, tid: i32, sig: u32) -> KResult<usize> {
         return Err(Errno::ESRCH);
     }
     kill_one(&me, &t, sig, PidType::Pid).map(|()| 0)
+}
+
+/// Does the global init (pid 1) throw away `sig` sent by kill(2)/tkill(2) (itself or any
+/// other process, root included; the call still returns 0)? It never takes SIGKILL or
+/// SIGSTOP from user space, nor any signal whose action is SIG_DFL: nothing a process
+/// sends can end init (Linux: `sig_task_ignored`, `is_global_init` and
+/// SIGNAL_UNKILLABLE). Linux queues a signal init blocks and drops it at delivery if the
+/// action is still SIG_DFL; we drop it at once, which differs only if init installs a
+/// handler before unblocking it. Fault signals (`force_sig_fault`) do not come here: a
+/// faulting init dies, as in Linux (`force_sig_info_to_task` clears SIGNAL_UNKILLABLE).
+fn init_ignores(task: &Task, sig: u32) -> bool {
+    task.tgid == 1
+        && (sigmask(sig) & SIG_KERNEL_ONLY_MASK != 0
+            || task.sighand.action.lock()[sig as usize - 1].sa_handler == SIG_DFL)
 }
 
 /// rt_sigaction(2): read the new action (EFAULT), check the signal (EINVAL for 0, > 64,

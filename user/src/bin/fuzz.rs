@@ -7,9 +7,13 @@
 //!
 //! The calls run in batches of [`BATCH_CALLS`], each in a forked child (the calls may well
 //! kill it: that is fine), which also touches its mappings and now and then forks again.
-//! The parent waits for each child with a time limit (polling wait4 WNOHANG between short
-//! nanosleeps, then SIGKILL) and prints `fuzz: seed S batch B ok`; the last line is
-//! `fuzz: N calls, M batches, done`. Whatever the calls do, the kernel must survive them:
+//! The batch child keeps a periodic ITIMER_REAL running with an empty SIGALRM handler
+//! installed without SA_RESTART, so a call that blocks (a long nanosleep or ppoll, a read
+//! of an empty pipe, a wait4 for a child that sleeps) returns EINTR within [`TICK_US`] and
+//! the batch goes on. The parent waits for each child in a blocking wait4 that a one-shot
+//! SIGALRM ends at the time limit (then SIGKILL: the calls may have disarmed the timer,
+//! blocked SIGALRM or replaced its handler) and prints `fuzz: seed S batch B ok`; the last
+//! line is `fuzz: N calls, M batches, done`. Whatever the calls do, the kernel must survive them:
 //! `cargo xtask test` / `cargo xtask fuzz` check that no panic, hang or leak follows.
 //!
 //! A batch's calls depend only on (SEED, B): `fuzz SEED CALLS B` replays batch B alone, and
@@ -30,6 +34,13 @@ const BATCH_CALLS: usize = 250;
 const BATCH_MS: u64 = 3000;
 /// How many descendants' pids the shared page can hold, so the parent can kill them.
 const MAX_KIDS: usize = 64;
+/// The batch child's SIGALRM period in microseconds: the longest a blocking call holds
+/// the batch up (unless the calls themselves reset the timer or the handler).
+const TICK_US: i64 = 20_000;
+/// SIGALRM (Linux's number on arm64).
+const SIGALRM: i32 = 14;
+/// EINTR as a return value.
+const EINTR_RET: isize = -(errno::EINTR as isize);
 
 /// xorshift64*: small, fast and good enough to pick arguments.
 struct Rng(u64);
@@ -593,6 +604,11 @@ fn one_call(r: &mut Rng, w: &mut World) -> isize {
             73 if a[2] != w.ts => a[2] = w.ts,
             133 if a[1] == 8 => a[0] = 0,
             137 if a[2] != w.ts => a[2] = w.ts,
+            // unlinkat and mkdirat leave /dev/zero and /dev/null alone (any pointer into
+            // those two strings, whose tails are relative paths too): as root they would
+            // go, and every later batch would find its stdio on the console (reads that
+            // block, output on the serial line) and its replay alone would differ.
+            34 | 35 if (w.paths[7]..w.paths[9]).contains(&a[1]) => a[1] = w.paths[0],
             // prlimit64 and wait4 on a pid not ours: use ours.
             261 if a[0] != 0 && a[0] as i32 != w.me => a[0] = 0,
             // Most mmaps private or shared anonymous, with a few extra bits.
@@ -694,6 +710,8 @@ fn fuzz_calls(r: &mut Rng, w: &mut World, calls: usize, kids: usize, depth: u32)
                 w.child = 0;
                 // The grandchild runs a few calls of its own stream, then exits.
                 let mut r2 = Rng::new(r.next());
+                // Timers are not inherited across fork: the grandchild arms its own.
+                arm_alarm(TICK_US, TICK_US);
                 touch(&mut r2, w);
                 fuzz_calls(&mut r2, w, 20, 0, depth + 1);
                 exit_group(0);
@@ -736,6 +754,7 @@ fn batch_child(seed: u64, batch: usize, calls: usize, kids: usize) -> i32 {
     let Some(mut w) = World::new() else {
         return 3;
     };
+    arm_alarm(TICK_US, TICK_US);
     fuzz_calls(&mut r, &mut w, calls, kids, 0);
     0
 }
@@ -755,25 +774,49 @@ fn shm_remove_all() {
     }
 }
 
-/// Wait for `pid` at most `ms` milliseconds, then SIGKILL it; its status.
+/// The SIGALRM handler: nothing to do, its only job is to make a blocking call return
+/// EINTR (it is installed without SA_RESTART).
+extern "C" fn on_alarm(_: i32, _: *mut signal::Siginfo, _: *mut signal::Ucontext) {}
+
+/// setitimer(ITIMER_REAL): first expiry after `value_us`, then every `interval_us` (0:
+/// once; both 0: disarm).
+fn arm_alarm(value_us: i64, interval_us: i64) {
+    let v: [i64; 4] = [
+        interval_us / 1_000_000,
+        interval_us % 1_000_000,
+        value_us / 1_000_000,
+        value_us % 1_000_000,
+    ];
+    // SAFETY: `v` is a struct itimerval on our stack; no old value is asked for.
+    unsafe { syscall6(103, 0, v.as_ptr() as usize, 0, 0, 0, 0) };
+}
+
+/// Milliseconds of CLOCK_MONOTONIC.
+fn now_ms() -> u64 {
+    let mut ts = Timespec::default();
+    clock_gettime(CLOCK_MONOTONIC, &mut ts);
+    ts.tv_sec as u64 * 1000 + ts.tv_nsec as u64 / 1_000_000
+}
+
+/// Wait for `pid` at most `ms` milliseconds, then SIGKILL it; its status, and whether it
+/// was killed. The wait4 blocks; it is the caller's SIGALRM (the parent's one-shot, the
+/// batch child's periodic timer) that interrupts it so the deadline is looked at.
 fn wait_limited(pid: i32, ms: u64) -> (i32, bool) {
+    let deadline = now_ms() + ms;
     let mut status = 0i32;
-    let mut waited = 0;
     loop {
-        let r = wait4(pid, Some(&mut status), WNOHANG);
+        let r = wait4(pid, Some(&mut status), 0);
         if r == pid as isize {
             return (status, false);
         }
-        if r < 0 {
+        if r != EINTR_RET {
             return (-1, false);
         }
-        if waited >= ms {
+        if now_ms() >= deadline {
             kill(pid, SIGKILL);
-            wait4(pid, Some(&mut status), 0);
+            while wait4(pid, Some(&mut status), 0) == EINTR_RET {}
             return (status, true);
         }
-        sleep_ms(2);
-        waited += 2;
     }
 }
 
@@ -812,6 +855,8 @@ fn main(args: Args) -> i32 {
         0,
     );
     let kids = if kids > 0 { kids as usize } else { 0 };
+    // Inherited by every batch child (and its children) across fork.
+    signal::sigaction(SIGALRM, on_alarm, 0, 0);
     let mut done_calls = 0;
     let mut ran = 0;
     for b in 0..batches {
@@ -834,15 +879,22 @@ fn main(args: Args) -> i32 {
         if pid == 0 {
             exit_group(batch_child(seed, b, n, kids));
         }
+        // The first alarm at the limit, then a few more in case it comes a tick early.
+        arm_alarm(BATCH_MS as i64 * 1000, TICK_US);
         let (status, killed) = wait_limited(pid as i32, BATCH_MS);
+        arm_alarm(0, 0);
         // Descendants still alive are killed; every child we have is reaped.
         let mut made = n;
         if kids != 0 {
             // SAFETY: our shared page; children only store plain words in it.
             let slots = unsafe { core::slice::from_raw_parts(kids as *const usize, MAX_KIDS) };
             made = slots[0].min(n);
+            // The page is shared with the batch, whose calls may have written anything
+            // into it (a read(2) or uname(2) into a pointer that lands there): only what
+            // can be a descendant's pid is killed, never 0, -1, a group or ourselves.
+            let me = getpid();
             for &k in &slots[1..] {
-                if k != 0 {
+                if k > 1 && k <= i32::MAX as usize && k as i32 != me {
                     kill(k as i32, SIGKILL);
                 }
             }
