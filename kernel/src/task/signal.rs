@@ -801,6 +801,12 @@ pub fn get_signal() -> Option<KSignal> {
             if sig != SIGKILL && sig_ignored_by_default(sig) {
                 continue;
             }
+            // Init takes no default action for a signal a process sent it (one it had
+            // blocked when it came); a fault (si_code > 0) still kills it. Linux:
+            // get_signal's SIGNAL_UNKILLABLE test, which force_sig clears.
+            if task.tgid == 1 && sig != SIGKILL && info.si_code <= 0 {
+                continue;
+            }
             drop(task);
             let status = sig | if sig_coredump(sig) { 0x80 } else { 0 };
             super::exit::do_group_exit(status as i32);
@@ -967,14 +973,15 @@ fn do_tkill(tgid: i32, tid: i32, sig: u32) -> KResult<usize> {
 /// other process, root included; the call still returns 0)? It never takes SIGKILL or
 /// SIGSTOP from user space, nor any signal whose action is SIG_DFL: nothing a process
 /// sends can end init (Linux: `sig_task_ignored`, `is_global_init` and
-/// SIGNAL_UNKILLABLE). Linux queues a signal init blocks and drops it at delivery if the
-/// action is still SIG_DFL; we drop it at once, which differs only if init installs a
-/// handler before unblocking it. Fault signals (`force_sig_fault`) do not come here: a
-/// faulting init dies, as in Linux (`force_sig_info_to_task` clears SIGNAL_UNKILLABLE).
+/// SIGNAL_UNKILLABLE). A signal init blocks is queued, as in Linux, and dropped at
+/// delivery if its action is still SIG_DFL (`get_signal`). Fault signals
+/// (`force_sig_fault`) do not come here: a faulting init dies, as in Linux
+/// (`force_sig_info_to_task` clears SIGNAL_UNKILLABLE).
 fn init_ignores(task: &Task, sig: u32) -> bool {
     task.tgid == 1
         && (sigmask(sig) & SIG_KERNEL_ONLY_MASK != 0
-            || task.sighand.action.lock()[sig as usize - 1].sa_handler == SIG_DFL)
+            || (task.signal.lock().blocked & sigmask(sig) == 0
+                && task.sighand.action.lock()[sig as usize - 1].sa_handler == SIG_DFL))
 }
 
 /// rt_sigaction(2): read the new action (EFAULT), check the signal (EINVAL for 0, > 64,
