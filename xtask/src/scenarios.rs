@@ -598,6 +598,8 @@ pub const SCENARIOS: &[Scenario] = &[
     user_test("user-pgrp", "init=/bin/pgrp_test", "pgrp_test: "),
     user_test("user-init-kill", "init=/bin/init_kill", "init_kill: "),
     user_test("user-timer", "init=/bin/timer_test", "timer_test: "),
+    // umask, CPU affinity, RLIMIT_FSIZE (SIGXFSZ, EFBIG).
+    user_test("user-limits", "init=/bin/limits_test", "limits_test: "),
     // CPU time: tick accounting, getrusage/times/wait4 rusage, CPU clocks,
     // ITIMER_VIRTUAL/PROF, RLIMIT_CPU's SIGXCPU and SIGKILL.
     Scenario {

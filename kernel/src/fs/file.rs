@@ -177,7 +177,12 @@ impl File {
         if let Some(cdev) = &self.f_cdev {
             return cdev.write(self.flags(), pos, buf);
         }
-        self.f_inode.write_at(pos, buf)
+        let n = if s_isreg(self.f_inode.attr().i_mode()) {
+            generic_write_check_limits(pos, buf.len())?
+        } else {
+            buf.len()
+        };
+        self.f_inode.write_at(pos, &buf[..n])
     }
 
     /// `read(2)`: read at the position and advance it. EBADF unless opened for reading,
@@ -347,6 +352,11 @@ impl File {
         // accesses fault and get SIGBUS (Linux: truncate_pagecache ->
         // unmap_mapping_range).
         let attr = self.f_inode.attr();
+        // Growing past RLIMIT_FSIZE (Linux: inode_newsize_ok).
+        if (len as u64) > attr.size() && (len as u64) > fsize_limit() {
+            xfsz();
+            return Err(Errno::EFBIG);
+        }
         if (len as u64) < attr.size() {
             if let Some(mapping) = self.f_inode.mapping() {
                 crate::mm::memory::unmap_mapping_range(mapping, len as u64, 0, true);
@@ -359,4 +369,32 @@ impl File {
     pub fn d_type(&self) -> u8 {
         mode_to_dtype(self.f_inode.attr().i_mode())
     }
+}
+
+/// The caller's RLIMIT_FSIZE soft limit in bytes.
+fn fsize_limit() -> u64 {
+    crate::task::with_current(|t| t.rlim.lock()[crate::kernel::resource::RLIMIT_FSIZE].cur)
+        .unwrap_or(crate::kernel::resource::RLIM_INFINITY)
+}
+
+/// SIGXFSZ to the writer (Linux: `send_sig(SIGXFSZ, current, 0)`).
+fn xfsz() {
+    if let Some(me) = crate::task::current() {
+        crate::task::signal::send_sig(&me, crate::task::signal::SIGXFSZ);
+    }
+}
+
+/// RLIMIT_FSIZE for a write of `count` bytes at `pos` to a regular file: at or past the
+/// limit SIGXFSZ and EFBIG; below it the write is cut to end at the limit. Linux:
+/// `generic_write_check_limits`.
+fn generic_write_check_limits(pos: u64, count: usize) -> KResult<usize> {
+    let limit = fsize_limit();
+    if limit == crate::kernel::resource::RLIM_INFINITY || count == 0 {
+        return Ok(count);
+    }
+    if pos >= limit {
+        xfsz();
+        return Err(Errno::EFBIG);
+    }
+    Ok(count.min((limit - pos).min(usize::MAX as u64) as usize))
 }

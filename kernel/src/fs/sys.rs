@@ -123,6 +123,9 @@ pub(crate) fn at_base(dirfd: i32, path: &str) -> KResult<String> {
 /// openat(2). Linux: `do_sys_openat2` -> `do_filp_open` -> `fd_install`.
 pub fn sys_openat(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     let (dirfd, flags, mode) = (a.0[0] as i32, a.0[2] as u32, a.0[3] as u32);
+    // A new file's permissions lose the umask's bits (Linux: `open_to_namei_flags`'
+    // caller masks with `current_umask()` in `do_open`/`lookup_open`).
+    let mode = mode & !current_umask();
     let path = getname(a.0[1], false)?;
     let base = at_base(dirfd, &path)?;
     let file = crate::fs::open::do_filp_open(&base, &path, flags, mode)?;
@@ -377,8 +380,23 @@ pub fn sys_ioctl(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
 pub fn sys_mkdirat(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     let path = getname(a.0[1], false)?;
     let base = at_base(a.0[0] as i32, &path)?;
-    crate::fs::namei::do_mkdirat(&base, &path, a.0[2] as u32)?;
+    crate::fs::namei::do_mkdirat(&base, &path, a.0[2] as u32 & !current_umask())?;
     Ok(0)
+}
+
+/// The caller's file-creation mask (Linux: `current_umask`, `fs->umask`).
+fn current_umask() -> u32 {
+    crate::task::with_current(|t| t.umask.load(core::sync::atomic::Ordering::Relaxed))
+        .unwrap_or(0o022)
+}
+
+/// umask(2): set the file-creation mask to `mask & 0777`, return the old one (Linux:
+/// `sys_umask`). Shared by the tasks cloned with CLONE_FS.
+pub fn sys_umask(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    let me = me()?;
+    Ok(me
+        .umask
+        .swap(a.0[0] as u32 & 0o777, core::sync::atomic::Ordering::Relaxed) as usize)
 }
 
 /// unlinkat(2).

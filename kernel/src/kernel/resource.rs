@@ -19,6 +19,8 @@ pub const RLIM_INFINITY: u64 = u64::MAX;
 pub const RLIMIT_NLIMITS: usize = 16;
 /// CPU time in seconds: SIGXCPU at the soft limit, SIGKILL at the hard one.
 pub const RLIMIT_CPU: usize = 0;
+/// Largest file a process may write, in bytes: SIGXFSZ and EFBIG past it.
+pub const RLIMIT_FSIZE: usize = 1;
 /// Resource numbers used by mm (Linux: `include/uapi/asm-generic/resource.h`).
 pub const RLIMIT_DATA: usize = 2;
 /// Stack size.

@@ -261,6 +261,51 @@ pub fn sys_getppid(_: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     Ok(current().map_or(0, |t| t.ppid.load(Ordering::SeqCst)) as usize)
 }
 
+/// The task `pid` names for the affinity calls (0: the caller); ESRCH if none.
+fn affinity_task(pid: i32) -> KResult<alloc::sync::Arc<super::Task>> {
+    if pid == 0 {
+        return current().ok_or(Errno::ESRCH);
+    }
+    find_task(pid)
+        .filter(|t| t.pid > 0 && t.state() != TaskState::Dead)
+        .ok_or(Errno::ESRCH)
+}
+
+/// sched_getaffinity(2): the CPUs `pid` may run on, one: CPU 0. Returns the bytes written
+/// (Linux's raw call returns the size of its mask, `nr_cpu_ids` rounded up to longs: 8).
+/// EINVAL for a length that is not a multiple of 8 or too small, ESRCH, EFAULT. Linux:
+/// `sys_sched_getaffinity`.
+pub fn sys_sched_getaffinity(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    let (pid, len, mask) = (a.0[0] as i32, a.0[1], a.0[2]);
+    if len < 8 || len % 8 != 0 {
+        return Err(Errno::EINVAL);
+    }
+    affinity_task(pid)?;
+    put_user(mask, 1u64)?;
+    Ok(8)
+}
+
+/// sched_setaffinity(2): a mask must include CPU 0, the only one (EINVAL otherwise);
+/// ESRCH, EFAULT; EPERM for another user's task unless root. Linux: `sys_sched_setaffinity`.
+pub fn sys_sched_setaffinity(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    let (pid, len, mask) = (a.0[0] as i32, a.0[1], a.0[2]);
+    let t = affinity_task(pid)?;
+    if len == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let first: u8 = crate::arch::aarch64::uaccess::get_user(mask)?;
+    let me = current().ok_or(Errno::ESRCH)?;
+    let mine = *me.cred.lock();
+    let theirs = *t.cred.lock();
+    if mine.euid != 0 && mine.euid != theirs.uid && mine.euid != theirs.euid {
+        return Err(Errno::EPERM);
+    }
+    if first & 1 == 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(0)
+}
+
 /// sched_yield(2).
 pub fn sys_sched_yield(_: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     schedule();

@@ -119,6 +119,9 @@ pub struct Task {
     pub files: Arc<SpinLockIrq<files::FilesStruct>>,
     /// Current directory, absolute, shared with CLONE_FS (Linux: `fs->pwd`).
     pub cwd: Arc<SpinLockIrq<alloc::string::String>>,
+    /// File-creation mask, shared with CLONE_FS like `cwd` (Linux: `fs->umask`; 0022 for
+    /// init, inherited).
+    pub umask: Arc<core::sync::atomic::AtomicU32>,
     /// Signals pending for this thread alone, bit n-1 for signal n (Linux:
     /// `pending.signal`); the process's shared set is in `sig`.
     pub pending: core::sync::atomic::AtomicU64,
@@ -381,6 +384,7 @@ pub fn sched_init() {
         vfork_done: SpinLockIrq::new(None),
         files: Arc::new(SpinLockIrq::new(files::FilesStruct::new())),
         cwd: Arc::new(SpinLockIrq::new(alloc::string::String::from("/"))),
+        umask: Arc::new(core::sync::atomic::AtomicU32::new(0o022)),
         mm: SpinLockIrq::new(None),
         mm_ptr: AtomicPtr::new(core::ptr::null_mut()),
         utime: AtomicU64::new(0),
@@ -557,6 +561,13 @@ pub fn alloc_task(
             Some(c) if shares(CLONE_FS) => c.cwd.clone(),
             Some(c) => Arc::new(SpinLockIrq::new(c.cwd.lock().clone())),
             None => Arc::new(SpinLockIrq::new(alloc::string::String::from("/"))),
+        },
+        umask: match p {
+            Some(c) if shares(CLONE_FS) => c.umask.clone(),
+            Some(c) => Arc::new(core::sync::atomic::AtomicU32::new(
+                c.umask.load(Ordering::Relaxed),
+            )),
+            None => Arc::new(core::sync::atomic::AtomicU32::new(0o022)),
         },
         mm: SpinLockIrq::new(None),
         mm_ptr: AtomicPtr::new(core::ptr::null_mut()),

@@ -70,6 +70,8 @@ pub const SIGCONT: u32 = 18;
 pub const SIGSTOP: u32 = 19;
 /// CPU time limit exceeded (RLIMIT_CPU's soft limit; default: terminate with core).
 pub const SIGXCPU: u32 = 24;
+/// File size limit exceeded (RLIMIT_FSIZE; default: terminate with core).
+pub const SIGXFSZ: u32 = 25;
 /// ITIMER_VIRTUAL expired (default: terminate).
 pub const SIGVTALRM: u32 = 26;
 /// ITIMER_PROF expired (default: terminate).

@@ -11,7 +11,7 @@
 use super::ftrace::FtraceSite;
 
 /// Every traced function, grouped by file.
-pub static FTRACE_SITES: [FtraceSite; 300] = [
+pub static FTRACE_SITES: [FtraceSite; 303] = [
     // mm/slab.rs
     FtraceSite::new("kmem_cache_alloc"),
     FtraceSite::new("kmem_cache_free"),
@@ -256,6 +256,7 @@ pub static FTRACE_SITES: [FtraceSite; 300] = [
     // arch/aarch64/signal.rs
     FtraceSite::new("sys_rt_sigreturn"),
     // fs/sys.rs
+    FtraceSite::new("sys_umask"),
     FtraceSite::new("sys_openat"),
     FtraceSite::new("sys_close"),
     FtraceSite::new("sys_read"),
@@ -342,6 +343,8 @@ pub static FTRACE_SITES: [FtraceSite; 300] = [
     FtraceSite::new("sys_gettid"),
     FtraceSite::new("sys_getppid"),
     FtraceSite::new("sys_sched_yield"),
+    FtraceSite::new("sys_sched_getaffinity"),
+    FtraceSite::new("sys_sched_setaffinity"),
     FtraceSite::new("sys_set_tid_address"),
     // task/fork.rs
     FtraceSite::new("sys_clone"),

@@ -1,0 +1,94 @@
+//! limits_test: what LTP's harness and its setrlimit tests meet first. umask(2) takes
+//! its bits off new files and directories; sched_getaffinity(2) reports one CPU and
+//! sched_setaffinity(2) refuses a mask without it; RLIMIT_FSIZE cuts a write at the limit,
+//! then answers SIGXFSZ and EFBIG (and kills by default), and ftruncate past it is EFBIG.
+//!
+//! Linux: `kernel/sys.c` (`sys_umask`), `kernel/sched/core.c` (`sched_getaffinity`),
+//! `mm/filemap.c` (`generic_write_check_limits`), `fs/attr.c` (`inode_newsize_ok`).
+#![no_std]
+#![no_main]
+use core::sync::atomic::{AtomicU32, Ordering};
+use ulib::signal::*;
+use ulib::*;
+
+const EINVAL: i32 = 22;
+const EFBIG: i32 = 27;
+const SIGXFSZ: i32 = 25;
+const RLIMIT_FSIZE: usize = 1;
+
+static XFSZ: AtomicU32 = AtomicU32::new(0);
+extern "C" fn on_xfsz(_: i32, _: *mut Siginfo, _: *mut Ucontext) {
+    XFSZ.fetch_add(1, Ordering::SeqCst);
+}
+
+fn umask(m: usize) -> isize {
+    unsafe { syscall3(166, m, 0, 0) }
+}
+
+fn mode_of(path: &core::ffi::CStr) -> u32 {
+    let mut st = Stat::default();
+    fstatat(-100, path, &mut st, 0);
+    st.st_mode & 0o7777
+}
+
+#[no_mangle]
+fn main(_: Args) -> i32 {
+    let mut t = Tap::new("limits_test");
+
+    // umask
+    t.ret("umask(027) returns the default 022", umask(0o027), 0o022);
+    let fd = openat(-100, c"/tmp/um_file", O_CREAT | O_RDWR, 0o666) as i32;
+    close(fd);
+    t.eq("a 0666 file is created 0640 under umask 027", mode_of(c"/tmp/um_file"), 0o640);
+    unsafe { syscall3(34, -100isize as usize, c"/tmp/um_dir".as_ptr() as usize, 0o777) };
+    t.eq("a 0777 directory is created 0750", mode_of(c"/tmp/um_dir"), 0o750);
+    t.ret("umask(01777) keeps only 0777 and returns 027", umask(0o1777), 0o027);
+    t.ret("... and reads back 0777", umask(0o022), 0o777);
+    let st = in_child(|| if umask(0) == 0o022 { 0 } else { 1 });
+    t.exited("fork inherits the umask", st, 0);
+
+    // affinity
+    let mut mask = [0u64; 2];
+    let r = unsafe { syscall3(123, 0, 16, mask.as_mut_ptr() as usize) };
+    t.ok(r == 8 && mask[0] == 1, "sched_getaffinity: 8 bytes, CPU 0 only");
+    t.err("sched_getaffinity with a 4-byte mask: EINVAL", unsafe { syscall3(123, 0, 4, mask.as_mut_ptr() as usize) }, EINVAL);
+    let none = [0u64; 1];
+    t.err("sched_setaffinity without CPU 0: EINVAL", unsafe { syscall3(122, 0, 8, none.as_ptr() as usize) }, EINVAL);
+    let one = [1u64; 1];
+    t.ret("sched_setaffinity(CPU 0)", unsafe { syscall3(122, 0, 8, one.as_ptr() as usize) }, 0);
+    t.err("sched_getaffinity of no such pid: ESRCH", unsafe { syscall3(123, 99_999, 8, mask.as_mut_ptr() as usize) }, 3);
+
+    // RLIMIT_FSIZE, in a child (the limit and the signal stay there).
+    let st = in_child(|| {
+        sigaction(SIGXFSZ, on_xfsz, 0, 0);
+        let lim = Rlimit { rlim_cur: 10, rlim_max: 10 };
+        prlimit64(RLIMIT_FSIZE, Some(&lim), None);
+        let fd = openat(-100, c"/tmp/fsize", O_CREAT | O_RDWR | O_TRUNC, 0o600) as i32;
+        let buf = [b'x'; 26];
+        if write(fd, &buf) != 10 {
+            return 1;
+        }
+        if write(fd, &buf) != -(EFBIG as isize) || XFSZ.load(Ordering::SeqCst) != 1 {
+            return 2;
+        }
+        if ftruncate(fd, 100) != -(EFBIG as isize) || XFSZ.load(Ordering::SeqCst) != 2 {
+            return 3;
+        }
+        if ftruncate(fd, 5) != 0 {
+            return 4;
+        }
+        0
+    });
+    t.exited("RLIMIT_FSIZE 10: a 26-byte write writes 10, the next is EFBIG + SIGXFSZ, ftruncate past it too", st, 0);
+    let st = in_child(|| {
+        let lim = Rlimit { rlim_cur: 10, rlim_max: 10 };
+        prlimit64(RLIMIT_FSIZE, Some(&lim), None);
+        let fd = openat(-100, c"/tmp/fsize2", O_CREAT | O_RDWR | O_TRUNC, 0o600) as i32;
+        let buf = [b'x'; 26];
+        write(fd, &buf);
+        write(fd, &buf);
+        0
+    });
+    t.killed_by("... and without a handler SIGXFSZ kills", st, SIGXFSZ);
+    t.finish()
+}
