@@ -398,3 +398,13 @@ fn generic_write_check_limits(pos: u64, count: usize) -> KResult<usize> {
     }
     Ok(count.min((limit - pos).min(usize::MAX as u64) as usize))
 }
+
+/// Growing a file to `end` bytes: SIGXFSZ and EFBIG past RLIMIT_FSIZE (Linux:
+/// `inode_newsize_ok`).
+pub fn check_fsize(end: u64) -> KResult<()> {
+    if end > fsize_limit() {
+        xfsz();
+        return Err(Errno::EFBIG);
+    }
+    Ok(())
+}

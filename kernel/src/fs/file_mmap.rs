@@ -122,6 +122,10 @@ impl MappedFile for FileMapping {
     fn file_id(&self) -> usize {
         Arc::as_ptr(&self.file) as *const u8 as usize
     }
+    fn fallocate(&self, mode: u32, offset: u64, len: u64) -> KResult<()> {
+        crate::fs::open::vfs_fallocate(&self.file, mode, offset, len)
+    }
+
     fn in_page_cache(&self, index: usize) -> bool {
         let Some(mapping) = self.file.inode().mapping() else {
             return false;

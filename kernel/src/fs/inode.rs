@@ -324,6 +324,14 @@ pub trait Inode: Send + Sync {
         Err(Errno::EINVAL)
     }
 
+    /// fallocate(2) after `vfs_fallocate`'s checks: reserve `[offset, offset + len)`
+    /// (mode 0 or FALLOC_FL_KEEP_SIZE) or punch a hole there (FALLOC_FL_PUNCH_HOLE |
+    /// FALLOC_FL_KEEP_SIZE). Linux: `f_op->fallocate` (`shmem_fallocate`). Default:
+    /// EOPNOTSUPP.
+    fn fallocate(&self, _mode: u32, _offset: u64, _len: u64) -> KResult<()> {
+        Err(Errno::EOPNOTSUPP)
+    }
+
     /// Apply a permitted attribute change (chmod, chown): Linux's `i_op->setattr`, called
     /// by `notify_change` after `setattr_prepare` allowed it. Default: `simple_setattr`,
     /// copying the new values in; a file system that cannot keep them refuses (procfs).

@@ -274,3 +274,63 @@ pub fn sys_fchown(
     chown_common(&**file.inode(), a.0[1] as u32, a.0[2] as u32)?;
     Ok(0)
 }
+
+/// fallocate(2)'s mode bits (Linux: `include/uapi/linux/falloc.h`).
+pub const FALLOC_FL_KEEP_SIZE: u32 = 0x01;
+/// Deallocate the range (with KEEP_SIZE).
+pub const FALLOC_FL_PUNCH_HOLE: u32 = 0x02;
+/// Bits Linux knows (COLLAPSE_RANGE 0x08, ZERO_RANGE 0x10, INSERT_RANGE 0x20, UNSHARE
+/// 0x40 too); tmpfs takes only KEEP_SIZE and PUNCH_HOLE.
+const FALLOC_FL_SUPPORTED_MASK: u32 = 0x01 | 0x02 | 0x08 | 0x10 | 0x20 | 0x40;
+
+/// The checks of fallocate(2) before the file system's method: EINVAL for a negative
+/// offset or a length <= 0, EOPNOTSUPP for unknown bits or PUNCH_HOLE without KEEP_SIZE,
+/// EBADF unless open for writing, EISDIR, ESPIPE on a pipe or socket, ENODEV on other
+/// non-regular files, EFBIG past the largest file (and RLIMIT_FSIZE with SIGXFSZ when
+/// the file would grow). Linux: `vfs_fallocate`.
+#[no_mangle]
+#[inline(never)]
+pub fn vfs_fallocate(file: &File, mode: u32, offset: u64, len: u64) -> KResult<()> {
+    if (offset as i64) < 0 || (len as i64) <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    if mode & !FALLOC_FL_SUPPORTED_MASK != 0 {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    if mode & FALLOC_FL_PUNCH_HOLE != 0 && mode & FALLOC_FL_KEEP_SIZE == 0 {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    if !file.f_mode().contains(crate::fs::file::FMode::FMODE_WRITE) {
+        return Err(Errno::EBADF);
+    }
+    let i_mode = file.inode().attr().i_mode();
+    if s_isdir(i_mode) {
+        return Err(Errno::EISDIR);
+    }
+    let fmt = i_mode & super::inode::S_IFMT;
+    if fmt == super::inode::S_IFIFO || fmt == super::inode::S_IFSOCK {
+        return Err(Errno::ESPIPE);
+    }
+    if !s_isreg(i_mode) {
+        return Err(Errno::ENODEV);
+    }
+    let end = offset.checked_add(len).ok_or(Errno::EFBIG)?;
+    if end > super::tmpfs::MAX_LFS_FILESIZE {
+        return Err(Errno::EFBIG);
+    }
+    if mode & FALLOC_FL_KEEP_SIZE == 0 && end > file.inode().attr().size() {
+        crate::fs::file::check_fsize(end)?;
+    }
+    file.inode().fallocate(mode, offset, len)
+}
+
+/// fallocate(2) (47): `fallocate(fd, mode, offset, len)`. EBADF for a bad fd. Linux:
+/// `ksys_fallocate`.
+pub fn sys_fallocate(
+    a: crate::syscall::SyscallArgs,
+    _: &mut crate::arch::aarch64::traps::PtRegs,
+) -> KResult<usize> {
+    let file = super::sys::fget(a.0[0] as i32)?;
+    vfs_fallocate(&file, a.0[1] as u32, a.0[2] as u64, a.0[3] as u64)?;
+    Ok(0)
+}

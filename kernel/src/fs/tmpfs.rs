@@ -434,6 +434,50 @@ impl Inode for ShmemInode {
         Ok(())
     }
 
+    /// Linux: `shmem_fallocate`. FALLOC_FL_PUNCH_HOLE: unmap the whole pages of the range
+    /// from every mapping, then drop them (and their swap) and zero the edges. Otherwise
+    /// allocate every page of the range (ENOSPC past `size=`, ENOMEM), and without
+    /// FALLOC_FL_KEEP_SIZE grow the file to the range's end. Unlike Linux, pages already
+    /// allocated when a later one fails stay (Linux undoes the new ones).
+    fn fallocate(&self, mode: u32, offset: u64, len: u64) -> KResult<()> {
+        use crate::fs::open::{FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE};
+        if mode & !(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE) != 0 {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        let (mapping, i_rwsem) = self.file()?;
+        let _guard = i_rwsem.write();
+        let p = PAGE_SIZE as u64;
+        let end = offset + len;
+        if mode & FALLOC_FL_PUNCH_HOLE != 0 {
+            let (ustart, uend) = (offset.div_ceil(p) * p, end / p * p);
+            if uend > ustart {
+                crate::mm::memory::unmap_mapping_range(mapping, ustart, uend - ustart, false);
+            }
+            // A partial edge page out on swap comes back first, so its inside bytes are
+            // zeroed (Linux: shmem_undo_range's shmem_getpage of the partial pages).
+            for at in [offset, end - 1] {
+                if at % p != 0 || at == end - 1 {
+                    let index = (at / p) as usize;
+                    if let Ok(Some(page)) = shmem_getpage(mapping, index, SgpType::SGP_READ) {
+                        put_page(page);
+                    }
+                }
+            }
+            crate::mm::filemap::truncate_inode_pages_range(mapping, offset, end - 1);
+            return Ok(());
+        }
+        for index in (offset / p) as usize..end.div_ceil(p) as usize {
+            match shmem_getpage(mapping, index, SgpType::SGP_WRITE)? {
+                Some(page) => put_page(page),
+                None => return Err(Errno::ENOMEM),
+            }
+        }
+        if mode & FALLOC_FL_KEEP_SIZE == 0 && end > self.attr.size() {
+            self.attr.set_size(end);
+        }
+        Ok(())
+    }
+
     /// Pages in memory and on swap (Linux: `info->alloced`, which counts both).
     fn i_blocks(&self) -> u64 {
         self.mapping().map_or(0, |m| {

@@ -584,6 +584,62 @@ pub fn truncate_inode_pages(mapping: &AddressSpace, lstart: u64) {
     }
 }
 
+/// Drop the cached pages (and, for tmpfs, swapped-out entries) lying wholly inside
+/// bytes `lstart..=lend`, and zero the parts of the cached pages at either edge that fall
+/// inside it: a hole punched in the file (fallocate's FALLOC_FL_PUNCH_HOLE, MADV_REMOVE).
+/// The caller unmapped the whole pages first and serialises with writes. Linux:
+/// `truncate_inode_pages_range` (`shmem_undo_range` for tmpfs).
+#[no_mangle]
+#[inline(never)]
+pub fn truncate_inode_pages_range(mapping: &AddressSpace, lstart: u64, lend: u64) {
+    let p = PAGE_SIZE as u64;
+    if lend < lstart {
+        return;
+    }
+    let (first_whole, end_whole) = (lstart.div_ceil(p) as usize, ((lend + 1) / p) as usize);
+    if first_whole < end_whole {
+        let removed: BTreeMap<usize, PageCacheEntry> = {
+            let mut pages = mapping.i_pages.lock();
+            let mut hole = pages.split_off(&first_whole);
+            let mut after = hole.split_off(&end_whole);
+            pages.append(&mut after);
+            let swapped = hole
+                .values()
+                .filter(|e| matches!(e, PageCacheEntry::Swap(_)))
+                .count();
+            mapping.nrexceptional.fetch_sub(swapped, Ordering::Relaxed);
+            if let Some(acct) = &mapping.shmem_acct {
+                crate::mm::shmem::shmem_recalc_inode(acct, pages.len());
+            }
+            hole
+        };
+        for entry in removed.into_values() {
+            match entry {
+                PageCacheEntry::Page(page) => delete_from_page_cache(page),
+                PageCacheEntry::Swap(swap) => crate::mm::swapfile::free_swap_and_cache(swap),
+            }
+        }
+    }
+    // The edge pages keep their outside bytes; the inside ones become zeros.
+    let mut edges = [lstart / p, lend / p];
+    if edges[0] == edges[1] {
+        edges[1] = u64::MAX;
+    }
+    for idx in edges.into_iter().filter(|&i| i != u64::MAX) {
+        let (page_start, page_end) = (idx * p, idx * p + p);
+        if lstart <= page_start && lend + 1 >= page_end {
+            continue; // whole: dropped above
+        }
+        if let Some(page) = find_get_page(mapping, idx as usize) {
+            let from = (lstart.max(page_start) - page_start) as usize;
+            let to = ((lend + 1).min(page_end) - page_start) as usize;
+            // SAFETY: we hold a reference; the caller serialises hole punching with writes.
+            unsafe { page_bytes_mut(page)[from..to].fill(0) };
+            put_page(page);
+        }
+    }
+}
+
 /// The page at `vmf.pgoff` of a file with a page cache, for the fault path (Linux:
 /// `filemap_fault`). SIGBUS past the end of the file.
 ///

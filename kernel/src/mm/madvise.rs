@@ -28,7 +28,8 @@
 //! CONFIG_SWAP answers EBADF for anonymous memory, we answer 0 as a kernel with swap
 //! does); MADV_FREE frees the pages at once instead of when
 //! reclaim finds them clean (allowed: the man page promises old data or zeros); MADV_REMOVE
-//! finds no file system that punches holes (EOPNOTSUPP, as `vfs_fallocate` answers there).
+//! punches holes in tmpfs and shared anonymous memory only (EOPNOTSUPP elsewhere, as
+//! `vfs_fallocate` answers for a file system without `fallocate`).
 use crate::errno::{Errno, KResult};
 use crate::mm::gup::{faultin_vma_page_range, vma_under_lock};
 use crate::mm::mm_types::{MmStruct, MmapLocked};
@@ -380,18 +381,34 @@ pub fn madvise_cold_or_pageout_pte_range(
 }
 
 /// MADV_REMOVE (Linux: `madvise_remove`): EINVAL on a locked VMA or one without a file,
-/// EACCES unless it is shared and writable, then a hole would be punched in the file
-/// (`vfs_fallocate(FALLOC_FL_PUNCH_HOLE)`); our file systems cannot, so EOPNOTSUPP.
-fn madvise_remove(mm: &MmapLocked, vma: usize, prev: &mut Option<usize>) -> KResult<()> {
+/// EACCES unless it is shared and writable, then punch a hole in the file behind
+/// `start..end` (`vfs_fallocate(FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE)` through the
+/// file's ops table): tmpfs and shared anonymous memory free the pages, and later reads
+/// see zeros; other file systems answer EOPNOTSUPP. Linux drops `mmap_lock` around the
+/// call; the hole punch here takes only `i_mmap` and page-table locks, never an
+/// `mmap_lock`, so it runs under ours.
+fn madvise_remove(
+    mm: &MmapLocked,
+    vma: usize,
+    prev: &mut Option<usize>,
+    start: usize,
+    end: usize,
+) -> KResult<()> {
     *prev = None; // Linux drops mmap_lock here; the caller looks the next VMA up again
     let v = &mm.mm_rb[&vma];
-    if v.vm_flags.contains(VmFlags::VM_LOCKED) || v.vm_file.is_none() {
+    let Some(file) = v
+        .vm_file
+        .as_ref()
+        .filter(|_| !v.vm_flags.contains(VmFlags::VM_LOCKED))
+    else {
         return Err(Errno::EINVAL);
-    }
+    };
     if !v.vm_flags.contains(VmFlags::VM_SHARED | VmFlags::VM_WRITE) {
         return Err(Errno::EACCES);
     }
-    Err(Errno::EOPNOTSUPP)
+    let offset = ((start - v.vm_start) as u64) + ((v.vm_pgoff as u64) << PAGE_SHIFT);
+    // FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE
+    file.fallocate(0x02 | 0x01, offset, (end - start) as u64)
 }
 
 /// MADV_POPULATE_READ / MADV_POPULATE_WRITE (Linux 5.14: `madvise_populate`): fault the
@@ -450,7 +467,7 @@ fn madvise_vma(
     behavior: i32,
 ) -> KResult<()> {
     match behavior {
-        MADV_REMOVE => madvise_remove(mm, vma, prev),
+        MADV_REMOVE => madvise_remove(mm, vma, prev, start, end),
         MADV_WILLNEED => madvise_willneed(vma, prev),
         MADV_COLD | MADV_PAGEOUT => {
             madvise_cold_or_pageout(mm, pt, vma, prev, start, end, behavior == MADV_PAGEOUT)

@@ -198,6 +198,12 @@ pub trait MappedFile: Send + Sync {
     fn in_page_cache(&self, _index: usize) -> bool {
         false
     }
+    /// Allocate space in the file or punch a hole in it (Linux: `vfs_fallocate` ->
+    /// `file->f_op->fallocate`; MADV_REMOVE asks for FALLOC_FL_PUNCH_HOLE |
+    /// FALLOC_FL_KEEP_SIZE). Default: EOPNOTSUPP, a file system that cannot.
+    fn fallocate(&self, _mode: u32, _offset: u64, _len: u64) -> KResult<()> {
+        Err(Errno::EOPNOTSUPP)
+    }
     /// The file's page cache (Linux: `file->f_mapping`); None for files without one.
     fn f_mapping(&self) -> Option<&crate::mm::filemap::AddressSpace> {
         None

@@ -49,6 +49,7 @@ pub const TKILL: usize = 130;
 pub const TGKILL: usize = 131;
 pub const TIMES: usize = 153;
 pub const UMASK: usize = 166;
+pub const FALLOCATE: usize = 47;
 pub const SCHED_SETAFFINITY: usize = 122;
 pub const SCHED_GETAFFINITY: usize = 123;
 pub const CLOCK_NANOSLEEP: usize = 115;

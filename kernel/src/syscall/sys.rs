@@ -32,6 +32,7 @@ pub fn lookup(n: usize) -> Option<SyscallFn> {
         nr::FUTEX => crate::kernel::futex::sys_futex,
         nr::TIMES => crate::kernel::cputime::sys_times,
         nr::UMASK => fs::sys_umask,
+        nr::FALLOCATE => crate::fs::open::sys_fallocate,
         nr::SCHED_GETAFFINITY => task::exit::sys_sched_getaffinity,
         nr::SCHED_SETAFFINITY => task::exit::sys_sched_setaffinity,
         nr::CLOCK_NANOSLEEP => ksys::sys_clock_nanosleep,

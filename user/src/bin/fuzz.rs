@@ -140,6 +140,7 @@ const CALLS: &[(usize, &str, &[A])] = &[
     (98, "futex", &[Ptr, Flags, Int, Time, Ptr, Int]),
     (165, "getrusage", &[Int, Ptr]),
     (166, "umask", &[Flags]),
+    (47, "fallocate", &[Fd, Flags, Int, Len]),
     (122, "sched_setaffinity", &[Pid, Len, Ptr]),
     (123, "sched_getaffinity", &[Pid, Len, Ptr]),
     (115, "clock_nanosleep", &[Int, Flags, Time, Ptr]),

@@ -51,7 +51,78 @@ fn main(_: Args) -> i32 {
     defaults(&mut t);
     limits(&mut t);
     errors(&mut t);
+    falloc(&mut t);
     t.finish()
+}
+
+fn fallocate(fd: i32, mode: usize, off: i64, len: i64) -> isize {
+    unsafe { syscall4(47, fd as usize, mode, off as usize, len as usize) }
+}
+
+fn size_blocks(fd: i32) -> (i64, i64) {
+    let mut st = Stat::default();
+    fstat(fd, &mut st);
+    (st.st_size, st.st_blocks)
+}
+
+/// fallocate(2) on tmpfs (Linux: `shmem_fallocate`) and MADV_REMOVE, which punches the
+/// same hole through a shared mapping (`madvise_remove` -> `vfs_fallocate`).
+fn falloc(t: &mut Tap) {
+    const P: usize = PAGE_SIZE;
+    const KEEP: usize = 1;
+    const PUNCH: usize = 2;
+    let fd = create(c"/tmp/falloc") as i32;
+    t.ret("fallocate(0, 8 pages)", fallocate(fd, 0, 0, 8 * P as i64), 0);
+    t.ok(size_blocks(fd) == ((8 * P) as i64, 64), "... the file grows to 8 pages, all allocated");
+    t.ret("fallocate(KEEP_SIZE, 16 pages)", fallocate(fd, KEEP, 0, 16 * P as i64), 0);
+    t.ok(size_blocks(fd) == ((8 * P) as i64, 128), "... the size stays, the blocks double");
+    let buf = [b'a'; 3 * P];
+    pwrite(fd, &buf, 0);
+    let m = mmap(0, 4 * P, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0) as usize;
+    t.ok(peek(m + 2 * P) == b'a', "a shared mapping sees the data");
+    t.ret("punch a hole at [100, 2 pages + 100)", fallocate(fd, PUNCH | KEEP, 100, 2 * P as i64), 0);
+    let mut back = [0u8; 3 * P];
+    pread(fd, &mut back, 0);
+    let want = |i: usize| if (100..2 * P + 100).contains(&i) { 0 } else { b'a' };
+    t.ok((0..3 * P).all(|i| back[i] == want(i)), "read(2): zeros inside the hole, the data around it");
+    // Before any fault: a read fault of the hole would allocate a zero page (shmem_fault).
+    let (size, blocks) = size_blocks(fd);
+    t.check(size == (8 * P) as i64 && blocks == 120, "the one whole page inside the hole is freed", blocks, 120);
+    t.ok(peek(m + 99) == b'a' && peek(m + 100) == 0 && peek(m + P) == 0 && peek(m + 2 * P + 99) == 0 && peek(m + 2 * P + 100) == b'a', "the shared mapping sees the same");
+    t.err("PUNCH_HOLE without KEEP_SIZE: EOPNOTSUPP", fallocate(fd, PUNCH, 0, P as i64), EOPNOTSUPP);
+    t.err("an unknown mode bit: EOPNOTSUPP", fallocate(fd, 0x80, 0, P as i64), EOPNOTSUPP);
+    t.err("len 0: EINVAL", fallocate(fd, 0, 0, 0), EINVAL);
+    t.err("a negative offset: EINVAL", fallocate(fd, 0, -1, P as i64), EINVAL);
+    let ro = open(c"/tmp/falloc", O_RDONLY, 0) as i32;
+    t.err("a read-only descriptor: EBADF", fallocate(ro, 0, 0, P as i64), EBADF);
+    let mut pfd = [0i32; 2];
+    pipe2(&mut pfd, 0);
+    t.err("a pipe: ESPIPE", fallocate(pfd[1], 0, 0, P as i64), ESPIPE);
+    let null = open(c"/dev/null", O_RDWR, 0) as i32;
+    t.err("a character device: ENODEV", fallocate(null, 0, 0, P as i64), ENODEV);
+    for f in [ro, pfd[0], pfd[1], null] {
+        close(f);
+    }
+
+    // MADV_REMOVE: the same hole through the mapping.
+    poke(m + 3 * P, b'z');
+    t.ret("madvise(MADV_REMOVE) of the 4th page", madvise(m + 3 * P, P, 9), 0);
+    t.ok(peek(m + 3 * P) == 0, "... it reads back as zeros");
+    let anon = mmap(0, 2 * P, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0) as usize;
+    poke(anon, 7);
+    poke(anon + P, 8);
+    t.ret("MADV_REMOVE on shared anonymous memory", madvise(anon, P, 9), 0);
+    t.ok(peek(anon) == 0 && peek(anon + P) == 8, "... the page is zero again, its neighbour kept");
+    let private = mmap(0, P, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) as usize;
+    t.err("MADV_REMOVE on private anonymous memory: EINVAL", madvise(private, P, 9), EINVAL);
+    let fp = mmap(0, P, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0) as usize;
+    t.err("MADV_REMOVE on a private file mapping: EACCES", madvise(fp, P, 9), EACCES);
+    munmap(m, 4 * P);
+    munmap(anon, 2 * P);
+    munmap(private, P);
+    munmap(fp, P);
+    close(fd);
+    unlink(c"/tmp/falloc");
 }
 
 /// 1. /tmp's defaults, and ENOSPC at them.

@@ -11,7 +11,7 @@
 use super::ftrace::FtraceSite;
 
 /// Every traced function, grouped by file.
-pub static FTRACE_SITES: [FtraceSite; 303] = [
+pub static FTRACE_SITES: [FtraceSite; 305] = [
     // mm/slab.rs
     FtraceSite::new("kmem_cache_alloc"),
     FtraceSite::new("kmem_cache_free"),
@@ -24,6 +24,7 @@ pub static FTRACE_SITES: [FtraceSite; 303] = [
     FtraceSite::new("read_cache_page"),
     FtraceSite::new("generic_file_buffered_read"),
     FtraceSite::new("truncate_inode_pages"),
+    FtraceSite::new("truncate_inode_pages_range"),
     FtraceSite::new("filemap_fault"),
     FtraceSite::new("filemap_map_pages"),
     FtraceSite::new("do_sync_mmap_readahead"),
@@ -257,6 +258,7 @@ pub static FTRACE_SITES: [FtraceSite; 303] = [
     FtraceSite::new("sys_rt_sigreturn"),
     // fs/sys.rs
     FtraceSite::new("sys_umask"),
+    FtraceSite::new("sys_fallocate"),
     FtraceSite::new("sys_openat"),
     FtraceSite::new("sys_close"),
     FtraceSite::new("sys_read"),
