@@ -69,13 +69,20 @@ fn exit_notify(me: alloc::sync::Arc<super::Task>, group_dead: bool) -> ! {
         }
         if group_dead {
             if let Some(l) = leader.filter(|l| l.state() == TaskState::Zombie) {
-                do_notify_parent(&l);
+                if do_notify_parent(&l) {
+                    release_task(l.pid);
+                }
             }
         }
     } else {
         me.set_state(TaskState::Zombie);
-        if group_dead {
-            do_notify_parent(&me);
+        if group_dead && do_notify_parent(&me) {
+            // The parent wants no zombies: gone at once (Linux: autoreap -> EXIT_DEAD,
+            // release_task).
+            me.set_state(TaskState::Dead);
+            if let Some(released) = super::release_task_self(me.pid) {
+                super::set_task_dead(released);
+            }
         }
     }
     drop(me);
@@ -84,19 +91,37 @@ fn exit_notify(me: alloc::sync::Arc<super::Task>, group_dead: bool) -> ! {
 }
 
 /// The process `leader` is gone: send its parent the exit signal (SIGCHLD unless clone
-/// asked for another; ignored by default) and wake its wait4 (Linux: `do_notify_parent`,
-/// `__wake_up_parent`).
-fn do_notify_parent(leader: &super::Task) {
+/// asked for another; ignored by default) and wake its wait4. Returns true when the
+/// parent asked for no zombies (SIGCHLD set to SIG_IGN, or SA_NOCLDWAIT): the caller
+/// reaps the child at once, and the parent's wait4 finds no child (ECHILD). Linux:
+/// `do_notify_parent`, `__wake_up_parent`.
+fn do_notify_parent(leader: &super::Task) -> bool {
+    use super::signal::{SA_NOCLDWAIT, SIGCHLD, SIG_IGN};
     let Some(parent) = find_task(leader.ppid.load(Ordering::SeqCst)) else {
-        return;
+        return false;
     };
-    if leader.exit_signal != 0 && parent.pid != 0 {
-        let status = leader.exit_code.load(Ordering::SeqCst);
+    let mut sig = leader.exit_signal;
+    let mut autoreap = false;
+    if sig == SIGCHLD && parent.pid != 0 {
+        let ka = parent.sighand.action.lock()[SIGCHLD as usize - 1];
+        if ka.sa_handler == SIG_IGN || ka.sa_flags & SA_NOCLDWAIT != 0 {
+            autoreap = true;
+            if ka.sa_handler == SIG_IGN {
+                sig = 0;
+            }
+        }
+    }
+    if sig != 0 && parent.pid != 0 {
+        let status = if leader.sig.group_exit.load(Ordering::SeqCst) {
+            leader.sig.group_exit_code.load(Ordering::SeqCst)
+        } else {
+            leader.exit_code.load(Ordering::SeqCst)
+        };
         super::signal::send_signal_info(
             &parent,
-            leader.exit_signal,
+            sig,
             super::signal::KSiginfo {
-                si_signo: leader.exit_signal,
+                si_signo: sig,
                 si_code: if status & 0x7f == 0 { 1 } else { 2 }, // CLD_EXITED, CLD_KILLED
                 si_pid: leader.tgid,
                 si_uid: leader.cred.lock().uid,
@@ -105,6 +130,7 @@ fn do_notify_parent(leader: &super::Task) {
         );
     }
     wake_wait_chldexit(&parent);
+    autoreap
 }
 
 /// Wake every thread of `parent`'s process sleeping in wait4 (Linux: `wait_chldexit`).

@@ -85,6 +85,8 @@ pub const NSIG: u32 = 64;
 pub const SIG_DFL: u64 = 0;
 /// Ignore the signal.
 pub const SIG_IGN: u64 = 1;
+/// `sa_flags` of SIGCHLD: exited children are not kept as zombies (reaped at once).
+pub const SA_NOCLDWAIT: u64 = 0x0000_0002;
 /// `sa_flags`: the handler takes (sig, siginfo_t *, ucontext_t *).
 pub const SA_SIGINFO: u64 = 0x0000_0004;
 /// `sa_flags`: `sa_restorer` is where the handler returns to (arm64 uapi).

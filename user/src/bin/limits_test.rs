@@ -90,5 +90,52 @@ fn main(_: Args) -> i32 {
         0
     });
     t.killed_by("... and without a handler SIGXFSZ kills", st, SIGXFSZ);
+
+    // SIGCHLD ignored, or SA_NOCLDWAIT: no zombies, wait4 finds no child.
+    let st = in_child(|| {
+        signal_disposition(SIGCHLD, SIG_IGN);
+        let pid = fork();
+        if pid == 0 {
+            exit(3);
+        }
+        let mut s = 0;
+        // wait4 sleeps until the child is gone, then has nothing to report.
+        if wait4(-1, Some(&mut s), 0) != -10 {
+            return 1;
+        }
+        0
+    });
+    t.exited("SIGCHLD = SIG_IGN: the child is reaped by the kernel, wait4 says ECHILD", st, 0);
+    let st = in_child(|| {
+        sigaction(SIGCHLD, on_chld, SA_NOCLDWAIT, 0);
+        let pid = fork();
+        if pid == 0 {
+            exit(3);
+        }
+        let mut s = 0;
+        let r = wait4(-1, Some(&mut s), 0);
+        // The handler may run before wait4 sleeps or interrupt it (EINTR): both fine.
+        if r != -10 && r != -4 {
+            return 1;
+        }
+        for _ in 0..100 {
+            if CHLD.load(Ordering::SeqCst) != 0 {
+                break;
+            }
+            sleep_ms(2);
+        }
+        if CHLD.load(Ordering::SeqCst) != 1 || wait4(-1, Some(&mut s), 1) != -10 {
+            return 2;
+        }
+        0
+    });
+    t.exited("SA_NOCLDWAIT: no zombie, yet the SIGCHLD handler runs", st, 0);
     t.finish()
+}
+
+const SIGCHLD: i32 = 17;
+const SA_NOCLDWAIT: u64 = 2;
+static CHLD: AtomicU32 = AtomicU32::new(0);
+extern "C" fn on_chld(_: i32, _: *mut Siginfo, _: *mut Ucontext) {
+    CHLD.fetch_add(1, Ordering::SeqCst);
 }
