@@ -174,6 +174,12 @@ __enable_mmu:
     orr     x0, x0, #(1 << 0)       // M: MMU on
     orr     x0, x0, #(1 << 2)       // C: data cache
     orr     x0, x0, #(1 << 12)      // I: instruction cache
+    /* What Linux's INIT_SCTLR_EL1_MMU_ON gives user space: CTR_EL0 reads (UCT), DC ZVA
+     * (DZE) and the cache-maintenance instructions (UCI: dc cvau, ic ivau), which a
+     * program that writes code and then runs it (a JIT, LTP's mprotect04) needs. */
+    orr     x0, x0, #(1 << 14)      // DZE
+    orr     x0, x0, #(1 << 15)      // UCT
+    orr     x0, x0, #(1 << 26)      // UCI
     msr     sctlr_el1, x0
     isb
     ret

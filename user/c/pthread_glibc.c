@@ -140,6 +140,16 @@ int main(void)
 	waitpid(pid, &st, 0);
 	check(WIFEXITED(st) && WEXITSTATUS(st) == 3, "fork in a threaded process; threads in the child");
 
+	/* fork + exec of another glibc program: the child exits its old image with a
+	 * robust list and a CLONE_CHILD_CLEARTID word registered. */
+	pid = fork();
+	if (pid == 0) {
+		execl("/bin/hello_glibc", "hello_glibc", (char *)0);
+		_exit(127);
+	}
+	waitpid(pid, &st, 0);
+	check(WIFEXITED(st) && WEXITSTATUS(st) == 0, "fork + exec of another glibc program");
+
 	pid = fork();
 	if (pid == 0) {
 		pthread_t e;

@@ -309,7 +309,10 @@ pub fn do_execve(path: &str, argv: &[Vec<u8>], envp: &[Vec<u8>], regs: &mut PtRe
     // Point of no return (Linux: begin_new_exec -> de_thread, exec_mmap): the other
     // threads go, the old mm is released (a vfork parent goes on), the new one goes in.
     de_thread(&task)?;
-    if let Some(old_mm) = task.mm.lock().clone() {
+    // Two statements: `task.mm`'s guard must be gone before mm_release, which reads the
+    // robust list through the task's mm again.
+    let old_mm = task.mm.lock().clone();
+    if let Some(old_mm) = old_mm {
         super::fork::mm_release(&task, &old_mm);
     }
     let old = task.set_mm(Some(mm.clone()));

@@ -270,7 +270,8 @@ pub fn mm_release(task: &super::Task, mm: &Arc<MmStruct>) {
     use core::sync::atomic::Ordering;
     crate::kernel::futex::exit_robust_list(task);
     let tid_addr = task.clear_child_tid.swap(0, Ordering::Relaxed) as usize;
-    if tid_addr != 0 && crate::mm::mm_types::mm_users(mm) > 1 && put_user(tid_addr, 0u32).is_ok() {
+    // Others still use the mm: more users than the task's own and the caller's `Arc`.
+    if tid_addr != 0 && crate::mm::mm_types::mm_users(mm) > 2 && put_user(tid_addr, 0u32).is_ok() {
         crate::kernel::futex::futex_wake_addr(mm, tid_addr, 1);
     }
     if let Some(done) = task.vfork_done.lock().take() {

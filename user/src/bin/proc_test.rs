@@ -444,7 +444,26 @@ fn main(args: Args) -> i32 {
     cmdline_rows(&mut t, &mut bufs, &args);
     version_rows(&mut t);
     config_rows(&mut t);
+    kernel_sysctl_rows(&mut t);
     t.finish()
+}
+
+/// /proc/sys/kernel/tainted ("0": a clean kernel) and core_pattern ("core", settable), which
+/// LTP's madvise tests read and set.
+fn kernel_sysctl_rows(t: &mut Tap) {
+    let mut buf = [0u8; 160];
+    let n = procfs::read_file(c"/proc/sys/kernel/tainted", &mut buf).unwrap_or(0);
+    t.ok(&buf[..n] == b"0\n", "/proc/sys/kernel/tainted reads 0");
+    let n = procfs::read_file(c"/proc/sys/kernel/core_pattern", &mut buf).unwrap_or(0);
+    t.ok(&buf[..n] == b"core\n", "/proc/sys/kernel/core_pattern reads core");
+    let fd = open(c"/proc/sys/kernel/core_pattern", O_WRONLY, 0) as i32;
+    let w = write(fd, b"/tmp/core.%p\n");
+    close(fd);
+    let n = procfs::read_file(c"/proc/sys/kernel/core_pattern", &mut buf).unwrap_or(0);
+    t.ok(w == 13 && &buf[..n] == b"/tmp/core.%p\n", "... and takes a new pattern");
+    let fd = open(c"/proc/sys/kernel/core_pattern", O_WRONLY, 0) as i32;
+    write(fd, b"core\n");
+    close(fd);
 }
 
 /// /proc/config.gz is a gzip member (RFC 1952) whose deflate blocks are stored ones

@@ -6,7 +6,7 @@
 //! `shmall`, `shmmax`, `shmmni` (Linux: `ipc/ipc_sysctl.c`; values in `ipc/shm.rs`) and
 //! `perf_user_access` (Linux 6.2+, arm64's `armv8_pmu_sysctl_table` in
 //! `arch/arm64/kernel/perf_event.c`; ours in `arch/aarch64/perf_event.rs`).
-use crate::errno::KResult;
+use crate::errno::{Errno, KResult};
 use crate::ipc::shm;
 use crate::mm::util::OvercommitSysctl;
 use crate::mm::vmscan_sysctl::{swappiness_read_from, swappiness_write_to, VM_SWAPPINESS};
@@ -87,21 +87,53 @@ pub enum KernelSysctl {
     ShmMax,
     /// `shmmni`: most System V segments (Linux: `shm_ctlmni`).
     ShmMni,
+    /// `tainted`: the kernel's taint flags, 0 for a clean one (Linux: `tainted_mask`,
+    /// `proc_taint`: a write adds flags, it never clears them).
+    Tainted,
+    /// `core_pattern`: how core files are named (Linux: `core_pattern`, "core" by
+    /// default; we write no core files, but programs read and set it).
+    CorePattern,
 }
 
 /// The files of /proc/sys/kernel, in readdir order.
-pub const KERNEL_SYSCTLS: [KernelSysctl; 4] = [
+pub const KERNEL_SYSCTLS: [KernelSysctl; 6] = [
+    KernelSysctl::CorePattern,
     KernelSysctl::PerfUserAccess,
     KernelSysctl::ShmAll,
     KernelSysctl::ShmMax,
     KernelSysctl::ShmMni,
+    KernelSysctl::Tainted,
 ];
+
+/// The taint flags (Linux: `tainted_mask`).
+static TAINTED: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// Longest core pattern (Linux: `CORENAME_MAX_SIZE`).
+const CORENAME_MAX_SIZE: usize = 128;
+
+/// Linux's default pattern, "core".
+const fn default_core_pattern() -> [u8; CORENAME_MAX_SIZE] {
+    let mut a = [0u8; CORENAME_MAX_SIZE];
+    let d = *b"core";
+    let mut i = 0;
+    while i < d.len() {
+        a[i] = d[i];
+        i += 1;
+    }
+    a
+}
+
+/// The core pattern, its bytes and length.
+static CORE_PATTERN: crate::sync::SpinLockIrq<([u8; CORENAME_MAX_SIZE], usize)> =
+    crate::sync::SpinLockIrq::new((default_core_pattern(), 4));
 
 impl KernelSysctl {
     /// The file name under /proc/sys/kernel.
     pub fn name(self) -> &'static str {
         match self {
             KernelSysctl::PerfUserAccess => "perf_user_access",
+            KernelSysctl::Tainted => "tainted",
+            KernelSysctl::CorePattern => "core_pattern",
             KernelSysctl::ShmAll => "shmall",
             KernelSysctl::ShmMax => "shmmax",
             KernelSysctl::ShmMni => "shmmni",
@@ -125,6 +157,13 @@ impl KernelSysctl {
             KernelSysctl::ShmAll => shm::shm_sysctl_read(&shm::SHM_CTLALL),
             KernelSysctl::ShmMax => shm::shm_sysctl_read(&shm::SHM_CTLMAX),
             KernelSysctl::ShmMni => shm::shm_sysctl_read(&shm::SHM_CTLMNI),
+            KernelSysctl::Tainted => {
+                alloc::format!("{}\n", TAINTED.load(core::sync::atomic::Ordering::Relaxed))
+            }
+            KernelSysctl::CorePattern => {
+                let p = CORE_PATTERN.lock();
+                alloc::format!("{}\n", String::from_utf8_lossy(&p.0[..p.1]))
+            }
         }
     }
 
@@ -137,6 +176,27 @@ impl KernelSysctl {
             KernelSysctl::ShmAll => shm::shm_sysctl_write_ulong(&shm::SHM_CTLALL, pos, buf),
             KernelSysctl::ShmMax => shm::shm_sysctl_write_ulong(&shm::SHM_CTLMAX, pos, buf),
             KernelSysctl::ShmMni => shm::shm_sysctl_write_mni(pos, buf),
+            KernelSysctl::Tainted => {
+                if pos != 0 || buf.is_empty() {
+                    return Ok(buf.len());
+                }
+                let (val, used) = crate::mm::util::parse_int(buf)?.ok_or(Errno::EINVAL)?;
+                let val = u64::try_from(val).map_err(|_| Errno::EINVAL)?;
+                TAINTED.fetch_or(val, core::sync::atomic::Ordering::Relaxed);
+                Ok(used)
+            }
+            KernelSysctl::CorePattern => {
+                // Linux: proc_dostring: the text up to a newline, cut to the buffer.
+                if pos != 0 {
+                    return Ok(buf.len());
+                }
+                let text = buf.split(|&b| b == b'\n').next().unwrap_or(&[]);
+                let n = text.len().min(CORENAME_MAX_SIZE - 1);
+                let mut p = CORE_PATTERN.lock();
+                p.0[..n].copy_from_slice(&text[..n]);
+                p.1 = n;
+                Ok(buf.len())
+            }
         }
     }
 }
