@@ -48,6 +48,8 @@ pub enum Errno {
     ENOTSOCK = 88,
     EPROTONOSUPPORT = 93,
     ESOCKTNOSUPPORT = 94,
+    /// Message too long (a record socket's write).
+    EMSGSIZE = 90,
     EOPNOTSUPP = 95,
     EAFNOSUPPORT = 97,
     ECONNRESET = 104,

@@ -50,6 +50,10 @@ struct PipeInodeInfo {
     nrbufs: usize,
     readers: usize,
     writers: usize,
+    /// Each write is one packet, each read takes one (what is left of it is dropped):
+    /// Linux's packet mode (`PIPE_BUF_FLAG_PACKET`, O_DIRECT pipes), used here for
+    /// SOCK_SEQPACKET and SOCK_DGRAM socket pairs.
+    packet: bool,
 }
 
 impl PipeInodeInfo {
@@ -65,6 +69,7 @@ impl PipeInodeInfo {
     /// emptied buffer's page goes back at once (Linux: `pipe_read`'s loop).
     fn take(&mut self, buf: &mut [u8]) -> usize {
         let mut done = 0;
+        let packet = self.packet;
         while done < buf.len() && self.nrbufs > 0 {
             let b = self.slot(0).as_mut().expect("a used slot has a buffer");
             let k = b.len.min(buf.len() - done);
@@ -77,12 +82,20 @@ impl PipeInodeInfo {
             done += k;
             b.offset += k;
             b.len -= k;
+            // Linux: pipe_read's `if (buf->flags & PIPE_BUF_FLAG_PACKET) { total_len =
+            // chars; buf->len = 0; }`: one packet per read, the rest discarded.
+            if packet {
+                b.len = 0;
+            }
             if b.len == 0 {
                 let page = b.page;
                 *self.slot(0) = None;
                 __free_pages(page, 0);
                 self.head = (self.head + 1) % PIPE_DEF_BUFFERS;
                 self.nrbufs -= 1;
+            }
+            if packet {
+                break;
             }
         }
         done
@@ -93,7 +106,7 @@ impl PipeInodeInfo {
     /// (PAGE_SIZE - 1)` bytes). Returns the bytes merged.
     fn merge(&mut self, buf: &[u8]) -> usize {
         let chars = buf.len() & (PAGE_SIZE - 1);
-        if chars == 0 || self.nrbufs == 0 {
+        if chars == 0 || self.nrbufs == 0 || self.packet {
             return 0;
         }
         let last = self.nrbufs - 1;
@@ -192,6 +205,16 @@ impl Pipe {
 
     /// An empty pipe with `readers` and `writers` ends open.
     pub(crate) fn new(readers: usize, writers: usize) -> Arc<Pipe> {
+        Self::new_mode(readers, writers, false)
+    }
+
+    /// [`Pipe::new`] in packet mode: a write of up to a page is one packet, a read takes
+    /// one packet (Linux: a pipe opened with O_DIRECT).
+    pub(crate) fn new_packet(readers: usize, writers: usize) -> Arc<Pipe> {
+        Self::new_mode(readers, writers, true)
+    }
+
+    fn new_mode(readers: usize, writers: usize, packet: bool) -> Arc<Pipe> {
         Arc::new(Pipe {
             info: SpinLockIrq::new(PipeInodeInfo {
                 bufs: [None; PIPE_DEF_BUFFERS],
@@ -199,6 +222,7 @@ impl Pipe {
                 nrbufs: 0,
                 readers,
                 writers,
+                packet,
             }),
             rd_wait: WaitQueueHead::new(),
             wr_wait: WaitQueueHead::new(),

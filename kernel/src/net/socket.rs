@@ -83,8 +83,7 @@ fn sock_alloc_file(sock: UnixSock, flags: u32) -> Arc<File> {
 /// range, EAFNOSUPPORT for a family this kernel lacks; AF_INET, AF_INET6 and AF_NETLINK
 /// exist in Linux but cannot make pairs: EOPNOTSUPP, their `sock_no_socketpair`;
 /// `unix_create`: EPROTONOSUPPORT for a protocol other than 0 or PF_UNIX,
-/// ESOCKTNOSUPPORT for an unknown type). SOCK_DGRAM and SOCK_SEQPACKET unix pairs are
-/// Linux's but not ours yet: EOPNOTSUPP.
+/// ESOCKTNOSUPPORT for an unknown type; SOCK_RAW is taken as SOCK_DGRAM).
 pub fn socketpair_check(family: usize, ty: usize, protocol: usize) -> KResult<()> {
     if family >= NPROTO {
         return Err(Errno::EAFNOSUPPORT);
@@ -101,8 +100,7 @@ pub fn socketpair_check(family: usize, ty: usize, protocol: usize) -> KResult<()
         return Err(Errno::EPROTONOSUPPORT);
     }
     match ty {
-        SOCK_STREAM => Ok(()),
-        SOCK_DGRAM | SOCK_RAW | SOCK_SEQPACKET => Err(Errno::EOPNOTSUPP),
+        SOCK_STREAM | SOCK_DGRAM | SOCK_RAW | SOCK_SEQPACKET => Ok(()),
         _ => Err(Errno::ESOCKTNOSUPPORT),
     }
 }
@@ -125,7 +123,11 @@ pub fn sys_socketpair(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
         return Err(Errno::EINVAL);
     }
     socketpair_check(family, ty & SOCK_TYPE_MASK, protocol)?;
-    let (s1, s2) = unix_stream_socketpair();
+    let (s1, s2) = if ty & SOCK_TYPE_MASK == SOCK_STREAM {
+        unix_stream_socketpair()
+    } else {
+        crate::net::unix::unix_socketpair(true)
+    };
     let (f1, f2) = (
         sock_alloc_file(s1, flags as u32),
         sock_alloc_file(s2, flags as u32),
@@ -190,9 +192,7 @@ mod tests {
         );
         assert_eq!(socketpair_check(AF_UNIX, 4, 2), Err(Errno::EPROTONOSUPPORT));
         assert_eq!(socketpair_check(AF_UNIX, 4, 0), Err(Errno::ESOCKTNOSUPPORT));
-        assert_eq!(
-            socketpair_check(AF_UNIX, SOCK_DGRAM, 0),
-            Err(Errno::EOPNOTSUPP)
-        );
+        assert_eq!(socketpair_check(AF_UNIX, SOCK_DGRAM, 0), Ok(()));
+        assert_eq!(socketpair_check(AF_UNIX, SOCK_SEQPACKET, 0), Ok(()));
     }
 }

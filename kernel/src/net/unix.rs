@@ -7,10 +7,11 @@
 //! ring instead ([`crate::fs::pipe::Pipe`], its reading and waiting code reused): what A
 //! writes goes into A's `tx`, which is B's `rx`. Shutting a direction down (shutdown(2)
 //! or the last close) closes that ring for good: the reader sees end of file after the
-//! data, the writer EPIPE and SIGPIPE. Differences from Linux: a direction holds 64 KiB
-//! (a pipe's), not `sk_sndbuf`'s ~208 KiB; a write is a byte stream with no record
-//! boundaries, which for SOCK_STREAM is all Linux promises; no SCM_RIGHTS, no
-//! SOCK_DGRAM or SOCK_SEQPACKET pairs (EOPNOTSUPP).
+//! data, the writer EPIPE and SIGPIPE. SOCK_SEQPACKET and SOCK_DGRAM pairs keep record
+//! boundaries: their rings are in packet mode (one write, one packet; one read, one
+//! packet, the rest of it dropped). Differences from Linux: a direction holds 64 KiB (a
+//! pipe's), not `sk_sndbuf`'s ~208 KiB; a record is at most a page (EMSGSIZE above; Linux
+//! allows up to the send buffer); an empty record is not sent; no SCM_RIGHTS.
 use crate::errno::{Errno, KResult};
 use crate::fs::char_dev::{
     CharDevice, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM, POLLWRNORM,
@@ -37,6 +38,8 @@ pub struct UnixSock {
     sk_err: Arc<AtomicBool>,
     /// The peer's `sk_err`, which our release sets.
     peer_err: Arc<AtomicBool>,
+    /// SOCK_SEQPACKET or SOCK_DGRAM: records, not a byte stream.
+    records: bool,
 }
 
 impl UnixSock {
@@ -97,6 +100,10 @@ impl CharDevice for UnixSock {
         if let Some(e) = self.sock_error() {
             return Err(e);
         }
+        // Linux: unix_seqpacket_sendmsg / unix_dgram_sendmsg: a record in one piece.
+        if self.records && buf.len() > crate::mm::PAGE_SIZE {
+            return Err(Errno::EMSGSIZE);
+        }
         self.tx.pipe_write(f_flags, buf)
     }
 
@@ -138,8 +145,21 @@ impl CharDevice for UnixSock {
 #[no_mangle]
 #[inline(never)]
 pub fn unix_stream_socketpair() -> (UnixSock, UnixSock) {
-    let ab = Pipe::new(1, 1);
-    let ba = Pipe::new(1, 1);
+    unix_socketpair(false)
+}
+
+/// Two connected sockets, byte streams or (`records`) SOCK_SEQPACKET / SOCK_DGRAM
+/// (Linux: `unix_socketpair`).
+pub fn unix_socketpair(records: bool) -> (UnixSock, UnixSock) {
+    let ring = || {
+        if records {
+            Pipe::new_packet(1, 1)
+        } else {
+            Pipe::new(1, 1)
+        }
+    };
+    let ab = ring();
+    let ba = ring();
     let (ea, eb) = (
         Arc::new(AtomicBool::new(false)),
         Arc::new(AtomicBool::new(false)),
@@ -150,12 +170,14 @@ pub fn unix_stream_socketpair() -> (UnixSock, UnixSock) {
             tx: ab.clone(),
             sk_err: ea.clone(),
             peer_err: eb.clone(),
+            records,
         },
         UnixSock {
             rx: ab,
             tx: ba,
             sk_err: eb,
             peer_err: ea,
+            records,
         },
     )
 }

@@ -340,5 +340,33 @@ fn main(_: Args) -> i32 {
     t.err("shutdown how=3: EINVAL", shutdown(sv[0], 3), EINVAL);
     close(sv[0]);
     close(sv[1]);
+    records(&mut t);
     t.finish()
+}
+
+/// SOCK_SEQPACKET and SOCK_DGRAM pairs keep record boundaries: two writes are two
+/// reads, a short read drops the rest of its record (Linux: unix_seqpacket_recvmsg).
+fn records(t: &mut Tap) {
+    for (ty, name) in [(5usize, "SOCK_SEQPACKET"), (2, "SOCK_DGRAM")] {
+        let mut sv = [0i32; 2];
+        t.ret(format_args!("socketpair(AF_UNIX, {name})"), socketpair(ty, &mut sv), 0);
+        write(sv[0], b"first record");
+        write(sv[0], b"second");
+        let mut buf = [0u8; 64];
+        let n = read(sv[1], &mut buf);
+        t.ok(n == 12 && &buf[..12] == b"first record", format_args!("{name}: one read, one record"));
+        let mut small = [0u8; 3];
+        let n = read(sv[1], &mut small);
+        t.ok(n == 3 && &small == b"sec", format_args!("{name}: a short read takes part of the next"));
+        write(sv[0], b"third");
+        let n = read(sv[1], &mut buf);
+        t.ok(n == 5 && &buf[..5] == b"third", format_args!("{name}: the rest of it was dropped"));
+        write(sv[1], b"back");
+        let n = read(sv[0], &mut buf);
+        t.ok(n == 4 && &buf[..4] == b"back", format_args!("{name}: the other way works too"));
+        let big = [0u8; 8192];
+        t.err(format_args!("{name}: a record over a page: EMSGSIZE"), write(sv[0], &big), 90);
+        close(sv[0]);
+        close(sv[1]);
+    }
 }
