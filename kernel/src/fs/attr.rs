@@ -198,6 +198,7 @@ mod tests {
             suid: euid,
             gid: egid,
             egid,
+            ..Cred::root()
         }
     }
 

@@ -2,6 +2,7 @@
 //! in-kernel test runner.
 #[macro_use]
 pub mod printk;
+pub mod capability;
 pub mod cmdline;
 pub mod configs;
 pub mod cputime;

@@ -138,6 +138,7 @@ pub fn sys_getegid(_: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
 pub fn sys_setresuid(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     let task = current().ok_or(Errno::ESRCH)?;
     let mut c = task.cred.lock();
+    let old = *c;
     let want = [a.0[0] as u32, a.0[1] as u32, a.0[2] as u32];
     let privileged = c.euid == 0;
     let own = [c.uid, c.euid, c.suid];
@@ -155,6 +156,7 @@ pub fn sys_setresuid(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     if want[2] != u32::MAX {
         c.suid = want[2];
     }
+    c.emulate_setxuid(&old);
     Ok(0)
 }
 
@@ -163,6 +165,7 @@ pub fn sys_setresuid(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
 pub fn sys_setuid(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     let task = current().ok_or(Errno::ESRCH)?;
     let mut c = task.cred.lock();
+    let old = *c;
     let uid = a.0[0] as u32;
     if c.euid == 0 {
         c.uid = uid;
@@ -173,6 +176,7 @@ pub fn sys_setuid(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     } else {
         return Err(Errno::EPERM);
     }
+    c.emulate_setxuid(&old);
     Ok(0)
 }
 
@@ -463,4 +467,69 @@ pub fn sys_getrandom(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     }
     copy_to_user(a.0[0], &buf[..len])?;
     Ok(len)
+}
+
+/// prctl(2) (167): the options programs and libraries ask for. PR_SET_PDEATHSIG (1,
+/// remembered, not acted on) / PR_GET_PDEATHSIG (2); PR_GET_DUMPABLE (3) / PR_SET_DUMPABLE
+/// (4, 0 or 1); PR_GET_KEEPCAPS (7) / PR_SET_KEEPCAPS (8, accepted); PR_SET_NAME (15) /
+/// PR_GET_NAME (16, the 16-byte comm); PR_CAPBSET_READ (23: every capability is in the
+/// bounding set); PR_SET_NO_NEW_PRIVS (38, accepted) / PR_GET_NO_NEW_PRIVS (39); anything
+/// else EINVAL, as Linux answers an unknown option. Linux: `sys_prctl`.
+pub fn sys_prctl(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
+    use core::sync::atomic::Ordering::Relaxed;
+    let me = current().ok_or(Errno::ESRCH)?;
+    let (option, arg2) = (a.0[0] as u32, a.0[1]);
+    match option {
+        1 => {
+            if arg2 > 64 {
+                return Err(Errno::EINVAL);
+            }
+            me.pdeath_signal.store(arg2 as u32, Relaxed);
+            Ok(0)
+        }
+        2 => {
+            put_user(arg2, me.pdeath_signal.load(Relaxed) as i32)?;
+            Ok(0)
+        }
+        3 => Ok(me.dumpable.load(Relaxed) as usize),
+        4 => {
+            if arg2 > 1 {
+                return Err(Errno::EINVAL);
+            }
+            me.dumpable.store(arg2 as u32, Relaxed);
+            Ok(0)
+        }
+        7 => Ok(0),
+        8 if arg2 <= 1 => Ok(0),
+        15 => {
+            // Up to 15 bytes, a longer name cut there (Linux: strncpy_from_user into
+            // the 16-byte comm).
+            let mut name = [0u8; 15];
+            let mut n = 0;
+            while n < name.len() {
+                let c: u8 = crate::arch::aarch64::uaccess::get_user(arg2 + n)?;
+                if c == 0 {
+                    break;
+                }
+                name[n] = c;
+                n += 1;
+            }
+            me.set_comm(core::str::from_utf8(&name[..n]).unwrap_or(""));
+            Ok(0)
+        }
+        16 => {
+            let comm = *me.comm.lock();
+            copy_to_user(arg2, &comm)?;
+            Ok(0)
+        }
+        23 => {
+            if arg2 > 40 {
+                return Err(Errno::EINVAL);
+            }
+            Ok(1)
+        }
+        38 if arg2 == 1 && a.0[2] == 0 && a.0[3] == 0 && a.0[4] == 0 => Ok(0),
+        39 => Ok(0),
+        _ => Err(Errno::EINVAL),
+    }
 }

@@ -325,6 +325,8 @@ pub fn do_execve(path: &str, argv: &[Vec<u8>], envp: &[Vec<u8>], regs: &mut PtRe
     task.signal.lock().thread.altstack.sas_ss_reset();
     let name = path.rsplit('/').next().unwrap_or(path);
     task.set_comm(name);
+    // Linux: begin_new_exec -> commit_creds of cap_bprm_creds_from_file's set.
+    task.cred.lock().exec_caps();
     task.did_exec
         .store(true, core::sync::atomic::Ordering::Relaxed);
 

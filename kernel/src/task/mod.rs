@@ -14,7 +14,7 @@ use alloc::collections::{BTreeMap, VecDeque};
 use alloc::sync::Arc;
 use core::cell::UnsafeCell;
 use core::sync::atomic::{
-    AtomicBool, AtomicI16, AtomicI32, AtomicPtr, AtomicU64, AtomicU8, Ordering,
+    AtomicBool, AtomicI16, AtomicI32, AtomicPtr, AtomicU32, AtomicU64, AtomicU8, Ordering,
 };
 
 /// Kernel stacks are 2^3 pages = 32 KiB. Linux arm64 has 16 KiB, but the unoptimised
@@ -62,7 +62,10 @@ pub enum TaskState {
     Uninterruptible = 4,
 }
 
-/// Credentials (Linux: `struct cred`). uid 0 has every capability (CAP_IPC_LOCK...).
+/// Credentials (Linux: `struct cred`). Permission checks other than the capability
+/// sets' users treat euid 0 as holding every capability; the sets themselves (what
+/// capget/capset and /proc show, and what CAP_IPC_LOCK and CAP_SYS_RAWIO in mm/ follow)
+/// start full for root and change with setuid(2) and capset(2) as Linux's do.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Cred {
     /// Real user id.
@@ -75,6 +78,71 @@ pub struct Cred {
     pub gid: u32,
     /// Effective group id.
     pub egid: u32,
+    /// Capabilities in force (Linux: `cap_effective`), bit n for capability n.
+    pub cap_effective: u64,
+    /// Capabilities the task may take on (Linux: `cap_permitted`).
+    pub cap_permitted: u64,
+    /// Capabilities kept across exec (Linux: `cap_inheritable`).
+    pub cap_inheritable: u64,
+}
+
+/// Every capability, 0..=CAP_LAST_CAP (40: CAP_CHECKPOINT_RESTORE in 5.10).
+pub const CAP_FULL_SET: u64 = (1 << 41) - 1;
+/// Lock memory (mlock, SHM_LOCK) past RLIMIT_MEMLOCK.
+pub const CAP_IPC_LOCK: u32 = 14;
+/// Raw I/O (mmap of /dev/mem and the like).
+pub const CAP_SYS_RAWIO: u32 = 17;
+
+impl Cred {
+    /// Root with every capability: init's credentials.
+    pub const fn root() -> Self {
+        Cred {
+            uid: 0,
+            euid: 0,
+            suid: 0,
+            gid: 0,
+            egid: 0,
+            cap_effective: CAP_FULL_SET,
+            cap_permitted: CAP_FULL_SET,
+            cap_inheritable: 0,
+        }
+    }
+
+    /// Does the task hold `cap` (Linux: `capable`, without the LSM hooks)?
+    pub fn capable(&self, cap: u32) -> bool {
+        self.cap_effective & (1 << cap) != 0
+    }
+
+    /// The capability consequences of a uid change from `old` (Linux:
+    /// `cap_emulate_setxuid`): leaving uid 0 in all of real, effective and saved ids drops
+    /// the permitted and effective sets; leaving euid 0 drops the effective set; gaining
+    /// euid 0 raises it to the permitted set.
+    pub fn emulate_setxuid(&mut self, old: &Cred) {
+        let had_root = old.uid == 0 || old.euid == 0 || old.suid == 0;
+        if had_root && self.uid != 0 && self.euid != 0 && self.suid != 0 {
+            self.cap_permitted = 0;
+            self.cap_effective = 0;
+        }
+        if old.euid == 0 && self.euid != 0 {
+            self.cap_effective = 0;
+        }
+        if old.euid != 0 && self.euid == 0 {
+            self.cap_effective = self.cap_permitted;
+        }
+    }
+
+    /// exec's capabilities (Linux: `cap_bprm_creds_from_file` with no file capabilities):
+    /// root (real or effective uid 0) gets the full permitted set, and the effective set
+    /// too when its euid is 0; anyone else keeps nothing.
+    pub fn exec_caps(&mut self) {
+        if self.uid == 0 || self.euid == 0 {
+            self.cap_permitted = CAP_FULL_SET;
+            self.cap_effective = if self.euid == 0 { CAP_FULL_SET } else { 0 };
+        } else {
+            self.cap_permitted = 0;
+            self.cap_effective = 0;
+        }
+    }
 }
 
 pub use crate::kernel::resource::{
@@ -174,6 +242,10 @@ pub struct Task {
     pub pgid: Arc<AtomicI32>,
     /// Session (Linux: `task_session_nr`). Like `pgid`, the thread group's.
     pub sid: Arc<AtomicI32>,
+    /// PR_SET_PDEATHSIG's signal (Linux: `pdeath_signal`; remembered, not sent).
+    pub pdeath_signal: AtomicU32,
+    /// PR_SET_DUMPABLE (Linux: `mm->flags`' dumpable bits; 1 by default).
+    pub dumpable: AtomicU32,
     /// Has run execve since fork: its parent may no longer setpgid it (EACCES; Linux:
     /// `exec_id != parent_exec_id`).
     pub did_exec: AtomicBool,
@@ -365,13 +437,7 @@ pub fn sched_init() {
         tp_value: AtomicU64::new(0),
         kstack: 0,
         exit_code: AtomicI32::new(0),
-        cred: SpinLockIrq::new(Cred {
-            uid: 0,
-            euid: 0,
-            suid: 0,
-            gid: 0,
-            egid: 0,
-        }),
+        cred: SpinLockIrq::new(Cred::root()),
         pending: core::sync::atomic::AtomicU64::new(0),
         signal: SpinLockIrq::new(alloc::boxed::Box::default()),
         sighand: Arc::new(signal::SighandStruct::new()),
@@ -396,6 +462,8 @@ pub fn sched_init() {
         oom_victim: AtomicBool::new(false),
         pgid: Arc::new(AtomicI32::new(0)),
         sid: Arc::new(AtomicI32::new(0)),
+        pdeath_signal: AtomicU32::new(0),
+        dumpable: AtomicU32::new(1),
         did_exec: AtomicBool::new(false),
     });
     CURRENT.store(Arc::as_ptr(&idle) as *mut Task, Ordering::Release);
@@ -522,7 +590,7 @@ pub fn alloc_task(
         tp_value: AtomicU64::new(0),
         kstack,
         exit_code: AtomicI32::new(0),
-        cred: SpinLockIrq::new(p.map(|c| *c.cred.lock()).unwrap_or_default()),
+        cred: SpinLockIrq::new(p.map_or(Cred::root(), |c| *c.cred.lock())),
         pending: core::sync::atomic::AtomicU64::new(0),
         signal: SpinLockIrq::new(match p {
             Some(c) => {
@@ -581,6 +649,8 @@ pub fn alloc_task(
         oom_victim: AtomicBool::new(false),
         pgid: share_or_copy_atomic32(thread, p.map(|c| &c.pgid)),
         sid: share_or_copy_atomic32(thread, p.map(|c| &c.sid)),
+        pdeath_signal: AtomicU32::new(0),
+        dumpable: AtomicU32::new(1),
         did_exec: AtomicBool::new(false),
     });
     task.set_comm(name);
@@ -872,11 +942,11 @@ pub fn switch_mm_hook(_prev: &Arc<Task>, next: &Arc<Task>) {
 /// `capable()` directly; our mm/ cannot see tasks). Takes `mmap_lock` for write briefly.
 pub fn sync_mm_limits(task: &Task, mm: &crate::mm::mm_types::MmStruct) {
     let rlim = *task.rlim.lock();
-    let root = task.cred.lock().euid == 0;
+    let cred = *task.cred.lock();
     let mut m = crate::mm::mmap_lock::mmap_write_lock(mm);
     m.rlim = rlim;
-    m.cap_ipc_lock = root;
-    m.cap_sys_rawio = root;
+    m.cap_ipc_lock = cred.capable(CAP_IPC_LOCK);
+    m.cap_sys_rawio = cred.capable(CAP_SYS_RAWIO);
 }
 
 /// Drop the task's address space at exit (Linux: `exit_mm` -> `mmput`, which runs

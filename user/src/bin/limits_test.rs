@@ -130,7 +130,79 @@ fn main(_: Args) -> i32 {
         0
     });
     t.exited("SA_NOCLDWAIT: no zombie, yet the SIGCHLD handler runs", st, 0);
+    caps(&mut t);
     t.finish()
+}
+
+/// capget(2) with version 3: (effective, permitted, inheritable) as 64-bit sets.
+fn capget() -> (u64, u64, u64) {
+    let hdr = [0x2008_0522u32, 0];
+    let mut d = [0u32; 6];
+    unsafe { syscall3(90, hdr.as_ptr() as usize, d.as_mut_ptr() as usize, 0) };
+    let set = |i: usize| d[i] as u64 | (d[3 + i] as u64) << 32;
+    (set(0), set(1), set(2))
+}
+
+fn capset(eff: u64, perm: u64, inh: u64) -> isize {
+    let hdr = [0x2008_0522u32, 0];
+    let d = [
+        eff as u32, perm as u32, inh as u32,
+        (eff >> 32) as u32, (perm >> 32) as u32, (inh >> 32) as u32,
+    ];
+    unsafe { syscall3(91, hdr.as_ptr() as usize, d.as_ptr() as usize, 0) }
+}
+
+fn prctl(option: usize, arg2: usize) -> isize {
+    unsafe { syscall3(167, option, arg2, 0) }
+}
+
+/// Capabilities (capget/capset, setuid's effect, CAP_IPC_LOCK and RLIMIT_MEMLOCK) and the
+/// prctl options libraries use.
+fn caps(t: &mut Tap) {
+    const FULL: u64 = (1 << 41) - 1;
+    const IPC_LOCK: u64 = 1 << 14;
+    t.ok(capget() == (FULL, FULL, 0), "capget: root holds every capability");
+    let mut hdr = [0x1234u32, 0];
+    let r = unsafe { syscall3(90, hdr.as_mut_ptr() as usize, 0, 0) };
+    t.ok(r == 0 && hdr[0] == 0x2008_0522, "capget with an unknown version and no data: the preferred version comes back");
+    let st = in_child(|| {
+        let lim = Rlimit { rlim_cur: 64 * 1024, rlim_max: 64 * 1024 };
+        prlimit64(8, Some(&lim), None); // RLIMIT_MEMLOCK
+        let m = mmap_anon(1 << 20) as usize;
+        if mlock(m, 1 << 20) != 0 {
+            return 1; // root may lock past the limit
+        }
+        munlock(m, 1 << 20);
+        if capset(FULL & !IPC_LOCK, FULL & !IPC_LOCK, 0) != 0 || capget().0 & IPC_LOCK != 0 {
+            return 2;
+        }
+        if mlock(m, 1 << 20) != -12 {
+            return 3; // ENOMEM: past RLIMIT_MEMLOCK without CAP_IPC_LOCK
+        }
+        if mlock(m, 32 * 1024) != 0 {
+            return 4;
+        }
+        if capset(FULL, FULL, 0) != -1 {
+            return 5; // EPERM: a dropped capability does not come back
+        }
+        0
+    });
+    t.exited("capset drops CAP_IPC_LOCK: mlock past RLIMIT_MEMLOCK is ENOMEM, within it works; no way back", st, 0);
+    let st = in_child(|| {
+        unsafe { syscall3(146, 1000, 0, 0) }; // setuid
+        if capget() != (0, 0, 0) {
+            return 1;
+        }
+        0
+    });
+    t.exited("setuid(1000) from root empties the capability sets", st, 0);
+    t.ret("prctl(PR_GET_DUMPABLE)", prctl(3, 0), 1);
+    t.ret("prctl(PR_CAPBSET_READ, CAP_IPC_LOCK)", prctl(23, 14), 1);
+    t.ret("prctl(PR_SET_NAME)", prctl(15, c"limits-renamed-and-cut".as_ptr() as usize), 0);
+    let mut name = [0u8; 16];
+    prctl(16, name.as_mut_ptr() as usize);
+    t.ok(&name[..15] == b"limits-renamed-" && name[15] == 0, "PR_GET_NAME: the first 15 bytes");
+    t.err("an unknown prctl option: EINVAL", prctl(0x7fff, 0), EINVAL);
 }
 
 const SIGCHLD: i32 = 17;

@@ -122,15 +122,11 @@ fn task_sig(m: &mut String, task: &Task) {
 /// Capability sets (Linux: `task_cap` + `render_cap_t`): root holds every capability, as
 /// `Cred` documents; others none.
 fn task_cap(m: &mut String, task: &Task) {
-    let eff = if task.cred.lock().euid == 0 {
-        CAP_FULL_SET
-    } else {
-        0
-    };
+    let c = *task.cred.lock();
     let _ = write!(
         m,
-        "CapInh:\t{:016x}\nCapPrm:\t{eff:016x}\nCapEff:\t{eff:016x}\nCapBnd:\t{CAP_FULL_SET:016x}\nCapAmb:\t{:016x}\n",
-        0, 0
+        "CapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t{CAP_FULL_SET:016x}\nCapAmb:\t{:016x}\n",
+        c.cap_inheritable, c.cap_permitted, c.cap_effective, 0
     );
 }
 

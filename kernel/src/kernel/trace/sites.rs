@@ -11,7 +11,7 @@
 use super::ftrace::FtraceSite;
 
 /// Every traced function, grouped by file.
-pub static FTRACE_SITES: [FtraceSite; 305] = [
+pub static FTRACE_SITES: [FtraceSite; 308] = [
     // mm/slab.rs
     FtraceSite::new("kmem_cache_alloc"),
     FtraceSite::new("kmem_cache_free"),
@@ -327,7 +327,11 @@ pub static FTRACE_SITES: [FtraceSite; 305] = [
     FtraceSite::new("sys_clock_gettime"),
     FtraceSite::new("sys_nanosleep"),
     FtraceSite::new("sys_clock_nanosleep"),
+    FtraceSite::new("sys_prctl"),
     FtraceSite::new("sys_getrandom"),
+    // kernel/capability.rs
+    FtraceSite::new("sys_capget"),
+    FtraceSite::new("sys_capset"),
     // kernel/cputime.rs
     FtraceSite::new("sys_getrusage"),
     FtraceSite::new("sys_times"),
