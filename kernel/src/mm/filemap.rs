@@ -240,11 +240,19 @@ pub fn mapping_unevictable(mapping: &AddressSpace) -> bool {
 }
 
 /// Is `token`, a page's `mapping` word, an unevictable mapping? Anonymous pages
-/// (PAGE_MAPPING_ANON set) never are.
+/// (PAGE_MAPPING_ANON set) never are. The common case, no SHM_LOCKed segment, is one
+/// load where `page_evictable` is called (every LRU add and putback): inlined, with the
+/// set lookup out of line.
+#[inline(always)]
 pub(in crate::mm) fn token_unevictable(token: usize) -> bool {
     if token == 0 || NR_UNEVICTABLE_MAPPINGS.load(Ordering::Relaxed) == 0 {
         return false;
     }
+    token_in_unevictable_set(token)
+}
+
+#[inline(never)]
+fn token_in_unevictable_set(token: usize) -> bool {
     UNEVICTABLE_MAPPINGS.lock().contains(&token)
 }
 

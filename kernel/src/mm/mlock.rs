@@ -176,10 +176,17 @@ pub fn munlock_vma_pages_range(vma: &mut VmArea, pgd: usize, start: usize, end: 
     let table_span = PTRS_PER_TABLE << PAGE_SHIFT;
     let mut n = 0;
     let mut addr = start;
+    // Where the page table known to exist ends: holes are skipped a table at a time, and
+    // the walk to find out is made once per table, not once per page.
+    let mut table_end = 0;
     while addr < end {
-        if walk_to_pte_table(pgd, addr, false).is_none() {
-            addr = ((addr | (table_span - 1)) + 1).min(end);
-            continue;
+        if addr >= table_end {
+            let next = (addr | (table_span - 1)) + 1;
+            if walk_to_pte_table(pgd, addr, false).is_none() {
+                addr = next.min(end);
+                continue;
+            }
+            table_end = next;
         }
         let flags = FollFlags::FOLL_GET | FollFlags::FOLL_DUMP;
         if let Ok(Follow::Page(page)) = follow_page_mask(vma, pgd, addr, flags) {

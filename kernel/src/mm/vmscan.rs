@@ -33,6 +33,7 @@ use crate::mm::vmstat::{mod_state, VmStat};
 
 /// May reclaim evict this page (Linux: `page_evictable`)? Not while it is mlocked, nor
 /// while its mapping is unevictable (a SHM_LOCKed System V segment; we have no ramfs).
+#[inline]
 pub fn page_evictable(page: &Page) -> bool {
     !page.test(PageFlags::PG_mlocked)
         && !crate::mm::filemap::token_unevictable(
