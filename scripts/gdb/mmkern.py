@@ -364,7 +364,7 @@ def file_info(vma):
 
 def maps_line(vma, locked=None):
     """The /proc/<pid>/maps line of `vma` (mm/vma.rs show_map_vma); `locked` is the
-    MmapLocked for [heap]/[stack]."""
+    MmapLocked for [heap]/[stack]/[sigpage]."""
     start, end = int(vma["vm_start"]), int(vma["vm_end"])
     flags = flags_value(vma["vm_flags"])
     info = file_info(vma)
@@ -379,6 +379,8 @@ def maps_line(vma, locked=None):
             name = "[heap]"
         elif start <= stack <= end:
             name = "[stack]"
+        elif int(locked["sigpage"]) != 0 and start == int(locked["sigpage"]):
+            name = "[sigpage]"
     s = "%08x-%08x %s %08x %02x:%02x %d " % (start, end, vma_perms(flags), pgoff,
                                             dev[0], dev[1], ino)
     if name is not None:

@@ -600,6 +600,8 @@ pub const SCENARIOS: &[Scenario] = &[
     user_test("user-timer", "init=/bin/timer_test", "timer_test: "),
     // umask, CPU affinity, RLIMIT_FSIZE (SIGXFSZ, EFBIG).
     user_test("user-limits", "init=/bin/limits_test", "limits_test: "),
+    // Core dumps: RLIMIT_CORE, core_pattern, coredump_filter, MADV_DONTDUMP.
+    user_test("user-coredump", "init=/bin/coredump_test", "coredump_test: "),
     // CPU time: tick accounting, getrusage/times/wait4 rusage, CPU clocks,
     // ITIMER_VIRTUAL/PROF, RLIMIT_CPU's SIGXCPU and SIGKILL.
     Scenario {

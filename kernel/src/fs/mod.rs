@@ -22,6 +22,7 @@ pub mod attr;
 pub mod block_dev;
 pub mod char_dev;
 pub mod console;
+pub mod coredump;
 pub mod cpio;
 pub mod cpiofs;
 pub mod drop_caches;

@@ -21,6 +21,8 @@ pub const RLIMIT_NLIMITS: usize = 16;
 pub const RLIMIT_CPU: usize = 0;
 /// Largest file a process may write, in bytes: SIGXFSZ and EFBIG past it.
 pub const RLIMIT_FSIZE: usize = 1;
+/// Largest core file, in bytes (0: no core dumps, Linux's default soft limit).
+pub const RLIMIT_CORE: usize = 4;
 /// Resource numbers used by mm (Linux: `include/uapi/asm-generic/resource.h`).
 pub const RLIMIT_DATA: usize = 2;
 /// Stack size.
@@ -33,7 +35,7 @@ pub const RLIMIT_MEMLOCK: usize = 8;
 pub const RLIMIT_AS: usize = 9;
 
 /// Linux's defaults for init (`INIT_RLIMITS`): stack 8 MiB, memlock 8 MiB (5.10's
-/// MLOCK_LIMIT), nofile 1024/4096, the rest unlimited.
+/// MLOCK_LIMIT), nofile 1024/4096, core 0 (soft) / unlimited, the rest unlimited.
 pub const fn default_rlimits() -> [RLimit; RLIMIT_NLIMITS] {
     let inf = RLimit {
         cur: RLIM_INFINITY,
@@ -51,6 +53,10 @@ pub const fn default_rlimits() -> [RLimit; RLIMIT_NLIMITS] {
     r[RLIMIT_NOFILE] = RLimit {
         cur: 1024,
         max: 4096,
+    };
+    r[RLIMIT_CORE] = RLimit {
+        cur: 0,
+        max: RLIM_INFINITY,
     };
     r
 }

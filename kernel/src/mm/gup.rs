@@ -460,6 +460,26 @@ pub fn get_user_pages_remote(
     Ok(pages)
 }
 
+/// The page a core dump writes for `addr` of `mm`, with a reference the caller drops:
+/// None for a hole, the zero page or a VMA a dump skips, which the dump writes as
+/// zeros without allocating anything (Linux: `get_dump_page`: FOLL_FORCE | FOLL_DUMP |
+/// FOLL_GET, no fault-in). Takes `mmap_lock` for read.
+#[no_mangle]
+#[inline(never)]
+pub fn get_dump_page(mm: &MmStruct, addr: usize) -> Option<&'static Page> {
+    let m = mmap_read_lock(mm);
+    let vma = crate::mm::vma::find_vma(&m, addr).filter(|v| v.vm_start <= addr)?;
+    match follow_page_mask(
+        vma,
+        mm.pgd,
+        addr,
+        FollFlags::FOLL_GET | FollFlags::FOLL_DUMP,
+    ) {
+        Ok(Follow::Page(p)) => Some(p),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -246,6 +246,10 @@ pub struct Task {
     pub pdeath_signal: AtomicU32,
     /// PR_SET_DUMPABLE (Linux: `mm->flags`' dumpable bits; 1 by default).
     pub dumpable: AtomicU32,
+    /// Which mappings a core dump includes, /proc/<pid>/coredump_filter (Linux: the
+    /// MMF_DUMP_* bits of `mm->flags`, 0x33 by default); the thread group's, inherited by
+    /// fork and kept across exec, as Linux's `MMF_INIT_MASK` keeps it.
+    pub coredump_filter: Arc<AtomicU32>,
     /// Has run execve since fork: its parent may no longer setpgid it (EACCES; Linux:
     /// `exec_id != parent_exec_id`).
     pub did_exec: AtomicBool,
@@ -464,6 +468,7 @@ pub fn sched_init() {
         sid: Arc::new(AtomicI32::new(0)),
         pdeath_signal: AtomicU32::new(0),
         dumpable: AtomicU32::new(1),
+        coredump_filter: Arc::new(AtomicU32::new(0x33)),
         did_exec: AtomicBool::new(false),
     });
     CURRENT.store(Arc::as_ptr(&idle) as *mut Task, Ordering::Release);
@@ -651,6 +656,11 @@ pub fn alloc_task(
         sid: share_or_copy_atomic32(thread, p.map(|c| &c.sid)),
         pdeath_signal: AtomicU32::new(0),
         dumpable: AtomicU32::new(1),
+        coredump_filter: match p {
+            Some(c) if thread => c.coredump_filter.clone(),
+            Some(c) => Arc::new(AtomicU32::new(c.coredump_filter.load(Ordering::Relaxed))),
+            None => Arc::new(AtomicU32::new(0x33)),
+        },
         did_exec: AtomicBool::new(false),
     });
     task.set_comm(name);

@@ -811,8 +811,17 @@ pub fn get_signal() -> Option<KSignal> {
             if task.tgid == 1 && sig != SIGKILL && info.si_code <= 0 {
                 continue;
             }
+            // Linux: get_signal -> do_coredump for SIG_KERNEL_COREDUMP_MASK; the wait
+            // status's core bit says whether a core was written.
+            let dumped = sig_coredump(sig) && {
+                let top = task.kstack_top() - core::mem::size_of::<PtRegs>();
+                // SAFETY: a user task's entry frame sits at the top of its kernel stack,
+                // where every exception from EL0 saves the user registers.
+                let regs = unsafe { &*(top as *const PtRegs) };
+                crate::fs::coredump::do_coredump(&task, sig, regs)
+            };
             drop(task);
-            let status = sig | if sig_coredump(sig) { 0x80 } else { 0 };
+            let status = sig | if dumped { 0x80 } else { 0 };
             super::exit::do_group_exit(status as i32);
         }
         if ka.sa_handler == SIG_IGN {

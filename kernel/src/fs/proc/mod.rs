@@ -107,11 +107,13 @@ enum PidFile {
     OomScore,
     /// `oom_score_adj` (Linux: `proc_oom_score_adj_operations`): its bias, -1000..1000.
     OomScoreAdj,
+    /// `coredump_filter` (Linux: `proc_coredump_filter_read` / `_write`).
+    CoredumpFilter,
 }
 
 /// The files of /proc/<pid>/, in the order Linux's `tgid_base_stuff` lists them, with
 /// their modes (pagemap is readable by its owner only).
-const PID_FILES: [(&str, PidFile, u32); 9] = [
+const PID_FILES: [(&str, PidFile, u32); 10] = [
     ("cmdline", PidFile::Cmdline, 0o444),
     ("mounts", PidFile::Mounts, 0o444),
     ("mem", PidFile::Mem, 0o600),
@@ -121,6 +123,7 @@ const PID_FILES: [(&str, PidFile, u32); 9] = [
     ("pagemap", PidFile::Pagemap, 0o400),
     ("oom_score", PidFile::OomScore, 0o444),
     ("oom_score_adj", PidFile::OomScoreAdj, 0o644),
+    ("coredump_filter", PidFile::CoredumpFilter, 0o644),
 ];
 
 /// What a proc inode stands for.
@@ -309,6 +312,12 @@ impl ProcInode {
             Kind::Pid(pid, PidFile::Smaps) => proc_pid_smaps(pid),
             Kind::Pid(pid, PidFile::OomScore) => proc_oom_score(pid),
             Kind::Pid(pid, PidFile::OomScoreAdj) => oom_score_adj_read(pid),
+            Kind::Pid(pid, PidFile::CoredumpFilter) => Ok(alloc::format!(
+                "{:08x}\n",
+                proc_task(pid)?
+                    .coredump_filter
+                    .load(core::sync::atomic::Ordering::Relaxed)
+            )),
             Kind::Pid(_, PidFile::Pagemap | PidFile::Cmdline | PidFile::Mem)
             | Kind::Kpagecount
             | Kind::Kpageflags
@@ -554,6 +563,16 @@ impl Inode for ProcInode {
             Kind::KernelSysctl(c) => c.write(pos, buf),
             Kind::FsSysctl(c) => c.write(pos, buf),
             Kind::Pid(pid, PidFile::OomScoreAdj) => oom_score_adj_write(pid, buf),
+            Kind::Pid(pid, PidFile::CoredumpFilter) => {
+                // Linux: kstrtouint(buf, 0, ..): "0x33", "51", "063".
+                let n = buf.len().min(PROC_NUMBUF - 1);
+                let text = core::str::from_utf8(&buf[..n]).map_err(|_| Errno::EINVAL)?;
+                let v = kstrtoint(text.trim_matches(|c: char| c.is_ascii_whitespace()))?;
+                proc_task(pid)?
+                    .coredump_filter
+                    .store(v as u32 & 0x1ff, core::sync::atomic::Ordering::Relaxed);
+                Ok(buf.len())
+            }
             _ => Err(Errno::EACCES),
         }
     }
@@ -566,7 +585,8 @@ impl Inode for ProcInode {
             Kind::Sysctl(_)
             | Kind::KernelSysctl(_)
             | Kind::FsSysctl(_)
-            | Kind::Pid(_, PidFile::OomScoreAdj) => Ok(()),
+            | Kind::Pid(_, PidFile::OomScoreAdj)
+            | Kind::Pid(_, PidFile::CoredumpFilter) => Ok(()),
             _ => Err(Errno::EINVAL),
         }
     }

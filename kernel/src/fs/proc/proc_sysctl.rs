@@ -123,6 +123,12 @@ const fn default_core_pattern() -> [u8; CORENAME_MAX_SIZE] {
     a
 }
 
+/// The core pattern now (fs/coredump.rs names the core file with it).
+pub fn core_pattern() -> String {
+    let p = CORE_PATTERN.lock();
+    String::from_utf8_lossy(&p.0[..p.1]).into_owned()
+}
+
 /// The core pattern, its bytes and length.
 static CORE_PATTERN: crate::sync::SpinLockIrq<([u8; CORENAME_MAX_SIZE], usize)> =
     crate::sync::SpinLockIrq::new((default_core_pattern(), 4));

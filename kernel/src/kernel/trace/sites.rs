@@ -11,7 +11,7 @@
 use super::ftrace::FtraceSite;
 
 /// Every traced function, grouped by file.
-pub static FTRACE_SITES: [FtraceSite; 308] = [
+pub static FTRACE_SITES: [FtraceSite; 309] = [
     // mm/slab.rs
     FtraceSite::new("kmem_cache_alloc"),
     FtraceSite::new("kmem_cache_free"),
@@ -32,6 +32,7 @@ pub static FTRACE_SITES: [FtraceSite; 308] = [
     // mm/gup.rs
     FtraceSite::new("follow_page_pte"),
     FtraceSite::new("follow_page_mask"),
+    FtraceSite::new("get_dump_page"),
     FtraceSite::new("faultin_page"),
     FtraceSite::new("__get_user_pages"),
     FtraceSite::new("populate_vma_page_range"),
