@@ -593,15 +593,7 @@ pub fn sys_ppoll(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     let now = crate::kernel::sys::ktime_get_ns();
     // poll_select_set_timeout: None waits for ever.
     let deadline = if tsp != 0 {
-        let sec: i64 = get_user(tsp)?;
-        let nsec: i64 = get_user(tsp + 8)?;
-        if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
-            return Err(Errno::EINVAL);
-        }
-        let ns = (sec as u64)
-            .saturating_mul(1_000_000_000)
-            .saturating_add(nsec as u64);
-        Some(now.saturating_add(ns))
+        Some(now.saturating_add(crate::kernel::sys::get_timespec_ns(tsp)?))
     } else {
         None
     };

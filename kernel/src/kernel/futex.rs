@@ -381,19 +381,6 @@ pub fn futex_wake_op(
     Ok(n)
 }
 
-/// Read a `struct timespec` timeout: EINVAL when negative or nsec out of range. Returns
-/// nanoseconds.
-fn timespec_ns(uts: usize) -> KResult<u64> {
-    let sec: i64 = get_user(uts)?;
-    let nsec: i64 = get_user(uts + 8)?;
-    if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
-        return Err(Errno::EINVAL);
-    }
-    Ok((sec as u64)
-        .saturating_mul(1_000_000_000)
-        .saturating_add(nsec as u64))
-}
-
 /// futex(2): `uaddr`, `op`, `val`, `utime` (a timeout, or `val2` for the requeue and
 /// wake-op commands), `uaddr2`, `val3`. Linux: `sys_futex` -> `do_futex`.
 #[no_mangle]
@@ -418,7 +405,7 @@ pub fn sys_futex(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
             let deadline = if utime == 0 {
                 None
             } else {
-                let ns = timespec_ns(utime)?;
+                let ns = crate::kernel::sys::get_timespec_ns(utime)?;
                 // FUTEX_WAIT's timeout is relative; FUTEX_WAIT_BITSET's absolute.
                 Some(if cmd == FUTEX_WAIT {
                     ktime_get_ns().saturating_add(ns)

@@ -383,6 +383,21 @@ pub fn sys_clock_gettime(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     Ok(0)
 }
 
+/// Read a user `struct timespec` as nanoseconds: EFAULT for a bad pointer, EINVAL for a
+/// negative time or nanoseconds outside [0, 1e9) (Linux: `get_timespec64` +
+/// `timespec64_valid`). nanosleep, clock_nanosleep, ppoll, futex and rt_sigtimedwait
+/// take their times through it.
+pub fn get_timespec_ns(uts: usize) -> KResult<u64> {
+    let sec: i64 = get_user(uts)?;
+    let nsec: i64 = get_user(uts + 8)?;
+    if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
+        return Err(Errno::EINVAL);
+    }
+    Ok((sec as u64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(nsec as u64))
+}
+
 /// nanosleep(2): sleep on a timer until the deadline, TASK_INTERRUPTIBLE (another task or
 /// the idle loop's `wfi` has the CPU meanwhile). EINVAL for a negative or out-of-range
 /// timespec, EFAULT for a bad pointer. A signal ends the sleep with the remaining time
@@ -391,14 +406,7 @@ pub fn sys_clock_gettime(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
 /// restart_syscall(2) sleeps on to the same deadline. Linux: `sys_nanosleep` ->
 /// `hrtimer_nanosleep` -> `do_nanosleep`.
 pub fn sys_nanosleep(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
-    let sec: i64 = get_user(a.0[0])?;
-    let nsec: i64 = get_user(a.0[0] + 8)?;
-    if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
-        return Err(Errno::EINVAL);
-    }
-    let ns = (sec as u64)
-        .saturating_mul(1_000_000_000)
-        .saturating_add(nsec as u64);
+    let ns = get_timespec_ns(a.0[0])?;
     let deadline = ktime_get_ns().saturating_add(ns);
     do_nanosleep(deadline, a.0[1]).map(|()| 0)
 }
@@ -414,14 +422,7 @@ pub fn sys_clock_nanosleep(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     if !matches!(clock, 0 | 1 | 7 | 11) || flags & !TIMER_ABSTIME != 0 {
         return Err(Errno::EINVAL);
     }
-    let sec: i64 = get_user(req)?;
-    let nsec: i64 = get_user(req + 8)?;
-    if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
-        return Err(Errno::EINVAL);
-    }
-    let ns = (sec as u64)
-        .saturating_mul(1_000_000_000)
-        .saturating_add(nsec as u64);
+    let ns = get_timespec_ns(req)?;
     if flags & TIMER_ABSTIME != 0 {
         return do_nanosleep(ns, 0).map(|()| 0);
     }

@@ -557,39 +557,7 @@ pub fn generic_file_buffered_read(
 #[no_mangle]
 #[inline(never)]
 pub fn truncate_inode_pages(mapping: &AddressSpace, lstart: u64) {
-    let first_whole = lstart.div_ceil(PAGE_SIZE as u64) as usize;
-    // The tail moves out as a tree (no copy into a vector: a file can be larger than
-    // the kernel heap has room for in one piece) and is freed entry by entry unlocked.
-    let removed: BTreeMap<usize, PageCacheEntry> = {
-        let mut pages = mapping.i_pages.lock();
-        let tail = pages.split_off(&first_whole);
-        let swapped = tail
-            .values()
-            .filter(|e| matches!(e, PageCacheEntry::Swap(_)))
-            .count();
-        mapping.nrexceptional.fetch_sub(swapped, Ordering::Relaxed);
-        if let Some(acct) = &mapping.shmem_acct {
-            crate::mm::shmem::shmem_recalc_inode(acct, pages.len());
-        }
-        tail
-    };
-    for entry in removed.into_values() {
-        match entry {
-            PageCacheEntry::Page(page) => delete_from_page_cache(page),
-            // A tmpfs page out on swap: the mapping's count on the slot goes, and the
-            // slot with it (Linux: shmem_undo_range -> shmem_free_swap ->
-            // free_swap_and_cache; Linux's generic truncate leaves value entries to it).
-            PageCacheEntry::Swap(swap) => crate::mm::swapfile::free_swap_and_cache(swap),
-        }
-    }
-    let partial = (lstart % PAGE_SIZE as u64) as usize;
-    if partial != 0 {
-        if let Some(page) = find_get_page(mapping, (lstart / PAGE_SIZE as u64) as usize) {
-            // SAFETY: we hold a reference; the caller serialises truncation with writes.
-            unsafe { page_bytes_mut(page)[partial..].fill(0) };
-            put_page(page);
-        }
-    }
+    truncate_inode_pages_range(mapping, lstart, u64::MAX);
 }
 
 /// Drop the cached pages (and, for tmpfs, swapped-out entries) lying wholly inside
@@ -604,8 +572,11 @@ pub fn truncate_inode_pages_range(mapping: &AddressSpace, lstart: u64, lend: u64
     if lend < lstart {
         return;
     }
-    let (first_whole, end_whole) = (lstart.div_ceil(p) as usize, ((lend + 1) / p) as usize);
+    let end = lend.saturating_add(1); // exclusive; u64::MAX: to the end of the file
+    let (first_whole, end_whole) = (lstart.div_ceil(p) as usize, (end / p) as usize);
     if first_whole < end_whole {
+        // The hole moves out as a tree (no copy into a vector: a file can be larger than
+        // the kernel heap has room for in one piece) and is freed entry by entry unlocked.
         let removed: BTreeMap<usize, PageCacheEntry> = {
             let mut pages = mapping.i_pages.lock();
             let mut hole = pages.split_off(&first_whole);
@@ -624,24 +595,30 @@ pub fn truncate_inode_pages_range(mapping: &AddressSpace, lstart: u64, lend: u64
         for entry in removed.into_values() {
             match entry {
                 PageCacheEntry::Page(page) => delete_from_page_cache(page),
+                // A tmpfs page out on swap: the mapping's count on the slot goes, and the
+                // slot with it (Linux: shmem_undo_range -> shmem_free_swap ->
+                // free_swap_and_cache; Linux's generic truncate leaves value entries to it).
                 PageCacheEntry::Swap(swap) => crate::mm::swapfile::free_swap_and_cache(swap),
             }
         }
     }
     // The edge pages keep their outside bytes; the inside ones become zeros.
-    let mut edges = [lstart / p, lend / p];
-    if edges[0] == edges[1] {
-        edges[1] = u64::MAX;
-    }
-    for idx in edges.into_iter().filter(|&i| i != u64::MAX) {
-        let (page_start, page_end) = (idx * p, idx * p + p);
-        if lstart <= page_start && lend + 1 >= page_end {
+    let (first, last) = (lstart / p, lend / p);
+    for idx in [first, last]
+        .into_iter()
+        .take(if first == last { 1 } else { 2 })
+    {
+        let (page_start, page_end) = (idx * p, (idx * p).saturating_add(p));
+        if lstart <= page_start && end >= page_end {
             continue; // whole: dropped above
         }
-        if let Some(page) = find_get_page(mapping, idx as usize) {
+        let Ok(index) = usize::try_from(idx) else {
+            continue;
+        };
+        if let Some(page) = find_get_page(mapping, index) {
             let from = (lstart.max(page_start) - page_start) as usize;
-            let to = ((lend + 1).min(page_end) - page_start) as usize;
-            // SAFETY: we hold a reference; the caller serialises hole punching with writes.
+            let to = (end.min(page_end) - page_start) as usize;
+            // SAFETY: we hold a reference; the caller serialises truncation with writes.
             unsafe { page_bytes_mut(page)[from..to].fill(0) };
             put_page(page);
         }

@@ -1235,15 +1235,7 @@ pub fn sys_rt_sigtimedwait(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     let these = get_user::<u64>(uthese)? & !SIG_KERNEL_ONLY_MASK;
     let now = crate::kernel::sys::ktime_get_ns();
     let deadline = if uts != 0 {
-        let sec: i64 = get_user(uts)?;
-        let nsec: i64 = get_user(uts + 8)?;
-        if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
-            return Err(Errno::EINVAL);
-        }
-        let ns = (sec as u64)
-            .saturating_mul(1_000_000_000)
-            .saturating_add(nsec as u64);
-        Some(now.saturating_add(ns))
+        Some(now.saturating_add(crate::kernel::sys::get_timespec_ns(uts)?))
     } else {
         None
     };
