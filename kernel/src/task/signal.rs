@@ -936,7 +936,11 @@ fn kill_one(me: &Arc<Task>, task: &Arc<Task>, sig: u32, ty: PidType) -> KResult<
     if mine.euid != 0 && mine.euid != theirs.uid && mine.uid != theirs.uid {
         return Err(Errno::EPERM);
     }
-    if sig != 0 && task.state() != TaskState::Zombie && !init_ignores(task, sig) {
+    if sig != 0
+        && task.state() != TaskState::Zombie
+        && !init_ignores(task, sig)
+        && !kthread_ignores(task)
+    {
         let info = KSiginfo {
             si_signo: sig,
             si_code: if ty == PidType::Pid {
@@ -980,6 +984,15 @@ fn do_tkill(tgid: i32, tid: i32, sig: u32) -> KResult<usize> {
         return Err(Errno::ESRCH);
     }
     kill_one(&me, &t, sig, PidType::Pid).map(|()| 0)
+}
+
+/// Kernel threads (kswapd0, ktimerd...) take no signal a process sends, SIGKILL
+/// included: kill(2) returns 0 and nothing happens (Linux: kthreads run with every signal
+/// ignored, `ignore_signals`, and `sig_task_ignored` drops user-sent ones). Only the
+/// kernel's own sends reach them (the final reaper's SIGKILL). Found by the fuzz
+/// campaign: init killed pid 3, ktimerd, from a garbage word, and its alarms stopped.
+fn kthread_ignores(task: &Task) -> bool {
+    task.pid != 0 && task.mm.lock().is_none()
 }
 
 /// Does the global init (pid 1) throw away `sig` sent by kill(2)/tkill(2) (itself or any

@@ -85,5 +85,34 @@ fn main(_: Args) -> i32 {
     t.eq("init's SIGUSR1 handler ran once", USR1.load(SeqCst), 1);
     t.ret("kill(1, SIGUSR1) from init itself", kill(1, SIGUSR1), 0);
     t.eq("and ran again", USR1.load(SeqCst), 2);
+
+    // Kernel threads (kswapd0 is pid 2, ktimerd pid 3) ignore what processes send,
+    // SIGKILL too: the call returns 0 and they go on. The fuzz campaign found it: a
+    // garbage word made init kill pid 3, and then no alarm ever fired again.
+    for (pid, name) in [(2, "kswapd0"), (3, "ktimerd")] {
+        t.ret(format_args!("kill({pid} = {name}, SIGKILL)"), kill(pid, SIGKILL), 0);
+        t.ret(format_args!("tkill({pid}, SIGKILL)"), tkill(pid, SIGKILL), 0);
+    }
+    sleep_ms(20);
+    let mut buf = [0u8; 512];
+    let n = ulib::procfs::read_file(c"/proc/3/status", &mut buf).unwrap_or(0);
+    let text = core::str::from_utf8(&buf[..n]).unwrap_or("");
+    t.ok(text.starts_with("Name:\tktimerd") && !text.contains("zombie"), "ktimerd is alive");
+    // And it still delivers alarms: setitimer(ITIMER_REAL, 30 ms), SIGALRM caught.
+    static ALRM: AtomicU32 = AtomicU32::new(0);
+    extern "C" fn on_alrm(_: i32, _: *mut Siginfo, _: *mut Ucontext) {
+        ALRM.fetch_add(1, SeqCst);
+    }
+    sigaction(14, on_alrm, 0, 0);
+    let v: [i64; 4] = [0, 0, 0, 30_000];
+    // SAFETY: a struct itimerval on our stack.
+    unsafe { syscall3(103, 0, v.as_ptr() as usize, 0) };
+    for _ in 0..50 {
+        if ALRM.load(SeqCst) != 0 {
+            break;
+        }
+        sleep_ms(10);
+    }
+    t.eq("an alarm still fires", ALRM.load(SeqCst), 1);
     t.finish()
 }
