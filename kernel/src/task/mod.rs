@@ -531,10 +531,7 @@ pub fn alloc_task(
     let shares = |flag: usize| clone_flags & flag != 0 && parent.is_some();
     // The parent's descriptor table first: it may be too big for the heap (ENOMEM).
     let files = match &parent {
-        Some(c) if shares(CLONE_FILES) => {
-            c.files.lock().get_shared();
-            c.files.clone()
-        }
+        Some(c) if shares(CLONE_FILES) => c.files.clone(),
         Some(c) => Arc::new(SpinLockIrq::new(c.files.lock().try_clone()?)),
         None => Arc::new(SpinLockIrq::new(files::FilesStruct::new())),
     };
@@ -542,6 +539,10 @@ pub fn alloc_task(
         GfpFlags::GFP_KERNEL | GfpFlags::__GFP_ZERO,
         THREAD_SIZE_ORDER,
     )?;
+    // Counted as a user of the shared table only now that nothing can fail any more.
+    if shares(CLONE_FILES) {
+        files.lock().get_shared();
+    }
     let kstack = page_address(stack);
     // SAFETY: the stack is ours, freshly allocated; its lowest word is the overrun canary.
     unsafe { *(kstack as *mut u64) = STACK_END_MAGIC };
