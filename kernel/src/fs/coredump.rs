@@ -17,7 +17,8 @@
 //! Differences from Linux: no pipe patterns (`|program`: no dump), only the `%p`, `%P`,
 //! `%e`, `%s`, `%u`, `%t`, `%h` and `%%` specifiers; no NT_PRPSINFO, NT_FPREGSET or
 //! NT_AUXV notes; the dump is written by the dying thread alone (other threads are
-//! already being killed, not waited for).
+//! already being killed, not waited for). Like Linux, it walks every page of a dumped
+//! mapping, holes too; it yields the CPU as it goes and a SIGKILL ends it (no core bit).
 use crate::arch::aarch64::traps::PtRegs;
 use crate::kernel::resource::RLIMIT_CORE;
 use crate::mm::vma::VmFlags;
@@ -281,6 +282,12 @@ fn elf_core_dump(
     for v in &vmas {
         let mut addr = v.start;
         while addr < v.start + v.dump {
+            // A mapping may be terabytes of holes (MAP_NORESERVE): let others run, and
+            // stop when killed (Linux: dump_user_range's cond_resched, dump_interrupted).
+            crate::sync::wait::cond_resched();
+            if crate::sync::wait::fatal_signal_pending() {
+                return Err(crate::errno::Errno::EINTR);
+            }
             if let Some(page) = crate::mm::gup::get_dump_page(mm, addr) {
                 // SAFETY: a page we hold a reference on, read through the linear map.
                 let bytes = unsafe {

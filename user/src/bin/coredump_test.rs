@@ -118,6 +118,25 @@ fn main(_: Args) -> i32 {
     t.ok(st.core_dump() && n > 64 && load_of(&head[..n], region).1 == 0, "coredump_filter 0: a core without the anonymous memory");
     unlink(path);
 
+    // A dump of 64 GiB of untouched memory walks hole after hole: the CPU stays ours to
+    // share, and SIGKILL ends the dump (no core bit).
+    let pid = fork();
+    if pid == 0 {
+        let huge = mmap(0, 64 << 30, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if huge < 0 {
+            exit(2);
+        }
+        poke(0x10, 1);
+        exit(9);
+    }
+    sleep_ms(300); // the parent runs while the child's dump is going on
+    kill(pid as i32, 9);
+    let mut s = 0;
+    wait4(pid as i32, Some(&mut s), 0);
+    let st = Wstatus(s);
+    t.ok(st.signaled() && !st.core_dump(), "a dump of 64 GiB of holes yields the CPU and SIGKILL stops it");
+    unlink(fmt_path(&mut name, pid as i32));
+
     // An existing file is not overwritten (O_EXCL): no core.
     write_file(c"/proc/sys/kernel/core_pattern", b"/tmp/core.fixed");
     let fd = open(c"/tmp/core.fixed", O_RDWR | O_CREAT, 0o600);
