@@ -585,6 +585,13 @@ pub const SCENARIOS: &[Scenario] = &[
         "kpageflags_test: ",
     ),
     user_test("user-mremap", "init=/bin/mremap_test", "mremap_test: "),
+    // userfaultfd(2): UFFDIO_API/REGISTER/COPY/ZEROPAGE/WAKE/UNREGISTER, a handler thread,
+    // signals and kernel accesses while a fault waits, MREMAP_DONTUNMAP, fork, close.
+    user_test(
+        "user-userfaultfd",
+        "init=/bin/userfaultfd_test",
+        "userfaultfd_test: ",
+    ),
     user_test("user-pipe", "init=/bin/pipe_test", "pipe_test: "),
     // fchmod/fchmodat/fchown/fchownat and the mode bits open and access obey, as root and
     // as uid 1000.

@@ -31,6 +31,18 @@ pub trait CharDevice: Send + Sync {
     fn poll(&self) -> u16 {
         POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM
     }
+    /// `poll` for a file opened with `f_flags` (the answer may depend on O_NONBLOCK, as
+    /// a userfaultfd's does). Default: `poll`.
+    fn poll_file(&self, f_flags: u32) -> u16 {
+        let _ = f_flags;
+        self.poll()
+    }
+    /// ioctl(2) on the device (Linux: `f_op->unlocked_ioctl`). Default: ENOTTY, as for
+    /// a file without the method.
+    fn unlocked_ioctl(&self, cmd: u32, arg: usize) -> KResult<usize> {
+        let _ = (cmd, arg);
+        Err(Errno::ENOTTY)
+    }
     /// The device as `Any`, for the layer that made it to find its own type again (net/
     /// finds the socket behind a file: Linux's `sock_from_file` compares `f_op` with
     /// `socket_file_ops`). Default: None.

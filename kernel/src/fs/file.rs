@@ -124,7 +124,7 @@ impl File {
     pub fn poll(&self) -> u16 {
         use super::char_dev::{POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM};
         match &self.f_cdev {
-            Some(c) => c.poll(),
+            Some(c) => c.poll_file(self.flags()),
             None => POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM,
         }
     }

@@ -43,6 +43,7 @@ pub mod sys;
 pub mod tests;
 pub mod tmpfs;
 pub mod tracefs;
+pub mod userfaultfd;
 
 pub use file::File;
 pub use inode::{DirEntry, Inode, SuperBlock};

@@ -359,8 +359,9 @@ pub fn sys_ftruncate(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     Ok(0)
 }
 
-/// ioctl(2): TIOCGWINSZ on the console reports 24x80 (so libc's isatty works); all else
-/// is ENOTTY, as for files without an ioctl method.
+/// ioctl(2): TIOCGWINSZ on the console reports 24x80 (so libc's isatty works); other
+/// commands go to the device's ioctl method (a userfaultfd's UFFDIO_*), ENOTTY for
+/// files without one.
 pub fn sys_ioctl(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     const TIOCGWINSZ: usize = 0x5413;
     let file = fget(a.0[0] as i32)?;
@@ -372,7 +373,12 @@ pub fn sys_ioctl(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
             crate::arch::aarch64::uaccess::put_user(a.0[2], ws)?;
             Ok(0)
         }
-        _ => Err(Errno::ENOTTY),
+        // The device's own (Linux: `vfs_ioctl` -> `f_op->unlocked_ioctl`); `cmd` is an
+        // unsigned int.
+        cmd => match file.cdev() {
+            Some(dev) => dev.unlocked_ioctl(cmd as u32, a.0[2]),
+            None => Err(Errno::ENOTTY),
+        },
     }
 }
 

@@ -671,6 +671,7 @@ pub fn filemap_fault(vmf: &VmFault<'_>) -> Result<&'static Page, FaultResult> {
                     vm_flags: vmf.vma.vm_flags,
                     async_ra: true,
                     swap: None,
+                    uffd: None,
                 });
             }
             return Ok(page);
@@ -690,6 +691,7 @@ pub fn filemap_fault(vmf: &VmFault<'_>) -> Result<&'static Page, FaultResult> {
             vm_flags: vmf.vma.vm_flags,
             async_ra: false,
             swap: None,
+            uffd: None,
         });
     }
     match read_cache_page(mapping, vmf.pgoff, a_ops) {

@@ -184,6 +184,15 @@ pub fn faultin_page<'a>(
                 Some(crate::mm::memory::FaultRetry {
                     swap: Some(entry), ..
                 }) => crate::mm::memory::do_swap_page_io(entry),
+                Some(crate::mm::memory::FaultRetry {
+                    uffd: Some(ctx),
+                    pgoff,
+                    ..
+                }) => crate::mm::userfaultfd::handle_userfault_wait(
+                    &ctx,
+                    pgoff << crate::arch::PAGE_SHIFT,
+                    false,
+                ),
                 Some(r) if r.async_ra => crate::mm::filemap::do_async_mmap_readahead(r),
                 Some(r) => crate::mm::filemap::do_sync_mmap_readahead(r),
                 None => {}

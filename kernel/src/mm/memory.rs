@@ -368,6 +368,10 @@ pub struct FaultRetry {
     /// An anonymous page to bring back from swap: the entry its PTE holds
     /// (`do_swap_page_io`).
     pub swap: Option<crate::mm::swapops::SwpEntry>,
+    /// A missing page of a VMA registered with a userfaultfd: the context whose
+    /// handler will provide it (`handle_userfault_wait`); `pgoff` is then the page's
+    /// address >> PAGE_SHIFT.
+    pub uffd: Option<alloc::sync::Arc<crate::mm::userfaultfd::UserfaultfdCtx>>,
 }
 
 impl FaultRetry {
@@ -378,7 +382,7 @@ impl FaultRetry {
     /// page that way here tells the two kinds of file retry apart.
     pub fn new(vma: &crate::mm::vma::VmArea, address: usize) -> Option<FaultRetry> {
         let Some(fpin) = vma.vm_file.clone() else {
-            return Self::swap(vma, address);
+            return Self::swap(vma, address).or_else(|| Self::userfault(vma, address));
         };
         let pgoff = linear_page_index(vma, address);
         let async_ra = fpin
@@ -395,6 +399,7 @@ impl FaultRetry {
             vm_flags: vma.vm_flags,
             async_ra,
             swap: None,
+            uffd: None,
         })
     }
 
@@ -411,6 +416,21 @@ impl FaultRetry {
             vm_flags: vma.vm_flags,
             async_ra: false,
             swap: Some(crate::mm::swapops::pte_to_swp_entry(pte)),
+            uffd: None,
+        })
+    }
+
+    /// The userfaultfd `handle_userfault` queued the fault on: the PTE is still none
+    /// and the VMA registered (nothing ran since the fault returned).
+    fn userfault(vma: &crate::mm::vma::VmArea, address: usize) -> Option<FaultRetry> {
+        let ctx = vma.vm_userfaultfd_ctx.clone()?;
+        Some(FaultRetry {
+            fpin: None,
+            pgoff: address >> PAGE_SHIFT,
+            vm_flags: vma.vm_flags,
+            async_ra: false,
+            swap: None,
+            uffd: Some(ctx),
         })
     }
 }
@@ -425,6 +445,9 @@ impl core::fmt::Debug for FaultRetry {
                 self.pgoff,
                 if self.async_ra { ", async" } else { "" }
             ),
+            (None, None) if self.uffd.is_some() => {
+                write!(f, "FaultRetry(userfault {:#x})", self.pgoff << PAGE_SHIFT)
+            }
             (None, entry) => write!(f, "FaultRetry(swap {entry:?})"),
         }
     }
@@ -758,6 +781,15 @@ pub fn alloc_set_pte(vmf: &mut crate::mm::vma::VmFault<'_>, page: &'static Page)
 #[inline(never)]
 pub fn do_anonymous_page(vmf: &mut crate::mm::vma::VmFault<'_>) -> FaultResult {
     let vma = vmf.vma;
+    // A registered range: user space provides the page (Linux checks this under the
+    // page-table lock, after the zero-page or new-page set-up; the PTE was none when
+    // handle_pte_fault looked, and mcopy_atomic copes with a page that came meanwhile).
+    if crate::mm::userfaultfd::userfaultfd_missing(vma) {
+        return crate::mm::userfaultfd::handle_userfault(
+            vmf,
+            crate::mm::vma::VmFlags::VM_UFFD_MISSING,
+        );
+    }
     if !vmf.flags.contains(FaultFlags::WRITE) {
         // Use the zero page for reads (Linux: pte_mkspecial(pfn_pte(my_zero_pfn(...)))).
         let entry = mk_pte(zero_page_phys(), vma.vm_page_prot);

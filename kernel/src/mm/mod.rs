@@ -38,6 +38,7 @@ pub mod swap_state;
 pub mod swapfile;
 pub mod swapops;
 pub mod truncate;
+pub mod userfaultfd;
 pub mod util;
 pub mod vma;
 pub mod vmscan;

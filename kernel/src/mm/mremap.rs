@@ -127,6 +127,9 @@ fn copy_vma(
 ) -> KResult<usize> {
     let mut vma = crate::mm::vma::vm_area_box(crate::mm::vma::vm_area_dup(&mm.mm_rb[&key]))?;
     crate::mm::rmap::anon_vma_clone(&mut vma, &mm.mm_rb[&key])?;
+    // The moved range is not registered with a userfaultfd (5.10 clears it after the
+    // copy, in move_vma; before, it can merge with an unregistered neighbour).
+    crate::mm::userfaultfd::mremap_userfaultfd_prep(&mut vma);
     let prev = find_vma(mm, addr).map_or_else(
         || mm.mm_rb.keys().next_back().copied(),
         |next| vma_prev(mm, next.vm_start),

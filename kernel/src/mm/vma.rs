@@ -357,6 +357,9 @@ pub struct VmArea {
     /// The largest free gap below any VMA of this node's subtree, stack guard gaps
     /// counted (Linux: `rb_subtree_gap`): what lets `unmapped_area` skip whole subtrees.
     pub rb_subtree_gap: usize,
+    /// The userfaultfd this VMA is registered with (Linux: `vm_userfaultfd_ctx.ctx`),
+    /// with VM_UFFD_MISSING in `vm_flags`; None when not registered.
+    pub vm_userfaultfd_ctx: Option<Arc<crate::mm::userfaultfd::UserfaultfdCtx>>,
 }
 
 // SAFETY: the list links and `vm_mm` are only followed under the owning mm's
@@ -423,6 +426,7 @@ impl Clone for VmArea {
             vm_prev: core::ptr::null_mut(),
             vm_rb: RbNode::new(),
             rb_subtree_gap: 0,
+            vm_userfaultfd_ctx: self.vm_userfaultfd_ctx.clone(),
         }
     }
 }
@@ -478,6 +482,7 @@ pub fn vm_area_alloc(start: usize, end: usize, vm_flags: VmFlags) -> VmArea {
         vm_prev: core::ptr::null_mut(),
         vm_rb: RbNode::new(),
         rb_subtree_gap: 0,
+        vm_userfaultfd_ctx: None,
     }
 }
 
@@ -1254,6 +1259,9 @@ fn is_mergeable_vma(vma: &VmArea, file: Option<&Arc<dyn MappedFile>>, vm_flags: 
         .is_empty()
         && same_file(vma.vm_file.as_ref(), file)
         && !vma.vm_ops.is_some_and(|o| o.has_close())
+        // Difference from 5.10: vma_merge takes no userfaultfd context to compare
+        // (`is_mergeable_vm_userfaultfd_ctx`), so registered VMAs stay apart.
+        && !vma.vm_flags.intersects(crate::mm::userfaultfd::VM_UFFD_FLAGS)
 }
 
 /// Two anon_vmas may share a VMA if they are the same, or one is missing and `vma` (the

@@ -88,6 +88,15 @@ pub fn fatal_signal_pending() -> bool {
     sched_ops().is_some_and(|ops| (ops.fatal_signal_pending)())
 }
 
+/// Who is running, as a number that stays the same for the task's life and differs
+/// from every other live task's (the address of its waker); 0 without a scheduler. For
+/// queues that must find a sleeper's own entry again (userfaultfd's fault list).
+pub fn current_id() -> usize {
+    sched_ops()
+        .and_then(|ops| (ops.current)())
+        .map_or(0, |w| Arc::as_ptr(&w) as *const () as usize)
+}
+
 /// Is the running task one that can sleep? (False before `sched_init` and on the host.)
 pub fn can_sleep() -> bool {
     sched_ops().is_some_and(|ops| (ops.current)().is_some())

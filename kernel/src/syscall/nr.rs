@@ -115,4 +115,5 @@ pub const PRLIMIT64: usize = 261;
 pub const GETRANDOM: usize = 278;
 pub const SOCKETPAIR: usize = 199;
 pub const SHUTDOWN: usize = 210;
+pub const USERFAULTFD: usize = 282;
 pub const MLOCK2: usize = 284;

@@ -98,6 +98,7 @@ pub fn lookup(n: usize) -> Option<SyscallFn> {
         nr::READLINKAT => fs::sys_readlinkat,
         nr::PPOLL => fs::sys_ppoll,
         nr::SOCKETPAIR => crate::net::socket::sys_socketpair,
+        nr::USERFAULTFD => crate::fs::userfaultfd::sys_userfaultfd,
         nr::SHUTDOWN => crate::net::socket::sys_shutdown,
         nr::TKILL => task::signal::sys_tkill,
         nr::TGKILL => task::signal::sys_tgkill,

@@ -129,6 +129,7 @@ pub fn dup_mmap(parent: &MmStruct) -> KResult<Arc<MmStruct>> {
             let mut v = crate::mm::vma::vm_area_box(crate::mm::vma::vm_area_dup(vma))?;
             v.vm_flags
                 .remove(VmFlags::VM_LOCKED | VmFlags::VM_LOCKONFAULT);
+            crate::mm::userfaultfd::dup_userfaultfd(&mut v);
             if crate::mm::rmap::anon_vma_fork(&mut v, vma).is_err() {
                 return Err(Errno::ENOMEM);
             }

@@ -315,12 +315,24 @@ pub fn do_page_fault(far: usize, esr: Esr, regs: &mut PtRegs) -> i32 {
             Some(crate::mm::memory::FaultRetry {
                 swap: Some(entry), ..
             }) => crate::mm::memory::do_swap_page_io(entry),
+            Some(crate::mm::memory::FaultRetry {
+                uffd: Some(ctx),
+                pgoff,
+                ..
+            }) => crate::mm::userfaultfd::handle_userfault_wait(
+                &ctx,
+                pgoff << crate::arch::PAGE_SHIFT,
+                user,
+            ),
             Some(r) if r.async_ra => crate::mm::filemap::do_async_mmap_readahead(r),
             Some(r) => crate::mm::filemap::do_sync_mmap_readahead(r),
             None => {}
         }
-        if crate::task::signal::fatal_signal_pending() {
-            // The task dies on its way out; nothing to map (Linux: fault_signal_pending).
+        if crate::task::signal::fatal_signal_pending()
+            || (user && crate::task::signal::signal_pending())
+        {
+            // The task dies on its way out, or a signal handler runs first and the
+            // access faults again after it (Linux: fault_signal_pending): nothing to map.
             break FaultResult::Handled;
         }
         mm_flags |= FaultFlags::TRIED;

@@ -11,7 +11,7 @@
 use super::ftrace::FtraceSite;
 
 /// Every traced function, grouped by file.
-pub static FTRACE_SITES: [FtraceSite; 309] = [
+pub static FTRACE_SITES: [FtraceSite; 315] = [
     // mm/slab.rs
     FtraceSite::new("kmem_cache_alloc"),
     FtraceSite::new("kmem_cache_free"),
@@ -67,6 +67,12 @@ pub static FTRACE_SITES: [FtraceSite; 309] = [
     FtraceSite::new("do_anonymous_page"),
     FtraceSite::new("do_swap_page"),
     FtraceSite::new("do_swap_page_io"),
+    // mm/userfaultfd.rs
+    FtraceSite::new("handle_userfault"),
+    FtraceSite::new("handle_userfault_wait"),
+    FtraceSite::new("wake_userfault"),
+    FtraceSite::new("__mcopy_atomic"),
+    FtraceSite::new("mfill_atomic_pte"),
     FtraceSite::new("do_wp_page"),
     FtraceSite::new("wp_page_reuse"),
     FtraceSite::new("wp_page_shared"),
@@ -291,6 +297,8 @@ pub static FTRACE_SITES: [FtraceSite; 309] = [
     FtraceSite::new("sys_fchmodat"),
     FtraceSite::new("sys_fchownat"),
     FtraceSite::new("sys_fchown"),
+    // fs/userfaultfd.rs
+    FtraceSite::new("sys_userfaultfd"),
     // net/socket.rs
     FtraceSite::new("sys_socketpair"),
     FtraceSite::new("sys_shutdown"),
