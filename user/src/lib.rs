@@ -4,6 +4,7 @@
 //! number in x8, arguments in x0-x5, `svc #0`, `-errno` back in x0.
 #![no_std]
 
+pub mod inflate;
 pub mod maps;
 pub mod pattern;
 pub mod pmu;

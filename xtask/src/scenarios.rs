@@ -585,6 +585,8 @@ pub const SCENARIOS: &[Scenario] = &[
         "kpageflags_test: ",
     ),
     user_test("user-mremap", "init=/bin/mremap_test", "mremap_test: "),
+    // The gzip decompressor behind /bin/zcat, and zcat /proc/config.gz.
+    user_test("user-zcat", "init=/bin/zcat_test", "zcat_test: "),
     // userfaultfd(2): UFFDIO_API/REGISTER/COPY/ZEROPAGE/WAKE/UNREGISTER, a handler thread,
     // signals and kernel accesses while a fault waits, MREMAP_DONTUNMAP, fork, close.
     user_test(
