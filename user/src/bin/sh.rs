@@ -1,4 +1,4 @@
-//! A small shell: reads a line, splits it on blanks, runs the program with fork + execve
+//! A small shell: reads a line, splits it on blanks (with '...' and "..." quoting), runs the program with fork + execve
 //! + wait4, and reports a non-zero status or a fatal signal. Built-ins: `cd`, `exit`,
 //! `echo`, `help`. A program name without `/` is looked up in /bin.
 //! `sh -c "command line"` runs one line and exits with its status.
@@ -8,29 +8,62 @@ use ulib::*;
 
 const MAX_ARGS: usize = 32;
 
-/// Split `line` in place into NUL-terminated words; returns their start offsets.
+fn blank(c: u8) -> bool {
+    c == b' ' || c == b'\t'
+}
+
+/// Split `line` in place into NUL-terminated words; returns their start offsets. Quotes
+/// are removed as POSIX sh does: '...' keeps everything literally, "..." too except
+/// that a backslash escapes `"`, `\`, `$` and a backquote, and outside quotes a
+/// backslash escapes any character (what `popen("zcat '/proc/config.gz'")` needs).
+/// Words only shrink, so they are compacted in place.
 fn split(line: &mut [u8], len: usize, starts: &mut [usize; MAX_ARGS]) -> usize {
     let mut n = 0;
-    let mut i = 0;
+    let (mut i, mut w) = (0, 0);
     while i < len && n < MAX_ARGS - 1 {
-        while i < len && (line[i] == b' ' || line[i] == b'\t') {
-            line[i] = 0;
+        while i < len && blank(line[i]) {
             i += 1;
         }
         if i >= len {
             break;
         }
-        starts[n] = i;
+        starts[n] = w;
         n += 1;
-        while i < len && line[i] != b' ' && line[i] != b'\t' {
+        let mut quote = 0u8;
+        while i < len {
+            let c = line[i];
+            if quote == 0 && blank(c) {
+                break;
+            }
             i += 1;
+            if quote == 0 && (c == b'\'' || c == b'"') {
+                quote = c;
+                continue;
+            }
+            if quote != 0 && c == quote {
+                quote = 0;
+                continue;
+            }
+            let escapes = match quote {
+                0 => true,
+                b'"' => i < len && matches!(line[i], b'"' | b'\\' | b'$' | b'`'),
+                _ => false,
+            };
+            if c == b'\\' && escapes && i < len {
+                line[w] = line[i];
+                w += 1;
+                i += 1;
+                continue;
+            }
+            line[w] = c;
+            w += 1;
         }
         if i < len {
-            line[i] = 0;
-            i += 1;
+            i += 1; // the blank that ended the word: the terminator may take its place
         }
+        line[w] = 0;
+        w += 1;
     }
-    line[len] = 0;
     n
 }
 

@@ -2,7 +2,7 @@
 //! gzip (stored, fixed-Huffman and dynamic-Huffman blocks, back references across the
 //! 32 KiB window, a file name in the header, two members in a row), its errors (bad
 //! magic, a corrupted CRC, a truncated stream), and `/bin/zcat /proc/config.gz` through
-//! a pipe, as LTP's kernel-config check runs it. Run as init.
+//! `sh -c`, as LTP's kernel-config check runs it (popen), and the shell's quote removal. Run as init.
 #![no_std]
 #![no_main]
 use ulib::inflate::{gunzip, Sink, Source};
@@ -68,6 +68,34 @@ fn run(src: &mut dyn Source) -> Result<&'static [u8], &'static str> {
     Ok(out(b.0))
 }
 
+/// Run /bin/sh with `argv` (NULL-terminated), its standard output into `buf`: the exit
+/// status and the byte count.
+fn capture(argv: &[*const u8], buf: &mut [u8]) -> (Wstatus, usize) {
+    let mut p = [-1i32; 2];
+    pipe2(&mut p, 0);
+    let pid = fork();
+    if pid == 0 {
+        unsafe { syscall3(24, p[1] as usize, 1, 0) }; // dup3(p[1], 1, 0)
+        close(p[0]);
+        let envp = [core::ptr::null()];
+        execve(c"/bin/sh", argv, &envp);
+        exit(127);
+    }
+    close(p[1]);
+    let mut n = 0;
+    loop {
+        let r = read(p[0], &mut buf[n..]);
+        if r <= 0 {
+            break;
+        }
+        n += r as usize;
+    }
+    close(p[0]);
+    let mut st = 0;
+    wait4(pid as i32, Some(&mut st), 0);
+    (Wstatus(st), n)
+}
+
 fn block_type(gz: &[u8]) -> u8 {
     // The first block header follows the 10-byte header (no optional fields here).
     (gz[10] >> 1) & 3
@@ -128,40 +156,37 @@ fn main(_: Args) -> i32 {
         "a truncated stream is detected",
     );
 
-    // /bin/zcat /proc/config.gz | (us)
-    let mut p = [-1i32; 2];
-    pipe2(&mut p, 0);
-    let pid = fork();
-    if pid == 0 {
-        unsafe { syscall3(24, p[1] as usize, 1, 0) }; // dup3(p[1], 1, 0)
-        close(p[0]);
-        let argv = [
-            c"zcat".as_ptr() as *const u8,
-            c"/proc/config.gz".as_ptr() as *const u8,
-            core::ptr::null(),
-        ];
-        let envp = [core::ptr::null()];
-        execve(c"/bin/zcat", &argv, &envp);
-        exit(127);
-    }
-    close(p[1]);
+    // sh -c "zcat '/proc/config.gz'", as popen(3) runs LTP's command.
     let mut text = [0u8; 16384];
-    let mut n = 0;
-    loop {
-        let r = read(p[0], &mut text[n..]);
-        if r <= 0 {
-            break;
-        }
-        n += r as usize;
-    }
-    let mut st = 0;
-    wait4(pid as i32, Some(&mut st), 0);
-    t.exited("zcat /proc/config.gz exits 0", Wstatus(st), 0);
+    let (st, n) = capture(
+        &[
+            c"sh".as_ptr() as *const u8,
+            c"-c".as_ptr() as *const u8,
+            c"zcat '/proc/config.gz'".as_ptr() as *const u8,
+            core::ptr::null(),
+        ],
+        &mut text,
+    );
+    t.exited("sh -c \"zcat '/proc/config.gz'\" exits 0", st, 0);
     let s = core::str::from_utf8(&text[..n]).unwrap_or("");
     t.ok(
         s.lines().any(|l| l == "CONFIG_USERFAULTFD=y"),
         "its output has CONFIG_USERFAULTFD=y",
     );
     t.ok(s.lines().any(|l| l == "CONFIG_MMU=y"), "and CONFIG_MMU=y");
+    let (st, n) = capture(
+        &[
+            c"sh".as_ptr() as *const u8,
+            c"-c".as_ptr() as *const u8,
+            c"echo \"a  b\" 'c \"d' e\\ f \"g\\\"h\" ''".as_ptr() as *const u8,
+            core::ptr::null(),
+        ],
+        &mut text,
+    );
+    t.exited("sh -c echo with quotes", st, 0);
+    t.ok(
+        &text[..n] == b"a  b c \"d e f g\"h \n",
+        format_args!("quotes removed: {:?}", core::str::from_utf8(&text[..n])),
+    );
     t.finish()
 }
