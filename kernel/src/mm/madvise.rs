@@ -28,11 +28,14 @@
 //!
 //! Differences from Linux 5.10: built as without CONFIG_KSM and CONFIG_TRANSPARENT_HUGEPAGE,
 //! so MADV_MERGEABLE/UNMERGEABLE and MADV_HUGEPAGE/NOHUGEPAGE are EINVAL; MADV_SOFT_OFFLINE
-//! is EINVAL too (it needs page migration, which we do not have); no swap, so MADV_WILLNEED has nothing to read
-//! back for anonymous memory (nor for tmpfs, whose pages are in memory; 5.10 without
-//! CONFIG_SWAP answers EBADF for anonymous memory, we answer 0 as a kernel with swap
-//! does); MADV_FREE frees the pages at once instead of when
-//! reclaim finds them clean (allowed: the man page promises old data or zeros); MADV_REMOVE
+//! is EINVAL too (it needs page migration, which we do not have); no swap, so
+//! MADV_WILLNEED has nothing to read back for anonymous memory (nor for tmpfs, whose pages
+//! are in memory; 5.10 without CONFIG_SWAP answers EBADF for anonymous memory, we answer 0
+//! as a kernel with swap does); MADV_FREE frees the pages at once instead of when reclaim
+//! finds them clean (allowed: the man page promises old data or zeros), and, being a zap,
+//! also clears hwpoison entries (Linux's `madvise_free_pte_range` keeps them: there a
+//! poisoned page stays SIGBUS after MADV_FREE; here it reads back as zeros, as after
+//! MADV_DONTNEED in both); MADV_REMOVE
 //! punches holes in tmpfs and shared anonymous memory only (EOPNOTSUPP elsewhere, as
 //! `vfs_fallocate` answers for a file system without `fallocate`).
 use crate::errno::{Errno, KResult};
