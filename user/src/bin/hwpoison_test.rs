@@ -6,8 +6,9 @@
 //! grandchild forked afterwards inherits the poison), read(2) into the page (EFAULT),
 //! mincore, /proc/self/pagemap (a swap-type entry of type 31 naming the pfn),
 //! /proc/kpageflags (KPF_HWPOISON), /proc/meminfo HardwareCorrupted, mremap and mprotect
-//! keeping the poison, MADV_DONTNEED dropping it (a fresh zero page), munmap, and a second
-//! MADV_HWPOISON of the same address (EFAULT: gup without FOLL_HWPOISON).
+//! keeping the poison, MADV_DONTNEED dropping it (a fresh zero page), munmap, a second
+//! MADV_HWPOISON of the same address (EFAULT: gup without FOLL_HWPOISON), and an mlocked
+//! page (poisoned all the same, no longer Mlocked, not in VmSwap).
 //!
 //! Written from Linux's `mm/memory-failure.c`, `mm/madvise.c` and arm64's `do_page_fault`,
 //! so it passes on Linux arm64 5.10 with CONFIG_MEMORY_FAILURE as root.
@@ -187,12 +188,57 @@ fn main(_args: Args) -> i32 {
         0,
     );
 
+    let mlocked0 = meminfo_kb("Mlocked").unwrap_or(0);
+    t.exited(
+        "an mlocked page is poisoned too (SIGBUS on touch), and no longer counts as Mlocked",
+        in_child(move || {
+            let a = map_filled(1, b'L');
+            if mlock(a, P) != 0 {
+                return 1;
+            }
+            if meminfo_kb("Mlocked").unwrap_or(0) != mlocked0 + 4 {
+                return 2;
+            }
+            if madvise(a, P, MADV_HWPOISON) != 0 {
+                return 3;
+            }
+            if meminfo_kb("Mlocked").unwrap_or(0) != mlocked0 {
+                return 4;
+            }
+            // Not swapped: VmSwap counts swap slots only.
+            if vm_swap_kb() != 0 {
+                return 5;
+            }
+            let st = in_child(|| peek(a) as i32);
+            if !(st.signaled() && st.term_sig() == SIGBUS) {
+                return 6;
+            }
+            if munlock(a, P) != 0 || munmap(a, P) != 0 {
+                return 7;
+            }
+            0
+        }),
+        0,
+    );
+
     t.eq(
-        "HardwareCorrupted counts every page poisoned here (7), in kB",
+        "HardwareCorrupted counts every page poisoned here (8), in kB",
         meminfo_kb("HardwareCorrupted").unwrap_or(0),
-        hc0 + 7 * 4,
+        hc0 + 8 * 4,
     );
     t.finish()
+}
+
+/// /proc/self/status `VmSwap`, in kB.
+fn vm_swap_kb() -> u64 {
+    let mut buf = [0u8; 2048];
+    let n = ulib::procfs::read_file(c"/proc/self/status", &mut buf).unwrap_or(0);
+    core::str::from_utf8(&buf[..n])
+        .unwrap_or("")
+        .lines()
+        .find_map(|l| l.strip_prefix("VmSwap:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(u64::MAX)
 }
 
 /// Run `f` on a fresh page in a child and return its madvise result (exit code = -ret).
