@@ -55,6 +55,8 @@ pub enum Errno {
     ECONNRESET = 104,
     /// Connection timed out; also a futex wait's timeout (Linux: `ETIMEDOUT`).
     ETIMEDOUT = 110,
+    /// Memory page has hardware error (Linux: `EHWPOISON`; gup with FOLL_HWPOISON).
+    EHWPOISON = 133,
     /// Kernel-internal (never seen by user space, Linux: `include/linux/errno.h`): an
     /// interrupted sleep; restart the system call if the handler has SA_RESTART or no
     /// handler runs, else EINTR.

@@ -147,6 +147,48 @@ pub const CHECKS: &[GdbCheck] = &[
         serial: &[],
     },
     GdbCheck {
+        name: "gdb-hwpoison-unmap",
+        cmdline: "init=/bin/hwpoison_test",
+        memory: "512M",
+        swap: crate::swap::SwapDisk::None,
+        agree: None,
+        // No reclaim at 512M: the first try_to_unmap of the boot is memory_failure's,
+        // turning the madvise07 child's page table entry into a hwpoison entry.
+        breaks: &["break try_to_unmap", "continue"],
+        chain: &[
+            "try_to_unmap",
+            "hwpoison_user_mappings",
+            "memory_failure",
+            "madvise_inject_error",
+            "do_madvise",
+            "sys_madvise",
+        ],
+        local: None,
+        exprs: &[],
+        serial: &[],
+    },
+    GdbCheck {
+        name: "gdb-hwpoison-fault",
+        cmdline: "init=/bin/hwpoison_test",
+        memory: "512M",
+        swap: crate::swap::SwapDisk::None,
+        agree: None,
+        // No swap: the first do_swap_page of the boot is the child's write to its poisoned
+        // page, which returns VM_FAULT_HWPOISON and becomes SIGBUS in __do_user_fault.
+        breaks: &["break do_swap_page", "continue"],
+        chain: &[
+            "do_swap_page",
+            "handle_pte_fault",
+            "__handle_mm_fault",
+            "handle_mm_fault",
+            "__do_page_fault",
+            "do_page_fault",
+        ],
+        local: None,
+        exprs: &[],
+        serial: &[],
+    },
+    GdbCheck {
         name: "gdb-anon-fault-chain",
         cmdline: "init=/bin/mmap_demo",
         memory: "512M",

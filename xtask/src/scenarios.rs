@@ -545,6 +545,21 @@ pub const SCENARIOS: &[Scenario] = &[
     },
     user_test("user-madvise", "init=/bin/madvise_test", "madvise_test: "),
     Scenario {
+        // MADV_HWPOISON -> memory_failure and the SIGBUS (BUS_MCEERR_AR) of a touch: LTP
+        // madvise07's flow, siginfo, EPERM, fork, uaccess EFAULT, /proc views, and the
+        // leak check counting the retired pages as HardwareCorrupted.
+        checks: &[
+            Check::NoLineStartsWith("not ok"),
+            Check::Contains("mm: no leak"),
+            Check::Contains("mm: no commit leak"),
+            Check::Contains(" failed"),
+            Check::Contains("Injecting memory failure for pfn"),
+            Check::Contains("recovery action for dirty LRU page: Recovered"),
+            Check::Contains("memory failure (hardware poisoned page)"),
+        ],
+        ..user_test("user-hwpoison", "init=/bin/hwpoison_test", "hwpoison_test: ")
+    },
+    Scenario {
         // The PMU's instruction counter read from EL0 when the command line allows it
         // (under icount: QEMU counts INST_RETIRED only then), the sysctl turning it off
         // (SIGILL) and on again.

@@ -194,8 +194,9 @@ extern "C" fn kernel_init(_: usize) {
 }
 
 /// The pages the leak check accounts for: free, in a page cache (files outlive their
-/// users), or in a slab (kernel objects: page-cache trees, inodes and dentries of files
-/// that remain). Spare empty slabs are given back first (`kmem_cache_shrink` on every
+/// users), in a slab (kernel objects: page-cache trees, inodes and dentries of files
+/// that remain), or retired by `memory_failure` (HardwareCorrupted: held for ever on
+/// purpose; a poisoned page that was freed anyway would count twice and show too). Spare empty slabs are given back first (`kmem_cache_shrink` on every
 /// cache), so a cache that kept one does not read as a leak; a page a process leaked is in
 /// none of the three and still shows.
 fn pages_not_leaked() -> usize {
@@ -203,6 +204,7 @@ fn pages_not_leaked() -> usize {
     crate::mm::page_alloc::nr_free_pages()
         + crate::mm::filemap::nr_file_pages()
         + crate::mm::slab::nr_slab_pages()
+        + crate::mm::memory_failure::num_poisoned_pages()
 }
 
 /// Objects in the caches only processes use (VMAs and their anon_vma chains): all of
@@ -314,12 +316,12 @@ fn run_init(path: &str, args: &str) -> u32 {
         );
     } else if now == baseline {
         pr_info!(
-            "mm: no leak: free + page-cache + slab pages back to {} after all processes exited",
+            "mm: no leak: free + page-cache + slab + poisoned pages back to {} after all processes exited",
             now
         );
     } else {
         pr_info!(
-            "mm: LEAK: free + page-cache + slab pages {} -> {} after all processes exited",
+            "mm: LEAK: free + page-cache + slab + poisoned pages {} -> {} after all processes exited",
             baseline,
             now
         );

@@ -8,7 +8,7 @@
 //! then every entry of the page tables against it: each lies inside a VMA; a present one
 //! maps a page with refcount >= mapcount >= 1 (the zero page and VM_PFNMAP/VM_IO areas
 //! aside), an anonymous page only in a VMA that has an anon_vma; a swap entry names a
-//! slot that still counts a reference. A failure is reported, not a panic: one line
+//! slot that still counts a reference; a hwpoison entry names a held PG_hwpoison page. A failure is reported, not a panic: one line
 //! `mm: CONSISTENCY: ...` that the test runner looks for, and a count.
 use crate::arch::aarch64::pgtable::pte_present;
 use crate::mm::memory::{for_each_pte, is_zero_pte, pte_page};
@@ -63,7 +63,19 @@ pub fn check_mm(mm: &MmapLocked, pgd: usize) -> Result<(), String> {
                 }
             } else if crate::mm::swapops::is_swap_pte(entry) {
                 let swp = crate::mm::swapops::pte_to_swp_entry(entry);
-                if crate::mm::swapfile::__swap_count(swp) == 0 {
+                if crate::mm::swapops::is_hwpoison_entry(swp) {
+                    // A retired page: it must be marked so and still held (never freed).
+                    let pfn = crate::mm::swapops::hwpoison_entry_to_pfn(swp);
+                    let ok = crate::mm::page::pfn_valid(pfn) && {
+                        let p = crate::mm::page::pfn_to_page(pfn);
+                        p.test(crate::mm::page::PageFlags::PG_hwpoison) && p.page_count() >= 1
+                    };
+                    if !ok {
+                        err = Some(format!(
+                            "a hwpoison PTE at {va:#x} names pfn {pfn:#x}, not a held poisoned page"
+                        ));
+                    }
+                } else if crate::mm::swapfile::__swap_count(swp) == 0 {
                     err = Some(format!("a swap PTE at {va:#x} names a slot with no count"));
                 }
             }

@@ -43,6 +43,9 @@ bitflags! {
         const FOLL_FORCE = 0x10;
         /// Fault pages in even without a `pages` array (populate).
         const FOLL_POPULATE = 0x40;
+        /// A poisoned page fails with EHWPOISON instead of EFAULT (Linux:
+        /// `FOLL_HWPOISON`, which KVM passes).
+        const FOLL_HWPOISON = 0x100;
         /// Mark pages of VM_LOCKED VMAs mlocked.
         const FOLL_MLOCK = 0x1000;
         /// Another process's mm (ptrace).
@@ -200,6 +203,11 @@ pub fn faultin_page<'a>(
             return Err(Errno::EBUSY);
         }
         FaultResult::Oom => return Err(Errno::ENOMEM),
+        // Linux: vm_fault_to_errno: EHWPOISON only for a caller that asked.
+        FaultResult::HwPoison if flags.contains(FollFlags::FOLL_HWPOISON) => {
+            return Err(Errno::EHWPOISON)
+        }
+        FaultResult::HwPoison => return Err(Errno::EFAULT),
         FaultResult::Sigbus | FaultResult::BadArea | FaultResult::BadAccess => {
             return Err(Errno::EFAULT)
         }

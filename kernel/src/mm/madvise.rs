@@ -10,6 +10,7 @@
 //!                  -> madvise_cold_or_pageout  MADV_COLD (deactivate), MADV_PAGEOUT (reclaim)
 //!                  -> madvise_remove           MADV_REMOVE
 //!                  -> madvise_behavior         flag advice: vma_merge / __split_vma
+//!              -> madvise_inject_error         MADV_HWPOISON -> memory_failure
 //! ```
 //! Locking: `sys_madvise` holds the mm lock across the call (Linux takes `mmap_lock` for
 //! read or write by advice, and drops it for file readahead and MADV_REMOVE). MADV_WILLNEED
@@ -21,13 +22,20 @@
 //! MADV_WILLNEED on a file mapping reads the range ahead into the page cache
 //! (`force_page_cache_readahead`, `mm/readahead.rs`).
 //!
-//! Differences from Linux 5.10: built as without CONFIG_KSM, CONFIG_TRANSPARENT_HUGEPAGE
-//! and CONFIG_MEMORY_FAILURE, so MADV_MERGEABLE/UNMERGEABLE, MADV_HUGEPAGE/NOHUGEPAGE and
-//! MADV_HWPOISON/SOFT_OFFLINE are EINVAL; no swap, so MADV_WILLNEED has nothing to read
-//! back for anonymous memory (nor for tmpfs, whose pages are in memory; 5.10 without
-//! CONFIG_SWAP answers EBADF for anonymous memory, we answer 0 as a kernel with swap
-//! does); MADV_FREE frees the pages at once instead of when
-//! reclaim finds them clean (allowed: the man page promises old data or zeros); MADV_REMOVE
+//! MADV_HWPOISON (CONFIG_MEMORY_FAILURE, CAP_SYS_ADMIN) retires the pages of the range:
+//! `madvise_inject_error` -> `memory_failure` (mm/memory_failure.rs); a later touch is
+//! SIGBUS.
+//!
+//! Differences from Linux 5.10: built as without CONFIG_KSM and CONFIG_TRANSPARENT_HUGEPAGE,
+//! so MADV_MERGEABLE/UNMERGEABLE and MADV_HUGEPAGE/NOHUGEPAGE are EINVAL; MADV_SOFT_OFFLINE
+//! is EINVAL too (it needs page migration, which we do not have); no swap, so
+//! MADV_WILLNEED has nothing to read back for anonymous memory (nor for tmpfs, whose pages
+//! are in memory; 5.10 without CONFIG_SWAP answers EBADF for anonymous memory, we answer 0
+//! as a kernel with swap does); MADV_FREE frees the pages at once instead of when reclaim
+//! finds them clean (allowed: the man page promises old data or zeros), and, being a zap,
+//! also clears hwpoison entries (Linux's `madvise_free_pte_range` keeps them: there a
+//! poisoned page stays SIGBUS after MADV_FREE; here it reads back as zeros, as after
+//! MADV_DONTNEED in both); MADV_REMOVE
 //! punches holes in tmpfs and shared anonymous memory only (EOPNOTSUPP elsewhere, as
 //! `vfs_fallocate` answers for a file system without `fallocate`).
 use crate::errno::{Errno, KResult};
@@ -110,6 +118,7 @@ pub fn madvise_behavior_valid(behavior: i32) -> bool {
             | MADV_PAGEOUT
             | MADV_POPULATE_READ
             | MADV_POPULATE_WRITE
+            | MADV_HWPOISON
     )
 }
 
@@ -474,7 +483,8 @@ fn madvise_vma(
         }
         MADV_FREE | MADV_DONTNEED => madvise_dontneed_free(mm, pt, vma, prev, start, end, behavior),
         // Never reached: `do_madvise` sends these to `madvise_populate` (read lock).
-        MADV_POPULATE_READ | MADV_POPULATE_WRITE => Err(Errno::EINVAL),
+        // Not advice on a VMA: do_madvise sends them elsewhere before the walk.
+        MADV_POPULATE_READ | MADV_POPULATE_WRITE | MADV_HWPOISON => Err(Errno::EINVAL),
         _ => madvise_behavior(mm, vma, prev, start, end, behavior),
     }
 }
@@ -561,12 +571,68 @@ fn madvise_range(start: usize, len_in: usize, behavior: i32) -> KResult<Option<u
     Ok((end != start).then_some(end))
 }
 
+/// MADV_HWPOISON (Linux: `madvise_inject_error`): EPERM without CAP_SYS_ADMIN; then for
+/// each page of `[start, end)`: pin it (`get_user_pages_fast` in Linux, our
+/// `__get_user_pages` under the read lock, which faults it in first: a hole or a
+/// poisoned page is EFAULT) and hand it to `memory_failure` with the reference
+/// (MF_COUNT_INCREASED). The first error stops the walk, earlier pages staying poisoned.
+///
+/// Locking: takes `mmap_lock` for read around each pin only (Linux's gup_fast takes
+/// none); `memory_failure` runs without it, as in Linux. MADV_SOFT_OFFLINE is refused
+/// by `madvise_behavior_valid` (no page migration here).
+#[no_mangle]
+#[inline(never)]
+pub fn madvise_inject_error(mm: &MmStruct, behavior: i32, start: usize, end: usize) -> KResult<()> {
+    use crate::mm::gup::{__get_user_pages, FollFlags};
+    use crate::mm::memory_failure::{memory_failure, MF_COUNT_INCREASED};
+    if !mmap_read_lock(mm).cap_sys_admin {
+        return Err(Errno::EPERM);
+    }
+    debug_assert_eq!(behavior, MADV_HWPOISON);
+    let mut start = start;
+    while start < end {
+        let mut pages = alloc::vec::Vec::new();
+        {
+            let mut locked = Some(mmap_read_lock(mm));
+            __get_user_pages(
+                mm,
+                start,
+                1,
+                FollFlags::FOLL_GET,
+                Some(&mut pages),
+                &mut locked,
+            )?;
+        }
+        let Some(&page) = pages.first() else {
+            // The fault let go of the lock for I/O before pinning: try this page again.
+            continue;
+        };
+        let pfn = crate::mm::page::page_to_pfn(page);
+        crate::pr_info!(
+            "Injecting memory failure for pfn {:#x} at process virtual address {:#x}",
+            pfn,
+            start
+        );
+        memory_failure(pfn, MF_COUNT_INCREASED)?;
+        start += PAGE_SIZE;
+    }
+    Ok(())
+}
+
 /// madvise below the system call (Linux 5.10: `do_madvise`): the checks, then
 /// MADV_POPULATE_* and MADV_WILLNEED under the read lock (`madvise_populate`,
 /// `madvise_willneed_range`), everything else under the write lock (`madvise_locked`). EINTR if killed while waiting for the lock.
 #[no_mangle]
 #[inline(never)]
 pub fn do_madvise(mm: &MmStruct, start: usize, len_in: usize, behavior: i32) -> KResult<()> {
+    if behavior == MADV_HWPOISON {
+        // Linux: the CONFIG_MEMORY_FAILURE branch, after the range checks, before any
+        // lock; the end is `start + len_in`, not rounded up.
+        if madvise_range(start, len_in, behavior)?.is_none() {
+            return Ok(());
+        }
+        return madvise_inject_error(mm, behavior, start, start + len_in);
+    }
     if matches!(behavior, MADV_POPULATE_READ | MADV_POPULATE_WRITE) {
         let Some(end) = madvise_range(start, len_in, behavior)? else {
             return Ok(());

@@ -27,7 +27,7 @@ fn einval_rows_come_before_the_range_is_looked_at() {
         24,
         MADV_MERGEABLE,
         MADV_HUGEPAGE,
-        MADV_HWPOISON,
+        MADV_SOFT_OFFLINE,
         1000,
     ] {
         assert_eq!(madvise(&mut mm, &mut pt, pg(0), P, bad), Err(Errno::EINVAL));

@@ -332,6 +332,10 @@ pub enum FaultResult {
     Sigbus,
     /// No memory: the task is killed.
     Oom,
+    /// The page was retired by `memory_failure`: the PTE holds a hwpoison entry. A user
+    /// access gets SIGBUS (BUS_MCEERR_AR), a uaccess EFAULT, gup EFAULT or EHWPOISON
+    /// (Linux: VM_FAULT_HWPOISON).
+    HwPoison,
     /// The page must come from the disk and the fault was allowed to let go of
     /// `mmap_lock` for that (FAULT_FLAG_ALLOW_RETRY): nothing was mapped. The caller pins
     /// the file (`FaultRetry::new`), drops the lock, reads the page and its readahead
@@ -848,6 +852,11 @@ pub fn do_swap_page(vmf: &mut crate::mm::vma::VmFault<'_>) -> FaultResult {
     use crate::mm::vma::VmFlags;
     use crate::mm::vmstat::{count_vm_event, VmStat};
     let entry = pte_to_swp_entry(vmf.orig_pte);
+    if crate::mm::swapops::non_swap_entry(entry) {
+        // No slot to read: the page was poisoned (Linux: the non_swap_entry branch; we
+        // have no migration or device entries, so anything else is a bad PTE).
+        return FaultResult::HwPoison;
+    }
     let vma = vmf.vma;
     let may_retry =
         vmf.flags.contains(FaultFlags::ALLOW_RETRY) && !vmf.flags.contains(FaultFlags::TRIED);
@@ -1146,7 +1155,8 @@ fn __zap_page_range(pgd: usize, start: usize, end: usize, asid: u16, resched: bo
             }
         } else if crate::mm::swapops::is_swap_pte(old) {
             // A swapped-out page: its slot loses this PTE's count (Linux: zap_pte_range's
-            // non-present branch -> free_swap_and_cache).
+            // non-present branch -> free_swap_and_cache). A hwpoison entry names no slot:
+            // clearing it is all (free_swap_and_cache ignores non_swap_entry ones).
             crate::mm::swapfile::free_swap_and_cache(crate::mm::swapops::pte_to_swp_entry(old));
         }
         n += 1;
@@ -1171,7 +1181,7 @@ fn __zap_page_range(pgd: usize, start: usize, end: usize, asid: u16, resched: bo
 /// copy-on-write mapping (`is_cow_mapping`: private and may be written) each writable
 /// PTE becomes read-only in both, the page shared with one more reference; shared
 /// mappings are copied as they are; a swap entry is copied with one more count on its
-/// slot.
+/// slot, a hwpoison entry as it is.
 #[no_mangle]
 #[inline(never)]
 pub fn copy_page_range(
@@ -1222,6 +1232,9 @@ pub fn copy_page_range(
                 get_page(page);
                 page_dup_rmap(page);
             }
+        } else if crate::mm::swapops::non_swap_entry(crate::mm::swapops::pte_to_swp_entry(entry)) {
+            // A hwpoison entry: the child inherits it as it is, and faults on it too
+            // (Linux: copy_nonpresent_pte copies a non_swap_entry without a count).
         } else if crate::mm::swapfile::swap_duplicate(crate::mm::swapops::pte_to_swp_entry(entry))
             .is_err()
         {

@@ -74,11 +74,14 @@ fn do_mincore(mm: &MmStruct, base: usize, out: &mut [u8]) -> KResult<()> {
         while addr < vend {
             let pte =
                 crate::mm::memory::pte_offset(mm.pgd, addr, false).map_or(Pte::default(), |p| *p);
+            // A hwpoison entry counts as resident (Linux: "migration or hwpoison entries
+            // are always uptodate" in mincore_pte_range).
             let resident = pte_present(pte)
-                || (crate::mm::swapops::is_swap_pte(pte)
-                    && crate::mm::swap_state::swap_cache_has(
-                        crate::mm::swapops::pte_to_swp_entry(pte),
-                    ))
+                || (crate::mm::swapops::is_swap_pte(pte) && {
+                    let entry = crate::mm::swapops::pte_to_swp_entry(pte);
+                    crate::mm::swapops::non_swap_entry(entry)
+                        || crate::mm::swap_state::swap_cache_has(entry)
+                })
                 || (pte_none(pte)
                     && v.vm_file.as_ref().is_some_and(|f| {
                         f.in_page_cache(((addr - v.vm_start) / PAGE_SIZE) + v.vm_pgoff)

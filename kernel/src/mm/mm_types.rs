@@ -147,6 +147,9 @@ pub struct MmapLocked {
     /// What `capable(CAP_SYS_RAWIO)` says for the calling task (lets MAP_FIXED go below
     /// `mmap_min_addr`, Linux `cap_mmap_addr`). Default false.
     pub cap_sys_rawio: bool,
+    /// What `capable(CAP_SYS_ADMIN)` says for the calling task (MADV_HWPOISON,
+    /// `madvise_inject_error`). Default false.
+    pub cap_sys_admin: bool,
     /// The `MmStruct` this sits in (Linux gets it by `container_of`), which `vma_link`
     /// stores in each VMA's `vm_mm` so rmap walks reach the page tables; null for the
     /// free-standing ones of host tests.
@@ -193,6 +196,7 @@ impl MmapLocked {
             rlim: default_rlimits(),
             cap_ipc_lock: false,
             cap_sys_rawio: false,
+            cap_sys_admin: false,
             owner: core::ptr::null(),
         };
         arch_pick_mmap_layout(&mut mm);

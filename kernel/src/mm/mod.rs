@@ -13,6 +13,7 @@ pub mod ioremap;
 pub mod madvise;
 pub mod memblock;
 pub mod memory;
+pub mod memory_failure;
 pub mod mincore;
 pub mod mlock;
 pub mod mm_inline;

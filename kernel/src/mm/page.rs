@@ -52,6 +52,10 @@ bitflags! {
         const PG_unevictable = 1 << 20;
         /// Mapped by a VM_LOCKED vma.
         const PG_mlocked = 1 << 21;
+        /// The frame's memory is corrupt: `memory_failure` retired it, and it never goes
+        /// back to the allocator (Linux: `PG_hwpoison`, bit 22 with CONFIG_MEMORY_FAILURE
+        /// on arm64, which has no PG_uncached).
+        const PG_hwpoison = 1 << 22;
     }
 }
 

@@ -737,6 +737,11 @@ bitflags::bitflags! {
         const TTU_IGNORE_MLOCK = 0x100;
         /// Unmap even if the PTE is young.
         const TTU_IGNORE_ACCESS = 0x200;
+        /// A PG_hwpoison page is unmapped as any other (its PTEs are cleared or become
+        /// swap entries), not replaced by hwpoison entries: `hwpoison_user_mappings`
+        /// asks for it when the data can be had again (a clean file page). Linux 5.10
+        /// value; 5.19 inverted it into TTU_HWPOISON (poison entries only when asked).
+        const TTU_IGNORE_HWPOISON = 0x20;
     }
 }
 
@@ -749,7 +754,9 @@ bitflags::bitflags! {
 /// - a young PTE (without TTU_IGNORE_ACCESS) stops: the page was used since the check;
 /// - else the PTE is cleared and flushed, its dirty bit moved to the page, and the
 ///   mapping dropped (`page_remove_rmap`, `put_page`); an anonymous page leaves its
-///   swap entry in the PTE (it must be in the swap cache: `add_to_swap` came first).
+///   swap entry in the PTE (it must be in the swap cache: `add_to_swap` came first);
+///   a PG_hwpoison page (without TTU_IGNORE_HWPOISON) leaves a hwpoison entry instead
+///   (`memory_failure` -> `hwpoison_user_mappings`).
 #[no_mangle]
 #[inline(never)]
 pub fn try_to_unmap_one(page: &Page, vma: &VmArea, address: usize, arg: *mut ()) -> bool {
@@ -776,11 +783,15 @@ pub fn try_to_unmap_one(page: &Page, vma: &VmArea, address: usize, arg: *mut ())
     if !flags.contains(TtuFlags::TTU_IGNORE_ACCESS) && ptep_clear_flush_young(&mut pvmw, address) {
         return false;
     }
+    // A poisoned page leaves a hwpoison entry in each PTE, so a later touch is
+    // VM_FAULT_HWPOISON (Linux 5.10: the PageHWPoison branch, first in the chain).
+    let poison =
+        page.test(PageFlags::PG_hwpoison) && !flags.contains(TtuFlags::TTU_IGNORE_HWPOISON);
     // An anonymous page leaves a swap entry behind, which needs its slot (add_to_swap
     // gave it one) and one more count on it (Linux: the PageAnon branch with
     // swap_duplicate; a page that is not in the swap cache here would be MADV_FREE's
     // lazy-free case, which we do not have).
-    let swap = PageAnon(page).then(|| crate::mm::swap_state::page_swap_entry(page));
+    let swap = (PageAnon(page) && !poison).then(|| crate::mm::swap_state::page_swap_entry(page));
     if let Some(entry) = swap {
         if !crate::mm::swap_state::PageSwapCache(page)
             || crate::mm::swapfile::swap_duplicate(entry).is_err()
@@ -795,7 +806,10 @@ pub fn try_to_unmap_one(page: &Page, vma: &VmArea, address: usize, arg: *mut ())
     if pte_dirty(pteval) {
         page.set_flags(PageFlags::PG_dirty); // Linux: set_page_dirty
     }
-    if let Some(entry) = swap {
+    if poison {
+        *pvmw.pte =
+            crate::mm::swapops::swp_entry_to_pte(crate::mm::swapops::make_hwpoison_entry(page));
+    } else if let Some(entry) = swap {
         *pvmw.pte = crate::mm::swapops::swp_entry_to_pte(entry);
     }
     drop(pvmw);

@@ -916,11 +916,15 @@ pub fn try_to_free_swap(page: &crate::mm::page::Page) -> bool {
 
 /// A swap PTE is gone (zap, munmap, exit): drop its count on the slot, and if only the
 /// swap cache is left holding it and no one maps the cached page, free both (Linux:
-/// `free_swap_and_cache` -> `__try_to_reclaim_swap`).
+/// `free_swap_and_cache` -> `__try_to_reclaim_swap`). Nothing for a `non_swap_entry`
+/// (a hwpoison entry), as in Linux.
 #[no_mangle]
 #[inline(never)]
 pub fn free_swap_and_cache(entry: SwpEntry) {
     use crate::mm::pagemap::{trylock_page, unlock_page};
+    if crate::mm::swapops::non_swap_entry(entry) {
+        return; // a hwpoison entry: no slot, nothing to free
+    }
     swap_free(entry);
     if __swap_count(entry) != 0 || !swap_has_cache(entry) {
         return;

@@ -13,16 +13,29 @@
 //! Two encodings, as in Linux: the arch one in the PTE (type in bits 2-7, offset in bits
 //! 8-57 on arm64) and the arch-independent `swp_entry_t.val` (type in the top bits, offset
 //! below), which nothing outside this file takes apart by hand.
+//!
+//! Not every swap entry names a swap slot (Linux: `non_swap_entry`): the top type,
+//! [`SWP_HWPOISON`], marks a PTE whose page was retired by `memory_failure`
+//! (CONFIG_MEMORY_FAILURE); its offset is the poisoned pfn. Whoever meets a swap PTE must
+//! ask [`non_swap_entry`] before treating it as a slot (zap, fork, swapoff, smaps).
+//! We have no migration or device-private entries, so that is the only special type.
 use crate::arch::aarch64::pgtable::{
     __swp_entry_pte, __swp_offset, __swp_type, pte_none, pte_present, Pte,
 };
 
 /// Bits of the swap type (Linux: `MAX_SWAPFILES_SHIFT`).
 pub const MAX_SWAPFILES_SHIFT: u32 = 5;
+/// Entry types kept for poisoned pages (Linux: `SWP_HWPOISON_NUM`, 1 with
+/// CONFIG_MEMORY_FAILURE).
+pub const SWP_HWPOISON_NUM: usize = 1;
 /// Swap devices that can be active at once (Linux: `MAX_SWAPFILES`, 32 less the types
-/// kept for migration, hwpoison and device entries; we use none of those, and say so
-/// rather than reserve them).
-pub const MAX_SWAPFILES: usize = 1 << MAX_SWAPFILES_SHIFT;
+/// kept for migration, hwpoison and device entries). We keep only the hwpoison one: no
+/// page migration, no device-private memory, so 31 (Linux 5.10 arm64 with
+/// CONFIG_MIGRATION has 29).
+pub const MAX_SWAPFILES: usize = (1 << MAX_SWAPFILES_SHIFT) - SWP_HWPOISON_NUM;
+/// The type of a hwpoison entry, the first above the real devices (Linux:
+/// `SWP_HWPOISON`, `MAX_SWAPFILES` there too).
+pub const SWP_HWPOISON: usize = MAX_SWAPFILES;
 /// Where the type starts in `swp_entry_t.val` (Linux: `SWP_TYPE_SHIFT`, which is
 /// `BITS_PER_XA_VALUE - MAX_SWAPFILES_SHIFT` = 63 - 5 on 64-bit machines).
 pub const SWP_TYPE_SHIFT: u32 = 63 - MAX_SWAPFILES_SHIFT;
@@ -90,6 +103,34 @@ pub fn swp_entry_to_pte(entry: SwpEntry) -> Pte {
     __swp_entry_pte(swp_type(entry) as u64, swp_offset(entry))
 }
 
+/// Is this entry something other than a swap slot (Linux: `non_swap_entry`)? Then it
+/// has no `swap_info`, no count to raise or drop and nothing to read back.
+#[inline]
+pub const fn non_swap_entry(entry: SwpEntry) -> bool {
+    swp_type(entry) >= MAX_SWAPFILES
+}
+
+/// The entry that replaces every PTE of a poisoned page (Linux: `make_hwpoison_entry`):
+/// type [`SWP_HWPOISON`], offset the page's pfn, so /proc/<pid>/pagemap and a debugger
+/// can still tell which frame it was.
+#[inline]
+pub fn make_hwpoison_entry(page: &crate::mm::page::Page) -> SwpEntry {
+    swp_entry(SWP_HWPOISON, crate::mm::page::page_to_pfn(page) as u64)
+}
+
+/// Does this entry stand for a poisoned page (Linux: `is_hwpoison_entry`)? A fault on it
+/// is VM_FAULT_HWPOISON (`do_swap_page`).
+#[inline]
+pub const fn is_hwpoison_entry(entry: SwpEntry) -> bool {
+    swp_type(entry) == SWP_HWPOISON
+}
+
+/// The poisoned frame a hwpoison entry names (Linux: `hwpoison_entry_to_pfn`).
+#[inline]
+pub const fn hwpoison_entry_to_pfn(entry: SwpEntry) -> usize {
+    swp_offset(entry) as usize
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,5 +153,24 @@ mod tests {
         let pte = swp_entry_to_pte(swp_entry(3, 5));
         assert_eq!(pte_val(pte), (3 << 2) | (5 << 8));
         assert!(!pte_present(pte));
+    }
+
+    #[test]
+    fn hwpoison_entry_is_the_type_above_the_swap_devices() {
+        assert_eq!(MAX_SWAPFILES, 31);
+        assert_eq!(SWP_HWPOISON, 31);
+        // A poisoned pfn round-trips through the PTE, and is no swap slot.
+        let e = swp_entry(SWP_HWPOISON, 0x4_1234);
+        let pte = swp_entry_to_pte(e);
+        assert!(is_swap_pte(pte));
+        let back = pte_to_swp_entry(pte);
+        assert!(is_hwpoison_entry(back) && non_swap_entry(back));
+        assert_eq!(hwpoison_entry_to_pfn(back), 0x4_1234);
+        assert_eq!(pte_val(pte), (31 << 2) | (0x4_1234 << 8));
+        // Every real device's entries are swap slots, not poison.
+        for ty in 0..MAX_SWAPFILES {
+            let e = swp_entry(ty, 7);
+            assert!(!non_swap_entry(e) && !is_hwpoison_entry(e), "type {ty}");
+        }
     }
 }

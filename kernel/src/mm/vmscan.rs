@@ -43,7 +43,7 @@ pub fn page_evictable(page: &Page) -> bool {
 
 /// The isolated-pages counter of the page's type (Linux: `NR_ISOLATED_ANON +
 /// page_is_file_lru(page)`).
-fn isolated_stat(page: &Page) -> VmStat {
+pub(crate) fn isolated_stat(page: &Page) -> VmStat {
     if page_is_file_lru(page) {
         VmStat::NR_ISOLATED_FILE
     } else {

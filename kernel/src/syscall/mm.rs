@@ -103,7 +103,14 @@ pub fn __arm64_sys_munlockall(_: SyscallArgs, _: &mut PtRegs) -> KResult<usize> 
 
 /// madvise(2); `behavior` is an `int`.
 pub fn __arm64_sys_madvise(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
-    crate::mm::madvise::sys_madvise(&current_mm()?.1, a.0[0], a.0[1], a.0[2] as i32)
+    let behavior = a.0[2] as i32;
+    // MADV_HWPOISON checks CAP_SYS_ADMIN, which mm/ reads off the mm.
+    let mm = if behavior == crate::mm::madvise::MADV_HWPOISON {
+        current_mm_with_limits()?
+    } else {
+        current_mm()?.1
+    };
+    crate::mm::madvise::sys_madvise(&mm, a.0[0], a.0[1], behavior)
 }
 
 /// mremap(2).

@@ -120,6 +120,7 @@ pub fn dup_mmap(parent: &MmStruct) -> KResult<Arc<MmStruct>> {
         dst.rlim = src.rlim;
         dst.cap_ipc_lock = src.cap_ipc_lock;
         dst.cap_sys_rawio = src.cap_sys_rawio;
+        dst.cap_sys_admin = src.cap_sys_admin;
         dst.def_flags = src.def_flags & !(VmFlags::VM_LOCKED | VmFlags::VM_LOCKONFAULT);
         for vma in src.mm_rb.values() {
             if vma.vm_flags.contains(VmFlags::VM_DONTCOPY) {

@@ -92,6 +92,8 @@ pub const CAP_FULL_SET: u64 = (1 << 41) - 1;
 pub const CAP_IPC_LOCK: u32 = 14;
 /// Raw I/O (mmap of /dev/mem and the like).
 pub const CAP_SYS_RAWIO: u32 = 17;
+/// Administration (swapon, mount, MADV_HWPOISON).
+pub const CAP_SYS_ADMIN: u32 = 21;
 
 impl Cred {
     /// Root with every capability: init's credentials.
@@ -949,7 +951,7 @@ pub fn switch_mm_hook(_prev: &Arc<Task>, next: &Arc<Task>) {
 }
 
 /// Copy `task`'s resource limits and the root-only capabilities the mm code checks
-/// (CAP_IPC_LOCK, CAP_SYS_RAWIO) into `mm` (Linux reads `current->signal->rlim` and
+/// (CAP_IPC_LOCK, CAP_SYS_RAWIO, CAP_SYS_ADMIN) into `mm` (Linux reads `current->signal->rlim` and
 /// `capable()` directly; our mm/ cannot see tasks). Takes `mmap_lock` for write briefly.
 pub fn sync_mm_limits(task: &Task, mm: &crate::mm::mm_types::MmStruct) {
     let rlim = *task.rlim.lock();
@@ -958,6 +960,7 @@ pub fn sync_mm_limits(task: &Task, mm: &crate::mm::mm_types::MmStruct) {
     m.rlim = rlim;
     m.cap_ipc_lock = cred.capable(CAP_IPC_LOCK);
     m.cap_sys_rawio = cred.capable(CAP_SYS_RAWIO);
+    m.cap_sys_admin = cred.capable(CAP_SYS_ADMIN);
 }
 
 /// Drop the task's address space at exit (Linux: `exit_mm` -> `mmput`, which runs

@@ -118,6 +118,9 @@ pub const BUS_ADRALN: i32 = 1;
 pub const BUS_ADRERR: i32 = 2;
 /// `si_code` of SIGBUS: hardware error.
 pub const BUS_OBJERR: i32 = 3;
+/// `si_code` of SIGBUS: a memory error the access consumed, action required (Linux:
+/// `BUS_MCEERR_AR`; `si_addr_lsb` gives its extent).
+pub const BUS_MCEERR_AR: i32 = 4;
 /// `si_code` of SIGILL: illegal opcode.
 pub const ILL_ILLOPC: i32 = 1;
 
@@ -187,6 +190,9 @@ pub struct KSiginfo {
     pub si_pid: i32,
     /// The sender's real uid (kill).
     pub si_uid: u32,
+    /// log2 of the extent of a memory error at `si_addr` (BUS_MCEERR_*; Linux:
+    /// `si_addr_lsb`), 0 otherwise.
+    pub si_addr_lsb: u16,
 }
 
 /// Signal actions, shared by the tasks cloned with CLONE_SIGHAND: every thread of a
@@ -696,6 +702,23 @@ pub fn set_current_blocked(mask: u64) {
 /// signal will kill, Linux's one-line report is printed (Linux: `arm64_force_sig_fault`
 /// -> `arm64_show_signal`, which stays quiet for a handled signal).
 pub fn force_sig_fault(sig: u32, si_code: i32, regs: &PtRegs, cause: impl core::fmt::Display) {
+    force_sig_fault_lsb(sig, si_code, 0, regs, cause)
+}
+
+/// A memory error the program touched: SIGBUS with `code` (BUS_MCEERR_AR) and the
+/// error's extent, `lsb` = log2 of its size (Linux: `arm64_force_sig_mceerr` ->
+/// `force_sig_mceerr`). Forced and reported as `force_sig_fault`.
+pub fn force_sig_mceerr(code: i32, lsb: u16, regs: &PtRegs, cause: impl core::fmt::Display) {
+    force_sig_fault_lsb(SIGBUS, code, lsb, regs, cause)
+}
+
+fn force_sig_fault_lsb(
+    sig: u32,
+    si_code: i32,
+    si_addr_lsb: u16,
+    regs: &PtRegs,
+    cause: impl core::fmt::Display,
+) {
     let Some(task) = current() else { return };
     let esr = crate::arch::aarch64::esr::Esr { raw: regs.esr };
     let addr = if esr.is_abort() { regs.far } else { regs.pc };
@@ -732,6 +755,7 @@ pub fn force_sig_fault(sig: u32, si_code: i32, regs: &PtRegs, cause: impl core::
             si_signo: sig,
             si_code,
             si_addr: addr,
+            si_addr_lsb,
             ..KSiginfo::default()
         },
     );

@@ -242,6 +242,14 @@ fn __do_user_fault(result: crate::mm::memory::FaultResult, esr: Esr, regs: &mut 
             regs,
             format_args!("{access}: {cause}, beyond the mapped object"),
         ),
+        // A retired page (Linux: do_page_fault's VM_FAULT_HWPOISON branch, lsb =
+        // PAGE_SHIFT for a small page).
+        FaultResult::HwPoison => crate::task::signal::force_sig_mceerr(
+            crate::task::signal::BUS_MCEERR_AR,
+            crate::arch::PAGE_SHIFT as u16,
+            regs,
+            format_args!("{access}: {cause}, memory failure (hardware poisoned page)"),
+        ),
         // Not reached: do_page_fault hands VM_FAULT_OOM to the OOM killer.
         FaultResult::Oom => force_sig_fault(SIGKILL, SI_KERNEL, regs, "out of memory"),
     }

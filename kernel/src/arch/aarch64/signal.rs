@@ -199,6 +199,8 @@ fn siginfo_to_user(info: &KSiginfo) -> Siginfo {
     } else {
         (info.si_pid as u32 as u64) | ((info.si_uid as u64) << 32)
     };
+    // `_addr_lsb`, the short right after `_addr` (arm64 has no `_trapno` before it).
+    s.sifields[1] = info.si_addr_lsb as u64;
     s
 }
 
@@ -562,5 +564,14 @@ mod tests {
         });
         assert_eq!((s.si_signo, s.si_code, s.sifields[0]), (11, 2, 0x1234_5000));
         assert_eq!(offset_of!(Siginfo, sifields), 16);
+        // A memory error's extent sits at offset 24 (`si_addr_lsb`).
+        let s = siginfo_to_user(&KSiginfo {
+            si_signo: 7,
+            si_code: 4,
+            si_addr: 0x1234_5000,
+            si_addr_lsb: 12,
+            ..KSiginfo::default()
+        });
+        assert_eq!((s.sifields[0], s.sifields[1]), (0x1234_5000, 12));
     }
 }

@@ -183,7 +183,13 @@ pub fn meminfo() -> String {
     for (name, pages) in rows {
         show_val_kb(&mut m, name, pages);
     }
-    seq_put_decimal_ull_width(&mut m, "HardwareCorrupted: ", 0, 5);
+    // Linux: num_poisoned_pages << (PAGE_SHIFT - 10), under CONFIG_MEMORY_FAILURE.
+    seq_put_decimal_ull_width(
+        &mut m,
+        "HardwareCorrupted: ",
+        (crate::mm::memory_failure::num_poisoned_pages() as u64) << (crate::mm::PAGE_SHIFT - 10),
+        5,
+    );
     m.push_str(" kB\n");
     let rows: [(&str, u64); 7] = [
         ("AnonHugePages:  ", 0),

@@ -21,7 +21,7 @@
 //!   Linux's `is_free_buddy_page` walks the orders). Cheap enough per pfn.
 //! - KPF_COMPOUND_HEAD/TAIL: our allocator marks every block of order > 0 PG_head (Linux
 //!   only `__GFP_COMP` ones), so kernel stacks and bounce buffers show as compound.
-//! - KPF_ERROR, KPF_SWAPCACHE, KPF_HUGE, KPF_THP, KPF_KSM, KPF_HWPOISON, KPF_OFFLINE,
+//! - KPF_ERROR, KPF_SWAPCACHE, KPF_HUGE, KPF_THP, KPF_KSM, KPF_OFFLINE,
 //!   KPF_IDLE, KPF_PGTABLE, KPF_MAPPEDTODISK, KPF_PRIVATE_2, KPF_OWNER_PRIVATE, KPF_ARCH:
 //!   the state they report does not exist here yet (no PG_error, no PG_swapcache, no
 //!   huge pages, no KSM, no page-table page type), so they read 0.
@@ -103,7 +103,7 @@ fn kpf_copy_bit(flags: PageFlags, kpf: u32, pg: PageFlags) -> u64 {
 }
 
 /// The PG_* bits that are copied as they are, with their KPF bit.
-const COPIED: [(u32, PageFlags); 14] = [
+const COPIED: [(u32, PageFlags); 15] = [
     (KPF_LOCKED, PageFlags::PG_locked),
     (KPF_SLAB, PageFlags::PG_slab),
     (KPF_DIRTY, PageFlags::PG_dirty),
@@ -118,6 +118,7 @@ const COPIED: [(u32, PageFlags); 14] = [
     (KPF_MLOCKED, PageFlags::PG_mlocked),
     (KPF_RESERVED, PageFlags::PG_reserved),
     (KPF_PRIVATE, PageFlags::PG_private),
+    (KPF_HWPOISON, PageFlags::PG_hwpoison),
 ];
 
 /// If `pfn` lies inside an allocated block of order > 0 without being its first page,

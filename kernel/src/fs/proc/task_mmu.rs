@@ -225,7 +225,11 @@ pub fn smaps_account(
 fn smaps_pte_entry(mss: &mut MemSizeStats, vma: &VmArea, pte: Pte) {
     if crate::mm::swapops::is_swap_pte(pte) {
         // Swapped out: its share of the slot (Linux: smaps_pte_entry's swap branch).
+        // A hwpoison entry is no slot and counts nothing.
         let entry = crate::mm::swapops::pte_to_swp_entry(pte);
+        if crate::mm::swapops::non_swap_entry(entry) {
+            return;
+        }
         mss.swap += PAGE_SIZE as u64;
         let mapcount = crate::mm::swapfile::swp_swapcount(entry).max(1) as u64;
         mss.swap_pss += ((PAGE_SIZE as u64) << PSS_SHIFT) / mapcount;
@@ -508,7 +512,11 @@ pub fn get_mm_rss(mm: &MmapLocked, pgd: usize) -> MmRss {
     for vma in mm.vmas() {
         for_each_pte(pgd, vma.vm_start, vma.vm_end, |_, pte| {
             if crate::mm::swapops::is_swap_pte(*pte) {
-                rss.swapents += 1;
+                // MM_SWAPENTS counts slots only, not hwpoison entries (Linux:
+                // try_to_unmap_one's hwpoison branch leaves it alone).
+                if !crate::mm::swapops::non_swap_entry(crate::mm::swapops::pte_to_swp_entry(*pte)) {
+                    rss.swapents += 1;
+                }
                 return;
             }
             let Some(page) = vm_normal_page(vma, *pte) else {

@@ -11,7 +11,7 @@
 use super::ftrace::FtraceSite;
 
 /// Every traced function, grouped by file.
-pub static FTRACE_SITES: [FtraceSite; 315] = [
+pub static FTRACE_SITES: [FtraceSite; 318] = [
     // mm/slab.rs
     FtraceSite::new("kmem_cache_alloc"),
     FtraceSite::new("kmem_cache_free"),
@@ -49,6 +49,10 @@ pub static FTRACE_SITES: [FtraceSite; 315] = [
     FtraceSite::new("madvise_willneed_range"),
     FtraceSite::new("madvise_cold_or_pageout_pte_range"),
     FtraceSite::new("madvise_populate"),
+    FtraceSite::new("madvise_inject_error"),
+    // mm/memory_failure.rs
+    FtraceSite::new("memory_failure"),
+    FtraceSite::new("hwpoison_user_mappings"),
     FtraceSite::new("do_madvise"),
     FtraceSite::new("sys_madvise"),
     // mm/memory.rs
