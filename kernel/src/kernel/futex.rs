@@ -495,7 +495,7 @@ pub fn exit_robust_list(task: &Task) {
     let Some(mm) = task.mm.lock().clone() else {
         return;
     };
-    let tid = task.pid as u32;
+    let tid = task.pid() as u32;
     let (Ok(mut entry), Ok(offset), Ok(pending)) = (
         get_user::<u64>(head),
         get_user::<i64>(head + 8),

@@ -152,8 +152,10 @@ pub use crate::kernel::resource::{
 
 /// A task (Linux: `struct task_struct`).
 pub struct Task {
-    /// Task id: the thread's own id, what gettid(2) returns (Linux: `pid`).
-    pub pid: i32,
+    /// Task id: the thread's own id, what gettid(2) returns (Linux: `pid`). Read it with
+    /// [`Task::pid`]; only `de_thread` changes it, when a thread that is not the leader
+    /// execs and takes over the leader's pid (Linux: `exchange_tids`).
+    pid: AtomicI32,
     /// Thread-group id: the process id getpid(2) returns, the `pid` of the group's first
     /// thread, its leader (Linux: `tgid`). Equal to `pid` for a process's main thread.
     pub tgid: i32,
@@ -183,8 +185,9 @@ pub struct Task {
     /// task, which reads `current->mm` without a lock as Linux does: only the task itself
     /// replaces its mm (exec, exit), never while it is in a fault, and `mm` keeps it alive.
     mm_ptr: AtomicPtr<crate::mm::mm_types::MmStruct>,
-    /// Open files, shared with CLONE_FILES (Linux: `files`).
-    pub files: Arc<SpinLockIrq<files::FilesStruct>>,
+    /// Open files, shared with CLONE_FILES (Linux: `files`); exec gives a sharer its own
+    /// copy (`unshare_files`).
+    pub files: files::TaskFiles,
     /// Current directory, absolute, shared with CLONE_FS (Linux: `fs->pwd`).
     pub cwd: Arc<SpinLockIrq<alloc::string::String>>,
     /// File-creation mask, shared with CLONE_FS like `cwd` (Linux: `fs->umask`; 0022 for
@@ -196,8 +199,9 @@ pub struct Task {
     /// This thread's blocked mask, pending siginfo, last fault (Linux: `blocked`, the
     /// pending queue, `thread.fault_address`).
     pub signal: SpinLockIrq<alloc::boxed::Box<signal::SignalState>>,
-    /// Signal actions, shared with CLONE_SIGHAND (Linux: `sighand`).
-    pub sighand: Arc<signal::SighandStruct>,
+    /// Signal actions, shared with CLONE_SIGHAND (Linux: `sighand`); read with
+    /// [`Task::sighand`]. exec replaces it with a copy when another process shares it.
+    sighand: SpinLockIrq<Arc<signal::SighandStruct>>,
     /// The thread group's shared pending set and exit state (Linux: `signal`).
     pub sig: Arc<signal::SignalStruct>,
     /// Resource limits, shared by the thread group (Linux keeps them in `signal_struct`).
@@ -214,7 +218,11 @@ pub struct Task {
     pub robust_list: AtomicU64,
     /// The signal the parent gets when this process ends: SIGCHLD from fork, the clone
     /// flags' low byte, 0 for threads (Linux: `exit_signal`, -1 for threads).
-    pub exit_signal: u32,
+    /// Read with [`Task::exit_signal`]: `de_thread` gives an exec'ing thread the leader's.
+    exit_signal: AtomicU32,
+    /// This task's link in its thread group's list, `sig.thread_head` (Linux:
+    /// `thread_node`); see [`for_each_thread`].
+    thread_node: ThreadNode,
     /// Set while a vfork parent waits for this child to exec or exit (Linux:
     /// `vfork_done`).
     pub vfork_done: SpinLockIrq<Option<Arc<fork::VforkDone>>>,
@@ -262,6 +270,24 @@ unsafe impl Sync for Task {}
 unsafe impl Send for Task {}
 
 impl Task {
+    /// The task's id (Linux: `task_pid_nr`, the `pid` field): gettid(2)'s answer.
+    pub fn pid(&self) -> i32 {
+        self.pid.load(Ordering::Relaxed)
+    }
+    /// The signal the parent gets when this process ends, 0 for a thread (Linux:
+    /// `exit_signal`).
+    pub fn exit_signal(&self) -> u32 {
+        self.exit_signal.load(Ordering::Relaxed)
+    }
+    /// The signal actions this task uses (Linux: `tsk->sighand`).
+    pub fn sighand(&self) -> Arc<signal::SighandStruct> {
+        self.sighand.lock().clone()
+    }
+    /// Use `new` as the signal actions from now on, returning the old ones (Linux: the
+    /// `rcu_assign_pointer(tsk->sighand, newsighand)` of `de_thread`'s `unshare_sighand`).
+    pub fn set_sighand(&self, new: Arc<signal::SighandStruct>) -> Arc<signal::SighandStruct> {
+        core::mem::replace(&mut *self.sighand.lock(), new)
+    }
     /// Current state.
     pub fn state(&self) -> TaskState {
         match self.state.load(Ordering::Acquire) {
@@ -396,31 +422,149 @@ pub fn live_user_tasks() -> alloc::vec::Vec<Arc<Task>> {
         .into_iter()
         .filter(|&p| p > 0)
         .filter_map(find_task)
-        .filter(|t| t.pid == t.tgid && t.state() != TaskState::Zombie && t.mm.lock().is_some())
+        .filter(|t| t.pid() == t.tgid && t.state() != TaskState::Zombie && t.mm.lock().is_some())
         .collect()
 }
 
-/// The live threads of process `tgid`, leader first (Linux: `for_each_thread`). Threads
-/// that exited are gone from the pid table; a zombie leader is still listed.
-pub fn thread_group(tgid: i32) -> alloc::vec::Vec<Arc<Task>> {
-    if tgid <= 0 {
-        return alloc::vec::Vec::new();
+/// A task's link in its thread group's list (Linux: `task_struct::thread_node`). Both
+/// pointers change only under the group's `sig.thread_head` lock.
+struct ThreadNode {
+    prev: UnsafeCell<*const Task>,
+    next: UnsafeCell<*const Task>,
+}
+
+impl ThreadNode {
+    const fn new() -> Self {
+        ThreadNode {
+            prev: UnsafeCell::new(core::ptr::null()),
+            next: UnsafeCell::new(core::ptr::null()),
+        }
     }
-    TASKS
-        .lock()
-        .range(tgid..)
-        .filter(|(_, t)| t.tgid == tgid)
-        .map(|(_, t)| t.clone())
-        .collect()
+}
+
+/// The tasks of one thread group, in creation order, linked through their `thread_node`
+/// (Linux: `signal_struct::thread_head`). Walking it allocates nothing, which matters
+/// because user space decides how many threads there are and the walks run on signal
+/// delivery, exit and exec. A task is on it from `alloc_task` until it leaves the pid
+/// table (`release_task`), and the pid table's reference keeps every linked task alive.
+pub struct ThreadHead {
+    first: *const Task,
+    last: *const Task,
+}
+
+// SAFETY: the pointers are only followed under the `SpinLockIrq` that holds the head, and
+// every task they name is kept alive by the pid table while it is linked.
+unsafe impl Send for ThreadHead {}
+
+impl ThreadHead {
+    /// An empty list (a new `SignalStruct`; its first task links itself in).
+    pub const fn new() -> Self {
+        ThreadHead {
+            first: core::ptr::null(),
+            last: core::ptr::null(),
+        }
+    }
+}
+
+impl Default for ThreadHead {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Link a new task at the tail of its group's list (Linux: the
+/// `list_add_tail_rcu(&p->thread_node, &p->signal->thread_head)` of `copy_process`).
+fn attach_thread(task: &Arc<Task>) {
+    let mut head = task.sig.thread_head.lock();
+    let me = Arc::as_ptr(task);
+    // SAFETY: the node is ours and the list's nodes change only under `head`, which we
+    // hold; `head.last`, when not null, is a linked task the pid table keeps alive.
+    unsafe {
+        *task.thread_node.prev.get() = head.last;
+        *task.thread_node.next.get() = core::ptr::null();
+        if head.last.is_null() {
+            head.first = me;
+        } else {
+            *(*head.last).thread_node.next.get() = me;
+        }
+    }
+    head.last = me;
+}
+
+/// Unlink a task that leaves the pid table (Linux: `list_del_rcu(&p->thread_node)` in
+/// `__unhash_process`). Safe to call twice: an unlinked task is recognised.
+fn detach_thread(task: &Task) {
+    let mut head = task.sig.thread_head.lock();
+    let me = task as *const Task;
+    // SAFETY: as in `attach_thread`: we hold the list's lock, and the neighbours are
+    // linked tasks the pid table keeps alive.
+    unsafe {
+        let prev = *task.thread_node.prev.get();
+        let next = *task.thread_node.next.get();
+        if prev.is_null() && head.first != me {
+            return; // not linked
+        }
+        if prev.is_null() {
+            head.first = next;
+        } else {
+            *(*prev).thread_node.next.get() = next;
+        }
+        if next.is_null() {
+            head.last = prev;
+        } else {
+            *(*next).thread_node.prev.get() = prev;
+        }
+        *task.thread_node.prev.get() = core::ptr::null();
+        *task.thread_node.next.get() = core::ptr::null();
+    }
+}
+
+/// Call `f` on each task of `t`'s thread group, in creation order (a zombie leader
+/// included, exited threads not), until it returns `Break`. Allocates nothing. Linux:
+/// `for_each_thread` / `__for_each_thread` over `signal->thread_head`.
+///
+/// Locking: runs `f` under the group's `thread_head` lock with interrupts off, so `f`
+/// must not sleep, must not walk the same group again, and must not add or release
+/// tasks (`alloc_task`, `release_task`). Taking a task's `signal` or `sighand` lock, the
+/// run-queue lock (`wake_up_process`) or the pid table lock is fine: none of them is
+/// ever held while this lock is taken.
+pub fn for_each_thread(t: &Task, mut f: impl FnMut(&Arc<Task>) -> core::ops::ControlFlow<()>) {
+    let head = t.sig.thread_head.lock();
+    let mut p = head.first;
+    while !p.is_null() {
+        // SAFETY: `p` came from `Arc::as_ptr` of a task that is still linked (we hold the
+        // lock), so the pid table still holds a strong reference; ManuallyDrop lends that
+        // reference to `f` without changing the count.
+        let th = core::mem::ManuallyDrop::new(unsafe { Arc::from_raw(p) });
+        if f(&th).is_break() {
+            break;
+        }
+        // SAFETY: `th` is linked and we hold the lock that guards its node.
+        p = unsafe { *th.thread_node.next.get() };
+    }
+    drop(head);
+}
+
+/// The first task of `t`'s group for which `pred` holds (Linux: a `for_each_thread` loop
+/// that breaks out). Same locking rules as [`for_each_thread`].
+pub fn find_thread(t: &Task, mut pred: impl FnMut(&Task) -> bool) -> Option<Arc<Task>> {
+    let mut found = None;
+    for_each_thread(t, |th| {
+        if pred(th) {
+            found = Some(th.clone());
+            core::ops::ControlFlow::Break(())
+        } else {
+            core::ops::ControlFlow::Continue(())
+        }
+    });
+    found
 }
 
 /// Has process `leader` no thread left but itself (Linux: `thread_group_empty`)? Its
 /// parent may reap it only then.
 pub fn thread_group_empty(leader: &Task) -> bool {
-    !TASKS
-        .lock()
-        .range(leader.tgid + 1..)
-        .any(|(_, t)| t.tgid == leader.tgid)
+    let head = leader.sig.thread_head.lock();
+    head.first == head.last
 }
 
 /// Every task's pid (for /proc and tests).
@@ -431,7 +575,7 @@ pub fn all_pids() -> alloc::vec::Vec<i32> {
 /// Make the boot thread the idle task (pid 0, "swapper"). Linux: `sched_init` + `init_idle`.
 pub fn sched_init() {
     let idle = Arc::new(Task {
-        pid: 0,
+        pid: AtomicI32::new(0),
         tgid: 0,
         ppid: AtomicI32::new(0),
         comm: SpinLockIrq::new(*b"swapper\0\0\0\0\0\0\0\0\0"),
@@ -444,15 +588,16 @@ pub fn sched_init() {
         cred: SpinLockIrq::new(Cred::root()),
         pending: core::sync::atomic::AtomicU64::new(0),
         signal: SpinLockIrq::new(alloc::boxed::Box::default()),
-        sighand: Arc::new(signal::SighandStruct::new()),
+        sighand: SpinLockIrq::new(Arc::new(signal::SighandStruct::new())),
         sig: Arc::new(signal::SignalStruct::new()),
         rlim: Arc::new(SpinLockIrq::new(default_rlimits())),
         clear_child_tid: AtomicU64::new(0),
         set_child_tid: AtomicU64::new(0),
         robust_list: AtomicU64::new(0),
-        exit_signal: 0,
+        exit_signal: AtomicU32::new(0),
+        thread_node: ThreadNode::new(),
         vfork_done: SpinLockIrq::new(None),
-        files: Arc::new(SpinLockIrq::new(files::FilesStruct::new())),
+        files: files::TaskFiles::new(Arc::new(SpinLockIrq::new(files::FilesStruct::new()))),
         cwd: Arc::new(SpinLockIrq::new(alloc::string::String::from("/"))),
         umask: Arc::new(core::sync::atomic::AtomicU32::new(0o022)),
         mm: SpinLockIrq::new(None),
@@ -491,7 +636,7 @@ static SCHED_OPS: crate::sync::wait::SchedOps = crate::sync::wait::SchedOps {
     current: || {
         let t = current()?;
         // The idle task never sleeps on a queue: it has nobody to hand the CPU to.
-        (t.pid != 0).then(|| Arc::new(TaskWaiter(t)) as Arc<dyn crate::sync::wait::Waiter>)
+        (t.pid() != 0).then(|| Arc::new(TaskWaiter(t)) as Arc<dyn crate::sync::wait::Waiter>)
     },
     set_current_state: |s| {
         use crate::sync::wait::SleepState;
@@ -506,7 +651,7 @@ static SCHED_OPS: crate::sync::wait::SchedOps = crate::sync::wait::SchedOps {
     signal_pending: signal::signal_pending,
     fatal_signal_pending: signal::fatal_signal_pending,
     cond_resched: || {
-        if NEED_RESCHED.load(Ordering::Relaxed) && current().is_some_and(|t| t.pid != 0) {
+        if NEED_RESCHED.load(Ordering::Relaxed) && current().is_some_and(|t| t.pid() != 0) {
             schedule();
         }
     },
@@ -531,7 +676,7 @@ pub fn alloc_task(
     let shares = |flag: usize| clone_flags & flag != 0 && parent.is_some();
     // The parent's descriptor table first: it may be too big for the heap (ENOMEM).
     let files = match &parent {
-        Some(c) if shares(CLONE_FILES) => c.files.clone(),
+        Some(c) if shares(CLONE_FILES) => c.files.get(),
         Some(c) => Arc::new(SpinLockIrq::new(c.files.lock().try_clone()?)),
         None => Arc::new(SpinLockIrq::new(files::FilesStruct::new())),
     };
@@ -576,7 +721,7 @@ pub fn alloc_task(
         _ => Arc::new(signal::SignalStruct::new()),
     };
     let task = Arc::new(Task {
-        pid,
+        pid: AtomicI32::new(pid),
         tgid: match p {
             Some(c) if thread => c.tgid,
             _ => pid,
@@ -610,11 +755,15 @@ pub fn alloc_task(
             }
             None => Default::default(),
         }),
-        sighand: match p {
-            Some(c) if shares(CLONE_SIGHAND) => c.sighand.clone(),
-            Some(c) => Arc::new(c.sighand.copy()),
+        sighand: SpinLockIrq::new(match p {
+            Some(c) if shares(CLONE_SIGHAND) => {
+                let sh = c.sighand();
+                sh.count.fetch_add(1, Ordering::SeqCst);
+                sh
+            }
+            Some(c) => Arc::new(c.sighand().copy()),
             None => Arc::new(signal::SighandStruct::new()),
-        },
+        }),
         sig,
         rlim: match p {
             Some(c) if thread => c.rlim.clone(),
@@ -624,13 +773,14 @@ pub fn alloc_task(
         clear_child_tid: AtomicU64::new(0),
         set_child_tid: AtomicU64::new(0),
         robust_list: AtomicU64::new(0),
-        exit_signal: if thread {
+        exit_signal: AtomicU32::new(if thread {
             0
         } else {
             (clone_flags & fork::CSIGNAL) as u32
-        },
+        }),
+        thread_node: ThreadNode::new(),
         vfork_done: SpinLockIrq::new(None),
-        files,
+        files: files::TaskFiles::new(files),
         cwd: match p {
             Some(c) if shares(CLONE_FS) => c.cwd.clone(),
             Some(c) => Arc::new(SpinLockIrq::new(c.cwd.lock().clone())),
@@ -665,7 +815,8 @@ pub fn alloc_task(
         did_exec: AtomicBool::new(false),
     });
     task.set_comm(name);
-    TASKS.lock().insert(task.pid, task.clone());
+    TASKS.lock().insert(pid, task.clone());
+    attach_thread(&task);
     Some((task, regs))
 }
 
@@ -702,7 +853,7 @@ pub fn wake_up_process(task: &Arc<Task>) {
     if matches!(
         task.state(),
         TaskState::Interruptible | TaskState::Uninterruptible
-    ) || (task.state() == TaskState::Running && task.pid != 0)
+    ) || (task.state() == TaskState::Running && task.pid() != 0)
     {
         let queued = rq.queue.iter().any(|t| Arc::ptr_eq(t, task));
         let is_current = core::ptr::eq(CURRENT.load(Ordering::Relaxed), Arc::as_ptr(task));
@@ -734,12 +885,12 @@ pub fn schedule() {
         panic!(
             "corrupted stack end detected inside scheduler ({}[{}])",
             prev.comm(),
-            prev.pid
+            prev.pid()
         );
     }
     let next = {
         let mut rq = RQ.lock();
-        if prev.state() == TaskState::Running && prev.pid != 0 {
+        if prev.state() == TaskState::Running && prev.pid() != 0 {
             rq.queue.push_back(prev.clone());
         }
         loop {
@@ -760,7 +911,7 @@ pub fn schedule() {
         prev.nvcsw.fetch_add(1, Ordering::Relaxed);
     }
     CURRENT.store(Arc::as_ptr(&next) as *mut Task, Ordering::Release);
-    crate::kernel::trace::ftrace_graph_set_pid(next.pid);
+    crate::kernel::trace::ftrace_graph_set_pid(next.pid());
     switch_mm_hook(&prev, &next);
     // The FP/SIMD registers hold user state only (the kernel is soft-float).
     // SAFETY: both tasks are alive; only schedule() touches these, with IRQs off.
@@ -870,7 +1021,7 @@ pub extern "C" fn schedule_tail() {
         let at = t.set_child_tid.load(Ordering::Relaxed);
         if at != 0 {
             // A bad address is the program's problem, as in Linux (the error is ignored).
-            let _ = crate::arch::aarch64::uaccess::put_user(at as usize, t.pid);
+            let _ = crate::arch::aarch64::uaccess::put_user(at as usize, t.pid());
         }
     });
 }
@@ -923,12 +1074,43 @@ pub fn yield_now() {
 /// reference, which must live until the switch away from its stack ([`set_task_dead`]).
 /// Linux: `release_task` of an autoreaping thread, from its own `exit_notify`.
 pub fn release_task_self(pid: i32) -> Option<Arc<Task>> {
-    TASKS.lock().remove(&pid)
+    let t = TASKS.lock().remove(&pid)?;
+    detach_thread(&t);
+    Some(t)
+}
+
+/// exec from a thread that is not its process's leader: `task` takes the leader's pid
+/// and place in the pid table, the zombie leader gets the thread's old tid and is
+/// released (nobody waits for a thread), and `task` inherits the parent's exit signal.
+/// The caller (`de_thread`) has made sure every other thread is gone. No allocation: the
+/// leader's table slot is reused. Linux: `exchange_tids` + `transfer_pid` +
+/// `release_task(leader)` in `de_thread`, which sets `exit_signal = SIGCHLD` as we do.
+pub fn exchange_leader(task: &Arc<Task>) {
+    let tgid = task.tgid;
+    let old_tid = task.pid();
+    let leader = {
+        let mut tasks = TASKS.lock();
+        let Some(slot) = tasks.get_mut(&tgid) else {
+            return;
+        };
+        let leader = core::mem::replace(slot, task.clone());
+        tasks.remove(&old_tid);
+        leader.pid.store(old_tid, Ordering::Relaxed);
+        task.pid.store(tgid, Ordering::Relaxed);
+        leader
+    };
+    task.exit_signal.store(signal::SIGCHLD, Ordering::Relaxed);
+    leader.exit_signal.store(0, Ordering::Relaxed);
+    detach_thread(&leader);
+    leader.set_state(TaskState::Dead);
+    crate::kernel::trace::ftrace_graph_set_pid(tgid);
 }
 
 /// Remove a reaped task from the pid table (its stack is freed when the last Arc drops).
 pub fn release_task(pid: i32) {
-    if let Some(t) = TASKS.lock().remove(&pid) {
+    let t = TASKS.lock().remove(&pid);
+    if let Some(t) = t {
+        detach_thread(&t);
         t.set_state(TaskState::Dead);
     }
 }
@@ -969,6 +1151,8 @@ pub fn exit_mm(task: &Arc<Task>) {
     crate::mm::mmu_context::switch_to_reserved_ttbr0();
     drop(old);
     task.files.lock().put();
+    // Linux: `__cleanup_sighand` from `__exit_signal`.
+    task.sighand().count.fetch_sub(1, Ordering::SeqCst);
 }
 pub mod binfmt_elf;
 pub mod exec;

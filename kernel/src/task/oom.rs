@@ -39,13 +39,13 @@ pub fn oom_task_info(task: &Task) -> OomTaskInfo {
     let exiting = task.state() == TaskState::Zombie
         || task.pending.load(Ordering::SeqCst) & sigmask(SIGKILL) != 0;
     OomTaskInfo {
-        pid: task.pid,
+        pid: task.pid(),
         comm: *task.comm.lock(),
         uid: task.cred.lock().uid,
         oom_score_adj: task.oom_score_adj.load(Ordering::Relaxed),
         // No PF_KTHREAD flag here: a task without a user address space is a kernel thread
         // (or gone, which the OOM killer skips as well).
-        kthread: task.pid == 0 || mm.is_none(),
+        kthread: task.pid() == 0 || mm.is_none(),
         mm_id: mm.as_ref().map_or(0, |m| Arc::as_ptr(m) as usize),
         oom_victim: task.oom_victim.load(Ordering::Relaxed),
         exiting,
