@@ -1,10 +1,11 @@
 //! Ending processes and reaping them. Linux: `kernel/exit.c` (`do_exit`,
 //! `do_group_exit`, `exit_notify`, `forget_original_parent`, `do_wait`, `release_task`).
-use super::{all_pids, current, find_task, release_task, schedule, TaskState};
+use super::{current, find_task, release_task, schedule, TaskState};
 use crate::arch::aarch64::traps::PtRegs;
 use crate::arch::aarch64::uaccess::put_user;
 use crate::errno::{Errno, KResult};
 use crate::syscall::SyscallArgs;
+use core::ops::ControlFlow;
 use core::sync::atomic::Ordering;
 
 /// The pid that adopts orphans (Linux: the child reaper, init).
@@ -42,14 +43,13 @@ pub fn do_exit(status: i32) -> ! {
 /// whose parent was this process, threads of those children included.
 fn forget_original_parent(me: &super::Task) {
     let mut zombie = false;
-    for pid in all_pids() {
-        if let Some(child) = find_task(pid) {
-            if child.ppid.load(Ordering::SeqCst) == me.tgid && child.tgid != me.tgid {
-                child.ppid.store(CHILD_REAPER, Ordering::SeqCst);
-                zombie |= child.state() == TaskState::Zombie;
-            }
+    super::for_each_process_thread(|child| {
+        if child.ppid.load(Ordering::SeqCst) == me.tgid && child.tgid != me.tgid {
+            child.ppid.store(CHILD_REAPER, Ordering::SeqCst);
+            zombie |= child.state() == TaskState::Zombie;
         }
-    }
+        ControlFlow::Continue(())
+    });
     if zombie {
         if let Some(reaper) = find_task(CHILD_REAPER) {
             wake_wait_chldexit(&reaper);
@@ -144,16 +144,12 @@ fn wake_wait_chldexit(parent: &super::Task) {
 /// runs). Without it, a process that never sleeps would keep the CPU from the idle loop
 /// that reaps what init leaves behind, and the machine would never finish.
 fn zap_pid_ns_processes(me: &super::Task) {
-    for pid in all_pids() {
-        if pid == 0 || pid == me.pid() {
-            continue;
+    super::for_each_process_thread(|t| {
+        if t.pid() != 0 && t.pid() != me.pid() && t.state() != TaskState::Zombie {
+            super::signal::send_signal(t, super::signal::SIGKILL);
         }
-        if let Some(t) = find_task(pid) {
-            if t.state() != TaskState::Zombie {
-                super::signal::send_signal(&t, super::signal::SIGKILL);
-            }
-        }
-    }
+        ControlFlow::Continue(())
+    });
 }
 
 /// exit(2): end this thread only (pthread_exit; the process goes on while another thread
@@ -223,24 +219,29 @@ pub fn sys_wait4(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     loop {
         // Any thread of the process may wait for the children of any of its threads.
         let seen = me.sig.chld_events.load(Ordering::SeqCst);
-        let children: alloc::vec::Vec<_> = all_pids()
-            .into_iter()
-            .filter_map(find_task)
-            .filter(|t| {
-                t.pid() == t.tgid
-                    && t.ppid.load(Ordering::SeqCst) == me.tgid
-                    && wanted(t)
-                    && kind_ok(t)
-            })
-            .collect();
-        if children.is_empty() {
+        // do_wait_thread over the pid table, without a list of children: any at all,
+        // and the first zombie that may be reaped (delay_group_leader: a zombie leader
+        // waits for its last thread).
+        let mut any = false;
+        let mut zombie = None;
+        super::for_each_process_thread(|t| {
+            if t.pid() == t.tgid
+                && t.ppid.load(Ordering::SeqCst) == me.tgid
+                && wanted(t)
+                && kind_ok(t)
+            {
+                any = true;
+                if t.state() == TaskState::Zombie && super::thread_group_empty(t) {
+                    zombie = Some(t.clone());
+                    return ControlFlow::Break(());
+                }
+            }
+            ControlFlow::Continue(())
+        });
+        if !any {
             return Err(Errno::ECHILD);
         }
-        // delay_group_leader: a zombie leader waits for its last thread.
-        if let Some(z) = children
-            .iter()
-            .find(|t| t.state() == TaskState::Zombie && super::thread_group_empty(t))
-        {
+        if let Some(z) = zombie {
             // wait_task_zombie: exit_group's or a fatal signal's code, else the leader's.
             let status = if z.sig.group_exit.load(Ordering::SeqCst) {
                 z.sig.group_exit_code.load(Ordering::SeqCst)
@@ -248,11 +249,11 @@ pub fn sys_wait4(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
                 z.exit_code.load(Ordering::SeqCst)
             };
             let zpid = z.pid();
-            let ru = crate::kernel::cputime::child_rusage(z);
-            crate::kernel::cputime::reap_cputime(&me, z);
+            let ru = crate::kernel::cputime::child_rusage(&z);
+            crate::kernel::cputime::reap_cputime(&me, &z);
             // The child is reaped even if the status cannot be stored (Linux: do_wait
             // releases it, then kernel_wait4's put_user fails with EFAULT).
-            drop(children);
+            drop(z);
             release_task(zpid);
             if status_ptr != 0 {
                 put_user(status_ptr, status)?;
@@ -265,7 +266,6 @@ pub fn sys_wait4(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
         if options & WNOHANG != 0 {
             return Ok(0);
         }
-        drop(children);
         me.sig
             .wait_chldexit
             .wait_event_interruptible(|| me.sig.chld_events.load(Ordering::SeqCst) != seen)?;

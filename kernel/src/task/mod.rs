@@ -414,6 +414,30 @@ pub fn find_task(pid: i32) -> Option<Arc<Task>> {
     TASKS.lock().get(&pid).cloned()
 }
 
+/// Call `f` on every task in the pid table, in pid order, until it returns `Break`
+/// (Linux: `for_each_process_thread`). Allocates nothing, and holds the pid table's lock
+/// only to find the next task, never while `f` runs: `f` may sleep, send signals, look
+/// tasks up or release them. A task created during the walk is visited if its pid is
+/// above the cursor, as Linux's RCU walk may or may not see it.
+pub fn for_each_process_thread(mut f: impl FnMut(&Arc<Task>) -> core::ops::ControlFlow<()>) {
+    let mut from = i32::MIN;
+    loop {
+        let next = TASKS
+            .lock()
+            .range(from..)
+            .next()
+            .map(|(&pid, t)| (pid, t.clone()));
+        let Some((pid, t)) = next else { return };
+        if f(&t).is_break() {
+            return;
+        }
+        match pid.checked_add(1) {
+            Some(p) => from = p,
+            None => return,
+        }
+    }
+}
+
 /// Every live user process, by its main thread: not a zombie, not the idle task, not a
 /// kernel thread (no mm). For the process-group walks of kill(2), setpgid(2) and
 /// setsid(2) (Linux: `do_each_pid_task(.., PIDTYPE_PGID, ..)` over group leaders).
@@ -524,10 +548,10 @@ fn detach_thread(task: &Task) {
 /// `for_each_thread` / `__for_each_thread` over `signal->thread_head`.
 ///
 /// Locking: runs `f` under the group's `thread_head` lock with interrupts off, so `f`
-/// must not sleep, must not walk the same group again, and must not add or release
-/// tasks (`alloc_task`, `release_task`). Taking a task's `signal` or `sighand` lock, the
-/// run-queue lock (`wake_up_process`) or the pid table lock is fine: none of them is
-/// ever held while this lock is taken.
+/// must not sleep, must not walk the same group again, must not add or release tasks
+/// (`alloc_task`, `release_task`) and must not take the pid table lock (`find_task`):
+/// the order is pid table, then `thread_head`, then a task's `signal` or `sighand`
+/// lock, then the run queue (`wake_up_process`).
 pub fn for_each_thread(t: &Task, mut f: impl FnMut(&Arc<Task>) -> core::ops::ControlFlow<()>) {
     let head = t.sig.thread_head.lock();
     let mut p = head.first;

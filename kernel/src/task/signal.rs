@@ -912,32 +912,37 @@ pub fn sys_kill(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     // A group (0: the caller's, -N: group N) or every process but init and the caller
     // (-1). Linux: `kill_something_info` -> `__kill_pgrp_info`: success if one target
     // took it, else the last error; ESRCH when there is none.
-    let targets: alloc::vec::Vec<_> = match pid {
-        -1 => crate::task::live_user_tasks()
-            .into_iter()
-            .filter(|t| t.tgid != 1 && t.tgid != me.tgid)
-            .collect(),
-        i32::MIN => return Err(Errno::ESRCH), // -INT_MIN has no group (Linux: ESRCH)
-        _ => {
-            let pgrp = if pid == 0 {
-                me.pgid.load(Ordering::Relaxed)
-            } else {
-                -pid
-            };
-            crate::task::live_user_tasks()
-                .into_iter()
-                .filter(|t| t.pgid.load(Ordering::Relaxed) == pgrp)
-                .collect()
-        }
-    };
-    let mut result = Err(Errno::ESRCH);
-    for t in &targets {
-        match kill_one(&me, t, sig, PidType::Tgid) {
-            Ok(()) => result = Ok(0),
-            Err(e) if result.is_err() => result = Err(e),
-            Err(_) => {}
-        }
+    if pid == i32::MIN {
+        return Err(Errno::ESRCH); // -INT_MIN has no group (Linux: ESRCH)
     }
+    let pgrp = if pid == 0 {
+        me.pgid.load(Ordering::Relaxed)
+    } else {
+        -pid
+    };
+    // Every live user process, by its main thread (Linux: `for_each_process` /
+    // `do_each_pid_task(PIDTYPE_PGID)`), walked without collecting them.
+    let mut result = Err(Errno::ESRCH);
+    super::for_each_process_thread(|t| {
+        let process = t.pid() == t.tgid
+            && t.state() != TaskState::Zombie
+            && t.pid() > 0
+            && t.mm.lock().is_some();
+        let target = process
+            && if pid == -1 {
+                t.tgid != 1 && t.tgid != me.tgid
+            } else {
+                t.pgid.load(Ordering::Relaxed) == pgrp
+            };
+        if target {
+            match kill_one(&me, t, sig, PidType::Tgid) {
+                Ok(()) => result = Ok(0),
+                Err(e) if result.is_err() => result = Err(e),
+                Err(_) => {}
+            }
+        }
+        ControlFlow::Continue(())
+    });
     result
 }
 
