@@ -370,12 +370,12 @@ pub fn do_execve(path: &str, argv: &[Vec<u8>], envp: &[Vec<u8>], regs: &mut PtRe
 /// wait (killably) until they are gone. EAGAIN when the group is already exiting.
 /// A thread that is not the leader then becomes the leader: it takes the leader's pid
 /// (so getpid() == gettid() afterwards, and the parent's wait4 sees the pid it forked),
-/// and the old leader, a zombie by now, is released under the thread's old tid. Finally
-/// the signal actions, if another process still shares them (CLONE_SIGHAND without
-/// CLONE_THREAD), are copied, so the handler reset at exec stays ours (ENOMEM if the
-/// Linux: `de_thread` (`zap_other_threads`, `exchange_tids`,
-/// `transfer_pid`, `release_task(leader)`, the `newsighand` copy; 6.x moved that copy
-/// into `unshare_sighand`).
+/// and the old leader, a zombie by now, is released under the thread's old tid; the new
+/// leader's exit signal is SIGCHLD, as Linux sets it. Finally the signal actions, if
+/// another process still shares them (CLONE_SIGHAND without CLONE_THREAD), are copied,
+/// so the handler reset at exec stays ours. Linux: `de_thread` (`zap_other_threads`,
+/// `exchange_tids`, `transfer_pid`, `release_task(leader)`, the `newsighand` copy; 6.x
+/// moved that copy into `unshare_sighand`).
 #[no_mangle]
 #[inline(never)]
 pub fn de_thread(task: &Arc<Task>) -> KResult<()> {
@@ -411,7 +411,15 @@ pub fn de_thread(task: &Arc<Task>) -> KResult<()> {
         task.sig.group_exec_task.store(0, Ordering::SeqCst);
     }
     if task.pid() != task.tgid {
-        super::exchange_leader(task);
+        // Become the leader under its pid; the old leader, a zombie, takes our tid and
+        // is released (nobody waits for a thread). The parent's wait4 now finds us.
+        if let Some(leader) = super::find_task(task.tgid) {
+            super::exchange_tids(task, &leader);
+            task.set_exit_signal(super::signal::SIGCHLD);
+            leader.set_exit_signal(0);
+            super::release_task(leader.pid());
+            crate::kernel::trace::ftrace_graph_set_pid(task.pid());
+        }
     }
     // unshare_sighand: the other users of the actions were threads that are gone now,
     // or another process.

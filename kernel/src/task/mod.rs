@@ -1103,31 +1103,33 @@ pub fn release_task_self(pid: i32) -> Option<Arc<Task>> {
     Some(t)
 }
 
-/// exec from a thread that is not its process's leader: `task` takes the leader's pid
-/// and place in the pid table, the zombie leader gets the thread's old tid and is
-/// released (nobody waits for a thread), and `task` inherits the parent's exit signal.
-/// The caller (`de_thread`) has made sure every other thread is gone. No allocation: the
-/// leader's table slot is reused. Linux: `exchange_tids` + `transfer_pid` +
-/// `release_task(leader)` in `de_thread`, which sets `exit_signal = SIGCHLD` as we do.
-pub fn exchange_leader(task: &Arc<Task>) {
-    let tgid = task.tgid;
-    let old_tid = task.pid();
-    let leader = {
-        let mut tasks = TASKS.lock();
-        let Some(slot) = tasks.get_mut(&tgid) else {
-            return;
-        };
-        let leader = core::mem::replace(slot, task.clone());
-        tasks.remove(&old_tid);
-        leader.pid.store(old_tid, Ordering::Relaxed);
-        task.pid.store(tgid, Ordering::Relaxed);
-        leader
+/// Swap the ids of `left` and `right`, in the tasks and in the pid table, so each is
+/// found under the other's old id (Linux: `exchange_tids` in kernel/pid.c, which swaps
+/// the `thread_pid` links and the `pid` fields). `de_thread` uses it to give an exec'ing
+/// thread its leader's pid. Both must be in the table; nothing is allocated (the two
+/// slots trade their contents).
+pub fn exchange_tids(left: &Arc<Task>, right: &Arc<Task>) {
+    let mut tasks = TASKS.lock();
+    let (l, r) = (left.pid(), right.pid());
+    let (Some(ls), Some(rs)) = (tasks.get(&l).cloned(), tasks.get(&r).cloned()) else {
+        return;
     };
-    task.exit_signal.store(signal::SIGCHLD, Ordering::Relaxed);
-    leader.exit_signal.store(0, Ordering::Relaxed);
-    detach_thread(&leader);
-    leader.set_state(TaskState::Dead);
-    crate::kernel::trace::ftrace_graph_set_pid(tgid);
+    if let Some(slot) = tasks.get_mut(&l) {
+        *slot = rs;
+    }
+    if let Some(slot) = tasks.get_mut(&r) {
+        *slot = ls;
+    }
+    left.pid.store(r, Ordering::Relaxed);
+    right.pid.store(l, Ordering::Relaxed);
+}
+
+impl Task {
+    /// Change the signal the parent gets at this task's end (Linux: `tsk->exit_signal =
+    /// SIGCHLD` for the new leader in `de_thread`, -1 (our 0) for the old one).
+    pub fn set_exit_signal(&self, sig: u32) {
+        self.exit_signal.store(sig, Ordering::Relaxed);
+    }
 }
 
 /// Remove a reaped task from the pid table (its stack is freed when the last Arc drops).
