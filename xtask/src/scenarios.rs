@@ -638,6 +638,13 @@ pub const SCENARIOS: &[Scenario] = &[
         timeout_secs: 180,
         ..user_test("user-threads", "init=/bin/thread_test", "thread_test: ")
     },
+    // exec from a non-leader thread (it takes the leader's pid), CLONE_FILES and
+    // CLONE_SIGHAND sharers that exec (their own table and actions), many threads with
+    // signals, many futex waiters.
+    Scenario {
+        timeout_secs: 180,
+        ..user_test("user-thread-exec", "init=/bin/thread_exec_test", "thread_exec_test: ")
+    },
     Scenario {
         // init powers the machine off itself: no leak lines (init never exits), QEMU's
         // status 0 and the kernel's line instead.

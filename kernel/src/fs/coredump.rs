@@ -91,7 +91,7 @@ fn format_corename(pattern: &str, task: &Task, sig: u32) -> Option<String> {
                 let _ = write!(out, "{}", task.tgid);
             }
             Some('i') | Some('I') => {
-                let _ = write!(out, "{}", task.pid);
+                let _ = write!(out, "{}", task.pid());
             }
             Some('e') => out.push_str(&task.comm()),
             Some('s') => {
@@ -257,7 +257,7 @@ fn elf_core_dump(
     let d = n + 20;
     put32(&mut head, d, sig); // pr_info.si_signo
     head[d + 12..d + 14].copy_from_slice(&(sig as u16).to_le_bytes()); // pr_cursig
-    put32(&mut head, d + 32, task.pid as u32);
+    put32(&mut head, d + 32, task.pid() as u32);
     put32(&mut head, d + 36, task.ppid.load(Ordering::Relaxed) as u32);
     put32(&mut head, d + 40, task.pgid.load(Ordering::Relaxed) as u32);
     put32(&mut head, d + 44, task.sid.load(Ordering::Relaxed) as u32);

@@ -78,7 +78,7 @@ pub fn drop_caches_sysctl_handler(pos: u64, buf: &[u8]) -> KResult<usize> {
     }
     if !STFU.load(Ordering::Relaxed) {
         let (comm, pid) =
-            crate::task::current().map_or(([0u8; 16], 0), |t| (*t.comm.lock(), t.pid));
+            crate::task::current().map_or(([0u8; 16], 0), |t| (*t.comm.lock(), t.pid()));
         let len = comm.iter().position(|&b| b == 0).unwrap_or(comm.len());
         pr_info!(
             "{} ({}): drop_caches: {}",

@@ -234,7 +234,7 @@ fn run_init(path: &str, args: &str) -> u32 {
         )
     });
     let init = crate::task::kernel_thread("init", kernel_init, 0).expect("no memory for init");
-    let init_pid = init.pid;
+    let init_pid = init.pid();
     drop(init);
     // Reclaim's thread (Linux: kswapd_run from kswapd_init, one per node). It exits on
     // the SIGKILL the final reaper sends, so its stack is back before the leak check.
@@ -274,7 +274,7 @@ fn run_init(path: &str, args: &str) -> u32 {
             .collect();
         if running.is_empty() {
             for t in live {
-                release_task(t.pid);
+                release_task(t.pid());
             }
             break;
         }
@@ -286,7 +286,7 @@ fn run_init(path: &str, args: &str) -> u32 {
                 pr_info!(
                     "INFO: task {}:{} blocked for more than 10 seconds after SIGKILL (state {:?})",
                     t.comm(),
-                    t.pid,
+                    t.pid(),
                     t.state()
                 );
                 crate::kernel::panic::dump_backtrace(t.thread_saved_fp(), false);
@@ -556,19 +556,19 @@ impl HungTaskCheck {
             let switches = t.nvcsw.load(core::sync::atomic::Ordering::Relaxed)
                 + t.nivcsw.load(core::sync::atomic::Ordering::Relaxed);
             let mut reported = false;
-            if let Some(&(before, done)) = self.seen.get(&t.pid) {
+            if let Some(&(before, done)) = self.seen.get(&t.pid()) {
                 reported = done;
                 if before == switches && !done {
                     pr_info!(
                         "INFO: task {}:{} blocked for more than 10 seconds.",
                         t.comm(),
-                        t.pid
+                        t.pid()
                     );
                     crate::kernel::panic::dump_backtrace(t.thread_saved_fp(), false);
                     reported = true;
                 }
             }
-            next.insert(t.pid, (switches, reported));
+            next.insert(t.pid(), (switches, reported));
         }
         self.seen = next;
     }

@@ -76,7 +76,7 @@ pub fn sys_capset(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     let words = cap_validate_magic(header)?;
     let pid: i32 = get_user(header + 4)?;
     let me = current().ok_or(Errno::ESRCH)?;
-    if pid != 0 && pid != me.pid {
+    if pid != 0 && pid != me.pid() {
         return Err(Errno::EPERM);
     }
     let mut raw = [0u8; 24];

@@ -30,7 +30,7 @@ pub static IRQ_FROM_USER: AtomicBool = AtomicBool::new(false);
 #[inline(never)]
 pub fn account_process_tick(user_tick: bool) {
     with_current(|t| {
-        if t.pid == 0 {
+        if t.pid() == 0 {
             return;
         }
         if user_tick {
@@ -49,13 +49,13 @@ pub fn thread_group_cputime(t: &Task) -> (u64, u64) {
         t.sig.dead_stime.load(Ordering::Relaxed),
     );
     // An exited thread's times are in dead_*; a zombie leader is still listed.
-    for th in crate::task::thread_group(t.tgid)
-        .iter()
-        .filter(|th| th.state() != crate::task::TaskState::Zombie)
-    {
-        u += th.utime.load(Ordering::Relaxed);
-        s += th.stime.load(Ordering::Relaxed);
-    }
+    crate::task::for_each_thread(t, |th| {
+        if th.state() != crate::task::TaskState::Zombie {
+            u += th.utime.load(Ordering::Relaxed);
+            s += th.stime.load(Ordering::Relaxed);
+        }
+        core::ops::ControlFlow::Continue(())
+    });
     (u, s)
 }
 

@@ -9,8 +9,13 @@
 //! 6.x split the file into `kernel/futex/{core,waitwake,requeue,syscalls}.c` with the
 //! same functions.
 //!
-//! Differences from Linux: the waiters of every futex sit in one ordered map instead of
-//! a hash of buckets with plists (no priorities: first come, first woken); a shared
+//! As in Linux, a waiter's queue entry (`FutexQ`, Linux's `futex_q`) lives on its own
+//! kernel stack and is linked into one of 256 hash buckets, so waiting allocates nothing
+//! here however many threads user space puts to sleep (the timeout's `HrTimerSleeper` and
+//! the wait queue underneath are the sleeping machinery's, shared with every sleep).
+//!
+//! Differences from Linux: a bucket's list is in arrival order rather than a plist by
+//! priority (no priorities: first come, first woken); a shared
 //! futex (a MAP_SHARED mapping, without FUTEX_PRIVATE_FLAG) is keyed by the physical
 //! page rather than (inode, offset), so it is the same futex in every process that maps
 //! the page while the page stays resident; PI futexes (FUTEX_LOCK_PI...) are ENOSYS.
@@ -28,9 +33,9 @@ use crate::sync::wait::SleepState;
 use crate::sync::SpinLockIrq;
 use crate::syscall::SyscallArgs;
 use crate::task::{current, Task};
-use alloc::collections::{BTreeMap, VecDeque};
 use alloc::sync::Arc;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::cell::Cell;
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 /// futex(2) operations (`op & FUTEX_CMD_MASK`).
 pub const FUTEX_WAIT: usize = 0;
@@ -86,20 +91,183 @@ pub enum FutexKey {
     },
 }
 
-/// One waiting thread (Linux: `struct futex_q`).
+/// How many hash buckets the futex queues have (Linux: `futex_hashsize`, 256 per CPU
+/// rounded to a power of two: 256 on our one CPU).
+const FUTEX_HASHSIZE: usize = 256;
+
+/// `FutexQ::bucket` of a waiter on no queue: not queued yet, or woken (Linux: a NULL
+/// `lock_ptr`).
+const NOT_QUEUED: usize = usize::MAX;
+
+/// One waiting thread (Linux: `struct futex_q`). It lives on the waiter's kernel stack,
+/// in `futex_wait`, and is linked into its hash bucket's list while it waits: queueing a
+/// waiter allocates nothing. Everything but `bitset` and `sleeper` changes only under
+/// the lock of the bucket that holds it.
 struct FutexQ {
+    /// Neighbours on the bucket's list (Linux: the `plist_node list`).
+    prev: Cell<*const FutexQ>,
+    /// See `prev`.
+    next: Cell<*const FutexQ>,
+    /// The futex it waits on; a requeue changes it (Linux: `key`).
+    key: Cell<FutexKey>,
+    /// Index of the bucket whose list holds it, or `NOT_QUEUED` (Linux: `lock_ptr`, the
+    /// bucket's lock). A waker stores `NOT_QUEUED` last, with release ordering: from then
+    /// on the waiter may return and its stack frame, this entry, be gone.
+    bucket: AtomicUsize,
     /// Whom FUTEX_WAKE_BITSET may wake.
     bitset: u32,
-    /// Set by the waker before it wakes the sleeper.
-    woken: AtomicBool,
-    /// The sleeper's wait queue and its timeout.
+    /// The sleeper's wait queue and its timeout; a waker takes a reference before it
+    /// marks the entry woken (Linux: `wake_q_add(wake_q, q->task)` in `mark_wake_futex`).
     sleeper: Arc<HrTimerSleeper>,
 }
 
-/// Every futex with waiters, each with its queue in arrival order (Linux:
-/// `futex_queues`, a hash of `futex_hash_bucket`s).
-static FUTEX_QUEUES: SpinLockIrq<BTreeMap<FutexKey, VecDeque<Arc<FutexQ>>>> =
-    SpinLockIrq::new(BTreeMap::new());
+impl FutexQ {
+    fn new(key: FutexKey, bitset: u32, sleeper: Arc<HrTimerSleeper>) -> Self {
+        FutexQ {
+            prev: Cell::new(core::ptr::null()),
+            next: Cell::new(core::ptr::null()),
+            key: Cell::new(key),
+            bucket: AtomicUsize::new(NOT_QUEUED),
+            bitset,
+            sleeper,
+        }
+    }
+
+    /// Is it on a bucket's list (Linux: `!plist_node_empty(&q->list)` seen through
+    /// `lock_ptr`)?
+    fn is_queued(&self) -> bool {
+        self.bucket.load(Ordering::Acquire) != NOT_QUEUED
+    }
+}
+
+impl Drop for FutexQ {
+    /// An entry never leaves its stack frame still linked: that would leave a dangling
+    /// pointer in the bucket.
+    fn drop(&mut self) {
+        unqueue_me(self);
+    }
+}
+
+/// One hash bucket: the waiters of the futexes whose keys hash here, in arrival order
+/// (Linux: `struct futex_hash_bucket`, whose `chain` is a plist by priority; we have no
+/// priorities, so a plain list: first come, first woken).
+struct FutexHashBucket {
+    head: *const FutexQ,
+    tail: *const FutexQ,
+}
+
+// SAFETY: the pointers are followed only under the `SpinLockIrq` that holds the bucket,
+// and a linked entry stays valid until it is unlinked under that lock (its owner's
+// `futex_wait` does not return, and its Drop does not finish, before that).
+unsafe impl Send for FutexHashBucket {}
+
+impl FutexHashBucket {
+    const fn new() -> Self {
+        FutexHashBucket {
+            head: core::ptr::null(),
+            tail: core::ptr::null(),
+        }
+    }
+
+    /// Append `q` (Linux: `plist_add` in `__queue_me`).
+    ///
+    /// # Safety
+    /// `q` is not on any list and stays where it is until it has been unlinked.
+    unsafe fn link_tail(&mut self, q: &FutexQ) {
+        q.prev.set(self.tail);
+        q.next.set(core::ptr::null());
+        if self.tail.is_null() {
+            self.head = q;
+        } else {
+            // SAFETY: `tail` is a linked entry, valid while linked (caller holds the lock).
+            unsafe { (*self.tail).next.set(q) };
+        }
+        self.tail = q;
+    }
+
+    /// Take `q` off the list (Linux: `plist_del` in `__unqueue_futex`).
+    ///
+    /// # Safety
+    /// `q` is on this bucket's list.
+    unsafe fn unlink(&mut self, q: &FutexQ) {
+        let (prev, next) = (q.prev.get(), q.next.get());
+        if prev.is_null() {
+            self.head = next;
+        } else {
+            // SAFETY: a linked neighbour, valid while linked.
+            unsafe { (*prev).next.set(next) };
+        }
+        if next.is_null() {
+            self.tail = prev;
+        } else {
+            // SAFETY: as above.
+            unsafe { (*next).prev.set(prev) };
+        }
+        q.prev.set(core::ptr::null());
+        q.next.set(core::ptr::null());
+    }
+}
+
+/// The buckets (Linux: `futex_queues`).
+static FUTEX_QUEUES: [SpinLockIrq<FutexHashBucket>; FUTEX_HASHSIZE] =
+    [const { SpinLockIrq::new(FutexHashBucket::new()) }; FUTEX_HASHSIZE];
+
+/// The bucket of `key` (Linux: `hash_futex`, jhash2 of the key).
+fn hash_futex(key: &FutexKey) -> usize {
+    let (a, b, kind) = match *key {
+        FutexKey::Private { mm, addr } => (mm as u64, addr as u64, 1u64),
+        FutexKey::Shared { pfn, offset } => (pfn as u64, offset as u64, 2u64),
+    };
+    let h = (a.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ b.rotate_left(29) ^ kind)
+        .wrapping_mul(0xc2b2_ae3d_27d4_eb4f);
+    (h >> 56) as usize % FUTEX_HASHSIZE
+}
+
+/// Queue `q` on its key's bucket (Linux: `queue_me`). `q` must stay where it is until
+/// [`unqueue_me`] or a waker has taken it off.
+fn queue_me(q: &FutexQ) {
+    let idx = hash_futex(&q.key.get());
+    let mut hb = FUTEX_QUEUES[idx].lock();
+    // SAFETY: `q` is on no list (new) and its owner keeps it in place until unqueued.
+    unsafe { hb.link_tail(q) };
+    q.bucket.store(idx, Ordering::Release);
+}
+
+/// Take `q` off its bucket if no waker did: true if it was still queued (a timeout or a
+/// signal ended the wait), false if it was woken. A requeue may move it between buckets,
+/// hence the check after locking. Linux: `unqueue_me`.
+fn unqueue_me(q: &FutexQ) -> bool {
+    loop {
+        let idx = q.bucket.load(Ordering::Acquire);
+        if idx == NOT_QUEUED {
+            return false;
+        }
+        let mut hb = FUTEX_QUEUES[idx].lock();
+        if q.bucket.load(Ordering::Acquire) != idx {
+            continue; // requeued (or woken) meanwhile
+        }
+        // SAFETY: `bucket` says `q` is on this list, and we hold its lock.
+        unsafe { hb.unlink(q) };
+        q.bucket.store(NOT_QUEUED, Ordering::Release);
+        return true;
+    }
+}
+
+/// Take the linked `q` off `hb` and wake its sleeper (Linux: `mark_wake_futex` +
+/// `wake_up_q`). Linux collects the tasks on a `wake_q` and wakes them after dropping the
+/// bucket lock, to keep the lock short on SMP; on our one CPU, with interrupts off under
+/// the lock, waking here is the same and needs no list.
+///
+/// # Safety
+/// `q` is on `hb`'s list and the caller holds `hb`'s lock.
+unsafe fn mark_wake_futex(hb: &mut FutexHashBucket, q: &FutexQ) {
+    let sleeper = q.sleeper.clone();
+    // SAFETY: the caller's contract.
+    unsafe { hb.unlink(q) };
+    // The last touch of `q`: the waiter may return (and its entry vanish) from now on.
+    q.bucket.store(NOT_QUEUED, Ordering::Release);
+    sleeper.wake();
+}
 
 /// The current task's address space (futexes live in user memory).
 fn current_mm() -> KResult<Arc<MmStruct>> {
@@ -175,24 +343,19 @@ pub fn futex_wait(
     if now != val {
         return Err(Errno::EAGAIN);
     }
-    let q = Arc::new(FutexQ {
+    // The queue entry is this stack frame's (Linux: `struct futex_q q` in futex_wait);
+    // it does not move until it is off the queue again.
+    let q = FutexQ::new(
+        key,
         bitset,
-        woken: AtomicBool::new(false),
-        sleeper: HrTimerSleeper::new(deadline.unwrap_or(u64::MAX)),
-    });
-    FUTEX_QUEUES
-        .lock()
-        .entry(key)
-        .or_default()
-        .push_back(q.clone());
-    let slept = hrtimer_sleep_until(&q.sleeper, SleepState::Interruptible, || {
-        q.woken.load(Ordering::Acquire)
-    });
+        HrTimerSleeper::new(deadline.unwrap_or(u64::MAX)),
+    );
+    queue_me(&q);
+    let slept = hrtimer_sleep_until(&q.sleeper, SleepState::Interruptible, || !q.is_queued());
     // unqueue_me: a waker that took us off the queue has woken us; else we leave.
-    if q.woken.load(Ordering::Acquire) {
+    if !unqueue_me(&q) {
         return Ok(0);
     }
-    unqueue(&q);
     slept?;
     if q.sleeper.fired() {
         return Err(Errno::ETIMEDOUT);
@@ -200,51 +363,23 @@ pub fn futex_wait(
     Err(Errno::EINTR)
 }
 
-/// Take `q` off whichever queue holds it (a requeue may have moved it).
-fn unqueue(q: &Arc<FutexQ>) {
-    let mut queues = FUTEX_QUEUES.lock();
-    let mut empty = None;
-    for (k, waiters) in queues.iter_mut() {
-        if let Some(i) = waiters.iter().position(|w| Arc::ptr_eq(w, q)) {
-            waiters.remove(i);
-            if waiters.is_empty() {
-                empty = Some(*k);
-            }
-            break;
-        }
-    }
-    if let Some(k) = empty {
-        queues.remove(&k);
-    }
-}
-
 /// Wake up to `nr` waiters of `key` whose bitset meets `bitset`, in arrival order;
 /// returns how many (Linux: `futex_wake` -> `mark_wake_futex` + `wake_up_q`).
 fn wake_key(key: FutexKey, nr: usize, bitset: u32) -> usize {
-    let mut woken = alloc::vec::Vec::new();
-    {
-        let mut queues = FUTEX_QUEUES.lock();
-        let Some(waiters) = queues.get_mut(&key) else {
-            return 0;
-        };
-        let mut i = 0;
-        while i < waiters.len() && woken.len() < nr {
-            if waiters[i].bitset & bitset != 0 {
-                let q = waiters.remove(i).expect("index checked");
-                q.woken.store(true, Ordering::Release);
-                woken.push(q);
-            } else {
-                i += 1;
-            }
-        }
-        if waiters.is_empty() {
-            queues.remove(&key);
+    let mut hb = FUTEX_QUEUES[hash_futex(&key)].lock();
+    let mut woken = 0;
+    let mut p = hb.head;
+    while !p.is_null() && woken < nr {
+        // SAFETY: `p` is linked on this bucket, whose lock we hold.
+        let q = unsafe { &*p };
+        p = q.next.get();
+        if q.key.get() == key && q.bitset & bitset != 0 {
+            // SAFETY: `q` is on `hb`, locked.
+            unsafe { mark_wake_futex(&mut hb, q) };
+            woken += 1;
         }
     }
-    for q in &woken {
-        q.sleeper.wake();
-    }
-    woken.len()
+    woken
 }
 
 /// Wake up to `nr` waiters of the futex at `uaddr` (Linux: `futex_wake`).
@@ -291,24 +426,56 @@ pub fn futex_requeue(
             return Err(Errno::EAGAIN);
         }
     }
-    let woken = wake_key(key1, nr_wake, FUTEX_BITSET_MATCH_ANY);
-    if key1 == key2 || nr_requeue == 0 {
-        return Ok(woken);
-    }
-    let mut queues = FUTEX_QUEUES.lock();
-    let mut moved = VecDeque::new();
-    if let Some(waiters) = queues.get_mut(&key1) {
-        let n = nr_requeue.min(waiters.len());
-        moved.extend(waiters.drain(..n));
-        if waiters.is_empty() {
-            queues.remove(&key1);
+    Ok(requeue_keys(key1, key2, nr_wake, nr_requeue))
+}
+
+/// The locked part of [`futex_requeue`]: wake `nr_wake` waiters of `key1`, move up to
+/// `nr_requeue` more to `key2`; both buckets locked together, the lower index first
+/// (Linux: `double_lock_hb`, `requeue_futex`).
+fn requeue_keys(key1: FutexKey, key2: FutexKey, nr_wake: usize, nr_requeue: usize) -> usize {
+    let (i1, i2) = (hash_futex(&key1), hash_futex(&key2));
+    let (mut hb1, mut hb2) = if i1 == i2 {
+        (FUTEX_QUEUES[i1].lock(), None)
+    } else if i1 < i2 {
+        let a = FUTEX_QUEUES[i1].lock();
+        (a, Some(FUTEX_QUEUES[i2].lock()))
+    } else {
+        let b = FUTEX_QUEUES[i2].lock();
+        (FUTEX_QUEUES[i1].lock(), Some(b))
+    };
+    // Linux's `task_count`: woken plus requeued.
+    let mut count = 0;
+    let mut p = hb1.head;
+    while !p.is_null() {
+        if count >= nr_wake && count - nr_wake >= nr_requeue {
+            break;
         }
+        // SAFETY: `p` is linked on `hb1`, whose lock we hold.
+        let q = unsafe { &*p };
+        p = q.next.get();
+        if q.key.get() != key1 {
+            continue;
+        }
+        count += 1;
+        if count <= nr_wake {
+            // SAFETY: `q` is on `hb1`, locked.
+            unsafe { mark_wake_futex(&mut hb1, q) };
+            continue;
+        }
+        // requeue_futex: onto the other bucket if the key hashes elsewhere; the key
+        // changes either way (Linux requeues onto the same futex too, to no effect).
+        if let Some(hb2) = hb2.as_mut() {
+            // SAFETY: `q` is on `hb1` and both locks are held; it stays in place on its
+            // owner's stack.
+            unsafe {
+                hb1.unlink(q);
+                hb2.link_tail(q);
+            }
+            q.bucket.store(i2, Ordering::Release);
+        }
+        q.key.set(key2);
     }
-    let requeued = moved.len();
-    if requeued != 0 {
-        queues.entry(key2).or_default().extend(moved);
-    }
-    Ok(woken + requeued)
+    count
 }
 
 /// The operation FUTEX_WAKE_OP encodes in `val3`: `*uaddr2 = op(old, oparg)`, then
@@ -495,7 +662,7 @@ pub fn exit_robust_list(task: &Task) {
     let Some(mm) = task.mm.lock().clone() else {
         return;
     };
-    let tid = task.pid as u32;
+    let tid = task.pid() as u32;
     let (Ok(mut entry), Ok(offset), Ok(pending)) = (
         get_user::<u64>(head),
         get_user::<i64>(head + 8),
@@ -544,5 +711,83 @@ mod tests {
         // Unknown op or comparison: ENOSYS.
         assert_eq!(wake_op_decode(5 << 28).err(), Some(Errno::ENOSYS));
         assert_eq!(wake_op_decode(6 << 24).err(), Some(Errno::ENOSYS));
+    }
+    /// A private key no other test uses (the buckets are global; tests run in parallel).
+    fn key(mm: usize, addr: usize) -> FutexKey {
+        FutexKey::Private { mm, addr }
+    }
+
+    fn waiter(k: FutexKey, bitset: u32) -> FutexQ {
+        FutexQ::new(k, bitset, HrTimerSleeper::new(u64::MAX))
+    }
+
+    #[test]
+    fn futex_wake_takes_waiters_in_arrival_order_and_honours_the_bitset() {
+        let k = key(0x1000_0001, 0x40);
+        let qs = [waiter(k, 1), waiter(k, 2), waiter(k, 1), waiter(k, 1)];
+        for q in &qs {
+            queue_me(q);
+        }
+        // FUTEX_WAKE_BITSET 2: only the second.
+        assert_eq!(wake_key(k, 10, 2), 1);
+        assert!(qs[0].is_queued() && !qs[1].is_queued() && qs[2].is_queued());
+        // Two of the rest, oldest first.
+        assert_eq!(wake_key(k, 2, FUTEX_BITSET_MATCH_ANY), 2);
+        assert!(!qs[0].is_queued() && !qs[2].is_queued() && qs[3].is_queued());
+        // unqueue_me: the woken one finds itself woken, the last leaves on its own.
+        assert!(!unqueue_me(&qs[0]));
+        assert!(unqueue_me(&qs[3]));
+        assert_eq!(wake_key(k, 10, FUTEX_BITSET_MATCH_ANY), 0);
+    }
+
+    #[test]
+    fn futex_wake_leaves_other_keys_of_the_same_bucket() {
+        let k1 = key(0x2000_0001, 0x80);
+        // Another key that hashes to the same bucket.
+        let k2 = (0..100_000usize)
+            .map(|i| key(0x2000_0001, 0x1000 + 4 * i))
+            .find(|k| hash_futex(k) == hash_futex(&k1))
+            .expect("a colliding key");
+        let (a, b, c) = (waiter(k1, 1), waiter(k2, 1), waiter(k1, 1));
+        queue_me(&a);
+        queue_me(&b);
+        queue_me(&c);
+        assert_eq!(wake_key(k1, 10, FUTEX_BITSET_MATCH_ANY), 2);
+        assert!(b.is_queued());
+        assert_eq!(wake_key(k2, 10, FUTEX_BITSET_MATCH_ANY), 1);
+        assert!(!a.is_queued() && !b.is_queued() && !c.is_queued());
+    }
+
+    #[test]
+    fn futex_requeue_wakes_nr_wake_then_moves_nr_requeue_and_counts_both() {
+        let (k1, k2) = (key(0x3000_0001, 0x10), key(0x3000_0001, 0x20));
+        let qs = [waiter(k1, 1), waiter(k1, 1), waiter(k1, 1), waiter(k1, 1)];
+        for q in &qs {
+            queue_me(q);
+        }
+        // Linux's return value: woken plus requeued.
+        assert_eq!(requeue_keys(k1, k2, 1, 2), 3);
+        assert!(!qs[0].is_queued());
+        assert!(qs[1].key.get() == k2 && qs[2].key.get() == k2 && qs[3].key.get() == k1);
+        assert_eq!(qs[1].bucket.load(Ordering::Relaxed), hash_futex(&k2));
+        // A requeued waiter leaves from its new bucket (unqueue_me follows `bucket`).
+        assert!(unqueue_me(&qs[2]));
+        assert_eq!(wake_key(k2, 10, FUTEX_BITSET_MATCH_ANY), 1);
+        assert_eq!(wake_key(k1, 10, FUTEX_BITSET_MATCH_ANY), 1);
+        // nr_wake 0 and nr_requeue 0: nothing happens.
+        let q = waiter(k1, 1);
+        queue_me(&q);
+        assert_eq!(requeue_keys(k1, k2, 0, 0), 0);
+        assert!(q.is_queued() && q.key.get() == k1);
+    }
+
+    #[test]
+    fn a_dropped_futex_q_is_never_left_on_its_bucket() {
+        let k = key(0x4000_0001, 0x10);
+        {
+            let q = waiter(k, 1);
+            queue_me(&q);
+        }
+        assert_eq!(wake_key(k, 10, FUTEX_BITSET_MATCH_ANY), 0);
     }
 }

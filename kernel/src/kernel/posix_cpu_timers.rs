@@ -102,7 +102,7 @@ fn check_cpu_itimer(t: &Arc<Task>, clock: CpuClock, now: u64, sig: u32) {
 #[inline(never)]
 pub fn run_posix_cpu_timers() {
     let Some(t) = current() else { return };
-    if t.pid == 0 {
+    if t.pid() == 0 {
         return;
     }
     let lim = t.rlim.lock()[RLIMIT_CPU];

@@ -134,9 +134,9 @@ pub fn disk_read_sleeps() -> TestResult {
     let woken0 = dev.nr_irq_wakeups.load(Ordering::Relaxed);
     WOKEN0.store(woken0, Ordering::Relaxed);
     let a = kernel_thread("blk-reader", disk_reader, 0).ok_or("kernel_thread failed")?;
-    READER_PID.store(a.pid, Ordering::Relaxed);
+    READER_PID.store(a.pid(), Ordering::Relaxed);
     let b = kernel_thread("blk-bystander", disk_bystander, 0).ok_or("kernel_thread failed")?;
-    let pids = [a.pid, b.pid];
+    let pids = [a.pid(), b.pid()];
     drop((a, b));
     run_until_exit(&pids, 5, || {})?;
     if READ_ERR.load(Ordering::Relaxed) {
@@ -218,7 +218,7 @@ pub fn lock_page_sleeps() -> TestResult {
     let pfn = page_to_pfn(page);
     let h = kernel_thread("page-holder", page_holder, pfn).ok_or("kernel_thread failed")?;
     let w = kernel_thread("page-waiter", page_waiter, pfn).ok_or("kernel_thread failed")?;
-    let (hp, wp) = (h.pid, w.pid);
+    let (hp, wp) = (h.pid(), w.pid());
     drop(h);
     let mut seen_d = 0;
     let r = run_until_exit(&[hp, wp], 5, || {
@@ -282,7 +282,7 @@ pub fn console_read_sleeps() -> TestResult {
     }
     CONSOLE_LINE.lock().clear();
     let r = kernel_thread("console-reader", console_reader, 0).ok_or("kernel_thread failed")?;
-    let pid = r.pid;
+    let pid = r.pid();
     // Watch it for 40 ms: it must be asleep at every look after its first run.
     let until = jiffies() + HZ / 25;
     let (mut looks, mut asleep) = (0, 0);

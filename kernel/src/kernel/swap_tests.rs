@@ -218,7 +218,7 @@ pub fn swap_page_io_round_trip() -> TestResult {
     SLEPT0.store(s0, Ordering::Relaxed);
     POLLED0.store(p0, Ordering::Relaxed);
     let t = kernel_thread("swap-io", swap_io_thread, 0).ok_or("kernel_thread failed")?;
-    let pid = t.pid;
+    let pid = t.pid();
     drop(t);
     crate::kernel::sleep_tests::run_until_exit(&[pid], 10, || {})?;
     let r = OUTCOME.lock().take().ok_or("the thread left no result")?;

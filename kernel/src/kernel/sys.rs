@@ -194,7 +194,7 @@ pub fn sys_getresuid(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
 /// `check_prlimit_permission`.
 fn check_prlimit_permission(task: &crate::task::Task) -> KResult<()> {
     let me = current().ok_or(Errno::ESRCH)?;
-    if me.pid == task.pid {
+    if me.pid() == task.pid() {
         return Ok(());
     }
     let cred = *me.cred.lock();
@@ -296,9 +296,9 @@ pub fn sys_setpgid(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     }
     let me = current().ok_or(Errno::ESRCH)?;
     let p = pgrp_task(pid)?;
-    let pgid = if pgid == 0 { p.pid } else { pgid };
-    if p.pid != me.pid {
-        if p.ppid.load(Relaxed) != me.pid {
+    let pgid = if pgid == 0 { p.pid() } else { pgid };
+    if p.pid() != me.pid() {
+        if p.ppid.load(Relaxed) != me.pid() {
             return Err(Errno::ESRCH);
         }
         if p.sid.load(Relaxed) != me.sid.load(Relaxed) {
@@ -309,10 +309,10 @@ pub fn sys_setpgid(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
         }
     }
     let sid = p.sid.load(Relaxed);
-    if sid == p.pid {
+    if sid == p.pid() {
         return Err(Errno::EPERM); // a session leader stays in its group
     }
-    if pgid != p.pid
+    if pgid != p.pid()
         && !live_tasks()
             .iter()
             .any(|t| t.pgid.load(Relaxed) == pgid && t.sid.load(Relaxed) == me.sid.load(Relaxed))
@@ -343,12 +343,15 @@ pub fn sys_getsid(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
 pub fn sys_setsid(_: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     use core::sync::atomic::Ordering::Relaxed;
     let me = current().ok_or(Errno::ESRCH)?;
-    if live_tasks().iter().any(|t| t.pgid.load(Relaxed) == me.pid) {
+    if live_tasks()
+        .iter()
+        .any(|t| t.pgid.load(Relaxed) == me.pid())
+    {
         return Err(Errno::EPERM);
     }
-    me.sid.store(me.pid, Relaxed);
-    me.pgid.store(me.pid, Relaxed);
-    Ok(me.pid as usize)
+    me.sid.store(me.pid(), Relaxed);
+    me.pgid.store(me.pid(), Relaxed);
+    Ok(me.pid() as usize)
 }
 
 /// getrlimit(2).

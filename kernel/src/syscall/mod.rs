@@ -57,7 +57,7 @@ pub fn invoke_syscall(regs: &mut PtRegs) {
     };
     if STRACE.load(Ordering::Relaxed) {
         let comm = crate::task::current()
-            .map(|t| (t.pid, t.comm()))
+            .map(|t| (t.pid(), t.comm()))
             .unwrap_or_default();
         pr_info!(
             "[{} {}] syscall {}({:#x}, {:#x}, {:#x}, {:#x}) = {:?}",

@@ -306,9 +306,11 @@ pub fn do_execve(path: &str, argv: &[Vec<u8>], envp: &[Vec<u8>], regs: &mut PtRe
         m.env_end = stack.env_end;
     }
 
+    let files_copy = unshare_files_prepare(&task)?;
     // Point of no return (Linux: begin_new_exec -> de_thread, exec_mmap): the other
     // threads go, the old mm is released (a vfork parent goes on), the new one goes in.
     de_thread(&task)?;
+    unshare_files_commit(&task, files_copy);
     // Two statements: `task.mm`'s guard must be gone before mm_release, which reads the
     // robust list through the task's mm again.
     let old_mm = task.mm.lock().clone();
@@ -320,7 +322,7 @@ pub fn do_execve(path: &str, argv: &[Vec<u8>], envp: &[Vec<u8>], regs: &mut PtRe
     drop(old);
     task.files.lock().close_on_exec();
     super::flush_thread(&task);
-    task.sighand.flush_signal_handlers();
+    task.sighand().flush_signal_handlers();
     // Linux: begin_new_exec: the new program starts without an alternate stack.
     task.signal.lock().thread.altstack.sas_ss_reset();
     let name = path.rsplit('/').next().unwrap_or(path);
@@ -366,37 +368,93 @@ pub fn do_execve(path: &str, argv: &[Vec<u8>], envp: &[Vec<u8>], regs: &mut PtRe
 
 /// Make the exec'ing thread the only one of its process: SIGKILL to the others, then
 /// wait (killably) until they are gone. EAGAIN when the group is already exiting.
-/// Linux: `de_thread`. Unlike Linux, a thread that is not the leader keeps its own tid
-/// (Linux gives it the leader's pid); programs exec from the main thread in practice.
+/// A thread that is not the leader then becomes the leader: it takes the leader's pid
+/// (so getpid() == gettid() afterwards, and the parent's wait4 sees the pid it forked),
+/// and the old leader, a zombie by now, is released under the thread's old tid; the new
+/// leader's exit signal is SIGCHLD, as Linux sets it. Finally the signal actions, if
+/// another process still shares them (CLONE_SIGHAND without CLONE_THREAD), are copied,
+/// so the handler reset at exec stays ours. Linux: `de_thread` (`zap_other_threads`,
+/// `exchange_tids`, `transfer_pid`, `release_task(leader)`, the `newsighand` copy; 6.x
+/// moved that copy into `unshare_sighand`).
 #[no_mangle]
 #[inline(never)]
 pub fn de_thread(task: &Arc<Task>) -> KResult<()> {
     use core::sync::atomic::Ordering;
-    if task.sig.live.load(Ordering::SeqCst) <= 1 {
-        return Ok(());
-    }
-    if task.sig.signal_group_exit() {
-        return Err(Errno::EAGAIN);
-    }
-    task.sig.group_exec_task.store(task.pid, Ordering::SeqCst);
-    super::signal::zap_other_threads(task);
-    loop {
-        let others = super::thread_group(task.tgid)
-            .iter()
-            .any(|t| t.pid != task.pid && t.state() != super::TaskState::Zombie);
-        if !others {
-            task.sig.group_exec_task.store(0, Ordering::SeqCst);
-            return Ok(());
-        }
-        if super::signal::fatal_signal_pending() {
-            task.sig.group_exec_task.store(0, Ordering::SeqCst);
+    if task.sig.live.load(Ordering::SeqCst) > 1 {
+        if task.sig.signal_group_exit() {
             return Err(Errno::EAGAIN);
         }
-        // They exit on their way back to user space; give them the CPU.
-        let tick = crate::kernel::hrtimer::ktime_get_ns() + 1_000_000;
-        crate::kernel::hrtimer::schedule_hrtimeout(tick, crate::sync::wait::SleepState::Killable)
+        task.sig.group_exec_task.store(task.pid(), Ordering::SeqCst);
+        super::signal::zap_other_threads(task);
+        loop {
+            // The others exit on their way back to user space; a thread other than the
+            // leader leaves the group's list as it exits, the leader stays as a zombie.
+            let alive = super::find_thread(task, |t| {
+                !core::ptr::eq(t, &**task)
+                    && !matches!(t.state(), super::TaskState::Zombie | super::TaskState::Dead)
+            });
+            if alive.is_none() {
+                break;
+            }
+            drop(alive);
+            if super::signal::fatal_signal_pending() {
+                task.sig.group_exec_task.store(0, Ordering::SeqCst);
+                return Err(Errno::EAGAIN);
+            }
+            let tick = crate::kernel::hrtimer::ktime_get_ns() + 1_000_000;
+            crate::kernel::hrtimer::schedule_hrtimeout(
+                tick,
+                crate::sync::wait::SleepState::Killable,
+            )
             .ok();
+        }
+        task.sig.group_exec_task.store(0, Ordering::SeqCst);
     }
+    if task.pid() != task.tgid {
+        // Become the leader under its pid; the old leader, a zombie, takes our tid and
+        // is released (nobody waits for a thread). The parent's wait4 now finds us.
+        if let Some(leader) = super::find_task(task.tgid) {
+            super::exchange_tids(task, &leader);
+            task.set_exit_signal(super::signal::SIGCHLD);
+            leader.set_exit_signal(0);
+            super::release_task(leader.pid());
+            crate::kernel::trace::ftrace_graph_set_pid(task.pid());
+        }
+    }
+    // unshare_sighand: the other users of the actions were threads that are gone now,
+    // or another process.
+    let sighand = task.sighand();
+    if sighand.count.load(Ordering::SeqCst) > 1 {
+        task.set_sighand(Arc::new(sighand.copy()));
+        sighand.count.fetch_sub(1, Ordering::SeqCst);
+    }
+    Ok(())
+}
+
+/// Give exec a descriptor table of its own when another task shares it (CLONE_FILES):
+/// the copy, made before the point of no return so a failure is ENOMEM and nothing
+/// else; None when the table is not shared. Linux: `unshare_files` at the start of
+/// `bprm_execve` (`unshare_fd` -> `dup_fd`).
+fn unshare_files_prepare(task: &Task) -> KResult<Option<super::files::FilesRef>> {
+    let files = task.files.lock();
+    if !files.is_shared() {
+        return Ok(None);
+    }
+    let copy = files.try_clone().ok_or(Errno::ENOMEM)?;
+    drop(files);
+    Ok(Some(Arc::new(crate::sync::SpinLockIrq::new(copy))))
+}
+
+/// Install the copy `unshare_files_prepare` made if the table is still shared once the
+/// other threads are gone (their exits put their uses of it), and leave the old one
+/// (Linux: `reset_files_struct` / `put_files_struct(displaced)`).
+fn unshare_files_commit(task: &Task, copy: Option<super::files::FilesRef>) {
+    let Some(copy) = copy else { return };
+    if !task.files.lock().is_shared() {
+        return;
+    }
+    let old = task.files.replace(copy);
+    old.lock().put();
 }
 
 /// Run `path` from a kernel thread: on success the thread returns to user space as that

@@ -1,10 +1,11 @@
 //! Ending processes and reaping them. Linux: `kernel/exit.c` (`do_exit`,
 //! `do_group_exit`, `exit_notify`, `forget_original_parent`, `do_wait`, `release_task`).
-use super::{all_pids, current, find_task, release_task, schedule, TaskState};
+use super::{current, find_task, release_task, schedule, TaskState};
 use crate::arch::aarch64::traps::PtRegs;
 use crate::arch::aarch64::uaccess::put_user;
 use crate::errno::{Errno, KResult};
 use crate::syscall::SyscallArgs;
+use core::ops::ControlFlow;
 use core::sync::atomic::Ordering;
 
 /// The pid that adopts orphans (Linux: the child reaper, init).
@@ -42,14 +43,13 @@ pub fn do_exit(status: i32) -> ! {
 /// whose parent was this process, threads of those children included.
 fn forget_original_parent(me: &super::Task) {
     let mut zombie = false;
-    for pid in all_pids() {
-        if let Some(child) = find_task(pid) {
-            if child.ppid.load(Ordering::SeqCst) == me.tgid && child.tgid != me.tgid {
-                child.ppid.store(CHILD_REAPER, Ordering::SeqCst);
-                zombie |= child.state() == TaskState::Zombie;
-            }
+    super::for_each_process_thread(|child| {
+        if child.ppid.load(Ordering::SeqCst) == me.tgid && child.tgid != me.tgid {
+            child.ppid.store(CHILD_REAPER, Ordering::SeqCst);
+            zombie |= child.state() == TaskState::Zombie;
         }
-    }
+        ControlFlow::Continue(())
+    });
     if zombie {
         if let Some(reaper) = find_task(CHILD_REAPER) {
             wake_wait_chldexit(&reaper);
@@ -61,16 +61,16 @@ fn forget_original_parent(me: &super::Task) {
 /// leave the pid table at once (Linux: `exit_notify`: autoreap when `exit_signal` is -1,
 /// `release_task`). The last thread out lets the parent reap the leader.
 fn exit_notify(me: alloc::sync::Arc<super::Task>, group_dead: bool) -> ! {
-    if me.pid != me.tgid {
+    if me.pid() != me.tgid {
         let leader = find_task(me.tgid);
         me.set_state(TaskState::Dead);
-        if let Some(released) = super::release_task_self(me.pid) {
+        if let Some(released) = super::release_task_self(me.pid()) {
             super::set_task_dead(released);
         }
         if group_dead {
             if let Some(l) = leader.filter(|l| l.state() == TaskState::Zombie) {
                 if do_notify_parent(&l) {
-                    release_task(l.pid);
+                    release_task(l.pid());
                 }
             }
         }
@@ -80,7 +80,7 @@ fn exit_notify(me: alloc::sync::Arc<super::Task>, group_dead: bool) -> ! {
             // The parent wants no zombies: gone at once (Linux: autoreap -> EXIT_DEAD,
             // release_task).
             me.set_state(TaskState::Dead);
-            if let Some(released) = super::release_task_self(me.pid) {
+            if let Some(released) = super::release_task_self(me.pid()) {
                 super::set_task_dead(released);
             }
         }
@@ -100,10 +100,10 @@ fn do_notify_parent(leader: &super::Task) -> bool {
     let Some(parent) = find_task(leader.ppid.load(Ordering::SeqCst)) else {
         return false;
     };
-    let mut sig = leader.exit_signal;
+    let mut sig = leader.exit_signal();
     let mut autoreap = false;
-    if sig == SIGCHLD && parent.pid != 0 {
-        let ka = parent.sighand.action.lock()[SIGCHLD as usize - 1];
+    if sig == SIGCHLD && parent.pid() != 0 {
+        let ka = parent.sighand().action.lock()[SIGCHLD as usize - 1];
         if ka.sa_handler == SIG_IGN || ka.sa_flags & SA_NOCLDWAIT != 0 {
             autoreap = true;
             if ka.sa_handler == SIG_IGN {
@@ -111,7 +111,7 @@ fn do_notify_parent(leader: &super::Task) -> bool {
             }
         }
     }
-    if sig != 0 && parent.pid != 0 {
+    if sig != 0 && parent.pid() != 0 {
         let status = if leader.sig.group_exit.load(Ordering::SeqCst) {
             leader.sig.group_exit_code.load(Ordering::SeqCst)
         } else {
@@ -144,16 +144,12 @@ fn wake_wait_chldexit(parent: &super::Task) {
 /// runs). Without it, a process that never sleeps would keep the CPU from the idle loop
 /// that reaps what init leaves behind, and the machine would never finish.
 fn zap_pid_ns_processes(me: &super::Task) {
-    for pid in all_pids() {
-        if pid == 0 || pid == me.pid {
-            continue;
+    super::for_each_process_thread(|t| {
+        if t.pid() != 0 && t.pid() != me.pid() && t.state() != TaskState::Zombie {
+            super::signal::send_signal(t, super::signal::SIGKILL);
         }
-        if let Some(t) = find_task(pid) {
-            if t.state() != TaskState::Zombie {
-                super::signal::send_signal(&t, super::signal::SIGKILL);
-            }
-        }
-    }
+        ControlFlow::Continue(())
+    });
 }
 
 /// exit(2): end this thread only (pthread_exit; the process goes on while another thread
@@ -212,47 +208,52 @@ pub fn sys_wait4(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
         -1 => true,
         0 => t.pgid.load(Ordering::Relaxed) == me.pgid.load(Ordering::Relaxed),
         p if p < -1 => t.pgid.load(Ordering::Relaxed) == p.wrapping_neg(),
-        p => t.pid == p,
+        p => t.pid() == p,
     };
     // eligible_child: a "clone" child (exit signal other than SIGCHLD) only with
     // __WCLONE, the others only without it; __WALL takes both.
     let kind_ok = |t: &super::Task| {
         options & WALL != 0
-            || ((t.exit_signal != super::signal::SIGCHLD) == (options & WCLONE != 0))
+            || ((t.exit_signal() != super::signal::SIGCHLD) == (options & WCLONE != 0))
     };
     loop {
         // Any thread of the process may wait for the children of any of its threads.
         let seen = me.sig.chld_events.load(Ordering::SeqCst);
-        let children: alloc::vec::Vec<_> = all_pids()
-            .into_iter()
-            .filter_map(find_task)
-            .filter(|t| {
-                t.pid == t.tgid
-                    && t.ppid.load(Ordering::SeqCst) == me.tgid
-                    && wanted(t)
-                    && kind_ok(t)
-            })
-            .collect();
-        if children.is_empty() {
+        // do_wait_thread over the pid table, without a list of children: any at all,
+        // and the first zombie that may be reaped (delay_group_leader: a zombie leader
+        // waits for its last thread).
+        let mut any = false;
+        let mut zombie = None;
+        super::for_each_process_thread(|t| {
+            if t.pid() == t.tgid
+                && t.ppid.load(Ordering::SeqCst) == me.tgid
+                && wanted(t)
+                && kind_ok(t)
+            {
+                any = true;
+                if t.state() == TaskState::Zombie && super::thread_group_empty(t) {
+                    zombie = Some(t.clone());
+                    return ControlFlow::Break(());
+                }
+            }
+            ControlFlow::Continue(())
+        });
+        if !any {
             return Err(Errno::ECHILD);
         }
-        // delay_group_leader: a zombie leader waits for its last thread.
-        if let Some(z) = children
-            .iter()
-            .find(|t| t.state() == TaskState::Zombie && super::thread_group_empty(t))
-        {
+        if let Some(z) = zombie {
             // wait_task_zombie: exit_group's or a fatal signal's code, else the leader's.
             let status = if z.sig.group_exit.load(Ordering::SeqCst) {
                 z.sig.group_exit_code.load(Ordering::SeqCst)
             } else {
                 z.exit_code.load(Ordering::SeqCst)
             };
-            let zpid = z.pid;
-            let ru = crate::kernel::cputime::child_rusage(z);
-            crate::kernel::cputime::reap_cputime(&me, z);
+            let zpid = z.pid();
+            let ru = crate::kernel::cputime::child_rusage(&z);
+            crate::kernel::cputime::reap_cputime(&me, &z);
             // The child is reaped even if the status cannot be stored (Linux: do_wait
             // releases it, then kernel_wait4's put_user fails with EFAULT).
-            drop(children);
+            drop(z);
             release_task(zpid);
             if status_ptr != 0 {
                 put_user(status_ptr, status)?;
@@ -265,7 +266,6 @@ pub fn sys_wait4(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
         if options & WNOHANG != 0 {
             return Ok(0);
         }
-        drop(children);
         me.sig
             .wait_chldexit
             .wait_event_interruptible(|| me.sig.chld_events.load(Ordering::SeqCst) != seen)?;
@@ -279,7 +279,7 @@ pub fn sys_getpid(_: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
 
 /// gettid(2): this thread's own id (Linux: `task_pid_vnr`).
 pub fn sys_gettid(_: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
-    Ok(current().map_or(0, |t| t.pid) as usize)
+    Ok(current().map_or(0, |t| t.pid()) as usize)
 }
 
 /// getppid(2).
@@ -293,7 +293,7 @@ fn affinity_task(pid: i32) -> KResult<alloc::sync::Arc<super::Task>> {
         return current().ok_or(Errno::ESRCH);
     }
     find_task(pid)
-        .filter(|t| t.pid > 0 && t.state() != TaskState::Dead)
+        .filter(|t| t.pid() > 0 && t.state() != TaskState::Dead)
         .ok_or(Errno::ESRCH)
 }
 
@@ -343,5 +343,5 @@ pub fn sys_sched_yield(_: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
 pub fn sys_set_tid_address(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     let me = current().ok_or(Errno::ESRCH)?;
     me.clear_child_tid.store(a.0[0] as u64, Ordering::Relaxed);
-    Ok(me.pid as usize)
+    Ok(me.pid() as usize)
 }

@@ -212,3 +212,77 @@ impl FilesStruct {
         self.fds.clear();
     }
 }
+
+/// A shared descriptor table: what tasks cloned with CLONE_FILES point at together.
+pub type FilesRef = Arc<crate::sync::SpinLockIrq<FilesStruct>>;
+
+/// A task's pointer to its descriptor table (Linux: `task_struct::files`). Only the task
+/// itself replaces it (exec's `unshare_files`), others only read it, so a short lock
+/// around the pointer is all it needs (Linux: `task_lock` in `reset_files_struct`).
+pub struct TaskFiles(crate::sync::SpinLockIrq<FilesRef>);
+
+/// The locked table of a task, keeping the table alive while locked (Linux: the caller's
+/// `files` reference and `files->file_lock`).
+pub struct FilesGuard {
+    // Declared first so it is dropped first: the guard borrows from the table's lock,
+    // which `_table` keeps alive.
+    guard: crate::sync::SpinLockIrqGuard<'static, FilesStruct>,
+    _table: FilesRef,
+}
+
+impl TaskFiles {
+    /// Point at `table`.
+    pub fn new(table: FilesRef) -> Self {
+        TaskFiles(crate::sync::SpinLockIrq::new(table))
+    }
+
+    /// The table itself, to share it (clone with CLONE_FILES; Linux: `copy_files`).
+    pub fn get(&self) -> FilesRef {
+        self.0.lock().clone()
+    }
+
+    /// Lock the task's table (Linux: `spin_lock(&files->file_lock)`).
+    pub fn lock(&self) -> FilesGuard {
+        let table = self.get();
+        let guard = table.lock();
+        // SAFETY: the guard borrows the lock inside the `Arc`'s allocation, which does not
+        // move when the `Arc` does and lives as long as `_table`, which the struct drops
+        // after the guard (field order).
+        let guard = unsafe {
+            core::mem::transmute::<
+                crate::sync::SpinLockIrqGuard<'_, FilesStruct>,
+                crate::sync::SpinLockIrqGuard<'static, FilesStruct>,
+            >(guard)
+        };
+        FilesGuard {
+            guard,
+            _table: table,
+        }
+    }
+
+    /// Point the task at `table` instead, returning the old one (Linux:
+    /// `reset_files_struct`).
+    pub fn replace(&self, table: FilesRef) -> FilesRef {
+        core::mem::replace(&mut *self.0.lock(), table)
+    }
+}
+
+impl core::ops::Deref for FilesGuard {
+    type Target = FilesStruct;
+    fn deref(&self) -> &FilesStruct {
+        &self.guard
+    }
+}
+
+impl core::ops::DerefMut for FilesGuard {
+    fn deref_mut(&mut self) -> &mut FilesStruct {
+        &mut self.guard
+    }
+}
+
+impl FilesStruct {
+    /// Is the table shared with another task (Linux: `atomic_read(&files->count) > 1`)?
+    pub fn is_shared(&self) -> bool {
+        self.users > 1
+    }
+}

@@ -239,7 +239,7 @@ pub fn kernel_clone(
     child.set_mm(Some(child_mm));
     if flags & CLONE_PARENT_SETTID != 0 {
         // Linux ignores a fault here too.
-        let _ = put_user(parent_tid, child.pid);
+        let _ = put_user(parent_tid, child.pid());
     }
     let vfork = (flags & CLONE_VFORK != 0).then(|| {
         let done = Arc::new(VforkDone {
@@ -249,7 +249,7 @@ pub fn kernel_clone(
         *child.vfork_done.lock() = Some(done.clone());
         done
     });
-    let tid = child.pid;
+    let tid = child.pid();
     wake_up_process(&child);
     drop(child);
     if let Some(done) = vfork {

@@ -154,8 +154,10 @@ pub use crate::kernel::resource::{
 
 /// A task (Linux: `struct task_struct`).
 pub struct Task {
-    /// Task id: the thread's own id, what gettid(2) returns (Linux: `pid`).
-    pub pid: i32,
+    /// Task id: the thread's own id, what gettid(2) returns (Linux: `pid`). Read it with
+    /// [`Task::pid`]; only `de_thread` changes it, when a thread that is not the leader
+    /// execs and takes over the leader's pid (Linux: `exchange_tids`).
+    pid: AtomicI32,
     /// Thread-group id: the process id getpid(2) returns, the `pid` of the group's first
     /// thread, its leader (Linux: `tgid`). Equal to `pid` for a process's main thread.
     pub tgid: i32,
@@ -185,8 +187,9 @@ pub struct Task {
     /// task, which reads `current->mm` without a lock as Linux does: only the task itself
     /// replaces its mm (exec, exit), never while it is in a fault, and `mm` keeps it alive.
     mm_ptr: AtomicPtr<crate::mm::mm_types::MmStruct>,
-    /// Open files, shared with CLONE_FILES (Linux: `files`).
-    pub files: Arc<SpinLockIrq<files::FilesStruct>>,
+    /// Open files, shared with CLONE_FILES (Linux: `files`); exec gives a sharer its own
+    /// copy (`unshare_files`).
+    pub files: files::TaskFiles,
     /// Current directory, absolute, shared with CLONE_FS (Linux: `fs->pwd`).
     pub cwd: Arc<SpinLockIrq<alloc::string::String>>,
     /// File-creation mask, shared with CLONE_FS like `cwd` (Linux: `fs->umask`; 0022 for
@@ -198,8 +201,9 @@ pub struct Task {
     /// This thread's blocked mask, pending siginfo, last fault (Linux: `blocked`, the
     /// pending queue, `thread.fault_address`).
     pub signal: SpinLockIrq<alloc::boxed::Box<signal::SignalState>>,
-    /// Signal actions, shared with CLONE_SIGHAND (Linux: `sighand`).
-    pub sighand: Arc<signal::SighandStruct>,
+    /// Signal actions, shared with CLONE_SIGHAND (Linux: `sighand`); read with
+    /// [`Task::sighand`]. exec replaces it with a copy when another process shares it.
+    sighand: SpinLockIrq<Arc<signal::SighandStruct>>,
     /// The thread group's shared pending set and exit state (Linux: `signal`).
     pub sig: Arc<signal::SignalStruct>,
     /// Resource limits, shared by the thread group (Linux keeps them in `signal_struct`).
@@ -216,7 +220,11 @@ pub struct Task {
     pub robust_list: AtomicU64,
     /// The signal the parent gets when this process ends: SIGCHLD from fork, the clone
     /// flags' low byte, 0 for threads (Linux: `exit_signal`, -1 for threads).
-    pub exit_signal: u32,
+    /// Read with [`Task::exit_signal`]: `de_thread` gives an exec'ing thread the leader's.
+    exit_signal: AtomicU32,
+    /// This task's link in its thread group's list, `sig.thread_head` (Linux:
+    /// `thread_node`); see [`for_each_thread`].
+    thread_node: ThreadNode,
     /// Set while a vfork parent waits for this child to exec or exit (Linux:
     /// `vfork_done`).
     pub vfork_done: SpinLockIrq<Option<Arc<fork::VforkDone>>>,
@@ -264,6 +272,24 @@ unsafe impl Sync for Task {}
 unsafe impl Send for Task {}
 
 impl Task {
+    /// The task's id (Linux: `task_pid_nr`, the `pid` field): gettid(2)'s answer.
+    pub fn pid(&self) -> i32 {
+        self.pid.load(Ordering::Relaxed)
+    }
+    /// The signal the parent gets when this process ends, 0 for a thread (Linux:
+    /// `exit_signal`).
+    pub fn exit_signal(&self) -> u32 {
+        self.exit_signal.load(Ordering::Relaxed)
+    }
+    /// The signal actions this task uses (Linux: `tsk->sighand`).
+    pub fn sighand(&self) -> Arc<signal::SighandStruct> {
+        self.sighand.lock().clone()
+    }
+    /// Use `new` as the signal actions from now on, returning the old ones (Linux: the
+    /// `rcu_assign_pointer(tsk->sighand, newsighand)` of `de_thread`'s `unshare_sighand`).
+    pub fn set_sighand(&self, new: Arc<signal::SighandStruct>) -> Arc<signal::SighandStruct> {
+        core::mem::replace(&mut *self.sighand.lock(), new)
+    }
     /// Current state.
     pub fn state(&self) -> TaskState {
         match self.state.load(Ordering::Acquire) {
@@ -390,6 +416,30 @@ pub fn find_task(pid: i32) -> Option<Arc<Task>> {
     TASKS.lock().get(&pid).cloned()
 }
 
+/// Call `f` on every task in the pid table, in pid order, until it returns `Break`
+/// (Linux: `for_each_process_thread`). Allocates nothing, and holds the pid table's lock
+/// only to find the next task, never while `f` runs: `f` may sleep, send signals, look
+/// tasks up or release them. A task created during the walk is visited if its pid is
+/// above the cursor, as Linux's RCU walk may or may not see it.
+pub fn for_each_process_thread(mut f: impl FnMut(&Arc<Task>) -> core::ops::ControlFlow<()>) {
+    let mut from = i32::MIN;
+    loop {
+        let next = TASKS
+            .lock()
+            .range(from..)
+            .next()
+            .map(|(&pid, t)| (pid, t.clone()));
+        let Some((pid, t)) = next else { return };
+        if f(&t).is_break() {
+            return;
+        }
+        match pid.checked_add(1) {
+            Some(p) => from = p,
+            None => return,
+        }
+    }
+}
+
 /// Every live user process, by its main thread: not a zombie, not the idle task, not a
 /// kernel thread (no mm). For the process-group walks of kill(2), setpgid(2) and
 /// setsid(2) (Linux: `do_each_pid_task(.., PIDTYPE_PGID, ..)` over group leaders).
@@ -398,31 +448,149 @@ pub fn live_user_tasks() -> alloc::vec::Vec<Arc<Task>> {
         .into_iter()
         .filter(|&p| p > 0)
         .filter_map(find_task)
-        .filter(|t| t.pid == t.tgid && t.state() != TaskState::Zombie && t.mm.lock().is_some())
+        .filter(|t| t.pid() == t.tgid && t.state() != TaskState::Zombie && t.mm.lock().is_some())
         .collect()
 }
 
-/// The live threads of process `tgid`, leader first (Linux: `for_each_thread`). Threads
-/// that exited are gone from the pid table; a zombie leader is still listed.
-pub fn thread_group(tgid: i32) -> alloc::vec::Vec<Arc<Task>> {
-    if tgid <= 0 {
-        return alloc::vec::Vec::new();
+/// A task's link in its thread group's list (Linux: `task_struct::thread_node`). Both
+/// pointers change only under the group's `sig.thread_head` lock.
+struct ThreadNode {
+    prev: UnsafeCell<*const Task>,
+    next: UnsafeCell<*const Task>,
+}
+
+impl ThreadNode {
+    const fn new() -> Self {
+        ThreadNode {
+            prev: UnsafeCell::new(core::ptr::null()),
+            next: UnsafeCell::new(core::ptr::null()),
+        }
     }
-    TASKS
-        .lock()
-        .range(tgid..)
-        .filter(|(_, t)| t.tgid == tgid)
-        .map(|(_, t)| t.clone())
-        .collect()
+}
+
+/// The tasks of one thread group, in creation order, linked through their `thread_node`
+/// (Linux: `signal_struct::thread_head`). Walking it allocates nothing, which matters
+/// because user space decides how many threads there are and the walks run on signal
+/// delivery, exit and exec. A task is on it from `alloc_task` until it leaves the pid
+/// table (`release_task`), and the pid table's reference keeps every linked task alive.
+pub struct ThreadHead {
+    first: *const Task,
+    last: *const Task,
+}
+
+// SAFETY: the pointers are only followed under the `SpinLockIrq` that holds the head, and
+// every task they name is kept alive by the pid table while it is linked.
+unsafe impl Send for ThreadHead {}
+
+impl ThreadHead {
+    /// An empty list (a new `SignalStruct`; its first task links itself in).
+    pub const fn new() -> Self {
+        ThreadHead {
+            first: core::ptr::null(),
+            last: core::ptr::null(),
+        }
+    }
+}
+
+impl Default for ThreadHead {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Link a new task at the tail of its group's list (Linux: the
+/// `list_add_tail_rcu(&p->thread_node, &p->signal->thread_head)` of `copy_process`).
+fn attach_thread(task: &Arc<Task>) {
+    let mut head = task.sig.thread_head.lock();
+    let me = Arc::as_ptr(task);
+    // SAFETY: the node is ours and the list's nodes change only under `head`, which we
+    // hold; `head.last`, when not null, is a linked task the pid table keeps alive.
+    unsafe {
+        *task.thread_node.prev.get() = head.last;
+        *task.thread_node.next.get() = core::ptr::null();
+        if head.last.is_null() {
+            head.first = me;
+        } else {
+            *(*head.last).thread_node.next.get() = me;
+        }
+    }
+    head.last = me;
+}
+
+/// Unlink a task that leaves the pid table (Linux: `list_del_rcu(&p->thread_node)` in
+/// `__unhash_process`). Safe to call twice: an unlinked task is recognised.
+fn detach_thread(task: &Task) {
+    let mut head = task.sig.thread_head.lock();
+    let me = task as *const Task;
+    // SAFETY: as in `attach_thread`: we hold the list's lock, and the neighbours are
+    // linked tasks the pid table keeps alive.
+    unsafe {
+        let prev = *task.thread_node.prev.get();
+        let next = *task.thread_node.next.get();
+        if prev.is_null() && head.first != me {
+            return; // not linked
+        }
+        if prev.is_null() {
+            head.first = next;
+        } else {
+            *(*prev).thread_node.next.get() = next;
+        }
+        if next.is_null() {
+            head.last = prev;
+        } else {
+            *(*next).thread_node.prev.get() = prev;
+        }
+        *task.thread_node.prev.get() = core::ptr::null();
+        *task.thread_node.next.get() = core::ptr::null();
+    }
+}
+
+/// Call `f` on each task of `t`'s thread group, in creation order (a zombie leader
+/// included, exited threads not), until it returns `Break`. Allocates nothing. Linux:
+/// `for_each_thread` / `__for_each_thread` over `signal->thread_head`.
+///
+/// Locking: runs `f` under the group's `thread_head` lock with interrupts off, so `f`
+/// must not sleep, must not walk the same group again, must not add or release tasks
+/// (`alloc_task`, `release_task`) and must not take the pid table lock (`find_task`):
+/// the order is pid table, then `thread_head`, then a task's `signal` or `sighand`
+/// lock, then the run queue (`wake_up_process`).
+pub fn for_each_thread(t: &Task, mut f: impl FnMut(&Arc<Task>) -> core::ops::ControlFlow<()>) {
+    let head = t.sig.thread_head.lock();
+    let mut p = head.first;
+    while !p.is_null() {
+        // SAFETY: `p` came from `Arc::as_ptr` of a task that is still linked (we hold the
+        // lock), so the pid table still holds a strong reference; ManuallyDrop lends that
+        // reference to `f` without changing the count.
+        let th = core::mem::ManuallyDrop::new(unsafe { Arc::from_raw(p) });
+        if f(&th).is_break() {
+            break;
+        }
+        // SAFETY: `th` is linked and we hold the lock that guards its node.
+        p = unsafe { *th.thread_node.next.get() };
+    }
+    drop(head);
+}
+
+/// The first task of `t`'s group for which `pred` holds (Linux: a `for_each_thread` loop
+/// that breaks out). Same locking rules as [`for_each_thread`].
+pub fn find_thread(t: &Task, mut pred: impl FnMut(&Task) -> bool) -> Option<Arc<Task>> {
+    let mut found = None;
+    for_each_thread(t, |th| {
+        if pred(th) {
+            found = Some(th.clone());
+            core::ops::ControlFlow::Break(())
+        } else {
+            core::ops::ControlFlow::Continue(())
+        }
+    });
+    found
 }
 
 /// Has process `leader` no thread left but itself (Linux: `thread_group_empty`)? Its
 /// parent may reap it only then.
 pub fn thread_group_empty(leader: &Task) -> bool {
-    !TASKS
-        .lock()
-        .range(leader.tgid + 1..)
-        .any(|(_, t)| t.tgid == leader.tgid)
+    let head = leader.sig.thread_head.lock();
+    head.first == head.last
 }
 
 /// Every task's pid (for /proc and tests).
@@ -433,7 +601,7 @@ pub fn all_pids() -> alloc::vec::Vec<i32> {
 /// Make the boot thread the idle task (pid 0, "swapper"). Linux: `sched_init` + `init_idle`.
 pub fn sched_init() {
     let idle = Arc::new(Task {
-        pid: 0,
+        pid: AtomicI32::new(0),
         tgid: 0,
         ppid: AtomicI32::new(0),
         comm: SpinLockIrq::new(*b"swapper\0\0\0\0\0\0\0\0\0"),
@@ -446,15 +614,16 @@ pub fn sched_init() {
         cred: SpinLockIrq::new(Cred::root()),
         pending: core::sync::atomic::AtomicU64::new(0),
         signal: SpinLockIrq::new(alloc::boxed::Box::default()),
-        sighand: Arc::new(signal::SighandStruct::new()),
+        sighand: SpinLockIrq::new(Arc::new(signal::SighandStruct::new())),
         sig: Arc::new(signal::SignalStruct::new()),
         rlim: Arc::new(SpinLockIrq::new(default_rlimits())),
         clear_child_tid: AtomicU64::new(0),
         set_child_tid: AtomicU64::new(0),
         robust_list: AtomicU64::new(0),
-        exit_signal: 0,
+        exit_signal: AtomicU32::new(0),
+        thread_node: ThreadNode::new(),
         vfork_done: SpinLockIrq::new(None),
-        files: Arc::new(SpinLockIrq::new(files::FilesStruct::new())),
+        files: files::TaskFiles::new(Arc::new(SpinLockIrq::new(files::FilesStruct::new()))),
         cwd: Arc::new(SpinLockIrq::new(alloc::string::String::from("/"))),
         umask: Arc::new(core::sync::atomic::AtomicU32::new(0o022)),
         mm: SpinLockIrq::new(None),
@@ -493,7 +662,7 @@ static SCHED_OPS: crate::sync::wait::SchedOps = crate::sync::wait::SchedOps {
     current: || {
         let t = current()?;
         // The idle task never sleeps on a queue: it has nobody to hand the CPU to.
-        (t.pid != 0).then(|| Arc::new(TaskWaiter(t)) as Arc<dyn crate::sync::wait::Waiter>)
+        (t.pid() != 0).then(|| Arc::new(TaskWaiter(t)) as Arc<dyn crate::sync::wait::Waiter>)
     },
     set_current_state: |s| {
         use crate::sync::wait::SleepState;
@@ -508,7 +677,7 @@ static SCHED_OPS: crate::sync::wait::SchedOps = crate::sync::wait::SchedOps {
     signal_pending: signal::signal_pending,
     fatal_signal_pending: signal::fatal_signal_pending,
     cond_resched: || {
-        if NEED_RESCHED.load(Ordering::Relaxed) && current().is_some_and(|t| t.pid != 0) {
+        if NEED_RESCHED.load(Ordering::Relaxed) && current().is_some_and(|t| t.pid() != 0) {
             schedule();
         }
     },
@@ -533,7 +702,7 @@ pub fn alloc_task(
     let shares = |flag: usize| clone_flags & flag != 0 && parent.is_some();
     // The parent's descriptor table first: it may be too big for the heap (ENOMEM).
     let files = match &parent {
-        Some(c) if shares(CLONE_FILES) => c.files.clone(),
+        Some(c) if shares(CLONE_FILES) => c.files.get(),
         Some(c) => Arc::new(SpinLockIrq::new(c.files.lock().try_clone()?)),
         None => Arc::new(SpinLockIrq::new(files::FilesStruct::new())),
     };
@@ -578,7 +747,7 @@ pub fn alloc_task(
         _ => Arc::new(signal::SignalStruct::new()),
     };
     let task = Arc::new(Task {
-        pid,
+        pid: AtomicI32::new(pid),
         tgid: match p {
             Some(c) if thread => c.tgid,
             _ => pid,
@@ -612,11 +781,15 @@ pub fn alloc_task(
             }
             None => Default::default(),
         }),
-        sighand: match p {
-            Some(c) if shares(CLONE_SIGHAND) => c.sighand.clone(),
-            Some(c) => Arc::new(c.sighand.copy()),
+        sighand: SpinLockIrq::new(match p {
+            Some(c) if shares(CLONE_SIGHAND) => {
+                let sh = c.sighand();
+                sh.count.fetch_add(1, Ordering::SeqCst);
+                sh
+            }
+            Some(c) => Arc::new(c.sighand().copy()),
             None => Arc::new(signal::SighandStruct::new()),
-        },
+        }),
         sig,
         rlim: match p {
             Some(c) if thread => c.rlim.clone(),
@@ -626,13 +799,14 @@ pub fn alloc_task(
         clear_child_tid: AtomicU64::new(0),
         set_child_tid: AtomicU64::new(0),
         robust_list: AtomicU64::new(0),
-        exit_signal: if thread {
+        exit_signal: AtomicU32::new(if thread {
             0
         } else {
             (clone_flags & fork::CSIGNAL) as u32
-        },
+        }),
+        thread_node: ThreadNode::new(),
         vfork_done: SpinLockIrq::new(None),
-        files,
+        files: files::TaskFiles::new(files),
         cwd: match p {
             Some(c) if shares(CLONE_FS) => c.cwd.clone(),
             Some(c) => Arc::new(SpinLockIrq::new(c.cwd.lock().clone())),
@@ -667,7 +841,8 @@ pub fn alloc_task(
         did_exec: AtomicBool::new(false),
     });
     task.set_comm(name);
-    TASKS.lock().insert(task.pid, task.clone());
+    TASKS.lock().insert(pid, task.clone());
+    attach_thread(&task);
     Some((task, regs))
 }
 
@@ -704,7 +879,7 @@ pub fn wake_up_process(task: &Arc<Task>) {
     if matches!(
         task.state(),
         TaskState::Interruptible | TaskState::Uninterruptible
-    ) || (task.state() == TaskState::Running && task.pid != 0)
+    ) || (task.state() == TaskState::Running && task.pid() != 0)
     {
         let queued = rq.queue.iter().any(|t| Arc::ptr_eq(t, task));
         let is_current = core::ptr::eq(CURRENT.load(Ordering::Relaxed), Arc::as_ptr(task));
@@ -736,12 +911,12 @@ pub fn schedule() {
         panic!(
             "corrupted stack end detected inside scheduler ({}[{}])",
             prev.comm(),
-            prev.pid
+            prev.pid()
         );
     }
     let next = {
         let mut rq = RQ.lock();
-        if prev.state() == TaskState::Running && prev.pid != 0 {
+        if prev.state() == TaskState::Running && prev.pid() != 0 {
             rq.queue.push_back(prev.clone());
         }
         loop {
@@ -762,7 +937,7 @@ pub fn schedule() {
         prev.nvcsw.fetch_add(1, Ordering::Relaxed);
     }
     CURRENT.store(Arc::as_ptr(&next) as *mut Task, Ordering::Release);
-    crate::kernel::trace::ftrace_graph_set_pid(next.pid);
+    crate::kernel::trace::ftrace_graph_set_pid(next.pid());
     switch_mm_hook(&prev, &next);
     // The FP/SIMD registers hold user state only (the kernel is soft-float).
     // SAFETY: both tasks are alive; only schedule() touches these, with IRQs off.
@@ -872,7 +1047,7 @@ pub extern "C" fn schedule_tail() {
         let at = t.set_child_tid.load(Ordering::Relaxed);
         if at != 0 {
             // A bad address is the program's problem, as in Linux (the error is ignored).
-            let _ = crate::arch::aarch64::uaccess::put_user(at as usize, t.pid);
+            let _ = crate::arch::aarch64::uaccess::put_user(at as usize, t.pid());
         }
     });
 }
@@ -925,12 +1100,45 @@ pub fn yield_now() {
 /// reference, which must live until the switch away from its stack ([`set_task_dead`]).
 /// Linux: `release_task` of an autoreaping thread, from its own `exit_notify`.
 pub fn release_task_self(pid: i32) -> Option<Arc<Task>> {
-    TASKS.lock().remove(&pid)
+    let t = TASKS.lock().remove(&pid)?;
+    detach_thread(&t);
+    Some(t)
+}
+
+/// Swap the ids of `left` and `right`, in the tasks and in the pid table, so each is
+/// found under the other's old id (Linux: `exchange_tids` in kernel/pid.c, which swaps
+/// the `thread_pid` links and the `pid` fields). `de_thread` uses it to give an exec'ing
+/// thread its leader's pid. Both must be in the table; nothing is allocated (the two
+/// slots trade their contents).
+pub fn exchange_tids(left: &Arc<Task>, right: &Arc<Task>) {
+    let mut tasks = TASKS.lock();
+    let (l, r) = (left.pid(), right.pid());
+    let (Some(ls), Some(rs)) = (tasks.get(&l).cloned(), tasks.get(&r).cloned()) else {
+        return;
+    };
+    if let Some(slot) = tasks.get_mut(&l) {
+        *slot = rs;
+    }
+    if let Some(slot) = tasks.get_mut(&r) {
+        *slot = ls;
+    }
+    left.pid.store(r, Ordering::Relaxed);
+    right.pid.store(l, Ordering::Relaxed);
+}
+
+impl Task {
+    /// Change the signal the parent gets at this task's end (Linux: `tsk->exit_signal =
+    /// SIGCHLD` for the new leader in `de_thread`, -1 (our 0) for the old one).
+    pub fn set_exit_signal(&self, sig: u32) {
+        self.exit_signal.store(sig, Ordering::Relaxed);
+    }
 }
 
 /// Remove a reaped task from the pid table (its stack is freed when the last Arc drops).
 pub fn release_task(pid: i32) {
-    if let Some(t) = TASKS.lock().remove(&pid) {
+    let t = TASKS.lock().remove(&pid);
+    if let Some(t) = t {
+        detach_thread(&t);
         t.set_state(TaskState::Dead);
     }
 }
@@ -972,6 +1180,8 @@ pub fn exit_mm(task: &Arc<Task>) {
     crate::mm::mmu_context::switch_to_reserved_ttbr0();
     drop(old);
     task.files.lock().put();
+    // Linux: `__cleanup_sighand` from `__exit_signal`.
+    task.sighand().count.fetch_sub(1, Ordering::SeqCst);
 }
 pub mod binfmt_elf;
 pub mod exec;

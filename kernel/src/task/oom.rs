@@ -3,7 +3,7 @@
 //! `mm/oom_kill.c`: `for_each_process`, `task->signal->oom_score_adj`, `find_lock_task_mm`,
 //! `get_mm_rss`, `do_send_sig_info(SIGKILL, SEND_SIG_PRIV, ...)`, `mark_oom_victim`.
 use super::signal::{send_signal, sigmask, SIGKILL};
-use super::{all_pids, current, find_task, Task, TaskState};
+use super::{current, find_task, Task, TaskState};
 use crate::fs::proc::task_mmu::{count_pgtables, get_mm_rss};
 use crate::mm::oom_kill::{OomMmCounters, OomOps, OomTaskInfo, ProcessVisitor};
 use alloc::sync::Arc;
@@ -39,13 +39,13 @@ pub fn oom_task_info(task: &Task) -> OomTaskInfo {
     let exiting = task.state() == TaskState::Zombie
         || task.pending.load(Ordering::SeqCst) & sigmask(SIGKILL) != 0;
     OomTaskInfo {
-        pid: task.pid,
+        pid: task.pid(),
         comm: *task.comm.lock(),
         uid: task.cred.lock().uid,
         oom_score_adj: task.oom_score_adj.load(Ordering::Relaxed),
         // No PF_KTHREAD flag here: a task without a user address space is a kernel thread
         // (or gone, which the OOM killer skips as well).
-        kthread: task.pid == 0 || mm.is_none(),
+        kthread: task.pid() == 0 || mm.is_none(),
         mm_id: mm.as_ref().map_or(0, |m| Arc::as_ptr(m) as usize),
         oom_victim: task.oom_victim.load(Ordering::Relaxed),
         exiting,
@@ -55,14 +55,18 @@ pub fn oom_task_info(task: &Task) -> OomTaskInfo {
 
 /// Every process but the idle task, in pid order (Linux: `for_each_process`).
 fn for_each_process(f: ProcessVisitor<'_>) {
-    for pid in all_pids().into_iter().filter(|&p| p > 0) {
-        let Some(task) = find_task(pid) else { continue };
-        let info = oom_task_info(&task);
-        drop(task);
-        if f(&info) {
-            break;
+    // Out of memory is the worst time to build a list of tasks: walk the table instead.
+    super::for_each_process_thread(|task| {
+        if task.pid() <= 0 {
+            return core::ops::ControlFlow::Continue(());
         }
-    }
+        let info = oom_task_info(task);
+        if f(&info) {
+            core::ops::ControlFlow::Break(())
+        } else {
+            core::ops::ControlFlow::Continue(())
+        }
+    });
 }
 
 /// SIGKILL from the kernel (Linux: `do_send_sig_info(SIGKILL, SEND_SIG_PRIV, victim,

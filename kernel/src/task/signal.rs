@@ -32,6 +32,7 @@ use crate::errno::{Errno, KResult};
 use crate::sync::SpinLockIrq;
 use crate::syscall::SyscallArgs;
 use alloc::sync::Arc;
+use core::ops::ControlFlow;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 
 /// Signal numbers (Linux arm64 = asm-generic).
@@ -200,6 +201,10 @@ pub struct KSiginfo {
 pub struct SighandStruct {
     /// Actions, index sig - 1 (Linux: `sighand->action`).
     pub action: SpinLockIrq<[KSigaction; NSIG as usize]>,
+    /// Tasks that have not exited and use these actions (Linux: `sighand->count`):
+    /// above 1 after exec cut the group down to one thread, another process shares them
+    /// (CLONE_SIGHAND without CLONE_THREAD), and exec must copy them.
+    pub count: core::sync::atomic::AtomicUsize,
 }
 
 impl SighandStruct {
@@ -207,6 +212,7 @@ impl SighandStruct {
     pub fn new() -> Self {
         SighandStruct {
             action: SpinLockIrq::new([KSigaction::default(); NSIG as usize]),
+            count: core::sync::atomic::AtomicUsize::new(1),
         }
     }
 
@@ -214,6 +220,7 @@ impl SighandStruct {
     pub fn copy(&self) -> Self {
         SighandStruct {
             action: SpinLockIrq::new(*self.action.lock()),
+            count: core::sync::atomic::AtomicUsize::new(1),
         }
     }
 
@@ -275,6 +282,8 @@ pub struct SignalStruct {
     pub cstime: AtomicU64,
     /// ITIMER_PROF and ITIMER_VIRTUAL (Linux: `it[2]`).
     pub cpu_itimers: SpinLockIrq<[crate::kernel::posix_cpu_timers::CpuItimer; 2]>,
+    /// The group's tasks (Linux: `thread_head`); walk it with `task::for_each_thread`.
+    pub thread_head: SpinLockIrq<super::ThreadHead>,
 }
 
 impl SignalStruct {
@@ -294,6 +303,7 @@ impl SignalStruct {
             cutime: AtomicU64::new(0),
             cstime: AtomicU64::new(0),
             cpu_itimers: SpinLockIrq::new(Default::default()),
+            thread_head: SpinLockIrq::new(super::ThreadHead::new()),
         }
     }
 }
@@ -499,7 +509,7 @@ fn sig_ignored(t: &Task, sig: u32) -> bool {
     if t.signal.lock().blocked & sigmask(sig) != 0 {
         return false;
     }
-    let h = t.sighand.action.lock()[sig as usize - 1].sa_handler;
+    let h = t.sighand().action.lock()[sig as usize - 1].sa_handler;
     h == SIG_IGN || (h == SIG_DFL && sig_ignored_by_default(sig))
 }
 
@@ -596,7 +606,7 @@ fn blocks(t: &Task, sig: u32) -> bool {
 /// terminates (Linux: `sig_fatal`).
 fn sig_fatal(t: &Task, sig: u32) -> bool {
     sig == SIGKILL
-        || (t.sighand.action.lock()[sig as usize - 1].sa_handler == SIG_DFL
+        || (t.sighand().action.lock()[sig as usize - 1].sa_handler == SIG_DFL
             && !sig_ignored_by_default(sig))
 }
 
@@ -617,7 +627,7 @@ pub fn complete_signal(sig: u32, p: &Arc<Task>, ty: PidType) {
     } else if ty == PidType::Pid || p.sig.live.load(Ordering::SeqCst) <= 1 {
         None
     } else {
-        super::thread_group(p.tgid).into_iter().find(|t| wants(t))
+        super::find_thread(p, wants)
     };
     let Some(t) = target else { return };
     if sig_fatal(p, sig) && !p.sig.signal_group_exit() && !sig_coredump(sig) {
@@ -625,10 +635,11 @@ pub fn complete_signal(sig: u32, p: &Arc<Task>, ty: PidType) {
         // group_exit_code = sig, SIGKILL to every thread).
         p.sig.group_exit_code.store(sig as i32, Ordering::SeqCst);
         p.sig.group_exit.store(true, Ordering::SeqCst);
-        for th in super::thread_group(p.tgid) {
+        super::for_each_thread(p, |th| {
             th.pending.fetch_or(sigmask(SIGKILL), Ordering::SeqCst);
-            signal_wake_up(&th);
-        }
+            signal_wake_up(th);
+            ControlFlow::Continue(())
+        });
         return;
     }
     signal_wake_up(&t);
@@ -637,12 +648,13 @@ pub fn complete_signal(sig: u32, p: &Arc<Task>, ty: PidType) {
 /// SIGKILL to every other thread of `me`'s process, for exit_group(2) or exec (Linux:
 /// `zap_other_threads`).
 pub fn zap_other_threads(me: &Task) {
-    for t in super::thread_group(me.tgid) {
-        if t.pid != me.pid {
+    super::for_each_thread(me, |t| {
+        if !core::ptr::eq(&**t, me) {
             t.pending.fetch_or(sigmask(SIGKILL), Ordering::SeqCst);
-            signal_wake_up(&t);
+            signal_wake_up(t);
         }
-    }
+        ControlFlow::Continue(())
+    });
 }
 
 /// Wake `t` if it sleeps interruptibly, so it sees the signal (Linux: `signal_wake_up`;
@@ -724,7 +736,8 @@ fn force_sig_fault_lsb(
     let addr = if esr.is_abort() { regs.far } else { regs.pc };
     let handled = {
         let mut st = task.signal.lock();
-        let mut action = task.sighand.action.lock();
+        let sighand = task.sighand();
+        let mut action = sighand.action.lock();
         let bit = sigmask(sig);
         if action[sig as usize - 1].sa_handler == SIG_IGN || st.blocked & bit != 0 {
             action[sig as usize - 1].sa_handler = SIG_DFL;
@@ -740,7 +753,7 @@ fn force_sig_fault_lsb(
         pr_info!(
             "{}[{}]: {} at {:#x} pc {:#x}: {} (esr {:#010x})",
             task.comm(),
-            task.pid,
+            task.pid(),
             signame(sig),
             addr,
             regs.pc,
@@ -816,7 +829,8 @@ pub fn get_signal() -> Option<KSignal> {
         let (sig, info, ka) = {
             let st = task.signal.lock();
             let (sig, info) = dequeue_signal(&task, &st)?;
-            let mut action = task.sighand.action.lock();
+            let sighand = task.sighand();
+            let mut action = sighand.action.lock();
             let ka = action[sig as usize - 1];
             let caught = sig != SIGKILL && ka.sa_handler != SIG_DFL && ka.sa_handler != SIG_IGN;
             if caught && ka.sa_flags & SA_RESETHAND != 0 {
@@ -885,7 +899,7 @@ pub fn signal_setup_done(failed: bool, ksig: &KSignal) {
     if failed {
         {
             if ksig.sig == SIGSEGV {
-                task.sighand.action.lock()[SIGSEGV as usize - 1].sa_handler = SIG_DFL;
+                task.sighand().action.lock()[SIGSEGV as usize - 1].sa_handler = SIG_DFL;
             }
             task.signal.lock().blocked &= !sigmask(SIGSEGV);
         }
@@ -914,7 +928,7 @@ pub fn sys_kill(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     if pid > 0 {
         // A zombie exists until it is reaped: kill succeeds and does nothing (as in Linux).
         let task = find_task(pid).ok_or(Errno::ESRCH)?;
-        if task.pid == 0 {
+        if task.pid() == 0 {
             return Err(Errno::EPERM);
         }
         return kill_one(&me, &task, sig, PidType::Tgid).map(|()| 0);
@@ -922,32 +936,37 @@ pub fn sys_kill(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     // A group (0: the caller's, -N: group N) or every process but init and the caller
     // (-1). Linux: `kill_something_info` -> `__kill_pgrp_info`: success if one target
     // took it, else the last error; ESRCH when there is none.
-    let targets: alloc::vec::Vec<_> = match pid {
-        -1 => crate::task::live_user_tasks()
-            .into_iter()
-            .filter(|t| t.tgid != 1 && t.tgid != me.tgid)
-            .collect(),
-        i32::MIN => return Err(Errno::ESRCH), // -INT_MIN has no group (Linux: ESRCH)
-        _ => {
-            let pgrp = if pid == 0 {
-                me.pgid.load(Ordering::Relaxed)
-            } else {
-                -pid
-            };
-            crate::task::live_user_tasks()
-                .into_iter()
-                .filter(|t| t.pgid.load(Ordering::Relaxed) == pgrp)
-                .collect()
-        }
-    };
-    let mut result = Err(Errno::ESRCH);
-    for t in &targets {
-        match kill_one(&me, t, sig, PidType::Tgid) {
-            Ok(()) => result = Ok(0),
-            Err(e) if result.is_err() => result = Err(e),
-            Err(_) => {}
-        }
+    if pid == i32::MIN {
+        return Err(Errno::ESRCH); // -INT_MIN has no group (Linux: ESRCH)
     }
+    let pgrp = if pid == 0 {
+        me.pgid.load(Ordering::Relaxed)
+    } else {
+        -pid
+    };
+    // Every live user process, by its main thread (Linux: `for_each_process` /
+    // `do_each_pid_task(PIDTYPE_PGID)`), walked without collecting them.
+    let mut result = Err(Errno::ESRCH);
+    super::for_each_process_thread(|t| {
+        let process = t.pid() == t.tgid
+            && t.state() != TaskState::Zombie
+            && t.pid() > 0
+            && t.mm.lock().is_some();
+        let target = process
+            && if pid == -1 {
+                t.tgid != 1 && t.tgid != me.tgid
+            } else {
+                t.pgid.load(Ordering::Relaxed) == pgrp
+            };
+        if target {
+            match kill_one(&me, t, sig, PidType::Tgid) {
+                Ok(()) => result = Ok(0),
+                Err(e) if result.is_err() => result = Err(e),
+                Err(_) => {}
+            }
+        }
+        ControlFlow::Continue(())
+    });
     result
 }
 
@@ -1004,7 +1023,7 @@ fn do_tkill(tgid: i32, tid: i32, sig: u32) -> KResult<usize> {
     }
     let me = current().ok_or(Errno::ESRCH)?;
     let t = find_task(tid).ok_or(Errno::ESRCH)?;
-    if t.pid == 0 || (tgid > 0 && t.tgid != tgid) || t.state() == TaskState::Dead {
+    if t.pid() == 0 || (tgid > 0 && t.tgid != tgid) || t.state() == TaskState::Dead {
         return Err(Errno::ESRCH);
     }
     kill_one(&me, &t, sig, PidType::Pid).map(|()| 0)
@@ -1016,7 +1035,7 @@ fn do_tkill(tgid: i32, tid: i32, sig: u32) -> KResult<usize> {
 /// kernel's own sends reach them (the final reaper's SIGKILL). Found by the fuzz
 /// campaign: init killed pid 3, ktimerd, from a garbage word, and its alarms stopped.
 fn kthread_ignores(task: &Task) -> bool {
-    task.pid != 0 && task.mm.lock().is_none()
+    task.pid() != 0 && task.mm.lock().is_none()
 }
 
 /// Does the global init (pid 1) throw away `sig` sent by kill(2)/tkill(2) (itself or any
@@ -1031,7 +1050,7 @@ fn init_ignores(task: &Task, sig: u32) -> bool {
     task.tgid == 1
         && (sigmask(sig) & SIG_KERNEL_ONLY_MASK != 0
             || (task.signal.lock().blocked & sigmask(sig) == 0
-                && task.sighand.action.lock()[sig as usize - 1].sa_handler == SIG_DFL))
+                && task.sighand().action.lock()[sig as usize - 1].sa_handler == SIG_DFL))
 }
 
 /// rt_sigaction(2): read the new action (EFAULT), check the signal (EINVAL for 0, > 64,
@@ -1063,7 +1082,8 @@ pub fn sys_rt_sigaction(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     }
     let task = current().ok_or(Errno::ESRCH)?;
     let old = {
-        let mut action = task.sighand.action.lock();
+        let sighand = task.sighand();
+        let mut action = sighand.action.lock();
         let old = action[sig as usize - 1];
         if let Some(ka) = new {
             action[sig as usize - 1] = ka;
@@ -1075,9 +1095,10 @@ pub fn sys_rt_sigaction(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
                 task.sig
                     .shared_pending
                     .fetch_and(!sigmask(sig), Ordering::SeqCst);
-                for t in super::thread_group(task.tgid) {
+                super::for_each_thread(&task, |t| {
                     t.pending.fetch_and(!sigmask(sig), Ordering::SeqCst);
-                }
+                    ControlFlow::Continue(())
+                });
             }
         }
         old

@@ -18,7 +18,7 @@ pub fn kthreads_interleave() -> Result<String, String> {
     LOG.lock().clear();
     let a = kernel_thread("ping-a", ping, b'a' as usize).ok_or("kernel_thread failed")?;
     let b = kernel_thread("ping-b", ping, b'b' as usize).ok_or("kernel_thread failed")?;
-    let (pa, pb) = (a.pid, b.pid);
+    let (pa, pb) = (a.pid(), b.pid());
     let mut spins = 0;
     while a.state() != TaskState::Zombie || b.state() != TaskState::Zombie {
         yield_now();
@@ -62,7 +62,7 @@ pub fn stack_end_magic() -> Result<String, String> {
     if !seen {
         return Err("an overwritten stack end went unnoticed".into());
     }
-    let (size, pid) = (THREAD_SIZE, t.pid);
+    let (size, pid) = (THREAD_SIZE, t.pid());
     drop(t);
     release_task(pid); // alloc_task entered it in the pid table
     let after = free_pages();

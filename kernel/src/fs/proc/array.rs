@@ -62,7 +62,7 @@ fn max_fds(open: usize) -> usize {
 fn task_state(m: &mut String, task: &Task) {
     let cred = *task.cred.lock();
     let open = task.files.lock().count();
-    let pid = task.pid as u64;
+    let pid = task.pid() as u64;
     m.push_str("Umask:\t0000\n");
     m.push_str("State:\t");
     m.push_str(get_task_state(task.state()));

@@ -619,7 +619,7 @@ fn ptrace_may_access(task: &Task) -> bool {
     let Some(me) = crate::task::current() else {
         return true;
     };
-    if me.pid == task.pid {
+    if me.pid() == task.pid() {
         return true;
     }
     let mine = *me.cred.lock();
