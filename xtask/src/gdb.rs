@@ -189,6 +189,28 @@ pub const CHECKS: &[GdbCheck] = &[
         serial: &[],
     },
     GdbCheck {
+        name: "gdb-userfaultfd",
+        cmdline: "init=/bin/userfaultfd_test",
+        memory: "512M",
+        swap: crate::swap::SwapDisk::None,
+        agree: None,
+        // The first fault in a registered range: the main thread's read of page 0, which
+        // do_anonymous_page hands to handle_userfault (book 3.19).
+        breaks: &["break handle_userfault", "continue"],
+        chain: &[
+            "handle_userfault",
+            "do_anonymous_page",
+            "handle_pte_fault",
+            "__handle_mm_fault",
+            "handle_mm_fault",
+            "__do_page_fault",
+            "do_page_fault",
+        ],
+        local: None,
+        exprs: &[],
+        serial: &[],
+    },
+    GdbCheck {
         name: "gdb-anon-fault-chain",
         cmdline: "init=/bin/mmap_demo",
         memory: "512M",
