@@ -392,6 +392,26 @@ pub(in crate::mm) fn delete_from_page_cache_locked_out(page: &'static Page) {
     put_page(page);
 }
 
+/// Take `page` out of `mapping`'s `i_pages` if it is still there, then finish the
+/// deletion (`delete_from_page_cache_locked_out`). False when it was not there.
+pub(in crate::mm) fn delete_from_page_cache_if_cached(
+    mapping: &AddressSpace,
+    page: &'static Page,
+) -> bool {
+    let index = page.index.load(Ordering::Relaxed);
+    {
+        let mut pages = mapping.i_pages.lock();
+        match pages.get(&index) {
+            Some(&PageCacheEntry::Page(p)) if core::ptr::eq(p, page) => {
+                pages.remove(&index);
+            }
+            _ => return false,
+        }
+    }
+    delete_from_page_cache_locked_out(page);
+    true
+}
+
 /// Take a clean page-cache `page` out of `mapping` if only the cache and one more holder
 /// (reclaim's isolation) have references and no PTE maps it; drops the cache's reference.
 /// The caller drops its own, which frees the page (Linux: `__remove_mapping` ->

@@ -17,12 +17,13 @@
 //! not have). Processes are killed late, when they touch the page (Linux's default,
 //! `vm.memory_failure_early_kill = 0`); we do not collect and kill them early.
 //!
-//! Differences from Linux 5.10: only anonymous LRU pages that are not in the swap cache
-//! are handled. A page-cache or tmpfs page, a page in the swap cache (whose slot other
-//! page tables may name), a free page and a kernel page are refused with EBUSY *before*
-//! they are marked, so nothing is half-retired: Linux would drop a clean file page from
-//! the cache, mark a dirty one's mapping with EIO, keep a dirty swap-cache page for
-//! `do_swap_page` to catch, and leave a free page for `prep_new_page` to refuse.
+//! Anonymous and page-cache (file, tmpfs) LRU pages are handled: a file page leaves its
+//! file, which then has a hole there (a clean disk-file page is just unmapped, to be read
+//! again; a tmpfs page's mappers get hwpoison entries, as in 5.10). Differences from
+//! Linux 5.10: a page in the swap cache (whose slot other page tables may name), a free
+//! page and a kernel page are refused with EBUSY *before* they are marked, so nothing is
+//! half-retired: Linux would keep a dirty swap-cache page for `do_swap_page` to catch and
+//! leave a free page for `prep_new_page` to refuse.
 //! MADV_SOFT_OFFLINE (`soft_offline_page`, which migrates the data to a new frame first)
 //! is not implemented: we have no page migration, so madvise refuses it with EINVAL.
 use crate::errno::{Errno, KResult};
@@ -79,10 +80,12 @@ fn unhandled_page_kind(page: &Page) -> Option<&'static str> {
     if f.intersects(PageFlags::PG_slab | PageFlags::PG_reserved) {
         Some("reserved kernel page")
     } else if !PageAnon(page) {
-        if page.mapping.load(Ordering::Relaxed) != 0 {
-            Some("page-cache page (not supported)")
-        } else {
+        if page_cache_mapping(page).is_none() {
             Some("unknown page")
+        } else if !f.contains(PageFlags::PG_lru) {
+            Some("non-LRU page-cache page")
+        } else {
+            None
         }
     } else if f.contains(PageFlags::PG_swapcache) {
         Some("swapcache page (not supported)")
@@ -91,6 +94,17 @@ fn unhandled_page_kind(page: &Page) -> Option<&'static str> {
     } else {
         None
     }
+}
+
+/// The file a page-cache page belongs to (Linux: `page_mapping` for a file page).
+fn page_cache_mapping(page: &Page) -> Option<&'static crate::mm::filemap::AddressSpace> {
+    let token = page.mapping.load(Ordering::Acquire);
+    if token == 0 || PageAnon(page) {
+        return None;
+    }
+    // SAFETY: a page-cache page's `mapping` is its file's AddressSpace, which stays while
+    // it holds pages; we hold a reference and the page lock, so the page stays in it.
+    Some(unsafe { crate::mm::filemap::AddressSpace::from_token(token) })
 }
 
 /// Take the page off its LRU list, dropping the isolation's reference at once: a
@@ -111,15 +125,29 @@ fn delete_from_lru_cache(page: &Page) -> KResult<()> {
 /// True when no mapping is left. Locking: the page is locked; the rmap walk takes each
 /// mm's page-table lock.
 ///
-/// Difference from 5.10: the clean-file-page case (TTU_IGNORE_HWPOISON, no kill) does not
-/// arise, since only anonymous pages get here; no early kill (`collect_procs`).
+/// Difference from 5.10: no early kill (`collect_procs`).
 #[no_mangle]
 #[inline(never)]
 pub fn hwpoison_user_mappings(p: &Page, pfn: usize, _flags: u32) -> bool {
     if !p.test(PageFlags::PG_lru) || !page_mapped(p) {
         return true;
     }
-    let ttu = TtuFlags::TTU_IGNORE_MLOCK | TtuFlags::TTU_IGNORE_ACCESS;
+    let mut ttu = TtuFlags::TTU_IGNORE_MLOCK | TtuFlags::TTU_IGNORE_ACCESS;
+    // A clean page of a file that can be read again loses nothing: its PTEs are just
+    // cleared and the next touch reads the file (Linux: the `mapping_can_writeback`
+    // branch, TTU_IGNORE_HWPOISON, no kill). A tmpfs page (swap-backed: the cache holds
+    // the only copy) or a dirty one gets hwpoison entries.
+    if !PageAnon(p)
+        && !p.test(PageFlags::PG_dirty)
+        && !p.test(PageFlags::PG_swapbacked)
+        && page_cache_mapping(p).is_some()
+    {
+        ttu |= TtuFlags::TTU_IGNORE_HWPOISON;
+        crate::pr_info!(
+            "Memory failure: {:#x}: corrupted page was clean: dropped without side effects",
+            pfn
+        );
+    }
     let unmapped = try_to_unmap(p, ttu);
     if !unmapped {
         crate::pr_info!(
@@ -131,12 +159,21 @@ pub fn hwpoison_user_mappings(p: &Page, pfn: usize, _flags: u32) -> bool {
     unmapped
 }
 
-/// A dirty (or anonymous) LRU page: off the LRU; only our reference may be left
-/// (Linux: `me_pagecache_dirty` -> `me_pagecache_clean` for PageAnon, then
-/// `page_action`'s count check). True when recovered.
-fn me_pagecache_dirty(p: &Page) -> bool {
+/// An LRU page, anonymous or in a file's cache: off the LRU, out of the file (the file
+/// now has a hole there: `generic_error_remove_page`); only our reference may be left
+/// (Linux: `me_pagecache_clean`, reached through `me_pagecache_dirty` for a dirty page,
+/// then `page_action`'s count check). True when recovered.
+///
+/// Difference from 5.10: a dirty page's mapping is not marked with EIO
+/// (`mapping_set_error`): we keep no writeback error state for fsync to report.
+fn me_pagecache_clean(p: &'static Page) -> bool {
     if delete_from_lru_cache(p).is_err() {
         return false;
+    }
+    if let Some(mapping) = page_cache_mapping(p) {
+        if crate::mm::truncate::generic_error_remove_page(mapping, p).is_err() {
+            return false;
+        }
     }
     let others = p.page_count() - 1;
     if others > 0 {
@@ -151,8 +188,9 @@ fn me_pagecache_dirty(p: &Page) -> bool {
 }
 
 /// Mark frame `pfn` as corrupt and contain the damage (Linux: `memory_failure`). For an
-/// anonymous page: PG_hwpoison, counted in `num_poisoned_pages`; every PTE that mapped
-/// it becomes a hwpoison entry; it leaves the LRU and keeps one reference for ever.
+/// anonymous or page-cache LRU page: PG_hwpoison, counted in `num_poisoned_pages`; every
+/// PTE that mapped it becomes a hwpoison entry (or, for a clean disk-file page, is just
+/// cleared); it leaves the LRU and its file, and keeps one reference for ever.
 /// Returns Ok when the page is (now or already) poisoned and contained; ENXIO for a pfn
 /// without a `struct page`; EBUSY when it could not be handled (see the module comment
 /// for the kinds we refuse; those are left unmarked).
@@ -210,18 +248,29 @@ pub fn memory_failure(pfn: usize, flags: u32) -> KResult<()> {
             pfn
         );
         Err(Errno::EBUSY)
-    } else if me_pagecache_dirty(p) {
-        crate::pr_info!(
-            "Memory failure: {:#x}: recovery action for dirty LRU page: Recovered",
-            pfn
-        );
-        Ok(())
     } else {
-        crate::pr_info!(
-            "Memory failure: {:#x}: recovery action for dirty LRU page: Failed",
-            pfn
-        );
-        Err(Errno::EBUSY)
+        // Linux's error_states: anonymous pages count as dirty LRU pages.
+        let kind = if PageAnon(p) || p.test(PageFlags::PG_dirty) || p.test(PageFlags::PG_swapbacked)
+        {
+            "dirty LRU page"
+        } else {
+            "clean LRU page"
+        };
+        if me_pagecache_clean(p) {
+            crate::pr_info!(
+                "Memory failure: {:#x}: recovery action for {}: Recovered",
+                pfn,
+                kind
+            );
+            Ok(())
+        } else {
+            crate::pr_info!(
+                "Memory failure: {:#x}: recovery action for {}: Failed",
+                pfn,
+                kind
+            );
+            Err(Errno::EBUSY)
+        }
     };
     unlock_page(p);
     res

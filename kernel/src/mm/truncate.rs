@@ -1,8 +1,10 @@
 //! Taking pages out of a page cache without truncating the file. Linux: `mm/truncate.c`
-//! (`invalidate_mapping_pages`, `invalidate_inode_page`). `truncate_inode_pages`, which
+//! (`invalidate_mapping_pages`, `invalidate_inode_page`, and `generic_error_remove_page`
+//! -> `truncate_inode_page` for a page memory failure retires). `truncate_inode_pages`, which
 //! Linux keeps here too, stays in `filemap.rs` beside the page-cache internals it uses.
 //!
-//! Callers: `drop_caches` (`fs/drop_caches.rs`), for every cached inode.
+//! Callers: `drop_caches` (`fs/drop_caches.rs`), for every cached inode;
+//! `memory_failure` (`generic_error_remove_page`).
 use crate::mm::filemap::{remove_mapping_if_unused, AddressSpace};
 use crate::mm::page::{put_page, Page, PageFlags};
 use alloc::vec::Vec;
@@ -68,3 +70,27 @@ pub fn invalidate_mapping_pages(mapping: &AddressSpace, start: usize, end: usize
 #[cfg(test)]
 #[path = "truncate_tests.rs"]
 mod tests;
+
+/// Take `page` out of `mapping` whatever its state, dropping the cache's reference: the
+/// file has a hole at its index from now on (a tmpfs file reads zeros there, a disk
+/// file reads the page again). The caller holds the page lock and its own reference, and
+/// has unmapped it. False when the page is no longer in the cache. Linux:
+/// `truncate_inode_page` (`truncate_cleanup_page` + `delete_from_page_cache`).
+#[no_mangle]
+#[inline(never)]
+pub fn truncate_inode_page(mapping: &AddressSpace, page: &'static Page) -> bool {
+    crate::mm::filemap::delete_from_page_cache_if_cached(mapping, page)
+}
+
+/// Remove a poisoned page from its file (Linux: `generic_error_remove_page`, shmem's and
+/// most file systems' `error_remove_page`). EIO if it is no longer cached.
+pub fn generic_error_remove_page(
+    mapping: &AddressSpace,
+    page: &'static Page,
+) -> crate::errno::KResult<()> {
+    if truncate_inode_page(mapping, page) {
+        Ok(())
+    } else {
+        Err(crate::errno::Errno::EIO)
+    }
+}

@@ -64,7 +64,8 @@ extern "C" fn on_sigbus(_sig: i32, info: *mut Siginfo, _uc: *mut Ucontext) {
     };
     // SAFETY: one thread; the handler runs once and exits.
     let want = unsafe { WANT };
-    let bad = (code != BUS_MCEERR_AR) as i32 | ((addr != want) as i32) << 1 | ((lsb != 12) as i32) << 2;
+    let bad =
+        (code != BUS_MCEERR_AR) as i32 | ((addr != want) as i32) << 1 | ((lsb != 12) as i32) << 2;
     // SAFETY: as above.
     unsafe { SEEN = (code, addr, lsb) };
     // Returning would fault again: leave with what we saw.
@@ -221,10 +222,29 @@ fn main(_args: Args) -> i32 {
         0,
     );
 
+    t.killed_by(
+        "a tmpfs page (MAP_SHARED, LTP madvise01): poisoned, its neighbours intact, the file has a hole there, SIGBUS on touch",
+        in_child(tmpfs_page),
+        SIGBUS,
+    );
+    t.success("unlink the tmpfs file", unsafe {
+        syscall3(
+            35,
+            -100isize as usize,
+            c"/tmp/hwpoison_file".as_ptr() as usize,
+            0,
+        )
+    });
+    t.exited(
+        "a clean page of a disk file (/bin/cat): poisoned and dropped, the next read maps the file's data again",
+        in_child(disk_file_page),
+        0,
+    );
+
     t.eq(
-        "HardwareCorrupted counts every page poisoned here (8), in kB",
+        "HardwareCorrupted counts every page poisoned here (10), in kB",
         meminfo_kb("HardwareCorrupted").unwrap_or(0),
-        hc0 + 8 * 4,
+        hc0 + 10 * 4,
     );
     t.finish()
 }
@@ -391,6 +411,78 @@ fn moves() -> i32 {
     }
     if munmap(b, 2 * P) != 0 {
         return 10;
+    }
+    0
+}
+
+/// A tmpfs file's page, mapped shared: `memory_failure` takes it out of the file
+/// (`generic_error_remove_page`), the mapping gets a hwpoison entry. 5.10 leaves a hole,
+/// so read(2) there sees zeros. Returns only if the final touch does not kill us.
+fn tmpfs_page() -> i32 {
+    const O_RDWR: usize = 2;
+    const O_CREAT: usize = 0o100;
+    let fd = open(c"/tmp/hwpoison_file", O_RDWR | O_CREAT, 0o600);
+    if fd < 0 {
+        return 1;
+    }
+    let fd = fd as i32;
+    let page = [b'T'; P];
+    for _ in 0..3 {
+        if write(fd, &page) != P as isize {
+            return 2;
+        }
+    }
+    let a = mmap(0, 3 * P, 3, 1, fd, 0); // PROT_READ|PROT_WRITE, MAP_SHARED
+    if a < 0 {
+        return 3;
+    }
+    let a = a as usize;
+    if peek(a + P) != b'T' {
+        return 4;
+    }
+    if madvise(a + P, P, MADV_HWPOISON) != 0 {
+        return 5;
+    }
+    if peek(a) != b'T' || peek(a + 2 * P + P - 1) != b'T' {
+        return 7;
+    }
+    let mut buf = [0xffu8; 16];
+    // pread64 at the poisoned page's offset: a hole now.
+    let r = unsafe { syscall4(67, fd as usize, buf.as_mut_ptr() as usize, 16, P + 100) };
+    if r != 16 || buf.iter().any(|&b| b != 0) {
+        return 8;
+    }
+    // Last: our own touch of the poisoned page (a fork child would not do: it does not
+    // inherit a shared file mapping's PTEs, and would fault the hole in afresh).
+    peek(a + P + 5) as i32
+}
+
+/// A clean page-cache page of a file on the root disk: it can be read again, so
+/// `hwpoison_user_mappings` only clears the PTEs (TTU_IGNORE_HWPOISON) and the next touch
+/// faults the file's data back in, from a new frame.
+fn disk_file_page() -> i32 {
+    let fd = open(c"/bin/cat", 0, 0);
+    if fd < 0 {
+        return 1;
+    }
+    let a = mmap(0, P, 1, 2, fd as i32, 0); // PROT_READ, MAP_PRIVATE
+    if a < 0 {
+        return 2;
+    }
+    let a = a as usize;
+    let magic = [peek(a), peek(a + 1), peek(a + 2), peek(a + 3)];
+    if magic != *b"\x7fELF" {
+        return 3;
+    }
+    if madvise(a, P, MADV_HWPOISON) != 0 {
+        return 4;
+    }
+    let again = [peek(a), peek(a + 1), peek(a + 2), peek(a + 3)];
+    if again != magic {
+        return 5;
+    }
+    if munmap(a, P) != 0 || close(fd as i32) != 0 {
+        return 6;
     }
     0
 }

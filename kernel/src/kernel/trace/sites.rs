@@ -11,7 +11,7 @@
 use super::ftrace::FtraceSite;
 
 /// Every traced function, grouped by file.
-pub static FTRACE_SITES: [FtraceSite; 318] = [
+pub static FTRACE_SITES: [FtraceSite; 319] = [
     // mm/slab.rs
     FtraceSite::new("kmem_cache_alloc"),
     FtraceSite::new("kmem_cache_free"),
@@ -232,6 +232,7 @@ pub static FTRACE_SITES: [FtraceSite; 318] = [
     // mm/truncate.rs
     FtraceSite::new("invalidate_inode_page"),
     FtraceSite::new("invalidate_mapping_pages"),
+    FtraceSite::new("truncate_inode_page"),
     // mm/util.rs
     FtraceSite::new("__vm_enough_memory"),
     // mm/vma.rs
