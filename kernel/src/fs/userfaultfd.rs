@@ -76,7 +76,7 @@ impl CharDevice for UserfaultfdFile {
         while buf.len() - n >= MSG {
             let msg = match self.ctx.read_msg() {
                 Some(m) => m,
-                None if n > 0 => break,
+                None if n > 0 || self.ctx.released() => break,
                 None if f_flags & O_NONBLOCK != 0 => return Err(Errno::EAGAIN),
                 None => {
                     let ctx = &self.ctx;

@@ -216,7 +216,7 @@ pub fn userfaultfd_missing(vma: &VmArea) -> bool {
 /// again (Linux: VM_FAULT_NOPAGE while release unregisters). OOM when the queue cannot grow.
 #[no_mangle]
 #[inline(never)]
-pub fn handle_userfault(vmf: &VmFault<'_>, reason: VmFlags) -> FaultResult {
+pub fn handle_userfault(vmf: &mut VmFault<'_>, reason: VmFlags) -> FaultResult {
     let Some(ctx) = vmf.vma.vm_userfaultfd_ctx.as_ref() else {
         return FaultResult::Sigbus;
     };
@@ -229,7 +229,10 @@ pub fn handle_userfault(vmf: &VmFault<'_>, reason: VmFlags) -> FaultResult {
     if !vmf.flags.contains(FaultFlags::USER) && ctx.flags & UFFD_USER_MODE_ONLY != 0 {
         return FaultResult::Sigbus;
     }
-    if !vmf.flags.contains(FaultFlags::ALLOW_RETRY) {
+    // A fault that may not drop the lock cannot wait. A remote one (/proc/pid/mem, a
+    // core dump) counts as such: Linux's `__access_remote_vm` passes no `locked`, so it
+    // never has FAULT_FLAG_ALLOW_RETRY; ours keeps the lock through `FOLL_TRIED` instead.
+    if !vmf.flags.contains(FaultFlags::ALLOW_RETRY) || vmf.flags.contains(FaultFlags::REMOTE) {
         return FaultResult::Sigbus;
     }
     debug_assert!(reason.contains(VmFlags::VM_UFFD_MISSING));
@@ -238,6 +241,7 @@ pub fn handle_userfault(vmf: &VmFault<'_>, reason: VmFlags) -> FaultResult {
     } else {
         0
     };
+    let waiter = crate::sync::wait::current_id();
     {
         let mut q = ctx.faults.lock();
         if q.try_reserve(1).is_err() {
@@ -247,8 +251,22 @@ pub fn handle_userfault(vmf: &VmFault<'_>, reason: VmFlags) -> FaultResult {
             address: vmf.address,
             flags,
             read: false,
-            waiter: crate::sync::wait::current_id(),
+            waiter,
         });
+    }
+    // Queued first, then checked (Linux: `userfaultfd_must_wait`): a UFFDIO_COPY that
+    // filled the page before we queued has also woken before, and would never wake us;
+    // one that fills it after this check wakes our entry.
+    let filled = {
+        let _ptl = vmf.mm.page_table_lock.lock();
+        !crate::arch::aarch64::pgtable::pte_none(*vmf.pte())
+    };
+    if filled {
+        let address = vmf.address;
+        ctx.faults
+            .lock()
+            .retain(|f| !(f.waiter == waiter && f.address == address && !f.read));
+        return FaultResult::Handled;
     }
     ctx.fd_wqh.wake_up();
     (ctx.poll_wake)();

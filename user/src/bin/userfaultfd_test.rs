@@ -490,6 +490,26 @@ fn main(_: Args) -> i32 {
         1,
     );
 
+    // --- A remote access (/proc/self/mem) cannot wait for the handler: EIO, no message.
+    let memfd = open(c"/proc/self/mem", 0, 0) as i32;
+    let mut rb = [0u8; 8];
+    let r = unsafe {
+        syscall4(
+            67,
+            memfd as usize,
+            rb.as_mut_ptr() as usize,
+            8,
+            area + 7 * PAGE,
+        )
+    };
+    t.err(
+        "pread of /proc/self/mem at a registered, missing page is EIO",
+        r,
+        EIO,
+    );
+    t.ok(poll1(fd, 0) == (0, 0), "and queues no message");
+    close(memfd);
+
     // --- A fork child is not registered: its missing page is simply zero-filled.
     let p7 = area + 7 * PAGE;
     let st = in_child(|| if peek(p7) == 0 { 0 } else { 1 });
