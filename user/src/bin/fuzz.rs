@@ -101,6 +101,8 @@ enum A {
     Time,
     /// A System V shared memory identifier: the batch's last one, a small one, junk.
     ShmId,
+    /// An ioctl command a file here has (UFFDIO_*, TIOCGWINSZ), or junk.
+    Ioctl,
 }
 
 use A::*;
@@ -176,6 +178,8 @@ const CALLS: &[(usize, &str, &[A])] = &[
     (61, "getdents64", &[Fd, Ptr, Len]),
     (46, "ftruncate", &[Fd, Int]),
     (29, "ioctl", &[Fd, Int, Ptr]),
+    (29, "ioctl", &[Fd, Ioctl, Ptr]),
+    (282, "userfaultfd", &[Flags]),
     (34, "mkdirat", &[Fd, Path, Flags]),
     (35, "unlinkat", &[Fd, Path, Flags]),
     (49, "chdir", &[Path]),
@@ -459,6 +463,18 @@ fn arg(r: &mut Rng, w: &World, k: A) -> usize {
             ]),
             1 => r.below(12),
             _ => r.pick(&w.fds) as usize,
+        },
+        Ioctl => match r.below(8) {
+            7 => r.next() as usize,
+            _ => r.pick(&[
+                0xC018_AA3F, // UFFDIO_API
+                0xC020_AA00, // UFFDIO_REGISTER
+                0x8010_AA01, // UFFDIO_UNREGISTER
+                0x8010_AA02, // UFFDIO_WAKE
+                0xC028_AA03, // UFFDIO_COPY
+                0xC020_AA04, // UFFDIO_ZEROPAGE
+                0x5413,      // TIOCGWINSZ
+            ]),
         },
         ShmId => match r.below(4) {
             0 | 1 if w.shm >= 0 => w.shm as usize,
