@@ -216,7 +216,7 @@ pub fn userfaultfd_missing(vma: &VmArea) -> bool {
 /// again (Linux: VM_FAULT_NOPAGE while release unregisters). OOM when the queue cannot grow.
 #[no_mangle]
 #[inline(never)]
-pub fn handle_userfault(vmf: &mut VmFault<'_>, reason: VmFlags) -> FaultResult {
+pub fn handle_userfault(vmf: &VmFault<'_>, reason: VmFlags) -> FaultResult {
     let Some(ctx) = vmf.vma.vm_userfaultfd_ctx.as_ref() else {
         return FaultResult::Sigbus;
     };
@@ -259,7 +259,8 @@ pub fn handle_userfault(vmf: &mut VmFault<'_>, reason: VmFlags) -> FaultResult {
     // one that fills it after this check wakes our entry.
     let filled = {
         let _ptl = vmf.mm.page_table_lock.lock();
-        !crate::arch::aarch64::pgtable::pte_none(*vmf.pte())
+        crate::mm::memory::pte_offset(vmf.mm.pgd, vmf.address, false)
+            .is_some_and(|pte| !crate::arch::aarch64::pgtable::pte_none(*pte))
     };
     if filled {
         let address = vmf.address;

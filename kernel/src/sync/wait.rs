@@ -141,6 +141,7 @@ impl WaitQueueHead {
     /// Wake every sleeper (Linux: `wake_up` / `wake_up_all`: our entries are never
     /// exclusive). Each rechecks its condition, so a spurious wake-up is harmless. Callable
     /// from interrupt handlers.
+    #[inline]
     pub fn wake_up(&self) {
         // A sleeper counts itself in before it tests its condition, and the waker made
         // the condition true before this load (both SeqCst): either we see it here, or
@@ -148,6 +149,14 @@ impl WaitQueueHead {
         if !self.waitqueue_active() {
             return;
         }
+        self.__wake_up();
+    }
+
+    /// The slow half of `wake_up`, out of line so that the empty-queue test stays inline
+    /// in every caller (each `up_read` of `mmap_lock` in the fault path makes one).
+    /// Linux: `__wake_up`.
+    #[inline(never)]
+    fn __wake_up(&self) {
         let q = self.head.lock();
         for e in q.iter() {
             e.task.wake_up();
