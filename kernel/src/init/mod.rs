@@ -81,6 +81,7 @@ pub unsafe extern "C" fn start_kernel(dtb_pa: usize, entry_el: usize) -> ! {
     paging_init();
     console_init();
     mem_init();
+    crate::ipc::shm::shm_init();
 
     let gic = irqchip::init_irq(
         &info

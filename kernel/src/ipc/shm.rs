@@ -13,8 +13,9 @@
 //! exec frees, records `shm_dtime`/`shm_lprid`, and destroys the segment once IPC_RMID
 //! marked it (SHM_DEST) and nothing is attached.
 //!
-//! Differences from 5.10: one IPC namespace; no `shm_rmid_forced` (segments outlive
-//! their creator, as by default); no hugetlb segments (SHM_HUGETLB is ignored); no LSM
+//! Differences from 5.10: one IPC namespace; `kernel.shmall` defaults to a quarter of
+//! RAM, not unlimited (`shm_init`); no `shm_rmid_forced` (segments outlive their
+//! creator, as by default); no hugetlb segments (SHM_HUGETLB is ignored); no LSM
 //! hooks; root holds CAP_IPC_OWNER, CAP_SYS_ADMIN and CAP_IPC_LOCK, and SHM_LOCK charges
 //! nothing against RLIMIT_MEMLOCK.
 //!
@@ -49,7 +50,8 @@ pub const SHMMNI: usize = 4096;
 /// Default largest segment in bytes (Linux: `SHMMAX`, `ULONG_MAX - (1 << 24)`, so that
 /// adding to it does not overflow).
 pub const SHMMAX: usize = usize::MAX - (1 << 24);
-/// Default most pages of all segments together (Linux: `SHMALL`).
+/// Linux's default for the most pages of all segments together (`SHMALL`): unlimited.
+/// Ours is a quarter of RAM ([`shm_init`]).
 pub const SHMALL: usize = usize::MAX - (1 << 24);
 /// Attach alignment (Linux: `SHMLBA`; arm64 uses the generic `PAGE_SIZE`, its 16 KiB
 /// `COMPAT_SHMLBA` is for 32-bit tasks only).
@@ -82,6 +84,17 @@ pub const SHM_STAT_ANY: i32 = 15;
 pub static SHM_CTLMAX: AtomicUsize = AtomicUsize::new(SHMMAX);
 /// `kernel.shmall`, in pages (Linux: `ns->shm_ctlall`).
 pub static SHM_CTLALL: AtomicUsize = AtomicUsize::new(SHMALL);
+/// Set the defaults that depend on the machine (Linux: `shm_init` -> `shm_init_ns`):
+/// `kernel.shmall` is a quarter of RAM. Difference from Linux, whose default is
+/// unlimited: a segment outlives its creator and, without swap, its pages can be neither
+/// reclaimed nor freed by the OOM killer, so segments that an unprivileged program made
+/// and touched could leave no memory for init (the fuzz campaign did that: the OOM
+/// killer ran out of processes to kill). Root can raise it with the sysctl.
+pub fn shm_init() {
+    let quarter = crate::mm::util::totalram_pages() / 4;
+    SHM_CTLALL.store(quarter.max(1), Ordering::Relaxed);
+}
+
 /// `kernel.shmmni` (Linux: `ns->shm_ctlmni`).
 pub static SHM_CTLMNI: AtomicUsize = AtomicUsize::new(SHMMNI);
 /// Pages of all segments (Linux: `ns->shm_tot`).

@@ -221,6 +221,17 @@ fn limits(t: &mut Tap) {
 
     // shmall (pages): a segment that would pass it is ENOSPC.
     let all = sysctl_read(c"/proc/sys/kernel/shmall");
+    let ram_pages = ulib::procfs::meminfo_kb("MemTotal").unwrap_or(0) / 4;
+    t.eq(
+        "default shmall is a quarter of RAM (Linux: unlimited; see ipc/shm.rs shm_init)",
+        all,
+        ram_pages / 4,
+    );
+    t.err(
+        "so a segment of half of RAM is ENOSPC",
+        shmget(IPC_PRIVATE, (ram_pages / 2) as usize * P, 0o600),
+        errno::ENOSPC,
+    );
     sysctl_write(c"/proc/sys/kernel/shmall", "4\n");
     t.err(
         "shmget past shmall pages: ENOSPC",
@@ -503,7 +514,12 @@ fn attach_errors(t: &mut Tap) {
     shmdt(x as usize);
     rmid(id);
 
-    // A segment bigger than the address space can be made but not attached.
+    // A segment bigger than the address space can be made but not attached (with
+    // shmall raised to Linux's default first: ours is a quarter of RAM).
+    let all = sysctl_read(c"/proc/sys/kernel/shmall");
+    let mut lim = Line::new();
+    let _ = write!(lim, "{}\n", u64::MAX - (1 << 24));
+    sysctl_write(c"/proc/sys/kernel/shmall", lim.as_str());
     let big = shmget(IPC_PRIVATE, 1 << 48, 0o600);
     if t.success(
         "shmget of 256 TiB (below shmmax; nothing is allocated)",
@@ -517,6 +533,9 @@ fn attach_errors(t: &mut Tap) {
         t.eq("the failed shmat left no attach", nattch(big as i32), 0);
         rmid(big as i32);
     }
+    let mut old = Line::new();
+    let _ = write!(old, "{all}\n");
+    sysctl_write(c"/proc/sys/kernel/shmall", old.as_str());
 }
 
 /// SHM_RDONLY: a write faults, mprotect cannot add PROT_WRITE; exec and exit detach.
