@@ -200,7 +200,9 @@ pub struct KSiginfo {
 /// process (Linux: `struct sighand_struct`).
 pub struct SighandStruct {
     /// Actions, index sig - 1 (Linux: `sighand->action`).
-    pub action: SpinLockIrq<[KSigaction; NSIG as usize]>,
+    /// On the heap, as a slice: an inline 64-entry array made every `Arc::new` of this
+    /// struct a multi-KiB copy on the kernel stack in the unoptimised kernel.
+    pub action: SpinLockIrq<alloc::boxed::Box<[KSigaction]>>,
     /// Tasks that have not exited and use these actions (Linux: `sighand->count`):
     /// above 1 after exec cut the group down to one thread, another process shares them
     /// (CLONE_SIGHAND without CLONE_THREAD), and exec must copy them.
@@ -211,7 +213,9 @@ impl SighandStruct {
     /// Every action SIG_DFL.
     pub fn new() -> Self {
         SighandStruct {
-            action: SpinLockIrq::new([KSigaction::default(); NSIG as usize]),
+            action: SpinLockIrq::new(
+                alloc::vec![KSigaction::default(); NSIG as usize].into_boxed_slice(),
+            ),
             count: core::sync::atomic::AtomicUsize::new(1),
         }
     }
@@ -219,7 +223,7 @@ impl SighandStruct {
     /// A copy for a child cloned without CLONE_SIGHAND (Linux: `copy_sighand`).
     pub fn copy(&self) -> Self {
         SighandStruct {
-            action: SpinLockIrq::new(*self.action.lock()),
+            action: SpinLockIrq::new(self.action.lock().clone()),
             count: core::sync::atomic::AtomicUsize::new(1),
         }
     }
@@ -254,7 +258,8 @@ pub struct SignalStruct {
     /// Process-directed signals no thread has taken yet (Linux: `shared_pending`).
     pub shared_pending: AtomicU64,
     /// Their siginfo, index sig - 1.
-    pub shared_info: SpinLockIrq<[KSiginfo; NSIG as usize]>,
+    /// A heap slice, for the reason `SighandStruct::action` is.
+    pub shared_info: SpinLockIrq<alloc::boxed::Box<[KSiginfo]>>,
     /// Threads that have not exited (Linux: `live`): the last one out reparents the
     /// children and lets the parent reap the group.
     pub live: AtomicI32,
@@ -291,7 +296,9 @@ impl SignalStruct {
     pub fn new() -> Self {
         SignalStruct {
             shared_pending: AtomicU64::new(0),
-            shared_info: SpinLockIrq::new([KSiginfo::default(); NSIG as usize]),
+            shared_info: SpinLockIrq::new(
+                alloc::vec![KSiginfo::default(); NSIG as usize].into_boxed_slice(),
+            ),
             live: AtomicI32::new(1),
             group_exit: AtomicBool::new(false),
             group_exit_code: AtomicI32::new(0),
