@@ -359,8 +359,44 @@ impl Task {
     }
 }
 
+/// The fewest bytes any task left unused on its kernel stack so far (Linux:
+/// `lowest_to_date` in `check_stack_usage`).
+static LOWEST_STACK_LEFT: core::sync::atomic::AtomicUsize =
+    core::sync::atomic::AtomicUsize::new(THREAD_SIZE);
+
+/// Bytes at the end of a stack that were never written: stacks start zeroed, so count
+/// zero words up from the canary (Linux: `stack_not_used`).
+fn stack_not_used(kstack: usize) -> usize {
+    let words = THREAD_SIZE / 8;
+    // SAFETY: `kstack` is the base of a live THREAD_SIZE stack; reads only.
+    let unused = (1..words)
+        .take_while(|&i| unsafe { *((kstack + i * 8) as *const u64) } == 0)
+        .count();
+    unused * 8
+}
+
+/// At a task's end, report a new low of unused kernel stack, as Linux's
+/// CONFIG_DEBUG_STACK_USAGE does (`check_stack_usage`, same message). On in builds with
+/// debug assertions (the debug kernel tests run, and the fuzz kernel): their frames are
+/// the big ones, and a new low is the warning before the canary trips.
+fn check_stack_usage(task: &Task) {
+    if !cfg!(debug_assertions) || task.kstack == 0 {
+        return;
+    }
+    let free = stack_not_used(task.kstack);
+    if LOWEST_STACK_LEFT.fetch_min(free, Ordering::Relaxed) > free {
+        crate::pr_info!(
+            "{} ({}) used greatest stack depth: {} bytes left",
+            task.comm(),
+            task.pid(),
+            free
+        );
+    }
+}
+
 impl Drop for Task {
     fn drop(&mut self) {
+        check_stack_usage(self);
         if self.kstack != 0 {
             let pa = crate::arch::virt_to_phys(self.kstack);
             __free_pages(
