@@ -505,7 +505,21 @@ pub const SCENARIOS: &[Scenario] = &[
             },
             InputStep {
                 wait_for: "partition",
-                send: "swapoff /dev/vdb\rswapoff /dev/vdb\rexit 3\r",
+                send: "swapoff /dev/vdb\r",
+            },
+            // One line at a time, as a learner types: bytes typed while swapoff works can
+            // overrun the UART's FIFO (a CI run lost the rest of a three-line burst).
+            InputStep {
+                wait_for: "$ swapoff /dev/vdb",
+                send: "",
+            },
+            InputStep {
+                wait_for: "$ ",
+                send: "swapoff /dev/vdb\r",
+            },
+            InputStep {
+                wait_for: "swapoff failed: EINVAL",
+                send: "exit 3\r",
             },
         ],
         checks: &[
