@@ -124,14 +124,20 @@ impl Pl011 {
         }
     }
 
-    /// Interrupt handler: drain the RX FIFO into `push`, then acknowledge.
+    /// Interrupt handler: acknowledge, then drain the RX FIFO into `push`. In this
+    /// order a byte that lands after the drain raises a fresh interrupt. Acknowledging
+    /// after the drain, as this did, could clear the interrupt of a byte that had just
+    /// arrived: it and every byte after it then sat in the FIFO with no interrupt (the
+    /// RX interrupt is raised as the FIFO leaves empty). A CI run lost the end of a
+    /// three-line burst typed into the shell that way. Linux's `pl011_int` does not
+    /// clear RX at all; draining the FIFO clears it.
     pub fn handle_irq(&self, mut push: impl FnMut(u8)) {
-        while let Some(c) = self.getc() {
-            push(c);
-        }
         self.regs()
             .icr
             .write(UARTINT::RXIM::SET + UARTINT::RTIM::SET);
+        while let Some(c) = self.getc() {
+            push(c);
+        }
     }
 }
 
