@@ -277,10 +277,26 @@ fn pgrp_task(pid: i32) -> KResult<alloc::sync::Arc<crate::task::Task>> {
     Ok(t)
 }
 
-/// Every live process, for the group walks: user tasks, not zombies, not the idle task
-/// and not kernel threads (which Linux keeps in group 0 but which ignore signals).
-fn live_tasks() -> alloc::vec::Vec<alloc::sync::Arc<crate::task::Task>> {
-    crate::task::live_user_tasks()
+/// Does a live process satisfy `pred`? Live: a user task's main thread, not a zombie,
+/// not the idle task and not a kernel thread (which Linux keeps in group 0 but which
+/// ignore signals). A walk of the task table that allocates nothing (Linux:
+/// `find_vpid` / `do_each_pid_task` over the group's list).
+fn any_live_task(mut pred: impl FnMut(&crate::task::Task) -> bool) -> bool {
+    let mut found = false;
+    crate::task::for_each_process_thread(|t| {
+        if t.pid() > 0
+            && t.pid() == t.tgid
+            && t.state() != crate::task::TaskState::Zombie
+            && t.mm.lock().is_some()
+            && pred(t)
+        {
+            found = true;
+            core::ops::ControlFlow::Break(())
+        } else {
+            core::ops::ControlFlow::Continue(())
+        }
+    });
+    found
 }
 
 /// setpgid(2): move process `pid` (0: the caller) into group `pgid` (0: its own pid).
@@ -313,9 +329,9 @@ pub fn sys_setpgid(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
         return Err(Errno::EPERM); // a session leader stays in its group
     }
     if pgid != p.pid()
-        && !live_tasks()
-            .iter()
-            .any(|t| t.pgid.load(Relaxed) == pgid && t.sid.load(Relaxed) == me.sid.load(Relaxed))
+        && !any_live_task(|t| {
+            t.pgid.load(Relaxed) == pgid && t.sid.load(Relaxed) == me.sid.load(Relaxed)
+        })
     {
         return Err(Errno::EPERM);
     }
@@ -343,10 +359,7 @@ pub fn sys_getsid(a: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
 pub fn sys_setsid(_: SyscallArgs, _: &mut PtRegs) -> KResult<usize> {
     use core::sync::atomic::Ordering::Relaxed;
     let me = current().ok_or(Errno::ESRCH)?;
-    if live_tasks()
-        .iter()
-        .any(|t| t.pgid.load(Relaxed) == me.pid())
-    {
+    if any_live_task(|t| t.pgid.load(Relaxed) == me.pid()) {
         return Err(Errno::EPERM);
     }
     me.sid.store(me.pid(), Relaxed);

@@ -476,18 +476,6 @@ pub fn for_each_process_thread(mut f: impl FnMut(&Arc<Task>) -> core::ops::Contr
     }
 }
 
-/// Every live user process, by its main thread: not a zombie, not the idle task, not a
-/// kernel thread (no mm). For the process-group walks of kill(2), setpgid(2) and
-/// setsid(2) (Linux: `do_each_pid_task(.., PIDTYPE_PGID, ..)` over group leaders).
-pub fn live_user_tasks() -> alloc::vec::Vec<Arc<Task>> {
-    all_pids()
-        .into_iter()
-        .filter(|&p| p > 0)
-        .filter_map(find_task)
-        .filter(|t| t.pid() == t.tgid && t.state() != TaskState::Zombie && t.mm.lock().is_some())
-        .collect()
-}
-
 /// A task's link in its thread group's list (Linux: `task_struct::thread_node`). Both
 /// pointers change only under the group's `sig.thread_head` lock.
 struct ThreadNode {

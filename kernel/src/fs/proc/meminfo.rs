@@ -47,15 +47,16 @@ struct AllMms {
 fn all_mms() -> AllMms {
     let mut totals = AllMms::default();
     let mut seen: Vec<*const crate::mm::mm_types::MmStruct> = Vec::new();
-    for pid in crate::task::all_pids() {
-        let Some(task) = crate::task::find_task(pid) else {
-            continue;
+    // A walk of the task table, not a list of its pids: any user can read meminfo, and
+    // with memory short the list itself could not be had. `seen` grows fallibly: an mm
+    // it cannot note is left out rather than counted twice.
+    crate::task::for_each_process_thread(|task| {
+        let mm = task.mm.lock().clone();
+        let Some(mm) = mm else {
+            return core::ops::ControlFlow::Continue(());
         };
-        let Some(mm) = task.mm.lock().clone() else {
-            continue;
-        };
-        if seen.contains(&Arc::as_ptr(&mm)) {
-            continue;
+        if seen.contains(&Arc::as_ptr(&mm)) || seen.try_reserve(1).is_err() {
+            return core::ops::ControlFlow::Continue(());
         }
         seen.push(Arc::as_ptr(&mm));
         let guard = crate::mm::mmap_lock::mmap_read_lock(&mm);
@@ -63,7 +64,8 @@ fn all_mms() -> AllMms {
             totals.mss.add(&smap_gather_stats(mm.pgd, vma));
         }
         totals.pagetables += count_pgtables(mm.pgd).nr_pagetable();
-    }
+        core::ops::ControlFlow::Continue(())
+    });
     totals
 }
 
@@ -117,7 +119,12 @@ pub fn meminfo() -> String {
     );
     let mms = all_mms();
     let slab_pages = crate::mm::slab::nr_slab_pages() as u64;
-    let stacks_kb = (crate::task::all_pids().len() * THREAD_SIZE / 1024) as u64;
+    let mut tasks = 0;
+    crate::task::for_each_process_thread(|_| {
+        tasks += 1;
+        core::ops::ControlFlow::Continue(())
+    });
+    let stacks_kb = (tasks * THREAD_SIZE / 1024) as u64;
     let commit_limit = crate::mm::util::vm_commit_limit() as u64;
     let committed = crate::mm::util::vm_memory_committed() as u64;
 
