@@ -69,3 +69,12 @@ pub fn meminfo_kb(key: &str) -> Option<u64> {
         .find(|l| l.split(':').next() == Some(key))?;
     line[key.len() + 1..].trim().trim_end_matches("kB").trim().parse().ok()
 }
+
+/// A /proc/self/status value in kB (`key` without the colon, e.g. "VmSwap"), or None.
+pub fn status_kb(key: &str) -> Option<u64> {
+    let mut buf = [0u8; 2048];
+    let n = read_file(c"/proc/self/status", &mut buf)?;
+    let text = core::str::from_utf8(&buf[..n]).ok()?;
+    let line = text.lines().find(|l| l.split(':').next() == Some(key))?;
+    line[key.len() + 1..].trim().trim_end_matches("kB").trim().parse().ok()
+}

@@ -915,3 +915,49 @@ pub fn swapon(path: &core::ffi::CStr, flags: usize) -> isize {
 pub fn swapoff(path: &core::ffi::CStr) -> isize {
     unsafe { syscall3(nr::SWAPOFF, path.as_ptr() as usize, 0, 0) }
 }
+
+/// One entry of ppoll(2)'s array (`struct pollfd`).
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub struct PollFd {
+    /// The descriptor.
+    pub fd: i32,
+    /// POLL* bits asked for.
+    pub events: u16,
+    /// POLL* bits that hold.
+    pub revents: u16,
+}
+
+/// ppoll(2) on one descriptor for `events`, waiting `ms` milliseconds (< 0: for ever):
+/// the ready count (or -errno) and `revents`.
+pub fn poll1(fd: i32, events: u16, ms: i64) -> (isize, u16) {
+    let mut p = PollFd {
+        fd,
+        events,
+        revents: 0,
+    };
+    let ts = Timespec {
+        tv_sec: ms.max(0) / 1000,
+        tv_nsec: (ms.max(0) % 1000) * 1_000_000,
+    };
+    let tsp = if ms < 0 {
+        0
+    } else {
+        &ts as *const Timespec as usize
+    };
+    let r = unsafe { syscall4(73, &mut p as *mut PollFd as usize, 1, tsp, 0) };
+    (r, p.revents)
+}
+
+/// open(2) of a path given as a Rust string (a command-line argument), at most 255
+/// bytes: the descriptor or -errno.
+pub fn open_str(path: &str, flags: usize, mode: usize) -> isize {
+    let mut buf = [0u8; 256];
+    let l = path.len().min(255);
+    buf[..l].copy_from_slice(&path.as_bytes()[..l]);
+    open(
+        core::ffi::CStr::from_bytes_until_nul(&buf).unwrap_or(c""),
+        flags,
+        mode,
+    )
+}

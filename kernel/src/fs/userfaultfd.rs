@@ -267,18 +267,20 @@ fn uffd_fixup(
     Ok(())
 }
 
-/// The keys of the VMAs meeting `[start, end)`, in order.
-fn vmas_in(mm: &MmapLocked, start: usize, end: usize) -> alloc::vec::Vec<usize> {
+/// The keys of the VMAs meeting `[start, end)`, in order; ENOMEM when the list cannot
+/// grow (user space picks the range, so it may span many VMAs).
+fn vmas_in(mm: &MmapLocked, start: usize, end: usize) -> KResult<alloc::vec::Vec<usize>> {
     let mut keys = alloc::vec::Vec::new();
     let mut k = crate::mm::vma::find_vma_key(mm, start);
     while let Some(key) = k {
         if mm.mm_rb[&key].vm_start >= end {
             break;
         }
+        keys.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
         keys.push(key);
         k = crate::mm::vma::vma_next(mm, Some(key));
     }
-    keys
+    Ok(keys)
 }
 
 /// Does `vma` belong to a live context other than `ctx`?
@@ -309,7 +311,7 @@ pub fn userfaultfd_register(ctx: &Arc<UserfaultfdCtx>, arg: usize) -> KResult<us
     let start = start as usize;
     {
         let mut w = crate::mm::mmap_lock::mmap_write_lock_killable(&mm)?;
-        let keys = vmas_in(&w, start, end);
+        let keys = vmas_in(&w, start, end)?;
         if keys.is_empty() {
             return Err(Errno::EINVAL);
         }
@@ -343,7 +345,7 @@ pub fn userfaultfd_unregister(ctx: &Arc<UserfaultfdCtx>, arg: usize) -> KResult<
     let end = validate_range(req[0], req[1])?;
     let start = req[0] as usize;
     let mut w = crate::mm::mmap_lock::mmap_write_lock_killable(&mm)?;
-    let keys = vmas_in(&w, start, end);
+    let keys = vmas_in(&w, start, end)?;
     if keys.iter().any(|k| !vma_can_userfault(&w.mm_rb[k])) {
         return Err(Errno::EINVAL);
     }

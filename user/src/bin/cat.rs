@@ -32,14 +32,7 @@ fn main(args: Args) -> i32 {
     let mut status = 0;
     for i in 1..args.len() {
         let name = args.get(i).unwrap_or("");
-        let mut path = [0u8; 256];
-        let l = name.len().min(255);
-        path[..l].copy_from_slice(&name.as_bytes()[..l]);
-        let fd = open(
-            core::ffi::CStr::from_bytes_until_nul(&path).unwrap_or(c""),
-            0,
-            0,
-        );
+        let fd = open_str(name, 0, 0);
         if fd < 0 {
             eprintln!("cat: {}: {}", name, errno::name(-fd as i32));
             status = 1;

@@ -251,14 +251,7 @@ fn main(_args: Args) -> i32 {
 
 /// /proc/self/status `VmSwap`, in kB.
 fn vm_swap_kb() -> u64 {
-    let mut buf = [0u8; 2048];
-    let n = ulib::procfs::read_file(c"/proc/self/status", &mut buf).unwrap_or(0);
-    core::str::from_utf8(&buf[..n])
-        .unwrap_or("")
-        .lines()
-        .find_map(|l| l.strip_prefix("VmSwap:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(u64::MAX)
+    ulib::procfs::status_kb("VmSwap").unwrap_or(u64::MAX)
 }
 
 /// Run `f` on a fresh page in a child and return its madvise result (exit code = -ret).

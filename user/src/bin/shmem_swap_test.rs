@@ -36,14 +36,7 @@ fn swap_used_kb() -> u64 {
 /// stack, data, buffers and `[sigpage]` are anonymous memory that reclaim may send out
 /// too, besides the shmem this test is about.
 fn vm_swap_kb() -> u64 {
-    let mut buf = [0u8; 2048];
-    let n = ulib::procfs::read_file(c"/proc/self/status", &mut buf).unwrap_or(0);
-    core::str::from_utf8(&buf[..n])
-        .unwrap_or("")
-        .lines()
-        .find_map(|l| l.strip_prefix("VmSwap:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
+    ulib::procfs::status_kb("VmSwap").unwrap_or(0)
 }
 
 /// Pages of `[base, base + n pages)` that pagemap shows present.

@@ -50,14 +50,6 @@ fn fcntl(fd: i32, cmd: usize) -> isize {
     unsafe { syscall3(25, fd as usize, cmd, 0) }
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, Default)]
-struct PollFd {
-    fd: i32,
-    events: u16,
-    revents: u16,
-}
-
 /// What ppoll on one fd returned: the ready count and `revents`.
 #[derive(Clone, Copy, PartialEq, Eq)]
 struct P(isize, u16);
@@ -70,22 +62,8 @@ impl core::fmt::Display for P {
 
 /// ppoll on one fd; `ms` < 0 waits for ever.
 fn poll1(fd: i32, events: u16, ms: i64) -> P {
-    let mut p = PollFd {
-        fd,
-        events,
-        revents: 0,
-    };
-    let ts = Timespec {
-        tv_sec: ms.max(0) / 1000,
-        tv_nsec: (ms.max(0) % 1000) * 1_000_000,
-    };
-    let tsp = if ms < 0 {
-        0
-    } else {
-        &ts as *const Timespec as usize
-    };
-    let r = unsafe { syscall4(73, &mut p as *mut PollFd as usize, 1, tsp, 0) };
-    P(r, p.revents)
+    let (r, revents) = ulib::poll1(fd, events, ms);
+    P(r, revents)
 }
 
 fn now_ms() -> i64 {

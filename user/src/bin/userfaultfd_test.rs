@@ -53,38 +53,15 @@ struct UffdMsg {
     _feat: u64,
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, Default)]
-struct PollFd {
-    fd: i32,
-    events: u16,
-    revents: u16,
-}
-
 fn userfaultfd(flags: usize) -> isize {
     unsafe { syscall1(NR_USERFAULTFD, flags) }
 }
 fn ioctl<T>(fd: i32, cmd: usize, arg: &mut T) -> isize {
     unsafe { syscall3(29, fd as usize, cmd, arg as *mut T as usize) }
 }
-/// ppoll on one fd; `ms` < 0 waits for ever. Returns (ready, revents).
+/// ppoll on one fd for POLLIN; `ms` < 0 waits for ever. Returns (ready, revents).
 fn poll1(fd: i32, ms: i64) -> (isize, u16) {
-    let mut p = PollFd {
-        fd,
-        events: POLLIN,
-        revents: 0,
-    };
-    let ts = Timespec {
-        tv_sec: ms.max(0) / 1000,
-        tv_nsec: (ms.max(0) % 1000) * 1_000_000,
-    };
-    let tsp = if ms < 0 {
-        0
-    } else {
-        &ts as *const Timespec as usize
-    };
-    let r = unsafe { syscall4(73, &mut p as *mut PollFd as usize, 1, tsp, 0) };
-    (r, p.revents)
+    ulib::poll1(fd, POLLIN, ms)
 }
 fn read_msg(fd: i32) -> Result<UffdMsg, isize> {
     let mut m = UffdMsg::default();

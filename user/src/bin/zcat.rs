@@ -48,14 +48,7 @@ fn main(args: Args) -> i32 {
             status |= zcat("stdin", 0);
             continue;
         }
-        let mut path = [0u8; 256];
-        let l = name.len().min(255);
-        path[..l].copy_from_slice(&name.as_bytes()[..l]);
-        let fd = open(
-            core::ffi::CStr::from_bytes_until_nul(&path).unwrap_or(c""),
-            0,
-            0,
-        );
+        let fd = open_str(name, 0, 0);
         if fd < 0 {
             eprintln!("zcat: {}: {}", name, errno::name(-fd as i32));
             status = 1;
